@@ -1,0 +1,11 @@
+-- Function calls: naive doubly recursive Fibonacci.
+local N = 33
+
+local function fib(n)
+    if n < 2 then
+        return n
+    end
+    return fib(n - 1) + fib(n - 2)
+end
+
+print(fib(N))

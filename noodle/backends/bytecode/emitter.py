@@ -1,0 +1,321 @@
+"""The bytecode emitter: typed IR → a `.nbc` :class:`ModuleFile`.
+
+Each IR function becomes a stack-machine code list whose control flow keeps
+the IR's structure (see :mod:`noodle.vm.opcodes`); every instruction records
+the source line and column of the IR node it came from, which is how run-time
+errors point back at the source.
+"""
+from __future__ import annotations
+
+import math
+
+from noodle import __version__
+from noodle.ir import nodes as ir
+from noodle.ir.types import resolve
+from noodle.vm import module_file as mf
+from noodle.vm.opcodes import BINARY_OPS, BY_NAME, OPS, UNARY_OPS
+
+
+class _Pools:
+    def __init__(self) -> None:
+        self.consts: list[mf.Constant] = []
+        self._const_ix: dict[tuple, int] = {}
+        self.names: list[str] = []
+        self._name_ix: dict[str, int] = {}
+
+    def const(self, v: mf.Constant) -> int:
+        key = (type(v).__name__, repr(v) if isinstance(v, float) and math.isnan(v) else v)
+        if key not in self._const_ix:
+            self._const_ix[key] = len(self.consts)
+            self.consts.append(v)
+        return self._const_ix[key]
+
+    def name(self, s: str) -> int:
+        if s not in self._name_ix:
+            self._name_ix[s] = len(self.names)
+            self.names.append(s)
+        return self._name_ix[s]
+
+
+class _FunctionEmitter:
+    def __init__(self, mod: "ModuleEmitter", fn: ir.Function) -> None:
+        self.mod = mod
+        self.fn = fn
+        self.code: list[int] = []
+        self.lines: list[int] = []
+        self.cols: list[int] = []
+        self.line, self.col = fn.line, fn.col
+
+    # -- instruction output
+    def emit(self, opname: str, a: int = 0, b: int = 0, c: int = 0) -> int:
+        index = len(self.lines)
+        self.code += (BY_NAME[opname], a, b, c)
+        self.lines.append(self.line)
+        self.cols.append(self.col)
+        return index
+
+    def patch(self, index: int, operand: int, value: int) -> None:
+        self.code[index * 4 + 1 + operand] = value
+
+    def here(self) -> int:
+        return len(self.lines)
+
+    def at(self, node: ir.Node) -> None:
+        if node.line:
+            self.line, self.col = node.line, node.col
+
+    # -- statements
+    def body(self, stmts: list[ir.Stmt]) -> None:
+        for s in stmts:
+            self.stmt(s)
+
+    def stmt(self, s: ir.Stmt) -> None:
+        self.at(s)
+        m = self.mod
+        if isinstance(s, ir.LocalSet):
+            self.expr(s.value)
+            self.at(s)
+            self.emit("STORE_LOCAL", s.slot)
+        elif isinstance(s, ir.FreeSet):
+            self.expr(s.value)
+            self.at(s)
+            self.emit("STORE_FREE", s.up, s.slot)
+        elif isinstance(s, ir.GlobalSet):
+            self.expr(s.value)
+            self.at(s)
+            self.emit("STORE_GLOBAL", m.global_ix[s.name])
+        elif isinstance(s, ir.FieldSet):
+            self.expr(s.obj)
+            self.expr(s.value)
+            self.at(s)
+            self.emit("SET_FIELD", m.pools.name(s.field))
+        elif isinstance(s, ir.IndexSet):
+            self.expr(s.obj)
+            self.expr(s.index)
+            self.expr(s.value)
+            self.at(s)
+            self.emit("STORE_INDEX")
+        elif isinstance(s, ir.ExprStmt):
+            self.expr(s.expr)
+            self.emit("POP")
+        elif isinstance(s, ir.If):
+            self.expr(s.cond)
+            self.at(s)
+            j = self.emit("IF")
+            self.body(s.then)
+            if s.otherwise:
+                e = self.emit("ELSE")
+                self.patch(j, 0, e)
+                self.body(s.otherwise)
+                end = self.emit("END")
+                self.patch(e, 0, end)
+            else:
+                end = self.emit("END")
+                self.patch(j, 0, end)
+        elif isinstance(s, ir.While):
+            j = self.emit("LOOP")
+            if not (isinstance(s.cond, ir.Const) and s.cond.value is True):
+                self.expr(s.cond)
+                self.at(s)
+                self.emit("BREAK_IF_FALSE")
+            self.body(s.body)
+            self.patch(j, 0, self.emit("END"))
+        elif isinstance(s, ir.ForRange):
+            self.expr(s.start)
+            self.expr(s.stop)
+            self.expr(s.step)
+            self.at(s)
+            j = self.emit("FOR_RANGE", s.slot)
+            self.body(s.body)
+            self.patch(j, 1, self.emit("END"))
+        elif isinstance(s, ir.ForEach):
+            self.expr(s.iterable)
+            self.at(s)
+            j = self.emit("FOR_EACH", s.slot)
+            self.body(s.body)
+            self.patch(j, 1, self.emit("END"))
+        elif isinstance(s, ir.Break):
+            self.emit("BREAK")
+        elif isinstance(s, ir.Continue):
+            self.emit("CONTINUE")
+        elif isinstance(s, ir.Return):
+            if s.value is None:
+                self.emit("RETURN_NONE")
+            else:
+                self.expr(s.value)
+                self.at(s)
+                self.emit("RETURN")
+        elif isinstance(s, ir.Throw):
+            self.expr(s.value)
+            self.at(s)
+            self.emit("THROW")
+        elif isinstance(s, ir.TryCatch):
+            t = self.emit("TRY")
+            self.body(s.body)
+            self.at(s)
+            c = self.emit("CATCH", max(s.slot, 0), 0, 1 if s.slot >= 0 else 0)
+            self.patch(t, 0, c)
+            self.body(s.handler)
+            self.patch(c, 1, self.emit("END"))
+        elif isinstance(s, ir.Assert):
+            self.expr(s.cond)
+            self.expr(s.message)
+            self.at(s)
+            self.emit("ASSERT")
+        else:  # pragma: no cover - the IR verifier rules this out
+            raise TypeError(f"cannot emit {type(s).__name__}")
+
+    # -- expressions
+    def expr(self, e: ir.Expr) -> None:
+        m = self.mod
+        self.at(e)
+        if isinstance(e, ir.Const):
+            self.emit("CONST", m.pools.const(e.value))
+        elif isinstance(e, ir.LocalGet):
+            self.emit("LOAD_LOCAL", e.slot)
+        elif isinstance(e, ir.FreeGet):
+            self.emit("LOAD_FREE", e.up, e.slot)
+        elif isinstance(e, ir.GlobalGet):
+            self.emit("LOAD_GLOBAL", m.global_ix[e.name])
+        elif isinstance(e, ir.FuncRef):
+            self.emit("LOAD_FUNC", m.func_ix[e.name])
+        elif isinstance(e, ir.ModRef):
+            self.emit("LOAD_MOD", m.import_ix[e.module], m.pools.name(e.name))
+        elif isinstance(e, ir.Unary):
+            self.expr(e.x)
+            self.at(e)
+            self.emit(UNARY_OPS[e.op])
+        elif isinstance(e, ir.Binary):
+            self.expr(e.a)
+            self.expr(e.b)
+            self.at(e)
+            self.emit(BINARY_OPS[e.op])
+        elif isinstance(e, ir.Logical):
+            self.expr(e.a)
+            self.at(e)
+            j = self.emit("AND" if e.op == "and" else "OR")
+            self.expr(e.b)
+            self.patch(j, 0, self.emit("END_EXPR"))
+        elif isinstance(e, ir.Cond):
+            self.expr(e.cond)
+            self.at(e)
+            j = self.emit("COND")
+            self.expr(e.then)
+            k = self.emit("ELSE_EXPR")
+            self.patch(j, 0, k)
+            self.expr(e.otherwise)
+            self.patch(k, 0, self.emit("END_EXPR"))
+        elif isinstance(e, ir.Call):
+            self.exprs(e.args)
+            self.at(e)
+            self.emit("CALL", m.func_ix[e.func], len(e.args))
+        elif isinstance(e, ir.CallMod):
+            self.exprs(e.args)
+            self.at(e)
+            self.emit("CALL_MOD", m.import_ix[e.module], m.pools.name(e.name), len(e.args))
+        elif isinstance(e, ir.CallValue):
+            self.expr(e.fn)
+            self.exprs(e.args)
+            self.at(e)
+            self.emit("CALL_VALUE", len(e.args))
+        elif isinstance(e, ir.CallBuiltin):
+            self.exprs(e.args)
+            self.at(e)
+            self.emit("CALL_NATIVE", m.pools.name(e.name), len(e.args))
+        elif isinstance(e, ir.New):
+            self.exprs(e.args)
+            self.at(e)
+            self.emit("NEW", m.struct_ix[e.struct], len(e.args))
+        elif isinstance(e, ir.GetField):
+            self.expr(e.obj)
+            self.at(e)
+            self.emit("GET_FIELD", m.pools.name(e.field))
+        elif isinstance(e, ir.TupleGet):
+            self.expr(e.obj)
+            self.at(e)
+            self.emit("TUPLE_GET", e.index)
+        elif isinstance(e, ir.ListLit):
+            self.exprs(e.items)
+            self.emit("BUILD_LIST", len(e.items))
+        elif isinstance(e, ir.MapLit):
+            for k, v in zip(e.keys, e.values):
+                self.expr(k)
+                self.expr(v)
+            self.at(e)
+            self.emit("BUILD_MAP", len(e.keys))
+        elif isinstance(e, ir.TupleLit):
+            self.exprs(e.items)
+            self.emit("BUILD_TUPLE", len(e.items))
+        elif isinstance(e, ir.Index):
+            self.expr(e.obj)
+            self.expr(e.index)
+            self.at(e)
+            self.emit("INDEX")
+        elif isinstance(e, ir.Slice):
+            self.expr(e.obj)
+            if e.lo is not None:
+                self.expr(e.lo)
+            if e.hi is not None:
+                self.expr(e.hi)
+            self.at(e)
+            self.emit("SLICE", int(e.lo is not None), int(e.hi is not None))
+        elif isinstance(e, ir.RangeLit):
+            self.expr(e.lo)
+            self.expr(e.hi)
+            self.emit("BUILD_RANGE", int(e.inclusive))
+        elif isinstance(e, ir.Closure):
+            self.emit("MAKE_CLOSURE", m.func_ix[e.func])
+        elif isinstance(e, ir.Interp):
+            self.exprs(e.parts)
+            self.at(e)
+            self.emit("BUILD_STR", len(e.parts))
+        else:  # pragma: no cover
+            raise TypeError(f"cannot emit {type(e).__name__}")
+
+    def exprs(self, es: list[ir.Expr]) -> None:
+        for x in es:
+            self.expr(x)
+
+    def finish(self) -> mf.FunctionCode:
+        self.body(self.fn.body)
+        last = OPS[self.code[-4]].name if self.code else ""
+        if last not in ("RETURN", "RETURN_NONE", "THROW"):
+            self.emit("RETURN_NONE")
+        f = self.fn
+        return mf.FunctionCode(
+            name=f.name, display=f.display, kind=f.kind, nparams=f.params, nlocals=len(f.local_names),
+            depth=f.depth, parent=self.mod.func_ix[f.parent] if f.parent else -1, code=self.code,
+            lines=self.lines, cols=self.cols, local_names=list(f.local_names),
+            signature=str(resolve(f.type)), exported=f.exported)
+
+
+class ModuleEmitter:
+    def __init__(self, module: ir.Module) -> None:
+        self.module = module
+        self.pools = _Pools()
+        self.func_ix = {f.name: i for i, f in enumerate(module.functions)}
+        self.global_ix = {g.name: i for i, g in enumerate(module.globals)}
+        self.struct_ix = {s.name: i for i, s in enumerate(module.structs)}
+        self.import_ix = {name: i for i, name in enumerate(module.imports)}
+
+    def emit(self, source_hash: str, import_versions: dict[str, str] | None = None) -> mf.ModuleFile:
+        m = self.module
+        functions = [_FunctionEmitter(self, f).finish() for f in m.functions]
+        return mf.ModuleFile(
+            name=m.name, version=m.version, source_file=m.file, source_hash=source_hash,
+            compiler=f"noodle {__version__}", consts=self.pools.consts, names=self.pools.names,
+            functions=functions,
+            structs=[mf.StructCode(name=s.name, fields=list(s.field_names),
+                                   field_types=[str(resolve(t)) for t in s.field_types], exported=s.exported)
+                     for s in m.structs],
+            globals=[mf.GlobalCode(name=g.name, type=str(resolve(g.ty)), mutable=g.mutable, exported=g.exported)
+                     for g in m.globals],
+            imports=[mf.ImportCode(module=i, version=(import_versions or {}).get(i, "")) for i in m.imports],
+            tests=[mf.TestCode(name=t.name, func=self.func_ix[t.func]) for t in m.tests],
+            init=self.func_ix[m.init], entry=self.func_ix[m.entry] if m.entry else -1,
+            ir=ir.encode_module(m))
+
+
+def emit_module(module: ir.Module, source_hash: str, import_versions: dict[str, str] | None = None) -> mf.ModuleFile:
+    """Lower a checked, optimised IR module to its `.nbc` form."""
+    return ModuleEmitter(module).emit(source_hash, import_versions)

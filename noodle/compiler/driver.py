@@ -1,0 +1,221 @@
+"""The compiler driver: the whole pipeline, readable in one place.
+
+    source ──parse──▶ AST ──check──▶ typed IR ──passes──▶ optimised IR ──emit──▶ .nbc ModuleFile
+
+:class:`Project` compiles a program's modules from its source root (the
+directory of the main file), resolving `import a.b` to `a/b.nd`, and keeps
+compiled modules in `__noodlecache__/` next to the sources, reusing one while
+its source hash, and the hashes of the modules it imports, still match.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from noodle.compiler import ast
+from noodle.compiler.checker import check
+from noodle.compiler.diagnostics import CompileError, DiagnosticBag, did_you_mean
+from noodle.compiler.parser import parse
+from noodle.compiler.scope import FuncInfo, ModuleInterface, StructInfo
+from noodle.backends.bytecode.emitter import emit_module
+from noodle.ir import nodes as ir
+from noodle.ir.passes import run_passes
+from noodle.ir.types import FnT, parse_type
+from noodle.vm import module_file as mf
+from noodle.vm.module_file import LoadError, ModuleFile, source_hash
+from noodle.vm.verify import verify
+
+CACHE_DIR = "__noodlecache__"
+
+
+@dataclass(slots=True)
+class CompileOptions:
+    opt_level: int = 1
+    use_cache: bool = True
+
+
+@dataclass(slots=True)
+class Compiled:
+    """One compiled module: its IR (when compiled in this process) and its module file."""
+
+    name: str
+    path: Path | None
+    module: ModuleFile
+    ir: ir.Module | None = None
+    from_cache: bool = False
+
+
+def compile_source(source: str, file: str, name: str, resolver=None, opt_level: int = 1,
+                   import_hashes: dict[str, str] | None = None) -> tuple[ir.Module, ModuleFile]:
+    """Compile one module's text: parse, check and lower, optimise, emit.  Raises CompileError."""
+    tree = parse(source, file)
+    diags = DiagnosticBag()
+    module_ir = check(tree, name, diags, resolver)
+    diags.raise_if_errors({file: source})
+    run_passes(module_ir, opt_level)
+    module = emit_module(module_ir, source_hash(source))
+    for imp in module.imports:
+        imp.hash = (import_hashes or {}).get(imp.module, "")
+    return module_ir, module
+
+
+def interface_of(module: ModuleFile) -> ModuleInterface:
+    """What a compiled module exports, read back from its module file."""
+    iface = ModuleInterface(module.name, module.version)
+    structs: dict[str, object] = {}
+    for s in module.structs:
+        if not s.exported:
+            continue
+        info = StructInfo(s.name, module.name, parse_type(f"{module.name}.{s.name}"))  # type: ignore[arg-type]
+        info.field_names = list(s.fields)
+        info.field_types = [parse_type(t) for t in s.field_types]
+        info.defaults = [None] * len(s.fields)
+        iface.structs[s.name] = info
+        structs[s.name] = info
+    for f in module.functions:
+        if not f.exported or f.kind not in ("fn", "method"):
+            continue
+        sig = parse_type(f.signature)
+        if not isinstance(sig, FnT):
+            continue
+        if f.kind == "method":
+            sname, _, mname = f.name.partition(".")
+            if sname in iface.structs:
+                s_info = iface.structs[sname]
+                s_info.methods[mname] = FuncInfo(f.name, f.display, ["self"] + [f"#{i}" for i in range(len(sig.params) - 1)],
+                                                 list(sig.params), sig.ret, struct=s_info)
+        else:
+            iface.functions[f.name] = sig
+    for g in module.globals:
+        if g.exported:
+            iface.globals[g.name] = (parse_type(g.type), g.mutable)
+    return iface
+
+
+@dataclass
+class Project:
+    """The modules of one program, compiled from a source root with an on-disk cache."""
+
+    root: Path
+    options: CompileOptions = field(default_factory=CompileOptions)
+    compiled: dict[str, Compiled] = field(default_factory=dict)
+    _in_progress: list[str] = field(default_factory=list)
+
+    def module_path(self, name: str) -> Path:
+        return self.root.joinpath(*name.split(".")).with_suffix(".nd")
+
+    def cache_path(self, name: str) -> Path:
+        return self.root / CACHE_DIR / f"{name}.nbc"
+
+    def name_for(self, path: Path) -> str:
+        try:
+            rel = path.resolve().relative_to(self.root.resolve())
+        except ValueError:
+            return path.stem
+        return ".".join(rel.with_suffix("").parts)
+
+    # -- compiling
+    def compile_file(self, path: Path, display: str | None = None) -> Compiled:
+        name = self.name_for(path)
+        return self.compile_module(name, path, display)
+
+    def compile_module(self, name: str, path: Path, display: str | None = None) -> Compiled:
+        if name in self.compiled:
+            return self.compiled[name]
+        source = read_source(path, display)
+        file = display if display is not None else os.path.relpath(path)
+        cached = self.try_cache(name, source)
+        if cached is not None:
+            result = Compiled(name, path, cached, None, True)
+            self.compiled[name] = result
+            return result
+        self._in_progress.append(name)
+        try:
+            hashes: dict[str, str] = {}
+
+            def resolver(dep: str, span: ast.Span) -> ModuleInterface | None:
+                return self.resolve_import(dep, span, hashes)
+
+            module_ir, module = compile_source(source, file, name, resolver, self.options.opt_level, hashes)
+        finally:
+            self._in_progress.pop()
+        result = Compiled(name, path, module, module_ir, False)
+        self.compiled[name] = result
+        if self.options.use_cache:
+            self.write_cache(name, module)
+        return result
+
+    def resolve_import(self, dep: str, span: ast.Span, hashes: dict[str, str]) -> ModuleInterface | None:
+        if dep in self._in_progress:
+            cycle = " -> ".join(self._in_progress[self._in_progress.index(dep):] + [dep])
+            raise CompileError([_diag("E0402", f"import cycle: {cycle}", span)])
+        path = self.module_path(dep)
+        if not path.is_file():
+            nearby = [p.stem for p in path.parent.glob("*.nd")] if path.parent.is_dir() else []
+            raise CompileError([_diag("E0400", f"module `{dep}` not found (looked for {os.path.relpath(path)})", span,
+                                      did_you_mean(path.stem, nearby))])
+        compiled = self.compile_module(dep, path, os.path.relpath(path))
+        hashes[dep] = compiled.module.source_hash
+        return interface_of(compiled.module)
+
+    # -- the cache
+    def try_cache(self, name: str, source: str) -> ModuleFile | None:
+        if not self.options.use_cache:
+            return None
+        path = self.cache_path(name)
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return None
+        try:
+            module = mf.decode(data, str(path))
+            verify(module, str(path))
+        except LoadError:
+            return None  # a stale or damaged cache entry is simply rebuilt
+        if module.source_hash != source_hash(source):
+            return None
+        for imp in module.imports:
+            dep_path = self.module_path(imp.module)
+            try:
+                dep_source = dep_path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                return None
+            if imp.hash != source_hash(dep_source):
+                return None
+        return module
+
+    def write_cache(self, name: str, module: ModuleFile) -> None:
+        path = self.cache_path(name)
+        try:
+            path.parent.mkdir(exist_ok=True)
+            tmp = path.with_suffix(f".tmp{os.getpid()}")
+            tmp.write_bytes(mf.encode(module))
+            os.replace(tmp, path)
+        except OSError:
+            pass  # a read-only source tree still runs, just without the cache
+
+    def find(self, name: str) -> ModuleFile:
+        """The machine's module finder: compiled (or cached) module by name."""
+        if name not in self.compiled:
+            path = self.module_path(name)
+            self.compile_module(name, path, os.path.relpath(path))
+        return self.compiled[name].module
+
+
+def read_source(path: Path, display: str | None = None) -> str:
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise CompileError([_diag("E0400", f"cannot read {display or path}: {e.strerror}",
+                                  ast.Span(str(display or path), 1, 1, 1, 1))]) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise CompileError([_diag("E0002", f"source is not valid UTF-8 (byte {e.start})",
+                                  ast.Span(str(display or path), 1, 1, 1, 1))]) from None
+
+
+def _diag(code: str, message: str, span: ast.Span, hint: str | None = None):
+    bag = DiagnosticBag()
+    return bag.error(code, message, span, hint)

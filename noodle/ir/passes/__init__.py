@@ -1,0 +1,51 @@
+"""The pass manager: named IR passes, each reporting whether it changed anything.
+
+Passes run per function.  At each optimisation level the driver runs the
+listed passes in order; in debug runs (`NOODLE_VERIFY_IR=1`) the IR verifier
+runs between passes.  New passes (inlining, intent recognition) register here.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Callable
+
+from noodle.ir import nodes as ir
+
+
+@dataclass(frozen=True, slots=True)
+class Pass:
+    name: str
+    run: Callable[[ir.Function], bool]
+    doc: str
+
+
+PASSES: dict[str, Pass] = {}
+
+
+def register(name: str, doc: str) -> Callable[[Callable[[ir.Function], bool]], Callable[[ir.Function], bool]]:
+    def deco(fn: Callable[[ir.Function], bool]) -> Callable[[ir.Function], bool]:
+        PASSES[name] = Pass(name, fn, doc)
+        return fn
+    return deco
+
+
+#: Passes per optimisation level.
+PIPELINES: dict[int, list[str]] = {0: [], 1: ["fold", "dce"], 2: ["fold", "dce", "fold"]}
+
+
+def run_passes(module: ir.Module, level: int) -> dict[str, int]:
+    """Run the level's pipeline over every function; returns how many functions each pass changed."""
+    from noodle.ir.passes import dce, fold_pass  # noqa: F401  (registration)
+    from noodle.ir.verify import verify_function
+
+    debug = os.environ.get("NOODLE_VERIFY_IR") == "1"
+    changed: dict[str, int] = {}
+    for name in PIPELINES.get(level, PIPELINES[2]):
+        p = PASSES[name]
+        for f in module.functions:
+            if p.run(f):
+                changed[name] = changed.get(name, 0) + 1
+            if debug:
+                verify_function(f)
+    return changed

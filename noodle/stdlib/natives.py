@@ -1,0 +1,317 @@
+"""Native functions of the prelude, the standard modules and built-in methods.
+
+One table, :data:`NATIVES`, keyed by the native's name as the compiler's
+signatures (:mod:`noodle.stdlib.signatures`) refer to it and as `.nbc`
+modules store it.  The verifier checks names and arities against it; the
+translator calls `impl`, or splices `inline` (a Python expression template
+over the arguments `{0}`, `{1}`, ...) where a direct Python operation is
+faster than a call.
+
+Natives raise :class:`ErrorValue` for Noodle-level failures; the few Python
+exceptions they let through (IndexError, KeyError, ZeroDivisionError, ...)
+are mapped to Noodle errors by :func:`noodle.vm.errors.to_error`.
+"""
+from __future__ import annotations
+
+import builtins
+import functools
+import math
+import random as _random
+import sys
+import time as _time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from noodle.vm.values import INT_MAX, INT_MIN, ErrorValue, nd_str
+
+
+@dataclass(frozen=True, slots=True)
+class Native:
+    name: str  # "len", "list.append", "math.sqrt"
+    arity: int  # number of arguments; -1 for variadic (print)
+    impl: Callable
+    inline: str | None = None  # Python expression template, e.g. "len({0})"
+    capability: str | None = None  # "fs_read", "fs_write", "stdin": what a sandbox must grant
+
+
+NATIVES: dict[str, Native] = {}
+
+
+def native(name: str, arity: int, inline: str | None = None, capability: str | None = None):
+    def deco(fn: Callable) -> Callable:
+        NATIVES[name] = Native(name, arity, fn, inline, capability)
+        return fn
+    return deco
+
+
+def _err(kind: str, message: str) -> ErrorValue:
+    return ErrorValue(kind, message)
+
+
+def check_int(v: int) -> int:
+    if INT_MIN <= v <= INT_MAX:
+        return v
+    raise _err("OverflowError", "integer overflow")
+
+
+def to_int_checked(x: float) -> int:
+    if x != x:
+        raise _err("ValueError", "cannot convert nan to int")
+    if math.isinf(x):
+        raise _err("OverflowError", "cannot convert inf to int")
+    return check_int(int(x))
+
+
+# ------------------------------------------------------------------ prelude
+
+def _print(*args: Any) -> None:
+    sys.stdout.write(" ".join([nd_str(a) for a in args]) + "\n")
+
+
+NATIVES["print"] = Native("print", -1, _print)
+NATIVES["str"] = Native("str", 1, nd_str, "_str({0})")
+
+native("len", 1, "len({0})")(len)
+native("abs.int", 1)(lambda x: check_int(abs(x)))
+native("abs.float", 1, "abs({0})")(abs)
+
+
+def _min1(xs: list) -> Any:
+    if not xs:
+        raise _err("ValueError", "min of an empty list")
+    return builtins.min(xs)
+
+
+def _max1(xs: list) -> Any:
+    if not xs:
+        raise _err("ValueError", "max of an empty list")
+    return builtins.max(xs)
+
+
+native("min2", 2, "min({0}, {1})")(builtins.min)
+native("max2", 2, "max({0}, {1})")(builtins.max)
+native("min1", 1)(_min1)
+native("max1", 1)(_max1)
+
+
+@native("sum.int", 1)
+def _sum_int(xs: list) -> int:
+    return check_int(builtins.sum(xs))
+
+
+native("sum.float", 1)(lambda xs: builtins.sum(xs, 0.0))
+native("any", 1, "any({0})")(builtins.any)
+native("all", 1, "all({0})")(builtins.all)
+native("sorted", 1, "sorted({0})")(builtins.sorted)
+native("sorted.key", 2, "sorted({0}, key={1})")(lambda xs, key: builtins.sorted(xs, key=key))
+native("reversed.list", 1, "{0}[::-1]")(lambda xs: xs[::-1])
+native("reversed.str", 1, "{0}[::-1]")(lambda s: s[::-1])
+native("enumerate", 1, "list(enumerate({0}))")(lambda xs: list(builtins.enumerate(xs)))
+native("zip", 2, "list(zip({0}, {1}))")(lambda a, b: list(builtins.zip(a, b)))
+native("map", 2)(lambda xs, f: list(builtins.map(f, xs)))
+native("filter", 2)(lambda xs, f: list(builtins.filter(f, xs)))
+native("reduce", 3)(lambda xs, init, f: functools.reduce(f, xs, init))
+native("divmod.int", 2, "divmod({0}, {1})")(builtins.divmod)
+native("divmod.float", 2, "divmod({0}, {1})")(builtins.divmod)
+
+
+@native("round1", 1)
+def _round1(x: float) -> int:
+    return to_int_checked(builtins.round(x)) if math.isfinite(x) else to_int_checked(x)
+
+
+native("round2", 2, "round({0}, {1})")(lambda x, n: float(builtins.round(x, n)))
+native("input0", 0, capability="stdin")(lambda: _input(""))
+native("input1", 1, capability="stdin")(lambda p: _input(p))
+
+
+def _input(prompt: str) -> str:
+    try:
+        return builtins.input(prompt)
+    except EOFError:
+        raise _err("IOError", "end of input") from None
+
+
+@native("range1", 1, "range({0})")
+def _range1(n: int) -> range:
+    return range(n)
+
+
+native("range2", 2, "range({0}, {1})")(lambda a, b: range(a, b))
+
+
+@native("range3", 3)
+def _range3(a: int, b: int, step: int) -> range:
+    if step == 0:
+        raise _err("ValueError", "range step must not be zero")
+    return range(a, b, step)
+
+
+native("int.int", 1, "{0}")(lambda x: x)
+native("int.float", 1)(to_int_checked)
+native("int.bool", 1, "int({0})")(int)
+
+
+@native("int.str", 1)
+def _int_str(s: str) -> int:
+    try:
+        return check_int(int(s.strip().replace("_", ""), 0) if s.strip()[:2].lower() in ("0x", "0b", "0o")
+                         else int(s))
+    except ValueError:
+        raise _err("ValueError", f"invalid int: {s!r}") from None
+
+
+native("float.float", 1, "{0}")(lambda x: x)
+native("float.bool", 1, "float({0})")(float)
+
+
+@native("float.str", 1)
+def _float_str(s: str) -> float:
+    try:
+        return float(s)
+    except ValueError:
+        raise _err("ValueError", f"invalid float: {s!r}") from None
+
+
+native("bool", 1, "bool({0})")(bool)
+native("Error", 1, "_Error({0})")(lambda message: ErrorValue("Error", message))
+
+# ------------------------------------------------------------------ methods of List, Map, str
+
+
+@native("list.pop", 1)
+def _list_pop(xs: list) -> Any:
+    if not xs:
+        raise _err("IndexError", "pop from an empty list")
+    return xs.pop()
+
+
+native("list.append", 2, "{0}.append({1})")(lambda xs, x: xs.append(x))
+native("list.pop_at", 2, "{0}.pop({1})")(lambda xs, i: xs.pop(i))
+native("list.insert", 3, "{0}.insert({1}, {2})")(lambda xs, i, x: xs.insert(i, x))
+native("list.extend", 2, "{0}.extend({1})")(lambda xs, ys: xs.extend(ys))
+
+
+@native("list.index", 2)
+def _list_index(xs: list, x: Any) -> int:
+    try:
+        return xs.index(x)
+    except ValueError:
+        raise _err("ValueError", "value not in list") from None
+
+
+@native("list.remove", 2)
+def _list_remove(xs: list, x: Any) -> None:
+    try:
+        xs.remove(x)
+    except ValueError:
+        raise _err("ValueError", "value not in list") from None
+
+
+native("list.sort", 1, "{0}.sort()")(lambda xs: xs.sort())
+native("list.reverse", 1, "{0}.reverse()")(lambda xs: xs.reverse())
+native("list.copy", 1, "{0}.copy()")(lambda xs: xs.copy())
+native("list.clear", 1, "{0}.clear()")(lambda xs: xs.clear())
+native("list.count", 2, "{0}.count({1})")(lambda xs, x: xs.count(x))
+native("map.get", 3, "{0}.get({1}, {2})")(lambda m, k, d: m.get(k, d))
+native("map.keys", 1, "list({0})")(lambda m: list(m))
+native("map.values", 1, "list({0}.values())")(lambda m: list(m.values()))
+native("map.items", 1, "list({0}.items())")(lambda m: list(m.items()))
+native("map.pop", 2, "{0}.pop({1})")(lambda m, k: m.pop(k))
+native("map.copy", 1, "{0}.copy()")(lambda m: m.copy())
+native("map.clear", 1, "{0}.clear()")(lambda m: m.clear())
+native("str.split0", 1, "{0}.split()")(lambda s: s.split())
+
+
+@native("str.split1", 2)
+def _split1(s: str, sep: str) -> list:
+    if not sep:
+        raise _err("ValueError", "empty separator")
+    return s.split(sep)
+
+
+native("str.join", 2, "{0}.join({1})")(lambda sep, xs: sep.join(xs))
+for _m in ("strip", "lstrip", "rstrip", "upper", "lower", "isdigit", "isalpha", "isspace"):
+    native(f"str.{_m}", 1, f"{{0}}.{_m}()")(getattr(str, _m))
+native("str.replace", 3, "{0}.replace({1}, {2})")(lambda s, a, b: s.replace(a, b))
+native("str.find", 2, "{0}.find({1})")(lambda s, x: s.find(x))
+native("str.startswith", 2, "{0}.startswith({1})")(lambda s, x: s.startswith(x))
+native("str.endswith", 2, "{0}.endswith({1})")(lambda s, x: s.endswith(x))
+native("str.count", 2, "{0}.count({1})")(lambda s, x: s.count(x))
+
+# ------------------------------------------------------------------ math
+
+
+def _domain(fn: Callable[..., float], name: str) -> Callable[..., float]:
+    def wrapped(*args: float) -> float:
+        try:
+            return fn(*args)
+        except ValueError:
+            raise _err("ValueError", f"math domain error in {name}") from None
+        except OverflowError:
+            raise _err("OverflowError", f"float overflow in {name}") from None
+    return wrapped
+
+
+for _f in ("sqrt", "sin", "cos", "tan", "exp", "asin", "acos", "atan", "fabs", "log", "atan2", "pow", "hypot"):
+    _arity = 2 if _f in ("atan2", "pow", "hypot") else 1
+    native(f"math.{_f}", _arity)(_domain(getattr(math, _f), _f))
+native("math.log2arg", 2)(_domain(math.log, "log"))
+native("math.floor", 1)(lambda x: to_int_checked(math.floor(x)) if math.isfinite(x) else to_int_checked(x))
+native("math.ceil", 1)(lambda x: to_int_checked(math.ceil(x)) if math.isfinite(x) else to_int_checked(x))
+native("math.isnan", 1)(math.isnan)
+native("math.isinf", 1)(math.isinf)
+
+# ------------------------------------------------------------------ time, random, io
+
+native("time.now", 0, "_perf_counter()")(_time.perf_counter)
+native("time.sleep", 1)(lambda s: _time.sleep(max(0.0, s)))
+
+#: One generator for `random` and (later) `rand`, so `random.seed` seeds both.
+RNG = _random.Random()
+native("random.seed", 1)(lambda n: RNG.seed(n))
+native("random.random", 0)(RNG.random)
+native("random.uniform", 2)(RNG.uniform)
+
+
+@native("random.randint", 2)
+def _randint(a: int, b: int) -> int:
+    if a > b:
+        raise _err("ValueError", f"randint: empty range {a}..={b}")
+    return RNG.randint(a, b)
+
+
+@native("random.choice", 1)
+def _choice(xs: list) -> Any:
+    if not xs:
+        raise _err("IndexError", "choice from an empty list")
+    return RNG.choice(xs)
+
+
+native("random.shuffle", 1)(lambda xs: RNG.shuffle(xs))
+
+
+def _io(fn: Callable[..., Any]) -> Callable[..., Any]:
+    def wrapped(*args: Any) -> Any:
+        try:
+            return fn(*args)
+        except OSError as e:
+            raise _err("IOError", f"{e.strerror or e}: {args[0]}") from None
+        except UnicodeDecodeError:
+            raise _err("IOError", f"not UTF-8 text: {args[0]}") from None
+    return wrapped
+
+
+def _read_text(path: str) -> str:
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
+def _write_text(path: str, text: str) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+native("io.read_text", 1, capability="fs_read")(_io(_read_text))
+native("io.write_text", 2, capability="fs_write")(_io(_write_text))
+native("io.lines", 1, capability="fs_read")(_io(lambda p: _read_text(p).splitlines()))

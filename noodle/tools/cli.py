@@ -1,0 +1,153 @@
+"""The `noodle` and `noodlec` commands.
+
+`noodle run FILE` is served by :func:`noodle.tools.run.fast_main` without
+importing click or rich (start-up time is part of the product); everything
+else goes through the click groups below.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+
+def main() -> None:
+    """Entry point of `noodle`."""
+    from noodle.tools.run import fast_main
+
+    code = fast_main(sys.argv[1:])
+    if code is not None:
+        sys.exit(code)
+    _noodle_cli()
+
+
+def noodlec_main() -> None:
+    """Entry point of `noodlec`."""
+    _noodlec_cli()
+
+
+def _noodle_cli() -> None:
+    import click
+
+    from noodle.tools import run as runmod
+
+    @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+    @click.version_option(package_name="noodle-lang", prog_name="noodle")
+    @click.pass_context
+    def cli(ctx: click.Context) -> None:
+        """Noodle: run programs, run their tests, inspect modules, or start the REPL."""
+        if ctx.invoked_subcommand is None:
+            from noodle.tools.repl import start_repl
+            sys.exit(start_repl())
+
+    @cli.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+    @click.argument("file", required=False)
+    @click.argument("args", nargs=-1, type=click.UNPROCESSED)
+    @click.option("-O", "opt", type=click.IntRange(0, 2), default=1, help="optimisation level")
+    @click.option("--no-cache", is_flag=True, help="do not read or write __noodlecache__/")
+    def run(file: str | None, args: tuple[str, ...], opt: int, no_cache: bool) -> None:
+        """Run FILE.nd (compiled on the fly, cached) or FILE.nbc; with no FILE, start the REPL."""
+        if file is None:
+            from noodle.tools.repl import start_repl
+            sys.exit(start_repl())
+        sys.exit(runmod.run_file(file, list(args), opt, not no_cache))
+
+    @cli.command()
+    @click.argument("files", nargs=-1, required=True)
+    def test(files: tuple[str, ...]) -> None:
+        """Run the `test` blocks of FILES."""
+        sys.exit(runmod.test_files(list(files)))
+
+    @cli.command()
+    @click.argument("file")
+    def disasm(file: str) -> None:
+        """Print the bytecode of a compiled module FILE.nbc (or of FILE.nd, compiled)."""
+        from noodle.vm.disasm import disassemble
+        from noodle.vm.module_file import LoadError
+        from noodle.vm.verify import load_bytes
+
+        try:
+            if file.endswith(".nd"):
+                from noodle.compiler.diagnostics import CompileError
+                try:
+                    mod = _compile(file, 1).module
+                except CompileError as e:
+                    click.echo(e.render(), err=True)
+                    sys.exit(2)
+            else:
+                mod = load_bytes(Path(file).read_bytes(), file)
+        except LoadError as e:
+            click.echo(f"error: {e}", err=True)
+            sys.exit(1)
+        except OSError as e:
+            click.echo(f"error: {file}: {e.strerror}", err=True)
+            sys.exit(1)
+        click.echo(disassemble(mod), nl=False)
+
+    @cli.command()
+    def repl() -> None:
+        """Start the interactive REPL."""
+        from noodle.tools.repl import start_repl
+        sys.exit(start_repl())
+
+    cli(prog_name="noodle")
+
+
+def _compile(file: str, opt: int, use_cache: bool = False):
+    from noodle.compiler.driver import CompileOptions, Project
+
+    p = Path(file)
+    project = Project(p.parent if str(p.parent) else Path("."), CompileOptions(opt, use_cache))
+    return project.compile_file(p, display=file)
+
+
+def _noodlec_cli() -> None:
+    import json
+
+    import click
+
+    from noodle.compiler.diagnostics import CompileError
+
+    @click.command(context_settings={"help_option_names": ["-h", "--help"]})
+    @click.argument("file")
+    @click.option("-o", "output", help="output .nbc path (default: FILE with .nbc)")
+    @click.option("-O", "opt", type=click.IntRange(0, 2), default=1, help="optimisation level 0, 1 or 2")
+    @click.option("--emit", type=click.Choice(["ast", "ir", "bytecode"]), help="print a stage instead of writing")
+    @click.option("--json", "as_json", is_flag=True, help="diagnostics as a JSON list")
+    @click.version_option(package_name="noodle-lang", prog_name="noodlec")
+    def noodlec(file: str, output: str | None, opt: int, emit: str | None, as_json: bool) -> None:
+        """Compile FILE.nd to a .nbc module."""
+        try:
+            if emit == "ast":
+                from noodle.compiler.driver import read_source
+                from noodle.compiler.parser import parse
+                import pprint
+                tree = parse(read_source(Path(file), file), file)
+                click.echo(pprint.pformat(tree, width=110, sort_dicts=False))
+                return
+            compiled = _compile(file, opt)
+        except CompileError as e:
+            if as_json:
+                click.echo(e.to_json())
+            else:
+                click.echo(e.render(), err=True)
+            sys.exit(2)
+        if emit == "ir":
+            from noodle.ir.printer import print_module
+            assert compiled.ir is not None
+            click.echo(print_module(compiled.ir), nl=False)
+            return
+        if emit == "bytecode":
+            from noodle.vm.disasm import disassemble
+            click.echo(disassemble(compiled.module), nl=False)
+            return
+        from noodle.vm.module_file import encode
+        out = Path(output) if output else Path(file).with_suffix(".nbc")
+        try:
+            out.write_bytes(encode(compiled.module))
+        except OSError as e:
+            click.echo(f"error: cannot write {out}: {e.strerror}", err=True)
+            sys.exit(1)
+        if as_json:
+            click.echo(json.dumps([]))
+
+    noodlec(prog_name="noodlec")

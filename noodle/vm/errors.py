@@ -1,0 +1,113 @@
+"""Run-time errors: Python faults → Noodle errors, and the Noodle stack.
+
+Code running in the VM is Python code generated from bytecode (see
+:mod:`noodle.vm.translate`); every generated code object is registered here
+with a table from its Python line numbers to Noodle source positions, so a
+Python traceback turns into the Noodle stack (`at NAME (FILE:LINE:COL)`) with
+no bookkeeping on the hot path.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import TracebackType
+
+from noodle.vm.values import ErrorValue, nd_repr
+
+
+class NoodleError(Exception):
+    """Base of every error the VM raises to its host."""
+
+
+class NoodleRuntimeError(NoodleError):
+    """An uncaught Noodle error: its kind, message and the Noodle stack (innermost last)."""
+
+    def __init__(self, kind: str, message: str, stack: list["Frame"]) -> None:
+        self.kind = kind
+        self.message = message
+        self.stack = stack
+        super().__init__(f"{kind}: {message}")
+
+    def render(self, limit: int = 40) -> str:
+        lines = [f"{self.kind}: {self.message}"]
+        frames = self.stack
+        if len(frames) > limit:
+            half = limit // 2
+            shown = [str(f) for f in frames[:half]]
+            shown.append(f"  ... {len(frames) - 2 * half} more frames ...")
+            shown += [str(f) for f in frames[-half:]]
+        else:
+            shown = [str(f) for f in frames]
+        return "\n".join(lines + shown)
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    name: str
+    file: str
+    line: int
+    col: int
+
+    def __str__(self) -> str:
+        return f"  at {self.name} ({self.file}:{self.line}:{self.col})"
+
+
+@dataclass(slots=True)
+class CodeInfo:
+    """What the VM knows about one generated Python source: its Noodle line map."""
+
+    source_file: str
+    #: python line -> (function display name, noodle line, noodle col)
+    lines: dict[int, tuple[str, int, int]]
+
+
+#: generated filename ("<noodle:...>") -> info
+CODE_REGISTRY: dict[str, CodeInfo] = {}
+
+
+def to_error(exc: BaseException) -> ErrorValue:
+    """The Noodle error a Python exception raised in VM code stands for."""
+    if isinstance(exc, ErrorValue):
+        return exc
+    if isinstance(exc, ZeroDivisionError):
+        return ErrorValue("ZeroDivisionError", "division by zero")
+    if isinstance(exc, IndexError):
+        return ErrorValue("IndexError", "index out of range")
+    if isinstance(exc, KeyError):
+        key = exc.args[0] if exc.args else None
+        return ErrorValue("KeyError", f"key not found: {nd_repr(key)}")
+    if isinstance(exc, RecursionError):
+        return ErrorValue("RecursionError", "recursion depth exceeded")
+    if isinstance(exc, OverflowError):
+        return ErrorValue("OverflowError", "float overflow" if "float" in str(exc) or "range" in str(exc)
+                          else "integer overflow")
+    if isinstance(exc, MemoryError):
+        return ErrorValue("MemoryError", "out of memory")
+    if isinstance(exc, ValueError):
+        return ErrorValue("ValueError", str(exc))
+    if isinstance(exc, NameError):
+        return ErrorValue("RuntimeError", "a module variable was used before it was set")
+    if isinstance(exc, RuntimeError):
+        return ErrorValue("RuntimeError", str(exc))
+    if isinstance(exc, OSError):
+        return ErrorValue("IOError", str(exc))
+    return ErrorValue("InternalError", f"{type(exc).__name__}: {exc}")
+
+
+def noodle_stack(tb: TracebackType | None) -> list[Frame]:
+    """The Noodle frames of a traceback, outermost first."""
+    frames: list[Frame] = []
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        info = CODE_REGISTRY.get(code.co_filename)
+        if info is not None:
+            entry = info.lines.get(tb.tb_lineno)
+            if entry is not None:
+                frames.append(Frame(entry[0], info.source_file, entry[1], entry[2]))
+        tb = tb.tb_next
+    return frames
+
+
+def runtime_error(exc: BaseException) -> NoodleRuntimeError:
+    """Wrap an uncaught exception from VM code for the host."""
+    err = to_error(exc)
+    return NoodleRuntimeError(err.f_kind, err.f_message, noodle_stack(exc.__traceback__))

@@ -1,0 +1,137 @@
+"""The `.nbc` module file: layout, encoding and decoding.
+
+Layout (all integers little-endian)::
+
+    magic        8 bytes   b"\\x89NBC\\r\\n\\x1a\\n"  (PNG-style: catches text-mode mangling)
+    format       u16       FORMAT_VERSION
+    flags        u16       0 (reserved)
+    length       u32       length of the payload
+    digest       32 bytes  BLAKE2b-256 of the payload
+    payload      msgpack   a :class:`ModuleFile`
+
+The header checks (magic, version, length, digest) come first so a foreign,
+truncated or corrupted file is refused with one clear reason; the payload is
+then decoded with msgspec against the exact schema below and handed to the
+verifier (:mod:`noodle.vm.verify`).  Nothing runs before both pass.
+"""
+from __future__ import annotations
+
+import hashlib
+import struct
+
+import msgspec
+
+MAGIC = b"\x89NBC\r\n\x1a\n"
+FORMAT_VERSION = 1
+_HEADER = struct.Struct("<8sHHI32s")
+HEADER_SIZE = _HEADER.size
+
+Constant = int | float | str | bool | None
+
+
+class FunctionCode(msgspec.Struct, forbid_unknown_fields=True):
+    name: str  # "fib", "Point.norm", "__lambda_3", "__init__", "__test_0"
+    display: str  # shown in stack traces
+    kind: str  # fn | method | lambda | init | test
+    nparams: int
+    nlocals: int
+    depth: int  # lambda nesting depth; 0 for functions of the module
+    parent: int  # index of the enclosing function of a lambda, else -1
+    code: list[int]  # WORDS_PER_INSTR ints per instruction
+    lines: list[int]  # source line of each instruction
+    cols: list[int]  # source column of each instruction
+    local_names: list[str]
+    signature: str  # type text, e.g. "fn(int) -> int"
+    exported: bool = False
+
+
+class StructCode(msgspec.Struct, forbid_unknown_fields=True):
+    name: str
+    fields: list[str]
+    field_types: list[str]
+    exported: bool = True
+
+
+class GlobalCode(msgspec.Struct, forbid_unknown_fields=True):
+    name: str
+    type: str
+    mutable: bool
+    exported: bool = True
+
+
+class ImportCode(msgspec.Struct, forbid_unknown_fields=True):
+    module: str  # dotted module name
+    version: str = ""  # version seen at compile time
+    hash: str = ""  # source hash of the imported module at compile time (cache validity)
+
+
+class TestCode(msgspec.Struct, forbid_unknown_fields=True):
+    name: str
+    func: int
+
+
+class ModuleFile(msgspec.Struct, forbid_unknown_fields=True):
+    name: str
+    version: str
+    source_file: str
+    source_hash: str
+    compiler: str
+    consts: list[Constant]
+    names: list[str]
+    functions: list[FunctionCode]
+    structs: list[StructCode]
+    globals: list[GlobalCode]
+    imports: list[ImportCode]
+    tests: list[TestCode]
+    init: int  # function index of the module's top-level code
+    entry: int  # function index of `main`, or -1
+    ir: bytes = b""  # the typed IR (noodle.ir.nodes.Module), for later backends
+
+
+class LoadError(Exception):
+    """A module file that cannot be loaded: one line saying why."""
+
+    def __init__(self, message: str, path: str | None = None) -> None:
+        self.reason = message
+        self.path = path
+        super().__init__(f"{path}: {message}" if path else message)
+
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(ModuleFile)
+
+
+def encode(module: ModuleFile) -> bytes:
+    """The complete bytes of a `.nbc` file."""
+    payload = _encoder.encode(module)
+    digest = hashlib.blake2b(payload, digest_size=32).digest()
+    return _HEADER.pack(MAGIC, FORMAT_VERSION, 0, len(payload), digest) + payload
+
+
+def decode(data: bytes, path: str | None = None) -> ModuleFile:
+    """Check the header and decode the payload; raises :class:`LoadError`. Does not verify code."""
+    if len(data) < len(MAGIC) or data[: len(MAGIC)] != MAGIC:
+        raise LoadError("not a Noodle module (bad magic number)", path)
+    if len(data) < HEADER_SIZE:
+        raise LoadError("truncated module file (incomplete header)", path)
+    _, version, flags, length, digest = _HEADER.unpack_from(data)
+    if version != FORMAT_VERSION:
+        raise LoadError(f"module format version {version} is not supported (this VM reads version {FORMAT_VERSION})", path)
+    if flags != 0:
+        raise LoadError(f"unknown module flags {flags:#x}", path)
+    payload = data[HEADER_SIZE:]
+    if len(payload) < length:
+        raise LoadError(f"truncated module file ({len(payload)} of {length} payload bytes)", path)
+    if len(payload) > length:
+        raise LoadError(f"trailing garbage after the module payload ({len(payload) - length} bytes)", path)
+    if hashlib.blake2b(payload, digest_size=32).digest() != digest:
+        raise LoadError("corrupted module file (checksum mismatch)", path)
+    try:
+        return _decoder.decode(payload)
+    except (msgspec.DecodeError, msgspec.ValidationError) as e:
+        raise LoadError(f"malformed module payload: {e}", path) from None
+
+
+def source_hash(text: str) -> str:
+    """The hash recorded in a module to tell whether its source changed."""
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
