@@ -1536,7 +1536,7 @@ class Checker:
         # Check arguments that are not lambdas first; lambdas take their types from the chosen overload.
         pre: list[ir.Expr | None] = []
         for a in e.args:
-            pre.append(None if isinstance(a.value, (ast.Lambda, ast.ListLit, ast.MapLit)) else self.expr(a.value))
+            pre.append(None if isinstance(a.value, ast.Lambda) else self.expr(a.value))
         chosen = None
         for o in candidates:
             sig = sigs.instantiate(o.sig)

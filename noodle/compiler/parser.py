@@ -119,22 +119,19 @@ def _build_lark() -> Any:
 
     from noodle.grammar import grammar_text
 
-    class _NoLexer(Lexer):
-        """Placeholder: tokens come from noodle's own lexer, never from Lark's."""
-
-        def __init__(self, conf: Any) -> None:
-            pass
-
-        def lex(self, *args: Any) -> Any:  # pragma: no cover
-            raise NotImplementedError
-
-    _NoLexer.__qualname__ = _NoLexer.__name__ = "NoodleNoLexer"
-    global _NoLexerRef
-    _NoLexerRef = _NoLexer
+    global NoodleNoLexer
+    if NoodleNoLexer is None:
+        # module-level so that the pickled parser options can refer to it
+        NoodleNoLexer = type("NoodleNoLexer", (Lexer,), {
+            "__init__": lambda self, conf: None,
+            "lex": _no_lex,
+            "__module__": __name__,
+            "__doc__": "Placeholder: tokens come from noodle's own lexer, never from Lark's.",
+        })
 
     grammar = grammar_text()
     options = dict(
-        parser="lalr", lexer=_NoLexer, start=["start", "expression"], keep_all_tokens=True,
+        parser="lalr", lexer=NoodleNoLexer, start=["start", "expression"], keep_all_tokens=True,
         maybe_placeholders=False, transformer=_BUILDER,
     )
     key = hashlib.sha256(
@@ -148,15 +145,16 @@ def _build_lark() -> Any:
             if os.path.exists(path):
                 parser = lark.Lark(grammar, cache=path, **options)
             else:
+                # write under a private name, then rename: concurrent processes
+                # never see a half-written cache file
                 tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
                 parser = lark.Lark(grammar, cache=tmp, **options)
                 try:
-                    os.replace(tmp, path)
-                except OSError:
-                    try:
+                    if os.path.getsize(tmp) > 1024:
+                        os.replace(tmp, path)
+                finally:
+                    if os.path.exists(tmp):
                         os.unlink(tmp)
-                    except OSError:
-                        pass
         except Exception:
             parser = None
     if parser is None:
@@ -167,7 +165,11 @@ def _build_lark() -> Any:
     return parser
 
 
-_NoLexerRef: Any = None
+NoodleNoLexer: Any = None
+
+
+def _no_lex(self: Any, *args: Any) -> Any:  # pragma: no cover - never called
+    raise NotImplementedError("noodle feeds tokens itself")
 
 
 # =========================================================================
@@ -219,11 +221,12 @@ class _Raw:
     """One raw token.  `kind` is NAME, INT, FLOAT, STRING, NL, or the source text
     of a keyword or punctuation mark."""
 
-    __slots__ = ("kind", "text", "line", "col", "end_line", "end_col", "pos", "end", "bol", "lam")
+    __slots__ = ("kind", "type", "text", "line", "col", "end_line", "end_col", "pos", "end", "bol", "lam")
 
     def __init__(self, kind: str, text: str, line: int, col: int, end_line: int, end_col: int,
                  pos: int, end: int, bol: bool) -> None:
         self.kind = kind
+        self.type = kind  # the terminal name, set by the driver
         self.text = text
         self.line = line
         self.col = col
@@ -234,8 +237,11 @@ class _Raw:
         self.bol = bol  # first token on its line
         self.lam = False  # `(` whose matching `)` is followed by `=>`
 
+    def __str__(self) -> str:
+        return self.text
+
     def __repr__(self) -> str:  # pragma: no cover - debugging aid
-        return f"<{self.kind} {self.text!r} {self.line}:{self.col}>"
+        return f"<{self.type} {self.text!r} {self.line}:{self.col}>"
 
 
 _TOKEN_RE = re.compile(
@@ -325,6 +331,19 @@ class _Lexer:
             if m is None:
                 ch = src[pos]
                 col = pos - self.line_start + 1
+                close = src.find("'", pos + 1, end) if ch == "'" else -1
+                if close >= 0 and "\n" not in src[pos:close]:
+                    # 'text': report once, then go on as if it were "text"
+                    self._err("E0002", "strings are written in double quotes", self.line, col,
+                              close - self.line_start + 2, 'write "..." instead of \'...\'')
+                    self.ctx.payloads[pos] = src[pos + 1:close]
+                    tok = _Raw("STRING", src[pos:close + 1], self.line, col, self.line,
+                               close - self.line_start + 2, pos, close + 1, bol)
+                    append(tok)
+                    prev = tok
+                    bol = False
+                    pos = close + 1
+                    continue
                 if ch == "\\":
                     self._err("E0002", "unexpected '\\' outside a string", self.line, col, col + 1)
                 elif ch.isprintable() and not ch.isspace():
@@ -584,51 +603,90 @@ def _join_words(words: list[str]) -> str:
     return ", ".join(words[:-1]) + " or " + words[-1]
 
 
-_Shift: Any = None
-_ALL_TERMS: frozenset[str] | None = None
+class _Tables:
+    """The LALR tables of the Lark grammar, flattened for a fast feed loop.
+
+    `table[state][symbol]` is `(0, next_state)` for a shift or goto,
+    `(1, size, callback, lhs_name)` for a reduction, and `(2, 1, None, lhs_name)`
+    for a unit reduction of an inlined `?rule` (the value stays as it is).  Lark only analyses the
+    grammar (and caches the analysis on disk); tokens are fed by
+    :class:`_Driver`, which needs finer control (look-ahead decisions,
+    checkpoints, error recovery) than Lark's own loop offers.
+    """
+
+    def __init__(self, lk: Any) -> None:
+        from lark.parsers.lalr_analysis import Shift
+
+        conf = lk.parse_interactive(None, "start").parser_state.parse_conf
+        pt = conf.parse_table
+        callbacks = conf.callbacks
+        table: dict[Any, dict[str, tuple]] = {}
+        for state, acts in pt.states.items():
+            row: dict[str, tuple] = {}
+            for sym, (action, arg) in acts.items():
+                if action is Shift:
+                    row[str(sym)] = (0, arg)
+                elif len(arg.expansion) == 1 and arg.options.expand1 and not arg.alias:
+                    # `?rule: x` with one child: the value passes through unchanged
+                    row[str(sym)] = (2, 1, None, str(arg.origin.name))
+                else:
+                    row[str(sym)] = (1, len(arg.expansion), callbacks[arg], str(arg.origin.name))
+            table[state] = row
+        self.table = table
+        self.start_states = dict(pt.start_states)
+        self.end_states = dict(pt.end_states)
+        self.terminals = frozenset(s for row in table.values() for s in row if s.isupper() or s == "$END")
+
+
+_TABLES: _Tables | None = None
+
+
+def _get_tables() -> _Tables:
+    global _TABLES
+    if _TABLES is None:
+        lk = _get_lark()
+        with _LOCK:
+            if _TABLES is None:
+                _TABLES = _Tables(lk)
+    return _TABLES
 
 
 class _Driver:
+    """Post-lexer and LALR driver for one token range (a file or an interpolation)."""
+
     def __init__(self, ctx: _Ctx, raws: list[_Raw], start: str, eof: tuple[int, int, int]) -> None:
-        from lark import Token
-        from lark.exceptions import UnexpectedToken
-
-        global _Shift
-        if _Shift is None:
-            from lark.parsers.lalr_analysis import Shift
-            _Shift = Shift
-
-        self.Token = Token
-        self.Unexpected = UnexpectedToken
+        tables = _get_tables()
         self.ctx = ctx
         self.raws = raws
         self.n = len(raws)
         self.i = 0
-        lk = _get_lark()
         self.T = _TERMS
-        self.state = lk.parse_interactive(None, start).parser_state
-        self.states = self.state.parse_conf.states
-        self.end_state = self.state.parse_conf.end_state
-        self.pre_stack: list = []
-        self.stack: list[tuple[str, _Raw]] = []  # ('p' | 's' | 'm' | 'b', opening token)
+        self.table = tables.table
+        self.terminals = tables.terminals
+        self.end_state = tables.end_states[start]
+        self.sst: list = [tables.start_states[start]]  # LALR state stack
+        self.vst: list = []  # LALR value stack
+        self.result: Any = None
+        self.pre_stack: list = []  # state stack before the token that failed
+        self.stack: list[tuple[str, _Raw]] = []  # brackets: ('p' | 's' | 'm' | 'b', opening token)
         self.prev: str | None = None  # type of the last token handed to the parser
         self.pending: _Raw | None = None  # a NEWLINE or `;` not yet emitted
-        self.out: list[Any] = []  # tokens to hand out before reading more raws (LIFO)
+        self.out: list[tuple[_Raw, bool]] = []  # tokens to hand out before reading more raws (LIFO)
         self.skipping = False
         self.closed_block = False
         self.cur_bol = False
         self.cur_kind: str | None = None
         pos, line, col = eof
-        self.eof = Token("$END", "", pos, line, col, line, col, pos)
-        self.cps: list[tuple[Any, list, str | None]] = [self._checkpoint()]
+        self.eof = _Raw("$END", "", line, col, line, col + 1, pos, pos, False)
+        self.eof.type = "$END"
+        self.cps: list[tuple[list, list, list, str | None]] = [self._checkpoint()]
         self.last_err: tuple[int, str] | None = None
+        self.prev_err: tuple[int, str] | None = None
 
     # ---------------------------------------------------------------- tokens
 
-    def _tok(self, ttype: str, r: _Raw) -> Any:
-        return self.Token(ttype, r.text, r.pos, r.line, r.col, r.end_line, r.end_col, r.end)
-
-    def next(self) -> Any:
+    def next(self) -> _Raw:
+        """The next token for the parser, with its `type` set."""
         self.closed_block = False
         if self.out:
             tok, self.closed_block = self.out.pop()
@@ -662,81 +720,58 @@ class _Driver:
                 elif self.prev is None or self.prev == "SEP" or self.prev == "BLOCK_OPEN":
                     pass  # blank lines, leading or doubled separators
                 else:
+                    p.type = "SEP"
                     self.prev = "SEP"
                     self.cur_bol = False
-                    return self._tok("SEP", p)
+                    return p
             self.i += 1
-            tok = self._convert(r)
-            self.prev = tok.type
+            self._convert(r)
+            self.prev = r.type
             self.cur_bol = r.bol
             self.cur_kind = k
-            return tok
+            return r
 
-    def _accepts(self, ttype: str, stack: list | None = None) -> bool:
-        """Would the parser shift `ttype` now?  Simulates the LALR reductions on
-        the state stack only (no callbacks), so unlike a look at the current
-        state's table it is not fooled by look-aheads merged from other states."""
-        states = self.states
-        st = self.state.state_stack if stack is None else stack
-        copied = False
-        while True:
-            a = states[st[-1]].get(ttype)
-            if a is None:
-                return False
-            action, rule = a
-            if action is _Shift:
-                return True
-            if not copied:
-                st = list(st)
-                copied = True
-            size = len(rule.expansion)
-            if size:
-                del st[-size:]
-            st.append(states[st[-1]][rule.origin.name][1])
-            if ttype == "$END" and st[-1] == self.end_state:
-                return True
-
-    def _convert(self, r: _Raw) -> Any:
+    def _convert(self, r: _Raw) -> None:
+        """Set the terminal type of a raw token, keeping the bracket stack."""
         k = r.kind
         stack = self.stack
         if k in ("NAME", "INT", "FLOAT", "STRING"):
-            return self._tok(k, r)
-        if k in KEYWORDS:
+            r.type = k
+        elif k in KEYWORDS:
             # after `.`, a keyword is an ordinary field/module name (`obj.test`)
-            return self._tok("NAME" if self.prev == "DOT" else self.T[k], r)
-        if k == "{":
-            ttype = self._brace_kind()
-            self._push("b" if ttype == "BLOCK_OPEN" else "m", r)
-            return self._tok(ttype, r)
-        if k == "(":
+            r.type = "NAME" if self.prev == "DOT" else self.T[k]
+        elif k == "{":
+            r.type = self._brace_kind()
+            self._push("b" if r.type == "BLOCK_OPEN" else "m", r)
+        elif k == "(":
             self._push("p", r)
-            lam = r.lam and self.prev not in _OPERAND_END_TYPES
-            return self._tok("LAMBDA_LPAR" if lam else "LPAR", r)
-        if k == "[":
+            r.type = "LAMBDA_LPAR" if r.lam and self.prev not in _OPERAND_END_TYPES else "LPAR"
+        elif k == "[":
             self._push("s", r)
-            return self._tok("LSQB", r)
-        if k == ")":
+            r.type = "LSQB"
+        elif k == ")":
             if stack and stack[-1][0] == "p":
                 stack.pop()
-            return self._tok("RPAR", r)
-        if k == "]":
+            r.type = "RPAR"
+        elif k == "]":
             if stack and stack[-1][0] == "s":
                 stack.pop()
-            return self._tok("RSQB", r)
-        if k == "}":
+            r.type = "RSQB"
+        elif k == "}":
             if stack and stack[-1][0] in "bm":
                 self.closed_block = stack.pop()[0] == "b"
-            return self._tok("RBRACE", r)
-        if (k == ">>" or k == ">=") and not self.skipping:
-            whole = self.T[k]
-            if not self._accepts(whole) and self._accepts("MORETHAN"):
-                # `>>` / `>=` closing generic arguments: `Map<str, List<int>>`
-                Token = self.Token
-                second = "MORETHAN" if k == ">>" else "EQUAL"
-                self.out.append((Token(second, k[1], r.pos + 1, r.line, r.col + 1, r.end_line, r.end_col,
-                                       r.end), False))
-                return Token("MORETHAN", ">", r.pos, r.line, r.col, r.line, r.col + 1, r.pos + 1)
-        return self._tok(self.T[k], r)
+            r.type = "RBRACE"
+        elif (k == ">>" or k == ">=") and not self.skipping and not self._accepts(self.T[k]) \
+                and self._accepts("MORETHAN"):
+            # `>>` / `>=` closing generic arguments: `Map<str, List<int>>`; the
+            # second half comes next
+            r.type = "MORETHAN"
+            second = _Raw(k[1], k[1], r.line, r.col + 1, r.end_line, r.end_col, r.pos + 1, r.end, False)
+            second.type = "MORETHAN" if k == ">>" else "EQUAL"
+            self.out.append((second, False))
+            r.end_col, r.end = r.col + 1, r.pos + 1
+        else:
+            r.type = self.T[k]
 
     def _push(self, kind: str, r: _Raw) -> None:
         self.stack.append((kind, r))
@@ -763,52 +798,117 @@ class _Driver:
                 return "MAP_OPEN"
         return "BLOCK_OPEN" if self.prev in _BLOCK_AFTER else "MAP_OPEN"
 
-    # ---------------------------------------------------------------- parsing
+    # ---------------------------------------------------------------- LALR
 
-    def _checkpoint(self) -> tuple[Any, list, str | None]:
-        return (self.state.copy(deepcopy_values=False), list(self.stack), self.prev)
+    def _accepts(self, ttype: str, stack: list | None = None) -> bool:
+        """Would the parser shift `ttype` now?  Simulates the reductions on the
+        state stack only (no callbacks), so unlike a look at the current
+        state's row it is not fooled by look-aheads LALR merged from other states."""
+        table = self.table
+        st = self.sst if stack is None else stack
+        copied = False
+        while True:
+            a = table[st[-1]].get(ttype)
+            if a is None:
+                return False
+            if a[0] == 0:
+                return True
+            if not copied:
+                st = list(st)
+                copied = True
+            size = a[1]
+            if size:
+                del st[-size:]
+            st.append(table[st[-1]][a[3]][1])
+            if ttype == "$END" and st[-1] == self.end_state:
+                return True
+
+    def _feed(self, tok: _Raw) -> bool:
+        """Feed one token (reducing as needed); False on a syntax error."""
+        ttype = tok.type
+        st, vs, table = self.sst, self.vst, self.table
+        undo: list | None = None
+        while True:
+            a = table[st[-1]].get(ttype)
+            if a is None:
+                pre = list(st)
+                if undo:
+                    for seg in reversed(undo):
+                        pre.pop()
+                        pre.extend(seg)
+                self.pre_stack = pre
+                return False
+            kind = a[0]
+            if kind == 0:
+                st.append(a[1])
+                vs.append(tok)
+                return True
+            if kind == 2:
+                if undo is None:
+                    undo = [[st[-1]]]
+                else:
+                    undo.append([st[-1]])
+                st[-1] = table[st[-2]][a[3]][1]
+                continue
+            size = a[1]
+            if size:
+                seg = st[-size:]
+                children = vs[-size:]
+                del st[-size:]
+                del vs[-size:]
+            else:
+                seg = []
+                children = []
+            if undo is None:
+                undo = [seg]
+            else:
+                undo.append(seg)
+            value = a[2](children)
+            st.append(table[st[-1]][a[3]][1])
+            vs.append(value)
+            if ttype == "$END" and st[-1] == self.end_state:
+                self.result = value
+                return True
+
+    def _checkpoint(self) -> tuple[list, list, list, str | None]:
+        return (list(self.sst), list(self.vst), list(self.stack), self.prev)
 
     def run(self) -> Any:
         ctx = self.ctx
-        Unexpected = self.Unexpected
         cps = self.cps
         while True:
             tok = self.next()
             t = tok.type
-            self.pre_stack = list(self.state.state_stack)
-            try:
-                if t == "$END":
-                    return self.state.feed_token(tok, True)
-                self.state.feed_token(tok)
-            except Unexpected:
+            if not self._feed(tok):
                 self._report(tok, self._expected())
-                if t == "$END" or ctx.aborted:
-                    return None
-                if not self._recover(tok):
+                if t == "$END" or ctx.aborted or not self._recover(tok):
                     return None
                 continue
-            if len(self.state.state_stack) > _MAX_STACK:
+            if t == "$END":
+                return self.result
+            if len(self.sst) > _MAX_STACK:
                 ctx.error("E0001", f"program nested too deeply (more than {MAX_NESTING} levels)",
-                          ctx.span(tok.line, tok.column, tok.end_line, tok.end_column),
+                          ctx.span(tok.line, tok.col, tok.end_line, tok.end_col),
                           "split the expression or the block into smaller parts")
                 raise _Abort()
             if t == "SEP":
-                if len(self.stack) == len(cps[-1][1]):
+                if len(self.stack) == len(cps[-1][2]):
                     cps[-1] = self._checkpoint()
             elif t == "BLOCK_OPEN":
                 cps.append(self._checkpoint())
             elif t == "RBRACE" and self.closed_block:
                 depth = len(self.stack)
-                while len(cps) > 1 and len(cps[-1][1]) > depth:
+                while len(cps) > 1 and len(cps[-1][2]) > depth:
                     cps.pop()
 
-    def _restore(self, cp: tuple[Any, list, str | None], stack: list) -> None:
-        self.state = cp[0].copy(deepcopy_values=False)
+    def _restore(self, cp: tuple[list, list, list, str | None], stack: list) -> None:
+        self.sst = list(cp[0])
+        self.vst = list(cp[1])
         self.stack = list(stack)
-        self.prev = cp[2]
+        self.prev = cp[3]
         self.pending = None
 
-    def _recover(self, tok: Any) -> bool:
+    def _recover(self, tok: _Raw) -> bool:
         """Skip to a point where parsing can go on; False when the input is exhausted.
 
         The parser goes back to the last checkpoint (the start of the current
@@ -816,13 +916,12 @@ class _Driver:
         end of that statement: a separator at the checkpoint's bracket depth
         (consumed), the `}` closing its block (fed again), or a statement
         keyword at the start of a line (fed again; this recovers from an
-        unclosed bracket).
+        unclosed bracket).  A token that fails twice in a row is skipped.
         """
         cp = self.cps[-1]
-        cp_stack = cp[1]
+        cp_stack = cp[2]
         depth0 = len(cp_stack)
-        ident = (tok.start_pos, tok.type)
-        repeated = ident == self._prev_err
+        repeated = (tok.pos, tok.type) == self.prev_err
         first = True
         while True:
             t = tok.type
@@ -838,10 +937,9 @@ class _Driver:
                 self.out.append((tok, True))  # fed again: it closes the checkpoint's block
                 return True
             if (self.cur_bol and fresh and depth >= depth0 and t != "SEP"
-                    and self.cur_kind in _STMT_KEYWORDS and self.out == []):
+                    and self.cur_kind in _STMT_KEYWORDS and not self.out):
                 self._restore(cp, cp_stack)
-                # re-read the keyword through the normal path
-                self.i -= 1
+                self.i -= 1  # read the keyword again
                 return True
             first = False
             self.skipping = True
@@ -850,21 +948,16 @@ class _Driver:
             finally:
                 self.skipping = False
 
-    _prev_err: tuple[int, str] | None = None
-
     # ---------------------------------------------------------------- messages
 
     def _expected(self) -> set[str]:
         """Terminals the parser would have accepted instead of the failing token."""
-        global _ALL_TERMS
-        if _ALL_TERMS is None:
-            _ALL_TERMS = frozenset(k for acts in self.states.values() for k in acts if k.isupper())
         pre = self.pre_stack
-        return {t for t in _ALL_TERMS if self._accepts(t, pre)}
+        return {t for t in self.terminals if self._accepts(t, pre)}
 
-    def _describe(self, tok: Any) -> str:
+    def _describe(self, tok: _Raw) -> str:
         t = tok.type
-        v = str(tok)
+        v = tok.text
         if t == "SEP":
             return "end of line" if v == "\n" else "';'"
         if t == "$END":
@@ -942,17 +1035,17 @@ class _Driver:
 
     def _hint(self, tok: Any, expected: set[str]) -> str | None:
         t = tok.type
-        v = str(tok)
+        v = tok.text
         if t == "EQUAL" and "EQEQ" in expected:
             return "use `==` to compare values; `=` is assignment"
         if t in _COMPARISONS and "AND" in expected:
             return "comparisons cannot be chained: write `a < b and b < c`"
         if t == "NAME" and v in _NAME_FIXES:
             return _NAME_FIXES[v]
-        vs = self.state.value_stack
+        vs = self.vst
         last = vs[-1] if vs else None
         last_name = last.id if isinstance(last, ast.Name) else (
-            str(last) if isinstance(last, self.Token) and last.type == "NAME" else None)
+            last.text if isinstance(last, _Raw) and last.type == "NAME" else None)
         if last_name in _NAME_FIXES:
             return _NAME_FIXES[last_name]
         if t == "$END" and self.stack:
@@ -969,8 +1062,8 @@ class _Driver:
                     "use a lambda `(x: int) => ...` for a local function")
         if "BLOCK_OPEN" in expected and "LET" not in expected and t != "BLOCK_OPEN":
             kw = None
-            for val in reversed(self.state.value_stack):
-                if isinstance(val, self.Token) and val.type in _BLOCK_KEYWORDS:
+            for val in reversed(self.vst):
+                if isinstance(val, _Raw) and val.type in _BLOCK_KEYWORDS:
                     kw = _BLOCK_KEYWORDS[val.type]
                     break
             if kw is not None:
@@ -981,7 +1074,7 @@ class _Driver:
         if t == "$END" and self.stack:
             kind, r = self.stack[-1]
             return f"the '{r.text}' opened at line {r.line}, column {r.col} is never closed"
-        if t == "SEP" and str(tok) == "\n" and ("INT" in expected and "STRING" in expected):
+        if t == "SEP" and tok.text == "\n" and ("INT" in expected and "STRING" in expected):
             return ("a statement ends at the end of a line; to continue an expression on the next "
                     "line, wrap it in parentheses")
         if t == "SEP" and expected == {"EQUAL"}:
@@ -993,23 +1086,23 @@ class _Driver:
         return None
 
     def _last_fed_type(self) -> str | None:
-        vs = self.state.value_stack
-        if vs and isinstance(vs[-1], self.Token):
+        vs = self.vst
+        if vs and isinstance(vs[-1], _Raw):
             return vs[-1].type
         return None
 
     def _report(self, tok: Any, expected: set[str]) -> None:
-        ident = (tok.start_pos, tok.type)
-        self._prev_err = self.last_err
+        ident = (tok.pos, tok.type)
+        self.prev_err = self.last_err
         self.last_err = ident
-        if ident == self._prev_err:
+        if ident == self.prev_err:
             return  # the same token failing again after a restart: already reported
         msg = f"unexpected {self._describe(tok)}"
         words = self._expected_words(expected)
         if words:
             msg += f" — expected {words}"
-        line, col = tok.line, tok.column
-        end_line, end_col = tok.end_line, tok.end_column
+        line, col = tok.line, tok.col
+        end_line, end_col = tok.end_line, tok.end_col
         if tok.type == "$END" or end_line is None:
             end_line, end_col = line, col + 1
         self.ctx.error("E0001", msg, self.ctx.span(line, col, end_line, max(end_col, col + 1)),
@@ -1049,27 +1142,20 @@ def _parse_fragment(ctx: _Ctx, pos: int, end: int, line: int, line_start: int) -
 # =========================================================================
 
 def _is_tok(x: Any) -> bool:
-    return type(x).__name__ == "Token"
-
-
-def _begin(x: Any) -> tuple[int, int]:
-    sp = getattr(x, "span", None)
-    if sp is not None:
-        return sp.line, sp.col
-    return x.line, x.column
-
-
-def _finish(x: Any) -> tuple[int, int]:
-    sp = getattr(x, "span", None)
-    if sp is not None:
-        return sp.end_line, sp.end_col
-    return x.end_line, x.end_column
+    return type(x) is _Raw
 
 
 def _span(a: Any, b: Any) -> Span:
-    l1, c1 = _begin(a)
-    l2, c2 = _finish(b)
-    return Span(_TLS.ctx.file, l1, c1, l2, c2)
+    """From the start of `a` to the end of `b` (tokens or nodes)."""
+    if type(a) is _Raw:
+        l1, c1 = a.line, a.col
+    else:
+        sp = a.span
+        l1, c1 = sp.line, sp.col
+    if type(b) is _Raw:
+        return Span(_TLS.ctx.file, l1, c1, b.end_line, b.end_col)
+    sp = b.span
+    return Span(_TLS.ctx.file, l1, c1, sp.end_line, sp.end_col)
 
 
 class _Named:
@@ -1195,7 +1281,7 @@ class _Builder:
                 ctx.error("E0001", f"parameter `{p.name}` needs a type", p.span,
                           f"annotate it: `{p.name}: int` (only a method's first parameter `self` has none)")
         block = c[-1]
-        name_span = Span(ctx.file, name_tok.line, name_tok.column, name_tok.end_line, name_tok.end_column)
+        name_span = Span(ctx.file, name_tok.line, name_tok.col, name_tok.end_line, name_tok.end_col)
         return ast.FnDecl(str(name_tok), params, ret, block, attrs, _span(fn_tok, block), name_span)
 
     bare_method = fn_decl
@@ -1214,7 +1300,7 @@ class _Builder:
 
     def _plain_string(self, tok: Any, what: str) -> str:
         ctx = _TLS.ctx
-        v = ctx.payloads.get(tok.start_pos, "")
+        v = ctx.payloads.get(tok.pos, "")
         if isinstance(v, list):
             ctx.error("E0001", f"{what} cannot use string interpolation",
                       _span(tok, tok), r"write \{ and \} for literal braces")
@@ -1378,7 +1464,7 @@ class _Builder:
 
     def string(self, c: list) -> Any:
         t = c[0]
-        v = _TLS.ctx.payloads.get(t.start_pos, "")
+        v = _TLS.ctx.payloads.get(t.pos, "")
         if isinstance(v, list):
             return ast.InterpStr(v, _span(t, t))
         return ast.StrLit(v, _span(t, t))

@@ -106,6 +106,10 @@ def _q(s: object, limit: int = 60) -> str:
     return f"<{type(s).__name__}>"
 
 
+def _article(word: str) -> str:
+    return "an" if word[:1] in ("a", "e", "i", "o", "u") else "a"
+
+
 def _one_line(text: str, limit: int = 200) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[:limit] + "..."
@@ -140,6 +144,7 @@ _TARGET_SLOT = {_IF: 0, _ELSE: 0, _LOOP: 0, _FOR_RANGE: 1, _FOR_EACH: 1, _TRY: 0
                 _AND: 0, _OR: 0, _COND: 0, _ELSE_EXPR: 0}
 #: CPython block cost of a region's body (see MAX_BLOCKS).
 _BLOCK_COST = {_LOOP: 1, _FOR_RANGE: 1, _FOR_EACH: 1, _TRY: 1, _CATCH: 2}
+_STATEMENT_ROLES = frozenset({"stmt", "open", "mid", "close"})
 _ROLE_WORDS = {"open": "region opener", "mid": "region divider", "close": "region end",
                "stmt": "statement"}
 
@@ -192,10 +197,6 @@ def _fail(reason: str) -> None:
     raise _Fail(reason)
 
 
-def _is_int(x: object) -> bool:
-    return type(x) is int
-
-
 def _int_list(xs: object, what: str, lo: int, hi: int) -> None:
     if type(xs) is not list:
         _fail(f"{what} must be a list, not {type(xs).__name__}")
@@ -209,10 +210,13 @@ def _int_list(xs: object, what: str, lo: int, hi: int) -> None:
 
 # ------------------------------------------------------------------ the verifier
 
+#: Type texts that parsed, shared by all loads (bounded): signatures repeat a lot.
+_GOOD_TYPES: dict[str, None] = {}
+
+
 class _Verifier:
     def __init__(self, mf: ModuleFile) -> None:
         self.mf = mf
-        self.types: dict[str, None] = {}  # type texts already parsed
 
     # -- module level ------------------------------------------------------
 
@@ -254,7 +258,7 @@ class _Verifier:
     def _type_text(self, text: object, what: str) -> None:
         if type(text) is not str:
             _fail(f"{what}: type text must be a string")
-        if text in self.types:
+        if text in _GOOD_TYPES:
             return
         if len(text) > MAX_TYPE_TEXT:  # type: ignore[arg-type]
             _fail(f"{what}: type text too long ({len(text)} characters)")  # type: ignore[arg-type]
@@ -262,7 +266,10 @@ class _Verifier:
             parse_type(text)  # type: ignore[arg-type]
         except Exception as e:  # noqa: BLE001 - TypeSyntaxError, RecursionError, ...
             _fail(f"{what}: bad type {_q(text)}: {_one_line(e, 120)}")
-        self.types[text] = None  # type: ignore[index]
+        if len(text) <= 512:  # type: ignore[arg-type]
+            if len(_GOOD_TYPES) >= 4096:
+                _GOOD_TYPES.clear()
+            _GOOD_TYPES[text] = None  # type: ignore[index]
 
     def _consts(self, consts: object) -> None:
         consts = self._pool(consts, "constants")
@@ -361,15 +368,11 @@ class _Verifier:
                     _fail(f"{what}: a lambda's depth must be in 1..{MAX_DEPTH}, not {depth}")
                 if not 0 <= parent < n:
                     _fail(f"{what}: parent function index {parent} out of range (module has {n})")
-                pdepth = functions[parent].depth  # type: ignore[index]
-                if pdepth != depth - 1:
-                    _fail(f"{what}: depth {depth} but its parent {_q(functions[parent].name)} "  # type: ignore[index]
-                          f"has depth {_q(pdepth) if type(pdepth) is not int else pdepth}")
             else:
                 if depth != 0:
-                    _fail(f"{what}: a {fn.kind} function must have depth 0, not {depth}")
+                    _fail(f"{what}: {_article(fn.kind)} {fn.kind} function must have depth 0, not {depth}")
                 if parent != -1:
-                    _fail(f"{what}: a {fn.kind} function must have parent -1, not {parent}")
+                    _fail(f"{what}: {_article(fn.kind)} {fn.kind} function must have parent -1, not {parent}")
             code = fn.code
             if type(code) is not list:
                 _fail(f"{what}: code must be a list")
@@ -388,6 +391,13 @@ class _Verifier:
             _int_list(fn.lines, f"{what}: lines", -(1 << 31), (1 << 31) - 1)
             _int_list(fn.cols, f"{what}: cols", -(1 << 31), (1 << 31) - 1)
             self._type_text(fn.signature, f"{what} signature")
+        # every header is sound now: check the lambdas' parents (depths decrease along the
+        # parent links, so following them always ends at a function of depth 0: no cycles)
+        for fn in functions:  # type: ignore[attr-defined]
+            if fn.kind == "lambda":
+                p = functions[fn.parent]  # type: ignore[index]
+                if p.depth != fn.depth - 1:
+                    _fail(f"function {_q(fn.name)}: depth {fn.depth} but its parent {_q(p.name)} has depth {p.depth}")
 
     def _entry_points(self) -> None:
         mf = self.mf
@@ -458,6 +468,7 @@ class _Verifier:
         K_GLOBAL, K_STRUCT, K_FIELD = _oc.GLOBAL, _oc.STRUCT, _oc.FIELD
 
         h = 0            # operand stack height
+        floor = 0        # an expression region cannot pop the values below its start
         # control stack frames: [opener op, opener index, index of the instruction whose target
         # is still to be matched (opener, ELSE, CATCH, ELSE_EXPR), that target, mid seen,
         # base height (expression regions) or CPython block cost (statement regions)]
@@ -580,11 +591,16 @@ class _Verifier:
                         err(i, f"export name {_q(names[b])} {problem}")
 
             # ---- stack and structure
-            pops, pushes = EFFECTS[op](a, b, c)
-            if pops > h:
-                err(i, f"stack underflow (pops {pops}, height {h})")
-            h -= pops
             role = ROLES[op]
+            if xdepth and role in _STATEMENT_ROLES:
+                err(i, f"{_ROLE_WORDS[role]} inside an expression region")
+            pops, pushes = EFFECTS[op](a, b, c)
+            if pops > h - floor:
+                if pops > h:
+                    err(i, f"stack underflow (pops {pops}, height {h})")
+                err(i, f"pops {pops} but its {NAMES_[ctl[-1][0]]} region (opened at {ctl[-1][1]}) "
+                       f"has only {h - floor} values of its own")
+            h -= pops
             if role == "expr":
                 pass
             elif role[0] == "x":
@@ -593,6 +609,7 @@ class _Verifier:
                         err(i, f"regions nested too deeply (at most {MAX_NESTING})")
                     ctl.append([op, i, i, a, 0, h])
                     xdepth += 1
+                    floor = h
                 else:
                     if not xdepth:
                         err(i, "outside an AND/OR/COND region")
@@ -615,9 +632,8 @@ class _Verifier:
                     else:
                         ctl.pop()
                         xdepth -= 1
+                        floor = ctl[-1][5] if xdepth else 0
             else:
-                if xdepth:
-                    err(i, f"{_ROLE_WORDS.get(role, role)} inside an expression region")
                 if h:
                     err(i, f"value left on the stack (height {h})")
                 if role == "stmt":
