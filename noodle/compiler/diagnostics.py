@@ -8,10 +8,12 @@ several independent mistakes are reported in one run.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 from noodle.compiler.ast import Span
+from noodle.errors import CompileError
+
+__all__ = ["CODES", "Diagnostic", "DiagnosticBag", "CompileError", "did_you_mean"]
 
 #: Every diagnostic code the compiler can emit, with a one-line description.
 CODES: dict[str, str] = {
@@ -113,25 +115,6 @@ class DiagnosticBag:
         if self.has_errors:
             raise CompileError(sorted(self.items, key=lambda d: (d.span.file, d.span.line, d.span.col)),
                                sources or {})
-
-
-class CompileError(Exception):
-    """Raised by the driver when a program does not compile; carries every diagnostic."""
-
-    def __init__(self, diagnostics: list[Diagnostic], sources: dict[str, str] | None = None) -> None:
-        self.diagnostics = diagnostics
-        self.sources = sources or {}
-        super().__init__(diagnostics[0].message if diagnostics else "compile error")
-
-    def render(self) -> str:
-        parts = []
-        for d in self.diagnostics:
-            src = self.sources.get(d.span.file)
-            parts.append(d.render(src.splitlines() if src is not None else None))
-        return "\n".join(parts)
-
-    def to_json(self) -> str:
-        return json.dumps([d.to_json() for d in self.diagnostics], indent=2)
 
 
 def did_you_mean(name: str, candidates: "list[str] | set[str]") -> str | None:

@@ -22,11 +22,8 @@ from noodle.backends.bytecode.emitter import emit_module
 from noodle.ir import nodes as ir
 from noodle.ir.passes import run_passes
 from noodle.ir.types import FnT, parse_type
-from noodle.vm import module_file as mf
-from noodle.vm.module_file import LoadError, ModuleFile, source_hash
-from noodle.vm.verify import verify
-
-CACHE_DIR = "__noodlecache__"
+from noodle.vm.cache import module_path, read_cached, write_cached
+from noodle.vm.module_file import ModuleFile, source_hash
 
 
 @dataclass(slots=True)
@@ -103,10 +100,7 @@ class Project:
     _in_progress: list[str] = field(default_factory=list)
 
     def module_path(self, name: str) -> Path:
-        return self.root.joinpath(*name.split(".")).with_suffix(".nd")
-
-    def cache_path(self, name: str) -> Path:
-        return self.root / CACHE_DIR / f"{name}.nbc"
+        return module_path(self.root, name)
 
     def name_for(self, path: Path) -> str:
         try:
@@ -159,41 +153,12 @@ class Project:
         hashes[dep] = compiled.module.source_hash
         return interface_of(compiled.module)
 
-    # -- the cache
+    # -- the cache (shared with the VM's fast start, see noodle.vm.cache)
     def try_cache(self, name: str, source: str) -> ModuleFile | None:
-        if not self.options.use_cache:
-            return None
-        path = self.cache_path(name)
-        try:
-            data = path.read_bytes()
-        except OSError:
-            return None
-        try:
-            module = mf.decode(data, str(path))
-            verify(module, str(path))
-        except LoadError:
-            return None  # a stale or damaged cache entry is simply rebuilt
-        if module.source_hash != source_hash(source):
-            return None
-        for imp in module.imports:
-            dep_path = self.module_path(imp.module)
-            try:
-                dep_source = dep_path.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError):
-                return None
-            if imp.hash != source_hash(dep_source):
-                return None
-        return module
+        return read_cached(self.root, name, source) if self.options.use_cache else None
 
     def write_cache(self, name: str, module: ModuleFile) -> None:
-        path = self.cache_path(name)
-        try:
-            path.parent.mkdir(exist_ok=True)
-            tmp = path.with_suffix(f".tmp{os.getpid()}")
-            tmp.write_bytes(mf.encode(module))
-            os.replace(tmp, path)
-        except OSError:
-            pass  # a read-only source tree still runs, just without the cache
+        write_cached(self.root, name, module)
 
     def find(self, name: str) -> ModuleFile:
         """The machine's module finder: compiled (or cached) module by name."""

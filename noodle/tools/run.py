@@ -43,19 +43,45 @@ def load_program(path: str, opt_level: int = 1, use_cache: bool = True):
         module = load_bytes(data, path)
         machine = Machine(find_nbc)
         return machine, machine.load(module, run_init=False)
+    root = p.parent
+    if use_cache and opt_level == 1:
+        # Fast start: a valid cached module (and cached imports) runs without importing the compiler.
+        from noodle.vm.cache import read_cached
+        try:
+            source = p.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            source = None
+        cached = read_cached(root, p.stem, source) if source is not None else None
+        if cached is not None:
+            machine = Machine(lambda name: _find_import(root, name, opt_level))
+            return machine, machine.load(cached, run_init=False)
     from noodle.compiler.driver import CompileOptions, Project
 
-    project = Project(p.parent if str(p.parent) else Path("."), CompileOptions(opt_level, use_cache))
+    project = Project(root, CompileOptions(opt_level, use_cache))
     compiled = project.compile_file(p, display=path)
     machine = Machine(project.find)
     return machine, machine.load(compiled.module, run_init=False)
 
 
+def _find_import(root: Path, name: str, opt_level: int):
+    """An imported module: from the cache when valid, else compiled."""
+    from noodle.vm.cache import module_path, read_cached
+
+    try:
+        cached = read_cached(root, name, module_path(root, name).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        cached = None
+    if cached is not None:
+        return cached
+    from noodle.compiler.driver import CompileOptions, Project
+
+    return Project(root, CompileOptions(opt_level, True)).find(name)
+
+
 def run_file(path: str, args: list[str] | None = None, opt_level: int = 1, use_cache: bool = True) -> int:
     """`noodle run FILE`: exit 0 on success, 1 on an uncaught error, 2 when it does not compile."""
-    from noodle.compiler.diagnostics import CompileError
+    from noodle.errors import CompileError, LoadError
     from noodle.vm.errors import NoodleRuntimeError
-    from noodle.vm.module_file import LoadError
 
     sys.argv = [path] + list(args or [])
     try:
@@ -86,9 +112,8 @@ def run_file(path: str, args: list[str] | None = None, opt_level: int = 1, use_c
 
 def test_files(paths: list[str]) -> int:
     """`noodle test FILES`: one line per test, then `N passed, N failed`; exit 1 if any failed."""
-    from noodle.compiler.diagnostics import CompileError
+    from noodle.errors import CompileError, LoadError
     from noodle.vm.errors import NoodleRuntimeError
-    from noodle.vm.module_file import LoadError
 
     passed = failed = 0
     status = EXIT_OK

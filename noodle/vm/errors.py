@@ -11,11 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from types import TracebackType
 
+from noodle.errors import NoodleError
 from noodle.vm.values import ErrorValue, nd_repr
-
-
-class NoodleError(Exception):
-    """Base of every error the VM raises to its host."""
 
 
 class NoodleRuntimeError(NoodleError):

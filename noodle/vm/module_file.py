@@ -21,6 +21,8 @@ import struct
 
 import msgspec
 
+from noodle.errors import LoadError
+
 MAGIC = b"\x89NBC\r\n\x1a\n"
 FORMAT_VERSION = 1
 _HEADER = struct.Struct("<8sHHI32s")
@@ -86,15 +88,6 @@ class ModuleFile(msgspec.Struct, forbid_unknown_fields=True):
     init: int  # function index of the module's top-level code
     entry: int  # function index of `main`, or -1
     ir: bytes = b""  # the typed IR (noodle.ir.nodes.Module), for later backends
-
-
-class LoadError(Exception):
-    """A module file that cannot be loaded: one line saying why."""
-
-    def __init__(self, message: str, path: str | None = None) -> None:
-        self.reason = message
-        self.path = path
-        super().__init__(f"{path}: {message}" if path else message)
 
 
 _encoder = msgspec.msgpack.Encoder()

@@ -1,0 +1,46 @@
+"""The one family of errors Noodle raises to its users and hosts.
+
+    NoodleError
+    ├── CompileError        the program does not compile (carries every Diagnostic)
+    ├── LoadError           a module file is foreign, truncated, corrupted or fails verification
+    └── NoodleRuntimeError  an uncaught Noodle error, with the Noodle stack
+
+Kept import-light (no compiler, no VM) so that any entry point can catch them
+without paying for the modules that raise them.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+class NoodleError(Exception):
+    """Base of every error Noodle raises to a host."""
+
+
+class CompileError(NoodleError):
+    """Raised when a program does not compile; carries every diagnostic."""
+
+    def __init__(self, diagnostics: list[Any], sources: dict[str, str] | None = None) -> None:
+        self.diagnostics = diagnostics
+        self.sources = sources or {}
+        super().__init__(diagnostics[0].message if diagnostics else "compile error")
+
+    def render(self) -> str:
+        parts = []
+        for d in self.diagnostics:
+            src = self.sources.get(d.span.file)
+            parts.append(d.render(src.splitlines() if src is not None else None))
+        return "\n".join(parts)
+
+    def to_json(self) -> str:
+        return json.dumps([d.to_json() for d in self.diagnostics], indent=2)
+
+
+class LoadError(NoodleError):
+    """A module file that cannot be loaded: one line saying why."""
+
+    def __init__(self, message: str, path: str | None = None) -> None:
+        self.reason = message
+        self.path = path
+        super().__init__(f"{path}: {message}" if path else message)
