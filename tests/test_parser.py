@@ -614,7 +614,7 @@ def test_columns_after_tabs_and_crlf():
     ("x = f(a b)", 1, 9, "unexpected name 'b'"),
     ("fn f() {\n  let x = 1\n", 3, 1, "end of input"),
     ("for x xs { }", 1, 7, "expected 'in'"),
-    ("x = [1, 2", 1, 10, "expected ']' or ','"),
+    ("x = [1, 2", 1, 10, "expected ']', ','"),
     ("let x = 1 2", 1, 11, "unexpected number 2"),
     ("x = (1,)", 1, 8, "unexpected ')'"),
 ])
