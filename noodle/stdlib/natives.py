@@ -64,8 +64,15 @@ def to_int_checked(x: float) -> int:
 
 # ------------------------------------------------------------------ prelude
 
+class OutputClosed(BaseException):
+    """stdout went away (`noodle run x.nd | head`): the program stops quietly, as Unix tools do."""
+
+
 def _print(*args: Any) -> None:
-    sys.stdout.write(" ".join([nd_str(a) for a in args]) + "\n")
+    try:
+        sys.stdout.write(" ".join([nd_str(a) for a in args]) + "\n")
+    except BrokenPipeError:
+        raise OutputClosed() from None
 
 
 NATIVES["print"] = Native("print", -1, _print)

@@ -102,12 +102,24 @@ def run_file(path: str, args: list[str] | None = None, opt_level: int = 1, use_c
     except KeyboardInterrupt:
         _print_err("interrupted")
         return 130
-    finally:
-        try:
-            sys.stdout.flush()
-        except (BrokenPipeError, OSError):
-            pass
+    except BaseException as e:
+        from noodle.stdlib.natives import OutputClosed
+        if not isinstance(e, OutputClosed):
+            raise
+        _silence_stdout()
+        return 141
+    try:
+        sys.stdout.flush()
+    except (BrokenPipeError, OSError):
+        _silence_stdout()
+        return 141
     return EXIT_OK
+
+
+def _silence_stdout() -> None:
+    """After the reader of stdout has gone, keep Python's exit-time flush from complaining."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 def test_files(paths: list[str]) -> int:
