@@ -36,7 +36,7 @@ def sx(n) -> str:
         return f"({n.op} {sx(n.left)} {sx(n.right)})"
     if c == "Unary":
         return f"({n.op} {sx(n.operand)})"
-    fields = [f for f in type(n).__slots__ if f not in ("span", "name_span")]
+    fields = [f for f in type(n).__slots__ if f not in ("span", "name_span", "name_spans")]
     return "(" + c + " " + " ".join(sx(getattr(n, f)) for f in fields) + ")"
 
 
@@ -557,7 +557,8 @@ def test_test_blocks_and_top_level_order():
     ("fn()", "(FnType [] (TypeName 'none' []))"),
     ("geo.Point", "(TypeName 'geo.Point' [])"),
     ("Map<str, fn(int) -> List<int>>",
-     "(TypeName 'Map' [(TypeName 'str' []) (FnType [(TypeName 'int' [])] (TypeName 'List' [(TypeName 'int' [])]))])"),
+     "(TypeName 'Map' [(TypeName 'str' []) "
+     "(FnType [(TypeName 'int' [])] (TypeName 'List' [(TypeName 'int' [])]))])"),
 ])
 def test_types(ty, expected):
     (let,) = items(f"let x: {ty} = v")
@@ -595,7 +596,7 @@ def test_spans():
     assert sp(let.value) == (2, 17, 2, 29)
     assert sp(let.value.right) == (2, 25, 2, 29)
     assert sp(ret) == (3, 5, 3, 17)
-    attr = parse_expression("obj.field").value if False else parse_expression("obj.field")
+    attr = parse_expression("obj.field")
     assert sp(attr) == (1, 1, 1, 10) and (attr.name_span.col, attr.name_span.end_col) == (5, 10)
     call = parse_expression("f(x: 1)")
     assert sp(call) == (1, 1, 1, 8) and sp(call.args[0]) == (1, 3, 1, 7)

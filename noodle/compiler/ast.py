@@ -371,6 +371,7 @@ class FromImport:
     path: str
     names: list[tuple[str, str | None]]  # (name, alias)
     span: Span
+    name_spans: list[Span] = field(default_factory=list)  # one per name, for diagnostics
 
 
 @dataclass(slots=True)

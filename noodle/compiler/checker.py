@@ -66,6 +66,8 @@ class Checker:
         self.ctx: FnCtx | None = None
         self.interfaces = interfaces or {}
         self.last_expr_type: Type | None = None  # the REPL echoes the last expression statement
+        #: (function IR name, slot) -> where the local was declared, for diagnostics reported after checking
+        self.local_spans: dict[tuple[str, int], ast.Span] = {}
 
     # ------------------------------------------------------------ utilities
 
@@ -289,9 +291,10 @@ class Checker:
         mod = self.load_module(item.path, item.span)
         if mod is None:
             return
-        for name, alias in item.names:
+        for i, (name, alias) in enumerate(item.names):
+            span = item.name_spans[i] if i < len(item.name_spans) else item.span
             if self.module_member_kind(mod, name) is None:
-                self.error("E0401", f"module `{item.path}` has no exported name `{name}`", item.span,
+                self.error("E0401", f"module `{item.path}` has no exported name `{name}`", span,
                            did_you_mean(name, self.module_members(mod)))
                 continue
             if claim(alias or name, item.span):
@@ -376,7 +379,7 @@ class Checker:
         if not ctx.returns_value and isinstance(prune(info.ret), TVar):
             unify(info.ret, NONE)
         if prune(info.ret) != NONE and not isinstance(prune(info.ret), UnknownT) and not self.always_exits(body):
-            self.error("E0207", f"`{info.display}` must return a {self.tname(info.ret)} on every path",
+            self.error("E0207", f"`{info.display}` must return a value of type {self.tname(info.ret)} on every path",
                        decl.name_span, "add a `return` at the end of the function")
         fn = self.finish(ctx, body, decl.span.line, decl.span.col, attributes=list(decl.attributes),
                          exported=info.exported)
@@ -539,7 +542,9 @@ class Checker:
         if name in ctx.scopes[-1]:
             self.error("E0103", f"`{name}` is already defined in this scope", span,
                        "use a new name, or assign with `=` to a `var`")
-        return ctx.declare(name, ty, mutable, span)
+        v = ctx.declare(name, ty, mutable, span)
+        self.local_spans[(ctx.name, v.slot)] = span
+        return v
 
     def destructure(self, pat: ast.Pattern, value: ir.Expr, ty: Type, mutable: bool, span: ast.Span) -> list[ir.Stmt]:
         ctx = self.ctx
@@ -818,7 +823,7 @@ class Checker:
             return []
         if s.value is None:
             if not unify(ctx.ret, NONE):
-                self.error("E0207", f"`return` needs a {self.tname(ctx.ret)} value here", s.span)
+                self.error("E0207", f"`return` needs a value of type {self.tname(ctx.ret)} here", s.span)
             return [ir.Return(value=None, **self.pos(s.span))]
         value = self.expr(s.value, ctx.ret)
         if ctx.ret_declared or self.known(ctx.ret) is not None:
@@ -1584,17 +1589,23 @@ def check(module: ast.Module, name: str, diags: DiagnosticBag, resolver: Resolve
     """Check `module` and lower it to IR; errors go to `diags`."""
     checker = Checker(module, name, diags, resolver)
     result = checker.check_module()
-    report_unresolved(result, diags, module.file)
+    report_unresolved(result, diags, module.file, checker.local_spans)
     return result
 
 
-def report_unresolved(m: ir.Module, diags: DiagnosticBag, file: str) -> None:
+def report_unresolved(m: ir.Module, diags: DiagnosticBag, file: str,
+                      spans: dict[tuple[str, int], ast.Span] | None = None) -> None:
     """A local whose type was never pinned down (`let xs = []` never used) needs an annotation."""
     if diags.has_errors:
         return
     for f in m.functions:
-        for name, t in zip(f.local_names, f.local_types):
+        for slot, (name, t) in enumerate(zip(f.local_names, f.local_types)):
             if has_unbound(t) and not name.startswith("$"):
-                span = ast.Span(file, f.line, f.col, f.line, f.col)
+                # point at the declaration of the local when it is known, else at its function
+                span = (spans or {}).get((f.name, slot)) or ast.Span(file, f.line, f.col, f.line, f.col)
+                t = prune(t)
+                example = (f"let {name}: List<int> = []" if isinstance(t, ListT)
+                           else f"let {name}: Map<str, int> = {{}}" if isinstance(t, MapT)
+                           else f"let {name}: TYPE = ...")
                 diags.error("E0204", f"the type of `{name}` in `{f.display}` cannot be inferred", span,
-                            f"annotate it, e.g. `let {name}: List<int> = []`")
+                            f"annotate it, e.g. `{example}`")

@@ -32,11 +32,9 @@ writable).
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import sys
-import tempfile
 import threading
 from typing import Any
 
@@ -50,6 +48,9 @@ KEYWORDS = frozenset(
     "module version import from py as const let var fn return if else while for in "
     "break continue struct true false none and or not assert try catch throw test".split()
 )
+
+#: Keywords that are names wherever the grammar cannot take the keyword.
+_CONTEXTUAL_KEYWORDS = frozenset({"py", "version"})
 
 #: At most this many diagnostics are reported by one parse.
 MAX_ERRORS = 20
@@ -77,6 +78,8 @@ _LOCK = threading.Lock()
 
 def _cache_dir() -> str | None:
     """A writable per-user directory for the parser-table cache, or None."""
+    import tempfile
+
     candidates = []
     env = os.environ.get("NOODLE_CACHE_DIR")
     if env:
@@ -114,6 +117,8 @@ def _get_lark() -> Any:
 
 
 def _build_lark() -> Any:
+    import hashlib
+
     import lark
     from lark.lexer import Lexer
 
@@ -203,10 +208,6 @@ class _Ctx:
 
 
 _TLS = threading.local()
-
-
-def _ctx() -> _Ctx:
-    return _TLS.ctx
 
 
 class _Abort(Exception):
@@ -654,8 +655,10 @@ def _get_tables() -> _Tables:
 class _Driver:
     """Post-lexer and LALR driver for one token range (a file or an interpolation)."""
 
-    def __init__(self, ctx: _Ctx, raws: list[_Raw], start: str, eof: tuple[int, int, int]) -> None:
+    def __init__(self, ctx: _Ctx, raws: list[_Raw], start: str, eof: tuple[int, int, int],
+                 fragment: bool = False) -> None:
         tables = _get_tables()
+        self.fragment = fragment  # the expression of a string interpolation
         self.ctx = ctx
         self.raws = raws
         self.n = len(raws)
@@ -738,8 +741,13 @@ class _Driver:
         if k in ("NAME", "INT", "FLOAT", "STRING"):
             r.type = k
         elif k in KEYWORDS:
-            # after `.`, a keyword is an ordinary field/module name (`obj.test`)
-            r.type = "NAME" if self.prev == "DOT" else self.T[k]
+            # after `.`, a keyword is an ordinary field/module name (`obj.test`); `py` and `version`
+            # are keywords only where the grammar can take them (`import py ...`, a module header),
+            # so `let (px, py) = p` and `var version = 2` read as programmers expect
+            if self.prev == "DOT" or (k in _CONTEXTUAL_KEYWORDS and not self._accepts(self.T[k])):
+                r.type = "NAME"
+            else:
+                r.type = self.T[k]
         elif k == "{":
             r.type = self._brace_kind()
             self._push("b" if r.type == "BLOCK_OPEN" else "m", r)
@@ -961,7 +969,7 @@ class _Driver:
         if t == "SEP":
             return "end of line" if v == "\n" else "';'"
         if t == "$END":
-            return "end of input"
+            return "'}' (end of the interpolated expression)" if self.fragment else "end of input"
         if t == "NAME":
             return f"name '{v[:40]}'"
         if t in ("INT", "FLOAT"):
@@ -1030,7 +1038,7 @@ class _Driver:
         if op_word:
             words.append(op_word)
         if "$END" in exp:
-            words.append("end of input")
+            words.append("'}'" if self.fragment else "end of input")
         return _join_words(words)
 
     def _hint(self, tok: Any, expected: set[str]) -> str | None:
@@ -1116,9 +1124,10 @@ def _eof_position(src: str, end: int, line: int, line_start: int, start: int) ->
     return (end, line, end - ls + 1)
 
 
-def _parse_range(ctx: _Ctx, pos: int, end: int, line: int, line_start: int, start: str) -> Any:
+def _parse_range(ctx: _Ctx, pos: int, end: int, line: int, line_start: int, start: str,
+                 fragment: bool = False) -> Any:
     raws = _Lexer(ctx, pos, end, line, line_start).tokens()
-    driver = _Driver(ctx, raws, start, _eof_position(ctx.src, end, line, line_start, pos))
+    driver = _Driver(ctx, raws, start, _eof_position(ctx.src, end, line, line_start, pos), fragment)
     return driver.run()
 
 
@@ -1132,7 +1141,7 @@ def _parse_fragment(ctx: _Ctx, pos: int, end: int, line: int, line_start: int) -
         return None
     ctx.interp_depth += 1
     try:
-        return _parse_range(ctx, pos, end, line, line_start, "expression")
+        return _parse_range(ctx, pos, end, line, line_start, "expression", fragment=True)
     finally:
         ctx.interp_depth -= 1
 
@@ -1173,10 +1182,6 @@ class _Attribute(_Named):
     __slots__ = ()
 
 
-def _toks(children: list, ttype: str) -> list:
-    return [c for c in children if _is_tok(c) and c.type == ttype]
-
-
 def _nodes(children: list) -> list:
     return [c for c in children if not _is_tok(c)]
 
@@ -1188,6 +1193,14 @@ _ASSIGN_TARGET_WORDS = {
     "TupleLit": "a tuple", "Slice": "a slice", "Range": "a range", "Ternary": "a conditional expression",
     "Lambda": "a lambda",
 }
+
+
+def _int_value(text: str) -> int:
+    text = text.replace("_", "")
+    try:
+        return int(text, 0 if text[:2].lower() in ("0x", "0b", "0o") else 10)
+    except ValueError:  # already reported by the lexer
+        return 0
 
 
 class _Builder:
@@ -1240,8 +1253,9 @@ class _Builder:
         return ast.Import(c[2].name, alias, True, _span(c[0], c[-1]))
 
     def from_import(self, c: list) -> ast.FromImport:
-        names = [(x.name, x.alias) for x in c[3:] if isinstance(x, _Named)]
-        return ast.FromImport(c[1].name, names, _span(c[0], c[-1]))
+        named = [x for x in c[3:] if isinstance(x, _Named)]
+        return ast.FromImport(c[1].name, [(x.name, x.alias) for x in named], _span(c[0], c[-1]),
+                              [x.span for x in named])
 
     def import_name(self, c: list) -> _Named:
         return _Named(str(c[0]), str(c[2]) if len(c) > 2 else None, _span(c[0], c[-1]))
@@ -1441,14 +1455,7 @@ class _Builder:
 
     def int_lit(self, c: list) -> ast.IntLit:
         t = c[0]
-        text = str(t).replace("_", "")
-        try:
-            if text[:2].lower() in ("0x", "0b", "0o"):
-                value = int(text, 0)
-            else:
-                value = int(text, 10)
-        except ValueError:  # already reported by the lexer
-            value = 0
+        value = _int_value(t.text)
         sp = _span(t, t)
         if value > _INT_MAX:
             _TLS.ctx.overflow[(sp.line, sp.col)] = (sp, str(t))
@@ -1503,10 +1510,7 @@ class _Builder:
         for x in c[2:-1]:
             if _is_tok(x):
                 if x.type == "INT":
-                    try:
-                        args.append(int(str(x).replace("_", ""), 0 if str(x)[:2].lower() in ("0x", "0b", "0o") else 10))
-                    except ValueError:
-                        args.append(0)
+                    args.append(_int_value(x.text))
             else:
                 args.append(x)
         return ast.TypeName(first.name, args, _span(first, c[-1]))

@@ -15,8 +15,10 @@ well-formed code:
   operand names its own region's ELSE/CATCH/END;
 * the operand stack never underflows, is empty at statement boundaries, and
   each expression region leaves exactly one value;
-* every name the translator uses as a Python attribute is a plain ASCII
-  identifier that is neither a Python keyword nor starts with ``__``;
+* every name the translator turns into Python code is a plain ASCII
+  identifier (field names: the translator writes ``obj.f_<name>``, and the
+  ``f_`` prefix keeps keywords and dunders harmless) or dotted identifiers
+  (module exports such as ``Vec.length``, looked up as ``M0['Vec.length']``);
 * nesting stays within what CPython can compile (see the ``MAX_*`` limits).
 
 :func:`verify` raises nothing but :class:`~noodle.vm.module_file.LoadError`,
@@ -25,7 +27,6 @@ wrong and why.
 """
 from __future__ import annotations
 
-import keyword
 import re
 
 from noodle.ir.types import parse_type
@@ -34,7 +35,7 @@ from noodle.vm import module_file as _mf
 from noodle.vm import opcodes as _oc
 from noodle.vm.module_file import LoadError, ModuleFile, decode
 
-__all__ = ["verify", "load_bytes", "is_identifier", "attribute_problem", "LoadError",
+__all__ = ["verify", "load_bytes", "is_identifier", "is_dotted_name", "LoadError",
            "MAX_POOL", "MAX_INSTRS", "MAX_LOCALS", "MAX_COUNT", "MAX_STACK",
            "MAX_NESTING", "MAX_BLOCKS", "MAX_DEPTH", "MAX_TYPE_TEXT"]
 
@@ -71,7 +72,6 @@ _SEMVER_RE = re.compile(
     r"(?:-[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?"
     r"(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?"
 )
-_PY_KEYWORDS = frozenset(keyword.kwlist)
 
 
 def is_identifier(s: object) -> bool:
@@ -79,24 +79,9 @@ def is_identifier(s: object) -> bool:
     return type(s) is str and _IDENT_RE.fullmatch(s) is not None
 
 
-def _is_dotted(s: object) -> bool:
+def is_dotted_name(s: object) -> bool:
+    """Dotted identifiers: ``a``, ``a.b.c``."""
     return type(s) is str and _DOTTED_RE.fullmatch(s) is not None
-
-
-def attribute_problem(s: object) -> str | None:
-    """Why `s` cannot be used as a Python attribute name (``obj.s``), or None.
-
-    It must be a plain ASCII identifier, not a Python keyword (``obj.class``
-    does not compile) and not start with ``__`` (dunder attributes such as
-    ``__class__`` lead out of the sandbox; ``__x`` is name-mangled in classes).
-    """
-    if type(s) is not str or _IDENT_RE.fullmatch(s) is None:
-        return "is not a plain identifier"
-    if s in _PY_KEYWORDS:
-        return "is a Python keyword"
-    if s.startswith("__"):
-        return "starts with '__'"
-    return None
 
 
 def _q(s: object, limit: int = 60) -> str:
@@ -244,7 +229,8 @@ class _Verifier:
         self._imports(mf.imports)
         self._functions(mf.functions)
         self._entry_points()
-        self.attr_ok: dict[int, str | None] = {}
+        self.ident_ok: dict[int, bool] = {}   # names[i] is an identifier
+        self.dotted_ok: dict[int, bool] = {}  # names[i] is dotted identifiers
         for fi, fn in enumerate(mf.functions):
             self._code(fi, fn)
 
@@ -303,9 +289,8 @@ class _Verifier:
                 _fail(f"{what}: exported must be a bool")
             fseen: set[str] = set()
             for f, ft in zip(st.fields, st.field_types):
-                problem = attribute_problem(f)
-                if problem:
-                    _fail(f"{what}: field name {_q(f)} {problem}")
+                if not is_identifier(f):
+                    _fail(f"{what}: field name {_q(f)} is not an identifier")
                 if f in fseen:
                     _fail(f"{what}: field {_q(f)} repeated")
                 fseen.add(f)
@@ -391,6 +376,13 @@ class _Verifier:
             _int_list(fn.lines, f"{what}: lines", -(1 << 31), (1 << 31) - 1)
             _int_list(fn.cols, f"{what}: cols", -(1 << 31), (1 << 31) - 1)
             self._type_text(fn.signature, f"{what} signature")
+        # the machine keys module-level functions by name
+        seen: set[str] = set()
+        for fn in functions:  # type: ignore[attr-defined]
+            if fn.kind != "lambda":
+                if fn.name in seen:
+                    _fail(f"function {_q(fn.name)}: name repeated")
+                seen.add(fn.name)
         # every header is sound now: check the lambdas' parents (depths decrease along the
         # parent links, so following them always ends at a function of depth 0: no cycles)
         for fn in functions:  # type: ignore[attr-defined]
@@ -431,12 +423,17 @@ class _Verifier:
 
     # -- code ----------------------------------------------------------------
 
-    def _attr(self, i: int) -> str | None:
-        try:
-            return self.attr_ok[i]
-        except KeyError:
-            p = self.attr_ok[i] = attribute_problem(self.names[i])
-            return p
+    def _ident(self, i: int) -> bool:
+        ok = self.ident_ok.get(i)
+        if ok is None:
+            ok = self.ident_ok[i] = is_identifier(self.names[i])
+        return ok
+
+    def _dotted(self, i: int) -> bool:
+        ok = self.dotted_ok.get(i)
+        if ok is None:
+            ok = self.dotted_ok[i] = is_dotted_name(self.names[i])
+        return ok
 
     def _code(self, fi: int, fn) -> None:  # noqa: C901 - one pass, kept in one loop on purpose
         mf = self.mf
@@ -532,9 +529,8 @@ class _Verifier:
                     elif kind == K_FIELD:
                         if not 0 <= v < nnames:
                             err(i, f"name index {v} out of range (module has {nnames})")
-                        problem = self._attr(v)
-                        if problem:
-                            err(i, f"field name {_q(names[v])} {problem}")
+                        if not self._ident(v):
+                            err(i, f"field name {_q(names[v])} is not an identifier")
                     elif kind == K_GLOBAL:
                         if not 0 <= v < nglobals:
                             err(i, f"global index {v} out of range (module has {nglobals})")
@@ -586,9 +582,8 @@ class _Verifier:
                     if arity != -1 and arity != b:
                         err(i, f"native {_q(nm)} takes {arity} arguments, not {b}")
                 elif op == _CALL_MOD or op == _LOAD_MOD:
-                    problem = self._attr(b)
-                    if problem:
-                        err(i, f"export name {_q(names[b])} {problem}")
+                    if not self._dotted(b):
+                        err(i, f"export name {_q(names[b])} is not a dotted identifier")
 
             # ---- stack and structure
             role = ROLES[op]
@@ -700,8 +695,4 @@ class _Verifier:
         if code[4 * last] not in _TERMINATORS:
             err(last, "the last instruction must be RETURN, RETURN_NONE or THROW")
 
-
-def is_dotted_name(s: object) -> bool:
-    """Dotted identifiers: ``a.b.c``."""
-    return _is_dotted(s)
 
