@@ -25,6 +25,10 @@ NOODLEC = BIN / "noodlec"
 TIMEOUT_S = 60
 TRACEBACK = "Traceback (most recent call last)"
 
+# A Machine raises Python's recursion limit to fit the Noodle call depth; do it once, up front,
+# so that it does not change in the middle of a test (Hypothesis warns when it does).
+Machine()
+
 
 def compile_ok(source: str, name: str = "prog"):
     """(ir_module, ModuleFile) of `source`, which must compile."""

@@ -124,7 +124,10 @@ native("zip", 2, "list(zip({0}, {1}))")(lambda a, b: list(builtins.zip(a, b)))
 native("map", 2)(lambda xs, f: list(builtins.map(f, xs)))
 native("filter", 2)(lambda xs, f: list(builtins.filter(f, xs)))
 native("reduce", 3)(lambda xs, init, f: functools.reduce(f, xs, init))
-native("divmod.int", 2, "divmod({0}, {1})")(builtins.divmod)
+@native("divmod.int", 2)
+def _divmod_int(a: int, b: int) -> tuple[int, int]:
+    q, r = builtins.divmod(a, b)  # only -2**63 // -1 leaves the range (the remainder never does)
+    return check_int(q), r
 native("divmod.float", 2, "divmod({0}, {1})")(builtins.divmod)
 
 
