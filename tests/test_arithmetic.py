@@ -365,6 +365,21 @@ def test_divmod_overflow() -> None:
     assert noodle_output(src) == "OverflowError\n(-9223372036854775808, 0) (-4, 1) (-4.0, -0.5)\nZeroDivisionError\n"
 
 
+def test_inclusive_range_up_to_the_largest_int() -> None:
+    """`a..=b` must not compute b + 1 as a checked int: a loop up to 2**63 - 1 runs."""
+    src = """fn main() {
+    let top = 9223372036854775807
+    for i in top - 1..=top { print(i) }
+    for i in 9223372036854775806..=9223372036854775807 { print(i) }
+    var n = 0
+    for i in -9223372036854775807 - 1..=-9223372036854775807 { n += 1 }
+    for i in 5..=4 { n += 100 }
+    print(n, top in 0..=top, top in 0..top)
+}
+"""
+    assert noodle_output(src) == ("9223372036854775806\n9223372036854775807\n" * 2) + "2 true false\n"
+
+
 # ---------------------------------------------------------------- the compiler never crashes
 
 def _compile_only_compile_errors(text: str) -> None:

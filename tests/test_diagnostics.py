@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import TRACEBACK, diagnostics, noodle, noodlec, write
+from helpers import TRACEBACK, compile_ok, diagnostics, noodle, noodlec, write
 from noodle.compiler.diagnostics import CODES
 from noodle.compiler.driver import CompileOptions, Project
 from noodle.errors import CompileError
@@ -71,6 +71,32 @@ CASES: list[Case] = [
 
 FILE_CODES = {"E0400", "E0402"}
 
+#: More mistakes, beyond one per code: each was once accepted or reported badly.
+MORE_CASES: list[Case] = [
+    # ordering values that have no `<` (was a Python TypeError at run time)
+    Case("E0205", "struct P { x: int }\nfn main() {\n    print(sorted([P(2), P(1)]))\n}\n", 3, 11,
+         ("`sorted`", "P")),
+    Case("E0205", "fn main() {\n    let fs = [() => 1, () => 2]\n    print(max(fs))\n}\n", 3, 11, ("`max`",)),
+    Case("E0205", "struct P { x: int }\nfn main() {\n    let xs = [P(2)]\n    xs.sort()\n}\n", 4, 5, ("P",)),
+    Case("E0205", "struct P { x: int }\nfn main() {\n    print(sorted([P(1)], (p: P) => p))\n}\n", 3, 11,
+         ("keys",), ("sorted(xs, x => x.",)),
+    Case("E0205", "fn main() {\n    print(min([none, none]))\n}\n", 2, 11, ("none",)),
+    # the fields of an Error are read-only (was: "Error has no field `message`")
+    Case("E0102", 'fn main() {\n    let e = Error("x")\n    e.message = "y"\n}\n', 3, 5, ("Error",)),
+    # an unresolved local is reported where it is declared, with a fitting example
+    Case("E0204", "fn main() {\n    print(1)\n    let m = {}\n}\n", 3, 9, ("`m`",), ("Map<",)),
+    # the E0200 hint names the expected and found types
+    Case("E0200", "fn half(x: float) -> float { return x / 2 }\nfn main() {\n    print(half(\"4\"))\n}\n", 3, 16,
+         ("expected float", "found str"), ("float(s)",)),
+]
+
+#: Programs that must compile (the other side of the cases above).
+ACCEPTED = [
+    "struct P { x: int }\nfn main() {\n    print(sorted([P(2), P(1)], (p: P) => p.x))\n}\n",
+    "fn main() {\n    print(sorted([(1, \"b\"), (0, \"a\")]), max([[1], [2, 0]]), min([true, false]))\n}\n",
+    "fn main() {\n    let xs = []\n    xs.sort()\n    xs.append(3)\n}\n",
+]
+
 
 def test_every_code_has_a_case() -> None:
     """A new diagnostic code must come with a bad program here."""
@@ -97,6 +123,18 @@ def test_diagnostic(case: Case) -> None:
     _check(case, found)
     # one mistake is reported once, not as a cascade
     assert len(found) == 1, "\n".join(f"{d.code} {d.span.line}:{d.span.col} {d.message}" for d in found)
+
+
+@pytest.mark.parametrize("case", MORE_CASES, ids=[f"{c.code}-{i}" for i, c in enumerate(MORE_CASES)])
+def test_more_diagnostics(case: Case) -> None:
+    found = diagnostics(case.source)
+    _check(case, found)
+    assert len(found) == 1, "\n".join(f"{d.code} {d.span.line}:{d.span.col} {d.message}" for d in found)
+
+
+@pytest.mark.parametrize("source", ACCEPTED)
+def test_accepted(source: str) -> None:
+    compile_ok(source)
 
 
 def _caret_lines(stderr: str, file: str, case_line: int, case_col: int, code: str) -> list[str]:

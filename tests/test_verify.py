@@ -304,6 +304,16 @@ def test_load_malformed_payload_with_valid_checksum():
     assert "malformed module payload" in load_reason(data)
 
 
+def test_load_error_from_the_decoder_stays_on_one_line():
+    plain = msgspec.msgpack.decode(SAMPLE_BYTES[mfile.HEADER_SIZE:])
+    plain["na\nme"] = plain.pop("name")
+    payload = msgspec.msgpack.encode(plain)
+    digest = hashlib.blake2b(payload, digest_size=32).digest()
+    data = struct.pack("<8sHHI32s", mfile.MAGIC, mfile.FORMAT_VERSION, 0, len(payload), digest) + payload
+    r = load_reason(data)
+    assert r.startswith("malformed module payload") and "na\\nme" in r
+
+
 def test_load_runs_the_verifier():
     mf = sample()
     mf.functions[FIB].code[1] = 99  # LOAD_LOCAL 99
@@ -346,6 +356,12 @@ def test_init_function():
     mf.functions[0].nparams = mf.functions[0].nlocals = 1
     mf.functions[0].local_names = ["p"]
     assert "must be of kind init with no parameters" in reason(mf)
+
+
+def test_init_function_is_named_init():
+    mf = module()
+    mf.functions[0].name = "setup"
+    assert reason(mf) == "init function 'setup' must be named '__init__'"
 
 
 def test_entry_function():
@@ -396,7 +412,7 @@ def test_function_signatures():
     mf = sample()
     mf.functions[FIB].signature = "fn(int -> int"
     assert reason(mf).startswith("function 'fib' signature: bad type 'fn(int -> int'")
-    mf.functions[FIB].signature = "(" * 5000 + "int" + ")" * 5000  # deep nesting: RecursionError inside
+    mf.functions[FIB].signature = "(" * 20000 + "int"  # deep nesting: RecursionError or a syntax error inside
     assert "bad type" in reason(mf)
     mf.functions[FIB].signature = "int" * 30000
     assert "type text too long" in reason(mf)
@@ -457,6 +473,12 @@ def test_depth_and_parent():
     assert "depth 1 but its parent '__lambda_0' has depth 1" in reason(mf)
 
 
+def test_module_level_function_names_are_unique():
+    mf = sample()
+    mf.functions[LOOP_SUM].name = "fib"
+    assert reason(mf) == "function 'fib': name repeated"
+
+
 def test_code_shape():
     mf = sample()
     mf.functions[FIB].code.append(0)
@@ -482,7 +504,13 @@ def test_wrong_python_types_are_refused():
     assert "code must hold only integers" in reason(mf)
     mf = sample()
     mf.functions[FIB].nlocals = 1.0  # type: ignore[assignment]
-    assert "nlocals must be an integer" in reason(mf)
+    assert "nlocals must be a 64-bit integer" in reason(mf)
+    mf = sample()
+    mf.functions[FIB].code[1] = 10**5000  # too long even to print
+    assert "code holds an integer outside the signed 64-bit range" in reason(mf)
+    mf = sample()
+    mf.init = 10**5000
+    assert reason(mf) == "init function index ? out of range (module has 9)"
     mf = sample()
     mf.functions = None  # type: ignore[assignment]
     assert "functions must be a list" in reason(mf)
@@ -552,6 +580,26 @@ def test_free_variables_check_the_enclosing_function():
     verify(mf)
     lam.code[0:4] = [BY_NAME["LOAD_FREE"], 1, 4, 0]
     assert "local 4 out of range (function has 4)" in reason(mf)
+
+
+def test_closures_assign_only_variables_their_owner_assigns():
+    """The translator writes `nonlocal v0_1`, which Python refuses unless the owner binds v0_1 itself."""
+    def build(owner_code: list[Instr], lambda_code: list[Instr]) -> ModuleFile:
+        mf = sample()
+        with_code(MAKE_ADDER, owner_code, mf, nlocals=3, local_names=["n", "acc", "e"])
+        return with_code(LAMBDA, lambda_code, mf)
+
+    store = [("CONST", 0), ("STORE_FREE", 1, 1), ("LOAD_LOCAL", 0), ("RETURN",)]
+    closure = [("MAKE_CLOSURE", LAMBDA), ("RETURN",)]
+    assert reason(build(closure, store)) == (
+        "function '__lambda_0' instruction 1 (STORE_FREE): local 1 of 'make_adder' is never assigned there, "
+        "so it cannot be assigned from a closure")
+    verify(build([("CONST", 7), ("STORE_LOCAL", 1)] + closure, store))
+    verify(build([("CONST", 7), ("CONST", 0), ("CONST", 1), ("FOR_RANGE", 1, None), ("END",)] + closure, store))
+    verify(build([("TRY", None), ("CATCH", 1, None, 1), ("END",)] + closure, store))
+    assert "never assigned" in reason(build([("TRY", None), ("CATCH", 0, None, 0), ("END",)] + closure, store))
+    # parameters are bound; reading an unassigned variable is not a compile-time problem
+    verify(build(closure, [("CONST", 0), ("STORE_FREE", 1, 0), ("LOAD_FREE", 1, 2), ("RETURN",)]))
 
 
 def test_nested_lambda_depth_two():

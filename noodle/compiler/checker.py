@@ -611,7 +611,7 @@ class Checker:
             if s.op != "=":
                 obj, pre = self.stabilize(obj, s.span)
             t = self.known(obj.ty)
-            if isinstance(t, StructT):
+            if isinstance(t, StructT) and t != ERROR:  # (an Error is a struct too: see below)
                 info = self.struct_info(t)
                 fty = info.field_type(target.name) if info else None
                 if fty is None:
@@ -623,7 +623,9 @@ class Checker:
                 value = self.assigned_value(s, current, fty)
                 return pre + [ir.FieldSet(obj=obj, field=target.name, value=value, **pos)]
             if t == ERROR:
-                self.error("E0102", "the fields of an Error cannot be changed", target.span)
+                self.error("E0102", "the fields of an Error cannot be changed", target.span,
+                           'throw a new one instead: `throw Error("...")`')
+                self.expr(s.value)
                 return []
             if not isinstance(t, UnknownT):
                 self.error("E0202", f"cannot assign to field `{target.name}` of {self.tname(obj.ty)}", target.span)
@@ -788,7 +790,11 @@ class Checker:
             lo = self.coerce(self.expr(it.lo, INT), INT, it.lo.span, "a range bound")
             hi = self.coerce(self.expr(it.hi, INT), INT, it.hi.span, "a range bound")
             if it.inclusive:
-                hi = fold_expr(ir.Binary(op="int.add", a=hi, b=one, ty=INT, **pos))
+                # `a..=b` stops before b + 1, computed unchecked: `0..=INT_MAX` must not overflow
+                if isinstance(hi, ir.Const) and type(hi.value) is int and hi.value < INT_MAX:
+                    hi = ir.Const(value=hi.value + 1, ty=INT, **pos)
+                else:
+                    hi = ir.CallBuiltin(name="range.incl_stop", args=[hi], ty=INT, **pos)
             return lo, hi, one
         if isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "range" \
                 and self.is_prelude_name("range") and all(a.name is None for a in it.args) and 1 <= len(it.args) <= 3:
@@ -1582,6 +1588,21 @@ class Checker:
             if isinstance(elem, ListT) and self.known(elem.elem) is None:
                 self.error("E0204", "the element type of this list is not known here", e.args[0].value.span
                            if e.args else e.span)
+        if o.native in ("min1", "max1", "sorted", "sorted.key", "list.sort"):
+            # these compare elements (or sort keys) with `<`: the values must be orderable
+            what, ordered = "elements", None
+            lst = self.known(args[0].ty)
+            if isinstance(lst, ListT):
+                ordered = lst.elem
+            if o.native == "sorted.key":
+                what, key = "keys", self.known(args[1].ty)
+                ordered = key.ret if isinstance(key, FnT) else None
+            if ordered is not None and not has_unbound(ordered) and not isinstance(prune(ordered), UnknownT) \
+                    and not self.orderable(ordered):
+                self.error("E0205", f"`{display}` compares its {what} with `<`, which is not defined for "
+                                    f"{self.tname(ordered)}", e.span,
+                           "int, float, str, bool and tuples and lists of them are ordered; "
+                           "order other values by a key, e.g. `sorted(xs, x => x.name)`")
         return ir.CallBuiltin(name=o.native, args=args, ty=sig.ret, **pos)
 
 

@@ -14,7 +14,6 @@ are mapped to Noodle errors by :func:`noodle.vm.errors.to_error`.
 from __future__ import annotations
 
 import builtins
-import functools
 import math
 import random as _random
 import sys
@@ -121,9 +120,19 @@ native("reversed.list", 1, "{0}[::-1]")(lambda xs: xs[::-1])
 native("reversed.str", 1, "{0}[::-1]")(lambda s: s[::-1])
 native("enumerate", 1, "list(enumerate({0}))")(lambda xs: list(builtins.enumerate(xs)))
 native("zip", 2, "list(zip({0}, {1}))")(lambda a, b: list(builtins.zip(a, b)))
-native("map", 2)(lambda xs, f: list(builtins.map(f, xs)))
-native("filter", 2)(lambda xs, f: list(builtins.filter(f, xs)))
-native("reduce", 3)(lambda xs, init, f: functools.reduce(f, xs, init))
+# map, filter and reduce call the Noodle function from Python code, not from C (builtins.map,
+# functools.reduce): recursion through them then costs no C stack, like any other Noodle call
+# (see _sorted_key), and ends in RecursionError even where the thread's C stack is small.
+native("map", 2)(lambda xs, f: [f(x) for x in xs])
+native("filter", 2)(lambda xs, f: [x for x in xs if f(x)])
+
+
+@native("reduce", 3)
+def _reduce(xs: list, init: Any, f: Callable) -> Any:
+    acc = init
+    for x in xs:
+        acc = f(acc, x)
+    return acc
 @native("divmod.int", 2)
 def _divmod_int(a: int, b: int) -> tuple[int, int]:
     q, r = builtins.divmod(a, b)  # only -2**63 // -1 leaves the range (the remainder never does)
@@ -154,6 +163,9 @@ def _range1(n: int) -> range:
 
 
 native("range2", 2, "range({0}, {1})")(lambda a, b: range(a, b))
+# The exclusive stop of `for i in a..=b`: b + 1 without the int64 check, so that a loop up to
+# the largest int (b = 2**63 - 1) runs instead of overflowing; the loop variable never passes b.
+native("range.incl_stop", 1, "{0} + 1")(lambda b: b + 1)
 
 
 @native("range3", 3)

@@ -41,6 +41,11 @@ _FLOAT_ARITH = {"FADD", "FSUB", "FMUL", "FDIV", "FFLOORDIV", "FMOD", "FPOW"}
 _CHECKED_BINARY = {"IADD": "+", "ISUB": "-", "IMUL": "*", "IFLOORDIV": "//"}
 
 
+def _atom(text: str) -> str:
+    """`text` made safe before `.name`: a bare int constant gets parentheses (`5.f_x` does not parse)."""
+    return f"({text})" if text.isdigit() else text
+
+
 @dataclass(slots=True)
 class _Val:
     """An entry of the symbolic stack: Python expression text (always safe to embed)."""
@@ -268,7 +273,7 @@ class Translator:
             x = pop()
             push(_Val(f"{x}[{lo}:{hi}]"))
         elif name == "GET_FIELD":
-            push(_Val(f"{pop()}.f_{self.m.names[a]}"))
+            push(_Val(f"{_atom(pop())}.f_{self.m.names[a]}"))
         elif name == "TUPLE_GET":
             push(_Val(f"{pop()}[{a}]"))
         elif name == "NEW":
@@ -285,7 +290,7 @@ class Translator:
             xs = args(b)
             nat = NATIVES[self.m.names[a]]
             if nat.inline is not None:
-                push(_Val("(" + nat.inline.format(*xs) + ")"))
+                push(_Val("(" + nat.inline.format(*map(_atom, xs)) + ")"))
             else:
                 push(_Val(f"{self.native_ref(a)}(" + ", ".join(xs) + ")"))
         elif name in ("AND", "OR"):
@@ -318,7 +323,7 @@ class Translator:
             self.emit(st, indent, f"{x}[{k}] = {v}", pc)
         elif name == "SET_FIELD":
             v, x = pop(), pop()
-            self.emit(st, indent, f"{x}.f_{self.m.names[a]} = {v}", pc)
+            self.emit(st, indent, f"{_atom(x)}.f_{self.m.names[a]} = {v}", pc)
         elif name == "RETURN":
             self.emit(st, indent, f"return {pop()}", pc)
         elif name == "RETURN_NONE":

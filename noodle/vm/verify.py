@@ -19,7 +19,16 @@ well-formed code:
   identifier (field names: the translator writes ``obj.f_<name>``, and the
   ``f_`` prefix keeps keywords and dunders harmless) or dotted identifiers
   (module exports such as ``Vec.length``, looked up as ``M0['Vec.length']``);
-* nesting stays within what CPython can compile (see the ``MAX_*`` limits).
+* a closure assigns (``STORE_FREE``, Python's ``nonlocal``) only variables
+  its owner function binds itself;
+* module-level function names are unique and the init function is named
+  ``__init__`` (the machine looks functions up by name);
+* nesting stays within what CPython can compile (see the ``MAX_*`` limits);
+  the depth of a single expression is not bounded here: the machine turns
+  CPython's refusal of a too deep expression into a LoadError.
+
+The opcode facts (operand kinds, stack effects, roles) all come from
+:data:`noodle.vm.opcodes.OPS`.  The one pass costs about 1 µs per instruction.
 
 :func:`verify` raises nothing but :class:`~noodle.vm.module_file.LoadError`,
 whatever the input, with one line saying which function and instruction is
@@ -95,6 +104,13 @@ def _article(word: str) -> str:
     return "an" if word[:1] in ("a", "e", "i", "o", "u") else "a"
 
 
+def _printable(text: str, limit: int = 300) -> str:
+    """`text` with control characters escaped, so that it stays on one line."""
+    if not text.isprintable():
+        text = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 def _one_line(text: str, limit: int = 200) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[:limit] + "..."
@@ -121,6 +137,9 @@ _CALL, _LOAD_FUNC, _MAKE_CLOSURE = _OP["CALL"], _OP["LOAD_FUNC"], _OP["MAKE_CLOS
 _NEW, _CALL_NATIVE, _CALL_MOD, _LOAD_MOD = _OP["NEW"], _OP["CALL_NATIVE"], _OP["CALL_MOD"], _OP["LOAD_MOD"]
 _RETURN, _RETURN_NONE, _THROW = _OP["RETURN"], _OP["RETURN_NONE"], _OP["THROW"]
 
+_STORE_LOCAL, _STORE_FREE = _OP["STORE_LOCAL"], _OP["STORE_FREE"]
+#: ops that assign a local slot (operand a; CATCH only when c) or a free variable
+_ASSIGNS = frozenset({_STORE_LOCAL, _FOR_RANGE, _FOR_EACH, _CATCH, _STORE_FREE})
 _LOOPS = frozenset({_LOOP, _FOR_RANGE, _FOR_EACH})
 _LOOP_CONTROL = frozenset({_BREAK, _CONTINUE, _BREAK_IF_FALSE})
 _TERMINATORS = frozenset({_RETURN, _RETURN_NONE, _THROW})
@@ -153,8 +172,9 @@ def load_bytes(data: bytes, path: str | None = None) -> ModuleFile:
         raise LoadError(f"module data must be bytes, not {type(data).__name__}", path)
     try:
         mf = decode(data, path)
-    except LoadError:
-        raise
+    except LoadError as e:
+        # msgspec quotes damaged field names as they are: keep the reason on one line
+        raise LoadError(_printable(e.reason), path) from None
     except Exception as e:  # noqa: BLE001 - nothing but LoadError leaves the loader
         raise LoadError(f"malformed module payload: {type(e).__name__}: {_one_line(e)}", path) from None
     verify(mf, path)
@@ -180,6 +200,11 @@ class _Fail(Exception):
 
 def _fail(reason: str) -> None:
     raise _Fail(reason)
+
+
+def _is_i64(x: object) -> bool:
+    """An int (not a bool) that fits the file format, and so prints in a message."""
+    return type(x) is int and _I64_MIN <= x <= _I64_MAX  # type: ignore[operator]
 
 
 def _int_list(xs: object, what: str, lo: int, hi: int) -> None:
@@ -231,8 +256,21 @@ class _Verifier:
         self._entry_points()
         self.ident_ok: dict[int, bool] = {}   # names[i] is an identifier
         self.dotted_ok: dict[int, bool] = {}  # names[i] is dotted identifiers
+        #: per function, the local slots its own code assigns (STORE_LOCAL, FOR_*, CATCH)
+        self.assigned: list[set[int]] = []
+        #: (function, instruction, owner function, slot) of every STORE_FREE
+        self.free_stores: list[tuple[int, int, int, int]] = []
         for fi, fn in enumerate(mf.functions):
             self._code(fi, fn)
+        self._free_stores()
+
+    def _free_stores(self) -> None:
+        """A closure can only assign a variable its owner binds itself (Python's `nonlocal`)."""
+        fns = self.mf.functions
+        for fi, i, owner, slot in self.free_stores:
+            if slot >= fns[owner].nparams and slot not in self.assigned[owner]:
+                raise _Fail(f"function {_q(fns[fi].name)} instruction {i} (STORE_FREE): local {slot} of "
+                            f"{_q(fns[owner].name)} is never assigned there, so it cannot be assigned from a closure")
 
     def _pool(self, xs: object, what: str) -> list:
         if type(xs) is not list:
@@ -335,8 +373,8 @@ class _Verifier:
             if type(fn.kind) is not str or fn.kind not in _KINDS:
                 _fail(f"{what}: unknown kind {_q(fn.kind)} (fn, method, lambda, init or test)")
             for attr in ("nparams", "nlocals", "depth", "parent"):
-                if type(getattr(fn, attr)) is not int:
-                    _fail(f"{what}: {attr} must be an integer")
+                if not _is_i64(getattr(fn, attr)):
+                    _fail(f"{what}: {attr} must be a 64-bit integer")
             if not 0 <= fn.nlocals <= MAX_LOCALS:
                 _fail(f"{what}: nlocals {fn.nlocals} outside 0..{MAX_LOCALS}")
             if not 0 <= fn.nparams <= fn.nlocals:
@@ -370,6 +408,8 @@ class _Verifier:
                 _fail(f"{what}: too many instructions ({ninstr}; at most {MAX_INSTRS})")
             if not set(map(type, code)) <= {int}:
                 _fail(f"{what}: code must hold only integers")
+            if min(code) < _I64_MIN or max(code) > _I64_MAX:
+                _fail(f"{what}: code holds an integer outside the signed 64-bit range")
             if type(fn.lines) is not list or type(fn.cols) is not list \
                     or len(fn.lines) != ninstr or len(fn.cols) != ninstr:
                 _fail(f"{what}: needs one line and one column per instruction ({ninstr})")
@@ -396,14 +436,16 @@ class _Verifier:
         fns = mf.functions
         n = len(fns)
         init = mf.init
-        if type(init) is not int or not 0 <= init < n:
-            _fail(f"init function index {_q(init) if type(init) is not int else init} out of range (module has {n})")
+        if not _is_i64(init) or not 0 <= init < n:
+            _fail(f"init function index {init if _is_i64(init) else '?'} out of range (module has {n})")
         if fns[init].kind != "init" or fns[init].nparams != 0:
             _fail(f"init function {_q(fns[init].name)} must be of kind init with no parameters "
                   f"(is {fns[init].kind} with {fns[init].nparams})")
+        if fns[init].name != "__init__":  # the machine looks it up by this name
+            _fail(f"init function {_q(fns[init].name)} must be named '__init__'")
         entry = mf.entry
-        if type(entry) is not int or not -1 <= entry < n:
-            _fail(f"entry function index {_q(entry) if type(entry) is not int else entry} out of range (module has {n})")
+        if not _is_i64(entry) or not -1 <= entry < n:
+            _fail(f"entry function index {entry if _is_i64(entry) else '?'} out of range (module has {n})")
         if entry != -1 and (fns[entry].kind != "fn" or fns[entry].nparams != 0):
             _fail(f"entry function {_q(fns[entry].name)} must be of kind fn with no parameters "
                   f"(is {fns[entry].kind} with {fns[entry].nparams})")
@@ -413,8 +455,8 @@ class _Verifier:
                 _fail(f"test {ti} is not a TestCode")
             if type(t.name) is not str:
                 _fail(f"test {ti}: name must be a string")
-            if type(t.func) is not int or not 0 <= t.func < n:
-                _fail(f"test {_q(t.name)}: function index {t.func if type(t.func) is int else '?'} "
+            if not _is_i64(t.func) or not 0 <= t.func < n:
+                _fail(f"test {_q(t.name)}: function index {t.func if _is_i64(t.func) else '?'} "
                       f"out of range (module has {n})")
             f = fns[t.func]
             if f.kind != "test" or f.nparams != 0:
@@ -454,6 +496,8 @@ class _Verifier:
             p = fns[p.parent]
             ancestors.append(p.nlocals)
         natives = _natives.NATIVES
+        assigned: set[int] = set()
+        self.assigned.append(assigned)
 
         code = fn.code
         ninstr = len(code) // 4
@@ -553,7 +597,15 @@ class _Verifier:
                         err(i, f"unknown operand kind {kind!r}")
 
                 # ---- cross checks
-                if op == _CALL:
+                if op in _ASSIGNS:
+                    if op == _STORE_FREE:
+                        owner = fi
+                        for _ in range(a):
+                            owner = fns[owner].parent
+                        self.free_stores.append((fi, i, owner, b))
+                    elif op != _CATCH or c:
+                        assigned.add(a)
+                elif op == _CALL:
                     f = fns[a]
                     if f.kind not in _CALLABLE:
                         err(i, f"cannot CALL {_q(f.name)} of kind {f.kind}")
