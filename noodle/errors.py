@@ -10,8 +10,9 @@ without paying for the modules that raise them.
 """
 from __future__ import annotations
 
-import json
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
+    from typing import Any
 
 
 class NoodleError(Exception):
@@ -34,6 +35,8 @@ class CompileError(NoodleError):
         return "\n".join(parts)
 
     def to_json(self) -> str:
+        import json
+
         return json.dumps([d.to_json() for d in self.diagnostics], indent=2)
 
 

@@ -100,7 +100,7 @@ class Project:
     _in_progress: list[str] = field(default_factory=list)
 
     def module_path(self, name: str) -> Path:
-        return module_path(self.root, name)
+        return Path(module_path(self.root, name))
 
     def name_for(self, path: Path) -> str:
         try:
@@ -136,8 +136,7 @@ class Project:
             self._in_progress.pop()
         result = Compiled(name, path, module, module_ir, False)
         self.compiled[name] = result
-        if self.options.use_cache:
-            self.write_cache(name, module)
+        self.write_cache(name, module)
         return result
 
     def resolve_import(self, dep: str, span: ast.Span, hashes: dict[str, str]) -> ModuleInterface | None:
@@ -155,10 +154,16 @@ class Project:
 
     # -- the cache (shared with the VM's fast start, see noodle.vm.cache)
     def try_cache(self, name: str, source: str) -> ModuleFile | None:
-        return read_cached(self.root, name, source) if self.options.use_cache else None
+        return read_cached(self.root, name, source) if self.caching else None
 
     def write_cache(self, name: str, module: ModuleFile) -> None:
-        write_cached(self.root, name, module)
+        if self.caching:
+            write_cached(self.root, name, module)
+
+    @property
+    def caching(self) -> bool:
+        # the cache holds -O1 builds only (the default), so other levels never mix with them
+        return self.options.use_cache and self.options.opt_level == 1
 
     def find(self, name: str) -> ModuleFile:
         """The machine's module finder: compiled (or cached) module by name."""

@@ -15,22 +15,27 @@ from __future__ import annotations
 
 import builtins
 import math
-import random as _random
 import sys
 import time as _time
-from dataclasses import dataclass
-from typing import Any, Callable
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
+    from typing import Any, Callable
 
 from noodle.vm.values import INT_MAX, INT_MIN, ErrorValue, nd_str
 
 
-@dataclass(frozen=True, slots=True)
 class Native:
-    name: str  # "len", "list.append", "math.sqrt"
-    arity: int  # number of arguments; -1 for variadic (print)
-    impl: Callable
-    inline: str | None = None  # Python expression template, e.g. "len({0})"
-    capability: str | None = None  # "fs_read", "fs_write", "stdin": what a sandbox must grant
+    """One native: its name, arity (-1: variadic), implementation and optional inline template."""
+
+    __slots__ = ("name", "arity", "impl", "inline", "capability")
+
+    def __init__(self, name: str, arity: int, impl: Callable, inline: str | None = None,
+                 capability: str | None = None) -> None:
+        self.name, self.arity, self.impl = name, arity, impl
+        #: Python expression template, e.g. "len({0})"
+        self.inline = inline
+        #: "fs_read", "fs_write", "stdin": what a sandbox must grant
+        self.capability = capability
 
 
 NATIVES: dict[str, Native] = {}
@@ -295,11 +300,25 @@ native("math.isinf", 1)(math.isinf)
 native("time.now", 0, "_perf_counter()")(_time.perf_counter)
 native("time.sleep", 1)(lambda s: _time.sleep(max(0.0, s)))
 
-#: One generator for `random` and (later) `rand`, so `random.seed` seeds both.
-RNG = _random.Random()
+class _LazyRandom:
+    """The one generator for `random` and (later) `rand`, so `random.seed` seeds both.
+
+    Created on first use: importing `random` costs a few milliseconds of start-up.
+    """
+
+    _rng = None
+
+    def __getattr__(self, name: str) -> Any:
+        if _LazyRandom._rng is None:
+            import random
+            _LazyRandom._rng = random.Random()
+        return getattr(_LazyRandom._rng, name)
+
+
+RNG = _LazyRandom()
 native("random.seed", 1)(lambda n: RNG.seed(n))
-native("random.random", 0)(RNG.random)
-native("random.uniform", 2)(RNG.uniform)
+native("random.random", 0)(lambda: RNG.random())
+native("random.uniform", 2)(lambda a, b: RNG.uniform(a, b))
 
 
 @native("random.randint", 2)

@@ -7,7 +7,6 @@ else goes through the click groups below.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 
 def main() -> None:
@@ -26,6 +25,8 @@ def noodlec_main() -> None:
 
 
 def _noodle_cli() -> None:
+    from pathlib import Path
+
     import click
 
     from noodle.tools import run as runmod
@@ -93,6 +94,8 @@ def _noodle_cli() -> None:
 
 
 def _compile(file: str, opt: int, use_cache: bool = False):
+    from pathlib import Path
+
     from noodle.compiler.driver import CompileOptions, Project
 
     p = Path(file)
@@ -102,6 +105,7 @@ def _compile(file: str, opt: int, use_cache: bool = False):
 
 def _noodlec_cli() -> None:
     import json
+    from pathlib import Path
 
     import click
 

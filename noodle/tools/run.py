@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
 EXIT_OK, EXIT_ERROR, EXIT_COMPILE = 0, 1, 2
 
@@ -20,62 +19,93 @@ def _print_err(text: str) -> None:
 def load_program(path: str, opt_level: int = 1, use_cache: bool = True):
     """Compile (or load from cache) the program at `path` and link it into a fresh machine.
 
-    Returns (machine, loaded module).  A `.nbc` path is loaded as it is, with
-    imports looked up as `.nbc` files beside it; a `.nd` path goes through the
-    compiler.
+    Returns (machine, loaded module), top-level code not yet run.  A `.nbc`
+    path is loaded as it is, with imports looked up as `.nbc` files beside
+    it; a `.nd` path is compiled — or, when `__noodlecache__/` holds images
+    still valid for it and everything it imports, linked from those without
+    importing the compiler at all.
     """
     from noodle.vm.machine import Machine
-    from noodle.vm.module_file import LoadError
-    from noodle.vm.verify import load_bytes
 
-    p = Path(path)
-    if p.suffix == ".nbc":
-        def find_nbc(name: str):
-            dep = p.parent / f"{name}.nbc"
-            try:
-                return load_bytes(dep.read_bytes(), str(dep))
-            except OSError as e:
-                raise LoadError(f"cannot read imported module {name!r}: {e.strerror}", str(dep)) from None
+    if path.endswith(".nbc"):
+        return _load_nbc(path)
+    root = os.path.dirname(path) or "."
+    name = os.path.splitext(os.path.basename(path))[0]
+    cache = use_cache and opt_level == 1
+    if cache:
+        from noodle.vm.cache import read_image
         try:
-            data = p.read_bytes()
-        except OSError as e:
-            raise LoadError(f"cannot read module file: {e.strerror}", path) from None
-        module = load_bytes(data, path)
-        machine = Machine(find_nbc)
-        return machine, machine.load(module, run_init=False)
-    root = p.parent
-    if use_cache and opt_level == 1:
-        # Fast start: a valid cached module (and cached imports) runs without importing the compiler.
-        from noodle.vm.cache import read_cached
-        try:
-            source = p.read_text(encoding="utf-8")
+            with open(path, encoding="utf-8") as f:
+                source: str | None = f.read()
         except (OSError, UnicodeDecodeError):
             source = None
-        cached = read_cached(root, p.stem, source) if source is not None else None
-        if cached is not None:
-            machine = Machine(lambda name: _find_import(root, name, opt_level))
-            return machine, machine.load(cached, run_init=False)
+        image = read_image(root, name, source) if source is not None else None
+        if image is not None:
+            machine = Machine(lambda dep: _find_import(root, dep, opt_level))
+            return machine, machine.load(image, run_init=False)
+    from pathlib import Path
+
+    from noodle.compiler.driver import CompileOptions, Project
+    from noodle.vm.image import build_image
+
+    project = Project(Path(root), CompileOptions(opt_level, use_cache))
+    compiled = project.compile_file(Path(path), display=path)
+
+    def find(dep: str):
+        module = project.find(dep)
+        return _image_for(root, dep, module, cache)
+
+    machine = Machine(find)
+    return machine, machine.load(_image_for(root, compiled.name, compiled.module, cache), run_init=False)
+
+
+def _image_for(root: str, name: str, module, cache: bool):
+    """Build a module's image, keeping it in the cache for the next start."""
+    from noodle.vm.image import build_image
+
+    image = build_image(module)
+    if cache:
+        from noodle.vm.cache import write_image
+        write_image(root, name, image)
+    return image
+
+
+def _find_import(root: str, name: str, opt_level: int):
+    """An imported module for the fast path: its cached image when valid, else compiled."""
+    from noodle.vm.cache import read_image, read_source
+
+    source = read_source(root, name)
+    image = read_image(root, name, source) if source is not None else None
+    if image is not None:
+        return image
+    from pathlib import Path
+
     from noodle.compiler.driver import CompileOptions, Project
 
-    project = Project(root, CompileOptions(opt_level, use_cache))
-    compiled = project.compile_file(p, display=path)
-    machine = Machine(project.find)
-    return machine, machine.load(compiled.module, run_init=False)
+    return _image_for(root, name, Project(Path(root), CompileOptions(opt_level, True)).find(name), True)
 
 
-def _find_import(root: Path, name: str, opt_level: int):
-    """An imported module: from the cache when valid, else compiled."""
-    from noodle.vm.cache import module_path, read_cached
+def _load_nbc(path: str):
+    from noodle.errors import LoadError
+    from noodle.vm.machine import Machine
+    from noodle.vm.verify import load_bytes
 
-    try:
-        cached = read_cached(root, name, module_path(root, name).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError):
-        cached = None
-    if cached is not None:
-        return cached
-    from noodle.compiler.driver import CompileOptions, Project
+    def read(p: str, what: str) -> bytes:
+        try:
+            with open(p, "rb") as f:
+                return f.read()
+        except OSError as e:
+            raise LoadError(f"cannot read {what}: {e.strerror}", p) from None
 
-    return Project(root, CompileOptions(opt_level, True)).find(name)
+    folder = os.path.dirname(path)
+
+    def find_nbc(name: str):
+        dep = os.path.join(folder, f"{name}.nbc")
+        return load_bytes(read(dep, f"imported module {name!r}"), dep)
+
+    module = load_bytes(read(path, "module file"), path)
+    machine = Machine(find_nbc)
+    return machine, machine.load(module, run_init=False)
 
 
 def run_file(path: str, args: list[str] | None = None, opt_level: int = 1, use_cache: bool = True) -> int:

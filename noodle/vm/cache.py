@@ -1,61 +1,122 @@
 """The compiled-module cache `__noodlecache__/`, readable without the compiler.
 
-`noodle run app.nd` with a warm cache must start about as fast as Python, so
-checking and loading a cached module lives here on the VM side and imports
-nothing of the front end.  A cached module is used only while its source
-hash, and the source hashes of the modules it imports, still match.
+For each module the cache keeps `NAME.nbc` (the verified module file) and
+`NAME.nbi` (its image: the translation ready to link, see
+:mod:`noodle.vm.image`).  An entry is used only while its source hash
+matches the source, and every module it imports — transitively — is itself
+unchanged, so a change deep in the import graph invalidates everything that
+depends on it.  `noodle run app.nd` on an unchanged program links images
+only, importing nothing of the compiler, msgspec, the verifier or the
+translator.
 """
 from __future__ import annotations
 
 import os
-from pathlib import Path
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
+    from typing import Callable
 
-from noodle.vm import module_file as mf
-from noodle.vm.module_file import LoadError, ModuleFile, source_hash
+from noodle.vm.hashing import source_hash
 
 CACHE_DIR = "__noodlecache__"
 
 
-def module_path(root: Path, name: str) -> Path:
-    return root.joinpath(*name.split(".")).with_suffix(".nd")
+def module_path(root: "str | os.PathLike[str]", name: str) -> str:
+    return os.path.join(os.fspath(root), *name.split(".")) + ".nd"
 
 
-def cache_path(root: Path, name: str) -> Path:
-    return root / CACHE_DIR / f"{name}.nbc"
+def cache_path(root: "str | os.PathLike[str]", name: str, suffix: str = ".nbc") -> str:
+    return os.path.join(os.fspath(root), CACHE_DIR, name + suffix)
 
 
-def read_cached(root: Path, name: str, source: str) -> ModuleFile | None:
-    """The cached, verified module for `name` if it is still valid for `source`; else None."""
-    from noodle.vm.verify import verify
-
-    path = cache_path(root, name)
+def read_source(root: "str | os.PathLike[str]", name: str) -> str | None:
     try:
-        data = path.read_bytes()
+        with open(module_path(root, name), encoding="utf-8") as f:
+            return f.read()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _read_bytes(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
     except OSError:
         return None
+
+
+def _imports_valid(root: "str | os.PathLike[str]", imports: list[tuple[str, str]],
+                   entry_valid: Callable[[str, str], bool]) -> bool:
+    for dep, recorded in imports:
+        dep_source = read_source(root, dep)
+        if dep_source is None or recorded != source_hash(dep_source):
+            return False
+        if not entry_valid(dep, dep_source):
+            return False
+    return True
+
+
+def read_cached(root: "str | os.PathLike[str]", name: str, source: str, _memo: dict | None = None):
+    """The cached, verified ModuleFile for `name` if it is still valid for `source`; else None."""
+    from noodle.errors import LoadError
+    from noodle.vm import module_file as mf
+    from noodle.vm.verify import verify
+
+    memo = {} if _memo is None else _memo
+    if name in memo:
+        return memo[name]
+    memo[name] = None  # a cycle is never valid
+    path = cache_path(root, name)
+    data = _read_bytes(path)
+    if data is None:
+        return None
     try:
-        module = mf.decode(data, str(path))
+        module = mf.decode(data, path)
         if module.source_hash != source_hash(source):
             return None
-        verify(module, str(path))
+        verify(module, path)
     except LoadError:
         return None  # a stale or damaged entry is simply rebuilt
-    for imp in module.imports:
-        try:
-            dep_source = module_path(root, imp.module).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            return None
-        if imp.hash != source_hash(dep_source):
-            return None
-    return module
+    ok = _imports_valid(root, [(i.module, i.hash) for i in module.imports],
+                        lambda dep, src: read_cached(root, dep, src, memo) is not None)
+    memo[name] = module if ok else None
+    return memo[name]
 
 
-def write_cached(root: Path, name: str, module: ModuleFile) -> None:
-    path = cache_path(root, name)
+def read_image(root: "str | os.PathLike[str]", name: str, source: str, _memo: dict | None = None):
+    """The cached ModuleImage for `name` if it is still valid for `source`; else None."""
+    from noodle.vm.image import ModuleImage
+
+    memo = {} if _memo is None else _memo
+    if name in memo:
+        return memo[name]
+    memo[name] = None
+    data = _read_bytes(cache_path(root, name, ".nbi"))
+    image = ModuleImage.loads(data) if data is not None else None
+    if image is None or image.source_hash != source_hash(source):
+        return None
+    ok = _imports_valid(root, list(zip(image.imports, image.import_hashes)),
+                        lambda dep, src: read_image(root, dep, src, memo) is not None)
+    memo[name] = image if ok else None
+    return memo[name]
+
+
+def _write(path: str, data: bytes) -> None:
     try:
-        path.parent.mkdir(exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_bytes(mf.encode(module))
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = f"{path}.tmp{os.getpid()}"
+        with open(tmp, "wb") as f:
+            f.write(data)
         os.replace(tmp, path)
     except OSError:
         pass  # a read-only source tree still runs, just without the cache
+
+
+def write_cached(root: "str | os.PathLike[str]", name: str, module) -> None:
+    from noodle.vm import module_file as mf
+
+    _write(cache_path(root, name), mf.encode(module))
+
+
+def write_image(root: "str | os.PathLike[str]", name: str, image) -> None:
+    _write(cache_path(root, name, ".nbi"), image.dumps())

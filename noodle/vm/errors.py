@@ -8,7 +8,6 @@ no bookkeeping on the hot path.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from types import TracebackType
 
 from noodle.errors import NoodleError
@@ -37,24 +36,34 @@ class NoodleRuntimeError(NoodleError):
         return "\n".join(lines + shown)
 
 
-@dataclass(frozen=True, slots=True)
 class Frame:
-    name: str
-    file: str
-    line: int
-    col: int
+    """One frame of the Noodle stack."""
+
+    __slots__ = ("name", "file", "line", "col")
+
+    def __init__(self, name: str, file: str, line: int, col: int) -> None:
+        self.name, self.file, self.line, self.col = name, file, line, col
+
+    def __repr__(self) -> str:
+        return f"Frame({self.name!r}, {self.file!r}, {self.line}, {self.col})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Frame) and (self.name, self.file, self.line, self.col) == \
+            (other.name, other.file, other.line, other.col)
 
     def __str__(self) -> str:
         return f"  at {self.name} ({self.file}:{self.line}:{self.col})"
 
 
-@dataclass(slots=True)
 class CodeInfo:
     """What the VM knows about one generated Python source: its Noodle line map."""
 
-    source_file: str
-    #: python line -> (function display name, noodle line, noodle col)
-    lines: dict[int, tuple[str, int, int]]
+    __slots__ = ("source_file", "lines")
+
+    def __init__(self, source_file: str, lines: dict[int, tuple[str, int, int]]) -> None:
+        self.source_file = source_file
+        #: python line -> (function display name, noodle line, noodle col)
+        self.lines = lines
 
 
 #: generated filename ("<noodle:...>") -> info

@@ -1,23 +1,25 @@
-"""The VM: loads verified modules, links their imports, runs them.
+"""The VM: links module images, runs them.
 
 A :class:`Machine` owns the modules loaded into it (nothing is shared between
-machines).  Loading a module translates its bytecode into Python functions
-(:mod:`noodle.vm.translate`), binds its natives, struct classes and imported
-modules into a private namespace, and runs its top-level code once.
+machines).  Loading a module takes its image (:mod:`noodle.vm.image`: the
+verified bytecode translated into a Python code object, built on the spot
+from a `.nbc` module or read from the cache), binds its natives, struct
+classes and imported modules into a private namespace, and runs its
+top-level code once.
 """
 from __future__ import annotations
 
 import builtins
-import itertools
 import sys
-from dataclasses import dataclass
-from typing import Any, Callable
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
+    from typing import Any, Callable
 
+from noodle.errors import LoadError
 from noodle.stdlib.natives import NATIVES
 from noodle.vm.errors import CODE_REGISTRY, CodeInfo, NoodleRuntimeError, runtime_error
-from noodle.vm.module_file import LoadError, ModuleFile
+from noodle.vm.image import ModuleImage, build_image
 from noodle.vm.ops import HELPERS
-from noodle.vm.translate import translate_module
 from noodle.vm.values import ErrorValue, make_struct_class
 
 #: Python frames per Noodle call are 1:1, so this is the documented Noodle call depth.
@@ -27,8 +29,6 @@ MAX_DEPTH = 10_000
 _SAFE_BUILTINS = {name: getattr(builtins, name) for name in (
     "len", "list", "sorted", "min", "max", "any", "all", "enumerate", "zip", "divmod", "round", "range",
     "float", "int", "bool", "abs", "str")}
-
-_instance_ids = itertools.count(1)
 
 
 class Exports:
@@ -50,27 +50,30 @@ class Exports:
         return list(self._keys)
 
 
-@dataclass
 class LoadedModule:
-    name: str
-    version: str
-    file: ModuleFile
-    namespace: dict[str, Any]
-    exports: Exports
-    functions: dict[str, Callable[..., Any]]
+    """A module linked into a machine: its namespace, functions and exports."""
+
+    __slots__ = ("name", "version", "image", "namespace", "exports", "functions")
+
+    def __init__(self, image: ModuleImage, namespace: dict[str, Any], exports: Exports,
+                 functions: dict[str, Callable[..., Any]]) -> None:
+        self.name, self.version, self.image = image.name, image.version, image
+        self.namespace, self.exports, self.functions = namespace, exports, functions
 
     def function(self, name: str) -> Callable[..., Any]:
         return self.functions[name]
 
 
-@dataclass(frozen=True, slots=True)
 class TestResult:
-    name: str
-    passed: bool
-    error: NoodleRuntimeError | None = None
+    __slots__ = ("name", "passed", "error")
+    __test__ = False  # not a pytest class
+
+    def __init__(self, name: str, passed: bool, error: NoodleRuntimeError | None = None) -> None:
+        self.name, self.passed, self.error = name, passed, error
 
 
-ModuleFinder = Callable[[str], ModuleFile]
+#: Finds an imported module by name: its image, or a verified ModuleFile to build one from.
+ModuleFinder = "Callable[[str], Any]"
 
 
 class Machine:
@@ -83,64 +86,60 @@ class Machine:
         if sys.getrecursionlimit() < MAX_DEPTH + 200:
             sys.setrecursionlimit(MAX_DEPTH + 200)
 
-    def load(self, mf: ModuleFile, run_init: bool = True) -> LoadedModule:
-        """Link and initialise a verified module (and, through the finder, what it imports)."""
-        if mf.name in self._loading:
-            cycle = " -> ".join(self._loading[self._loading.index(mf.name):] + [mf.name])
+    def load(self, module: Any, run_init: bool = True) -> LoadedModule:
+        """Link and initialise a module — a :class:`ModuleImage` or a verified ModuleFile —
+        and, through the finder, what it imports."""
+        image = module if isinstance(module, ModuleImage) else build_image(module)
+        if image.name in self._loading:
+            cycle = " -> ".join(self._loading[self._loading.index(image.name):] + [image.name])
             raise LoadError(f"import cycle: {cycle}")
-        self._loading.append(mf.name)
+        self._loading.append(image.name)
         try:
             imported = []
-            for imp in mf.imports:
-                dep = self.modules.get(imp.module)
+            for name in image.imports:
+                dep = self.modules.get(name)
                 if dep is None:
                     if self.finder is None:
-                        raise LoadError(f"module {imp.module!r} is not loaded and there is no module finder")
-                    dep = self.load(self.finder(imp.module))
+                        raise LoadError(f"module {name!r} is not loaded and there is no module finder")
+                    dep = self.load(self.finder(name))
                 imported.append(dep)
-            lm = self.instantiate(mf, imported)
-            self.modules[mf.name] = lm
+            lm = self.instantiate(image, imported)
+            self.modules[image.name] = lm
         finally:
             self._loading.pop()
         if run_init:
             self.call(lm, lm.functions["__init__"])
         return lm
 
-    def instantiate(self, mf: ModuleFile, imported: list[LoadedModule]) -> LoadedModule:
-        source, linemap, natives = translate_module(mf)
-        filename = f"<noodle:{mf.name}#{next(_instance_ids)}>"
+    def instantiate(self, image: ModuleImage, imported: list[LoadedModule]) -> LoadedModule:
         ns: dict[str, Any] = dict(HELPERS)
         ns["__builtins__"] = _SAFE_BUILTINS
-        for key, name in natives.items():
-            ns[key] = NATIVES[name].impl
-        for i, s in enumerate(mf.structs):
-            ns[f"S{i}"] = make_struct_class(s.name, s.fields)
+        for key, name in image.natives.items():
+            native = NATIVES.get(name)
+            if native is None:
+                raise LoadError(f"module {image.name!r} needs the native {name!r}, which this VM lacks")
+            ns[key] = native.impl
+        for i, (sname, fields, _) in enumerate(image.structs):
+            ns[f"S{i}"] = make_struct_class(sname, list(fields))
         for i, dep in enumerate(imported):
             ns[f"M{i}"] = dep.exports
-        try:
-            code = compile(source, filename, "exec")
-        except (SyntaxError, RecursionError, MemoryError, ValueError) as e:
-            raise LoadError(f"cannot translate bytecode: {type(e).__name__}: {e}") from None
-        CODE_REGISTRY[filename] = CodeInfo(mf.source_file, linemap)
-        exec(code, ns)  # noqa: S102 - generated from verified bytecode, see noodle.vm.translate
+        CODE_REGISTRY[image.code.co_filename] = CodeInfo(image.source_file, image.linemap)
+        exec(image.code, ns)  # noqa: S102 - translated from verified bytecode, see noodle.vm.translate
         functions: dict[str, Callable[..., Any]] = {}
         keys: dict[str, str] = {}
-        for i, f in enumerate(mf.functions):
-            if f.parent >= 0:
-                continue
-            fn = ns[f"f{i}"]
+        for f in image.functions:
+            fn = ns[f"f{f.index}"]
             fn.__noodle_name__ = f.display
             functions[f.name] = fn
             if f.exported and f.kind in ("fn", "method"):
-                keys[f.name] = f"f{i}"
-        for i, s in enumerate(mf.structs):
-            if s.exported:
-                keys[s.name] = f"S{i}"
-        for i, g in enumerate(mf.globals):
-            if g.exported:
-                keys[g.name] = f"g{i}"
-        ns["__noodle_source__"] = source
-        return LoadedModule(mf.name, mf.version, mf, ns, Exports(ns, keys), functions)
+                keys[f.name] = f"f{f.index}"
+        for i, (sname, _, exported) in enumerate(image.structs):
+            if exported:
+                keys[sname] = f"S{i}"
+        for i, (gname, exported) in enumerate(image.globals):
+            if exported:
+                keys[gname] = f"g{i}"
+        return LoadedModule(image, ns, Exports(ns, keys), functions)
 
     def call(self, lm: LoadedModule, fn: Callable[..., Any], *args: Any) -> Any:
         """Run Noodle code; an uncaught Noodle error becomes :class:`NoodleRuntimeError`."""
@@ -152,18 +151,17 @@ class Machine:
             raise runtime_error(e) from None
 
     def run_main(self, lm: LoadedModule) -> None:
-        if lm.file.entry >= 0:
-            self.call(lm, lm.functions[lm.file.functions[lm.file.entry].name])
+        if lm.image.entry is not None:
+            self.call(lm, lm.functions[lm.image.entry])
 
     def run_tests(self, lm: LoadedModule) -> list[TestResult]:
         results = []
-        for t in lm.file.tests:
-            fn = lm.functions[lm.file.functions[t.func].name]
+        for name, func in lm.image.tests:
             try:
-                self.call(lm, fn)
-                results.append(TestResult(t.name, True))
+                self.call(lm, lm.functions[func])
+                results.append(TestResult(name, True))
             except NoodleRuntimeError as e:
-                results.append(TestResult(t.name, False, e))
+                results.append(TestResult(name, False, e))
         return results
 
 

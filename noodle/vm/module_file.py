@@ -16,12 +16,12 @@ verifier (:mod:`noodle.vm.verify`).  Nothing runs before both pass.
 """
 from __future__ import annotations
 
-import hashlib
 import struct
 
 import msgspec
 
 from noodle.errors import LoadError
+from noodle.vm.hashing import digest, source_hash
 
 MAGIC = b"\x89NBC\r\n\x1a\n"
 FORMAT_VERSION = 1
@@ -97,8 +97,7 @@ _decoder = msgspec.msgpack.Decoder(ModuleFile)
 def encode(module: ModuleFile) -> bytes:
     """The complete bytes of a `.nbc` file."""
     payload = _encoder.encode(module)
-    digest = hashlib.blake2b(payload, digest_size=32).digest()
-    return _HEADER.pack(MAGIC, FORMAT_VERSION, 0, len(payload), digest) + payload
+    return _HEADER.pack(MAGIC, FORMAT_VERSION, 0, len(payload), digest(payload)) + payload
 
 
 def decode(data: bytes, path: str | None = None) -> ModuleFile:
@@ -107,7 +106,7 @@ def decode(data: bytes, path: str | None = None) -> ModuleFile:
         raise LoadError("not a Noodle module (bad magic number)", path)
     if len(data) < HEADER_SIZE:
         raise LoadError("truncated module file (incomplete header)", path)
-    _, version, flags, length, digest = _HEADER.unpack_from(data)
+    _, version, flags, length, expected = _HEADER.unpack_from(data)
     if version != FORMAT_VERSION:
         raise LoadError(f"module format version {version} is not supported (this VM reads version {FORMAT_VERSION})", path)
     if flags != 0:
@@ -117,7 +116,7 @@ def decode(data: bytes, path: str | None = None) -> ModuleFile:
         raise LoadError(f"truncated module file ({len(payload)} of {length} payload bytes)", path)
     if len(payload) > length:
         raise LoadError(f"trailing garbage after the module payload ({len(payload) - length} bytes)", path)
-    if hashlib.blake2b(payload, digest_size=32).digest() != digest:
+    if digest(payload) != expected:
         raise LoadError("corrupted module file (checksum mismatch)", path)
     try:
         return _decoder.decode(payload)
@@ -125,6 +124,4 @@ def decode(data: bytes, path: str | None = None) -> ModuleFile:
         raise LoadError(f"malformed module payload: {e}", path) from None
 
 
-def source_hash(text: str) -> str:
-    """The hash recorded in a module to tell whether its source changed."""
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+__all__ = ["ModuleFile", "LoadError", "encode", "decode", "source_hash", "MAGIC", "FORMAT_VERSION"]

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, NoReturn
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
+    from typing import Any, NoReturn
 
 from noodle.vm.errors import to_error
 from noodle.vm.values import INT_MAX, INT_MIN, ErrorValue, nd_str

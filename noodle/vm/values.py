@@ -9,7 +9,9 @@ Python exception that carries it while it is thrown.
 from __future__ import annotations
 
 import math
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
+    from typing import Any
 
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1
 
