@@ -112,10 +112,10 @@ _TABLE: list[OpInfo] = [
     OpInfo("BUILD_STR", (COUNT, NONE, NONE), lambda a, b, c: (a, 1), doc="concatenate a strings"),
     OpInfo("BUILD_RANGE", (FLAG, NONE, NONE), _fixed(2, 1), doc="lo..hi, inclusive when a"),
     OpInfo("INDEX", (NONE,) * 3, _BIN),
-    OpInfo("STORE_INDEX", (NONE,) * 3, _fixed(3, 0), "stmt", "obj, index, value"),
+    OpInfo("STORE_INDEX", (NONE,) * 3, _fixed(3, 0), "stmt", "value, obj, index (value first, as in Python)"),
     OpInfo("SLICE", (FLAG, FLAG, NONE), lambda a, b, c: (1 + a + b, 1), doc="a: lo given, b: hi given"),
     OpInfo("GET_FIELD", (FIELD, NONE, NONE), _UN),
-    OpInfo("SET_FIELD", (FIELD, NONE, NONE), _fixed(2, 0), "stmt", "obj, value"),
+    OpInfo("SET_FIELD", (FIELD, NONE, NONE), _fixed(2, 0), "stmt", "value, obj"),
     OpInfo("TUPLE_GET", (INDEX, NONE, NONE), _UN),
     OpInfo("NEW", (STRUCT, COUNT, NONE), lambda a, b, c: (b, 1), doc="struct a from b field values"),
     # calls

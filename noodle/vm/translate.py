@@ -68,6 +68,7 @@ class _Fn:
     code: FunctionCode
     lines: list[_Line] = field(default_factory=list)
     globals_stored: set[int] = field(default_factory=set)
+    temps: int = 0
     nonlocals: set[str] = field(default_factory=set)
 
 
@@ -75,10 +76,29 @@ class TranslateError(Exception):
     pass
 
 
+#: Deepest bracket nesting allowed in one generated expression (CPython's parser stops at 200).
+MAX_EXPR_NESTING = 40
+
+
+def _too_deep(text: str) -> bool:
+    if len(text) < 4 * MAX_EXPR_NESTING:
+        return False
+    depth = deepest = 0
+    for ch in text:
+        if ch in "([{":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+        elif ch in ")]}":
+            depth -= 1
+    return deepest > MAX_EXPR_NESTING
+
+
 class Translator:
     def __init__(self, module: ModuleFile) -> None:
         self.m = module
         self.native_names: dict[int, str] = {}
+        self.region_depth = 0  # > 0 inside AND/OR/COND regions, where statements cannot be emitted
         self.children: dict[int, list[int]] = {}
         for i, f in enumerate(module.functions):
             if f.parent >= 0:
@@ -160,19 +180,37 @@ class Translator:
             if info.role in ("mid", "close"):
                 break
             pc = self.step(st, pc, indent, stack)
+            if stack and self.region_depth == 0 and _too_deep(stack[-1].text):
+                self.spill(st, pc - 1, indent, stack)
         if stack:
             raise TranslateError("values left on the stack at the end of a block")
         if len(st.lines) == start_len:
             self.emit(st, indent, "pass", max(0, min(pc, n - 1)))
         return pc
 
+    def spill(self, st: _Fn, pc: int, indent: int, stack: list[_Val]) -> None:
+        """Evaluate every pending value into a temporary, bottom first (evaluation order is kept).
+
+        Long expressions (`a + b + c + ...` over a hundred terms) would otherwise
+        nest past what CPython's parser accepts.
+        """
+        for k, v in enumerate(stack):
+            st.temps += 1
+            name = f"_s{st.temps}"
+            self.emit(st, indent, f"{name} = {v.text}", pc)
+            stack[k] = _Val(name)
+
     def expr_region(self, st: _Fn, pc: int, stack: list[_Val], closers: tuple[str, ...]) -> tuple[_Val, int]:
         """Translate an expression region; return its value and the index of the op that closed it."""
         f = st.code
         n = len(f.lines)
         base = len(stack)
-        while pc < n and OPS[f.code[pc * 4]].name not in closers:
-            pc = self.step(st, pc, 0, stack)
+        self.region_depth += 1
+        try:
+            while pc < n and OPS[f.code[pc * 4]].name not in closers:
+                pc = self.step(st, pc, 0, stack)
+        finally:
+            self.region_depth -= 1
         if pc >= n or len(stack) != base + 1:
             raise TranslateError("malformed expression region")
         return stack.pop(), pc
@@ -318,11 +356,11 @@ class Translator:
             self.emit(st, indent, f"g{a} = {pop()}", pc)
         elif name == "POP":
             self.emit(st, indent, pop(), pc)
-        elif name == "STORE_INDEX":
-            v, k, x = pop(), pop(), pop()
+        elif name == "STORE_INDEX":  # value, obj, index: the value is evaluated first, as in Python
+            k, x, v = pop(), pop(), pop()
             self.emit(st, indent, f"{x}[{k}] = {v}", pc)
-        elif name == "SET_FIELD":
-            v, x = pop(), pop()
+        elif name == "SET_FIELD":  # value, obj
+            x, v = pop(), pop()
             self.emit(st, indent, f"{_atom(x)}.f_{self.m.names[a]} = {v}", pc)
         elif name == "RETURN":
             self.emit(st, indent, f"return {pop()}", pc)
@@ -351,11 +389,16 @@ class Translator:
             probe: list[_Val] = []
             saved = len(st.lines)
             q = pc + 1
+            self.region_depth += 1
             try:
                 while q < len(f.lines) and OPS[f.code[q * 4]].role == "expr":
                     q = self.step(st, q, 0, probe)
             except TranslateError:
                 probe, q = [], pc + 1
+            finally:
+                self.region_depth -= 1
+            if probe and _too_deep(probe[-1].text):
+                probe = []  # a condition too long for one line is computed in the loop body
             if len(st.lines) == saved and len(probe) == 1 and q < len(f.lines) \
                     and OPS[f.code[q * 4]].name == "BREAK_IF_FALSE":
                 self.emit(st, indent, f"while {probe[0].text}:", pc)

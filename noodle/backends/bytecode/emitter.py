@@ -84,15 +84,15 @@ class _FunctionEmitter:
             self.expr(s.value)
             self.at(s)
             self.emit("STORE_GLOBAL", m.global_ix[s.name])
-        elif isinstance(s, ir.FieldSet):
-            self.expr(s.obj)
+        elif isinstance(s, ir.FieldSet):  # the value first, then the target (Python's order)
             self.expr(s.value)
+            self.expr(s.obj)
             self.at(s)
             self.emit("SET_FIELD", m.pools.name(s.field))
         elif isinstance(s, ir.IndexSet):
+            self.expr(s.value)
             self.expr(s.obj)
             self.expr(s.index)
-            self.expr(s.value)
             self.at(s)
             self.emit("STORE_INDEX")
         elif isinstance(s, ir.ExprStmt):

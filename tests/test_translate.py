@@ -1,0 +1,56 @@
+"""The bytecode → Python translation: long expressions, evaluation order, generated code's shape."""
+from __future__ import annotations
+
+import io
+from contextlib import redirect_stdout
+
+from noodle.compiler.driver import compile_source
+from noodle.vm.image import build_image
+from noodle.vm.machine import Machine
+
+
+def run(source: str, opt: int = 1) -> str:
+    _, module = compile_source(source, "t.nd", "t", opt_level=opt)
+    out = io.StringIO()
+    with redirect_stdout(out):
+        m = Machine()
+        m.run_main(m.load(module))
+    return out.getvalue()
+
+
+def test_long_expression_is_spilled_into_temporaries() -> None:
+    terms = " + ".join(f"x{i % 3}" for i in range(150))
+    src = f"fn f(x0: int, x1: int, x2: int) -> int {{ return {terms} }}\nfn main() {{ print(f(1, 2, 3)) }}\n"
+    assert run(src, opt=0) == "300\n"
+
+
+def test_long_loop_condition() -> None:
+    cond = " + ".join(["s"] + ["1"] * 120)
+    src = f"fn main() {{\n var s = 0\n while {cond} < 1000 {{ s += 100 }}\n print(s)\n}}\n"
+    assert run(src, opt=0) == "900\n"
+
+
+def test_spilling_keeps_evaluation_order() -> None:
+    calls = " + ".join(f't("{i}")' for i in range(80))
+    src = ("var log: List<str> = []\n"
+           "fn t(s: str) -> int { log.append(s); return 1 }\n"
+           f"fn main() {{ let n = {calls}\n print(n, log[0], log[79]) }}\n")
+    assert run(src, opt=0) == "80 0 79\n"
+
+
+def test_assignment_evaluates_value_before_target() -> None:
+    src = ('var log: List<str> = []\n'
+           'fn t(s: str, v: int) -> int { log.append(s); return v }\n'
+           'struct Box { v: int }\n'
+           'fn main() {\n let xs = [0, 0]\n xs[t("index", 1)] = t("value", 5)\n'
+           ' let b = Box(0)\n b.v = t("field", 3)\n print(xs, b.v, log) }\n')
+    assert run(src) == '[0, 5] 3 ["value", "index", "field"]\n'
+
+
+def test_while_condition_becomes_a_python_while() -> None:
+    _, module = compile_source("fn f(n: int) -> int {\n var i = 0\n while i < n { i += 1 }\n return i\n}\n",
+                               "t.nd", "t")
+    from noodle.vm.translate import translate_module
+    source, _, _ = translate_module(module)
+    assert "while (v0_1 < v0_0):" in source
+    assert build_image(module).code is not None
