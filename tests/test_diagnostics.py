@@ -42,6 +42,7 @@ CASES: list[Case] = [
     Case("E0004", "fn main() {\n    let big = 99999999999999999999\n}\n", 2, 15, ("99999999999999999999",),
          ("9223372036854775807",)),
     Case("E0005", 'print(1)\nmodule app.main version "1.0.0"\n', 2, 1, ("module header",)),
+    Case("E0006", 'module app version "1.2"\nprint(1)\n', 1, 1, ("semantic version",), ("MAJOR.MINOR.PATCH",)),
     # names
     Case("E0100", "fn main() {\n    let count = 1\n    print(cuont)\n}\n", 3, 11, ("cuont",), ("`count`",)),
     Case("E0101", "fn main() {\n    total = 5\n}\n", 2, 5, ("total",), ("var total",)),

@@ -15,6 +15,7 @@ type `?` so one mistake is reported once.
 """
 from __future__ import annotations
 
+import re
 from typing import Callable
 
 from noodle.compiler import ast
@@ -22,6 +23,7 @@ from noodle.compiler.diagnostics import DiagnosticBag, did_you_mean
 from noodle.compiler.scope import FnCtx, FuncInfo, GlobalInfo, ModuleInterface, StructInfo, Var
 from noodle.ir import nodes as ir
 from noodle.ir.passes.fold import fold_expr
+from noodle.ir.walk import children as walk_children
 from noodle.ir.types import (
     BOOL, ERROR, F32, FLOAT, I32, INT, NONE, PRIMS, RANGE, STR, UNKNOWN, FnT, ListT, MapT, ModuleT,
     Prim, RangeT, StructT, TupleT, TVar, Type, UnknownT, has_unbound, is_hashable, prune, resolve,
@@ -30,6 +32,14 @@ from noodle.ir.types import (
 from noodle.stdlib import signatures as sigs
 
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+SEMVER = re.compile(r"\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?")
+#: Deepest lambda nesting (lambdas become nested Python functions; see noodle.vm.verify.MAX_DEPTH).
+MAX_LAMBDA_DEPTH = 32
+#: Attributes a declaration may carry.
+KNOWN_ATTRIBUTES = {"no_optimize"}
+#: Prelude names of the Array part of the language, which arrives with the intents work.
+ARRAY_PRELUDE = {"array", "zeros", "ones", "full", "arange", "linspace", "rand", "dot", "matmul", "mean",
+                 "sqrt", "exp", "log", "transpose"}
 
 ARITH = {"+": "add", "-": "sub", "*": "mul", "/": "div", "//": "floordiv", "%": "mod", "**": "pow"}
 BITWISE = {"&": "and", "|": "or", "^": "xor", "<<": "shl", ">>": "shr"}
@@ -48,7 +58,8 @@ class NativeModule:
 
 class Checker:
     def __init__(self, module: ast.Module, name: str, diags: DiagnosticBag,
-                 resolver: Resolver | None = None, interfaces: dict[str, ModuleInterface] | None = None) -> None:
+                 resolver: Resolver | None = None, interfaces: dict[str, ModuleInterface] | None = None,
+                 expected_name: str | None = None) -> None:
         self.ast = module
         self.name = name
         self.version = "0.0.0"
@@ -64,8 +75,10 @@ class Checker:
         self.tests: list[ir.TestDef] = []
         self.lambda_count = 0
         self.ctx: FnCtx | None = None
-        self.interfaces = interfaces or {}
+        self.interfaces = interfaces if interfaces is not None else {}  # shared across a project
         self.last_expr_type: Type | None = None  # the REPL echoes the last expression statement
+        self.expected_name = expected_name  # an imported module's header must name its path
+        self.tuple_inits: dict[int, ir.Expr] = {}  # top-level `let (a, b) = e`: e, checked once
         #: (function IR name, slot) -> where the local was declared, for diagnostics reported after checking
         self.local_spans: dict[tuple[str, int], ast.Span] = {}
 
@@ -112,6 +125,10 @@ class Checker:
         if isinstance(e, ir.Const) and type(e.value) is int:
             return ir.Const(value=float(e.value), ty=FLOAT, line=e.line, col=e.col)
         return ir.Unary(op="int.to_float", x=e, ty=FLOAT, line=e.line, col=e.col)
+
+    def error_expr(self, code: str, msg: str, span: ast.Span, pos: dict) -> ir.Expr:
+        self.error(code, msg, span)
+        return ir.Const(value=None, ty=UNKNOWN, **pos)
 
     def pos(self, span: ast.Span) -> dict:
         return {"line": span.line, "col": span.col}
@@ -185,10 +202,9 @@ class Checker:
     def check_module(self) -> ir.Module:
         m = self.ast
         if m.header is not None:
-            if m.header.version:
-                self.version = m.header.version
+            self.check_header(m.header)
+        init = self.init_ctx_for_globals()
         self.collect(m)
-        init = self.new_ctx("__init__", "init", "<module>", None, NONE, True)
         self.ctx = init
         body: list[ir.Stmt] = []
         for item in m.items:
@@ -208,6 +224,10 @@ class Checker:
         for item in m.items:
             if isinstance(item, ast.TestDecl):
                 self.check_test(item)
+        for g in self.globals.values():
+            if g.ty is not None and has_unbound(g.ty) and g.decl is not None and not self.diags.has_errors:
+                self.error("E0204", f"the type of `{g.name}` cannot be inferred", g.decl.span,
+                           f"annotate it, e.g. `{'var' if g.mutable else 'let'} {g.name}: List<int> = []`")
         entry = None
         if "main" in self.funcs:
             main = self.funcs["main"]
@@ -219,13 +239,27 @@ class Checker:
             functions=self.functions,
             structs=[ir.StructDef(name=s.name, field_names=s.field_names, field_types=[resolve(t) for t in s.field_types],
                                   methods=list(s.methods), exported=s.exported,
-                                  line=s.decl.span.line if s.decl else 0) for s in self.structs.values()],
+                                  line=s.decl.span.line if s.decl else 0,
+                                  defaults=[constant_default(d, t) for d, t in zip(s.defaults, s.field_types)])
+                     for s in self.structs.values()],
             globals=[ir.GlobalDef(name=g.name, ty=resolve(g.ty or UNKNOWN), mutable=g.mutable, const=g.const,
                                   exported=g.exported) for g in self.globals.values()],
             tests=self.tests, entry=entry)
 
+    def check_header(self, header: ast.ModuleHeader) -> None:
+        if header.version:
+            if SEMVER.fullmatch(header.version):
+                self.version = header.version
+            else:
+                self.error("E0006", f"module version {header.version!r} is not a semantic version", header.span,
+                           'write MAJOR.MINOR.PATCH, e.g. `version "1.2.0"`')
+        if self.expected_name is not None and header.name != self.expected_name:
+            self.error("E0006", f"module header says `{header.name}`, but the file is module `{self.expected_name}`",
+                       header.span, "a module's name is its path from the source root; rename one of them")
+
     def is_global_decl(self, item: "ast.LetDecl | ast.ConstDecl") -> bool:
-        return isinstance(item, ast.ConstDecl) or isinstance(item.target, ast.NamePattern)
+        """Every top-level `let`, `var` and `const` declares module globals (tuple patterns too)."""
+        return True
 
     def collect(self, m: ast.Module) -> None:
         """Declare every top-level name before any body is checked (so order does not matter)."""
@@ -252,6 +286,11 @@ class Checker:
         for item in m.items:
             if isinstance(item, ast.FnDecl) and claim(item.name, item.name_span):
                 self.funcs[item.name] = self.signature(item, item.name, None)
+            elif isinstance(item, ast.LetDecl) and isinstance(item.target, ast.TuplePattern):
+                for pname, path, pspan in pattern_names(item.target):
+                    if claim(pname, pspan):
+                        self.globals[pname] = GlobalInfo(pname, None, mutable=item.mutable, const=False, decl=item,
+                                                         exported=not pname.startswith("_"), path=path)
             elif isinstance(item, (ast.LetDecl, ast.ConstDecl)) and self.is_global_decl(item):
                 name = item.name if isinstance(item, ast.ConstDecl) else item.target.name  # type: ignore[union-attr]
                 if claim(name, item.span):
@@ -317,6 +356,11 @@ class Checker:
             self.import_paths.append(path)
         return iface
 
+    def ensure_import(self, module: str) -> None:
+        """Link a module this one reaches only through another (a method of a struct it returns)."""
+        if module not in self.import_paths:
+            self.import_paths.append(module)
+
     def module_members(self, mod: "ModuleInterface | NativeModule") -> set[str]:
         if isinstance(mod, NativeModule):
             return set(sigs.MODULES[mod.name]) | set(sigs.MODULE_CONSTANTS.get(mod.name, {}))
@@ -340,6 +384,14 @@ class Checker:
     def signature(self, decl: ast.FnDecl, name: str, struct: StructInfo | None) -> FuncInfo:
         names: list[str] = []
         types: list[Type] = []
+        for attr in decl.attributes:
+            if attr not in KNOWN_ATTRIBUTES:
+                self.error("E0005", f"unknown attribute `@{attr}`", decl.span,
+                           did_you_mean(attr, KNOWN_ATTRIBUTES) or "the known attribute is `@no_optimize`")
+        if struct is not None and (not decl.params or decl.params[0].name != "self" or decl.params[0].type is not None):
+            self.error("E0005", f"method `{decl.name}` of `{struct.name}` must take `self` as its first parameter",
+                       decl.name_span, f"write `fn {decl.name}(self, ...)`; a function without `self` belongs at "
+                                       "the top level of the module")
         for i, p in enumerate(decl.params):
             if p.name in names:
                 self.error("E0103", f"parameter `{p.name}` is defined twice", p.span)
@@ -388,6 +440,12 @@ class Checker:
 
     def finish(self, ctx: FnCtx, body: list[ir.Stmt], line: int, col: int, attributes: list[str] | None = None,
                exported: bool = False) -> ir.Function:
+        problem = nesting_problem(body)
+        if problem is not None:
+            node, what = problem
+            self.error("E0005", f"{what} nested too deeply", ast.Span(self.ast.file, node.line, node.col,
+                                                                       node.line, node.col + 1),
+                       "move the inner part into a function of its own")
         fn = ir.Function(name=ctx.name, kind=ctx.kind, display=ctx.display, params=0,
                          local_names=ctx.local_names, local_types=ctx.local_types, ret=ctx.ret, body=body,
                          parent=ctx.parent.name if ctx.parent else None, depth=ctx.depth,
@@ -452,14 +510,13 @@ class Checker:
         """Check a global's initializer (in the module's init function), once."""
         if g.state != "new":
             return
-        g.state = "checking"
         decl = g.decl
         assert decl is not None
-        init_ctx = self.ctx if self.ctx is not None and self.ctx.name == "__init__" else None
-        if init_ctx is None:
-            # reached from inside a function body before the declaration ran: check it in init's context
-            init_ctx = self.init_ctx_for_globals()
-        saved, self.ctx = self.ctx, init_ctx
+        if g.path is not None:
+            self.check_tuple_globals(decl)  # type: ignore[arg-type]
+            return
+        g.state = "checking"
+        saved, self.ctx = self.ctx, self.init_ctx_for_globals()
         value = self.expr(decl.value, g.ty)
         if g.ty is not None:
             value = self.coerce(value, g.ty, decl.value.span, f"`{g.name}`")
@@ -477,6 +534,33 @@ class Checker:
         g.init_ir = value
         g.state = "done"
 
+    def check_tuple_globals(self, decl: ast.LetDecl) -> None:
+        """`let (a, b) = e` at top level: check `e` once and type every name it binds."""
+        members = [g for g in self.globals.values() if g.decl is decl]
+        for g in members:
+            g.state = "checking"
+        saved, self.ctx = self.ctx, self.init_ctx_for_globals()
+        declared = self.resolve_type(decl.type) if decl.type is not None else None
+        value = self.expr(decl.value, declared)
+        if declared is not None:
+            value = self.coerce(value, declared, decl.value.span, "this binding")
+        self.ctx = saved
+        self.tuple_inits[id(decl)] = value
+        for g in members:
+            t: Type = value.ty
+            for i in g.path or ():
+                k = self.known(t)
+                if isinstance(k, TupleT) and i < len(k.items):
+                    t = k.items[i]
+                else:
+                    if not isinstance(k, UnknownT):
+                        self.error("E0200", f"cannot destructure {self.tname(value.ty)} into this pattern",
+                                   decl.target.span, "only tuples can be destructured")
+                    t = UNKNOWN
+                    break
+            g.ty = t
+            g.state = "done"
+
     _init_ctx_cache: FnCtx | None = None
 
     def init_ctx_for_globals(self) -> FnCtx:
@@ -486,6 +570,8 @@ class Checker:
         return self._init_ctx_cache
 
     def global_decl(self, item: "ast.LetDecl | ast.ConstDecl") -> list[ir.Stmt]:
+        if isinstance(item, ast.LetDecl) and isinstance(item.target, ast.TuplePattern):
+            return self.tuple_global_decl(item)
         name = item.name if isinstance(item, ast.ConstDecl) else item.target.name  # type: ignore[union-attr]
         g = self.globals.get(name)
         if g is None or g.decl is not item:
@@ -494,6 +580,30 @@ class Checker:
         if g.init_ir is None:
             return []
         return [ir.GlobalSet(name=name, value=g.init_ir, **self.pos(item.span))]
+
+    def tuple_global_decl(self, item: ast.LetDecl) -> list[ir.Stmt]:
+        members = [g for g in self.globals.values() if g.decl is item]
+        if not members:
+            return []
+        self.check_global_init(members[0])
+        value = self.tuple_inits.get(id(item))
+        if value is None:
+            return []
+        pos = self.pos(item.span)
+        ctx = self.init_ctx_for_globals()
+        tmp = ctx.temp(value.ty)
+        out: list[ir.Stmt] = [ir.LocalSet(slot=tmp, value=value, **pos)]
+        for g in members:
+            part: ir.Expr = ir.LocalGet(slot=tmp, ty=value.ty, **pos)
+            t: Type = value.ty
+            for i in g.path or ():
+                k = self.known(t)
+                if not isinstance(k, TupleT):
+                    return out
+                t = k.items[i]
+                part = ir.TupleGet(obj=part, index=i, ty=t, **pos)
+            out.append(ir.GlobalSet(name=g.name, value=part, **pos))
+        return out
 
     # ------------------------------------------------------------ statements
 
@@ -606,6 +716,12 @@ class Checker:
             assert isinstance(info, GlobalInfo)
             return [ir.GlobalSet(name=info.name, value=value, **pos)]
         if isinstance(target, ast.Attribute):
+            if isinstance(target.obj, ast.Name) and self.is_module_alias(target.obj.id):
+                self.error("E0102", f"cannot assign to `{target.obj.id}.{target.name}`: a module's variables change "
+                                    "only through its own functions", target.span,
+                           f"give `{target.obj.id}` a function that sets it")
+                self.expr(s.value)
+                return []
             obj = self.expr(target.obj)
             pre: list[ir.Stmt] = []
             if s.op != "=":
@@ -970,6 +1086,9 @@ class Checker:
             c = c.parent
         candidates |= set(self.globals) | set(self.funcs) | set(self.structs) | set(self.imports) | set(self.from_names)
         candidates |= set(sigs.PRELUDE) | set(sigs.SPECIAL_PRELUDE)
+        if e.id in ARRAY_PRELUDE:
+            self.error("E0403", f"`{e.id}` works on Arrays, which are not available in this build yet", e.span)
+            return ir.Const(value=None, ty=UNKNOWN, **pos)
         self.error("E0100", f"name `{e.id}` is not defined", e.span, did_you_mean(e.id, candidates))
         return ir.Const(value=None, ty=UNKNOWN, **pos)
 
@@ -1289,6 +1408,9 @@ class Checker:
         if isinstance(exp, FnT) and exp_fn is None:
             self.error("E0201", f"this lambda takes {len(e.params)} parameter{'s' if len(e.params) != 1 else ''}, "
                                f"but {len(exp.params)} are expected here", e.span)
+        if parent.depth + 1 > MAX_LAMBDA_DEPTH:
+            self.error("E0005", f"lambdas nested too deeply (at most {MAX_LAMBDA_DEPTH} levels)", e.span,
+                       "move the inner lambda into a function of its own")
         self.lambda_count += 1
         name = f"__lambda_{self.lambda_count}"
         ret: Type = exp_fn.ret if exp_fn is not None else TVar()
@@ -1361,6 +1483,11 @@ class Checker:
                         return self.stringify(self.expr(e.args[0].value))
                     if name in sigs.PRELUDE:
                         return self.call_native(name, sigs.PRELUDE[name], [], e, expected)
+                    if name in ARRAY_PRELUDE:
+                        for a in e.args:
+                            self.expr(a.value)
+                        return self.error_expr("E0403", f"`{name}` works on Arrays, which are not available in "
+                                                        "this build yet", f.span, pos)
         if isinstance(f, ast.Attribute):
             if isinstance(f.obj, ast.Name) and self.is_module_alias(f.obj.id):
                 return self.call_module_member(self.imports[f.obj.id], f.name, e, f.name_span)
@@ -1378,6 +1505,7 @@ class Checker:
                     ft = m.type
                     args = self.bind_args(m.param_names[1:], list(ft.params[1:]), [None] * (len(ft.params) - 1),
                                           e, m.display)
+                    self.ensure_import(info.module)
                     return ir.CallMod(module=info.module, name=m.name, args=[obj] + args, ty=ft.ret, **pos)
             elif isinstance(t, (ListT, MapT)) or t == STR:
                 kind = "List" if isinstance(t, ListT) else "Map" if isinstance(t, MapT) else "str"
@@ -1455,7 +1583,8 @@ class Checker:
             return self.construct(mod.structs[member], e, mod)
         if member in mod.functions:
             ft = mod.functions[member]
-            args = self.bind_args([f"#{i}" for i in range(len(ft.params))], list(ft.params),
+            names = mod.param_names.get(member) or [f"#{i}" for i in range(len(ft.params))]
+            args = self.bind_args(names, list(ft.params),
                                   [None] * len(ft.params), e, f"{mod.name}.{member}")
             return ir.CallMod(module=mod.name, name=member, args=args, ty=ft.ret, **pos)
         return self.call_value(self.module_member(mod, member, span), e)
@@ -1606,9 +1735,28 @@ class Checker:
         return ir.CallBuiltin(name=o.native, args=args, ty=sig.ret, **pos)
 
 
-def check(module: ast.Module, name: str, diags: DiagnosticBag, resolver: Resolver | None = None) -> ir.Module:
+def constant_default(d: "ast.Expr | ir.Const | None", ty: Type) -> ir.Const | None:
+    """A field default written as a literal, as a constant importers can use; None otherwise."""
+    value: object
+    if isinstance(d, ir.Const):
+        return d
+    if isinstance(d, (ast.IntLit, ast.FloatLit, ast.StrLit, ast.BoolLit)):
+        value = d.value
+    elif isinstance(d, ast.NoneLit):
+        value = None
+    elif isinstance(d, ast.Unary) and d.op == "-" and isinstance(d.operand, (ast.IntLit, ast.FloatLit)):
+        value = -d.operand.value
+    else:
+        return None
+    if prune(ty) == FLOAT and type(value) is int:
+        value = float(value)
+    return ir.Const(value=value, ty=ty)  # type: ignore[arg-type]
+
+
+def check(module: ast.Module, name: str, diags: DiagnosticBag, resolver: Resolver | None = None,
+          interfaces: dict[str, ModuleInterface] | None = None, expected_name: str | None = None) -> ir.Module:
     """Check `module` and lower it to IR; errors go to `diags`."""
-    checker = Checker(module, name, diags, resolver)
+    checker = Checker(module, name, diags, resolver, interfaces, expected_name)
     result = checker.check_module()
     report_unresolved(result, diags, module.file, checker.local_spans)
     return result
@@ -1630,3 +1778,51 @@ def report_unresolved(m: ir.Module, diags: DiagnosticBag, file: str,
                            else f"let {name}: TYPE = ...")
                 diags.error("E0204", f"the type of `{name}` in `{f.display}` cannot be inferred", span,
                             f"annotate it, e.g. `{example}`")
+
+
+def pattern_names(p: ast.Pattern, path: tuple[int, ...] = ()) -> list[tuple[str, tuple[int, ...], ast.Span]]:
+    """Each name a pattern binds, with its position in the tuple."""
+    if isinstance(p, ast.NamePattern):
+        return [(p.name, path, p.span)]
+    out = []
+    for i, q in enumerate(p.items):
+        out.extend(pattern_names(q, path + (i,)))
+    return out
+
+
+def nesting_problem(body: list[ir.Stmt]) -> "tuple[ir.Node, str] | None":
+    """Where a function nests regions past what the VM accepts (the verifier's limits), if anywhere."""
+    from noodle.vm.verify import MAX_BLOCKS, MAX_NESTING
+
+    def expr_depth(e: ir.Node, depth: int) -> "tuple[ir.Node, str] | None":
+        for child in walk_children(e):
+            d = depth + 1 if isinstance(child, (ir.Logical, ir.Cond)) else depth
+            if d + 1 >= MAX_NESTING:
+                return child, "conditional expressions are"
+            found = expr_depth(child, d)
+            if found:
+                return found
+        return None
+
+    def go(stmts: list[ir.Stmt], regions: int, blocks: int) -> "tuple[ir.Node, str] | None":
+        for st in stmts:
+            found = expr_depth(st, regions)
+            if found:
+                return found
+            if isinstance(st, ir.If):
+                if regions + 1 >= MAX_NESTING:
+                    return st, "blocks are"
+                found = go(st.then, regions + 1, blocks) or go(st.otherwise, regions + 1, blocks)
+            elif isinstance(st, (ir.While, ir.ForRange, ir.ForEach)):
+                if regions + 1 >= MAX_NESTING or blocks + 1 > MAX_BLOCKS:
+                    return st, "loops and try blocks are"
+                found = go(st.body, regions + 1, blocks + 1)
+            elif isinstance(st, ir.TryCatch):
+                if regions + 1 >= MAX_NESTING or blocks + 2 > MAX_BLOCKS:
+                    return st, "loops and try blocks are"
+                found = go(st.body, regions + 1, blocks + 1) or go(st.handler, regions + 1, blocks + 2)
+            if found:
+                return found
+        return None
+
+    return go(body, 0, 0)

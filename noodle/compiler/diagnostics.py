@@ -22,7 +22,8 @@ CODES: dict[str, str] = {
     "E0002": "invalid character or unterminated literal",
     "E0003": "invalid escape sequence in a string",
     "E0004": "integer literal out of the 64-bit range",
-    "E0005": "invalid program structure (misplaced declaration)",
+    "E0005": "invalid program structure (misplaced declaration, nesting too deep)",
+    "E0006": "invalid module header (name or version)",
     # names
     "E0100": "name is not defined",
     "E0101": "assignment to a name that was never declared",

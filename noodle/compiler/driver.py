@@ -22,7 +22,7 @@ from noodle.backends.bytecode.emitter import emit_module
 from noodle.ir import nodes as ir
 from noodle.ir.passes import run_passes
 from noodle.ir.types import FnT, parse_type
-from noodle.vm.cache import module_path, read_cached, write_cached
+from noodle.vm.cache import identifier, module_path, read_cached, write_cached
 from noodle.vm.module_file import ModuleFile, source_hash
 
 
@@ -44,22 +44,31 @@ class Compiled:
 
 
 def compile_source(source: str, file: str, name: str, resolver=None, opt_level: int = 1,
-                   import_hashes: dict[str, str] | None = None) -> tuple[ir.Module, ModuleFile]:
-    """Compile one module's text: parse, check and lower, optimise, emit.  Raises CompileError."""
-    tree = parse(source, file)
+                   interfaces: dict[str, ModuleInterface] | None = None,
+                   expected_name: str | None = None) -> tuple[ir.Module, ModuleFile]:
+    """Compile one module's text: parse, check and lower, optimise, emit.  Raises CompileError.
+
+    `interfaces` holds what the modules compiled so far export (the resolver
+    adds to it); `expected_name`, for an imported module, is the name its
+    header must give.
+    """
+    interfaces = interfaces if interfaces is not None else {}
+    tree = parse(source, file)                                                  # 1. parse
     diags = DiagnosticBag()
-    module_ir = check(tree, name, diags, resolver)
+    module_ir = check(tree, name, diags, resolver, interfaces, expected_name)  # 2. check, lower to IR
     diags.raise_if_errors({file: source})
-    run_passes(module_ir, opt_level)
-    module = emit_module(module_ir, source_hash(source))
+    run_passes(module_ir, opt_level)                                            # 3. optimise
+    module = emit_module(module_ir, source_hash(source))                       # 4. emit bytecode
     for imp in module.imports:
-        imp.hash = (import_hashes or {}).get(imp.module, "")
+        dep = interfaces.get(imp.module)
+        if dep is not None:
+            imp.version, imp.hash = dep.version, dep.source_hash
     return module_ir, module
 
 
 def interface_of(module: ModuleFile) -> ModuleInterface:
     """What a compiled module exports, read back from its module file."""
-    iface = ModuleInterface(module.name, module.version)
+    iface = ModuleInterface(module.name, module.version, source_hash=module.source_hash)
     structs: dict[str, object] = {}
     for s in module.structs:
         if not s.exported:
@@ -67,7 +76,9 @@ def interface_of(module: ModuleFile) -> ModuleInterface:
         info = StructInfo(s.name, module.name, parse_type(f"{module.name}.{s.name}"))  # type: ignore[arg-type]
         info.field_names = list(s.fields)
         info.field_types = [parse_type(t) for t in s.field_types]
-        info.defaults = [None] * len(s.fields)
+        info.defaults = [ir.Const(value=v, ty=t) if has else None
+                         for v, has, t in zip(s.defaults or [None] * len(s.fields),
+                                              s.has_default or [False] * len(s.fields), info.field_types)]
         iface.structs[s.name] = info
         structs[s.name] = info
     for f in module.functions:
@@ -80,10 +91,11 @@ def interface_of(module: ModuleFile) -> ModuleInterface:
             sname, _, mname = f.name.partition(".")
             if sname in iface.structs:
                 s_info = iface.structs[sname]
-                s_info.methods[mname] = FuncInfo(f.name, f.display, ["self"] + [f"#{i}" for i in range(len(sig.params) - 1)],
+                s_info.methods[mname] = FuncInfo(f.name, f.display, list(f.local_names[: f.nparams]),
                                                  list(sig.params), sig.ret, struct=s_info)
         else:
             iface.functions[f.name] = sig
+            iface.param_names[f.name] = list(f.local_names[: f.nparams])
     for g in module.globals:
         if g.exported:
             iface.globals[g.name] = (parse_type(g.type), g.mutable)
@@ -97,49 +109,47 @@ class Project:
     root: Path
     options: CompileOptions = field(default_factory=CompileOptions)
     compiled: dict[str, Compiled] = field(default_factory=dict)
+    #: what every module compiled (or loaded from the cache) so far exports, by module name
+    interfaces: dict[str, ModuleInterface] = field(default_factory=dict)
     _in_progress: list[str] = field(default_factory=list)
 
     def module_path(self, name: str) -> Path:
         return Path(module_path(self.root, name))
 
     def name_for(self, path: Path) -> str:
-        try:
-            rel = path.resolve().relative_to(self.root.resolve())
-        except ValueError:
-            return path.stem
-        return ".".join(rel.with_suffix("").parts)
+        """The module name of the program's main file: its name, made an identifier (`my-app` → `my_app`)."""
+        return identifier(path.stem)
 
     # -- compiling
     def compile_file(self, path: Path, display: str | None = None) -> Compiled:
         name = self.name_for(path)
         return self.compile_module(name, path, display)
 
-    def compile_module(self, name: str, path: Path, display: str | None = None) -> Compiled:
+    def compile_module(self, name: str, path: Path, display: str | None = None, imported: bool = False) -> Compiled:
         if name in self.compiled:
             return self.compiled[name]
         source = read_source(path, display)
         file = display if display is not None else os.path.relpath(path)
         cached = self.try_cache(name, source)
         if cached is not None:
+            for imp in cached.imports:  # their interfaces describe the types this module's exports use
+                self.compile_module(imp.module, self.module_path(imp.module), os.path.relpath(self.module_path(imp.module)),
+                                    imported=True)
             result = Compiled(name, path, cached, None, True)
-            self.compiled[name] = result
-            return result
-        self._in_progress.append(name)
-        try:
-            hashes: dict[str, str] = {}
-
-            def resolver(dep: str, span: ast.Span) -> ModuleInterface | None:
-                return self.resolve_import(dep, span, hashes)
-
-            module_ir, module = compile_source(source, file, name, resolver, self.options.opt_level, hashes)
-        finally:
-            self._in_progress.pop()
-        result = Compiled(name, path, module, module_ir, False)
+        else:
+            self._in_progress.append(name)
+            try:
+                module_ir, module = compile_source(source, file, name, self.resolve_import, self.options.opt_level,
+                                                   self.interfaces, expected_name=name if imported else None)
+            finally:
+                self._in_progress.pop()
+            result = Compiled(name, path, module, module_ir, False)
+            self.write_cache(name, module)
         self.compiled[name] = result
-        self.write_cache(name, module)
+        self.interfaces[name] = interface_of(result.module)
         return result
 
-    def resolve_import(self, dep: str, span: ast.Span, hashes: dict[str, str]) -> ModuleInterface | None:
+    def resolve_import(self, dep: str, span: ast.Span) -> ModuleInterface | None:
         if dep in self._in_progress:
             cycle = " -> ".join(self._in_progress[self._in_progress.index(dep):] + [dep])
             raise CompileError([_diag("E0402", f"import cycle: {cycle}", span)])
@@ -148,9 +158,8 @@ class Project:
             nearby = [p.stem for p in path.parent.glob("*.nd")] if path.parent.is_dir() else []
             raise CompileError([_diag("E0400", f"module `{dep}` not found (looked for {os.path.relpath(path)})", span,
                                       did_you_mean(path.stem, nearby))])
-        compiled = self.compile_module(dep, path, os.path.relpath(path))
-        hashes[dep] = compiled.module.source_hash
-        return interface_of(compiled.module)
+        self.compile_module(dep, path, os.path.relpath(path), imported=True)
+        return self.interfaces[dep]
 
     # -- the cache (shared with the VM's fast start, see noodle.vm.cache)
     def try_cache(self, name: str, source: str) -> ModuleFile | None:
@@ -169,7 +178,7 @@ class Project:
         """The machine's module finder: compiled (or cached) module by name."""
         if name not in self.compiled:
             path = self.module_path(name)
-            self.compile_module(name, path, os.path.relpath(path))
+            self.compile_module(name, path, os.path.relpath(path), imported=True)
         return self.compiled[name].module
 
 

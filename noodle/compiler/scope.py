@@ -72,6 +72,8 @@ class GlobalInfo:
     const_value: object = None  # folded value of a `const`
     init_ir: "ir.Expr | None" = None
     state: str = "new"  # new | checking | done
+    #: for `let (a, (b, c)) = e` at top level: where this name sits in the tuple, e.g. (1, 0) for b
+    path: tuple[int, ...] | None = None
 
 
 @dataclass(slots=True)
@@ -85,6 +87,10 @@ class ModuleInterface:
     structs: dict[str, StructInfo] = field(default_factory=dict)
     #: values of exported `const`s, so importers can fold them
     consts: dict[str, object] = field(default_factory=dict)
+    #: parameter names of exported functions, for named arguments
+    param_names: dict[str, list[str]] = field(default_factory=dict)
+    #: hash of the module's source, recorded by importers for cache validity
+    source_hash: str = ""
 
 
 @dataclass(slots=True)

@@ -326,6 +326,8 @@ class StructDef(msgspec.Struct, kw_only=True):
     methods: list[str]
     exported: bool = True
     line: int = 0
+    #: constant field defaults, for modules that import the struct (None where a field has none)
+    defaults: list["Const | None"] = []
 
 
 class GlobalDef(msgspec.Struct, kw_only=True):

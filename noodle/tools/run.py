@@ -30,8 +30,10 @@ def load_program(path: str, opt_level: int = 1, use_cache: bool = True):
     if path.endswith(".nbc"):
         return _load_nbc(path)
     root = os.path.dirname(path) or "."
-    name = os.path.splitext(os.path.basename(path))[0]
     cache = use_cache and opt_level == 1
+    from noodle.vm.cache import identifier
+
+    name = identifier(os.path.splitext(os.path.basename(path))[0])
     if cache:
         from noodle.vm.cache import read_image
         try:

@@ -21,6 +21,12 @@ from noodle.vm.hashing import source_hash
 CACHE_DIR = "__noodlecache__"
 
 
+def identifier(text: str) -> str:
+    """A file name as a module-name identifier: other characters become `_` (`my-app` → `my_app`)."""
+    out = "".join(ch if ch.isascii() and (ch.isalnum() or ch == "_") else "_" for ch in text) or "_"
+    return "_" + out if out[0].isdigit() else out
+
+
 def module_path(root: "str | os.PathLike[str]", name: str) -> str:
     return os.path.join(os.fspath(root), *name.split(".")) + ".nd"
 

@@ -52,6 +52,9 @@ class StructCode(msgspec.Struct, forbid_unknown_fields=True):
     fields: list[str]
     field_types: list[str]
     exported: bool = True
+    #: constant default of each field, where `has_default` says it has one (empty: no defaults)
+    defaults: list[Constant] = []
+    has_default: list[bool] = []
 
 
 class GlobalCode(msgspec.Struct, forbid_unknown_fields=True):

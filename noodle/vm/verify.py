@@ -323,6 +323,8 @@ class _Verifier:
                 _fail(f"{what}: too many fields ({len(st.fields)}; at most {MAX_COUNT})")
             if len(st.fields) != len(st.field_types):
                 _fail(f"{what}: {len(st.fields)} fields but {len(st.field_types)} field types")
+            if st.has_default and (len(st.has_default) != len(st.fields) or len(st.defaults) != len(st.fields)):
+                _fail(f"{what}: field defaults do not match its {len(st.fields)} fields")
             if type(st.exported) is not bool:
                 _fail(f"{what}: exported must be a bool")
             fseen: set[str] = set()

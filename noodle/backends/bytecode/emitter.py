@@ -306,7 +306,9 @@ class ModuleEmitter:
             compiler=f"noodle {__version__}", consts=self.pools.consts, names=self.pools.names,
             functions=functions,
             structs=[mf.StructCode(name=s.name, fields=list(s.field_names),
-                                   field_types=[str(resolve(t)) for t in s.field_types], exported=s.exported)
+                                   field_types=[str(resolve(t)) for t in s.field_types], exported=s.exported,
+                                   defaults=[d.value if d is not None else None for d in s.defaults],
+                                   has_default=[d is not None for d in s.defaults])
                      for s in m.structs],
             globals=[mf.GlobalCode(name=g.name, type=str(resolve(g.ty)), mutable=g.mutable, exported=g.exported)
                      for g in m.globals],
