@@ -42,6 +42,7 @@ CASES: list[Case] = [
     Case("E0004", "fn main() {\n    let big = 99999999999999999999\n}\n", 2, 15, ("99999999999999999999",),
          ("9223372036854775807",)),
     Case("E0005", 'print(1)\nmodule app.main version "1.0.0"\n', 2, 1, ("module header",)),
+    Case("E0006", 'module app version "1.2"\nprint(1)\n', 1, 1, ("'1.2'", "semantic version"), ("1.2.0",)),
     Case("E0006", 'module app version "1.2"\nprint(1)\n', 1, 1, ("semantic version",), ("MAJOR.MINOR.PATCH",)),
     # names
     Case("E0100", "fn main() {\n    let count = 1\n    print(cuont)\n}\n", 3, 11, ("cuont",), ("`count`",)),
@@ -208,6 +209,14 @@ def test_E0401_noodle_module_member(tmp_path: Path) -> None:
     assert p.returncode == 2, p.context()
     assert re.match(r"private\.nd:1:20: error\[E0401\]: .*_secret", p.stderr), p.context()
     assert TRACEBACK not in p.stderr
+
+
+def test_E0006_header_name_of_an_imported_module(tmp_path: Path) -> None:
+    write(tmp_path, "lib.nd", 'module other version "1.0.0"\nfn f() -> int { return 1 }\n')
+    write(tmp_path, "main.nd", "import lib\nprint(lib.f())\n")
+    p = noodle(["run", "main.nd"], tmp_path)
+    assert p.returncode == 2 and TRACEBACK not in p.stderr, p.context()
+    assert re.match(r"lib\.nd:1:1: error\[E0006\]: .*`other`.*`lib`", p.stderr), p.context()
 
 
 @pytest.mark.xfail(strict=True, reason="driver.py raises import diagnostics (E0400/E0402) without the "

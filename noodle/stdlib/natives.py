@@ -21,7 +21,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
     from typing import Any, Callable
 
-from noodle.vm.values import INT_MAX, INT_MIN, ErrorValue, nd_str
+from noodle.vm.values import INT_MAX, INT_MIN, ErrorValue, nd_str, quote
 
 
 class Native:
@@ -191,7 +191,7 @@ def _int_str(s: str) -> int:
         return check_int(int(s.strip().replace("_", ""), 0) if s.strip()[:2].lower() in ("0x", "0b", "0o")
                          else int(s))
     except ValueError:
-        raise _err("ValueError", f"invalid int: {s!r}") from None
+        raise _err("ValueError", f"invalid int: {quote(s)}") from None
 
 
 native("float.float", 1, "{0}")(lambda x: x)
@@ -203,7 +203,7 @@ def _float_str(s: str) -> float:
     try:
         return float(s)
     except ValueError:
-        raise _err("ValueError", f"invalid float: {s!r}") from None
+        raise _err("ValueError", f"invalid float: {quote(s)}") from None
 
 
 native("bool", 1, "bool({0})")(bool)

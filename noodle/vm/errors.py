@@ -89,7 +89,10 @@ def to_error(exc: BaseException) -> ErrorValue:
     if isinstance(exc, MemoryError):
         return ErrorValue("MemoryError", "out of memory")
     if isinstance(exc, ValueError):
-        return ErrorValue("ValueError", str(exc))
+        text = str(exc)
+        if text == "range() arg 3 must not be zero":
+            text = "range step must not be zero"
+        return ErrorValue("ValueError", text)
     if isinstance(exc, NameError):
         return ErrorValue("RuntimeError", "a module variable was used before it was set")
     if isinstance(exc, RuntimeError):

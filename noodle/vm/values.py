@@ -59,6 +59,11 @@ class ErrorValue(Exception):
 
     __str__ = __repr__
 
+    def __eq__(self, other: object) -> bool:  # errors are values: equal kind and message
+        return isinstance(other, ErrorValue) and (self.f_kind, self.f_message) == (other.f_kind, other.f_message)
+
+    __hash__ = Exception.__hash__
+
 
 def new_error(message: str) -> ErrorValue:
     return ErrorValue("Error", message)
@@ -118,8 +123,24 @@ def nd_repr(v: Any) -> str:
             return f"{v.start}..{v.stop}"
         return f"range({v.start}, {v.stop}, {v.step})"
     if callable(v):
-        return f"<fn {getattr(v, '__noodle_name__', getattr(v, '__name__', '?'))}>"
+        return f"<fn {function_name(v)}>"
     return f"<{t.__name__}>"
+
+
+def function_name(fn: Any) -> str:
+    """The Noodle name of a function value, read from the VM's line map (no cost while running)."""
+    name = getattr(fn, "__noodle_name__", None)
+    if name is not None:
+        return name
+    code = getattr(fn, "__code__", None)
+    if code is not None:
+        from noodle.vm.errors import CODE_REGISTRY
+
+        info = CODE_REGISTRY.get(code.co_filename)
+        entry = info.lines.get(code.co_firstlineno) if info is not None else None
+        if entry is not None:
+            return entry[0]
+    return getattr(fn, "__name__", "?")
 
 
 def nd_str(v: Any) -> str:
