@@ -272,7 +272,7 @@ IndexError | pop from an empty list
 KeyError | key not found: "b"
 KeyError | key not found: (2, "y")
 ValueError | negative exponent for int ** int (use a float base)
-ValueError | invalid int: 'x1'
+ValueError | invalid int: "x1"
 ValueError | math domain error in sqrt
 RecursionError | recursion depth exceeded
 MemoryError | string of 8000000000 characters is too large
