@@ -344,9 +344,6 @@ def test_compound_assignment_checks_every_step(values: list[int], op: str) -> No
     assert noodle_output(source) == "".join(s + "\n" for s in expected), source
 
 
-@pytest.mark.xfail(strict=True, reason="emitter constant pool keys 0.0 and -0.0 as the same constant "
-                                       "(noodle/backends/bytecode/emitter.py _Pools.const), so the "
-                                       "second one takes the first one's sign")
 def test_negative_zero_constant() -> None:
     assert noodle_output("print(0.0, -0.0)\n") == "0.0 -0.0\n"
 

@@ -219,8 +219,6 @@ def test_E0006_header_name_of_an_imported_module(tmp_path: Path) -> None:
     assert re.match(r"lib\.nd:1:1: error\[E0006\]: .*`other`.*`lib`", p.stderr), p.context()
 
 
-@pytest.mark.xfail(strict=True, reason="driver.py raises import diagnostics (E0400/E0402) without the "
-                                       "importing module's source, so no source line and caret are shown")
 def test_import_diagnostics_show_source_line_and_caret(tmp_path: Path) -> None:
     write(tmp_path, "main.nd", "import nosuch\nprint(1)\n")
     p = noodle(["run", "main.nd"], tmp_path)

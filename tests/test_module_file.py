@@ -452,10 +452,6 @@ def test_stack_of_a_cached_import_names_its_file(tmp_path: Path) -> None:
         assert p.stderr.splitlines()[1:] == ["  at main (main.nd:3:5)", "  at half (lib/calc.nd:2:5)"], p.context()
 
 
-@pytest.mark.xfail(strict=True, reason="a cached module keeps the source path relative to the directory it was "
-                                       "compiled from (ModuleFile.source_file), so stack frames show a stale "
-                                       "path when the program is later run from another directory "
-                                       "(noodle/vm/cache.py, noodle/tools/run.py, driver.py)")
 def test_stack_paths_of_cached_modules_follow_the_current_directory(tmp_path: Path) -> None:
     write(tmp_path, "app/lib/calc.nd", "fn half(x: int) -> int {\n    return 10 // x\n}\n")
     write(tmp_path, "app/main.nd", "import lib.calc as calc\nfn main() {\n    print(calc.half(0))\n}\n")

@@ -473,6 +473,5 @@ def test_printing_strings_inside_containers() -> None:
 """
 
 
-@pytest.mark.xfail(strict=True, reason="emitter constant pool merges 0.0 and -0.0 (see test_arithmetic)")
 def test_printing_negative_zero_literal() -> None:
     assert output_of("print(0.0, -0.0, [-0.0])\n") == "0.0 -0.0 [-0.0]\n"

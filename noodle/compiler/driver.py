@@ -141,8 +141,13 @@ class Project:
             try:
                 module_ir, module = compile_source(source, file, name, self.resolve_import, self.options.opt_level,
                                                    self.interfaces, expected_name=name if imported else None)
+            except CompileError as e:
+                e.sources.setdefault(file, source)  # import errors are found while this file is checked
+                raise
             finally:
                 self._in_progress.pop()
+            # stack traces name files relative to the source root, whatever directory compiled them
+            module.source_file = os.path.relpath(path, self.root)
             result = Compiled(name, path, module, module_ir, False)
             self.write_cache(name, module)
         self.compiled[name] = result

@@ -43,7 +43,7 @@ def load_program(path: str, opt_level: int = 1, use_cache: bool = True):
             source = None
         image = read_image(root, name, source) if source is not None else None
         if image is not None:
-            machine = Machine(lambda dep: _find_import(root, dep, opt_level))
+            machine = Machine(lambda dep: _find_import(root, dep, opt_level), source_root=root)
             return machine, machine.load(image, run_init=False)
     from pathlib import Path
 
@@ -57,7 +57,7 @@ def load_program(path: str, opt_level: int = 1, use_cache: bool = True):
         module = project.find(dep)
         return _image_for(root, dep, module, cache)
 
-    machine = Machine(find)
+    machine = Machine(find, source_root=root)
     return machine, machine.load(_image_for(root, compiled.name, compiled.module, cache), run_init=False)
 
 

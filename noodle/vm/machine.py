@@ -79,8 +79,10 @@ ModuleFinder = "Callable[[str], Any]"
 class Machine:
     """One VM instance: a registry of loaded modules."""
 
-    def __init__(self, finder: ModuleFinder | None = None) -> None:
+    def __init__(self, finder: ModuleFinder | None = None, source_root: str | None = None) -> None:
         self.finder = finder
+        #: where the program's sources are; stack traces show their paths relative to the working directory
+        self.source_root = source_root
         self.modules: dict[str, LoadedModule] = {}
         self._loading: list[str] = []
         if sys.getrecursionlimit() < MAX_DEPTH + 200:
@@ -123,7 +125,11 @@ class Machine:
             ns[f"S{i}"] = make_struct_class(sname, list(fields))
         for i, dep in enumerate(imported):
             ns[f"M{i}"] = dep.exports
-        CODE_REGISTRY[image.code.co_filename] = CodeInfo(image.source_file, image.linemap)
+        source_file = image.source_file
+        if self.source_root is not None:
+            import os
+            source_file = os.path.relpath(os.path.join(self.source_root, source_file))
+        CODE_REGISTRY[image.code.co_filename] = CodeInfo(source_file, image.linemap)
         exec(image.code, ns)  # noqa: S102 - translated from verified bytecode, see noodle.vm.translate
         functions: dict[str, Callable[..., Any]] = {}
         keys: dict[str, str] = {}

@@ -24,7 +24,8 @@ class _Pools:
         self._name_ix: dict[str, int] = {}
 
     def const(self, v: mf.Constant) -> int:
-        key = (type(v).__name__, repr(v) if isinstance(v, float) and math.isnan(v) else v)
+        # floats by their text: 0.0 and -0.0 (equal as numbers) and nan (unequal to itself) stay apart
+        key = (type(v).__name__, repr(v) if isinstance(v, float) else v)
         if key not in self._const_ix:
             self._const_ix[key] = len(self.consts)
             self.consts.append(v)
