@@ -54,3 +54,22 @@ def test_while_condition_becomes_a_python_while() -> None:
     source, _, _ = translate_module(module)
     assert "while (v0_1 < v0_0):" in source
     assert build_image(module).code is not None
+
+
+def test_string_building_and_number_text() -> None:
+    src = ('fn main() {\n let x = 3\n let f = 0.1\n let s = "s\'q"\n'
+           ' print("a{x}b{f}c\\n\\"q\\" \\{ {[1, 2]} \'single\' \\\\ end")\n'
+           ' print("item{x}=" + str(x * 7 % 1000) + str(f) + s + "{s}")\n'
+           ' let inf = 1e308 * 10.0\n print("{inf} {-inf} {0.0 / 1.0} {1e-09} {x - 1} {x + 1} {true}")\n}\n')
+    assert run(src) == ('a3b0.1c\n"q" { [1, 2] \'single\' \\ end\n'
+                        "item3=210.1s'qs'q\n"
+                        "inf -inf 0.0 1e-09 2 4 true\n")
+
+
+def test_one_sided_overflow_checks_still_raise() -> None:
+    src = ("fn main() {\n let lo = -9223372036854775807 - 1\n let hi = 9223372036854775807\n"
+           ' try { print(lo - 1) } catch e { print(e.kind) }\n'
+           ' try { print(hi + 1) } catch e { print(e.kind) }\n'
+           ' try { print(lo + -1) } catch e { print(e.kind) }\n'
+           ' print(hi - 1, lo + 1)\n}\n')
+    assert run(src, opt=0) == "OverflowError\nOverflowError\nOverflowError\n9223372036854775806 -9223372036854775807\n"

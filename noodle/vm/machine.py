@@ -28,7 +28,7 @@ MAX_DEPTH = 10_000
 #: The only Python builtins generated code can reach (the templates of natives use these).
 _SAFE_BUILTINS = {name: getattr(builtins, name) for name in (
     "len", "list", "sorted", "min", "max", "any", "all", "enumerate", "zip", "divmod", "round", "range",
-    "float", "int", "bool", "abs", "str")}
+    "float", "int", "bool", "abs", "str", "repr")}
 
 
 class Exports:
@@ -128,7 +128,7 @@ class Machine:
         source_file = image.source_file
         if self.source_root is not None:
             import os
-            source_file = os.path.relpath(os.path.join(self.source_root, source_file))
+            source_file = os.path.normpath(os.path.join(self.source_root, source_file))
         CODE_REGISTRY[image.code.co_filename] = CodeInfo(source_file, image.linemap)
         exec(image.code, ns)  # noqa: S102 - translated from verified bytecode, see noodle.vm.translate
         functions: dict[str, Callable[..., Any]] = {}

@@ -95,6 +95,8 @@ _TABLE: list[OpInfo] = [
     # other values
     OpInfo("NOT", (NONE,) * 3, _UN),
     OpInfo("TO_STR", (NONE,) * 3, _UN, doc="Noodle text of a value"),
+    OpInfo("I2S", (NONE,) * 3, _UN, doc="text of an int (TO_STR when the static type is int)"),
+    OpInfo("F2S", (NONE,) * 3, _UN, doc="text of a float (TO_STR when the static type is float)"),
     OpInfo("SCONCAT", (NONE,) * 3, _BIN),
     OpInfo("SREPEAT", (NONE,) * 3, _BIN),
     OpInfo("LCONCAT", (NONE,) * 3, _BIN),

@@ -34,7 +34,7 @@ _CHECKED = "(_t if {lo} <= (_t := {expr}) <= {hi} else _ovf())"
 _PLAIN_BINARY = {
     "BAND": "&", "BOR": "|", "BXOR": "^", "IMOD": "%",
     "FADD": "+", "FSUB": "-", "FMUL": "*", "FDIV": "/", "FFLOORDIV": "//", "FMOD": "%",
-    "SCONCAT": "+", "LCONCAT": "+",
+    "LCONCAT": "+",
     "EQ": "==", "NE": "!=", "LT": "<", "LE": "<=", "GT": ">", "GE": ">=", "IN": "in", "NOT_IN": "not in",
 }
 _FLOAT_ARITH = {"FADD", "FSUB", "FMUL", "FDIV", "FFLOORDIV", "FMOD", "FPOW"}
@@ -53,6 +53,12 @@ class _Val:
     text: str
     #: for an int→float conversion, the int expression inside (float arithmetic mixes freely)
     inner: str | None = None
+    #: for a string constant, its value; for a number turned to text, (number expression, conversion)
+    #: — what string building needs to write one f-string instead of a chain of `+`
+    literal: str | None = None
+    formatted: tuple[str, str] | None = None
+    #: for a string built by concatenation, its parts (so `a + b + c` becomes one f-string)
+    parts: "list[_Val] | None" = None
 
 
 @dataclass(slots=True)
@@ -74,6 +80,51 @@ class _Fn:
 
 class TranslateError(Exception):
     pass
+
+
+def checked(op: str, x: str, y: str, y_const: int | None) -> str:
+    """An overflow-checked int operation.  With a constant right operand one bound suffices:
+    `n - 1` can only fall below the range, `n + 1` only rise above it."""
+    expr = f"{x} {_CHECKED_BINARY[op]} {y}"
+    if y_const is not None and op in ("IADD", "ISUB"):
+        rises = (y_const >= 0) == (op == "IADD")
+        test = f"(_t := {expr}) <= {MAX}" if rises else f"(_t := {expr}) >= {MIN}"
+        return f"(_t if {test} else _ovf())"
+    return _CHECKED.format(lo=MIN, hi=MAX, expr=expr)
+
+
+def _fstring_literal(s: str) -> str:
+    """`s` as literal text inside a single-quoted f-string."""
+    out = []
+    for ch in s:
+        if ch in "{}":
+            out.append(ch * 2)
+        elif ch == "\\" or ch == "'":
+            out.append("\\" + ch)
+        elif ch.isprintable():
+            out.append(ch)
+        else:
+            out.append(repr(ch)[1:-1])
+    return "".join(out)
+
+
+def build_string(vals: "list[_Val]") -> str:
+    """Concatenate string values: one f-string where the parts allow it (CPython builds it in one step)."""
+    if not vals:
+        return "''"
+    if len(vals) > 1:
+        pieces = []
+        for v in vals:
+            if v.literal is not None:
+                pieces.append(_fstring_literal(v.literal))
+                continue
+            expr, conv = v.formatted if v.formatted is not None else (v.text, "")
+            if any(c in expr for c in "'\"\\{}#"):  # f-string expressions of Python 3.11 cannot hold these
+                break
+            pieces.append("{" + expr + conv + "}")
+        else:
+            return "f'" + "".join(pieces) + "'"
+    return "(" + " + ".join(v.text for v in vals) + ")"
 
 
 #: Deepest bracket nesting allowed in one generated expression (CPython's parser stops at 200).
@@ -122,6 +173,14 @@ class Translator:
                 return "_INF" if v > 0 else "_NINF"
             return repr(v) if v >= 0 and not (v == 0 and math.copysign(1, v) < 0) else f"({v!r})"
         return repr(v)
+
+    def int_const(self, v: _Val) -> int | None:
+        """The value of an int constant on the stack, if `v` is one."""
+        try:
+            n = int(v.text.strip("()"))
+        except ValueError:
+            return None
+        return n
 
     def native_ref(self, name_ix: int) -> str:
         self.native_names[name_ix] = self.m.names[name_ix]
@@ -238,7 +297,8 @@ class Translator:
 
         # ---- values
         if name == "CONST":
-            push(_Val(self.const(a)))
+            v = self.m.consts[a]
+            push(_Val(self.const(a), literal=v if isinstance(v, str) else None))
         elif name == "LOAD_LOCAL":
             push(_Val(self.local(f, a)))
         elif name == "LOAD_FREE":
@@ -251,7 +311,7 @@ class Translator:
             push(_Val(f"M{a}[{self.m.names[b]!r}]"))
         elif name in _CHECKED_BINARY:
             y, x = popv(), popv()
-            push(_Val(_CHECKED.format(lo=MIN, hi=MAX, expr=f"{x.text} {_CHECKED_BINARY[name]} {y.text}")))
+            push(_Val(checked(name, x.text, y.text, self.int_const(y))))
         elif name in _PLAIN_BINARY:
             y, x = popv(), popv()
             xt, yt = x.text, y.text
@@ -296,9 +356,18 @@ class Translator:
         elif name == "BUILD_MAP":
             flat = args(2 * a)
             push(_Val("{" + ", ".join(f"{flat[j]}: {flat[j + 1]}" for j in range(0, len(flat), 2)) + "}"))
-        elif name == "BUILD_STR":
-            parts = args(a)
-            push(_Val("(" + " + ".join(parts) + ")" if parts else "''"))
+        elif name == "BUILD_STR" or name == "SCONCAT":
+            n = a if name == "BUILD_STR" else 2
+            vals = stack[len(stack) - n:] if n else []
+            del stack[len(stack) - len(vals):]
+            flat = [p for v in vals for p in (v.parts or [v])]
+            push(_Val(build_string(flat), parts=flat))
+        elif name == "I2S":
+            x = pop()
+            push(_Val(f"str({x})", formatted=(x, "")))
+        elif name == "F2S":
+            x = pop()
+            push(_Val(f"repr({x})", formatted=(x, "!r")))  # repr of a float is Noodle's text: 0.1, 1e-09, inf
         elif name == "BUILD_RANGE":
             hi, lo = pop(), pop()
             push(_Val(f"_range_incl({lo}, {hi})" if a else f"range({lo}, {hi})"))

@@ -11,7 +11,7 @@ import math
 
 from noodle import __version__
 from noodle.ir import nodes as ir
-from noodle.ir.types import resolve
+from noodle.ir.types import FLOAT, INT, prune, resolve
 from noodle.vm import module_file as mf
 from noodle.vm.opcodes import BINARY_OPS, BY_NAME, OPS, UNARY_OPS
 
@@ -185,7 +185,10 @@ class _FunctionEmitter:
         elif isinstance(e, ir.Unary):
             self.expr(e.x)
             self.at(e)
-            self.emit(UNARY_OPS[e.op])
+            if e.op == "to_str" and prune(e.x.ty) in (INT, FLOAT):
+                self.emit("I2S" if prune(e.x.ty) == INT else "F2S")  # the VM formats these without dispatch
+            else:
+                self.emit(UNARY_OPS[e.op])
         elif isinstance(e, ir.Binary):
             self.expr(e.a)
             self.expr(e.b)
