@@ -124,6 +124,13 @@ def test_recursion_5000_deep_works() -> None:
     assert output_of(RECURSE + "fn main() {\n    print(down(5000))\n}\n") == "5000\n"
 
 
+def test_documented_depth_10000_works(tmp_path: Path) -> None:
+    """docs/language.md promises at least MAX_DEPTH = 10 000 nested calls (also from a lambda via map)."""
+    write(tmp_path, "d.nd", RECURSE + "print(down(10000))\nprint(map([10000], (n: int) => down(n)))\n")
+    p = noodle(["run", "d.nd"], tmp_path)
+    assert (p.returncode, p.stdout) == (0, "10000\n[10000]\n"), p.context()[:3000]
+
+
 def test_recursion_limit_is_catchable() -> None:
     src = RECURSE + ('fn main() {\n    try {\n        print(down(100000))\n    } catch e {\n'
                      '        print(e.kind, e.message)\n    }\n    print(down(3000))\n}\n')

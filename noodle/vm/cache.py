@@ -78,8 +78,8 @@ def read_cached(root: "str | os.PathLike[str]", name: str, source: str, _memo: d
         return None
     try:
         module = mf.decode(data, path)
-        if module.source_hash != source_hash(source):
-            return None
+        if module.source_hash != source_hash(source) or module.compiler != mf.compiler_id():
+            return None  # another source, or another build of the compiler
         verify(module, path)
     except LoadError:
         return None  # a stale or damaged entry is simply rebuilt

@@ -15,3 +15,38 @@ def digest(data: bytes) -> bytes:
 def source_hash(text: str) -> str:
     """The hash recorded in a module to tell whether its source changed."""
     return blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
+
+_fingerprint: str | None = None
+
+
+def toolchain_fingerprint() -> str:
+    """Identifies this build of Noodle: its version and the files of its package (path, size, mtime).
+
+    Cached modules and images record it, so a compiler or VM that changed — an
+    upgrade, or a developer's edit — never runs what an older one produced.
+    Costs one `stat` per source file of the package, once per process.
+    """
+    global _fingerprint
+    if _fingerprint is None:
+        import os
+
+        from noodle import __version__
+
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        parts = [__version__]
+        stack = [root]
+        while stack:
+            folder = stack.pop()
+            try:
+                entries = sorted(os.scandir(folder), key=lambda e: e.name)
+            except OSError:
+                continue
+            for entry in entries:
+                if entry.is_dir() and not entry.name.startswith((".", "__")):
+                    stack.append(entry.path)
+                elif entry.name.endswith((".py", ".lark")):
+                    st = entry.stat()
+                    parts.append(f"{entry.path[len(root):]}:{st.st_size}:{st.st_mtime_ns}")
+        _fingerprint = blake2b("\n".join(parts).encode(), digest_size=8).hexdigest()
+    return _fingerprint

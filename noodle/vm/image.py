@@ -22,12 +22,16 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
     from typing import Any
 
-from noodle import __version__
-from noodle.vm.hashing import digest
+from noodle.vm.hashing import digest, toolchain_fingerprint
 
 IMAGE_MAGIC = b"\x89NBI\r\n\x1a\n"
 IMAGE_FORMAT = 1
-_TAG = f"{IMAGE_FORMAT}:{__version__}:{sys.implementation.cache_tag}".encode()
+
+
+def _tag() -> bytes:
+    """Image format, Python version (marshal is version-specific) and the build of Noodle that translated it."""
+    tag = f"{IMAGE_FORMAT}:{sys.implementation.cache_tag}:{toolchain_fingerprint()}".encode()
+    return (tag + b"\0" * 32)[:32]
 
 
 class Function:
@@ -61,15 +65,13 @@ class ModuleImage:
             self.code, self.linemap, self.natives, self.structs,
             [(f.index, f.name, f.display, f.kind, f.exported) for f in self.functions],
             self.globals, self.tests, self.entry))
-        tag = _TAG + b"\0" * (32 - len(_TAG))
-        return IMAGE_MAGIC + tag[:32] + digest(payload) + payload
+        return IMAGE_MAGIC + _tag() + digest(payload) + payload
 
     @staticmethod
     def loads(data: bytes) -> "ModuleImage | None":
         """The image in `data`, or None when it is damaged or from another VM or Python version."""
         head = len(IMAGE_MAGIC)
-        tag = _TAG + b"\0" * (32 - len(_TAG))
-        if data[:head] != IMAGE_MAGIC or data[head:head + 32] != tag[:32]:
+        if data[:head] != IMAGE_MAGIC or data[head:head + 32] != _tag():
             return None
         payload = data[head + 64:]
         if digest(payload) != data[head + 32:head + 64]:

@@ -97,6 +97,14 @@ _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(ModuleFile)
 
 
+def compiler_id() -> str:
+    """What this build writes into `ModuleFile.compiler`."""
+    from noodle import __version__
+    from noodle.vm.hashing import toolchain_fingerprint
+
+    return f"noodle {__version__} {toolchain_fingerprint()}"
+
+
 def encode(module: ModuleFile) -> bytes:
     """The complete bytes of a `.nbc` file."""
     payload = _encoder.encode(module)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 
-from noodle import __version__
 from noodle.ir import nodes as ir
 from noodle.ir.types import FLOAT, INT, prune, resolve
 from noodle.vm import module_file as mf
@@ -307,7 +306,7 @@ class ModuleEmitter:
         functions = [_FunctionEmitter(self, f).finish() for f in m.functions]
         return mf.ModuleFile(
             name=m.name, version=m.version, source_file=m.file, source_hash=source_hash,
-            compiler=f"noodle {__version__}", consts=self.pools.consts, names=self.pools.names,
+            compiler=mf.compiler_id(), consts=self.pools.consts, names=self.pools.names,
             functions=functions,
             structs=[mf.StructCode(name=s.name, fields=list(s.field_names),
                                    field_types=[str(resolve(t)) for t in s.field_types], exported=s.exported,
