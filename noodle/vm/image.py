@@ -87,14 +87,27 @@ class ModuleImage:
 
 
 def build_image(module: Any) -> ModuleImage:
-    """Translate and compile a verified :class:`~noodle.vm.module_file.ModuleFile`."""
+    """Verify, translate and compile a :class:`~noodle.vm.module_file.ModuleFile`.
+
+    Every module file goes through the verifier here, whether it was read from
+    disk or just made by the compiler in this process: nothing is translated
+    before it is validated, and a compiler bug surfaces as a LoadError rather
+    than as generated code that misbehaves.
+    """
     from noodle.errors import LoadError
     from noodle.vm.translate import translate_module
+    from noodle.vm.verify import verify
+
+    verify(module)
 
     source, linemap, natives = translate_module(module)
     filename = f"<noodle:{module.name}:{module.source_hash[:16]}>"
+    import warnings
+
     try:
-        code = compile(source, filename, "exec")
+        with warnings.catch_warnings():  # a crafted module may compile to `5[0]`: a run-time error, not a warning
+            warnings.simplefilter("ignore")
+            code = compile(source, filename, "exec")
     except (SyntaxError, RecursionError, MemoryError, ValueError) as e:
         raise LoadError(f"cannot translate bytecode: {type(e).__name__}: {e}") from None
     functions = [Function(i, f.name, f.display, f.kind, f.exported)
