@@ -72,7 +72,8 @@ def _noodle_cli() -> None:
                 try:
                     mod = _compile(file, 1).module
                 except CompileError as e:
-                    click.echo(e.render(), err=True)
+                    from noodle.tools.render import print_compile_error
+                    print_compile_error(e)
                     sys.exit(2)
             else:
                 mod = load_bytes(Path(file).read_bytes(), file)
@@ -133,7 +134,8 @@ def _noodlec_cli() -> None:
             if as_json:
                 click.echo(e.to_json())
             else:
-                click.echo(e.render(), err=True)
+                from noodle.tools.render import print_compile_error
+                print_compile_error(e)
             sys.exit(2)
         if emit == "ir":
             from noodle.ir.printer import print_module

@@ -119,7 +119,8 @@ def run_file(path: str, args: list[str] | None = None, opt_level: int = 1, use_c
     try:
         machine, lm = load_program(path, opt_level, use_cache)
     except CompileError as e:
-        _print_err(e.render())
+        from noodle.tools.render import print_compile_error
+        print_compile_error(e)
         return EXIT_COMPILE
     except LoadError as e:
         _print_err(f"error: {e}")
@@ -129,7 +130,8 @@ def run_file(path: str, args: list[str] | None = None, opt_level: int = 1, use_c
         machine.run_main(lm)
     except NoodleRuntimeError as e:
         sys.stdout.flush()
-        _print_err(e.render())
+        from noodle.tools.render import print_runtime_error
+        print_runtime_error(e)
         return EXIT_ERROR
     except KeyboardInterrupt:
         _print_err("interrupted")
@@ -166,7 +168,8 @@ def test_files(paths: list[str]) -> int:
             machine, lm = load_program(path)
             machine.call(lm, lm.functions["__init__"])
         except CompileError as e:
-            _print_err(e.render())
+            from noodle.tools.render import print_compile_error
+            print_compile_error(e)
             status = EXIT_COMPILE
             continue
         except (LoadError, NoodleRuntimeError) as e:
