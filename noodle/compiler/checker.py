@@ -449,7 +449,8 @@ class Checker:
         fn = ir.Function(name=ctx.name, kind=ctx.kind, display=ctx.display, params=0,
                          local_names=ctx.local_names, local_types=ctx.local_types, ret=ctx.ret, body=body,
                          parent=ctx.parent.name if ctx.parent else None, depth=ctx.depth,
-                         attributes=attributes or [], line=line, col=col, exported=exported)
+                         attributes=attributes or [], line=line, col=col, exported=exported,
+                         mutable_slots=list(ctx.mutable_slots))
         self.functions.append(fn)
         return fn
 

@@ -108,6 +108,7 @@ class FnCtx:
     local_types: list[Type] = field(default_factory=list)
     scopes: list[dict[str, Var]] = field(default_factory=lambda: [{}])
     loop_depth: int = 0
+    mutable_slots: list[int] = field(default_factory=list)  # `var`s: what closures may change
     returns_value: bool = False
 
     def declare(self, name: str, ty: Type, mutable: bool, span: ast.Span) -> Var:
@@ -116,6 +117,8 @@ class FnCtx:
         self.local_types.append(ty)
         v = Var(name, slot, ty, mutable, self, span)
         self.scopes[-1][name] = v
+        if mutable:
+            self.mutable_slots.append(slot)
         return v
 
     def temp(self, ty: Type) -> int:

@@ -70,6 +70,8 @@ class Unary(Node):
     op: str  # int.neg float.neg not int.to_float to_str
     x: "Expr"
     ty: Type
+    #: overflow checks proven unnecessary (int ops): bit 0 the lower bound, bit 1 the upper
+    skip: int = 0
 
 
 class Binary(Node):
@@ -77,6 +79,8 @@ class Binary(Node):
     a: "Expr"
     b: "Expr"
     ty: Type
+    #: overflow checks proven unnecessary (int ops): bit 0 the lower bound, bit 1 the upper
+    skip: int = 0
 
 
 class Logical(Node):
@@ -312,6 +316,8 @@ class Function(msgspec.Struct, kw_only=True):
     line: int = 0
     col: int = 0
     exported: bool = False
+    #: slots declared `var` (all others are assigned once: parameters, `let`, loop variables)
+    mutable_slots: list[int] = []
 
     @property
     def type(self) -> Type:

@@ -34,6 +34,7 @@ MODULE = "module"    # index into the module's import table
 GLOBAL = "global"    # index into the module's global table
 STRUCT = "struct"    # index into the module's struct table
 FIELD = "field"      # index into the name pool; the name must be an identifier
+CHECK = "check"      # overflow checks an int op may skip: bit 0 the lower bound, bit 1 the upper (0: both)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,13 +71,13 @@ _TABLE: list[OpInfo] = [
     OpInfo("MAKE_CLOSURE", (FUNC, NONE, NONE), _fixed(0, 1)),
     OpInfo("POP", (NONE, NONE, NONE), _fixed(1, 0), "stmt"),
     # int arithmetic (overflow-checked)
-    OpInfo("IADD", (NONE,) * 3, _BIN),
-    OpInfo("ISUB", (NONE,) * 3, _BIN),
-    OpInfo("IMUL", (NONE,) * 3, _BIN),
-    OpInfo("IFLOORDIV", (NONE,) * 3, _BIN),
+    OpInfo("IADD", (CHECK, NONE, NONE), _BIN, doc="a: bounds proven (see CHECK)"),
+    OpInfo("ISUB", (CHECK, NONE, NONE), _BIN),
+    OpInfo("IMUL", (CHECK, NONE, NONE), _BIN),
+    OpInfo("IFLOORDIV", (CHECK, NONE, NONE), _BIN),
     OpInfo("IMOD", (NONE,) * 3, _BIN),
     OpInfo("IPOW", (NONE,) * 3, _BIN),
-    OpInfo("INEG", (NONE,) * 3, _UN),
+    OpInfo("INEG", (CHECK, NONE, NONE), _UN),
     OpInfo("SHL", (NONE,) * 3, _BIN),
     OpInfo("SHR", (NONE,) * 3, _BIN),
     OpInfo("BAND", (NONE,) * 3, _BIN),

@@ -82,14 +82,30 @@ class TranslateError(Exception):
     pass
 
 
-def checked(op: str, x: str, y: str, y_const: int | None) -> str:
-    """An overflow-checked int operation.  With a constant right operand one bound suffices:
-    `n - 1` can only fall below the range, `n + 1` only rise above it."""
+SKIP_LOW, SKIP_HIGH = 1, 2
+
+
+def checked(op: str, x: str, y: str, y_const: int | None, skip: int = 0) -> str:
+    """An int operation with the overflow checks it still needs.
+
+    `skip` holds the bounds the optimiser proved (bit 0 lower, bit 1 upper).
+    A constant right operand settles one more: `n - 1` can only fall below the
+    range, `n + 1` only rise above it.
+    """
     expr = f"{x} {_CHECKED_BINARY[op]} {y}"
     if y_const is not None and op in ("IADD", "ISUB"):
         rises = (y_const >= 0) == (op == "IADD")
-        test = f"(_t := {expr}) <= {MAX}" if rises else f"(_t := {expr}) >= {MIN}"
-        return f"(_t if {test} else _ovf())"
+        skip |= SKIP_LOW if rises else SKIP_HIGH
+        if y_const == 0:
+            skip = SKIP_LOW | SKIP_HIGH
+    if y_const is not None and (op == "IFLOORDIV" and y_const != -1 or op == "IMUL" and y_const in (0, 1)):
+        skip = SKIP_LOW | SKIP_HIGH  # only MIN // -1 overflows a floor division
+    if skip == SKIP_LOW | SKIP_HIGH:
+        return f"({expr})"
+    if skip == SKIP_LOW:
+        return f"(_t if (_t := {expr}) <= {MAX} else _ovf())"
+    if skip == SKIP_HIGH:
+        return f"(_t if (_t := {expr}) >= {MIN} else _ovf())"
     return _CHECKED.format(lo=MIN, hi=MAX, expr=expr)
 
 
@@ -311,7 +327,7 @@ class Translator:
             push(_Val(f"M{a}[{self.m.names[b]!r}]"))
         elif name in _CHECKED_BINARY:
             y, x = popv(), popv()
-            push(_Val(checked(name, x.text, y.text, self.int_const(y))))
+            push(_Val(checked(name, x.text, y.text, self.int_const(y), a)))
         elif name in _PLAIN_BINARY:
             y, x = popv(), popv()
             xt, yt = x.text, y.text
@@ -336,9 +352,9 @@ class Translator:
         elif name == "SREPEAT":
             y, x = pop(), pop()
             push(_Val(f"_srepeat({x}, {y})"))
-        elif name == "INEG":
+        elif name == "INEG":  # only -MIN leaves the range
             x = pop()
-            push(_Val(f"(_t if (_t := -{x}) <= {MAX} else _ovf())"))
+            push(_Val(f"(-{x})" if a & SKIP_HIGH else f"(_t if (_t := -{x}) <= {MAX} else _ovf())"))
         elif name == "FNEG":
             push(_Val(f"(-{pop()})"))
         elif name == "I2F":

@@ -155,7 +155,7 @@ _ROLE_WORDS = {"open": "region opener", "mid": "region divider", "close": "regio
 # opcodes.py is the one table: refuse to run against one this module does not understand.
 _KNOWN_ROLES = {"expr", "stmt", "open", "mid", "close", "xopen", "xmid", "xclose"}
 _KNOWN_KINDS = {_oc.NONE, _oc.CONST, _oc.LOCAL, _oc.UP, _oc.NAME, _oc.FUNC, _oc.COUNT, _oc.TARGET,
-                _oc.FLAG, _oc.INDEX, _oc.MODULE, _oc.GLOBAL, _oc.STRUCT, _oc.FIELD}
+                _oc.FLAG, _oc.INDEX, _oc.MODULE, _oc.GLOBAL, _oc.STRUCT, _oc.FIELD, _oc.CHECK}
 assert all(r in _KNOWN_ROLES for r in _ROLES), "opcodes.py has a role verify.py does not know"
 assert all(k in _KNOWN_KINDS for ks in _OPERANDS for k in ks), "opcodes.py has an operand kind verify.py does not know"
 assert all((_oc.TARGET in _OPERANDS[op]) == (op in _TARGET_SLOT) for op in range(_NUM_OPS)), \
@@ -508,6 +508,7 @@ class _Verifier:
         OPS_N, ROLES, EFFECTS, OPERANDS, ALL_NONE, NAMES_ = _NUM_OPS, _ROLES, _EFFECTS, _OPERANDS, _ALL_NONE, _NAMES
         K_NONE, K_CONST, K_LOCAL, K_UP, K_NAME, K_FUNC = _oc.NONE, _oc.CONST, _oc.LOCAL, _oc.UP, _oc.NAME, _oc.FUNC
         K_COUNT, K_TARGET, K_FLAG, K_INDEX, K_MODULE = _oc.COUNT, _oc.TARGET, _oc.FLAG, _oc.INDEX, _oc.MODULE
+        K_CHECK = _oc.CHECK
         K_GLOBAL, K_STRUCT, K_FIELD = _oc.GLOBAL, _oc.STRUCT, _oc.FIELD
 
         h = 0            # operand stack height
@@ -586,6 +587,9 @@ class _Verifier:
                     elif kind == K_FLAG:
                         if v != 0 and v != 1:
                             err(i, f"flag {v} is not 0 or 1")
+                    elif kind == K_CHECK:
+                        if not 0 <= v <= 3:
+                            err(i, f"overflow-check bits {v} outside 0..3")
                     elif kind == K_INDEX:
                         if not 0 <= v <= MAX_INDEX:
                             err(i, f"index {v} outside 0..{MAX_INDEX}")

@@ -187,12 +187,12 @@ class _FunctionEmitter:
             if e.op == "to_str" and prune(e.x.ty) in (INT, FLOAT):
                 self.emit("I2S" if prune(e.x.ty) == INT else "F2S")  # the VM formats these without dispatch
             else:
-                self.emit(UNARY_OPS[e.op])
+                self.emit(UNARY_OPS[e.op], e.skip)
         elif isinstance(e, ir.Binary):
             self.expr(e.a)
             self.expr(e.b)
             self.at(e)
-            self.emit(BINARY_OPS[e.op])
+            self.emit(BINARY_OPS[e.op], e.skip)
         elif isinstance(e, ir.Logical):
             self.expr(e.a)
             self.at(e)

@@ -31,12 +31,12 @@ def register(name: str, doc: str) -> Callable[[Callable[[ir.Function], bool]], C
 
 
 #: Passes per optimisation level.
-PIPELINES: dict[int, list[str]] = {0: [], 1: ["fold", "dce"], 2: ["fold", "dce", "fold"]}
+PIPELINES: dict[int, list[str]] = {0: [], 1: ["fold", "dce", "ranges"], 2: ["fold", "dce", "fold", "ranges"]}
 
 
 def run_passes(module: ir.Module, level: int) -> dict[str, int]:
     """Run the level's pipeline over every function; returns how many functions each pass changed."""
-    from noodle.ir.passes import dce, fold_pass  # noqa: F401  (registration)
+    from noodle.ir.passes import dce, fold_pass, ranges  # noqa: F401  (registration)
     from noodle.ir.verify import verify_function
 
     debug = os.environ.get("NOODLE_VERIFY_IR") == "1"

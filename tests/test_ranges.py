@@ -1,0 +1,73 @@
+"""The `ranges` pass drops only overflow checks that cannot fire: -O1 behaves exactly as -O0."""
+from __future__ import annotations
+
+import io
+from contextlib import redirect_stdout
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from noodle.compiler.driver import compile_source
+from noodle.ir import nodes as ir
+from noodle.ir.walk import walk
+from noodle.vm.machine import Machine
+
+MIN, MAX = -(2**63), 2**63 - 1
+EDGES = [MIN, MIN + 1, MIN + 2, -3, -2, -1, 0, 1, 2, 3, 2**31, 2**32 + 1, MAX - 2, MAX - 1, MAX]
+
+
+def run(source: str, opt: int) -> str:
+    _, module = compile_source(source, "r.nd", "r", opt_level=opt)
+    out = io.StringIO()
+    with redirect_stdout(out):
+        m = Machine()
+        m.run_main(m.load(module))
+    return out.getvalue()
+
+
+def skips(source: str) -> list[tuple[str, int]]:
+    module_ir, _ = compile_source(source, "r.nd", "r", opt_level=1)
+    return [(n.op, n.skip) for f in module_ir.functions for s in f.body for n in walk(s)
+            if isinstance(n, (ir.Binary, ir.Unary)) and n.op.startswith("int.")]
+
+
+def test_loops_and_fib_lose_the_checks_they_do_not_need() -> None:
+    loops = "fn main() {\n var t = 0\n for i in 0..3000 { for j in 0..3000 { t += (i * j) % 7 } }\n print(t)\n}\n"
+    assert ("int.mul", 3) in skips(loops) and ("int.add", 1) in skips(loops)
+    fib = "fn fib(n: int) -> int {\n if n < 2 { return n }\n return fib(n - 1) + fib(n - 2)\n}\n"
+    found = skips(fib)
+    assert found.count(("int.sub", 3)) == 2 and ("int.add", 0) in found
+
+
+def test_mutable_variables_and_unknown_values_keep_their_checks() -> None:
+    src = ("fn main() {\n var n = 5\n let f = () => { n = 9223372036854775807 }\n"
+           " if n < 10 { f()\n  try { print(n + 1) } catch e { print(e.kind) } }\n}\n")
+    assert run(src, 1) == "OverflowError\n"
+
+
+CMPS = ["<", "<=", ">", ">=", "==", "!="]
+OPS = ["+", "-", "*", "//"]
+
+
+@settings(max_examples=120, deadline=None)
+@given(cmp=st.sampled_from(CMPS), c1=st.sampled_from(EDGES), op=st.sampled_from(OPS),
+       c2=st.sampled_from(EDGES + ["m"]), negate=st.booleans(), args=st.lists(st.sampled_from(EDGES), min_size=2,
+                                                                              max_size=2))
+def test_guarded_arithmetic_matches_unoptimised(cmp: str, c1: int, op: str, c2: "int | str", negate: bool,
+                                                args: list[int]) -> None:
+    guard = f"not (n {cmp} {c1})" if negate else f"n {cmp} {c1}"
+    right = c2 if c2 == "m" else f"({c2})"
+    src = (f"fn f(n: int, m: int) -> int {{\n if {guard} {{ return 0 }}\n let k = n {op} {right}\n"
+           f" return -k\n}}\n"
+           f"fn main() {{\n try {{ print(f({args[0]}, {args[1]})) }} catch e {{ print(e.kind) }}\n"
+           f" for i in 0..3 {{ try {{ print(f({args[0]} - 0, i)) }} catch e {{ print(e.kind) }} }}\n}}\n")
+    assert run(src, 1) == run(src, 0), src
+
+
+@settings(max_examples=60, deadline=None)
+@given(lo=st.sampled_from([MIN, -5, 0, 3, MAX - 3]), hi=st.sampled_from([MIN + 3, 0, 4, MAX]),
+       k=st.sampled_from(EDGES), op=st.sampled_from(OPS))
+def test_loop_variables_match_unoptimised(lo: int, hi: int, k: int, op: str) -> None:
+    src = (f"fn main() {{\n var n = 0\n for i in range({lo}, {hi}, 1) {{\n  n += 1\n  if n > 3 {{ break }}\n"
+           f"  try {{ print(i {op} ({k})) }} catch e {{ print(e.kind) }}\n }}\n}}\n")
+    assert run(src, 1) == run(src, 0), src
