@@ -20,8 +20,10 @@ def expr_text(e: ir.Expr) -> str:
     if isinstance(e, ir.ModRef):
         return f"{e.module}::{e.name}"
     if isinstance(e, ir.Unary):
-        return f"{e.op}({expr_text(e.x)})"
-    if isinstance(e, (ir.Binary, ir.Logical)):
+        return f"{e.op}{_skip(e.skip)}({expr_text(e.x)})"
+    if isinstance(e, ir.Binary):
+        return f"{e.op}{_skip(e.skip)}({expr_text(e.a)}, {expr_text(e.b)})"
+    if isinstance(e, ir.Logical):
         return f"{e.op}({expr_text(e.a)}, {expr_text(e.b)})"
     if isinstance(e, ir.Cond):
         return f"select({expr_text(e.cond)}, {expr_text(e.then)}, {expr_text(e.otherwise)})"
@@ -54,6 +56,11 @@ def expr_text(e: ir.Expr) -> str:
     if isinstance(e, ir.Interp):
         return f"interp({_list(e.parts)})"
     return t
+
+
+def _skip(bits: int) -> str:
+    """Overflow checks the ranges pass proved unnecessary: `!lo`, `!hi`, or `!nocheck` for both."""
+    return {0: "", 1: "!lo", 2: "!hi", 3: "!nocheck"}[bits]
 
 
 def _list(es: list[ir.Expr]) -> str:
