@@ -3,7 +3,9 @@
     NoodleError
     ├── CompileError        the program does not compile (carries every Diagnostic)
     ├── LoadError           a module file is foreign, truncated, corrupted or fails verification
-    └── NoodleRuntimeError  an uncaught Noodle error, with the Noodle stack
+    ├── NoodleRuntimeError  an uncaught Noodle error, with the Noodle stack (noodle.vm.errors)
+    ├── LimitExceeded       a call ran past a limit of its VM (steps, seconds, memory, depth)
+    └── UpgradeRejected     a live upgrade or rollback was refused; nothing changed
 
 Kept import-light (no compiler, no VM) so that any entry point can catch them
 without paying for the modules that raise them.
@@ -47,3 +49,21 @@ class LoadError(NoodleError):
         self.reason = message
         self.path = path
         super().__init__(f"{path}: {message}" if path else message)
+
+
+class LimitExceeded(NoodleError):
+    """A call ran past one of its VM's limits (steps, seconds, memory, depth); the VM stays usable."""
+
+    def __init__(self, limit: str, message: str, stack: "list | None" = None) -> None:
+        self.limit = limit  # "steps" | "seconds" | "memory" | "depth"
+        self.stack = stack or []
+        super().__init__(message)
+
+
+class UpgradeRejected(NoodleError):
+    """A live upgrade (or rollback) that was refused; nothing changed.  `reason` says why."""
+
+    def __init__(self, module: str, reason: str) -> None:
+        self.module = module
+        self.reason = reason
+        super().__init__(f"upgrade of {module} rejected: {reason}")

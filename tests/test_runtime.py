@@ -282,7 +282,7 @@ ValueError | negative exponent for int ** int (use a float base)
 ValueError | invalid int: "x1"
 ValueError | math domain error in sqrt
 RecursionError | recursion depth exceeded
-MemoryError | string of 8000000000 characters is too large
+MemoryError | a string of 8,000,000,000 characters is too large (limit 2,147,483,648)
 IOError | No such file or directory: /nonexistent-dir/file.txt
 RuntimeError | dictionary changed size during iteration
 ValueError | cannot convert nan to int

@@ -35,36 +35,48 @@ def _tag() -> bytes:
 
 
 class Function:
-    __slots__ = ("index", "name", "display", "kind", "exported")
+    __slots__ = ("index", "name", "display", "kind", "exported", "signature", "digest")
 
-    def __init__(self, index: int, name: str, display: str, kind: str, exported: bool) -> None:
+    def __init__(self, index: int, name: str, display: str, kind: str, exported: bool, signature: str = "",
+                 digest: str = "") -> None:
         self.index, self.name, self.display, self.kind, self.exported = index, name, display, kind, exported
+        #: type text, and a hash of the code (with its lambdas) that tells a changed function in an upgrade
+        self.signature, self.digest = signature, digest
 
 
 class ModuleImage:
     """Everything needed to link and run one module."""
 
     __slots__ = ("name", "version", "source_file", "source_hash", "imports", "import_hashes", "code",
-                 "linemap", "natives", "structs", "functions", "globals", "tests", "entry")
+                 "linemap", "natives", "structs", "functions", "globals", "tests", "entry", "metered", "exports",
+                 "uses")
 
     def __init__(self, name: str, version: str, source_file: str, source_hash: str,
                  imports: list[str], import_hashes: list[str], code: CodeType,
                  linemap: dict[int, tuple[str, int, int]], natives: dict[str, str],
                  structs: list[tuple[str, tuple[str, ...], bool]], functions: list[Function],
-                 globals_: list[tuple[str, bool]], tests: list[tuple[str, str]], entry: str | None) -> None:
+                 globals_: list[tuple[str, bool, str]], tests: list[tuple[str, str]], entry: str | None,
+                 metered: bool = False, exports: dict[str, str] | None = None,
+                 uses: dict[str, list[str]] | None = None) -> None:
         self.name, self.version, self.source_file, self.source_hash = name, version, source_file, source_hash
         self.imports, self.import_hashes = imports, import_hashes
         self.code, self.linemap, self.natives = code, linemap, natives
         self.structs, self.functions, self.globals = structs, functions, globals_
         self.tests, self.entry = tests, entry
+        #: translated with step and depth counting (for a VM with limits)
+        self.metered = metered
+        #: exported name -> its type text (a function's signature, a global's or struct's type)
+        self.exports = exports or {}
+        #: imported module -> the exported names this module uses from it
+        self.uses = uses or {}
 
     # -- the file form
     def dumps(self) -> bytes:
         payload = marshal.dumps((
             self.name, self.version, self.source_file, self.source_hash, self.imports, self.import_hashes,
             self.code, self.linemap, self.natives, self.structs,
-            [(f.index, f.name, f.display, f.kind, f.exported) for f in self.functions],
-            self.globals, self.tests, self.entry))
+            [(f.index, f.name, f.display, f.kind, f.exported, f.signature, f.digest) for f in self.functions],
+            self.globals, self.tests, self.entry, self.metered, self.exports, self.uses))
         return IMAGE_MAGIC + _tag() + digest(payload) + payload
 
     @staticmethod
@@ -79,14 +91,15 @@ class ModuleImage:
         try:
             t: Any = marshal.loads(payload)
             (name, version, source_file, source_hash, imports, import_hashes, code, linemap, natives,
-             structs, functions, globals_, tests, entry) = t
+             structs, functions, globals_, tests, entry, metered, exports, uses) = t
             return ModuleImage(name, version, source_file, source_hash, imports, import_hashes, code, linemap,
-                               natives, structs, [Function(*f) for f in functions], globals_, tests, entry)
+                               natives, structs, [Function(*f) for f in functions], globals_, tests, entry,
+                               metered, exports, uses)
         except (ValueError, TypeError, EOFError):
             return None
 
 
-def build_image(module: Any) -> ModuleImage:
+def build_image(module: Any, metered: bool = False) -> ModuleImage:
     """Verify, translate and compile a :class:`~noodle.vm.module_file.ModuleFile`.
 
     Every module file goes through the verifier here, whether it was read from
@@ -100,8 +113,8 @@ def build_image(module: Any) -> ModuleImage:
 
     verify(module)
 
-    source, linemap, natives = translate_module(module)
-    filename = f"<noodle:{module.name}:{module.source_hash[:16]}>"
+    source, linemap, natives = translate_module(module, metered)
+    filename = f"<noodle:{module.name}:{module.source_hash[:16]}{':m' if metered else ''}>"
     import warnings
 
     try:
@@ -110,12 +123,75 @@ def build_image(module: Any) -> ModuleImage:
             code = compile(source, filename, "exec")
     except (SyntaxError, RecursionError, MemoryError, ValueError) as e:
         raise LoadError(f"cannot translate bytecode: {type(e).__name__}: {e}") from None
-    functions = [Function(i, f.name, f.display, f.kind, f.exported)
+    functions = [Function(i, f.name, f.display, f.kind, f.exported, f.signature, code_digest(module, i))
                  for i, f in enumerate(module.functions) if f.parent < 0]
     return ModuleImage(
         module.name, module.version, module.source_file, module.source_hash,
         [i.module for i in module.imports], [i.hash for i in module.imports], code, linemap, natives,
         [(s.name, tuple(s.fields), s.exported) for s in module.structs], functions,
-        [(g.name, g.exported) for g in module.globals],
+        [(g.name, g.exported, g.type) for g in module.globals],
         [(t.name, module.functions[t.func].name) for t in module.tests],
-        module.functions[module.entry].name if module.entry >= 0 else None)
+        module.functions[module.entry].name if module.entry >= 0 else None,
+        metered, export_types(module), imported_uses(module))
+
+
+def code_digest(module: Any, index: int) -> str:
+    """A hash of what a function does: its code with every operand resolved to what it names
+    (constants, names, callees, lambdas' code), so recompiling unchanged code gives the same hash."""
+    from noodle.vm import opcodes as oc
+    from noodle.vm.hashing import blake2b
+
+    f = module.functions[index]
+    parts = [f.signature, str(f.nparams), str(f.nlocals)]
+    code = f.code
+    for i in range(0, len(code), 4):
+        info = oc.OPS[code[i]]
+        words = [info.name]
+        for kind, v in zip(info.operands, code[i + 1:i + 4]):
+            if kind == oc.CONST:
+                c = module.consts[v]
+                words.append(f"{type(c).__name__}:{c!r}")
+            elif kind in (oc.NAME, oc.FIELD):
+                words.append(module.names[v])
+            elif kind == oc.GLOBAL:
+                words.append("g:" + module.globals[v].name)
+            elif kind == oc.STRUCT:
+                words.append("s:" + module.structs[v].name)
+            elif kind == oc.MODULE:
+                words.append("m:" + module.imports[v].module)
+            elif kind == oc.FUNC:
+                callee = module.functions[v]
+                words.append("f:" + (code_digest(module, v) if callee.kind == "lambda" else callee.name))
+            else:
+                words.append(str(v))
+        parts.append(" ".join(words))
+    return blake2b("\n".join(parts).encode(), digest_size=12).hexdigest()
+
+
+def export_types(module: Any) -> dict[str, str]:
+    """What a module exports, with type texts: the contract its importers compiled against."""
+    out: dict[str, str] = {}
+    for f in module.functions:
+        if f.exported and f.kind in ("fn", "method"):
+            out[f.name] = f.signature
+    for g in module.globals:
+        if g.exported:
+            out[g.name] = g.type
+    for s in module.structs:
+        if s.exported:
+            out[s.name] = "struct {" + ", ".join(f"{n}: {t}" for n, t in zip(s.fields, s.field_types)) + "}"
+    return out
+
+
+def imported_uses(module: Any) -> dict[str, list[str]]:
+    """For each imported module, the names this module's bytecode takes from it."""
+    from noodle.vm.opcodes import BY_NAME
+
+    load_mod, call_mod = BY_NAME["LOAD_MOD"], BY_NAME["CALL_MOD"]
+    uses: dict[str, set[str]] = {}
+    for f in module.functions:
+        code = f.code
+        for i in range(0, len(code), 4):
+            if code[i] == load_mod or code[i] == call_mod:
+                uses.setdefault(module.imports[code[i + 1]].module, set()).add(module.names[code[i + 2]])
+    return {k: sorted(v) for k, v in uses.items()}

@@ -15,11 +15,12 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
     from typing import Any, Callable
 
-from noodle.errors import LoadError
+from noodle.errors import LimitExceeded, LoadError
 from noodle.stdlib.natives import NATIVES
-from noodle.vm.errors import CODE_REGISTRY, CodeInfo, NoodleRuntimeError, runtime_error
+from noodle.vm.errors import CODE_REGISTRY, CodeInfo, NoodleRuntimeError, noodle_stack, runtime_error
 from noodle.vm.image import ModuleImage, build_image
-from noodle.vm.ops import HELPERS
+from noodle.vm.limits import Capabilities, Limits, LimitSignal, Meter
+from noodle.vm.ops import HELPERS, srepeat
 from noodle.vm.values import ErrorValue, make_struct_class
 
 #: Python frames per Noodle call are 1:1, so this is the documented Noodle call depth.
@@ -32,22 +33,30 @@ _SAFE_BUILTINS = {name: getattr(builtins, name) for name in (
 
 
 class Exports:
-    """An importer's live view of a module's exported names (functions, structs, globals)."""
+    """An importer's live view of a module's exported names (functions, structs, globals).
 
-    __slots__ = ("_ns", "_keys")
+    One object per module name for the machine's lifetime: importers hold it, and a live
+    upgrade redirects them all at once by replacing its view — a single reference, so the
+    swap is atomic for every thread.
+    """
+
+    __slots__ = ("_view",)
 
     def __init__(self, ns: dict[str, Any], keys: dict[str, str]) -> None:
-        self._ns = ns
-        self._keys = keys
+        self._view = (ns, keys)
 
     def __getitem__(self, name: str) -> Any:
-        return self._ns[self._keys[name]]
+        ns, keys = self._view
+        return ns[keys[name]]
 
     def __contains__(self, name: str) -> bool:
-        return name in self._keys
+        return name in self._view[1]
 
     def names(self) -> list[str]:
-        return list(self._keys)
+        return list(self._view[1])
+
+    def set_view(self, ns: dict[str, Any], keys: dict[str, str]) -> None:
+        self._view = (ns, keys)
 
 
 class LoadedModule:
@@ -79,10 +88,16 @@ ModuleFinder = "Callable[[str], Any]"
 class Machine:
     """One VM instance: a registry of loaded modules."""
 
-    def __init__(self, finder: ModuleFinder | None = None, source_root: str | None = None) -> None:
+    def __init__(self, finder: ModuleFinder | None = None, source_root: str | None = None,
+                 capabilities: Capabilities | None = None, limits: Limits | None = None) -> None:
         self.finder = finder
         #: where the program's sources are; stack traces show their paths relative to the working directory
         self.source_root = source_root
+        #: what Noodle code may touch; a bare Machine (the `noodle` command's) grants everything
+        self.capabilities = capabilities if capabilities is not None else Capabilities.all()
+        self.limits = limits if limits is not None else Limits()
+        #: with limits, modules are translated as metered code counting steps and depth on this meter
+        self.meter: Meter | None = Meter(self.limits) if self.limits.any else None
         self.modules: dict[str, LoadedModule] = {}
         self._loading: list[str] = []
         if sys.getrecursionlimit() < MAX_DEPTH + 200:
@@ -91,7 +106,11 @@ class Machine:
     def load(self, module: Any, run_init: bool = True) -> LoadedModule:
         """Link and initialise a module — a :class:`ModuleImage` or a verified ModuleFile —
         and, through the finder, what it imports."""
-        image = module if isinstance(module, ModuleImage) else build_image(module)
+        metered = self.meter is not None
+        image = module if isinstance(module, ModuleImage) else build_image(module, metered)
+        if image.metered != metered:
+            raise LoadError(f"module {image.name!r} was translated {'with' if image.metered else 'without'} "
+                            f"metering, which this VM {'does not use' if image.metered else 'needs'}")
         if image.name in self._loading:
             cycle = " -> ".join(self._loading[self._loading.index(image.name):] + [image.name])
             raise LoadError(f"import cycle: {cycle}")
@@ -120,7 +139,12 @@ class Machine:
             native = NATIVES.get(name)
             if native is None:
                 raise LoadError(f"module {image.name!r} needs the native {name!r}, which this VM lacks")
-            ns[key] = native.impl
+            ns[key] = self.bind_native(native)
+        if self.meter is not None:
+            ns["_M"] = self.meter
+            limit = self.meter.max_sequence()
+            if limit is not None:
+                ns["_srepeat"] = lambda s, n: srepeat(s, n, limit)
         for i, (sname, fields, _) in enumerate(image.structs):
             ns[f"S{i}"] = make_struct_class(sname, list(fields))
         for i, dep in enumerate(imported):
@@ -142,19 +166,43 @@ class Machine:
         for i, (sname, _, exported) in enumerate(image.structs):
             if exported:
                 keys[sname] = f"S{i}"
-        for i, (gname, exported) in enumerate(image.globals):
+        for i, (gname, exported, _) in enumerate(image.globals):
             if exported:
                 keys[gname] = f"g{i}"
         return LoadedModule(image, ns, Exports(ns, keys), functions)
 
+    def bind_native(self, native: Any) -> Callable[..., Any]:
+        """A native as this VM grants it: denied without its capability, bounded by its limits."""
+        if not self.capabilities.grants(native.capability):
+            message = f"{native.name} needs the {native.capability} capability, which this VM does not grant"
+
+            def denied(*args: Any) -> Any:
+                raise ErrorValue("PermissionError", message)
+            return denied
+        if native.name == "time.sleep" and self.meter is not None:
+            return self.meter.sleep
+        return native.impl
+
     def call(self, lm: LoadedModule, fn: Callable[..., Any], *args: Any) -> Any:
-        """Run Noodle code; an uncaught Noodle error becomes :class:`NoodleRuntimeError`."""
+        """Run Noodle code; an uncaught Noodle error becomes :class:`NoodleRuntimeError`,
+        a limit hit :class:`LimitExceeded` (the machine stays usable)."""
+        meter = self.meter
+        outermost = meter is not None and not meter.active
+        if outermost:
+            meter.start()  # type: ignore[union-attr]
         try:
             return fn(*args)
         except NoodleRuntimeError:
             raise
+        except LimitSignal as e:
+            if not outermost:
+                raise
+            raise LimitExceeded(e.limit, e.message, noodle_stack(e.__traceback__)) from None
         except Exception as e:  # every fault inside VM code is a Noodle error
             raise runtime_error(e) from None
+        finally:
+            if outermost:
+                meter.stop()  # type: ignore[union-attr]
 
     def run_main(self, lm: LoadedModule) -> None:
         if lm.image.entry is not None:

@@ -64,9 +64,9 @@ def fpow(a: float, b: float) -> float:
     return r
 
 
-def srepeat(s: str, n: int) -> str:
-    if n > 0 and len(s) * n > MAX_SEQUENCE:
-        raise ErrorValue("MemoryError", f"string of {len(s) * n} characters is too large")
+def srepeat(s: str, n: int, limit: int = MAX_SEQUENCE) -> str:
+    if n > 0 and len(s) * n > limit:
+        raise ErrorValue("MemoryError", f"a string of {len(s) * n:,} characters is too large (limit {limit:,})")
     return s * n
 
 

@@ -162,8 +162,10 @@ def _too_deep(text: str) -> bool:
 
 
 class Translator:
-    def __init__(self, module: ModuleFile) -> None:
+    def __init__(self, module: ModuleFile, metered: bool = False) -> None:
         self.m = module
+        #: metered code counts steps (each call and loop iteration) and call depth for a sandbox's limits
+        self.metered = metered
         self.native_names: dict[int, str] = {}
         self.region_depth = 0  # > 0 inside AND/OR/COND regions, where statements cannot be emitted
         self.children: dict[int, list[int]] = {}
@@ -230,11 +232,22 @@ class Translator:
             out.append(f"{pad}    nonlocal " + ", ".join(sorted(st.nonlocals)))
         for child in self.children.get(index, []):
             self.function(child, indent + 1, out, linemap)
+        extra = 0
+        if self.metered:
+            # one step per call, and the call depth a sandbox allows; `_m` is the thread's meter
+            for text in ("_m = _M", "_m.steps -= 1", "if _m.steps < 0: _m.refill()",
+                         "if _m.depth >= _m.max_depth: _m.too_deep()", "_m.depth += 1", "try:"):
+                out.append(f"{pad}    {text}")
+                linemap[len(out)] = (f.display, *first_line)
+            extra = 1
         if not st.lines:
-            out.append(f"{pad}    pass")
+            out.append(f"{pad}    {'    ' * extra}pass")
         for line in st.lines:
-            out.append("    " * (indent + line.indent) + line.text)
+            out.append("    " * (indent + line.indent + extra) + line.text)
             linemap[len(out)] = (f.display, line.pos[0], line.pos[1])
+        if self.metered:
+            out.append(f"{pad}    finally:")
+            out.append(f"{pad}        _m.depth -= 1")
 
     # ------------------------------------------------------------ statements
 
@@ -487,10 +500,12 @@ class Translator:
             if len(st.lines) == saved and len(probe) == 1 and q < len(f.lines) \
                     and OPS[f.code[q * 4]].name == "BREAK_IF_FALSE":
                 self.emit(st, indent, f"while {probe[0].text}:", pc)
+                self.tick(st, indent + 1, pc)
                 end = self.block(st, q + 1, indent + 1)
             else:
                 del st.lines[saved:]
                 self.emit(st, indent, "while True:", pc)
+                self.tick(st, indent + 1, pc)
                 end = self.block(st, pc + 1, indent + 1)
             return self.expect_end(st, end)
         elif name == "FOR_RANGE":
@@ -500,9 +515,11 @@ class Translator:
             else:
                 rng = f"range({start}, {stop}, {step})"
             self.emit(st, indent, f"for {self.local(f, a)} in {rng}:", pc)
+            self.tick(st, indent + 1, pc)
             return self.expect_end(st, self.block(st, pc + 1, indent + 1))
         elif name == "FOR_EACH":
             self.emit(st, indent, f"for {self.local(f, a)} in {pop()}:", pc)
+            self.tick(st, indent + 1, pc)
             return self.expect_end(st, self.block(st, pc + 1, indent + 1))
         elif name == "TRY":
             self.emit(st, indent, "try:", pc)
@@ -518,6 +535,12 @@ class Translator:
             raise TranslateError(f"unexpected {name} at {pc}")
         return pc + 1
 
+    def tick(self, st: _Fn, indent: int, pc: int) -> None:
+        """In metered code, one step for a loop iteration (the budget is checked in chunks)."""
+        if self.metered:
+            self.emit(st, indent, "_m.steps -= 1", pc)
+            self.emit(st, indent, "if _m.steps < 0: _m.refill()", pc)
+
     def expect_end(self, st: _Fn, end: int) -> int:
         f = st.code
         if end >= len(f.lines) or OPS[f.code[end * 4]].name != "END":
@@ -525,9 +548,13 @@ class Translator:
         return end + 1
 
 
-def translate_module(module: ModuleFile) -> tuple[str, dict[int, tuple[str, int, int]], dict[str, str]]:
-    """Python source of a verified module, its line map, and the natives it calls by name."""
-    t = Translator(module)
+def translate_module(module: ModuleFile, metered: bool = False) -> tuple[str, dict[int, tuple[str, int, int]],
+                                                                       dict[str, str]]:
+    """Python source of a verified module, its line map, and the natives it calls by name.
+
+    `metered` code counts steps and call depth against a meter `_M` (see :mod:`noodle.vm.limits`).
+    """
+    t = Translator(module, metered)
     try:
         source, linemap = t.translate()
     except TranslateError as e:

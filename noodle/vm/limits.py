@@ -1,0 +1,150 @@
+"""What a VM grants (capabilities) and allows (limits), and the meter that enforces limits.
+
+A VM made by a host grants nothing by default: no files, no standard input,
+no environment, no Python imports, no network.  Natives declare the
+capability they need (:class:`noodle.stdlib.natives.Native`); a native whose
+capability is not granted is bound to a stub that raises a catchable
+`PermissionError`.
+
+Limits are enforced by *metered* code: when a VM has limits, modules are
+translated with a step count at every call and loop iteration and a call-depth
+count (:mod:`noodle.vm.translate`).  The count runs down a small chunk held in
+a thread-local :class:`Meter`; when a chunk is used up, :meth:`Meter.refill`
+checks the whole budget — steps, the deadline, the process's memory growth —
+so the hot path costs one decrement and one comparison.  A limit hit unwinds
+the call with :class:`LimitSignal`, which Noodle's `catch` cannot catch (it
+is not an `Exception`), and reaches the host as :class:`noodle.LimitExceeded`.
+Work done inside one native call (a huge `"x" * n`) is checked by the native.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What Noodle code in a VM may touch.  `noodle run` grants everything; a host VM nothing."""
+
+    fs_read: bool = False
+    fs_write: bool = False
+    stdin: bool = False
+    env: bool = False
+    py_import: bool = False
+    network: bool = False
+
+    @classmethod
+    def all(cls) -> "Capabilities":
+        return cls(True, True, True, True, True, True)
+
+    def grants(self, capability: str | None) -> bool:
+        return capability is None or bool(getattr(self, capability, False))
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-call budgets of a VM; None means unlimited."""
+
+    max_steps: int | None = None
+    max_seconds: float | None = None
+    max_memory_mb: float | None = None
+    max_depth: int | None = None
+
+    @property
+    def any(self) -> bool:
+        return any(v is not None for v in (self.max_steps, self.max_seconds, self.max_memory_mb, self.max_depth))
+
+
+class LimitSignal(BaseException):
+    """Unwinds a call that hit a limit; not an Exception, so Noodle code cannot catch it."""
+
+    def __init__(self, limit: str, message: str) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.message = message
+
+
+#: Steps between two full checks of the budget.
+CHUNK = 2000
+
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def resident_bytes() -> int:
+    """The process's resident memory (Linux /proc; 0 where unavailable)."""
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[1]) * _PAGE
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+class Meter(threading.local):
+    """One thread's budget for the current outermost call into a VM."""
+
+    steps = CHUNK
+    depth = 0
+    max_depth = 1 << 30
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.active = False
+
+    def start(self) -> None:
+        """Begin an outermost call: a fresh budget."""
+        lim = self.limits
+        self.active = True
+        self.used = 0
+        self.depth = 0
+        self.max_depth = lim.max_depth if lim.max_depth is not None else 1 << 30
+        self.deadline = time.perf_counter() + lim.max_seconds if lim.max_seconds is not None else None
+        self.memory_base = resident_bytes() if lim.max_memory_mb is not None else 0
+        self.granted = self._next_chunk()
+        self.steps = self.granted
+
+    def stop(self) -> None:
+        self.active = False
+
+    def _next_chunk(self) -> int:
+        if self.limits.max_steps is None:
+            return CHUNK
+        return max(0, min(CHUNK, self.limits.max_steps - self.used))
+
+    def refill(self) -> None:
+        """A chunk is used up (`steps` went below zero): check every limit, then grant the next one."""
+        lim = self.limits
+        self.used += self.granted - self.steps
+        if lim.max_steps is not None and self.used > lim.max_steps:
+            self.steps = self.granted = 0
+            raise LimitSignal("steps", f"step limit exceeded ({lim.max_steps:,} steps)")
+        self.check_time()
+        if lim.max_memory_mb is not None:
+            grown = resident_bytes() - self.memory_base
+            if grown > lim.max_memory_mb * 1024 * 1024:
+                raise LimitSignal("memory", f"memory limit exceeded ({lim.max_memory_mb:g} MB)")
+        self.granted = self._next_chunk()
+        self.steps = self.granted
+
+    def check_time(self) -> None:
+        if self.deadline is not None and time.perf_counter() > self.deadline:
+            raise LimitSignal("seconds", f"time limit exceeded ({self.limits.max_seconds:g} s)")
+
+    def too_deep(self) -> None:
+        raise LimitSignal("depth", f"call depth limit exceeded ({self.max_depth} calls)")
+
+    def max_sequence(self) -> int | None:
+        """The longest string or list one native may build under the memory limit."""
+        if self.limits.max_memory_mb is None:
+            return None
+        return int(self.limits.max_memory_mb * 1024 * 1024)
+
+    def sleep(self, seconds: float) -> None:
+        """`time.sleep` that wakes at the deadline."""
+        if self.deadline is not None:
+            remaining = self.deadline - time.perf_counter()
+            if seconds > remaining:
+                time.sleep(max(0.0, remaining))
+                self.check_time()
+        time.sleep(max(0.0, seconds))
