@@ -1,2 +1,38 @@
-"""Noodle: a small statically typed language with its own bytecode VM."""
+"""Noodle: a small statically typed language with its own bytecode VM.
+
+The embedding API (see docs/embedding.md)::
+
+    import noodle
+    vm = noodle.VM(capabilities=noodle.Capabilities(), limits=noodle.Limits(max_steps=10_000_000))
+    app = vm.load("app.nd")
+    app.fib(20)
+
+Names are imported on first use, so `import noodle` stays cheap for the command-line tools.
+"""
+from __future__ import annotations
+
+from typing import Any
+
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "VM": "noodle.vm.host", "Source": "noodle.vm.host", "UpgradeReport": "noodle.vm.host",
+    "ModuleHandle": "noodle.vm.host",
+    "Capabilities": "noodle.vm.limits", "Limits": "noodle.vm.limits",
+    "NoodleError": "noodle.errors", "CompileError": "noodle.errors", "LoadError": "noodle.errors",
+    "LimitExceeded": "noodle.errors", "UpgradeRejected": "noodle.errors",
+    "NoodleRuntimeError": "noodle.vm.errors",
+}
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'noodle' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -247,6 +247,8 @@ class Checker:
             tests=self.tests, entry=entry)
 
     def check_header(self, header: ast.ModuleHeader) -> None:
+        if self.expected_name is None:
+            self.name = header.name  # the main module (or a host's) is named by its header
         if header.version:
             if SEMVER.fullmatch(header.version):
                 self.version = header.version

@@ -23,6 +23,7 @@ from noodle.ir import nodes as ir
 from noodle.ir.passes import run_passes
 from noodle.ir.types import FnT, parse_type
 from noodle.vm.cache import identifier, module_path, read_cached, write_cached
+from noodle.errors import LoadError
 from noodle.vm.module_file import ModuleFile, source_hash
 
 
@@ -111,6 +112,8 @@ class Project:
     compiled: dict[str, Compiled] = field(default_factory=dict)
     #: what every module compiled (or loaded from the cache) so far exports, by module name
     interfaces: dict[str, ModuleInterface] = field(default_factory=dict)
+    #: modules provided from outside the source tree (a host's modules, modules a VM already runs)
+    external: dict[str, ModuleInterface] = field(default_factory=dict)
     _in_progress: list[str] = field(default_factory=list)
 
     def module_path(self, name: str) -> Path:
@@ -125,10 +128,13 @@ class Project:
         name = self.name_for(path)
         return self.compile_module(name, path, display)
 
-    def compile_module(self, name: str, path: Path, display: str | None = None, imported: bool = False) -> Compiled:
+    def compile_module(self, name: str, path: Path, display: str | None = None, imported: bool = False,
+                       source: str | None = None) -> Compiled:
+        """Compile (or take from the cache) module `name` from `path`, or from `source` when given."""
         if name in self.compiled:
             return self.compiled[name]
-        source = read_source(path, display)
+        if source is None:
+            source = read_source(path, display)
         file = display if display is not None else os.path.relpath(path)
         cached = self.try_cache(name, source)
         if cached is not None:
@@ -155,6 +161,8 @@ class Project:
         return result
 
     def resolve_import(self, dep: str, span: ast.Span) -> ModuleInterface | None:
+        if dep in self.external:
+            return self.external[dep]
         if dep in self._in_progress:
             cycle = " -> ".join(self._in_progress[self._in_progress.index(dep):] + [dep])
             raise CompileError([_diag("E0402", f"import cycle: {cycle}", span)])
@@ -182,6 +190,8 @@ class Project:
     def find(self, name: str) -> ModuleFile:
         """The machine's module finder: compiled (or cached) module by name."""
         if name not in self.compiled:
+            if name in self.external:
+                raise LoadError(f"module {name!r} is provided by the host but is not registered in this VM")
             path = self.module_path(name)
             self.compile_module(name, path, os.path.relpath(path), imported=True)
         return self.compiled[name].module

@@ -62,12 +62,16 @@ class Exports:
 class LoadedModule:
     """A module linked into a machine: its namespace, functions and exports."""
 
-    __slots__ = ("name", "version", "image", "namespace", "exports", "functions")
+    __slots__ = ("name", "version", "image", "namespace", "exports", "functions", "module_file", "view")
 
     def __init__(self, image: ModuleImage, namespace: dict[str, Any], exports: Exports,
                  functions: dict[str, Callable[..., Any]]) -> None:
         self.name, self.version, self.image = image.name, image.version, image
         self.namespace, self.exports, self.functions = namespace, exports, functions
+        #: the module file it came from, when the machine was given one (hosts compile against it)
+        self.module_file: Any = None
+        #: this version's own exports (namespace, names); `exports` may be shared by later versions
+        self.view = exports._view
 
     def function(self, name: str) -> Callable[..., Any]:
         return self.functions[name]

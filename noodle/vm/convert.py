@@ -1,0 +1,113 @@
+"""Values crossing between a host's Python and Noodle, checked against Noodle types.
+
+Noodle values already are Python values (see :mod:`noodle.vm.values`), so
+crossing is a check, not a copy: an `int` must be a Python int in the 64-bit
+range (not a bool), a `float` accepts an int and widens it, containers are
+checked element by element (and copied only where ints widen to floats), a
+struct must be an instance of that struct's class.  A value that does not
+fit raises :class:`TypeError` with a message naming the expected type.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from noodle.ir.types import (BOOL, ERROR, FLOAT, INT, NONE, STR, FnT, ListT, MapT, Prim, RangeT, StructT, TupleT,
+                             Type, UnknownT)
+from noodle.vm.values import INT_MAX, INT_MIN, ErrorValue, StructBase
+
+
+class ValueMismatch(TypeError):
+    pass
+
+
+def to_noodle(value: Any, ty: Type, what: str = "value") -> Any:
+    """`value` as a Noodle value of type `ty`, or ValueMismatch."""
+    if isinstance(ty, UnknownT):
+        return value
+    if ty == INT:
+        if type(value) is int and INT_MIN <= value <= INT_MAX:
+            return value
+        raise _mismatch(value, ty, what)
+    if ty == FLOAT:
+        if type(value) is float:
+            return value
+        if type(value) is int:
+            return float(value)
+        raise _mismatch(value, ty, what)
+    if ty == BOOL:
+        if type(value) is bool:
+            return value
+        raise _mismatch(value, ty, what)
+    if ty == STR:
+        if type(value) is str:
+            return value
+        raise _mismatch(value, ty, what)
+    if ty == NONE:
+        if value is None:
+            return None
+        raise _mismatch(value, ty, what)
+    if isinstance(ty, Prim):  # f32, i32: not values of this build
+        raise _mismatch(value, ty, what)
+    if isinstance(ty, ListT):
+        if type(value) is not list:
+            raise _mismatch(value, ty, what)
+        items = [to_noodle(x, ty.elem, f"{what}[{i}]") for i, x in enumerate(value)]
+        return value if all(a is b for a, b in zip(items, value)) else items
+    if isinstance(ty, MapT):
+        if type(value) is not dict:
+            raise _mismatch(value, ty, what)
+        out = {to_noodle(k, ty.key, f"a key of {what}"): to_noodle(v, ty.value, f"{what}[{k!r}]")
+               for k, v in value.items()}
+        return value if all(a is b for a, b in zip(out.values(), value.values())) else out
+    if isinstance(ty, TupleT):
+        if type(value) is not tuple or len(value) != len(ty.items):
+            raise _mismatch(value, ty, what)
+        return tuple(to_noodle(x, t, f"{what}[{i}]") for i, (x, t) in enumerate(zip(value, ty.items)))
+    if ty == ERROR:
+        if isinstance(value, ErrorValue):
+            return value
+        raise _mismatch(value, ty, what)
+    if isinstance(ty, StructT):
+        if isinstance(value, StructBase) and value._nd_name == ty.name:
+            return value
+        raise _mismatch(value, ty, what)
+    if isinstance(ty, FnT):
+        if not callable(value):
+            raise _mismatch(value, ty, what)
+        return checked_callable(value, ty, what)
+    if isinstance(ty, RangeT):
+        if type(value) is range:
+            return value
+        raise _mismatch(value, ty, what)
+    raise _mismatch(value, ty, what)
+
+
+def checked_callable(fn: Callable[..., Any], ty: FnT, what: str) -> Callable[..., Any]:
+    """A host function handed to Noodle: its results are checked against the declared return type."""
+    if getattr(fn, "__noodle_checked__", None) == str(ty):
+        return fn
+
+    def call(*args: Any) -> Any:
+        try:
+            result = fn(*args)
+        except ErrorValue:
+            raise
+        except Exception as e:  # a host function's failure is a Noodle error in the calling code
+            raise ErrorValue("HostError", f"{what}: {type(e).__name__}: {e}") from None
+        try:
+            return to_noodle(result, ty.ret, f"the result of {what}")
+        except ValueMismatch as e:
+            raise ErrorValue("HostError", str(e)) from None
+
+    call.__noodle_checked__ = str(ty)  # type: ignore[attr-defined]
+    call.__noodle_name__ = what  # type: ignore[attr-defined]
+    return call
+
+
+def _mismatch(value: Any, ty: Type, what: str) -> ValueMismatch:
+    return ValueMismatch(f"{what}: expected {ty}, got {type(value).__name__} {_short(value)}")
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
