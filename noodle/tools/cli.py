@@ -45,11 +45,15 @@ def _noodle_cli() -> None:
     @click.argument("args", nargs=-1, type=click.UNPROCESSED)
     @click.option("-O", "opt", type=click.IntRange(0, 2), default=1, help="optimisation level")
     @click.option("--no-cache", is_flag=True, help="do not read or write __noodlecache__/")
-    def run(file: str | None, args: tuple[str, ...], opt: int, no_cache: bool) -> None:
+    @click.option("--watch", is_flag=True, help="upgrade the running program live whenever FILE is saved")
+    def run(file: str | None, args: tuple[str, ...], opt: int, no_cache: bool, watch: bool) -> None:
         """Run FILE.nd (compiled on the fly, cached) or FILE.nbc; with no FILE, start the REPL."""
         if file is None:
             from noodle.tools.repl import start_repl
             sys.exit(start_repl())
+        if watch:
+            from noodle.tools.watch import watch as watch_file
+            sys.exit(watch_file(file))
         sys.exit(runmod.run_file(file, list(args), opt, not no_cache))
 
     @cli.command()

@@ -342,8 +342,13 @@ class VM:
 
     # ------------------------------------------------------------ upgrades
 
-    def upgrade(self, what: "str | os.PathLike[str] | Source", run_tests: bool = False) -> UpgradeReport:
-        """Replace a loaded module by a new version of it, live (see the module docstring)."""
+    def upgrade(self, what: "str | os.PathLike[str] | Source", run_tests: bool = False,
+                before_swap: Callable[[], None] | None = None) -> UpgradeReport:
+        """Replace a loaded module by a new version of it, live (see the module docstring).
+
+        `before_swap`, if given, runs once the new version has passed every check, just before
+        state is migrated (`noodle run --watch` stops the running `main` there).
+        """
         t0 = time.perf_counter()
         if self._gate.inside():
             raise UpgradeRejected("?", "an upgrade cannot start from inside a call into the same VM")
@@ -372,6 +377,8 @@ class VM:
             except Exception as e:
                 raise UpgradeRejected(name, f"the new version's top-level code failed: {_first_line(e)}") from None
             _diff_functions(old.image, image, report)
+            if before_swap is not None:
+                before_swap()
             with self._gate.closed():
                 t_swap = time.perf_counter()
                 report.carried, report.dropped = _migrate(old, new)
