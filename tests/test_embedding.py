@@ -184,3 +184,17 @@ def test_host_function_errors_and_results_are_checked() -> None:
     assert m.a() == "HostError: h.fails: RuntimeError: host broke"
     with pytest.raises(noodle.NoodleRuntimeError, match="expected int"):
         m.b()
+
+
+def test_the_documented_example_runs() -> None:
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.run([sys.executable, str(root / "examples/embed/host.py")], capture_output=True, text=True,
+                          timeout=60, cwd=root)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "6765 55" and "hello, ada" in lines
+    assert "HELLO, GRACE! served: 2" in lines and lines[-1].startswith("hello, alan served: 3")
+    assert any(line.startswith("stopped: step limit exceeded") for line in lines)

@@ -379,8 +379,8 @@ class VM:
             _diff_functions(old.image, image, report)
             if before_swap is not None:
                 before_swap()
+            t_swap = time.perf_counter()  # from here calls are held back: draining, migrating, switching
             with self._gate.closed():
-                t_swap = time.perf_counter()
                 report.carried, report.dropped = _migrate(old, new)
                 hook = new.functions.get("on_upgrade")
                 if hook is not None:
@@ -410,8 +410,8 @@ class VM:
             previous = versions[-1]
             report = UpgradeReport(name, current.version, previous.lm.version, rollback=True)
             _diff_functions(current.image, previous.lm.image, report)
+            t_swap = time.perf_counter()
             with self._gate.closed():
-                t_swap = time.perf_counter()
                 previous.lm.namespace.update(previous.functions)  # its own functions again
                 report.carried, report.restored = _migrate(current, previous.lm)
                 _swap(self.machine, current, previous.lm)
