@@ -198,3 +198,14 @@ def test_the_documented_example_runs() -> None:
     assert lines[0] == "6765 55" and "hello, ada" in lines
     assert "HELLO, GRACE! served: 2" in lines and lines[-1].startswith("hello, alan served: 3")
     assert any(line.startswith("stopped: step limit exceeded") for line in lines)
+
+
+def test_random_generators_are_per_vm() -> None:
+    src = "import random\nfn go() -> float { return random.random() }\nfn seed(n: int) { random.seed(n) }"
+    a, b = noodle.VM(), noodle.VM()
+    ma, mb = a.load(noodle.Source(src, name="r")), b.load(noodle.Source(src, name="r"))
+    ma.seed(1)
+    mb.seed(1)
+    first = ma.go()
+    ma.go()  # does not advance b's generator
+    assert mb.go() == first

@@ -300,42 +300,48 @@ native("math.isinf", 1)(math.isinf)
 native("time.now", 0, "_perf_counter()")(_time.perf_counter)
 native("time.sleep", 1)(lambda s: _time.sleep(max(0.0, s)))
 
-class _LazyRandom:
-    """The one generator for `random` and (later) `rand`, so `random.seed` seeds both.
+class LazyRandom:
+    """A generator for `random` (and, later, `rand`, so `random.seed` seeds both).
 
-    Created on first use: importing `random` costs a few milliseconds of start-up.
+    Each VM has its own (VMs share nothing); this module's :data:`RNG` serves code run
+    without one.  Created on first use: importing `random` costs a few milliseconds of start-up.
     """
 
-    _rng = None
+    def __init__(self) -> None:
+        self._rng: Any = None
 
     def __getattr__(self, name: str) -> Any:
-        if _LazyRandom._rng is None:
+        if name == "_rng":
+            raise AttributeError(name)
+        if self._rng is None:
             import random
-            _LazyRandom._rng = random.Random()
-        return getattr(_LazyRandom._rng, name)
+            self._rng = random.Random()
+        return getattr(self._rng, name)
 
 
-RNG = _LazyRandom()
-native("random.seed", 1)(lambda n: RNG.seed(n))
-native("random.random", 0)(lambda: RNG.random())
-native("random.uniform", 2)(lambda a, b: RNG.uniform(a, b))
+def random_natives(rng: LazyRandom) -> dict[str, Callable]:
+    """The `random` module's natives over one generator."""
+
+    def randint(a: int, b: int) -> int:
+        if a > b:
+            raise _err("ValueError", f"randint: empty range {a}..={b}")
+        return rng.randint(a, b)
+
+    def choice(xs: list) -> Any:
+        if not xs:
+            raise _err("IndexError", "choice from an empty list")
+        return rng.choice(xs)
+
+    return {
+        "random.seed": lambda n: rng.seed(n), "random.random": lambda: rng.random(),
+        "random.uniform": lambda a, b: rng.uniform(a, b), "random.randint": randint,
+        "random.choice": choice, "random.shuffle": lambda xs: rng.shuffle(xs),
+    }
 
 
-@native("random.randint", 2)
-def _randint(a: int, b: int) -> int:
-    if a > b:
-        raise _err("ValueError", f"randint: empty range {a}..={b}")
-    return RNG.randint(a, b)
-
-
-@native("random.choice", 1)
-def _choice(xs: list) -> Any:
-    if not xs:
-        raise _err("IndexError", "choice from an empty list")
-    return RNG.choice(xs)
-
-
-native("random.shuffle", 1)(lambda xs: RNG.shuffle(xs))
+RNG = LazyRandom()
+for _name, _impl in random_natives(RNG).items():
+    native(_name, _impl.__code__.co_argcount)(_impl)
 
 
 def _io(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -103,6 +103,7 @@ class Machine:
         #: with limits, modules are translated as metered code counting steps and depth on this meter
         self.meter: Meter | None = Meter(self.limits) if self.limits.any else None
         self.modules: dict[str, LoadedModule] = {}
+        self._random: dict[str, Callable[..., Any]] | None = None
         self._loading: list[str] = []
         if sys.getrecursionlimit() < MAX_DEPTH + 200:
             sys.setrecursionlimit(MAX_DEPTH + 200)
@@ -185,6 +186,11 @@ class Machine:
             return denied
         if native.name == "time.sleep" and self.meter is not None:
             return self.meter.sleep
+        if native.name.startswith("random."):
+            if self._random is None:
+                from noodle.stdlib.natives import LazyRandom, random_natives
+                self._random = random_natives(LazyRandom())  # this machine's own generator
+            return self._random[native.name]
         return native.impl
 
     def call(self, lm: LoadedModule, fn: Callable[..., Any], *args: Any) -> Any:
