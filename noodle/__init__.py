@@ -11,7 +11,9 @@ Names are imported on first use, so `import noodle` stays cheap for the command-
 """
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time, and `noodle run` imports this package
+    from typing import Any
 
 __version__ = "0.1.0"
 

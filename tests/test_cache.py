@@ -74,3 +74,16 @@ def test_read_only_tree_runs_without_cache(tmp_path: Path) -> None:
     finally:
         os.chmod(tmp_path, 0o755)
     assert proc.returncode == 0 and proc.stdout == "5\n"
+
+
+def test_a_warm_start_imports_no_compiler(tmp_path: Path) -> None:
+    """Start-up is part of the product: with a valid cache, `noodle run` links images only."""
+    write(tmp_path / "app.nd", 'import math\nfn main() { print("hi", math.sqrt(4.0)) }\n')
+    assert run(tmp_path, "app.nd").stdout == "hi 2.0\n"
+    probe = ("import sys\nfrom noodle.tools.cli import main\nsys.argv = ['noodle', 'run', 'app.nd']\n"
+             "try:\n    main()\nexcept SystemExit:\n    pass\n"
+             "heavy = ('noodle.compiler', 'noodle.vm.translate', 'noodle.vm.verify', 'msgspec', 'lark', 'click',"
+             " 'rich', 'dataclasses', 'typing')\n"
+             "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n")
+    proc = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert proc.stdout.splitlines() == ["hi 2.0", "[]"], proc.stdout + proc.stderr

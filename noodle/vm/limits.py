@@ -21,19 +21,37 @@ from __future__ import annotations
 import os
 import threading
 import time
-from dataclasses import dataclass
 
 
-@dataclass(frozen=True)
-class Capabilities:
+class _Settings:
+    """Immutable keyword settings with a readable repr (not a dataclass: `noodle run` must start fast)."""
+
+    __slots__ = ()
+    _fields: tuple[str, ...] = ()
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and all(getattr(self, f) == getattr(other, f) for f in self._fields)
+
+    def __hash__(self) -> int:
+        return hash(tuple(getattr(self, f) for f in self._fields))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(" + ", ".join(f"{f}={getattr(self, f)!r}" for f in self._fields) + ")"
+
+
+class Capabilities(_Settings):
     """What Noodle code in a VM may touch.  `noodle run` grants everything; a host VM nothing."""
 
-    fs_read: bool = False
-    fs_write: bool = False
-    stdin: bool = False
-    env: bool = False
-    py_import: bool = False
-    network: bool = False
+    __slots__ = ("fs_read", "fs_write", "stdin", "env", "py_import", "network")
+    _fields = __slots__
+
+    def __init__(self, fs_read: bool = False, fs_write: bool = False, stdin: bool = False, env: bool = False,
+                 py_import: bool = False, network: bool = False) -> None:
+        for name, value in zip(self._fields, (fs_read, fs_write, stdin, env, py_import, network)):
+            object.__setattr__(self, name, bool(value))
 
     @classmethod
     def all(cls) -> "Capabilities":
@@ -43,18 +61,22 @@ class Capabilities:
         return capability is None or bool(getattr(self, capability, False))
 
 
-@dataclass(frozen=True)
-class Limits:
+class Limits(_Settings):
     """Per-call budgets of a VM; None means unlimited."""
 
-    max_steps: int | None = None
-    max_seconds: float | None = None
-    max_memory_mb: float | None = None
-    max_depth: int | None = None
+    __slots__ = ("max_steps", "max_seconds", "max_memory_mb", "max_depth")
+    _fields = __slots__
+
+    def __init__(self, max_steps: int | None = None, max_seconds: float | None = None,
+                 max_memory_mb: float | None = None, max_depth: int | None = None) -> None:
+        for name, value in zip(self._fields, (max_steps, max_seconds, max_memory_mb, max_depth)):
+            if value is not None and value < 0:
+                raise ValueError(f"{name} must not be negative")
+            object.__setattr__(self, name, value)
 
     @property
     def any(self) -> bool:
-        return any(v is not None for v in (self.max_steps, self.max_seconds, self.max_memory_mb, self.max_depth))
+        return any(getattr(self, f) is not None for f in self._fields)
 
 
 class LimitSignal(BaseException):
