@@ -46,11 +46,17 @@ def _noodle_cli() -> None:
     @click.option("-O", "opt", type=click.IntRange(0, 2), default=1, help="optimisation level")
     @click.option("--no-cache", is_flag=True, help="do not read or write __noodlecache__/")
     @click.option("--watch", is_flag=True, help="upgrade the running program live whenever FILE is saved")
-    def run(file: str | None, args: tuple[str, ...], opt: int, no_cache: bool, watch: bool) -> None:
+    @click.option("--backend", type=click.Choice(["auto", "vm"]), default=None,
+                  help="auto (default): native code where it fits; vm: everything in the VM")
+    def run(file: str | None, args: tuple[str, ...], opt: int, no_cache: bool, watch: bool,
+            backend: str | None) -> None:
         """Run FILE.nd (compiled on the fly, cached) or FILE.nbc; with no FILE, start the REPL."""
         if file is None:
             from noodle.tools.repl import start_repl
             sys.exit(start_repl())
+        if backend is not None:
+            import os
+            os.environ["NOODLE_BACKEND"] = backend
         if watch:
             from noodle.tools.watch import watch as watch_file
             sys.exit(watch_file(file))
@@ -120,10 +126,12 @@ def _noodlec_cli() -> None:
     @click.argument("file")
     @click.option("-o", "output", help="output .nbc path (default: FILE with .nbc)")
     @click.option("-O", "opt", type=click.IntRange(0, 2), default=1, help="optimisation level 0, 1 or 2")
-    @click.option("--emit", type=click.Choice(["ast", "ir", "bytecode"]), help="print a stage instead of writing")
+    @click.option("--emit", type=click.Choice(["ast", "ir", "bytecode", "llvm"]),
+                  help="print a stage instead of writing")
+    @click.option("--explain", is_flag=True, help="say, function by function, what runs natively and why not")
     @click.option("--json", "as_json", is_flag=True, help="diagnostics as a JSON list")
     @click.version_option(package_name="noodle-lang", prog_name="noodlec")
-    def noodlec(file: str, output: str | None, opt: int, emit: str | None, as_json: bool) -> None:
+    def noodlec(file: str, output: str | None, opt: int, emit: str | None, as_json: bool, explain: bool) -> None:
         """Compile FILE.nd to a .nbc module."""
         try:
             if emit == "ast":
@@ -149,6 +157,27 @@ def _noodlec_cli() -> None:
         if emit == "bytecode":
             from noodle.vm.disasm import disassemble
             click.echo(disassemble(compiled.module), nl=False)
+            return
+        if emit == "llvm" or explain:
+            from noodle.backends.llvm import available, native_part
+            from noodle.backends.llvm.lower import plan
+            from noodle.ir.nodes import decode_module
+
+            module_ir = decode_module(compiled.module.ir)
+            if explain:
+                p = plan(module_ir)
+                for f in module_ir.functions:
+                    if f.kind != "fn":
+                        continue
+                    what = f"loop in {f.display.split(' (')[0]}" if f.name.startswith("__loop_") else f"fn {f.name}"
+                    if f.name in p.native:
+                        where = "native (llvm)" if available() else "VM (llvmlite is not installed)"
+                        click.echo(f"{file}:{f.line}: {what}: {where}")
+                    else:
+                        click.echo(f"{file}:{f.line}: {what}: VM — {p.reasons.get(f.name, '')}")
+                return
+            part = native_part(compiled.module)
+            click.echo(part[0] if part else "; no function of this module runs natively (see --explain)")
             return
         from noodle.vm.module_file import encode
         out = Path(output) if output else Path(file).with_suffix(".nbc")

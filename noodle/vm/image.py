@@ -49,7 +49,7 @@ class ModuleImage:
 
     __slots__ = ("name", "version", "source_file", "source_hash", "imports", "import_hashes", "code",
                  "linemap", "natives", "structs", "functions", "globals", "tests", "entry", "metered", "exports",
-                 "uses")
+                 "uses", "native")
 
     def __init__(self, name: str, version: str, source_file: str, source_hash: str,
                  imports: list[str], import_hashes: list[str], code: CodeType,
@@ -57,7 +57,7 @@ class ModuleImage:
                  structs: list[tuple[str, tuple[str, ...], bool]], functions: list[Function],
                  globals_: list[tuple[str, bool, str]], tests: list[tuple[str, str]], entry: str | None,
                  metered: bool = False, exports: dict[str, str] | None = None,
-                 uses: dict[str, list[str]] | None = None) -> None:
+                 uses: dict[str, list[str]] | None = None, native: Any = None) -> None:
         self.name, self.version, self.source_file, self.source_hash = name, version, source_file, source_hash
         self.imports, self.import_hashes = imports, import_hashes
         self.code, self.linemap, self.natives = code, linemap, natives
@@ -69,6 +69,8 @@ class ModuleImage:
         self.exports = exports or {}
         #: imported module -> the exported names this module uses from it
         self.uses = uses or {}
+        #: functions that can run as native code: (LLVM IR text, entries), see noodle.backends.llvm
+        self.native = native
 
     # -- the file form
     def dumps(self) -> bytes:
@@ -76,7 +78,7 @@ class ModuleImage:
             self.name, self.version, self.source_file, self.source_hash, self.imports, self.import_hashes,
             self.code, self.linemap, self.natives, self.structs,
             [(f.index, f.name, f.display, f.kind, f.exported, f.signature, f.digest) for f in self.functions],
-            self.globals, self.tests, self.entry, self.metered, self.exports, self.uses))
+            self.globals, self.tests, self.entry, self.metered, self.exports, self.uses, self.native))
         return IMAGE_MAGIC + _tag() + digest(payload) + payload
 
     @staticmethod
@@ -91,10 +93,10 @@ class ModuleImage:
         try:
             t: Any = marshal.loads(payload)
             (name, version, source_file, source_hash, imports, import_hashes, code, linemap, natives,
-             structs, functions, globals_, tests, entry, metered, exports, uses) = t
+             structs, functions, globals_, tests, entry, metered, exports, uses, native) = t
             return ModuleImage(name, version, source_file, source_hash, imports, import_hashes, code, linemap,
                                natives, structs, [Function(*f) for f in functions], globals_, tests, entry,
-                               metered, exports, uses)
+                               metered, exports, uses, native)
         except (ValueError, TypeError, EOFError):
             return None
 
@@ -132,7 +134,16 @@ def build_image(module: Any, metered: bool = False) -> ModuleImage:
         [(g.name, g.exported, g.type) for g in module.globals],
         [(t.name, module.functions[t.func].name) for t in module.tests],
         module.functions[module.entry].name if module.entry >= 0 else None,
-        metered, export_types(module), imported_uses(module))
+        metered, export_types(module), imported_uses(module), None if metered else _native_part(module))
+
+
+def _native_part(module: Any) -> Any:
+    """What of the module can run natively (llvmlite backend); None when nothing, or no llvmlite."""
+    try:
+        from noodle.backends.llvm import native_part
+        return native_part(module)
+    except Exception:  # noqa: BLE001 - a backend failure only means the VM runs everything
+        return None
 
 
 def code_digest(module: Any, index: int) -> str:

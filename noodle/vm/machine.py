@@ -10,6 +10,7 @@ top-level code once.
 from __future__ import annotations
 
 import builtins
+import os
 import sys
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
@@ -93,8 +94,13 @@ class Machine:
     """One VM instance: a registry of loaded modules."""
 
     def __init__(self, finder: ModuleFinder | None = None, source_root: str | None = None,
-                 capabilities: Capabilities | None = None, limits: Limits | None = None) -> None:
+                 capabilities: Capabilities | None = None, limits: Limits | None = None,
+                 backend: str | None = None) -> None:
         self.finder = finder
+        #: "auto" runs native variants where an image has them; "vm" runs everything translated
+        self.backend = backend or os.environ.get("NOODLE_BACKEND", "auto")
+        #: per module: the native variants linked, or why none were (for --explain and tests)
+        self.native_report: dict[str, str] = {}
         #: where the program's sources are; stack traces show their paths relative to the working directory
         self.source_root = source_root
         #: what Noodle code may touch; a bare Machine (the `noodle` command's) grants everything
@@ -160,6 +166,8 @@ class Machine:
             source_file = os.path.normpath(os.path.join(self.source_root, source_file))
         CODE_REGISTRY[image.code.co_filename] = CodeInfo(source_file, image.linemap)
         exec(image.code, ns)  # noqa: S102 - translated from verified bytecode, see noodle.vm.translate
+        if image.native is not None and self.backend == "auto" and self.meter is None:
+            self.link_native(image, ns)
         functions: dict[str, Callable[..., Any]] = {}
         keys: dict[str, str] = {}
         for f in image.functions:
@@ -175,6 +183,22 @@ class Machine:
             if exported:
                 keys[gname] = f"g{i}"
         return LoadedModule(image, ns, Exports(ns, keys), functions)
+
+    def link_native(self, image: ModuleImage, ns: dict[str, Any]) -> None:
+        """Put the image's native variants in place of their translated functions (VM fallback on failure)."""
+        try:
+            from noodle.backends.llvm import link
+            displays = {f.name: f.display for f in image.functions}
+            index = {f.name: f.index for f in image.functions}
+            fallbacks = {entry[0]: ns[f"f{index[entry[0]]}"] for entry in image.native[1]}
+            natives = link(image.native, displays, fallbacks)
+        except Exception as e:  # noqa: BLE001 - no llvmlite, or a JIT failure: the VM runs everything
+            self.native_report[image.name] = f"native code unavailable: {type(e).__name__}: {e}"
+            return
+        index = {f.name: f.index for f in image.functions}
+        for name, fn in natives.items():
+            ns[f"f{index[name]}"] = fn
+        self.native_report[image.name] = "native: " + ", ".join(sorted(natives))
 
     def bind_native(self, native: Any) -> Callable[..., Any]:
         """A native as this VM grants it: denied without its capability, bounded by its limits."""

@@ -30,6 +30,9 @@ def register(name: str, doc: str) -> Callable[[Callable[[ir.Function], bool]], C
     return deco
 
 
+#: Module passes (they add or remove functions), run after the function passes from level 1.
+MODULE_PASSES = ["outline"]
+
 #: Passes per optimisation level.
 PIPELINES: dict[int, list[str]] = {0: [], 1: ["fold", "dce", "ranges"], 2: ["fold", "dce", "fold", "ranges"]}
 
@@ -47,5 +50,13 @@ def run_passes(module: ir.Module, level: int) -> dict[str, int]:
             if p.run(f):
                 changed[name] = changed.get(name, 0) + 1
             if debug:
+                verify_function(f)
+    if level >= 1:
+        from noodle.ir.passes.outline import outline_module
+        moved = outline_module(module)
+        if moved:
+            changed["outline"] = moved
+        if debug:
+            for f in module.functions:
                 verify_function(f)
     return changed

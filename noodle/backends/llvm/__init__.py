@@ -1,0 +1,106 @@
+"""The llvmlite backend: whole typed functions compiled to native code.
+
+`native_part(module_file)` decides, from the typed IR every `.nbc` carries,
+which functions run natively (:func:`lower.plan`) and lowers them to LLVM IR
+text, which the VM's image keeps; linking an image JIT-compiles that text
+(`jit.py`, machine code cached on disk) and puts native callables in place of
+the translated Python functions.  Functions it cannot take stay in the VM —
+silently at run time, visibly in `noodlec --explain`.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+
+def available() -> bool:
+    try:
+        import llvmlite  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def native_part(module_file: Any) -> "tuple[str, list[tuple[str, int, str, list[str], str]]] | None":
+    """(LLVM IR text, [(function, index, symbol, parameter kinds, result kind)]) or None."""
+    if not module_file.ir or not available():
+        return None
+    from noodle.ir.nodes import decode_module
+
+    from noodle.backends.llvm.lower import build_module, plan, result_kinds, scalar, symbol
+
+    module_ir = decode_module(module_file.ir)
+    p = plan(module_ir)
+    if not p.native:
+        return None
+    llvm_module = build_module(module_ir, p.compiled)
+    index = {f.name: i for i, f in enumerate(module_file.functions)}
+    fns = {f.name: f for f in module_ir.functions}
+    entries = []
+    for name in p.native:
+        f = fns[name]
+        entries.append((name, index[name], symbol(name), [scalar(t) for t in f.local_types[: f.params]],
+                        ",".join(result_kinds(f.ret) or [])))
+    return str(llvm_module), entries
+
+
+def link(native: "tuple[str, list]", displays: dict[str, str], fallbacks: dict[str, Any]) -> dict[str, Any]:
+    """Compile an image's native part; `{function name: Python callable}` for the machine.
+
+    Native functions are pure (scalars in, a scalar out, no module state, no output), so
+    when one fails, the wrapper runs the same call again on its translated VM function
+    (`fallbacks`): the error then carries the full Noodle stack.
+    """
+    from noodle.backends.llvm import jit
+
+    text, entries = native
+    engine, _ = jit.compile_ir(text)
+    out: dict[str, Any] = {}
+    for name, _index, sym, params, ret in entries:
+        out[name] = _wrapper(jit.function(engine, sym, params, ret), ret, fallbacks[name], displays.get(name, name))
+    return out
+
+
+def _wrapper(cf: Any, ret: str, fallback: Any, display: str) -> Any:
+    import ctypes
+
+    argument_error = ctypes.ArgumentError
+
+    def native_call(*args: Any) -> int:
+        try:
+            return cf(*args)
+        except argument_error as e:
+            # ctypes converting arguments near Python's recursion limit (a VM fallback recursing)
+            if isinstance(e.__context__, RecursionError) or "RecursionError" in str(e):
+                raise RecursionError("recursion depth exceeded") from None
+            raise
+
+    kinds = ret.split(",") if ret else []
+    if not kinds:
+        def call(*args: Any) -> None:
+            if native_call(*args, 0):
+                fallback(*args)  # raises the error, with its stack
+    elif len(kinds) > 1:  # an outlined loop: the variables it changed, as a tuple
+        ctypes_of = {"int": ctypes.c_int64, "float": ctypes.c_double, "bool": ctypes.c_int8}
+        makers = [ctypes_of[k] for k in kinds]
+        bools = [k == "bool" for k in kinds]
+        byref = ctypes.byref
+
+        def call(*args: Any) -> Any:
+            outs = [m() for m in makers]
+            if native_call(*args, 0, *[byref(o) for o in outs]):
+                return fallback(*args)
+            return tuple(bool(o.value) if b else o.value for o, b in zip(outs, bools))
+    else:
+        ret = kinds[0]
+        ctype = {"int": ctypes.c_int64, "float": ctypes.c_double, "bool": ctypes.c_int8}[ret]
+        byref = ctypes.byref
+        as_bool = ret == "bool"
+
+        def call(*args: Any) -> Any:
+            out = ctype()
+            if native_call(*args, 0, byref(out)):
+                return fallback(*args)  # raises the error, with its stack
+            return bool(out.value) if as_bool else out.value
+    call.__noodle_name__ = display  # type: ignore[attr-defined]
+    call.__noodle_native__ = True  # type: ignore[attr-defined]
+    return call

@@ -1,0 +1,117 @@
+"""The llvmlite JIT: optimise for the host CPU, cache machine code on disk, hand back callables.
+
+Pipeline (llvmlite >= 0.45 has only the new pass manager): a target machine
+for the host CPU and its features, `PipelineTuningOptions(speed_level=3)`
+with loop and SLP vectorisation, the module pass manager of a
+`PassBuilder`.  MCJIT's object cache keeps the machine code in
+`~/.cache/noodle/native/` (or `$NOODLE_CACHE_DIR/native/`), keyed by the
+LLVM IR text, the CPU name and features and the llvmlite version, so a
+second run pays no compilation.
+"""
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import threading
+from typing import Any, Callable
+
+_lock = threading.Lock()
+_target: Any = None
+_engines: list[Any] = []  # machine code must outlive every callable made from it
+
+
+def _target_machine() -> Any:
+    global _target
+    import llvmlite.binding as llvm
+
+    if _target is None:
+        llvm.initialize_native_target()
+        llvm.initialize_native_asmprinter()
+        target = llvm.Target.from_default_triple()
+        _target = target.create_target_machine(cpu=llvm.get_host_cpu_name(),
+                                               features=llvm.get_host_cpu_features().flatten(),
+                                               opt=3, jit=True)
+    return _target
+
+
+def cache_dir() -> str:
+    base = os.environ.get("NOODLE_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "noodle")
+    return os.path.join(base, "native")
+
+
+def cache_key(llvm_ir: str) -> str:
+    import llvmlite
+    import llvmlite.binding as llvm
+
+    text = "\n".join([llvm_ir, llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten(),
+                      llvmlite.__version__, llvm.get_default_triple()])
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def optimise(module: Any) -> None:
+    import llvmlite.binding as llvm
+
+    pto = llvm.create_pipeline_tuning_options(speed_level=3)
+    pto.loop_vectorization = True
+    pto.slp_vectorization = True
+    pb = llvm.create_pass_builder(_target_machine(), pto)
+    pm = pb.getModulePassManager()
+    pm.run(module, pb)
+
+
+def compile_ir(llvm_ir: str) -> tuple[Any, bool]:
+    """JIT-compile LLVM IR text; returns (engine, whether the machine code came from the disk cache)."""
+    import llvmlite.binding as llvm
+
+    with _lock:
+        tm = _target_machine()
+        key = cache_key(llvm_ir)
+        path = os.path.join(cache_dir(), key + ".o")
+        cached = _read(path)
+        mod = llvm.parse_assembly(llvm_ir)
+        mod.verify()
+        if cached is None:
+            optimise(mod)
+        engine = llvm.create_mcjit_compiler(mod, tm)
+
+        def notify(_module: Any, data: bytes) -> None:
+            _write(path, data)
+
+        def getbuffer(_module: Any) -> bytes | None:
+            return cached
+
+        engine.set_object_cache(notify, getbuffer)
+        engine.finalize_object()
+        _engines.append(engine)
+        return engine, cached is not None
+
+
+def function(engine: Any, symbol: str, params: list[str], ret: str) -> Callable[..., int]:
+    """A ctypes callable for a native function `i32 symbol(params..., ret* out)`."""
+    ctypes_of = {"int": ctypes.c_int64, "float": ctypes.c_double, "bool": ctypes.c_bool}
+    argtypes = [ctypes_of[p] for p in params] + [ctypes.c_int64]  # the call depth
+    for kind in (ret.split(",") if ret and ret != "none" else []):  # one result pointer per value returned
+        argtypes.append(ctypes.POINTER(ctypes.c_int8 if kind == "bool" else ctypes_of[kind]))
+    proto = ctypes.CFUNCTYPE(ctypes.c_int32, *argtypes)
+    return proto(engine.get_function_address(symbol))
+
+
+def _read(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def _write(path: str, data: bytes) -> None:
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except OSError:
+        pass

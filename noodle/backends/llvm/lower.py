@@ -1,0 +1,410 @@
+"""Typed IR → LLVM IR for whole scalar functions (the first native variant).
+
+A function qualifies when every local, parameter and result is `int`, `float`
+or `bool` (or the result is `none`), and its body uses only what this module
+lowers: locals, `if`, `while`, counting `for`, `break`/`continue`/`return`,
+int and float arithmetic and comparisons, calls to other qualifying
+functions (recursion included), and a few natives (`abs`, `min`, `max`,
+`int(float)`, `math.sqrt/sin/cos/exp/log/fabs`).  Anything else keeps the
+function in the VM, and the reason is recorded for `noodlec --explain`.
+
+Semantics are the VM's, exactly: int overflow raises (LLVM's
+`sadd/ssub/smul.with.overflow`, skipped where the `ranges` pass proved the
+bound), `//` and `%` floor as in Python for ints and floats, division by
+zero raises, float operations carry no fast-math flags.  Each native
+function returns a status (0, or the error below) and writes its result
+through a pointer; callers propagate a non-zero status.  Every function
+takes its call depth as a last argument (no global state, so native code
+runs in several threads at once), which turns runaway recursion into
+`RecursionError` instead of a crashed process.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from llvmlite import ir as L
+
+from noodle.ir import nodes as ir
+from noodle.ir.scalar import Plan, Unsupported, _what, plan, result_kinds, scalar, unsupported_reason  # noqa: F401
+
+I1, I8, I32, I64, F64 = L.IntType(1), L.IntType(8), L.IntType(32), L.IntType(64), L.DoubleType()
+MIN, MAX = -(2**63), 2**63 - 1
+
+#: status codes a native function returns (0 is success), and the Noodle error each stands for
+STATUS = {"OverflowError": 1, "ZeroDivisionError": 2, "RecursionError": 3, "RangeStep": 4, "MathDomain": 5,
+          "FloatOverflow": 6, "NanToInt": 7}
+ERRORS = {1: ("OverflowError", "integer overflow"), 2: ("ZeroDivisionError", "division by zero"),
+          3: ("RecursionError", "recursion depth exceeded"), 4: ("ValueError", "range step must not be zero"),
+          5: ("ValueError", "math domain error"), 6: ("OverflowError", "float overflow in exp"),
+          7: ("ValueError", "cannot convert nan to int")}
+#: deepest native recursion before RecursionError (about the VM's depth: MAX_DEPTH plus its slack)
+MAX_NATIVE_DEPTH = 10_150
+
+_SCALARS = {"int": I64, "float": F64, "bool": I1}
+
+
+# ---------------------------------------------------------------- lowering
+
+def symbol(name: str) -> str:
+    return "nd_" + name.replace("_", "_u").replace(".", "_d")
+
+
+def build_module(module: ir.Module, names: list[str]) -> L.Module:
+    """An LLVM module with the named functions of `module` (all lowerable, callees included)."""
+    m = L.Module(name=f"noodle.{module.name}")
+    fns = {f.name: f for f in module.functions}
+    decls: dict[str, L.Function] = {}
+    for name in names:
+        f = fns[name]
+        params = [_SCALARS[scalar(t)] for t in f.local_types[: f.params]]  # type: ignore[index]
+        out_ty = [L.PointerType(_SCALARS[k] if k != "bool" else I8) for k in result_kinds(f.ret)]  # type: ignore[union-attr]
+        decls[name] = L.Function(m, L.FunctionType(I32, params + [I64] + out_ty), name=symbol(name))
+    for name in names:
+        _FunctionLowering(m, decls, fns[name]).lower()
+    return m
+
+
+class _Loop:
+    def __init__(self, cont: L.Block, brk: L.Block) -> None:
+        self.cont, self.brk = cont, brk
+
+
+class _FunctionLowering:
+    def __init__(self, m: L.Module, decls: dict[str, L.Function], f: ir.Function) -> None:
+        self.m, self.decls, self.f = m, decls, f
+        self.fn = decls[f.name]
+        self.loops: list[_Loop] = []
+
+    def intrinsic(self, name: str, ret: L.Type, args: list[L.Type]) -> L.Function:
+        try:
+            return self.m.get_global(name)
+        except KeyError:
+            return L.Function(self.m, L.FunctionType(ret, args), name=name)
+
+    def lower(self) -> None:
+        f, fn = self.f, self.fn
+        entry = fn.append_basic_block("entry")
+        self.exit = fn.append_basic_block("exit")
+        b = self.b = L.IRBuilder(entry)
+        self.status = b.alloca(I32, name="status")
+        b.store(L.Constant(I32, 0), self.status)
+        self.slots = [b.alloca(_SCALARS[scalar(t)], name=f"v{i}")  # type: ignore[index]
+                      for i, t in enumerate(f.local_types)]
+        for i in range(f.params):
+            b.store(fn.args[i], self.slots[i])
+        self.depth = fn.args[f.params]
+        self.outs = list(fn.args[f.params + 1:])
+        # call depth: a runaway recursion becomes RecursionError, not a crashed process
+        self.deeper = b.add(self.depth, L.Constant(I64, 1))
+        self.fail_if(b.icmp_signed(">", self.deeper, L.Constant(I64, MAX_NATIVE_DEPTH)), "RecursionError")
+        self.body(f.body)
+        if not self.b.block.is_terminated:
+            if not self.outs:
+                self.b.branch(self.exit)
+            else:
+                self.b.unreachable()
+        xb = L.IRBuilder(self.exit)
+        xb.ret(xb.load(self.status))
+
+    # -- control helpers
+    def new_block(self, name: str) -> L.Block:
+        return self.fn.append_basic_block(name)
+
+    def fail_if(self, cond: L.Value, kind: str) -> None:
+        bad, ok = self.new_block(f"fail.{kind}"), self.new_block("ok")
+        self.b.cbranch(cond, bad, ok)
+        self.b.position_at_end(bad)
+        self.b.store(L.Constant(I32, STATUS[kind]), self.status)
+        self.b.branch(self.exit)
+        self.b.position_at_end(ok)
+
+    def after_jump(self) -> None:
+        """Code after return/break/continue is unreachable: give it a block of its own."""
+        self.b.position_at_end(self.new_block("dead"))
+
+    # -- statements
+    def body(self, stmts: list[ir.Stmt]) -> None:
+        for s in stmts:
+            self.stmt(s)
+
+    def stmt(self, s: ir.Stmt) -> None:
+        b = self.b
+        if isinstance(s, ir.LocalSet):
+            b.store(self.expr(s.value), self.slots[s.slot])
+        elif isinstance(s, ir.ExprStmt):
+            self.expr(s.expr)
+        elif isinstance(s, ir.If):
+            cond = self.expr(s.cond)
+            then, other, join = self.new_block("then"), self.new_block("else"), self.new_block("endif")
+            b.cbranch(cond, then, other)
+            b.position_at_end(then)
+            self.body(s.then)
+            if not b.block.is_terminated:
+                b.branch(join)
+            b.position_at_end(other)
+            self.body(s.otherwise)
+            if not b.block.is_terminated:
+                b.branch(join)
+            b.position_at_end(join)
+        elif isinstance(s, ir.While):
+            head, body, done = self.new_block("while"), self.new_block("do"), self.new_block("wend")
+            b.branch(head)
+            b.position_at_end(head)
+            b.cbranch(self.expr(s.cond), body, done)
+            b.position_at_end(body)
+            self.loops.append(_Loop(head, done))
+            self.body(s.body)
+            self.loops.pop()
+            if not b.block.is_terminated:
+                b.branch(head)
+            b.position_at_end(done)
+        elif isinstance(s, ir.ForRange):
+            self.for_range(s)
+        elif isinstance(s, ir.Break):
+            b.branch(self.loops[-1].brk)
+            self.after_jump()
+        elif isinstance(s, ir.Continue):
+            b.branch(self.loops[-1].cont)
+            self.after_jump()
+        elif isinstance(s, ir.Return):
+            values = s.value.items if isinstance(s.value, ir.TupleLit) else [s.value] if s.value is not None else []
+            for value, out in zip(values, self.outs):
+                v = self.expr(value)
+                if v.type == I1:
+                    v = b.zext(v, I8)
+                b.store(v, out)
+            b.branch(self.exit)
+            self.after_jump()
+        else:  # pragma: no cover - plan() rules these out
+            raise Unsupported(_what(s), s.line)
+
+    def for_range(self, s: ir.ForRange) -> None:
+        """Python's range: bounds evaluated once, step 0 is an error, no overflow past the end."""
+        b = self.b
+        start, stop, step = self.expr(s.start), self.expr(s.stop), self.expr(s.step)
+        zero = L.Constant(I64, 0)
+        self.fail_if(b.icmp_signed("==", step, zero), "RangeStep")
+        counter = self.slots[s.slot]
+        b.store(start, counter)
+        head, body, incr, done = (self.new_block(n) for n in ("for", "body", "next", "endfor"))
+        b.branch(head)
+        b.position_at_end(head)
+        i = b.load(counter)
+        up = b.icmp_signed(">", step, zero)
+        going = b.select(up, b.icmp_signed("<", i, stop), b.icmp_signed(">", i, stop))
+        b.cbranch(going, body, done)
+        b.position_at_end(body)
+        self.loops.append(_Loop(incr, done))
+        self.body(s.body)
+        self.loops.pop()
+        if not b.block.is_terminated:
+            b.branch(incr)
+        b.position_at_end(incr)
+        sadd = self.intrinsic("llvm.sadd.with.overflow.i64", L.LiteralStructType([I64, I1]), [I64, I64])
+        pair = b.call(sadd, [b.load(counter), step])
+        b.store(b.extract_value(pair, 0), counter)
+        b.cbranch(b.extract_value(pair, 1), done, head)  # past the int range is past the end
+        b.position_at_end(done)
+
+    # -- expressions
+    def expr(self, e: ir.Expr) -> L.Value:
+        b = self.b
+        if isinstance(e, ir.Const):
+            kind = scalar(e.ty)
+            if kind == "bool":
+                return L.Constant(I1, int(bool(e.value)))
+            if kind == "float":
+                return L.Constant(F64, float(e.value))  # type: ignore[arg-type]
+            return L.Constant(I64, int(e.value))  # type: ignore[arg-type]
+        if isinstance(e, ir.LocalGet):
+            return b.load(self.slots[e.slot])
+        if isinstance(e, ir.Unary):
+            x = self.expr(e.x)
+            if e.op == "int.neg":
+                if not e.skip & 2:
+                    self.fail_if(b.icmp_signed("==", x, L.Constant(I64, MIN)), "OverflowError")
+                return b.sub(L.Constant(I64, 0), x)
+            if e.op == "float.neg":
+                return b.fneg(x)
+            if e.op == "not":
+                return b.xor(x, L.Constant(I1, 1))
+            return b.sitofp(x, F64)
+        if isinstance(e, ir.Binary):
+            return self.binary(e)
+        if isinstance(e, (ir.Logical, ir.Cond)):
+            return self.branching(e)
+        if isinstance(e, ir.Call):
+            return self.call(e)
+        if isinstance(e, ir.CallBuiltin):
+            return self.native(e)
+        raise Unsupported(_what(e), e.line)  # pragma: no cover
+
+    def binary(self, e: ir.Binary) -> L.Value:
+        b = self.b
+        op = e.op
+        x, y = self.expr(e.a), self.expr(e.b)
+        if op in ("int.add", "int.sub", "int.mul"):
+            name = {"int.add": "add", "int.sub": "sub", "int.mul": "mul"}[op]
+            if e.skip == 3:
+                return getattr(b, name)(x, y, flags=["nsw"])
+            f = self.intrinsic(f"llvm.s{name}.with.overflow.i64", L.LiteralStructType([I64, I1]), [I64, I64])
+            pair = b.call(f, [x, y])
+            self.fail_if(b.extract_value(pair, 1), "OverflowError")
+            return b.extract_value(pair, 0)
+        if op in ("int.floordiv", "int.mod"):
+            zero, minus1 = L.Constant(I64, 0), L.Constant(I64, -1)
+            self.fail_if(b.icmp_signed("==", y, zero), "ZeroDivisionError")
+            if op == "int.floordiv":
+                self.fail_if(b.and_(b.icmp_signed("==", x, L.Constant(I64, MIN)), b.icmp_signed("==", y, minus1)),
+                             "OverflowError")
+            else:  # MIN % -1 is 0, but srem traps on it: divide by 1 instead
+                y = b.select(b.icmp_signed("==", y, minus1), L.Constant(I64, 1), y)
+            q, r = b.sdiv(x, y), b.srem(x, y)
+            adjust = b.and_(b.icmp_signed("!=", r, zero),
+                            b.icmp_signed("!=", b.icmp_signed("<", r, zero), b.icmp_signed("<", y, zero)))
+            if op == "int.floordiv":
+                return b.select(adjust, b.sub(q, L.Constant(I64, 1)), q)
+            return b.select(adjust, b.add(r, y), r)
+        if op in ("int.and", "int.or", "int.xor"):
+            return {"int.and": b.and_, "int.or": b.or_, "int.xor": b.xor}[op](x, y)
+        if op in ("float.add", "float.sub", "float.mul"):
+            return {"float.add": b.fadd, "float.sub": b.fsub, "float.mul": b.fmul}[op](x, y)
+        if op in ("float.div", "float.floordiv", "float.mod"):
+            self.fail_if(b.fcmp_ordered("==", y, L.Constant(F64, 0.0)), "ZeroDivisionError")
+            if op == "float.div":
+                return b.fdiv(x, y)
+            return self.float_divmod(x, y, op == "float.floordiv")
+        if op.startswith("cmp."):
+            rel = {"cmp.eq": "==", "cmp.ne": "!=", "cmp.lt": "<", "cmp.le": "<=", "cmp.gt": ">",
+                   "cmp.ge": ">="}[op]
+            if x.type == F64:
+                return b.fcmp_unordered(rel, x, y) if rel == "!=" else b.fcmp_ordered(rel, x, y)
+            if x.type == I1:
+                return b.icmp_unsigned(rel, x, y)
+            return b.icmp_signed(rel, x, y)
+        raise Unsupported(f"`{op}`", e.line)  # pragma: no cover
+
+    def float_divmod(self, x: L.Value, y: L.Value, want_div: bool) -> L.Value:
+        """CPython's float floor division and modulo (Objects/floatobject.c), step by step."""
+        b = self.b
+        zero, one, half = L.Constant(F64, 0.0), L.Constant(F64, 1.0), L.Constant(F64, 0.5)
+        copysign = self.intrinsic("llvm.copysign.f64", F64, [F64, F64])
+        floor = self.intrinsic("llvm.floor.f64", F64, [F64])
+        mod = b.frem(x, y)
+        div = b.fdiv(b.fsub(x, mod), y)
+        mod_nonzero = b.fcmp_unordered("!=", mod, zero)
+        signs_differ = b.icmp_unsigned("!=", b.fcmp_ordered("<", y, zero), b.fcmp_ordered("<", mod, zero))
+        fix = b.and_(mod_nonzero, signs_differ)
+        mod = b.select(mod_nonzero, b.select(fix, b.fadd(mod, y), mod), b.call(copysign, [zero, y]))
+        if not want_div:
+            return mod
+        div = b.select(fix, b.fsub(div, one), div)
+        fl = b.call(floor, [div])
+        fl = b.select(b.fcmp_ordered(">", b.fsub(div, fl), half), b.fadd(fl, one), fl)
+        return b.select(b.fcmp_unordered("!=", div, zero), fl, b.call(copysign, [zero, b.fdiv(x, y)]))
+
+    def branching(self, e: "ir.Logical | ir.Cond") -> L.Value:
+        b = self.b
+        if isinstance(e, ir.Logical):
+            a = self.expr(e.a)
+            a_end = b.block
+            rhs, join = self.new_block("rhs"), self.new_block("logic")
+            if e.op == "and":
+                b.cbranch(a, rhs, join)
+            else:
+                b.cbranch(a, join, rhs)
+            b.position_at_end(rhs)
+            v = self.expr(e.b)
+            rhs_end = b.block
+            b.branch(join)
+            b.position_at_end(join)
+            phi = b.phi(I1)
+            phi.add_incoming(L.Constant(I1, 0 if e.op == "and" else 1), a_end)
+            phi.add_incoming(v, rhs_end)
+            return phi
+        c = self.expr(e.cond)
+        then, other, join = self.new_block("cthen"), self.new_block("celse"), self.new_block("cend")
+        b.cbranch(c, then, other)
+        b.position_at_end(then)
+        tv = self.expr(e.then)
+        t_end = b.block
+        b.branch(join)
+        b.position_at_end(other)
+        ov = self.expr(e.otherwise)
+        o_end = b.block
+        b.branch(join)
+        b.position_at_end(join)
+        phi = b.phi(tv.type)
+        phi.add_incoming(tv, t_end)
+        phi.add_incoming(ov, o_end)
+        return phi
+
+    def call(self, e: ir.Call) -> L.Value:
+        b = self.b
+        callee = self.decls[e.func]
+        args = [self.expr(a) for a in e.args]
+        kind = scalar(e.ty)
+        if kind is None:
+            raise Unsupported("calling a function that returns several values", e.line)
+        args.append(self.deeper)
+        if kind == "none":
+            status = b.call(callee, args)
+            self.propagate(status)
+            return L.Constant(I1, 0)
+        with b.goto_entry_block():
+            out = b.alloca(_SCALARS[kind] if kind != "bool" else I8)  # type: ignore[index]
+        status = b.call(callee, args + [out])
+        self.propagate(status)
+        v = b.load(out)
+        return b.trunc(v, I1) if kind == "bool" else v
+
+    def propagate(self, status: L.Value) -> None:
+        b = self.b
+        bad, ok = self.new_block("callfail"), self.new_block("callok")
+        b.cbranch(b.icmp_signed("!=", status, L.Constant(I32, 0)), bad, ok)
+        b.position_at_end(bad)
+        b.store(status, self.status)
+        b.branch(self.exit)
+        b.position_at_end(ok)
+
+    def native(self, e: ir.CallBuiltin) -> L.Value:
+        b = self.b
+        args = [self.expr(a) for a in e.args]
+        name = e.name
+        if name in ("int.int", "float.float"):
+            return args[0]
+        if name == "abs.int":
+            x = args[0]
+            self.fail_if(b.icmp_signed("==", x, L.Constant(I64, MIN)), "OverflowError")
+            return b.select(b.icmp_signed("<", x, L.Constant(I64, 0)), b.sub(L.Constant(I64, 0), x), x)
+        if name in ("abs.float", "math.fabs"):
+            return b.call(self.intrinsic("llvm.fabs.f64", F64, [F64]), args)
+        if name in ("min2", "max2"):
+            x, y = args
+            rel = "<" if name == "min2" else ">"
+            better = b.fcmp_ordered(rel, y, x) if x.type == F64 else b.icmp_signed(rel, y, x)
+            return b.select(better, y, x)  # Python keeps the first of equals (and a NaN first)
+        if name == "int.float":  # int(x): truncate; nan and out-of-range values are errors
+            x = args[0]
+            self.fail_if(b.fcmp_unordered("uno", x, x), "NanToInt")
+            in_range = b.and_(b.fcmp_ordered(">=", x, L.Constant(F64, -9.223372036854775808e18)),
+                              b.fcmp_ordered("<", x, L.Constant(F64, 9.223372036854775808e18)))
+            self.fail_if(b.xor(in_range, L.Constant(I1, 1)), "OverflowError")
+            return b.fptosi(x, I64)
+        x = args[0]
+        inf = L.Constant(F64, float("inf"))
+        if name == "math.sqrt":
+            self.fail_if(b.fcmp_ordered("<", x, L.Constant(F64, 0.0)), "MathDomain")
+            return b.call(self.intrinsic("llvm.sqrt.f64", F64, [F64]), [x])
+        if name in ("math.sin", "math.cos"):
+            is_inf = b.fcmp_ordered("==", b.call(self.intrinsic("llvm.fabs.f64", F64, [F64]), [x]), inf)
+            self.fail_if(is_inf, "MathDomain")
+            return b.call(self.intrinsic(f"llvm.{name[5:]}.f64", F64, [F64]), [x])
+        if name == "math.exp":
+            r = b.call(self.intrinsic("llvm.exp.f64", F64, [F64]), [x])
+            self.fail_if(b.and_(b.fcmp_ordered("==", r, inf), b.fcmp_ordered("!=", x, inf)), "FloatOverflow")
+            return r
+        if name == "math.log":
+            self.fail_if(b.fcmp_ordered("<=", x, L.Constant(F64, 0.0)), "MathDomain")
+            return b.call(self.intrinsic("llvm.log.f64", F64, [F64]), [x])
+        raise Unsupported(f"calling `{name}`", e.line)  # pragma: no cover

@@ -1,0 +1,213 @@
+"""Which IR a native backend can take: scalar functions and loops, and the plan of what runs natively.
+
+Shared by the llvmlite backend (which lowers what qualifies) and the `outline`
+pass (which moves qualifying loops out of functions that do not), so both
+agree on one definition.  No LLVM here: the compiler uses it without llvmlite.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from noodle.ir import nodes as ir
+from noodle.ir.types import BOOL, FLOAT, INT, NONE, TupleT, prune
+
+#: natives the backend lowers itself
+NATIVE_BUILTINS = {"abs.int", "abs.float", "min2", "max2", "int.float", "int.int", "float.float",
+                   "math.sqrt", "math.sin", "math.cos", "math.exp", "math.log", "math.fabs"}
+
+
+class Unsupported(Exception):
+    """Why a function stays in the VM."""
+
+    def __init__(self, reason: str, line: int = 0) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.line = line
+
+
+def scalar(t: object) -> str | None:
+    t = prune(t)  # type: ignore[arg-type]
+    return {INT: "int", FLOAT: "float", BOOL: "bool", NONE: "none"}.get(t)  # type: ignore[call-overload]
+
+
+def result_kinds(t: object) -> list[str] | None:
+    """The scalar kinds a function returns: [] for none, one kind, or several for an outlined loop's tuple."""
+    t = prune(t)  # type: ignore[arg-type]
+    if isinstance(t, TupleT):
+        kinds = [scalar(x) for x in t.items]
+        return kinds if all(k in ("int", "float", "bool") for k in kinds) else None  # type: ignore[misc]
+    k = scalar(t)
+    if k is None:
+        return None
+    return [] if k == "none" else [k]
+
+
+# ---------------------------------------------------------------- eligibility
+
+def unsupported_reason(f: ir.Function) -> Unsupported | None:
+    """None when `f` can be lowered (callees aside), else why not."""
+    if f.kind != "fn":
+        return Unsupported(f"a {f.kind} runs in the VM", f.line)
+    if "no_optimize" in f.attributes:
+        return Unsupported("@no_optimize keeps it in the VM", f.line)
+    for name, t in zip(f.local_names, f.local_types):
+        if scalar(t) not in ("int", "float", "bool"):
+            return Unsupported(f"`{name}` is not an int, float or bool", f.line)
+    if result_kinds(f.ret) is None:
+        return Unsupported("its result is not an int, float, bool or none", f.line)
+    try:
+        for s in f.body:
+            _check_stmt(s)
+    except Unsupported as e:
+        return e
+    return None
+
+
+def _check_stmt(s: ir.Stmt) -> None:
+    if isinstance(s, ir.LocalSet):
+        _check_expr(s.value)
+    elif isinstance(s, ir.ExprStmt):
+        _check_expr(s.expr)
+    elif isinstance(s, ir.If):
+        _check_expr(s.cond)
+        for x in s.then + s.otherwise:
+            _check_stmt(x)
+    elif isinstance(s, ir.While):
+        _check_expr(s.cond)
+        for x in s.body:
+            _check_stmt(x)
+    elif isinstance(s, ir.ForRange):
+        for e in (s.start, s.stop, s.step):
+            _check_expr(e)
+        for x in s.body:
+            _check_stmt(x)
+    elif isinstance(s, ir.Return):
+        if isinstance(s.value, ir.TupleLit):  # an outlined loop hands back the variables it changed
+            for x in s.value.items:
+                _check_expr(x)
+        elif s.value is not None:
+            _check_expr(s.value)
+    elif not isinstance(s, (ir.Break, ir.Continue)):
+        raise Unsupported(_what(s) + " runs in the VM", s.line)
+
+
+def _check_expr(e: ir.Expr) -> None:
+    if scalar(e.ty) not in ("int", "float", "bool", "none"):
+        raise Unsupported(f"a value of type {prune(e.ty)} runs in the VM", e.line)
+    if isinstance(e, (ir.Const, ir.LocalGet)):
+        return
+    if isinstance(e, ir.Unary):
+        if e.op not in ("int.neg", "float.neg", "not", "int.to_float"):
+            raise Unsupported(f"`{e.op}` runs in the VM", e.line)
+        _check_expr(e.x)
+        return
+    if isinstance(e, ir.Binary):
+        if e.op in ("int.shl", "int.shr", "int.pow", "float.pow") or not (
+                e.op.startswith(("int.", "float.", "cmp."))):
+            raise Unsupported(f"`{e.op}` runs in the VM", e.line)
+        if e.op.startswith("cmp.") and scalar(e.a.ty) not in ("int", "float", "bool"):
+            raise Unsupported("comparing non-numbers runs in the VM", e.line)
+        _check_expr(e.a)
+        _check_expr(e.b)
+        return
+    if isinstance(e, ir.Logical):
+        _check_expr(e.a)
+        _check_expr(e.b)
+        return
+    if isinstance(e, ir.Cond):
+        for x in (e.cond, e.then, e.otherwise):
+            _check_expr(x)
+        return
+    if isinstance(e, ir.Call):
+        for a in e.args:
+            _check_expr(a)
+        return
+    if isinstance(e, ir.CallBuiltin) and e.name in NATIVE_BUILTINS:
+        for a in e.args:
+            _check_expr(a)
+        return
+    raise Unsupported(_what(e) + " runs in the VM", e.line)
+
+
+def _what(node: ir.Node) -> str:
+    if isinstance(node, ir.CallBuiltin):
+        return f"calling `{node.name}`"
+    if isinstance(node, (ir.GlobalGet, ir.GlobalSet)):
+        return "a module variable"
+    return {"ForEach": "a `for` over a collection", "TryCatch": "try/catch", "Throw": "throw",
+            "Assert": "assert", "CallValue": "calling a function value", "CallMod": "calling another module",
+            "Interp": "string interpolation"}.get(type(node).__name__, f"`{type(node).__name__}`")
+
+
+@dataclass
+class Plan:
+    """Which functions of a module run natively, and why the others do not."""
+
+    native: list[str] = field(default_factory=list)  # chosen: replace the VM's function
+    compiled: list[str] = field(default_factory=list)  # lowered (chosen, and what they call)
+    reasons: dict[str, str] = field(default_factory=dict)  # function -> why it stays in the VM
+
+
+def plan(module: ir.Module) -> Plan:
+    """Choose the functions worth running natively: lowerable, and looping or recursive."""
+    fns = {f.name: f for f in module.functions if f.kind == "fn"}
+    out = Plan()
+    ok: dict[str, ir.Function] = {}
+    for name, f in fns.items():
+        why = unsupported_reason(f)
+        if why is None:
+            ok[name] = f
+        else:
+            out.reasons[name] = f"line {why.line}: {why.reason}" if why.line else why.reason
+    changed = True
+    while changed:  # a function calling one that stays in the VM stays too
+        changed = False
+        for name, f in list(ok.items()):
+            for callee in _callees(f):
+                if callee not in ok:
+                    out.reasons[name] = f"calls `{callee}`, which runs in the VM"
+                    del ok[name]
+                    changed = True
+                    break
+    for name, f in ok.items():
+        if _loops(f.body) or _recursive(name, ok):
+            out.native.append(name)
+        else:
+            out.reasons[name] = "no loop or recursion: a native call would cost more than it saves"
+    needed: set[str] = set()
+    stack = list(out.native)
+    while stack:
+        n = stack.pop()
+        if n not in needed:
+            needed.add(n)
+            stack.extend(_callees(ok[n]))
+    out.compiled = [n for n in ok if n in needed]
+    return out
+
+
+def _callees(f: ir.Function) -> set[str]:
+    from noodle.ir.walk import walk
+
+    return {n.func for s in f.body for n in walk(s) if isinstance(n, ir.Call)}
+
+
+def _loops(body: list[ir.Stmt]) -> bool:
+    from noodle.ir.walk import walk
+
+    return any(isinstance(n, (ir.While, ir.ForRange)) for s in body for n in walk(s))
+
+
+def _recursive(name: str, fns: dict[str, ir.Function]) -> bool:
+    seen: set[str] = set()
+    stack = list(_callees(fns[name]))
+    while stack:
+        n = stack.pop()
+        if n == name:
+            return True
+        if n in seen or n not in fns:
+            continue
+        seen.add(n)
+        stack.extend(_callees(fns[n]))
+    return False
+
+

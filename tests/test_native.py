@@ -1,0 +1,145 @@
+"""The llvmlite backend: which functions go native, and that they behave exactly as the VM does."""
+from __future__ import annotations
+
+import io
+import threading
+from contextlib import redirect_stdout
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from noodle.compiler.driver import compile_source
+from noodle.vm.machine import Machine
+
+pytest.importorskip("llvmlite")
+
+from noodle.backends.llvm import jit  # noqa: E402
+from noodle.backends.llvm.lower import plan  # noqa: E402
+
+MIN, MAX = -(2**63), 2**63 - 1
+
+
+def run(source: str, backend: str) -> tuple[str, Machine]:
+    _, module = compile_source(source, "n.nd", "n")
+    out = io.StringIO()
+    m = Machine(backend=backend)
+    with redirect_stdout(out):
+        lm = m.load(module)
+        m.run_main(lm)
+    return out.getvalue(), m
+
+
+def both(source: str) -> str:
+    vm, _ = run(source, "vm")
+    native, machine = run(source, "auto")
+    assert native == vm, source
+    return native
+
+
+FIB = "fn fib(n: int) -> int {\n if n < 2 { return n }\n return fib(n - 1) + fib(n - 2)\n}\n"
+
+
+def test_plan_takes_loops_and_recursion_and_says_why_not() -> None:
+    src = FIB + ("fn leaf(x: int) -> int { return x + 1 }\n"
+                 "fn total(n: int) -> int {\n var s = 0\n for i in 0..n { s += leaf(i) }\n return s\n}\n"
+                 "fn main() { print(fib(10), total(5)) }\n")
+    module_ir, _ = compile_source(src, "n.nd", "n")
+    p = plan(module_ir)
+    assert sorted(p.native) == ["fib", "total"] and sorted(p.compiled) == ["fib", "leaf", "total"]
+    assert "no loop or recursion" in p.reasons["leaf"] and "print" in p.reasons["main"]
+    out, machine = run(src, "auto")
+    assert out == "55 15\n" and machine.native_report["n"] == "native: fib, total"
+
+
+def test_native_errors_carry_the_noodle_stack() -> None:
+    src = ("fn grow(n: int) -> int {\n var x = 1\n for i in 0..n { x = x * 3 }\n return x\n}\n"
+           "fn main() {\n try { print(grow(50)) } catch e { print(e.kind, e.message) }\n"
+           " print(grow(10))\n print(grow(100))\n}\n")
+    from noodle.vm.errors import NoodleRuntimeError
+
+    with pytest.raises(NoodleRuntimeError) as e:
+        run(src, "auto")
+    assert e.value.kind == "OverflowError"
+    assert [f.name for f in e.value.stack] == ["main", "grow"] and e.value.stack[-1].line == 3
+
+
+def test_runaway_native_recursion_is_a_recursion_error() -> None:
+    src = ("fn down(n: int) -> int {\n if n == 0 { return 0 }\n return 1 + down(n - 1)\n}\n"
+           "fn main() {\n print(down(5000))\n try { print(down(1000000)) } catch e { print(e.kind) }\n}\n")
+    assert both(src) == "5000\nRecursionError\n"
+
+
+def test_float_semantics_match_python() -> None:
+    src = ("fn f(a: float, b: float) -> float {\n var s = 0.0\n for i in 0..3 { s += a // b + a % b }\n"
+           " return s\n}\nfn g(n: int) -> float {\n var acc = 0.0\n var i = 1\n while i <= n {\n"
+           "  acc += 1.0 / float(i)\n  i += 1\n }\n return acc\n}\n"
+           "fn main() {\n print(f(7.5, -2.0), f(-7.5, 2.0), f(0.0, -3.0), f(1e300, 1e-300))\n"
+           " print(g(1000))\n try { print(f(1.0, 0.0)) } catch e { print(e.kind) }\n}\n")
+    both(src)
+
+
+def test_machine_code_is_cached_on_disk(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("NOODLE_CACHE_DIR", str(tmp_path))
+    from noodle.backends.llvm import native_part
+
+    _, module = compile_source(FIB.replace("fib", "fib_cache_probe"), "c.nd", "c")
+    text, _ = native_part(module)
+    _, cached_first = jit.compile_ir(text)
+    _, cached_second = jit.compile_ir(text)
+    assert not cached_first and cached_second
+    assert list((tmp_path / "native").glob("*.o"))
+
+
+def test_native_code_runs_in_several_threads() -> None:
+    _, module = compile_source(FIB, "t.nd", "t")
+    m = Machine(backend="auto")
+    lm = m.load(module)
+    fib = lm.functions["fib"]
+    assert getattr(fib, "__noodle_native__", False)
+    results: list[int] = []
+    threads = [threading.Thread(target=lambda: results.extend(fib(22) for _ in range(5))) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [17711] * 20
+
+
+# ---------------------------------------------------------------- differential: random functions
+
+INT_EDGES = [0, 1, 2, 3, -1, -7, 1000, 2**31, 2**62, MAX, MIN, MAX - 1, MIN + 1]
+FLOAT_EDGES = [0.0, -0.0, 0.5, -2.5, 3.0, 1e300, -1e-300, 1e-9]
+
+ops_int = st.sampled_from(["+", "-", "*", "//", "%", "&", "|", "^"])
+ops_float = st.sampled_from(["+", "-", "*", "/", "//", "%"])
+
+
+@st.composite
+def int_expr(draw, depth: int = 0) -> str:
+    if depth > 2 or draw(st.booleans()):
+        return draw(st.sampled_from(["a", "b", "i", "acc"] + [f"({v})" for v in INT_EDGES]))
+    op = draw(ops_int)
+    return f"({draw(int_expr(depth + 1))} {op} {draw(int_expr(depth + 1))})"
+
+
+@st.composite
+def float_expr(draw, depth: int = 0) -> str:
+    if depth > 2 or draw(st.booleans()):
+        return draw(st.sampled_from(["x", "y", "float(i)", "facc"] + [f"({v!r})" for v in FLOAT_EDGES]))
+    op = draw(ops_float)
+    return f"({draw(float_expr(depth + 1))} {op} {draw(float_expr(depth + 1))})"
+
+
+@settings(max_examples=60, deadline=None)
+@given(e1=int_expr(), e2=float_expr(), cond=st.sampled_from(["i % 2 == 0", "acc > b", "a < 0 or i == 2",
+                                                               "not (acc == 0)"]),
+       a=st.sampled_from(INT_EDGES), b=st.sampled_from(INT_EDGES), x=st.sampled_from(FLOAT_EDGES),
+       y=st.sampled_from(FLOAT_EDGES), n=st.integers(0, 4))
+def test_random_functions_agree_with_the_vm(e1: str, e2: str, cond: str, a: int, b: int, x: float, y: float,
+                                            n: int) -> None:
+    src = (f"fn k(a: int, b: int, x: float, y: float, n: int) -> float {{\n var acc = 0\n var facc = 0.0\n"
+           f" for i in 0..n {{\n  if {cond} {{ acc = {e1} }} else {{ acc = acc - 1 }}\n"
+           f"  facc = {e2}\n  if i == 3 {{ break }}\n }}\n return float(acc % 1000) + facc\n}}\n"
+           f"fn main() {{\n try {{ print(k({a}, {b}, {x!r}, {y!r}, {n})) }} catch e {{ print(e.kind) }}\n}}\n")
+    both(src)
