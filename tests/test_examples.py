@@ -40,6 +40,8 @@ def _cases() -> list:
         stem = nd.stem
         if any((EXAMPLES / f"{stem}{s}").exists() for s in RUN_SUFFIXES):
             cases.append(pytest.param("run", nd.name, id=f"run-{stem}"))
+            # the same program with every function in the VM: both backends must give the same output
+            cases.append(pytest.param("run-vm", nd.name, id=f"run-vm-{stem}"))
         if any((EXAMPLES / f"{stem}{s}").exists() for s in TEST_SUFFIXES):
             cases.append(pytest.param("test", nd.name, id=f"test-{stem}"))
     return cases
@@ -52,9 +54,10 @@ def _read(path: Path) -> str | None:
 def _run(command: str, name: str) -> subprocess.CompletedProcess:
     assert NOODLE.exists(), f"the noodle command is not installed next to {sys.executable}"
     env = dict(os.environ)
-    env.update({"NO_COLOR": "1", "TERM": "dumb", "COLUMNS": "200", "PYTHONIOENCODING": "utf-8"})
+    env.update({"NO_COLOR": "1", "TERM": "dumb", "COLUMNS": "200", "PYTHONIOENCODING": "utf-8",
+                "NOODLE_BACKEND": "vm" if command == "run-vm" else "auto"})
     return subprocess.run(
-        [str(NOODLE), command, name],
+        [str(NOODLE), "run" if command == "run-vm" else command, name],
         cwd=EXAMPLES,
         capture_output=True,
         timeout=TIMEOUT_S,
@@ -65,7 +68,7 @@ def _run(command: str, name: str) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize(("command", "name"), _cases())
 def test_example(command: str, name: str) -> None:
     stem = name[: -len(".nd")]
-    prefix = stem if command == "run" else f"{stem}.test"
+    prefix = stem if command in ("run", "run-vm") else f"{stem}.test"
     proc = _run(command, name)
     stdout = proc.stdout.decode("utf-8", errors="replace")
     stderr = proc.stderr.decode("utf-8", errors="replace")
@@ -83,7 +86,7 @@ def test_example(command: str, name: str) -> None:
         f"`noodle {command} {name}` exited {proc.returncode}, expected {expected_code}" + context
     )
 
-    if command == "run":
+    if command in ("run", "run-vm"):
         expected_err = _read(EXAMPLES / f"{stem}.err")
         if expected_err is not None:
             first_line = stderr.splitlines()[0] if stderr else ""

@@ -143,3 +143,37 @@ def test_random_functions_agree_with_the_vm(e1: str, e2: str, cond: str, a: int,
            f"  facc = {e2}\n  if i == 3 {{ break }}\n }}\n return float(acc % 1000) + facc\n}}\n"
            f"fn main() {{\n try {{ print(k({a}, {b}, {x!r}, {y!r}, {n})) }} catch e {{ print(e.kind) }}\n}}\n")
     both(src)
+
+
+# ---------------------------------------------------------------- outlined loops
+
+def test_a_loop_in_main_is_outlined_and_returns_what_it_changed() -> None:
+    src = ("fn main() {\n var total = 0\n var count = 0\n var x = 1.5\n"
+           " for i in 0..300 {\n  for j in 0..300 {\n   total += (i * j) % 7\n   count += 1\n  }\n  x = x * 1.01\n }\n"
+           " print(total, count, x)\n}\n")
+    module_ir, _ = compile_source(src, "o.nd", "o")
+    names = [f.name for f in module_ir.functions]
+    assert "__loop_1_main" in names
+    out = both(src)
+    assert out.startswith("231169 90000 ")
+
+
+def test_loops_whose_moving_could_be_seen_stay_put() -> None:
+    in_try = ("fn main() {\n var n = 0\n try {\n  for i in 0..10 {\n   n += 1\n   if i == 5 { n = n // 0 }\n  }\n"
+              " } catch e { print(n, e.kind) }\n}\n")
+    with_lambda = "fn main() {\n var n = 0\n let f = () => n\n for i in 0..10 { n += i }\n print(f())\n}\n"
+    for src in (in_try, with_lambda):
+        module_ir, _ = compile_source(src, "o.nd", "o")
+        assert not any(f.name.startswith("__loop_") for f in module_ir.functions)
+        both(src)
+    assert both(in_try) == "6 ZeroDivisionError\n"
+
+
+def test_an_error_in_an_outlined_loop_has_its_stack() -> None:
+    src = "fn main() {\n var x = 1\n for i in 0..100 { x *= 10 }\n print(x)\n}\n"
+    from noodle.vm.errors import NoodleRuntimeError
+
+    for backend in ("vm", "auto"):
+        with pytest.raises(NoodleRuntimeError) as e:
+            run(src, backend)
+        assert e.value.kind == "OverflowError" and e.value.stack[-1].line == 3
