@@ -183,15 +183,20 @@ class _FunctionLowering:
         b = self.b
         start, stop, step = self.expr(s.start), self.expr(s.stop), self.expr(s.step)
         zero = L.Constant(I64, 0)
-        self.fail_if(b.icmp_signed("==", step, zero), "RangeStep")
+        unit = isinstance(s.step, ir.Const) and s.step.value in (1, -1)
+        if not unit:
+            self.fail_if(b.icmp_signed("==", step, zero), "RangeStep")
         counter = self.slots[s.slot]
         b.store(start, counter)
         head, body, incr, done = (self.new_block(n) for n in ("for", "body", "next", "endfor"))
         b.branch(head)
         b.position_at_end(head)
         i = b.load(counter)
-        up = b.icmp_signed(">", step, zero)
-        going = b.select(up, b.icmp_signed("<", i, stop), b.icmp_signed(">", i, stop))
+        if unit:  # the usual `a..b`: a plain counted loop LLVM can analyse, unroll and vectorise
+            going = b.icmp_signed("<" if s.step.value == 1 else ">", i, stop)  # type: ignore[union-attr]
+        else:
+            up = b.icmp_signed(">", step, zero)
+            going = b.select(up, b.icmp_signed("<", i, stop), b.icmp_signed(">", i, stop))
         b.cbranch(going, body, done)
         b.position_at_end(body)
         self.loops.append(_Loop(incr, done))
@@ -200,10 +205,14 @@ class _FunctionLowering:
         if not b.block.is_terminated:
             b.branch(incr)
         b.position_at_end(incr)
-        sadd = self.intrinsic("llvm.sadd.with.overflow.i64", L.LiteralStructType([I64, I1]), [I64, I64])
-        pair = b.call(sadd, [b.load(counter), step])
-        b.store(b.extract_value(pair, 0), counter)
-        b.cbranch(b.extract_value(pair, 1), done, head)  # past the int range is past the end
+        if unit:  # i < stop <= MAX (or i > stop >= MIN): one step cannot leave the int range
+            b.store(b.add(b.load(counter), step, flags=["nsw"]), counter)
+            b.branch(head)
+        else:
+            sadd = self.intrinsic("llvm.sadd.with.overflow.i64", L.LiteralStructType([I64, I1]), [I64, I64])
+            pair = b.call(sadd, [b.load(counter), step])
+            b.store(b.extract_value(pair, 0), counter)
+            b.cbranch(b.extract_value(pair, 1), done, head)  # past the int range is past the end
         b.position_at_end(done)
 
     # -- expressions
