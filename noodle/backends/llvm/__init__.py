@@ -32,7 +32,7 @@ def native_part(module_file: Any) -> "tuple[str, list[tuple[str, int, str, list[
     p = plan(module_ir)
     if not p.native:
         return None
-    llvm_module = build_module(module_ir, p.compiled)
+    llvm_module = build_module(module_ir, p.compiled, p.native)
     index = {f.name: i for i, f in enumerate(module_file.functions)}
     fns = {f.name: f for f in module_ir.functions}
     entries = []

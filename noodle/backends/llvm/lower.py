@@ -46,22 +46,52 @@ _SCALARS = {"int": I64, "float": F64, "bool": I1}
 # ---------------------------------------------------------------- lowering
 
 def symbol(name: str) -> str:
+    """The exported entry point of a native function (the one the VM calls through ctypes)."""
     return "nd_" + name.replace("_", "_u").replace(".", "_d")
 
 
-def build_module(module: ir.Module, names: list[str]) -> L.Module:
-    """An LLVM module with the named functions of `module` (all lowerable, callees included)."""
+def _internal_type(f: ir.Function) -> L.FunctionType:
+    """Native-to-native calling convention: results and status come back in registers, `{results..., i32}`."""
+    params = [_SCALARS[scalar(t)] for t in f.local_types[: f.params]]  # type: ignore[index]
+    kinds = result_kinds(f.ret) or []
+    ret = L.LiteralStructType([_SCALARS[k] for k in kinds] + [I32]) if kinds else I32
+    return L.FunctionType(ret, params + [I64])
+
+
+def build_module(module: ir.Module, names: list[str], entries: list[str] | None = None) -> L.Module:
+    """An LLVM module with the named functions of `module` (all lowerable, callees included).
+
+    Each function is internal (so LLVM may inline and specialise it); those in `entries` also get
+    an exported entry point `i32 symbol(params..., i64 depth, results*...)` for ctypes.
+    """
     m = L.Module(name=f"noodle.{module.name}")
     fns = {f.name: f for f in module.functions}
     decls: dict[str, L.Function] = {}
     for name in names:
-        f = fns[name]
-        params = [_SCALARS[scalar(t)] for t in f.local_types[: f.params]]  # type: ignore[index]
-        out_ty = [L.PointerType(_SCALARS[k] if k != "bool" else I8) for k in result_kinds(f.ret)]  # type: ignore[union-attr]
-        decls[name] = L.Function(m, L.FunctionType(I32, params + [I64] + out_ty), name=symbol(name))
+        fn = L.Function(m, _internal_type(fns[name]), name=symbol(name) + "_impl")
+        fn.linkage = "internal"
+        decls[name] = fn
     for name in names:
         _FunctionLowering(m, decls, fns[name]).lower()
+    for name in entries if entries is not None else names:
+        _entry_point(m, decls[name], fns[name])
     return m
+
+
+def _entry_point(m: L.Module, impl: L.Function, f: ir.Function) -> None:
+    kinds = result_kinds(f.ret) or []
+    outs = [L.PointerType(_SCALARS[k] if k != "bool" else I8) for k in kinds]
+    fn = L.Function(m, L.FunctionType(I32, list(impl.function_type.args) + outs), name=symbol(f.name))
+    b = L.IRBuilder(fn.append_basic_block("entry"))
+    n = len(impl.function_type.args)
+    r = b.call(impl, list(fn.args[:n]))
+    if not kinds:
+        b.ret(r)
+        return
+    for k, (kind, ptr) in enumerate(zip(kinds, fn.args[n:])):
+        v = b.extract_value(r, k)
+        b.store(b.zext(v, I8) if kind == "bool" else v, ptr)
+    b.ret(b.extract_value(r, len(kinds)))
 
 
 class _Loop:
@@ -93,18 +123,26 @@ class _FunctionLowering:
         for i in range(f.params):
             b.store(fn.args[i], self.slots[i])
         self.depth = fn.args[f.params]
-        self.outs = list(fn.args[f.params + 1:])
+        self.kinds = result_kinds(f.ret) or []
+        self.results = [b.alloca(_SCALARS[k], name=f"r{i}") for i, k in enumerate(self.kinds)]
         # call depth: a runaway recursion becomes RecursionError, not a crashed process
         self.deeper = b.add(self.depth, L.Constant(I64, 1))
         self.fail_if(b.icmp_signed(">", self.deeper, L.Constant(I64, MAX_NATIVE_DEPTH)), "RecursionError")
         self.body(f.body)
         if not self.b.block.is_terminated:
-            if not self.outs:
+            if not self.kinds:
                 self.b.branch(self.exit)
             else:
                 self.b.unreachable()
         xb = L.IRBuilder(self.exit)
-        xb.ret(xb.load(self.status))
+        status = xb.load(self.status)
+        if not self.kinds:
+            xb.ret(status)
+            return
+        agg: L.Value = L.Constant(self.fn.function_type.return_type, None)
+        for k, slot in enumerate(self.results):
+            agg = xb.insert_value(agg, xb.load(slot), k)
+        xb.ret(xb.insert_value(agg, status, len(self.kinds)))
 
     # -- control helpers
     def new_block(self, name: str) -> L.Block:
@@ -168,11 +206,8 @@ class _FunctionLowering:
             self.after_jump()
         elif isinstance(s, ir.Return):
             values = s.value.items if isinstance(s.value, ir.TupleLit) else [s.value] if s.value is not None else []
-            for value, out in zip(values, self.outs):
-                v = self.expr(value)
-                if v.type == I1:
-                    v = b.zext(v, I8)
-                b.store(v, out)
+            for value, slot in zip(values, self.results):
+                b.store(self.expr(value), slot)
             b.branch(self.exit)
             self.after_jump()
         else:  # pragma: no cover - plan() rules these out
@@ -356,16 +391,12 @@ class _FunctionLowering:
         if kind is None:
             raise Unsupported("calling a function that returns several values", e.line)
         args.append(self.deeper)
+        r = b.call(callee, args)
         if kind == "none":
-            status = b.call(callee, args)
-            self.propagate(status)
+            self.propagate(r)
             return L.Constant(I1, 0)
-        with b.goto_entry_block():
-            out = b.alloca(_SCALARS[kind] if kind != "bool" else I8)  # type: ignore[index]
-        status = b.call(callee, args + [out])
-        self.propagate(status)
-        v = b.load(out)
-        return b.trunc(v, I1) if kind == "bool" else v
+        self.propagate(b.extract_value(r, 1))
+        return b.extract_value(r, 0)
 
     def propagate(self, status: L.Value) -> None:
         b = self.b
