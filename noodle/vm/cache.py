@@ -43,6 +43,11 @@ def read_source(root: "str | os.PathLike[str]", name: str) -> str | None:
         return None
 
 
+def read_file(path: str) -> bytes | None:
+    """A cache file's bytes, or None when it is not there (or not readable)."""
+    return _read_bytes(path)
+
+
 def _read_bytes(path: str) -> bytes | None:
     try:
         with open(path, "rb") as f:
@@ -105,6 +110,11 @@ def read_image(root: "str | os.PathLike[str]", name: str, source: str, _memo: di
                         lambda dep, src: read_image(root, dep, src, memo) is not None)
     memo[name] = image if ok else None
     return memo[name]
+
+
+def write_file(path: str, data: bytes) -> None:
+    """Write a cache file atomically (a temporary file renamed into place); a failure is ignored."""
+    _write(path, data)
 
 
 def _write(path: str, data: bytes) -> None:

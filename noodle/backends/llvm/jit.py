@@ -16,6 +16,8 @@ import os
 import threading
 from typing import Any, Callable
 
+from noodle.vm.cache import read_file, write_file
+
 _lock = threading.Lock()
 _target: Any = None
 _engines: list[Any] = []  # machine code must outlive every callable made from it
@@ -69,7 +71,7 @@ def compile_ir(llvm_ir: str) -> tuple[Any, bool]:
         tm = _target_machine()
         key = cache_key(llvm_ir)
         path = os.path.join(cache_dir(), key + ".o")
-        cached = _read(path)
+        cached = read_file(path)
         mod = llvm.parse_assembly(llvm_ir)
         mod.verify()
         if cached is None:
@@ -77,7 +79,7 @@ def compile_ir(llvm_ir: str) -> tuple[Any, bool]:
         engine = llvm.create_mcjit_compiler(mod, tm)
 
         def notify(_module: Any, data: bytes) -> None:
-            _write(path, data)
+            write_file(path, data)
 
         def getbuffer(_module: Any) -> bytes | None:
             return cached
@@ -96,22 +98,3 @@ def function(engine: Any, symbol: str, params: list[str], ret: str) -> Callable[
         argtypes.append(ctypes.POINTER(ctypes.c_int8 if kind == "bool" else ctypes_of[kind]))
     proto = ctypes.CFUNCTYPE(ctypes.c_int32, *argtypes)
     return proto(engine.get_function_address(symbol))
-
-
-def _read(path: str) -> bytes | None:
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except OSError:
-        return None
-
-
-def _write(path: str, data: bytes) -> None:
-    try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        tmp = f"{path}.{os.getpid()}.tmp"
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except OSError:
-        pass
