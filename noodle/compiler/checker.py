@@ -19,6 +19,7 @@ import re
 from typing import Callable
 
 from noodle.compiler import ast
+from noodle.compiler.arrays import ArrayRules
 from noodle.compiler.diagnostics import DiagnosticBag, did_you_mean
 from noodle.compiler.scope import FnCtx, FuncInfo, GlobalInfo, ModuleInterface, StructInfo, Var
 from noodle.ir import nodes as ir
@@ -26,7 +27,7 @@ from noodle.ir.passes.fold import fold_expr
 from noodle.ir.walk import children as walk_children
 from noodle.ir.types import (
     BOOL, ERROR, F32, FLOAT, I32, INT, NONE, PRIMS, RANGE, STR, UNKNOWN, FnT, ListT, MapT, ModuleT,
-    Prim, RangeT, StructT, TupleT, TVar, Type, UnknownT, has_unbound, is_hashable, prune, resolve,
+    ArrayT, Prim, RangeT, StructT, TupleT, TVar, Type, UnknownT, has_unbound, is_hashable, prune, resolve,
     undo, unify,
 )
 from noodle.stdlib import signatures as sigs
@@ -56,7 +57,7 @@ class NativeModule:
         self.name = name
 
 
-class Checker:
+class Checker(ArrayRules):
     def __init__(self, module: ast.Module, name: str, diags: DiagnosticBag,
                  resolver: Resolver | None = None, interfaces: dict[str, ModuleInterface] | None = None,
                  expected_name: str | None = None) -> None:
@@ -172,7 +173,7 @@ class Checker:
         if name == "Error":
             return ERROR
         if name == "Array":
-            return self.error("E0403", "Array is not available in this build yet", t.span)
+            return self.array_type(t)
         if name == "py":
             return self.error("E0403", "the `py` type (Python FFI) is not available in this build yet", t.span)
         if name in self.structs:
@@ -752,6 +753,8 @@ class Checker:
             return []
         if isinstance(target, ast.Index):
             obj = self.expr(target.obj)
+            if isinstance(self.known(obj.ty), ArrayT):
+                return self.array_store(s, obj, self.known(obj.ty), target.indices)  # type: ignore[arg-type]
             if len(target.indices) != 1:
                 self.error("E0206", "only Arrays take several indices", target.span)
                 return []
@@ -875,7 +878,9 @@ class Checker:
                 return [ir.ForRange(slot=v.slot, start=start, stop=stop, step=step, body=body, **pos)]
             iterable = self.expr(it) if bounds is None else self.range_value(bounds, it.span)
             t = self.known(iterable.ty)
-            if isinstance(t, ListT):
+            if isinstance(t, ArrayT):
+                iterable, elem = self.array_iteration(iterable, t)
+            elif isinstance(t, ListT):
                 elem = t.elem
             elif isinstance(t, MapT):
                 elem = t.key
@@ -1090,7 +1095,8 @@ class Checker:
         candidates |= set(self.globals) | set(self.funcs) | set(self.structs) | set(self.imports) | set(self.from_names)
         candidates |= set(sigs.PRELUDE) | set(sigs.SPECIAL_PRELUDE)
         if e.id in ARRAY_PRELUDE:
-            self.error("E0403", f"`{e.id}` works on Arrays, which are not available in this build yet", e.span)
+            self.error("E0200", f"the built-in `{e.id}` cannot be used as a value", e.span,
+                       f"call it, or wrap it in a lambda: `a => {e.id}(a)`")
             return ir.Const(value=None, ty=UNKNOWN, **pos)
         self.error("E0100", f"name `{e.id}` is not defined", e.span, did_you_mean(e.id, candidates))
         return ir.Const(value=None, ty=UNKNOWN, **pos)
@@ -1197,6 +1203,8 @@ class Checker:
             return x
         if e.op == "+" and t in (INT, FLOAT):
             return x
+        if e.op == "-" and isinstance(t, ArrayT) and t.elem in (INT, FLOAT):
+            return ir.CallBuiltin(name="array.neg", args=[x], ty=t, **pos)
         if e.op == "-":
             if t == INT:
                 return fold_expr(ir.Unary(op="int.neg", x=x, ty=INT, **pos))
@@ -1222,6 +1230,8 @@ class Checker:
             return ir.Const(value=None, ty=UNKNOWN, **pos)
         if op in ("in", "not in"):
             return self.membership(op, a, b, span)
+        if isinstance(ta, ArrayT) or isinstance(tb, ArrayT) or op == "@":
+            return self.array_binary(op, a, b, span)
         if ta is None or tb is None:
             # an empty literal or an unannotated lambda parameter: take the other side's type
             if ta is None and tb is not None and op in ("==", "!=", "<", "<=", ">", ">=", "+"):
@@ -1318,6 +1328,8 @@ class Checker:
             return self.module_member(self.imports[e.obj.id], e.name, e.name_span)
         obj = self.expr(e.obj)
         t = self.known(obj.ty)
+        if isinstance(t, ArrayT):
+            return self.array_attribute(obj, t, e.name, e.name_span)
         if isinstance(t, StructT):
             if t == ERROR:
                 if e.name in ("message", "kind"):
@@ -1356,10 +1368,12 @@ class Checker:
     def expr_Index(self, e: ast.Index) -> ir.Expr:
         pos = self.pos(e.span)
         obj = self.expr(e.obj)
-        if len(e.indices) != 1:
-            self.error("E0206", "only Arrays take several indices, and they are not available in this build yet", e.span)
-            return ir.Const(value=None, ty=UNKNOWN, **pos)
         t = self.known(obj.ty)
+        if isinstance(t, ArrayT):
+            return self.array_index(obj, t, e.indices, e.span)
+        if len(e.indices) != 1:
+            self.error("E0206", "only Arrays take several indices", e.span)
+            return ir.Const(value=None, ty=UNKNOWN, **pos)
         ix = e.indices[0]
         if isinstance(t, ListT):
             idx = self.coerce(self.expr(ix, INT), INT, ix.span, "a list index")
@@ -1393,7 +1407,7 @@ class Checker:
         t = self.known(obj.ty)
         lo = self.coerce(self.expr(e.lo, INT), INT, e.lo.span, "a slice bound") if e.lo is not None else None
         hi = self.coerce(self.expr(e.hi, INT), INT, e.hi.span, "a slice bound") if e.hi is not None else None
-        if isinstance(t, ListT) or t == STR:
+        if isinstance(t, (ListT, ArrayT)) or t == STR:  # an Array slice is a view
             return ir.Slice(obj=obj, lo=lo, hi=hi, ty=t, **pos)
         if t is None:
             self.error("E0204", "the type of this value is not known here", e.obj.span)
@@ -1484,13 +1498,12 @@ class Checker:
                             self.error("E0201", f"`str` takes 1 argument, found {len(e.args)}", e.span)
                             return ir.Const(value=None, ty=UNKNOWN, **pos)
                         return self.stringify(self.expr(e.args[0].value))
+                    if name in ARRAY_PRELUDE or name in ("sum", "len", "any", "all", "min", "max"):
+                        arr = self.array_call(name, e, expected)
+                        if arr is not None:
+                            return arr
                     if name in sigs.PRELUDE:
                         return self.call_native(name, sigs.PRELUDE[name], [], e, expected)
-                    if name in ARRAY_PRELUDE:
-                        for a in e.args:
-                            self.expr(a.value)
-                        return self.error_expr("E0403", f"`{name}` works on Arrays, which are not available in "
-                                                        "this build yet", f.span, pos)
         if isinstance(f, ast.Attribute):
             if isinstance(f.obj, ast.Name) and self.is_module_alias(f.obj.id):
                 return self.call_module_member(self.imports[f.obj.id], f.name, e, f.name_span)
@@ -1510,6 +1523,8 @@ class Checker:
                                           e, m.display)
                     self.ensure_import(info.module)
                     return ir.CallMod(module=info.module, name=m.name, args=[obj] + args, ty=ft.ret, **pos)
+            elif isinstance(t, ArrayT):
+                return self.array_method(obj, t, f.name, e)
             elif isinstance(t, (ListT, MapT)) or t == STR:
                 kind = "List" if isinstance(t, ListT) else "Map" if isinstance(t, MapT) else "str"
                 ovs = sigs.METHODS.get((kind, f.name))

@@ -116,6 +116,24 @@ class FnT(Type):
 
 
 @_value_type
+class ArrayT(Type):
+    """`Array<T, N>`: an N-dimensional array of int, float, i32, f32 or bool (a NumPy ndarray at run time)."""
+
+    elem: Prim
+    ndim: int
+
+    def __str__(self) -> str:
+        return f"Array<{self.elem}, {self.ndim}>"
+
+    def children(self) -> tuple[Type, ...]:
+        return (self.elem,)
+
+
+#: element types an Array may hold, and the NumPy dtype of each
+ARRAY_DTYPES = {"float": "float64", "f32": "float32", "int": "int64", "i32": "int32", "bool": "bool"}
+
+
+@_value_type
 class RangeT(Type):
     """The value of `a..b` / `range(...)`: iterable of int."""
 
@@ -238,7 +256,7 @@ def unify(a: Type, b: Type, trail: "list[TVar] | None" = None) -> bool:
         return unify(b, a, trail)
     if type(a) is not type(b):
         return False
-    if isinstance(a, (Prim, StructT, ModuleT, RangeT)):
+    if isinstance(a, (Prim, StructT, ModuleT, RangeT, ArrayT)):
         return a == b
     if isinstance(a, TupleT) and len(a.items) != len(b.items):  # type: ignore[attr-defined]
         return False
@@ -345,6 +363,19 @@ class _TypeParser:
             return MapT(k, v)
         if name == "Error":
             return ERROR
+        if name == "Array":
+            self.expect("<")
+            elem = self.type()
+            self.expect(",")
+            self.skip_ws()
+            start = self.pos
+            while self.pos < len(self.text) and self.text[self.pos].isdigit():
+                self.pos += 1
+            if start == self.pos or not isinstance(elem, Prim):
+                raise TypeSyntaxError(f"bad Array type in {self.text!r}")
+            ndim = int(self.text[start:self.pos])
+            self.expect(">")
+            return ArrayT(elem, ndim)
         if name in self.structs:
             return self.structs[name]
         module, _, short = name.rpartition(".")

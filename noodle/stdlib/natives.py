@@ -309,14 +309,28 @@ class LazyRandom:
 
     def __init__(self) -> None:
         self._rng: Any = None
+        self._np_seed: int | None = None
+        self._np_gen: Any = None
 
     def __getattr__(self, name: str) -> Any:
-        if name == "_rng":
+        if name.startswith("_"):
             raise AttributeError(name)
         if self._rng is None:
             import random
             self._rng = random.Random()
         return getattr(self._rng, name)
+
+    def seed(self, n: int) -> None:
+        self.random  # noqa: B018 - creates the generator
+        self._rng.seed(n)
+        self._np_seed, self._np_gen = n, None
+
+    def numpy_generator(self) -> Any:
+        """The NumPy generator behind `rand(...)`, seeded by `random.seed` too."""
+        if self._np_gen is None:
+            import numpy
+            self._np_gen = numpy.random.default_rng(self._np_seed)
+        return self._np_gen
 
 
 def random_natives(rng: LazyRandom) -> dict[str, Callable]:
@@ -332,7 +346,10 @@ def random_natives(rng: LazyRandom) -> dict[str, Callable]:
             raise _err("IndexError", "choice from an empty list")
         return rng.choice(xs)
 
+    from noodle.stdlib.arrays import rand_impl
+
     return {
+        "array.rand": rand_impl(rng),
         "random.seed": lambda n: rng.seed(n), "random.random": lambda: rng.random(),
         "random.uniform": lambda a, b: rng.uniform(a, b), "random.randint": randint,
         "random.choice": choice, "random.shuffle": lambda xs: rng.shuffle(xs),
@@ -341,7 +358,7 @@ def random_natives(rng: LazyRandom) -> dict[str, Callable]:
 
 RNG = LazyRandom()
 for _name, _impl in random_natives(RNG).items():
-    native(_name, _impl.__code__.co_argcount)(_impl)
+    native(_name, -1 if _impl.__code__.co_flags & 0x04 else _impl.__code__.co_argcount)(_impl)
 
 
 def _io(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -368,3 +385,7 @@ def _write_text(path: str, text: str) -> None:
 native("io.read_text", 1, capability="fs_read")(_io(_read_text))
 native("io.write_text", 2, capability="fs_write")(_io(_write_text))
 native("io.lines", 1, capability="fs_read")(_io(lambda p: _read_text(p).splitlines()))
+
+
+# Array natives register themselves into the same table (NumPy is imported on first use).
+from noodle.stdlib import arrays as _arrays  # noqa: E402,F401

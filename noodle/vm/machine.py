@@ -210,7 +210,7 @@ class Machine:
             return denied
         if native.name == "time.sleep" and self.meter is not None:
             return self.meter.sleep
-        if native.name.startswith("random."):
+        if native.name.startswith("random.") or native.name == "array.rand":
             if self._random is None:
                 from noodle.stdlib.natives import LazyRandom, random_natives
                 self._random = random_natives(LazyRandom())  # this machine's own generator

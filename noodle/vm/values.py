@@ -122,6 +122,10 @@ def nd_repr(v: Any) -> str:
         if v.step == 1:
             return f"{v.start}..{v.stop}"
         return f"range({v.start}, {v.stop}, {v.step})"
+    if t.__name__ == "ndarray" and hasattr(v, "tolist"):  # a NumPy array: an Array
+        return "array(" + nd_repr(v.tolist()) + ")"
+    if hasattr(v, "item") and hasattr(v, "dtype"):  # a NumPy scalar
+        return nd_repr(v.item())
     if callable(v):
         return f"<fn {function_name(v)}>"
     return f"<{t.__name__}>"

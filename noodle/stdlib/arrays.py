@@ -1,0 +1,303 @@
+"""Natives of `Array<T, N>`: creation, elementwise arithmetic, reductions, linear algebra.
+
+An Array is a NumPy ndarray (shared, not copied, with Python hosts).  NumPy
+is imported on first use, so programs without arrays do not pay for it.
+Noodle's rules hold on arrays too: int arithmetic that leaves the 64-bit
+range raises `OverflowError` (NumPy would wrap), division by zero raises,
+and elements come out as Python values.  Float functions follow IEEE
+(`sqrt(-1.0)` is `nan` elementwise, as NumPy computes it).
+"""
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
+    from typing import Any
+
+from noodle.stdlib.natives import native
+from noodle.vm.values import INT_MAX, INT_MIN, ErrorValue
+
+_numpy: "Any" = None
+
+
+def np() -> Any:
+    global _numpy
+    if _numpy is None:
+        import numpy
+        _numpy = numpy
+    return _numpy
+
+
+def _err(kind: str, message: str) -> ErrorValue:
+    return ErrorValue(kind, message)
+
+
+DTYPES = {"float": "float64", "f32": "float32", "int": "int64", "i32": "int32", "bool": "bool"}
+
+
+# ------------------------------------------------------------------ creation
+
+for _kind, _dtype in DTYPES.items():
+    native(f"array.from.{_kind}", 1)(lambda xs, _d=_dtype: _from_list(xs, _d))
+
+
+def _from_list(xs: list, dtype: str) -> Any:
+    try:
+        a = np().array(xs, dtype=dtype)
+    except ValueError:
+        raise _err("ValueError", "array() needs rows of equal length") from None
+    if a.dtype == object:
+        raise _err("ValueError", "array() needs rows of equal length")
+    return a
+
+
+def _shape(dims: tuple) -> tuple:
+    for d in dims:
+        if d < 0:
+            raise _err("ValueError", f"negative array dimension {d}")
+    return tuple(dims)
+
+
+@native("array.zeros", -1)
+def _zeros(*dims: int) -> Any:
+    return np().zeros(_shape(dims))
+
+
+@native("array.ones", -1)
+def _ones(*dims: int) -> Any:
+    return np().ones(_shape(dims))
+
+
+@native("array.full.float", -1)
+def _full_float(*args: Any) -> Any:
+    return np().full(_shape(args[:-1]), float(args[-1]))
+
+
+@native("array.full.int", -1)
+def _full_int(*args: Any) -> Any:
+    return np().full(_shape(args[:-1]), args[-1], dtype="int64")
+
+
+@native("array.arange.int", -1)
+def _arange_int(*args: int) -> Any:
+    if len(args) == 3 and args[2] == 0:
+        raise _err("ValueError", "arange step must not be zero")
+    return np().arange(*args, dtype="int64")
+
+
+@native("array.arange.float", -1)
+def _arange_float(*args: float) -> Any:
+    if len(args) == 3 and args[2] == 0:
+        raise _err("ValueError", "arange step must not be zero")
+    return np().arange(*args, dtype="float64")
+
+
+@native("array.linspace", 3)
+def _linspace(a: float, b: float, n: int) -> Any:
+    if n < 0:
+        raise _err("ValueError", "linspace needs a non-negative count")
+    return np().linspace(a, b, n)
+
+
+def rand_impl(rng: Any) -> Any:
+    def rand(*dims: int) -> Any:
+        return rng.numpy_generator().random(_shape(dims))
+    return rand
+
+
+# ------------------------------------------------------------------ elementwise
+
+_INT_KINDS = "iu"
+
+
+def _is_int(x: Any) -> bool:
+    return (type(x) is int) or (hasattr(x, "dtype") and x.dtype.kind in _INT_KINDS)
+
+
+def _checked_int(result: Any, exact: Any) -> Any:
+    """Raise OverflowError where an int result left the 64-bit range (NumPy wrapped it)."""
+    if exact is not None and bool(np().any(exact)):
+        raise _err("OverflowError", "integer overflow")
+    return result
+
+
+def _add(a: Any, b: Any) -> Any:
+    n = np()
+    if _is_int(a) and _is_int(b):
+        with n.errstate(over="ignore"):
+            r = n.add(a, b, dtype="int64")
+        aa, bb = n.asarray(a, dtype="int64"), n.asarray(b, dtype="int64")
+        return _checked_int(r, ((aa ^ r) & (bb ^ r)) < 0)  # both operands' signs differ from the result's
+    return n.add(a, b)
+
+
+def _sub(a: Any, b: Any) -> Any:
+    n = np()
+    if _is_int(a) and _is_int(b):
+        with n.errstate(over="ignore"):
+            r = n.subtract(a, b, dtype="int64")
+        aa, bb = n.asarray(a, dtype="int64"), n.asarray(b, dtype="int64")
+        return _checked_int(r, ((aa ^ bb) & (aa ^ r)) < 0)
+    return n.subtract(a, b)
+
+
+def _mul(a: Any, b: Any) -> Any:
+    n = np()
+    if _is_int(a) and _is_int(b):
+        with n.errstate(over="ignore"):
+            r = n.multiply(a, b, dtype="int64")
+        approx = n.abs(n.multiply(n.asarray(a, dtype="float64"), n.asarray(b, dtype="float64")))
+        suspect = approx >= 2.0**62
+        if bool(n.any(suspect)):  # exact check of the few large products with Python ints
+            aa, bb = n.broadcast_arrays(n.asarray(a, dtype="int64"), n.asarray(b, dtype="int64"))
+            for x, y in zip(aa[suspect].tolist(), bb[suspect].tolist()):
+                if not INT_MIN <= x * y <= INT_MAX:
+                    raise _err("OverflowError", "integer overflow")
+        return r
+    return n.multiply(a, b)
+
+
+def _truediv(a: Any, b: Any) -> Any:
+    n = np()
+    if bool(n.any(n.asarray(b) == 0)):
+        raise _err("ZeroDivisionError", "division by zero")
+    return n.true_divide(a, b)
+
+
+def _floordiv(a: Any, b: Any) -> Any:
+    n = np()
+    if bool(n.any(n.asarray(b) == 0)):
+        raise _err("ZeroDivisionError", "division by zero")
+    if _is_int(a) and _is_int(b) and bool(n.any((n.asarray(a) == INT_MIN) & (n.asarray(b) == -1))):
+        raise _err("OverflowError", "integer overflow")
+    return n.floor_divide(a, b)
+
+
+def _mod(a: Any, b: Any) -> Any:
+    n = np()
+    if bool(n.any(n.asarray(b) == 0)):
+        raise _err("ZeroDivisionError", "division by zero")
+    return n.mod(a, b)
+
+
+def _pow(a: Any, b: Any) -> Any:
+    n = np()
+    if _is_int(a) and _is_int(b):
+        if bool(n.any(n.asarray(b) < 0)):
+            raise _err("ValueError", "negative exponent for int ** int (use a float base)")
+        exact = n.power(n.asarray(a, dtype="float64"), n.asarray(b, dtype="float64"))
+        if bool(n.any(n.abs(exact) >= 2.0**63)):
+            raise _err("OverflowError", "integer overflow")
+        return n.power(a, b, dtype="int64")
+    with n.errstate(invalid="ignore"):
+        return n.power(n.asarray(a, dtype="float64"), b)
+
+
+def _neg(a: Any) -> Any:
+    n = np()
+    if _is_int(a) and bool(n.any(n.asarray(a) == INT_MIN)):
+        raise _err("OverflowError", "integer overflow")
+    return n.negative(a)
+
+
+_ELEMENTWISE = {"add": _add, "sub": _sub, "mul": _mul, "div": _truediv, "floordiv": _floordiv, "mod": _mod,
+                "pow": _pow}
+for _name, _fn in _ELEMENTWISE.items():
+    native(f"array.{_name}", 2)(_fn)
+native("array.neg", 1)(_neg)
+for _name, _op in (("eq", "equal"), ("ne", "not_equal"), ("lt", "less"), ("le", "less_equal"),
+                   ("gt", "greater"), ("ge", "greater_equal")):
+    native(f"array.{_name}", 2)(lambda a, b, _op=_op: getattr(np(), _op)(a, b))
+
+
+def _unary_float(name: str) -> Any:
+    def fn(a: Any) -> Any:
+        n = np()
+        with n.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            return getattr(n, name)(n.asarray(a, dtype="float64"))
+    return fn
+
+
+for _name in ("sqrt", "exp", "log"):
+    native(f"array.{_name}", 1)(_unary_float(_name))
+
+
+# ------------------------------------------------------------------ reductions, algebra, shape
+
+@native("array.sum.int", 1)
+def _sum_int(a: Any) -> int:
+    n = np()
+    approx = float(n.sum(n.abs(a), dtype="float64"))
+    if approx < 2.0**62:
+        return int(n.sum(a, dtype="int64"))
+    total = sum(int(x) for x in n.ravel(a).tolist())
+    if not INT_MIN <= total <= INT_MAX:
+        raise _err("OverflowError", "integer overflow")
+    return total
+
+
+native("array.sum.float", 1)(lambda a: float(np().sum(a)))
+
+
+@native("array.mean", 1)
+def _mean(a: Any) -> float:
+    if a.size == 0:
+        raise _err("ValueError", "mean of an empty array")
+    return float(np().mean(a))
+
+
+def _matmul_checks(a: Any, b: Any) -> None:
+    ka = a.shape[-1]
+    kb = b.shape[0] if b.ndim == 1 else b.shape[-2]
+    if ka != kb:
+        raise _err("ValueError", f"shapes {tuple(a.shape)} and {tuple(b.shape)} do not fit a matrix product")
+
+
+@native("array.matmul", 2)
+def _matmul(a: Any, b: Any) -> Any:
+    _matmul_checks(a, b)
+    if _is_int(a) and _is_int(b):
+        n = np()
+        approx = n.matmul(n.abs(a).astype("float64"), n.abs(b).astype("float64"))
+        if bool(n.any(approx >= 2.0**62)):
+            exact = n.matmul(a.astype(object), b.astype(object))
+            if any(not INT_MIN <= int(x) <= INT_MAX for x in n.ravel(n.asarray(exact)).tolist()):
+                raise _err("OverflowError", "integer overflow")
+    r = np().matmul(a, b)
+    return r.item() if getattr(r, "ndim", 0) == 0 else r
+
+
+@native("array.dot", 2)
+def _dot(a: Any, b: Any) -> Any:
+    if a.shape != b.shape:
+        raise _err("ValueError", f"dot of arrays of lengths {a.shape[0]} and {b.shape[0]}")
+    return _matmul(a, b)
+
+
+native("array.transpose", 1)(lambda a: np().transpose(a))
+native("array.shape", 1)(lambda a: list(a.shape))
+native("array.copy", 1, "{0}.copy()")(lambda a: a.copy())
+native("array.len", 1, "len({0})")(len)
+
+
+@native("array.reshape", -1)
+def _reshape(a: Any, *dims: int) -> Any:
+    try:
+        return a.reshape(_shape(dims))
+    except ValueError:
+        raise _err("ValueError", f"cannot reshape an array of size {a.size} into shape {tuple(dims)}") from None
+
+
+# element access: an index that names one element gives a Python value
+native("array.get", -1)(lambda a, *ix: a[ix].item())
+native("array.view", -1)(lambda a, *ix: a[ix])
+
+
+@native("array.set", -1)
+def _set(a: Any, *args: Any) -> None:
+    a[args[:-1]] = args[-1]
+
+
+native("array.iter", 1)(lambda a: a.tolist() if a.ndim == 1 else list(a))
+
+native("array.all", 1)(lambda a: bool(np().all(a)))
+native("array.any", 1)(lambda a: bool(np().any(a)))
