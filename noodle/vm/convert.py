@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from noodle.ir.types import (BOOL, ERROR, FLOAT, INT, NONE, STR, FnT, ListT, MapT, Prim, RangeT, StructT, TupleT,
-                             Type, UnknownT)
+from noodle.ir.types import (ARRAY_DTYPES, BOOL, ERROR, FLOAT, INT, NONE, STR, ArrayT, FnT, ListT, MapT, Prim,
+                             RangeT, StructT, TupleT, Type, UnknownT)
 from noodle.vm.values import INT_MAX, INT_MIN, ErrorValue, StructBase
 
 
@@ -75,6 +75,12 @@ def to_noodle(value: Any, ty: Type, what: str = "value") -> Any:
         if not callable(value):
             raise _mismatch(value, ty, what)
         return checked_callable(value, ty, what)
+    if isinstance(ty, ArrayT):  # shared with the host, not copied
+        dtype = ARRAY_DTYPES[str(ty.elem)]
+        if type(value).__name__ == "ndarray" and value.ndim == ty.ndim and str(value.dtype) == dtype:
+            return value
+        raise ValueMismatch(f"{what}: expected {ty} (a NumPy array of dtype {dtype} with {ty.ndim} "
+                            f"dimension{'s' if ty.ndim != 1 else ''}), got {_short(value)}")
     if isinstance(ty, RangeT):
         if type(value) is range:
             return value
