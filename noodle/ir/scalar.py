@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from noodle.ir import nodes as ir
-from noodle.ir.types import BOOL, FLOAT, INT, NONE, TupleT, prune
+from noodle.ir.types import BOOL, FLOAT, INT, NONE, ArrayT, TupleT, prune
 
 #: natives the backend lowers itself
 NATIVE_BUILTINS = {"abs.int", "abs.float", "min2", "max2", "int.float", "int.int", "float.float",
@@ -50,9 +50,11 @@ def unsupported_reason(f: ir.Function) -> Unsupported | None:
         return Unsupported(f"a {f.kind} runs in the VM", f.line)
     if "no_optimize" in f.attributes:
         return Unsupported("@no_optimize keeps it in the VM", f.line)
-    for name, t in zip(f.local_names, f.local_types):
+    for slot, (name, t) in enumerate(zip(f.local_names, f.local_types)):
+        if array_kind(t) is not None and slot < f.params:
+            continue  # a 1-D Array parameter: read through its data pointer, never assigned
         if scalar(t) not in ("int", "float", "bool"):
-            return Unsupported(f"`{name}` is not an int, float or bool", f.line)
+            return Unsupported(f"`{name}` is not an int, float, bool or 1-D Array parameter", f.line)
     if result_kinds(f.ret) is None:
         return Unsupported("its result is not an int, float, bool or none", f.line)
     try:
@@ -65,6 +67,8 @@ def unsupported_reason(f: ir.Function) -> Unsupported | None:
 
 def _check_stmt(s: ir.Stmt) -> None:
     if isinstance(s, ir.LocalSet):
+        if array_kind(s.value.ty) is not None:
+            raise Unsupported("assigning an Array runs in the VM", s.line)
         _check_expr(s.value)
     elif isinstance(s, ir.ExprStmt):
         _check_expr(s.expr)
@@ -91,7 +95,25 @@ def _check_stmt(s: ir.Stmt) -> None:
         raise Unsupported(_what(s) + " runs in the VM", s.line)
 
 
+def array_kind(t: object) -> str | None:
+    """`float` or `int` for a 1-D Array of that element type (what native code can read), else None."""
+    t = prune(t)  # type: ignore[arg-type]
+    if isinstance(t, ArrayT) and t.ndim == 1 and t.elem in (INT, FLOAT):
+        return str(t.elem)
+    return None
+
+
+def _array_param(e: ir.Expr) -> bool:
+    return isinstance(e, ir.LocalGet) and array_kind(e.ty) is not None
+
+
 def _check_expr(e: ir.Expr) -> None:
+    if isinstance(e, ir.CallBuiltin) and e.name in ("array.get", "array.len") and e.args and _array_param(e.args[0]):
+        if e.name == "array.get" and len(e.args) != 2:
+            raise Unsupported("indexing a multi-dimensional Array runs in the VM", e.line)
+        for a in e.args[1:]:
+            _check_expr(a)
+        return
     if scalar(e.ty) not in ("int", "float", "bool", "none"):
         raise Unsupported(f"a value of type {prune(e.ty)} runs in the VM", e.line)
     if isinstance(e, (ir.Const, ir.LocalGet)):

@@ -26,7 +26,7 @@ def native_part(module_file: Any) -> "tuple[str, list[tuple[str, int, str, list[
         return None
     from noodle.ir.nodes import decode_module
 
-    from noodle.backends.llvm.lower import build_module, plan, result_kinds, scalar, symbol
+    from noodle.backends.llvm.lower import array_kind, build_module, plan, result_kinds, scalar, symbol
 
     module_ir = decode_module(module_file.ir)
     p = plan(module_ir)
@@ -38,7 +38,8 @@ def native_part(module_file: Any) -> "tuple[str, list[tuple[str, int, str, list[
     entries = []
     for name in p.native:
         f = fns[name]
-        entries.append((name, index[name], symbol(name), [scalar(t) for t in f.local_types[: f.params]],
+        entries.append((name, index[name], symbol(name),
+                        [f"array:{array_kind(t)}" if array_kind(t) else scalar(t) for t in f.local_types[: f.params]],
                         ",".join(result_kinds(f.ret) or [])))
     return str(llvm_module), entries
 
@@ -56,18 +57,39 @@ def link(native: "tuple[str, list]", displays: dict[str, str], fallbacks: dict[s
     engine, _ = jit.compile_ir(text)
     out: dict[str, Any] = {}
     for name, _index, sym, params, ret in entries:
-        out[name] = _wrapper(jit.function(engine, sym, params, ret), ret, fallbacks[name], displays.get(name, name))
+        convert = _array_arguments(params) if any(p.startswith("array:") for p in params) else None
+        out[name] = _wrapper(jit.function(engine, sym, params, ret), ret, fallbacks[name], displays.get(name, name),
+                             convert)
     return out
 
 
-def _wrapper(cf: Any, ret: str, fallback: Any, display: str) -> Any:
+def _array_arguments(params: list[str]) -> Any:
+    """Arguments for the native call: each 1-D Array as (data pointer, length, stride in elements)."""
+    import ctypes
+
+    pointer_types = {"array:float": ctypes.POINTER(ctypes.c_double), "array:int": ctypes.POINTER(ctypes.c_int64)}
+    kinds = [pointer_types.get(p) for p in params]
+
+    def flatten(args: tuple) -> list[Any]:
+        flat: list[Any] = []
+        for a, ptr in zip(args, kinds):
+            if ptr is None:
+                flat.append(a)
+            else:  # NumPy views work as they are: the stride says where the next element is
+                flat += [a.ctypes.data_as(ptr), a.shape[0], a.strides[0] // a.itemsize]
+        return flat
+    return flatten
+
+
+def _wrapper(cf: Any, ret: str, fallback: Any, display: str, convert: Any = None) -> Any:
+    """The Python callable for a native function; on a non-zero status it re-runs the call in the VM."""
     import ctypes
 
     argument_error = ctypes.ArgumentError
 
-    def native_call(*args: Any) -> int:
+    def native_call(args: tuple, *extra: Any) -> int:
         try:
-            return cf(*args)
+            return cf(*(convert(args) if convert is not None else args), *extra)
         except argument_error as e:
             # ctypes converting arguments near Python's recursion limit (a VM fallback recursing)
             if isinstance(e.__context__, RecursionError) or "RecursionError" in str(e):
@@ -77,7 +99,7 @@ def _wrapper(cf: Any, ret: str, fallback: Any, display: str) -> Any:
     kinds = ret.split(",") if ret else []
     if not kinds:
         def call(*args: Any) -> None:
-            if native_call(*args, 0):
+            if native_call(args, 0):
                 fallback(*args)  # raises the error, with its stack
     elif len(kinds) > 1:  # an outlined loop: the variables it changed, as a tuple
         ctypes_of = {"int": ctypes.c_int64, "float": ctypes.c_double, "bool": ctypes.c_int8}
@@ -87,7 +109,7 @@ def _wrapper(cf: Any, ret: str, fallback: Any, display: str) -> Any:
 
         def call(*args: Any) -> Any:
             outs = [m() for m in makers]
-            if native_call(*args, 0, *[byref(o) for o in outs]):
+            if native_call(args, 0, *[byref(o) for o in outs]):
                 return fallback(*args)
             return tuple(bool(o.value) if b else o.value for o, b in zip(outs, bools))
     else:
@@ -98,7 +120,7 @@ def _wrapper(cf: Any, ret: str, fallback: Any, display: str) -> Any:
 
         def call(*args: Any) -> Any:
             out = ctype()
-            if native_call(*args, 0, byref(out)):
+            if native_call(args, 0, byref(out)):
                 return fallback(*args)  # raises the error, with its stack
             return bool(out.value) if as_bool else out.value
     call.__noodle_name__ = display  # type: ignore[attr-defined]

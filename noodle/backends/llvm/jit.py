@@ -93,7 +93,13 @@ def compile_ir(llvm_ir: str) -> tuple[Any, bool]:
 def function(engine: Any, symbol: str, params: list[str], ret: str) -> Callable[..., int]:
     """A ctypes callable for a native function `i32 symbol(params..., ret* out)`."""
     ctypes_of = {"int": ctypes.c_int64, "float": ctypes.c_double, "bool": ctypes.c_bool}
-    argtypes = [ctypes_of[p] for p in params] + [ctypes.c_int64]  # the call depth
+    argtypes: list[Any] = []
+    for p in params:
+        if p.startswith("array:"):  # data pointer, length, stride
+            argtypes += [ctypes.POINTER(ctypes_of[p[6:]]), ctypes.c_int64, ctypes.c_int64]
+        else:
+            argtypes.append(ctypes_of[p])
+    argtypes.append(ctypes.c_int64)  # the call depth
     for kind in (ret.split(",") if ret and ret != "none" else []):  # one result pointer per value returned
         argtypes.append(ctypes.POINTER(ctypes.c_int8 if kind == "bool" else ctypes_of[kind]))
     proto = ctypes.CFUNCTYPE(ctypes.c_int32, *argtypes)

@@ -25,18 +25,19 @@ from dataclasses import dataclass, field
 from llvmlite import ir as L
 
 from noodle.ir import nodes as ir
-from noodle.ir.scalar import Plan, Unsupported, _what, plan, result_kinds, scalar, unsupported_reason  # noqa: F401
+from noodle.ir.scalar import (Plan, Unsupported, _what, array_kind, plan, result_kinds, scalar,  # noqa: F401
+                               unsupported_reason)
 
 I1, I8, I32, I64, F64 = L.IntType(1), L.IntType(8), L.IntType(32), L.IntType(64), L.DoubleType()
 MIN, MAX = -(2**63), 2**63 - 1
 
 #: status codes a native function returns (0 is success), and the Noodle error each stands for
 STATUS = {"OverflowError": 1, "ZeroDivisionError": 2, "RecursionError": 3, "RangeStep": 4, "MathDomain": 5,
-          "FloatOverflow": 6, "NanToInt": 7}
+          "FloatOverflow": 6, "NanToInt": 7, "IndexError": 8}
 ERRORS = {1: ("OverflowError", "integer overflow"), 2: ("ZeroDivisionError", "division by zero"),
           3: ("RecursionError", "recursion depth exceeded"), 4: ("ValueError", "range step must not be zero"),
           5: ("ValueError", "math domain error"), 6: ("OverflowError", "float overflow in exp"),
-          7: ("ValueError", "cannot convert nan to int")}
+          7: ("ValueError", "cannot convert nan to int"), 8: ("IndexError", "index out of range")}
 #: deepest native recursion before RecursionError (about the VM's depth: MAX_DEPTH plus its slack)
 MAX_NATIVE_DEPTH = 10_150
 
@@ -50,9 +51,21 @@ def symbol(name: str) -> str:
     return "nd_" + name.replace("_", "_u").replace(".", "_d")
 
 
+def _param_types(f: ir.Function) -> list[L.Type]:
+    """A scalar parameter is one argument; a 1-D Array is three: data pointer, length, stride (in elements)."""
+    out: list[L.Type] = []
+    for t in f.local_types[: f.params]:
+        kind = array_kind(t)
+        if kind is not None:
+            out += [L.PointerType(_SCALARS[kind]), I64, I64]
+        else:
+            out.append(_SCALARS[scalar(t)])  # type: ignore[index]
+    return out
+
+
 def _internal_type(f: ir.Function) -> L.FunctionType:
     """Native-to-native calling convention: results and status come back in registers, `{results..., i32}`."""
-    params = [_SCALARS[scalar(t)] for t in f.local_types[: f.params]]  # type: ignore[index]
+    params = _param_types(f)
     kinds = result_kinds(f.ret) or []
     ret = L.LiteralStructType([_SCALARS[k] for k in kinds] + [I32]) if kinds else I32
     return L.FunctionType(ret, params + [I64])
@@ -118,11 +131,20 @@ class _FunctionLowering:
         b = self.b = L.IRBuilder(entry)
         self.status = b.alloca(I32, name="status")
         b.store(L.Constant(I32, 0), self.status)
-        self.slots = [b.alloca(_SCALARS[scalar(t)], name=f"v{i}")  # type: ignore[index]
-                      for i, t in enumerate(f.local_types)]
+        self.slots: list = [None if array_kind(t) is not None else b.alloca(_SCALARS[scalar(t)], name=f"v{i}")  # type: ignore[index]
+                            for i, t in enumerate(f.local_types)]
+        self.arrays: dict[int, tuple[L.Value, L.Value, L.Value]] = {}
+        self.in_bounds: set[tuple[int, int]] = set()  # (loop variable, array) known to be in bounds
+        self.reductions: set[int] = set()  # LocalSet nodes recognised as float sums
+        k = 0
         for i in range(f.params):
-            b.store(fn.args[i], self.slots[i])
-        self.depth = fn.args[f.params]
+            if self.slots[i] is None:
+                self.arrays[i] = (fn.args[k], fn.args[k + 1], fn.args[k + 2])
+                k += 3
+            else:
+                b.store(fn.args[k], self.slots[i])
+                k += 1
+        self.depth = fn.args[k]
         self.kinds = result_kinds(f.ret) or []
         self.results = [b.alloca(_SCALARS[k], name=f"r{i}") for i, k in enumerate(self.kinds)]
         # call depth: a runaway recursion becomes RecursionError, not a crashed process
@@ -168,7 +190,13 @@ class _FunctionLowering:
     def stmt(self, s: ir.Stmt) -> None:
         b = self.b
         if isinstance(s, ir.LocalSet):
-            b.store(self.expr(s.value), self.slots[s.slot])
+            if id(s) in self.reductions:  # a recognised sum: its additions may be reordered (vectorised)
+                value = s.value
+                other = value.b if isinstance(value.a, ir.LocalGet) and value.a.slot == s.slot else value.a  # type: ignore[union-attr]
+                b.store(b.fadd(b.load(self.slots[s.slot]), self.expr(other), flags=("reassoc", "nsz")),
+                        self.slots[s.slot])
+            else:
+                b.store(self.expr(s.value), self.slots[s.slot])
         elif isinstance(s, ir.ExprStmt):
             self.expr(s.expr)
         elif isinstance(s, ir.If):
@@ -214,13 +242,50 @@ class _FunctionLowering:
             raise Unsupported(_what(s), s.line)
 
     def for_range(self, s: ir.ForRange) -> None:
-        """Python's range: bounds evaluated once, step 0 is an error, no overflow past the end."""
+        """Python's range: bounds evaluated once, step 0 is an error, no overflow past the end.
+
+        A loop `for i in a..b` that reads arrays at `x[i]` is versioned: when a >= 0 and b fits
+        every such array, a copy of the loop without bounds checks runs (LLVM can then vectorise
+        it); otherwise the checked loop does.
+        """
         b = self.b
         start, stop, step = self.expr(s.start), self.expr(s.stop), self.expr(s.step)
         zero = L.Constant(I64, 0)
         unit = isinstance(s.step, ir.Const) and s.step.value in (1, -1)
         if not unit:
             self.fail_if(b.icmp_signed("==", step, zero), "RangeStep")
+        indexed = self.arrays_indexed_by(s) if unit and s.step.value == 1 else []  # type: ignore[union-attr]
+        if not indexed:
+            self.range_loop(s, start, stop, step, unit)
+            return
+        fits = b.icmp_signed(">=", start, zero)
+        for arr in indexed:
+            fits = b.and_(fits, b.icmp_signed("<=", stop, self.arrays[arr][1]))
+        fast, slow, done = self.new_block("inbounds"), self.new_block("checked"), self.new_block("endversions")
+        b.cbranch(fits, fast, slow)
+        b.position_at_end(fast)
+        self.in_bounds.update((s.slot, arr) for arr in indexed)
+        self.range_loop(s, start, stop, step, unit)
+        self.in_bounds.difference_update((s.slot, arr) for arr in indexed)
+        b.branch(done)
+        b.position_at_end(slow)
+        self.range_loop(s, start, stop, step, unit)
+        b.branch(done)
+        b.position_at_end(done)
+
+    def arrays_indexed_by(self, s: ir.ForRange) -> list[int]:
+        from noodle.ir.walk import walk
+
+        out = set()
+        for node in (n for st in s.body for n in walk(st)):
+            if isinstance(node, ir.CallBuiltin) and node.name == "array.get" and len(node.args) == 2 \
+                    and isinstance(node.args[1], ir.LocalGet) and node.args[1].slot == s.slot:
+                out.add(node.args[0].slot)  # type: ignore[union-attr]
+        return sorted(out)
+
+    def range_loop(self, s: ir.ForRange, start: L.Value, stop: L.Value, step: L.Value, unit: bool) -> None:
+        b = self.b
+        zero = L.Constant(I64, 0)
         counter = self.slots[s.slot]
         b.store(start, counter)
         head, body, incr, done = (self.new_block(n) for n in ("for", "body", "next", "endfor"))
@@ -235,7 +300,10 @@ class _FunctionLowering:
         b.cbranch(going, body, done)
         b.position_at_end(body)
         self.loops.append(_Loop(incr, done))
+        saved = self.reductions
+        self.reductions = saved | float_reductions(s.body)
         self.body(s.body)
+        self.reductions = saved
         self.loops.pop()
         if not b.block.is_terminated:
             b.branch(incr)
@@ -409,6 +477,18 @@ class _FunctionLowering:
 
     def native(self, e: ir.CallBuiltin) -> L.Value:
         b = self.b
+        if e.name in ("array.get", "array.len"):
+            data, length, stride = self.arrays[e.args[0].slot]  # type: ignore[union-attr]
+            if e.name == "array.len":
+                return length
+            i = self.expr(e.args[1])
+            if isinstance(e.args[1], ir.LocalGet) and (e.args[1].slot, e.args[0].slot) in self.in_bounds:  # type: ignore[union-attr]
+                return b.load(b.gep(data, [b.mul(i, stride)]))
+            zero = L.Constant(I64, 0)
+            i = b.select(b.icmp_signed("<", i, zero), b.add(i, length), i)  # negative counts from the end
+            out_of_range = b.or_(b.icmp_signed("<", i, zero), b.icmp_signed(">=", i, length))
+            self.fail_if(out_of_range, "IndexError")
+            return b.load(b.gep(data, [b.mul(i, stride)]))
         args = [self.expr(a) for a in e.args]
         name = e.name
         if name in ("int.int", "float.float"):
@@ -448,3 +528,26 @@ class _FunctionLowering:
             self.fail_if(b.fcmp_ordered("<=", x, L.Constant(F64, 0.0)), "MathDomain")
             return b.call(self.intrinsic("llvm.log.f64", F64, [F64]), [x])
         raise Unsupported(f"calling `{name}`", e.line)  # pragma: no cover
+
+
+def float_reductions(body: list[ir.Stmt]) -> set[int]:
+    """The float sums of a loop body: `s = s + e` where `s` is touched nowhere else in the loop.
+
+    The reduction intent: such a sum's value does not depend on the order of its additions beyond
+    float rounding, which the contract allows for recognised reductions, so LLVM may vectorise it.
+    """
+    from noodle.ir.walk import walk
+
+    uses: dict[int, int] = {}
+    candidates: list[ir.LocalSet] = []
+    for st in body:
+        for n in walk(st):
+            if isinstance(n, (ir.LocalGet, ir.LocalSet, ir.ForRange)):
+                uses[n.slot] = uses.get(n.slot, 0) + 1
+    for st in body:
+        if isinstance(st, ir.LocalSet) and scalar(st.value.ty) == "float" and isinstance(st.value, ir.Binary) \
+                and st.value.op == "float.add":
+            a, c = st.value.a, st.value.b
+            if any(isinstance(x, ir.LocalGet) and x.slot == st.slot for x in (a, c)):
+                candidates.append(st)
+    return {id(st) for st in candidates if uses.get(st.slot) == 2}
