@@ -28,6 +28,22 @@ fn fib(n: int) -> int {
     return fib(n - 1) + fib(n - 2)
 }
 
+fn sumsq(a: Array<float>) -> float {
+    var s = 0.0
+    for i in 0..len(a) { s += a[i] * a[i] }
+    return s
+}
+
+fn dotp(a: Array<float>, b: Array<float>) -> float {
+    var s = 0.0
+    for i in 0..len(a) { s += a[i] * b[i] }
+    return s
+}
+
+fn saxpy(alpha: float, x: Array<float>, y: Array<float>) {
+    for i in 0..len(x) { y[i] = alpha * x[i] + y[i] }
+}
+
 fn loops(n: int) -> int {
     var total = 0
     for i in 0..n {
@@ -54,17 +70,59 @@ def loops(n):
     return total
 
 
-WORKLOADS = {"fib(30)": ("fib", 30), "nested int loops 3000x3000": ("loops", 3000)}
+def sumsq(a):
+    s = 0.0
+    for i in range(len(a)):
+        s += a[i] * a[i]
+    return s
 
 
-def median_time(fn, arg, repeat: int) -> float:
-    fn(arg)  # warm-up
+def dotp(a, b):
+    s = 0.0
+    for i in range(len(a)):
+        s += a[i] * b[i]
+    return s
+
+
+def saxpy(alpha, x, y):
+    for i in range(len(x)):
+        y[i] = alpha * x[i] + y[i]
+
+
+WORKLOADS = {"fib(30)": ("fib", (30,)), "nested int loops 3000x3000": ("loops", (3000,))}
+N = 10_000_000
+
+
+def array_workloads():
+    import numpy
+
+    rng = numpy.random.default_rng(1)
+    a, b = rng.random(N), rng.random(N)
+    return {
+        "sum of squares 10^7": ("sumsq", (a,), lambda: numpy.dot(a, a)),
+        "dot 10^7": ("dotp", (a, b), lambda: numpy.dot(a, b)),
+        "saxpy 10^7": ("saxpy", (2.0, a, b.copy()), None),
+    }
+
+
+def median_time(fn, args: tuple, repeat: int) -> float:
+    fn(*args)  # warm-up
     times = []
     for _ in range(repeat):
         t = time.perf_counter()
-        fn(arg)
+        fn(*args)
         times.append(time.perf_counter() - t)
     return statistics.median(times)
+
+
+def measure(label, noodle_fn, numba_fn, python_fn, numpy_fn, fargs, repeat):
+    noodle_s = median_time(noodle_fn, fargs, repeat)
+    numba_s = median_time(numba_fn, fargs, repeat) if numba_fn else None
+    numpy_s = median_time(numpy_fn, (), repeat) if numpy_fn else None
+    cpython_s = median_time(python_fn, fargs, max(1, repeat // 3)) if python_fn else None
+    best = min(x for x in (numba_s, numpy_s, cpython_s) if x is not None)
+    return {"workload": label, "noodle_s": noodle_s, "numba_s": numba_s, "numpy_s": numpy_s, "cpython_s": cpython_s,
+            "noodle_over_best_peer": noodle_s / best}
 
 
 def load_noodle(cache_dir: str):
@@ -97,31 +155,37 @@ def main() -> int:
         import inspect
         t = time.perf_counter()
         nb: dict = {}
-        exec(inspect.getsource(fib) + inspect.getsource(loops), nb)  # noqa: S102 - own source, fresh globals
-        for name in ("fib", "loops"):
+        sources = "".join(inspect.getsource(f) for f in (fib, loops, sumsq, dotp, saxpy))
+        exec(sources, nb)  # noqa: S102 - own source, fresh globals
+        for name in ("fib", "loops", "sumsq", "dotp", "saxpy"):
             nb[name] = numba.njit(nb[name])  # recursion finds the jitted fib through these globals
         nb["fib"](2)
         nb["loops"](2)
+        import numpy
+        small = numpy.ones(4)
+        nb["sumsq"](small)
+        nb["dotp"](small, small)
+        nb["saxpy"](1.0, small, small.copy())
         print(f"Numba {numba.__version__} first call (compile): {(time.perf_counter() - t) * 1000:.0f} ms")
     except ImportError:
         nb = None
         print("Numba is not installed (pip install -e '.[bench]'): no Numba column")
 
     rows = []
-    for label, (name, arg) in WORKLOADS.items():
-        noodle_s = median_time(lm.functions[name], arg, args.repeat)
-        numba_s = median_time(nb[name], arg, args.repeat) if nb else None
-        cpython_s = median_time(globals()[name], arg, max(1, args.repeat // 3))
-        best = min(x for x in (numba_s, cpython_s) if x is not None)
-        rows.append({"workload": label, "noodle_s": noodle_s, "numba_s": numba_s, "cpython_s": cpython_s,
-                     "noodle_over_numba": noodle_s / numba_s if numba_s else None,
-                     "noodle_over_best_peer": noodle_s / best})
-    print(f"\n{'workload':<28} {'noodle':>10} {'numba':>10} {'cpython':>10} {'noodle/numba':>13}")
+    import numpy
+
+    for label, (name, fargs) in WORKLOADS.items():
+        rows.append(measure(label, lm.functions[name], nb[name] if nb else None, globals()[name], None, fargs,
+                            args.repeat))
+    for label, (name, fargs, numpy_fn) in array_workloads().items():
+        if name == "saxpy":
+            x, y = fargs[1], fargs[2]
+            numpy_fn = lambda: numpy.add(numpy.multiply(2.0, x), y, out=y)  # noqa: E731 - y = 2x + y in place
+        rows.append(measure(label, lm.functions[name], nb[name] if nb else None, None, numpy_fn, fargs, args.repeat))
+    print(f"\n{'workload':<28} {'noodle':>10} {'numba':>10} {'numpy':>10} {'cpython':>10} {'noodle/best peer':>17}")
     for r in rows:
-        nbs = f"{r['numba_s'] * 1000:.2f} ms" if r["numba_s"] else "-"
-        ratio = f"{r['noodle_over_numba']:.2f}x" if r["noodle_over_numba"] else "-"
-        print(f"{r['workload']:<28} {r['noodle_s'] * 1000:>7.2f} ms {nbs:>10} {r['cpython_s'] * 1000:>7.1f} ms "
-              f"{ratio:>13}")
+        cells = [f"{r[k] * 1000:.2f} ms" if r[k] else "-" for k in ("noodle_s", "numba_s", "numpy_s", "cpython_s")]
+        print(f"{r['workload']:<28} " + " ".join(f"{c:>10}" for c in cells) + f" {r['noodle_over_best_peer']:>16.2f}x")
     if args.json:
         Path(args.json).write_text(json.dumps({"first_ms": first * 1000, "cached_ms": cached * 1000, "rows": rows},
                                               indent=2))

@@ -203,3 +203,17 @@ def test_recognised_sums_and_in_bounds_loops() -> None:
 
     text, entries = native_part(module)
     assert "fadd reassoc nsz" in text and {e[0] for e in entries} == {"sumsq", "dotp"}
+
+
+def test_native_stores_into_arrays() -> None:
+    src = ("fn saxpy(alpha: float, x: Array<float>, y: Array<float>) {\n"
+           " for i in 0..len(x) { y[i] = alpha * x[i] + y[i] }\n}\n"
+           "fn fill(a: Array<int>, v: int) {\n for i in 0..len(a) { a[i] = v * i }\n}\n"
+           "fn main() {\n let x = linspace(0.0, 1.0, 5)\n let y = ones(5)\n saxpy(2.0, x, y)\n print(y)\n"
+           " let part = y[1:4]\n saxpy(-1.0, x[0:3], part)\n print(y)\n"
+           " try { saxpy(1.0, x, ones(3)) } catch e { print(e.kind) }\n"
+           " let b = arange(4)\n try { fill(b, 9223372036854775807) } catch e { print(e.kind, b) }\n}\n")
+    out = both(src)
+    assert out.splitlines()[2:] == ["IndexError", "OverflowError array([0, 9223372036854775807, 2, 3])"]
+    _, machine = run(src, "auto")
+    assert machine.native_report["n"] == "native: fill, saxpy"

@@ -103,13 +103,21 @@ def array_kind(t: object) -> str | None:
     return None
 
 
+def writes_arrays(f: ir.Function) -> bool:
+    """Does `f` store into an Array?  (Then it is not pure: a failed native call cannot be re-run.)"""
+    from noodle.ir.walk import walk
+
+    return any(isinstance(n, ir.CallBuiltin) and n.name == "array.set" for s in f.body for n in walk(s))
+
+
 def _array_param(e: ir.Expr) -> bool:
     return isinstance(e, ir.LocalGet) and array_kind(e.ty) is not None
 
 
 def _check_expr(e: ir.Expr) -> None:
-    if isinstance(e, ir.CallBuiltin) and e.name in ("array.get", "array.len") and e.args and _array_param(e.args[0]):
-        if e.name == "array.get" and len(e.args) != 2:
+    if isinstance(e, ir.CallBuiltin) and e.name in ("array.get", "array.len", "array.set") and e.args \
+            and _array_param(e.args[0]):
+        if e.name != "array.len" and len(e.args) != (2 if e.name == "array.get" else 3):
             raise Unsupported("indexing a multi-dimensional Array runs in the VM", e.line)
         for a in e.args[1:]:
             _check_expr(a)

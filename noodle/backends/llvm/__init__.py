@@ -9,6 +9,7 @@ silently at run time, visibly in `noodlec --explain`.
 """
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 
@@ -27,6 +28,7 @@ def native_part(module_file: Any) -> "tuple[str, list[tuple[str, int, str, list[
     from noodle.ir.nodes import decode_module
 
     from noodle.backends.llvm.lower import array_kind, build_module, plan, result_kinds, scalar, symbol
+    from noodle.ir.scalar import writes_arrays
 
     module_ir = decode_module(module_file.ir)
     p = plan(module_ir)
@@ -38,9 +40,10 @@ def native_part(module_file: Any) -> "tuple[str, list[tuple[str, int, str, list[
     entries = []
     for name in p.native:
         f = fns[name]
+        pure = not writes_arrays(f)
         entries.append((name, index[name], symbol(name),
                         [f"array:{array_kind(t)}" if array_kind(t) else scalar(t) for t in f.local_types[: f.params]],
-                        ",".join(result_kinds(f.ret) or [])))
+                        ",".join(result_kinds(f.ret) or []) + ("" if pure else ";impure")))
     return str(llvm_module), entries
 
 
@@ -57,10 +60,33 @@ def link(native: "tuple[str, list]", displays: dict[str, str], fallbacks: dict[s
     engine, _ = jit.compile_ir(text)
     out: dict[str, Any] = {}
     for name, _index, sym, params, ret in entries:
+        ret, _, impure = ret.partition(";")
         convert = _array_arguments(params) if any(p.startswith("array:") for p in params) else None
-        out[name] = _wrapper(jit.function(engine, sym, params, ret), ret, fallbacks[name], displays.get(name, name),
+        # a function that stores into arrays cannot be re-run after a failure: raise the error as it is
+        fallback = _raise_status(name) if impure else fallbacks[name]
+        out[name] = _wrapper(jit.function(engine, sym, params, ret), ret, fallback, displays.get(name, name),
                              convert)
     return out
+
+
+def _raise_status(name: str) -> Any:
+    """The fallback of an impure native function: the error of its status, without re-running it."""
+    from noodle.backends.llvm.lower import ERRORS
+    from noodle.vm.values import ErrorValue
+
+    def fallback(*_args: Any) -> Any:
+        kind, message = ERRORS[_last_status.value]
+        raise ErrorValue(kind, message)
+    return fallback
+
+
+class _LastStatus(threading.local):
+    """The status of this thread's last native call (an impure function's error comes from it)."""
+
+    value = 1
+
+
+_last_status = _LastStatus()
 
 
 def _array_arguments(params: list[str]) -> Any:
@@ -89,7 +115,9 @@ def _wrapper(cf: Any, ret: str, fallback: Any, display: str, convert: Any = None
 
     def native_call(args: tuple, *extra: Any) -> int:
         try:
-            return cf(*(convert(args) if convert is not None else args), *extra)
+            status = cf(*(convert(args) if convert is not None else args), *extra)
+            _last_status.value = status
+            return status
         except argument_error as e:
             # ctypes converting arguments near Python's recursion limit (a VM fallback recursing)
             if isinstance(e.__context__, RecursionError) or "RecursionError" in str(e):

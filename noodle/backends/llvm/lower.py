@@ -278,7 +278,7 @@ class _FunctionLowering:
 
         out = set()
         for node in (n for st in s.body for n in walk(st)):
-            if isinstance(node, ir.CallBuiltin) and node.name == "array.get" and len(node.args) == 2 \
+            if isinstance(node, ir.CallBuiltin) and node.name in ("array.get", "array.set") \
                     and isinstance(node.args[1], ir.LocalGet) and node.args[1].slot == s.slot:
                 out.add(node.args[0].slot)  # type: ignore[union-attr]
         return sorted(out)
@@ -477,18 +477,22 @@ class _FunctionLowering:
 
     def native(self, e: ir.CallBuiltin) -> L.Value:
         b = self.b
-        if e.name in ("array.get", "array.len"):
+        if e.name in ("array.get", "array.len", "array.set"):
             data, length, stride = self.arrays[e.args[0].slot]  # type: ignore[union-attr]
             if e.name == "array.len":
                 return length
             i = self.expr(e.args[1])
-            if isinstance(e.args[1], ir.LocalGet) and (e.args[1].slot, e.args[0].slot) in self.in_bounds:  # type: ignore[union-attr]
-                return b.load(b.gep(data, [b.mul(i, stride)]))
-            zero = L.Constant(I64, 0)
-            i = b.select(b.icmp_signed("<", i, zero), b.add(i, length), i)  # negative counts from the end
-            out_of_range = b.or_(b.icmp_signed("<", i, zero), b.icmp_signed(">=", i, length))
-            self.fail_if(out_of_range, "IndexError")
-            return b.load(b.gep(data, [b.mul(i, stride)]))
+            if not (isinstance(e.args[1], ir.LocalGet)
+                    and (e.args[1].slot, e.args[0].slot) in self.in_bounds):  # type: ignore[union-attr]
+                zero = L.Constant(I64, 0)
+                i = b.select(b.icmp_signed("<", i, zero), b.add(i, length), i)  # negative counts from the end
+                out_of_range = b.or_(b.icmp_signed("<", i, zero), b.icmp_signed(">=", i, length))
+                self.fail_if(out_of_range, "IndexError")
+            address = b.gep(data, [b.mul(i, stride)])
+            if e.name == "array.get":
+                return b.load(address)
+            b.store(self.expr(e.args[2]), address)
+            return L.Constant(I1, 0)
         args = [self.expr(a) for a in e.args]
         name = e.name
         if name in ("int.int", "float.float"):
