@@ -190,7 +190,7 @@ class Machine:
             from noodle.backends.llvm import link
             displays = {f.name: f.display for f in image.functions}
             index = {f.name: f.index for f in image.functions}
-            fallbacks = {entry[0]: ns[f"f{index[entry[0]]}"] for entry in image.native[1]}
+            fallbacks = {entry[0]: ns[f"f{index[entry[0]]}"] for entry in image.native[1] if entry[0] in index}
             natives = link(image.native, displays, fallbacks)
         except Exception as e:  # noqa: BLE001 - no llvmlite, or a JIT failure: the VM runs everything
             self.native_report[image.name] = f"native code unavailable: {type(e).__name__}: {e}"

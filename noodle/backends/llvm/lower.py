@@ -259,8 +259,9 @@ class _FunctionLowering:
             self.range_loop(s, start, stop, step, unit)
             return
         fits = b.icmp_signed(">=", start, zero)
-        for arr in indexed:
+        for arr in indexed:  # in bounds, and contiguous: plain loads and stores LLVM can vectorise
             fits = b.and_(fits, b.icmp_signed("<=", stop, self.arrays[arr][1]))
+            fits = b.and_(fits, b.icmp_signed("==", self.arrays[arr][2], L.Constant(I64, 1)))
         fast, slow, done = self.new_block("inbounds"), self.new_block("checked"), self.new_block("endversions")
         b.cbranch(fits, fast, slow)
         b.position_at_end(fast)
@@ -482,13 +483,14 @@ class _FunctionLowering:
             if e.name == "array.len":
                 return length
             i = self.expr(e.args[1])
-            if not (isinstance(e.args[1], ir.LocalGet)
-                    and (e.args[1].slot, e.args[0].slot) in self.in_bounds):  # type: ignore[union-attr]
+            if isinstance(e.args[1], ir.LocalGet) and (e.args[1].slot, e.args[0].slot) in self.in_bounds:  # type: ignore[union-attr]
+                address = b.gep(data, [i])  # the loop's version for in-bounds, contiguous arrays
+            else:
                 zero = L.Constant(I64, 0)
                 i = b.select(b.icmp_signed("<", i, zero), b.add(i, length), i)  # negative counts from the end
                 out_of_range = b.or_(b.icmp_signed("<", i, zero), b.icmp_signed(">=", i, length))
                 self.fail_if(out_of_range, "IndexError")
-            address = b.gep(data, [b.mul(i, stride)])
+                address = b.gep(data, [b.mul(i, stride)])
             if e.name == "array.get":
                 return b.load(address)
             b.store(self.expr(e.args[2]), address)
