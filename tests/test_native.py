@@ -195,6 +195,7 @@ def test_recognised_sums_and_in_bounds_loops() -> None:
            "fn dotp(a: Array<float>, b: Array<float>) -> float {\n var s = 0.0\n"
            " for i in 0..len(a) { s += a[i] * b[i] }\n return s\n}\n"
            "fn main() {\n let a = linspace(0.0, 1.0, 1001)\n print(sumsq(a), dotp(a, a), sumsq(a[10:20]))\n"
+           " let m = array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])\n print(sumsq(transpose(m)[1]))\n"
            " try { print(dotp(a, a[0:10])) } catch e { print(e.kind) }\n}\n")
     out = both(src)
     assert out.split()[-1] == "IndexError"  # the shorter array: the checked copy of the loop runs
