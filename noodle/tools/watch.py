@@ -19,6 +19,8 @@ import time
 from pathlib import Path
 
 POLL_SECONDS = 0.2
+#: a file is read once its size and time have not changed for this long
+SETTLE_SECONDS = 0.15
 
 
 class _Restart(BaseException):
@@ -90,6 +92,13 @@ def watch(path: str, out=None) -> int:  # noqa: ANN001 - a text stream
             stamp = _stamp(file)
             if stamp == seen:
                 continue
+            # an editor's save may take several writes (truncate, then write): wait until it settles
+            while True:
+                time.sleep(SETTLE_SECONDS)
+                settled = _stamp(file)
+                if settled == stamp:
+                    break
+                stamp = settled
             seen = stamp
             stopped = []
 
