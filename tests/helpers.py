@@ -30,10 +30,10 @@ TRACEBACK = "Traceback (most recent call last)"
 Machine()
 
 
-def compile_ok(source: str, name: str = "prog"):
+def compile_ok(source: str, name: str = "prog", opt: int = 1):
     """(ir_module, ModuleFile) of `source`, which must compile."""
     try:
-        return compile_source(source, f"{name}.nd", name)
+        return compile_source(source, f"{name}.nd", name, opt_level=opt)
     except CompileError as e:
         raise AssertionError(f"program does not compile:\n{e.render()}\n--- source ---\n{source}") from None
 
@@ -68,15 +68,15 @@ def run_module(module_file) -> Outcome:
     return Outcome(buf.getvalue(), err)
 
 
-def run_source(source: str, name: str = "prog") -> Outcome:
+def run_source(source: str, name: str = "prog", opt: int = 1) -> Outcome:
     """Compile and run `source` in-process."""
-    _, mf = compile_ok(source, name)
+    _, mf = compile_ok(source, name, opt)
     return run_module(mf)
 
 
-def output_of(source: str, name: str = "prog") -> str:
+def output_of(source: str, name: str = "prog", opt: int = 1) -> str:
     """stdout of a program that must run without an uncaught error."""
-    out = run_source(source, name)
+    out = run_source(source, name, opt)
     assert out.error is None, f"uncaught {out.error.render()}\n--- stdout ---\n{out.stdout}"
     return out.stdout
 

@@ -1,30 +1,21 @@
 """Arrays: every operation against NumPy (ints exactly, floats closely), Noodle's error rules, views."""
 from __future__ import annotations
 
-import io
-from contextlib import redirect_stdout
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import noodle
+from helpers import output_of
 from noodle.compiler.driver import compile_source
 from noodle.errors import CompileError
-from noodle.vm.machine import Machine
 
 MIN, MAX = -(2**63), 2**63 - 1
-Machine()  # raises the recursion limit once, before hypothesis records it
 
 
 def run(src: str) -> str:
-    _, module = compile_source(src, "a.nd", "a")
-    out = io.StringIO()
-    with redirect_stdout(out):
-        m = Machine()
-        m.run_main(m.load(module))
-    return out.getvalue()
+    return output_of(src, "a")
 
 
 def values(text: str) -> list:

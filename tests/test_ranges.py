@@ -1,28 +1,20 @@
 """The `ranges` pass drops only overflow checks that cannot fire: -O1 behaves exactly as -O0."""
 from __future__ import annotations
 
-import io
-from contextlib import redirect_stdout
-
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from helpers import output_of
 from noodle.compiler.driver import compile_source
 from noodle.ir import nodes as ir
 from noodle.ir.walk import walk
-from noodle.vm.machine import Machine
 
 MIN, MAX = -(2**63), 2**63 - 1
 EDGES = [MIN, MIN + 1, MIN + 2, -3, -2, -1, 0, 1, 2, 3, 2**31, 2**32 + 1, MAX - 2, MAX - 1, MAX]
 
 
 def run(source: str, opt: int) -> str:
-    _, module = compile_source(source, "r.nd", "r", opt_level=opt)
-    out = io.StringIO()
-    with redirect_stdout(out):
-        m = Machine()
-        m.run_main(m.load(module))
-    return out.getvalue()
+    return output_of(source, "r", opt)
 
 
 def skips(source: str) -> list[tuple[str, int]]:

@@ -1,21 +1,13 @@
 """The bytecode → Python translation: long expressions, evaluation order, generated code's shape."""
 from __future__ import annotations
 
-import io
-from contextlib import redirect_stdout
-
+from helpers import output_of
 from noodle.compiler.driver import compile_source
 from noodle.vm.image import build_image
-from noodle.vm.machine import Machine
 
 
 def run(source: str, opt: int = 1) -> str:
-    _, module = compile_source(source, "t.nd", "t", opt_level=opt)
-    out = io.StringIO()
-    with redirect_stdout(out):
-        m = Machine()
-        m.run_main(m.load(module))
-    return out.getvalue()
+    return output_of(source, "t", opt)
 
 
 def test_long_expression_is_spilled_into_temporaries() -> None:
