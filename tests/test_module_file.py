@@ -449,13 +449,13 @@ def test_stack_of_a_cached_import_names_its_file(tmp_path: Path) -> None:
     for _ in range(2):  # compiled, then from the cache
         p = noodle(["run", "main.nd"], tmp_path)
         assert p.returncode == 1 and TRACEBACK not in p.stderr, p.context()
-        assert p.stderr.splitlines()[1:] == ["  at main (main.nd:3:5)", "  at half (lib/calc.nd:2:5)"], p.context()
+        assert p.stderr.splitlines()[1:] == ["  at main (main.nd:3:11)", "  at half (lib/calc.nd:2:5)"], p.context()
 
 
 def test_stack_paths_of_cached_modules_follow_the_current_directory(tmp_path: Path) -> None:
     write(tmp_path, "app/lib/calc.nd", "fn half(x: int) -> int {\n    return 10 // x\n}\n")
     write(tmp_path, "app/main.nd", "import lib.calc as calc\nfn main() {\n    print(calc.half(0))\n}\n")
     p = noodle(["run", "app/main.nd"], tmp_path)
-    assert p.stderr.splitlines()[1:] == ["  at main (app/main.nd:3:5)", "  at half (app/lib/calc.nd:2:5)"]
+    assert p.stderr.splitlines()[1:] == ["  at main (app/main.nd:3:11)", "  at half (app/lib/calc.nd:2:5)"]
     p = noodle(["run", "main.nd"], tmp_path / "app")
-    assert p.stderr.splitlines()[1:] == ["  at main (main.nd:3:5)", "  at half (lib/calc.nd:2:5)"], p.context()
+    assert p.stderr.splitlines()[1:] == ["  at main (main.nd:3:11)", "  at half (lib/calc.nd:2:5)"], p.context()

@@ -65,3 +65,16 @@ def test_one_sided_overflow_checks_still_raise() -> None:
            ' try { print(lo + -1) } catch e { print(e.kind) }\n'
            ' print(hi - 1, lo + 1)\n}\n')
     assert run(src, opt=0) == "OverflowError\nOverflowError\nOverflowError\n9223372036854775806 -9223372036854775807\n"
+
+
+def test_stack_frames_point_at_the_call() -> None:
+    from helpers import run_source
+
+    src = ("fn half(x: int) -> int {\n    return 10 // x\n}\n"
+           "fn main() {\n    let a = 1\n    print(half(2) + half(a - 1))\n}\n")
+    err = run_source(src, "st").error
+    assert err is not None
+    assert [(f.name, f.line, f.col) for f in err.stack] == [("main", 6, 21), ("half", 2, 5)]
+    twice = "fn f(x: int) -> int { return 10 // x }\nfn main() {\n    print(f(1) + f(0) + f(1))\n}\n"
+    err = run_source(twice, "tw").error
+    assert (err.stack[0].line, err.stack[0].col) == (3, 18)  # the second of the calls on the line

@@ -49,7 +49,7 @@ class ModuleImage:
 
     __slots__ = ("name", "version", "source_file", "source_hash", "imports", "import_hashes", "code",
                  "linemap", "natives", "structs", "functions", "globals", "tests", "entry", "metered", "exports",
-                 "uses", "native")
+                 "uses", "native", "pysource")
 
     def __init__(self, name: str, version: str, source_file: str, source_hash: str,
                  imports: list[str], import_hashes: list[str], code: CodeType,
@@ -57,7 +57,7 @@ class ModuleImage:
                  structs: list[tuple[str, tuple[str, ...], bool]], functions: list[Function],
                  globals_: list[tuple[str, bool, str]], tests: list[tuple[str, str]], entry: str | None,
                  metered: bool = False, exports: dict[str, str] | None = None,
-                 uses: dict[str, list[str]] | None = None, native: Any = None) -> None:
+                 uses: dict[str, list[str]] | None = None, native: Any = None, pysource: str = "") -> None:
         self.name, self.version, self.source_file, self.source_hash = name, version, source_file, source_hash
         self.imports, self.import_hashes = imports, import_hashes
         self.code, self.linemap, self.natives = code, linemap, natives
@@ -71,6 +71,8 @@ class ModuleImage:
         self.uses = uses or {}
         #: functions that can run as native code: (LLVM IR text, entries), see noodle.backends.llvm
         self.native = native
+        #: the generated Python source (an error's stack reads the columns of calls from it)
+        self.pysource = pysource
 
     # -- the file form
     def dumps(self) -> bytes:
@@ -78,7 +80,8 @@ class ModuleImage:
             self.name, self.version, self.source_file, self.source_hash, self.imports, self.import_hashes,
             self.code, self.linemap, self.natives, self.structs,
             [(f.index, f.name, f.display, f.kind, f.exported, f.signature, f.digest) for f in self.functions],
-            self.globals, self.tests, self.entry, self.metered, self.exports, self.uses, self.native))
+            self.globals, self.tests, self.entry, self.metered, self.exports, self.uses, self.native,
+            self.pysource))
         return IMAGE_MAGIC + _tag() + digest(payload) + payload
 
     @staticmethod
@@ -93,10 +96,10 @@ class ModuleImage:
         try:
             t: Any = marshal.loads(payload)
             (name, version, source_file, source_hash, imports, import_hashes, code, linemap, natives,
-             structs, functions, globals_, tests, entry, metered, exports, uses, native) = t
+             structs, functions, globals_, tests, entry, metered, exports, uses, native, pysource) = t
             return ModuleImage(name, version, source_file, source_hash, imports, import_hashes, code, linemap,
                                natives, structs, [Function(*f) for f in functions], globals_, tests, entry,
-                               metered, exports, uses, native)
+                               metered, exports, uses, native, pysource)
         except (ValueError, TypeError, EOFError):
             return None
 
@@ -116,7 +119,8 @@ def build_image(module: Any, metered: bool = False) -> ModuleImage:
     verify(module)
 
     source, linemap, natives = translate_module(module, metered)
-    filename = f"<noodle:{module.name}:{module.source_hash[:16]}{':m' if metered else ''}>"
+    tag = "".join(c for c in module.source_hash[:16] if c.isascii() and c.isalnum())  # the file says; keep it tame
+    filename = f"<noodle:{module.name}:{tag}{':m' if metered else ''}>"
     import warnings
 
     try:
@@ -134,7 +138,7 @@ def build_image(module: Any, metered: bool = False) -> ModuleImage:
         [(g.name, g.exported, g.type) for g in module.globals],
         [(t.name, module.functions[t.func].name) for t in module.tests],
         module.functions[module.entry].name if module.entry >= 0 else None,
-        metered, export_types(module), imported_uses(module), None if metered else _native_part(module))
+        metered, export_types(module), imported_uses(module), None if metered else _native_part(module), source)
 
 
 def _native_part(module: Any) -> Any:

@@ -164,7 +164,7 @@ class Machine:
         if self.source_root is not None:
             import os
             source_file = os.path.normpath(os.path.join(self.source_root, source_file))
-        CODE_REGISTRY[image.code.co_filename] = CodeInfo(source_file, image.linemap)
+        CODE_REGISTRY[image.code.co_filename] = CodeInfo(source_file, image.linemap, image.pysource)
         exec(image.code, ns)  # noqa: S102 - translated from verified bytecode, see noodle.vm.translate
         if image.native is not None and self.backend == "auto" and self.meter is None:
             self.link_native(image, ns)

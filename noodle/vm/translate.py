@@ -66,6 +66,8 @@ class _Line:
     indent: int
     text: str
     pos: tuple[int, int]
+    #: the calls written into this line: (the text that starts the call, Noodle line, column)
+    calls: tuple = ()
 
 
 @dataclass
@@ -75,6 +77,7 @@ class _Fn:
     lines: list[_Line] = field(default_factory=list)
     globals_stored: set[int] = field(default_factory=set)
     temps: int = 0
+    calls: list = field(default_factory=list)  # call sites since the last emitted line
     nonlocals: set[str] = field(default_factory=set)
 
 
@@ -244,7 +247,8 @@ class Translator:
             out.append(f"{pad}    {'    ' * extra}pass")
         for line in st.lines:
             out.append("    " * (indent + line.indent + extra) + line.text)
-            linemap[len(out)] = (f.display, line.pos[0], line.pos[1])
+            linemap[len(out)] = (f.display, line.pos[0], line.pos[1], line.calls) if line.calls \
+                else (f.display, line.pos[0], line.pos[1])
         if self.metered:
             out.append(f"{pad}    finally:")
             out.append(f"{pad}        _m.depth -= 1")
@@ -253,7 +257,13 @@ class Translator:
 
     def emit(self, st: _Fn, indent: int, text: str, pc: int) -> None:
         f = st.code
-        st.lines.append(_Line(indent, text, (f.lines[pc], f.cols[pc])))
+        st.lines.append(_Line(indent, text, (f.lines[pc], f.cols[pc]), tuple(st.calls)))
+        st.calls.clear()
+
+    def call_site(self, st: _Fn, text: str, pc: int) -> str:
+        """Remember a call's text and position, so an error's stack can name the call, not only its statement."""
+        st.calls.append((text, st.code.lines[pc], st.code.cols[pc]))
+        return text
 
     def block(self, st: _Fn, pc: int, indent: int) -> int:
         """Translate statements from `pc` up to a mid/close op (or the end); return its index."""
@@ -415,20 +425,20 @@ class Translator:
         elif name == "NEW":
             push(_Val(f"S{a}(" + ", ".join(args(b)) + ")"))
         elif name == "CALL":
-            push(_Val(f"f{a}(" + ", ".join(args(b)) + ")"))
+            push(_Val(self.call_site(st, f"f{a}(" + ", ".join(args(b)) + ")", pc)))
         elif name == "CALL_MOD":
-            push(_Val(f"M{a}[{self.m.names[b]!r}](" + ", ".join(args(c)) + ")"))
+            push(_Val(self.call_site(st, f"M{a}[{self.m.names[b]!r}](" + ", ".join(args(c)) + ")", pc)))
         elif name == "CALL_VALUE":
             xs = args(a)
             fn = pop()
-            push(_Val(f"{fn}(" + ", ".join(xs) + ")"))
+            push(_Val(self.call_site(st, f"{fn}(" + ", ".join(xs) + ")", pc)))
         elif name == "CALL_NATIVE":
             xs = args(b)
             nat = NATIVES[self.m.names[a]]
             if nat.inline is not None:
                 push(_Val("(" + nat.inline.format(*map(_atom, xs)) + ")"))
             else:
-                push(_Val(f"{self.native_ref(a)}(" + ", ".join(xs) + ")"))
+                push(_Val(self.call_site(st, f"{self.native_ref(a)}(" + ", ".join(xs) + ")", pc)))
         elif name in ("AND", "OR"):
             left = pop()
             right, end = self.expr_region(st, pc + 1, stack, ("END_EXPR",))
@@ -486,6 +496,7 @@ class Translator:
             # `while cond:` when the loop starts with its condition, else `while True:`
             probe: list[_Val] = []
             saved = len(st.lines)
+            calls_saved = len(st.calls)
             q = pc + 1
             self.region_depth += 1
             try:
@@ -504,6 +515,7 @@ class Translator:
                 end = self.block(st, q + 1, indent + 1)
             else:
                 del st.lines[saved:]
+                del st.calls[calls_saved:]
                 self.emit(st, indent, "while True:", pc)
                 self.tick(st, indent + 1, pc)
                 end = self.block(st, pc + 1, indent + 1)
