@@ -26,7 +26,7 @@ from noodle.ir import nodes as ir
 from noodle.ir.passes.fold import fold_expr
 from noodle.ir.walk import children as walk_children
 from noodle.ir.types import (
-    BOOL, ERROR, F32, FLOAT, I32, INT, NONE, PRIMS, RANGE, STR, UNKNOWN, FnT, ListT, MapT, ModuleT,
+    BOOL, ERROR, FLOAT, INT, NONE, PRIMS, RANGE, STR, UNKNOWN, FnT, ListT, MapT,
     ArrayT, Prim, RangeT, StructT, TupleT, TVar, Type, UnknownT, has_unbound, is_hashable, prune, resolve,
     undo, unify,
 )

@@ -48,7 +48,6 @@ def load_program(path: str, opt_level: int = 1, use_cache: bool = True):
     from pathlib import Path
 
     from noodle.compiler.driver import CompileOptions, Project
-    from noodle.vm.image import build_image
 
     project = Project(Path(root), CompileOptions(opt_level, use_cache))
     compiled = project.compile_file(Path(path), display=path)

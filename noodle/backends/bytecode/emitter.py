@@ -7,8 +7,6 @@ errors point back at the source.
 """
 from __future__ import annotations
 
-import math
-
 from noodle.ir import nodes as ir
 from noodle.ir.types import FLOAT, INT, prune, resolve
 from noodle.vm import module_file as mf

@@ -20,8 +20,6 @@ runs in several threads at once), which turns runaway recursion into
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from llvmlite import ir as L
 
 from noodle.ir import nodes as ir
