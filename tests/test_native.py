@@ -218,3 +218,21 @@ def test_native_stores_into_arrays() -> None:
     assert out.splitlines()[2:] == ["IndexError", "OverflowError array([0, 9223372036854775807, 2, 3])"]
     _, machine = run(src, "auto")
     assert machine.native_report["n"] == "native: fill, saxpy"
+
+
+def test_explain_names_each_function_and_loop(tmp_path) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    src = tmp_path / "k.nd"
+    src.write_text("fn dotp(a: Array<float>, b: Array<float>) -> float {\n var s = 0.0\n"
+                   " for i in 0..len(a) { s += a[i] * b[i] }\n return s\n}\n"
+                   "fn main() {\n var t = 0\n for i in 0..10 { t += i }\n print(t, dotp(ones(3), ones(3)))\n}\n")
+    noodlec = Path(sys.executable).parent / "noodlec"
+    out = subprocess.run([str(noodlec), "k.nd", "--explain"], cwd=tmp_path, capture_output=True, text=True,
+                         timeout=60).stdout
+    assert "k.nd:1: fn dotp: native (llvm)" in out
+    assert "k.nd:3: for loop in dotp: native (llvm); sum reduction into `s`" in out and "`a`, `b`" in out
+    assert "k.nd:6: fn main: VM — line 9: calling `print` runs in the VM" in out
+    assert "k.nd:8: loop in main: native (llvm)" in out

@@ -241,3 +241,59 @@ def _recursive(name: str, fns: dict[str, ir.Function]) -> bool:
     return False
 
 
+def float_reductions(body: list[ir.Stmt]) -> set[int]:
+    """The float sums of a loop body: `s = s + e` where `s` is touched nowhere else in the loop.
+
+    The reduction intent: such a sum's value does not depend on the order of its additions beyond
+    float rounding, which the contract allows for recognised reductions, so LLVM may vectorise it.
+    """
+    from noodle.ir.walk import walk
+
+    uses: dict[int, int] = {}
+    candidates: list[ir.LocalSet] = []
+    for st in body:
+        for n in walk(st):
+            if isinstance(n, (ir.LocalGet, ir.LocalSet, ir.ForRange)):
+                uses[n.slot] = uses.get(n.slot, 0) + 1
+    for st in body:
+        if isinstance(st, ir.LocalSet) and scalar(st.value.ty) == "float" and isinstance(st.value, ir.Binary) \
+                and st.value.op == "float.add":
+            a, c = st.value.a, st.value.b
+            if any(isinstance(x, ir.LocalGet) and x.slot == st.slot for x in (a, c)):
+                candidates.append(st)
+    return {id(st) for st in candidates if uses.get(st.slot) == 2}
+
+
+def explain_loops(module: ir.Module, p: Plan) -> list[tuple[int, str]]:
+    """(line, text) for each counted or `while` loop: where it runs, and the intents recognised in it."""
+    from noodle.ir.walk import walk
+
+    out: list[tuple[int, str]] = []
+    for f in module.functions:
+        if f.kind not in ("fn", "method", "init", "test"):
+            continue
+        native = f.name in p.native
+        owner = f.display.split(" (")[0]
+        for s in f.body:
+            for n in walk(s):
+                if not isinstance(n, (ir.ForRange, ir.While)):
+                    continue
+                kind = "for loop" if isinstance(n, ir.ForRange) else "while loop"
+                if not native:
+                    out.append((n.line, f"{kind} in {owner}: VM — {p.reasons.get(f.name, 'not compiled')}"))
+                    continue
+                notes = []
+                sums = float_reductions(n.body) if isinstance(n, ir.ForRange) else set()
+                for st in n.body:
+                    if id(st) in sums:
+                        notes.append(f"sum reduction into `{f.local_names[st.slot]}` (reassociated, vectorisable)")
+                if isinstance(n, ir.ForRange):
+                    arrays = sorted({f.local_names[x.args[0].slot] for b in n.body for x in walk(b)
+                                     if isinstance(x, ir.CallBuiltin) and x.name in ("array.get", "array.set")
+                                     and isinstance(x.args[1], ir.LocalGet) and x.args[1].slot == n.slot})
+                    if arrays:
+                        notes.append("bounds-check-free version when the range fits " + ", ".join(
+                            f"`{a}`" for a in arrays))
+                text = f"{kind} in {owner}: native (llvm)" + ("; " + "; ".join(notes) if notes else "")
+                out.append((n.line, text))
+    return sorted(out)

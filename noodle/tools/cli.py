@@ -175,6 +175,9 @@ def _noodlec_cli() -> None:
                         click.echo(f"{file}:{f.line}: {what}: {where}")
                     else:
                         click.echo(f"{file}:{f.line}: {what}: VM — {p.reasons.get(f.name, '')}")
+                from noodle.ir.scalar import explain_loops
+                for line, text in explain_loops(module_ir, p):
+                    click.echo(f"{file}:{line}: {text}")
                 return
             part = native_part(compiled.module)
             click.echo(part[0] if part else "; no function of this module runs natively (see --explain)")

@@ -23,8 +23,8 @@ from __future__ import annotations
 from llvmlite import ir as L
 
 from noodle.ir import nodes as ir
-from noodle.ir.scalar import (Plan, Unsupported, _what, array_kind, plan, result_kinds, scalar,  # noqa: F401
-                               unsupported_reason)
+from noodle.ir.scalar import (Plan, Unsupported, _what, array_kind, float_reductions, plan,  # noqa: F401
+                               result_kinds, scalar, unsupported_reason)
 
 I1, I8, I32, I64, F64 = L.IntType(1), L.IntType(8), L.IntType(32), L.IntType(64), L.DoubleType()
 MIN, MAX = -(2**63), 2**63 - 1
@@ -532,26 +532,3 @@ class _FunctionLowering:
             self.fail_if(b.fcmp_ordered("<=", x, L.Constant(F64, 0.0)), "MathDomain")
             return b.call(self.intrinsic("llvm.log.f64", F64, [F64]), [x])
         raise Unsupported(f"calling `{name}`", e.line)  # pragma: no cover
-
-
-def float_reductions(body: list[ir.Stmt]) -> set[int]:
-    """The float sums of a loop body: `s = s + e` where `s` is touched nowhere else in the loop.
-
-    The reduction intent: such a sum's value does not depend on the order of its additions beyond
-    float rounding, which the contract allows for recognised reductions, so LLVM may vectorise it.
-    """
-    from noodle.ir.walk import walk
-
-    uses: dict[int, int] = {}
-    candidates: list[ir.LocalSet] = []
-    for st in body:
-        for n in walk(st):
-            if isinstance(n, (ir.LocalGet, ir.LocalSet, ir.ForRange)):
-                uses[n.slot] = uses.get(n.slot, 0) + 1
-    for st in body:
-        if isinstance(st, ir.LocalSet) and scalar(st.value.ty) == "float" and isinstance(st.value, ir.Binary) \
-                and st.value.op == "float.add":
-            a, c = st.value.a, st.value.b
-            if any(isinstance(x, ir.LocalGet) and x.slot == st.slot for x in (a, c)):
-                candidates.append(st)
-    return {id(st) for st in candidates if uses.get(st.slot) == 2}
