@@ -236,3 +236,23 @@ def test_explain_names_each_function_and_loop(tmp_path) -> None:
     assert "k.nd:3: for loop in dotp: native (llvm); sum reduction into `s`" in out and "`a`, `b`" in out
     assert "k.nd:6: fn main: VM — line 9: calling `print` runs in the VM" in out
     assert "k.nd:8: loop in main: native (llvm)" in out
+
+
+def test_two_dimensional_arrays_natively() -> None:
+    src = ("fn mm(a: Array<float, 2>, b: Array<float, 2>, c: Array<float, 2>) {\n"
+           " for i in 0..len(a) {\n  for j in 0..b.shape[1] {\n   var s = 0.0\n"
+           "   for k in 0..len(b) { s += a[i, k] * b[k, j] }\n   c[i, j] = s\n  }\n }\n}\n"
+           "fn jacobi(a: Array<float, 2>, b: Array<float, 2>, n: int) {\n"
+           " for i in 1..n - 1 {\n  for j in 1..n - 1 {\n"
+           "   b[i, j] = 0.25 * (a[i - 1, j] + a[i + 1, j] + a[i, j - 1] + a[i, j + 1])\n  }\n }\n}\n"
+           "fn main() {\n let a = arange(0.0, 12.0, 1.0).reshape(3, 4)\n let b = arange(0.0, 8.0, 1.0).reshape(4, 2)\n"
+           " let c = zeros(3, 2)\n mm(a, b, c)\n print(c, a @ b)\n"
+           " let g = rand(6, 6)\n let h = zeros(6, 6)\n jacobi(g, h, 6)\n print(sum(h) > 0.0)\n"
+           " mm(transpose(b), transpose(a), zeros(2, 3))\n"
+           " try { jacobi(g, zeros(2, 2), 6) } catch e { print(e.kind) }\n}\n")
+    out = both(src)
+    lines = out.splitlines()
+    assert lines[0].split(") array(")[0] + ")" == "array(" + lines[0].split(") array(")[1]
+    assert lines[-1] == "IndexError"
+    _, machine = run(src, "auto")
+    assert machine.native_report["n"] == "native: jacobi, mm"

@@ -54,7 +54,8 @@ def unsupported_reason(f: ir.Function) -> Unsupported | None:
         if array_kind(t) is not None and slot < f.params:
             continue  # a 1-D Array parameter: read through its data pointer, never assigned
         if scalar(t) not in ("int", "float", "bool"):
-            return Unsupported(f"`{name}` is not an int, float, bool or 1-D Array parameter", f.line)
+            return Unsupported(f"`{name}` is not an int, float, bool or an Array parameter of 1 or 2 "
+                               "dimensions", f.line)
     if result_kinds(f.ret) is None:
         return Unsupported("its result is not an int, float, bool or none", f.line)
     try:
@@ -96,10 +97,11 @@ def _check_stmt(s: ir.Stmt) -> None:
 
 
 def array_kind(t: object) -> str | None:
-    """`float` or `int` for a 1-D Array of that element type (what native code can read), else None."""
+    """`ELEM/N` (`float/1`, `int/2`) for an Array native code can take — int or float, 1 or 2
+    dimensions — else None."""
     t = prune(t)  # type: ignore[arg-type]
-    if isinstance(t, ArrayT) and t.ndim == 1 and t.elem in (INT, FLOAT):
-        return str(t.elem)
+    if isinstance(t, ArrayT) and t.ndim in (1, 2) and t.elem in (INT, FLOAT):
+        return f"{t.elem}/{t.ndim}"
     return None
 
 
@@ -114,11 +116,24 @@ def _array_param(e: ir.Expr) -> bool:
     return isinstance(e, ir.LocalGet) and array_kind(e.ty) is not None
 
 
+def shape_item(e: ir.Expr) -> "tuple[int, int] | None":
+    """(array slot, dimension) for `a.shape[k]` with a constant k, on an Array parameter."""
+    if isinstance(e, ir.Index) and isinstance(e.obj, ir.CallBuiltin) and e.obj.name == "array.shape" \
+            and _array_param(e.obj.args[0]) and isinstance(e.index, ir.Const) and type(e.index.value) is int:
+        ndim = prune(e.obj.args[0].ty).ndim  # type: ignore[union-attr]
+        if 0 <= e.index.value < ndim:
+            return e.obj.args[0].slot, e.index.value  # type: ignore[union-attr]
+    return None
+
+
 def _check_expr(e: ir.Expr) -> None:
+    if shape_item(e) is not None:
+        return
     if isinstance(e, ir.CallBuiltin) and e.name in ("array.get", "array.len", "array.set") and e.args \
             and _array_param(e.args[0]):
-        if e.name != "array.len" and len(e.args) != (2 if e.name == "array.get" else 3):
-            raise Unsupported("indexing a multi-dimensional Array runs in the VM", e.line)
+        ndim = prune(e.args[0].ty).ndim  # type: ignore[union-attr]
+        if e.name != "array.len" and len(e.args) != (1 + ndim if e.name == "array.get" else 2 + ndim):
+            raise Unsupported("taking a row of an Array runs in the VM", e.line)
         for a in e.args[1:]:
             _check_expr(a)
         return
@@ -290,6 +305,7 @@ def explain_loops(module: ir.Module, p: Plan) -> list[tuple[int, str]]:
                 if isinstance(n, ir.ForRange):
                     arrays = sorted({f.local_names[x.args[0].slot] for b in n.body for x in walk(b)
                                      if isinstance(x, ir.CallBuiltin) and x.name in ("array.get", "array.set")
+                                     and array_kind(x.args[0].ty) in ("float/1", "int/1")
                                      and isinstance(x.args[1], ir.LocalGet) and x.args[1].slot == n.slot})
                     if arrays:
                         notes.append("bounds-check-free version when the range fits " + ", ".join(

@@ -93,16 +93,17 @@ def _array_arguments(params: list[str]) -> Any:
     """Arguments for the native call: each 1-D Array as (data pointer, length, stride in elements)."""
     import ctypes
 
-    pointer_types = {"array:float": ctypes.POINTER(ctypes.c_double), "array:int": ctypes.POINTER(ctypes.c_int64)}
-    kinds = [pointer_types.get(p) for p in params]
+    pointer_types = {"float": ctypes.POINTER(ctypes.c_double), "int": ctypes.POINTER(ctypes.c_int64)}
+    kinds = [pointer_types[p[6:].split("/")[0]] if p.startswith("array:") else None for p in params]
 
     def flatten(args: tuple) -> list[Any]:
         flat: list[Any] = []
         for a, ptr in zip(args, kinds):
             if ptr is None:
                 flat.append(a)
-            else:  # NumPy views work as they are: the stride says where the next element is
-                flat += [a.ctypes.data_as(ptr), a.shape[0], a.strides[0] // a.itemsize]
+            else:  # NumPy views work as they are: the strides say where the next elements are
+                size = a.itemsize
+                flat += [a.ctypes.data_as(ptr), *a.shape, *(s // size for s in a.strides)]
         return flat
     return flatten
 

@@ -95,8 +95,9 @@ def function(engine: Any, symbol: str, params: list[str], ret: str) -> Callable[
     ctypes_of = {"int": ctypes.c_int64, "float": ctypes.c_double, "bool": ctypes.c_bool}
     argtypes: list[Any] = []
     for p in params:
-        if p.startswith("array:"):  # data pointer, length, stride
-            argtypes += [ctypes.POINTER(ctypes_of[p[6:]]), ctypes.c_int64, ctypes.c_int64]
+        if p.startswith("array:"):  # data pointer, each dimension's length, each stride
+            elem, ndim = p[6:].split("/")
+            argtypes += [ctypes.POINTER(ctypes_of[elem])] + [ctypes.c_int64] * (2 * int(ndim))
         else:
             argtypes.append(ctypes_of[p])
     argtypes.append(ctypes.c_int64)  # the call depth

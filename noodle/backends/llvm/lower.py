@@ -24,7 +24,7 @@ from llvmlite import ir as L
 
 from noodle.ir import nodes as ir
 from noodle.ir.scalar import (Plan, Unsupported, _what, array_kind, float_reductions, plan,  # noqa: F401
-                               result_kinds, scalar, unsupported_reason)
+                               result_kinds, scalar, shape_item, unsupported_reason)
 
 I1, I8, I32, I64, F64 = L.IntType(1), L.IntType(8), L.IntType(32), L.IntType(64), L.DoubleType()
 MIN, MAX = -(2**63), 2**63 - 1
@@ -54,8 +54,9 @@ def _param_types(f: ir.Function) -> list[L.Type]:
     out: list[L.Type] = []
     for t in f.local_types[: f.params]:
         kind = array_kind(t)
-        if kind is not None:
-            out += [L.PointerType(_SCALARS[kind]), I64, I64]
+        if kind is not None:  # data pointer, then each dimension's length, then each stride (in elements)
+            elem, ndim = kind.split("/")
+            out += [L.PointerType(_SCALARS[elem])] + [I64] * (2 * int(ndim))
         else:
             out.append(_SCALARS[scalar(t)])  # type: ignore[index]
     return out
@@ -131,14 +132,16 @@ class _FunctionLowering:
         b.store(L.Constant(I32, 0), self.status)
         self.slots: list = [None if array_kind(t) is not None else b.alloca(_SCALARS[scalar(t)], name=f"v{i}")  # type: ignore[index]
                             for i, t in enumerate(f.local_types)]
-        self.arrays: dict[int, tuple[L.Value, L.Value, L.Value]] = {}
+        self.arrays: dict[int, tuple[L.Value, list[L.Value], list[L.Value]]] = {}  # data, lengths, strides
         self.in_bounds: set[tuple[int, int]] = set()  # (loop variable, array) known to be in bounds
         self.reductions: set[int] = set()  # LocalSet nodes recognised as float sums
         k = 0
         for i in range(f.params):
             if self.slots[i] is None:
-                self.arrays[i] = (fn.args[k], fn.args[k + 1], fn.args[k + 2])
-                k += 3
+                ndim = int(array_kind(f.local_types[i]).split("/")[1])  # type: ignore[union-attr]
+                self.arrays[i] = (fn.args[k], list(fn.args[k + 1:k + 1 + ndim]),
+                                  list(fn.args[k + 1 + ndim:k + 1 + 2 * ndim]))
+                k += 1 + 2 * ndim
             else:
                 b.store(fn.args[k], self.slots[i])
                 k += 1
@@ -258,8 +261,8 @@ class _FunctionLowering:
             return
         fits = b.icmp_signed(">=", start, zero)
         for arr in indexed:  # in bounds, and contiguous: plain loads and stores LLVM can vectorise
-            fits = b.and_(fits, b.icmp_signed("<=", stop, self.arrays[arr][1]))
-            fits = b.and_(fits, b.icmp_signed("==", self.arrays[arr][2], L.Constant(I64, 1)))
+            fits = b.and_(fits, b.icmp_signed("<=", stop, self.arrays[arr][1][0]))
+            fits = b.and_(fits, b.icmp_signed("==", self.arrays[arr][2][0], L.Constant(I64, 1)))
         fast, slow, done = self.new_block("inbounds"), self.new_block("checked"), self.new_block("endversions")
         b.cbranch(fits, fast, slow)
         b.position_at_end(fast)
@@ -278,6 +281,7 @@ class _FunctionLowering:
         out = set()
         for node in (n for st in s.body for n in walk(st)):
             if isinstance(node, ir.CallBuiltin) and node.name in ("array.get", "array.set") \
+                    and array_kind(node.args[0].ty) in ("float/1", "int/1") \
                     and isinstance(node.args[1], ir.LocalGet) and node.args[1].slot == s.slot:
                 out.add(node.args[0].slot)  # type: ignore[union-attr]
         return sorted(out)
@@ -320,6 +324,9 @@ class _FunctionLowering:
     # -- expressions
     def expr(self, e: ir.Expr) -> L.Value:
         b = self.b
+        dim = shape_item(e)
+        if dim is not None:  # `a.shape[k]`: a length the call passed in
+            return self.arrays[dim[0]][1][dim[1]]
         if isinstance(e, ir.Const):
             kind = scalar(e.ty)
             if kind == "bool":
@@ -477,21 +484,26 @@ class _FunctionLowering:
     def native(self, e: ir.CallBuiltin) -> L.Value:
         b = self.b
         if e.name in ("array.get", "array.len", "array.set"):
-            data, length, stride = self.arrays[e.args[0].slot]  # type: ignore[union-attr]
+            data, lengths, strides = self.arrays[e.args[0].slot]  # type: ignore[union-attr]
             if e.name == "array.len":
-                return length
-            i = self.expr(e.args[1])
-            if isinstance(e.args[1], ir.LocalGet) and (e.args[1].slot, e.args[0].slot) in self.in_bounds:  # type: ignore[union-attr]
-                address = b.gep(data, [i])  # the loop's version for in-bounds, contiguous arrays
+                return lengths[0]
+            ndim = len(lengths)
+            index_args = e.args[1:1 + ndim]
+            if ndim == 1 and isinstance(index_args[0], ir.LocalGet) \
+                    and (index_args[0].slot, e.args[0].slot) in self.in_bounds:  # type: ignore[union-attr]
+                address = b.gep(data, [self.expr(index_args[0])])  # the loop's in-bounds, contiguous version
             else:
                 zero = L.Constant(I64, 0)
-                i = b.select(b.icmp_signed("<", i, zero), b.add(i, length), i)  # negative counts from the end
-                out_of_range = b.or_(b.icmp_signed("<", i, zero), b.icmp_signed(">=", i, length))
-                self.fail_if(out_of_range, "IndexError")
-                address = b.gep(data, [b.mul(i, stride)])
+                offset: L.Value = zero
+                for ix, length, stride in zip(index_args, lengths, strides):
+                    i = self.expr(ix)
+                    i = b.select(b.icmp_signed("<", i, zero), b.add(i, length), i)  # negative counts from the end
+                    self.fail_if(b.or_(b.icmp_signed("<", i, zero), b.icmp_signed(">=", i, length)), "IndexError")
+                    offset = b.add(offset, b.mul(i, stride))
+                address = b.gep(data, [offset])
             if e.name == "array.get":
                 return b.load(address)
-            b.store(self.expr(e.args[2]), address)
+            b.store(self.expr(e.args[1 + ndim]), address)
             return L.Constant(I1, 0)
         args = [self.expr(a) for a in e.args]
         name = e.name
