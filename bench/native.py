@@ -44,6 +44,30 @@ fn saxpy(alpha: float, x: Array<float>, y: Array<float>) {
     for i in 0..len(x) { y[i] = alpha * x[i] + y[i] }
 }
 
+fn matmul(a: Array<float, 2>, b: Array<float, 2>, c: Array<float, 2>) {
+    for i in 0..len(a) {
+        for j in 0..b.shape[1] {
+            var s = 0.0
+            for k in 0..len(b) { s += a[i, k] * b[k, j] }
+            c[i, j] = s
+        }
+    }
+}
+
+fn stencil(a: Array<float, 2>, b: Array<float, 2>, sweeps: int) {
+    let n = len(a)
+    for t in 0..sweeps {
+        for i in 1..n - 1 {
+            for j in 1..n - 1 {
+                b[i, j] = 0.25 * (a[i - 1, j] + a[i + 1, j] + a[i, j - 1] + a[i, j + 1])
+            }
+        }
+        for i in 1..n - 1 {
+            for j in 1..n - 1 { a[i, j] = b[i, j] }
+        }
+    }
+}
+
 fn loops(n: int) -> int {
     var total = 0
     for i in 0..n {
@@ -89,6 +113,26 @@ def saxpy(alpha, x, y):
         y[i] = alpha * x[i] + y[i]
 
 
+def matmul(a, b, c):
+    for i in range(a.shape[0]):
+        for j in range(b.shape[1]):
+            s = 0.0
+            for k in range(b.shape[0]):
+                s += a[i, k] * b[k, j]
+            c[i, j] = s
+
+
+def stencil(a, b, sweeps):
+    n = a.shape[0]
+    for t in range(sweeps):
+        for i in range(1, n - 1):
+            for j in range(1, n - 1):
+                b[i, j] = 0.25 * (a[i - 1, j] + a[i + 1, j] + a[i, j - 1] + a[i, j + 1])
+        for i in range(1, n - 1):
+            for j in range(1, n - 1):
+                a[i, j] = b[i, j]
+
+
 WORKLOADS = {"fib(30)": ("fib", (30,)), "nested int loops 3000x3000": ("loops", (3000,))}
 N = 10_000_000
 
@@ -98,10 +142,13 @@ def array_workloads():
 
     rng = numpy.random.default_rng(1)
     a, b = rng.random(N), rng.random(N)
+    m1, m2, g = rng.random((512, 512)), rng.random((512, 512)), rng.random((1024, 1024))
     return {
         "sum of squares 10^7": ("sumsq", (a,), lambda: numpy.dot(a, a)),
         "dot 10^7": ("dotp", (a, b), lambda: numpy.dot(a, b)),
         "saxpy 10^7": ("saxpy", (2.0, a, b.copy()), None),
+        "naive matmul 512x512": ("matmul", (m1, m2, numpy.zeros((512, 512))), lambda: m1 @ m2),
+        "5-point stencil 1024^2 x10": ("stencil", (g.copy(), numpy.zeros((1024, 1024)), 10), None),
     }
 
 
@@ -155,9 +202,9 @@ def main() -> int:
         import inspect
         t = time.perf_counter()
         nb: dict = {}
-        sources = "".join(inspect.getsource(f) for f in (fib, loops, sumsq, dotp, saxpy))
+        sources = "".join(inspect.getsource(f) for f in (fib, loops, sumsq, dotp, saxpy, matmul, stencil))
         exec(sources, nb)  # noqa: S102 - own source, fresh globals
-        for name in ("fib", "loops", "sumsq", "dotp", "saxpy"):
+        for name in ("fib", "loops", "sumsq", "dotp", "saxpy", "matmul", "stencil"):
             nb[name] = numba.njit(nb[name])  # recursion finds the jitted fib through these globals
         nb["fib"](2)
         nb["loops"](2)
@@ -166,6 +213,9 @@ def main() -> int:
         nb["sumsq"](small)
         nb["dotp"](small, small)
         nb["saxpy"](1.0, small, small.copy())
+        sq = numpy.ones((4, 4))
+        nb["matmul"](sq, sq, sq.copy())
+        nb["stencil"](sq.copy(), sq.copy(), 1)
         print(f"Numba {numba.__version__} first call (compile): {(time.perf_counter() - t) * 1000:.0f} ms")
     except ImportError:
         nb = None
@@ -181,7 +231,15 @@ def main() -> int:
         if name == "saxpy":
             x, y = fargs[1], fargs[2]
             numpy_fn = lambda: numpy.add(numpy.multiply(2.0, x), y, out=y)  # noqa: E731 - y = 2x + y in place
-        rows.append(measure(label, lm.functions[name], nb[name] if nb else None, None, numpy_fn, fargs, args.repeat))
+        if name == "stencil":
+            ga, gb = fargs[0], fargs[1]
+
+            def numpy_fn() -> None:
+                for _ in range(10):
+                    gb[1:-1, 1:-1] = 0.25 * (ga[:-2, 1:-1] + ga[2:, 1:-1] + ga[1:-1, :-2] + ga[1:-1, 2:])
+                    ga[1:-1, 1:-1] = gb[1:-1, 1:-1]
+        rows.append(measure(label, lm.functions[name], nb[name] if nb else None, None, numpy_fn, fargs,
+                            max(3, args.repeat // 2) if name in ("matmul", "stencil") else args.repeat))
     print(f"\n{'workload':<28} {'noodle':>10} {'numba':>10} {'numpy':>10} {'cpython':>10} {'noodle/best peer':>17}")
     for r in rows:
         cells = [f"{r[k] * 1000:.2f} ms" if r[k] else "-" for k in ("noodle_s", "numba_s", "numpy_s", "cpython_s")]
