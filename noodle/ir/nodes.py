@@ -239,6 +239,8 @@ class If(Node):
     cond: Expr
     then: list["Stmt"]
     otherwise: list["Stmt"]
+    #: set by the intents pass when this `if` chooses between a variant and the loop it recognised
+    intent: str = ""
 
 
 class While(Node):

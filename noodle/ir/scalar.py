@@ -291,6 +291,10 @@ def explain_loops(module: ir.Module, p: Plan) -> list[tuple[int, str]]:
         owner = f.display.split(" (")[0]
         for s in f.body:
             for n in walk(s):
+                if isinstance(n, ir.If) and n.intent == "matmul":
+                    out.append((n.line, f"loop nest in {owner}: matrix product recognised — BLAS "
+                                        "(numpy.matmul) when the bounds are the arrays' shapes and the result "
+                                        "overlaps neither input, else the loops as written"))
                 if not isinstance(n, (ir.ForRange, ir.While)):
                     continue
                 kind = "for loop" if isinstance(n, ir.ForRange) else "while loop"

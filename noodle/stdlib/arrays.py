@@ -301,3 +301,17 @@ native("array.iter", 1)(lambda a: a.tolist() if a.ndim == 1 else list(a))
 
 native("array.all", 1)(lambda a: bool(np().all(a)))
 native("array.any", 1)(lambda a: bool(np().any(a)))
+
+
+# the matrix-product intent (noodle.ir.passes.intents): the guard, and the BLAS variant
+@native("array.matmul_fits", 6)
+def _matmul_fits(a: Any, b: Any, c: Any, rows: int, cols: int, inner: int) -> bool:
+    n = np()
+    return (a.shape == (rows, inner) and b.shape == (inner, cols) and c.shape == (rows, cols)
+            and a.dtype == b.dtype == c.dtype == n.float64
+            and not n.may_share_memory(c, a) and not n.may_share_memory(c, b))
+
+
+@native("array.matmul_into", 3)
+def _matmul_into(a: Any, b: Any, c: Any) -> None:
+    np().matmul(a, b, out=c)

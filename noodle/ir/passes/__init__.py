@@ -31,7 +31,7 @@ def register(name: str, doc: str) -> Callable[[Callable[[ir.Function], bool]], C
 
 
 #: Module passes (they add or remove functions), run after the function passes from level 1.
-MODULE_PASSES = ["outline"]
+MODULE_PASSES = ["intents", "outline"]
 
 #: Passes per optimisation level.
 PIPELINES: dict[int, list[str]] = {0: [], 1: ["fold", "dce", "ranges"], 2: ["fold", "dce", "fold", "ranges"]}
@@ -52,7 +52,11 @@ def run_passes(module: ir.Module, level: int) -> dict[str, int]:
             if debug:
                 verify_function(f)
     if level >= 1:
+        from noodle.ir.passes.intents import recognise_module
         from noodle.ir.passes.outline import outline_module
+        found = recognise_module(module)
+        if found:
+            changed["intents"] = found
         moved = outline_module(module)
         if moved:
             changed["outline"] = moved

@@ -17,13 +17,15 @@ iteration.
 A loop is left alone when moving it could be observed: inside `try` (a
 variable changed before an error would be seen by `catch`), in a function
 with lambdas (they may capture its variables), with a `return`, or touching
-anything but int, float and bool locals and calls to other native-ready
-functions.
+anything but int, float and bool locals, Arrays it only indexes (an Array
+variable the loop assigns stays in the VM), and calls to other native-ready
+functions.  An Array goes to the outlined function by reference, so stores
+into its elements are seen by the caller as before.
 """
 from __future__ import annotations
 
 from noodle.ir import nodes as ir
-from noodle.ir.scalar import Unsupported, _check_stmt, scalar, unsupported_reason
+from noodle.ir.scalar import Unsupported, _check_stmt, array_kind, scalar, unsupported_reason
 from noodle.ir.types import NONE, TupleT
 from noodle.ir.walk import walk
 
@@ -87,8 +89,11 @@ def _movable(f: ir.Function, loop: ir.Stmt, ready: set[str]) -> bool:
             return False
         if isinstance(node, ir.Call) and node.func not in ready:
             return False
-        if isinstance(node, (ir.LocalGet, ir.LocalSet, ir.ForRange)) \
+        if isinstance(node, (ir.LocalSet, ir.ForRange)) \
                 and scalar(f.local_types[node.slot]) not in ("int", "float", "bool"):
+            return False
+        if isinstance(node, ir.LocalGet) and scalar(f.local_types[node.slot]) not in ("int", "float", "bool") \
+                and array_kind(f.local_types[node.slot]) is None:
             return False
     return True
 

@@ -1,0 +1,136 @@
+"""The `intents` pass: recognise what a loop nest means and give it a faster variant.
+
+First intent: the matrix product.  The naive nest, in the order people write it,
+
+    for i in 0..len(a) {
+        for j in 0..b.shape[1] {
+            var s = 0.0
+            for k in 0..len(b) { s += a[i, k] * b[k, j] }
+            c[i, j] = s
+        }
+    }
+
+becomes
+
+    if array.matmul_fits(a, b, c, <the three bounds>) { array.matmul_into(a, b, c) }   // BLAS
+    else { <the loop nest, unchanged> }
+
+The guard holds when the bounds are exactly the arrays' shapes, the arrays are float and `c`
+shares no memory with `a` or `b` — then the nest computes `c = a @ b` (up to the reassociation a
+recognised sum allows), which BLAS does; otherwise the loop runs as written.  The recognition is
+recorded on the statement (`If.intent`) so `noodlec --explain` can say what was recognised.
+"""
+from __future__ import annotations
+
+from noodle.ir import nodes as ir
+from noodle.ir.types import BOOL, FLOAT, NONE, ArrayT, prune
+
+
+def recognise_module(module: ir.Module) -> int:
+    """Rewrite every recognised nest in `module`; returns how many were found."""
+    found = 0
+    for f in module.functions:
+        if "no_optimize" in f.attributes:
+            continue
+        counter = [0]
+        f.body = _body(f, f.body, counter)
+        found += counter[0]
+    return found
+
+
+def _body(f: ir.Function, body: list[ir.Stmt], counter: list[int]) -> list[ir.Stmt]:
+    out: list[ir.Stmt] = []
+    for s in body:
+        if isinstance(s, ir.ForRange):
+            rewritten = _matmul(f, s)
+            if rewritten is not None:
+                counter[0] += 1
+                out.append(rewritten)
+                continue
+            s.body = _body(f, s.body, counter)
+        elif isinstance(s, ir.If):
+            s.then = _body(f, s.then, counter)
+            s.otherwise = _body(f, s.otherwise, counter)
+        elif isinstance(s, (ir.While, ir.ForEach)):
+            s.body = _body(f, s.body, counter)
+        elif isinstance(s, ir.TryCatch):
+            s.body = _body(f, s.body, counter)
+            s.handler = _body(f, s.handler, counter)
+        out.append(s)
+    return out
+
+
+def _counted(s: ir.Stmt) -> bool:
+    return isinstance(s, ir.ForRange) and isinstance(s.start, ir.Const) and s.start.value == 0 \
+        and isinstance(s.step, ir.Const) and s.step.value == 1
+
+
+def _pure_bound(e: ir.Expr) -> bool:
+    """A bound that can be evaluated twice: a constant, a local, `len(x)` or `x.shape[k]` of a local."""
+    if isinstance(e, (ir.Const, ir.LocalGet)):
+        return True
+    if isinstance(e, ir.CallBuiltin) and e.name in ("array.len", "len") and isinstance(e.args[0], ir.LocalGet):
+        return True
+    return isinstance(e, ir.Index) and isinstance(e.obj, ir.CallBuiltin) and e.obj.name == "array.shape" \
+        and isinstance(e.obj.args[0], ir.LocalGet) and isinstance(e.index, ir.Const)
+
+
+def _float_matrix(e: ir.Expr) -> bool:
+    t = prune(e.ty)
+    return isinstance(e, ir.LocalGet) and isinstance(t, ArrayT) and t.ndim == 2 and t.elem == FLOAT
+
+
+def _is_get(e: ir.Expr, x: int, y: int) -> ir.Expr | None:
+    """The array of `m[x, y]` (x, y local slots), else None."""
+    if isinstance(e, ir.CallBuiltin) and e.name == "array.get" and len(e.args) == 3 and _float_matrix(e.args[0]) \
+            and isinstance(e.args[1], ir.LocalGet) and e.args[1].slot == x \
+            and isinstance(e.args[2], ir.LocalGet) and e.args[2].slot == y:
+        return e.args[0]
+    return None
+
+
+def _matmul(f: ir.Function, outer: ir.ForRange) -> ir.Stmt | None:
+    if not (_counted(outer) and len(outer.body) == 1 and _counted(outer.body[0])):
+        return None
+    middle = outer.body[0]
+    assert isinstance(middle, ir.ForRange)
+    if len(middle.body) != 3:
+        return None
+    init, inner, store = middle.body
+    if not (isinstance(init, ir.LocalSet) and isinstance(init.value, ir.Const) and init.value.value == 0.0
+            and _counted(inner) and isinstance(inner, ir.ForRange) and len(inner.body) == 1
+            and isinstance(store, ir.ExprStmt) and isinstance(store.expr, ir.CallBuiltin)
+            and store.expr.name == "array.set" and len(store.expr.args) == 4):
+        return None
+    i, j, k, s = outer.slot, middle.slot, inner.slot, init.slot
+    update = inner.body[0]
+    if not (isinstance(update, ir.LocalSet) and update.slot == s and isinstance(update.value, ir.Binary)
+            and update.value.op == "float.add"):
+        return None
+    add = update.value
+    product = add.b if isinstance(add.a, ir.LocalGet) and add.a.slot == s else \
+        add.a if isinstance(add.b, ir.LocalGet) and add.b.slot == s else None
+    if not (isinstance(product, ir.Binary) and product.op == "float.mul"):
+        return None
+    a = _is_get(product.a, i, k) or _is_get(product.b, i, k)
+    b = _is_get(product.b, k, j) or _is_get(product.a, k, j)
+    c_args = store.expr.args
+    c = c_args[0]
+    if a is None or b is None or not _float_matrix(c) \
+            or not (isinstance(c_args[1], ir.LocalGet) and c_args[1].slot == i
+                    and isinstance(c_args[2], ir.LocalGet) and c_args[2].slot == j
+                    and isinstance(c_args[3], ir.LocalGet) and c_args[3].slot == s):
+        return None
+    if len({a.slot, b.slot, c.slot}) < 2 or c.slot in (a.slot, b.slot):  # type: ignore[union-attr]
+        return None
+    if not all(_pure_bound(x) for x in (outer.stop, middle.stop, inner.stop)):
+        return None
+    import copy
+
+    pos = {"line": outer.line, "col": outer.col}
+    a, b, c = (copy.deepcopy(x) for x in (a, b, c))  # the loop keeps its own nodes
+    bounds = [copy.deepcopy(x) for x in (outer.stop, middle.stop, inner.stop)]
+    fits = ir.CallBuiltin(name="array.matmul_fits", args=[a, b, c] + bounds, ty=BOOL, **pos)
+    fast = ir.ExprStmt(expr=ir.CallBuiltin(name="array.matmul_into", args=[copy.deepcopy(x) for x in (a, b, c)],
+                                           ty=NONE, **pos), **pos)
+    return ir.If(cond=fits, then=[fast], otherwise=[outer], intent="matmul", **pos)
