@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from noodle.compiler.driver import compile_source
 from noodle.ir import nodes as ir
@@ -87,3 +89,72 @@ def test_explain_says_what_was_recognised(tmp_path: Path) -> None:
     out = subprocess.run([str(noodlec), "k.nd", "--explain"], cwd=tmp_path, capture_output=True, text=True,
                          timeout=60).stdout
     assert "k.nd:2: loop nest in mm: matrix product recognised — BLAS" in out
+
+
+ACCUMULATE = ("fn {name}(a: Array<float, 2>, b: Array<float, 2>, c: Array<float, 2>) {{\n"
+              " for {x} in 0..{bx} {{\n  for {y} in 0..{by} {{\n   for {z} in 0..{bz} {{\n"
+              "    c[i, j] += a[i, k] * b[k, j]\n   }}\n  }}\n }}\n}}\n")
+BOUNDS = {"i": "len(a)", "j": "b.shape[1]", "k": "len(b)"}
+
+
+def accumulate(name: str, order: str) -> str:
+    x, y, z = order
+    return ACCUMULATE.format(name=name, x=x, y=y, z=z, bx=BOUNDS[x], by=BOUNDS[y], bz=BOUNDS[z])
+
+
+@pytest.mark.parametrize("order", ["ijk", "ikj", "jik", "jki", "kij", "kji"])
+def test_the_accumulating_nest_is_recognised_in_any_loop_order(order: str) -> None:
+    assert intents(accumulate("mm", order)) == ["matmul"]
+
+
+def test_an_accumulation_into_another_cell_is_left_alone() -> None:
+    assert intents(accumulate("mm", "ikj").replace("c[i, j] += a[i, k]", "c[i, k] += a[i, k]")) == []
+
+
+# One module, loaded once per backend: the recognised nests, and the same loops kept as written.
+PROGRAM = (NEST.format(**STANDARD) + accumulate("acc", "kji")
+           + "@no_optimize\n" + NEST.format(**STANDARD).replace("fn mm(", "fn mm_loops(")
+           + "@no_optimize\n" + accumulate("acc_loops", "kji"))
+
+
+@pytest.fixture(scope="module", params=["vm", "auto"])
+def kernels(request: pytest.FixtureRequest) -> dict:
+    _, module = compile_source(PROGRAM, "k.nd", "k")
+    m = Machine(backend=request.param)
+    return m.load(module).functions
+
+
+def _matrix(draw, rows: int, cols: int):  # type: ignore[no-untyped-def]
+    """A float matrix of that shape: contiguous, a transposed view, or every other row of a bigger one."""
+    values = st.floats(-100, 100, allow_nan=False, allow_infinity=False)
+    layout = draw(st.sampled_from(["plain", "transposed", "strided"]))
+    if layout == "transposed":
+        return np.array(draw(st.lists(values, min_size=rows * cols, max_size=rows * cols))).reshape(cols, rows).T
+    if layout == "strided":
+        return np.array(draw(st.lists(values, min_size=2 * rows * cols, max_size=2 * rows * cols))) \
+            .reshape(2 * rows, cols)[::2]
+    return np.array(draw(st.lists(values, min_size=rows * cols, max_size=rows * cols))).reshape(rows, cols)
+
+
+@st.composite
+def operands(draw):  # type: ignore[no-untyped-def]
+    rows, inner, cols = (draw(st.sampled_from([0, 1, 2, 3, 5, 8])) for _ in range(3))
+    return _matrix(draw, rows, inner), _matrix(draw, inner, cols), _matrix(draw, rows, cols)
+
+
+@settings(max_examples=60, deadline=None)
+@given(operands(), st.booleans())
+def test_recognised_nests_agree_with_their_loops_and_numpy(kernels: dict, abc, alias: bool) -> None:  # type: ignore[no-untyped-def]
+    a, b, c = abc
+    if alias and a.shape == c.shape:
+        c = a  # the result overwrites an input: only the loops as written give the right answer
+    for fast, loops in (("mm", "mm_loops"), ("acc", "acc_loops")):
+        got_c, want_c = c.copy(), c.copy()
+        got_a = got_c if c is a else a.copy()
+        want_a = want_c if c is a else a.copy()
+        kernels[fast](got_a, b, got_c)
+        kernels[loops](want_a, b, want_c)
+        assert np.allclose(got_c, want_c, rtol=1e-9, atol=1e-6)
+        if c is not a:
+            expected = a @ b if fast == "mm" else c + a @ b
+            assert np.allclose(got_c, expected, rtol=1e-9, atol=1e-6)

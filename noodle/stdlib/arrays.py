@@ -315,3 +315,8 @@ def _matmul_fits(a: Any, b: Any, c: Any, rows: int, cols: int, inner: int) -> bo
 @native("array.matmul_into", 3)
 def _matmul_into(a: Any, b: Any, c: Any) -> None:
     np().matmul(a, b, out=c)
+
+
+@native("array.matmul_add_into", 3)
+def _matmul_add_into(a: Any, b: Any, c: Any) -> None:
+    c += np().matmul(a, b)

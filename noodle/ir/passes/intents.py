@@ -10,10 +10,13 @@ First intent: the matrix product.  The naive nest, in the order people write it,
         }
     }
 
-becomes
+and the accumulating form in any loop order (`c[i, j] += a[i, k] * b[k, j]` inside loops over
+i, j and k nested however), become
 
     if array.matmul_fits(a, b, c, <the three bounds>) { array.matmul_into(a, b, c) }   // BLAS
     else { <the loop nest, unchanged> }
+
+(`array.matmul_add_into`, `c += a @ b`, for the accumulating form).
 
 The guard holds when the bounds are exactly the arrays' shapes, the arrays are float and `c`
 shares no memory with `a` or `b` — then the nest computes `c = a @ b` (up to the reassociation a
@@ -42,7 +45,7 @@ def _body(f: ir.Function, body: list[ir.Stmt], counter: list[int]) -> list[ir.St
     out: list[ir.Stmt] = []
     for s in body:
         if isinstance(s, ir.ForRange):
-            rewritten = _matmul(f, s)
+            rewritten = _matmul(f, s) or _matmul_accumulate(s)
             if rewritten is not None:
                 counter[0] += 1
                 out.append(rewritten)
@@ -123,14 +126,53 @@ def _matmul(f: ir.Function, outer: ir.ForRange) -> ir.Stmt | None:
         return None
     if len({a.slot, b.slot, c.slot}) < 2 or c.slot in (a.slot, b.slot):  # type: ignore[union-attr]
         return None
-    if not all(_pure_bound(x) for x in (outer.stop, middle.stop, inner.stop)):
+    return _guarded(outer, "array.matmul_into", a, b, c, outer.stop, middle.stop, inner.stop)
+
+
+def _matmul_accumulate(outer: ir.ForRange) -> ir.Stmt | None:
+    """`c[i, j] += a[i, k] * b[k, j]` inside three counted loops over i, j and k in any order."""
+    loops = [outer]
+    while len(loops) < 3 and len(loops[-1].body) == 1 and _counted(loops[-1].body[0]):
+        loops.append(loops[-1].body[0])  # type: ignore[arg-type]
+    if len(loops) < 3 or not all(_counted(x) for x in loops) or len(loops[-1].body) != 1:
+        return None
+    store = loops[-1].body[0]
+    if not (isinstance(store, ir.ExprStmt) and isinstance(store.expr, ir.CallBuiltin)
+            and store.expr.name == "array.set" and len(store.expr.args) == 4):
+        return None
+    c, ci, cj, value = store.expr.args
+    if not (_float_matrix(c) and isinstance(ci, ir.LocalGet) and isinstance(cj, ir.LocalGet)
+            and isinstance(value, ir.Binary) and value.op == "float.add"):
+        return None
+    by_slot = {x.slot: x for x in loops}
+    i, j = ci.slot, cj.slot
+    rest = set(by_slot) - {i, j}
+    if len(by_slot) != 3 or i == j or i not in by_slot or j not in by_slot or len(rest) != 1:
+        return None
+    k = rest.pop()
+    old = value.a if _is_get(value.a, i, j) is not None else value.b if _is_get(value.b, i, j) is not None else None
+    product = value.b if old is value.a else value.a
+    if old is None or _is_get(old, i, j).slot != c.slot \
+            or not (isinstance(product, ir.Binary) and product.op == "float.mul"):  # type: ignore[union-attr]
+        return None
+    a = _is_get(product.a, i, k) or _is_get(product.b, i, k)
+    b = _is_get(product.b, k, j) or _is_get(product.a, k, j)
+    if a is None or b is None or c.slot in (a.slot, b.slot):  # type: ignore[union-attr]
+        return None
+    return _guarded(outer, "array.matmul_add_into", a, b, c, by_slot[i].stop, by_slot[j].stop, by_slot[k].stop)
+
+
+def _guarded(nest: ir.ForRange, variant: str, a: ir.Expr, b: ir.Expr, c: ir.Expr, rows: ir.Expr, cols: ir.Expr,
+             inner: ir.Expr) -> ir.Stmt | None:
+    """`if array.matmul_fits(...) { variant(a, b, c) } else { nest }`, when the bounds can be read twice."""
+    if not all(_pure_bound(x) for x in (rows, cols, inner)):
         return None
     import copy
 
-    pos = {"line": outer.line, "col": outer.col}
+    pos = {"line": nest.line, "col": nest.col}
     a, b, c = (copy.deepcopy(x) for x in (a, b, c))  # the loop keeps its own nodes
-    bounds = [copy.deepcopy(x) for x in (outer.stop, middle.stop, inner.stop)]
+    bounds = [copy.deepcopy(x) for x in (rows, cols, inner)]
     fits = ir.CallBuiltin(name="array.matmul_fits", args=[a, b, c] + bounds, ty=BOOL, **pos)
-    fast = ir.ExprStmt(expr=ir.CallBuiltin(name="array.matmul_into", args=[copy.deepcopy(x) for x in (a, b, c)],
+    fast = ir.ExprStmt(expr=ir.CallBuiltin(name=variant, args=[copy.deepcopy(x) for x in (a, b, c)],
                                            ty=NONE, **pos), **pos)
-    return ir.If(cond=fits, then=[fast], otherwise=[outer], intent="matmul", **pos)
+    return ir.If(cond=fits, then=[fast], otherwise=[nest], intent="matmul", **pos)
