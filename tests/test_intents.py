@@ -158,3 +158,12 @@ def test_recognised_nests_agree_with_their_loops_and_numpy(kernels: dict, abc, a
         if c is not a:
             expected = a @ b if fast == "mm" else c + a @ b
             assert np.allclose(got_c, expected, rtol=1e-9, atol=1e-6)
+
+
+def test_emit_ir_shows_the_intent_layer(tmp_path: Path) -> None:
+    (tmp_path / "k.nd").write_text(NEST.format(**STANDARD))
+    noodlec = Path(sys.executable).parent / "noodlec"
+    out = subprocess.run([str(noodlec), "k.nd", "--emit", "ir"], cwd=tmp_path, capture_output=True, text=True,
+                         timeout=60).stdout
+    assert "if native array.matmul_fits(%0, %1, %2, " in out and "intent matmul" in out
+    assert "native array.matmul_into(%0, %1, %2)" in out

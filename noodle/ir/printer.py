@@ -89,7 +89,8 @@ def body_lines(body: list[ir.Stmt], depth: int) -> list[str]:
         elif isinstance(s, ir.ExprStmt):
             out.append(f"{pad}{_typed(s.expr)}{loc}")
         elif isinstance(s, ir.If):
-            out.append(f"{pad}if {expr_text(s.cond)} {{{loc}")
+            intent = f", intent {s.intent}: the fast variant, else the loops as written" if s.intent else ""
+            out.append(f"{pad}if {expr_text(s.cond)} {{{loc}{intent}")
             out += body_lines(s.then, depth + 1)
             if s.otherwise:
                 out.append(f"{pad}}} else {{")
