@@ -24,6 +24,8 @@ setup-dev: $(BIN)/python
 
 demo: setup
 	cd examples && ../$(BIN)/noodle run showcase.nd
+	@echo; echo "== plain loops, recognised: noodle run intents.nd, then noodlec intents.nd --explain =="
+	cd examples && ../$(BIN)/noodle run intents.nd && ../$(BIN)/noodlec intents.nd --explain
 
 test: setup-dev
 	$(BIN)/python -m pytest -n 2 -q

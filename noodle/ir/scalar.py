@@ -202,6 +202,10 @@ def plan(module: ir.Module) -> Plan:
         why = unsupported_reason(f)
         if why is None:
             ok[name] = f
+        elif (guard := _intent_guard(f)) is not None:
+            out.reasons[name] = (f"line {guard.line}: it chooses between the variants of a recognised "
+                                 f"{INTENT_NAMES.get(guard.intent, guard.intent)} (the guard and the library call run in the VM, the loops "
+                                 "natively when they qualify)")
         else:
             out.reasons[name] = f"line {why.line}: {why.reason}" if why.line else why.reason
     changed = True
@@ -228,6 +232,16 @@ def plan(module: ir.Module) -> Plan:
             stack.extend(_callees(ok[n]))
     out.compiled = [n for n in ok if n in needed]
     return out
+
+
+INTENT_NAMES = {"matmul": "matrix product"}
+
+
+def _intent_guard(f: ir.Function) -> "ir.If | None":
+    """The first intent dispatch (see noodle.ir.passes.intents) in `f`, if any."""
+    from noodle.ir.walk import walk
+
+    return next((n for s in f.body for n in walk(s) if isinstance(n, ir.If) and n.intent), None)
 
 
 def _callees(f: ir.Function) -> set[str]:
