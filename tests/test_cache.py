@@ -87,3 +87,15 @@ def test_a_warm_start_imports_no_compiler(tmp_path: Path) -> None:
              "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n")
     proc = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert proc.stdout.splitlines() == ["hi 2.0", "[]"], proc.stdout + proc.stderr
+
+
+def test_the_fingerprint_changes_when_llvmlite_appears(tmp_path, monkeypatch) -> None:
+    """An image built without llvmlite has no native part: installing it must invalidate the cache."""
+    from noodle.vm import hashing
+
+    monkeypatch.setattr(sys, "path", [str(tmp_path)])
+    assert hashing._backend_libraries() == ["llvmlite:absent"]
+    (tmp_path / "llvmlite").mkdir()
+    (tmp_path / "llvmlite" / "__init__.py").write_text("")
+    assert hashing._backend_libraries()[0].startswith("llvmlite:") and \
+        hashing._backend_libraries() != ["llvmlite:absent"]

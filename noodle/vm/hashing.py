@@ -25,7 +25,9 @@ def toolchain_fingerprint() -> str:
 
     Cached modules and images record it, so a compiler or VM that changed — an
     upgrade, or a developer's edit — never runs what an older one produced.
-    Costs one `stat` per source file of the package, once per process.
+    Costs one `stat` per source file of the package, once per process.  The backend
+    libraries take part too: an image built while llvmlite was missing has no native
+    part, and must be rebuilt once llvmlite is installed (or upgraded).
     """
     global _fingerprint
     if _fingerprint is None:
@@ -48,5 +50,29 @@ def toolchain_fingerprint() -> str:
                 elif entry.name.endswith((".py", ".lark")):
                     st = entry.stat()
                     parts.append(f"{entry.path[len(root):]}:{st.st_size}:{st.st_mtime_ns}")
+        parts += _backend_libraries()
         _fingerprint = blake2b("\n".join(parts).encode(), digest_size=8).hexdigest()
     return _fingerprint
+
+
+def _backend_libraries() -> list[str]:
+    """`name:mtime` of each optional backend library's package folder, or `name:absent`.
+
+    Found with a few `stat` calls along sys.path rather than by importing it: importing
+    llvmlite would cost every `noodle run` its start-up time.
+    """
+    import os
+    import sys
+
+    out = []
+    for name in ("llvmlite",):
+        for folder in sys.path:
+            try:
+                st = os.stat(os.path.join(folder or ".", name, "__init__.py"))
+            except OSError:
+                continue
+            out.append(f"{name}:{st.st_mtime_ns}")
+            break
+        else:
+            out.append(f"{name}:absent")
+    return out
