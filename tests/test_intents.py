@@ -167,3 +167,38 @@ def test_emit_ir_shows_the_intent_layer(tmp_path: Path) -> None:
                          timeout=60).stdout
     assert "if native array.matmul_fits(%0, %1, %2, " in out and "intent matmul" in out
     assert "native array.matmul_into(%0, %1, %2)" in out
+
+
+SUMS = PROGRAM + ("fn total(a: Array<float, 1>) -> float {\n var s = 0.0\n"
+                  " for i in 0..len(a) { s += a[i] }\n return s\n}\n")
+
+
+@pytest.fixture(scope="module", params=["vm", "auto"])
+def safe_kernels(request: pytest.FixtureRequest) -> tuple[dict, dict]:
+    _, module = compile_source(SUMS, "k.nd", "k")
+    safe = Machine(backend=request.param, mode="safe").load(module).functions
+    reference = Machine(backend="vm", mode="safe").load(module).functions
+    return safe, reference
+
+
+@settings(max_examples=40, deadline=None)
+@given(operands(), st.lists(st.floats(-1e6, 1e6, allow_nan=False), max_size=300))
+def test_safe_mode_keeps_every_loops_own_order(safe_kernels, abc, values) -> None:  # type: ignore[no-untyped-def]
+    """`--mode safe`: no BLAS, no reassociated sums — results equal the loops run in the VM, bit for bit."""
+    safe, reference = safe_kernels
+    a, b, c = abc
+    for fast, loops in (("mm", "mm_loops"), ("acc", "acc_loops")):
+        got, want = c.copy(), c.copy()
+        safe[fast](a, b, got)
+        reference[loops](a, b, want)
+        assert np.array_equal(got, want)
+    x = np.array(values, dtype=float)
+    assert safe["total"](x) == reference["total"](x)
+
+
+def test_noodle_run_mode_safe(tmp_path: Path) -> None:
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    noodle = Path(sys.executable).parent / "noodle"
+    out = subprocess.run([str(noodle), "run", "--mode", "safe", "intents.nd"], cwd=examples, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout == (examples / "intents.out").read_text()

@@ -303,7 +303,11 @@ native("array.all", 1)(lambda a: bool(np().all(a)))
 native("array.any", 1)(lambda a: bool(np().any(a)))
 
 
-# the matrix-product intent (noodle.ir.passes.intents): the guard, and the BLAS variant
+# the matrix-product intent (noodle.ir.passes.intents): the guard, and the BLAS variants
+
+#: natives that choose an intent's library variant; `--mode safe` makes them answer no
+INTENT_GUARDS = frozenset({"array.matmul_fits"})
+
 @native("array.matmul_fits", 6)
 def _matmul_fits(a: Any, b: Any, c: Any, rows: int, cols: int, inner: int) -> bool:
     n = np()

@@ -48,15 +48,20 @@ def _noodle_cli() -> None:
     @click.option("--watch", is_flag=True, help="upgrade the running program live whenever FILE is saved")
     @click.option("--backend", type=click.Choice(["auto", "vm"]), default=None,
                   help="auto (default): native code where it fits; vm: everything in the VM")
+    @click.option("--mode", type=click.Choice(["optimized", "safe"]), default=None,
+                  help="optimized (default): recognised loops may sum in another order (SIMD, BLAS); "
+                       "safe: every loop adds in its own order, results identical to the VM's")
     def run(file: str | None, args: tuple[str, ...], opt: int, no_cache: bool, watch: bool,
-            backend: str | None) -> None:
+            backend: str | None, mode: str | None) -> None:
         """Run FILE.nd (compiled on the fly, cached) or FILE.nbc; with no FILE, start the REPL."""
         if file is None:
             from noodle.tools.repl import start_repl
             sys.exit(start_repl())
+        import os
         if backend is not None:
-            import os
             os.environ["NOODLE_BACKEND"] = backend
+        if mode is not None:
+            os.environ["NOODLE_MODE"] = mode
         if watch:
             from noodle.tools.watch import watch as watch_file
             sys.exit(watch_file(file))

@@ -198,12 +198,15 @@ class VM:
     """One embedded Noodle runtime.  Several VMs in one process share nothing."""
 
     def __init__(self, capabilities: Capabilities | None = None, limits: Limits | None = None,
-                 history: int = 5, root: "str | os.PathLike[str] | None" = None) -> None:
+                 history: int = 5, root: "str | os.PathLike[str] | None" = None,
+                 mode: str = "optimized") -> None:
+        if mode not in ("optimized", "safe"):
+            raise ValueError(f"mode must be 'optimized' or 'safe', not {mode!r}")
         self.capabilities = capabilities if capabilities is not None else Capabilities()
         self.limits = limits if limits is not None else Limits()
         self.history_size = history
         self.root = Path(root) if root is not None else Path.cwd()
-        self.machine = Machine(self._find, capabilities=self.capabilities, limits=self.limits)
+        self.machine = Machine(self._find, capabilities=self.capabilities, limits=self.limits, mode=mode)
         self._lock = threading.RLock()
         self._gate = _Gate()
         self._history: dict[str, list[_Version]] = {}

@@ -17,7 +17,8 @@ if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
     from typing import Any, Callable
 
 from noodle.errors import LimitExceeded, LoadError
-from noodle.stdlib.natives import NATIVES
+from noodle.stdlib.natives import NATIVES  # first: it registers the array natives too
+from noodle.stdlib.arrays import INTENT_GUARDS  # noqa: I001
 from noodle.vm.errors import CODE_REGISTRY, CodeInfo, NoodleRuntimeError, noodle_stack, runtime_error
 from noodle.vm.image import ModuleImage, build_image
 from noodle.vm.limits import Capabilities, Limits, LimitSignal, Meter
@@ -90,15 +91,23 @@ class TestResult:
 ModuleFinder = "Callable[[str], Any]"
 
 
+def _never(*_args: Any) -> bool:
+    """An intent's guard under `--mode safe`: the library variant is never chosen."""
+    return False
+
+
 class Machine:
     """One VM instance: a registry of loaded modules."""
 
     def __init__(self, finder: ModuleFinder | None = None, source_root: str | None = None,
                  capabilities: Capabilities | None = None, limits: Limits | None = None,
-                 backend: str | None = None) -> None:
+                 backend: str | None = None, mode: str | None = None) -> None:
         self.finder = finder
         #: "auto" runs native variants where an image has them; "vm" runs everything translated
         self.backend = backend or os.environ.get("NOODLE_BACKEND", "auto")
+        #: "optimized" lets recognised loops run variants that sum in another order (vectorised
+        #: sums, BLAS); "safe" keeps every loop's own order, so results match the VM's to the bit
+        self.mode = mode or os.environ.get("NOODLE_MODE", "optimized")
         #: per module: the native variants linked, or why none were (for --explain and tests)
         self.native_report: dict[str, str] = {}
         #: where the program's sources are; stack traces show their paths relative to the working directory
@@ -191,7 +200,7 @@ class Machine:
             displays = {f.name: f.display for f in image.functions}
             index = {f.name: f.index for f in image.functions}
             fallbacks = {entry[0]: ns[f"f{index[entry[0]]}"] for entry in image.native[1] if entry[0] in index}
-            natives = link(image.native, displays, fallbacks)
+            natives = link(image.native, displays, fallbacks, exact=self.mode == "safe")
         except Exception as e:  # noqa: BLE001 - no llvmlite, or a JIT failure: the VM runs everything
             self.native_report[image.name] = f"native code unavailable: {type(e).__name__}: {e}"
             return
@@ -208,6 +217,8 @@ class Machine:
             def denied(*args: Any) -> Any:
                 raise ErrorValue("PermissionError", message)
             return denied
+        if native.name in INTENT_GUARDS and self.mode == "safe":
+            return _never  # every intent runs its loops as written
         if native.name == "time.sleep" and self.meter is not None:
             return self.meter.sleep
         if native.name.startswith("random.") or native.name == "array.rand":

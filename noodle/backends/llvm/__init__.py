@@ -47,8 +47,16 @@ def native_part(module_file: Any) -> "tuple[str, list[tuple[str, int, str, list[
     return str(llvm_module), entries
 
 
-def link(native: "tuple[str, list]", displays: dict[str, str], fallbacks: dict[str, Any]) -> dict[str, Any]:
+#: the fast-math flags the lowering puts on recognised sums, and only there (see lower.py)
+REASSOCIATION = " reassoc nsz"
+
+
+def link(native: "tuple[str, list]", displays: dict[str, str], fallbacks: dict[str, Any],
+         exact: bool = False) -> dict[str, Any]:
     """Compile an image's native part; `{function name: Python callable}` for the machine.
+
+    `exact` (`--mode safe`) takes the reassociation off recognised sums, so they add in
+    the loop's order and give the VM's results to the last bit (and do not vectorise).
 
     Native functions are pure (scalars in, a scalar out, no module state, no output), so
     when one fails, the wrapper runs the same call again on its translated VM function
@@ -57,7 +65,7 @@ def link(native: "tuple[str, list]", displays: dict[str, str], fallbacks: dict[s
     from noodle.backends.llvm import jit
 
     text, entries = native
-    engine, _ = jit.compile_ir(text)
+    engine, _ = jit.compile_ir(text.replace(REASSOCIATION, "") if exact else text)
     out: dict[str, Any] = {}
     for name, _index, sym, params, ret in entries:
         ret, _, impure = ret.partition(";")
