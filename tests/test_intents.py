@@ -45,14 +45,27 @@ def test_the_naive_nest_is_recognised() -> None:
     assert intents(NEST.format(**{**STANDARD, "product": "b[k, j] * a[i, k]"})) == ["matmul"]
 
 
-@pytest.mark.parametrize("change", [
-    {"init": "1.0"},                               # not a plain product any more
-    {"product": "a[i, k] * b[j, k]"},              # a times b transposed
-    {"product": "a[i, k] + b[k, j]"},
-    {"inner": "len(b) - 1"},                       # a bound that is not a plain value
+def notes(source: str) -> list[str]:
+    _, module = compile_source(source, "m.nd", "m")
+    fns = decode_module(module.ir).functions
+    return [n.note for f in fns for s in f.body for n in walk(s) if isinstance(n, ir.ForRange) and n.note]
+
+
+@pytest.mark.parametrize(("change", "why"), [
+    ({"init": "1.0"}, None),                                        # not the shape of a product at all
+    ({"product": "a[i, k] * b[j, k]"}, "the product is not `a[i, k] * b[k, j]`"),   # a times b transposed
+    ({"product": "a[i, k] + b[k, j]"}, "is not a product"),
+    ({"inner": "len(b) - 1"}, "a loop bound is computed"),
+    ({"product": "a[i, k] * c[k, j]"}, "the result `c` is also an input"),
 ])
-def test_other_nests_are_left_alone(change: dict[str, str]) -> None:
-    assert intents(NEST.format(**{**STANDARD, **change})) == []
+def test_other_nests_are_left_alone_and_say_why(change: dict[str, str], why: str | None) -> None:
+    source = NEST.format(**{**STANDARD, **change})
+    assert intents(source) == []
+    if why is None:
+        assert notes(source) == []
+    else:
+        assert len(notes(source)) == 1 and "not a matrix product: " in notes(source)[0] \
+            and why in notes(source)[0], notes(source)
 
 
 def test_no_optimize_keeps_the_loops() -> None:
@@ -109,6 +122,16 @@ def test_the_accumulating_nest_is_recognised_in_any_loop_order(order: str) -> No
 
 def test_an_accumulation_into_another_cell_is_left_alone() -> None:
     assert intents(accumulate("mm", "ikj").replace("c[i, j] += a[i, k]", "c[i, k] += a[i, k]")) == []
+
+
+def test_an_accumulation_into_an_input_is_left_alone_and_says_why(tmp_path: Path) -> None:
+    source = accumulate("mm", "ikj").replace("c[i, j] += a[i, k]", "a[i, j] += a[i, k]")
+    assert intents(source) == []
+    (tmp_path / "k.nd").write_text(source)
+    noodlec = Path(sys.executable).parent / "noodlec"
+    out = subprocess.run([str(noodlec), "k.nd", "--explain"], cwd=tmp_path, capture_output=True, text=True,
+                         timeout=60).stdout
+    assert "k.nd:2: loop nest in mm: not a matrix product: the result `a` is also an input" in out
 
 
 # One module, loaded once per backend: the recognised nests, and the same loops kept as written.

@@ -256,6 +256,8 @@ class ForRange(Node):
     stop: Expr
     step: Expr
     body: list["Stmt"]
+    #: why the intents pass left a nest shaped like a known intent alone (for `--explain`)
+    note: str = ""
 
 
 class ForEach(Node):

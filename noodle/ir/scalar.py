@@ -309,6 +309,8 @@ def explain_loops(module: ir.Module, p: Plan) -> list[tuple[int, str]]:
                     out.append((n.line, f"loop nest in {owner}: matrix product recognised — BLAS "
                                         "(numpy.matmul) when the bounds are the arrays' shapes and the result "
                                         "overlaps neither input, else the loops as written"))
+                if isinstance(n, ir.ForRange) and n.note:
+                    out.append((n.line, f"loop nest in {owner}: {n.note}"))
                 if not isinstance(n, (ir.ForRange, ir.While)):
                     continue
                 kind = "for loop" if isinstance(n, ir.ForRange) else "while loop"

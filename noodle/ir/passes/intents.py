@@ -21,7 +21,9 @@ i, j and k nested however), become
 The guard holds when the bounds are exactly the arrays' shapes, the arrays are float and `c`
 shares no memory with `a` or `b` — then the nest computes `c = a @ b` (up to the reassociation a
 recognised sum allows), which BLAS does; otherwise the loop runs as written.  The recognition is
-recorded on the statement (`If.intent`) so `noodlec --explain` can say what was recognised.
+recorded on the statement (`If.intent`) so `noodlec --explain` can say what was recognised; a
+nest shaped like a product but left alone — the result is also an input, the product is not
+`a[i, k] * b[k, j]`, a bound is computed — records why on its loop (`ForRange.note`).
 """
 from __future__ import annotations
 
@@ -45,11 +47,14 @@ def _body(f: ir.Function, body: list[ir.Stmt], counter: list[int]) -> list[ir.St
     out: list[ir.Stmt] = []
     for s in body:
         if isinstance(s, ir.ForRange):
-            rewritten = _matmul(f, s) or _matmul_accumulate(s)
+            found = [_matmul(f, s), _matmul_accumulate(f, s)]
+            rewritten = next((x for x in found if isinstance(x, ir.If)), None)
             if rewritten is not None:
                 counter[0] += 1
                 out.append(rewritten)
                 continue
+            # a nest shaped like a product but left alone says why (`noodlec --explain`)
+            s.note = next((f"not a matrix product: {x}" for x in found if isinstance(x, str)), s.note)
             s.body = _body(f, s.body, counter)
         elif isinstance(s, ir.If):
             s.then = _body(f, s.then, counter)
@@ -92,7 +97,12 @@ def _is_get(e: ir.Expr, x: int, y: int) -> ir.Expr | None:
     return None
 
 
-def _matmul(f: ir.Function, outer: ir.ForRange) -> ir.Stmt | None:
+#: what `_matmul` and `_matmul_accumulate` give: the guarded statement, why a nest shaped like a
+#: product was left alone, or None for a loop that is nothing like one
+Found = "ir.If | str | None"
+
+
+def _matmul(f: ir.Function, outer: ir.ForRange) -> Found:
     if not (_counted(outer) and len(outer.body) == 1 and _counted(outer.body[0])):
         return None
     middle = outer.body[0]
@@ -103,33 +113,34 @@ def _matmul(f: ir.Function, outer: ir.ForRange) -> ir.Stmt | None:
     if not (isinstance(init, ir.LocalSet) and isinstance(init.value, ir.Const) and init.value.value == 0.0
             and _counted(inner) and isinstance(inner, ir.ForRange) and len(inner.body) == 1
             and isinstance(store, ir.ExprStmt) and isinstance(store.expr, ir.CallBuiltin)
-            and store.expr.name == "array.set" and len(store.expr.args) == 4):
+            and store.expr.name == "array.set" and len(store.expr.args) == 4 and _float_matrix(store.expr.args[0])):
         return None
     i, j, k, s = outer.slot, middle.slot, inner.slot, init.slot
     update = inner.body[0]
     if not (isinstance(update, ir.LocalSet) and update.slot == s and isinstance(update.value, ir.Binary)
             and update.value.op == "float.add"):
-        return None
+        return f"the inner loop (line {inner.line}) does not only add to `{f.local_names[s]}`"
     add = update.value
     product = add.b if isinstance(add.a, ir.LocalGet) and add.a.slot == s else \
         add.a if isinstance(add.b, ir.LocalGet) and add.b.slot == s else None
     if not (isinstance(product, ir.Binary) and product.op == "float.mul"):
-        return None
+        return f"what the inner loop adds (line {inner.line}) is not a product"
     a = _is_get(product.a, i, k) or _is_get(product.b, i, k)
     b = _is_get(product.b, k, j) or _is_get(product.a, k, j)
     c_args = store.expr.args
     c = c_args[0]
-    if a is None or b is None or not _float_matrix(c) \
-            or not (isinstance(c_args[1], ir.LocalGet) and c_args[1].slot == i
-                    and isinstance(c_args[2], ir.LocalGet) and c_args[2].slot == j
-                    and isinstance(c_args[3], ir.LocalGet) and c_args[3].slot == s):
-        return None
-    if len({a.slot, b.slot, c.slot}) < 2 or c.slot in (a.slot, b.slot):  # type: ignore[union-attr]
-        return None
+    if a is None or b is None:
+        return _indexing(f, i, j, k, inner.line)
+    if not (isinstance(c_args[1], ir.LocalGet) and c_args[1].slot == i
+            and isinstance(c_args[2], ir.LocalGet) and c_args[2].slot == j
+            and isinstance(c_args[3], ir.LocalGet) and c_args[3].slot == s):
+        return f"line {store.line} does not store `{f.local_names[s]}` at [{f.local_names[i]}, {f.local_names[j]}]"
+    if c.slot in (a.slot, b.slot):  # type: ignore[union-attr]
+        return f"the result `{f.local_names[c.slot]}` is also an input: the loops read what they write"  # type: ignore[union-attr]
     return _guarded(outer, "array.matmul_into", a, b, c, outer.stop, middle.stop, inner.stop)
 
 
-def _matmul_accumulate(outer: ir.ForRange) -> ir.Stmt | None:
+def _matmul_accumulate(f: ir.Function, outer: ir.ForRange) -> Found:
     """`c[i, j] += a[i, k] * b[k, j]` inside three counted loops over i, j and k in any order."""
     loops = [outer]
     while len(loops) < 3 and len(loops[-1].body) == 1 and _counted(loops[-1].body[0]):
@@ -152,21 +163,30 @@ def _matmul_accumulate(outer: ir.ForRange) -> ir.Stmt | None:
     k = rest.pop()
     old = value.a if _is_get(value.a, i, j) is not None else value.b if _is_get(value.b, i, j) is not None else None
     product = value.b if old is value.a else value.a
-    if old is None or _is_get(old, i, j).slot != c.slot \
-            or not (isinstance(product, ir.Binary) and product.op == "float.mul"):  # type: ignore[union-attr]
-        return None
+    if old is None or _is_get(old, i, j).slot != c.slot:  # type: ignore[union-attr]
+        return f"line {store.line} does not add to the element it stores"
+    if not (isinstance(product, ir.Binary) and product.op == "float.mul"):
+        return f"what line {store.line} adds is not a product"
     a = _is_get(product.a, i, k) or _is_get(product.b, i, k)
     b = _is_get(product.b, k, j) or _is_get(product.a, k, j)
-    if a is None or b is None or c.slot in (a.slot, b.slot):  # type: ignore[union-attr]
-        return None
+    if a is None or b is None:
+        return _indexing(f, i, j, k, store.line)
+    if c.slot in (a.slot, b.slot):  # type: ignore[union-attr]
+        return f"the result `{f.local_names[c.slot]}` is also an input: the loops read what they write"  # type: ignore[union-attr]
     return _guarded(outer, "array.matmul_add_into", a, b, c, by_slot[i].stop, by_slot[j].stop, by_slot[k].stop)
 
 
+def _indexing(f: ir.Function, i: int, j: int, k: int, line: int) -> str:
+    names = [f.local_names[x] for x in (i, k, j)]
+    return "line {}: the product is not `a[{}, {}] * b[{}, {}]` of two float matrices".format(
+        line, names[0], names[1], names[1], names[2])
+
+
 def _guarded(nest: ir.ForRange, variant: str, a: ir.Expr, b: ir.Expr, c: ir.Expr, rows: ir.Expr, cols: ir.Expr,
-             inner: ir.Expr) -> ir.Stmt | None:
+             inner: ir.Expr) -> Found:
     """`if array.matmul_fits(...) { variant(a, b, c) } else { nest }`, when the bounds can be read twice."""
     if not all(_pure_bound(x) for x in (rows, cols, inner)):
-        return None
+        return "a loop bound is computed (a constant, a variable, len(x) or x.shape[k] can be checked)"
     import copy
 
     pos = {"line": nest.line, "col": nest.col}
