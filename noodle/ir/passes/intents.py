@@ -27,6 +27,9 @@ nest shaped like a product but left alone — the result is also an input, the p
 """
 from __future__ import annotations
 
+import copy
+from typing import Union
+
 from noodle.ir import nodes as ir
 from noodle.ir.types import BOOL, FLOAT, NONE, ArrayT, prune
 
@@ -99,7 +102,7 @@ def _is_get(e: ir.Expr, x: int, y: int) -> ir.Expr | None:
 
 #: what `_matmul` and `_matmul_accumulate` give: the guarded statement, why a nest shaped like a
 #: product was left alone, or None for a loop that is nothing like one
-Found = "ir.If | str | None"
+Found = Union[ir.If, str, None]
 
 
 def _matmul(f: ir.Function, outer: ir.ForRange) -> Found:
@@ -187,8 +190,6 @@ def _guarded(nest: ir.ForRange, variant: str, a: ir.Expr, b: ir.Expr, c: ir.Expr
     """`if array.matmul_fits(...) { variant(a, b, c) } else { nest }`, when the bounds can be read twice."""
     if not all(_pure_bound(x) for x in (rows, cols, inner)):
         return "a loop bound is computed (a constant, a variable, len(x) or x.shape[k] can be checked)"
-    import copy
-
     pos = {"line": nest.line, "col": nest.col}
     a, b, c = (copy.deepcopy(x) for x in (a, b, c))  # the loop keeps its own nodes
     bounds = [copy.deepcopy(x) for x in (rows, cols, inner)]
