@@ -156,27 +156,29 @@ def _mul(a: Any, b: Any) -> Any:
     return n.multiply(a, b)
 
 
-def _truediv(a: Any, b: Any) -> Any:
+def _check_divisor(b: Any) -> None:
+    """Noodle raises on division by zero where NumPy would give inf or nan: any zero divisor fails."""
     n = np()
     if bool(n.any(n.asarray(b) == 0)):
         raise _err("ZeroDivisionError", "division by zero")
-    return n.true_divide(a, b)
+
+
+def _truediv(a: Any, b: Any) -> Any:
+    _check_divisor(b)
+    return np().true_divide(a, b)
 
 
 def _floordiv(a: Any, b: Any) -> Any:
     n = np()
-    if bool(n.any(n.asarray(b) == 0)):
-        raise _err("ZeroDivisionError", "division by zero")
+    _check_divisor(b)
     if _is_int(a) and _is_int(b) and bool(n.any((n.asarray(a) == INT_MIN) & (n.asarray(b) == -1))):
         raise _err("OverflowError", "integer overflow")
     return n.floor_divide(a, b)
 
 
 def _mod(a: Any, b: Any) -> Any:
-    n = np()
-    if bool(n.any(n.asarray(b) == 0)):
-        raise _err("ZeroDivisionError", "division by zero")
-    return n.mod(a, b)
+    _check_divisor(b)
+    return np().mod(a, b)
 
 
 def _pow(a: Any, b: Any) -> Any:
