@@ -256,7 +256,10 @@ class ForRange(Node):
     stop: Expr
     step: Expr
     body: list["Stmt"]
-    #: why the intents pass left a nest shaped like a known intent alone (for `--explain`)
+    #: what the intents pass recognised the loop (nest) as computing: "sum", "map", "stencil", ...
+    #: (noodle.backends.variants), "nested" for the inner loop of a recognised nest
+    intent: str = ""
+    #: for `--explain`: the recognised intent's details, or why a loop shaped like one was left alone
     note: str = ""
 
 

@@ -101,8 +101,10 @@ def body_lines(body: list[ir.Stmt], depth: int) -> list[str]:
             out += body_lines(s.body, depth + 1)
             out.append(f"{pad}}}")
         elif isinstance(s, ir.ForRange):
+            recognised = f", intent {s.intent}" if s.intent and s.intent != "nested" else ""
+            note = f": {s.note}" if s.note else ""
             out.append(f"{pad}for %{s.slot} in range({expr_text(s.start)}, {expr_text(s.stop)}, "
-                       f"{expr_text(s.step)}) {{{loc}")
+                       f"{expr_text(s.step)}) {{{loc}{recognised}{note}")
             out += body_lines(s.body, depth + 1)
             out.append(f"{pad}}}")
         elif isinstance(s, ir.ForEach):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from noodle.backends import variants
 from noodle.ir import nodes as ir
 from noodle.ir.types import BOOL, FLOAT, INT, NONE, ArrayT, TupleT, prune
 
@@ -73,6 +74,9 @@ def _check_stmt(s: ir.Stmt) -> None:
         _check_expr(s.value)
     elif isinstance(s, ir.ExprStmt):
         _check_expr(s.expr)
+    elif isinstance(s, ir.If) and s.intent:
+        for x in s.otherwise:  # native code runs an intent's loops; its library variant is the VM's
+            _check_stmt(x)
     elif isinstance(s, ir.If):
         _check_expr(s.cond)
         for x in s.then + s.otherwise:
@@ -165,7 +169,8 @@ def _check_expr(e: ir.Expr) -> None:
         return
     if isinstance(e, ir.Call):
         for a in e.args:
-            _check_expr(a)
+            if not _array_param(a):  # Arrays pass by reference between native functions
+                _check_expr(a)
         return
     if isinstance(e, ir.CallBuiltin) and e.name in NATIVE_BUILTINS:
         for a in e.args:
@@ -202,10 +207,6 @@ def plan(module: ir.Module) -> Plan:
         why = unsupported_reason(f)
         if why is None:
             ok[name] = f
-        elif (guard := _intent_guard(f)) is not None:
-            out.reasons[name] = (f"line {guard.line}: it chooses between the variants of a recognised "
-                                 f"{INTENT_NAMES.get(guard.intent, guard.intent)} (the guard and the library call run in the VM, the loops "
-                                 "natively when they qualify)")
         else:
             out.reasons[name] = f"line {why.line}: {why.reason}" if why.line else why.reason
     changed = True
@@ -219,7 +220,13 @@ def plan(module: ir.Module) -> Plan:
                     changed = True
                     break
     for name, f in ok.items():
-        if _loops(f.body) or _recursive(name, ok):
+        if (guard := intent_guard(f)) is not None:
+            # calls from the VM choose between the variants (the guard is a VM native); calls from
+            # native code take the loops, compiled when a native function calls this one
+            out.reasons[name] = (f"line {guard.line}: it chooses between the variants of a recognised "
+                                 f"{variants.name(guard.intent)} (the guard and the library call run in "
+                                 "the VM; native callers run its loops)")
+        elif _loops(f.body) or _recursive(name, ok):
             out.native.append(name)
         else:
             out.reasons[name] = "no loop or recursion: a native call would cost more than it saves"
@@ -234,10 +241,7 @@ def plan(module: ir.Module) -> Plan:
     return out
 
 
-INTENT_NAMES = {"matmul": "matrix product"}
-
-
-def _intent_guard(f: ir.Function) -> "ir.If | None":
+def intent_guard(f: ir.Function) -> "ir.If | None":
     """The first intent dispatch (see noodle.ir.passes.intents) in `f`, if any."""
     from noodle.ir.walk import walk
 
@@ -294,42 +298,47 @@ def float_reductions(body: list[ir.Stmt]) -> set[int]:
 
 
 def explain_loops(module: ir.Module, p: Plan) -> list[tuple[int, str]]:
-    """(line, text) for each counted or `while` loop: where it runs, and the intents recognised in it."""
+    """(line, text) for each loop or loop nest: the intent recognised (or why a loop shaped like
+    one was not), the variants that can run it, and where its loops run."""
     from noodle.ir.walk import walk
 
+    outlined = {f.name: f for f in module.functions if f.name.startswith("__loop_")}
     out: list[tuple[int, str]] = []
     for f in module.functions:
         if f.kind not in ("fn", "method", "init", "test"):
             continue
-        native = f.name in p.native
         owner = f.display.split(" (")[0]
+        # an outlined loop is explained where it runs: as the loop of the function it came from
+        native = f.name in p.native or (f.name in outlined and f.name in p.compiled)
         for s in f.body:
             for n in walk(s):
-                if isinstance(n, ir.If) and n.intent == "matmul":
-                    out.append((n.line, f"loop nest in {owner}: matrix product recognised — BLAS "
-                                        "(numpy.matmul) when the bounds are the arrays' shapes and the result "
-                                        "overlaps neither input, else the loops as written"))
-                if isinstance(n, ir.ForRange) and n.note:
-                    out.append((n.line, f"loop nest in {owner}: {n.note}"))
-                if not isinstance(n, (ir.ForRange, ir.While)):
-                    continue
-                kind = "for loop" if isinstance(n, ir.ForRange) else "while loop"
-                if not native:
-                    out.append((n.line, f"{kind} in {owner}: VM — {p.reasons.get(f.name, 'not compiled')}"))
-                    continue
-                notes = []
-                sums = float_reductions(n.body) if isinstance(n, ir.ForRange) else set()
-                for st in n.body:
-                    if id(st) in sums:
-                        notes.append(f"sum reduction into `{f.local_names[st.slot]}` (reassociated, vectorisable)")
-                if isinstance(n, ir.ForRange):
-                    arrays = sorted({f.local_names[x.args[0].slot] for b in n.body for x in walk(b)
-                                     if isinstance(x, ir.CallBuiltin) and x.name in ("array.get", "array.set")
-                                     and array_kind(x.args[0].ty) in ("float/1", "int/1")
-                                     and isinstance(x.args[1], ir.LocalGet) and x.args[1].slot == n.slot})
-                    if arrays:
-                        notes.append("bounds-check-free version when the range fits " + ", ".join(
-                            f"`{a}`" for a in arrays))
-                text = f"{kind} in {owner}: native (llvm)" + ("; " + "; ".join(notes) if notes else "")
-                out.append((n.line, text))
-    return sorted(out)
+                if isinstance(n, ir.If) and n.intent:
+                    out.append((n.line, f"loop nest in {owner}: {variants.name(n.intent)} recognised — "
+                                + "; else ".join(v.describe() for v in variants.REGISTRY[n.intent])))
+                elif isinstance(n, ir.ForRange) and n.intent != "nested" or isinstance(n, ir.While):
+                    out.append((n.line, _explain_loop(f, n, owner, native, p)))
+    return out
+
+
+def _explain_loop(f: ir.Function, n: "ir.ForRange | ir.While", owner: str, native: bool, p: Plan) -> str:
+    from noodle.ir.walk import walk
+
+    kind = "for loop" if isinstance(n, ir.ForRange) else "while loop"
+    what = ""
+    if isinstance(n, ir.ForRange) and n.intent:
+        label = "reduction" if n.intent in variants.REDUCTIONS else variants.name(n.intent)
+        what = f"{label}: {n.note}" if n.note else label
+    elif isinstance(n, ir.ForRange) and n.note:
+        what = n.note
+    if not native:
+        where = f"VM — {p.reasons.get(f.name, 'not compiled')}"
+    else:
+        where = "native (llvm)"
+        if isinstance(n, ir.ForRange):
+            arrays = sorted({f.local_names[x.args[0].slot] for b in n.body for x in walk(b)
+                             if isinstance(x, ir.CallBuiltin) and x.name in ("array.get", "array.set")
+                             and array_kind(x.args[0].ty) in ("float/1", "int/1")
+                             and isinstance(x.args[1], ir.LocalGet) and x.args[1].slot == n.slot})
+            if arrays:
+                where += "; bounds-check-free version when the range fits " + ", ".join(f"`{a}`" for a in arrays)
+    return f"{kind} in {owner}: " + (f"{what} — {where}" if what else where)

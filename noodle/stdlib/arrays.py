@@ -305,10 +305,13 @@ native("array.all", 1)(lambda a: bool(np().all(a)))
 native("array.any", 1)(lambda a: bool(np().any(a)))
 
 
-# the matrix-product intent (noodle.ir.passes.intents): the guard, and the BLAS variants
+# guards and library variants of recognised intents (noodle.ir.passes.intents,
+# noodle.backends.variants): a guard answers whether the variant computes what the loops would
 
-#: natives that choose an intent's library variant; `--mode safe` makes them answer no
-INTENT_GUARDS = frozenset({"array.matmul_fits"})
+@native("array.dot_fits", 3)
+def _dot_fits(x: Any, y: Any, n: int) -> bool:
+    """`for i in 0..n { s += x[i] * y[i] }` is `s + dot(x, y)` when it runs over both whole arrays."""
+    return x.shape == y.shape == (n,) and x.dtype == y.dtype == np().float64
 
 @native("array.matmul_fits", 6)
 def _matmul_fits(a: Any, b: Any, c: Any, rows: int, cols: int, inner: int) -> bool:

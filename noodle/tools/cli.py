@@ -172,9 +172,9 @@ def _noodlec_cli() -> None:
             if explain:
                 p = plan(module_ir)
                 for f in module_ir.functions:
-                    if f.kind != "fn":
-                        continue
-                    what = f"loop in {f.display.split(' (')[0]}" if f.name.startswith("__loop_") else f"fn {f.name}"
+                    if f.kind != "fn" or f.name.startswith("__loop_"):
+                        continue  # an outlined loop is explained with the loops below
+                    what = f"fn {f.name}"
                     if f.name in p.native:
                         where = "native (llvm)" if available() else "VM (llvmlite is not installed)"
                         click.echo(f"{file}:{f.line}: {what}: {where}")

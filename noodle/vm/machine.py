@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
 
 from noodle.errors import LimitExceeded, LoadError
 from noodle.stdlib.natives import NATIVES  # first: it registers the array natives too
-from noodle.stdlib.arrays import INTENT_GUARDS  # noqa: I001
+from noodle.backends.variants import inexact_guards  # noqa: I001
 from noodle.vm.errors import CODE_REGISTRY, CodeInfo, NoodleRuntimeError, noodle_stack, runtime_error
 from noodle.vm.image import ModuleImage, build_image
 from noodle.vm.limits import Capabilities, Limits, LimitSignal, Meter
@@ -217,8 +217,8 @@ class Machine:
             def denied(*args: Any) -> Any:
                 raise ErrorValue("PermissionError", message)
             return denied
-        if native.name in INTENT_GUARDS and self.mode == "safe":
-            return _never  # every intent runs its loops as written
+        if self.mode == "safe" and native.name in inexact_guards():
+            return _never  # every intent runs its loops as written, in their order
         if native.name == "time.sleep" and self.meter is not None:
             return self.meter.sleep
         if native.name.startswith("random.") or native.name == "array.rand":

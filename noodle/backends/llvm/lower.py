@@ -200,6 +200,8 @@ class _FunctionLowering:
                 b.store(self.expr(s.value), self.slots[s.slot])
         elif isinstance(s, ir.ExprStmt):
             self.expr(s.expr)
+        elif isinstance(s, ir.If) and s.intent:
+            self.body(s.otherwise)  # native callers take the loops: the library variants are the VM's
         elif isinstance(s, ir.If):
             cond = self.expr(s.cond)
             then, other, join = self.new_block("then"), self.new_block("else"), self.new_block("endif")
@@ -460,7 +462,13 @@ class _FunctionLowering:
     def call(self, e: ir.Call) -> L.Value:
         b = self.b
         callee = self.decls[e.func]
-        args = [self.expr(a) for a in e.args]
+        args: list[L.Value] = []
+        for a in e.args:
+            if isinstance(a, ir.LocalGet) and a.slot in self.arrays:  # an Array goes as its pointer and shape
+                data, lengths, strides = self.arrays[a.slot]
+                args += [data, *lengths, *strides]
+            else:
+                args.append(self.expr(a))
         kind = scalar(e.ty)
         if kind is None:
             raise Unsupported("calling a function that returns several values", e.line)

@@ -25,7 +25,7 @@ into its elements are seen by the caller as before.
 from __future__ import annotations
 
 from noodle.ir import nodes as ir
-from noodle.ir.scalar import Unsupported, _check_stmt, array_kind, scalar, unsupported_reason
+from noodle.ir.scalar import Unsupported, _check_stmt, array_kind, intent_guard, scalar, unsupported_reason
 from noodle.ir.types import NONE, TupleT
 from noodle.ir.walk import walk
 
@@ -35,8 +35,10 @@ def outline_module(module: ir.Module) -> int:
     ready = _native_ready(module)
     moved = 0
     for f in list(module.functions):
-        if f.kind not in ("fn", "init", "test") or f.name in ready or f.name in lambdas_of \
-                or "no_optimize" in f.attributes:
+        # a function choosing between an intent's variants runs in the VM even when native code
+        # could take it (native callers run its loops): its loops are outlined like any other's
+        if f.kind not in ("fn", "init", "test") or (f.name in ready and intent_guard(f) is None) \
+                or f.name in lambdas_of or "no_optimize" in f.attributes:
             continue
         counter = [0]
         f.body = _outline_body(module, f, f.body, ready, counter)

@@ -1,0 +1,88 @@
+"""The variant registry: for each intent the optimiser recognises, the ways it can run.
+
+The `intents` pass (noodle.ir.passes.intents) recognises what a loop means; this registry says
+which implementations of that meaning exist, in order of preference, and when each is chosen.
+A *library* variant has a guard — a native that answers, at the call site and at run time,
+whether it applies to these arguments (shapes, dtypes, overlap, size) — and a native that runs
+it; the intent's loops as written are always the last variant (natively through LLVM when the
+function qualifies, else in the VM).  A variant that does not give the loops' results bit for
+bit (a BLAS sum adds in another order) is `exact=False`: `--mode safe` makes its guard answer no.
+
+New backends plug in here: an OpenCL kernel or a replacement for a Python library call is one
+more `register(...)` ahead of the loops, with its guard and runner implemented as natives.
+
+No imports beyond the standard library's core: the VM reads `inexact_guards()` when it binds
+natives, on the start-up path of every program.
+"""
+from __future__ import annotations
+
+
+class Variant:
+    """One way to run an intent."""
+
+    __slots__ = ("intent", "name", "backend", "what", "when", "exact", "guard", "run")
+
+    def __init__(self, intent: str, name: str, backend: str, what: str, when: str = "", *, exact: bool,
+                 guard: str | None = None, run: str | None = None) -> None:
+        self.intent = intent  # the intent's key: "matmul", "dot", "sum", "map", ...
+        self.name = name  # short name: "blas", "loops"
+        self.backend = backend  # "numpy" (BLAS behind it), "llvm", "vm"; later "opencl", "ffi"
+        self.what = what  # for --explain: what runs
+        self.when = when  # for --explain: when its guard holds ("" for the loops, the last resort)
+        self.exact = exact  # the loops' results bit for bit (allowed under --mode safe)
+        self.guard = guard  # native deciding at run time whether this variant applies
+        self.run = run  # native running it
+
+    def describe(self) -> str:
+        return f"{self.what} when {self.when}" if self.when else self.what
+
+
+#: intent key -> its name in messages
+INTENT_NAMES: dict[str, str] = {}
+#: intent key -> variants, most preferred first; the loops as written come last
+REGISTRY: dict[str, list[Variant]] = {}
+
+
+def intent(key: str, name: str) -> None:
+    """Declare an intent; its loops-as-written variant is registered with it."""
+    INTENT_NAMES[key] = name
+    REGISTRY[key] = [Variant(key, "loops", "llvm", "the loops as written (native code when they qualify)",
+                             exact=True)]
+
+
+def register(v: Variant) -> Variant:
+    """Add a variant ahead of the loops (and after the variants registered before it)."""
+    REGISTRY[v.intent].insert(len(REGISTRY[v.intent]) - 1, v)
+    return v
+
+
+def library_variant(key: str) -> Variant | None:
+    """The preferred guarded variant of an intent, if it has one."""
+    return next((v for v in REGISTRY.get(key, []) if v.guard), None)
+
+
+def inexact_guards() -> frozenset[str]:
+    """Guards of variants that may differ from the loops in the last bits: `--mode safe` says no to them."""
+    return frozenset(v.guard for vs in REGISTRY.values() for v in vs if v.guard and not v.exact)
+
+
+def name(key: str) -> str:
+    return INTENT_NAMES.get(key, key)
+
+
+# ---------------------------------------------------------------- the intents known today
+
+intent("matmul", "matrix product")
+register(Variant("matmul", "blas", "numpy", "BLAS (numpy.matmul)", "the bounds are the arrays' shapes, the arrays "
+                 "are float and the result overlaps neither input", exact=False,
+                 guard="array.matmul_fits", run="array.matmul_into"))
+intent("dot", "dot product")
+register(Variant("dot", "blas", "numpy", "BLAS (numpy.dot)", "the loop runs over both whole float arrays",
+                 exact=False,
+                 guard="array.dot_fits", run="array.dot"))
+#: the reductions (their loops carry which, and into which variables)
+REDUCTIONS = frozenset({"sum", "product", "min", "max", "count"})
+for _key, _name in (("sum", "sum reduction"), ("product", "product reduction"), ("min", "min reduction"),
+                    ("max", "max reduction"), ("count", "count"), ("map", "elementwise map"),
+                    ("stencil", "stencil"), ("scan", "scan"), ("histogram", "histogram")):
+    intent(_key, _name)
