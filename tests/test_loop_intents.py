@@ -1,0 +1,241 @@
+"""Loops recognised by what they compute (noodle/ir/intents/loops.py): which intent, why not, and
+that every recognised kernel computes what its loops do — under both backends, on random shapes,
+strided views and aliasing arguments, against the same loops kept in the VM and against NumPy."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from noodle.compiler.driver import compile_source
+from noodle.ir import nodes as ir
+from noodle.ir.nodes import decode_module
+from noodle.ir.walk import walk
+from noodle.vm.machine import Machine
+
+KERNELS = """
+fn dotp(a: Array<float>, b: Array<float>) -> float {
+    var s = 0.0
+    for i in 0..len(a) { s += a[i] * b[i] }
+    return s
+}
+fn total(a: Array<float>) -> float {
+    var s = 0.0
+    for i in 0..len(a) { s += a[i] }
+    return s
+}
+fn isum(a: Array<int>) -> int {
+    var s = 0
+    for i in 0..len(a) { s += a[i] }
+    return s
+}
+fn stats(a: Array<int>, limit: int) -> int {
+    var n = 0
+    var lo = 1000
+    var hi = -1000
+    for i in 0..len(a) {
+        if a[i] > limit { n += 1 }
+        lo = min(lo, a[i])
+        hi = max(hi, a[i])
+    }
+    return n * 1000003 + lo * 1009 + hi
+}
+fn prod(a: Array<float>) -> float {
+    var p = 1.0
+    for i in 0..len(a) { p *= a[i] }
+    return p
+}
+fn saxpy(alpha: float, x: Array<float>, y: Array<float>) {
+    for i in 0..len(x) { y[i] = alpha * x[i] + y[i] }
+}
+fn prefix(a: Array<float>, out: Array<float>) {
+    var s = 0.0
+    for i in 0..len(a) {
+        s += a[i]
+        out[i] = s
+    }
+}
+fn hist(a: Array<int>, h: Array<int>) {
+    for i in 0..len(a) { h[a[i]] += 1 }
+}
+fn jacobi(a: Array<float, 2>, b: Array<float, 2>) {
+    for i in 1..len(a) - 1 {
+        for j in 1..a.shape[1] - 1 {
+            b[i, j] = 0.25 * (a[i - 1, j] + a[i + 1, j] + a[i, j - 1] + a[i, j + 1])
+        }
+    }
+}
+"""
+
+
+
+def kept_as_written(source: str) -> str:
+    """The same functions, renamed `NAME_loops` and marked @no_optimize: run as written, in the VM."""
+    blocks = ["fn " + b for b in source.split("\nfn ")[1:]]
+    return "".join("@no_optimize\n" + b.replace("(", "_loops(", 1) + "\n" for b in blocks)
+
+
+#: the kernels, and the same kernels kept as written: the reference every variant must agree with
+PROGRAM = KERNELS + kept_as_written(KERNELS)
+
+
+def loop_intents(source: str) -> list[tuple[str, str]]:
+    """(intent, note) of every loop and intent dispatch, in order."""
+    _, module = compile_source(source, "m.nd", "m")
+    out = []
+    for f in decode_module(module.ir).functions:
+        if f.name.startswith("__loop_"):
+            continue
+        for s in f.body:
+            for n in walk(s):
+                if isinstance(n, ir.If) and n.intent:
+                    out.append((n.intent, "dispatch"))
+                elif isinstance(n, ir.ForRange) and n.intent != "nested" and (n.intent or n.note):
+                    out.append((n.intent, n.note))
+    return out
+
+
+def test_each_kernel_is_recognised_as_what_it_computes() -> None:
+    found = loop_intents(KERNELS)
+    assert [k for k, _ in found] == ["dot", "sum", "sum", "count", "product", "map", "scan", "histogram",
+                                     "stencil"]
+    notes = dict(found[3:])
+    assert notes["count"] == "count into `n` under an if-filter, min into `lo`, max into `hi`"
+    assert notes["stencil"] == "4-point neighbourhood, into `b`" and notes["scan"].startswith("running sum `s`")
+    assert "reassociated" in found[1][1] and "reassociated" not in found[2][1]  # float sums only
+
+
+LEFT_ALONE = {
+    "s += a[i]\n a[i] = s * 2.0": "reads `s`, which the loop accumulates",
+    "if a[i] < 0.0 { break }\n s += a[i]": "leaves the iteration early (`break`)",
+    "s += a[i]\n print(s)": "calls `print`, which may have side effects",
+    "s += a[i]\n s += 1.0": "an accumulator is updated twice",
+    "a[i] = a[i - 1] + 1.0": "reads `a` at another position than line",
+    "s += t\n t = a[i]": "reads `t` before the iteration sets it",
+    "s += f(a[i])": "calls `f`, which may have side effects",
+    "a[0] = a[i]": "does not write a new element of `a` each iteration",
+}
+
+
+@pytest.mark.parametrize(("body", "why"), LEFT_ALONE.items())
+def test_a_loop_that_is_not_what_it_looks_like_is_left_alone_and_says_why(body: str, why: str) -> None:
+    source = ("fn f(x: float) -> float { return x }\n"
+              "fn k(a: Array<float>) -> float {\n var s = 0.0\n var t = 0.0\n"
+              f" for i in 1..len(a) {{\n {body}\n }}\n return s + t\n}}\n")
+    found = [x for x in loop_intents(source) if x[1] != "dispatch"]
+    assert len(found) == 1 and found[0][0] == "" and found[0][1].startswith("no intent: ") and why in found[0][1], \
+        found
+
+
+# ---------------------------------------------------------------- every variant against its loops
+
+@pytest.fixture(scope="module", params=["vm", "auto"])
+def kernels(request: pytest.FixtureRequest) -> dict:
+    _, module = compile_source(PROGRAM, "k.nd", "k")
+    return Machine(backend=request.param).load(module).functions
+
+
+def vector(draw, n: int, values: st.SearchStrategy) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """n values: contiguous, every other element of a longer array, or reversed (negative stride)."""
+    layout = draw(st.sampled_from(["plain", "strided", "reversed"]))
+    if layout == "strided":
+        return np.array(draw(st.lists(values, min_size=2 * n, max_size=2 * n)))[::2]
+    data = np.array(draw(st.lists(values, min_size=n, max_size=n)))
+    return data[::-1] if layout == "reversed" else data
+
+
+SIZES = st.sampled_from([0, 1, 2, 7, 31, 64, 257])
+FLOATS = st.floats(-1e3, 1e3, allow_nan=False, allow_infinity=False)
+
+
+@st.composite
+def float_pair(draw):  # type: ignore[no-untyped-def]
+    n = draw(SIZES)
+    return vector(draw, n, FLOATS).astype(float), vector(draw, n, FLOATS).astype(float)
+
+
+@settings(max_examples=40, deadline=None)
+@given(float_pair(), st.booleans())
+def test_float_reductions_agree_with_their_loops_and_numpy(kernels: dict, ab, same: bool) -> None:  # type: ignore[no-untyped-def]
+    a, b = ab
+    if same:
+        b = a  # the same array twice: a sum of squares
+    close = dict(rel=1e-9, abs=1e-6)
+    assert kernels["dotp"](a, b) == pytest.approx(kernels["dotp_loops"](a, b), **close)
+    assert kernels["dotp"](a, b) == pytest.approx(float(np.dot(a, b)), **close)
+    assert kernels["total"](a) == pytest.approx(float(np.sum(a)), **close)
+    small = a / 1000.0 + 1.0  # a product that stays finite
+    assert kernels["prod"](small) == pytest.approx(kernels["prod_loops"](small), rel=1e-9)
+    out, want = np.zeros(len(a)), np.zeros(len(a))
+    kernels["prefix"](a, out)
+    kernels["prefix_loops"](a, want)
+    assert np.array_equal(out, want) and np.array_equal(out, np.cumsum(a))  # a scan adds in order: exact
+
+
+@pytest.mark.parametrize("backend", ["vm", "auto"])
+def test_a_dot_over_arrays_of_different_lengths_runs_its_loop(backend: str) -> None:
+    import io
+    from contextlib import redirect_stdout
+
+    main = ("fn main() {\n print(dotp(ones(3), ones(5)))\n"  # the loop's bound is `a`'s length
+            " try { print(dotp(ones(5), ones(3))) } catch e { print(e.kind) }\n}\n")  # it reads past `b`
+    _, module = compile_source(KERNELS + main, "k.nd", "k")
+    out = io.StringIO()
+    m = Machine(backend=backend)
+    with redirect_stdout(out):
+        m.run_main(m.load(module))
+    assert out.getvalue() == "3.0\nIndexError\n"
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.data())
+def test_int_reductions_and_histograms_are_exact(kernels: dict, data) -> None:  # type: ignore[no-untyped-def]
+    n = data.draw(SIZES)
+    a = vector(data.draw, n, st.integers(0, 40)).astype(np.int64)
+    limit = data.draw(st.integers(-5, 45))
+    assert kernels["isum"](a) == int(a.sum()) == kernels["isum_loops"](a)
+    assert kernels["stats"](a, limit) == kernels["stats_loops"](a, limit)
+    h, want = np.zeros(41, dtype=np.int64), np.zeros(41, dtype=np.int64)
+    kernels["hist"](a, h)
+    kernels["hist_loops"](a, want)
+    assert np.array_equal(h, want) and np.array_equal(h, np.bincount(a, minlength=41))
+
+
+def test_an_int_sum_that_overflows_raises(kernels: dict) -> None:
+    with pytest.raises(Exception) as e:
+        kernels["isum"](np.array([2**62, 2**62], dtype=np.int64))
+    assert "OverflowError" in repr(e.value) or getattr(e.value, "kind", "") == "OverflowError"
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.data())
+def test_maps_and_stencils_agree_with_their_loops_even_on_overlapping_views(kernels: dict, data) -> None:  # type: ignore[no-untyped-def]
+    n = data.draw(SIZES)
+    v = np.array(data.draw(st.lists(FLOATS, min_size=n + 1, max_size=n + 1)))
+    shift = data.draw(st.sampled_from([0, 1]))
+    got, want = v.copy(), v.copy()
+    # y overlaps x one element ahead: each iteration reads what the one before wrote
+    kernels["saxpy"](2.0, got[: n + 1 - shift], got[shift:])
+    kernels["saxpy_loops"](2.0, want[: n + 1 - shift], want[shift:])
+    assert np.array_equal(got, want)
+    rows, cols = data.draw(st.sampled_from([0, 1, 3, 8])), data.draw(st.sampled_from([0, 1, 3, 9]))
+    g = np.array(data.draw(st.lists(FLOATS, min_size=rows * cols, max_size=rows * cols))).reshape(rows, cols)
+    if data.draw(st.booleans()):
+        g = np.ascontiguousarray(g.T).T  # a transposed (column-major) view
+    out, ref = np.zeros((rows, cols)), np.zeros((rows, cols))
+    kernels["jacobi"](g, out)
+    kernels["jacobi_loops"](g, ref)
+    assert np.array_equal(out, ref)
+    in_place = g.copy()
+    kernels["jacobi"](in_place, in_place)  # reads what it wrote: the loops' order decides
+    ref_in_place = g.copy()
+    kernels["jacobi_loops"](ref_in_place, ref_in_place)
+    assert np.array_equal(in_place, ref_in_place)
+
+
+def test_safe_mode_takes_the_dot_products_loop() -> None:
+    _, module = compile_source(PROGRAM, "k.nd", "k")
+    safe = Machine(backend="vm", mode="safe").load(module).functions
+    a = np.array([1e16, 1.0, -1e16, 1.0])
+    assert safe["dotp"](a, np.ones(4)) == safe["dotp_loops"](a, np.ones(4))  # in order: 1e16 + 1 loses the 1
