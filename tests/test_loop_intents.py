@@ -239,3 +239,36 @@ def test_safe_mode_takes_the_dot_products_loop() -> None:
     safe = Machine(backend="vm", mode="safe").load(module).functions
     a = np.array([1e16, 1.0, -1e16, 1.0])
     assert safe["dotp"](a, np.ones(4)) == safe["dotp_loops"](a, np.ones(4))  # in order: 1e16 + 1 loses the 1
+
+
+# ---------------------------------------------------------------- array expressions
+
+FUSED = ("fn f(a: Array<float>, b: Array<float>) -> float { return sum(a * b) }\n"
+         "fn g(a: Array<float>, b: Array<float>) -> float { return sum(a * b * 1.0) }\n")
+
+
+def test_sum_of_a_product_is_one_pass() -> None:
+    _, module = compile_source(FUSED, "m.nd", "m")
+    names = {n.name for f in decode_module(module.ir).functions for s in f.body for n in walk(s)
+             if isinstance(n, ir.CallBuiltin)}
+    assert "array.sum_of_products" in names and "array.mul" in names  # g's product of three is not a dot
+
+
+@settings(max_examples=40, deadline=None)
+@given(float_pair(), st.sampled_from(["same", "scalar", "mismatch"]))
+def test_a_fused_sum_of_products_agrees_with_numpy_and_safe_mode_with_the_vm(ab, shape: str) -> None:  # type: ignore[no-untyped-def]
+    a, b = ab
+    if shape == "scalar":
+        b = np.array([2.5])  # broadcasts: the two steps as written
+    _, module = compile_source(FUSED, "m.nd", "m")
+    fast = Machine(backend="vm").load(module).functions["f"]
+    safe = Machine(backend="vm", mode="safe").load(module).functions["f"]
+    if shape == "mismatch" and len(a) > 2:  # (a length-1 array would broadcast)
+        b = b[:-1]
+        with pytest.raises(Exception):
+            fast(a, b)
+        with pytest.raises(Exception):
+            safe(a, b)
+        return
+    assert fast(a, b) == pytest.approx(float(np.sum(a * b)), rel=1e-9, abs=1e-6)
+    assert safe(a, b) == float(np.sum(a * b))  # as written, bit for bit

@@ -20,10 +20,10 @@ from __future__ import annotations
 class Variant:
     """One way to run an intent."""
 
-    __slots__ = ("intent", "name", "backend", "what", "when", "exact", "guard", "run")
+    __slots__ = ("intent", "name", "backend", "what", "when", "exact", "guard", "run", "safe")
 
     def __init__(self, intent: str, name: str, backend: str, what: str, when: str = "", *, exact: bool,
-                 guard: str | None = None, run: str | None = None) -> None:
+                 guard: str | None = None, run: str | None = None, safe: str | None = None) -> None:
         self.intent = intent  # the intent's key: "matmul", "dot", "sum", "map", ...
         self.name = name  # short name: "blas", "loops"
         self.backend = backend  # "numpy" (BLAS behind it), "llvm", "vm"; later "opencl", "ffi"
@@ -32,6 +32,7 @@ class Variant:
         self.exact = exact  # the loops' results bit for bit (allowed under --mode safe)
         self.guard = guard  # native deciding at run time whether this variant applies
         self.run = run  # native running it
+        self.safe = safe  # for a variant choosing inside its native: the native `--mode safe` binds instead
 
     def describe(self) -> str:
         return f"{self.what} when {self.when}" if self.when else self.what
@@ -66,6 +67,11 @@ def inexact_guards() -> frozenset[str]:
     return frozenset(v.guard for vs in REGISTRY.values() for v in vs if v.guard and not v.exact)
 
 
+def exact_alternatives() -> dict[str, str]:
+    """Natives of inexact variants that choose by themselves -> the exact native `--mode safe` binds."""
+    return {v.run: v.safe for vs in REGISTRY.values() for v in vs if v.run and v.safe and not v.exact}
+
+
 def name(key: str) -> str:
     return INTENT_NAMES.get(key, key)
 
@@ -82,6 +88,9 @@ register(Variant("dot", "blas", "numpy", "BLAS (numpy.dot)", "the loop runs over
                  guard="array.dot_fits", run="array.dot"))
 #: the reductions (their loops carry which, and into which variables)
 REDUCTIONS = frozenset({"sum", "product", "min", "max", "count"})
+register(Variant("dot", "fused", "numpy", "one pass, no temporary: BLAS (numpy.vdot)", "`sum(x * y)` "
+                 "multiplies two float arrays of one shape (else the product, then its sum)", exact=False,
+                 run="array.sum_of_products", safe="array.sum_of_products.exact"))
 for _key, _name in (("sum", "sum reduction"), ("product", "product reduction"), ("min", "min reduction"),
                     ("max", "max reduction"), ("count", "count"), ("map", "elementwise map"),
                     ("stencil", "stencil"), ("scan", "scan"), ("histogram", "histogram")):

@@ -317,6 +317,35 @@ def explain_loops(module: ir.Module, p: Plan) -> list[tuple[int, str]]:
                                 + "; else ".join(v.describe() for v in variants.REGISTRY[n.intent])))
                 elif isinstance(n, ir.ForRange) and n.intent != "nested" or isinstance(n, ir.While):
                     out.append((n.line, _explain_loop(f, n, owner, native, p)))
+            out += [(line, f"array expression in {owner}: {text}") for line, text in _explain_arrays(s)]
+    return out
+
+
+def _explain_arrays(s: ir.Stmt) -> list[tuple[int, str]]:
+    """The array expressions of one statement (not of statements nested in it): fused, or how many
+    NumPy passes they take."""
+    from typing import get_args
+
+    from noodle.ir.intents.expressions import ELEMENTWISE
+    from noodle.ir.walk import children, walk
+
+    if isinstance(s, (ir.If, ir.While, ir.ForRange, ir.ForEach, ir.TryCatch)):
+        roots: list[ir.Node] = [c for c in children(s) if not isinstance(c, get_args(ir.Stmt))]  # its own expressions
+    else:
+        roots = [s]
+    out = []
+    inner: set[int] = set()
+    for root in roots:
+        for n in walk(root):
+            if isinstance(n, ir.CallBuiltin) and n.name == "array.sum_of_products":
+                fused = next(v for v in variants.REGISTRY["dot"] if v.run == n.name)
+                out.append((n.line, f"sum of a product fused into a dot product — {fused.describe()}"))
+            elif isinstance(n, ir.CallBuiltin) and n.name in ELEMENTWISE and id(n) not in inner:
+                ops = [x for x in walk(n) if isinstance(x, ir.CallBuiltin) and x.name in ELEMENTWISE]
+                inner.update(id(x) for x in ops)
+                if len(ops) > 1:
+                    out.append((n.line, f"elementwise map of {len(ops)} operations — NumPy, one pass and one "
+                                        "temporary array per operation (chained maps are not fused yet)"))
     return out
 
 

@@ -329,3 +329,18 @@ def _matmul_into(a: Any, b: Any, c: Any) -> None:
 @native("array.matmul_add_into", 3)
 def _matmul_add_into(a: Any, b: Any, c: Any) -> None:
     c += np().matmul(a, b)
+
+
+@native("array.sum_of_products", 2)
+def _sum_of_products(x: Any, y: Any) -> float:
+    """`sum(x * y)` in one pass with no temporary, when both are float arrays of one shape (BLAS)."""
+    n = np()
+    if getattr(x, "shape", None) == getattr(y, "shape", ()) and x.dtype == y.dtype == n.float64:
+        return float(n.vdot(x, y))
+    return _sum_of_products_exact(x, y)
+
+
+@native("array.sum_of_products.exact", 2)
+def _sum_of_products_exact(x: Any, y: Any) -> float:
+    """`sum(x * y)` as written: the product array, then NumPy's sum (`--mode safe`)."""
+    return float(np().sum(_mul(x, y)))

@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
 
 from noodle.errors import LimitExceeded, LoadError
 from noodle.stdlib.natives import NATIVES  # first: it registers the array natives too
-from noodle.backends.variants import inexact_guards  # noqa: I001
+from noodle.backends.variants import exact_alternatives, inexact_guards  # noqa: I001
 from noodle.vm.errors import CODE_REGISTRY, CodeInfo, NoodleRuntimeError, noodle_stack, runtime_error
 from noodle.vm.image import ModuleImage, build_image
 from noodle.vm.limits import Capabilities, Limits, LimitSignal, Meter
@@ -219,6 +219,8 @@ class Machine:
             return denied
         if self.mode == "safe" and native.name in inexact_guards():
             return _never  # every intent runs its loops as written, in their order
+        if self.mode == "safe" and native.name in (exact := exact_alternatives()):
+            return NATIVES[exact[native.name]].impl  # a fused expression computed as written
         if native.name == "time.sleep" and self.meter is not None:
             return self.meter.sleep
         if native.name.startswith("random.") or native.name == "array.rand":

@@ -7,6 +7,8 @@ For every loop, outermost first, the recognisers of noodle.ir.intents are asked 
     loops    reductions (sum, product, min, max, count, under an if-filter or not), dot, elementwise
              map, stencil, scan, histogram
 
+and array expressions are fused (`expressions`: `sum(x * y)` is one pass, no temporary).
+
 A recognition with a library variant replaces the nest by a dispatch,
 
     if <guard>(...) { <library variant> } else { <the loops, unchanged> }      // If.intent = "matmul"
@@ -20,7 +22,7 @@ both.  The variants themselves are listed in noodle.backends.variants.
 from __future__ import annotations
 
 from noodle.ir import nodes as ir
-from noodle.ir.intents import loops, matmul
+from noodle.ir.intents import expressions, loops, matmul
 from noodle.ir.walk import walk
 
 
@@ -32,7 +34,7 @@ def recognise_module(module: ir.Module) -> int:
             continue
         counter = [0]
         f.body = _body(f, f.body, counter)
-        found += counter[0]
+        found += counter[0] + expressions.fuse(f)
     return found
 
 
