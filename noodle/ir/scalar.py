@@ -314,7 +314,8 @@ def explain_loops(module: ir.Module, p: Plan) -> list[tuple[int, str]]:
             for n in walk(s):
                 if isinstance(n, ir.If) and n.intent:
                     out.append((n.line, f"loop nest in {owner}: {variants.name(n.intent)} recognised — "
-                                + "; else ".join(v.describe() for v in variants.REGISTRY[n.intent])))
+                                + "; else ".join(v.describe() for v in variants.REGISTRY[n.intent]
+                                                 if v.safe is None)))  # (a fused expression's variant is not a loop's)
                 elif isinstance(n, ir.ForRange) and n.intent != "nested" or isinstance(n, ir.While):
                     out.append((n.line, _explain_loop(f, n, owner, native, p)))
             out += [(line, f"array expression in {owner}: {text}") for line, text in _explain_arrays(s)]
