@@ -47,8 +47,9 @@ def cache_key(llvm_ir: str) -> str:
     import llvmlite
     import llvmlite.binding as llvm
 
+    # the layout names the target the code was optimised for (code from before it was set differs)
     text = "\n".join([llvm_ir, llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten(),
-                      llvmlite.__version__, llvm.get_default_triple()])
+                      llvmlite.__version__, llvm.get_default_triple(), str(_target_machine().target_data)])
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
@@ -73,6 +74,9 @@ def compile_ir(llvm_ir: str) -> tuple[Any, bool]:
         path = os.path.join(cache_dir(), key + ".o")
         cached = read_file(path)
         mod = llvm.parse_assembly(llvm_ir)
+        # the image's IR is target-neutral; without the host's layout LLVM assumes 4-byte-aligned i64s
+        mod.triple = tm.triple
+        mod.data_layout = str(tm.target_data)
         mod.verify()
         if cached is None:
             optimise(mod)
