@@ -261,3 +261,68 @@ def test_two_dimensional_arrays_natively() -> None:
     _, machine = run(src, "auto")
     # mm is a recognised matrix product: BLAS when it fits, else its loop nest, outlined to native code
     assert machine.native_report["n"] == "native: __loop_1_mm, jacobi"
+
+
+GUARDED = ("fn prods(a: int, b: int, c: int, d: int) -> int {\n var t = 0\n"
+           " for i in a..b { for j in c..d { t = i * j } }\n return t\n}\n"
+           "fn sums(a: int, b: int, c: int, d: int) -> int {\n var t = 0\n"
+           " for i in a..b { for j in c..d { t = i + j - (i - j) } }\n return t\n}\n"
+           "fn down(a: int, b: int) -> int {\n var t = 0\n for i in range(a, b, -1) { t = (i - 1) * 2 }\n return t\n}\n"
+           "fn mods(n: int) -> int {\n var t = 0\n for i in -n..n { for j in 0..n { t += (i * j) % 7 } }\n return t\n}\n")
+
+
+@pytest.mark.parametrize("call, expected", [
+    ("prods(0, 50, 0, 50)", "2401"), ("prods(-5, 5, -7, 3)", "8"), ("mods(40)", "8210"),
+    ("prods(3037000499, 3037000500, 3037000499, 3037000500)", "9223372030926249001"),
+    ("prods(3037000499, 3037000501, 3037000499, 3037000501)", "OverflowError"),
+    ("prods(0, 2, 9223372036854775806, 9223372036854775807)", "9223372036854775806"),
+    ("prods(0, 3, 9223372036854775806, 9223372036854775807)", "OverflowError"),
+    ("sums(9223372036854775806, 9223372036854775807, 0, 2)", "2"),
+    ("sums(4611686018427387904, 4611686018427387905, 4611686018427387904, 4611686018427387905)", "OverflowError"),
+    ("sums(-9223372036854775807, -9223372036854775806, 2, 3)", "OverflowError"),
+    ("down(10, 0)", "0"), ("down(-4611686018427387903, -4611686018427387905)", "OverflowError"),
+])
+def test_loop_arithmetic_checked_once_for_the_whole_range_still_overflows_exactly(call: str, expected: str) -> None:
+    # a check the loop bounds prove away runs once before the loop; huge bounds keep the checked loop
+    src = GUARDED + f"fn main() {{\n try {{ print({call}) }} catch e {{ print(e.kind) }}\n}}\n"
+    assert both(src) == expected + "\n"
+
+
+STENCIL = ("fn sweep(a: Array<float, 2>, b: Array<float, 2>, r0: int, r1: int, c0: int, c1: int) {\n"
+           " for i in r0..r1 {\n  for j in c0..c1 {\n"
+           "   b[i, j] = 0.25 * (a[i - 1, j] + a[i + 1, j] + a[i, j - 1] + a[i, j + 1])\n  }\n }\n}\n"
+           "fn shift(a: Array<int>, k: int) {\n for j in 0..len(a) - 1 { a[j] = a[j + 1] * k }\n}\n")
+
+
+@pytest.mark.parametrize("call, expected", [
+    ("sweep(g, h, 1, 5, 1, 5)", "ok"),
+    ("sweep(g, h, 1, 5, 0, 5)", "ok"),  # a[i, -1] is the row's last element, as in the VM
+    ("sweep(g, h, 1, 6, 1, 5)", "IndexError"),  # a[6, j]
+    ("sweep(g, h, 1, 5, 1, 6)", "IndexError"),  # a[i, 6]
+    ("sweep(g, zeros(6, 4), 1, 5, 1, 5)", "IndexError"),  # b[i, 4]
+    ("sweep(transpose(g), h, 1, 5, 1, 5)", "ok"),  # strided rows: the checked loop
+    ("sweep(g, g, 1, 5, 1, 5)", "ok"),  # in place: each store is seen by the loads after it
+    ("sweep(g, h, 5, 1, 1, 5)", "ok"),
+    ("sweep(g, h, 1, 5, 9223372036854775806, 9223372036854775807)", "IndexError"),  # j + 1 would overflow
+])
+def test_stencil_loops_skip_bounds_checks_only_when_the_whole_range_fits(call: str, expected: str) -> None:
+    src = STENCIL + ("fn main() {\n let g = arange(0.0, 36.0, 1.0).reshape(6, 6)\n let h = zeros(6, 6)\n"
+                     f" try {{ {call}\n  print(\"ok\") }} catch e {{ print(e.kind) }}\n print(g, h)\n"
+                     " let v = arange(5)\n shift(v, 3)\n print(v)\n}\n")
+    out = both(src)
+    assert out.splitlines()[0] == expected
+    assert out.splitlines()[-1] == "array([3, 6, 9, 12, 4])"
+
+
+def test_optimised_code_targets_the_host() -> None:
+    import llvmlite.binding as llvm
+
+    _, module = compile_source(GUARDED, "g.nd", "g")
+    from noodle.backends.llvm import native_part
+
+    text, _ = native_part(module)
+    engine, _ = jit.compile_ir(text)
+    assert engine is not None
+    mod = llvm.parse_assembly(text)
+    assert "!prof" in text  # error exits are cold: the checked path falls through
+    assert mod.triple in ("", "unknown-unknown-unknown")  # the image stays target-neutral; the JIT sets the host's

@@ -106,6 +106,62 @@ def _entry_point(m: L.Module, impl: L.Function, f: ir.Function) -> None:
     b.ret(b.extract_value(r, len(kinds)))
 
 
+def _assigns(body: list[ir.Stmt], slot: int) -> bool:
+    """Does `body` store into `slot` (an assignment, or a loop using it as its variable)?"""
+    from noodle.ir.walk import walk
+
+    return any(isinstance(n, (ir.LocalSet, ir.ForRange)) and n.slot == slot for st in body for n in walk(st))
+
+
+def _affine_accesses(s: ir.ForRange) -> "list[tuple[ir.CallBuiltin, ir.Expr | None, int]]":
+    """The array reads and writes in loop `s` at `x[j + c]` or `x[r, j + c]`: (access, r or None, c).
+
+    `j` is the loop variable and `r` an expression the loop does not change, so whether the index
+    is in bounds for the whole range can be decided before the loop runs.
+    """
+    from noodle.ir.walk import walk
+
+    if _assigns(s.body, s.slot):
+        return []
+    out = []
+    for node in (n for st in s.body for n in walk(st)):
+        if not (isinstance(node, ir.CallBuiltin) and node.name in ("array.get", "array.set")):
+            continue
+        kind = array_kind(node.args[0].ty)
+        if kind not in ("float/1", "int/1", "float/2", "int/2"):
+            continue
+        ndim = int(kind.split("/")[1])  # type: ignore[union-attr]
+        offset = _column_offset(node.args[ndim], s.slot)
+        row = node.args[1] if ndim == 2 else None
+        if offset is not None and (row is None or _invariant(row, s)):
+            out.append((node, row, offset))
+    return out
+
+
+def _column_offset(e: ir.Expr, slot: int) -> int | None:
+    """c for an index `j`, `j + c`, `c + j` or `j - c` (j the local in `slot`), else None."""
+    if isinstance(e, ir.LocalGet) and e.slot == slot:
+        return 0
+    if not (isinstance(e, ir.Binary) and e.op in ("int.add", "int.sub")):
+        return None
+    a, c = e.a, e.b
+    if e.op == "int.add" and isinstance(a, ir.Const):
+        a, c = c, a
+    if isinstance(a, ir.LocalGet) and a.slot == slot and isinstance(c, ir.Const) and type(c.value) is int:
+        return c.value if e.op == "int.add" else -c.value
+    return None
+
+
+def _invariant(e: ir.Expr, s: ir.ForRange) -> bool:
+    """Is `e` an int built from constants and locals by `+`/`-`, none of them changed by loop `s`?"""
+    if isinstance(e, ir.Const):
+        return type(e.value) is int
+    if isinstance(e, ir.LocalGet):
+        return scalar(e.ty) == "int" and e.slot != s.slot and not _assigns(s.body, e.slot)
+    return isinstance(e, ir.Binary) and e.op in ("int.add", "int.sub") and _invariant(e.a, s) \
+        and _invariant(e.b, s)
+
+
 class _Loop:
     def __init__(self, cont: L.Block, brk: L.Block) -> None:
         self.cont, self.brk = cont, brk
@@ -116,6 +172,7 @@ class _FunctionLowering:
         self.m, self.decls, self.f = m, decls, f
         self.fn = decls[f.name]
         self.loops: list[_Loop] = []
+        self._cold: L.MDValue | None = None
 
     def intrinsic(self, name: str, ret: L.Type, args: list[L.Type]) -> L.Function:
         try:
@@ -133,7 +190,9 @@ class _FunctionLowering:
         self.slots: list = [None if array_kind(t) is not None else b.alloca(_SCALARS[scalar(t)], name=f"v{i}")  # type: ignore[index]
                             for i, t in enumerate(f.local_types)]
         self.arrays: dict[int, tuple[L.Value, list[L.Value], list[L.Value]]] = {}  # data, lengths, strides
-        self.in_bounds: set[tuple[int, int]] = set()  # (loop variable, array) known to be in bounds
+        self.unchecked: set[int] = set()  # array accesses (ids) the enclosing loop version proved in bounds
+        # loop variable -> (least, greatest) value it takes while its unit-step loop runs
+        self.spans: dict[int, tuple[L.Value, L.Value]] = {}
         self.reductions: set[int] = set()  # LocalSet nodes recognised as float sums
         k = 0
         for i in range(f.params):
@@ -171,9 +230,16 @@ class _FunctionLowering:
     def new_block(self, name: str) -> L.Block:
         return self.fn.append_basic_block(name)
 
+    def unlikely(self, branch: L.Instruction) -> None:
+        """Weight a branch to an error exit as cold, so the hot path falls through and stays compact."""
+        if self._cold is None:
+            self._cold = self.m.add_metadata([L.MetaDataString(self.m, "branch_weights"), L.Constant(I32, 1),
+                                              L.Constant(I32, 1 << 20)])
+        branch.set_metadata("prof", self._cold)
+
     def fail_if(self, cond: L.Value, kind: str) -> None:
         bad, ok = self.new_block(f"fail.{kind}"), self.new_block("ok")
-        self.b.cbranch(cond, bad, ok)
+        self.unlikely(self.b.cbranch(cond, bad, ok))
         self.b.position_at_end(bad)
         self.b.store(L.Constant(I32, STATUS[kind]), self.status)
         self.b.branch(self.exit)
@@ -247,9 +313,10 @@ class _FunctionLowering:
     def for_range(self, s: ir.ForRange) -> None:
         """Python's range: bounds evaluated once, step 0 is an error, no overflow past the end.
 
-        A loop `for i in a..b` that reads arrays at `x[i]` is versioned: when a >= 0 and b fits
-        every such array, a copy of the loop without bounds checks runs (LLVM can then vectorise
-        it); otherwise the checked loop does.
+        A loop `for j in a..b` that indexes arrays at `x[j + c]` or `x[r, j + c]` (c a constant, r
+        not changed by the loop) is versioned: when every such index stays in bounds for all of
+        a..b-1 and each array's last dimension is contiguous, a copy of the loop without those
+        bounds checks runs (LLVM can then vectorise it); otherwise the checked loop does.
         """
         b = self.b
         start, stop, step = self.expr(s.start), self.expr(s.stop), self.expr(s.step)
@@ -257,36 +324,59 @@ class _FunctionLowering:
         unit = isinstance(s.step, ir.Const) and s.step.value in (1, -1)
         if not unit:
             self.fail_if(b.icmp_signed("==", step, zero), "RangeStep")
-        indexed = self.arrays_indexed_by(s) if unit and s.step.value == 1 else []  # type: ignore[union-attr]
-        if not indexed:
+        accesses = _affine_accesses(s) if unit and s.step.value == 1 else []  # type: ignore[union-attr]
+        if not accesses:
             self.range_loop(s, start, stop, step, unit)
             return
-        fits = b.icmp_signed(">=", start, zero)
-        for arr in indexed:  # in bounds, and contiguous: plain loads and stores LLVM can vectorise
-            fits = b.and_(fits, b.icmp_signed("<=", stop, self.arrays[arr][1][0]))
-            fits = b.and_(fits, b.icmp_signed("==", self.arrays[arr][2][0], L.Constant(I64, 1)))
+        fits: L.Value = L.Constant(I1, 1)
+        for node, row, offset in accesses:
+            fits = b.and_(fits, self.access_fits(node, row, offset, start, stop))
         fast, slow, done = self.new_block("inbounds"), self.new_block("checked"), self.new_block("endversions")
         b.cbranch(fits, fast, slow)
         b.position_at_end(fast)
-        self.in_bounds.update((s.slot, arr) for arr in indexed)
+        proven = {id(node) for node, _, _ in accesses}
+        self.unchecked |= proven
         self.range_loop(s, start, stop, step, unit)
-        self.in_bounds.difference_update((s.slot, arr) for arr in indexed)
+        self.unchecked -= proven
         b.branch(done)
         b.position_at_end(slow)
         self.range_loop(s, start, stop, step, unit)
         b.branch(done)
         b.position_at_end(done)
 
-    def arrays_indexed_by(self, s: ir.ForRange) -> list[int]:
-        from noodle.ir.walk import walk
+    def access_fits(self, node: ir.CallBuiltin, row: "ir.Expr | None", offset: int, start: L.Value,
+                    stop: L.Value) -> L.Value:
+        """Is `x[row, j + offset]` in bounds for every j in start..stop-1, and `x`'s last dimension contiguous?"""
+        b = self.b
+        zero, c = L.Constant(I64, 0), L.Constant(I64, offset)
+        _, lengths, strides = self.arrays[node.args[0].slot]  # type: ignore[union-attr]
+        first, first_wraps = self.speculate_add(start, c)
+        end, end_wraps = self.speculate_add(stop, c)
+        fits = b.and_(b.icmp_signed(">=", first, zero), b.icmp_signed("<=", end, lengths[-1]))
+        fits = b.and_(fits, b.not_(b.or_(first_wraps, end_wraps)))
+        fits = b.and_(fits, b.icmp_signed("==", strides[-1], L.Constant(I64, 1)))
+        if row is not None:
+            r, wraps = self.speculate(row)
+            in_rows = b.and_(b.icmp_signed(">=", r, zero), b.icmp_signed("<", r, lengths[0]))
+            fits = b.and_(fits, b.and_(in_rows, b.not_(wraps)))
+        return fits
 
-        out = set()
-        for node in (n for st in s.body for n in walk(st)):
-            if isinstance(node, ir.CallBuiltin) and node.name in ("array.get", "array.set") \
-                    and array_kind(node.args[0].ty) in ("float/1", "int/1") \
-                    and isinstance(node.args[1], ir.LocalGet) and node.args[1].slot == s.slot:
-                out.add(node.args[0].slot)  # type: ignore[union-attr]
-        return sorted(out)
+    def speculate_add(self, x: L.Value, y: L.Value, op: str = "add") -> tuple[L.Value, L.Value]:
+        """x + y (or x - y) and whether it overflowed, without raising: for conditions computed ahead."""
+        f = self.intrinsic(f"llvm.s{op}.with.overflow.i64", L.LiteralStructType([I64, I1]), [I64, I64])
+        pair = self.b.call(f, [x, y])
+        return self.b.extract_value(pair, 0), self.b.extract_value(pair, 1)
+
+    def speculate(self, e: ir.Expr) -> tuple[L.Value, L.Value]:
+        """The value of a row index (see `_invariant`) before the loop, and whether computing it overflows."""
+        if isinstance(e, ir.Const):
+            return L.Constant(I64, e.value), L.Constant(I1, 0)
+        if isinstance(e, ir.LocalGet):
+            return self.b.load(self.slots[e.slot]), L.Constant(I1, 0)
+        assert isinstance(e, ir.Binary)
+        (x, xw), (y, yw) = self.speculate(e.a), self.speculate(e.b)
+        v, w = self.speculate_add(x, y, e.op[4:])
+        return v, self.b.or_(w, self.b.or_(xw, yw))
 
     def range_loop(self, s: ir.ForRange, start: L.Value, stop: L.Value, step: L.Value, unit: bool) -> None:
         b = self.b
@@ -307,7 +397,12 @@ class _FunctionLowering:
         self.loops.append(_Loop(incr, done))
         saved = self.reductions
         self.reductions = saved | float_reductions(s.body)
+        if unit and not _assigns(s.body, s.slot):  # the body sees start..stop-1 (or stop+1..start) only
+            one = L.Constant(I64, 1)
+            up = s.step.value == 1  # type: ignore[union-attr]
+            self.spans[s.slot] = (start, b.sub(stop, one)) if up else (b.add(stop, one), start)
         self.body(s.body)
+        self.spans.pop(s.slot, None)
         self.reductions = saved
         self.loops.pop()
         if not b.block.is_terminated:
@@ -367,10 +462,10 @@ class _FunctionLowering:
             name = {"int.add": "add", "int.sub": "sub", "int.mul": "mul"}[op]
             if e.skip == 3:
                 return getattr(b, name)(x, y, flags=["nsw"])
-            f = self.intrinsic(f"llvm.s{name}.with.overflow.i64", L.LiteralStructType([I64, I1]), [I64, I64])
-            pair = b.call(f, [x, y])
-            self.fail_if(b.extract_value(pair, 1), "OverflowError")
-            return b.extract_value(pair, 0)
+            span = self.span(e)
+            if span is None:
+                return self.checked(name, x, y)
+            return self.guarded(name, x, y, span[2])
         if op in ("int.floordiv", "int.mod"):
             zero, minus1 = L.Constant(I64, 0), L.Constant(I64, -1)
             self.fail_if(b.icmp_signed("==", y, zero), "ZeroDivisionError")
@@ -403,6 +498,67 @@ class _FunctionLowering:
                 return b.icmp_unsigned(rel, x, y)
             return b.icmp_signed(rel, x, y)
         raise Unsupported(f"`{op}`", e.line)  # pragma: no cover
+
+    def checked(self, name: str, x: L.Value, y: L.Value) -> L.Value:
+        f = self.intrinsic(f"llvm.s{name}.with.overflow.i64", L.LiteralStructType([I64, I1]), [I64, I64])
+        pair = self.b.call(f, [x, y])
+        self.fail_if(self.b.extract_value(pair, 1), "OverflowError")
+        return self.b.extract_value(pair, 0)
+
+    def guarded(self, name: str, x: L.Value, y: L.Value, fits: L.Value) -> L.Value:
+        """`x op y` without its check where `fits` (loop-invariant) says no loop value can overflow.
+
+        LLVM unswitches on `fits`: the loop runs a copy with `nsw` arithmetic, which it can
+        strength-reduce and reason about (signs, `urem`), and the checked copy when the bounds are huge.
+        """
+        b = self.b
+        fast, slow, join = self.new_block("fits"), self.new_block("mayoverflow"), self.new_block("arith")
+        b.cbranch(fits, fast, slow)
+        b.position_at_end(fast)
+        quick = getattr(b, name)(x, y, flags=["nsw"])
+        b.branch(join)
+        b.position_at_end(slow)
+        careful = self.checked(name, x, y)
+        slow_end = b.block
+        b.branch(join)
+        b.position_at_end(join)
+        phi = b.phi(I64)
+        phi.add_incoming(quick, fast)
+        phi.add_incoming(careful, slow_end)
+        return phi
+
+    def span(self, e: ir.Expr) -> "tuple[L.Value, L.Value, L.Value] | None":
+        """(least, greatest, no overflow) of an int expression over its loops' ranges, from the loop bounds.
+
+        Only constants, loop variables with a recorded span and `+ - *` of those; `*` needs both
+        operands non-negative (then the corners are the least and the greatest products).
+        """
+        b = self.b
+        if isinstance(e, ir.Const) and type(e.value) is int:
+            c = L.Constant(I64, e.value)
+            return c, c, L.Constant(I1, 1)
+        if isinstance(e, ir.LocalGet) and e.slot in self.spans:
+            lo, hi = self.spans[e.slot]
+            return lo, hi, L.Constant(I1, 1)
+        if not (isinstance(e, ir.Binary) and e.op in ("int.add", "int.sub", "int.mul")):
+            return None
+        a, c = self.span(e.a), self.span(e.b)
+        if a is None or c is None:
+            return None
+        ok = b.and_(a[2], c[2])
+        if e.op == "int.add":
+            lo, hi = (a[0], c[0]), (a[1], c[1])
+        elif e.op == "int.sub":
+            lo, hi = (a[0], c[1]), (a[1], c[0])
+        else:
+            zero = L.Constant(I64, 0)
+            ok = b.and_(ok, b.and_(b.icmp_signed(">=", a[0], zero), b.icmp_signed(">=", c[0], zero)))
+            lo, hi = (a[0], c[0]), (a[1], c[1])
+        name = e.op[4:]
+        f = self.intrinsic(f"llvm.s{name}.with.overflow.i64", L.LiteralStructType([I64, I1]), [I64, I64])
+        low, high = b.call(f, list(lo)), b.call(f, list(hi))
+        ok = b.and_(ok, b.not_(b.or_(b.extract_value(low, 1), b.extract_value(high, 1))))
+        return b.extract_value(low, 0), b.extract_value(high, 0), ok
 
     def float_divmod(self, x: L.Value, y: L.Value, want_div: bool) -> L.Value:
         """CPython's float floor division and modulo (Objects/floatobject.c), step by step."""
@@ -483,7 +639,7 @@ class _FunctionLowering:
     def propagate(self, status: L.Value) -> None:
         b = self.b
         bad, ok = self.new_block("callfail"), self.new_block("callok")
-        b.cbranch(b.icmp_signed("!=", status, L.Constant(I32, 0)), bad, ok)
+        self.unlikely(b.cbranch(b.icmp_signed("!=", status, L.Constant(I32, 0)), bad, ok))
         b.position_at_end(bad)
         b.store(status, self.status)
         b.branch(self.exit)
@@ -497,9 +653,12 @@ class _FunctionLowering:
                 return lengths[0]
             ndim = len(lengths)
             index_args = e.args[1:1 + ndim]
-            if ndim == 1 and isinstance(index_args[0], ir.LocalGet) \
-                    and (index_args[0].slot, e.args[0].slot) in self.in_bounds:  # type: ignore[union-attr]
-                address = b.gep(data, [self.expr(index_args[0])])  # the loop's in-bounds, contiguous version
+            if id(e) in self.unchecked:  # the loop's in-bounds version: last dimension contiguous
+                offset = L.Constant(I64, 0)
+                if ndim == 2:
+                    offset = b.mul(self.expr(index_args[0]), strides[0], flags=["nsw"])
+                offset = b.add(offset, self.expr(index_args[-1]), flags=["nsw"])
+                address = b.gep(data, [offset], inbounds=True)
             else:
                 zero = L.Constant(I64, 0)
                 offset: L.Value = zero
