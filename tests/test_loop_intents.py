@@ -272,3 +272,86 @@ def test_a_fused_sum_of_products_agrees_with_numpy_and_safe_mode_with_the_vm(ab,
         return
     assert fast(a, b) == pytest.approx(float(np.sum(a * b)), rel=1e-9, abs=1e-6)
     assert safe(a, b) == float(np.sum(a * b))  # as written, bit for bit
+
+
+CHAINS = """
+fn axpb(a: Array<float>, b: Array<float>, x: float) -> Array<float> {
+    let c = a * b + x * a - b
+    return c
+}
+fn grid(m: Array<float, 2>) -> Array<float, 2> {
+    let g = -m * m + m
+    return g
+}
+fn ints(a: Array<int>, b: Array<int>) -> Array<int> {
+    var c = a * a
+    c = c * b + a
+    return c
+}
+fn self_update(a: Array<float>) -> Array<float> {
+    var b = a
+    b = b * b + b
+    return b
+}
+"""
+
+
+@pytest.fixture(scope="module", params=[("vm", "optimized"), ("auto", "optimized"), ("auto", "safe")])
+def chains(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    from noodle.backends import variants
+
+    saved = variants.FUSE_MIN
+    variants.FUSE_MIN = 0  # fuse at every size, so the small examples take the fused loop
+    _, module = compile_source(CHAINS, "c.nd", "c")
+    backend, mode = request.param
+    yield Machine(backend=backend, mode=mode).load(module).functions
+    variants.FUSE_MIN = saved
+
+
+def test_chains_of_maps_become_one_loop() -> None:
+    _, module = compile_source(CHAINS, "c.nd", "c")
+    fns = decode_module(module.ir).functions
+    guards = [n for f in fns for s in f.body for n in walk(s) if isinstance(n, ir.CallBuiltin)
+              and n.name == "array.fuse_fits"]
+    assert len(guards) == 4  # `c = a * a` alone is one NumPy pass already
+    loops = [n for f in fns for s in f.body for n in walk(s) if isinstance(n, ir.ForRange) and n.intent == "map"]
+    assert len(loops) == 4 and loops[0].note == "4 chained elementwise operations fused into one loop"
+
+
+@settings(max_examples=40, deadline=None)
+@given(float_pair(), FLOATS, st.booleans())
+def test_a_fused_chain_is_numpy_bit_for_bit(chains, ab, x: float, broadcast: bool) -> None:  # type: ignore[no-untyped-def]
+    a, b = ab
+    if broadcast:
+        b = np.array([x])  # shapes differ: NumPy's passes, broadcasting
+    assert np.array_equal(chains["axpb"](a, b, x), a * b + x * a - b)
+    m = a.reshape(1, -1) if len(a) else np.zeros((0, 3))
+    assert np.array_equal(chains["grid"](m), -m * m + m)
+    assert np.array_equal(chains["grid"](m.T), -m.T * m.T + m.T)  # a column view
+    before = a.copy()
+    assert np.array_equal(chains["self_update"](a), before * before + before) and np.array_equal(a, before)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.integers(-3_000_000_000, 3_000_000_000), max_size=40))
+def test_a_fused_int_chain_raises_on_overflow_like_numpy_passes(values: list[int]) -> None:  # type: ignore[no-untyped-def]
+    from noodle.backends import variants
+
+    a = np.array(values, dtype=np.int64)
+    b = a[::-1].copy()
+    exact = [x * x * y + x for x, y in zip(values, values[::-1])]
+    fits = all(-(2**63) <= x * x <= 2**63 - 1 for x in values) and all(-(2**63) <= v < 2**63 for v in exact) \
+        and all(-(2**63) <= x * x * y < 2**63 for x, y in zip(values, values[::-1]))
+    _, module = compile_source(CHAINS, "c.nd", "c")
+    saved, variants.FUSE_MIN = variants.FUSE_MIN, 0
+    try:
+        for backend in ("vm", "auto"):
+            ints = Machine(backend=backend).load(module).functions["ints"]
+            if fits:
+                assert ints(a, b).tolist() == exact
+            else:
+                with pytest.raises(Exception) as e:
+                    ints(a, b)
+                assert "OverflowError" in repr(e.value) or getattr(e.value, "kind", "") == "OverflowError"
+    finally:
+        variants.FUSE_MIN = saved

@@ -67,6 +67,11 @@ def inexact_guards() -> frozenset[str]:
     return frozenset(v.guard for vs in REGISTRY.values() for v in vs if v.guard and not v.exact)
 
 
+def native_guards() -> frozenset[str]:
+    """Guards of variants that are native code: they answer no where native code is off."""
+    return frozenset(v.guard for vs in REGISTRY.values() for v in vs if v.guard and v.backend == "llvm")
+
+
 def exact_alternatives() -> dict[str, str]:
     """Natives of inexact variants that choose by themselves -> the exact native `--mode safe` binds."""
     return {v.run: v.safe for vs in REGISTRY.values() for v in vs if v.run and v.safe and not v.exact}
@@ -78,20 +83,28 @@ def name(key: str) -> str:
 
 # ---------------------------------------------------------------- the intents known today
 
+#: the fewest elements for which a fused elementwise loop beats NumPy's passes (bench/fusion.py,
+#: on the development machine): below it the call into native code costs more than it saves
+FUSE_MIN = 16384
+
+#: the reductions (their loops carry which, and into which variables)
+REDUCTIONS = frozenset({"sum", "product", "min", "max", "count"})
+
 intent("matmul", "matrix product")
 register(Variant("matmul", "blas", "numpy", "BLAS (numpy.matmul)", "the bounds are the arrays' shapes, the arrays "
                  "are float and the result overlaps neither input", exact=False,
                  guard="array.matmul_fits", run="array.matmul_into"))
 intent("dot", "dot product")
 register(Variant("dot", "blas", "numpy", "BLAS (numpy.dot)", "the loop runs over both whole float arrays",
-                 exact=False,
-                 guard="array.dot_fits", run="array.dot"))
-#: the reductions (their loops carry which, and into which variables)
-REDUCTIONS = frozenset({"sum", "product", "min", "max", "count"})
+                 exact=False, guard="array.dot_fits", run="array.dot"))
 register(Variant("dot", "fused", "numpy", "one pass, no temporary: BLAS (numpy.vdot)", "`sum(x * y)` "
                  "multiplies two float arrays of one shape (else the product, then its sum)", exact=False,
                  run="array.sum_of_products", safe="array.sum_of_products.exact"))
+intent("map", "elementwise map")
+register(Variant("map", "fused", "llvm", "one native loop, no temporaries", "the arrays of a chain of "
+                 f"elementwise maps have one shape and at least {FUSE_MIN} elements, and native code is on "
+                 "(else NumPy, one pass per operation)", exact=True, guard="array.fuse_fits"))
 for _key, _name in (("sum", "sum reduction"), ("product", "product reduction"), ("min", "min reduction"),
-                    ("max", "max reduction"), ("count", "count"), ("map", "elementwise map"),
-                    ("stencil", "stencil"), ("scan", "scan"), ("histogram", "histogram")):
+                    ("max", "max reduction"), ("count", "count"), ("stencil", "stencil"), ("scan", "scan"),
+                    ("histogram", "histogram")):
     intent(_key, _name)

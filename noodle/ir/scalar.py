@@ -298,8 +298,10 @@ def float_reductions(body: list[ir.Stmt]) -> set[int]:
 
 
 def explain_loops(module: ir.Module, p: Plan) -> list[tuple[int, str]]:
-    """(line, text) for each loop or loop nest: the intent recognised (or why a loop shaped like
-    one was not), the variants that can run it, and where its loops run."""
+    """(line, text) for each loop nest and array expression: the intent recognised (or why a loop
+    shaped like one was not), the variants that can run it, and where its loops run."""
+    from typing import get_args
+
     from noodle.ir.walk import walk
 
     outlined = {f.name: f for f in module.functions if f.name.startswith("__loop_")}
@@ -310,6 +312,7 @@ def explain_loops(module: ir.Module, p: Plan) -> list[tuple[int, str]]:
         owner = f.display.split(" (")[0]
         # an outlined loop is explained where it runs: as the loop of the function it came from
         native = f.name in p.native or (f.name in outlined and f.name in p.compiled)
+        explained: set[int] = set()  # statements already explained as part of a fused expression
         for s in f.body:
             for n in walk(s):
                 if isinstance(n, ir.If) and n.intent:
@@ -318,11 +321,13 @@ def explain_loops(module: ir.Module, p: Plan) -> list[tuple[int, str]]:
                                                  if v.safe is None)))  # (a fused expression's variant is not a loop's)
                 elif isinstance(n, ir.ForRange) and n.intent != "nested" or isinstance(n, ir.While):
                     out.append((n.line, _explain_loop(f, n, owner, native, p)))
-            out += [(line, f"array expression in {owner}: {text}") for line, text in _explain_arrays(s)]
+                if isinstance(n, get_args(ir.Stmt)) and id(n) not in explained:
+                    out += [(line, f"array expression in {owner}: {text}")
+                            for line, text in _explain_arrays(n, explained)]
     return out
 
 
-def _explain_arrays(s: ir.Stmt) -> list[tuple[int, str]]:
+def _explain_arrays(s: ir.Stmt, explained: set[int]) -> list[tuple[int, str]]:
     """The array expressions of one statement (not of statements nested in it): fused, or how many
     NumPy passes they take."""
     from typing import get_args
@@ -330,6 +335,14 @@ def _explain_arrays(s: ir.Stmt) -> list[tuple[int, str]]:
     from noodle.ir.intents.expressions import ELEMENTWISE
     from noodle.ir.walk import children, walk
 
+    def ops(e: ir.Node) -> list[ir.Node]:
+        return [x for x in walk(e) if isinstance(x, ir.CallBuiltin) and x.name in ELEMENTWISE]
+
+    if isinstance(s, ir.If) and isinstance(s.cond, ir.CallBuiltin) and s.cond.name == "array.fuse_fits":
+        written = s.otherwise[0]  # the chain as written: NumPy's passes when the guard says no
+        explained.add(id(written))
+        fused = next(v for v in variants.REGISTRY["map"] if v.guard == s.cond.name)
+        return [(s.line, f"elementwise map of {len(ops(written))} operations fused — {fused.describe()}")]
     if isinstance(s, (ir.If, ir.While, ir.ForRange, ir.ForEach, ir.TryCatch)):
         roots: list[ir.Node] = [c for c in children(s) if not isinstance(c, get_args(ir.Stmt))]  # its own expressions
     else:
@@ -342,11 +355,13 @@ def _explain_arrays(s: ir.Stmt) -> list[tuple[int, str]]:
                 fused = next(v for v in variants.REGISTRY["dot"] if v.run == n.name)
                 out.append((n.line, f"sum of a product fused into a dot product — {fused.describe()}"))
             elif isinstance(n, ir.CallBuiltin) and n.name in ELEMENTWISE and id(n) not in inner:
-                ops = [x for x in walk(n) if isinstance(x, ir.CallBuiltin) and x.name in ELEMENTWISE]
-                inner.update(id(x) for x in ops)
-                if len(ops) > 1:
-                    out.append((n.line, f"elementwise map of {len(ops)} operations — NumPy, one pass and one "
-                                        "temporary array per operation (chained maps are not fused yet)"))
+                chain = ops(n)
+                inner.update(id(x) for x in chain)
+                if len(chain) > 1:
+                    out.append((n.line, f"elementwise map of {len(chain)} operations, not fused — NumPy, one pass "
+                                        "and one temporary array per operation (a chain is fused when it assigns "
+                                        "a variable and only adds, subtracts, multiplies and negates arrays, "
+                                        "variables and constants of one element type)"))
     return out
 
 

@@ -13,6 +13,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
     from typing import Any
 
+from noodle.backends import variants
 from noodle.stdlib.natives import native
 from noodle.vm.values import INT_MAX, INT_MIN, ErrorValue
 
@@ -344,3 +345,13 @@ def _sum_of_products(x: Any, y: Any) -> float:
 def _sum_of_products_exact(x: Any, y: Any) -> float:
     """`sum(x * y)` as written: the product array, then NumPy's sum (`--mode safe`)."""
     return float(np().sum(_mul(x, y)))
+
+
+@native("array.fuse_fits", -1)
+def _fuse_fits(*arrays: Any) -> bool:
+    """Do the arrays of a chain of elementwise maps have one shape, and enough elements to fuse?"""
+    shape = arrays[0].shape
+    return all(x.shape == shape for x in arrays) and arrays[0].size >= variants.FUSE_MIN
+
+
+native("array.empty_as", 2)(lambda a, dtype: np().empty(a.shape, dtype=dtype))

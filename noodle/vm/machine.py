@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
 
 from noodle.errors import LimitExceeded, LoadError
 from noodle.stdlib.natives import NATIVES  # first: it registers the array natives too
-from noodle.backends.variants import exact_alternatives, inexact_guards  # noqa: I001
+from noodle.backends.variants import exact_alternatives, inexact_guards, native_guards  # noqa: I001
 from noodle.vm.errors import CODE_REGISTRY, CodeInfo, NoodleRuntimeError, noodle_stack, runtime_error
 from noodle.vm.image import ModuleImage, build_image
 from noodle.vm.limits import Capabilities, Limits, LimitSignal, Meter
@@ -117,6 +117,7 @@ class Machine:
         self.limits = limits if limits is not None else Limits()
         #: with limits, modules are translated as metered code counting steps and depth on this meter
         self.meter: Meter | None = Meter(self.limits) if self.limits.any else None
+        self._native_code: bool | None = None  # see native_code()
         self.modules: dict[str, LoadedModule] = {}
         self._random: dict[str, Callable[..., Any]] | None = None
         self._loading: list[str] = []
@@ -193,6 +194,13 @@ class Machine:
                 keys[gname] = f"g{i}"
         return LoadedModule(image, ns, Exports(ns, keys), functions)
 
+    def native_code(self) -> bool:
+        """Will this machine run native code (the `auto` backend, no limits, llvmlite present)?"""
+        if self._native_code is None:
+            from noodle.backends.llvm import available
+            self._native_code = self.backend == "auto" and self.meter is None and available()
+        return self._native_code
+
     def link_native(self, image: ModuleImage, ns: dict[str, Any]) -> None:
         """Put the image's native variants in place of their translated functions (VM fallback on failure)."""
         try:
@@ -219,6 +227,8 @@ class Machine:
             return denied
         if self.mode == "safe" and native.name in inexact_guards():
             return _never  # every intent runs its loops as written, in their order
+        if native.name in native_guards() and not self.native_code():
+            return _never  # a native variant (a fused loop) would run in the VM: NumPy is faster
         if self.mode == "safe" and native.name in (exact := exact_alternatives()):
             return NATIVES[exact[native.name]].impl  # a fused expression computed as written
         if native.name == "time.sleep" and self.meter is not None:

@@ -7,7 +7,8 @@ For every loop, outermost first, the recognisers of noodle.ir.intents are asked 
     loops    reductions (sum, product, min, max, count, under an if-filter or not), dot, elementwise
              map, stencil, scan, histogram
 
-and array expressions are fused (`expressions`: `sum(x * y)` is one pass, no temporary).
+and array expressions are fused (`expressions`: `sum(x * y)` is one pass, no temporary; a chain
+of elementwise maps is one loop).
 
 A recognition with a library variant replaces the nest by a dispatch,
 
@@ -34,7 +35,7 @@ def recognise_module(module: ir.Module) -> int:
             continue
         counter = [0]
         f.body = _body(f, f.body, counter)
-        found += counter[0] + expressions.fuse(f)
+        found += counter[0] + expressions.fuse(f) + expressions.fuse_maps(f)
     return found
 
 

@@ -1,0 +1,57 @@
+"""Fused elementwise maps against NumPy's one-pass-per-operation, by array size.
+
+    .venv/bin/python bench/fusion.py [--repeat 9]
+
+`let c = a * b + 2.0 * a - b` in a Noodle function: with fusion forced on at every size (one
+native loop, no temporaries) and forced off (NumPy's four passes and three temporaries), each
+timed as a call from Python after a warm-up (medians).  The crossover is where
+`noodle.backends.variants.FUSE_MIN` should sit on this machine.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+SOURCE = "fn f(a: Array<float>, b: Array<float>) -> Array<float> {\n let c = a * b + 2.0 * a - b\n return c\n}\n"
+
+
+def median_call(fn, args: tuple, repeat: int) -> float:  # type: ignore[no-untyped-def]
+    fn(*args)
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn(*args)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=9)
+    args = ap.parse_args()
+    import numpy
+
+    from noodle.backends import variants
+    from noodle.compiler.driver import compile_source
+    from noodle.vm.machine import Machine
+
+    _, module = compile_source(SOURCE, "fusion.nd", "fusion")
+    f = Machine(backend="auto").load(module).functions["f"]
+    print(f"{'elements':>10} {'fused':>10} {'numpy':>10} {'fused/numpy':>12}")
+    for n in (64, 256, 1024, 4096, 16384, 65536, 1 << 20, 1 << 23):
+        a, b = numpy.random.default_rng(1).random(n), numpy.random.default_rng(2).random(n)
+        variants.FUSE_MIN = 0
+        fused = median_call(f, (a, b), args.repeat)
+        variants.FUSE_MIN = 1 << 62
+        numpy_s = median_call(f, (a, b), args.repeat)
+        print(f"{n:>10} {fused * 1e6:>8.1f}us {numpy_s * 1e6:>8.1f}us {fused / numpy_s:>11.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
