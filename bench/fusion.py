@@ -5,7 +5,7 @@
 `let c = a * b + 2.0 * a - b` in a Noodle function: with fusion forced on at every size (one
 native loop, no temporaries) and forced off (NumPy's four passes and three temporaries), each
 timed as a call from Python after a warm-up (medians).  The crossover is where
-`noodle.backends.variants.FUSE_MIN` should sit on this machine.
+`noodle.backends.variants.THRESHOLDS["map.fused"]` (`noodle tune` measures it) should sit on this machine.
 """
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def main() -> int:
     args = ap.parse_args()
     import numpy
 
-    from noodle.backends import variants
+    from noodle.backends.tuning import NEVER, forced
     from noodle.compiler.driver import compile_source
     from noodle.vm.machine import Machine
 
@@ -45,10 +45,10 @@ def main() -> int:
     print(f"{'elements':>10} {'fused':>10} {'numpy':>10} {'fused/numpy':>12}")
     for n in (64, 256, 1024, 4096, 16384, 65536, 1 << 20, 1 << 23):
         a, b = numpy.random.default_rng(1).random(n), numpy.random.default_rng(2).random(n)
-        variants.FUSE_MIN = 0
-        fused = median_call(f, (a, b), args.repeat)
-        variants.FUSE_MIN = 1 << 62
-        numpy_s = median_call(f, (a, b), args.repeat)
+        with forced("map.fused", 0):
+            fused = median_call(f, (a, b), args.repeat)
+        with forced("map.fused", NEVER):
+            numpy_s = median_call(f, (a, b), args.repeat)
         print(f"{n:>10} {fused * 1e6:>8.1f}us {numpy_s * 1e6:>8.1f}us {fused / numpy_s:>11.2f}x")
     return 0
 

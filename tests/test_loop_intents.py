@@ -298,14 +298,12 @@ fn self_update(a: Array<float>) -> Array<float> {
 
 @pytest.fixture(scope="module", params=[("vm", "optimized"), ("auto", "optimized"), ("auto", "safe")])
 def chains(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
-    from noodle.backends import variants
+    from noodle.backends.tuning import forced
 
-    saved = variants.FUSE_MIN
-    variants.FUSE_MIN = 0  # fuse at every size, so the small examples take the fused loop
     _, module = compile_source(CHAINS, "c.nd", "c")
     backend, mode = request.param
-    yield Machine(backend=backend, mode=mode).load(module).functions
-    variants.FUSE_MIN = saved
+    with forced("map.fused", 0):  # fuse at every size, so the small examples take the fused loop
+        yield Machine(backend=backend, mode=mode).load(module).functions
 
 
 def test_chains_of_maps_become_one_loop() -> None:
@@ -335,7 +333,7 @@ def test_a_fused_chain_is_numpy_bit_for_bit(chains, ab, x: float, broadcast: boo
 @settings(max_examples=30, deadline=None)
 @given(st.lists(st.integers(-3_000_000_000, 3_000_000_000), max_size=40))
 def test_a_fused_int_chain_raises_on_overflow_like_numpy_passes(values: list[int]) -> None:  # type: ignore[no-untyped-def]
-    from noodle.backends import variants
+    from noodle.backends.tuning import forced
 
     a = np.array(values, dtype=np.int64)
     b = a[::-1].copy()
@@ -343,8 +341,7 @@ def test_a_fused_int_chain_raises_on_overflow_like_numpy_passes(values: list[int
     fits = all(-(2**63) <= x * x <= 2**63 - 1 for x in values) and all(-(2**63) <= v < 2**63 for v in exact) \
         and all(-(2**63) <= x * x * y < 2**63 for x, y in zip(values, values[::-1]))
     _, module = compile_source(CHAINS, "c.nd", "c")
-    saved, variants.FUSE_MIN = variants.FUSE_MIN, 0
-    try:
+    with forced("map.fused", 0):
         for backend in ("vm", "auto"):
             ints = Machine(backend=backend).load(module).functions["ints"]
             if fits:
@@ -353,5 +350,3 @@ def test_a_fused_int_chain_raises_on_overflow_like_numpy_passes(values: list[int
                 with pytest.raises(Exception) as e:
                     ints(a, b)
                 assert "OverflowError" in repr(e.value) or getattr(e.value, "kind", "") == "OverflowError"
-    finally:
-        variants.FUSE_MIN = saved

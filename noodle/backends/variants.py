@@ -83,9 +83,25 @@ def name(key: str) -> str:
 
 # ---------------------------------------------------------------- the intents known today
 
-#: the fewest elements for which a fused elementwise loop beats NumPy's passes (bench/fusion.py,
-#: on the development machine): below it the call into native code costs more than it saves
-FUSE_MIN = 16384
+#: size thresholds of guarded variants: the fewest elements from which the variant beats the next
+#: one.  Defaults measured on the development machine (bench/fusion.py); `noodle tune` measures
+#: them on this machine (noodle.backends.tuning), and `threshold()` reads those when present.
+THRESHOLDS: dict[str, int] = {
+    "map.fused": 16384,  # below it the call into native code costs more than NumPy's passes
+    "dot.blas": 0,  # from the VM, numpy.dot's dispatch is cheaper than a native call at every size
+}
+_tuned = False
+
+
+def threshold(key: str) -> int:
+    """A variant's size threshold: as measured here by `noodle tune`, else the default."""
+    global _tuned
+    if not _tuned:
+        _tuned = True
+        from noodle.backends import tuning
+        tuning.apply()
+    return THRESHOLDS[key]
+
 
 #: the reductions (their loops carry which, and into which variables)
 REDUCTIONS = frozenset({"sum", "product", "min", "max", "count"})
@@ -95,14 +111,16 @@ register(Variant("matmul", "blas", "numpy", "BLAS (numpy.matmul)", "the bounds a
                  "are float and the result overlaps neither input", exact=False,
                  guard="array.matmul_fits", run="array.matmul_into"))
 intent("dot", "dot product")
-register(Variant("dot", "blas", "numpy", "BLAS (numpy.dot)", "the loop runs over both whole float arrays",
+register(Variant("dot", "blas", "numpy", "BLAS (numpy.dot)", "the loop runs over both whole float arrays, "
+                 "of at least the size `noodle tune` measured (untuned: any)",
                  exact=False, guard="array.dot_fits", run="array.dot"))
 register(Variant("dot", "fused", "numpy", "one pass, no temporary: BLAS (numpy.vdot)", "`sum(x * y)` "
                  "multiplies two float arrays of one shape (else the product, then its sum)", exact=False,
                  run="array.sum_of_products", safe="array.sum_of_products.exact"))
 intent("map", "elementwise map")
 register(Variant("map", "fused", "llvm", "one native loop, no temporaries", "the arrays of a chain of "
-                 f"elementwise maps have one shape and at least {FUSE_MIN} elements, and native code is on "
+                 "elementwise maps have one shape and enough elements (`noodle tune` measures how many; "
+                 f"untuned: {THRESHOLDS['map.fused']}), and native code is on "
                  "(else NumPy, one pass per operation)", exact=True, guard="array.fuse_fits"))
 for _key, _name in (("sum", "sum reduction"), ("product", "product reduction"), ("min", "min reduction"),
                     ("max", "max reduction"), ("count", "count"), ("stencil", "stencil"), ("scan", "scan"),

@@ -312,7 +312,7 @@ native("array.any", 1)(lambda a: bool(np().any(a)))
 @native("array.dot_fits", 3)
 def _dot_fits(x: Any, y: Any, n: int) -> bool:
     """`for i in 0..n { s += x[i] * y[i] }` is `s + dot(x, y)` when it runs over both whole arrays."""
-    return x.shape == y.shape == (n,) and x.dtype == y.dtype == np().float64
+    return x.shape == y.shape == (n,) and x.dtype == y.dtype == np().float64 and n >= variants.threshold("dot.blas")
 
 @native("array.matmul_fits", 6)
 def _matmul_fits(a: Any, b: Any, c: Any, rows: int, cols: int, inner: int) -> bool:
@@ -351,7 +351,7 @@ def _sum_of_products_exact(x: Any, y: Any) -> float:
 def _fuse_fits(*arrays: Any) -> bool:
     """Do the arrays of a chain of elementwise maps have one shape, and enough elements to fuse?"""
     shape = arrays[0].shape
-    return all(x.shape == shape for x in arrays) and arrays[0].size >= variants.FUSE_MIN
+    return all(x.shape == shape for x in arrays) and arrays[0].size >= variants.threshold("map.fused")
 
 
 native("array.empty_as", 2)(lambda a, dtype: np().empty(a.shape, dtype=dtype))

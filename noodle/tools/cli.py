@@ -106,6 +106,20 @@ def _noodle_cli() -> None:
         from noodle.tools.repl import start_repl
         sys.exit(start_repl())
 
+    @cli.command()
+    @click.option("--repeat", default=7, show_default=True, help="timed calls per size (medians)")
+    def tune(repeat: int) -> None:
+        """Measure this machine's variant thresholds (from what size each variant wins) and keep them."""
+        from noodle.backends.llvm import available
+        from noodle.backends.tuning import measure, path
+
+        if not available():
+            click.echo("error: native code is not available here (llvmlite is not installed): nothing to tune",
+                       err=True)
+            sys.exit(1)
+        measure(repeat=max(1, repeat), report=click.echo)
+        click.echo(f"kept in {path()}")
+
     cli(prog_name="noodle")
 
 

@@ -21,6 +21,13 @@ from noodle.vm.hashing import source_hash
 CACHE_DIR = "__noodlecache__"
 
 
+def user_cache_root() -> str:
+    """Noodle's per-user cache folder: `$NOODLE_CACHE_DIR`, else `$XDG_CACHE_HOME/noodle`, else
+    `~/.cache/noodle` (machine code and measured variant thresholds live under it)."""
+    return os.environ.get("NOODLE_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "noodle")
+
+
 def identifier(text: str) -> str:
     """A file name as a module-name identifier: other characters become `_` (`my-app` → `my_app`)."""
     out = "".join(ch if ch.isascii() and (ch.isalnum() or ch == "_") else "_" for ch in text) or "_"

@@ -16,7 +16,7 @@ import os
 import threading
 from typing import Any, Callable
 
-from noodle.vm.cache import read_file, write_file
+from noodle.vm.cache import read_file, user_cache_root, write_file
 
 _lock = threading.Lock()
 _target: Any = None
@@ -38,9 +38,7 @@ def _target_machine() -> Any:
 
 
 def cache_dir() -> str:
-    base = os.environ.get("NOODLE_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "noodle")
-    return os.path.join(base, "native")
+    return os.path.join(user_cache_root(), "native")
 
 
 def cache_key(llvm_ir: str) -> str:

@@ -1,0 +1,168 @@
+"""Variant thresholds measured on this machine: `noodle tune` measures them, the guards read them.
+
+A guard chooses a variant by what it can check cheaply at the call (shapes, dtypes, overlap) and by
+size: below some number of elements the fixed cost of a variant — a call into native code, a BLAS
+dispatch — outweighs what it saves.  Where that crossover lies depends on the machine, so it is
+measured: each `Threshold` says how to time its variant against the next one on arrays of growing
+size, and the smallest size from which the variant wins (and keeps winning) is kept in
+`<cache>/tuning.json`, keyed by this machine (CPU, cores, NumPy and llvmlite versions).  A machine
+or toolchain that was never tuned uses the defaults in noodle.backends.variants (measured on the
+development machine with the same code, `bench/fusion.py`).
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
+
+from noodle.backends import variants
+from noodle.vm.cache import read_file, user_cache_root, write_file
+
+#: sizes tried, in elements
+SIZES = [1 << k for k in range(6, 21, 1)]
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """One size threshold of `variants.THRESHOLDS`, and the kernels that measure it."""
+
+    key: str  # as in variants.THRESHOLDS
+    source: str  # a Noodle module whose function `kernel(a, b)` runs the intent
+    what: str  # for the report
+
+
+THRESHOLDS = [
+    Threshold("map.fused", "fn kernel(a: Array<float>, b: Array<float>) -> Array<float> {\n"
+                           " let c = a * b + 2.0 * a - b\n return c\n}\n", "fused elementwise map vs NumPy passes"),
+    Threshold("dot.blas", "fn kernel(a: Array<float>, b: Array<float>) -> float {\n var s = 0.0\n"
+                          " for i in 0..len(a) { s += a[i] * b[i] }\n return s\n}\n",
+              "BLAS dot vs the native loop"),
+]
+
+
+def machine_key() -> str:
+    """What the measurements hold for: this CPU and the libraries whose code is timed."""
+    import numpy
+
+    try:
+        import llvmlite
+        llvm = llvmlite.__version__
+    except ImportError:
+        llvm = "none"
+    return f"{platform.machine()}|{_cpu_name()}|{os.cpu_count()}|numpy {numpy.__version__}|llvmlite {llvm}"
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def path() -> str:
+    return os.path.join(user_cache_root(), "tuning.json")
+
+
+def load() -> dict[str, int]:
+    """The thresholds measured for this machine, or {} when it was never tuned (or the file is bad)."""
+    data = read_file(path())
+    if data is None:
+        return {}
+    try:
+        stored = json.loads(data)
+        entry = stored.get(machine_key()) if isinstance(stored, dict) else None
+        if isinstance(entry, dict):
+            return {k: v for k, v in entry.items() if k in variants.THRESHOLDS and type(v) is int and v >= 0}
+    except (ValueError, ImportError):
+        pass
+    return {}
+
+
+def apply() -> None:
+    """Put this machine's measured thresholds in place of the defaults (called once, lazily)."""
+    variants.THRESHOLDS.update(load())
+
+
+@contextmanager
+def forced(key: str, value: int) -> Iterator[None]:
+    """Run with one threshold set to `value` (0: the variant always; `NEVER`: never), then restore it."""
+    variants.threshold(key)  # this machine's measured values are in place before one is overridden
+    saved = variants.THRESHOLDS[key]
+    variants.THRESHOLDS[key] = value
+    try:
+        yield
+    finally:
+        variants.THRESHOLDS[key] = saved
+
+
+#: a threshold no array reaches
+NEVER = 1 << 62
+
+
+def measure(repeat: int = 7, report: Callable[[str], None] = print) -> dict[str, int]:
+    """Time every thresholded variant against the next one here; store and return the crossovers."""
+    import numpy
+
+    from noodle.compiler.driver import compile_source
+    from noodle.vm.machine import Machine
+
+    found: dict[str, int] = {}
+    for t in THRESHOLDS:
+        _, module = compile_source(t.source, "tune.nd", "tune")
+        kernel = Machine(backend="auto").load(module).functions["kernel"]
+        wins: list[tuple[int, float]] = []
+        for n in SIZES:
+            rng = numpy.random.default_rng(n)
+            a, b = rng.random(n), rng.random(n)
+            with forced(t.key, 0):
+                with_variant = _fastest(kernel, a, b, repeat)
+            with forced(t.key, NEVER):
+                without = _fastest(kernel, a, b, repeat)
+            wins.append((n, with_variant / without))
+        found[t.key] = _crossover(wins)
+        ratios = ", ".join(f"{n}: {r:.2f}x" for n, r in wins)
+        report(f"{t.key} ({t.what}): from {found[t.key]} elements  [variant / next by size: {ratios}]")
+    _store(found)
+    variants.THRESHOLDS.update(found)
+    return found
+
+
+def _fastest(kernel: Callable[..., Any], a: Any, b: Any, repeat: int) -> float:
+    """The fastest of `repeat` calls: on a shared machine noise only ever adds time."""
+    kernel(a, b)
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        kernel(a, b)
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def _crossover(wins: list[tuple[int, float]]) -> int:
+    """The smallest size from which the variant is faster at every larger size measured."""
+    best = NEVER
+    for n, ratio in reversed(wins):
+        if ratio >= 1.0:
+            break
+        best = n
+    return best if best != wins[0][0] else 0
+
+
+def _store(found: dict[str, int]) -> None:
+    data = read_file(path())
+    try:
+        stored = json.loads(data) if data is not None else {}
+    except ValueError:
+        stored = {}
+    if not isinstance(stored, dict):
+        stored = {}
+    stored[machine_key()] = found
+    write_file(path(), json.dumps(stored, indent=2).encode())

@@ -1,0 +1,56 @@
+"""Variant thresholds: measured per machine by `noodle tune`, read back by the guards, never trusted blindly."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from noodle.backends import tuning, variants
+
+
+@pytest.fixture()
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("NOODLE_CACHE_DIR", str(tmp_path))
+    return tmp_path
+
+
+def test_the_crossover_is_where_the_variant_wins_from_then_on() -> None:
+    assert tuning._crossover([(64, 2.0), (128, 1.1), (256, 0.9), (512, 0.5)]) == 256
+    assert tuning._crossover([(64, 0.5), (128, 0.4)]) == 0  # wins everywhere: always
+    assert tuning._crossover([(64, 0.5), (128, 1.2), (256, 0.5)]) == 256  # lost once: only from the last win on
+    assert tuning._crossover([(64, 0.5), (128, 1.2)]) == tuning.NEVER  # loses at the largest size: never
+
+
+def test_measured_thresholds_are_read_for_this_machine_only(cache: Path) -> None:
+    (cache / "tuning.json").write_text(json.dumps({
+        tuning.machine_key(): {"map.fused": 123, "no.such.variant": 5, "dot.blas": -4},
+        "another machine": {"map.fused": 999},
+    }))
+    assert tuning.load() == {"map.fused": 123}  # unknown keys and nonsense values are dropped
+
+
+@pytest.mark.parametrize("content", [b"", b"{not json", b"[1, 2]", b'{"x": 1}', bytes(range(256))])
+def test_a_damaged_tuning_file_means_the_defaults(cache: Path, content: bytes) -> None:
+    (cache / "tuning.json").write_bytes(content)
+    assert tuning.load() == {}
+
+
+def test_forced_restores_the_threshold() -> None:
+    before = variants.threshold("map.fused")
+    with tuning.forced("map.fused", 0):
+        assert variants.threshold("map.fused") == 0
+    assert variants.threshold("map.fused") == before
+
+
+def test_noodle_tune_measures_and_keeps_its_results(cache: Path) -> None:
+    noodle = Path(sys.executable).parent / "noodle"
+    out = subprocess.run([str(noodle), "tune", "--repeat", "1"], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "NOODLE_CACHE_DIR": str(cache)})
+    assert out.returncode == 0, out.stderr
+    assert "map.fused" in out.stdout and "dot.blas" in out.stdout
+    kept = json.loads((cache / "tuning.json").read_text())[tuning.machine_key()]
+    assert set(kept) == {"map.fused", "dot.blas"} and all(isinstance(v, int) for v in kept.values())
