@@ -349,9 +349,12 @@ def _sum_of_products_exact(x: Any, y: Any) -> float:
 
 @native("array.fuse_fits", -1)
 def _fuse_fits(*arrays: Any) -> bool:
-    """Do the arrays of a chain of elementwise maps have one shape, and enough elements to fuse?"""
-    shape = arrays[0].shape
-    return all(x.shape == shape for x in arrays) and arrays[0].size >= variants.threshold("map.fused")
+    """Do the arrays of a chain of elementwise maps have one shape and the dtype native code reads
+    (an array from a host could hold 32-bit values), and enough elements to fuse?"""
+    first = arrays[0]
+    return first.dtype in (np().float64, np().int64) and all(x.shape == first.shape and x.dtype == first.dtype
+                                                               for x in arrays) \
+        and first.size >= variants.threshold("map.fused")
 
 
 native("array.empty_as", 2)(lambda a, dtype: np().empty(a.shape, dtype=dtype))
