@@ -10,9 +10,7 @@ timed as a call from Python after a warm-up (medians).  The crossover is where
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -20,21 +18,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 SOURCE = "fn f(a: Array<float>, b: Array<float>) -> Array<float> {\n let c = a * b + 2.0 * a - b\n return c\n}\n"
 
 
-def median_call(fn, args: tuple, repeat: int) -> float:  # type: ignore[no-untyped-def]
-    fn(*args)
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn(*args)
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=9)
     args = ap.parse_args()
     import numpy
+
+    from native import median_time  # bench/native.py: the same timing rule
 
     from noodle.backends.tuning import NEVER, forced
     from noodle.compiler.driver import compile_source
@@ -46,9 +36,9 @@ def main() -> int:
     for n in (64, 256, 1024, 4096, 16384, 65536, 1 << 20, 1 << 23):
         a, b = numpy.random.default_rng(1).random(n), numpy.random.default_rng(2).random(n)
         with forced("map.fused", 0):
-            fused = median_call(f, (a, b), args.repeat)
+            fused = median_time(f, (a, b), args.repeat)
         with forced("map.fused", NEVER):
-            numpy_s = median_call(f, (a, b), args.repeat)
+            numpy_s = median_time(f, (a, b), args.repeat)
         print(f"{n:>10} {fused * 1e6:>8.1f}us {numpy_s * 1e6:>8.1f}us {fused / numpy_s:>11.2f}x")
     return 0
 
