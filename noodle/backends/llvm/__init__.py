@@ -98,20 +98,17 @@ _last_status = _LastStatus()
 
 
 def _array_arguments(params: list[str]) -> Any:
-    """Arguments for the native call: each 1-D Array as (data pointer, length, stride in elements)."""
-    import ctypes
-
-    pointer_types = {"float": ctypes.POINTER(ctypes.c_double), "int": ctypes.POINTER(ctypes.c_int64)}
-    kinds = [pointer_types[p[6:].split("/")[0]] if p.startswith("array:") else None for p in params]
+    """Arguments for the native call: each Array as (data address, lengths, strides in elements)."""
+    arrays = [p.startswith("array:") for p in params]
 
     def flatten(args: tuple) -> list[Any]:
         flat: list[Any] = []
-        for a, ptr in zip(args, kinds):
-            if ptr is None:
+        for a, is_array in zip(args, arrays):
+            if not is_array:
                 flat.append(a)
             else:  # NumPy views work as they are: the strides say where the next elements are
                 size = a.itemsize
-                flat += [a.ctypes.data_as(ptr), *a.shape, *(s // size for s in a.strides)]
+                flat += [a.__array_interface__["data"][0], *a.shape, *(s // size for s in a.strides)]
         return flat
     return flatten
 
