@@ -326,3 +326,19 @@ def test_optimised_code_targets_the_host() -> None:
     mod = llvm.parse_assembly(text)
     assert "!prof" in text  # error exits are cold: the checked path falls through
     assert mod.triple in ("", "unknown-unknown-unknown")  # the image stays target-neutral; the JIT sets the host's
+
+
+def test_in_bounds_versions_need_every_access_to_be_decidable_before_the_loop() -> None:
+    from noodle.ir import nodes as ir
+    from noodle.ir.scalar import in_bounds_accesses
+    from noodle.ir.walk import walk
+
+    src = STENCIL + ("fn mixed(a: Array<float>, b: Array<float>) {\n for j in 0..len(a) // 2 { a[j] = b[2 * j] }\n}\n"
+                     "fn rows(a: Array<float, 2>) {\n for i in 0..len(a) { for j in 0..len(a) { a[j, i] = 0.0 } }\n}\n")
+    module_ir, _ = compile_source(src, "v.nd", "v")
+    found = {}
+    for f in module_ir.functions:
+        loops = [n for s in f.body for n in walk(s) if isinstance(n, ir.ForRange)]
+        found[f.name] = [sorted(c for _, _, c in in_bounds_accesses(n)) for n in loops]
+    assert found["sweep"] == [[], [-1, 0, 0, 0, 1]] and found["shift"] == [[0, 1]]
+    assert found["mixed"] == [[]] and found["rows"] == [[], []]

@@ -297,6 +297,66 @@ def float_reductions(body: list[ir.Stmt]) -> set[int]:
     return {id(st) for st in candidates if uses.get(st.slot) == 2}
 
 
+def assigns(body: list[ir.Stmt], slot: int) -> bool:
+    """Does `body` store into `slot` (an assignment, or a loop using it as its variable)?"""
+    from noodle.ir.walk import walk
+
+    return any(isinstance(n, (ir.LocalSet, ir.ForRange)) and n.slot == slot for st in body for n in walk(st))
+
+
+def in_bounds_accesses(s: ir.ForRange) -> "list[tuple[ir.CallBuiltin, ir.Expr | None, int]]":
+    """The array reads and writes in loop `s` at `x[j + c]` or `x[r, j + c]`: (access, r or None, c).
+
+    `j` is the loop variable and `r` an expression the loop does not change, so whether every
+    index stays in bounds for the whole range can be decided before the loop runs; the native
+    backend then runs a copy of the loop without those checks (`for_range` in lower.py).  Empty
+    unless every access in the loop has that form: a copy that still checks some indices rarely
+    vectorises, and each copy costs compile time.
+    """
+    from noodle.ir.walk import walk
+
+    if not (isinstance(s.step, ir.Const) and s.step.value == 1) or assigns(s.body, s.slot):
+        return []
+    out = []
+    for node in (n for st in s.body for n in walk(st)):
+        if not (isinstance(node, ir.CallBuiltin) and node.name in ("array.get", "array.set")):
+            continue
+        kind = array_kind(node.args[0].ty)
+        if kind is None:
+            return []
+        ndim = int(kind.split("/")[1])  # type: ignore[union-attr]
+        offset = _column_offset(node.args[ndim], s.slot)
+        row = node.args[1] if ndim == 2 else None
+        if offset is None or row is not None and not _invariant(row, s):
+            return []
+        out.append((node, row, offset))
+    return out
+
+
+def _column_offset(e: ir.Expr, slot: int) -> int | None:
+    """c for an index `j`, `j + c`, `c + j` or `j - c` (j the local in `slot`), else None."""
+    if isinstance(e, ir.LocalGet) and e.slot == slot:
+        return 0
+    if not (isinstance(e, ir.Binary) and e.op in ("int.add", "int.sub")):
+        return None
+    a, c = e.a, e.b
+    if e.op == "int.add" and isinstance(a, ir.Const):
+        a, c = c, a
+    if isinstance(a, ir.LocalGet) and a.slot == slot and isinstance(c, ir.Const) and type(c.value) is int:
+        return c.value if e.op == "int.add" else -c.value
+    return None
+
+
+def _invariant(e: ir.Expr, s: ir.ForRange) -> bool:
+    """Is `e` an int built from constants and locals by `+`/`-`, none of them changed by loop `s`?"""
+    if isinstance(e, ir.Const):
+        return type(e.value) is int
+    if isinstance(e, ir.LocalGet):
+        return scalar(e.ty) == "int" and e.slot != s.slot and not assigns(s.body, e.slot)
+    return isinstance(e, ir.Binary) and e.op in ("int.add", "int.sub") and _invariant(e.a, s) \
+        and _invariant(e.b, s)
+
+
 def explain_loops(module: ir.Module, p: Plan) -> list[tuple[int, str]]:
     """(line, text) for each loop nest and array expression: the intent recognised (or why a loop
     shaped like one was not), the variants that can run it, and where its loops run."""
@@ -366,8 +426,6 @@ def _explain_arrays(s: ir.Stmt, explained: set[int]) -> list[tuple[int, str]]:
 
 
 def _explain_loop(f: ir.Function, n: "ir.ForRange | ir.While", owner: str, native: bool, p: Plan) -> str:
-    from noodle.ir.walk import walk
-
     kind = "for loop" if isinstance(n, ir.ForRange) else "while loop"
     what = ""
     if isinstance(n, ir.ForRange) and n.intent:
@@ -380,10 +438,8 @@ def _explain_loop(f: ir.Function, n: "ir.ForRange | ir.While", owner: str, nativ
     else:
         where = "native (llvm)"
         if isinstance(n, ir.ForRange):
-            arrays = sorted({f.local_names[x.args[0].slot] for b in n.body for x in walk(b)
-                             if isinstance(x, ir.CallBuiltin) and x.name in ("array.get", "array.set")
-                             and array_kind(x.args[0].ty) in ("float/1", "int/1")
-                             and isinstance(x.args[1], ir.LocalGet) and x.args[1].slot == n.slot})
+            arrays = sorted({f.local_names[x.args[0].slot]  # type: ignore[union-attr]
+                             for x, _, _ in in_bounds_accesses(n)})
             if arrays:
                 where += "; bounds-check-free version when the range fits " + ", ".join(f"`{a}`" for a in arrays)
     return f"{kind} in {owner}: " + (f"{what} — {where}" if what else where)

@@ -23,8 +23,8 @@ from __future__ import annotations
 from llvmlite import ir as L
 
 from noodle.ir import nodes as ir
-from noodle.ir.scalar import (Plan, Unsupported, _what, array_kind, float_reductions, plan,  # noqa: F401
-                               result_kinds, scalar, shape_item, unsupported_reason)
+from noodle.ir.scalar import (Plan, Unsupported, _what, array_kind, assigns, float_reductions,  # noqa: F401
+                               in_bounds_accesses, plan, result_kinds, scalar, shape_item, unsupported_reason)
 
 I1, I8, I32, I64, F64 = L.IntType(1), L.IntType(8), L.IntType(32), L.IntType(64), L.DoubleType()
 MIN, MAX = -(2**63), 2**63 - 1
@@ -104,62 +104,6 @@ def _entry_point(m: L.Module, impl: L.Function, f: ir.Function) -> None:
         v = b.extract_value(r, k)
         b.store(b.zext(v, I8) if kind == "bool" else v, ptr)
     b.ret(b.extract_value(r, len(kinds)))
-
-
-def _assigns(body: list[ir.Stmt], slot: int) -> bool:
-    """Does `body` store into `slot` (an assignment, or a loop using it as its variable)?"""
-    from noodle.ir.walk import walk
-
-    return any(isinstance(n, (ir.LocalSet, ir.ForRange)) and n.slot == slot for st in body for n in walk(st))
-
-
-def _affine_accesses(s: ir.ForRange) -> "list[tuple[ir.CallBuiltin, ir.Expr | None, int]]":
-    """The array reads and writes in loop `s` at `x[j + c]` or `x[r, j + c]`: (access, r or None, c).
-
-    `j` is the loop variable and `r` an expression the loop does not change, so whether the index
-    is in bounds for the whole range can be decided before the loop runs.
-    """
-    from noodle.ir.walk import walk
-
-    if _assigns(s.body, s.slot):
-        return []
-    out = []
-    for node in (n for st in s.body for n in walk(st)):
-        if not (isinstance(node, ir.CallBuiltin) and node.name in ("array.get", "array.set")):
-            continue
-        kind = array_kind(node.args[0].ty)
-        if kind not in ("float/1", "int/1", "float/2", "int/2"):
-            continue
-        ndim = int(kind.split("/")[1])  # type: ignore[union-attr]
-        offset = _column_offset(node.args[ndim], s.slot)
-        row = node.args[1] if ndim == 2 else None
-        if offset is not None and (row is None or _invariant(row, s)):
-            out.append((node, row, offset))
-    return out
-
-
-def _column_offset(e: ir.Expr, slot: int) -> int | None:
-    """c for an index `j`, `j + c`, `c + j` or `j - c` (j the local in `slot`), else None."""
-    if isinstance(e, ir.LocalGet) and e.slot == slot:
-        return 0
-    if not (isinstance(e, ir.Binary) and e.op in ("int.add", "int.sub")):
-        return None
-    a, c = e.a, e.b
-    if e.op == "int.add" and isinstance(a, ir.Const):
-        a, c = c, a
-    if isinstance(a, ir.LocalGet) and a.slot == slot and isinstance(c, ir.Const) and type(c.value) is int:
-        return c.value if e.op == "int.add" else -c.value
-    return None
-
-
-def _invariant(e: ir.Expr, s: ir.ForRange) -> bool:
-    """Is `e` an int built from constants and locals by `+`/`-`, none of them changed by loop `s`?"""
-    if isinstance(e, ir.Const):
-        return type(e.value) is int
-    if isinstance(e, ir.LocalGet):
-        return scalar(e.ty) == "int" and e.slot != s.slot and not _assigns(s.body, e.slot)
-    return isinstance(e, ir.Binary) and e.op in ("int.add", "int.sub") and _invariant(e.a, s) \
-        and _invariant(e.b, s)
 
 
 class _Loop:
@@ -324,7 +268,7 @@ class _FunctionLowering:
         unit = isinstance(s.step, ir.Const) and s.step.value in (1, -1)
         if not unit:
             self.fail_if(b.icmp_signed("==", step, zero), "RangeStep")
-        accesses = _affine_accesses(s) if unit and s.step.value == 1 else []  # type: ignore[union-attr]
+        accesses = in_bounds_accesses(s)
         if not accesses:
             self.range_loop(s, start, stop, step, unit)
             return
@@ -397,7 +341,7 @@ class _FunctionLowering:
         self.loops.append(_Loop(incr, done))
         saved = self.reductions
         self.reductions = saved | float_reductions(s.body)
-        if unit and not _assigns(s.body, s.slot):  # the body sees start..stop-1 (or stop+1..start) only
+        if unit and not assigns(s.body, s.slot):  # the body sees start..stop-1 (or stop+1..start) only
             one = L.Constant(I64, 1)
             up = s.step.value == 1  # type: ignore[union-attr]
             self.spans[s.slot] = (start, b.sub(stop, one)) if up else (b.add(stop, one), start)
