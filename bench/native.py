@@ -4,8 +4,8 @@
 
 Each workload is written once as a plain Noodle function and once as the same Python function
 (run by CPython and, with @njit, by Numba, when Numba is installed: `pip install -e '.[bench]'`).
-Kernel calls are timed in-process after a warm-up call (medians), so start-up and compilation are
-excluded; compilation is reported separately: Noodle's first run (compile, LLVM optimisation,
+Kernel calls are timed in-process after a warm-up call, Noodle and its peers in turn call by call
+(medians), so start-up and compilation are excluded; compilation is reported separately: Noodle's first run (compile, LLVM optimisation,
 machine code written to the cache) and its cached run (machine code read back), and Numba's first
 call.
 """
@@ -162,10 +162,27 @@ def median_time(fn, args: tuple, repeat: int) -> float:
     return statistics.median(times)
 
 
+def interleaved_medians(calls: list, repeat: int) -> list[float]:
+    """Median times of several (function, args) timed in turn, call by call: on a shared machine a
+    slow spell then slows every contender alike, instead of whichever happened to run during it."""
+    for fn, fargs in calls:
+        fn(*fargs)  # warm-up
+    times: list[list[float]] = [[] for _ in calls]
+    for r in range(repeat):
+        for k in [(r + j) % len(calls) for j in range(len(calls))]:  # each takes every turn: none always
+            fn, fargs = calls[k]                                       # follows the one that churns memory
+            t = time.perf_counter()
+            fn(*fargs)
+            times[k].append(time.perf_counter() - t)
+    return [statistics.median(ts) for ts in times]
+
+
 def measure(label, noodle_fn, numba_fn, python_fn, numpy_fn, fargs, repeat):
-    noodle_s = median_time(noodle_fn, fargs, repeat)
-    numba_s = median_time(numba_fn, fargs, repeat) if numba_fn else None
-    numpy_s = median_time(numpy_fn, (), repeat) if numpy_fn else None
+    calls = [(noodle_fn, fargs)] + ([(numba_fn, fargs)] if numba_fn else []) + ([(numpy_fn, ())] if numpy_fn else [])
+    medians = interleaved_medians(calls, repeat)
+    noodle_s = medians[0]
+    numba_s = medians[1] if numba_fn else None
+    numpy_s = medians[-1] if numpy_fn else None
     cpython_s = median_time(python_fn, fargs, max(1, repeat // 3)) if python_fn else None
     best = min(x for x in (numba_s, numpy_s, cpython_s) if x is not None)
     return {"workload": label, "noodle_s": noodle_s, "numba_s": numba_s, "numpy_s": numpy_s, "cpython_s": cpython_s,
