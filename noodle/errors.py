@@ -67,3 +67,9 @@ class UpgradeRejected(NoodleError):
         self.module = module
         self.reason = reason
         super().__init__(f"upgrade of {module} rejected: {reason}")
+
+
+def internal_error_text(exc: BaseException) -> str:
+    """What a command prints for a bug in Noodle itself, instead of a Python traceback."""
+    return (f"internal error: {type(exc).__name__}: {exc}\n"
+            "  this is a bug in Noodle, not in your program; set NOODLE_TRACEBACK=1 to see where it happened")

@@ -26,7 +26,7 @@ from noodle.ir import nodes as ir
 from noodle.ir.passes.fold import fold_expr
 from noodle.ir.walk import children as walk_children
 from noodle.ir.types import (
-    BOOL, ERROR, FLOAT, INT, NONE, PRIMS, RANGE, STR, UNKNOWN, FnT, ListT, MapT,
+    BOOL, ERROR, F32, FLOAT, I32, INT, NONE, PRIMS, RANGE, STR, UNKNOWN, FnT, ListT, MapT,
     ArrayT, Prim, RangeT, StructT, TupleT, TVar, Type, UnknownT, has_unbound, is_hashable, prune, resolve,
     undo, unify,
 )
@@ -45,6 +45,8 @@ ARRAY_PRELUDE = {"array", "zeros", "ones", "full", "arange", "linspace", "rand",
 ARITH = {"+": "add", "-": "sub", "*": "mul", "/": "div", "//": "floordiv", "%": "mod", "**": "pow"}
 BITWISE = {"&": "and", "|": "or", "^": "xor", "<<": "shl", ">>": "shr"}
 COMPARE = {"==": "eq", "!=": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
+#: the 32-bit types: their natives' prefix and the arithmetic they have (noodle.stdlib.narrow)
+NARROW = {F32: ("f32", ("add", "sub", "mul", "div")), I32: ("i32", ("add", "sub", "mul", "floordiv", "mod"))}
 
 #: Resolves an imported Noodle module's dotted path to its interface (the driver compiles it).
 Resolver = Callable[[str, ast.Span], "ModuleInterface | None"]
@@ -1205,6 +1207,8 @@ class Checker(ArrayRules):
             return x
         if e.op == "-" and isinstance(t, ArrayT) and t.elem in (INT, FLOAT):
             return ir.CallBuiltin(name="array.neg", args=[x], ty=t, **pos)
+        if e.op == "-" and t in NARROW:
+            return ir.CallBuiltin(name=f"{NARROW[t][0]}.neg", args=[x], ty=t, **pos)
         if e.op == "-":
             if t == INT:
                 return fold_expr(ir.Unary(op="int.neg", x=x, ty=INT, **pos))
@@ -1244,6 +1248,8 @@ class Checker(ArrayRules):
                 self.error("E0204", "the type of this operand is not known here", span,
                            "annotate the variable or the lambda parameter")
                 return ir.Const(value=None, ty=UNKNOWN, **pos)
+        if ta in NARROW or tb in NARROW:
+            return self.narrow_binary(op, a, b, ta, tb, span)
         numeric = (INT, FLOAT)
         if op in ARITH:
             name = ARITH[op]
@@ -1285,6 +1291,34 @@ class Checker(ArrayRules):
         self.error("E0205", f"`{op}` is not defined for {self.tname(ta)} and {self.tname(tb)}", span,
                    self.operator_hint(op, ta, tb))
         return ir.Const(value=None, ty=UNKNOWN, **pos)
+
+    def narrow_binary(self, op: str, a: ir.Expr, b: ir.Expr, ta: Type, tb: Type, span: ast.Span) -> ir.Expr:
+        """Arithmetic and comparisons of f32 with f32, i32 with i32 (a literal takes the other side's
+        type); nothing converts implicitly to or from them."""
+        pos = self.pos(span)
+        t = ta if ta in NARROW else tb
+        a, b = self.narrow_literal(a, t), self.narrow_literal(b, t)
+        if prune(a.ty) == t and prune(b.ty) == t:
+            kind, allowed = NARROW[t]
+            if op in ARITH and ARITH[op] in allowed:
+                return ir.CallBuiltin(name=f"{kind}.{ARITH[op]}", args=[a, b], ty=t, **pos)
+            if op in COMPARE:
+                return ir.Binary(op=f"cmp.{COMPARE[op]}", a=a, b=b, ty=BOOL, **pos)
+        other = FLOAT if t == F32 else INT
+        self.error("E0205", f"`{op}` is not defined for {self.tname(ta)} and {self.tname(tb)}", span,
+                   f"convert explicitly: {t}(x) or {other}(x)" if prune(a.ty) != prune(b.ty) else None)
+        return ir.Const(value=None, ty=UNKNOWN, **pos)
+
+    def narrow_literal(self, e: ir.Expr, t: Type) -> ir.Expr:
+        """A number literal beside an f32 or i32 becomes one (when it fits); anything else is unchanged."""
+        if not isinstance(e, ir.Const) or isinstance(e.value, bool) or not isinstance(e.value, (int, float)):
+            return e
+        if t == F32:
+            from noodle.stdlib.narrow import to_f32
+            return ir.Const(value=to_f32(float(e.value)), ty=F32, line=e.line, col=e.col)
+        if t == I32 and isinstance(e.value, int) and -(2**31) <= e.value < 2**31:
+            return ir.Const(value=e.value, ty=I32, line=e.line, col=e.col)
+        return e
 
     def operator_hint(self, op: str, ta: Type, tb: Type) -> str | None:
         if op == "+" and STR in (ta, tb):

@@ -10,11 +10,18 @@ from dataclasses import dataclass, field
 
 from noodle.backends import variants
 from noodle.ir import nodes as ir
-from noodle.ir.types import BOOL, FLOAT, INT, NONE, ArrayT, TupleT, prune
+from noodle.ir.types import BOOL, F32, FLOAT, I32, INT, NONE, ArrayT, TupleT, prune
 
 #: natives the backend lowers itself
 NATIVE_BUILTINS = {"abs.int", "abs.float", "min2", "max2", "int.float", "int.int", "float.float",
-                   "math.sqrt", "math.sin", "math.cos", "math.exp", "math.log", "math.fabs"}
+                   "math.sqrt", "math.sin", "math.cos", "math.exp", "math.log", "math.fabs",
+                   # the 32-bit types (noodle.stdlib.narrow)
+                   "f32.add", "f32.sub", "f32.mul", "f32.div", "f32.neg", "i32.add", "i32.sub", "i32.mul",
+                   "i32.floordiv", "i32.mod", "i32.neg", "float.to_f32", "f32.to_float", "int.to_i32", "i32.to_int",
+                   "f32.f32", "i32.i32"}
+
+#: the scalar kinds native code holds in registers
+SCALAR_KINDS = ("int", "float", "bool", "f32", "i32")
 
 
 class Unsupported(Exception):
@@ -28,7 +35,7 @@ class Unsupported(Exception):
 
 def scalar(t: object) -> str | None:
     t = prune(t)  # type: ignore[arg-type]
-    return {INT: "int", FLOAT: "float", BOOL: "bool", NONE: "none"}.get(t)  # type: ignore[call-overload]
+    return {INT: "int", FLOAT: "float", BOOL: "bool", NONE: "none", F32: "f32", I32: "i32"}.get(t)  # type: ignore[call-overload]
 
 
 def result_kinds(t: object) -> list[str] | None:
@@ -36,7 +43,7 @@ def result_kinds(t: object) -> list[str] | None:
     t = prune(t)  # type: ignore[arg-type]
     if isinstance(t, TupleT):
         kinds = [scalar(x) for x in t.items]
-        return kinds if all(k in ("int", "float", "bool") for k in kinds) else None  # type: ignore[misc]
+        return kinds if all(k in SCALAR_KINDS for k in kinds) else None  # type: ignore[misc]
     k = scalar(t)
     if k is None:
         return None
@@ -54,7 +61,7 @@ def unsupported_reason(f: ir.Function) -> Unsupported | None:
     for slot, (name, t) in enumerate(zip(f.local_names, f.local_types)):
         if array_kind(t) is not None and slot < f.params:
             continue  # a 1-D Array parameter: read through its data pointer, never assigned
-        if scalar(t) not in ("int", "float", "bool"):
+        if scalar(t) not in SCALAR_KINDS:
             return Unsupported(f"`{name}` is not an int, float, bool or an Array parameter of 1 or 2 "
                                "dimensions", f.line)
     if result_kinds(f.ret) is None:
@@ -101,10 +108,10 @@ def _check_stmt(s: ir.Stmt) -> None:
 
 
 def array_kind(t: object) -> str | None:
-    """`ELEM/N` (`float/1`, `int/2`) for an Array native code can take — int or float, 1 or 2
+    """`ELEM/N` (`float/1`, `i32/2`) for an Array native code can take — int, float, i32 or f32; 1 or 2
     dimensions — else None."""
     t = prune(t)  # type: ignore[arg-type]
-    if isinstance(t, ArrayT) and t.ndim in (1, 2) and t.elem in (INT, FLOAT):
+    if isinstance(t, ArrayT) and t.ndim in (1, 2) and t.elem in (INT, FLOAT, F32, I32):
         return f"{t.elem}/{t.ndim}"
     return None
 
@@ -141,7 +148,7 @@ def _check_expr(e: ir.Expr) -> None:
         for a in e.args[1:]:
             _check_expr(a)
         return
-    if scalar(e.ty) not in ("int", "float", "bool", "none"):
+    if scalar(e.ty) not in SCALAR_KINDS + ("none",):
         raise Unsupported(f"a value of type {prune(e.ty)} runs in the VM", e.line)
     if isinstance(e, (ir.Const, ir.LocalGet)):
         return
@@ -154,7 +161,7 @@ def _check_expr(e: ir.Expr) -> None:
         if e.op in ("int.shl", "int.shr", "int.pow", "float.pow") or not (
                 e.op.startswith(("int.", "float.", "cmp."))):
             raise Unsupported(f"`{e.op}` runs in the VM", e.line)
-        if e.op.startswith("cmp.") and scalar(e.a.ty) not in ("int", "float", "bool"):
+        if e.op.startswith("cmp.") and scalar(e.a.ty) not in SCALAR_KINDS:
             raise Unsupported("comparing non-numbers runs in the VM", e.line)
         _check_expr(e.a)
         _check_expr(e.b)

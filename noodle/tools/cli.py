@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import sys
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable
+
 
 def main() -> None:
     """Entry point of `noodle`."""
@@ -16,12 +20,26 @@ def main() -> None:
     code = fast_main(sys.argv[1:])
     if code is not None:
         sys.exit(code)
-    _noodle_cli()
+    _guarded(_noodle_cli)
 
 
 def noodlec_main() -> None:
     """Entry point of `noodlec`."""
-    _noodlec_cli()
+    _guarded(_noodlec_cli)
+
+
+def _guarded(command: "Callable[[], None]") -> None:
+    """Run a click command; a bug in Noodle itself is reported in one line, not as a traceback."""
+    import os
+
+    try:
+        command()
+    except Exception as e:  # click ends by SystemExit, which passes; this is anything unexpected
+        if os.environ.get("NOODLE_TRACEBACK"):
+            raise
+        from noodle.errors import internal_error_text
+        print(internal_error_text(e), file=sys.stderr)
+        sys.exit(1)
 
 
 def _noodle_cli() -> None:

@@ -124,6 +124,12 @@ def run_file(path: str, args: list[str] | None = None, opt_level: int = 1, use_c
     except LoadError as e:
         _print_err(f"error: {e}")
         return EXIT_ERROR
+    except Exception as e:  # a bug in the compiler: said plainly, not as a traceback
+        if os.environ.get("NOODLE_TRACEBACK"):
+            raise
+        from noodle.errors import internal_error_text
+        _print_err(internal_error_text(e))
+        return EXIT_ERROR
     try:
         machine.call(lm, lm.functions["__init__"])
         machine.run_main(lm)

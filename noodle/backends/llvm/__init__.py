@@ -136,7 +136,8 @@ def _wrapper(cf: Any, ret: str, fallback: Any, display: str, convert: Any = None
             if native_call(args, 0):
                 fallback(*args)  # raises the error, with its stack
     elif len(kinds) > 1:  # an outlined loop: the variables it changed, as a tuple
-        ctypes_of = {"int": ctypes.c_int64, "float": ctypes.c_double, "bool": ctypes.c_int8}
+        ctypes_of = {"int": ctypes.c_int64, "float": ctypes.c_double, "bool": ctypes.c_int8, "i32": ctypes.c_int32,
+                     "f32": ctypes.c_float}
         makers = [ctypes_of[k] for k in kinds]
         bools = [k == "bool" for k in kinds]
         byref = ctypes.byref
@@ -148,7 +149,8 @@ def _wrapper(cf: Any, ret: str, fallback: Any, display: str, convert: Any = None
             return tuple(bool(o.value) if b else o.value for o, b in zip(outs, bools))
     else:
         ret = kinds[0]
-        ctype = {"int": ctypes.c_int64, "float": ctypes.c_double, "bool": ctypes.c_int8}[ret]
+        ctype = {"int": ctypes.c_int64, "float": ctypes.c_double, "bool": ctypes.c_int8, "i32": ctypes.c_int32,
+                 "f32": ctypes.c_float}[ret]
         byref = ctypes.byref
         as_bool = ret == "bool"
 

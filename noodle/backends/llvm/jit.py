@@ -94,7 +94,8 @@ def compile_ir(llvm_ir: str) -> tuple[Any, bool]:
 
 def function(engine: Any, symbol: str, params: list[str], ret: str) -> Callable[..., int]:
     """A ctypes callable for a native function `i32 symbol(params..., ret* out)`."""
-    ctypes_of = {"int": ctypes.c_int64, "float": ctypes.c_double, "bool": ctypes.c_bool}
+    ctypes_of = {"int": ctypes.c_int64, "float": ctypes.c_double, "bool": ctypes.c_bool, "i32": ctypes.c_int32,
+                 "f32": ctypes.c_float}
     argtypes: list[Any] = []
     for p in params:
         if p.startswith("array:"):  # data address, each dimension's length, each stride

@@ -1,7 +1,7 @@
 """Typed IR → LLVM IR for whole scalar functions (the first native variant).
 
-A function qualifies when every local, parameter and result is `int`, `float`
-or `bool` (or the result is `none`), and its body uses only what this module
+A function qualifies when every local, parameter and result is `int`, `float`,
+`bool`, `i32` or `f32` (or the result is `none`), and its body uses only what this module
 lowers: locals, `if`, `while`, counting `for`, `break`/`continue`/`return`,
 int and float arithmetic and comparisons, calls to other qualifying
 functions (recursion included), and a few natives (`abs`, `min`, `max`,
@@ -26,8 +26,9 @@ from noodle.ir import nodes as ir
 from noodle.ir.scalar import (Plan, Unsupported, _what, array_kind, assigns, float_reductions,  # noqa: F401
                                in_bounds_accesses, plan, result_kinds, scalar, shape_item, unsupported_reason)
 
-I1, I8, I32, I64, F64 = L.IntType(1), L.IntType(8), L.IntType(32), L.IntType(64), L.DoubleType()
+I1, I8, I32, I64, F64, F32 = L.IntType(1), L.IntType(8), L.IntType(32), L.IntType(64), L.DoubleType(), L.FloatType()
 MIN, MAX = -(2**63), 2**63 - 1
+I32_MIN, I32_MAX = -(2**31), 2**31 - 1
 
 #: status codes a native function returns (0 is success), and the Noodle error each stands for
 STATUS = {"OverflowError": 1, "ZeroDivisionError": 2, "RecursionError": 3, "RangeStep": 4, "MathDomain": 5,
@@ -39,7 +40,8 @@ ERRORS = {1: ("OverflowError", "integer overflow"), 2: ("ZeroDivisionError", "di
 #: deepest native recursion before RecursionError (about the VM's depth: MAX_DEPTH plus its slack)
 MAX_NATIVE_DEPTH = 10_150
 
-_SCALARS = {"int": I64, "float": F64, "bool": I1}
+_SCALARS = {"int": I64, "float": F64, "bool": I1, "i32": I32, "f32": F32}
+_FLOATS = (F64, F32)
 
 
 # ---------------------------------------------------------------- lowering
@@ -372,9 +374,9 @@ class _FunctionLowering:
             kind = scalar(e.ty)
             if kind == "bool":
                 return L.Constant(I1, int(bool(e.value)))
-            if kind == "float":
-                return L.Constant(F64, float(e.value))  # type: ignore[arg-type]
-            return L.Constant(I64, int(e.value))  # type: ignore[arg-type]
+            if kind in ("float", "f32"):
+                return L.Constant(_SCALARS[kind], float(e.value))  # type: ignore[arg-type]
+            return L.Constant(_SCALARS[kind or "int"], int(e.value))  # type: ignore[arg-type]
         if isinstance(e, ir.LocalGet):
             return b.load(self.slots[e.slot])
         if isinstance(e, ir.Unary):
@@ -411,19 +413,7 @@ class _FunctionLowering:
                 return self.checked(name, x, y)
             return self.guarded(name, x, y, span[2])
         if op in ("int.floordiv", "int.mod"):
-            zero, minus1 = L.Constant(I64, 0), L.Constant(I64, -1)
-            self.fail_if(b.icmp_signed("==", y, zero), "ZeroDivisionError")
-            if op == "int.floordiv":
-                self.fail_if(b.and_(b.icmp_signed("==", x, L.Constant(I64, MIN)), b.icmp_signed("==", y, minus1)),
-                             "OverflowError")
-            else:  # MIN % -1 is 0, but srem traps on it: divide by 1 instead
-                y = b.select(b.icmp_signed("==", y, minus1), L.Constant(I64, 1), y)
-            q, r = b.sdiv(x, y), b.srem(x, y)
-            adjust = b.and_(b.icmp_signed("!=", r, zero),
-                            b.icmp_signed("!=", b.icmp_signed("<", r, zero), b.icmp_signed("<", y, zero)))
-            if op == "int.floordiv":
-                return b.select(adjust, b.sub(q, L.Constant(I64, 1)), q)
-            return b.select(adjust, b.add(r, y), r)
+            return self.floor_divmod(x, y, I64, MIN, op == "int.floordiv")
         if op in ("int.and", "int.or", "int.xor"):
             return {"int.and": b.and_, "int.or": b.or_, "int.xor": b.xor}[op](x, y)
         if op in ("float.add", "float.sub", "float.mul"):
@@ -436,15 +426,65 @@ class _FunctionLowering:
         if op.startswith("cmp."):
             rel = {"cmp.eq": "==", "cmp.ne": "!=", "cmp.lt": "<", "cmp.le": "<=", "cmp.gt": ">",
                    "cmp.ge": ">="}[op]
-            if x.type == F64:
+            if x.type in _FLOATS:
                 return b.fcmp_unordered(rel, x, y) if rel == "!=" else b.fcmp_ordered(rel, x, y)
             if x.type == I1:
                 return b.icmp_unsigned(rel, x, y)
             return b.icmp_signed(rel, x, y)
         raise Unsupported(f"`{op}`", e.line)  # pragma: no cover
 
-    def checked(self, name: str, x: L.Value, y: L.Value) -> L.Value:
-        f = self.intrinsic(f"llvm.s{name}.with.overflow.i64", L.LiteralStructType([I64, I1]), [I64, I64])
+    def floor_divmod(self, x: L.Value, y: L.Value, ty: L.IntType, least: int, want_div: bool) -> L.Value:
+        """Python's `//` or `%` on ints of type `ty` (`least` its smallest value): zero divisors raise,
+        `least // -1` overflows."""
+        b = self.b
+        zero, minus1 = L.Constant(ty, 0), L.Constant(ty, -1)
+        self.fail_if(b.icmp_signed("==", y, zero), "ZeroDivisionError")
+        if want_div:
+            self.fail_if(b.and_(b.icmp_signed("==", x, L.Constant(ty, least)), b.icmp_signed("==", y, minus1)),
+                         "OverflowError")
+        else:  # least % -1 is 0, but srem traps on it: divide by 1 instead
+            y = b.select(b.icmp_signed("==", y, minus1), L.Constant(ty, 1), y)
+        q, r = b.sdiv(x, y), b.srem(x, y)
+        adjust = b.and_(b.icmp_signed("!=", r, zero),
+                        b.icmp_signed("!=", b.icmp_signed("<", r, zero), b.icmp_signed("<", y, zero)))
+        if want_div:
+            return b.select(adjust, b.sub(q, L.Constant(ty, 1)), q)
+        return b.select(adjust, b.add(r, y), r)
+
+    def narrow(self, name: str, args: list[L.Value]) -> L.Value:
+        """The 32-bit types' natives (noodle.stdlib.narrow): f32 in single precision (the same bits as
+        the VM's double-then-round), i32 with overflow raising."""
+        b = self.b
+        op = name.split(".", 1)[1]
+        if name in ("f32.add", "f32.sub", "f32.mul"):
+            return {"add": b.fadd, "sub": b.fsub, "mul": b.fmul}[op](*args)
+        if name == "f32.div":
+            self.fail_if(b.fcmp_ordered("==", args[1], L.Constant(F32, 0.0)), "ZeroDivisionError")
+            return b.fdiv(*args)
+        if name == "f32.neg":
+            return b.fneg(args[0])
+        if name in ("i32.add", "i32.sub", "i32.mul"):
+            return self.checked(op, *args, ty=I32)
+        if name in ("i32.floordiv", "i32.mod"):
+            return self.floor_divmod(*args, I32, I32_MIN, name == "i32.floordiv")
+        if name == "i32.neg":
+            self.fail_if(b.icmp_signed("==", args[0], L.Constant(I32, I32_MIN)), "OverflowError")
+            return b.sub(L.Constant(I32, 0), args[0])
+        if name == "float.to_f32":
+            return b.fptrunc(args[0], F32)  # round to nearest; inf beyond the range, as IEEE says
+        if name == "f32.to_float":
+            return b.fpext(args[0], F64)
+        if name == "int.to_i32":
+            x = args[0]
+            self.fail_if(b.or_(b.icmp_signed("<", x, L.Constant(I64, I32_MIN)),
+                               b.icmp_signed(">", x, L.Constant(I64, I32_MAX))), "OverflowError")
+            return b.trunc(x, I32)
+        if name == "i32.to_int":
+            return b.sext(args[0], I64)
+        raise Unsupported(f"`{name}`")  # pragma: no cover
+
+    def checked(self, name: str, x: L.Value, y: L.Value, ty: L.IntType = I64) -> L.Value:
+        f = self.intrinsic(f"llvm.s{name}.with.overflow.i{ty.width}", L.LiteralStructType([ty, I1]), [ty, ty])
         pair = self.b.call(f, [x, y])
         self.fail_if(self.b.extract_value(pair, 1), "OverflowError")
         return self.b.extract_value(pair, 0)
@@ -618,8 +658,10 @@ class _FunctionLowering:
             return L.Constant(I1, 0)
         args = [self.expr(a) for a in e.args]
         name = e.name
-        if name in ("int.int", "float.float"):
+        if name in ("int.int", "float.float", "f32.f32", "i32.i32"):
             return args[0]
+        if name.startswith(("f32.", "i32.")) or name in ("float.to_f32", "int.to_i32"):
+            return self.narrow(name, args)
         if name == "abs.int":
             x = args[0]
             self.fail_if(b.icmp_signed("==", x, L.Constant(I64, MIN)), "OverflowError")

@@ -40,7 +40,8 @@ PURE_NATIVES = NATIVE_BUILTINS | {"array.get", "array.len", "len", "array.shape"
 
 #: `s = s OP e` -> the reduction it is
 _ACCUMULATE = {"float.add": "sum", "int.add": "sum", "float.mul": "product", "int.mul": "product",
-               "min2": "min", "max2": "max"}
+               "min2": "min", "max2": "max", "f32.add": "sum", "i32.add": "sum", "f32.mul": "product",
+               "i32.mul": "product"}
 
 #: an index of an access: (loop variable slot, constant offset), or None for one the loop does not vary
 Offset = Union[tuple[int, int], None]
@@ -160,8 +161,8 @@ def _accumulation(s: ir.Stmt) -> str | None:
     if isinstance(v, ir.Binary) and v.op in _ACCUMULATE:
         if _is_local(v.a, s.slot) or (_is_local(v.b, s.slot) and v.op.endswith(("add", "mul"))):
             return _ACCUMULATE[v.op]
-    if isinstance(v, ir.CallBuiltin) and v.name in ("min2", "max2") and any(_is_local(x, s.slot) for x in v.args):
-        return _ACCUMULATE[v.name]
+    if isinstance(v, ir.CallBuiltin) and v.name in _ACCUMULATE and any(_is_local(x, s.slot) for x in v.args):
+        return _ACCUMULATE[v.name]  # min, max, and the 32-bit types' + and * (natives, commutative all)
     return None
 
 
@@ -304,7 +305,9 @@ def _dot_operands(acc: ir.LocalSet, nest: list[ir.ForRange]) -> tuple[ir.LocalGe
     if len(nest) != 1 or not (isinstance(nest[0].start, ir.Const) and nest[0].start.value == 0):
         return None
     v = acc.value
-    product = v.b if _is_local(v.a, acc.slot) else v.a  # type: ignore[attr-defined]
+    if not isinstance(v, ir.Binary):
+        return None  # an f32 or i32 sum is a native call: no BLAS variant for those
+    product = v.b if _is_local(v.a, acc.slot) else v.a
     if not (isinstance(product, ir.Binary) and product.op == "float.mul"):
         return None
     out = []

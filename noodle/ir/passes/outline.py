@@ -25,7 +25,7 @@ into its elements are seen by the caller as before.
 from __future__ import annotations
 
 from noodle.ir import nodes as ir
-from noodle.ir.scalar import Unsupported, _check_stmt, array_kind, intent_guard, scalar, unsupported_reason
+from noodle.ir.scalar import SCALAR_KINDS, Unsupported, _check_stmt, array_kind, intent_guard, scalar, unsupported_reason
 from noodle.ir.types import NONE, TupleT
 from noodle.ir.walk import walk
 
@@ -92,9 +92,9 @@ def _movable(f: ir.Function, loop: ir.Stmt, ready: set[str]) -> bool:
         if isinstance(node, ir.Call) and node.func not in ready:
             return False
         if isinstance(node, (ir.LocalSet, ir.ForRange)) \
-                and scalar(f.local_types[node.slot]) not in ("int", "float", "bool"):
+                and scalar(f.local_types[node.slot]) not in SCALAR_KINDS:
             return False
-        if isinstance(node, ir.LocalGet) and scalar(f.local_types[node.slot]) not in ("int", "float", "bool") \
+        if isinstance(node, ir.LocalGet) and scalar(f.local_types[node.slot]) not in SCALAR_KINDS \
                 and array_kind(f.local_types[node.slot]) is None:
             return False
     return True
