@@ -137,3 +137,13 @@ def test_nothing_converts_implicitly(body: str, message: str) -> None:
     with pytest.raises(CompileError) as e:
         compile_source("fn main() {\n " + body + "\n}\n", "m.nd", "m")
     assert message in str(e.value)
+
+
+def test_a_host_passes_f32_and_i32_checked(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import noodle
+
+    (tmp_path / "h.nd").write_text("fn half(x: f32, n: i32) -> f32 { return x * 0.5 + f32(float(int(n))) }\n")
+    m = noodle.VM().load(str(tmp_path / "h.nd"))
+    assert m.half(0.1, 3) == float(np.float32(0.1) * np.float32(0.5) + np.float32(3))  # 0.1 rounded on the way in
+    with pytest.raises(noodle.NoodleRuntimeError, match="expected i32"):
+        m.half(0.1, 2**40)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from noodle.ir.types import (ARRAY_DTYPES, BOOL, ERROR, FLOAT, INT, NONE, STR, ArrayT, FnT, ListT, MapT, Prim,
+from noodle.ir.types import (ARRAY_DTYPES, BOOL, ERROR, F32, FLOAT, I32, INT, NONE, STR, ArrayT, FnT, ListT, MapT,
                              RangeT, StructT, TupleT, Type, UnknownT)
 from noodle.vm.values import INT_MAX, INT_MIN, ErrorValue, StructBase
 
@@ -46,7 +46,14 @@ def to_noodle(value: Any, ty: Type, what: str = "value") -> Any:
         if value is None:
             return None
         raise _mismatch(value, ty, what)
-    if isinstance(ty, Prim):  # f32, i32: not values of this build
+    if ty == F32:  # a host float rounds to the nearest float32, as f32(x) does
+        if type(value) in (float, int):
+            from noodle.stdlib.narrow import to_f32
+            return to_f32(value)
+        raise _mismatch(value, ty, what)
+    if ty == I32:
+        if type(value) is int and -(2**31) <= value < 2**31:
+            return value
         raise _mismatch(value, ty, what)
     if isinstance(ty, ListT):
         if type(value) is not list:
