@@ -147,3 +147,16 @@ def test_a_host_passes_f32_and_i32_checked(tmp_path) -> None:  # type: ignore[no
     assert m.half(0.1, 3) == float(np.float32(0.1) * np.float32(0.5) + np.float32(3))  # 0.1 rounded on the way in
     with pytest.raises(noodle.NoodleRuntimeError, match="expected i32"):
         m.half(0.1, 2**40)
+
+
+def test_a_host_array_whose_elements_are_not_whole_steps_apart_is_refused(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import noodle
+
+    (tmp_path / "s.nd").write_text("fn total(a: Array<float>) -> float {\n var s = 0.0\n"
+                                   " for i in 0..len(a) { s += a[i] }\n return s\n}\n")
+    m = noodle.VM().load(str(tmp_path / "s.nd"))
+    records = np.zeros(4, dtype=[("x", "f8"), ("n", "i4")])  # 12-byte records: x is 12 bytes apart
+    records["x"] = [1.0, 2.0, 3.0, 4.0]
+    with pytest.raises(noodle.NoodleRuntimeError, match="pass a copy"):
+        m.total(records["x"])
+    assert m.total(records["x"].copy()) == 10.0

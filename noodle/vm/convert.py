@@ -85,7 +85,11 @@ def to_noodle(value: Any, ty: Type, what: str = "value") -> Any:
     if isinstance(ty, ArrayT):  # shared with the host, not copied
         dtype = ARRAY_DTYPES[str(ty.elem)]
         if type(value).__name__ == "ndarray" and value.ndim == ty.ndim and str(value.dtype) == dtype:
-            return value
+            if all(step % value.itemsize == 0 for step in value.strides):
+                return value
+            # a field of a structured array, say: native code steps through whole elements
+            raise ValueMismatch(f"{what}: its elements do not lie a whole number of elements apart "
+                                f"(strides {value.strides}, {value.itemsize}-byte elements); pass a copy")
         raise ValueMismatch(f"{what}: expected {ty} (a NumPy array of dtype {dtype} with {ty.ndim} "
                             f"dimension{'s' if ty.ndim != 1 else ''}), got {_short(value)}")
     if isinstance(ty, RangeT):
