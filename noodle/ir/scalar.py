@@ -444,9 +444,15 @@ def _explain_loop(f: ir.Function, n: "ir.ForRange | ir.While", owner: str, nativ
         where = f"VM — {p.reasons.get(f.name, 'not compiled')}"
     else:
         where = "native (llvm)"
-        if isinstance(n, ir.ForRange):
+        loop = n
+        while isinstance(loop, ir.ForRange):
+            # a recognised nest is one line: its inner loop's versions are said here too
             arrays = sorted({f.local_names[x.args[0].slot]  # type: ignore[union-attr]
-                             for x, _, _ in in_bounds_accesses(n)})
+                             for x, _, _ in in_bounds_accesses(loop)})
             if arrays:
-                where += "; bounds-check-free version when the range fits " + ", ".join(f"`{a}`" for a in arrays)
+                inner = " (inner loop)" if loop is not n else ""
+                where += f"; bounds-check-free version{inner} when the range fits " + ", ".join(
+                    f"`{a}`" for a in arrays)
+            nested = loop.body[0] if len(loop.body) == 1 else None
+            loop = nested if isinstance(nested, ir.ForRange) and nested.intent == "nested" else None
     return f"{kind} in {owner}: " + (f"{what} — {where}" if what else where)
