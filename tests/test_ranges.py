@@ -63,3 +63,17 @@ def test_loop_variables_match_unoptimised(lo: int, hi: int, k: int, op: str) -> 
     src = (f"fn main() {{\n var n = 0\n for i in range({lo}, {hi}, 1) {{\n  n += 1\n  if n > 3 {{ break }}\n"
            f"  try {{ print(i {op} ({k})) }} catch e {{ print(e.kind) }}\n }}\n}}\n")
     assert run(src, 1) == run(src, 0), src
+
+
+def test_array_lengths_and_shapes_are_bounded_like_lengths() -> None:
+    from noodle.compiler.driver import compile_source
+    from noodle.ir.nodes import decode_module
+    from noodle.ir import nodes as ir
+    from noodle.ir.walk import walk
+
+    src = ("fn f(a: Array<float, 2>) -> int {\n var n = 0\n for i in 1..len(a) - 1 { n += 1 }\n"
+           " return n + (a.shape[1] - 1)\n}\n")
+    _, module = compile_source(src, "m.nd", "m")
+    subs = [n for f in decode_module(module.ir).functions for s in f.body for n in walk(s)
+            if isinstance(n, ir.Binary) and n.op == "int.sub"]
+    assert subs and all(n.skip == 3 for n in subs)  # a length minus one cannot overflow

@@ -24,7 +24,7 @@ from noodle.ir.walk import walk
 
 MIN, MAX = -(2**63), 2**63 - 1
 SKIP_LOW, SKIP_HIGH = 1, 2
-#: No list or string holds more than this many elements (a bound for len()).
+#: No list, string or Array holds more than this many elements (a bound for len() and shapes).
 MAX_LEN = 2**48
 
 Interval = tuple[int, int]
@@ -89,11 +89,14 @@ class _Ranges:
         if isinstance(e, ir.CallBuiltin):
             for arg in e.args:
                 self.expr(arg, facts)
-            if e.name in ("len", "list.count", "str.count"):
+            if e.name in ("len", "list.count", "str.count", "array.len"):
                 return (0, MAX_LEN)
             if e.name == "str.find" or e.name == "list.index":
                 return (-1, MAX_LEN)
             return FULL
+        if isinstance(e, ir.Index) and isinstance(e.obj, ir.CallBuiltin) and e.obj.name == "array.shape":
+            self.children(e, facts)
+            return (0, MAX_LEN)  # an Array's extent, like a length
         # other expressions: visit children for the operations inside, value unknown
         self.children(e, facts)
         return FULL
