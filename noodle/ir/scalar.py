@@ -20,6 +20,9 @@ NATIVE_BUILTINS = {"abs.int", "abs.float", "min2", "max2", "int.float", "int.int
                    "i32.floordiv", "i32.mod", "i32.neg", "float.to_f32", "f32.to_float", "int.to_i32", "i32.to_int",
                    "f32.f32", "i32.i32"}
 
+#: the guard and the run of a loop nest split across cores (noodle.ir.passes.parallel)
+PARALLEL_BUILTINS = ("parallel.worth", "parallel.disjoint", "parallel.run")
+
 #: the scalar kinds native code holds in registers
 SCALAR_KINDS = ("int", "float", "bool", "f32", "i32")
 
@@ -174,6 +177,11 @@ def _check_expr(e: ir.Expr) -> None:
         for x in (e.cond, e.then, e.otherwise):
             _check_expr(x)
         return
+    if isinstance(e, ir.CallBuiltin) and e.name in PARALLEL_BUILTINS:  # noodle.ir.passes.parallel
+        for a in e.args:
+            if not (_array_param(a) or isinstance(a, ir.FuncRef)):
+                _check_expr(a)
+        return
     if isinstance(e, ir.Call):
         for a in e.args:
             if not _array_param(a):  # Arrays pass by reference between native functions
@@ -233,6 +241,8 @@ def plan(module: ir.Module) -> Plan:
             out.reasons[name] = (f"line {guard.line}: it chooses between the variants of a recognised "
                                  f"{variants.name(guard.intent)} (the guard and the library call run in "
                                  "the VM; native callers run its loops)")
+        elif name.startswith("__chunk_"):  # noodle.ir.passes.parallel: only its nest's threads call it
+            out.reasons[name] = "a chunk of a nest split across cores: compiled for the nest that runs it"
         elif _loops(f.body) or _recursive(name, ok):
             out.native.append(name)
         else:
@@ -258,7 +268,9 @@ def intent_guard(f: ir.Function) -> "ir.If | None":
 def _callees(f: ir.Function) -> set[str]:
     from noodle.ir.walk import walk
 
-    return {n.func for s in f.body for n in walk(s) if isinstance(n, ir.Call)}
+    return {n.func for s in f.body for n in walk(s) if isinstance(n, ir.Call)} | {
+        n.args[0].name for s in f.body for n in walk(s)  # type: ignore[union-attr]
+        if isinstance(n, ir.CallBuiltin) and n.name == "parallel.run"}
 
 
 def _loops(body: list[ir.Stmt]) -> bool:
@@ -374,15 +386,20 @@ def explain_loops(module: ir.Module, p: Plan) -> list[tuple[int, str]]:
     outlined = {f.name: f for f in module.functions if f.name.startswith("__loop_")}
     out: list[tuple[int, str]] = []
     for f in module.functions:
-        if f.kind not in ("fn", "method", "init", "test"):
-            continue
+        if f.kind not in ("fn", "method", "init", "test") or f.name.startswith("__chunk_"):
+            continue  # (a chunk of a split nest is explained with the nest)
         owner = f.display.split(" (")[0]
         # an outlined loop is explained where it runs: as the loop of the function it came from
         native = f.name in p.native or (f.name in outlined and f.name in p.compiled)
         explained: set[int] = set()  # statements already explained as part of a fused expression
         for s in f.body:
             for n in walk(s):
-                if isinstance(n, ir.If) and n.intent:
+                if isinstance(n, ir.If) and _is_split(n):
+                    out.append((n.line, f"loop nest in {owner}: split across the cores in native code when every "
+                                        "index stays in bounds, the arrays it writes share no memory with the "
+                                        f"others and the work is at least {variants.THRESHOLDS['map.parallel']} "
+                                        "array accesses; else on one core"))
+                elif isinstance(n, ir.If) and n.intent:
                     out.append((n.line, f"loop nest in {owner}: {variants.name(n.intent)} recognised — "
                                 + "; else ".join(v.describe() for v in variants.REGISTRY[n.intent]
                                                  if v.safe is None)))  # (a fused expression's variant is not a loop's)
@@ -392,6 +409,13 @@ def explain_loops(module: ir.Module, p: Plan) -> list[tuple[int, str]]:
                     out += [(line, f"array expression in {owner}: {text}")
                             for line, text in _explain_arrays(n, explained)]
     return out
+
+
+def _is_split(s: ir.If) -> bool:
+    """Is `s` the dispatch of a nest split across cores (noodle.ir.passes.parallel)?"""
+    from noodle.ir.walk import walk
+
+    return any(isinstance(n, ir.CallBuiltin) and n.name == "parallel.worth" for n in walk(s.cond))
 
 
 def _explain_arrays(s: ir.Stmt, explained: set[int]) -> list[tuple[int, str]]:

@@ -358,3 +358,14 @@ def _fuse_fits(*arrays: Any) -> bool:
 
 
 native("array.empty_as", 2)(lambda a, dtype: np().empty(a.shape, dtype=dtype))
+
+
+# a map or stencil split across cores (noodle.ir.passes.parallel): only native code runs the
+# split, so in the VM the guard's checks answer no and the loop runs as written
+native("parallel.worth", -1)(lambda *_bounds: False)
+native("parallel.disjoint", -1)(lambda *_arrays: False)
+
+
+@native("parallel.run", -1)
+def _parallel_run(*_args: Any) -> None:
+    raise _err("InternalError", "a parallel split reached the VM, whose guard should have said no")

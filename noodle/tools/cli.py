@@ -204,8 +204,8 @@ def _noodlec_cli() -> None:
             if explain:
                 p = plan(module_ir)
                 for f in module_ir.functions:
-                    if f.kind != "fn" or f.name.startswith("__loop_"):
-                        continue  # an outlined loop is explained with the loops below
+                    if f.kind != "fn" or f.name.startswith(("__loop_", "__chunk_")):
+                        continue  # an outlined loop (or a chunk of a split one) is explained with the loops below
                     what = f"fn {f.name}"
                     if f.name in p.native:
                         where = "native (llvm)" if available() else "VM (llvmlite is not installed)"

@@ -66,6 +66,13 @@ def link(native: "tuple[str, list]", displays: dict[str, str], fallbacks: dict[s
 
     text, entries = native
     engine, _ = jit.compile_ir(text.replace(REASSOCIATION, "") if exact else text)
+    if "nd_threads" in text:  # a loop nest split across cores: how many, and from what size
+        import os
+
+        from noodle.backends import variants
+        from noodle.backends.llvm.threads import MAX_THREADS, MIN_GLOBAL, THREADS_GLOBAL
+        jit.set_global(engine, THREADS_GLOBAL, max(1, min(os.cpu_count() or 1, MAX_THREADS)))
+        jit.set_global(engine, MIN_GLOBAL, variants.threshold("map.parallel"))
     out: dict[str, Any] = {}
     for name, _index, sym, params, ret in entries:
         ret, _, impure = ret.partition(";")

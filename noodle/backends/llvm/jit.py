@@ -51,6 +51,45 @@ def cache_key(llvm_ir: str) -> str:
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
+_symbols_added = False
+_keep: list[Any] = []  # ctypes stubs handed to LLVM must outlive every engine
+
+
+def _runtime_symbols() -> None:
+    """The C functions native code may call (POSIX threads, for loops split across cores).
+
+    Where the process has none (no pthreads), stubs say a thread could not be started, and
+    the calling thread runs every range itself."""
+    global _symbols_added
+    if _symbols_added:
+        return
+    import ctypes
+    import llvmlite.binding as llvm
+
+    _symbols_added = True
+    try:
+        libc = ctypes.CDLL(None)
+        create, join = libc.pthread_create, libc.pthread_join
+        addresses = [ctypes.cast(create, ctypes.c_void_p).value, ctypes.cast(join, ctypes.c_void_p).value]
+    except (AttributeError, OSError):
+        no = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)(
+            lambda *_: 11)  # EAGAIN
+        done = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_uint64, ctypes.c_void_p)(lambda *_: 0)
+        _keep.extend([no, done])
+        addresses = [ctypes.cast(no, ctypes.c_void_p).value, ctypes.cast(done, ctypes.c_void_p).value]
+    llvm.add_symbol("pthread_create", addresses[0])
+    llvm.add_symbol("pthread_join", addresses[1])
+
+
+def set_global(engine: Any, name: str, value: int) -> None:
+    """Set an i64 global of a compiled module (when it has one)."""
+    import ctypes
+
+    address = engine.get_global_value_address(name)
+    if address:
+        ctypes.c_int64.from_address(address).value = value
+
+
 def optimise(module: Any) -> None:
     import llvmlite.binding as llvm
 
@@ -78,6 +117,7 @@ def compile_ir(llvm_ir: str) -> tuple[Any, bool]:
         mod.verify()
         if cached is None:
             optimise(mod)
+        _runtime_symbols()
         engine = llvm.create_mcjit_compiler(mod, tm)
 
         def notify(_module: Any, data: bytes) -> None:

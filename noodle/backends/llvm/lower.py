@@ -23,7 +23,8 @@ from __future__ import annotations
 from llvmlite import ir as L
 
 from noodle.ir import nodes as ir
-from noodle.ir.scalar import (Plan, Unsupported, _what, array_kind, assigns, float_reductions,  # noqa: F401
+from noodle.ir.scalar import (PARALLEL_BUILTINS, Plan, Unsupported, _what, array_kind, assigns,  # noqa: F401
+                               float_reductions,
                                in_bounds_accesses, plan, result_kinds, scalar, shape_item, unsupported_reason)
 
 I1, I8, I32, I64, F64, F32 = L.IntType(1), L.IntType(8), L.IntType(32), L.IntType(64), L.DoubleType(), L.FloatType()
@@ -631,6 +632,9 @@ class _FunctionLowering:
 
     def native(self, e: ir.CallBuiltin) -> L.Value:
         b = self.b
+        if e.name in PARALLEL_BUILTINS:
+            from noodle.backends.llvm.threads import lower_parallel
+            return lower_parallel(self, e)
         if e.name in ("array.get", "array.len", "array.set"):
             data, lengths, strides = self.arrays[e.args[0].slot]  # type: ignore[union-attr]
             if e.name == "array.len":

@@ -31,7 +31,7 @@ def register(name: str, doc: str) -> Callable[[Callable[[ir.Function], bool]], C
 
 
 #: Module passes (they add or remove functions), run after the function passes from level 1.
-MODULE_PASSES = ["intents", "outline"]
+MODULE_PASSES = ["intents", "outline", "parallel"]
 
 #: Passes per optimisation level.
 PIPELINES: dict[int, list[str]] = {0: [], 1: ["fold", "dce", "ranges"], 2: ["fold", "dce", "fold", "ranges"]}
@@ -60,6 +60,11 @@ def run_passes(module: ir.Module, level: int) -> dict[str, int]:
         moved = outline_module(module)
         if moved:
             changed["outline"] = moved
+        from noodle.ir.passes.outline import native_ready
+        from noodle.ir.passes.parallel import parallel_module
+        split = parallel_module(module, native_ready(module))
+        if split:
+            changed["parallel"] = split
         if debug:
             for f in module.functions:
                 verify_function(f)

@@ -32,7 +32,7 @@ from noodle.ir.walk import walk
 def outline_module(module: ir.Module) -> int:
     """Outline the loops of every function of `module`; returns how many loops moved."""
     lambdas_of = {f.parent for f in module.functions if f.parent}
-    ready = _native_ready(module)
+    ready = native_ready(module)
     moved = 0
     for f in list(module.functions):
         # a function choosing between an intent's variants runs in the VM even when native code
@@ -46,7 +46,7 @@ def outline_module(module: ir.Module) -> int:
     return moved
 
 
-def _native_ready(module: ir.Module) -> set[str]:
+def native_ready(module: ir.Module) -> set[str]:
     """Functions that can run natively (callees included)."""
     ok = {f.name for f in module.functions if f.kind == "fn" and unsupported_reason(f) is None}
     changed = True

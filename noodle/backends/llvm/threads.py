@@ -1,0 +1,224 @@
+"""Native code for a loop nest split across cores (the guard and run of noodle.ir.passes.parallel).
+
+`parallel.run(chunk, start, stop, captured...)` becomes: cut [start, stop) into a few chunks of
+rows per thread (at most `@nd_threads` threads, set at link time from the machine's core count),
+fill one environment the threads share (an atomic chunk counter, the geometry, the call depth,
+the captured values, a status), start POSIX threads that — like the calling thread itself — take
+the next chunk until none is left, join them, and raise the first error a chunk reported.
+Taking chunks as they come, rather than one fixed range per thread, keeps a thread the OS
+starves (a busy core: another program, NumPy's BLAS threads still spinning) from holding up the
+rest; a thread that cannot be started just leaves its chunks to the others.  The native call
+that gets here runs without the GIL (ctypes releases it), so the threads run truly at once.
+
+`parallel.worth(accesses, bounds...)` asks for more than one thread and at least
+`@nd_parallel_min` array accesses in all (elements times accesses per element: the
+"map.parallel" threshold, noodle.backends.variants); `parallel.disjoint(n,
+arrays...)` checks that none of the first n arrays (those the nest writes) shares a byte with
+any other.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from llvmlite import ir as L
+
+from noodle.ir import nodes as ir
+
+I1, I8, I32, I64, F64 = L.IntType(1), L.IntType(8), L.IntType(32), L.IntType(64), L.DoubleType()
+I8P = L.PointerType(I8)
+#: threads one split can use at most (its environments live on the calling function's stack)
+MAX_THREADS = 64
+THREADS_GLOBAL, MIN_GLOBAL = "nd_threads", "nd_parallel_min"
+_BYTES = {"double": 8, "float": 4, "i64": 8, "i32": 4}
+
+
+def lower_parallel(lw: Any, e: ir.CallBuiltin) -> L.Value:
+    """Lower one of the parallel natives inside the function `lw` (a _FunctionLowering) is building."""
+    if e.name == "parallel.worth":
+        return _worth(lw, e.args[0].value, [lw.expr(a) for a in e.args[1:]])  # type: ignore[union-attr]
+    if e.name == "parallel.disjoint":
+        return _disjoint(lw, e)
+    _run(lw, e)
+    return L.Constant(I1, 0)
+
+
+def _global(m: L.Module, name: str, default: int) -> L.GlobalVariable:
+    g = m.globals.get(name)
+    if g is None:
+        g = L.GlobalVariable(m, I64, name=name)
+        g.initializer = L.Constant(I64, default)  # until the linker sets it: one thread, never worth it
+    return g
+
+
+def _worth(lw: Any, accesses: int, bounds: list[L.Value]) -> L.Value:
+    b = lw.b
+    threads = b.load(_global(lw.m, THREADS_GLOBAL, 1))
+    least = b.load(_global(lw.m, MIN_GLOBAL, (1 << 62)))
+    elements = L.Constant(F64, float(accesses))  # the work: elements times the array accesses of each
+    for lo, hi in zip(bounds[0::2], bounds[1::2]):  # in double: a product of extents cannot overflow
+        elements = b.fmul(elements, b.sitofp(b.sub(hi, lo), F64))
+    rows = b.sub(bounds[1], bounds[0])
+    return b.and_(b.and_(b.icmp_signed(">", threads, L.Constant(I64, 1)), b.icmp_signed(">", rows, L.Constant(I64, 1))),
+                  b.fcmp_ordered(">=", elements, b.sitofp(least, F64)))
+
+
+def _extent(lw: Any, slot: int) -> tuple[L.Value, L.Value, L.Value]:
+    """(first byte, last byte, empty?) of the memory an Array parameter's elements occupy."""
+    b = lw.b
+    data, lengths, strides = lw.arrays[slot]
+    zero = L.Constant(I64, 0)
+    low, high, empty = zero, zero, L.Constant(I1, 0)
+    for n, step in zip(lengths, strides):
+        reach = b.mul(b.sub(n, L.Constant(I64, 1)), step)  # in elements, signed
+        low = b.add(low, b.select(b.icmp_signed("<", reach, zero), reach, zero))
+        high = b.add(high, b.select(b.icmp_signed(">", reach, zero), reach, zero))
+        empty = b.or_(empty, b.icmp_signed("<=", n, zero))
+    size = L.Constant(I64, _BYTES[str(data.type.pointee)])
+    base = b.ptrtoint(data, I64)
+    first = b.add(base, b.mul(low, size))
+    last = b.add(b.add(base, b.mul(high, size)), b.sub(size, L.Constant(I64, 1)))
+    return first, last, empty
+
+
+def _disjoint(lw: Any, e: ir.CallBuiltin) -> L.Value:
+    b = lw.b
+    written = e.args[0].value  # type: ignore[union-attr]
+    slots = [a.slot for a in e.args[1:]]  # type: ignore[union-attr]
+    extents = [_extent(lw, s) for s in slots]
+    ok: L.Value = L.Constant(I1, 1)
+    for i in range(written):
+        for j in range(len(slots)):
+            if j == i or (j < written and j < i):
+                continue  # an array with itself; a pair of written arrays is checked once
+            (f1, l1, e1), (f2, l2, e2) = extents[i], extents[j]
+            apart = b.or_(b.icmp_unsigned("<", l1, f2), b.icmp_unsigned("<", l2, f1))
+            ok = b.and_(ok, b.or_(apart, b.or_(e1, e2)))
+    return ok
+
+
+#: fields of the environment the threads of one split share (the captured values follow)
+_COUNTER, _CHUNKS, _START, _STOP, _GRAIN, _DEPTH, _STATUS = range(7)
+#: chunks per thread: threads take chunks as they come, so one the OS starves holds up little
+CHUNKS_PER_THREAD = 16
+
+
+def _run(lw: Any, e: ir.CallBuiltin) -> None:
+    b = lw.b
+    impl = lw.decls[e.args[0].name]  # type: ignore[union-attr]
+    start, stop = lw.expr(e.args[1]), lw.expr(e.args[2])
+    captured: list[L.Value] = []
+    for a in e.args[3:]:
+        if isinstance(a, ir.LocalGet) and a.slot in lw.arrays:
+            data, lengths, strides = lw.arrays[a.slot]
+            captured += [data, *lengths, *strides]
+        else:
+            captured.append(lw.expr(a))
+    env_t = L.LiteralStructType([I64] * 6 + [I32] + [v.type for v in captured])
+    worker = _worker(lw.m, impl, env_t, len(captured))
+    env, tids, started = _stack_space(lw, env_t)
+    one = L.Constant(I64, 1)
+    threads = b.load(_global(lw.m, THREADS_GLOBAL, 1))
+    rows = b.sub(stop, start)
+    count = _min(b, _min(b, threads, L.Constant(I64, MAX_THREADS)), rows)
+    count = b.select(b.icmp_signed("<", count, one), one, count)
+    pieces = _min(b, b.mul(count, L.Constant(I64, CHUNKS_PER_THREAD)), rows)
+    pieces = b.select(b.icmp_signed("<", pieces, one), one, pieces)
+    grain = b.sdiv(b.add(rows, b.sub(pieces, one)), pieces)  # rows per chunk, rounded up
+    chunks = b.sdiv(b.add(rows, b.sub(grain, one)), grain)
+    for k, v in enumerate([L.Constant(I64, 0), chunks, start, stop, grain, lw.depth, L.Constant(I32, 0)] + captured):
+        b.store(v, b.gep(env, [L.Constant(I32, 0), L.Constant(I32, k)]))
+    shared = b.bitcast(env, I8P)
+    create = _declare(lw.m, "pthread_create", I32, [L.PointerType(I64), I8P, worker.type, I8P])
+    join = _declare(lw.m, "pthread_join", I32, [I64, L.PointerType(I8P)])
+    zero32 = L.Constant(I32, 0)
+
+    def spawn(t: L.Value) -> None:  # a thread that cannot be started leaves its chunks to the others
+        rc = b.call(create, [b.gep(tids, [L.Constant(I64, 0), t]), L.Constant(I8P, None), worker, shared])
+        b.store(b.icmp_signed("==", rc, zero32), b.gep(started, [L.Constant(I64, 0), t]))
+    _counted(lw, one, count, spawn)
+    b.call(worker, [shared])  # the calling thread takes chunks too
+
+    def wait(t: L.Value) -> None:
+        was_started = b.load(b.gep(started, [L.Constant(I64, 0), t]))
+        joining, after = lw.new_block("join"), lw.new_block("joined")
+        b.cbranch(was_started, joining, after)
+        b.position_at_end(joining)
+        b.call(join, [b.load(b.gep(tids, [L.Constant(I64, 0), t])), L.Constant(L.PointerType(I8P), None)])
+        b.branch(after)
+        b.position_at_end(after)
+    _counted(lw, one, count, wait)
+    lw.propagate(b.load(b.gep(env, [L.Constant(I32, 0), L.Constant(I32, _STATUS)])))
+
+
+def _min(b: L.IRBuilder, x: L.Value, y: L.Value) -> L.Value:
+    return b.select(b.icmp_signed("<", x, y), x, y)
+
+
+def _declare(m: L.Module, name: str, ret: L.Type, args: list[L.Type]) -> L.Function:
+    fn = m.globals.get(name)
+    return fn if fn is not None else L.Function(m, L.FunctionType(ret, args), name=name)
+
+
+def _worker(m: L.Module, impl: L.Function, env_t: L.LiteralStructType, n_captured: int) -> L.Function:
+    """`i8* worker(i8* env)`, a POSIX thread's entry: take the next chunk of rows (an atomic counter)
+    and run it, until none is left or a chunk failed; a failure's status is kept for the caller."""
+    name = impl.name + "_worker"
+    existing = m.globals.get(name)
+    if existing is not None:
+        return existing
+    fn = L.Function(m, L.FunctionType(I8P, [I8P]), name=name)
+    fn.linkage = "internal"
+    entry, take, run, done = (fn.append_basic_block(x) for x in ("entry", "take", "run", "done"))
+    b = L.IRBuilder(entry)
+    env = b.bitcast(fn.args[0], L.PointerType(env_t))
+
+    def field(k: int) -> L.Value:
+        return b.gep(env, [L.Constant(I32, 0), L.Constant(I32, k)])
+    captured = [b.load(field(7 + k)) for k in range(n_captured)]
+    chunks, start, stop = b.load(field(_CHUNKS)), b.load(field(_START)), b.load(field(_STOP))
+    grain, depth = b.load(field(_GRAIN)), b.load(field(_DEPTH))
+    b.branch(take)
+    b.position_at_end(take)
+    k = b.atomic_rmw("add", field(_COUNTER), L.Constant(I64, 1), "monotonic")
+    failed = b.icmp_signed("!=", b.load_atomic(field(_STATUS), "monotonic", 4), L.Constant(I32, 0))
+    b.cbranch(b.or_(b.icmp_signed(">=", k, chunks), failed), done, run)
+    b.position_at_end(run)
+    lo = b.add(start, b.mul(k, grain))
+    hi = _min(b, b.add(lo, grain), stop)
+    r = b.call(impl, captured + [lo, hi, depth])
+    status = r if r.type == I32 else b.extract_value(r, len(r.type.elements) - 1)
+    b.cmpxchg(field(_STATUS), L.Constant(I32, 0), status, "monotonic", "monotonic")  # the first failure stays
+    b.branch(take)
+    b.position_at_end(done)
+    b.ret(L.Constant(I8P, None))
+    return fn
+
+
+def _stack_space(lw: Any, env_t: L.LiteralStructType) -> tuple[L.Value, L.Value, L.Value]:
+    """The shared environment, thread ids and started flags, allocated once in the function's entry block
+    (an alloca inside a loop would grow the stack on every iteration)."""
+    b = lw.b
+    here = b.block
+    b.position_at_start(lw.fn.entry_basic_block)
+    env = b.alloca(env_t, name="env")
+    tids = b.alloca(L.ArrayType(I64, MAX_THREADS), name="tids")
+    started = b.alloca(L.ArrayType(I1, MAX_THREADS), name="started")
+    b.position_at_end(here)
+    return env, tids, started
+
+
+def _counted(lw: Any, first: L.Value, end: L.Value, body: Any) -> None:
+    """`for t in first..end { body(t) }` in the function being built."""
+    b = lw.b
+    head, loop, done = lw.new_block("par.head"), lw.new_block("par.body"), lw.new_block("par.done")
+    pre = b.block
+    b.branch(head)
+    b.position_at_end(head)
+    t = b.phi(I64)
+    t.add_incoming(first, pre)
+    b.cbranch(b.icmp_signed("<", t, end), loop, done)
+    b.position_at_end(loop)
+    body(t)
+    t.add_incoming(b.add(t, L.Constant(I64, 1)), b.block)
+    b.branch(head)
+    b.position_at_end(done)

@@ -1,0 +1,120 @@
+"""Recognised maps and stencils split across cores: the same results as the loops, bit for bit,
+on any shape, view and overlap; never split when an index could fail or arrays overlap."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from noodle.backends.tuning import forced
+from noodle.compiler.driver import compile_source
+from noodle.ir import nodes as ir
+from noodle.ir.nodes import decode_module
+from noodle.ir.walk import walk
+from noodle.vm.machine import Machine
+
+KERNELS = """
+fn axpy(alpha: float, x: Array<float>, y: Array<float>) {
+    for i in 0..len(x) { y[i] = alpha * x[i] + y[i] }
+}
+fn smooth(a: Array<float, 2>, b: Array<float, 2>) {
+    for i in 1..len(a) - 1 {
+        for j in 1..a.shape[1] - 1 {
+            b[i, j] = 0.25 * (a[i - 1, j] + a[i + 1, j] + a[i, j - 1] + a[i, j + 1])
+        }
+    }
+}
+fn copy2(a: Array<float, 2>, b: Array<float, 2>, rows: int) {
+    for i in 0..rows {
+        for j in 0..b.shape[1] { b[i, j] = a[i, j] }
+    }
+}
+"""
+LOOPS = "".join("@no_optimize\n" + "fn " + block.replace("(", "_loops(", 1) + "\n"
+                for block in KERNELS.split("\nfn ")[1:])
+
+
+@pytest.fixture(scope="module")
+def kernels() -> tuple[dict, dict]:
+    _, module = compile_source(KERNELS + LOOPS, "p.nd", "p")
+    with forced("map.parallel", 0):  # split at every size (read when the machine code is linked)
+        split = Machine(backend="auto").load(module).functions
+    return split, Machine(backend="vm").load(module).functions
+
+
+def test_maps_and_stencils_get_a_split_and_the_rest_do_not() -> None:
+    _, module = compile_source(KERNELS + "fn f(a: Array<float>) {\n for i in 0..len(a) { a[i] = a[i] / 2.0 }\n}\n",
+                               "p.nd", "p")
+    fns = {f.name: f for f in decode_module(module.ir).functions}
+    runs = {name for name, f in fns.items() for s in f.body for n in walk(s)
+            if isinstance(n, ir.CallBuiltin) and n.name == "parallel.run"}
+    assert runs == {"axpy", "smooth", "copy2"}  # f divides: a division by zero could fail half-way
+    assert sum(name.startswith("__chunk_") for name in fns) == 3
+
+
+def values(draw, size: int) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """`size` floats from a generator hypothesis seeds (lists of thousands are more than it draws)."""
+    return np.random.default_rng(draw(st.integers(0, 2**32 - 1))).uniform(-1e3, 1e3, size)
+
+
+def grid(draw, rows: int, cols: int) -> np.ndarray:  # type: ignore[no-untyped-def]
+    data = values(draw, 2 * rows * cols)
+    layout = draw(st.sampled_from(["plain", "transposed", "strided"]))
+    if layout == "transposed":
+        return data[: rows * cols].reshape(cols, rows).T
+    if layout == "strided":
+        return data.reshape(2 * rows, cols)[::2] if rows else data[:0].reshape(0, cols)
+    return data[: rows * cols].reshape(rows, cols)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.data())
+def test_a_split_gives_the_loops_results(kernels, data) -> None:  # type: ignore[no-untyped-def]
+    split, loops = kernels
+    rows, cols = data.draw(st.sampled_from([0, 1, 2, 3, 9, 40])), data.draw(st.sampled_from([0, 1, 3, 17]))
+    a = grid(data.draw, rows, cols)
+    got, want = np.zeros((rows, cols)), np.zeros((rows, cols))
+    split["smooth"](a, got)
+    loops["smooth_loops"](a, want)
+    assert np.array_equal(got, want)
+    n = data.draw(st.sampled_from([0, 1, 5, 64, 1000]))
+    x = values(data.draw, n)
+    y1, y2 = x[::-1].copy(), x[::-1].copy()
+    split["axpy"](1.5, x, y1)
+    loops["axpy_loops"](1.5, x, y2)
+    assert np.array_equal(y1, y2)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.data())
+def test_overlapping_arrays_run_on_one_core_as_written(kernels, data) -> None:  # type: ignore[no-untyped-def]
+    split, loops = kernels
+    n = data.draw(st.sampled_from([2, 3, 10, 200]))
+    v = values(data.draw, n + 1)
+    shift = data.draw(st.sampled_from([0, 1]))
+    got, want = v.copy(), v.copy()
+    split["axpy"](2.0, got[: n + 1 - shift], got[shift:])  # y overlaps x: each step reads the last one's write
+    loops["axpy_loops"](2.0, want[: n + 1 - shift], want[shift:])
+    assert np.array_equal(got, want)
+    g = values(data.draw, n * n).reshape(n, n)
+    in_place, ref = g.copy(), g.copy()
+    split["smooth"](in_place, in_place)
+    loops["smooth_loops"](ref, ref)
+    assert np.array_equal(in_place, ref)
+
+
+def test_a_nest_whose_indices_could_fail_raises_as_written(kernels) -> None:  # type: ignore[no-untyped-def]
+    split, loops = kernels
+    a, b = np.arange(12.0).reshape(3, 4), np.zeros((3, 4))
+    for fns, name in ((split, "copy2"), (loops, "copy2_loops")):
+        with pytest.raises(Exception) as e:
+            fns[name](a, b, 5)  # rows past the end: the split's guard says no, the loop raises at row 3
+        assert "IndexError" in repr(e.value) or getattr(e.value, "kind", "") == "IndexError"
+    partial, ref = np.zeros((3, 4)), np.zeros((3, 4))
+    for fns, name, out in ((split, "copy2", partial), (loops, "copy2_loops", ref)):
+        try:
+            fns[name](a, out, 5)
+        except Exception:
+            pass
+    assert np.array_equal(partial, ref)  # the rows before the failure, and no more
