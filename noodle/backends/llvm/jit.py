@@ -69,16 +69,21 @@ def _runtime_symbols() -> None:
     _symbols_added = True
     try:
         libc = ctypes.CDLL(None)
-        create, join = libc.pthread_create, libc.pthread_join
-        addresses = [ctypes.cast(create, ctypes.c_void_p).value, ctypes.cast(join, ctypes.c_void_p).value]
-    except (AttributeError, OSError):
-        no = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)(
-            lambda *_: 11)  # EAGAIN
-        done = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_uint64, ctypes.c_void_p)(lambda *_: 0)
-        _keep.extend([no, done])
-        addresses = [ctypes.cast(no, ctypes.c_void_p).value, ctypes.cast(done, ctypes.c_void_p).value]
-    llvm.add_symbol("pthread_create", addresses[0])
-    llvm.add_symbol("pthread_join", addresses[1])
+        names = ("pthread_create", "pthread_detach", "sched_yield", "malloc", "free")
+        addresses = {n: ctypes.cast(getattr(libc, n), ctypes.c_void_p).value for n in names}
+    except (AttributeError, OSError):  # no POSIX threads: every split runs on the calling thread
+        addresses = {}
+        for n, proto, answer in (
+                ("pthread_create", ctypes.CFUNCTYPE(ctypes.c_int, *[ctypes.c_void_p] * 4), 11),  # EAGAIN
+                ("pthread_detach", ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_uint64), 0),
+                ("sched_yield", ctypes.CFUNCTYPE(ctypes.c_int), 0),
+                ("malloc", ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_uint64), None),  # no memory: run here
+                ("free", ctypes.CFUNCTYPE(None, ctypes.c_void_p), None)):
+            stub = proto(lambda *_, _a=answer: _a)
+            _keep.append(stub)
+            addresses[n] = ctypes.cast(stub, ctypes.c_void_p).value
+    for n, address in addresses.items():
+        llvm.add_symbol(n, address)
 
 
 def set_global(engine: Any, name: str, value: int) -> None:

@@ -97,7 +97,8 @@ def _disjoint(lw: Any, e: ir.CallBuiltin) -> L.Value:
 
 
 #: fields of the environment the threads of one split share (the captured values follow)
-_COUNTER, _CHUNKS, _START, _STOP, _GRAIN, _DEPTH, _STATUS = range(7)
+_COUNTER, _CHUNKS, _START, _STOP, _GRAIN, _DEPTH, _DONE, _REFS, _STATUS = range(9)
+_CAPTURED = 9
 #: chunks per thread: threads take chunks as they come, so one the OS starves holds up little
 CHUNKS_PER_THREAD = 16
 
@@ -113,10 +114,9 @@ def _run(lw: Any, e: ir.CallBuiltin) -> None:
             captured += [data, *lengths, *strides]
         else:
             captured.append(lw.expr(a))
-    env_t = L.LiteralStructType([I64] * 6 + [I32] + [v.type for v in captured])
-    worker = _worker(lw.m, impl, env_t, len(captured))
-    env, tids, started = _stack_space(lw, env_t)
-    one = L.Constant(I64, 1)
+    env_t = L.LiteralStructType([I64] * 8 + [I32] + [v.type for v in captured])
+    take, thread = _workers(lw.m, impl, env_t, len(captured))
+    one, zero, zero32 = L.Constant(I64, 1), L.Constant(I64, 0), L.Constant(I32, 0)
     threads = b.load(_global(lw.m, THREADS_GLOBAL, 1))
     rows = b.sub(stop, start)
     count = _min(b, _min(b, threads, L.Constant(I64, MAX_THREADS)), rows)
@@ -125,29 +125,69 @@ def _run(lw: Any, e: ir.CallBuiltin) -> None:
     pieces = b.select(b.icmp_signed("<", pieces, one), one, pieces)
     grain = b.sdiv(b.add(rows, b.sub(pieces, one)), pieces)  # rows per chunk, rounded up
     chunks = b.sdiv(b.add(rows, b.sub(grain, one)), grain)
-    for k, v in enumerate([L.Constant(I64, 0), chunks, start, stop, grain, lw.depth, L.Constant(I32, 0)] + captured):
-        b.store(v, b.gep(env, [L.Constant(I32, 0), L.Constant(I32, k)]))
-    shared = b.bitcast(env, I8P)
-    create = _declare(lw.m, "pthread_create", I32, [L.PointerType(I64), I8P, worker.type, I8P])
-    join = _declare(lw.m, "pthread_join", I32, [I64, L.PointerType(I8P)])
-    zero32 = L.Constant(I32, 0)
+    # the environment lives on the heap: a thread the OS starts late may still read it after this
+    # call returned (it finds no chunk left and lets go of it); the last one to let go frees it
+    env_p = L.PointerType(env_t)
+    size = b.ptrtoint(b.gep(L.Constant(env_p, None), [one]), I64)
+    raw = b.call(_declare(lw.m, "malloc", I8P, [I64]), [size])
+    got, none = lw.new_block("par.env"), lw.new_block("par.noenv")
+    after = lw.new_block("par.after")
+    b.cbranch(b.icmp_unsigned("==", b.ptrtoint(raw, I64), zero), none, got)
+    b.position_at_end(none)  # no memory for it: the rows run here, as written
+    r = b.call(impl, captured + [start, stop, lw.deeper])
+    lw.propagate(r if r.type == I32 else b.extract_value(r, len(r.type.elements) - 1))
+    b.branch(after)
+    b.position_at_end(got)
+    env = b.bitcast(raw, env_p)
 
-    def spawn(t: L.Value) -> None:  # a thread that cannot be started leaves its chunks to the others
-        rc = b.call(create, [b.gep(tids, [L.Constant(I64, 0), t]), L.Constant(I8P, None), worker, shared])
-        b.store(b.icmp_signed("==", rc, zero32), b.gep(started, [L.Constant(I64, 0), t]))
+    def field(k: int) -> L.Value:
+        return b.gep(env, [L.Constant(I32, 0), L.Constant(I32, k)])
+    for k, v in enumerate([zero, chunks, start, stop, grain, lw.depth, zero, count, zero32] + captured):
+        b.store(v, field(k))
+    create = _declare(lw.m, "pthread_create", I32, [L.PointerType(I64), I8P, thread.type, I8P])
+    detach = _declare(lw.m, "pthread_detach", I32, [I64])
+    tid = _stack_slot(lw)
+
+    def spawn(_t: L.Value) -> None:
+        rc = b.call(create, [tid, L.Constant(I8P, None), thread, raw])
+        started, failed, next_ = lw.new_block("par.started"), lw.new_block("par.nothread"), lw.new_block("par.next")
+        b.cbranch(b.icmp_signed("==", rc, zero32), started, failed)
+        b.position_at_end(started)
+        b.call(detach, [b.load(tid)])  # nobody joins it: it finishes its chunk and lets go
+        b.branch(next_)
+        b.position_at_end(failed)  # never started: its share of the environment is let go of here
+        b.atomic_rmw("sub", field(_REFS), one, "acq_rel")
+        b.branch(next_)
+        b.position_at_end(next_)
     _counted(lw, one, count, spawn)
-    b.call(worker, [shared])  # the calling thread takes chunks too
+    b.call(take, [raw])  # the calling thread takes chunks too
+    # then waits until every chunk taken is finished (a started thread may still be on one)
+    spin, wait, done = lw.new_block("par.spin"), lw.new_block("par.wait"), lw.new_block("par.done")
+    b.branch(spin)
+    b.position_at_end(spin)
+    finished = b.load_atomic(field(_DONE), "acquire", 8)
+    b.cbranch(b.icmp_signed(">=", finished, chunks), done, wait)
+    b.position_at_end(wait)
+    b.call(_declare(lw.m, "sched_yield", I32, []), [])
+    b.branch(spin)
+    b.position_at_end(done)
+    status = b.load_atomic(field(_STATUS), "acquire", 4)
+    _release(b, lw.m, field(_REFS), raw)
+    lw.propagate(status)
+    b.branch(after)
+    b.position_at_end(after)
 
-    def wait(t: L.Value) -> None:
-        was_started = b.load(b.gep(started, [L.Constant(I64, 0), t]))
-        joining, after = lw.new_block("join"), lw.new_block("joined")
-        b.cbranch(was_started, joining, after)
-        b.position_at_end(joining)
-        b.call(join, [b.load(b.gep(tids, [L.Constant(I64, 0), t])), L.Constant(L.PointerType(I8P), None)])
-        b.branch(after)
-        b.position_at_end(after)
-    _counted(lw, one, count, wait)
-    lw.propagate(b.load(b.gep(env, [L.Constant(I32, 0), L.Constant(I32, _STATUS)])))
+
+def _release(b: L.IRBuilder, m: L.Module, refs: L.Value, raw: L.Value) -> None:
+    """Let go of the shared environment; the last holder frees it."""
+    fn = b.function
+    last, kept = fn.append_basic_block("par.free"), fn.append_basic_block("par.kept")
+    old = b.atomic_rmw("sub", refs, L.Constant(I64, 1), "acq_rel")
+    b.cbranch(b.icmp_signed("==", old, L.Constant(I64, 1)), last, kept)
+    b.position_at_end(last)
+    b.call(_declare(m, "free", L.VoidType(), [I8P]), [raw])
+    b.branch(kept)
+    b.position_at_end(kept)
 
 
 def _min(b: L.IRBuilder, x: L.Value, y: L.Value) -> L.Value:
@@ -159,52 +199,66 @@ def _declare(m: L.Module, name: str, ret: L.Type, args: list[L.Type]) -> L.Funct
     return fn if fn is not None else L.Function(m, L.FunctionType(ret, args), name=name)
 
 
-def _worker(m: L.Module, impl: L.Function, env_t: L.LiteralStructType, n_captured: int) -> L.Function:
-    """`i8* worker(i8* env)`, a POSIX thread's entry: take the next chunk of rows (an atomic counter)
-    and run it, until none is left or a chunk failed; a failure's status is kept for the caller."""
-    name = impl.name + "_worker"
+def _workers(m: L.Module, impl: L.Function, env_t: L.LiteralStructType,
+             n_captured: int) -> tuple[L.Function, L.Function]:
+    """`void take(i8* env)`: take the next chunk of rows (an atomic counter) and run it, until none
+    is left — after a failure, chunks are counted done without running (the first failing status
+    stays); and `i8* thread(i8* env)`, a POSIX thread's entry: take, then let go of the environment."""
+    name = impl.name + "_take"
     existing = m.globals.get(name)
     if existing is not None:
-        return existing
-    fn = L.Function(m, L.FunctionType(I8P, [I8P]), name=name)
-    fn.linkage = "internal"
-    entry, take, run, done = (fn.append_basic_block(x) for x in ("entry", "take", "run", "done"))
+        return existing, m.globals[impl.name + "_thread"]
+    take = L.Function(m, L.FunctionType(L.VoidType(), [I8P]), name=name)
+    take.linkage = "internal"
+    entry, next_, run, skip, done = (take.append_basic_block(x) for x in ("entry", "next", "run", "skip", "done"))
     b = L.IRBuilder(entry)
-    env = b.bitcast(fn.args[0], L.PointerType(env_t))
+    env = b.bitcast(take.args[0], L.PointerType(env_t))
 
     def field(k: int) -> L.Value:
         return b.gep(env, [L.Constant(I32, 0), L.Constant(I32, k)])
-    captured = [b.load(field(7 + k)) for k in range(n_captured)]
+    captured = [b.load(field(_CAPTURED + k)) for k in range(n_captured)]
     chunks, start, stop = b.load(field(_CHUNKS)), b.load(field(_START)), b.load(field(_STOP))
     grain, depth = b.load(field(_GRAIN)), b.load(field(_DEPTH))
-    b.branch(take)
-    b.position_at_end(take)
+    b.branch(next_)
+    b.position_at_end(next_)
     k = b.atomic_rmw("add", field(_COUNTER), L.Constant(I64, 1), "monotonic")
     failed = b.icmp_signed("!=", b.load_atomic(field(_STATUS), "monotonic", 4), L.Constant(I32, 0))
-    b.cbranch(b.or_(b.icmp_signed(">=", k, chunks), failed), done, run)
+    check = take.append_basic_block("check")
+    b.cbranch(b.icmp_signed("<", k, chunks), check, done)
+    b.position_at_end(check)
+    b.cbranch(failed, skip, run)
     b.position_at_end(run)
     lo = b.add(start, b.mul(k, grain))
     hi = _min(b, b.add(lo, grain), stop)
     r = b.call(impl, captured + [lo, hi, depth])
     status = r if r.type == I32 else b.extract_value(r, len(r.type.elements) - 1)
     b.cmpxchg(field(_STATUS), L.Constant(I32, 0), status, "monotonic", "monotonic")  # the first failure stays
-    b.branch(take)
+    b.branch(skip)
+    b.position_at_end(skip)
+    b.atomic_rmw("add", field(_DONE), L.Constant(I64, 1), "release")  # its writes are seen by the waiter
+    b.branch(next_)
     b.position_at_end(done)
-    b.ret(L.Constant(I8P, None))
-    return fn
+    b.ret_void()
+
+    thread = L.Function(m, L.FunctionType(I8P, [I8P]), name=impl.name + "_thread")
+    thread.linkage = "internal"
+    tb = L.IRBuilder(thread.append_basic_block("entry"))
+    tb.call(take, [thread.args[0]])
+    refs = tb.gep(tb.bitcast(thread.args[0], L.PointerType(env_t)), [L.Constant(I32, 0), L.Constant(I32, _REFS)])
+    _release(tb, m, refs, thread.args[0])
+    tb.ret(L.Constant(I8P, None))
+    return take, thread
 
 
-def _stack_space(lw: Any, env_t: L.LiteralStructType) -> tuple[L.Value, L.Value, L.Value]:
-    """The shared environment, thread ids and started flags, allocated once in the function's entry block
-    (an alloca inside a loop would grow the stack on every iteration)."""
+def _stack_slot(lw: Any) -> L.Value:
+    """A thread id's slot, allocated in the function's entry block (an alloca inside a loop would
+    grow the stack on every iteration)."""
     b = lw.b
     here = b.block
     b.position_at_start(lw.fn.entry_basic_block)
-    env = b.alloca(env_t, name="env")
-    tids = b.alloca(L.ArrayType(I64, MAX_THREADS), name="tids")
-    started = b.alloca(L.ArrayType(I1, MAX_THREADS), name="started")
+    slot = b.alloca(I64, name="tid")
     b.position_at_end(here)
-    return env, tids, started
+    return slot
 
 
 def _counted(lw: Any, first: L.Value, end: L.Value, body: Any) -> None:
