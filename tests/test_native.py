@@ -342,3 +342,27 @@ def test_in_bounds_versions_need_every_access_to_be_decidable_before_the_loop() 
         found[f.name] = [sorted(c for _, _, c in in_bounds_accesses(n)) for n in loops]
     assert found["sweep"] == [[], [-1, 0, 0, 0, 1]] and found["shift"] == [[0, 1]]
     assert found["mixed"] == [[]] and found["rows"] == [[], []]
+
+
+@pytest.mark.parametrize("failing", ["k = b[i] * 4611686018427387904", "k = b[i] // (i - 2)"])
+def test_a_native_function_that_stores_into_arrays_reports_the_failing_line(failing: str) -> None:
+    """Such a function cannot be re-run in the VM to find the error's position: the status carries
+    the line, and the stack ends as the VM's does."""
+    from noodle.vm.errors import NoodleRuntimeError
+
+    src = ("fn fill(a: Array<int>, v: int) {\n for i in 0..len(a) {\n  let w = v * i\n  a[i] = w\n }\n}\n"
+           "fn main() {\n let b = arange(4)\n var k = 0\n for i in 0..len(b) {\n  b[i] = i\n"
+           f"  {failing}\n }}\n fill(b, 4611686018427387904)\n}}\n")
+    stacks = []
+    for backend in ("vm", "auto"):
+        with pytest.raises(NoodleRuntimeError) as e:
+            run(src, backend)
+        stacks.append([(f.name, f.line, f.col) for f in e.value.stack])
+    assert stacks[0] == stacks[1] and stacks[0][-1][1] == 12, stacks
+    fill = src.replace(failing, "k = b[i]")
+    stacks = []
+    for backend in ("vm", "auto"):
+        with pytest.raises(NoodleRuntimeError) as e:
+            run(fill, backend)
+        stacks.append([(f.name, f.line, f.col) for f in e.value.stack])
+    assert stacks[0] == stacks[1] and stacks[0][-1] == ("fill", 3, 3), stacks

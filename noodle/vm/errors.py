@@ -151,4 +151,11 @@ def noodle_stack(tb: TracebackType | None) -> list[Frame]:
 def runtime_error(exc: BaseException) -> NoodleRuntimeError:
     """Wrap an uncaught exception from VM code for the host."""
     err = to_error(exc)
-    return NoodleRuntimeError(err.f_kind, err.f_message, noodle_stack(exc.__traceback__))
+    return NoodleRuntimeError(err.f_kind, err.f_message, with_native_frame(noodle_stack(exc.__traceback__), err))
+
+
+def with_native_frame(frames: list[Frame], err: object) -> list[Frame]:
+    """The stack with the frame of the native function that failed, at the line it failed on (an
+    impure native function cannot be re-run in the VM to find it), as the VM's stack would end."""
+    native = getattr(err, "native_frame", None)
+    return frames if native is None else frames + [Frame(*native)]

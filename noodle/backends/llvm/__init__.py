@@ -78,20 +78,32 @@ def link(native: "tuple[str, list]", displays: dict[str, str], fallbacks: dict[s
         ret, _, impure = ret.partition(";")
         convert = _array_arguments(params) if any(p.startswith("array:") for p in params) else None
         # a function that stores into arrays cannot be re-run after a failure: raise the error as it is
-        fallback = _raise_status(name) if impure else fallbacks[name]
+        fallback = _raise_status(name, displays.get(name, name), fallbacks[name]) if impure else fallbacks[name]
         out[name] = _wrapper(jit.function(engine, sym, params, ret), ret, fallback, displays.get(name, name),
                              convert)
     return out
 
 
-def _raise_status(name: str) -> Any:
-    """The fallback of an impure native function: the error of its status, without re-running it."""
+def _raise_status(name: str, display: str, vm_function: Any) -> Any:
+    """The fallback of an impure native function: the error of its status, without re-running it,
+    and the line it failed on (the status carries it) as the innermost frame of the Noodle stack."""
     from noodle.backends.llvm.lower import ERRORS
+    from noodle.vm.errors import CODE_REGISTRY
     from noodle.vm.values import ErrorValue
 
+    info = CODE_REGISTRY.get(getattr(getattr(vm_function, "__code__", None), "co_filename", ""))
+
     def fallback(*_args: Any) -> Any:
-        kind, message = ERRORS[_last_status.value]
-        raise ErrorValue(kind, message)
+        status = _last_status.value
+        kind, message = ERRORS[status & 0xFF]
+        error = ErrorValue(kind, message)
+        line = status >> 8
+        if info is not None and line:
+            # the column of the statement on that line, as the VM's translation of this function has it
+            col = min((entry[2] for entry in info.lines.values() if entry[0] == display and entry[1] == line),
+                      default=1)
+            error.native_frame = (display, info.source_file, line, col)  # type: ignore[attr-defined]
+        raise error
     return fallback
 
 

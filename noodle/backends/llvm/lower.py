@@ -40,6 +40,8 @@ ERRORS = {1: ("OverflowError", "integer overflow"), 2: ("ZeroDivisionError", "di
           7: ("ValueError", "cannot convert nan to int"), 8: ("IndexError", "index out of range")}
 #: deepest native recursion before RecursionError (about the VM's depth: MAX_DEPTH plus its slack)
 MAX_NATIVE_DEPTH = 10_150
+#: a status is `code | line << 8`: lines past this one are reported as this one
+LINE_LIMIT = (1 << 23) - 1
 
 _SCALARS = {"int": I64, "float": F64, "bool": I1, "i32": I32, "f32": F32}
 _FLOATS = (F64, F32)
@@ -120,6 +122,7 @@ class _FunctionLowering:
         self.fn = decls[f.name]
         self.loops: list[_Loop] = []
         self._cold: L.MDValue | None = None
+        self.line = f.line  # of the statement being lowered
 
     def intrinsic(self, name: str, ret: L.Type, args: list[L.Type]) -> L.Function:
         try:
@@ -188,7 +191,9 @@ class _FunctionLowering:
         bad, ok = self.new_block(f"fail.{kind}"), self.new_block("ok")
         self.unlikely(self.b.cbranch(cond, bad, ok))
         self.b.position_at_end(bad)
-        self.b.store(L.Constant(I32, STATUS[kind]), self.status)
+        # the statement's line rides above the error's code: an impure function, which cannot be
+        # re-run in the VM, still reports where it failed (noodle.backends.llvm.link)
+        self.b.store(L.Constant(I32, STATUS[kind] | (min(self.line, LINE_LIMIT) << 8)), self.status)
         self.b.branch(self.exit)
         self.b.position_at_end(ok)
 
@@ -203,6 +208,7 @@ class _FunctionLowering:
 
     def stmt(self, s: ir.Stmt) -> None:
         b = self.b
+        self.line = s.line or self.line
         if isinstance(s, ir.LocalSet):
             if id(s) in self.reductions:  # a recognised sum: its additions may be reordered (vectorised)
                 value = s.value
