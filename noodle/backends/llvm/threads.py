@@ -2,13 +2,16 @@
 
 `parallel.run(chunk, start, stop, captured...)` becomes: cut [start, stop) into a few chunks of
 rows per thread (at most `@nd_threads` threads, set at link time from the machine's core count),
-fill one environment the threads share (an atomic chunk counter, the geometry, the call depth,
-the captured values, a status), start POSIX threads that — like the calling thread itself — take
-the next chunk until none is left, join them, and raise the first error a chunk reported.
-Taking chunks as they come, rather than one fixed range per thread, keeps a thread the OS
-starves (a busy core: another program, NumPy's BLAS threads still spinning) from holding up the
-rest; a thread that cannot be started just leaves its chunks to the others.  The native call
-that gets here runs without the GIL (ctypes releases it), so the threads run truly at once.
+fill one environment the threads share (an atomic chunk counter, a count of chunks finished, the
+geometry, the call depth, the captured values, a status, a reference count), start detached
+POSIX threads that — like the calling thread itself — take the next chunk until none is left,
+and wait until every chunk is finished; then raise the first error a chunk reported.  Taking
+chunks as they come, rather than one fixed range per thread, keeps a thread the OS starves (a
+busy core: another program, NumPy's BLAS threads still spinning) from holding up the rest, and
+waiting for chunks rather than joining threads means a thread started late is not waited for at
+all: it finds nothing left, and the last holder of the environment (on the heap) frees it.  A
+thread that cannot be started leaves its chunks to the others.  The native call that gets here
+runs without the GIL (ctypes releases it), so the threads run truly at once.
 
 `parallel.worth(accesses, bounds...)` asks for more than one thread and at least
 `@nd_parallel_min` array accesses in all (elements times accesses per element: the
@@ -142,7 +145,7 @@ def _run(lw: Any, e: ir.CallBuiltin) -> None:
 
     def field(k: int) -> L.Value:
         return b.gep(env, [L.Constant(I32, 0), L.Constant(I32, k)])
-    for k, v in enumerate([zero, chunks, start, stop, grain, lw.depth, zero, count, zero32] + captured):
+    for k, v in enumerate([zero, chunks, start, stop, grain, lw.deeper, zero, count, zero32] + captured):
         b.store(v, field(k))
     create = _declare(lw.m, "pthread_create", I32, [L.PointerType(I64), I8P, thread.type, I8P])
     detach = _declare(lw.m, "pthread_detach", I32, [I64])
