@@ -212,7 +212,7 @@ def _noodlec_cli() -> None:
                         click.echo(f"{file}:{f.line}: {what}: {where}")
                     else:
                         click.echo(f"{file}:{f.line}: {what}: VM — {p.reasons.get(f.name, '')}")
-                from noodle.ir.scalar import explain_loops
+                from noodle.ir.explain import explain_loops
                 for line, text in explain_loops(module_ir, p):
                     click.echo(f"{file}:{line}: {text}")
                 return
