@@ -65,10 +65,10 @@ def unsupported_reason(f: ir.Function) -> Unsupported | None:
         if array_kind(t) is not None and slot < f.params:
             continue  # a 1-D Array parameter: read through its data pointer, never assigned
         if scalar(t) not in SCALAR_KINDS:
-            return Unsupported(f"`{name}` is not an int, float, bool or an Array parameter of 1 or 2 "
+            return Unsupported(f"`{name}` is not an int, float, i32, f32, bool or an Array parameter of 1 or 2 "
                                "dimensions", f.line)
     if result_kinds(f.ret) is None:
-        return Unsupported("its result is not an int, float, bool or none", f.line)
+        return Unsupported("its result is not an int, float, i32, f32, bool or none", f.line)
     try:
         for s in f.body:
             _check_stmt(s)
