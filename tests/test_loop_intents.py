@@ -351,3 +351,22 @@ def test_a_fused_int_chain_raises_on_overflow_like_numpy_passes(values: list[int
                 with pytest.raises(Exception) as e:
                     ints(a, b)
                 assert "OverflowError" in repr(e.value) or getattr(e.value, "kind", "") == "OverflowError"
+
+
+def test_explain_lists_array_expressions(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    (tmp_path / "x.nd").write_text("fn main() {\n let a = ones(3, 3)\n let v = ones(3)\n"
+                                   " print(sum(a @ a), dot(v, v), sum(v * v))\n let w = v * v + v\n"
+                                   " print(sum(sqrt(v) * v + v), w)\n}\n")
+    noodlec = Path(sys.executable).parent / "noodlec"
+    out = subprocess.run([str(noodlec), "x.nd", "--explain"], cwd=tmp_path, capture_output=True, text=True,
+                         timeout=60).stdout
+    for text in ("x.nd:4: array expression in main: matrix product (`@`, `matmul`) — BLAS",
+                 "x.nd:4: array expression in main: dot product (`dot`) — BLAS",
+                 "x.nd:4: array expression in main: sum of a product fused into a dot product",
+                 "x.nd:5: array expression in main: elementwise map of 2 operations fused — one native loop",
+                 "x.nd:6: array expression in main: elementwise map of 3 operations, not fused — NumPy"):
+        assert text in out, out

@@ -54,6 +54,16 @@ def _is_split(s: ir.If) -> bool:
     return any(isinstance(n, ir.CallBuiltin) and n.name == "parallel.worth" for n in walk(s.cond))
 
 
+#: the explicit array operations that are intents by name: what runs them
+_EXPLICIT = {
+    "array.matmul": "matrix product (`@`, `matmul`) — BLAS (numpy.matmul); int matrices checked for overflow",
+    "array.dot": "dot product (`dot`) — BLAS (numpy.dot); int vectors checked for overflow",
+    "array.sum.float": "reduction (`sum`) — NumPy, one pass (pairwise summation)",
+    "array.sum.int": "reduction (`sum`) — NumPy, one pass; checked for overflow",
+    "array.mean": "reduction (`mean`) — NumPy, one pass",
+}
+
+
 def _explain_arrays(s: ir.Stmt, explained: set[int]) -> list[tuple[int, str]]:
     """The array expressions of one statement (not of statements nested in it): fused, or how many
     NumPy passes they take."""
@@ -81,6 +91,8 @@ def _explain_arrays(s: ir.Stmt, explained: set[int]) -> list[tuple[int, str]]:
             if isinstance(n, ir.CallBuiltin) and n.name == "array.sum_of_products":
                 fused = next(v for v in variants.REGISTRY["dot"] if v.run == n.name)
                 out.append((n.line, f"sum of a product fused into a dot product — {fused.describe()}"))
+            elif isinstance(n, ir.CallBuiltin) and n.name in _EXPLICIT:
+                out.append((n.line, _EXPLICIT[n.name]))
             elif isinstance(n, ir.CallBuiltin) and n.name in ELEMENTWISE and id(n) not in inner:
                 chain = ops(n)
                 inner.update(id(x) for x in chain)
