@@ -19,11 +19,13 @@ def explain_loops(module: ir.Module, p: Plan) -> list[tuple[int, str]]:
 
     from noodle.ir.walk import walk
 
-    outlined = {f.name: f for f in module.functions if f.name.startswith("__loop_")}
+    # loops moved out of their function (outlined, or a nest split across cores) are explained as
+    # loops of the function they came from, running where the function they now live in runs
+    outlined = {f.name: f for f in module.functions if f.name.startswith(("__loop_", "__chunk_"))}
     out: list[tuple[int, str]] = []
     for f in module.functions:
-        if f.kind not in ("fn", "method", "init", "test") or f.name.startswith("__chunk_"):
-            continue  # (a chunk of a split nest is explained with the nest)
+        if f.kind not in ("fn", "method", "init", "test"):
+            continue
         owner = f.display.split(" (")[0]
         # an outlined loop is explained where it runs: as the loop of the function it came from
         native = f.name in p.native or (f.name in outlined and f.name in p.compiled)

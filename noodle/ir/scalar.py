@@ -243,7 +243,7 @@ def plan(module: ir.Module) -> Plan:
                                  "the VM; native callers run its loops)")
         elif name.startswith("__chunk_"):  # noodle.ir.passes.parallel: only its nest's threads call it
             out.reasons[name] = "a chunk of a nest split across cores: compiled for the nest that runs it"
-        elif _loops(f.body) or _recursive(name, ok):
+        elif _loops(f.body) or _recursive(name, ok) or _splits(f):
             out.native.append(name)
         else:
             out.reasons[name] = "no loop or recursion: a native call would cost more than it saves"
@@ -271,6 +271,13 @@ def _callees(f: ir.Function) -> set[str]:
     return {n.func for s in f.body for n in walk(s) if isinstance(n, ir.Call)} | {
         n.args[0].name for s in f.body for n in walk(s)  # type: ignore[union-attr]
         if isinstance(n, ir.CallBuiltin) and n.name == "parallel.run"}
+
+
+def _splits(f: ir.Function) -> bool:
+    """Does `f` run a nest split across cores (its loop lives in the chunk it calls)?"""
+    from noodle.ir.walk import walk
+
+    return any(isinstance(n, ir.CallBuiltin) and n.name == "parallel.run" for s in f.body for n in walk(s))
 
 
 def _loops(body: list[ir.Stmt]) -> bool:

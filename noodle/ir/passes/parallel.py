@@ -10,7 +10,7 @@ to `hi`, and guards a parallel run of it:
        and parallel.worth(accesses, outer and inner bounds)        // enough work, cores > 1
        and parallel.disjoint(written arrays..., read arrays...) {  // no overlap, checked at run time
         parallel.run(__chunk_N, start, stop, captured...)          // threads over row ranges
-    } else { <the nest, unchanged> }
+    } else { __chunk_N(captured..., start, stop) }                 // all the rows, on this core
 
 Only native code takes the first branch (the lowering starts threads; the VM's natives answer
 no), and the chunk computes each element exactly as the loop does, so the results are the
@@ -88,7 +88,10 @@ def _split(module: ir.Module, f: ir.Function, loop: ir.ForRange, count: list[int
         ir.FuncRef(name=chunk.name, ty=FnT(tuple(chunk.local_types[:chunk.params]), NONE), **pos),
         copy.deepcopy(loop.start), copy.deepcopy(loop.stop)] + [
         ir.LocalGet(slot=s, ty=f.local_types[s], **pos) for s in captured], ty=NONE, **pos)
-    return ir.If(cond=guard, then=[ir.ExprStmt(expr=run, **pos)], otherwise=[loop], **pos)
+    # on one core the same chunk runs all the rows: the nest is compiled once, not twice
+    whole = ir.Call(func=chunk.name, args=[ir.LocalGet(slot=s, ty=f.local_types[s], **pos) for s in captured]
+                    + [copy.deepcopy(loop.start), copy.deepcopy(loop.stop)], ty=NONE, **pos)
+    return ir.If(cond=guard, then=[ir.ExprStmt(expr=run, **pos)], otherwise=[ir.ExprStmt(expr=whole, **pos)], **pos)
 
 
 def _analyse(f: ir.Function, loop: ir.ForRange) -> _Nest | None:
