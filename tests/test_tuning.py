@@ -54,3 +54,12 @@ def test_noodle_tune_measures_and_keeps_its_results(cache: Path) -> None:
     assert "map.fused" in out.stdout and "dot.blas" in out.stdout
     kept = json.loads((cache / "tuning.json").read_text())[tuning.machine_key()]
     assert set(kept) == {"map.fused", "dot.blas"} and all(isinstance(v, int) for v in kept.values())
+
+
+def test_noodle_tune_says_when_it_cannot_keep_its_results(tmp_path: Path) -> None:
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    noodle = Path(sys.executable).parent / "noodle"
+    out = subprocess.run([str(noodle), "tune", "--repeat", "1"], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "NOODLE_CACHE_DIR": str(blocked)})
+    assert out.returncode == 1 and "measured but not kept" in out.stderr and "Traceback" not in out.stderr

@@ -170,4 +170,7 @@ def _store(found: dict[str, int]) -> None:
     if not isinstance(stored, dict):
         stored = {}
     stored[machine_key()] = found
-    write_file(path(), json.dumps(stored, indent=2).encode())
+    data = json.dumps(stored, indent=2).encode()
+    write_file(path(), data)
+    if read_file(path()) != data:  # the cache folder is not writable: the measurements are only used now
+        raise OSError(f"cannot write {path()}")

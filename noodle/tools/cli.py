@@ -135,7 +135,12 @@ def _noodle_cli() -> None:
             click.echo("error: native code is not available here (llvmlite is not installed): nothing to tune",
                        err=True)
             sys.exit(1)
-        measure(repeat=max(1, repeat), report=click.echo)
+        try:
+            measure(repeat=max(1, repeat), report=click.echo)
+        except OSError as e:
+            click.echo(f"error: {e}: the thresholds were measured but not kept (set NOODLE_CACHE_DIR "
+                       "to a writable folder)", err=True)
+            sys.exit(1)
         click.echo(f"kept in {path()}")
 
     cli(prog_name="noodle")
