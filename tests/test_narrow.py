@@ -160,3 +160,49 @@ def test_a_host_array_whose_elements_are_not_whole_steps_apart_is_refused(tmp_pa
     with pytest.raises(noodle.NoodleRuntimeError, match="pass a copy"):
         m.total(records["x"])
     assert m.total(records["x"].copy()) == 10.0
+
+
+ARRAYS = """
+fn mix(a: Array<f32>, b: Array<f32>, x: f32) -> Array<f32> {
+    let c = a * b + a * x - b / 3.0
+    return c
+}
+fn imix(a: Array<i32>, b: Array<i32>) -> Array<i32> {
+    let c = a * b + a // 3 - b % 5
+    return c
+}
+fn totals(a: Array<f32>, b: Array<i32>) -> float { return float(sum(a)) + float(int(sum(b))) }
+"""
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(f32s(), f32s().filter(lambda v: v != 0.0)), max_size=30), f32s())
+def test_f32_array_arithmetic_is_numpys_float32(pairs: list, x: float) -> None:
+    _, module = compile_source(ARRAYS, "a.nd", "a")
+    fns = Machine(backend="auto").load(module).functions
+    a = np.array([p[0] for p in pairs], dtype=np.float32)
+    b = np.array([p[1] for p in pairs], dtype=np.float32)
+    with np.errstate(all="ignore"):
+        want = a * b + a * np.float32(x) - b / np.float32(3.0)
+    got = fns["mix"](a, b, x)
+    assert got.dtype == np.float32 and np.array_equal(got, want, equal_nan=True)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(-(2**31), 2**31 - 1), st.integers(-(2**31), 2**31 - 1)), max_size=30))
+def test_i32_array_arithmetic_raises_where_numpy_would_wrap(pairs: list) -> None:
+    _, module = compile_source(ARRAYS, "a.nd", "a")
+    fns = Machine(backend="auto").load(module).functions
+    a = np.array([p[0] for p in pairs], dtype=np.int32)
+    b = np.array([p[1] for p in pairs], dtype=np.int32)
+    products = [x * y for x, y in pairs]
+    exact = [x * y + x // 3 - y % 5 for x, y in pairs]
+    if all(-(2**31) <= v < 2**31 for v in products + [p + x // 3 for p, (x, _) in zip(products, pairs)] + exact):
+        got = fns["imix"](a, b)
+        assert got.dtype == np.int32 and got.tolist() == exact
+    else:
+        assert raises("OverflowError", fns["imix"], a, b)
+    if -(2**31) <= sum(y for _, y in pairs) < 2**31:
+        assert fns["totals"](a, b) == float(np.sum(a, dtype=np.float32)) + sum(y for _, y in pairs)
+    else:
+        assert raises("OverflowError", fns["totals"], a, b)

@@ -178,7 +178,7 @@ class ArrayRules:
                 self.error("E0200", f"`{name}` takes an Array of bool, found {self.tname(t)}", e.span)
             return ir.CallBuiltin(name=f"array.{name}", args=[a], ty=BOOL, **pos)
         if name == "sum":
-            if t.elem not in (INT, FLOAT):
+            if t.elem not in (INT, FLOAT, F32, I32):
                 self.error("E0205", f"`sum` is not defined for {self.tname(t)}", e.span)
                 return ir.Const(value=None, ty=UNKNOWN, **pos)
             return ir.CallBuiltin(name=f"array.sum.{t.elem}", args=[a], ty=t.elem, **pos)
@@ -202,6 +202,8 @@ class ArrayRules:
             return ir.Const(value=None, ty=UNKNOWN, **pos)
         ea, eb = (t.elem if isinstance(t, ArrayT) else t for t in (ta, tb))
         nd = max(t.ndim if isinstance(t, ArrayT) else 0 for t in (ta, tb))
+        if ea in (F32, I32) or eb in (F32, I32):
+            return self.narrow_array_binary(op, a, b, ea, eb, nd, span)
         if op in _CMP:
             if ea in (INT, FLOAT) and eb in (INT, FLOAT) or (ea == eb == BOOL and op in ("==", "!=")):
                 return ir.CallBuiltin(name=f"array.{_CMP[op]}", args=[a, b], ty=ArrayT(BOOL, nd), **pos)
@@ -210,6 +212,25 @@ class ArrayRules:
             return ir.CallBuiltin(name=f"array.{_ARITH[op]}", args=[a, b], ty=ArrayT(elem, nd), **pos)
         self.error("E0205", f"`{op}` is not defined for {self.tname(a.ty)} and {self.tname(b.ty)}", span,
                    "Arrays of int and float take arithmetic and comparisons, elementwise")
+        return ir.Const(value=None, ty=UNKNOWN, **pos)
+
+    def narrow_array_binary(self: "Checker", op: str, a: ir.Expr, b: ir.Expr, ea: Type, eb: Type, nd: int,
+                            span: ast.Span) -> ir.Expr:
+        """Arrays of f32 or i32 with arrays or scalars of the same type (a number literal takes it):
+        `+ - *`, `/` for f32, `//` `%` for i32, comparisons — as the scalar types have them."""
+        pos = self.pos(span)
+        t = ea if ea in (F32, I32) else eb
+        a, b = (self.narrow_literal(x, t) if not isinstance(self.known(x.ty), ArrayT) else x for x in (a, b))
+        ea, eb = (x.elem if isinstance(x, ArrayT) else x for x in (self.known(a.ty), self.known(b.ty)))
+        allowed = ("add", "sub", "mul", "div") if t == F32 else ("add", "sub", "mul", "floordiv", "mod")
+        if ea == eb == t:
+            if op in _CMP:
+                return ir.CallBuiltin(name=f"array.{_CMP[op]}", args=[a, b], ty=ArrayT(BOOL, nd), **pos)
+            if op in _ARITH and _ARITH[op] in allowed:
+                return ir.CallBuiltin(name=f"array.{_ARITH[op]}", args=[a, b], ty=ArrayT(t, nd), **pos)
+        other = FLOAT if t == F32 else INT
+        self.error("E0205", f"`{op}` is not defined for {self.tname(a.ty)} and {self.tname(b.ty)}", span,
+                   f"Arrays of {t} take {t} values; convert explicitly: {t}(x) or {other}(x)")
         return ir.Const(value=None, ty=UNKNOWN, **pos)
 
     def matrix_product(self: "Checker", a: ir.Expr, b: ir.Expr, span: ast.Span, name: str) -> ir.Expr:

@@ -128,7 +128,8 @@ def _add(a: Any, b: Any) -> Any:
             r = n.add(a, b, dtype="int64")
         aa, bb = n.asarray(a, dtype="int64"), n.asarray(b, dtype="int64")
         return _checked_int(r, ((aa ^ r) & (bb ^ r)) < 0)  # both operands' signs differ from the result's
-    return n.add(a, b)
+    with n.errstate(all="ignore"):  # IEEE: overflow is inf, as for float scalars; no NumPy warning
+        return n.add(a, b)
 
 
 def _sub(a: Any, b: Any) -> Any:
@@ -138,7 +139,8 @@ def _sub(a: Any, b: Any) -> Any:
             r = n.subtract(a, b, dtype="int64")
         aa, bb = n.asarray(a, dtype="int64"), n.asarray(b, dtype="int64")
         return _checked_int(r, ((aa ^ bb) & (aa ^ r)) < 0)
-    return n.subtract(a, b)
+    with n.errstate(all="ignore"):  # IEEE: overflow is inf, as for float scalars; no NumPy warning
+        return n.subtract(a, b)
 
 
 def _mul(a: Any, b: Any) -> Any:
@@ -154,7 +156,8 @@ def _mul(a: Any, b: Any) -> Any:
                 if not INT_MIN <= x * y <= INT_MAX:
                     raise _err("OverflowError", "integer overflow")
         return r
-    return n.multiply(a, b)
+    with n.errstate(all="ignore"):  # IEEE: overflow is inf, as for float scalars; no NumPy warning
+        return n.multiply(a, b)
 
 
 def _check_divisor(b: Any) -> None:
@@ -166,7 +169,8 @@ def _check_divisor(b: Any) -> None:
 
 def _truediv(a: Any, b: Any) -> Any:
     _check_divisor(b)
-    return np().true_divide(a, b)
+    with np().errstate(all="ignore"):
+        return np().true_divide(a, b)
 
 
 def _floordiv(a: Any, b: Any) -> Any:
@@ -202,8 +206,26 @@ def _neg(a: Any) -> Any:
     return n.negative(a)
 
 
-_ELEMENTWISE = {"add": _add, "sub": _sub, "mul": _mul, "div": _truediv, "floordiv": _floordiv, "mod": _mod,
-                "pow": _pow}
+def _is_i32(x: Any) -> bool:
+    return getattr(x, "dtype", None) is not None and x.dtype == np().int32
+
+
+def _narrowed(fn: Any) -> Any:
+    """An int operation on Arrays of i32: computed in 64 bits (its own overflow checks), then
+    checked against the 32-bit range and stored as int32 — Noodle's i32 raises where NumPy's wraps."""
+    def op(a: Any, b: Any) -> Any:
+        if not (_is_i32(a) or _is_i32(b)):
+            return fn(a, b)
+        n = np()
+        r = fn(n.asarray(a, dtype="int64"), n.asarray(b, dtype="int64"))
+        if bool(n.any((r < -(2**31)) | (r >= 2**31))):
+            raise _err("OverflowError", "integer overflow")
+        return r.astype("int32")
+    return op
+
+
+_ELEMENTWISE = {"add": _narrowed(_add), "sub": _narrowed(_sub), "mul": _narrowed(_mul), "div": _truediv,
+                "floordiv": _narrowed(_floordiv), "mod": _narrowed(_mod), "pow": _pow}
 for _name, _fn in _ELEMENTWISE.items():
     native(f"array.{_name}", 2)(_fn)
 native("array.neg", 1)(_neg)
@@ -239,6 +261,15 @@ def _sum_int(a: Any) -> int:
 
 
 native("array.sum.float", 1)(lambda a: float(np().sum(a)))
+native("array.sum.f32", 1)(lambda a: float(np().sum(a, dtype="float32")))  # single precision, as f32 adds
+
+
+@native("array.sum.i32", 1)
+def _sum_i32(a: Any) -> int:
+    total = int(np().sum(a, dtype="int64"))  # exact: 2^31 elements of 2^31 stay far inside 64 bits
+    if not -(2**31) <= total < 2**31:
+        raise _err("OverflowError", "integer overflow")
+    return total
 
 
 @native("array.mean", 1)
