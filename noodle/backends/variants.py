@@ -46,14 +46,18 @@ REGISTRY: dict[str, list[Variant]] = {}
 
 def intent(key: str, name: str) -> None:
     """Declare an intent; its loops-as-written variant is registered with it."""
+    global _cache
     INTENT_NAMES[key] = name
+    _cache = None
     REGISTRY[key] = [Variant(key, "loops", "llvm", "the loops as written (native code when they qualify)",
                              exact=True)]
 
 
 def register(v: Variant) -> Variant:
     """Add a variant ahead of the loops (and after the variants registered before it)."""
+    global _cache
     REGISTRY[v.intent].insert(len(REGISTRY[v.intent]) - 1, v)
+    _cache = None
     return v
 
 
@@ -64,17 +68,31 @@ def library_variant(key: str) -> Variant | None:
 
 def inexact_guards() -> frozenset[str]:
     """Guards of variants that may differ from the loops in the last bits: `--mode safe` says no to them."""
-    return frozenset(v.guard for vs in REGISTRY.values() for v in vs if v.guard and not v.exact)
+    return _derived()[0]
 
 
 def native_guards() -> frozenset[str]:
     """Guards of variants that are native code: they answer no where native code is off."""
-    return frozenset(v.guard for vs in REGISTRY.values() for v in vs if v.guard and v.backend == "llvm")
+    return _derived()[1]
 
 
 def exact_alternatives() -> dict[str, str]:
     """Natives of inexact variants that choose by themselves -> the exact native `--mode safe` binds."""
-    return {v.run: v.safe for vs in REGISTRY.values() for v in vs if v.run and v.safe and not v.exact}
+    return _derived()[2]
+
+
+_cache: "tuple[frozenset[str], frozenset[str], dict[str, str]] | None" = None
+
+
+def _derived() -> "tuple[frozenset[str], frozenset[str], dict[str, str]]":
+    """The three sets above, computed once per registry (the VM asks for every native it binds)."""
+    global _cache
+    if _cache is None:
+        every = [v for vs in REGISTRY.values() for v in vs]
+        _cache = (frozenset(v.guard for v in every if v.guard and not v.exact),
+                  frozenset(v.guard for v in every if v.guard and v.backend == "llvm"),
+                  {v.run: v.safe for v in every if v.run and v.safe and not v.exact})
+    return _cache
 
 
 def name(key: str) -> str:
