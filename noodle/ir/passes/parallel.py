@@ -212,27 +212,22 @@ def _chunk_function(module: ir.Module, f: ir.Function, loop: ir.ForRange, n: int
     used = sorted({x.slot for x in walk(loop) if isinstance(x, (ir.LocalGet, ir.LocalSet, ir.ForRange))})
     own = {x.slot for x in walk(loop) if isinstance(x, (ir.LocalSet, ir.ForRange))}
     captured = [s for s in used if s not in own]
-    locals_ = captured + sorted(own)
-    slot_map = {old: new for new, old in enumerate(locals_)}
-    lo, hi = len(locals_), len(locals_) + 1
+    # parameters: what the nest reads from outside, then the row range; its own locals after them
+    own_slots = sorted(own)
+    lo, hi = len(captured), len(captured) + 1
+    slot_map = {old: new for new, old in enumerate(captured)}
+    slot_map.update({old: hi + 1 + k for k, old in enumerate(own_slots)})
     moved = copy.deepcopy(loop)
     for x in walk(moved):
         if isinstance(x, (ir.LocalGet, ir.LocalSet, ir.ForRange)):
             x.slot = slot_map[x.slot]
     moved.start = ir.LocalGet(slot=lo, ty=INT, **pos)
     moved.stop = ir.LocalGet(slot=hi, ty=INT, **pos)
-    names = [f.local_names[s] for s in locals_] + ["$lo", "$hi"]
-    types = [f.local_types[s] for s in locals_] + [INT, INT]
-    # parameters: what the nest reads from outside, then the row range; its own locals after them
-    order = list(range(len(captured))) + [lo, hi] + list(range(len(captured), len(locals_)))
-    remap = {old: new for new, old in enumerate(order)}
-    for x in walk(moved):
-        if isinstance(x, (ir.LocalGet, ir.LocalSet, ir.ForRange)):
-            x.slot = remap[x.slot]
+    names = [f.local_names[s] for s in captured] + ["$lo", "$hi"] + [f.local_names[s] for s in own_slots]
+    types = [f.local_types[s] for s in captured] + [INT, INT] + [f.local_types[s] for s in own_slots]
     chunk = ir.Function(name=f"__chunk_{n}_{f.name.replace('.', '_')}", kind="fn",
                         display=f"{f.display} (loop at line {loop.line}, a chunk of its rows)",
-                        params=len(captured) + 2, local_names=[names[i] for i in order],
-                        local_types=[types[i] for i in order], ret=NONE,
+                        params=len(captured) + 2, local_names=names, local_types=types, ret=NONE,
                         body=[moved, ir.Return(value=None, **pos)], line=loop.line, col=loop.col, exported=False)
     module.functions.append(chunk)
     return chunk, captured
