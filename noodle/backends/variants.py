@@ -66,6 +66,14 @@ def library_variant(key: str) -> Variant | None:
     return next((v for v in REGISTRY.get(key, []) if v.guard), None)
 
 
+def chosen_in_vm(key: str) -> bool:
+    """Does a dispatch of this intent choose in the VM?  A library variant's guard and runner are
+    VM natives (native callers run the loops as written); a native variant (`backend` "llvm") is
+    chosen by native code itself, and the VM runs the loops."""
+    v = library_variant(key)
+    return v is not None and v.backend != "llvm"
+
+
 def inexact_guards() -> frozenset[str]:
     """Guards of variants that may differ from the loops in the last bits: `--mode safe` says no to them."""
     return _derived()[0]
@@ -152,3 +160,7 @@ for _key, _name in (("sum", "sum reduction"), ("product", "product reduction"), 
                     ("max", "max reduction"), ("count", "count"), ("stencil", "stencil"), ("scan", "scan"),
                     ("histogram", "histogram")):
     intent(_key, _name)
+intent("jacobi", "iterated stencil (sweeps copied back)")
+register(Variant("jacobi", "double-buffered", "llvm", "sweeps alternating between the two arrays, one copy at "
+                 "the end instead of one per sweep (noodle.ir.intents.sweeps)", "every index stays in bounds, "
+                 "the arrays share no memory and native code runs the loop", exact=True, guard="parallel.disjoint"))

@@ -259,10 +259,11 @@ def plan(module: ir.Module) -> Plan:
 
 
 def intent_guard(f: ir.Function) -> "ir.If | None":
-    """The first intent dispatch (see noodle.ir.passes.intents) in `f`, if any."""
+    """The first intent dispatch (see noodle.ir.passes.intents) in `f` that chooses in the VM, if any."""
     from noodle.ir.walk import walk
 
-    return next((n for s in f.body for n in walk(s) if isinstance(n, ir.If) and n.intent), None)
+    return next((n for s in f.body for n in walk(s)
+                 if isinstance(n, ir.If) and n.intent and variants.chosen_in_vm(n.intent)), None)
 
 
 def _callees(f: ir.Function) -> set[str]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from llvmlite import ir as L
 
+from noodle.backends import variants
 from noodle.ir import nodes as ir
 from noodle.ir.scalar import (PARALLEL_BUILTINS, Plan, Unsupported, _what, array_kind, assigns,  # noqa: F401
                                float_reductions,
@@ -219,7 +220,7 @@ class _FunctionLowering:
                 b.store(self.expr(s.value), self.slots[s.slot])
         elif isinstance(s, ir.ExprStmt):
             self.expr(s.expr)
-        elif isinstance(s, ir.If) and s.intent:
+        elif isinstance(s, ir.If) and s.intent and variants.chosen_in_vm(s.intent):
             self.body(s.otherwise)  # native callers take the loops: the library variants are the VM's
         elif isinstance(s, ir.If):
             cond = self.expr(s.cond)

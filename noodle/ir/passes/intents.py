@@ -6,6 +6,7 @@ For every loop, outermost first, the recognisers of noodle.ir.intents are asked 
              in any loop order)
     loops    reductions (sum, product, min, max, count, under an if-filter or not), dot, elementwise
              map, stencil, scan, histogram
+    sweeps   a stencil repeated and copied back (Jacobi sweeps), once its two nests are recognised
 
 and array expressions are fused (`expressions`: `sum(x * y)` is one pass, no temporary; a chain
 of elementwise maps is one loop).
@@ -23,7 +24,7 @@ both.  The variants themselves are listed in noodle.backends.variants.
 from __future__ import annotations
 
 from noodle.ir import nodes as ir
-from noodle.ir.intents import expressions, loops, matmul
+from noodle.ir.intents import expressions, loops, matmul, sweeps
 from noodle.ir.walk import walk
 
 
@@ -58,6 +59,11 @@ def _body(f: ir.Function, body: list[ir.Stmt], counter: list[int]) -> list[ir.St
                     out.append(replacement)
                     continue
             s.body = _body(f, s.body, counter)
+            repeated = sweeps.recognise(f, s)  # its nests are recognised by now
+            if repeated is not None:
+                counter[0] += 1
+                out.append(repeated)
+                continue
         elif isinstance(s, ir.If):
             s.then = _body(f, s.then, counter)
             s.otherwise = _body(f, s.otherwise, counter)

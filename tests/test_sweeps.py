@@ -1,0 +1,202 @@
+"""Iterated stencils copied back (Jacobi sweeps) run double-buffered in native code: both arrays end
+exactly as the loops leave them, on any region, shape, view, number of sweeps and overlap; an
+index out of bounds fails as the loops fail; loops that only look like sweeps are left alone."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from noodle.compiler.driver import compile_source
+from noodle.ir import nodes as ir
+from noodle.ir.nodes import decode_module
+from noodle.ir.walk import walk
+from noodle.vm.errors import NoodleRuntimeError
+from noodle.vm.machine import Machine
+
+from helpers import noodlec
+from test_parallel import grid
+
+KERNELS = """
+fn jacobi(a: Array<float, 2>, b: Array<float, 2>, sweeps: int) {
+    for t in 0..sweeps {
+        for i in 1..len(a) - 1 {
+            for j in 1..a.shape[1] - 1 {
+                b[i, j] = 0.25 * (a[i - 1, j] + a[i + 1, j] + a[i, j - 1] + a[i, j + 1])
+            }
+        }
+        for i in 1..len(a) - 1 {
+            for j in 1..a.shape[1] - 1 { a[i, j] = b[i, j] }
+        }
+    }
+}
+fn nine(a: Array<float, 2>, b: Array<float, 2>, sweeps: int, w: float) {
+    for t in 0..sweeps {
+        for i in 1..len(a) - 1 {
+            for j in 1..a.shape[1] - 1 {
+                let edges = a[i - 1, j] + a[i + 1, j] + a[i, j - 1] + a[i, j + 1]
+                let corners = a[i - 1, j - 1] + a[i - 1, j + 1] + a[i + 1, j - 1] + a[i + 1, j + 1]
+                b[i, j] = w * a[i, j] + (1.0 - w) * (0.2 * edges + 0.05 * corners)
+            }
+        }
+        for i in 1..len(a) - 1 {
+            for j in 1..a.shape[1] - 1 { a[i, j] = b[i, j] }
+        }
+    }
+}
+fn lopsided(a: Array<float, 2>, b: Array<float, 2>, c: Array<float, 2>, sweeps: int) {
+    for t in 0..sweeps {
+        for i in 2..len(a) - 1 {
+            for j in 2..a.shape[1] - 1 {
+                b[i, j] = a[i - 2, j] + 0.5 * a[i + 1, j - 2] - a[i, j + 1] * c[i, j]
+            }
+        }
+        for i in 2..len(a) - 1 {
+            for j in 2..a.shape[1] - 1 { a[i, j] = b[i, j] }
+        }
+    }
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def kernels() -> tuple[dict, dict]:
+    """name -> callable, natively and in the VM; through `Machine.call`, as a host calls them
+    (an error inside is a NoodleRuntimeError)."""
+    _, module = compile_source(KERNELS, "s.nd", "s")
+    out = []
+    for backend in ("auto", "vm"):
+        machine = Machine(backend=backend)
+        lm = machine.load(module)
+        out.append({name: (lambda *args, _f=fn, _m=machine, _lm=lm: _m.call(_lm, _f, *args))
+                    for name, fn in lm.functions.items()})
+    return out[0], out[1]
+
+
+def _dispatches(source: str) -> set[str]:
+    _, module = compile_source(source, "s.nd", "s")
+    return {f.name for f in decode_module(module.ir).functions for s in f.body for n in walk(s)
+            if isinstance(n, ir.If) and n.intent == "jacobi"}
+
+
+def test_each_kernel_is_recognised_and_runs_natively() -> None:
+    assert _dispatches(KERNELS) == {"jacobi", "nine", "lopsided"}
+    _, module = compile_source(KERNELS, "s.nd", "s")
+    functions = Machine(backend="auto").load(module).functions
+    assert all(getattr(functions[n], "__noodle_native__", False) for n in ("jacobi", "nine", "lopsided"))
+
+
+SHAPES = [1, 2, 3, 4, 5, 8, 13]
+SWEEPS = [-1, 0, 1, 2, 3, 4, 7]
+
+
+def _both(kernels, name: str, arrays: list[np.ndarray], *scalars: object) -> None:  # type: ignore[no-untyped-def]
+    """Run `name` natively and in the VM on copies of the same arrays; they must end equal, or
+    fail with the same message leaving them equal."""
+    native, vm = kernels
+    mine, theirs = [x.copy(order="K") for x in arrays], [x.copy(order="K") for x in arrays]
+    outcomes = []
+    for fns, xs in ((native, mine), (vm, theirs)):
+        try:
+            fns[name](*xs, *scalars)
+            outcomes.append(None)
+        except NoodleRuntimeError as e:
+            outcomes.append(str(e).splitlines()[0])
+    assert outcomes[0] == outcomes[1]
+    for x, y in zip(mine, theirs):
+        assert np.array_equal(x, y)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_jacobi_sweeps_end_as_the_loops_leave_them(kernels, data) -> None:  # type: ignore[no-untyped-def]
+    rows, cols = data.draw(st.sampled_from(SHAPES)), data.draw(st.sampled_from(SHAPES))
+    a = grid(data.draw, rows, cols)
+    # `b` mostly of `a`'s shape; smaller, the loops fail on its last row or column, and so must the sweeps
+    b = grid(data.draw, max(0, rows - data.draw(st.sampled_from([0, 0, 0, 1, 2]))),
+             max(0, cols - data.draw(st.sampled_from([0, 0, 0, 1, 2]))))
+    _both(kernels, "jacobi", [a, b], data.draw(st.sampled_from(SWEEPS)))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.data())
+def test_wider_stencils_with_temporaries_and_other_inputs(kernels, data) -> None:  # type: ignore[no-untyped-def]
+    rows, cols = data.draw(st.sampled_from(SHAPES)), data.draw(st.sampled_from(SHAPES))
+    a, b, c = (grid(data.draw, rows, cols) for _ in range(3))
+    sweeps = data.draw(st.sampled_from(SWEEPS))
+    _both(kernels, "nine", [a, b], sweeps, data.draw(st.floats(-2, 2)))
+    _both(kernels, "lopsided", [a, b, c], sweeps)
+
+
+@pytest.mark.parametrize("overlap", ["same", "shifted", "reads-the-output"])
+def test_arrays_sharing_memory_run_the_loops_as_written(kernels, overlap: str) -> None:  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(7)
+    m = rng.uniform(-1, 1, (12, 9))
+    if overlap == "same":
+        native, vm = kernels
+        x, y = m.copy(), m.copy()
+        native["jacobi"](x, x, 3)
+        vm["jacobi"](y, y, 3)
+        assert np.array_equal(x, y)
+    elif overlap == "shifted":
+        native, vm = kernels
+        x, y = m.copy(), m.copy()
+        native["jacobi"](x[:10], x[1:11], 4)
+        vm["jacobi"](y[:10], y[1:11], 4)
+        assert np.array_equal(x, y)
+    else:
+        native, vm = kernels
+        x, y = m.copy(), m.copy()
+        native["lopsided"](x[:6], x[6:], x[3:9], 3)  # c overlaps both
+        vm["lopsided"](y[:6], y[6:], y[3:9], 3)
+        assert np.array_equal(x, y)
+
+
+@pytest.mark.parametrize("body, why", [
+    ("b[i, j] = a[i - 1, j] + float(t)", "uses the sweep number"),
+    ("b[i, j] = a[i - 1, j] + a[0, j]", "reads `a` at a fixed row"),
+    ("b[i, j] = a[i - 1, j] + b[i, j - 1]", "reads what it writes"),
+])
+def test_loops_that_only_look_like_sweeps_are_left_alone(body: str, why: str) -> None:
+    source = f"""
+fn f(a: Array<float, 2>, b: Array<float, 2>, sweeps: int) {{
+    for t in 0..sweeps {{
+        for i in 1..len(a) - 1 {{
+            for j in 1..a.shape[1] - 1 {{ {body} }}
+        }}
+        for i in 1..len(a) - 1 {{
+            for j in 1..a.shape[1] - 1 {{ a[i, j] = b[i, j] }}
+        }}
+    }}
+}}
+"""
+    assert _dispatches(source) == set(), why
+
+
+@pytest.mark.parametrize("copy_back", [
+    "for i in 1..len(a) - 1 { for j in 1..a.shape[1] - 1 { a[i, j] = 2.0 * b[i, j] } }",
+    "for i in 1..len(a) - 2 { for j in 1..a.shape[1] - 1 { a[i, j] = b[i, j] } }",
+    "for i in 1..len(a) - 1 { for j in 1..a.shape[1] - 1 { a[i, j] = b[i - 1, j] } }",
+])
+def test_a_copy_back_that_is_not_exactly_the_region_is_left_alone(copy_back: str) -> None:
+    source = f"""
+fn f(a: Array<float, 2>, b: Array<float, 2>, sweeps: int) {{
+    for t in 0..sweeps {{
+        for i in 1..len(a) - 1 {{
+            for j in 1..a.shape[1] - 1 {{ b[i, j] = 0.5 * (a[i - 1, j] + a[i + 1, j]) }}
+        }}
+        {copy_back}
+    }}
+}}
+"""
+    assert _dispatches(source) == set()
+
+
+def test_explain_names_the_double_buffered_variant(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    src = tmp_path / "s.nd"
+    src.write_text(KERNELS)
+    out = noodlec(["--explain", "s.nd"], tmp_path)
+    assert out.returncode == 0, out.context()
+    lines = [x for x in out.stdout.splitlines() if "iterated stencil" in x]
+    assert len(lines) == 3 and all("alternating between the two arrays" in x for x in lines)
