@@ -162,24 +162,33 @@ def median_time(fn, args: tuple, repeat: int) -> float:
     return statistics.median(times)
 
 
-def interleaved_medians(calls: list, repeat: int) -> list[float]:
+#: seconds of quiet before each workload: OpenBLAS's worker threads spin on the other cores for
+#: ~0.2 s after a BLAS call, and a workload timed in that window measures the last one's leftovers
+SETTLE_S = 0.5
+
+
+def interleaved_medians(calls: list, repeat: int, before=None) -> list[float]:
     """Median times of several (function, args) timed in turn, call by call: on a shared machine a
-    slow spell then slows every contender alike, instead of whichever happened to run during it."""
+    slow spell then slows every contender alike, instead of whichever happened to run during it.
+    `before`, when given, runs (untimed) before every timed call."""
     for fn, fargs in calls:
         fn(*fargs)  # warm-up
     times: list[list[float]] = [[] for _ in calls]
     for r in range(repeat):
         for k in [(r + j) % len(calls) for j in range(len(calls))]:  # each takes every turn: none always
             fn, fargs = calls[k]                                       # follows the one that churns memory
+            if before is not None:
+                before()
             t = time.perf_counter()
             fn(*fargs)
             times[k].append(time.perf_counter() - t)
     return [statistics.median(ts) for ts in times]
 
 
-def measure(label, noodle_fn, numba_fn, python_fn, numpy_fn, fargs, repeat):
+def measure(label, noodle_fn, numba_fn, python_fn, numpy_fn, fargs, repeat, before=None):
     calls = [(noodle_fn, fargs)] + ([(numba_fn, fargs)] if numba_fn else []) + ([(numpy_fn, ())] if numpy_fn else [])
-    medians = interleaved_medians(calls, repeat)
+    time.sleep(SETTLE_S)
+    medians = interleaved_medians(calls, repeat, before)
     noodle_s = medians[0]
     numba_s = medians[1] if numba_fn else None
     numpy_s = medians[-1] if numpy_fn else None
@@ -257,10 +266,16 @@ def main() -> int:
                     ga[1:-1, 1:-1] = gb[1:-1, 1:-1]
         rows.append(measure(label, lm.functions[name], nb[name] if nb else None, None, numpy_fn, fargs,
                             max(3, args.repeat // 2) if name in ("matmul", "stencil") else args.repeat))
-    print(f"\n{'workload':<28} {'noodle':>10} {'numba':>10} {'numpy':>10} {'cpython':>10} {'noodle/best peer':>17}")
+        if name == "stencil" and nb:
+            # the same, each call right after a BLAS matrix product: a loop nest split across the
+            # cores then shares them with OpenBLAS's spinning threads
+            m = numpy.random.default_rng(2).random((256, 256))
+            rows.append(measure(label + ", after BLAS", lm.functions[name], nb[name] if nb else None, None, None,
+                                fargs, max(3, args.repeat // 2), before=lambda: m @ m))
+    print(f"\n{'workload':<40} {'noodle':>10} {'numba':>10} {'numpy':>10} {'cpython':>10} {'noodle/best peer':>17}")
     for r in rows:
         cells = [f"{r[k] * 1000:.2f} ms" if r[k] else "-" for k in ("noodle_s", "numba_s", "numpy_s", "cpython_s")]
-        print(f"{r['workload']:<28} " + " ".join(f"{c:>10}" for c in cells) + f" {r['noodle_over_best_peer']:>16.2f}x")
+        print(f"{r['workload']:<40} " + " ".join(f"{c:>10}" for c in cells) + f" {r['noodle_over_best_peer']:>16.2f}x")
     if args.json:
         Path(args.json).write_text(json.dumps({"first_ms": first * 1000, "cached_ms": cached * 1000, "rows": rows},
                                               indent=2))
