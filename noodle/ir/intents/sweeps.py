@@ -121,6 +121,7 @@ def _dispatch(f: ir.Function, loop: ir.ForRange, sw: _Sweep) -> ir.If:
     def new_local(name: str, ty: object) -> int:
         f.local_names.append(f"${name}")
         f.local_types.append(ty)  # type: ignore[arg-type]
+        f.mutable_slots.append(len(f.local_types) - 1)  # most are set more than once
         return len(f.local_types) - 1
 
     def get(slot: int) -> ir.LocalGet:
@@ -184,29 +185,42 @@ def _dispatch(f: ir.Function, loop: ir.ForRange, sw: _Sweep) -> ir.If:
             if (dr, dc) in chosen:
                 continue
             slot = chosen[dr, dc] = new_local("near", FLOAT)
-            r, c = access.args[1], access.args[2]
-            inside = both(cmp("cmp.ge", copy.deepcopy(r), get(lo)), cmp("cmp.lt", copy.deepcopy(r), get(hi)),
-                          cmp("cmp.ge", copy.deepcopy(c), get(clo)), cmp("cmp.lt", copy.deepcopy(c), get(chi)))
-            picks += [ir.LocalSet(slot=slot, value=copy.deepcopy(access), **pos),
-                      ir.If(cond=inside, then=[ir.LocalSet(slot=slot, value=from_b(access), **pos)], otherwise=[],
-                            **pos)]
+            # the row i and column j lie inside the region: an offset can only leave it on its own side
+            inside = [cmp("cmp.ge", copy.deepcopy(x), get(first)) if d < 0 else cmp("cmp.lt", copy.deepcopy(x), get(last))
+                      for x, d, first, last in ((access.args[1], dr, lo, hi), (access.args[2], dc, clo, chi)) if d]
+            picks.append(ir.LocalSet(slot=slot, value=copy.deepcopy(access), **pos))
+            if inside:
+                picks.append(ir.If(cond=both(*inside), then=[ir.LocalSet(slot=slot, value=from_b(access), **pos)],
+                                   otherwise=[], **pos))
+            else:  # the element itself
+                picks[-1] = ir.LocalSet(slot=slot, value=from_b(access), **pos)
         return picks + retarget(inner.body, lambda access: get(chosen[offsets(access)]))
 
-    def columns(start: int, stop: int, body: list[ir.Stmt]) -> ir.ForRange:
-        return ir.ForRange(slot=inner.slot, start=get(start), stop=get(stop), step=const(1, INT), body=body,
-                           intent="nested", **pos)
+    def columns(start: ir.Expr, stop: ir.Expr, body: list[ir.Stmt]) -> ir.ForRange:
+        return ir.ForRange(slot=inner.slot, start=start, stop=stop, step=const(1, INT), body=body, intent="nested",
+                           **pos)
+
+    def pick(cond: ir.Expr, x: int, y: int) -> ir.Expr:
+        return ir.Cond(cond=cond, then=get(x), otherwise=get(y), ty=INT, **pos)
 
     def rows_loop(body: list[ir.Stmt]) -> ir.ForRange:
         return ir.ForRange(slot=outer.slot, start=get(lo), stop=get(hi), step=const(1, INT), body=body,
                            intent="nested", **pos)
 
-    even = rows_loop([columns(clo, chi, copy.deepcopy(inner.body))])
+    even = rows_loop([columns(get(clo), get(chi), copy.deepcopy(inner.body))])
+    # an odd sweep's row: the columns whose neighbourhood lies inside the region read `b` alone
+    # (none on the region's first and last rows), the columns on either side of them pick
     interior = both(cmp("cmp.ge", get(outer.slot), get(rlo)), cmp("cmp.lt", get(outer.slot), get(rhi)),
                     cmp("cmp.lt", get(mlo), get(mhi)))
-    odd = rows_loop([ir.If(cond=interior, then=[columns(clo, mlo, edge_body()),
-                                                columns(mlo, mhi, retarget(inner.body, from_b)),
-                                                columns(mhi, chi, edge_body())],
-                           otherwise=[columns(clo, chi, edge_body())], **pos)])
+    mid_lo, mid_hi, side = new_local("mid_lo", INT), new_local("mid_hi", INT), new_local("side", INT)
+    first_side = cmp("cmp.eq", get(side), const(0, INT))
+    odd = rows_loop([
+        ir.LocalSet(slot=mid_lo, value=pick(interior, mlo, chi), **pos),
+        ir.LocalSet(slot=mid_hi, value=pick(copy.deepcopy(interior), mhi, chi), **pos),
+        columns(get(mid_lo), get(mid_hi), retarget(inner.body, from_b)),
+        ir.ForRange(slot=side, start=const(0, INT), stop=const(2, INT), step=const(1, INT), intent="nested", body=[
+            columns(pick(first_side, clo, mid_hi), pick(copy.deepcopy(first_side), mid_lo, chi), edge_body())],
+            **pos)])
     parity, ran = new_local("odd", BOOL), new_local("ran", BOOL)
     sweeps = ir.ForRange(slot=loop.slot, start=copy.deepcopy(loop.start), stop=copy.deepcopy(loop.stop),
                          step=const(1, INT), intent="nested", body=[
@@ -218,7 +232,7 @@ def _dispatch(f: ir.Function, loop: ir.ForRange, sw: _Sweep) -> ir.If:
         store = ir.CallBuiltin(name="array.set", args=[get(to), get(outer.slot), get(inner.slot), ir.CallBuiltin(
             name="array.get", args=[get(source), get(outer.slot), get(inner.slot)], ty=FLOAT, **pos)], ty=BOOL,
             **pos)
-        return rows_loop([columns(clo, chi, [ir.ExprStmt(expr=store, **pos)])])
+        return rows_loop([columns(get(clo), get(chi), [ir.ExprStmt(expr=store, **pos)])])
 
     # after an odd number of sweeps the last values are in `b`, after an even number in `a`
     last = ir.If(cond=get(parity), then=[copy_over(sw.a, sw.b)],
