@@ -39,7 +39,7 @@ from typing import Callable
 from noodle.ir import nodes as ir
 from noodle.ir.nest import Nest, analyse, can_not_fail, in_bounds_conditions, index_form, unique
 from noodle.ir.printer import expr_text
-from noodle.ir.types import BOOL, FLOAT, INT
+from noodle.ir.types import BOOL, FLOAT, INT, Type
 from noodle.ir.walk import rewrite_body, walk
 
 
@@ -118,17 +118,17 @@ def _dispatch(f: ir.Function, loop: ir.ForRange, sw: _Sweep) -> ir.If:
     pos = {"line": loop.line, "col": loop.col}
     outer, inner = sw.stencil.loops
 
-    def new_local(name: str, ty: object) -> int:
+    def new_local(name: str, ty: Type) -> int:
         f.local_names.append(f"${name}")
-        f.local_types.append(ty)  # type: ignore[arg-type]
+        f.local_types.append(ty)
         f.mutable_slots.append(len(f.local_types) - 1)  # most are set more than once
         return len(f.local_types) - 1
 
     def get(slot: int) -> ir.LocalGet:
         return ir.LocalGet(slot=slot, ty=f.local_types[slot], **pos)
 
-    def const(v: object, ty: object) -> ir.Const:
-        return ir.Const(value=v, ty=ty, **pos)  # type: ignore[arg-type]
+    def const(v: object, ty: Type) -> ir.Const:
+        return ir.Const(value=v, ty=ty, **pos)
 
     def cmp(op: str, x: ir.Expr, y: ir.Expr) -> ir.Binary:
         return ir.Binary(op=op, a=x, b=y, ty=BOOL, **pos)
