@@ -200,3 +200,17 @@ def test_explain_names_the_double_buffered_variant(tmp_path) -> None:  # type: i
     assert out.returncode == 0, out.context()
     lines = [x for x in out.stdout.splitlines() if "iterated stencil" in x]
     assert len(lines) == 3 and all("alternating between the two arrays" in x for x in lines)
+
+
+def test_the_benchmarks_stencil_is_recognised() -> None:
+    """bench/native.py's stencil is the textbook loop: its speed rests on this recognition."""
+    import sys
+    from pathlib import Path
+
+    bench = str(Path(__file__).resolve().parent.parent / "bench")
+    sys.path.insert(0, bench)
+    try:
+        import native
+    finally:
+        sys.path.remove(bench)
+    assert _dispatches(native.NOODLE) == {"stencil"}
