@@ -15,7 +15,7 @@ from noodle.ir.walk import walk
 from noodle.vm.errors import NoodleRuntimeError
 from noodle.vm.machine import Machine
 
-from helpers import noodlec
+from helpers import noodle, noodlec
 from test_parallel import grid
 
 KERNELS = """
@@ -214,3 +214,36 @@ def test_the_benchmarks_stencil_is_recognised() -> None:
     finally:
         sys.path.remove(bench)
     assert _dispatches(native.NOODLE) == {"stencil"}
+
+
+def test_sweeps_written_in_main_move_out_whole_and_agree(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """In a function that stays in the VM (it prints), the dispatch moves out with its guard, so
+    native code answers it; both backends print the same."""
+    source = """
+fn main() {
+    let a = zeros(7, 6)
+    let b = zeros(7, 6)
+    for j in 0..6 { a[0, j] = 64.0 }
+    for t in 0..5 {
+        for i in 1..len(a) - 1 {
+            for j in 1..a.shape[1] - 1 {
+                let s = a[i - 1, j] + a[i + 1, j]
+                b[i, j] = 0.25 * (s + a[i, j - 1] + a[i, j + 1])
+            }
+        }
+        for i in 1..len(a) - 1 {
+            for j in 1..a.shape[1] - 1 { a[i, j] = b[i, j] }
+        }
+    }
+    print(a)
+    print(b)
+}
+"""
+    _, module = compile_source(source, "m.nd", "m")
+    holders = {f.name for f in decode_module(module.ir).functions for s in f.body for n in walk(s)
+               if isinstance(n, ir.If) and n.intent == "jacobi"}
+    assert len(holders) == 1 and next(iter(holders)).startswith("__loop_")
+    (tmp_path / "m.nd").write_text(source)
+    outs = [noodle(["run", "--backend", backend, "m.nd"], tmp_path) for backend in ("auto", "vm")]
+    assert outs[0].returncode == 0, outs[0].context()
+    assert outs[0].stdout == outs[1].stdout and "25.6875" in outs[0].stdout

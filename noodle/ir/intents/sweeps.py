@@ -240,6 +240,14 @@ def _dispatch(f: ir.Function, loop: ir.ForRange, sw: _Sweep) -> ir.If:
     fast = region + [ir.LocalSet(slot=parity, value=const(False, BOOL), **pos),
                      ir.LocalSet(slot=ran, value=const(False, BOOL), **pos), sweeps, last]
 
+    # the fast path's loop variables and temporaries are its own: had it shared the slots of the
+    # loop as written, the `outline` pass would take them for values set before the loop
+    fresh = {s: new_local(f.local_names[s].lstrip("$"), f.local_types[s])
+             for s in sorted({n.slot for n in walk(loop) if isinstance(n, (ir.LocalSet, ir.ForRange))})}
+    for n in (n for stmt in fast for n in walk(stmt)):
+        if isinstance(n, (ir.LocalGet, ir.LocalSet, ir.ForRange)) and n.slot in fresh:
+            n.slot = fresh[n.slot]
+
     conditions = unique(in_bounds_conditions(sw.stencil, pos) + in_bounds_conditions(sw.copy_back, pos))
     conditions += [cmp("cmp.lt", copy.deepcopy(outer.start), copy.deepcopy(outer.stop)),
                    cmp("cmp.lt", copy.deepcopy(inner.start), copy.deepcopy(inner.stop))]

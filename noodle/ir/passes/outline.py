@@ -24,6 +24,7 @@ into its elements are seen by the caller as before.
 """
 from __future__ import annotations
 
+from noodle.backends import variants
 from noodle.ir import nodes as ir
 from noodle.ir.scalar import SCALAR_KINDS, Unsupported, _check_stmt, array_kind, intent_guard, scalar, unsupported_reason
 from noodle.ir.types import NONE, TupleT
@@ -67,7 +68,7 @@ def _outline_body(module: ir.Module, f: ir.Function, body: list[ir.Stmt], ready:
                   counter: list[int]) -> list[ir.Stmt]:
     out: list[ir.Stmt] = []
     for i, s in enumerate(body):
-        if isinstance(s, (ir.While, ir.ForRange)) and _movable(f, s, ready):
+        if (isinstance(s, (ir.While, ir.ForRange)) or _chosen_natively(s)) and _movable(f, s, ready):
             out.extend(_outline(module, f, body, i, s, counter))
         elif isinstance(s, ir.If):
             s.then = _outline_body(module, f, s.then, ready, counter)
@@ -79,6 +80,13 @@ def _outline_body(module: ir.Module, f: ir.Function, body: list[ir.Stmt], ready:
         else:  # TryCatch bodies stay as they are (see the module docstring)
             out.append(s)
     return out
+
+
+def _chosen_natively(s: ir.Stmt) -> bool:
+    """Is `s` an intent dispatch whose guard only native code answers yes (the double-buffered
+    sweeps)?  It moves as a whole, guard included, like a loop; left in the VM it would always
+    take its loops as written."""
+    return isinstance(s, ir.If) and bool(s.intent) and not variants.chosen_in_vm(s.intent)
 
 
 def _movable(f: ir.Function, loop: ir.Stmt, ready: set[str]) -> bool:
