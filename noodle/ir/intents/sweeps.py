@@ -8,6 +8,7 @@ them back, sweep after sweep:
         for i in lo..hi { for j in clo..chi { a[i, j] = b[i, j] } }                     // the copy back
     }
 
+(or the same over one dimension: `b[i] = E(a[i + di])`, then `a[i] = b[i]`).
 Each sweep reads the region W = [lo, hi) x [clo, chi) of `a` and the frame around it, and writes
 W of `b`; the copy makes W of `a` the next sweep's input.  The copies (a third of the memory
 traffic) are not needed when the sweeps alternate direction:
@@ -25,7 +26,7 @@ loop as the stencil's), and picks between the arrays per element only along W's 
 This holds when the nests cannot fail half-way and the arrays share no memory, which the
 dispatch checks before the sweeps:
 
-    if <every index stays in bounds> and lo < hi and clo < chi and <a, b and the other inputs
+    if <every index stays in bounds> and <W is not empty> and <a, b and the other inputs
        share no memory> { <double-buffered sweeps> } else { <the loop as written> }
 
 Only native code takes the first branch (in the VM the disjointness check answers no: the
@@ -47,9 +48,9 @@ class _Sweep:
     """A recognised iterated stencil: the nests, the two arrays, and the stencil's reads of `a`."""
 
     def __init__(self, stencil: Nest, copy_back: Nest, a: int, b: int,
-                 reads: list[tuple[ir.CallBuiltin, int, int]]) -> None:
+                 reads: list[tuple[ir.CallBuiltin, tuple[int, ...]]]) -> None:
         self.stencil, self.copy_back, self.a, self.b = stencil, copy_back, a, b
-        self.reads = reads  # (the access, row offset, column offset)
+        self.reads = reads  # (the access, its offset in each dimension)
 
 
 def recognise(f: ir.Function, loop: ir.ForRange) -> ir.If | None:
@@ -70,7 +71,7 @@ def _match(f: ir.Function, loop: ir.ForRange) -> _Sweep | None:
     if any(isinstance(n, ir.LocalGet) and n.slot == loop.slot for n in walk(first)):
         return None  # the sweep number is used: the sweeps differ
     stencil, back = analyse(f, first), analyse(f, second)
-    if stencil is None or back is None or len(stencil.loops) != 2 or len(back.loops) != 2:
+    if stencil is None or back is None or len(stencil.loops) != len(back.loops):
         return None
     assigned = {n.slot for s in loop.body for n in walk(s) if isinstance(n, (ir.LocalSet, ir.ForRange))}
     for lp in stencil.loops + back.loops:
@@ -81,42 +82,44 @@ def _match(f: ir.Function, loop: ir.ForRange) -> _Sweep | None:
     if [expr_text(x) for lp in stencil.loops for x in (lp.start, lp.stop)] != \
             [expr_text(x) for lp in back.loops for x in (lp.start, lp.stop)]:
         return None  # the copy covers exactly the stencil's region
-    i, j = (lp.slot for lp in stencil.loops)
+    loop_vars = [lp.slot for lp in stencil.loops]
     stores = [(n, ix) for n, ix in stencil.accesses if n.name == "array.set"]
-    if len(stores) != 1 or stores[0][1] != [(i, 0), (j, 0)]:
+    if len(stores) != 1 or stores[0][1] != [(v, 0) for v in loop_vars]:
         return None
     b = stores[0][0].args[0].slot  # type: ignore[attr-defined]
     a = _copied_into(back, b)
     if a is None or a == b or b in stencil.read or a not in stencil.read:
         return None
-    reads: list[tuple[ir.CallBuiltin, int, int]] = []
+    reads: list[tuple[ir.CallBuiltin, tuple[int, ...]]] = []
     for n, ix in stencil.accesses:
         if n.name == "array.get" and n.args[0].slot == a:  # type: ignore[attr-defined]
-            if not (len(ix) == 2 and ix[0][0] == i and ix[1][0] == j):
+            if [v for v, _ in ix] != loop_vars:
                 return None  # `a` read where the loops do not move over it
-            reads.append((n, ix[0][1], ix[1][1]))
+            reads.append((n, tuple(c for _, c in ix)))
     return _Sweep(stencil, back, a, b, reads)
 
 
 def _copied_into(nest: Nest, b: int) -> int | None:
-    """`a` when the nest is exactly `a[i, j] = b[i, j]`, else None."""
+    """`a` when the nest is exactly `a[i, j] = b[i, j]` (or `a[i] = b[i]`), else None."""
     inner = nest.loops[-1].body
     if len(inner) != 1 or not isinstance(inner[0], ir.ExprStmt):
         return None
     store = inner[0].expr
-    i, j = (lp.slot for lp in nest.loops)
     if not (isinstance(store, ir.CallBuiltin) and store.name == "array.set"):
         return None
-    value = store.args[3]
+    value = store.args[-1]
+    same = [(lp.slot, 0) for lp in nest.loops]
     if isinstance(value, ir.CallBuiltin) and value.name == "array.get" and value.args[0].slot == b \
-            and [ix for _, ix in nest.accesses] == [[(i, 0), (j, 0)], [(i, 0), (j, 0)]]:  # type: ignore[attr-defined]
+            and [ix for _, ix in nest.accesses] == [same, same]:  # type: ignore[attr-defined]
         return store.args[0].slot  # type: ignore[attr-defined]
     return None
 
 
 def _dispatch(f: ir.Function, loop: ir.ForRange, sw: _Sweep) -> ir.If:
     pos = {"line": loop.line, "col": loop.col}
-    outer, inner = sw.stencil.loops
+    loops = sw.stencil.loops
+    inner = loops[-1]
+    rows = loops[0] if len(loops) == 2 else None  # the outer loop of a 2-D nest
 
     def new_local(name: str, ty: Type) -> int:
         f.local_names.append(f"${name}")
@@ -146,22 +149,24 @@ def _dispatch(f: ir.Function, loop: ir.ForRange, sw: _Sweep) -> ir.If:
         return ir.Binary(op="int.add" if by > 0 else "int.sub", a=get(slot), b=const(abs(by), INT), ty=INT, skip=3,
                          **pos)
 
-    # the region, found once (each bound is pure and the sweeps do not change it)
-    lo, hi, clo, chi = (new_local(n, INT) for n in ("lo", "hi", "clo", "chi"))
-    region = [ir.LocalSet(slot=s, value=copy.deepcopy(e), **pos)
-              for s, e in zip((lo, hi, clo, chi), (outer.start, outer.stop, inner.start, inner.stop))]
-    rows = [dr for _, dr, _ in sw.reads]
-    cols = [dc for _, _, dc in sw.reads]
-    # rows and columns whose whole neighbourhood lies inside the region
-    rlo, rhi, mlo, mhi = (new_local(n, INT) for n in ("rows_lo", "rows_hi", "cols_lo", "cols_hi"))
-    region += [ir.LocalSet(slot=rlo, value=shifted(lo, max(0, -min(rows))), **pos),
-               ir.LocalSet(slot=rhi, value=shifted(hi, -max(0, max(rows))), **pos),
-               ir.LocalSet(slot=mlo, value=shifted(clo, max(0, -min(cols))), **pos),
-               ir.LocalSet(slot=mhi, value=shifted(chi, -max(0, max(cols))), **pos)]
+    # the region, found once (each bound is pure and the sweeps do not change it), and in each
+    # dimension the part whose whole neighbourhood lies inside it: [lo, hi) and [inner_lo, inner_hi)
+    lo, hi, inner_lo, inner_hi = [], [], [], []
+    region: list[ir.Stmt] = []
+    for d, lp in enumerate(loops):
+        reach = [off[d] for _, off in sw.reads]
+        for bounds, name, value in ((lo, "lo", copy.deepcopy(lp.start)), (hi, "hi", copy.deepcopy(lp.stop))):
+            bounds.append(new_local(f"{name}{d}", INT))
+            region.append(ir.LocalSet(slot=bounds[-1], value=value, **pos))
+        for bounds, name, value in ((inner_lo, "inner_lo", shifted(lo[d], max(0, -min(reach)))),
+                                    (inner_hi, "inner_hi", shifted(hi[d], -max(0, max(reach))))):
+            bounds.append(new_local(f"{name}{d}", INT))
+            region.append(ir.LocalSet(slot=bounds[-1], value=value, **pos))
+    last = len(loops) - 1
 
-    def offsets(access: ir.CallBuiltin) -> tuple[int, int]:
-        (_, dr), (_, dc) = (index_form(x, [outer.slot, inner.slot]) for x in access.args[1:3])  # type: ignore[misc]
-        return dr, dc
+    def offsets(access: ir.CallBuiltin) -> tuple[int, ...]:
+        return tuple(index_form(x, [lp.slot for lp in loops])[1]  # type: ignore[index]
+                     for x in access.args[1:1 + len(loops)])
 
     def retarget(body: list[ir.Stmt], read: Callable[[ir.CallBuiltin], ir.Expr]) -> list[ir.Stmt]:
         """The stencil's inner body storing into `a`, each read of `a` replaced by `read(access)`."""
@@ -180,65 +185,63 @@ def _dispatch(f: ir.Function, loop: ir.ForRange, sw: _Sweep) -> ir.If:
     def edge_body() -> list[ir.Stmt]:
         """The odd sweep's body near the region's edges: each read from `b` inside it, else from `a`."""
         picks: list[ir.Stmt] = []
-        chosen: dict[tuple[int, int], int] = {}
-        for access, dr, dc in sw.reads:
-            if (dr, dc) in chosen:
+        chosen: dict[tuple[int, ...], int] = {}
+        for access, off in sw.reads:
+            if off in chosen:
                 continue
-            slot = chosen[dr, dc] = new_local("near", FLOAT)
-            # the row i and column j lie inside the region: an offset can only leave it on its own side
-            inside = [cmp("cmp.ge", copy.deepcopy(x), get(first)) if d < 0 else cmp("cmp.lt", copy.deepcopy(x), get(last))
-                      for x, d, first, last in ((access.args[1], dr, lo, hi), (access.args[2], dc, clo, chi)) if d]
-            picks.append(ir.LocalSet(slot=slot, value=copy.deepcopy(access), **pos))
+            slot = chosen[off] = new_local("near", FLOAT)
+            # the element itself lies inside the region: an offset can only leave it on its own side
+            inside = [cmp("cmp.ge", copy.deepcopy(x), get(lo[d])) if c < 0 else
+                      cmp("cmp.lt", copy.deepcopy(x), get(hi[d]))
+                      for d, (x, c) in enumerate(zip(access.args[1:], off)) if c]
             if inside:
-                picks.append(ir.If(cond=both(*inside), then=[ir.LocalSet(slot=slot, value=from_b(access), **pos)],
-                                   otherwise=[], **pos))
-            else:  # the element itself
-                picks[-1] = ir.LocalSet(slot=slot, value=from_b(access), **pos)
+                picks += [ir.LocalSet(slot=slot, value=copy.deepcopy(access), **pos),
+                          ir.If(cond=both(*inside), then=[ir.LocalSet(slot=slot, value=from_b(access), **pos)],
+                                otherwise=[], **pos)]
+            else:
+                picks.append(ir.LocalSet(slot=slot, value=from_b(access), **pos))
         return picks + retarget(inner.body, lambda access: get(chosen[offsets(access)]))
 
-    def columns(start: ir.Expr, stop: ir.Expr, body: list[ir.Stmt]) -> ir.ForRange:
-        return ir.ForRange(slot=inner.slot, start=start, stop=stop, step=const(1, INT), body=body, intent="nested",
-                           **pos)
+    def counted(slot: int, start: ir.Expr, stop: ir.Expr, body: list[ir.Stmt]) -> ir.ForRange:
+        return ir.ForRange(slot=slot, start=start, stop=stop, step=const(1, INT), body=body, intent="nested", **pos)
 
     def pick(cond: ir.Expr, x: int, y: int) -> ir.Expr:
         return ir.Cond(cond=cond, then=get(x), otherwise=get(y), ty=INT, **pos)
 
-    def rows_loop(body: list[ir.Stmt]) -> ir.ForRange:
-        return ir.ForRange(slot=outer.slot, start=get(lo), stop=get(hi), step=const(1, INT), body=body,
-                           intent="nested", **pos)
+    def over_rows(body: list[ir.Stmt]) -> list[ir.Stmt]:
+        return [counted(rows.slot, get(lo[0]), get(hi[0]), body)] if rows is not None else body
 
-    even = rows_loop([columns(get(clo), get(chi), copy.deepcopy(inner.body))])
-    # an odd sweep's row: the columns whose neighbourhood lies inside the region read `b` alone
-    # (none on the region's first and last rows), the columns on either side of them pick
-    interior = both(cmp("cmp.ge", get(outer.slot), get(rlo)), cmp("cmp.lt", get(outer.slot), get(rhi)),
-                    cmp("cmp.lt", get(mlo), get(mhi)))
+    even = over_rows([counted(inner.slot, get(lo[last]), get(hi[last]), copy.deepcopy(inner.body))])
+    # an odd sweep's row: the elements whose neighbourhood lies inside the region read `b` alone
+    # (none on the region's first and last rows), those on either side of them pick
+    interior = both(*([cmp("cmp.ge", get(rows.slot), get(inner_lo[0])), cmp("cmp.lt", get(rows.slot), get(inner_hi[0]))]
+                      if rows is not None else []), cmp("cmp.lt", get(inner_lo[last]), get(inner_hi[last])))
     mid_lo, mid_hi, side = new_local("mid_lo", INT), new_local("mid_hi", INT), new_local("side", INT)
     first_side = cmp("cmp.eq", get(side), const(0, INT))
-    odd = rows_loop([
-        ir.LocalSet(slot=mid_lo, value=pick(interior, mlo, chi), **pos),
-        ir.LocalSet(slot=mid_hi, value=pick(copy.deepcopy(interior), mhi, chi), **pos),
-        columns(get(mid_lo), get(mid_hi), retarget(inner.body, from_b)),
-        ir.ForRange(slot=side, start=const(0, INT), stop=const(2, INT), step=const(1, INT), intent="nested", body=[
-            columns(pick(first_side, clo, mid_hi), pick(copy.deepcopy(first_side), mid_lo, chi), edge_body())],
-            **pos)])
+    odd = over_rows([
+        ir.LocalSet(slot=mid_lo, value=pick(interior, inner_lo[last], hi[last]), **pos),
+        ir.LocalSet(slot=mid_hi, value=pick(copy.deepcopy(interior), inner_hi[last], hi[last]), **pos),
+        counted(inner.slot, get(mid_lo), get(mid_hi), retarget(inner.body, from_b)),
+        counted(side, const(0, INT), const(2, INT), [
+            counted(inner.slot, pick(first_side, lo[last], mid_hi), pick(copy.deepcopy(first_side), mid_lo, hi[last]),
+                    edge_body())])])
     parity, ran = new_local("odd", BOOL), new_local("ran", BOOL)
-    sweeps = ir.ForRange(slot=loop.slot, start=copy.deepcopy(loop.start), stop=copy.deepcopy(loop.stop),
-                         step=const(1, INT), intent="nested", body=[
-                             ir.If(cond=get(parity), then=[odd], otherwise=[even], **pos),
-                             ir.LocalSet(slot=parity, value=ir.Unary(op="not", x=get(parity), ty=BOOL, **pos), **pos),
-                             ir.LocalSet(slot=ran, value=const(True, BOOL), **pos)], **pos)
+    sweeps = counted(loop.slot, copy.deepcopy(loop.start), copy.deepcopy(loop.stop), [
+        ir.If(cond=get(parity), then=odd, otherwise=even, **pos),
+        ir.LocalSet(slot=parity, value=ir.Unary(op="not", x=get(parity), ty=BOOL, **pos), **pos),
+        ir.LocalSet(slot=ran, value=const(True, BOOL), **pos)])
 
-    def copy_over(to: int, source: int) -> ir.ForRange:
-        store = ir.CallBuiltin(name="array.set", args=[get(to), get(outer.slot), get(inner.slot), ir.CallBuiltin(
-            name="array.get", args=[get(source), get(outer.slot), get(inner.slot)], ty=FLOAT, **pos)], ty=BOOL,
-            **pos)
-        return rows_loop([columns(get(clo), get(chi), [ir.ExprStmt(expr=store, **pos)])])
+    def copy_over(to: int, source: int) -> list[ir.Stmt]:
+        index = [get(lp.slot) for lp in loops]
+        store = ir.CallBuiltin(name="array.set", args=[get(to)] + index + [ir.CallBuiltin(
+            name="array.get", args=[get(source)] + copy.deepcopy(index), ty=FLOAT, **pos)], ty=BOOL, **pos)
+        return over_rows([counted(inner.slot, get(lo[last]), get(hi[last]), [ir.ExprStmt(expr=store, **pos)])])
 
     # after an odd number of sweeps the last values are in `b`, after an even number in `a`
-    last = ir.If(cond=get(parity), then=[copy_over(sw.a, sw.b)],
-                 otherwise=[ir.If(cond=get(ran), then=[copy_over(sw.b, sw.a)], otherwise=[], **pos)], **pos)
+    finish = ir.If(cond=get(parity), then=copy_over(sw.a, sw.b),
+                   otherwise=[ir.If(cond=get(ran), then=copy_over(sw.b, sw.a), otherwise=[], **pos)], **pos)
     fast = region + [ir.LocalSet(slot=parity, value=const(False, BOOL), **pos),
-                     ir.LocalSet(slot=ran, value=const(False, BOOL), **pos), sweeps, last]
+                     ir.LocalSet(slot=ran, value=const(False, BOOL), **pos), sweeps, finish]
 
     # the fast path's loop variables and temporaries are its own: had it shared the slots of the
     # loop as written, the `outline` pass would take them for values set before the loop
@@ -249,8 +252,7 @@ def _dispatch(f: ir.Function, loop: ir.ForRange, sw: _Sweep) -> ir.If:
             n.slot = fresh[n.slot]
 
     conditions = unique(in_bounds_conditions(sw.stencil, pos) + in_bounds_conditions(sw.copy_back, pos))
-    conditions += [cmp("cmp.lt", copy.deepcopy(outer.start), copy.deepcopy(outer.stop)),
-                   cmp("cmp.lt", copy.deepcopy(inner.start), copy.deepcopy(inner.stop))]
+    conditions += [cmp("cmp.lt", copy.deepcopy(lp.start), copy.deepcopy(lp.stop)) for lp in loops]
     others = sorted(sw.stencil.read - {sw.a, sw.b})
     conditions.append(ir.CallBuiltin(name="parallel.disjoint", args=[const(2, INT)] + [
         get(s) for s in [sw.a, sw.b] + others], ty=BOOL, **pos))
