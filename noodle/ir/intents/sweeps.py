@@ -115,146 +115,178 @@ def _copied_into(nest: Nest, b: int) -> int | None:
     return None
 
 
-def _dispatch(f: ir.Function, loop: ir.ForRange, sw: _Sweep) -> ir.If:
-    pos = {"line": loop.line, "col": loop.col}
-    loops = sw.stencil.loops
-    inner = loops[-1]
-    rows = loops[0] if len(loops) == 2 else None  # the outer loop of a 2-D nest
+class _Emit:
+    """IR at one source position, with new locals in one function."""
 
-    def new_local(name: str, ty: Type) -> int:
-        f.local_names.append(f"${name}")
-        f.local_types.append(ty)
-        f.mutable_slots.append(len(f.local_types) - 1)  # most are set more than once
-        return len(f.local_types) - 1
+    def __init__(self, f: ir.Function, at: ir.Node) -> None:
+        self.f, self.pos = f, {"line": at.line, "col": at.col}
 
-    def get(slot: int) -> ir.LocalGet:
-        return ir.LocalGet(slot=slot, ty=f.local_types[slot], **pos)
+    def local(self, name: str, ty: Type) -> int:
+        self.f.local_names.append(f"${name}")
+        self.f.local_types.append(ty)
+        self.f.mutable_slots.append(len(self.f.local_types) - 1)  # most are set more than once
+        return len(self.f.local_types) - 1
 
-    def const(v: object, ty: Type) -> ir.Const:
-        return ir.Const(value=v, ty=ty, **pos)
+    def get(self, slot: int) -> ir.LocalGet:
+        return ir.LocalGet(slot=slot, ty=self.f.local_types[slot], **self.pos)
 
-    def cmp(op: str, x: ir.Expr, y: ir.Expr) -> ir.Binary:
-        return ir.Binary(op=op, a=x, b=y, ty=BOOL, **pos)
+    def set(self, slot: int, value: ir.Expr) -> ir.LocalSet:
+        return ir.LocalSet(slot=slot, value=value, **self.pos)
 
-    def both(*conds: ir.Expr) -> ir.Expr:
+    def const(self, v: object, ty: Type) -> ir.Const:
+        return ir.Const(value=v, ty=ty, **self.pos)
+
+    def cmp(self, op: str, x: ir.Expr, y: ir.Expr) -> ir.Binary:
+        return ir.Binary(op=op, a=x, b=y, ty=BOOL, **self.pos)
+
+    def both(self, *conds: ir.Expr) -> ir.Expr:
         out = conds[0]
         for c in conds[1:]:
-            out = ir.Logical(op="and", a=out, b=c, ty=BOOL, **pos)
+            out = ir.Logical(op="and", a=out, b=c, ty=BOOL, **self.pos)
         return out
 
-    def shifted(slot: int, by: int) -> ir.Expr:
-        """`slot + by`: the guard (lo < hi and every index in bounds) keeps it far from overflow."""
+    def shifted(self, slot: int, by: int) -> ir.Expr:
+        """`slot + by`, unchecked: the guard (a non-empty region, every index in bounds) keeps it
+        far from overflow."""
         if by == 0:
-            return get(slot)
-        return ir.Binary(op="int.add" if by > 0 else "int.sub", a=get(slot), b=const(abs(by), INT), ty=INT, skip=3,
-                         **pos)
+            return self.get(slot)
+        return ir.Binary(op="int.add" if by > 0 else "int.sub", a=self.get(slot), b=self.const(abs(by), INT),
+                         ty=INT, skip=3, **self.pos)
 
-    # the region, found once (each bound is pure and the sweeps do not change it), and in each
-    # dimension the part whose whole neighbourhood lies inside it: [lo, hi) and [inner_lo, inner_hi)
-    lo, hi, inner_lo, inner_hi = [], [], [], []
-    region: list[ir.Stmt] = []
-    for d, lp in enumerate(loops):
-        reach = [off[d] for _, off in sw.reads]
-        for bounds, name, value in ((lo, "lo", copy.deepcopy(lp.start)), (hi, "hi", copy.deepcopy(lp.stop))):
-            bounds.append(new_local(f"{name}{d}", INT))
-            region.append(ir.LocalSet(slot=bounds[-1], value=value, **pos))
-        for bounds, name, value in ((inner_lo, "inner_lo", shifted(lo[d], max(0, -min(reach)))),
-                                    (inner_hi, "inner_hi", shifted(hi[d], -max(0, max(reach))))):
-            bounds.append(new_local(f"{name}{d}", INT))
-            region.append(ir.LocalSet(slot=bounds[-1], value=value, **pos))
-    last = len(loops) - 1
+    def pick(self, cond: ir.Expr, x: int, y: int) -> ir.Expr:
+        return ir.Cond(cond=cond, then=self.get(x), otherwise=self.get(y), ty=INT, **self.pos)
 
-    def offsets(access: ir.CallBuiltin) -> tuple[int, ...]:
-        return tuple(index_form(x, [lp.slot for lp in loops])[1]  # type: ignore[index]
-                     for x in access.args[1:1 + len(loops)])
+    def counted(self, slot: int, start: ir.Expr, stop: ir.Expr, body: list[ir.Stmt]) -> ir.ForRange:
+        return ir.ForRange(slot=slot, start=start, stop=stop, step=self.const(1, INT), body=body, intent="nested",
+                           **self.pos)
 
-    def retarget(body: list[ir.Stmt], read: Callable[[ir.CallBuiltin], ir.Expr]) -> list[ir.Stmt]:
-        """The stencil's inner body storing into `a`, each read of `a` replaced by `read(access)`."""
-        def swap(e: ir.Expr) -> ir.Expr:
-            if isinstance(e, ir.CallBuiltin) and e.name == "array.get" and e.args[0].slot == sw.a:  # type: ignore[attr-defined]
-                return read(e)
-            if isinstance(e, ir.CallBuiltin) and e.name == "array.set" and e.args[0].slot == sw.b:  # type: ignore[attr-defined]
-                e.args[0] = get(sw.a)
-            return e
-        return rewrite_body(copy.deepcopy(body), swap)
 
-    def from_b(access: ir.CallBuiltin) -> ir.Expr:
-        return ir.CallBuiltin(name="array.get", args=[get(sw.b)] + copy.deepcopy(access.args[1:]), ty=access.ty,
-                              **pos)
+class _Region:
+    """The region the sweeps write, found once (its bounds are pure and the sweeps do not change
+    them), and in each dimension the part whose whole neighbourhood lies inside it."""
 
-    def edge_body() -> list[ir.Stmt]:
-        """The odd sweep's body near the region's edges: each read from `b` inside it, else from `a`."""
-        picks: list[ir.Stmt] = []
-        chosen: dict[tuple[int, ...], int] = {}
-        for access, off in sw.reads:
-            if off in chosen:
-                continue
-            slot = chosen[off] = new_local("near", FLOAT)
-            # the element itself lies inside the region: an offset can only leave it on its own side
-            inside = [cmp("cmp.ge", copy.deepcopy(x), get(lo[d])) if c < 0 else
-                      cmp("cmp.lt", copy.deepcopy(x), get(hi[d]))
-                      for d, (x, c) in enumerate(zip(access.args[1:], off)) if c]
-            if inside:
-                picks += [ir.LocalSet(slot=slot, value=copy.deepcopy(access), **pos),
-                          ir.If(cond=both(*inside), then=[ir.LocalSet(slot=slot, value=from_b(access), **pos)],
-                                otherwise=[], **pos)]
-            else:
-                picks.append(ir.LocalSet(slot=slot, value=from_b(access), **pos))
-        return picks + retarget(inner.body, lambda access: get(chosen[offsets(access)]))
+    def __init__(self, e: _Emit, sw: _Sweep) -> None:
+        self.lo: list[int] = []
+        self.hi: list[int] = []
+        self.inner_lo: list[int] = []
+        self.inner_hi: list[int] = []
+        self.found: list[ir.Stmt] = []
+        for d, lp in enumerate(sw.stencil.loops):
+            reach = [off[d] for _, off in sw.reads]
+            for slots, name, value in ((self.lo, "lo", copy.deepcopy(lp.start)),
+                                       (self.hi, "hi", copy.deepcopy(lp.stop))):
+                slots.append(e.local(f"{name}{d}", INT))
+                self.found.append(e.set(slots[-1], value))
+            for slots, name, value in ((self.inner_lo, "inner_lo", e.shifted(self.lo[d], max(0, -min(reach)))),
+                                       (self.inner_hi, "inner_hi", e.shifted(self.hi[d], -max(0, max(reach))))):
+                slots.append(e.local(f"{name}{d}", INT))
+                self.found.append(e.set(slots[-1], value))
 
-    def counted(slot: int, start: ir.Expr, stop: ir.Expr, body: list[ir.Stmt]) -> ir.ForRange:
-        return ir.ForRange(slot=slot, start=start, stop=stop, step=const(1, INT), body=body, intent="nested", **pos)
 
-    def pick(cond: ir.Expr, x: int, y: int) -> ir.Expr:
-        return ir.Cond(cond=cond, then=get(x), otherwise=get(y), ty=INT, **pos)
+def _dispatch(f: ir.Function, loop: ir.ForRange, sw: _Sweep) -> ir.If:
+    e = _Emit(f, loop)
+    loops = sw.stencil.loops
+    inner, last = loops[-1], len(loops) - 1
+    region = _Region(e, sw)
 
     def over_rows(body: list[ir.Stmt]) -> list[ir.Stmt]:
-        return [counted(rows.slot, get(lo[0]), get(hi[0]), body)] if rows is not None else body
+        """`body` for each row of a 2-D region (a 1-D region is one row)."""
+        return [e.counted(loops[0].slot, e.get(region.lo[0]), e.get(region.hi[0]), body)] if last else body
 
-    even = over_rows([counted(inner.slot, get(lo[last]), get(hi[last]), copy.deepcopy(inner.body))])
-    # an odd sweep's row: the elements whose neighbourhood lies inside the region read `b` alone
-    # (none on the region's first and last rows), those on either side of them pick
-    interior = both(*([cmp("cmp.ge", get(rows.slot), get(inner_lo[0])), cmp("cmp.lt", get(rows.slot), get(inner_hi[0]))]
-                      if rows is not None else []), cmp("cmp.lt", get(inner_lo[last]), get(inner_hi[last])))
-    mid_lo, mid_hi, side = new_local("mid_lo", INT), new_local("mid_hi", INT), new_local("side", INT)
-    first_side = cmp("cmp.eq", get(side), const(0, INT))
-    odd = over_rows([
-        ir.LocalSet(slot=mid_lo, value=pick(interior, inner_lo[last], hi[last]), **pos),
-        ir.LocalSet(slot=mid_hi, value=pick(copy.deepcopy(interior), inner_hi[last], hi[last]), **pos),
-        counted(inner.slot, get(mid_lo), get(mid_hi), retarget(inner.body, from_b)),
-        counted(side, const(0, INT), const(2, INT), [
-            counted(inner.slot, pick(first_side, lo[last], mid_hi), pick(copy.deepcopy(first_side), mid_lo, hi[last]),
-                    edge_body())])])
-    parity, ran = new_local("odd", BOOL), new_local("ran", BOOL)
-    sweeps = counted(loop.slot, copy.deepcopy(loop.start), copy.deepcopy(loop.stop), [
-        ir.If(cond=get(parity), then=odd, otherwise=even, **pos),
-        ir.LocalSet(slot=parity, value=ir.Unary(op="not", x=get(parity), ty=BOOL, **pos), **pos),
-        ir.LocalSet(slot=ran, value=const(True, BOOL), **pos)])
+    def row(body: list[ir.Stmt]) -> ir.ForRange:
+        return e.counted(inner.slot, e.get(region.lo[last]), e.get(region.hi[last]), body)
+
+    even = over_rows([row(copy.deepcopy(inner.body))])
+    parity, ran = e.local("odd", BOOL), e.local("ran", BOOL)
+    sweeps = e.counted(loop.slot, copy.deepcopy(loop.start), copy.deepcopy(loop.stop), [
+        ir.If(cond=e.get(parity), then=over_rows(_odd_row(e, sw, region)), otherwise=even, **e.pos),
+        e.set(parity, ir.Unary(op="not", x=e.get(parity), ty=BOOL, **e.pos)),
+        e.set(ran, e.const(True, BOOL))])
 
     def copy_over(to: int, source: int) -> list[ir.Stmt]:
-        index = [get(lp.slot) for lp in loops]
-        store = ir.CallBuiltin(name="array.set", args=[get(to)] + index + [ir.CallBuiltin(
-            name="array.get", args=[get(source)] + copy.deepcopy(index), ty=FLOAT, **pos)], ty=BOOL, **pos)
-        return over_rows([counted(inner.slot, get(lo[last]), get(hi[last]), [ir.ExprStmt(expr=store, **pos)])])
+        index = [e.get(lp.slot) for lp in loops]
+        store = ir.CallBuiltin(name="array.set", args=[e.get(to)] + index + [ir.CallBuiltin(
+            name="array.get", args=[e.get(source)] + copy.deepcopy(index), ty=FLOAT, **e.pos)], ty=BOOL, **e.pos)
+        return over_rows([row([ir.ExprStmt(expr=store, **e.pos)])])
 
     # after an odd number of sweeps the last values are in `b`, after an even number in `a`
-    finish = ir.If(cond=get(parity), then=copy_over(sw.a, sw.b),
-                   otherwise=[ir.If(cond=get(ran), then=copy_over(sw.b, sw.a), otherwise=[], **pos)], **pos)
-    fast = region + [ir.LocalSet(slot=parity, value=const(False, BOOL), **pos),
-                     ir.LocalSet(slot=ran, value=const(False, BOOL), **pos), sweeps, finish]
+    finish = ir.If(cond=e.get(parity), then=copy_over(sw.a, sw.b),
+                   otherwise=[ir.If(cond=e.get(ran), then=copy_over(sw.b, sw.a), otherwise=[], **e.pos)], **e.pos)
+    fast = region.found + [e.set(parity, e.const(False, BOOL)), e.set(ran, e.const(False, BOOL)), sweeps, finish]
 
     # the fast path's loop variables and temporaries are its own: had it shared the slots of the
     # loop as written, the `outline` pass would take them for values set before the loop
-    fresh = {s: new_local(f.local_names[s].lstrip("$"), f.local_types[s])
+    fresh = {s: e.local(f.local_names[s].lstrip("$"), f.local_types[s])
              for s in sorted({n.slot for n in walk(loop) if isinstance(n, (ir.LocalSet, ir.ForRange))})}
     for n in (n for stmt in fast for n in walk(stmt)):
         if isinstance(n, (ir.LocalGet, ir.LocalSet, ir.ForRange)) and n.slot in fresh:
             n.slot = fresh[n.slot]
 
-    conditions = unique(in_bounds_conditions(sw.stencil, pos) + in_bounds_conditions(sw.copy_back, pos))
-    conditions += [cmp("cmp.lt", copy.deepcopy(lp.start), copy.deepcopy(lp.stop)) for lp in loops]
+    conditions = unique(in_bounds_conditions(sw.stencil, e.pos) + in_bounds_conditions(sw.copy_back, e.pos))
+    conditions += [e.cmp("cmp.lt", copy.deepcopy(lp.start), copy.deepcopy(lp.stop)) for lp in loops]
     others = sorted(sw.stencil.read - {sw.a, sw.b})
-    conditions.append(ir.CallBuiltin(name="parallel.disjoint", args=[const(2, INT)] + [
-        get(s) for s in [sw.a, sw.b] + others], ty=BOOL, **pos))
+    conditions.append(ir.CallBuiltin(name="parallel.disjoint", args=[e.const(2, INT)] + [
+        e.get(s) for s in [sw.a, sw.b] + others], ty=BOOL, **e.pos))
     loop.intent, loop.note = "", "the sweeps as written"
-    return ir.If(cond=both(*conditions), then=fast, otherwise=[loop], intent="jacobi", **pos)
+    return ir.If(cond=e.both(*conditions), then=fast, otherwise=[loop], intent="jacobi", **e.pos)
+
+
+def _odd_row(e: _Emit, sw: _Sweep, region: _Region) -> list[ir.Stmt]:
+    """An odd sweep's row, into `a`: the elements whose neighbourhood lies inside the region read
+    `b` alone (none on a 2-D region's first and last rows); those on either side of them pick."""
+    loops = sw.stencil.loops
+    inner, last = loops[-1], len(loops) - 1
+    rows = [e.cmp("cmp.ge", e.get(loops[0].slot), e.get(region.inner_lo[0])),
+            e.cmp("cmp.lt", e.get(loops[0].slot), e.get(region.inner_hi[0]))] if last else []
+    interior = e.both(*rows, e.cmp("cmp.lt", e.get(region.inner_lo[last]), e.get(region.inner_hi[last])))
+    mid_lo, mid_hi, side = e.local("mid_lo", INT), e.local("mid_hi", INT), e.local("side", INT)
+    first_side = e.cmp("cmp.eq", e.get(side), e.const(0, INT))
+    lo, hi = region.lo[last], region.hi[last]
+    return [
+        e.set(mid_lo, e.pick(interior, region.inner_lo[last], hi)),
+        e.set(mid_hi, e.pick(copy.deepcopy(interior), region.inner_hi[last], hi)),
+        e.counted(inner.slot, e.get(mid_lo), e.get(mid_hi), _retarget(e, sw, lambda access: _from_b(e, sw, access))),
+        e.counted(side, e.const(0, INT), e.const(2, INT), [
+            e.counted(inner.slot, e.pick(first_side, lo, mid_hi), e.pick(copy.deepcopy(first_side), mid_lo, hi),
+                      _edge_body(e, sw, region))])]
+
+
+def _edge_body(e: _Emit, sw: _Sweep, region: _Region) -> list[ir.Stmt]:
+    """An odd sweep's body near the region's edges: each read from `b` inside it, else from `a`."""
+    loop_vars = [lp.slot for lp in sw.stencil.loops]
+    picks: list[ir.Stmt] = []
+    chosen: dict[tuple[int, ...], int] = {}
+    for access, off in sw.reads:
+        if off in chosen:
+            continue
+        slot = chosen[off] = e.local("near", FLOAT)
+        # the element itself lies inside the region: an offset can only leave it on its own side
+        inside = [e.cmp("cmp.ge", copy.deepcopy(x), e.get(region.lo[d])) if c < 0 else
+                  e.cmp("cmp.lt", copy.deepcopy(x), e.get(region.hi[d]))
+                  for d, (x, c) in enumerate(zip(access.args[1:], off)) if c]
+        if inside:
+            picks += [e.set(slot, copy.deepcopy(access)),
+                      ir.If(cond=e.both(*inside), then=[e.set(slot, _from_b(e, sw, access))], otherwise=[], **e.pos)]
+        else:
+            picks.append(e.set(slot, _from_b(e, sw, access)))
+
+    def offsets(access: ir.CallBuiltin) -> tuple[int, ...]:
+        return tuple(index_form(x, loop_vars)[1] for x in access.args[1:1 + len(loop_vars)])  # type: ignore[index]
+    return picks + _retarget(e, sw, lambda access: e.get(chosen[offsets(access)]))
+
+
+def _retarget(e: _Emit, sw: _Sweep, read: Callable[[ir.CallBuiltin], ir.Expr]) -> list[ir.Stmt]:
+    """The stencil's inner body storing into `a`, each read of `a` replaced by `read(access)`."""
+    def swap(x: ir.Expr) -> ir.Expr:
+        if isinstance(x, ir.CallBuiltin) and x.name == "array.get" and x.args[0].slot == sw.a:  # type: ignore[attr-defined]
+            return read(x)
+        if isinstance(x, ir.CallBuiltin) and x.name == "array.set" and x.args[0].slot == sw.b:  # type: ignore[attr-defined]
+            x.args[0] = e.get(sw.a)
+        return x
+    return rewrite_body(copy.deepcopy(sw.stencil.loops[-1].body), swap)
+
+
+def _from_b(e: _Emit, sw: _Sweep, access: ir.CallBuiltin) -> ir.Expr:
+    """`access` (a read of `a`) reading `b` instead."""
+    return ir.CallBuiltin(name="array.get", args=[e.get(sw.b)] + copy.deepcopy(access.args[1:]), ty=access.ty,
+                          **e.pos)
