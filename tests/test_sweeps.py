@@ -101,7 +101,7 @@ def test_each_kernel_is_recognised_and_runs_natively() -> None:
     assert all(getattr(functions[n], "__noodle_native__", False) for n in ALL)
 
 
-SHAPES = [1, 2, 3, 4, 5, 8, 13]
+SHAPES = [0, 1, 2, 3, 4, 5, 8, 13]
 SWEEPS = [-1, 0, 1, 2, 3, 4, 7]
 
 
