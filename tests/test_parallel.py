@@ -118,3 +118,64 @@ def test_a_nest_whose_indices_could_fail_raises_as_written(kernels) -> None:  # 
         except Exception:
             pass
     assert np.array_equal(partial, ref)  # the rows before the failure, and no more
+
+
+def test_splits_from_several_threads_at_once(kernels) -> None:  # type: ignore[no-untyped-def]
+    """The pool runs one split at a time: the others run on their own thread, with the same results."""
+    import threading
+
+    split, loops = kernels
+    rng = np.random.default_rng(5)
+    grids = [rng.uniform(-1, 1, (60, 33)) for _ in range(4)]
+    wants = []
+    for g in grids:
+        want = np.zeros_like(g)
+        loops["smooth_loops"](g, want)
+        wants.append(want)
+    gots = [np.zeros_like(g) for g in grids]
+    failures: list[BaseException] = []
+
+    def work(k: int) -> None:
+        try:
+            for _ in range(200):
+                split["smooth"](grids[k], gots[k])
+        except BaseException as e:  # noqa: BLE001 - reported below
+            failures.append(e)
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(len(grids))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not failures and not any(t.is_alive() for t in threads)
+    assert all(np.array_equal(g, w) for g, w in zip(gots, wants))
+
+
+def test_a_forked_child_splits_with_a_pool_of_its_own(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The pool's threads do not survive a fork: the child starts its own and finishes its work."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "fork.py"
+    script.write_text(f"""
+import os, sys
+import numpy as np
+from noodle.backends.tuning import forced
+from noodle.compiler.driver import compile_source
+from noodle.vm.machine import Machine
+_, module = compile_source({KERNELS!r}, "p.nd", "p")
+with forced("map.parallel", 0):
+    smooth = Machine(backend="auto").load(module).functions["smooth"]
+a = np.random.default_rng(1).uniform(-1, 1, (300, 200))
+want = np.zeros_like(a)
+smooth(a, want)  # the parent's pool starts here
+pid = os.fork()
+if pid == 0:
+    got = np.zeros_like(a)
+    for _ in range(50):
+        smooth(a, got)
+    os._exit(0 if np.array_equal(got, want) else 3)
+_, status = os.waitpid(pid, 0)
+print("child", os.waitstatus_to_exitcode(status))
+""")
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "child 0" in out.stdout, out.stderr

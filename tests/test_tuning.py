@@ -51,9 +51,9 @@ def test_noodle_tune_measures_and_keeps_its_results(cache: Path) -> None:
     out = subprocess.run([str(noodle), "tune", "--repeat", "1"], capture_output=True, text=True, timeout=300,
                          env={**os.environ, "NOODLE_CACHE_DIR": str(cache)})
     assert out.returncode == 0, out.stderr
-    assert "map.fused" in out.stdout and "dot.blas" in out.stdout
+    assert all(key in out.stdout for key in ("map.fused", "dot.blas", "map.parallel"))
     kept = json.loads((cache / "tuning.json").read_text())[tuning.machine_key()]
-    assert set(kept) == {"map.fused", "dot.blas"} and all(isinstance(v, int) for v in kept.values())
+    assert set(kept) == {"map.fused", "dot.blas", "map.parallel"} and all(isinstance(v, int) for v in kept.values())
 
 
 def test_noodle_tune_says_when_it_cannot_keep_its_results(tmp_path: Path) -> None:

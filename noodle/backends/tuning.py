@@ -23,7 +23,7 @@ from noodle.backends import variants
 from noodle.vm.cache import read_file, user_cache_root, write_file
 
 #: sizes tried, in elements
-SIZES = [1 << k for k in range(6, 21, 1)]
+SIZES = tuple(1 << k for k in range(6, 21))
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,8 @@ class Threshold:
     key: str  # as in variants.THRESHOLDS
     source: str  # a Noodle module whose function `kernel(a, b)` runs the intent
     what: str  # for the report
+    sizes: tuple[int, ...] = ()  # elements tried (default: SIZES)
+    per_element: int = 1  # the threshold's unit per element: array accesses for a split across cores
 
 
 THRESHOLDS = [
@@ -41,6 +43,10 @@ THRESHOLDS = [
     Threshold("dot.blas", "fn kernel(a: Array<float>, b: Array<float>) -> float {\n var s = 0.0\n"
                           " for i in 0..len(a) { s += a[i] * b[i] }\n return s\n}\n",
               "BLAS dot vs the native loop"),
+    # a map reads one element and writes one: two array accesses per element
+    Threshold("map.parallel", "fn kernel(a: Array<float>, b: Array<float>) {\n"
+                              " for i in 0..len(a) { b[i] = a[i] * 2.0 + 1.0 }\n}\n",
+              "a nest split across the cores vs one core", tuple(1 << k for k in range(10, 23)), per_element=2),
 ]
 
 
@@ -124,7 +130,7 @@ def measure(repeat: int = 7, report: Callable[[str], None] = print) -> dict[str,
         with forced(t.key, NEVER):
             never = Machine(backend="auto").load(module).functions["kernel"]
         wins: list[tuple[int, float]] = []
-        for n in SIZES:
+        for n in t.sizes or SIZES:
             rng = numpy.random.default_rng(n)
             a, b = rng.random(n), rng.random(n)
             with forced(t.key, 0):
@@ -132,9 +138,11 @@ def measure(repeat: int = 7, report: Callable[[str], None] = print) -> dict[str,
             with forced(t.key, NEVER):
                 without = _fastest(never, a, b, repeat)
             wins.append((n, with_variant / without))
-        found[t.key] = _crossover(wins)
+        crossover = _crossover(wins)
+        found[t.key] = crossover if crossover == NEVER else crossover * t.per_element
         ratios = ", ".join(f"{n}: {r:.2f}x" for n, r in wins)
-        report(f"{t.key} ({t.what}): from {found[t.key]} elements  [variant / next by size: {ratios}]")
+        unit = "elements" if t.per_element == 1 else "array accesses"
+        report(f"{t.key} ({t.what}): from {found[t.key]} {unit}  [variant / next, by elements: {ratios}]")
     _store(found)
     variants.THRESHOLDS.update(found)
     return found

@@ -115,14 +115,12 @@ def name(key: str) -> str:
 THRESHOLDS: dict[str, int] = {
     "map.fused": 16384,  # below it the call into native code costs more than NumPy's passes
     "dot.blas": 0,  # from the VM, numpy.dot's dispatch is cheaper than a native call at every size
-    # in array accesses (elements times accesses per element).  On a quiet machine a split wins
-    # from ~3M accesses (a map of 2^20 elements); but a thread the OS starts late, or preempts
-    # mid-chunk, holds the others up when a core is busy (NumPy's BLAS threads spin for a while
-    # after each call): on 2 vCPUs a split 1024^2 stencil (6M accesses per sweep) ran 11 ms against
-    # 8-10 ms unsplit right after a BLAS call, 4.1-5.0 against 6.5-9.2 ms without one.  From 16M
-    # accesses the split wins either way (2048^2 stencil: 66 against 67 ms after BLAS, 51 against
-    # 72 ms without).  Not tuned by `noodle tune`, whose quiet measurement would pick ~3M.
-    "map.parallel": 16 << 20,
+    # in array accesses (elements times accesses per element).  With the pool's threads already
+    # waiting (noodle.backends.llvm.pool), a split map wins from ~65K accesses on a quiet machine
+    # (32K elements: 0.91x; 1M elements 0.69x), and is at parity, not worse, right after a NumPy
+    # BLAS call whose threads still spin (0.96-1.03x at every size).  The default keeps a margin
+    # for machines whose threads wake slower; `noodle tune` measures this machine's crossover.
+    "map.parallel": 1 << 20,
 }
 _tuned = False
 

@@ -65,8 +65,12 @@ def link(native: "tuple[str, list]", displays: dict[str, str], fallbacks: dict[s
     from noodle.backends.llvm import jit
 
     text, entries = native
+    splits = "nd_threads" in text  # a loop nest split across cores
+    if splits:
+        from noodle.backends.llvm import pool
+        pool.ensure()  # the workers' pool, linked into the module
     engine, _ = jit.compile_ir(text.replace(REASSOCIATION, "") if exact else text)
-    if "nd_threads" in text:  # a loop nest split across cores: how many, and from what size
+    if splits:  # how many threads, and from what size
         import os
 
         from noodle.backends import variants

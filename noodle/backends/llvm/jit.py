@@ -56,30 +56,28 @@ _keep: list[Any] = []  # ctypes stubs handed to LLVM must outlive every engine
 
 
 def _runtime_symbols() -> None:
-    """The C functions native code may call (POSIX threads, for loops split across cores).
+    """The C functions native code may call (POSIX threads, for the pool that runs loop nests
+    split across cores: noodle.backends.llvm.pool).
 
     Where the process has none (no pthreads), stubs say a thread could not be started, and
     the calling thread runs every range itself."""
     global _symbols_added
     if _symbols_added:
         return
-    import ctypes
     import llvmlite.binding as llvm
 
+    from noodle.backends.llvm.pool import LIBC
+
     _symbols_added = True
+    names = [name for name, _, _ in LIBC]
     try:
         libc = ctypes.CDLL(None)
-        names = ("pthread_create", "pthread_detach", "sched_yield", "malloc", "free")
         addresses = {n: ctypes.cast(getattr(libc, n), ctypes.c_void_p).value for n in names}
     except (AttributeError, OSError):  # no POSIX threads: every split runs on the calling thread
         addresses = {}
-        for n, proto, answer in (
-                ("pthread_create", ctypes.CFUNCTYPE(ctypes.c_int, *[ctypes.c_void_p] * 4), 11),  # EAGAIN
-                ("pthread_detach", ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_uint64), 0),
-                ("sched_yield", ctypes.CFUNCTYPE(ctypes.c_int), 0),
-                ("malloc", ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_uint64), None),  # no memory: run here
-                ("free", ctypes.CFUNCTYPE(None, ctypes.c_void_p), None)):
-            stub = proto(lambda *_, _a=answer: _a)
+        for n in names:
+            # pthread_create answers EAGAIN (no thread); the rest succeed doing nothing
+            stub = ctypes.CFUNCTYPE(ctypes.c_int)(lambda *_, _a=11 if n == "pthread_create" else 0: _a)
             _keep.append(stub)
             addresses[n] = ctypes.cast(stub, ctypes.c_void_p).value
     for n, address in addresses.items():

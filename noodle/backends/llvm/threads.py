@@ -1,17 +1,16 @@
 """Native code for a loop nest split across cores (the guard and run of noodle.ir.passes.parallel).
 
 `parallel.run(chunk, start, stop, captured...)` becomes: cut [start, stop) into a few chunks of
-rows per thread (at most `@nd_threads` threads, set at link time from the machine's core count),
-fill one environment the threads share (an atomic chunk counter, a count of chunks finished, the
-geometry, the call depth, the captured values, a status, a reference count), start detached
-POSIX threads that — like the calling thread itself — take the next chunk until none is left,
-and wait until every chunk is finished; then raise the first error a chunk reported.  Taking
-chunks as they come, rather than one fixed range per thread, keeps a thread the OS starves (a
-busy core: another program, NumPy's BLAS threads still spinning) from holding up the rest, and
-waiting for chunks rather than joining threads means a thread started late is not waited for at
-all: it finds nothing left, and the last holder of the environment (on the heap) frees it.  A
-thread that cannot be started leaves its chunks to the others.  The native call that gets here
-runs without the GIL (ctypes releases it), so the threads run truly at once.
+rows per thread (for at most `@nd_threads` threads, set at link time from the machine's core
+count), fill one environment on the caller's stack (an atomic chunk counter, a count of chunks
+finished, the geometry, the call depth, a status, the captured values), hand the environment's
+`take` to the process's worker pool (noodle.backends.llvm.pool), take chunks on this thread too,
+and wait until every chunk is finished; then close the pool's job and raise the first error a
+chunk reported.  Taking chunks as they come, rather than one fixed range per thread, keeps a
+thread the OS starves (a busy core: another program, NumPy's BLAS threads still spinning) from
+holding up the rest, and a worker that wakes late finds nothing left.  When the pool is busy
+(a split on another thread) or has no workers, this thread runs every chunk.  The native call
+that gets here runs without the GIL (ctypes releases it), so the threads run truly at once.
 
 `parallel.worth(accesses, bounds...)` asks for more than one thread and at least
 `@nd_parallel_min` array accesses in all (elements times accesses per element: the
@@ -29,7 +28,7 @@ from noodle.ir import nodes as ir
 
 I1, I8, I32, I64, F64 = L.IntType(1), L.IntType(8), L.IntType(32), L.IntType(64), L.DoubleType()
 I8P = L.PointerType(I8)
-#: threads one split can use at most (its environments live on the calling function's stack)
+#: threads one split can use at most
 MAX_THREADS = 64
 THREADS_GLOBAL, MIN_GLOBAL = "nd_threads", "nd_parallel_min"
 _BYTES = {"double": 8, "float": 4, "i64": 8, "i32": 4}
@@ -100,8 +99,8 @@ def _disjoint(lw: Any, e: ir.CallBuiltin) -> L.Value:
 
 
 #: fields of the environment the threads of one split share (the captured values follow)
-_COUNTER, _CHUNKS, _START, _STOP, _GRAIN, _DEPTH, _DONE, _REFS, _STATUS = range(9)
-_CAPTURED = 9
+_COUNTER, _CHUNKS, _START, _STOP, _GRAIN, _DEPTH, _DONE, _STATUS = range(8)
+_CAPTURED = 8
 #: chunks per thread: threads take chunks as they come, so one the OS starves holds up little
 CHUNKS_PER_THREAD = 16
 
@@ -117,8 +116,8 @@ def _run(lw: Any, e: ir.CallBuiltin) -> None:
             captured += [data, *lengths, *strides]
         else:
             captured.append(lw.expr(a))
-    env_t = L.LiteralStructType([I64] * 8 + [I32] + [v.type for v in captured])
-    take, thread = _workers(lw.m, impl, env_t, len(captured))
+    env_t = L.LiteralStructType([I64] * 7 + [I32] + [v.type for v in captured])
+    take = _take(lw.m, impl, env_t, len(captured))
     one, zero, zero32 = L.Constant(I64, 1), L.Constant(I64, 0), L.Constant(I32, 0)
     threads = b.load(_global(lw.m, THREADS_GLOBAL, 1))
     rows = b.sub(stop, start)
@@ -128,43 +127,18 @@ def _run(lw: Any, e: ir.CallBuiltin) -> None:
     pieces = b.select(b.icmp_signed("<", pieces, one), one, pieces)
     grain = b.sdiv(b.add(rows, b.sub(pieces, one)), pieces)  # rows per chunk, rounded up
     chunks = b.sdiv(b.add(rows, b.sub(grain, one)), grain)
-    # the environment lives on the heap: a thread the OS starts late may still read it after this
-    # call returned (it finds no chunk left and lets go of it); the last one to let go frees it
-    env_p = L.PointerType(env_t)
-    size = b.ptrtoint(b.gep(L.Constant(env_p, None), [one]), I64)
-    raw = b.call(_declare(lw.m, "malloc", I8P, [I64]), [size])
-    got, none = lw.new_block("par.env"), lw.new_block("par.noenv")
-    after = lw.new_block("par.after")
-    b.cbranch(b.icmp_unsigned("==", b.ptrtoint(raw, I64), zero), none, got)
-    b.position_at_end(none)  # no memory for it: the rows run here, as written
-    r = b.call(impl, captured + [start, stop, lw.deeper])
-    lw.propagate(r if r.type == I32 else b.extract_value(r, len(r.type.elements) - 1))
-    b.branch(after)
-    b.position_at_end(got)
-    env = b.bitcast(raw, env_p)
+    # on the caller's stack: the pool is closed (no worker inside the job) before this call returns
+    env = _entry_alloca(lw, env_t)
 
     def field(k: int) -> L.Value:
         return b.gep(env, [L.Constant(I32, 0), L.Constant(I32, k)])
-    for k, v in enumerate([zero, chunks, start, stop, grain, lw.deeper, zero, count, zero32] + captured):
+    for k, v in enumerate([zero, chunks, start, stop, grain, lw.deeper, zero, zero32] + captured):
         b.store(v, field(k))
-    create = _declare(lw.m, "pthread_create", I32, [L.PointerType(I64), I8P, thread.type, I8P])
-    detach = _declare(lw.m, "pthread_detach", I32, [I64])
-    tid = _stack_slot(lw)
-
-    def spawn(_t: L.Value) -> None:
-        rc = b.call(create, [tid, L.Constant(I8P, None), thread, raw])
-        started, failed, next_ = lw.new_block("par.started"), lw.new_block("par.nothread"), lw.new_block("par.next")
-        b.cbranch(b.icmp_signed("==", rc, zero32), started, failed)
-        b.position_at_end(started)
-        b.call(detach, [b.load(tid)])  # nobody joins it: it finishes its chunk and lets go
-        b.branch(next_)
-        b.position_at_end(failed)  # never started: its share of the environment is let go of here
-        b.atomic_rmw("sub", field(_REFS), one, "acq_rel")
-        b.branch(next_)
-        b.position_at_end(next_)
-    _counted(lw, one, count, spawn)
+    raw = b.bitcast(env, I8P)
+    submit = _declare(lw.m, "nd_pool_submit", I32, [take.type, I8P])
+    shared = b.call(submit, [take, raw])
     b.call(take, [raw])  # the calling thread takes chunks too
-    # then waits until every chunk taken is finished (a started thread may still be on one)
+    # then waits until every chunk taken is finished (a worker may still be on one)
     spin, wait, done = lw.new_block("par.spin"), lw.new_block("par.wait"), lw.new_block("par.done")
     b.branch(spin)
     b.position_at_end(spin)
@@ -174,23 +148,9 @@ def _run(lw: Any, e: ir.CallBuiltin) -> None:
     b.call(_declare(lw.m, "sched_yield", I32, []), [])
     b.branch(spin)
     b.position_at_end(done)
-    status = b.load_atomic(field(_STATUS), "acquire", 4)
-    _release(b, lw.m, field(_REFS), raw)
-    lw.propagate(status)
-    b.branch(after)
-    b.position_at_end(after)
-
-
-def _release(b: L.IRBuilder, m: L.Module, refs: L.Value, raw: L.Value) -> None:
-    """Let go of the shared environment; the last holder frees it."""
-    fn = b.function
-    last, kept = fn.append_basic_block("par.free"), fn.append_basic_block("par.kept")
-    old = b.atomic_rmw("sub", refs, L.Constant(I64, 1), "acq_rel")
-    b.cbranch(b.icmp_signed("==", old, L.Constant(I64, 1)), last, kept)
-    b.position_at_end(last)
-    b.call(_declare(m, "free", L.VoidType(), [I8P]), [raw])
-    b.branch(kept)
-    b.position_at_end(kept)
+    with b.if_then(b.icmp_signed("!=", shared, zero32)):
+        b.call(_declare(lw.m, "nd_pool_close", L.VoidType(), []), [])
+    lw.propagate(b.load_atomic(field(_STATUS), "acquire", 4))
 
 
 def _min(b: L.IRBuilder, x: L.Value, y: L.Value) -> L.Value:
@@ -202,15 +162,14 @@ def _declare(m: L.Module, name: str, ret: L.Type, args: list[L.Type]) -> L.Funct
     return fn if fn is not None else L.Function(m, L.FunctionType(ret, args), name=name)
 
 
-def _workers(m: L.Module, impl: L.Function, env_t: L.LiteralStructType,
-             n_captured: int) -> tuple[L.Function, L.Function]:
+def _take(m: L.Module, impl: L.Function, env_t: L.LiteralStructType, n_captured: int) -> L.Function:
     """`void take(i8* env)`: take the next chunk of rows (an atomic counter) and run it, until none
     is left — after a failure, chunks are counted done without running (the first failing status
-    stays); and `i8* thread(i8* env)`, a POSIX thread's entry: take, then let go of the environment."""
+    stays).  The pool's workers and the calling thread all run it."""
     name = impl.name + "_take"
     existing = m.globals.get(name)
     if existing is not None:
-        return existing, m.globals[impl.name + "_thread"]
+        return existing
     take = L.Function(m, L.FunctionType(L.VoidType(), [I8P]), name=name)
     take.linkage = "internal"
     entry, next_, run, skip, done = (take.append_basic_block(x) for x in ("entry", "next", "run", "skip", "done"))
@@ -243,39 +202,15 @@ def _workers(m: L.Module, impl: L.Function, env_t: L.LiteralStructType,
     b.position_at_end(done)
     b.ret_void()
 
-    thread = L.Function(m, L.FunctionType(I8P, [I8P]), name=impl.name + "_thread")
-    thread.linkage = "internal"
-    tb = L.IRBuilder(thread.append_basic_block("entry"))
-    tb.call(take, [thread.args[0]])
-    refs = tb.gep(tb.bitcast(thread.args[0], L.PointerType(env_t)), [L.Constant(I32, 0), L.Constant(I32, _REFS)])
-    _release(tb, m, refs, thread.args[0])
-    tb.ret(L.Constant(I8P, None))
-    return take, thread
+    return take
 
 
-def _stack_slot(lw: Any) -> L.Value:
-    """A thread id's slot, allocated in the function's entry block (an alloca inside a loop would
-    grow the stack on every iteration)."""
+def _entry_alloca(lw: Any, ty: L.Type) -> L.Value:
+    """A stack slot allocated in the function's entry block (an alloca inside a loop would grow
+    the stack on every iteration)."""
     b = lw.b
     here = b.block
     b.position_at_start(lw.fn.entry_basic_block)
-    slot = b.alloca(I64, name="tid")
+    slot = b.alloca(ty)
     b.position_at_end(here)
     return slot
-
-
-def _counted(lw: Any, first: L.Value, end: L.Value, body: Any) -> None:
-    """`for t in first..end { body(t) }` in the function being built."""
-    b = lw.b
-    head, loop, done = lw.new_block("par.head"), lw.new_block("par.body"), lw.new_block("par.done")
-    pre = b.block
-    b.branch(head)
-    b.position_at_end(head)
-    t = b.phi(I64)
-    t.add_incoming(first, pre)
-    b.cbranch(b.icmp_signed("<", t, end), loop, done)
-    b.position_at_end(loop)
-    body(t)
-    t.add_incoming(b.add(t, L.Constant(I64, 1)), b.block)
-    b.branch(head)
-    b.position_at_end(done)
