@@ -160,6 +160,12 @@ class _Emit:
         return ir.ForRange(slot=slot, start=start, stop=stop, step=self.const(1, INT), body=body, intent="nested",
                            **self.pos)
 
+    def nest(self, loops: list[ir.ForRange], lo: list[int], hi: list[int], body: list[ir.Stmt]) -> ir.ForRange:
+        """`body` over [lo, hi) in each dimension, with the loops' variables."""
+        for d in reversed(range(len(loops))):
+            body = [self.counted(loops[d].slot, self.get(lo[d]), self.get(hi[d]), body)]
+        return body[0]  # type: ignore[return-value]
+
 
 class _Region:
     """The region the sweeps write, found once (its bounds are pure and the sweeps do not change
@@ -186,20 +192,15 @@ class _Region:
 def _dispatch(f: ir.Function, loop: ir.ForRange, sw: _Sweep) -> ir.If:
     e = _Emit(f, loop)
     loops = sw.stencil.loops
-    inner, last = loops[-1], len(loops) - 1
     region = _Region(e, sw)
-
-    def over_rows(body: list[ir.Stmt]) -> list[ir.Stmt]:
-        """`body` for each row of a 2-D region (a 1-D region is one row)."""
-        return [e.counted(loops[0].slot, e.get(region.lo[0]), e.get(region.hi[0]), body)] if last else body
-
-    def row(body: list[ir.Stmt]) -> ir.ForRange:
-        return e.counted(inner.slot, e.get(region.lo[last]), e.get(region.hi[last]), body)
-
-    even = over_rows([row(copy.deepcopy(inner.body))])
+    # The sweeps stay on one core.  Split across cores (the `parallel` pass would take these
+    # nests were they marked "stencil") the benchmark's 1024^2 sweeps ran at 0.35x Numba on a
+    # quiet machine but 1.2x when the other core was busy: a split inside a loop waits, sweep
+    # after sweep, for a worker the OS may have preempted, where one core does not.
+    even = [e.nest(loops, region.lo, region.hi, copy.deepcopy(loops[-1].body))]
     parity, ran = e.local("odd", BOOL), e.local("ran", BOOL)
     sweeps = e.counted(loop.slot, copy.deepcopy(loop.start), copy.deepcopy(loop.stop), [
-        ir.If(cond=e.get(parity), then=over_rows(_odd_row(e, sw, region)), otherwise=even, **e.pos),
+        ir.If(cond=e.get(parity), then=_odd_sweep(e, sw, region), otherwise=even, **e.pos),
         e.set(parity, ir.Unary(op="not", x=e.get(parity), ty=BOOL, **e.pos)),
         e.set(ran, e.const(True, BOOL))])
 
@@ -207,7 +208,7 @@ def _dispatch(f: ir.Function, loop: ir.ForRange, sw: _Sweep) -> ir.If:
         index = [e.get(lp.slot) for lp in loops]
         store = ir.CallBuiltin(name="array.set", args=[e.get(to)] + index + [ir.CallBuiltin(
             name="array.get", args=[e.get(source)] + copy.deepcopy(index), ty=FLOAT, **e.pos)], ty=BOOL, **e.pos)
-        return over_rows([row([ir.ExprStmt(expr=store, **e.pos)])])
+        return [e.nest(loops, region.lo, region.hi, [ir.ExprStmt(expr=store, **e.pos)])]
 
     # after an odd number of sweeps the last values are in `b`, after an even number in `a`
     finish = ir.If(cond=e.get(parity), then=copy_over(sw.a, sw.b),
@@ -231,24 +232,39 @@ def _dispatch(f: ir.Function, loop: ir.ForRange, sw: _Sweep) -> ir.If:
     return ir.If(cond=e.both(*conditions), then=fast, otherwise=[loop], intent="jacobi", **e.pos)
 
 
-def _odd_row(e: _Emit, sw: _Sweep, region: _Region) -> list[ir.Stmt]:
-    """An odd sweep's row, into `a`: the elements whose neighbourhood lies inside the region read
-    `b` alone (none on a 2-D region's first and last rows); those on either side of them pick."""
+def _odd_sweep(e: _Emit, sw: _Sweep, region: _Region) -> list[ir.Stmt]:
+    """An odd sweep, into `a`: the middle of the region, whose neighbourhoods lie inside it, reads
+    `b` alone (a stencil nest of its own); the edges around it pick per element."""
     loops = sw.stencil.loops
-    inner, last = loops[-1], len(loops) - 1
-    rows = [e.cmp("cmp.ge", e.get(loops[0].slot), e.get(region.inner_lo[0])),
-            e.cmp("cmp.lt", e.get(loops[0].slot), e.get(region.inner_hi[0]))] if last else []
-    interior = e.both(*rows, e.cmp("cmp.lt", e.get(region.inner_lo[last]), e.get(region.inner_hi[last])))
-    mid_lo, mid_hi, side = e.local("mid_lo", INT), e.local("mid_hi", INT), e.local("side", INT)
-    first_side = e.cmp("cmp.eq", e.get(side), e.const(0, INT))
+    last = len(loops) - 1
+    # per dimension [lo, mid_lo) edge, [mid_lo, mid_hi) middle, [mid_hi, hi) edge; the middle is
+    # empty where the region is thinner than the stencil's reach
+    mid_lo, mid_hi = [], []
+    out: list[ir.Stmt] = []
+    for d in range(len(loops)):
+        mid_lo.append(e.local(f"mid_lo{d}", INT))
+        mid_hi.append(e.local(f"mid_hi{d}", INT))
+        out += [e.set(mid_lo[d], e.pick(e.cmp("cmp.lt", e.get(region.inner_lo[d]), e.get(region.hi[d])),
+                                        region.inner_lo[d], region.hi[d])),
+                e.set(mid_hi[d], e.pick(e.cmp("cmp.gt", e.get(region.inner_hi[d]), e.get(mid_lo[d])),
+                                        region.inner_hi[d], mid_lo[d]))]
+    out.append(e.nest(loops, mid_lo, mid_hi, _retarget(e, sw, lambda access: _from_b(e, sw, access))))
+    # the edges: in a middle row the elements either side of the middle, in the others all of them
+    first_end, second_start, side = e.local("first_end", INT), e.local("second_start", INT), e.local("side", INT)
     lo, hi = region.lo[last], region.hi[last]
-    return [
-        e.set(mid_lo, e.pick(interior, region.inner_lo[last], hi)),
-        e.set(mid_hi, e.pick(copy.deepcopy(interior), region.inner_hi[last], hi)),
-        e.counted(inner.slot, e.get(mid_lo), e.get(mid_hi), _retarget(e, sw, lambda access: _from_b(e, sw, access))),
-        e.counted(side, e.const(0, INT), e.const(2, INT), [
-            e.counted(inner.slot, e.pick(first_side, lo, mid_hi), e.pick(copy.deepcopy(first_side), mid_lo, hi),
-                      _edge_body(e, sw, region))])]
+    if last:
+        row = loops[0].slot
+        middle_row = e.both(e.cmp("cmp.ge", e.get(row), e.get(mid_lo[0])), e.cmp("cmp.lt", e.get(row), e.get(mid_hi[0])))
+        bounds = [e.set(first_end, e.pick(middle_row, mid_lo[last], hi)),
+                  e.set(second_start, e.pick(copy.deepcopy(middle_row), mid_hi[last], hi))]
+    else:
+        bounds = [e.set(first_end, e.get(mid_lo[0])), e.set(second_start, e.get(mid_hi[0]))]
+    first_side = e.cmp("cmp.eq", e.get(side), e.const(0, INT))
+    edges = bounds + [e.counted(side, e.const(0, INT), e.const(2, INT), [
+        e.counted(loops[last].slot, e.pick(first_side, lo, second_start),
+                  e.pick(copy.deepcopy(first_side), first_end, hi), _edge_body(e, sw, region))])]
+    out += [e.counted(loops[0].slot, e.get(region.lo[0]), e.get(region.hi[0]), edges)] if last else edges
+    return out
 
 
 def _edge_body(e: _Emit, sw: _Sweep, region: _Region) -> list[ir.Stmt]:
