@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
 from noodle.compiler.driver import compile_source
@@ -274,3 +274,46 @@ fn main() {
     outs = [noodle(["run", "--backend", backend, "m.nd"], tmp_path) for backend in ("auto", "vm")]
     assert outs[0].returncode == 0, outs[0].context()
     assert outs[0].stdout == outs[1].stdout and "25.6875" in outs[0].stdout
+
+
+# each example compiles a module: no shrinking (minutes), the failing example is reported as drawn
+@settings(max_examples=30, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate])
+@given(st.data())
+def test_generated_stencils_and_regions(data) -> None:  # type: ignore[no-untyped-def]
+    """Any neighbourhood (offsets up to 2 either way), any margins: the sweeps end as the loops do."""
+    offsets = data.draw(st.lists(st.tuples(st.integers(-2, 2), st.integers(-2, 2)), min_size=1, max_size=6,
+                                 unique=True).filter(lambda o: any(dr or dc for dr, dc in o)))
+    weights = [data.draw(st.sampled_from(["0.5", "0.25", "-1.0", "2.0", "0.1"])) for _ in offsets]
+    # margins that keep every read inside the arrays, give or take one (short of it, both fail)
+    slack = [data.draw(st.sampled_from([0, 0, 0, 1, -1])) for _ in range(4)]
+    top = max(0, max(-dr for dr, _ in offsets) + slack[0])
+    bottom = max(0, max(dr for dr, _ in offsets) + slack[1])
+    left = max(0, max(-dc for _, dc in offsets) + slack[2])
+    right = max(0, max(dc for _, dc in offsets) + slack[3])
+
+    def at(d: int, var: str) -> str:
+        return var if d == 0 else f"{var} + {d}" if d > 0 else f"{var} - {-d}"
+    terms = " + ".join(f"{w} * a[{at(dr, 'i')}, {at(dc, 'j')}]" for (dr, dc), w in zip(offsets, weights))
+    rows, cols = f"{top}..len(a) - {bottom}", f"{left}..a.shape[1] - {right}"
+    source = f"""
+fn f(a: Array<float, 2>, b: Array<float, 2>, sweeps: int) {{
+    for t in 0..sweeps {{
+        for i in {rows} {{
+            for j in {cols} {{ b[i, j] = {terms} }}
+        }}
+        for i in {rows} {{
+            for j in {cols} {{ a[i, j] = b[i, j] }}
+        }}
+    }}
+}}
+"""
+    _, module = compile_source(source, "g.nd", "g")
+    fns = []
+    for backend in ("auto", "vm"):
+        machine = Machine(backend=backend)
+        lm = machine.load(module)
+        fns.append({"f": (lambda *args, _f=lm.functions["f"], _m=machine, _lm=lm: _m.call(_lm, _f, *args))})
+    # (hypothesis tries the first choices most: the ones that exercise odd sweeps and edges come first)
+    shape = (data.draw(st.sampled_from([12, 7, 4, 1])), data.draw(st.sampled_from([9, 5, 2])))
+    a, b = grid(data.draw, *shape), grid(data.draw, *shape)
+    _both((fns[0], fns[1]), "f", [a, b], data.draw(st.sampled_from([3, 6, 2, 1, 0])))
