@@ -179,3 +179,40 @@ print("child", os.waitstatus_to_exitcode(status))
 """)
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and "child 0" in out.stdout, out.stderr
+
+
+@pytest.mark.parametrize("value, warned", [("1", False), ("2", False), ("many", True), ("0", True)])
+def test_noodle_threads_sets_the_threads_a_split_uses(tmp_path, value: str, warned: bool) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    (tmp_path / "s.nd").write_text("""
+fn saxpy(x: float, a: Array<float, 1>, b: Array<float, 1>) {
+    for i in 0..len(a) { b[i] = x * a[i] + b[i] }
+}
+fn main() {
+    let a = arange(0.0, 2000000.0, 1.0)
+    let b = ones(2000000)
+    saxpy(2.0, a, b)
+    print(b[1999999], sum(b))
+}
+""")
+    noodle = Path(sys.executable).parent / "noodle"
+    out = subprocess.run([str(noodle), "run", "s.nd"], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "NOODLE_THREADS": value})
+    assert out.returncode == 0 and out.stdout == "3999999.0 4000000000000.0\n", out.stderr
+    assert ("NOODLE_THREADS" in out.stderr) == warned and out.stderr.count("\n") == int(warned)
+
+
+def test_thread_count_reads_the_environment(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import os
+
+    from noodle.backends.llvm.threads import MAX_THREADS, thread_count
+    monkeypatch.setenv("NOODLE_THREADS", "3")
+    assert thread_count() == 3
+    monkeypatch.setenv("NOODLE_THREADS", "100000")
+    assert thread_count() == MAX_THREADS
+    monkeypatch.delenv("NOODLE_THREADS")
+    assert thread_count() == max(1, min(os.cpu_count() or 1, MAX_THREADS))

@@ -71,11 +71,9 @@ def link(native: "tuple[str, list]", displays: dict[str, str], fallbacks: dict[s
         pool.ensure()  # the workers' pool, linked into the module
     engine, _ = jit.compile_ir(text.replace(REASSOCIATION, "") if exact else text)
     if splits:  # how many threads, and from what size
-        import os
-
         from noodle.backends import variants
-        from noodle.backends.llvm.threads import MAX_THREADS, MIN_GLOBAL, THREADS_GLOBAL
-        jit.set_global(engine, THREADS_GLOBAL, max(1, min(os.cpu_count() or 1, MAX_THREADS)))
+        from noodle.backends.llvm.threads import MIN_GLOBAL, THREADS_GLOBAL, thread_count
+        jit.set_global(engine, THREADS_GLOBAL, thread_count())
         jit.set_global(engine, MIN_GLOBAL, variants.threshold("map.parallel"))
     out: dict[str, Any] = {}
     for name, _index, sym, params, ret in entries:

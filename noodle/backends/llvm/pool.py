@@ -61,15 +61,13 @@ def ensure() -> None:
     with _lock:
         if _ready:
             return
-        import os
-
         import llvmlite.binding as llvm
 
         from noodle.backends.llvm import jit
-        from noodle.backends.llvm.threads import MAX_THREADS
+        from noodle.backends.llvm.threads import thread_count
 
         engine, _ = jit.compile_ir(str(build()))
-        jit.set_global(engine, WORKERS_GLOBAL, max(0, min(os.cpu_count() or 1, MAX_THREADS) - 1))
+        jit.set_global(engine, WORKERS_GLOBAL, thread_count() - 1)  # the caller is the other one
         for name in ("nd_pool_submit", "nd_pool_close"):
             llvm.add_symbol(name, engine.get_function_address(name))
         _ready = True

@@ -31,6 +31,32 @@ I8P = L.PointerType(I8)
 #: threads one split can use at most
 MAX_THREADS = 64
 THREADS_GLOBAL, MIN_GLOBAL = "nd_threads", "nd_parallel_min"
+#: the environment variable that sets how many threads a split uses (1: none besides the caller)
+THREADS_ENV = "NOODLE_THREADS"
+_warned: set[str] = set()
+
+
+def thread_count() -> int:
+    """Threads a split may use, the calling one included: `NOODLE_THREADS` when set (1 keeps
+    every nest on one core), else one per core."""
+    import os
+    import sys
+
+    cores = max(1, min(os.cpu_count() or 1, MAX_THREADS))
+    text = os.environ.get(THREADS_ENV)
+    if text is None:
+        return cores
+    try:
+        wanted = int(text)
+    except ValueError:
+        wanted = 0
+    if wanted < 1:
+        if text not in _warned:  # once per process, not per module linked
+            _warned.add(text)
+            print(f"noodle: {THREADS_ENV}={text!r} is not a whole number of threads of at least 1; using {cores}",
+                  file=sys.stderr)
+        return cores
+    return min(wanted, MAX_THREADS)
 _BYTES = {"double": 8, "float": 4, "i64": 8, "i32": 4}
 
 
