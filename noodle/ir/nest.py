@@ -141,3 +141,18 @@ def in_bounds_conditions(nest: Nest, pos: dict[str, int]) -> list[ir.Expr]:
                                  b=ir.Binary(op="int.sub", a=extent, b=const(c), ty=INT, skip=3, **pos),
                                  ty=BOOL, **pos))
     return out
+
+
+def disjoint(f: ir.Function, written: list[int], others: list[int], pos: dict[str, int]) -> ir.CallBuiltin:
+    """`parallel.disjoint(n, written..., others...)`: none of the arrays in `written` shares a byte
+    with any other array given (answered by native code; the VM's answer is no)."""
+    return ir.CallBuiltin(name="parallel.disjoint", args=[ir.Const(value=len(written), ty=INT, **pos)] + [
+        ir.LocalGet(slot=s, ty=f.local_types[s], **pos) for s in written + others], ty=BOOL, **pos)
+
+
+def all_of(conditions: list[ir.Expr], pos: dict[str, int]) -> ir.Expr:
+    """The conditions joined by `and`, in order (each evaluated only when those before hold)."""
+    out = conditions[0]
+    for c in conditions[1:]:
+        out = ir.Logical(op="and", a=out, b=c, ty=BOOL, **pos)
+    return out

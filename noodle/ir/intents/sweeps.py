@@ -38,7 +38,7 @@ import copy
 from typing import Callable
 
 from noodle.ir import nodes as ir
-from noodle.ir.nest import Nest, analyse, can_not_fail, in_bounds_conditions, index_form, unique
+from noodle.ir.nest import Nest, all_of, analyse, can_not_fail, disjoint, in_bounds_conditions, index_form, unique
 from noodle.ir.printer import expr_text
 from noodle.ir.types import BOOL, FLOAT, INT, Type
 from noodle.ir.walk import rewrite_body, walk
@@ -140,10 +140,7 @@ class _Emit:
         return ir.Binary(op=op, a=x, b=y, ty=BOOL, **self.pos)
 
     def both(self, *conds: ir.Expr) -> ir.Expr:
-        out = conds[0]
-        for c in conds[1:]:
-            out = ir.Logical(op="and", a=out, b=c, ty=BOOL, **self.pos)
-        return out
+        return all_of(list(conds), self.pos)
 
     def shifted(self, slot: int, by: int) -> ir.Expr:
         """`slot + by`, unchecked: the guard (a non-empty region, every index in bounds) keeps it
@@ -225,9 +222,7 @@ def _dispatch(f: ir.Function, loop: ir.ForRange, sw: _Sweep) -> ir.If:
 
     conditions = unique(in_bounds_conditions(sw.stencil, e.pos) + in_bounds_conditions(sw.copy_back, e.pos))
     conditions += [e.cmp("cmp.lt", copy.deepcopy(lp.start), copy.deepcopy(lp.stop)) for lp in loops]
-    others = sorted(sw.stencil.read - {sw.a, sw.b})
-    conditions.append(ir.CallBuiltin(name="parallel.disjoint", args=[e.const(2, INT)] + [
-        e.get(s) for s in [sw.a, sw.b] + others], ty=BOOL, **e.pos))
+    conditions.append(disjoint(f, [sw.a, sw.b], sorted(sw.stencil.read - {sw.a, sw.b}), e.pos))
     loop.intent, loop.note = "", "the sweeps as written"
     return ir.If(cond=e.both(*conditions), then=fast, otherwise=[loop], intent="jacobi", **e.pos)
 

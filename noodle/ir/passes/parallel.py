@@ -24,7 +24,7 @@ from __future__ import annotations
 import copy
 
 from noodle.ir import nodes as ir
-from noodle.ir.nest import analyse, in_bounds_conditions, unique
+from noodle.ir.nest import all_of, analyse, disjoint, in_bounds_conditions, unique
 from noodle.ir.types import BOOL, INT, NONE, FnT
 from noodle.ir.walk import walk
 
@@ -63,13 +63,8 @@ def _split(module: ir.Module, f: ir.Function, loop: ir.ForRange, count: list[int
     # the work is counted in array accesses: a stencil reading five neighbours splits sooner than a copy
     work = [ir.Const(value=len(nest.accesses), ty=INT, **pos)]
     conditions.append(ir.CallBuiltin(name="parallel.worth", args=work + bounds, ty=BOOL, **pos))
-    arrays = sorted(nest.written) + sorted(nest.read - nest.written)
-    conditions.append(ir.CallBuiltin(name="parallel.disjoint", args=[
-        ir.Const(value=len(nest.written), ty=INT, **pos)] + [
-        ir.LocalGet(slot=s, ty=f.local_types[s], **pos) for s in arrays], ty=BOOL, **pos))
-    guard = conditions[0]
-    for c in conditions[1:]:
-        guard = ir.Logical(op="and", a=guard, b=c, ty=BOOL, **pos)
+    conditions.append(disjoint(f, sorted(nest.written), sorted(nest.read - nest.written), pos))
+    guard = all_of(conditions, pos)
     run = ir.CallBuiltin(name="parallel.run", args=[
         ir.FuncRef(name=chunk.name, ty=FnT(tuple(chunk.local_types[:chunk.params]), NONE), **pos),
         copy.deepcopy(loop.start), copy.deepcopy(loop.stop)] + [
