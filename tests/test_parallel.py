@@ -2,6 +2,8 @@
 on any shape, view and overlap; never split when an index could fail or arrays overlap."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -216,3 +218,32 @@ def test_thread_count_reads_the_environment(monkeypatch) -> None:  # type: ignor
     assert thread_count() == MAX_THREADS
     monkeypatch.delenv("NOODLE_THREADS")
     assert thread_count() == max(1, min(os.cpu_count() or 1, MAX_THREADS))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task") or (os.cpu_count() or 1) < 2,
+                    reason="counts threads through Linux's /proc, on a machine with cores to split over")
+def test_the_first_split_starts_the_pools_workers(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Splits really run on more threads than the caller's (a missing C symbol would quietly leave
+    the pool without workers, every split then running on one core)."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "count.py"
+    script.write_text(f"""
+import os
+import numpy as np
+from noodle.backends.tuning import forced
+from noodle.compiler.driver import compile_source
+from noodle.vm.machine import Machine
+_, module = compile_source({KERNELS!r}, "p.nd", "p")
+with forced("map.parallel", 0):
+    axpy = Machine(backend="auto").load(module).functions["axpy"]
+x = np.ones(100000)
+before = len(os.listdir("/proc/self/task"))
+axpy(2.0, x, x.copy())
+print(len(os.listdir("/proc/self/task")) - before)
+""")
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "NOODLE_THREADS": "2"})
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout.strip()) == 1  # one worker besides the caller
