@@ -34,7 +34,7 @@ from noodle.stdlib import signatures as sigs
 
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1
 SEMVER = re.compile(r"\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?")
-#: Deepest lambda nesting (lambdas become nested Python functions; see noodle.vm.verify.MAX_DEPTH).
+#: Deepest lambda nesting (lambdas become nested Python functions; see noodle.format.limits.MAX_DEPTH).
 MAX_LAMBDA_DEPTH = 32
 #: Attributes a declaration may carry.
 KNOWN_ATTRIBUTES = {"no_optimize"}
@@ -1844,7 +1844,7 @@ def pattern_names(p: ast.Pattern, path: tuple[int, ...] = ()) -> list[tuple[str,
 
 def nesting_problem(body: list[ir.Stmt]) -> "tuple[ir.Node, str] | None":
     """Where a function nests regions past what the VM accepts (the verifier's limits), if anywhere."""
-    from noodle.vm.verify import MAX_BLOCKS, MAX_NESTING
+    from noodle.format.limits import MAX_BLOCKS, MAX_NESTING
 
     def expr_depth(e: ir.Node, depth: int) -> "tuple[ir.Node, str] | None":
         for child in walk_children(e):

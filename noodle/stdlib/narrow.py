@@ -13,7 +13,7 @@ from __future__ import annotations
 import ctypes
 
 from noodle.stdlib.natives import native
-from noodle.vm.values import ErrorValue
+from noodle.runtime.values import ErrorValue
 
 I32_MIN, I32_MAX = -(2**31), 2**31 - 1
 

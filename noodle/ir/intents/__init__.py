@@ -3,7 +3,7 @@
 `matmul` recognises the matrix product in its loop forms, `loops` the one- and two-level loops
 over arrays (reductions, dot, map, stencil, scan, histogram).  The `intents` pass
 (noodle.ir.passes.intents) runs them over every function; the variants each intent can run as
-are listed in noodle.backends.variants.
+are listed in noodle.ir.variants.
 """
 from __future__ import annotations
 

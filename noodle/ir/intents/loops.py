@@ -18,7 +18,7 @@ reads a stored array at another position than it writes, or reads a temporary be
 (each a loop-carried dependence, or a reason the iterations are not independent) is left alone,
 and the reason is kept on the loop (`ForRange.note`) for `noodlec --explain`.
 
-Only the dot product replaces the loop (with a guarded library variant, noodle.backends.variants);
+Only the dot product replaces the loop (with a guarded library variant, noodle.ir.variants);
 the others run as written — natively, where LLVM vectorises them (a recognised float sum may be
 reassociated) — and the recognition is what `--explain` reports.
 """
@@ -27,9 +27,9 @@ from __future__ import annotations
 import copy
 from typing import Iterator, Union
 
-from noodle.backends import variants
+from noodle.ir import variants
 from noodle.ir import nodes as ir
-from noodle.ir.scalar import NATIVE_BUILTINS, float_reductions
+from noodle.ir.native_plan import NATIVE_BUILTINS, float_reductions
 from noodle.ir.printer import expr_text
 from noodle.ir.types import BOOL, FLOAT, ArrayT, prune
 from noodle.ir.walk import walk

@@ -33,7 +33,7 @@ def toolchain_fingerprint() -> str:
     if _fingerprint is None:
         import os
 
-        from noodle import __version__
+        from noodle.version import __version__
 
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         parts = [__version__]
