@@ -67,3 +67,32 @@ def test_noodle_tune_says_when_it_cannot_keep_its_results(tmp_path: Path) -> Non
     out = subprocess.run([str(noodle), "tune", "--repeat", "1"], capture_output=True, text=True, timeout=300,
                          env={**os.environ, "NOODLE_CACHE_DIR": str(blocked)})
     assert out.returncode == 1 and "measured but not kept" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_the_entry_points_reader_is_asked_once_and_only_known_sizes_are_taken(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(variants, "THRESHOLDS", dict(variants.THRESHOLDS))
+    calls: list[int] = []
+
+    def read() -> dict[str, object]:
+        calls.append(1)
+        return {"map.fused": 77, "dot.blas": "many", "no.such.variant": 3}
+
+    variants.measured_by(read)
+    try:
+        assert calls == []  # installing reads nothing: a program that asks no threshold pays nothing
+        assert variants.threshold("map.fused") == 77
+        assert variants.threshold("dot.blas") == variants.THRESHOLDS["dot.blas"] != "many"
+        assert calls == [1]
+    finally:
+        variants.measured_by(lambda: {})
+
+
+def test_the_noodle_command_reads_this_machines_thresholds(cache: Path) -> None:
+    """`noodle` and `noodlec` install the reader: a threshold measured on this machine is the one used."""
+    (cache / "tuning.json").write_text(json.dumps({thresholds.machine_key(): {"map.fused": 5}}))
+    script = ("import sys; from noodle.tools import cli; from noodle.ir import variants\n"
+              "cli._use_measured_thresholds(); print(variants.threshold('map.fused'))")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "NOODLE_CACHE_DIR": str(cache)})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "5"

@@ -9,13 +9,14 @@ keeps only the entries it knows.  A machine never tuned, or a damaged file, mean
 from __future__ import annotations
 
 import os
-import platform
 
 from noodle.format.cache import read_file, user_cache_root, write_file
 
 
 def machine_key() -> str:
     """What the measurements hold for: this CPU and the libraries whose code is timed."""
+    import platform  # here, not at the top: `noodle run` imports this module and rarely calls this
+
     import numpy
 
     try:
@@ -27,6 +28,8 @@ def machine_key() -> str:
 
 
 def _cpu_name() -> str:
+    import platform
+
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
             for line in f:

@@ -16,11 +16,9 @@ No imports beyond the standard library's core (a leaf of the IR layer): the VM r
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Callable, Iterator
+    from typing import Callable
 
 
 class Variant:
@@ -162,16 +160,21 @@ def known_thresholds(found: "dict[str, object]") -> dict[str, int]:
     return {k: v for k, v in found.items() if k in THRESHOLDS and type(v) is int and v >= 0}
 
 
-@contextmanager
-def forced(key: str, value: int) -> "Iterator[None]":
-    """Run with one threshold set to `value` (0: the variant always; `NEVER`: never), then restore it."""
-    threshold(key)  # this machine's measured values are in place before one is overridden
-    saved = THRESHOLDS[key]
-    THRESHOLDS[key] = value
-    try:
-        yield
-    finally:
-        THRESHOLDS[key] = saved
+class forced:  # noqa: N801 - used as a function: `with forced("map.fused", 0): ...`
+    """Run with one threshold set to `value` (0: the variant always; `NEVER`: never), then restore it.
+
+    A class rather than a contextlib generator: `noodle run` imports this module, not contextlib."""
+
+    def __init__(self, key: str, value: int) -> None:
+        self.key, self.value = key, value
+
+    def __enter__(self) -> None:
+        threshold(self.key)  # this machine's measured values are in place before one is overridden
+        self.saved = THRESHOLDS[self.key]
+        THRESHOLDS[self.key] = self.value
+
+    def __exit__(self, *exc: object) -> None:
+        THRESHOLDS[self.key] = self.saved
 
 
 #: the reductions (their loops carry which, and into which variables)

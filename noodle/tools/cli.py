@@ -32,10 +32,15 @@ def noodlec_main() -> None:
 
 def _use_measured_thresholds() -> None:
     """The variant registry reads this machine's `noodle tune` results (on first use, not now)."""
-    from noodle.format import thresholds
     from noodle.ir import variants
 
-    variants.measured_by(thresholds.load)
+    variants.measured_by(_measured_thresholds)
+
+
+def _measured_thresholds() -> "dict[str, object]":
+    from noodle.format.thresholds import load  # imported when a threshold is first asked for
+
+    return load()
 
 
 def _guarded(command: "Callable[[], None]") -> None:
