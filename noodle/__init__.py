@@ -15,8 +15,6 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time, and `noodle run` imports this package
     from typing import Any
 
-from noodle.version import __version__
-
 _EXPORTS = {
     "VM": "noodle.host.embed", "Source": "noodle.host.embed", "UpgradeReport": "noodle.host.embed",
     "ModuleHandle": "noodle.host.embed",
@@ -24,9 +22,10 @@ _EXPORTS = {
     "NoodleError": "noodle.errors", "CompileError": "noodle.errors", "LoadError": "noodle.errors",
     "LimitExceeded": "noodle.errors", "UpgradeRejected": "noodle.errors",
     "NoodleRuntimeError": "noodle.runtime.errors",
+    "__version__": "noodle.version",
 }
 
-__all__ = sorted(_EXPORTS) + ["__version__"]
+__all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name: str) -> Any:
