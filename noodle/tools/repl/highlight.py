@@ -14,17 +14,18 @@ _BUILTINS = frozenset(PRELUDE) | frozenset(SPECIAL_PRELUDE)
 def token_classes(text: str) -> list[tuple[int, int, str]]:
     """(start, end, class) for every token of `text`; classes: keyword, number, string, builtin,
     name, operator, comment.  A text the lexer gives up on is coloured up to that point."""
-    from noodle.compiler import parser  # the lexer is the parser's own
+    from noodle.compiler.lexer import SourceLexer  # the parser's own lexer
+    from noodle.compiler.parse_state import CURRENT, ParseContext
 
-    ctx = parser._Ctx("<repl>", text)
-    saved = getattr(parser._TLS, "ctx", None)
-    parser._TLS.ctx = ctx  # interpolated expressions are parsed while lexing
+    ctx = ParseContext("<repl>", text)
+    saved = getattr(CURRENT, "ctx", None)
+    CURRENT.ctx = ctx  # interpolated expressions are parsed while lexing
     try:
-        raws = parser._Lexer(ctx, 0, len(text), 1, 0).tokens()
-    except Exception:  # noqa: BLE001 - colouring must never break typing (_Abort: too many errors)
+        raws = SourceLexer(ctx, 0, len(text), 1, 0).tokens()
+    except Exception:  # noqa: BLE001 - colouring must never break typing (ParseAborted: too many errors)
         raws = []
     finally:
-        parser._TLS.ctx = saved
+        CURRENT.ctx = saved
     out: list[tuple[int, int, str]] = []
     pos = 0
     for r in raws:

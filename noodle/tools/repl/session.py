@@ -1,8 +1,8 @@
 """The REPL's persistent session: each entry compiled and run once, state kept in a live module.
 
 The session is one Noodle module, `repl`, that gets a new version with every
-entry — the live-upgrade machinery of `noodle.VM` (:func:`noodle.vm.host._migrate`,
-:func:`noodle.vm.host._swap`) carries the module's variables from one version to
+entry — the live-upgrade machinery of `noodle.VM` (:func:`noodle.host.embed._migrate`,
+:func:`noodle.host.embed._swap`) carries the module's variables from one version to
 the next, exactly as `noodle run --watch` does for a running program.
 
 A version's source is the session's declarations so far (imports, functions,
@@ -67,7 +67,7 @@ class Session:
     """A persistent REPL session (see the module docstring)."""
 
     def __init__(self, root: "str | os.PathLike[str] | None" = None) -> None:
-        from noodle.compiler.driver import CompileOptions, Project
+        from noodle.build.driver import CompileOptions, Project
         from noodle.vm.machine import Machine
 
         self.root = Path(root) if root is not None else Path.cwd()
@@ -102,7 +102,7 @@ class Session:
         from noodle.compiler.diagnostics import DiagnosticBag
         from noodle.compiler.parser import parse
         from noodle.ir.passes import run_passes
-        from noodle.vm.module_file import source_hash
+        from noodle.format.module_file import source_hash
 
         self.count += 1
         tree = parse(entry, ENTRY_FILE)  # syntax errors point into the entry as typed
@@ -179,10 +179,10 @@ class Session:
         return outcome.kept
 
     def run(self, entry: str) -> Outcome:
-        from noodle.vm.errors import NoodleRuntimeError
-        from noodle.vm.host import _migrate, _swap
+        from noodle.runtime.errors import NoodleRuntimeError
+        from noodle.host.embed import _migrate, _swap
         from noodle.vm.image import build_image
-        from noodle.vm.values import nd_repr
+        from noodle.runtime.values import nd_repr
 
         entry = entry.strip("\n")
         if not entry.strip():
@@ -266,7 +266,7 @@ class Session:
 
     def _render_runtime(self, error: Any, layout: _Layout, entry: str) -> str:
         """A run-time error with its frames pointing into the entry, and the failing line shown."""
-        from noodle.vm.errors import Frame
+        from noodle.runtime.errors import Frame
 
         frames = []
         for f in error.stack:

@@ -22,9 +22,10 @@ from noodle.backends.bytecode.emitter import emit_module
 from noodle.ir import nodes as ir
 from noodle.ir.passes import run_passes
 from noodle.ir.types import FnT, parse_type
-from noodle.vm.cache import identifier, module_path, read_cached, write_cached
+from noodle.format.cache import identifier, module_path, write_cached
 from noodle.errors import LoadError
-from noodle.vm.module_file import ModuleFile, source_hash
+from noodle.format.module_file import ModuleFile, source_hash
+from noodle.vm.cache import read_cached
 
 
 @dataclass(slots=True)
