@@ -5,6 +5,7 @@
     ├── LoadError           a module file is foreign, truncated, corrupted or fails verification
     ├── NoodleRuntimeError  an uncaught Noodle error, with the Noodle stack (noodle.runtime.errors)
     ├── LimitExceeded       a call ran past a limit of its VM (steps, seconds, memory, depth)
+    ├── ProgramExit         Noodle code called `exit(code)`
     └── UpgradeRejected     a live upgrade or rollback was refused; nothing changed
 
 Kept import-light (no compiler, no VM) so that any entry point can catch them
@@ -58,6 +59,14 @@ class LimitExceeded(NoodleError):
         self.limit = limit  # "steps" | "seconds" | "memory" | "depth"
         self.stack = stack or []
         super().__init__(message)
+
+
+class ProgramExit(NoodleError):
+    """Noodle code called `exit(code)`: the program (or the host call) ends with that status."""
+
+    def __init__(self, code: int) -> None:
+        self.code = code
+        super().__init__(f"the program called exit({code})")
 
 
 class UpgradeRejected(NoodleError):

@@ -170,7 +170,14 @@ class Project:
         path = self.module_path(dep)
         if not path.is_file():
             nearby = [p.stem for p in path.parent.glob("*.nd")] if path.parent.is_dir() else []
-            raise CompileError([_diag("E0400", f"module `{dep}` not found (looked for {os.path.relpath(path)})", span,
+            from noodle.format.search_path import ManifestError, search_roots
+            try:
+                roots = search_roots(self.root)
+            except ManifestError as e:
+                raise CompileError([_diag("E0400", f"cannot read the project manifest: {e}", span)]) from None
+            rel = os.path.join(*dep.split(".")) + ".nd"
+            looked = ", ".join(os.path.relpath(os.path.join(r, rel)) for r in roots)
+            raise CompileError([_diag("E0400", f"module `{dep}` not found (looked for {looked})", span,
                                       did_you_mean(path.stem, nearby))])
         self.compile_module(dep, path, os.path.relpath(path), imported=True)
         return self.interfaces[dep]

@@ -32,7 +32,15 @@ def identifier(text: str) -> str:
 
 
 def module_path(root: "str | os.PathLike[str]", name: str) -> str:
-    return os.path.join(os.fspath(root), *name.split(".")) + ".nd"
+    """The source file of module `name` for a program at `root`: the first of the search roots
+    (:mod:`noodle.format.search_path`) that holds it, else where it would be under `root`."""
+    from noodle.format.search_path import ManifestError, find_module
+
+    try:
+        found = find_module(root, name)
+    except ManifestError:
+        found = None  # the compiler reports the manifest (see noodle.build.driver)
+    return found or os.path.join(os.fspath(root), *name.split(".")) + ".nd"
 
 
 def cache_path(root: "str | os.PathLike[str]", name: str, suffix: str = ".nbc") -> str:

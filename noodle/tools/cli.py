@@ -73,10 +73,12 @@ def _noodle_cli() -> None:
             from noodle.tools.repl import start_repl
             sys.exit(start_repl())
 
-    @cli.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+    @cli.command(context_settings={"allow_interspersed_args": False})
     @click.argument("file", required=False)
     @click.argument("args", nargs=-1, type=click.UNPROCESSED)
     @click.option("-O", "opt", type=click.IntRange(0, 2), default=1, help="optimisation level")
+    @click.option("--color", type=click.Choice(["auto", "always", "never"]), default=None,
+                  help="colour diagnostics and errors (default auto: on a terminal; FORCE_COLOR, NO_COLOR)")
     @click.option("--no-cache", is_flag=True, help="do not read or write __noodlecache__/")
     @click.option("--watch", is_flag=True, help="upgrade the running program live whenever FILE is saved")
     @click.option("--backend", type=click.Choice(["auto", "vm"]), default=None,
@@ -85,20 +87,25 @@ def _noodle_cli() -> None:
                   help="optimized (default): recognised loops may sum in another order (SIMD, BLAS); "
                        "safe: every loop adds in its own order, results identical to the VM's")
     def run(file: str | None, args: tuple[str, ...], opt: int, no_cache: bool, watch: bool,
-            backend: str | None, mode: str | None) -> None:
-        """Run FILE.nd (compiled on the fly, cached) or FILE.nbc; with no FILE, start the REPL."""
+            backend: str | None, mode: str | None, color: str | None) -> None:
+        """Run FILE.nd (compiled on the fly, cached) or FILE.nbc; with no FILE, start the REPL.
+
+        \b
+        noodle [run] [OPTIONS] FILE [--] [ARGS...]
+        Options go before FILE; everything after FILE is the program's (sys.args()),
+        as with python and node. `noodle FILE.nd` is `noodle run FILE.nd`.
+        """
         if file is None:
             from noodle.tools.repl import start_repl
             sys.exit(start_repl())
-        import os
-        if backend is not None:
-            os.environ["NOODLE_BACKEND"] = backend
-        if mode is not None:
-            os.environ["NOODLE_MODE"] = mode
-        if watch:
-            from noodle.tools.watch import watch as watch_file
-            sys.exit(watch_file(file))
-        sys.exit(runmod.run_file(file, list(args), opt, not no_cache))
+        options = {"-O": str(opt)}
+        for flag, on in (("--no-cache", no_cache), ("--watch", watch)):
+            if on:
+                options[flag] = "1"
+        for name, value in (("--backend", backend), ("--mode", mode), ("--color", color)):
+            if value is not None:
+                options[name] = value
+        sys.exit(runmod.run_request(runmod.RunRequest(file, list(args), options)))
 
     @cli.command()
     @click.argument("files", nargs=-1, required=True)

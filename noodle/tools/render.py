@@ -11,8 +11,23 @@ import os
 import sys
 
 
-def _colour(stream) -> bool:  # noqa: ANN001 - any text stream
-    return stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+def colour(stream) -> bool:  # noqa: ANN001 - any text stream
+    """Colour this stream?  `--color always|never` (NOODLE_COLOR) first, then FORCE_COLOR and
+    NO_COLOR (https://force-color.org, https://no-color.org), then: is it a terminal."""
+    choice = os.environ.get("NOODLE_COLOR", "auto")
+    if choice in ("always", "never"):
+        return choice == "always"
+    if os.environ.get("FORCE_COLOR", "") not in ("", "0"):
+        return True
+    if "NO_COLOR" in os.environ or os.environ.get("TERM") == "dumb":
+        return False
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+_colour = colour
 
 
 def print_compile_error(error, stream=None) -> None:  # noqa: ANN001

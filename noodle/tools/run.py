@@ -10,6 +10,8 @@ import os
 import sys
 
 EXIT_OK, EXIT_ERROR, EXIT_COMPILE = 0, 1, 2
+#: the program file cannot be opened (sysexits' EX_NOINPUT); a wrong command line exits 2, as click's do
+EXIT_NO_FILE, EXIT_USAGE = 66, 2
 
 
 def _print_err(text: str) -> None:
@@ -112,12 +114,17 @@ def _load_nbc(path: str):
 
 def run_file(path: str, args: list[str] | None = None, opt_level: int = 1, use_cache: bool = True) -> int:
     """`noodle run FILE`: exit 0 on success, 1 on an uncaught error, 2 when it does not compile."""
-    from noodle.errors import CompileError, LoadError
+    from noodle.errors import CompileError, LoadError, ProgramExit
     from noodle.runtime.errors import NoodleRuntimeError
 
-    sys.argv = [path] + list(args or [])
+    if not os.path.isfile(path):
+        reason = "is a directory" if os.path.isdir(path) else "no such file" if not os.path.exists(path) \
+            else "not a regular file"
+        _print_err(f"noodle: cannot open {path}: {reason}")
+        return EXIT_NO_FILE
     try:
         machine, lm = load_program(path, opt_level, use_cache)
+        machine.args = list(args or [])
     except CompileError as e:
         from noodle.tools.render import print_compile_error
         print_compile_error(e)
@@ -139,6 +146,13 @@ def run_file(path: str, args: list[str] | None = None, opt_level: int = 1, use_c
         from noodle.tools.render import print_runtime_error
         print_runtime_error(e)
         return EXIT_ERROR
+    except ProgramExit as e:
+        status = e.code
+        try:
+            sys.stdout.flush()
+        except (BrokenPipeError, OSError):
+            _silence_stdout()
+        return status
     except KeyboardInterrupt:
         _print_err("interrupted")
         return 130
@@ -199,8 +213,107 @@ def test_files(paths: list[str]) -> int:
     return EXIT_ERROR if failed else EXIT_OK
 
 
+#: the `noodle` subcommands; any other first word that names a file runs it (`noodle app.nd`)
+SUBCOMMANDS = frozenset({"run", "test", "check", "disasm", "repl", "tune"})
+
+#: `noodle run` options: name -> allowed values (None: a flag)
+RUN_OPTIONS: dict[str, tuple[str, ...] | None] = {
+    "-O": ("0", "1", "2"), "--no-cache": None, "--watch": None, "--backend": ("auto", "vm"),
+    "--mode": ("optimized", "safe"), "--color": ("auto", "always", "never"),
+}
+
+
+class UsageError(Exception):
+    """A wrong `noodle run` command line."""
+
+
+class RunRequest:
+    """`noodle [run] [OPTIONS] FILE [--] [ARGS...]`, parsed."""
+
+    __slots__ = ("file", "args", "options")
+
+    def __init__(self, file: str, args: list[str], options: dict[str, str]) -> None:
+        self.file, self.args, self.options = file, args, options
+
+
+def parse_run(argv: list[str]) -> RunRequest | None:
+    """Options, then FILE, then the program's arguments: everything after FILE belongs to the
+    program, as with python and node (`--` before them is allowed and dropped).  An unknown option
+    before FILE is an error.  None when help was asked for (click prints it)."""
+    options: dict[str, str] = {}
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            i += 1
+            break
+        if not arg.startswith("-") or arg == "-":
+            break
+        if arg in ("-h", "--help"):
+            return None
+        name, eq, value = arg.partition("=")
+        if name.startswith("-O") and not name.startswith("--") and len(name) > 2:
+            name, value, eq = "-O", name[2:], "="
+        if name not in RUN_OPTIONS:
+            raise UsageError(f"unknown option {arg!r}")
+        allowed = RUN_OPTIONS[name]
+        if allowed is None:
+            if eq:
+                raise UsageError(f"option {name} takes no value")
+            options[name] = "1"
+        else:
+            if not eq:
+                i += 1
+                if i >= len(argv):
+                    raise UsageError(f"option {name} needs a value: {', '.join(allowed)}")
+                value = argv[i]
+            if value not in allowed:
+                raise UsageError(f"option {name}: {value!r} is not one of {', '.join(allowed)}")
+            options[name] = value
+        i += 1
+    if i >= len(argv):
+        raise UsageError("no program file given")
+    rest = argv[i + 1:]
+    if rest[:1] == ["--"]:
+        rest = rest[1:]
+    return RunRequest(argv[i], rest, options)
+
+
 def fast_main(argv: list[str]) -> int | None:
-    """Handle `noodle run FILE [ARGS...]` without importing click/rich; None when not applicable."""
-    if len(argv) >= 2 and argv[0] == "run" and not argv[1].startswith("-"):
-        return run_file(argv[1], argv[2:])
-    return None
+    """`noodle run ...` and `noodle FILE ...` without importing click/rich; None when not applicable."""
+    if not argv:
+        return None
+    if argv[0] == "run":
+        rest = argv[1:]
+        if not rest:
+            return None  # `noodle run` alone: the REPL
+    elif argv[0] in SUBCOMMANDS or argv[0].startswith("-") and argv[0].partition("=")[0] not in RUN_OPTIONS \
+            and not argv[0].startswith("-O"):
+        return None
+    elif argv[0].startswith("-") or argv[0].endswith((".nd", ".nbc")) or os.path.isfile(argv[0]) or "/" in argv[0]:
+        rest = argv
+    else:
+        return None  # click says there is no such command
+    try:
+        request = parse_run(rest)
+    except UsageError as e:
+        _print_err(f"noodle run: {e}\nusage: noodle [run] [OPTIONS] FILE [--] [ARGS...]  (noodle run --help)")
+        return EXIT_USAGE
+    if request is None:
+        return None
+    return run_request(request)
+
+
+def run_request(request: RunRequest) -> int:
+    """Run a parsed `noodle run` command line."""
+    o = request.options
+    if "--backend" in o:
+        os.environ["NOODLE_BACKEND"] = o["--backend"]
+    if "--mode" in o:
+        os.environ["NOODLE_MODE"] = o["--mode"]
+    if "--color" in o:
+        os.environ["NOODLE_COLOR"] = o["--color"]
+    if "--watch" in o:
+        from noodle.tools.watch import watch as watch_file
+        return watch_file(request.file)
+    return run_file(request.file, request.args, int(o.get("-O", "1")), "--no-cache" not in o)

@@ -41,10 +41,10 @@ class CallRules:
                     mod, member = self.from_names[name]
                     return self.call_module_member(mod, member, e, f.span)
                 if name not in self.globals and name not in self.imports:
-                    if name == "print":
+                    if name in ("print", "eprint"):
                         args = [self.expr(a.value) for a in e.args]
                         self.no_named(e)
-                        return ir.CallBuiltin(name="print", args=args, ty=NONE, **pos)
+                        return ir.CallBuiltin(name=name, args=args, ty=NONE, **pos)
                     if name == "str":
                         self.no_named(e)
                         if len(e.args) != 1:
