@@ -21,7 +21,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
     from typing import Any, Callable
 
-from noodle.runtime.values import INT_MAX, INT_MIN, ErrorValue, nd_str, quote
+from noodle.runtime.values import INT_MAX, INT_MIN, ErrorValue, nd_repr, nd_str, quote
 
 
 class Native:
@@ -104,6 +104,8 @@ def _exit(code: int) -> None:
 
 
 NATIVES["print"] = Native("print", -1, _print)
+#: a value as written in source (strings quoted): the values a failed `assert a == b` in a test shows
+NATIVES["repr"] = Native("repr", 1, nd_repr)
 NATIVES["eprint"] = Native("eprint", -1, _eprint)
 NATIVES["exit"] = Native("exit", 1, _exit)
 NATIVES["sys.exit"] = Native("sys.exit", 1, _exit)

@@ -108,10 +108,22 @@ def _noodle_cli() -> None:
         sys.exit(runmod.run_request(runmod.RunRequest(file, list(args), options)))
 
     @cli.command()
-    @click.argument("files", nargs=-1, required=True)
-    def test(files: tuple[str, ...]) -> None:
-        """Run the `test` blocks of FILES."""
-        sys.exit(runmod.test_files(list(files)))
+    @click.argument("paths", nargs=-1)
+    @click.option("-k", "pattern", metavar="PATTERN", help="only tests whose FILE::name contains PATTERN")
+    @click.option("--json", "as_json", is_flag=True, help="the report as JSON (schema 1)")
+    @click.option("--junit", "junit", metavar="FILE", help="also write the report as JUnit XML to FILE")
+    @click.option("-v", "--verbose", is_flag=True, help="show the Noodle stack of each failure")
+    @click.option("--color", type=click.Choice(["auto", "always", "never"]), default=None,
+                  help="colour the report (default auto: on a terminal; FORCE_COLOR, NO_COLOR)")
+    def test(paths: tuple[str, ...], pattern: str | None, as_json: bool, junit: str | None, verbose: bool,
+             color: str | None) -> None:
+        """Run the `test` blocks of PATHS: files, or folders searched for .nd files with tests
+        (default: the current folder)."""
+        import os
+        if color is not None:
+            os.environ["NOODLE_COLOR"] = color
+        from noodle.tools.testing import main as test_main
+        sys.exit(test_main(list(paths), pattern, as_json, junit, verbose))
 
     @cli.command()
     @click.argument("file")

@@ -176,43 +176,6 @@ def _silence_stdout() -> None:
     os.dup2(devnull, sys.stdout.fileno())
 
 
-def test_files(paths: list[str]) -> int:
-    """`noodle test FILES`: one line per test, then `N passed, N failed`; exit 1 if any failed."""
-    from noodle.errors import CompileError, LoadError
-    from noodle.runtime.errors import NoodleRuntimeError
-
-    passed = failed = 0
-    status = EXIT_OK
-    for path in paths:
-        try:
-            machine, lm = load_program(path)
-            machine.call(lm, lm.functions["__init__"])
-        except CompileError as e:
-            from noodle.tools.render import print_compile_error
-            print_compile_error(e)
-            status = EXIT_COMPILE
-            continue
-        except (LoadError, NoodleRuntimeError) as e:
-            _print_err(f"error: {e}")
-            failed += 1
-            continue
-        for result in machine.run_tests(lm):
-            if result.passed:
-                passed += 1
-                print(f"PASS {result.name}")
-            else:
-                failed += 1
-                assert result.error is not None
-                print(f"FAIL {result.name}: {result.error.message}")
-                frames = "\n".join(str(f) for f in result.error.stack)
-                if frames and os.environ.get("NOODLE_TEST_VERBOSE"):
-                    print(frames)
-    print(f"{passed} passed, {failed} failed")
-    if status != EXIT_OK:
-        return status
-    return EXIT_ERROR if failed else EXIT_OK
-
-
 #: the `noodle` subcommands; any other first word that names a file runs it (`noodle app.nd`)
 SUBCOMMANDS = frozenset({"run", "test", "check", "disasm", "repl", "tune"})
 
