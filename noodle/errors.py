@@ -31,11 +31,16 @@ class CompileError(NoodleError):
         super().__init__(diagnostics[0].message if diagnostics else "compile error")
 
     def render(self) -> str:
+        """Every diagnostic as text: `FILE:LINE:COL: error[CODE]: message`, the line, a caret, hints."""
         parts = []
         for d in self.diagnostics:
             src = self.sources.get(d.span.file)
-            parts.append(d.render(src.splitlines() if src is not None else None))
+            parts.append(d.render(src.splitlines() if src is not None else None, self.sources))
         return "\n".join(parts)
+
+    def __str__(self) -> str:
+        """The rendered diagnostics (what `noodlec` prints), so an embedder's log says where and why."""
+        return self.render() if self.diagnostics else "compile error"
 
     def to_json(self) -> str:
         import json

@@ -101,5 +101,34 @@ def write_cached(root: "str | os.PathLike[str]", name: str, module) -> None:
     _write(cache_path(root, name), mf.encode(module))
 
 
+def write_warnings(root: "str | os.PathLike[str]", name: str, warnings: list) -> None:
+    """Keep a module's warnings (JSON objects with a `rendered` text) beside its cache entry, so a
+    run from the cache shows them again; none: the file is removed."""
+    import json
+
+    path = cache_path(root, name, ".warn")
+    if not warnings:
+        try:
+            os.remove(path)
+        except OSError:
+            pass
+        return
+    _write(path, json.dumps(warnings).encode("utf-8"))
+
+
+def read_warnings(root: "str | os.PathLike[str]", name: str) -> list | None:
+    """The warnings kept for a module's cache entry (valid while the entry is), or None."""
+    data = _read_bytes(cache_path(root, name, ".warn"))
+    if data is None:
+        return None
+    import json
+
+    try:
+        items = json.loads(data)
+    except ValueError:
+        return None
+    return items if isinstance(items, list) and all(isinstance(w, dict) for w in items) else None
+
+
 def write_image(root: "str | os.PathLike[str]", name: str, image) -> None:
     _write(cache_path(root, name, ".nbi"), image.dumps())

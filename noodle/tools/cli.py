@@ -153,6 +153,15 @@ def _noodle_cli() -> None:
         click.echo(disassemble(mod), nl=False)
 
     @cli.command()
+    @click.argument("files", nargs=-1, required=True)
+    @click.option("--json", "as_json", is_flag=True,
+                  help=f"one JSON object: schema ({CHECK_SCHEMA}), files, errors, warnings, diagnostics")
+    @_warning_options
+    def check(files: tuple[str, ...], as_json: bool, allow: tuple[str, ...], deny: tuple[str, ...]) -> None:
+        """Type-check FILES and report errors and warnings; nothing is written or run."""
+        sys.exit(check_files(list(files), as_json, allow, deny))
+
+    @cli.command()
     def repl() -> None:
         """Start the interactive REPL."""
         from noodle.tools.repl import start_repl
@@ -181,14 +190,71 @@ def _noodle_cli() -> None:
     cli(prog_name="noodle")
 
 
-def _compile(file: str, opt: int, use_cache: bool = False):
+def _compile(file: str, opt: int, use_cache: bool = False, allow: "tuple[str, ...]" = (),
+             deny: "tuple[str, ...]" = (), project_out: "list | None" = None):
+    """Compile FILE (raises CompileError); `project_out` receives the Project (its warnings)."""
     from pathlib import Path
 
     from noodle.build.driver import CompileOptions, Project
 
     p = Path(file)
-    project = Project(p.parent if str(p.parent) else Path("."), CompileOptions(opt, use_cache))
+    project = Project(p.parent if str(p.parent) else Path("."),
+                      CompileOptions(opt, use_cache, frozenset(allow), frozenset(deny)))
+    if project_out is not None:
+        project_out.append(project)
     return project.compile_file(p, display=file)
+
+
+def _warning_options(command):  # noqa: ANN001, ANN202 - a click command
+    import click
+
+    command = click.option("-D", "--deny", "deny", multiple=True, metavar="CODE",
+                           help="report warning CODE as an error (stops the build)")(command)
+    return click.option("-A", "--allow", "allow", multiple=True, metavar="CODE",
+                        help="do not report warning CODE (W0101; `all`: no warning)")(command)
+
+
+def check_files(files: "list[str]", as_json: bool, allow: "tuple[str, ...]", deny: "tuple[str, ...]") -> int:
+    """`noodle check FILE...`: type-check and lint, write nothing.  0: no error (warnings are fine),
+    2: an error, 66: a file that cannot be opened."""
+    import json
+    import os
+
+    from noodle.errors import CompileError
+    from noodle.tools.render import print_diagnostics
+    from noodle.tools.run import EXIT_NO_FILE
+
+    status = 0
+    report: list[dict] = []
+    for file in files:
+        if not os.path.isfile(file):
+            if not as_json:
+                sys.stderr.write(f"noodle check: cannot open {file}: no such file\n")
+            report.append({"code": "E0400", "severity": "error", "message": f"cannot open {file}: no such file",
+                           "file": file, "line": 0, "col": 0, "end_line": 0, "end_col": 0, "hint": None,
+                           "notes": [], "related": []})
+            status = max(status, EXIT_NO_FILE)
+            continue
+        projects: list = []
+        try:
+            _compile(file, 1, False, allow, deny, projects)
+            diagnostics, sources = projects[0].warnings, projects[0].sources
+        except CompileError as e:
+            diagnostics = (projects[0].warnings if projects else []) + list(e.diagnostics)
+            sources = dict(projects[0].sources if projects else {}, **e.sources)
+            status = max(status, 2)
+        report += [d.to_json() for d in diagnostics]
+        if not as_json:
+            print_diagnostics(diagnostics, sources)
+    if as_json:
+        errors = sum(d["severity"] == "error" for d in report)
+        print(json.dumps({"schema": CHECK_SCHEMA, "files": files, "errors": errors,
+                          "warnings": len(report) - errors, "diagnostics": report}, indent=2))
+    return status
+
+
+#: version of `noodle check --json`'s object (`schema`); raised when a field changes meaning or goes
+CHECK_SCHEMA = 1
 
 
 def _noodlec_cli() -> None:
@@ -206,10 +272,21 @@ def _noodlec_cli() -> None:
     @click.option("--emit", type=click.Choice(["ast", "ir", "bytecode", "llvm"]),
                   help="print a stage instead of writing")
     @click.option("--explain", is_flag=True, help="say, function by function, what runs natively and why not")
-    @click.option("--json", "as_json", is_flag=True, help="diagnostics as a JSON list")
+    @click.option("--json", "as_json", is_flag=True, help="diagnostics (errors and warnings) as a JSON list")
+    @click.option("--color", type=click.Choice(["auto", "always", "never"]), default=None,
+                  help="colour diagnostics (default auto: on a terminal; FORCE_COLOR, NO_COLOR)")
+    @_warning_options
     @click.version_option(package_name="noodle-lang", prog_name="noodlec")
-    def noodlec(file: str, output: str | None, opt: int, emit: str | None, as_json: bool, explain: bool) -> None:
+    def noodlec(file: str, output: str | None, opt: int, emit: str | None, as_json: bool, explain: bool,
+                color: str | None, allow: tuple[str, ...], deny: tuple[str, ...]) -> None:
         """Compile FILE.nd to a .nbc module."""
+        import os
+        if color is not None:
+            os.environ["NOODLE_COLOR"] = color
+        if not os.path.isfile(file):
+            click.echo(f"noodlec: cannot open {file}: no such file", err=True)
+            sys.exit(66)
+        projects: list = []
         try:
             if emit == "ast":
                 from noodle.build.driver import read_source
@@ -218,14 +295,20 @@ def _noodlec_cli() -> None:
                 tree = parse(read_source(Path(file), file), file)
                 click.echo(pprint.pformat(tree, width=110, sort_dicts=False))
                 return
-            compiled = _compile(file, opt)
+            compiled = _compile(file, opt, False, allow, deny, projects)
         except CompileError as e:
+            warnings = projects[0].warnings if projects else []
             if as_json:
-                click.echo(e.to_json())
+                click.echo(json.dumps([d.to_json() for d in warnings + list(e.diagnostics)], indent=2))
             else:
-                from noodle.tools.render import print_compile_error
-                print_compile_error(e)
+                from noodle.tools.render import print_diagnostics
+                print_diagnostics(warnings, projects[0].sources if projects else {})
+                print_diagnostics(e.diagnostics, e.sources)
             sys.exit(2)
+        warnings = projects[0].warnings
+        if warnings and not as_json:
+            from noodle.tools.render import print_diagnostics
+            print_diagnostics(warnings, projects[0].sources)
         if emit == "ir":
             from noodle.ir.printer import print_module
             assert compiled.ir is not None
@@ -267,6 +350,6 @@ def _noodlec_cli() -> None:
             click.echo(f"error: cannot write {out}: {e.strerror}", err=True)
             sys.exit(1)
         if as_json:
-            click.echo(json.dumps([]))
+            click.echo(json.dumps([d.to_json() for d in warnings], indent=2))
 
     noodlec(prog_name="noodlec")

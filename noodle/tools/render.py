@@ -31,28 +31,43 @@ _colour = colour
 
 
 def print_compile_error(error, stream=None) -> None:  # noqa: ANN001
-    """Every diagnostic of a CompileError: location, message, source line, caret, hint."""
+    """Every diagnostic of a CompileError: location, message, source line, caret, notes, hint."""
+    print_diagnostics(error.diagnostics, error.sources, stream)
+
+
+def print_diagnostics(diagnostics, sources, stream=None) -> None:  # noqa: ANN001
+    """Diagnostics (errors or warnings) as `noodlec` shows them; coloured on a terminal."""
     stream = stream or sys.stderr
     if not _colour(stream):
-        stream.write(error.render() + "\n")
+        for d in diagnostics:
+            src = sources.get(d.span.file)
+            stream.write(d.render(src.splitlines() if src is not None else None, sources) + "\n")
         return
     from rich.console import Console
     from rich.markup import escape
 
+    from noodle.compiler.diagnostics import source_excerpt
+
     console = Console(file=stream, highlight=False, soft_wrap=True)
-    for d in error.diagnostics:
-        console.print(f"[bold]{escape(str(d.span))}:[/bold] [bold red]error[{d.code}][/bold red]: "
+
+    def excerpt(span, colour: str) -> None:  # noqa: ANN001
+        src = sources.get(span.file)
+        lines = source_excerpt(span, src.splitlines() if src is not None else None)
+        if lines:
+            gutter, _, text = lines[0].partition("| ")
+            console.print(f"[dim]{escape(gutter)}| [/dim]{escape(text)}")
+            console.print(f"[bold {colour}]{escape(lines[1])}[/]")
+
+    for d in diagnostics:
+        colour = "red" if d.severity == "error" else "yellow"
+        console.print(f"[bold]{escape(str(d.span))}:[/bold] [bold {colour}]{d.severity}[{d.code}][/bold {colour}]: "
                       f"[bold]{escape(d.message)}[/bold]")
-        src = error.sources.get(d.span.file)
-        lines = src.splitlines() if src is not None else []
-        if 1 <= d.span.line <= len(lines):
-            text = lines[d.span.line - 1].expandtabs(4)
-            width = d.span.end_col - d.span.col if d.span.end_line == d.span.line and d.span.end_col > d.span.col else 1
-            gutter = f"{d.span.line:>4} | "
-            console.print(f"[dim]{gutter}[/dim]{escape(text)}")
-            console.print(" " * (len(gutter) + max(d.span.col - 1, 0)) + "[bold red]" + "^" * max(width, 1) + "[/]")
+        excerpt(d.span, colour)
         for note in d.notes:
             console.print(f"  [blue]note:[/blue] {escape(note)}")
+        for span, text in d.related:
+            console.print(f"  [blue]note:[/blue] {escape(text)} ({escape(str(span))})")
+            excerpt(span, "blue")
         if d.hint:
             console.print(f"  [cyan]hint:[/cyan] {escape(d.hint)}")
 

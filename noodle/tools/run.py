@@ -7,6 +7,7 @@ imports click and rich only for everything else.
 from __future__ import annotations
 
 import os
+import re
 import sys
 
 EXIT_OK, EXIT_ERROR, EXIT_COMPILE = 0, 1, 2
@@ -18,7 +19,37 @@ def _print_err(text: str) -> None:
     sys.stderr.write(text + "\n")
 
 
-def load_program(path: str, opt_level: int = 1, use_cache: bool = True):
+class WarningPolicy:
+    """Which warnings a command shows: `-A CODE` allows (hides) one, `-A all` every one; `-D CODE`
+    denies one (it becomes an error).  Warnings go to stderr as the program is loaded."""
+
+    __slots__ = ("allow", "deny", "stream")
+
+    def __init__(self, allow: "tuple[str, ...] | frozenset[str]" = (), deny: "tuple[str, ...] | frozenset[str]" = (),
+                 stream=None) -> None:  # noqa: ANN001
+        self.allow, self.deny, self.stream = frozenset(allow), frozenset(deny), stream
+
+    def keeps(self, code: str) -> bool:
+        return code in self.deny or not (code in self.allow or "all" in self.allow)
+
+    def show_rendered(self, items: "list | None") -> None:
+        """Warnings kept with a cache entry (JSON with their rendered text)."""
+        out = self.stream or sys.stderr
+        for w in items or []:
+            if self.keeps(str(w.get("code", ""))) and isinstance(w.get("rendered"), str):
+                out.write(w["rendered"] + "\n")
+
+    def show(self, project) -> None:  # noqa: ANN001 - a Project
+        if project.warnings:
+            from noodle.tools.render import print_diagnostics
+            print_diagnostics(project.warnings, project.sources, self.stream or sys.stderr)
+            project.warnings = []
+
+
+_QUIET = WarningPolicy(("all",))
+
+
+def load_program(path: str, opt_level: int = 1, use_cache: bool = True, warnings: "WarningPolicy | None" = None):
     """Compile (or load from cache) the program at `path` and link it into a fresh machine.
 
     Returns (machine, loaded module), top-level code not yet run.  A `.nbc`
@@ -29,6 +60,7 @@ def load_program(path: str, opt_level: int = 1, use_cache: bool = True):
     """
     from noodle.vm.machine import Machine
 
+    warnings = warnings or _QUIET
     if path.endswith(".nbc"):
         return _load_nbc(path)
     root = os.path.dirname(path) or "."
@@ -43,19 +75,23 @@ def load_program(path: str, opt_level: int = 1, use_cache: bool = True):
                 source: str | None = f.read()
         except (OSError, UnicodeDecodeError):
             source = None
-        image = read_image(root, name, source) if source is not None else None
+        image = read_image(root, name, source) if source is not None and not warnings.deny else None
         if image is not None:
-            machine = Machine(lambda dep: _find_import(root, dep, opt_level), source_root=root)
+            from noodle.format.cache import read_warnings
+            warnings.show_rendered(read_warnings(root, name))
+            machine = Machine(lambda dep: _find_import(root, dep, opt_level, warnings), source_root=root)
             return machine, machine.load(image, run_init=False)
     from pathlib import Path
 
     from noodle.build.driver import CompileOptions, Project
 
-    project = Project(Path(root), CompileOptions(opt_level, use_cache))
+    project = Project(Path(root), CompileOptions(opt_level, use_cache, warnings.allow, warnings.deny))
     compiled = project.compile_file(Path(path), display=path)
+    warnings.show(project)
 
     def find(dep: str):
         module = project.find(dep)
+        warnings.show(project)
         return _image_for(root, dep, module, cache)
 
     machine = Machine(find, source_root=root)
@@ -73,20 +109,25 @@ def _image_for(root: str, name: str, module, cache: bool):
     return image
 
 
-def _find_import(root: str, name: str, opt_level: int):
+def _find_import(root: str, name: str, opt_level: int, warnings: "WarningPolicy | None" = None):
     """An imported module for the fast path: its cached image when valid, else compiled."""
-    from noodle.format.cache import read_source
+    from noodle.format.cache import read_source, read_warnings
     from noodle.vm.cache import read_image
 
+    warnings = warnings or _QUIET
     source = read_source(root, name)
     image = read_image(root, name, source) if source is not None else None
     if image is not None:
+        warnings.show_rendered(read_warnings(root, name))
         return image
     from pathlib import Path
 
     from noodle.build.driver import CompileOptions, Project
 
-    return _image_for(root, name, Project(Path(root), CompileOptions(opt_level, True)).find(name), True)
+    project = Project(Path(root), CompileOptions(opt_level, True, warnings.allow, warnings.deny))
+    module = project.find(name)
+    warnings.show(project)
+    return _image_for(root, name, module, True)
 
 
 def _load_nbc(path: str):
@@ -112,7 +153,8 @@ def _load_nbc(path: str):
     return machine, machine.load(module, run_init=False)
 
 
-def run_file(path: str, args: list[str] | None = None, opt_level: int = 1, use_cache: bool = True) -> int:
+def run_file(path: str, args: list[str] | None = None, opt_level: int = 1, use_cache: bool = True,
+             warnings: "WarningPolicy | None" = None) -> int:
     """`noodle run FILE`: exit 0 on success, 1 on an uncaught error, 2 when it does not compile."""
     from noodle.errors import CompileError, LoadError, ProgramExit
     from noodle.runtime.errors import NoodleRuntimeError
@@ -123,7 +165,7 @@ def run_file(path: str, args: list[str] | None = None, opt_level: int = 1, use_c
         _print_err(f"noodle: cannot open {path}: {reason}")
         return EXIT_NO_FILE
     try:
-        machine, lm = load_program(path, opt_level, use_cache)
+        machine, lm = load_program(path, opt_level, use_cache, warnings or WarningPolicy())
         machine.args = list(args or [])
     except CompileError as e:
         from noodle.tools.render import print_compile_error
@@ -183,7 +225,9 @@ SUBCOMMANDS = frozenset({"run", "test", "check", "disasm", "repl", "tune"})
 RUN_OPTIONS: dict[str, tuple[str, ...] | None] = {
     "-O": ("0", "1", "2"), "--no-cache": None, "--watch": None, "--backend": ("auto", "vm"),
     "--mode": ("optimized", "safe"), "--color": ("auto", "always", "never"),
+    "-A": ("CODE",), "-D": ("CODE",),  # a warning code (W0101) or `all`; repeatable
 }
+_CODE = re.compile(r"W\d{4}|all\Z")
 
 
 class UsageError(Exception):
@@ -215,8 +259,8 @@ def parse_run(argv: list[str]) -> RunRequest | None:
         if arg in ("-h", "--help"):
             return None
         name, eq, value = arg.partition("=")
-        if name.startswith("-O") and not name.startswith("--") and len(name) > 2:
-            name, value, eq = "-O", name[2:], "="
+        if name[:2] in ("-O", "-A", "-D") and not name.startswith("--") and len(name) > 2:
+            name, value, eq = name[:2], name[2:], "="
         if name not in RUN_OPTIONS:
             raise UsageError(f"unknown option {arg!r}")
         allowed = RUN_OPTIONS[name]
@@ -230,6 +274,12 @@ def parse_run(argv: list[str]) -> RunRequest | None:
                 if i >= len(argv):
                     raise UsageError(f"option {name} needs a value: {', '.join(allowed)}")
                 value = argv[i]
+            if allowed == ("CODE",):
+                if not _CODE.fullmatch(value):
+                    raise UsageError(f"option {name}: {value!r} is not a warning code (W0101) or `all`")
+                options[name] = ",".join(filter(None, [options.get(name, ""), value]))
+                i += 1
+                continue
             if value not in allowed:
                 raise UsageError(f"option {name}: {value!r} is not one of {', '.join(allowed)}")
             options[name] = value
@@ -279,4 +329,5 @@ def run_request(request: RunRequest) -> int:
     if "--watch" in o:
         from noodle.tools.watch import watch as watch_file
         return watch_file(request.file)
-    return run_file(request.file, request.args, int(o.get("-O", "1")), "--no-cache" not in o)
+    policy = WarningPolicy(tuple(filter(None, o.get("-A", "").split(","))), tuple(filter(None, o.get("-D", "").split(","))))
+    return run_file(request.file, request.args, int(o.get("-O", "1")), "--no-cache" not in o, policy)

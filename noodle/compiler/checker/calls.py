@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from noodle.compiler.hints import method_hint
 from noodle.compiler import ast
 from noodle.compiler.checker.base import ARRAY_PRELUDE, NativeModule
 from noodle.compiler.diagnostics import did_you_mean
@@ -84,7 +85,7 @@ class CallRules:
                 if ovs is not None:
                     return self.call_native(f"{kind}.{f.name}", ovs, [obj], e, expected)
                 methods = [m for (k, m) in sigs.METHODS if k == kind]
-                self.error("E0202", f"{kind} has no method `{f.name}`", f.name_span, did_you_mean(f.name, methods))
+                self.error("E0202", f"{kind} has no method `{f.name}`", f.name_span, method_hint(kind, f.name, methods))
                 for a in e.args:
                     self.expr(a.value)
                 return ir.Const(value=None, ty=UNKNOWN, **pos)

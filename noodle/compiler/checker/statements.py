@@ -67,7 +67,8 @@ class StatementRules:
         assert ctx is not None
         if name in ctx.scopes[-1]:
             self.error("E0103", f"`{name}` is already defined in this scope", span,
-                       "use a new name, or assign with `=` to a `var`")
+                       "use a new name, or assign with `=` to a `var`",
+                       related=[(ctx.scopes[-1][name].span, "first defined here")])
         v = ctx.declare(name, ty, mutable, span)
         self.local_spans[(ctx.name, v.slot)] = span
         return v

@@ -19,7 +19,9 @@ DECLARATIONS = (ast.Import, ast.FromImport, ast.FnDecl, ast.StructDecl, ast.LetD
 
 
 def _ends_at_eof(d) -> bool:  # noqa: ANN001 - a Diagnostic
-    return d.message.startswith("unexpected end of input") or d.message == "unterminated block comment"
+    return (d.message.startswith("unexpected end of input") or d.message == "unterminated block comment"
+            or (d.message.endswith("is never closed") and any(text.startswith("unexpected end of input")
+                                                              for _, text in d.related)))
 
 
 def is_complete(text: str) -> bool:
