@@ -30,6 +30,15 @@ def colour(stream) -> bool:  # noqa: ANN001 - any text stream
 _colour = colour
 
 
+def _console(stream):  # noqa: ANN001, ANN202
+    """A rich Console that colours: whether to was decided by :func:`colour` (FORCE_COLOR wins over
+    NO_COLOR and a dumb or absent terminal)."""
+    from rich.console import Console
+
+    return Console(file=stream, highlight=False, soft_wrap=True, force_terminal=True, no_color=False,
+                   color_system="standard")
+
+
 def print_compile_error(error, stream=None) -> None:  # noqa: ANN001
     """Every diagnostic of a CompileError: location, message, source line, caret, notes, hint."""
     print_diagnostics(error.diagnostics, error.sources, stream)
@@ -48,7 +57,7 @@ def print_diagnostics(diagnostics, sources, stream=None) -> None:  # noqa: ANN00
 
     from noodle.compiler.diagnostics import source_excerpt
 
-    console = Console(file=stream, highlight=False, soft_wrap=True)
+    console = _console(stream)
 
     def excerpt(span, colour: str) -> None:  # noqa: ANN001
         src = sources.get(span.file)
@@ -82,7 +91,7 @@ def print_runtime_error(error, stream=None) -> None:  # noqa: ANN001
     from rich.console import Console
     from rich.markup import escape
 
-    console = Console(file=stream, highlight=False, soft_wrap=True)
+    console = _console(stream)
     first, *rest = text.splitlines()
     console.print(f"[bold red]{escape(first)}[/bold red]")
     for line in rest:
