@@ -141,6 +141,11 @@ def test_errors_are_reported_and_the_session_goes_on() -> None:
     assert "Traceback" not in proc.stderr
 
 
+def test_exit_leaves_the_repl_with_its_status() -> None:
+    proc = repl('print("a")\nexit(3)\nprint("b")\n', "repl")
+    assert (proc.returncode, proc.stdout) == (3, "a\n"), proc.stderr
+
+
 def test_type_help_and_quit() -> None:
     proc = repl('let xs = [1, 2]\n:type xs\n:type xs[0] * 1.5\nstruct P { x: int }\n:type P(1)\n:help\n:quit\n'
                 'print("after quit")\n', "repl")

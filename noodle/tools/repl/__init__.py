@@ -43,7 +43,12 @@ def handle(session: Session, entry: str) -> bool:
     elif stripped.startswith(":"):
         print(f"unknown command {stripped.split()[0]!r}; try :help")
     else:
-        session.evaluate(entry)
+        from noodle.errors import ProgramExit
+        try:
+            session.evaluate(entry)
+        except ProgramExit as e:  # `exit(code)` leaves the REPL with that status
+            sys.stdout.flush()
+            raise SystemExit(e.code) from None
     sys.stdout.flush()
     return True
 
