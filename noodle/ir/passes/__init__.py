@@ -86,7 +86,7 @@ def pipeline(level: int) -> list[Pass]:
 def run_passes(module: ir.Module, level: int,
                observe: Callable[[str, ir.Module], None] | None = None) -> dict[str, int]:
     """Run the level's pipeline over `module`; returns how many changes each pass made (when any)."""
-    from noodle.ir.verify import IRError, verify_function
+    from noodle.ir.verify import IRError, verify_module
 
     debug = os.environ.get("NOODLE_VERIFY_IR") == "1"
     changed: dict[str, int] = {}
@@ -96,8 +96,7 @@ def run_passes(module: ir.Module, level: int,
             changed[p.name] = changed.get(p.name, 0) + count
         if debug:
             try:
-                for f in module.functions:
-                    verify_function(f)
+                verify_module(module)
             except IRError as e:
                 raise IRError(f"after pass {p.name!r}: {e}") from None
         if observe is not None:
