@@ -191,7 +191,7 @@ def _noodle_cli() -> None:
 
 
 def _compile(file: str, opt: int, use_cache: bool = False, allow: "tuple[str, ...]" = (),
-             deny: "tuple[str, ...]" = (), project_out: "list | None" = None):
+             deny: "tuple[str, ...]" = (), project_out: "list | None" = None, observe_passes=None):
     """Compile FILE (raises CompileError); `project_out` receives the Project (its warnings)."""
     from pathlib import Path
 
@@ -199,7 +199,7 @@ def _compile(file: str, opt: int, use_cache: bool = False, allow: "tuple[str, ..
 
     p = Path(file)
     project = Project(p.parent if str(p.parent) else Path("."),
-                      CompileOptions(opt, use_cache, frozenset(allow), frozenset(deny)))
+                      CompileOptions(opt, use_cache, observe_passes, allow=frozenset(allow), deny=frozenset(deny)))
     if project_out is not None:
         project_out.append(project)
     return project.compile_file(p, display=file)
@@ -269,8 +269,8 @@ def _noodlec_cli() -> None:
     @click.argument("file")
     @click.option("-o", "output", help="output .nbc path (default: FILE with .nbc)")
     @click.option("-O", "opt", type=click.IntRange(0, 2), default=1, help="optimisation level 0, 1 or 2")
-    @click.option("--emit", type=click.Choice(["ast", "ir", "bytecode", "llvm"]),
-                  help="print a stage instead of writing")
+    @click.option("--emit", type=click.Choice(["ast", "ir", "ir-passes", "bytecode", "llvm"]),
+                  help="print a stage instead of writing (ir-passes: the IR as lowered and after each pass)")
     @click.option("--explain", is_flag=True, help="say, function by function, what runs natively and why not")
     @click.option("--json", "as_json", is_flag=True, help="diagnostics (errors and warnings) as a JSON list")
     @click.option("--color", type=click.Choice(["auto", "always", "never"]), default=None,
@@ -294,6 +294,12 @@ def _noodlec_cli() -> None:
                 import pprint
                 tree = parse(read_source(Path(file), file), file)
                 click.echo(pprint.pformat(tree, width=110, sort_dicts=False))
+                return
+            if emit == "ir-passes":
+                from noodle.build.driver import PassTrace
+                trace = PassTrace()
+                _compile(file, opt, allow=("all",), observe_passes=trace)
+                click.echo(trace.text(), nl=False)
                 return
             compiled = _compile(file, opt, False, allow, deny, projects)
         except CompileError as e:

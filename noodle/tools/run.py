@@ -85,7 +85,7 @@ def load_program(path: str, opt_level: int = 1, use_cache: bool = True, warnings
 
     from noodle.build.driver import CompileOptions, Project
 
-    project = Project(Path(root), CompileOptions(opt_level, use_cache, warnings.allow, warnings.deny))
+    project = Project(Path(root), CompileOptions(opt_level, use_cache, allow=warnings.allow, deny=warnings.deny))
     compiled = project.compile_file(Path(path), display=path)
     warnings.show(project)
 
@@ -124,7 +124,7 @@ def _find_import(root: str, name: str, opt_level: int, warnings: "WarningPolicy 
 
     from noodle.build.driver import CompileOptions, Project
 
-    project = Project(Path(root), CompileOptions(opt_level, True, warnings.allow, warnings.deny))
+    project = Project(Path(root), CompileOptions(opt_level, True, allow=warnings.allow, deny=warnings.deny))
     module = project.find(name)
     warnings.show(project)
     return _image_for(root, name, module, True)
