@@ -13,9 +13,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from noodle.backends.tuning import forced
-from noodle.compiler.driver import compile_source
-from noodle.vm.errors import NoodleRuntimeError
+from noodle.ir.variants import forced
+from noodle.build.driver import compile_source
+from noodle.runtime.errors import NoodleRuntimeError
 from noodle.vm.machine import Machine
 
 pytest.importorskip("llvmlite")

@@ -17,6 +17,7 @@ def main() -> None:
     """Entry point of `noodle`."""
     from noodle.tools.run import fast_main
 
+    _use_measured_thresholds()
     code = fast_main(sys.argv[1:])
     if code is not None:
         sys.exit(code)
@@ -25,7 +26,21 @@ def main() -> None:
 
 def noodlec_main() -> None:
     """Entry point of `noodlec`."""
+    _use_measured_thresholds()
     _guarded(_noodlec_cli)
+
+
+def _use_measured_thresholds() -> None:
+    """The variant registry reads this machine's `noodle tune` results (on first use, not now)."""
+    from noodle.ir import variants
+
+    variants.measured_by(_measured_thresholds)
+
+
+def _measured_thresholds() -> "dict[str, object]":
+    from noodle.format.thresholds import load  # imported when a threshold is first asked for
+
+    return load()
 
 
 def _guarded(command: "Callable[[], None]") -> None:
@@ -95,8 +110,8 @@ def _noodle_cli() -> None:
     @click.argument("file")
     def disasm(file: str) -> None:
         """Print the bytecode of a compiled module FILE.nbc (or of FILE.nd, compiled)."""
-        from noodle.vm.disasm import disassemble
-        from noodle.vm.module_file import LoadError
+        from noodle.format.disasm import disassemble
+        from noodle.format.module_file import LoadError
         from noodle.vm.verify import load_bytes
 
         try:
@@ -129,7 +144,8 @@ def _noodle_cli() -> None:
     def tune(repeat: int) -> None:
         """Measure this machine's variant thresholds (from what size each variant wins) and keep them."""
         from noodle.backends.llvm import available
-        from noodle.backends.tuning import measure, path
+        from noodle.format.thresholds import path
+        from noodle.tools.tune import measure
 
         if not available():
             click.echo("error: native code is not available here (llvmlite is not installed): nothing to tune",
@@ -146,13 +162,13 @@ def _noodle_cli() -> None:
     cli(prog_name="noodle")
 
 
-def _compile(file: str, opt: int, use_cache: bool = False):
+def _compile(file: str, opt: int, use_cache: bool = False, observe_passes=None):
     from pathlib import Path
 
-    from noodle.compiler.driver import CompileOptions, Project
+    from noodle.build.driver import CompileOptions, Project
 
     p = Path(file)
-    project = Project(p.parent if str(p.parent) else Path("."), CompileOptions(opt, use_cache))
+    project = Project(p.parent if str(p.parent) else Path("."), CompileOptions(opt, use_cache, observe_passes))
     return project.compile_file(p, display=file)
 
 
@@ -168,8 +184,8 @@ def _noodlec_cli() -> None:
     @click.argument("file")
     @click.option("-o", "output", help="output .nbc path (default: FILE with .nbc)")
     @click.option("-O", "opt", type=click.IntRange(0, 2), default=1, help="optimisation level 0, 1 or 2")
-    @click.option("--emit", type=click.Choice(["ast", "ir", "bytecode", "llvm"]),
-                  help="print a stage instead of writing")
+    @click.option("--emit", type=click.Choice(["ast", "ir", "ir-passes", "bytecode", "llvm"]),
+                  help="print a stage instead of writing (ir-passes: the IR as lowered and after each pass)")
     @click.option("--explain", is_flag=True, help="say, function by function, what runs natively and why not")
     @click.option("--json", "as_json", is_flag=True, help="diagnostics as a JSON list")
     @click.version_option(package_name="noodle-lang", prog_name="noodlec")
@@ -177,11 +193,17 @@ def _noodlec_cli() -> None:
         """Compile FILE.nd to a .nbc module."""
         try:
             if emit == "ast":
-                from noodle.compiler.driver import read_source
+                from noodle.build.driver import read_source
                 from noodle.compiler.parser import parse
                 import pprint
                 tree = parse(read_source(Path(file), file), file)
                 click.echo(pprint.pformat(tree, width=110, sort_dicts=False))
+                return
+            if emit == "ir-passes":
+                from noodle.build.driver import PassTrace
+                trace = PassTrace()
+                _compile(file, opt, observe_passes=trace)
+                click.echo(trace.text(), nl=False)
                 return
             compiled = _compile(file, opt)
         except CompileError as e:
@@ -197,7 +219,7 @@ def _noodlec_cli() -> None:
             click.echo(print_module(compiled.ir), nl=False)
             return
         if emit == "bytecode":
-            from noodle.vm.disasm import disassemble
+            from noodle.format.disasm import disassemble
             click.echo(disassemble(compiled.module), nl=False)
             return
         if emit == "llvm" or explain:
@@ -224,7 +246,7 @@ def _noodlec_cli() -> None:
             part = native_part(compiled.module)
             click.echo(part[0] if part else "; no function of this module runs natively (see --explain)")
             return
-        from noodle.vm.module_file import encode
+        from noodle.format.module_file import encode
         out = Path(output) if output else Path(file).with_suffix(".nbc")
         try:
             out.write_bytes(encode(compiled.module))

@@ -28,9 +28,9 @@ well-formed code:
   CPython's refusal of a too deep expression into a LoadError.
 
 The opcode facts (operand kinds, stack effects, roles) all come from
-:data:`noodle.vm.opcodes.OPS`.  The one pass costs about 1 µs per instruction.
+:data:`noodle.format.opcodes.OPS`.  The one pass costs about 1 µs per instruction.
 
-:func:`verify` raises nothing but :class:`~noodle.vm.module_file.LoadError`,
+:func:`verify` raises nothing but :class:`~noodle.format.module_file.LoadError`,
 whatever the input, with one line saying which function and instruction is
 wrong and why.
 """
@@ -40,33 +40,17 @@ import re
 
 from noodle.ir.types import parse_type
 from noodle.stdlib import natives as _natives
-from noodle.vm import module_file as _mf
-from noodle.vm import opcodes as _oc
-from noodle.vm.module_file import LoadError, ModuleFile, decode
+from noodle.format import module_file as _mf
+from noodle.format import opcodes as _oc
+from noodle.format.limits import (MAX_BLOCKS, MAX_COUNT, MAX_DEPTH, MAX_INDEX, MAX_INSTRS, MAX_LOCALS, MAX_NESTING,
+                                  MAX_POOL, MAX_STACK, MAX_TYPE_TEXT)
+from noodle.format.module_file import LoadError, ModuleFile, decode
 
 __all__ = ["verify", "load_bytes", "is_identifier", "is_dotted_name", "LoadError",
            "MAX_POOL", "MAX_INSTRS", "MAX_LOCALS", "MAX_COUNT", "MAX_STACK",
            "MAX_NESTING", "MAX_BLOCKS", "MAX_DEPTH", "MAX_TYPE_TEXT"]
 
-# ------------------------------------------------------------------ limits
-
-MAX_POOL = 100_000        #: constants, names, functions, structs, globals, imports, tests
-MAX_INSTRS = 1_000_000    #: instructions per function
-MAX_LOCALS = 65_535       #: nlocals of a function
-MAX_COUNT = 65_535        #: COUNT operands, struct fields
-MAX_STACK = 1024          #: operand stack height
-MAX_INDEX = 255           #: INDEX operands (tuple positions)
-#: Regions open at once in one function (statement and expression regions):
-#: keeps the translated code under CPython's 100 indentation levels.
-MAX_NESTING = 64
-#: CPython refuses more than 20 "statically nested blocks" in one code object;
-#: a loop or a try body costs 1, an except handler 2 (CPython 3.11).  16 leaves
-#: the translator room for a few blocks of its own.
-MAX_BLOCKS = 16
-#: Lambda nesting depth.
-MAX_DEPTH = 32
-#: Characters of one type text (signatures, field and global types).
-MAX_TYPE_TEXT = 65_535
+# ------------------------------------------------------------------ limits (noodle.format.limits)
 
 _I64_MIN = -(1 << 63)
 _I64_MAX = (1 << 63) - 1
@@ -120,24 +104,24 @@ def _one_line(text: str, limit: int = 200) -> str:
 
 _OPS = _oc.OPS
 _NUM_OPS = _oc.NUM_OPS
-_OP = _oc.BY_NAME
+_Op = _oc.Op
 _NAMES = tuple(info.name for info in _OPS)
 _ROLES = tuple(info.role for info in _OPS)
 _EFFECTS = tuple(info.effect for info in _OPS)
 _OPERANDS = tuple(info.operands for info in _OPS)
 _ALL_NONE = tuple(info.operands == (_oc.NONE, _oc.NONE, _oc.NONE) for info in _OPS)
 
-_IF, _ELSE, _LOOP = _OP["IF"], _OP["ELSE"], _OP["LOOP"]
-_FOR_RANGE, _FOR_EACH = _OP["FOR_RANGE"], _OP["FOR_EACH"]
-_TRY, _CATCH, _END = _OP["TRY"], _OP["CATCH"], _OP["END"]
-_AND, _OR, _COND = _OP["AND"], _OP["OR"], _OP["COND"]
-_ELSE_EXPR, _END_EXPR = _OP["ELSE_EXPR"], _OP["END_EXPR"]
-_BREAK, _CONTINUE, _BREAK_IF_FALSE = _OP["BREAK"], _OP["CONTINUE"], _OP["BREAK_IF_FALSE"]
-_CALL, _LOAD_FUNC, _MAKE_CLOSURE = _OP["CALL"], _OP["LOAD_FUNC"], _OP["MAKE_CLOSURE"]
-_NEW, _CALL_NATIVE, _CALL_MOD, _LOAD_MOD = _OP["NEW"], _OP["CALL_NATIVE"], _OP["CALL_MOD"], _OP["LOAD_MOD"]
-_RETURN, _RETURN_NONE, _THROW = _OP["RETURN"], _OP["RETURN_NONE"], _OP["THROW"]
+_IF, _ELSE, _LOOP = _Op.IF.value, _Op.ELSE.value, _Op.LOOP.value
+_FOR_RANGE, _FOR_EACH = _Op.FOR_RANGE.value, _Op.FOR_EACH.value
+_TRY, _CATCH, _END = _Op.TRY.value, _Op.CATCH.value, _Op.END.value
+_AND, _OR, _COND = _Op.AND.value, _Op.OR.value, _Op.COND.value
+_ELSE_EXPR, _END_EXPR = _Op.ELSE_EXPR.value, _Op.END_EXPR.value
+_BREAK, _CONTINUE, _BREAK_IF_FALSE = _Op.BREAK.value, _Op.CONTINUE.value, _Op.BREAK_IF_FALSE.value
+_CALL, _LOAD_FUNC, _MAKE_CLOSURE = _Op.CALL.value, _Op.LOAD_FUNC.value, _Op.MAKE_CLOSURE.value
+_NEW, _CALL_NATIVE, _CALL_MOD, _LOAD_MOD = _Op.NEW.value, _Op.CALL_NATIVE.value, _Op.CALL_MOD.value, _Op.LOAD_MOD.value
+_RETURN, _RETURN_NONE, _THROW = _Op.RETURN.value, _Op.RETURN_NONE.value, _Op.THROW.value
 
-_STORE_LOCAL, _STORE_FREE = _OP["STORE_LOCAL"], _OP["STORE_FREE"]
+_STORE_LOCAL, _STORE_FREE = _Op.STORE_LOCAL.value, _Op.STORE_FREE.value
 #: ops that assign a local slot (operand a; CATCH only when c) or a free variable
 _ASSIGNS = frozenset({_STORE_LOCAL, _FOR_RANGE, _FOR_EACH, _CATCH, _STORE_FREE})
 _LOOPS = frozenset({_LOOP, _FOR_RANGE, _FOR_EACH})

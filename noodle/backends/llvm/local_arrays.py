@@ -1,6 +1,6 @@
 """Arrays a native function makes for itself: `let z = zeros(n)`, `ones(n, m)`, `full(n, 0.5)`.
 
-Such an Array lives in a local of the function (noodle.ir.scalar.ARRAY_MAKERS says which values
+Such an Array lives in a local of the function (noodle.ir.native_plan.ARRAY_MAKERS says which values
 qualify): its data, lengths and strides are kept in stack slots, the memory comes from `calloc`
 (zero bytes are 0.0 and 0), and the function frees it when it returns, on every path — the
 lowering has one exit block.  Assigning the local anew frees the old memory first.  Nothing else
@@ -17,7 +17,7 @@ from typing import Any
 from llvmlite import ir as L
 
 from noodle.ir import nodes as ir
-from noodle.ir.scalar import array_kind
+from noodle.ir.native_plan import array_kind
 
 I64 = L.IntType(64)
 I8P = L.IntType(8).as_pointer()

@@ -22,12 +22,12 @@ from __future__ import annotations
 
 from llvmlite import ir as L
 
-from noodle.backends import variants
 from noodle.backends.llvm import local_arrays, mathlib
 from noodle.ir import nodes as ir
-from noodle.ir.scalar import (MATH_BUILTINS, PARALLEL_BUILTINS, Plan, Unsupported, _what, array_kind,  # noqa: F401
-                               assigns, float_reductions, in_bounds_accesses, inclusive_stop, plan, result_kinds,
-                               scalar, shape_item, unsupported_reason)
+from noodle.ir import variants
+from noodle.ir.native_plan import (MATH_BUILTINS, PARALLEL_BUILTINS, Plan, Unsupported, _what,  # noqa: F401
+                                   array_kind, assigns, float_reductions, in_bounds_accesses, inclusive_stop, plan,
+                                   result_kinds, scalar, shape_item, unsupported_reason)
 
 I1, I8, I32, I64, F64, F32 = L.IntType(1), L.IntType(8), L.IntType(32), L.IntType(64), L.DoubleType(), L.FloatType()
 MIN, MAX = -(2**63), 2**63 - 1

@@ -19,15 +19,17 @@ whose guard decides at run time, per call, whether the variant computes what the
 (shapes, dtypes, overlap); the others keep their loops and carry the recognition on them
 (`ForRange.intent`, details in `ForRange.note`).  A loop shaped like an intent but left alone
 says why in `ForRange.note` ("no intent: line 7 reads `s` ..."): `noodlec --explain` shows
-both.  The variants themselves are listed in noodle.backends.variants.
+both.  The variants themselves are listed in noodle.ir.variants.
 """
 from __future__ import annotations
 
 from noodle.ir import nodes as ir
 from noodle.ir.intents import expressions, loops, matmul, sweeps
+from noodle.ir.passes import register_module
 from noodle.ir.walk import walk
 
 
+@register_module("intents", "recognise what loop nests compute; give them guarded faster variants")
 def recognise_module(module: ir.Module) -> int:
     """Recognise every loop nest in `module`; returns how many were given a library variant."""
     found = 0

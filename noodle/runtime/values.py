@@ -138,7 +138,7 @@ def function_name(fn: Any) -> str:
         return name
     code = getattr(fn, "__code__", None)
     if code is not None:
-        from noodle.vm.errors import CODE_REGISTRY
+        from noodle.runtime.linemap import CODE_REGISTRY
 
         info = CODE_REGISTRY.get(code.co_filename)
         entry = info.lines.get(code.co_firstlineno) if info is not None else None

@@ -21,7 +21,7 @@ import struct
 import msgspec
 
 from noodle.errors import LoadError
-from noodle.vm.hashing import digest, source_hash
+from noodle.format.hashing import digest, source_hash
 
 MAGIC = b"\x89NBC\r\n\x1a\n"
 FORMAT_VERSION = 1
@@ -99,8 +99,8 @@ _decoder = msgspec.msgpack.Decoder(ModuleFile)
 
 def compiler_id() -> str:
     """What this build writes into `ModuleFile.compiler`."""
-    from noodle import __version__
-    from noodle.vm.hashing import toolchain_fingerprint
+    from noodle.version import __version__
+    from noodle.format.hashing import toolchain_fingerprint
 
     return f"noodle {__version__} {toolchain_fingerprint()}"
 

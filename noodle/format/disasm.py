@@ -14,14 +14,14 @@
           4:5        3  IF              6              ; to 6
 
 Every operand is resolved in a trailing comment and indentation shows how
-regions nest.  Driven by :data:`noodle.vm.opcodes.OPS` like everything else
+regions nest.  Driven by :data:`noodle.format.opcodes.OPS` like everything else
 that reads bytecode.  Written to survive any module that passed
 :func:`noodle.vm.verify.verify`, and it does its best (``?``) on others.
 """
 from __future__ import annotations
 
-from noodle.vm import opcodes as _oc
-from noodle.vm.module_file import ModuleFile
+from noodle.format import opcodes as _oc
+from noodle.format.module_file import ModuleFile
 
 __all__ = ["disassemble", "format_instruction"]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from noodle.backends import variants
+from noodle.ir import variants
 from noodle.ir import nodes as ir
 from noodle.ir.types import BOOL, F32, FLOAT, I32, INT, NONE, ArrayT, TupleT, prune
 

@@ -21,7 +21,7 @@ _fingerprint: str | None = None
 
 
 def toolchain_fingerprint() -> str:
-    """Identifies this build of Noodle: its version and the files of its package (path, size, mtime).
+    """Identifies this build of Noodle: the files of its package (path, size, mtime).
 
     Cached modules and images record it, so a compiler or VM that changed — an
     upgrade, or a developer's edit — never runs what an older one produced.
@@ -33,10 +33,9 @@ def toolchain_fingerprint() -> str:
     if _fingerprint is None:
         import os
 
-        from noodle import __version__
-
+        # the version is in noodle/version.py, one of the files below: reading it is not needed
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        parts = [__version__]
+        parts: list[str] = []
         stack = [root]
         while stack:
             folder = stack.pop()

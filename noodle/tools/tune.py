@@ -5,22 +5,20 @@ size: below some number of elements the fixed cost of a variant — a call into 
 dispatch — outweighs what it saves.  Where that crossover lies depends on the machine, so it is
 measured: each `Threshold` says how to time its variant against the next one on arrays of growing
 size, and the smallest size from which the variant wins (and keeps winning) is kept in
-`<cache>/tuning.json`, keyed by this machine (CPU, cores, NumPy and llvmlite versions).  A machine
-or toolchain that was never tuned uses the defaults in noodle.backends.variants (measured on the
-development machine with the same code, `bench/fusion.py`).
+`<cache>/tuning.json` (noodle.format.thresholds), keyed by this machine.  A machine or toolchain
+that was never tuned uses the defaults in noodle.ir.variants (measured on the development machine
+with the same code, `bench/fusion.py`).  This is the measuring half; reading the file back is the
+entry points' job (they hand `thresholds.load` to the registry).
 """
 from __future__ import annotations
 
-import json
-import os
-import platform
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
-from noodle.backends import variants
-from noodle.vm.cache import read_file, user_cache_root, write_file
+from noodle.format import thresholds
+from noodle.ir import variants
+from noodle.ir.variants import NEVER, forced
 
 #: sizes tried, in elements
 SIZES = tuple(1 << k for k in range(6, 21))
@@ -50,74 +48,11 @@ THRESHOLDS = [
 ]
 
 
-def machine_key() -> str:
-    """What the measurements hold for: this CPU and the libraries whose code is timed."""
-    import numpy
-
-    try:
-        import llvmlite
-        llvm = llvmlite.__version__
-    except ImportError:
-        llvm = "none"
-    return f"{platform.machine()}|{_cpu_name()}|{os.cpu_count()}|numpy {numpy.__version__}|llvmlite {llvm}"
-
-
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def path() -> str:
-    return os.path.join(user_cache_root(), "tuning.json")
-
-
-def load() -> dict[str, int]:
-    """The thresholds measured for this machine, or {} when it was never tuned (or the file is bad)."""
-    data = read_file(path())
-    if data is None:
-        return {}
-    try:
-        stored = json.loads(data)
-        entry = stored.get(machine_key()) if isinstance(stored, dict) else None
-        if isinstance(entry, dict):
-            return {k: v for k, v in entry.items() if k in variants.THRESHOLDS and type(v) is int and v >= 0}
-    except (ValueError, ImportError):
-        pass
-    return {}
-
-
-def apply() -> None:
-    """Put this machine's measured thresholds in place of the defaults (called once, lazily)."""
-    variants.THRESHOLDS.update(load())
-
-
-@contextmanager
-def forced(key: str, value: int) -> Iterator[None]:
-    """Run with one threshold set to `value` (0: the variant always; `NEVER`: never), then restore it."""
-    variants.threshold(key)  # this machine's measured values are in place before one is overridden
-    saved = variants.THRESHOLDS[key]
-    variants.THRESHOLDS[key] = value
-    try:
-        yield
-    finally:
-        variants.THRESHOLDS[key] = saved
-
-
-#: a threshold no array reaches
-NEVER = 1 << 62
-
-
 def measure(repeat: int = 7, report: Callable[[str], None] = print) -> dict[str, int]:
     """Time every thresholded variant against the next one here; store and return the crossovers."""
     import numpy
 
-    from noodle.compiler.driver import compile_source
+    from noodle.build.driver import compile_source
     from noodle.vm.machine import Machine
 
     found: dict[str, int] = {}
@@ -143,7 +78,7 @@ def measure(repeat: int = 7, report: Callable[[str], None] = print) -> dict[str,
         ratios = ", ".join(f"{n}: {r:.2f}x" for n, r in wins)
         unit = "elements" if t.per_element == 1 else "array accesses"
         report(f"{t.key} ({t.what}): from {found[t.key]} {unit}  [variant / next, by elements: {ratios}]")
-    _store(found)
+    thresholds.store(found)
     variants.THRESHOLDS.update(found)
     return found
 
@@ -167,18 +102,3 @@ def _crossover(wins: list[tuple[int, float]]) -> int:
             break
         best = n
     return best if best != wins[0][0] else 0
-
-
-def _store(found: dict[str, int]) -> None:
-    data = read_file(path())
-    try:
-        stored = json.loads(data) if data is not None else {}
-    except ValueError:
-        stored = {}
-    if not isinstance(stored, dict):
-        stored = {}
-    stored[machine_key()] = found
-    data = json.dumps(stored, indent=2).encode()
-    write_file(path(), data)
-    if read_file(path()) != data:  # the cache folder is not writable: the measurements are only used now
-        raise OSError(f"cannot write {path()}")

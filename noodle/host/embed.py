@@ -35,9 +35,11 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from noodle.errors import CompileError, LoadError, UpgradeRejected
+from noodle.format import thresholds
+from noodle.ir import variants
 from noodle.ir.types import FnT, parse_type
 from noodle.vm.convert import ValueMismatch, checked_callable, to_noodle
-from noodle.vm.errors import NoodleRuntimeError
+from noodle.runtime.errors import NoodleRuntimeError
 from noodle.vm.image import ModuleImage, build_image
 from noodle.vm.limits import Capabilities, Limits
 from noodle.vm.machine import Exports, LoadedModule, Machine, TestResult
@@ -206,6 +208,7 @@ class VM:
         self.limits = limits if limits is not None else Limits()
         self.history_size = history
         self.root = Path(root) if root is not None else Path.cwd()
+        variants.measured_by(thresholds.load)  # this machine's `noodle tune` results, read on first use
         self.machine = Machine(self._find, capabilities=self.capabilities, limits=self.limits, mode=mode)
         self._lock = threading.RLock()
         self._gate = _Gate()
@@ -300,7 +303,7 @@ class VM:
     # ------------------------------------------------------------ compiling
 
     def _externals(self) -> dict[str, Any]:
-        from noodle.compiler.driver import interface_of
+        from noodle.build.driver import interface_of
 
         out: dict[str, Any] = {}
         for name, m in self.machine.modules.items():
@@ -322,12 +325,12 @@ class VM:
             except OSError as e:
                 raise LoadError(f"cannot read module file: {e.strerror}", str(path)) from None
             return load_bytes(data, str(path))
-        from noodle.vm.cache import identifier
+        from noodle.format.cache import identifier
 
         return self._compile(path.parent, identifier(path.stem), str(path), None, path)
 
     def _compile(self, root: Path, name: str, display: str, text: str | None, path: Path | None = None) -> Any:
-        from noodle.compiler.driver import CompileOptions, Project, read_source
+        from noodle.build.driver import CompileOptions, Project, read_source
 
         project = Project(root, CompileOptions(1, use_cache=False), external=self._externals())
         if text is None:

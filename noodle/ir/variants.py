@@ -11,10 +11,14 @@ bit (a BLAS sum adds in another order) is `exact=False`: `--mode safe` makes its
 New backends plug in here: an OpenCL kernel or a replacement for a Python library call is one
 more `register(...)` ahead of the loops, with its guard and runner implemented as natives.
 
-No imports beyond the standard library's core: the VM reads `inexact_guards()` when it binds
-natives, on the start-up path of every program.
+No imports beyond the standard library's core (a leaf of the IR layer): the VM reads
+`inexact_guards()` when it binds natives, on the start-up path of every program.
 """
 from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable
 
 
 class Variant:
@@ -110,8 +114,8 @@ def name(key: str) -> str:
 # ---------------------------------------------------------------- the intents known today
 
 #: size thresholds of guarded variants: the fewest elements from which the variant beats the next
-#: one.  Defaults measured on the development machine (bench/fusion.py); `noodle tune` measures
-#: them on this machine (noodle.backends.tuning), and `threshold()` reads those when present.
+#: one.  Defaults measured on the development machine (bench/fusion.py); `noodle tune`
+#: (noodle.tools.tune) measures them on this machine, and `threshold()` reads those when present.
 THRESHOLDS: dict[str, int] = {
     "map.fused": 16384,  # below it the call into native code costs more than NumPy's passes
     "dot.blas": 0,  # from the VM, numpy.dot's dispatch is cheaper than a native call at every size
@@ -122,7 +126,23 @@ THRESHOLDS: dict[str, int] = {
     # for machines whose threads wake slower; `noodle tune` measures this machine's crossover.
     "map.parallel": 1 << 20,
 }
+#: a threshold no array reaches
+NEVER = 1 << 62
+
+#: the entry point's reader of this machine's measured thresholds (see `measured_by`)
+_measured: "Callable[[], dict[str, object]] | None" = None
 _tuned = False
+
+
+def measured_by(read: "Callable[[], dict[str, object]]") -> None:
+    """Install the reader of the thresholds `noodle tune` measured on this machine.
+
+    The entry points (`noodle`, `noodlec`, `noodle.VM`) pass :func:`noodle.format.thresholds.load`;
+    it runs once, on the first threshold asked for, so a program that never asks pays nothing.
+    Entries the registry does not know, and values that are not sizes, are ignored.
+    """
+    global _measured, _tuned
+    _measured, _tuned = read, False
 
 
 def threshold(key: str) -> int:
@@ -130,9 +150,31 @@ def threshold(key: str) -> int:
     global _tuned
     if not _tuned:
         _tuned = True
-        from noodle.backends import tuning
-        tuning.apply()
+        if _measured is not None:
+            THRESHOLDS.update(known_thresholds(_measured()))
     return THRESHOLDS[key]
+
+
+def known_thresholds(found: "dict[str, object]") -> dict[str, int]:
+    """The entries of a measurement that name a threshold of this registry and hold a size."""
+    return {k: v for k, v in found.items() if k in THRESHOLDS and type(v) is int and v >= 0}
+
+
+class forced:  # noqa: N801 - used as a function: `with forced("map.fused", 0): ...`
+    """Run with one threshold set to `value` (0: the variant always; `NEVER`: never), then restore it.
+
+    A class rather than a contextlib generator: `noodle run` imports this module, not contextlib."""
+
+    def __init__(self, key: str, value: int) -> None:
+        self.key, self.value = key, value
+
+    def __enter__(self) -> None:
+        threshold(self.key)  # this machine's measured values are in place before one is overridden
+        self.saved = THRESHOLDS[self.key]
+        THRESHOLDS[self.key] = self.value
+
+    def __exit__(self, *exc: object) -> None:
+        THRESHOLDS[self.key] = self.saved
 
 
 #: the reductions (their loops carry which, and into which variables)
