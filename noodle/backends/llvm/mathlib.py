@@ -41,17 +41,20 @@ def symbol(name: str) -> str:
 
 
 def addresses() -> dict[str, int]:
-    """{private symbol: address} of the C library's math functions, for the JIT's symbol table."""
-    found = ctypes.util.find_library("m")
-    libraries = [ctypes.CDLL(found)] if found else []
-    libraries.append(ctypes.CDLL(None))
+    """{private symbol: address} of the C library's math functions, for the JIT's symbol table.
+
+    The process's own symbols first: CPython's math module has the C math library loaded, and these
+    are the functions it calls.  Looking the library up by name (`find_library`, ~50 ms: it runs
+    ldconfig) only where one is missing."""
     out: dict[str, int] = {}
+    process = ctypes.CDLL(None)
     for name in LIBM:
-        for lib in libraries:
-            fn = getattr(lib, name, None)
-            if fn is not None:
-                out[symbol(name)] = ctypes.cast(fn, ctypes.c_void_p).value  # type: ignore[assignment]
-                break
+        fn = getattr(process, name, None)
+        if fn is None:
+            found = ctypes.util.find_library("m")
+            fn = getattr(ctypes.CDLL(found), name, None) if found else None
+        if fn is not None:
+            out[symbol(name)] = ctypes.cast(fn, ctypes.c_void_p).value  # type: ignore[assignment]
     return out
 
 
