@@ -49,6 +49,7 @@ CODES: dict[str, str] = {
     "E0401": "module has no such exported name",
     "E0402": "import cycle",
     "E0403": "feature not available in this build",
+    "E0404": "`parallel` needs a top-level function",
     # warnings (noodle/compiler/lint.py): the program compiles and runs; each can be allowed or denied
     "W0101": "variable is never read",
     "W0102": "parameter is never read",

@@ -113,4 +113,6 @@ def with_native_frame(frames: list[Frame], err: object) -> list[Frame]:
     """The stack with the frame of the native function that failed, at the line it failed on (an
     impure native function cannot be re-run in the VM to find it), as the VM's stack would end."""
     native = getattr(err, "native_frame", None)
-    return frames if native is None else frames + [Frame(*native)]
+    frames = frames if native is None else frames + [Frame(*native)]
+    remote = getattr(err, "remote_frames", None)  # a task's own stack, in another process (noodle.parallel)
+    return frames if remote is None else frames + list(remote)

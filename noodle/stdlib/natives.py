@@ -186,6 +186,19 @@ native("map", 2)(lambda xs, f: [f(x) for x in xs])
 native("filter", 2)(lambda xs, f: [x for x in xs if f(x)])
 
 
+# `parallel.map` / `parallel.reduce` as a machine without a parallel runner runs them: inline, in order
+# (the machine binds them to its runner when a host installed one: noodle.parallel)
+native("parallel.map", 2)(lambda f, xs: [f(x) for x in xs])
+
+
+@native("parallel.reduce", 3)
+def _parallel_reduce(f: Callable, xs: list, init: Any) -> Any:
+    acc = init
+    for x in xs:
+        acc = f(acc, x)
+    return acc
+
+
 @native("reduce", 3)
 def _reduce(xs: list, init: Any, f: Callable) -> Any:
     acc = init

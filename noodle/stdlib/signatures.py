@@ -130,6 +130,10 @@ MODULES: dict[str, dict[str, list[Overload]]] = {
         "env": [_o("fn(str) -> str", "sys.env"), _o("fn(str, str) -> str", "sys.env_or")],
         "has_env": [_o("fn(str) -> bool", "sys.has_env")],
     },
+    "parallel": {
+        "map": [_o("fn(fn(T) -> U, List<T>) -> List<U>", "parallel.map")],
+        "reduce": [_o("fn(fn(T, T) -> T, List<T>, T) -> T", "parallel.reduce")],
+    },
     "io": {
         "read_text": [_o("fn(str) -> str", "io.read_text")],
         "write_text": [_o("fn(str, str) -> none", "io.write_text")],

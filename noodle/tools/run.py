@@ -154,7 +154,7 @@ def _load_nbc(path: str):
 
 
 def run_file(path: str, args: list[str] | None = None, opt_level: int = 1, use_cache: bool = True,
-             warnings: "WarningPolicy | None" = None) -> int:
+             warnings: "WarningPolicy | None" = None, cluster: str | None = None, explain: bool = False) -> int:
     """`noodle run FILE`: exit 0 on success, 1 on an uncaught error, 2 when it does not compile."""
     from noodle.errors import CompileError, LoadError, ProgramExit
     from noodle.runtime.errors import NoodleRuntimeError
@@ -180,6 +180,14 @@ def run_file(path: str, args: list[str] | None = None, opt_level: int = 1, use_c
         from noodle.errors import internal_error_text
         _print_err(internal_error_text(e))
         return EXIT_ERROR
+    runner = None
+    if _uses_parallel(machine):
+        from noodle.parallel.cluster import ClusterError
+        try:
+            runner = install_parallel(machine, path, opt_level, use_cache, cluster, explain)
+        except ClusterError as e:
+            _print_err(f"error: {e}")
+            return EXIT_ERROR
     try:
         machine.call(lm, lm.functions["__init__"])
         machine.run_main(lm)
@@ -204,12 +212,62 @@ def run_file(path: str, args: list[str] | None = None, opt_level: int = 1, use_c
             raise
         _silence_stdout()
         return 141
+    finally:
+        if runner is not None:
+            runner.close()
     try:
         sys.stdout.flush()
     except (BrokenPipeError, OSError):
         _silence_stdout()
         return 141
     return EXIT_OK
+
+
+def _uses_parallel(machine) -> bool:  # noqa: ANN001 - a Machine
+    return any(n in ("parallel.map", "parallel.reduce") for lm in machine.modules.values()
+               for n in lm.image.natives.values())
+
+
+def install_parallel(machine, path: str, opt_level: int = 1, use_cache: bool = True,  # noqa: ANN001, ANN201
+                     cluster: str | None = None, explain: bool = False):
+    """Give `machine` a parallel runner whose workers get the program's modules as `.nbc` bytes
+    (recompiled from the sources, or read beside a `.nbc` program); starts or joins `cluster`."""
+    from noodle.format.module_file import encode
+    from noodle.parallel.runner import ParallelRunner
+
+    memo: dict[str, bytes] = {}
+    root = os.path.dirname(path) or "."
+
+    def module_bytes(name: str) -> bytes:
+        if name not in memo:
+            if path.endswith(".nbc"):
+                file = path if name == _main_name(path) else os.path.join(root, f"{name}.nbc")
+                with open(file, "rb") as f:
+                    memo[name] = f.read()
+            else:
+                from pathlib import Path
+
+                from noodle.build.driver import CompileOptions, Project
+
+                project = Project(Path(root), CompileOptions(opt_level, use_cache, allow=("all",)))
+                module = project.compile_file(Path(path), display=path).module if name == _main_name(path) \
+                    else project.find(name)
+                memo[name] = encode(module)
+        return memo[name]
+
+    dask = None
+    if cluster:
+        from noodle.parallel.cluster import DaskCluster
+        dask = DaskCluster(cluster)
+    runner = ParallelRunner(machine, module_bytes, dask, log=True if explain else None)
+    machine.parallel = runner
+    return runner
+
+
+def _main_name(path: str) -> str:
+    from noodle.format.cache import identifier
+
+    return identifier(os.path.splitext(os.path.basename(path))[0])
 
 
 def _silence_stdout() -> None:
@@ -226,6 +284,8 @@ RUN_OPTIONS: dict[str, tuple[str, ...] | None] = {
     "-O": ("0", "1", "2"), "--no-cache": None, "--watch": None, "--backend": ("auto", "vm"),
     "--mode": ("optimized", "safe"), "--color": ("auto", "always", "never"),
     "-A": ("CODE",), "-D": ("CODE",),  # a warning code (W0101) or `all`; repeatable
+    "--cluster": ("ADDRESS",),  # local:N or a Dask scheduler's address (parallel.map runs there)
+    "--explain": None,  # say where each parallel.map ran and why (as NOODLE_PARALLEL_LOG=1)
 }
 _CODE = re.compile(r"W\d{4}|all\Z")
 
@@ -274,6 +334,10 @@ def parse_run(argv: list[str]) -> RunRequest | None:
                 if i >= len(argv):
                     raise UsageError(f"option {name} needs a value: {', '.join(allowed)}")
                 value = argv[i]
+            if allowed == ("ADDRESS",):
+                options[name] = value
+                i += 1
+                continue
             if allowed == ("CODE",):
                 if not _CODE.fullmatch(value):
                     raise UsageError(f"option {name}: {value!r} is not a warning code (W0101) or `all`")
@@ -330,4 +394,6 @@ def run_request(request: RunRequest) -> int:
         from noodle.tools.watch import watch as watch_file
         return watch_file(request.file)
     policy = WarningPolicy(tuple(filter(None, o.get("-A", "").split(","))), tuple(filter(None, o.get("-D", "").split(","))))
-    return run_file(request.file, request.args, int(o.get("-O", "1")), "--no-cache" not in o, policy)
+    return run_file(request.file, request.args, int(o.get("-O", "1")), "--no-cache" not in o, policy,
+                    cluster=o.get("--cluster") or os.environ.get("NOODLE_CLUSTER") or None,
+                    explain="--explain" in o)

@@ -124,6 +124,9 @@ class Machine:
         self.modules: dict[str, LoadedModule] = {}
         self._random: dict[str, Callable[..., Any]] | None = None
         self._loading: list[str] = []
+        #: runs `parallel.map`/`parallel.reduce` (noodle.parallel.runner.ParallelRunner, installed by a
+        #: host); None runs them inline
+        self.parallel: Any = None
         if sys.getrecursionlimit() < MAX_DEPTH + 200:
             sys.setrecursionlimit(MAX_DEPTH + 200)
 
@@ -236,6 +239,8 @@ class Machine:
             return NATIVES[exact[native.name]].impl  # a fused expression computed as written
         if native.name == "time.sleep" and self.meter is not None:
             return self.meter.sleep
+        if native.name in ("parallel.map", "parallel.reduce"):
+            return self._parallel_native(native)
         if native.name == "sys.args":
             return lambda: list(self.args)
         if native.name.startswith("random.") or native.name == "array.rand":
@@ -244,6 +249,16 @@ class Machine:
                 self._random = random_natives(LazyRandom())  # this machine's own generator
             return self._random[native.name]
         return native.impl
+
+    def _parallel_native(self, native: Any) -> Callable[..., Any]:
+        """`parallel.*` through the runner installed when called (a host may install it after loading)."""
+        method = native.name.split(".", 1)[1]
+        serial = native.impl
+
+        def run(*args: Any) -> Any:
+            runner = self.parallel
+            return serial(*args) if runner is None else getattr(runner, method)(*args)
+        return run
 
     def call(self, lm: LoadedModule, fn: Callable[..., Any], *args: Any) -> Any:
         """Run Noodle code; an uncaught Noodle error becomes :class:`NoodleRuntimeError`,

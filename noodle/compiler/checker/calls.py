@@ -150,6 +150,8 @@ class CallRules:
                 for a in e.args:
                     self.expr(a.value)
                 return ir.Const(value=None, ty=UNKNOWN, **pos)
+            if mod.name == "parallel" and e.args:
+                self.check_task_function(e.args[0].value, f"parallel.{member}")
             return self.call_native(f"{mod.name}.{member}", ovs, [], e, None)
         if member in mod.structs:
             return self.construct(mod.structs[member], e, mod)
@@ -160,6 +162,32 @@ class CallRules:
                                   [None] * len(ft.params), e, f"{mod.name}.{member}")
             return ir.CallMod(module=mod.name, name=member, args=args, ty=ft.ret, **pos)
         return self.call_value(self.module_member(mod, member, span), e)
+
+    def check_task_function(self: "Checker", f: ast.Expr, what: str) -> None:
+        """`parallel` runs f in other processes, which find it by module and name: only a top-level
+        function (of this module or an imported one) has such a name."""
+        why = None
+        if isinstance(f, ast.Lambda):
+            why = "a lambda has no name another process could find it by"
+        elif isinstance(f, ast.Name):
+            c = self.ctx
+            while c is not None:
+                if c.lookup_local(f.id) is not None:
+                    why = f"`{f.id}` is a local value: which function it holds is known only when it runs"
+                    break
+                c = c.parent
+            if why is None and f.id not in self.funcs and f.id not in self.from_names:
+                return  # not a function at all: the call's own type check says so
+        elif isinstance(f, ast.Attribute):
+            if isinstance(f.obj, ast.Name) and f.obj.id in self.imports and self.ctx is not None \
+                    and all(c.lookup_local(f.obj.id) is None for c in _ctx_chain(self.ctx)):
+                return  # module.function: a top-level function of an imported module
+            why = "a method is bound to its object, which would have to travel with it"
+        else:
+            why = "this expression computes a function when the program runs"
+        if why is not None:
+            self.error("E0404", f"`{what}` needs a top-level function: {why}", f.span,
+                       "define it with `fn NAME(...)` at the top level of a module and pass NAME")
 
     def bind_args(self: "Checker", names: list[str], types: list[Type], defaults: list, e: ast.Call, what: str) -> list[ir.Expr]:
         """Match positional and named arguments to parameters; fill defaults; coerce each to its type."""
@@ -305,3 +333,9 @@ class CallRules:
                            "int, float, str, bool and tuples and lists of them are ordered; "
                            "order other values by a key, e.g. `sorted(xs, x => x.name)`")
         return ir.CallBuiltin(name=o.native, args=args, ty=sig.ret, **pos)
+
+
+def _ctx_chain(ctx):  # noqa: ANN001, ANN202 - the checker's function contexts, innermost first
+    while ctx is not None:
+        yield ctx
+        ctx = ctx.parent

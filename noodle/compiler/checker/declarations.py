@@ -171,9 +171,6 @@ class DeclarationRules:
     def load_module(self: "Checker", path: str, span: ast.Span) -> "ModuleInterface | NativeModule | None":
         if path in sigs.MODULES:
             return NativeModule(path)
-        if path == "parallel":
-            self.error("E0403", "the `parallel` module is not available in this build yet", span)
-            return None
         if self.resolver is None:
             self.error("E0400", f"module `{path}` not found", span)
             return None

@@ -1,0 +1,79 @@
+"""Where a map runs: a cost model over measured figures.
+
+For each call the runner measures the work (elements left, seconds per element of `f` sampled on
+the first elements, bytes per element) and each target reports its overheads (start-up if it is
+not running yet, a round trip per task, seconds per byte moved); the estimate of a target is
+
+    start-up + rounds * per-task overhead + bytes * per-byte + elements * seconds-per-element / workers
+
+with `rounds` the tasks each worker runs in turn.  The cheapest estimate wins; inline (no overhead,
+one worker) is always a candidate, so a map too small to pay any overhead stays where it is.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Work:
+    """What is left to run after sampling."""
+
+    elements: int
+    seconds_per_element: float
+    bytes_per_element: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class TargetCost:
+    """A target's measured (or, before its first use, assumed) overheads."""
+
+    name: str
+    workers: int
+    startup_s: float = 0.0
+    per_task_s: float = 0.0
+    per_byte_s: float = 0.0
+    #: where the figures come from ("measured", "assumed until first use")
+    source: str = "measured"
+
+    def tasks_for(self, work: Work) -> int:
+        """How many tasks a map is cut into: a few per worker, so a slow task does not hold the rest."""
+        return max(1, min(work.elements, self.workers * 4))
+
+    def estimate(self, work: Work) -> float:
+        tasks = self.tasks_for(work)
+        rounds = math.ceil(tasks / self.workers)
+        compute = work.elements * work.seconds_per_element / self.workers
+        moved = work.elements * work.bytes_per_element * 2  # there and back
+        return self.startup_s + rounds * self.per_task_s + moved * self.per_byte_s + compute
+
+
+INLINE = TargetCost("inline", 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    target: str
+    estimates: dict[str, float] = field(default_factory=dict)
+    reason: str = ""
+
+
+def choose(work: Work, targets: list[TargetCost]) -> Decision:
+    """The cheapest target for `work` (inline included), with every estimate and the reason."""
+    candidates = [INLINE] + [t for t in targets if t.name != "inline"]
+    estimates = {t.name: t.estimate(work) for t in candidates}
+    best = min(candidates, key=lambda t: (estimates[t.name], t.name != "inline"))
+    others = ", ".join(f"{n} {_s(s)}" for n, s in estimates.items())
+    reason = (f"{work.elements} elements at {_s(work.seconds_per_element)} each; estimates: {others}")
+    if best.name != "inline":
+        reason += f"; {best.name} has {best.workers} workers ({best.source} overheads: start {_s(best.startup_s)}, " \
+                  f"{_s(best.per_task_s)} per task)"
+    return Decision(best.name, estimates, reason)
+
+
+def _s(seconds: float) -> str:
+    if seconds >= 1:
+        return f"{seconds:.2f} s"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.1f} ms"
+    return f"{seconds * 1e6:.0f} us"

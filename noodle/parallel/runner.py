@@ -1,0 +1,236 @@
+"""`parallel.map` and `parallel.reduce` as a program runs them: sample, place, dispatch, report.
+
+A host installs a :class:`ParallelRunner` in the machine's `parallel` slot.  Each call runs `f`
+inline on the first elements until a small time budget is spent (a map that finishes inside it
+never pays any overhead); the measured seconds per element and the targets' measured overheads
+then decide where the rest runs (:mod:`noodle.parallel.placement`).  Results keep their order; an
+element that raises comes back as that Noodle error, its message naming the element, its stack
+ending with the task's own Noodle frames.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable
+
+import msgspec
+
+from noodle.parallel.placement import Decision, TargetCost, Work, choose
+from noodle.parallel.pool import LocalPool, cores
+from noodle.parallel.wire import (ModuleBundle, ResultMessage, TaskMessage, bundle_of, decode_values,
+                                  encode_values)
+from noodle.runtime.errors import Frame, to_error
+from noodle.runtime.linemap import CODE_REGISTRY
+from noodle.runtime.values import ErrorValue, nd_repr
+
+#: inline time spent sampling `f` before placing the rest (a map shorter than this stays inline)
+SAMPLE_BUDGET_S = 0.01
+
+
+class TaskError(ErrorValue):
+    """A Noodle error raised by a task in another process; `remote_frames` are its Noodle stack there."""
+
+    def __init__(self, kind: str, message: str, frames: list[Frame]) -> None:
+        super().__init__(kind, message)
+        self.remote_frames = frames
+
+
+def _element_note(op: str, index: int, x: Any) -> str:
+    text = nd_repr(x)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f" (parallel.{op}, element {index}: {text})"
+
+
+class ParallelRunner:
+    """Runs the `parallel` natives of one machine.
+
+    `module_bytes(name)` gives a module's verified `.nbc` bytes (the code that travels); `cluster`
+    is a :class:`noodle.parallel.cluster.DaskCluster` or None; `log` writes each decision to stderr.
+    """
+
+    def __init__(self, machine: Any, module_bytes: Callable[[str], bytes], cluster: Any = None,
+                 log: bool | None = None, pool_workers: int | None = None) -> None:
+        self.machine = machine
+        self.module_bytes = module_bytes
+        self.cluster = cluster
+        self.log = bool(os.environ.get("NOODLE_PARALLEL_LOG")) if log is None else log
+        self.pool = LocalPool(pool_workers)
+        self._bundles: dict[str, tuple[ModuleBundle, bytes]] = {}
+        #: every decision taken, newest last (for tests, --explain and the benchmark)
+        self.decisions: list[tuple[str, Decision]] = []
+        #: force one target ("inline", "threads", "pool", "cluster"): benchmarks and tests compare them
+        self.force: str | None = None
+
+    # -- the natives
+    def map(self, f: Callable[[Any], Any], xs: Any) -> list[Any]:
+        return self._run("map", f, list(xs))
+
+    def reduce(self, f: Callable[[Any, Any], Any], xs: Any, init: Any) -> Any:
+        partials = self._run("reduce", f, list(xs))
+        acc = init
+        for p in partials:
+            acc = f(acc, p)
+        return acc
+
+    # -- one call
+    def _run(self, op: str, f: Callable[..., Any], xs: list[Any]) -> list[Any]:
+        """Map results in order, or for "reduce" the partial folds (in order) of consecutive chunks."""
+        n = len(xs)
+        results: list[Any] = []
+        acc: Any = None
+        done = 0
+        force = self.force
+        budget = float("inf") if force == "inline" else 0.0 if force else SAMPLE_BUDGET_S
+        t0 = time.perf_counter()
+        while done < n and (done == 0 or time.perf_counter() - t0 < budget):
+            if op == "map":
+                results.append(self._call(op, f, xs, done))
+            else:
+                acc = xs[0] if done == 0 else self._call(op, f, xs, done, acc)
+            done += 1
+        seconds_per_element = (time.perf_counter() - t0) / max(done, 1)
+        if done == n:
+            if n:
+                self._note(op, f, n, Decision("inline", {}, "every element ran within the sampling budget"
+                                              if force != "inline" else "inline was asked for"))
+            return results if op == "map" else ([acc] if n else [])
+        rest = xs[done:]
+        decision, where = self._place(op, f, rest, seconds_per_element, xs[:done])
+        self._note(op, f, n, decision)
+        head = results if op == "map" else [acc]
+        if decision.target == "inline":
+            if op == "map":
+                return head + [self._call(op, f, xs, i) for i in range(done, n)]
+            for i in range(done, n):
+                acc = self._call(op, f, xs, i, acc)
+            return [acc]
+        if decision.target == "threads":
+            return head + self._threads(op, f, xs, done)
+        assert where is not None
+        return head + self._remote(op, f, xs, done, where)
+
+    def _call(self, op: str, f: Callable[..., Any], xs: list[Any], i: int, acc: Any = None) -> Any:
+        """f on element i inline; a failure names the element."""
+        x = xs[i]
+        try:
+            return f(x) if op == "map" else f(acc, x)
+        except ErrorValue as e:
+            e.f_message += _element_note(op, i, x)
+            e.args = (e.f_message,)
+            raise
+        except Exception as e:  # noqa: BLE001 - a fault inside VM code is a Noodle error
+            err = to_error(e)
+            err.f_message += _element_note(op, i, x)
+            raise err.with_traceback(e.__traceback__) from None
+
+    # -- placement
+    def _identify(self, f: Callable[..., Any]) -> tuple[str, str] | None:
+        """(module, function) of a top-level function loaded in this machine."""
+        for lm in self.machine.modules.values():
+            for name, fn in lm.functions.items():
+                if fn is f:
+                    return lm.name, name
+        return None
+
+    def _place(self, op: str, f: Callable[..., Any], rest: list[Any], seconds_per_element: float,
+               sampled: list[Any]) -> tuple[Decision, Any]:
+        found = self._identify(f)
+        work = Work(len(rest), seconds_per_element)
+        targets: list[TargetCost] = []
+        why_not: list[str] = []
+        native = not _is_vm_code(f)
+        if native and op == "map":
+            targets.append(TargetCost("threads", cores(), 0.0, 50e-6))
+        if found is None:
+            why_not.append("f is not a top-level function of a loaded module: it cannot travel")
+        else:
+            try:
+                size = len(encode_values(sampled)) / max(len(sampled), 1)
+            except TypeError as e:
+                why_not.append(f"its elements cannot travel ({e})")
+            else:
+                work = Work(len(rest), seconds_per_element, size)
+                if not native:  # native code runs on threads here; processes pay only overhead on top
+                    targets.append(self.pool.cost())
+                if self.cluster is not None:
+                    targets.append(self.cluster.cost())
+        if self.force is not None:
+            targets = [t for t in targets if t.name == self.force]
+            if not targets:
+                why_not.append(f"{self.force} was asked for but is not available")
+        decision = choose(work, targets)
+        if why_not:
+            decision = Decision(decision.target, decision.estimates, decision.reason + "; " + "; ".join(why_not))
+        where = {"pool": self.pool, "cluster": self.cluster}.get(decision.target)
+        return decision, where
+
+    def _note(self, op: str, f: Callable[..., Any], n: int, decision: Decision) -> None:
+        name = getattr(f, "__noodle_name__", None) or getattr(f, "__name__", "?")
+        self.decisions.append((f"{op}({name}, {n} elements)", decision))
+        if self.log:
+            sys.stderr.write(f"noodle parallel: {op}({name}, {n} elements) -> {decision.target}: {decision.reason}\n")
+
+    # -- the targets
+    def _threads(self, op: str, f: Callable[..., Any], xs: list[Any], done: int) -> list[Any]:
+        with ThreadPoolExecutor(cores()) as ex:
+            return list(ex.map(lambda i: self._call(op, f, xs, i), range(done, len(xs))))
+
+    def _bundle(self, module: str) -> tuple[ModuleBundle, bytes]:
+        cached = self._bundles.get(module)
+        if cached is None:
+            needed: list[str] = []
+            stack = [module]
+            while stack:
+                name = stack.pop()
+                if name not in needed:
+                    needed.append(name)
+                    stack.extend(self.machine.modules[name].image.imports)
+            caps = [c for c in self.machine.capabilities._fields if getattr(self.machine.capabilities, c)]
+            bundle = bundle_of(module, {name: self.module_bytes(name) for name in needed}, caps)
+            cached = self._bundles[module] = (bundle, msgspec.msgpack.encode(bundle))
+        return cached
+
+    def _remote(self, op: str, f: Callable[..., Any], xs: list[Any], done: int, where: Any) -> list[Any]:
+        found = self._identify(f)
+        assert found is not None
+        module, function = found
+        bundle, bundle_bytes = self._bundle(module)
+        rest = len(xs) - done
+        cost = where.cost()
+        chunks = cost.tasks_for(Work(rest, 0.0))
+        bounds = [done + rest * k // chunks for k in range(chunks + 1)]
+        tasks = [msgspec.msgpack.encode(TaskMessage(bundle.key, module, bundle.hashes[module], function, lo,
+                                                    encode_values(xs[lo:hi]), op))
+                 for lo, hi in zip(bounds, bounds[1:]) if hi > lo]
+        try:
+            replies = where.run(bundle.key, bundle_bytes, tasks)
+        except ErrorValue:
+            raise
+        except Exception as e:  # noqa: BLE001 - a refused version, a lost cluster: a Noodle error here
+            raise ErrorValue("ParallelError", f"parallel.{op} on the {cost.name} failed: {e}") from None
+        from noodle.parallel.worker import struct_classes
+
+        classes = struct_classes(self.machine)
+        out: list[Any] = []
+        for data in replies:
+            reply = msgspec.msgpack.decode(data, type=ResultMessage)
+            if reply.failure is not None:
+                fail = reply.failure
+                frames = [Frame(*fr) for fr in fail.stack]
+                raise TaskError(fail.kind, fail.message + _element_note(op, fail.index, xs[fail.index]), frames)
+            out.extend(decode_values(reply.payload, lambda _module, name: classes[name]))
+        return out
+
+    def close(self) -> None:
+        self.pool.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+def _is_vm_code(f: Callable[..., Any]) -> bool:
+    """Is f translated bytecode (holds the GIL), rather than native code (releases it)?"""
+    code = getattr(f, "__code__", None)
+    return code is not None and code.co_filename in CODE_REGISTRY
