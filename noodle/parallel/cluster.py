@@ -23,17 +23,19 @@ class ClusterError(NoodleError):
     """The cluster cannot be started or reached."""
 
 
-class NoodleCode:
-    """A Dask worker plugin that installs a program's code on each worker (verified on arrival)."""
+def code_plugin(bundle_bytes: bytes) -> Any:
+    """A Dask worker plugin that installs a program's code on each worker, also on workers that
+    join later (verified on arrival; distributed is imported only when a cluster is used)."""
+    from distributed import WorkerPlugin
 
-    def __init__(self, bundle_bytes: bytes) -> None:
-        self.bundle_bytes = bundle_bytes
+    class NoodleCode(WorkerPlugin):
+        def __init__(self, data: bytes) -> None:
+            self.bundle_bytes = data
 
-    def setup(self, worker: Any) -> None:
-        install_bytes(self.bundle_bytes)
+        def setup(self, worker: Any) -> None:
+            install_bytes(self.bundle_bytes)
 
-    def teardown(self, worker: Any) -> None:
-        pass
+    return NoodleCode(bundle_bytes)
 
 
 def parse_address(spec: str) -> tuple[str, int | None]:
@@ -70,8 +72,9 @@ class DaskCluster:
             self.close()
             raise ClusterError(f"cannot reach the Dask scheduler at {address}: {e}") from None
         self.startup_s = time.perf_counter() - t0
+        self.client.submit(_noop, 0, pure=False).result()  # the first round trip warms the connection
         t1 = time.perf_counter()
-        self.client.submit(_noop, 0, pure=False).result()
+        self.client.submit(_noop, 1, pure=False).result()
         self.per_task_s = time.perf_counter() - t1
 
     def workers(self) -> int:
@@ -85,7 +88,7 @@ class DaskCluster:
 
     def run(self, bundle_key: str, bundle_bytes: bytes, tasks: list[bytes]) -> list[bytes]:
         if bundle_key not in self._plugins:
-            self.client.register_plugin(NoodleCode(bundle_bytes), name=f"noodle-{bundle_key}")
+            self.client.register_plugin(code_plugin(bundle_bytes), name=f"noodle-{bundle_key}")
             self._plugins.add(bundle_key)
         futures = self.client.map(run_task_bytes, tasks, pure=False)
         return self.client.gather(futures)

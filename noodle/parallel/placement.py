@@ -58,9 +58,10 @@ class Decision:
     reason: str = ""
 
 
-def choose(work: Work, targets: list[TargetCost]) -> Decision:
-    """The cheapest target for `work` (inline included), with every estimate and the reason."""
-    candidates = [INLINE] + [t for t in targets if t.name != "inline"]
+def choose(work: Work, targets: list[TargetCost], with_inline: bool = True) -> Decision:
+    """The cheapest target for `work` (inline included unless `with_inline` is false and there are
+    targets), with every estimate and the reason."""
+    candidates = ([INLINE] if with_inline or not targets else []) + [t for t in targets if t.name != "inline"]
     estimates = {t.name: t.estimate(work) for t in candidates}
     best = min(candidates, key=lambda t: (estimates[t.name], t.name != "inline"))
     others = ", ".join(f"{n} {_s(s)}" for n, s in estimates.items())

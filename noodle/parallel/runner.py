@@ -161,7 +161,7 @@ class ParallelRunner:
             targets = [t for t in targets if t.name == self.force]
             if not targets:
                 why_not.append(f"{self.force} was asked for but is not available")
-        decision = choose(work, targets)
+        decision = choose(work, targets, with_inline=self.force is None)
         if why_not:
             decision = Decision(decision.target, decision.estimates, decision.reason + "; " + "; ".join(why_not))
         where = {"pool": self.pool, "cluster": self.cluster}.get(decision.target)

@@ -1,0 +1,304 @@
+"""`parallel.map` / `parallel.reduce`: the compile-time check, placement, the local pool and a real
+Dask LocalCluster (2 worker processes, started and stopped here, one per module)."""
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from pathlib import Path
+
+import msgspec
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from noodle.errors import CompileError
+from noodle.parallel.placement import TargetCost, Work, choose
+from noodle.parallel.wire import TaskMessage, VersionMismatch, bundle_of, decode_values, encode_values
+from noodle.runtime.errors import NoodleRuntimeError
+from noodle.tools.run import install_parallel, load_program
+
+PROGRAM = """
+import parallel
+import io
+
+struct P {
+    a: int
+    b: float
+}
+
+fn sq(x: int) -> int {
+    return (x * x + 3) % 1000
+}
+
+fn mk(n: int) -> P {
+    return P(a: n, b: float(n) / 2.0)
+}
+
+fn boom(n: int) -> int {
+    if n == 7 {
+        return 10 // (n - 7)
+    }
+    return n
+}
+
+fn add(a: int, b: int) -> int {
+    return a + b
+}
+
+// marks its start in a file (a test waits for it), then works long enough to be killed mid-task
+fn slow(x: int) -> int {
+    io.write_text(sys_dir() + "/started-" + str(x), "")
+    var t = 0
+    for i in range(400000) {
+        t = (t + i * x) % 7919
+    }
+    return t
+}
+
+fn sys_dir() -> str {
+    return "MARKERS"
+}
+
+fn map_sq(xs: List<int>) -> List<int> {
+    return parallel.map(sq, xs)
+}
+
+fn map_mk(xs: List<int>) -> List<P> {
+    return parallel.map(mk, xs)
+}
+
+fn map_boom(xs: List<int>) -> List<int> {
+    return parallel.map(boom, xs)
+}
+
+fn map_slow(xs: List<int>) -> List<int> {
+    return parallel.map(slow, xs)
+}
+
+fn sum_all(xs: List<int>, init: int) -> int {
+    return parallel.reduce(add, xs, init)
+}
+"""
+
+
+def _program(folder: Path, cluster: str | None = None):
+    path = folder / "prog.nd"
+    (folder / "markers").mkdir(exist_ok=True)
+    path.write_text(PROGRAM.replace("MARKERS", str(folder / "markers")))
+    machine, lm = load_program(str(path))
+    machine.call(lm, lm.functions["__init__"])
+    runner = install_parallel(machine, str(path), cluster=cluster, explain=False)
+    return machine, lm, runner
+
+
+def call(machine, lm, name, *args):
+    return machine.call(lm, lm.functions[name], *args)
+
+
+@pytest.fixture(scope="module")
+def vm_backend():
+    # the worker processes inherit this: every function runs as VM code (native code would run on threads)
+    old = os.environ.get("NOODLE_BACKEND")
+    os.environ["NOODLE_BACKEND"] = "vm"
+    yield
+    if old is None:
+        del os.environ["NOODLE_BACKEND"]
+    else:
+        os.environ["NOODLE_BACKEND"] = old
+
+
+@pytest.fixture(scope="module")
+def local(tmp_path_factory, vm_backend):
+    machine, lm, runner = _program(tmp_path_factory.mktemp("local"))
+    yield machine, lm, runner
+    runner.close()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory, vm_backend):
+    folder = tmp_path_factory.mktemp("cluster")
+    machine, lm, runner = _program(folder, cluster="local:2")
+    runner.force = "cluster"
+    yield machine, lm, runner, folder
+    runner.close()
+
+
+# ------------------------------------------------------------------ the language
+
+@pytest.mark.parametrize("arg, why", [
+    ("x => x + 1", "a lambda has no name"),
+    ("g", "`g` is a local value"),
+    ("p.f", "a method is bound to its object"),
+])
+def test_only_a_top_level_function_can_be_sent(tmp_path, arg, why):
+    src = f"""import parallel
+struct Q {{
+    v: int
+    fn f(self, x: int) -> int {{
+        return x + self.v
+    }}
+}}
+fn inc(x: int) -> int {{
+    return x + 1
+}}
+fn main() {{
+    let g = inc
+    let p = Q(v: 1)
+    print(parallel.map({arg}, [1, 2]))
+}}
+"""
+    (tmp_path / "bad.nd").write_text(src)
+    with pytest.raises(CompileError) as info:
+        load_program(str(tmp_path / "bad.nd"))
+    diags = info.value.diagnostics
+    assert diags[0].code == "E0404", diags  # a method is not a value either (E0202 follows)
+    assert why in diags[0].message and "top-level function" in diags[0].message
+
+
+def test_tiny_map_runs_inline_and_keeps_order(local):
+    machine, lm, runner = local
+    assert call(machine, lm, "map_sq", [3, 1, 2]) == [12, 4, 7]
+    assert runner.decisions[-1][1].target == "inline"
+    assert call(machine, lm, "sum_all", [1, 2, 3, 4], 10) == 20
+    assert call(machine, lm, "sum_all", [], 10) == 10
+
+
+def test_placement_prefers_inline_for_little_work_and_workers_for_much():
+    pool = TargetCost("pool", 2, startup_s=0.2, per_task_s=0.002)
+    assert choose(Work(10, 1e-5), [pool]).target == "inline"
+    assert choose(Work(64, 0.05), [pool]).target == "pool"
+    slow_start = TargetCost("cluster", 2, startup_s=5.0, per_task_s=0.01)
+    assert choose(Work(64, 0.05), [pool, slow_start]).target == "pool"
+
+
+def test_values_travel_with_their_types():
+    import numpy as np
+
+    values = [1, -2.5, True, "s", None, [1, 2], (1, "x"), {"a": 1, (1, 2): [3]}, np.arange(6.0).reshape(2, 3)]
+    back = decode_values(encode_values(values), lambda m, n: None)
+    assert back[:8] == values[:8] and type(back[6]) is tuple and type(back[7][(1, 2)]) is list
+    assert back[8].shape == (2, 3) and back[8].dtype == np.float64 and (back[8] == values[8]).all()
+
+
+# ------------------------------------------------------------------ the local pool
+
+@settings(max_examples=5, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(st.integers(-10**6, 10**6), max_size=40))
+def test_pool_map_equals_serial(local, xs):
+    machine, lm, runner = local
+    runner.force = "pool"
+    try:
+        got = call(machine, lm, "map_sq", xs)
+    finally:
+        runner.force = None
+    assert got == [(x * x + 3) % 1000 for x in xs]
+    if len(xs) > 1:
+        assert runner.decisions[-1][1].target == "pool"
+
+
+def test_pool_carries_structs_and_reduces(local):
+    machine, lm, runner = local
+    runner.force = "pool"
+    try:
+        ps = call(machine, lm, "map_mk", list(range(9)))
+        total = call(machine, lm, "sum_all", list(range(100)), 5)
+    finally:
+        runner.force = None
+    assert [(p.f_a, p.f_b) for p in ps] == [(n, n / 2) for n in range(9)]
+    assert type(ps[0]) is type(call(machine, lm, "mk", 1))  # this machine's own struct class
+    assert total == 5 + sum(range(100))
+
+
+def test_pool_error_names_the_element_and_carries_the_task_stack(local):
+    machine, lm, runner = local
+    runner.force = "pool"
+    try:
+        with pytest.raises(NoodleRuntimeError) as info:
+            call(machine, lm, "map_boom", list(range(12)))
+    finally:
+        runner.force = None
+    e = info.value
+    assert e.kind == "ZeroDivisionError" and "element 7: 7" in e.message
+    names = [f.name for f in e.stack]
+    assert names[0] == "map_boom" and names[-1] == "boom", names
+
+
+def test_a_changed_module_is_refused(local):
+    machine, lm, runner = local
+    bundle, _ = runner._bundle(lm.name)
+    tampered = bundle_of(bundle.entry, dict(bundle.modules), bundle.capabilities)
+    from noodle.parallel import worker
+
+    bad = msgspec.structs.replace(tampered, hashes={**tampered.hashes, lm.name: "0" * 64})
+    with pytest.raises(VersionMismatch, match="do not match its hash"):
+        worker.install(bad)
+    worker.install(bundle)
+    task = TaskMessage(bundle.key, lm.name, "f" * 64, "sq", 0, encode_values([1]))
+    with pytest.raises(VersionMismatch, match="refused"):
+        worker.run_task(task)
+
+
+# ------------------------------------------------------------------ the cluster
+
+@settings(max_examples=3, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(st.integers(-10**6, 10**6), min_size=2, max_size=30))
+def test_cluster_map_equals_serial(cluster, xs):
+    machine, lm, runner, _ = cluster
+    assert call(machine, lm, "map_sq", xs) == [(x * x + 3) % 1000 for x in xs]
+    assert runner.decisions[-1][1].target == "cluster"
+
+
+def test_cluster_error_names_the_element_and_carries_the_task_stack(cluster):
+    machine, lm, runner, _ = cluster
+    with pytest.raises(NoodleRuntimeError) as info:
+        call(machine, lm, "map_boom", list(range(10)))
+    e = info.value
+    assert e.kind == "ZeroDivisionError" and "element 7: 7" in e.message
+    assert [f.name for f in e.stack][-1] == "boom"
+    assert runner.decisions[-1][1].target == "cluster"
+
+
+def test_cluster_refuses_a_task_for_other_code(cluster):
+    machine, lm, runner, _ = cluster
+    call(machine, lm, "map_sq", [1, 2, 3])  # the program's code is on the workers now
+    bundle, bundle_bytes = runner._bundle(lm.name)
+    task = msgspec.msgpack.encode(TaskMessage(bundle.key, lm.name, "e" * 64, "sq", 0, encode_values([1])))
+    with pytest.raises(VersionMismatch, match="refused"):
+        runner.cluster.run(bundle.key, bundle_bytes, [task])
+
+
+def test_a_worker_killed_mid_map_loses_nothing(cluster):
+    machine, lm, runner, folder = cluster
+    markers = folder / "markers"
+    xs = list(range(1, 7))
+    expected = [call(machine, lm, "slow", x) for x in xs]
+    for f in markers.iterdir():
+        f.unlink()
+    pids = runner.cluster.worker_pids()
+    result: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            result["value"] = call(machine, lm, "map_slow", xs)
+        except BaseException as e:  # noqa: BLE001 - reported by the assertion below
+            result["error"] = e
+
+    t = threading.Thread(target=run)
+    t.start()
+    victim = None
+    started = threading.Event()
+    # a task has started on a worker when its marker exists (element 1 runs inline while sampling)
+    while not started.wait(0.05):
+        if any(f.name != "started-1" for f in markers.iterdir()):
+            busy = [w for w, keys in runner.cluster.client.processing().items() if keys]
+            if busy:
+                victim = pids[busy[0]]
+                started.set()
+        if not t.is_alive():
+            break
+    assert victim is not None, "no task started on a worker"
+    os.kill(victim, signal.SIGKILL)
+    t.join(timeout=300)
+    assert "error" not in result, result.get("error")
+    assert result["value"] == expected
