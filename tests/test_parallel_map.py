@@ -302,3 +302,50 @@ def test_a_worker_killed_mid_map_loses_nothing(cluster):
     t.join(timeout=300)
     assert "error" not in result, result.get("error")
     assert result["value"] == expected
+
+
+# ------------------------------------------------------------------ the commands
+
+def _noodle(*args: str, cwd: Path, env: dict | None = None):
+    import subprocess
+    import sys
+
+    exe = Path(sys.executable).with_name("noodle")
+    return subprocess.run([str(exe), *args], cwd=cwd, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, **(env or {})})
+
+
+def test_run_explain_says_where_each_map_ran(tmp_path):
+    (tmp_path / "p.nd").write_text("import parallel\nfn sq(x: int) -> int {\n    return x * x\n}\n"
+                                   "fn main() {\n    print(parallel.map(sq, [1, 2, 3]))\n}\n")
+    r = _noodle("run", "--explain", "p.nd", cwd=tmp_path)
+    assert r.returncode == 0 and r.stdout == "[1, 4, 9]\n"
+    assert "noodle parallel: map(sq, 3 elements) -> inline" in r.stderr
+    quiet = _noodle("run", "p.nd", cwd=tmp_path, env={"NOODLE_PARALLEL_LOG": ""})
+    assert quiet.stderr == ""
+    bad = _noodle("run", "--cluster", "nowhere", "p.nd", cwd=tmp_path)
+    assert bad.returncode == 1 and "bad cluster 'nowhere'" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_noodle_worker_joins_a_scheduler_and_runs_tasks(tmp_path, vm_backend):
+    import subprocess
+    import sys
+
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=0, dashboard_address=None, processes=True, silence_logs=50) as scheduler:
+        exe = Path(sys.executable).with_name("noodle")
+        worker = subprocess.Popen([str(exe), "worker", scheduler.scheduler_address], stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        try:
+            machine, lm, runner = _program(tmp_path, cluster=scheduler.scheduler_address)
+            try:
+                runner.cluster.client.wait_for_workers(1, timeout=120)
+                runner.force = "cluster"
+                assert call(machine, lm, "map_sq", list(range(20))) == [(x * x + 3) % 1000 for x in range(20)]
+                assert runner.decisions[-1][1].target == "cluster"
+            finally:
+                runner.close()
+        finally:
+            worker.terminate()
+            worker.wait(timeout=60)

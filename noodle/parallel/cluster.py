@@ -17,6 +17,8 @@ from noodle.parallel.worker import install_bytes, run_task_bytes
 
 #: seconds to wait for a scheduler before giving up
 CONNECT_TIMEOUT_S = 10.0
+#: seconds to wait for a first worker to answer
+WORKER_WAIT_S = 120.0
 
 
 class ClusterError(NoodleError):
@@ -72,7 +74,12 @@ class DaskCluster:
             self.close()
             raise ClusterError(f"cannot reach the Dask scheduler at {address}: {e}") from None
         self.startup_s = time.perf_counter() - t0
-        self.client.submit(_noop, 0, pure=False).result()  # the first round trip warms the connection
+        try:  # the first round trip warms the connection
+            self.client.submit(_noop, 0, pure=False).result(timeout=WORKER_WAIT_S)
+        except TimeoutError:
+            self.close()
+            raise ClusterError(f"no Dask worker of {address} answered within {WORKER_WAIT_S:.0f} s "
+                               "(start some: noodle worker ADDRESS)") from None
         t1 = time.perf_counter()
         self.client.submit(_noop, 1, pure=False).result()
         self.per_task_s = time.perf_counter() - t1

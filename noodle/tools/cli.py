@@ -86,8 +86,12 @@ def _noodle_cli() -> None:
     @click.option("--mode", type=click.Choice(["optimized", "safe"]), default=None,
                   help="optimized (default): recognised loops may sum in another order (SIMD, BLAS); "
                        "safe: every loop adds in its own order, results identical to the VM's")
+    @click.option("--cluster", metavar="ADDRESS", default=None,
+                  help="run parallel.map on Dask: local:N starts N worker processes, tcp://HOST:PORT joins "
+                       "a scheduler (default: $NOODLE_CLUSTER; else local cores only)")
+    @click.option("--explain", is_flag=True, help="say where each parallel.map ran and why (NOODLE_PARALLEL_LOG=1)")
     def run(file: str | None, args: tuple[str, ...], opt: int, no_cache: bool, watch: bool,
-            backend: str | None, mode: str | None, color: str | None) -> None:
+            backend: str | None, mode: str | None, color: str | None, cluster: str | None, explain: bool) -> None:
         """Run FILE.nd (compiled on the fly, cached) or FILE.nbc; with no FILE, start the REPL.
 
         \b
@@ -99,10 +103,10 @@ def _noodle_cli() -> None:
             from noodle.tools.repl import start_repl
             sys.exit(start_repl())
         options = {"-O": str(opt)}
-        for flag, on in (("--no-cache", no_cache), ("--watch", watch)):
+        for flag, on in (("--no-cache", no_cache), ("--watch", watch), ("--explain", explain)):
             if on:
                 options[flag] = "1"
-        for name, value in (("--backend", backend), ("--mode", mode), ("--color", color)):
+        for name, value in (("--backend", backend), ("--mode", mode), ("--color", color), ("--cluster", cluster)):
             if value is not None:
                 options[name] = value
         sys.exit(runmod.run_request(runmod.RunRequest(file, list(args), options)))
@@ -160,6 +164,33 @@ def _noodle_cli() -> None:
     def check(files: tuple[str, ...], as_json: bool, allow: tuple[str, ...], deny: tuple[str, ...]) -> None:
         """Type-check FILES and report errors and warnings; nothing is written or run."""
         sys.exit(check_files(list(files), as_json, allow, deny))
+
+    @cli.command()
+    @click.argument("address")
+    @click.option("--nthreads", default=1, show_default=True, help="tasks run at once (VM code: keep 1 per process)")
+    @click.option("--death-timeout", default=30, show_default=True,
+                  help="seconds to wait for the scheduler before giving up")
+    def worker(address: str, nthreads: int, death_timeout: int) -> None:
+        """Start a Dask worker that can run Noodle tasks, joined to the scheduler at ADDRESS.
+
+        Any Dask worker whose Python has Noodle installed can: the program's code reaches it
+        when a program first maps there (verified .nbc bytes, see docs/parallel.md).
+        """
+        import os
+
+        from noodle.parallel.cluster import ClusterError, parse_address
+
+        try:
+            _, n = parse_address(address)
+        except ClusterError as e:
+            click.echo(f"error: {e}", err=True)
+            sys.exit(2)
+        if n is not None:
+            click.echo("error: a worker joins a scheduler: give its address, tcp://HOST:PORT", err=True)
+            sys.exit(2)
+        os.execv(sys.executable, [sys.executable, "-m", "distributed.cli.dask_worker", address,
+                                  "--nthreads", str(nthreads), "--nworkers", "1",
+                                  "--death-timeout", str(death_timeout), "--no-dashboard"])
 
     @cli.command()
     def repl() -> None:

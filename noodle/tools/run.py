@@ -277,7 +277,7 @@ def _silence_stdout() -> None:
 
 
 #: the `noodle` subcommands; any other first word that names a file runs it (`noodle app.nd`)
-SUBCOMMANDS = frozenset({"run", "test", "check", "disasm", "repl", "tune"})
+SUBCOMMANDS = frozenset({"run", "test", "check", "disasm", "repl", "tune", "worker"})
 
 #: `noodle run` options: name -> allowed values (None: a flag)
 RUN_OPTIONS: dict[str, tuple[str, ...] | None] = {
