@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench bench-polybench setup setup-dev clean
+.PHONY: demo test bench bench-parallel bench-polybench setup setup-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ test: setup-dev
 
 bench: setup-dev
 	$(BIN)/python bench/run.py
+
+# parallel.map: serial VM, local pool, Dask LocalCluster and Dask's own overhead side by side
+bench-parallel: setup-dev
+	$(BIN)/python bench/parallel.py
 
 # rewrite tests/golden/ir/*.ir (the IR after each pass) after an intended change; review the diff
 golden: setup-dev

@@ -69,6 +69,8 @@ CASES: list[Case] = [
     # modules (E0400 and E0402 need files: see the tests below)
     Case("E0401", "from math import sqroot\n", 1, 18, ("sqroot",), ("`sqrt`",)),
     Case("E0403", "import py numpy as np\n", 1, 1, ("not available",)),
+    Case("E0404", "import parallel\nlet ys = parallel.map(x => x + 1, [1, 2])\n", 2, 23,
+         ("top-level function", "lambda"), ("fn NAME",)),
 ]
 
 FILE_CODES = {"E0400", "E0402"}

@@ -76,6 +76,14 @@ fn map_slow(xs: List<int>) -> List<int> {
     return parallel.map(slow, xs)
 }
 
+fn rowsum(r: Array<float, 1>) -> float {
+    return sum(r)
+}
+
+fn map_rows(a: Array<float, 2>) -> List<float> {
+    return parallel.map(rowsum, a)
+}
+
 fn sum_all(xs: List<int>, init: int) -> int {
     return parallel.reduce(add, xs, init)
 }
@@ -208,6 +216,19 @@ def test_pool_carries_structs_and_reduces(local):
     assert [(p.f_a, p.f_b) for p in ps] == [(n, n / 2) for n in range(9)]
     assert type(ps[0]) is type(call(machine, lm, "mk", 1))  # this machine's own struct class
     assert total == 5 + sum(range(100))
+
+
+def test_pool_maps_over_an_arrays_rows(local):
+    import numpy as np
+
+    machine, lm, runner = local
+    a = np.arange(40.0).reshape(10, 4)
+    runner.force = "pool"
+    try:
+        got = call(machine, lm, "map_rows", a)
+    finally:
+        runner.force = None
+    assert got == [float(r.sum()) for r in a] and runner.decisions[-1][1].target == "pool"
 
 
 def test_pool_error_names_the_element_and_carries_the_task_stack(local):

@@ -66,7 +66,7 @@ class DaskCluster:
         try:
             if n is not None:
                 self._local = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                           dashboard_address=None, silence_logs=50)
+                                           dashboard_address=":0", silence_logs=50)
                 self.client = Client(self._local)
             else:
                 self.client = Client(address, timeout=CONNECT_TIMEOUT_S)

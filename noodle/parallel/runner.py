@@ -24,6 +24,7 @@ from noodle.parallel.wire import (ModuleBundle, ResultMessage, TaskMessage, bund
 from noodle.runtime.errors import Frame, to_error
 from noodle.runtime.linemap import CODE_REGISTRY
 from noodle.runtime.values import ErrorValue, nd_repr
+from noodle.stdlib.natives import elements
 
 #: inline time spent sampling `f` before placing the rest (a map shorter than this stays inline)
 SAMPLE_BUDGET_S = 0.01
@@ -66,7 +67,7 @@ class ParallelRunner:
 
     # -- the natives
     def map(self, f: Callable[[Any], Any], xs: Any) -> list[Any]:
-        return self._run("map", f, list(xs))
+        return self._run("map", f, list(elements(xs)))
 
     def reduce(self, f: Callable[[Any, Any], Any], xs: Any, init: Any) -> Any:
         partials = self._run("reduce", f, list(xs))

@@ -188,7 +188,14 @@ native("filter", 2)(lambda xs, f: [x for x in xs if f(x)])
 
 # `parallel.map` / `parallel.reduce` as a machine without a parallel runner runs them: inline, in order
 # (the machine binds them to its runner when a host installed one: noodle.parallel)
-native("parallel.map", 2)(lambda f, xs: [f(x) for x in xs])
+native("parallel.map", 2)(lambda f, xs: [f(x) for x in elements(xs)])
+
+
+def elements(xs: Any) -> list:
+    """What `parallel.map` maps over: a List's elements, a 1-D Array's numbers, a 2-D Array's rows."""
+    if type(xs) is list:
+        return xs
+    return xs.tolist() if xs.ndim == 1 else list(xs)
 
 
 @native("parallel.reduce", 3)

@@ -131,7 +131,11 @@ MODULES: dict[str, dict[str, list[Overload]]] = {
         "has_env": [_o("fn(str) -> bool", "sys.has_env")],
     },
     "parallel": {
-        "map": [_o("fn(fn(T) -> U, List<T>) -> List<U>", "parallel.map")],
+        # over a List's elements, a 1-D Array's numbers or a 2-D Array's rows
+        "map": [_o("fn(fn(T) -> U, List<T>) -> List<U>", "parallel.map"),
+                *(_o(f"fn(fn({e}) -> U, Array<{e}, 1>) -> List<U>", "parallel.map") for e in ("float", "int")),
+                *(_o(f"fn(fn(Array<{e}, 1>) -> U, Array<{e}, 2>) -> List<U>", "parallel.map")
+                  for e in ("float", "int"))],
         "reduce": [_o("fn(fn(T, T) -> T, List<T>, T) -> T", "parallel.reduce")],
     },
     "io": {
