@@ -354,7 +354,7 @@ def test_noodle_worker_joins_a_scheduler_and_runs_tasks(tmp_path, vm_backend):
 
     from distributed import LocalCluster
 
-    with LocalCluster(n_workers=0, dashboard_address=None, processes=True, silence_logs=50) as scheduler:
+    with LocalCluster(n_workers=0, dashboard_address=":0", processes=True, silence_logs=50) as scheduler:
         exe = Path(sys.executable).with_name("noodle")
         worker = subprocess.Popen([str(exe), "worker", scheduler.scheduler_address], stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL)
