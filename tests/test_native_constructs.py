@@ -454,3 +454,42 @@ def test_a_nest_updating_in_place_compiles_and_splits_as_written(split: bool) ->
     vm["centre"](a, a[3])
     native["centre"](b, b[3])
     assert np.array_equal(a, b)
+
+
+# ---------------------------------------------------------------- columns without bounds checks
+
+COLUMNS = """
+fn column(a: Array<float, 2>, c: int, r: int) -> float {
+    var s = 0.0
+    for j in 0..len(a) { s = 0.5 * s + a[j, c] * a[r, c] }
+    return s
+}
+fn scatter(a: Array<float, 2>, v: Array<float>, c: int) {
+    for j in 0..len(v) { a[j, c] = v[j] + a[j, c + 1] }
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def columns() -> tuple[dict, dict]:
+    vm, native = load(COLUMNS)
+    assert_native(native, "column", "scatter")
+    return vm, native
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.integers(0, 9), cols=st.integers(1, 6), c=st.integers(-8, 8), r=st.integers(-10, 10),
+       n=st.integers(0, 11), order=st.sampled_from(["C", "F", "view"]))
+def test_a_loop_down_a_column_checks_its_indices_once_and_keeps_the_vms_errors(  # type: ignore[no-untyped-def]
+        columns, rows: int, cols: int, c: int, r: int, n: int, order: str) -> None:
+    """The loop variable in a leading dimension, the other index fixed: the unchecked version runs
+    when every index fits (and the last dimension is contiguous); negative, too large and
+    non-contiguous cases take the checked loop, with the VM's results and errors."""
+    vm, native = columns
+    base = np.random.default_rng(rows * 31 + cols).uniform(-1, 1, (rows, cols * 2 if order == "view" else cols))
+    a = np.asfortranarray(base) if order == "F" else base[:, ::2] if order == "view" else base
+    assert outcome(native["column"], a, c, r) == outcome(vm["column"], a, c, r)
+    v = np.arange(float(n))
+    x, y = a.copy(order="K"), a.copy(order="K")
+    assert outcome(native["scatter"], x, v, c) == outcome(vm["scatter"], y, v, c)
+    assert np.array_equal(x, y)
