@@ -493,3 +493,27 @@ def test_a_loop_down_a_column_checks_its_indices_once_and_keeps_the_vms_errors( 
     x, y = a.copy(order="K"), a.copy(order="K")
     assert outcome(native["scatter"], x, v, c) == outcome(vm["scatter"], y, v, c)
     assert np.array_equal(x, y)
+
+
+# ---------------------------------------------------------------- purity through calls
+
+def test_a_function_whose_callee_stores_into_its_array_is_not_run_twice() -> None:
+    """A native function that fails is re-run in the VM only when nothing it did can show: one that
+    calls a function storing into an Array it was given must raise as it is, or the stores happen
+    twice."""
+    vm, native = load("""
+fn bump(a: Array<float>) {
+    for i in 0..len(a) { a[i] += 1.0 }
+}
+fn outer(a: Array<float>, d: int) -> int {
+    bump(a)
+    var s = 0
+    for i in 0..3 { s += 10 // d + i }
+    return s
+}
+""")
+    assert_native(native, "outer")
+    a, b = np.zeros(3), np.zeros(3)
+    assert outcome(native["outer"], a, 0) == outcome(vm["outer"], b, 0) == (
+        "error", "ZeroDivisionError", "division by zero")
+    assert np.array_equal(a, b) and list(a) == [1.0, 1.0, 1.0]

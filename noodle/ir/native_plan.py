@@ -164,6 +164,21 @@ def writes_arrays(f: ir.Function) -> bool:
                for s in f.body for n in walk(s))
 
 
+def impure_functions(module: ir.Module) -> set[str]:
+    """The functions that store into an Array they were given, themselves or through a function they
+    call: a failed native call of one cannot be re-run in the VM (the stores would happen twice)."""
+    fns = {f.name: f for f in module.functions if f.kind == "fn"}
+    impure = {name for name, f in fns.items() if writes_arrays(f)}
+    changed = True
+    while changed:
+        changed = False
+        for name, f in fns.items():
+            if name not in impure and _callees(f) & impure:
+                impure.add(name)
+                changed = True
+    return impure
+
+
 def _array_param(e: ir.Expr) -> bool:
     return isinstance(e, ir.LocalGet) and array_kind(e.ty) is not None
 
