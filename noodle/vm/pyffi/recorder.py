@@ -78,6 +78,9 @@ class Recorder:
         self._unattributed: dict[int, int] = {}
         self._samples: list[Sample] = []
         self._keys_written: set[tuple[str, str, str, int]] = set()
+        #: a flush that failed (the database was locked too long, say) is retried with the next
+        self._unwritten_rows: list[CallRow] = []
+        self._unwritten_samples: list[Sample] = []
         self._sample_counts: dict[tuple[str, str], int] = {}
         self._next_flush = time.monotonic() + flush_seconds
         self.run_id: int | None = None
@@ -169,8 +172,9 @@ class Recorder:
         """Write what happened since the last flush (one transaction).  Never raises: a log that
         cannot be written must not stop the program; the reason is kept in `last_error`."""
         self._next_flush = time.monotonic() + self.flush_seconds
-        rows = self.rows(final)
-        samples, self._samples = self._samples, []
+        rows = self._unwritten_rows + self.rows(final)
+        samples, self._samples = self._unwritten_samples + self._samples, []
+        self._unwritten_rows, self._unwritten_samples = [], []
         if not rows and not samples and self.run_id is not None and not final:
             return
         from noodle.vm.pyffi import usage_db
@@ -178,8 +182,9 @@ class Recorder:
         try:
             self.run_id = usage_db.write(self.db_path, self.program, self.run_id, rows, samples, final)
             self.flushes += 1
-        except Exception as e:  # a full disk, a locked or unwritable database
+        except Exception as e:  # a full disk, a locked or unwritable database: try again next time
             self.last_error = f"{type(e).__name__}: {e}"
+            self._unwritten_rows, self._unwritten_samples = rows, samples
 
 
 def start(db_path: "str | os.PathLike[str]", program: str, capture: bool = False, period: int | None = None,

@@ -66,10 +66,21 @@ def connect(path: "str | os.PathLike[str]") -> sqlite3.Connection:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(str(path), timeout=BUSY_SECONDS, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.executescript(SCHEMA)
-    return conn
+    deadline = time.monotonic() + BUSY_SECONDS
+    while True:
+        # switching a new database to WAL takes an exclusive lock, and SQLite answers BUSY at once
+        # (no busy handler) when another process is creating it at the same moment: try again
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.executescript(SCHEMA)
+            return conn
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) and "busy" not in str(e) or time.monotonic() > deadline:
+                conn.close()
+                raise
+            time.sleep(0.01)
 
 
 def write(path: Path, program: str, run_id: int | None, rows: Iterable[Any], samples: Iterable[Any],
