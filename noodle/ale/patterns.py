@@ -79,7 +79,9 @@ def accepts(pattern: str, max_size: int | None = None) -> Callable[[tuple, dict 
             conds.append(f"type({a}) is {kind}")
         elif (m := _ARRAY.match(kind)) is not None:
             env[f"D{i}"] = np.dtype(m.group(1))
-            cond = f"type({a}) is ND and {a}.dtype == D{i} and {a}.ndim == {int(m.group(2))}"
+            # `is` first: arrays of a builtin dtype share its one dtype object, and `==` costs more
+            cond = (f"type({a}) is ND and ({a}.dtype is D{i} or {a}.dtype == D{i}) "
+                    f"and {a}.ndim == {int(m.group(2))}")
             if max_size is not None:
                 cond += f" and {a}.size <= {int(max_size)}"
             conds.append(cond)
