@@ -69,8 +69,10 @@ def _noodle_cli() -> None:
     @click.option("--mode", type=click.Choice(["optimized", "safe"]), default=None,
                   help="optimized (default): recognised loops may sum in another order (SIMD, BLAS); "
                        "safe: every loop adds in its own order, results identical to the VM's")
+    @click.option("--ale-capture", is_flag=True,
+                  help="keep a bounded sample of the inputs and outputs of calls into Python (for `noodle ale`)")
     def run(file: str | None, args: tuple[str, ...], opt: int, no_cache: bool, watch: bool,
-            backend: str | None, mode: str | None) -> None:
+            backend: str | None, mode: str | None, ale_capture: bool) -> None:
         """Run FILE.nd (compiled on the fly, cached) or FILE.nbc; with no FILE, start the REPL."""
         if file is None:
             from noodle.tools.repl import start_repl
@@ -80,6 +82,8 @@ def _noodle_cli() -> None:
             os.environ["NOODLE_BACKEND"] = backend
         if mode is not None:
             os.environ["NOODLE_MODE"] = mode
+        if ale_capture:
+            os.environ["NOODLE_ALE_CAPTURE"] = "1"
         if watch:
             from noodle.tools.watch import watch as watch_file
             sys.exit(watch_file(file))
@@ -142,6 +146,9 @@ def _noodle_cli() -> None:
                        "to a writable folder)", err=True)
             sys.exit(1)
         click.echo(f"kept in {path()}")
+
+    from noodle.tools.ale_cli import ale
+    cli.add_command(ale)
 
     cli(prog_name="noodle")
 

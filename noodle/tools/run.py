@@ -115,6 +115,7 @@ def run_file(path: str, args: list[str] | None = None, opt_level: int = 1, use_c
     from noodle.vm.errors import NoodleRuntimeError
 
     sys.argv = [path] + list(args or [])
+    _python_world(path)
     try:
         machine, lm = load_program(path, opt_level, use_cache)
     except CompileError as e:
@@ -153,6 +154,30 @@ def run_file(path: str, args: list[str] | None = None, opt_level: int = 1, use_c
         _silence_stdout()
         return 141
     return EXIT_OK
+
+
+def _python_world(path: str) -> None:
+    """What the program's first `import py` starts: the usage log and the promoted replacements."""
+    from noodle.vm.pyffi import session
+
+    def start() -> None:
+        from noodle.vm.pyffi import recorder
+
+        db = recorder.database_path(path)
+        if db is None:  # NOODLE_ALE=off: no log, no replacements
+            return
+        capture = os.environ.get("NOODLE_ALE_CAPTURE", "") not in ("", "0")
+        try:
+            recorder.start(db, path, capture=capture)
+            if db.exists():
+                from noodle.ale.serving import install
+                from noodle.tools.ale_vms import plain_vm
+
+                install(db, plain_vm)
+        except Exception as e:  # the log is a service: the program runs without it
+            _print_err(f"warning: the usage log at {db} is not available: {e}")
+
+    session.install(start)
 
 
 def _silence_stdout() -> None:

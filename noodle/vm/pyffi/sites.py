@@ -19,6 +19,7 @@ import time
 from typing import Any, Callable, Iterator
 
 from noodle.vm.pyffi import recorder as _recorder
+from noodle.vm.pyffi import session
 from noodle.vm.pyffi.crossing import NoodleCallable
 from noodle.vm.pyffi.failures import py_error
 from noodle.vm.pyffi.kinds import signature
@@ -165,6 +166,7 @@ def _sampled(site: CallSite, target: Callable[..., Any], fn: Any, via: int, args
 
 def import_module(name: str, search: str | None = None) -> Any:
     """`import py NAME`: an installed module, or a Python file in `search` (the program's folder)."""
+    session.ensure_started()
     if search is not None and search not in sys.path:
         sys.path.append(search)
     try:
