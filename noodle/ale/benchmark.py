@@ -32,7 +32,7 @@ class Benchmark:
                 "inputs": self.inputs, "speedup": round(self.speedup, 3), "margin": MARGIN}
 
 
-def per_call_ns(fn: Callable[[], Any]) -> float:
+def per_call_ns(fn: Callable[[], Any], min_seconds: float = MIN_SECONDS, repeats: int = REPEATS) -> float:
     """The best time of one call of `fn` (which must not fail)."""
     number = 1
     while True:
@@ -40,11 +40,11 @@ def per_call_ns(fn: Callable[[], Any]) -> float:
         for _ in range(number):
             fn()
         dt = time.perf_counter() - t0
-        if dt >= MIN_SECONDS or number >= 1 << 20:
+        if dt >= min_seconds or number >= 1 << 20:
             break
-        number *= 2 if dt <= 0 else max(2, min(10, int(MIN_SECONDS / dt * 1.2) + 1))
+        number *= 2 if dt <= 0 else max(2, min(10, int(min_seconds / dt * 1.2) + 1))
     best = dt / number
-    for _ in range(REPEATS - 1):
+    for _ in range(repeats - 1):
         t0 = time.perf_counter()
         for _ in range(number):
             fn()
@@ -53,7 +53,8 @@ def per_call_ns(fn: Callable[[], Any]) -> float:
 
 
 def benchmark(original: Callable[..., Any], accepts: Callable[[tuple, dict | None], bool],
-              serve: Callable[[Callable[..., Any], tuple, dict | None], Any], inputs: list[tuple]) -> Benchmark:
+              serve: Callable[[Callable[..., Any], tuple, dict | None], Any], inputs: list[tuple],
+              min_seconds: float = MIN_SECONDS, repeats: int = REPEATS) -> Benchmark:
     """Time both sides on every input of `inputs` on which the original does not raise."""
     total_o = total_c = 0.0
     used = 0
@@ -65,7 +66,8 @@ def benchmark(original: Callable[..., Any], accepts: Callable[[tuple, dict | Non
             serve(original, args, None)
         except Exception:
             continue
-        total_o += per_call_ns(lambda: original(*args))
-        total_c += per_call_ns(lambda: accepts(args, None) and serve(original, args, None))
+        # warm: the first call of a candidate compiles its native code
+        total_o += per_call_ns(lambda: original(*args), min_seconds, repeats)
+        total_c += per_call_ns(lambda: accepts(args, None) and serve(original, args, None), min_seconds, repeats)
         used += 1
     return Benchmark(total_o, total_c, used)

@@ -44,6 +44,10 @@ class Options:
     margin: float = bench.MARGIN
     #: for intent candidates: serve arrays up to the largest recorded size (the benchmarked one)
     limit_sizes: bool = True
+    #: the benchmark: seconds per timed batch, batches per side, inputs at most
+    bench_seconds: float = bench.MIN_SECONDS
+    bench_repeats: int = bench.REPEATS
+    bench_inputs: int = 4
 
 
 @dataclass
@@ -197,8 +201,9 @@ def _qualify(reg: Registry, db_path: Path, c: Candidate, original: Any, recorded
     c = reg.move(c.id, "validated", f"{v.samples} samples and {v.generated} generated inputs agree",
                  validation=v.to_json())
     live = CandidateRunner(vm_factory(), c.id, c.source, c.entry, c.params, folder)
-    inputs = samples[:4] or _generated_inputs(c.pattern, recorded)
-    b = bench.benchmark(original, accepts(c.pattern, c.max_size), live.serve, inputs)
+    inputs = samples[:options.bench_inputs] or _generated_inputs(c.pattern, recorded)[:options.bench_inputs]
+    b = bench.benchmark(original, accepts(c.pattern, c.max_size), live.serve, inputs, options.bench_seconds,
+                        options.bench_repeats)
     if b.inputs == 0 or b.speedup < options.margin:
         c = reg.move(c.id, "rejected", f"not faster: {b.speedup:.2f}x the original at the recorded shapes "
                                        f"(needs {options.margin:.2f}x)", benchmark=b.to_json(), speedup=b.speedup)

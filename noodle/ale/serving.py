@@ -9,7 +9,8 @@ A promoted candidate serves every call it accepts.  A canary serves none by itse
 the calls it accepts (`canary_share`, default 10%) the original runs *and* the candidate runs on
 a copy of the arguments; the original's result is returned, both are timed, the candidate's
 exceptions are caught and counted.  A mismatch, an exception the original did not raise, or a
-measured slowdown (after :data:`SLOWDOWN_AFTER` comparisons, the candidate slower on average)
+measured slowdown (after :data:`SLOWDOWN_AFTER` comparisons, the candidate's median time per call
+above the original's)
 rolls the candidate back at once: the registry records why, the table drops it.  The counts of
 clean comparisons are written back at exit; `evolve` promotes a canary with enough of them.
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 import atexit
 import copy
 import os
+import statistics
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -43,8 +45,10 @@ class Canary:
         self.countdown = self.every
         self.compared = 0
         self.written = 0
-        self.original_ns = 0
-        self.candidate_ns = 0
+        #: recent per-call times (the first calls of a candidate include compiling its native code, so
+        #: medians, not sums, decide a slowdown)
+        self.original_ns: list[int] = []
+        self.candidate_ns: list[int] = []
         self.failed = False
 
     def serve(self, original: Callable[..., Any], args: tuple, kwargs: dict | None) -> Any:
@@ -60,10 +64,10 @@ class Canary:
             result = original(*args) if kwargs is None else original(*args, **kwargs)
         except Exception as e:
             expected = Outcome(error=type(e).__name__, message=str(e))
-            self.original_ns += time.perf_counter_ns() - t0
+            _keep(self.original_ns, time.perf_counter_ns() - t0)
             self._compare(expected, shadow_args)
             raise
-        self.original_ns += time.perf_counter_ns() - t0
+        _keep(self.original_ns, time.perf_counter_ns() - t0)
         self._compare(Outcome(value=result, args_after=tuple(args)), shadow_args)
         return result
 
@@ -78,15 +82,23 @@ class Canary:
             got = Outcome(error=error_kind(e.f_kind, e.f_message), message=e.f_message)
         except Exception as e:
             got = Outcome(error=type(e).__name__, message=str(e))
-        self.candidate_ns += time.perf_counter_ns() - t0
+        _keep(self.candidate_ns, time.perf_counter_ns() - t0)
         self.compared += 1
         why = differs(expected, got)
-        if why is None and self.compared >= SLOWDOWN_AFTER and self.candidate_ns > self.original_ns:
-            why = (f"measured slowdown on live calls: {self.candidate_ns / self.compared:.0f} ns per call against "
-                   f"the original's {self.original_ns / self.compared:.0f} ns")
+        if why is None and self.compared >= SLOWDOWN_AFTER:
+            cand, orig = statistics.median(self.candidate_ns), statistics.median(self.original_ns)
+            if cand > orig:
+                why = (f"measured slowdown on live calls: median {cand:.0f} ns per call against the "
+                       f"original's {orig:.0f} ns")
         if why is not None:
             self.failed = True
             self.server.roll_back(self.candidate, f"canary disagreed on a live call: {why}", self)
+
+
+def _keep(times: list[int], ns: int, most: int = 201) -> None:
+    times.append(ns)
+    if len(times) > most:
+        del times[0]
 
 
 class _NotServed(Exception):

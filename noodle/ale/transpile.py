@@ -236,6 +236,11 @@ class _Function:
                     self._bind(node.targets[0], node.value)
             elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
                 self._bind_type(node.target.id, self.type_of(ast.BinOp(node.target, node.op, node.value)), node)
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "append" \
+                    and isinstance(node.func.value, ast.Name) and len(node.args) == 1:
+                item = self.type_of(node.args[0])
+                if item != "?":
+                    self._bind_type(node.func.value.id, f"List<{item}>", node)
             elif isinstance(node, ast.For) and isinstance(node.target, ast.Name):
                 self.loop_vars.add(node.target.id)
                 self._bind_type(node.target.id, self._iter_type(node.iter), node)
@@ -660,6 +665,8 @@ class _Function:
         if isinstance(e, ast.Call):
             return self.call(e)
         if isinstance(e, ast.List):
+            if not e.elts:
+                return "[]"  # assigned to a variable whose type its appends gave
             t = self.type_of(e)
             if t == "?" or "?" in t:
                 return self.fail(e, "an empty list or a list of unknown items (give it a first item)")

@@ -7,7 +7,8 @@ same length); floats with edge values (0, -0, ±1, tiny and huge, nan, ±inf); i
 recorded ones and small ones.  The candidate runs in the sandbox VM it is given (limits, no
 capabilities); the original runs here, on its own copy of the inputs, and an input it takes more
 than :data:`~noodle.ale.runner.ORIGINAL_SECONDS` on is skipped.  The rule is
-:func:`noodle.ale.compare.differs`: zero mismatches, or the candidate is rejected.
+:func:`noodle.ale.compare.differs`: zero mismatches, or the candidate is rejected (validation stops
+at the first mismatch).
 """
 from __future__ import annotations
 
@@ -66,15 +67,22 @@ def validate(runner: CandidateRunner, original: Callable[..., Any], pattern: str
         why = differs(expected, got)
         if why is not None:
             result.mismatches += 1
-            if len(result.examples) < 5:
-                result.examples.append(f"{_show_args(args)}: {why}")
+            result.examples.append(f"{_show_args(args)}: {why}")
+            raise _Rejected()  # one mismatch decides; the rest would only cost time
 
-    for args in samples:
-        check(args, "sample")
-    if generated:
-        _generate(pattern, recorded, samples, generated, lambda args: check(args, "generated"))
+    try:
+        for args in samples:
+            check(args, "sample")
+        if generated:
+            _generate(pattern, recorded, samples, generated, lambda args: check(args, "generated"))
+    except _Rejected:
+        pass
     result.seconds = time.perf_counter() - t0
     return result
+
+
+class _Rejected(Exception):
+    pass
 
 
 def _show_args(args: tuple) -> str:
@@ -96,12 +104,19 @@ def _generate(pattern: str, recorded: list[str], samples: list[tuple], n: int, c
     strategy = inputs(pattern, recorded, samples)
 
     @settings(max_examples=n, database=None, derandomize=True, deadline=None, phases=[Phase.generate],
-              suppress_health_check=list(HealthCheck))
+              suppress_health_check=list(HealthCheck), report_multiple_bugs=False)
     @given(strategy)
     def run(args: tuple) -> None:
         check(args)
 
-    run()
+    try:
+        run()
+    except _Rejected:
+        raise
+    except BaseException as e:  # hypothesis wraps what the test raised
+        if isinstance(getattr(e, "__cause__", None), _Rejected) or "_Rejected" in type(e).__name__:
+            raise _Rejected() from None
+        raise
 
 
 def inputs(pattern: str, recorded: list[str], samples: list[tuple]) -> Any:

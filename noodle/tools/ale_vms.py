@@ -6,10 +6,10 @@ from typing import Any
 
 
 def sandbox_vm() -> Any:
-    """The VM candidates are validated in: no capabilities, bounded time and call depth."""
+    """The VM candidates are validated in: no capabilities, bounded time (per call) and call depth."""
     import noodle
 
-    return noodle.VM(capabilities=noodle.Capabilities(), limits=noodle.Limits(max_seconds=10.0, max_depth=5000))
+    return noodle.VM(capabilities=noodle.Capabilities(), limits=noodle.Limits(max_seconds=2.0, max_depth=5000))
 
 
 def plain_vm() -> Any:
