@@ -14,7 +14,7 @@ from noodle.ir.types import parse_type
 from noodle.vm.pyffi import sites
 from noodle.vm.pyffi.crossing import NoodleCallable, callable_for_py, convert, from_py, to_py
 from noodle.vm.pyffi.failures import PyFailure
-from noodle.vm.values import ErrorValue
+from noodle.runtime.values import ErrorValue
 
 ints = st.integers(min_value=-(2**63), max_value=2**63 - 1)
 scalars = st.one_of(ints, st.floats(allow_nan=False), st.booleans(), st.text(max_size=20), st.none())

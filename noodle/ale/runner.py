@@ -17,7 +17,7 @@ from typing import Any, Callable
 from noodle.ale.compare import Outcome, error_kind
 from noodle.errors import LimitExceeded, NoodleError
 from noodle.vm.pyffi.crossing import from_py, type_of
-from noodle.vm.values import ErrorValue
+from noodle.runtime.values import ErrorValue
 
 #: how long one call of the original may take during validation before the input is skipped
 ORIGINAL_SECONDS = 0.5

@@ -29,7 +29,7 @@ from noodle.ale.patterns import accepts
 from noodle.ale.registry import Candidate, Registry
 from noodle.ale.runner import CandidateRunner
 from noodle.vm.pyffi.replacements import TABLE, Replacement, ReplacementTable
-from noodle.vm.values import ErrorValue
+from noodle.runtime.values import ErrorValue
 
 SLOWDOWN_AFTER = 30
 

@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 from noodle.ir.types import (ARRAY_DTYPES, BOOL, ERROR, F32, FLOAT, I32, INT, NONE, PY, STR, ArrayT, FnT, ListT,
                              MapT, RangeT, StructT, TupleT, Type, UnknownT, parse_type)
-from noodle.vm.values import INT_MAX, INT_MIN, ErrorValue, StructBase
+from noodle.runtime.values import INT_MAX, INT_MIN, ErrorValue, StructBase
 
 _SCALARS = (int, float, bool, str, type(None))
 

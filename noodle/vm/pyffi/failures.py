@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from types import TracebackType
 
-from noodle.vm.values import ErrorValue
+from noodle.runtime.values import ErrorValue
 
 #: how many of the innermost Python frames a PyError keeps
 PY_FRAMES = 3
