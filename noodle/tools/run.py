@@ -164,6 +164,10 @@ def _python_world(path: str) -> None:
     def start() -> None:
         from noodle.vm.pyffi import recorder
 
+        folder = os.path.dirname(os.path.abspath(path))
+        if folder not in sys.path:  # `import py mylib` finds mylib.py beside the program
+            sys.path.insert(0, folder)
+
         db = recorder.database_path(path)
         if db is None:  # NOODLE_ALE=off: no log, no replacements
             return

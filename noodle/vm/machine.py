@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
 
 from noodle.errors import LimitExceeded, LoadError
 from noodle.stdlib.natives import NATIVES  # first: it registers the array natives too
+import noodle.vm.pyffi.natives  # noqa: F401,E402 - registers the py.* natives
 from noodle.ir.variants import exact_alternatives, inexact_guards, native_guards  # noqa: I001
 from noodle.runtime.linemap import CODE_REGISTRY, CodeInfo
 from noodle.runtime.errors import NoodleRuntimeError, noodle_stack, runtime_error
@@ -161,6 +162,10 @@ class Machine:
             native = NATIVES.get(name)
             if native is None:
                 raise LoadError(f"module {image.name!r} needs the native {name!r}, which this VM lacks")
+            if native.capability == "py_import" and not self.capabilities.grants("py_import"):
+                # refused at load time, not when the code runs: the host decides before anything runs
+                raise LoadError(f"module {image.name!r} uses Python (`import py`), which needs the py_import "
+                                "capability; this VM does not grant it")
             ns[key] = self.bind_native(native)
         if self.meter is not None:
             ns["_M"] = self.meter
