@@ -34,8 +34,9 @@ from noodle.vm.pyffi.kinds import array_sizes, generalise
 
 @dataclass
 class Options:
-    #: a call is hot with at least this many calls in the log
+    #: a call is hot with at least this many calls in the log, or this much time spent in it
     min_calls: int = 100
+    min_seconds: float = 0.05
     canary: bool = True
     canary_share: float = 0.1
     #: clean live comparisons a canary needs before promotion
@@ -105,9 +106,13 @@ def evolve(db_path: "str | os.PathLike[str]", sandbox_factory: Callable[[], Any]
 
 def _hot_groups(reg: Registry, options: Options) -> dict[tuple[str, str], list[tuple[str, int]]]:
     groups: dict[tuple[str, str], list[tuple[str, int]]] = {}
+    spent: dict[tuple[str, str], float] = {}
     for row in reg.hot_calls(limit=1000):
-        groups.setdefault((row["name"], generalise(row["signature"])), []).append((row["signature"], row["calls"]))
-    return {k: sorted(v, key=lambda s: -s[1]) for k, v in groups.items() if sum(c for _, c in v) >= options.min_calls}
+        key = (row["name"], generalise(row["signature"]))
+        groups.setdefault(key, []).append((row["signature"], row["calls"]))
+        spent[key] = spent.get(key, 0.0) + row["total_s"]
+    return {k: sorted(v, key=lambda s: -s[1]) for k, v in groups.items()
+            if sum(c for _, c in v) >= options.min_calls or spent[k] >= options.min_seconds}
 
 
 def _promote_canaries(reg: Registry, options: Options, report: EvolveReport) -> None:

@@ -37,10 +37,10 @@ SLOWDOWN_AFTER = 30
 class Canary:
     """Shadow comparison of one candidate on a share of live calls."""
 
-    def __init__(self, server: "Server", candidate: Candidate, runner: CandidateRunner) -> None:
+    def __init__(self, server: "Server", candidate: Candidate, runner: CandidateRunner | None) -> None:
         self.server = server
         self.candidate = candidate
-        self.runner = runner
+        self.runner = runner  # loaded at the first comparison
         self.every = max(1, round(1 / candidate.canary_share)) if candidate.canary_share > 0 else 0
         self.countdown = self.every
         self.compared = 0
@@ -72,6 +72,11 @@ class Canary:
         return result
 
     def _compare(self, expected: Outcome, args: tuple) -> None:
+        if self.runner is None:
+            self.runner = self.server._runner(self.candidate)
+            if self.runner is None:  # it does not load: nothing to compare, the original serves
+                self.failed = True
+                return
         t0 = time.perf_counter_ns()
         try:
             value = self.runner.serve(lambda *a: (_ for _ in ()).throw(_NotServed()), args, None)
@@ -99,6 +104,10 @@ def _keep(times: list[int], ns: int, most: int = 201) -> None:
     times.append(ns)
     if len(times) > most:
         del times[0]
+
+
+def _original(original: Callable[..., Any], args: tuple, kwargs: dict | None) -> Any:
+    return original(*args) if kwargs is None else original(*args, **kwargs)
 
 
 class _NotServed(Exception):
@@ -136,18 +145,28 @@ class Server:
         replacements: list[Replacement] = []
         canaries: dict[int, Canary] = {}
         for c in serving:
-            runner = self._runner(c)
-            if runner is None:
-                continue
             check = accepts(c.pattern, c.max_size)
             if c.state == "promoted":
-                replacements.append(Replacement(c.name, c.id, check, runner.serve))
+                replacements.append(Replacement(c.name, c.id, check, self._first_call(c)))
             else:
-                canary = self.canaries.get(c.id) or Canary(self, c, runner)
+                canary = self.canaries.get(c.id) or Canary(self, c, None)
                 canaries[c.id] = canary
                 replacements.append(Replacement(c.name, c.id, check, canary.serve))
         self.canaries = canaries
         self.table.install(replacements)
+
+    def _first_call(self, c: Candidate) -> Callable[[Callable[..., Any], tuple, dict | None], Any]:
+        """Serve a promoted candidate, loading it at its first call (a program pays for compiling only
+        the replacements it uses); a candidate that fails to load leaves the original serving."""
+        def serve(original: Callable[..., Any], args: tuple, kwargs: dict | None) -> Any:
+            runner = self._runner(c)
+            target = runner.serve if runner is not None else _original
+            for rs in self.table.by_name.values():
+                for r in rs:
+                    if r.candidate_id == c.id:
+                        r.serve = target  # later calls go straight to it
+            return target(original, args, kwargs)
+        return serve
 
     def _runner(self, c: Candidate) -> CandidateRunner | None:
         runner = self.loaded.get(c.id)

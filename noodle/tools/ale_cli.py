@@ -116,15 +116,17 @@ def status(db: str | None, project: str | None, as_json: bool) -> None:
               help="clean live comparisons before a canary is promoted")
 @click.option("--min-calls", type=click.IntRange(1), default=100, show_default=True,
               help="calls in the log that make a function hot")
+@click.option("--min-seconds", type=click.FloatRange(0.0), default=0.05, show_default=True,
+              help="time spent in a function (per the log) that makes it hot")
 @click.option("--examples", type=click.IntRange(0), default=60, show_default=True,
               help="generated inputs per candidate (after the captured samples)")
 def evolve(db: str | None, project: str | None, as_json: bool, no_canary: bool, canary_share: float,
-           canary_calls: int, min_calls: int, examples: int) -> None:
+           canary_calls: int, min_calls: int, min_seconds: float, examples: int) -> None:
     """One round: new candidates validated and benchmarked; clean canaries promoted."""
     from noodle.ale.evolve import Options, evolve as run_evolve
 
     path = _existing(_db(db, project))
-    options = Options(min_calls=min_calls, canary=not no_canary, canary_share=canary_share,
+    options = Options(min_calls=min_calls, min_seconds=min_seconds, canary=not no_canary, canary_share=canary_share,
                       canary_calls=canary_calls, generated=examples)
     t0 = time.perf_counter()
     import warnings
