@@ -198,7 +198,8 @@ def _qualify(reg: Registry, db_path: Path, c: Candidate, original: Any, recorded
     samples = _samples_for(reg, c.name, c.pattern)
     v = validate(runner, original, c.pattern, samples, recorded, options.generated)
     if not v.passed:
-        why = f"{v.mismatches} mismatches in {v.samples + v.generated} inputs" if v.mismatches else "no inputs to check"
+        why = (f"{v.mismatches} mismatches in {v.samples + v.generated} inputs" if v.mismatches else
+               f"too few conclusive inputs ({v.samples + v.generated} checked, {v.skipped} inconclusive)")
         if v.examples:
             why += f"; first: {v.examples[0]}"
         c = reg.move(c.id, "rejected", f"validation failed: {why}", validation=v.to_json())

@@ -40,7 +40,10 @@ class CandidateRunner:
             tmp = path.with_suffix(f".{os.getpid()}.tmp")
             tmp.write_text(source)
             os.replace(tmp, path)  # atomic: two programs starting at once read a whole file
-        vm.load(path)
+        if vm.machine.meter is None:
+            _load_cached(vm.machine, folder, self.module, source, path)
+        else:  # a sandbox: metered code, compiled afresh
+            vm.load(path)
         self.fn: Callable[..., Any] = vm.machine.modules[self.module].exports[entry]
         self.qualified = f"{self.module}.{entry}"
         self.types = [type_of(p) for p in params]
@@ -86,6 +89,26 @@ class CandidateRunner:
             return self.fn(*args)
         except ErrorValue as e:
             raise python_exception(e) from None
+
+
+def _load_cached(machine: Any, folder: Path, name: str, source: str, path: Path) -> None:
+    """Load a candidate from its cached image when it is still valid (no compiler imported: a
+    program pays little for the replacements it uses), else compile it and keep the image."""
+    from noodle.vm.cache import read_image
+
+    image = read_image(str(folder), name, source)
+    if image is None:
+        from noodle.build.driver import CompileOptions, Project
+        from noodle.format.cache import write_image
+        from noodle.vm.image import build_image
+
+        compiled = Project(folder, CompileOptions(1, True)).compile_file(path, display=path.name)
+        image = build_image(compiled.module)
+        try:
+            write_image(str(folder), name, image)
+        except OSError:
+            pass  # a read-only folder: compiled again next time
+    machine.load(image)
 
 
 def python_exception(err: ErrorValue) -> Exception:
