@@ -18,7 +18,6 @@ if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
 
 from noodle.errors import LimitExceeded, LoadError
 from noodle.stdlib.natives import NATIVES  # first: it registers the array natives too
-import noodle.vm.pyffi.natives  # noqa: F401,E402 - registers the py.* natives
 from noodle.ir.variants import exact_alternatives, inexact_guards, native_guards  # noqa: I001
 from noodle.runtime.linemap import CODE_REGISTRY, CodeInfo
 from noodle.runtime.errors import NoodleRuntimeError, noodle_stack, runtime_error
@@ -160,6 +159,9 @@ class Machine:
         ns["__builtins__"] = _SAFE_BUILTINS
         for key, name in image.natives.items():
             native = NATIVES.get(name)
+            if native is None and name.startswith("py."):  # the FFI's natives: registered when first needed
+                import noodle.vm.pyffi.natives  # noqa: F401 - (a program without `import py` never pays for it)
+                native = NATIVES.get(name)
             if native is None:
                 raise LoadError(f"module {image.name!r} needs the native {name!r}, which this VM lacks")
             if native.capability == "py_import" and not self.capabilities.grants("py_import"):

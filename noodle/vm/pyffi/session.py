@@ -6,7 +6,9 @@ so programs that never touch Python pay nothing for them.
 """
 from __future__ import annotations
 
-from typing import Callable
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time (`noodle run` imports this module)
+    from typing import Callable
 
 #: called once, at the first `import py` of the process
 STARTER: "Callable[[], None] | None" = None
