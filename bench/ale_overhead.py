@@ -39,12 +39,23 @@ def main() -> None:
             recorder.RECORDER = rec
             on.append(per_call_ns(on_site))
         recorder.stop()
+        # what a sampled call costs on its own (signature, clock, aggregation), spread over the period
+        rec = recorder.start(Path(d) / "ale2.sqlite", "bench")
+        probe = sites.CallSite("bench:3")
+        sites.call(probe, math.sqrt, (2.0,))
+        sampled = min(timeit.repeat(lambda: sites._sampled(probe, math.sqrt, math.sqrt, 0, (2.0,), None),
+                                    number=20_000, repeat=5)) / 20_000 * 1e9
+        recorder.stop()
     m_off, m_on = statistics.median(off), statistics.median(on)
     print(f"math.sqrt called directly from Python: {raw:7.1f} ns")
     print(f"through the FFI, recording off:        {m_off:7.1f} ns")
     print(f"through the FFI, recording on:         {m_on:7.1f} ns")
     print(f"recording adds {m_on - m_off:+.1f} ns = {100 * (m_on - m_off) / m_off:+.1f}% of the call's own cost "
           f"(bar: < 10%)")
+    period = recorder.DEFAULT_PERIOD
+    print(f"a sampled call costs {sampled:.0f} ns; one call in {period} is sampled: {sampled / period:.1f} ns per call "
+          f"= {100 * sampled / period / m_off:.1f}% of the call through the FFI, "
+          f"{100 * sampled / period / raw:.1f}% of math.sqrt called directly")
 
 
 if __name__ == "__main__":

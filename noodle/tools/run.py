@@ -157,16 +157,18 @@ def run_file(path: str, args: list[str] | None = None, opt_level: int = 1, use_c
     return EXIT_OK
 
 
-def _python_world(path: str) -> None:
-    """What the program's first `import py` starts: the usage log and the promoted replacements."""
+def _python_world(path: str, record: bool = True) -> None:
+    """What the program's first `import py` starts: the usage log and the promoted replacements
+    (`noodle test` only finds the program's own Python files: tests are not usage)."""
     from noodle.vm.pyffi import session
 
     def start() -> None:
-        from noodle.vm.pyffi import recorder
-
         folder = os.path.dirname(os.path.abspath(path))
         if folder not in sys.path:  # `import py mylib` finds mylib.py beside the program
             sys.path.insert(0, folder)
+        if not record:
+            return
+        from noodle.vm.pyffi import recorder
 
         db = recorder.database_path(path)
         if db is None:  # NOODLE_ALE=off: no log, no replacements
@@ -199,6 +201,7 @@ def test_files(paths: list[str]) -> int:
     passed = failed = 0
     status = EXIT_OK
     for path in paths:
+        _python_world(path, record=False)
         try:
             machine, lm = load_program(path)
             machine.call(lm, lm.functions["__init__"])
