@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench bench-polybench setup setup-dev clean
+.PHONY: demo test bench bench-polybench setup setup-dev clean ale-demo golden
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ ale-demo: setup
 	cd examples/ale && ../../$(BIN)/noodle ale status && ../../$(BIN)/noodle ale evolve --canary-share 1.0
 	cd examples/ale && ../../$(BIN)/noodle run main.nd && ../../$(BIN)/noodle ale evolve
 	cd examples/ale && ../../$(BIN)/noodle run main.nd && ../../$(BIN)/noodle ale report --html report.html
+
+# rewrite tests/golden/ir/*.ir (the IR after each pass) after an intended change; review the diff
+golden: setup-dev
+	NOODLE_UPDATE_GOLDEN=1 $(BIN)/python -m pytest -q tests/test_golden_ir.py
 
 # PolyBench 4.2 in Noodle against NumPy and Numba (the `bench` extra); SIZE=MINI|SMALL|MEDIUM|LARGE
 SIZE ?= MEDIUM
