@@ -370,3 +370,17 @@ def test_noodle_worker_joins_a_scheduler_and_runs_tasks(tmp_path, vm_backend):
         finally:
             worker.terminate()
             worker.wait(timeout=60)
+
+
+def test_a_worker_grants_only_the_programs_capabilities(local):
+    machine, lm, runner = local
+    bundle, _ = runner._bundle(lm.name)
+    from noodle.parallel import worker
+
+    assert "fs_write" in bundle.capabilities  # `noodle run` grants everything
+    sandboxed = bundle_of(bundle.entry, dict(bundle.modules), [])  # a host that granted nothing
+    worker.install(sandboxed)
+    reply = worker.run_task(TaskMessage(sandboxed.key, lm.name, sandboxed.hashes[lm.name], "slow", 0,
+                                        encode_values([3])))
+    assert reply.failure is not None and reply.failure.kind == "PermissionError"
+    assert "fs_write" in reply.failure.message and reply.failure.index == 0
