@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from noodle.build.driver import PassTrace, compile_source
 from noodle.errors import CompileError
-from noodle.tools.fmt import FormatError, _lines, _signature, _tokens, format_source
+from noodle.tools.fmt import FormatError, _lines, _signature, source_tokens, format_source
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted(p for p in (ROOT / "examples").rglob("*.nd") if "__noodlecache__" not in p.parts)
@@ -47,7 +47,7 @@ def _ir(source: str, name: str) -> str | None:
 def _comments(source: str) -> list[str]:
     """The text of every comment, in order (a block comment's lines without their indentation)."""
     return [" ".join(line.strip() for line in item.text.splitlines())
-            for line in _lines(source, _tokens(source, "x.nd")) for item in line if item.kind == "COMMENT"]
+            for line in _lines(source, source_tokens(source, "x.nd")) for item in line if item.kind == "COMMENT"]
 
 
 PARSING = [p for p in EXAMPLES if _parses(p.read_text(encoding="utf-8"))]
@@ -138,7 +138,7 @@ _NO_TOUCH = frozenset({"//", "//=", "<", ">", ">>", "{", "}", ":"})  # spacing t
 def _scramble(source: str, draw, keep_lines: bool) -> str:  # noqa: ANN001 - hypothesis draw
     """`source` with the spaces between tokens and the indentation changed at random (and, unless
     `keep_lines`, blank lines added), where that cannot change what the tokens are."""
-    toks = [t for t in _tokens(source, "x.nd") if t.kind != "NL"]
+    toks = [t for t in source_tokens(source, "x.nd") if t.kind != "NL"]
     out: list[str] = []
     cursor = 0
     for prev, tok in zip([None, *toks], toks):
@@ -169,7 +169,7 @@ def test_a_scrambled_example_formats_to_a_fixed_point_with_the_same_ir(data, ind
     path = SMALL[index]
     source = path.read_text(encoding="utf-8")
     messy = _scramble(source, data.draw, keep_lines)
-    assume(_signature(_tokens(messy, "x.nd"), messy) == _signature(_tokens(source, "x.nd"), source))
+    assume(_signature(source_tokens(messy, "x.nd"), messy) == _signature(source_tokens(source, "x.nd"), source))
     assume(_parses(messy))
     once = format_source(messy, path.name)
     assert format_source(once, path.name) == once

@@ -30,7 +30,7 @@ from noodle.compiler.parser import parse
 from noodle.errors import CompileError
 
 INDENT = "    "
-_COMMENT_RE = re.compile(r"//[^\n]*|/\*.*?(?:\*/|\Z)", re.S)
+COMMENT_RE = re.compile(r"//[^\n]*|/\*.*?(?:\*/|\Z)", re.S)
 _OPENERS = {"(": ")", "[": "]", "{": "}"}
 _CLOSERS = frozenset(_OPENERS.values())
 _OPERAND_END = frozenset({"NAME", "INT", "FLOAT", "STRING", ")", "]", "}", "true", "false", "none"})
@@ -58,7 +58,8 @@ class _Item:
     token: RawToken | None = None
 
 
-def _tokens(source: str, file: str) -> list[RawToken]:
+def source_tokens(source: str, file: str = "<input>") -> list[RawToken]:
+    """The compiler's raw tokens of `source` (NL included, comments not); lexical errors are skipped."""
     ctx = ParseContext(file, source)
     saved = getattr(CURRENT, "ctx", None)
     CURRENT.ctx = ctx  # the lexer parses `{expr}` inside strings with the AST builder
@@ -81,7 +82,7 @@ def _lines(source: str, tokens: list[RawToken]) -> list[list[_Item]]:
     def gap(start: int, stop: int) -> str:
         """Add the comments and line breaks of source[start:stop]; return the blank text left before stop."""
         last = start
-        for m in _COMMENT_RE.finditer(source, start, stop):
+        for m in COMMENT_RE.finditer(source, start, stop):
             before = source[last:m.start()]
             for _ in range(before.count("\n")):
                 lines.append([])
@@ -194,9 +195,9 @@ def format_source(source: str, file: str = "<input>") -> str:
         parse(source, file)
     except CompileError as e:
         raise FormatError(f"{file}: not formatted, the program has errors", list(e.diagnostics)) from e
-    tokens = _tokens(source, file)
+    tokens = source_tokens(source, file)
     result = _render(_lines(source, tokens))
-    if _signature(_tokens(result, file), result) != _signature(tokens, source):
+    if _signature(source_tokens(result, file), result) != _signature(tokens, source):
         raise FormatError(f"{file}: internal formatter error: the layout would change the program's "
                           "tokens; the file was left as it is (please report it)")
     return result
