@@ -172,6 +172,12 @@ def _noodle_cli() -> None:
         sys.exit(format_files(list(files), check))
 
     @cli.command()
+    def lsp() -> None:
+        """Start the Noodle language server (LSP over standard input and output, for editors)."""
+        from noodle.tools.lsp import serve
+        sys.exit(serve())
+
+    @cli.command()
     def repl() -> None:
         """Start the interactive REPL."""
         from noodle.tools.repl import start_repl
