@@ -190,3 +190,33 @@ def test_document_formatting_is_noodle_fmt(tmp_path: Path) -> None:
         assert not none  # a text that does not parse is left alone
 
     _run(root, scenario)
+
+
+def test_definition_symbols_and_completion(tmp_path: Path) -> None:
+    root, uri = _workspace(tmp_path)
+    geo_uri = (tmp_path / "geo.nd").as_uri()
+
+    async def scenario(s: Session) -> None:
+        s.open(uri, MAIN)
+        await s.diagnostics(uri, 1)
+        where = await asyncio.wait_for(s.client.text_document_definition_async(lsp.DefinitionParams(
+            lsp.TextDocumentIdentifier(uri), lsp.Position(8, 27))), WAIT_S)  # geo.dist
+        assert where.uri == geo_uri and (where.range.start.line, where.range.start.character) == (9, 3)
+        local = await asyncio.wait_for(s.client.text_document_definition_async(lsp.DefinitionParams(
+            lsp.TextDocumentIdentifier(uri), lsp.Position(8, 11))), WAIT_S)  # double
+        assert local.uri == uri and local.range.start.line == 3
+        symbols = await asyncio.wait_for(s.client.text_document_document_symbol_async(lsp.DocumentSymbolParams(
+            lsp.TextDocumentIdentifier(uri))), WAIT_S)
+        assert [(x.name, x.kind) for x in symbols] == [("double", lsp.SymbolKind.Function),
+                                                        ("main", lsp.SymbolKind.Function)]
+        s.change(uri, 2, MAIN.replace("geo.dist(", "geo.d("))
+        await s.diagnostics(uri, 2)
+        items = await asyncio.wait_for(s.client.text_document_completion_async(lsp.CompletionParams(
+            lsp.TextDocumentIdentifier(uri), lsp.Position(8, 26))), WAIT_S)
+        assert sorted(i.label for i in items) == ["Point", "dist"]
+        everywhere = await asyncio.wait_for(s.client.text_document_completion_async(lsp.CompletionParams(
+            lsp.TextDocumentIdentifier(uri), lsp.Position(8, 4))), WAIT_S)
+        labels = {i.label for i in everywhere}
+        assert {"while", "double", "main", "geo"} <= labels
+
+    _run(root, scenario)

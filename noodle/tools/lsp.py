@@ -8,6 +8,9 @@ What it offers now:
   `noodle run`);
 * hover on a function or struct name (declared in the document or in a module it imports): the
   signature and the doc comment (the `//` lines right above it), a struct's fields;
+* go to definition of those names, document symbols (functions, structs with their methods),
+  completion (keywords, the document's declarations, imported modules, and after `alias.` what
+  that module declares);
 * document formatting with `noodle fmt`'s layout (:mod:`noodle.tools.fmt`).
 
 A document with errors mid-edit is the normal case: every request answers (with what it can, or
@@ -84,6 +87,8 @@ class Declaration:
     name: str
     signature: str
     doc: str
+    kind: str  # "function", "method" or "struct"
+    span: ast.Span  # the declaration's name
 
 
 def _doc_above(lines: list[str], line: int) -> str:
@@ -117,22 +122,26 @@ def declarations(source: str, file: str) -> dict[str, Declaration]:
     def function(fn: ast.FnDecl, owner: str | None) -> None:
         signature = _text(lines, fn.span, fn.body.span.line, fn.body.span.col).strip()
         key = f"{owner}.{fn.name}" if owner else fn.name
-        found[key] = Declaration(key, signature, _doc_above(lines, fn.span.line))
+        found[key] = Declaration(key, signature, _doc_above(lines, fn.span.line), "method" if owner else "function",
+                                 fn.name_span)
 
     for item in module.items:
         if isinstance(item, ast.FnDecl):
             function(item, None)
         elif isinstance(item, ast.StructDecl):
             fields = "\n".join(f"    {_text(lines, f.span, f.span.end_line, f.span.end_col)}" for f in item.fields)
+            header = lines[item.span.line - 1]
+            col = header.find(item.name, item.span.col - 1 + len("struct")) + 1
             found[item.name] = Declaration(item.name, f"struct {item.name} {{\n{fields}\n}}",
-                                           _doc_above(lines, item.span.line))
+                                           _doc_above(lines, item.span.line), "struct",
+                                           ast.Span(file, item.span.line, col, item.span.line, col + len(item.name)))
             for m in item.methods:
                 function(m, item.name)
     return found
 
 
-def _imported_sources(source: str, path: Path) -> list[tuple[str, str]]:
-    """(alias, text) of each workspace module the document imports (modules that cannot be read are left out)."""
+def _imported_sources(source: str, path: Path) -> list[tuple[str, str, Path]]:
+    """(alias, text, file) of each workspace module the document imports (those that cannot be read are left out)."""
     try:
         module = parse(source, str(path))
     except CompileError:
@@ -148,7 +157,7 @@ def _imported_sources(source: str, path: Path) -> list[tuple[str, str]]:
             except (OSError, UnicodeDecodeError):
                 continue
             alias = getattr(item, "alias", None) or item.path.split(".")[-1]
-            out.append((alias, text))
+            out.append((alias, text, file))
     return out
 
 
@@ -166,26 +175,58 @@ def word_at(source: str, line: int, character: int) -> tuple[str, str | None]:
     return "", None
 
 
-def hover_text(path: Path, source: str, line: int, character: int) -> str | None:
-    """Markdown for the name at a 0-based position, or None where there is nothing to say."""
+def lookup(path: Path, source: str, line: int, character: int) -> Declaration | None:
+    """The declaration the name at a 0-based position refers to (in the document or a module it imports).
+
+    Names are matched by name (and by module for `alias.name`), not through the checker's scopes:
+    a local that shadows a function still shows the function.
+    """
     name, qualifier = word_at(source, line, character)
     if not name:
         return None
     here = declarations(source, str(path))
-    candidates: list[Declaration] = []
     if qualifier is None and name in here:
-        candidates.append(here[name])
-    for alias, text in _imported_sources(source, path):
-        theirs = declarations(text, alias)
+        return here[name]
+    for alias, text, file in _imported_sources(source, path):
+        theirs = declarations(text, str(file))
         if name in theirs and (qualifier is None or qualifier == alias):
-            candidates.append(theirs[name])
-    if not candidates:
-        methods = [d for key, d in here.items() if key.endswith(f".{name}")]
-        candidates += methods[:1]
-    if not candidates:
+            return theirs[name]
+    methods = [d for key, d in here.items() if key.endswith(f".{name}")]
+    return methods[0] if methods else None
+
+
+def hover_text(path: Path, source: str, line: int, character: int) -> str | None:
+    """Markdown for the name at a 0-based position, or None where there is nothing to say."""
+    d = lookup(path, source, line, character)
+    if d is None:
         return None
-    d = candidates[0]
     return f"```noodle\n{d.signature}\n```" + (f"\n\n{d.doc}" if d.doc else "")
+
+
+def completions(path: Path, source: str, line: int, character: int) -> list[lsp.CompletionItem]:
+    """After `alias.`: what that imported module declares; elsewhere: keywords, this document's
+    declarations and the imported modules' names.  A document that does not parse offers what its
+    last parsable imports and declarations give (here: the keywords at least)."""
+    from noodle.compiler.parse_state import KEYWORDS
+
+    lines = source.splitlines()
+    text = lines[line][:character] if line < len(lines) else ""
+    m = re.search(r"([A-Za-z_][A-Za-z0-9_]*)\.[A-Za-z0-9_]*$", text)
+    imported = _imported_sources(source, path)
+    kinds = {"function": lsp.CompletionItemKind.Function, "method": lsp.CompletionItemKind.Method,
+             "struct": lsp.CompletionItemKind.Struct}
+    if m:
+        for alias, theirs, file in imported:
+            if alias == m.group(1):
+                return [lsp.CompletionItem(k, kind=kinds[d.kind], detail=d.signature.splitlines()[0],
+                                           documentation=d.doc or None)
+                        for k, d in declarations(theirs, str(file)).items() if "." not in k]
+        return []
+    items = [lsp.CompletionItem(k, kind=lsp.CompletionItemKind.Keyword) for k in sorted(KEYWORDS)]
+    items += [lsp.CompletionItem(k, kind=kinds[d.kind], detail=d.signature.splitlines()[0], documentation=d.doc or None)
+              for k, d in declarations(source, str(path)).items() if "." not in k]
+    items += [lsp.CompletionItem(alias, kind=lsp.CompletionItemKind.Module) for alias, _, _ in imported]
+    return items
 
 
 # ------------------------------------------------------------------ the server
@@ -245,6 +286,43 @@ def make_server() -> NoodleServer:
         if text is None:
             return None
         return lsp.Hover(lsp.MarkupContent(lsp.MarkupKind.Markdown, text))
+
+    @server.feature(lsp.TEXT_DOCUMENT_DEFINITION)
+    def definition(ls: NoodleServer, params: lsp.DefinitionParams) -> lsp.Location | None:
+        doc = ls.workspace.get_text_document(params.text_document.uri)
+        try:
+            d = lookup(path_of(doc.uri), doc.source, params.position.line, params.position.character)
+        except Exception:  # pragma: no cover - defensive
+            log.exception("definition")
+            return None
+        if d is None:
+            return None
+        uri = doc.uri if d.span.file == str(path_of(doc.uri)) else Path(d.span.file).resolve().as_uri()
+        return lsp.Location(uri, _range(d.span))
+
+    @server.feature(lsp.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
+    def symbols(ls: NoodleServer, params: lsp.DocumentSymbolParams) -> list[lsp.DocumentSymbol]:
+        doc = ls.workspace.get_text_document(params.text_document.uri)
+        kinds = {"function": lsp.SymbolKind.Function, "method": lsp.SymbolKind.Method, "struct": lsp.SymbolKind.Struct}
+        out: dict[str, lsp.DocumentSymbol] = {}
+        for key, d in declarations(doc.source, str(path_of(doc.uri))).items():
+            owner, _, short = key.rpartition(".")
+            symbol = lsp.DocumentSymbol(short, kinds[d.kind], _range(d.span), _range(d.span),
+                                        detail=d.signature.splitlines()[0], children=[])
+            if owner and owner in out:
+                out[owner].children.append(symbol)
+            else:
+                out[key] = symbol
+        return list(out.values())
+
+    @server.feature(lsp.TEXT_DOCUMENT_COMPLETION, lsp.CompletionOptions(trigger_characters=["."]))
+    def completion(ls: NoodleServer, params: lsp.CompletionParams) -> list[lsp.CompletionItem]:
+        doc = ls.workspace.get_text_document(params.text_document.uri)
+        try:
+            return completions(path_of(doc.uri), doc.source, params.position.line, params.position.character)
+        except Exception:  # pragma: no cover - defensive
+            log.exception("completion")
+            return []
 
     @server.feature(lsp.TEXT_DOCUMENT_FORMATTING)
     def formatting(ls: NoodleServer, params: lsp.DocumentFormattingParams) -> list[lsp.TextEdit] | None:
