@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench bench-polybench setup setup-dev clean ale-demo golden
+.PHONY: demo test bench bench-polybench setup setup-dev clean ale-demo golden vscode-extension
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,3 +54,7 @@ bench-polybench: setup-dev
 clean:
 	rm -rf $(VENV) build *.egg-info
 	find . -name __noodlecache__ -type d -prune -exec rm -rf {} +
+
+# the VS Code extension (editors/vscode): npm installs its client library and vsce, which packages it
+vscode-extension:
+	cd editors/vscode && npm install --no-audit --no-fund && npm run package
