@@ -189,6 +189,26 @@ def test_a_dot_over_arrays_of_different_lengths_runs_its_loop(backend: str) -> N
     assert out.getvalue() == "3.0\nIndexError\n"
 
 
+@pytest.mark.parametrize("backend", ["vm", "auto"])
+def test_a_dot_over_a_prefix_of_the_arrays_sums_only_the_prefix(backend: str) -> None:
+    import io
+    from contextlib import redirect_stdout
+
+    # BLAS sums whole arrays: the guard must send a loop over the first n elements to the loop
+    src = ("fn dotn(a: Array<float>, b: Array<float>, n: int) -> float {\n var s = 0.0\n"
+           " for i in 0..n { s += a[i] * b[i] }\n return s\n}\n"
+           "fn main() {\n let a = arange(0.0, 10.0, 1.0)\n"
+           " print(dotn(a, ones(10), 3), dotn(a, ones(10), 10), dotn(a, a, 0))\n}\n")
+    _, module = compile_source(src, "k.nd", "k")
+    assert {n.intent for f in decode_module(module.ir).functions for st_ in f.body for n in walk(st_)
+            if isinstance(n, ir.If)} == {"dot"}  # the guarded BLAS variant is there to be refused
+    out = io.StringIO()
+    m = Machine(backend=backend)
+    with redirect_stdout(out):
+        m.run_main(m.load(module))
+    assert out.getvalue() == "3.0 45.0 0.0\n"
+
+
 @settings(max_examples=40, deadline=None)
 @given(st.data())
 def test_int_reductions_and_histograms_are_exact(kernels: dict, data) -> None:  # type: ignore[no-untyped-def]

@@ -268,7 +268,12 @@ GUARDED = ("fn prods(a: int, b: int, c: int, d: int) -> int {\n var t = 0\n"
            "fn sums(a: int, b: int, c: int, d: int) -> int {\n var t = 0\n"
            " for i in a..b { for j in c..d { t = i + j - (i - j) } }\n return t\n}\n"
            "fn down(a: int, b: int) -> int {\n var t = 0\n for i in range(a, b, -1) { t = (i - 1) * 2 }\n return t\n}\n"
-           "fn mods(n: int) -> int {\n var t = 0\n for i in -n..n { for j in 0..n { t += (i * j) % 7 } }\n return t\n}\n")
+           "fn mods(n: int) -> int {\n var t = 0\n for i in -n..n { for j in 0..n { t += (i * j) % 7 } }\n return t\n}\n"
+           # i * j over -3..1 x -1..m: the corners' products fit, -3 * m does not (the first one computed)
+           "fn negs(m: int) -> int {\n var t = 0\n"
+           " for i in -3..2 { for j in range(m, -2, -1) {\n  t = i * j\n  break\n } }\n return t\n}\n"
+           "fn quot(x: int, d: int) -> int {\n var t = 0\n for i in 0..1 { t = x // d }\n return t\n}\n"
+           "fn rem(x: int, d: int) -> int {\n var t = 0\n for i in 0..1 { t = x % d }\n return t\n}\n")
 
 
 @pytest.mark.parametrize("call, expected", [
@@ -281,6 +286,12 @@ GUARDED = ("fn prods(a: int, b: int, c: int, d: int) -> int {\n var t = 0\n"
     ("sums(4611686018427387904, 4611686018427387905, 4611686018427387904, 4611686018427387905)", "OverflowError"),
     ("sums(-9223372036854775807, -9223372036854775806, 2, 3)", "OverflowError"),
     ("down(10, 0)", "0"), ("down(-4611686018427387903, -4611686018427387905)", "OverflowError"),
+    ("negs(5)", "5"), ("negs(4611686018427387903)", "OverflowError"),
+    ("negs(3074457345618258602)", "3074457345618258602"),  # -3 * m is MIN + 2: fits
+    ("quot(-9223372036854775807 - 1, -1)", "OverflowError"),  # a bare sdiv traps (SIGFPE)
+    ("quot(-9223372036854775807 - 1, 1)", "-9223372036854775808"), ("quot(-7, 2)", "-4"), ("quot(7, -2)", "-4"),
+    ("quot(5, 0)", "ZeroDivisionError"), ("rem(-9223372036854775807 - 1, -1)", "0"), ("rem(-7, 2)", "1"),
+    ("rem(7, -2)", "-1"),
 ])
 def test_loop_arithmetic_checked_once_for_the_whole_range_still_overflows_exactly(call: str, expected: str) -> None:
     # a check the loop bounds prove away runs once before the loop; huge bounds keep the checked loop
