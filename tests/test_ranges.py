@@ -65,6 +65,33 @@ def test_loop_variables_match_unoptimised(lo: int, hi: int, k: int, op: str) -> 
     assert run(src, 1) == run(src, 0), src
 
 
+def test_loops_with_negative_and_wide_steps_keep_the_checks_they_need() -> None:
+    # one program, every loop: the first values of `i` near both ends of the int range, stepping down
+    # or by more than one, each combined with constants that overflow only at the extremes
+    loops = [(MIN + 3, MIN - 0, -1), (MIN + 5, MIN, -2), (MAX, MAX - 4, -1), (MAX, MAX - 9, -3), (2, -3, -1),
+             (MIN, MIN + 6, 2), (MAX - 7, MAX, 3), (MIN + 4, MAX, MAX), (MAX, MIN, MIN)]
+    ks = [1, 2, 3, 4, -1, -2, -4]
+    body = []
+    for lo, hi, step in loops:
+        for op in ("+", "-", "*"):
+            for k in ks:
+                body.append(f" for i in range({lo}, {hi}, {step}) {{ try {{ print(i {op} ({k})) }} "
+                            f"catch e {{ print(e.kind) }} }}\n")
+    # bounds known only as ranges: the loop variable lies between the stop and the start's upper bound
+    for step in (-1, -2, 1, 2):
+        for op in ("+", "-"):
+            body.append(f" for i in range(n, m, {step}) {{ try {{ print(i {op} 2) }} catch e {{ print(e.kind) }} }}\n")
+    src = "fn f(n: int, m: int) {\n" + "".join(body[-8:]) + "}\nfn main() {\n" + "".join(body[:-8])
+    src += "".join(f" f({a}, {b})\n" for a, b in [(MAX, MAX - 3), (MIN + 3, MIN), (MIN, MIN + 3), (MAX - 3, MAX),
+                                                   (1, -2), (-2, 1)]) + "}\n"
+    optimised, plain = run(src, 1), run(src, 0)
+    assert optimised == plain
+    assert plain.count("OverflowError") > 20  # the loops do reach both ends of the range
+    assert any(n.op in ("int.add", "int.sub") and n.skip for n in
+               (node for f in compile_source(src, "r.nd", "r", opt_level=1)[0].functions for s in f.body
+                for node in walk(s)) if isinstance(n, ir.Binary))  # and some checks were dropped
+
+
 def test_array_lengths_and_shapes_are_bounded_like_lengths() -> None:
     from noodle.compiler.driver import compile_source
     from noodle.ir.nodes import decode_module

@@ -67,6 +67,21 @@ def test_one_sided_overflow_checks_still_raise() -> None:
     assert run(src, opt=0) == "OverflowError\nOverflowError\nOverflowError\n9223372036854775806 -9223372036854775807\n"
 
 
+def test_constant_right_operands_keep_the_checks_they_need() -> None:
+    # `x * c` and `x // c` skip their checks for the constants that cannot overflow; -1 is not one
+    lo, hi = -(2**63), 2**63 - 1
+    cases = ["lo * -1", "lo // -1", "hi * -1", "lo * 1", "lo * 0", "lo // 1", "lo // 2", "hi * 2", "lo * 2",
+             "hi // -1", "lo - 0", "hi + 0", "lo + 1", "hi - 1", "hi - -1", "lo + -1", "x * -1", "x // -1"]
+    body = "".join(f" try {{ print({c}) }} catch e {{ print(e.kind) }}\n" for c in cases)
+    src = (f"fn main() {{\n let lo = -9223372036854775807 - 1\n let hi = 9223372036854775807\n let x = 5\n"
+           f"{body}}}\n")
+    want = ["OverflowError", "OverflowError", str(-hi), str(lo), "0", str(lo), str(lo // 2), "OverflowError",
+            "OverflowError", str(-hi), str(lo), str(hi), str(lo + 1), str(hi - 1), "OverflowError", "OverflowError",
+            "-5", "-5"]
+    assert run(src, opt=0).splitlines() == want
+    assert run(src, opt=1).splitlines() == want
+
+
 def test_stack_frames_point_at_the_call() -> None:
     from helpers import run_source
 
