@@ -9,7 +9,7 @@ import noodle
 from noodle.ir.types import (BOOL, ERROR, F32, FLOAT, I32, INT, NONE, RANGE, STR, ArrayT, FnT, ListT, MapT, StructT,
                              TupleT, UNKNOWN)
 from noodle.vm.convert import ValueMismatch, checked_callable, to_noodle
-from noodle.vm.values import ErrorValue, make_struct_class
+from noodle.runtime.values import ErrorValue, make_struct_class
 
 MIN, MAX = -(2**63), 2**63 - 1
 Point = make_struct_class("Point", ["x"])
