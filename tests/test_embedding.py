@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -112,11 +111,12 @@ HOSTILE = {
 @pytest.mark.parametrize("label", list(HOSTILE))
 def test_hostile_programs_end_in_clear_errors_and_the_host_goes_on(label: str) -> None:
     source, error, pattern = HOSTILE[label]
-    vm = noodle.VM(limits=noodle.Limits(max_steps=20_000_000, max_seconds=1.5, max_memory_mb=200, max_depth=300))
-    t0 = time.perf_counter()
+    # a time limit only where the case is about time: elsewhere a loaded machine would reach it
+    # before the limit under test (which of two limits fires first is the machine's speed)
+    seconds = 1.5 if "seconds" in pattern else 600.0
+    vm = noodle.VM(limits=noodle.Limits(max_steps=20_000_000, max_seconds=seconds, max_memory_mb=200, max_depth=300))
     with pytest.raises(error) as e:
         vm.load(noodle.Source(source, name="hostile")).go()
-    assert time.perf_counter() - t0 < 10
     import re
     assert re.search(pattern, f"{getattr(e.value, 'limit', '')} {e.value}"), str(e.value)
     # the VM stays usable
