@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 import noodle
-from noodle.ir.types import (BOOL, ERROR, F32, FLOAT, I32, INT, NONE, RANGE, STR, ArrayT, FnT, ListT, MapT, StructT,
-                             TupleT, UNKNOWN)
+from noodle.ir.types import (BOOL, ERROR, F32, FLOAT, I32, INT, NONE, RANGE, STR, UNKNOWN, ArrayT, FnT, ListT, MapT,
+                             ModuleT, StructT, TupleT)
 from noodle.vm.convert import ValueMismatch, checked_callable, to_noodle
-from noodle.runtime.values import ErrorValue, make_struct_class
+from noodle.runtime.values import ErrorValue, function_name, make_struct_class
 
 MIN, MAX = -(2**63), 2**63 - 1
 Point = make_struct_class("Point", ["x"])
@@ -120,3 +120,33 @@ def test_a_host_call_with_a_value_that_is_no_int_is_a_type_error(arg: object, go
         m.inc(arg)
     assert (e.value.kind, e.value.message) == ("TypeError", f"argument 1 of m.inc: expected int, got {got}")
     assert m.inc(MAX - 1) == MAX and m.inc(MIN) == MIN + 1
+
+
+def test_edges_of_the_messages() -> None:
+    with pytest.raises(ValueMismatch, match=r"^value: expected int, got bool True$"):
+        to_noodle(True, INT)  # the default name of what is checked
+    with pytest.raises(ValueMismatch, match=r"^m: expected module x, got int 1$"):
+        to_noodle(1, ModuleT("x"), "m")  # a type no host value can have
+    fits, cut = "x" * 38, "x" * 39  # reprs of 40 and 41 characters
+    assert str(_mismatch_of(fits)) == f"s: expected int, got str '{fits}'"
+    assert str(_mismatch_of(cut)) == "s: expected int, got str '" + "x" * 36 + "..."
+    with pytest.raises(ValueMismatch) as e:
+        to_noodle(np.zeros(2, dtype=np.int64), ArrayT(FLOAT, 1), "a")
+    assert str(e.value) == ("a: expected Array<float, 1> (a NumPy array of dtype float64 with 1 dimension), "
+                            "got array([0, 0])")
+
+
+def _mismatch_of(value: object) -> ValueMismatch:
+    with pytest.raises(ValueMismatch) as e:
+        to_noodle(value, INT, "s")
+    return e.value
+
+
+def test_widened_containers_hold_floats_and_callbacks_keep_their_name() -> None:
+    widened = to_noodle({"a": 1}, MapT(STR, FLOAT))
+    assert type(widened["a"]) is float  # (1 == 1.0: equality alone would not tell)
+    callback = to_noodle(lambda: True, FnT((), INT), "cb")
+    assert function_name(callback) == "cb"
+    with pytest.raises(ErrorValue) as e:
+        callback()
+    assert e.value.f_message == "the result of cb: expected int, got bool True"
