@@ -63,5 +63,5 @@ bench-polybench: setup-dev
 	$(BIN)/python bench/polybench/run.py --size $(SIZE) --explain
 
 clean:
-	rm -rf $(VENV) build *.egg-info mutants
+	rm -rf $(VENV) build *.egg-info .mutmut
 	find . -name __noodlecache__ -type d -prune -exec rm -rf {} +

@@ -8,7 +8,7 @@ listed here, so a module takes minutes, not the whole suite per mutant.
     python scripts/mutate.py noodle/vm/convert.py          # one module
     python scripts/mutate.py noodle/vm/translate.py 'noodle.vm.translate.x_checked*'   # some functions
     python scripts/mutate.py                                # every critical module, smallest first
-    python scripts/mutate.py --scores                      # the scores of what has run (mutants/)
+    python scripts/mutate.py --scores                      # the scores of what has run (.mutmut/)
 
 The scores go in docs/testing.md by hand, with the survivors explained.
 """
@@ -44,11 +44,26 @@ NO_TESTS = {5, 33}
 TIMEOUT = {36, -24, 24, 152, 255}
 
 
+#: what a module's work folder links to: the package, the tests and the files the tests read
+LINKED = ["noodle", "tests", "examples", "bench", "docs", "README.md", "Makefile", "pyproject.toml"]
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / ".mutmut"
+
+
+def workdir(module: str) -> Path:
+    """A folder of its own for `module` (mutmut keeps its copy and results in `mutants/` beside it,
+    and would not mutate a file again that an earlier run of another module copied unmutated)."""
+    folder = WORK / module.replace("/", ".").removesuffix(".py")
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in LINKED:
+        link = folder / name
+        if not link.exists() and (ROOT / name).exists():
+            link.symlink_to(ROOT / name)
+    return folder
+
+
 def run(module: str, names: list[str]) -> int:
     """mutmut on `module` alone with its tests (a child process: mutmut's configuration is global)."""
-    copied = Path("mutants") / module
-    if copied.exists() and not Path(str(copied) + ".meta").exists():
-        copied.unlink()  # copied unmutated by an earlier run of another module: mutmut would keep it as is
     code = (
         "import sys\n"
         "from mutmut import configuration\n"
@@ -58,14 +73,14 @@ def run(module: str, names: list[str]) -> int:
         "from mutmut.__main__ import cli\n"
         f"cli(['run', '--max-children', '2', *{names!r}])\n"
     )
-    return subprocess.call([sys.executable, "-c", code])
+    return subprocess.call([sys.executable, "-c", code], cwd=workdir(module))
 
 
 def scores() -> dict[str, Counter]:
     """Per module, how many mutants were killed, survived, had no test, timed out (from mutants/)."""
     out: dict[str, Counter] = {}
     for module in CRITICAL:
-        meta = Path("mutants") / (module + ".meta")
+        meta = workdir(module) / "mutants" / (module + ".meta")
         if not meta.exists():
             continue
         codes = json.loads(meta.read_text())["exit_code_by_key"]

@@ -237,11 +237,12 @@ def test_reliability_under_load(tmp_path: Path) -> None:
                         vm.upgrade(path)
                 assert e.value.reason
                 rejected.append(kind)
-            time.sleep(0.002)
+            seen = calls[0]  # let the caller through between steps: at least one call per version
+            assert wait_until(lambda: calls[0] > seen or bool(failures)), "the caller made no progress"
     finally:
         stop.set()
         thread.join(10)
     assert not failures, failures[:5]
     assert len(rejected) == 25 and done["up"] + done["back"] == 75
-    assert calls[0] > 100
+    assert calls[0] >= 100
     assert vm.module("svc").served == calls[0]  # every call counted in exactly one version, none lost
