@@ -350,6 +350,20 @@ def test_loop_arithmetic_checked_once_for_the_whole_range_still_overflows_exactl
     assert both(src) == expected + "\n"
 
 
+def test_native_constant_operands_at_the_edge_of_the_int_range() -> None:
+    # natively as in the VM: x * -1, x // -1 and -x overflow at MIN; x % -1 is 0 (srem would trap)
+    ops = {"mul": "x * -1", "div": "x // -1", "rem": "x % -1", "neg": "-x"}
+    src = "".join(f"fn {name}(x: int) -> int {{\n var t = 0\n for i in 0..1 {{ t = {op} }}\n return t\n}}\n"
+                  for name, op in ops.items())
+    calls = [f"{name}({x})" for x in ("-9223372036854775807 - 1", "9223372036854775807", "7") for name in ops]
+    src += "fn main() {\n" + "".join(f" try {{ print({c}) }} catch e {{ print(e.kind) }}\n" for c in calls) + "}\n"
+    assert both(src).split() == ["OverflowError", "OverflowError", "0", "OverflowError",
+                                 "-9223372036854775807", "-9223372036854775807", "0", "-9223372036854775807",
+                                 "-7", "-7", "0", "-7"]
+    _, machine = run(src, "auto")
+    assert machine.native_report["n"] == "native: div, mul, neg, rem"
+
+
 STENCIL = ("fn sweep(a: Array<float, 2>, b: Array<float, 2>, r0: int, r1: int, c0: int, c1: int) {\n"
            " for i in r0..r1 {\n  for j in c0..c1 {\n"
            "   b[i, j] = 0.25 * (a[i - 1, j] + a[i + 1, j] + a[i, j - 1] + a[i, j + 1])\n  }\n }\n}\n"
