@@ -93,12 +93,16 @@ def scores() -> dict[str, Counter]:
 
 
 def print_scores() -> None:
-    print(f"{'module':34} {'mutants':>7} {'killed':>6} {'timeout':>7} {'survived':>8} {'no test':>7} {'score':>6}")
+    print(f"{'module':34} {'mutants':>7} {'killed':>6} {'timeout':>7} {'survived':>8} {'no test':>7} {'score':>6}"
+          f" {'not run':>7}")
     for module, c in scores().items():
         total = sum(c.values()) - c["not run"]
+        if not total:
+            continue
         caught = c["killed"] + c["timeout"]  # a mutant that hangs the tests is caught by the timeout
         score = f"{100 * caught / total:.0f}%" if total else "-"
-        print(f"{module:34} {total:7} {c['killed']:6} {c['timeout']:7} {c['survived']:8} {c['no tests']:7} {score:>6}")
+        print(f"{module:34} {total:7} {c['killed']:6} {c['timeout']:7} {c['survived']:8} {c['no tests']:7} {score:>6}"
+              f" {c['not run']:7}")
 
 
 def main(argv: list[str]) -> int:

@@ -109,6 +109,49 @@ def test_removing_an_export_an_importer_uses_is_an_incompatible_change() -> None
     assert report.importers_to_upgrade == ["client"] and report.removed == ["handle"]
 
 
+def test_every_importer_and_every_used_export_is_named() -> None:
+    vm = make_vm()
+    vm.load(noodle.Source("import svc\nfn count() -> int { return svc.served + svc.handle(0) }", name="audit"))
+    vm.load(noodle.Source("fn alone() -> int { return 1 }", name="bystander"))  # imports nothing
+    retyped = svc(8, handle="fn handle(x: str) -> int { return 0 }").replace("var served = 0", 'var served = ""')
+    with pytest.raises(noodle.UpgradeRejected) as e:
+        vm.upgrade(noodle.Source(retyped, name="svc"))
+    assert e.value.module == "svc"
+    assert e.value.reason == ("incompatible change to exports in use without a new major version (1.0.0 -> 1.8.0): "
+                              "audit uses handle, served; client uses handle")
+    report = vm.upgrade(noodle.Source(svc(9), name="svc"))  # compatible: the bystander is no obstacle
+    assert report.importers_to_upgrade == [] and vm.module("bystander").alone() == 1
+
+
+def test_a_changed_method_is_reported_as_changed() -> None:
+    vm = noodle.VM()
+    point = 'module geo version "1.0.0"\nstruct P {{\n    x: float\n    fn norm(self) -> float {{ return {} }}\n}}\n'
+    vm.load(noodle.Source(point.format("self.x"), name="geo"))
+    report = vm.upgrade(noodle.Source(point.format("self.x * 2.0").replace("1.0.0", "1.1.0"), name="geo"))
+    assert (report.changed, report.added, report.removed) == (["P.norm"], [], [])
+
+
+def test_an_upgrade_from_inside_a_call_is_refused() -> None:
+    vm = noodle.VM()
+    refused: list[str] = []
+
+    def try_upgrade() -> None:
+        try:
+            vm.upgrade(noodle.Source('module inner version "1.1.0"\nimport h\nfn go() { h.up() }', name="inner"))
+        except noodle.UpgradeRejected as e:
+            refused.append(e.reason)
+
+    vm.register_module("h", {"up": (try_upgrade, "fn() -> none")})
+    vm.load(noodle.Source('module inner version "1.0.0"\nimport h\nfn go() { h.up() }', name="inner")).go()
+    assert refused == ["an upgrade cannot start from inside a call into the same VM"]
+
+
+def test_a_version_that_is_no_number_has_major_zero() -> None:
+    from noodle.host.embed import _major
+
+    assert [_major(v) for v in ("2.1.0", "0.3.1", "", "x.1")] == [2, 0, 0, 0]  # (a hand-made module file)
+
+
 def test_broken_upgrades_are_rejected_before_anything_changes(tmp_path: Path) -> None:
     vm = make_vm()
     client = vm.module("client")
