@@ -93,3 +93,35 @@ def test_stack_frames_point_at_the_call() -> None:
     twice = "fn f(x: int) -> int { return 10 // x }\nfn main() {\n    print(f(1) + f(0) + f(1))\n}\n"
     err = run_source(twice, "tw").error
     assert (err.stack[0].line, err.stack[0].col) == (3, 18)  # the second of the calls on the line
+
+
+def test_the_checks_an_int_operation_keeps() -> None:
+    # which bounds each operation still checks: none ("plain"), only the upper or lower one, or both;
+    # one dropped wrongly is a wrong result, one kept needlessly is a slower loop
+    from noodle.format.opcodes import Op
+    from noodle.vm.translate import checked
+
+    def kept(op: Op, y_const: "int | None", skip: int = 0) -> str:
+        e = f"a {dict([(Op.IADD, '+'), (Op.ISUB, '-'), (Op.IMUL, '*'), (Op.IFLOORDIV, '//')])[op]} b"
+        forms = {f"({e})": "none", f"(_t if (_t := {e}) <= {2**63 - 1} else _ovf())": "upper",
+                 f"(_t if (_t := {e}) >= {-(2**63)} else _ovf())": "lower",
+                 f"(_t if {-(2**63)} <= (_t := {e}) <= {2**63 - 1} else _ovf())": "both"}
+        return forms[checked(op, "a", "b", y_const, skip)]
+
+    cases = [
+        (Op.IADD, None, 0, "both"), (Op.IADD, 1, 0, "upper"), (Op.IADD, -1, 0, "lower"), (Op.IADD, 0, 0, "none"),
+        (Op.ISUB, 1, 0, "lower"), (Op.ISUB, -1, 0, "upper"), (Op.ISUB, 0, 0, "none"), (Op.ISUB, None, 0, "both"),
+        (Op.IADD, 1, 2, "none"), (Op.IADD, None, 1, "upper"), (Op.IADD, None, 2, "lower"), (Op.IADD, None, 3, "none"),
+        (Op.IMUL, 0, 0, "none"), (Op.IMUL, 1, 0, "none"), (Op.IMUL, -1, 0, "both"), (Op.IMUL, 2, 0, "both"),
+        (Op.IMUL, None, 0, "both"), (Op.IFLOORDIV, 2, 0, "none"), (Op.IFLOORDIV, -1, 0, "both"),
+        (Op.IFLOORDIV, None, 0, "both"), (Op.IFLOORDIV, -2, 0, "none"),
+    ]
+    got = [(op, y, skip, kept(op, y, skip)) for op, y, skip, _ in cases]
+    assert got == cases
+    assert checked(Op.IADD, "a", "b", None) == checked(Op.IADD, "a", "b", None, 0)  # nothing proven by default
+
+
+def test_a_floor_division_by_a_variable_minus_one_overflows() -> None:
+    src = ("fn main() {\n let lo = -9223372036854775807 - 1\n let m = -1\n let two = 2\n"
+           " try { print(lo // m) } catch e { print(e.kind) }\n print(lo // two, 7 // m)\n}\n")
+    assert run(src, opt=0) == run(src, opt=1) == "OverflowError\n-4611686018427387904 -7\n"
