@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -201,15 +202,19 @@ class VM:
 
     def __init__(self, capabilities: Capabilities | None = None, limits: Limits | None = None,
                  history: int = 5, root: "str | os.PathLike[str] | None" = None,
-                 mode: str = "optimized") -> None:
+                 mode: str = "optimized", args: "list[str] | None" = None) -> None:
+        """`args`: what `sys.args()` returns to the VM's code (none by default)."""
         if mode not in ("optimized", "safe"):
             raise ValueError(f"mode must be 'optimized' or 'safe', not {mode!r}")
         self.capabilities = capabilities if capabilities is not None else Capabilities()
         self.limits = limits if limits is not None else Limits()
         self.history_size = history
         self.root = Path(root) if root is not None else Path.cwd()
+        if self.capabilities.py_import and str(self.root) not in sys.path:
+            sys.path.append(str(self.root))  # `import py mylib` finds mylib.py in the VM's root
         variants.measured_by(thresholds.load)  # this machine's `noodle tune` results, read on first use
-        self.machine = Machine(self._find, capabilities=self.capabilities, limits=self.limits, mode=mode)
+        self.machine = Machine(self._find, capabilities=self.capabilities, limits=self.limits, mode=mode,
+                               args=args)
         self._lock = threading.RLock()
         self._gate = _Gate()
         self._history: dict[str, list[_Version]] = {}

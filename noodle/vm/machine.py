@@ -16,8 +16,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
     from typing import Any, Callable
 
-from noodle.errors import LimitExceeded, LoadError
-from noodle.stdlib.natives import NATIVES  # first: it registers the array natives too
+from noodle.errors import LimitExceeded, LoadError, ProgramExit
+from noodle.stdlib.natives import NATIVES, ExitSignal  # first: it registers the array natives too
 from noodle.ir.variants import exact_alternatives, inexact_guards, native_guards  # noqa: I001
 from noodle.runtime.linemap import CODE_REGISTRY, CodeInfo
 from noodle.runtime.errors import NoodleRuntimeError, noodle_stack, runtime_error
@@ -102,8 +102,10 @@ class Machine:
 
     def __init__(self, finder: ModuleFinder | None = None, source_root: str | None = None,
                  capabilities: Capabilities | None = None, limits: Limits | None = None,
-                 backend: str | None = None, mode: str | None = None) -> None:
+                 backend: str | None = None, mode: str | None = None, args: "list[str] | None" = None) -> None:
         self.finder = finder
+        #: the program's arguments, as `sys.args()` returns them (`noodle run FILE ARGS...`)
+        self.args: list[str] = list(args or [])
         #: "auto" runs native variants where an image has them; "vm" runs everything translated
         self.backend = backend or os.environ.get("NOODLE_BACKEND", "auto")
         #: "optimized" lets recognised loops run variants that sum in another order (vectorised
@@ -159,8 +161,15 @@ class Machine:
         ns["__builtins__"] = _SAFE_BUILTINS
         for key, name in image.natives.items():
             native = NATIVES.get(name)
+            if native is None and name.startswith("py."):  # the FFI's natives: registered when first needed
+                import noodle.vm.pyffi.natives  # noqa: F401 - (a program without `import py` never pays for it)
+                native = NATIVES.get(name)
             if native is None:
                 raise LoadError(f"module {image.name!r} needs the native {name!r}, which this VM lacks")
+            if native.capability == "py_import" and not self.capabilities.grants("py_import"):
+                # refused at load time, not when the code runs: the host decides before anything runs
+                raise LoadError(f"module {image.name!r} uses Python (`import py`), which needs the py_import "
+                                "capability; this VM does not grant it")
             ns[key] = self.bind_native(native)
         if self.meter is not None:
             ns["_M"] = self.meter
@@ -234,6 +243,8 @@ class Machine:
             return NATIVES[exact[native.name]].impl  # a fused expression computed as written
         if native.name == "time.sleep" and self.meter is not None:
             return self.meter.sleep
+        if native.name == "sys.args":
+            return lambda: list(self.args)
         if native.name.startswith("random.") or native.name == "array.rand":
             if self._random is None:
                 from noodle.stdlib.natives import LazyRandom, random_natives
@@ -256,6 +267,8 @@ class Machine:
             if not outermost:
                 raise
             raise LimitExceeded(e.limit, e.message, noodle_stack(e.__traceback__)) from None
+        except ExitSignal as e:
+            raise ProgramExit(e.code) from None
         except Exception as e:  # every fault inside VM code is a Noodle error
             raise runtime_error(e) from None
         finally:

@@ -96,7 +96,8 @@ class DeclarationRules:
         def claim(name: str, span: ast.Span) -> bool:
             if name in taken:
                 self.error("E0103", f"`{name}` is defined twice", span,
-                           f"the first definition is at line {taken[name].line}")
+                           f"the first definition is at line {taken[name].line}",
+                           related=[(taken[name], "first defined here")])
                 return False
             taken[name] = span
             return True
@@ -147,7 +148,7 @@ class DeclarationRules:
 
     def do_import(self: "Checker", item: ast.Import, claim: Callable[[str, ast.Span], bool]) -> None:
         if item.is_py:
-            self.error("E0403", "`import py` (the Python FFI) is not available in this build yet", item.span)
+            self.py_import(item, claim)
             return
         alias = item.alias or item.path.rpartition(".")[2]
         mod = self.load_module(item.path, item.span)

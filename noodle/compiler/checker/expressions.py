@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from noodle.compiler.hints import name_hint
 from noodle.compiler import ast
 from noodle.compiler.checker.base import (ARITH, ARRAY_PRELUDE, BITWISE, COMPARE, INT_MAX, INT_MIN, MAX_LAMBDA_DEPTH,
                                           NARROW, NativeModule)
@@ -12,7 +13,7 @@ from noodle.ir import nodes as ir
 from noodle.ir.passes.fold import fold_expr
 from noodle.ir.types import (
     BOOL, ERROR, F32, FLOAT, I32, INT, NONE, RANGE, STR, UNKNOWN, FnT, ListT, MapT,
-    ArrayT, RangeT, StructT, TupleT, TVar, Type, UnknownT, is_hashable, prune, unify,
+    PY, ArrayT, RangeT, StructT, TupleT, TVar, Type, UnknownT, is_hashable, prune, unify,
 )
 from noodle.stdlib import signatures as sigs
 
@@ -62,6 +63,8 @@ class ExpressionRules:
     def stringify(self: "Checker", v: ir.Expr) -> ir.Expr:
         if self.known(v.ty) == STR:
             return v
+        if self.known(v.ty) == PY:
+            return ir.CallBuiltin(name="py.text", args=[v], ty=STR, line=v.line, col=v.col)
         return ir.Unary(op="to_str", x=v, ty=STR, line=v.line, col=v.col)
 
     def expr_Name(self: "Checker", e: ast.Name) -> ir.Expr:
@@ -76,7 +79,7 @@ class ExpressionRules:
                 return False
             c = c.parent
         return not (name in self.globals or name in self.funcs or name in self.structs or name in self.imports
-                    or name in self.from_names)
+                    or name in self.from_names or name in self.py_imports)
 
     def name_expr(self: "Checker", e: ast.Name) -> ir.Expr:
         pos = self.pos(e.span)
@@ -100,6 +103,8 @@ class ExpressionRules:
         f = self.funcs.get(e.id)
         if f is not None:
             return ir.FuncRef(name=f.name, ty=self.func_type(f, e.span), **pos)
+        if e.id in self.py_imports:
+            return self.py_module(e.id, e.span)
         if e.id in self.imports:
             mod = self.imports[e.id]
             self.error("E0200", f"module `{e.id}` is not a value", e.span, f"use one of its members: `{e.id}.name`")
@@ -126,8 +131,18 @@ class ExpressionRules:
             self.error("E0200", f"the built-in `{e.id}` cannot be used as a value", e.span,
                        f"call it, or wrap it in a lambda: `a => {e.id}(a)`")
             return ir.Const(value=None, ty=UNKNOWN, **pos)
-        self.error("E0100", f"name `{e.id}` is not defined", e.span, did_you_mean(e.id, candidates))
+        self.error("E0100", f"name `{e.id}` is not defined", e.span,
+                   name_hint(e.id, candidates, _standard_members(), self.self_fields()))
         return ir.Const(value=None, ty=UNKNOWN, **pos)
+
+    def self_fields(self: "Checker") -> list[str] | None:
+        """Inside a method: the fields and methods of `self`'s struct (for the `self.x` hint)."""
+        var = self.ctx.lookup_local("self") if self.ctx is not None else None
+        t = prune(var.ty) if var is not None else None
+        if not isinstance(t, StructT):
+            return None
+        info = self.struct_info(t)
+        return None if info is None else list(info.field_names) + list(info.methods)
 
     def module_member(self: "Checker", mod: "ModuleInterface | NativeModule", name: str, span: ast.Span) -> ir.Expr:
         pos = self.pos(span)
@@ -229,6 +244,8 @@ class ExpressionRules:
             self.error("E0204", "the type of this operand is not known here", e.operand.span,
                        "annotate the variable or the lambda parameter")
             return x
+        if t == PY:
+            return self.py_unary(e.op, x, e.span)
         if e.op == "+" and t in (INT, FLOAT):
             return x
         if e.op == "-" and isinstance(t, ArrayT) and t.elem in (INT, FLOAT):
@@ -258,6 +275,8 @@ class ExpressionRules:
         ta, tb = self.known(a.ty), self.known(b.ty)
         if isinstance(ta, UnknownT) or isinstance(tb, UnknownT):
             return ir.Const(value=None, ty=UNKNOWN, **pos)
+        if ta == PY or tb == PY:
+            return self.py_binary(op, a, b, span)
         if op in ("in", "not in"):
             return self.membership(op, a, b, span)
         if isinstance(ta, ArrayT) or isinstance(tb, ArrayT) or op == "@":
@@ -388,6 +407,8 @@ class ExpressionRules:
             return self.module_member(self.imports[e.obj.id], e.name, e.name_span)
         obj = self.expr(e.obj)
         t = self.known(obj.ty)
+        if t == PY:
+            return self.py_getattr(obj, e.name, e.span)
         if isinstance(t, ArrayT):
             return self.array_attribute(obj, t, e.name, e.name_span)
         if isinstance(t, StructT):
@@ -429,6 +450,8 @@ class ExpressionRules:
         pos = self.pos(e.span)
         obj = self.expr(e.obj)
         t = self.known(obj.ty)
+        if t == PY:
+            return self.py_index(obj, e.indices, e.span)
         if isinstance(t, ArrayT):
             return self.array_index(obj, t, e.indices, e.span)
         if len(e.indices) != 1:
@@ -527,3 +550,8 @@ class ExpressionRules:
         fn = self.finish(ctx, body, e.span.line, e.span.col)
         fn.params = len(e.params)
         return ir.Closure(func=name, ty=FnT(tuple(ptypes), ctx.ret), **self.pos(e.span))
+
+
+def _standard_members() -> dict[str, list[str]]:
+    """Each standard module's functions and constants (for the "add `import math`" hint)."""
+    return {m: list(fns) + list(sigs.MODULE_CONSTANTS.get(m, {})) for m, fns in sigs.MODULES.items()}
