@@ -308,7 +308,7 @@ def _silence_stdout() -> None:
 
 
 #: the `noodle` subcommands; any other first word that names a file runs it (`noodle app.nd`)
-SUBCOMMANDS = frozenset({"run", "test", "check", "disasm", "repl", "tune", "ale", "worker"})
+SUBCOMMANDS = frozenset({"run", "test", "check", "disasm", "repl", "tune", "ale", "keygen", "worker"})
 
 #: `noodle run` options: name -> allowed values (None: a flag)
 RUN_OPTIONS: dict[str, tuple[str, ...] | None] = {
