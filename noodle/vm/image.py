@@ -115,8 +115,10 @@ def build_image(module: Any, metered: bool = False) -> ModuleImage:
     from noodle.errors import LoadError
     from noodle.vm.translate import translate_module
     from noodle.vm.verify import verify
+    from noodle.vm.verify_ir import checked_ir
 
-    verify(module)
+    verify(module)  # the bytecode, and the typed IR native code is built from against it
+    module_ir = checked_ir(module)
 
     source, linemap, natives = translate_module(module, metered)
     tag = "".join(c for c in module.source_hash[:16] if c.isascii() and c.isalnum())  # the file says; keep it tame
@@ -138,14 +140,14 @@ def build_image(module: Any, metered: bool = False) -> ModuleImage:
         [(g.name, g.exported, g.type) for g in module.globals],
         [(t.name, module.functions[t.func].name) for t in module.tests],
         module.functions[module.entry].name if module.entry >= 0 else None,
-        metered, export_types(module), imported_uses(module), None if metered else _native_part(module), source)
+        metered, export_types(module), imported_uses(module), None if metered or module_ir is None else _native_part(module, module_ir), source)
 
 
-def _native_part(module: Any) -> Any:
+def _native_part(module: Any, module_ir: Any) -> Any:
     """What of the module can run natively (llvmlite backend); None when nothing, or no llvmlite."""
     try:
         from noodle.backends.llvm import native_part
-        return native_part(module)
+        return native_part(module, module_ir)
     except Exception:  # noqa: BLE001 - a backend failure only means the VM runs everything
         return None
 

@@ -182,7 +182,10 @@ def load_bytes(data: bytes, path: str | None = None) -> ModuleFile:
 
 
 def verify(mf: ModuleFile, path: str | None = None) -> None:
-    """Check a decoded module completely; raises :class:`LoadError` with one line saying why."""
+    """Check a decoded module completely — its bytecode, and its typed IR against the bytecode
+    (:mod:`noodle.vm.verify_ir`); raises :class:`LoadError` with one line saying why."""
+    from noodle.vm.verify_ir import check_ir
+
     try:
         _Verifier(mf).run()
     except _Fail as f:
@@ -191,6 +194,7 @@ def verify(mf: ModuleFile, path: str | None = None) -> None:
         raise LoadError(e.reason, path) from None
     except Exception as e:  # noqa: BLE001 - a verifier bug must still refuse the module
         raise LoadError(f"internal verifier error: {type(e).__name__}: {_one_line(e)}", path) from None
+    check_ir(mf, path)
 
 
 class _Fail(Exception):
