@@ -142,4 +142,6 @@ def write_cached(root: "str | os.PathLike[str]", name: str, module) -> None:
 
 
 def write_image(root: "str | os.PathLike[str]", name: str, image) -> None:
-    _write(cache_path(root, name, ".nbi"), image.dumps())
+    data = image.dumps()
+    if data is not None:  # None: no key of this user's to sign it with
+        _write(cache_path(root, name, ".nbi"), data)
