@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
 from noodle.errors import LimitExceeded, LoadError
 from noodle.stdlib.natives import NATIVES  # first: it registers the array natives too
 from noodle.backends.variants import exact_alternatives, inexact_guards, native_guards  # noqa: I001
-from noodle.vm.errors import CODE_REGISTRY, CodeInfo, NoodleRuntimeError, noodle_stack, runtime_error
+from noodle.vm.errors import CODE_REGISTRY, CodeInfo, NoodleRuntimeError, foreign, noodle_stack, runtime_error
 from noodle.vm.image import ModuleImage, build_image
 from noodle.vm.limits import Capabilities, Limits, LimitSignal, Meter
 from noodle.vm.ops import HELPERS, srepeat
@@ -255,7 +255,9 @@ class Machine:
             if not outermost:
                 raise
             raise LimitExceeded(e.limit, e.message, noodle_stack(e.__traceback__)) from None
-        except Exception as e:  # every fault inside VM code is a Noodle error
+        except Exception as e:  # every fault inside VM code is a Noodle error; the host's own go back to it
+            if foreign(e):
+                raise
             raise runtime_error(e) from None
         finally:
             if outermost:

@@ -540,8 +540,11 @@ class Translator:
             if OPS[f.code[i2]].name != "CATCH":
                 raise TranslateError("TRY without CATCH")
             self.emit(st, indent, "except _Exception as _e:", mid)
+            # `_catch` lets the host's own exceptions through, whether or not the error is bound
             if f.code[i2 + 3]:
                 self.emit(st, indent + 1, f"{self.local(f, f.code[i2 + 1])} = _catch(_e)", mid)
+            else:
+                self.emit(st, indent + 1, "_catch(_e)", mid)
             return self.expect_end(st, self.block(st, mid + 1, indent + 1))
         else:
             raise TranslateError(f"unexpected {name} at {pc}")
