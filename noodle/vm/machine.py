@@ -22,7 +22,8 @@ from noodle.backends.variants import exact_alternatives, inexact_guards, native_
 from noodle.vm.errors import CODE_REGISTRY, CodeInfo, NoodleRuntimeError, foreign, noodle_stack, runtime_error
 from noodle.vm.image import ModuleImage, build_image
 from noodle.vm.limits import Capabilities, Limits, LimitSignal, Meter
-from noodle.vm.ops import HELPERS, srepeat
+from noodle.vm import metering
+from noodle.vm.ops import HELPERS
 from noodle.vm.values import ErrorValue, make_struct_class
 
 #: Python frames per Noodle call are 1:1, so this is the documented Noodle call depth.
@@ -163,9 +164,7 @@ class Machine:
             ns[key] = self.bind_native(native)
         if self.meter is not None:
             ns["_M"] = self.meter
-            limit = self.meter.max_sequence()
-            if limit is not None:
-                ns["_srepeat"] = lambda s, n: srepeat(s, n, limit)
+            ns.update(metering.helpers(self.meter))  # operators that charge for the work they do
         for i, (sname, fields, _) in enumerate(image.structs):
             ns[f"S{i}"] = make_struct_class(sname, list(fields))
         for i, dep in enumerate(imported):
@@ -233,6 +232,11 @@ class Machine:
             return NATIVES[exact[native.name]].impl  # a fused expression computed as written
         if native.name == "time.sleep" and self.meter is not None:
             return self.meter.sleep
+        if self.meter is not None and native.name in metering.COSTS:
+            return metering.charged(self._impl(native), metering.COSTS[native.name], self.meter)
+        return self._impl(native)
+
+    def _impl(self, native: Any) -> Callable[..., Any]:
         if native.name.startswith("random.") or native.name == "array.rand":
             if self._random is None:
                 from noodle.stdlib.natives import LazyRandom, random_natives

@@ -25,6 +25,7 @@ import math
 from dataclasses import dataclass, field
 
 from noodle.stdlib.natives import NATIVES
+from noodle.vm.metering import COSTS
 from noodle.vm.module_file import FunctionCode, LoadError, ModuleFile
 from noodle.vm.opcodes import OPS, WORDS_PER_INSTR
 
@@ -348,6 +349,10 @@ class Translator:
             push(_Val(f"f{a}"))
         elif name == "LOAD_MOD":
             push(_Val(f"M{a}[{self.m.names[b]!r}]"))
+        elif self.metered and name in ("LCONCAT", "IN", "NOT_IN"):  # work that grows with the operands is charged
+            y, x = pop(), pop()
+            call = f"_lcat({x}, {y})" if name == "LCONCAT" else f"_contains({x}, {y})"
+            push(_Val(call if name != "NOT_IN" else f"(not {call})"))
         elif name in _CHECKED_BINARY:
             y, x = popv(), popv()
             push(_Val(checked(name, x.text, y.text, self.int_const(y), a)))
@@ -400,7 +405,10 @@ class Translator:
             vals = stack[len(stack) - n:] if n else []
             del stack[len(stack) - len(vals):]
             flat = [p for v in vals for p in (v.parts or [v])]
-            push(_Val(build_string(flat), parts=flat))
+            if self.metered:
+                push(_Val("_scat(" + ", ".join(v.text for v in flat) + ")", parts=flat))
+            else:
+                push(_Val(build_string(flat), parts=flat))
         elif name == "I2S":
             x = pop()
             push(_Val(f"str({x})", formatted=(x, "")))
@@ -417,7 +425,10 @@ class Translator:
             hi = pop() if b else ""
             lo = pop() if a else ""
             x = pop()
-            push(_Val(f"{x}[{lo}:{hi}]"))
+            if self.metered:
+                push(_Val(f"_slice({x}, {lo or 'None'}, {hi or 'None'})"))
+            else:
+                push(_Val(f"{x}[{lo}:{hi}]"))
         elif name == "GET_FIELD":
             push(_Val(f"{_atom(pop())}.f_{self.m.names[a]}"))
         elif name == "TUPLE_GET":
@@ -435,7 +446,7 @@ class Translator:
         elif name == "CALL_NATIVE":
             xs = args(b)
             nat = NATIVES[self.m.names[a]]
-            if nat.inline is not None:
+            if nat.inline is not None and not (self.metered and nat.name in COSTS):
                 push(_Val("(" + nat.inline.format(*map(_atom, xs)) + ")"))
             else:
                 push(_Val(self.call_site(st, f"{self.native_ref(a)}(" + ", ".join(xs) + ")", pc)))
