@@ -11,7 +11,7 @@ import pytest
 
 from helpers import compile_ok
 from noodle.vm import user_key
-from noodle.vm.hashing import source_hash
+from noodle.format.hashing import source_hash
 from noodle.vm.image import build_image
 
 NOODLE = str(Path(sys.executable).parent / "noodle")

@@ -20,9 +20,9 @@ from hypothesis import strategies as st
 
 from helpers import TRACEBACK, compile_ok, noodle, write
 from noodle.errors import LoadError
-from noodle.vm.errors import NoodleRuntimeError
+from noodle.runtime.errors import NoodleRuntimeError
 from noodle.vm.machine import Machine
-from noodle.vm.module_file import HEADER_SIZE, encode
+from noodle.format.module_file import HEADER_SIZE, encode
 from noodle.vm.verify import load_bytes
 from test_module_file import resign
 

@@ -142,7 +142,7 @@ class _Checker:
     def intent(self, s: ir.If) -> None:
         """An intent dispatch: native code runs one of the two branches the VM chooses between,
         so its condition must be the registered guard of that intent."""
-        from noodle.backends import variants
+        from noodle.ir import variants
 
         guards = {v.guard for v in variants.REGISTRY.get(s.intent, []) if v.guard}
         if not guards:

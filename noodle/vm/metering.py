@@ -240,7 +240,7 @@ def helpers(meter: Any) -> dict[str, Callable[..., Any]]:
         return x in c
 
     def to_str(x: Any) -> str:
-        from noodle.vm.values import nd_str
+        from noodle.runtime.values import nd_str
 
         if type(x) is not str:
             n = repr_size(x, 1 << 40)

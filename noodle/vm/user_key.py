@@ -30,7 +30,7 @@ _loaded = False
 
 
 def _cache_root() -> str:
-    from noodle.vm.cache import user_cache_root
+    from noodle.format.cache import user_cache_root
 
     return user_cache_root()
 
@@ -100,6 +100,6 @@ def mac(data: bytes) -> bytes | None:
     key = image_key()
     if key is None:
         return None
-    from noodle.vm.hashing import blake2b
+    from noodle.format.hashing import blake2b
 
     return blake2b(data, key=key, digest_size=32).digest()

@@ -102,7 +102,7 @@ def _difference(module: Any, again: Any) -> str | None:
 
 
 def _check_native_types(module_ir: Any, path: str | None) -> None:
-    from noodle.ir.scalar import plan
+    from noodle.ir.native_plan import plan
     from noodle.ir.typecheck import IRTypeError, check_function
 
     fns = {f.name: f for f in module_ir.functions}
