@@ -90,7 +90,8 @@ def to_error(exc: BaseException) -> ErrorValue:
 
 #: the Python faults the VM's own code raises (generated code, natives, NumPy): they stand for
 #: Noodle errors (see to_error); an exception of any other class comes from the host
-_FAULTS = (ArithmeticError, LookupError, ValueError, NameError, RuntimeError, OSError, TypeError, AttributeError)
+_FAULTS = (ArithmeticError, LookupError, ValueError, NameError, RuntimeError, OSError, TypeError, AttributeError,
+           MemoryError)
 _OURS = ("builtins", "numpy", "noodle")
 
 
@@ -98,10 +99,8 @@ def injected(exc: BaseException) -> bool:
     """Was `exc` raised into running Noodle code by the host rather than by the code itself?
 
     A signal handler's exception (a watchdog's timeout, whatever its class) carries the handler's
-    frame in its traceback; Python's own MemoryError means the process is out of memory, which no
-    Noodle `catch` can repair (the VM refuses oversized work before allocating it)."""
-    if type(exc) is MemoryError:
-        return True
+    frame in its traceback.  (An exception injected without a frame of its own, as
+    `PyThreadState_SetAsyncExc` does, is told apart only by its class: see :func:`foreign`.)"""
     tb = exc.__traceback__
     if tb is None:
         return False
