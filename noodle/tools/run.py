@@ -131,6 +131,9 @@ def run_file(path: str, args: list[str] | None = None, opt_level: int = 1, use_c
         from noodle.errors import internal_error_text
         _print_err(internal_error_text(e))
         return EXIT_ERROR
+    if any(report.startswith("native:") for report in machine.native_report.values()):
+        from noodle.vm.native import stop_on_sigint
+        stop_on_sigint()  # Ctrl-C must reach native loops too
     try:
         machine.call(lm, lm.functions["__init__"])
         machine.run_main(lm)
@@ -144,6 +147,9 @@ def run_file(path: str, args: list[str] | None = None, opt_level: int = 1, use_c
         return 130
     except BaseException as e:
         from noodle.stdlib.natives import OutputClosed
+        if type(e).__name__ == "Stopped" and type(e).__module__ == "noodle.backends.llvm.stop":
+            _print_err("interrupted")  # native code stopped at Ctrl-C before Python could say so
+            return 130
         if not isinstance(e, OutputClosed):
             raise
         _silence_stdout()

@@ -151,7 +151,7 @@ def build_image(module: Any, metered: bool = False) -> ModuleImage:
         [(g.name, g.exported, g.type) for g in module.globals],
         [(t.name, module.functions[t.func].name) for t in module.tests],
         module.functions[module.entry].name if module.entry >= 0 else None,
-        metered, export_types(module), imported_uses(module), None if metered or module_ir is None else _native_part(module, module_ir), source)
+        metered, export_types(module), imported_uses(module), None if module_ir is None else _native_part(module, module_ir), source)
 
 
 def _native_part(module: Any, module_ir: Any) -> Any:

@@ -123,12 +123,16 @@ class Meter(threading.local):
     steps = CHUNK
     depth = 0
     max_depth = 1 << 30
+    _deadline_token = 0
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: Limits, shared: "dict | None" = None) -> None:
         if limits.max_memory_mb is not None and resident_bytes() is None:
             raise LimitUnavailable("max_memory_mb cannot be enforced here: this platform does not report the "
                                    "process's resident memory (/proc/self/statm)")
         self.limits = limits
+        #: the same dict in every thread (threading.local runs __init__ again per thread with these
+        #: arguments): "native_deadlines" is set once native code is linked under a time limit
+        self.shared = shared if shared is not None else {}
         self.memory_limit = int(limits.max_memory_mb * 1024 * 1024) if limits.max_memory_mb is not None else None
         self.active = False
 
@@ -140,6 +144,9 @@ class Meter(threading.local):
         self.depth = 0
         self.max_depth = lim.max_depth if lim.max_depth is not None else 1 << 30
         self.deadline = time.perf_counter() + lim.max_seconds if lim.max_seconds is not None else None
+        if self.deadline is not None and self.shared.get("native_deadlines"):
+            from noodle.vm.native import arm_deadline
+            self._deadline_token = arm_deadline(self.deadline)
         self.memory_base = (resident_bytes() or 0) if lim.max_memory_mb is not None else 0
         # an empty first chunk: the first step checks the whole budget (no call is too short for it)
         self.granted = 0
@@ -147,6 +154,10 @@ class Meter(threading.local):
 
     def stop(self) -> None:
         self.active = False
+        if self._deadline_token:
+            from noodle.vm.native import disarm_deadline
+            disarm_deadline(self._deadline_token)
+            self._deadline_token = 0
 
     def _next_chunk(self) -> int:
         if self.limits.max_steps is None:

@@ -118,7 +118,7 @@ class Machine:
         self.capabilities = capabilities if capabilities is not None else Capabilities.all()
         self.limits = limits if limits is not None else Limits()
         #: with limits, modules are translated as metered code counting steps and depth on this meter
-        self.meter: Meter | None = Meter(self.limits) if self.limits.any else None
+        self.meter: Meter | None = Meter(self.limits, {}) if self.limits.any else None
         self._native_code: bool | None = None  # see native_code()
         self.modules: dict[str, LoadedModule] = {}
         self._random: dict[str, Callable[..., Any]] | None = None
@@ -176,7 +176,7 @@ class Machine:
             source_file = os.path.normpath(os.path.join(self.source_root, source_file))
         CODE_REGISTRY[image.code.co_filename] = CodeInfo(source_file, image.linemap, image.pysource)
         exec(image.code, ns)  # noqa: S102 - translated from verified bytecode, see noodle.vm.translate
-        if image.native is not None and self.backend == "auto" and self.meter is None:
+        if image.native is not None and self.backend == "auto" and self.limits_allow_native():
             self.link_native(image, ns)
         functions: dict[str, Callable[..., Any]] = {}
         keys: dict[str, str] = {}
@@ -195,11 +195,22 @@ class Machine:
         return LoadedModule(image, ns, Exports(ns, keys), functions)
 
     def native_code(self) -> bool:
-        """Will this machine run native code (the `auto` backend, no limits, llvmlite present)?"""
+        """Will this machine run native code (the `auto` backend, limits it can hold, llvmlite present)?"""
         if self._native_code is None:
             from noodle.vm.native import available
-            self._native_code = self.backend == "auto" and self.meter is None and available()
+            self._native_code = self.backend == "auto" and self.limits_allow_native() and available()
         return self._native_code
+
+    def limits_allow_native(self) -> bool:
+        """Native code holds a time limit (it polls the stop flag a deadline sets) and allocates nothing
+        a memory limit would count; it does not count steps or Noodle call depth, so a step or depth
+        limit keeps every function in the VM."""
+        return self.limits.max_steps is None and self.limits.max_depth is None
+
+    def _native_stopped(self) -> None:
+        """A native call that stopped at the flag and cannot be re-run: a passed deadline is the time limit."""
+        if self.meter is not None:
+            self.meter.check_time()
 
     def link_native(self, image: ModuleImage, ns: dict[str, Any]) -> None:
         """Put the image's native variants in place of their translated functions (VM fallback on failure)."""
@@ -208,10 +219,12 @@ class Machine:
             displays = {f.name: f.display for f in image.functions}
             index = {f.name: f.index for f in image.functions}
             fallbacks = {entry[0]: ns[f"f{index[entry[0]]}"] for entry in image.native[1] if entry[0] in index}
-            natives = link(image.native, displays, fallbacks, exact=self.mode == "safe")
+            natives = link(image.native, displays, fallbacks, exact=self.mode == "safe", on_stop=self._native_stopped)
         except Exception as e:  # noqa: BLE001 - no llvmlite, or a JIT failure: the VM runs everything
             self.native_report[image.name] = f"native code unavailable: {type(e).__name__}: {e}"
             return
+        if self.meter is not None and self.limits.max_seconds is not None:
+            self.meter.shared["native_deadlines"] = True  # each call's deadline must reach native code too
         index = {f.name: f.index for f in image.functions}
         for name, fn in natives.items():
             ns[f"f{index[name]}"] = fn

@@ -60,7 +60,7 @@ REASSOCIATION = " reassoc nsz"
 
 
 def link(native: "tuple[str, list]", displays: dict[str, str], fallbacks: dict[str, Any],
-         exact: bool = False) -> dict[str, Any]:
+         exact: bool = False, on_stop: Any = None) -> dict[str, Any]:
     """Compile an image's native part; `{function name: Python callable}` for the machine.
 
     `exact` (`--mode safe`) takes the reassociation off recognised sums, so they add in
@@ -68,7 +68,9 @@ def link(native: "tuple[str, list]", displays: dict[str, str], fallbacks: dict[s
 
     Native functions are pure (scalars in, a scalar out, no module state, no output), so
     when one fails, the wrapper runs the same call again on its translated VM function
-    (`fallbacks`): the error then carries the full Noodle stack.
+    (`fallbacks`): the error then carries the full Noodle stack.  A call stopped by the stop flag
+    (noodle.backends.llvm.stop) is re-run the same way, where Ctrl-C or a limit then takes effect;
+    one that cannot be re-run (it stores into Arrays) calls `on_stop`, which raises.
     """
     from noodle.backends.llvm import jit
 
@@ -88,16 +90,23 @@ def link(native: "tuple[str, list]", displays: dict[str, str], fallbacks: dict[s
         ret, _, impure = ret.partition(";")
         convert = _array_arguments(params) if any(p.startswith("array:") for p in params) else None
         # a function that stores into arrays cannot be re-run after a failure: raise the error as it is
-        fallback = _raise_status(name, displays.get(name, name), fallbacks[name]) if impure else fallbacks[name]
+        fallback = _raise_status(name, displays.get(name, name), fallbacks[name], on_stop) if impure \
+            else fallbacks[name]
         out[name] = _wrapper(jit.function(engine, sym, params, ret), ret, fallback, displays.get(name, name),
                              convert, fallbacks[name])
     return out
 
 
-def _raise_status(name: str, display: str, vm_function: Any) -> Any:
+def _stopped() -> None:
+    from noodle.backends.llvm.stop import Stopped
+
+    raise Stopped("native code stopped")
+
+
+def _raise_status(name: str, display: str, vm_function: Any, on_stop: Any = None) -> Any:
     """The fallback of an impure native function: the error of its status, without re-running it,
     and the line it failed on (the status carries it) as the innermost frame of the Noodle stack."""
-    from noodle.backends.llvm.lower import ERRORS
+    from noodle.backends.llvm.lower import ERRORS, STOPPED
     from noodle.runtime.linemap import CODE_REGISTRY
     from noodle.runtime.values import ErrorValue
 
@@ -105,6 +114,9 @@ def _raise_status(name: str, display: str, vm_function: Any) -> Any:
 
     def fallback(*_args: Any) -> Any:
         status = _last_status.value
+        if status & 0xFF == STOPPED:
+            (on_stop or _stopped)()
+            _stopped()
         kind, message = ERRORS[status & 0xFF]
         error = ErrorValue(kind, message)
         line = status >> 8

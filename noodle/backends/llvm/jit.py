@@ -82,6 +82,10 @@ def _runtime_symbols() -> None:
             addresses[n] = ctypes.cast(stub, ctypes.c_void_p).value
     for n, address in addresses.items():
         llvm.add_symbol(n, address)
+    from noodle.backends.llvm import stop
+    from noodle.backends.llvm.lower import STOP_SYMBOL
+
+    llvm.add_symbol(STOP_SYMBOL, stop.address())  # the flag every native loop polls
 
 
 def set_global(engine: Any, name: str, value: int) -> None:
