@@ -84,8 +84,12 @@ def _noodle_cli() -> None:
     @click.option("--mode", type=click.Choice(["optimized", "safe"]), default=None,
                   help="optimized (default): recognised loops may sum in another order (SIMD, BLAS); "
                        "safe: every loop adds in its own order, results identical to the VM's")
+    @click.option("--require-signed", is_flag=True,
+                  help="run only .nbc modules (and imports) signed by a key given with --trust")
+    @click.option("--trust", "trusted", multiple=True, metavar="KEY.pub",
+                  help="a public key (file or hex) whose signatures --require-signed accepts (repeatable)")
     def run(file: str | None, args: tuple[str, ...], opt: int, no_cache: bool, watch: bool,
-            backend: str | None, mode: str | None) -> None:
+            backend: str | None, mode: str | None, require_signed: bool, trusted: tuple[str, ...]) -> None:
         """Run FILE.nd (compiled on the fly, cached) or FILE.nbc; with no FILE, start the REPL."""
         if file is None:
             from noodle.tools.repl import start_repl
@@ -95,10 +99,44 @@ def _noodle_cli() -> None:
             os.environ["NOODLE_BACKEND"] = backend
         if mode is not None:
             os.environ["NOODLE_MODE"] = mode
+        if require_signed or trusted:
+            from noodle.format.signing import KeyError_, public_key
+            if not require_signed:
+                click.echo("error: --trust is only used with --require-signed", err=True)
+                sys.exit(1)
+            if not trusted:
+                click.echo("error: --require-signed needs at least one key given with --trust KEY.pub", err=True)
+                sys.exit(1)
+            if watch or not file.endswith(".nbc"):
+                click.echo("error: --require-signed runs only signed .nbc modules (compile and sign with "
+                           "`noodlec FILE.nd --sign KEY.key`)", err=True)
+                sys.exit(1)
+            try:
+                keys = [public_key(k) for k in trusted]
+            except KeyError_ as e:
+                click.echo(f"error: {e}", err=True)
+                sys.exit(1)
+            sys.exit(runmod.run_file(file, list(args), opt, not no_cache, trusted_keys=keys))
         if watch:
             from noodle.tools.watch import watch as watch_file
             sys.exit(watch_file(file))
         sys.exit(runmod.run_file(file, list(args), opt, not no_cache))
+
+    @cli.command()
+    @click.argument("name")
+    def keygen(name: str) -> None:
+        """Make an Ed25519 key pair for signing modules: NAME.key (private, mode 0600) and NAME.pub."""
+        from noodle.format.signing import generate
+        try:
+            key, pub = generate(name)
+        except FileExistsError:
+            click.echo(f"error: {name}.key or {name}.pub exists already (keys are never overwritten)", err=True)
+            sys.exit(1)
+        except OSError as e:
+            click.echo(f"error: cannot write the key: {e.strerror}", err=True)
+            sys.exit(1)
+        click.echo(f"private key: {key} (keep it secret: `noodlec FILE.nd --sign {key}`)")
+        click.echo(f"public key:  {pub} (give it to hosts: `noodle run --require-signed --trust {pub}`)")
 
     @cli.command()
     @click.argument("files", nargs=-1, required=True)
@@ -188,9 +226,20 @@ def _noodlec_cli() -> None:
                   help="print a stage instead of writing")
     @click.option("--explain", is_flag=True, help="say, function by function, what runs natively and why not")
     @click.option("--json", "as_json", is_flag=True, help="diagnostics as a JSON list")
+    @click.option("--sign", "sign_key", metavar="KEY.key", help="sign the module with this private key "
+                  "(made by `noodle keygen`)")
     @click.version_option(package_name="noodle-lang", prog_name="noodlec")
-    def noodlec(file: str, output: str | None, opt: int, emit: str | None, as_json: bool, explain: bool) -> None:
+    def noodlec(file: str, output: str | None, opt: int, emit: str | None, as_json: bool, explain: bool,
+                sign_key: str | None) -> None:
         """Compile FILE.nd to a .nbc module."""
+        private = None
+        if sign_key is not None:
+            from noodle.format.signing import KeyError_, read_private
+            try:
+                private = read_private(sign_key)
+            except KeyError_ as e:
+                click.echo(f"error: {e}", err=True)
+                sys.exit(1)
         try:
             if emit == "ast":
                 from noodle.build.driver import read_source
@@ -242,8 +291,12 @@ def _noodlec_cli() -> None:
             return
         from noodle.format.module_file import encode
         out = Path(output) if output else Path(file).with_suffix(".nbc")
+        data = encode(compiled.module)
+        if private is not None:
+            from noodle.format.signing import sign
+            data = sign(data, private)
         try:
-            out.write_bytes(encode(compiled.module))
+            out.write_bytes(data)
         except OSError as e:
             click.echo(f"error: cannot write {out}: {e.strerror}", err=True)
             sys.exit(1)

@@ -16,7 +16,7 @@ def _print_err(text: str) -> None:
     sys.stderr.write(text + "\n")
 
 
-def load_program(path: str, opt_level: int = 1, use_cache: bool = True):
+def load_program(path: str, opt_level: int = 1, use_cache: bool = True, trusted_keys: "list[bytes] | None" = None):
     """Compile (or load from cache) the program at `path` and link it into a fresh machine.
 
     Returns (machine, loaded module), top-level code not yet run.  A `.nbc`
@@ -28,7 +28,10 @@ def load_program(path: str, opt_level: int = 1, use_cache: bool = True):
     from noodle.vm.machine import Machine
 
     if path.endswith(".nbc"):
-        return _load_nbc(path)
+        return _load_nbc(path, trusted_keys)
+    if trusted_keys is not None:
+        from noodle.errors import LoadError
+        raise LoadError("only signed .nbc modules run here", path)
     root = os.path.dirname(path) or "."
     cache = use_cache and opt_level == 1
     from noodle.format.cache import identifier
@@ -87,7 +90,7 @@ def _find_import(root: str, name: str, opt_level: int):
     return _image_for(root, name, Project(Path(root), CompileOptions(opt_level, True)).find(name), True)
 
 
-def _load_nbc(path: str):
+def _load_nbc(path: str, trusted_keys: "list[bytes] | None" = None):
     from noodle.errors import LoadError
     from noodle.vm.machine import Machine
     from noodle.vm.verify import load_bytes
@@ -103,21 +106,22 @@ def _load_nbc(path: str):
 
     def find_nbc(name: str):
         dep = os.path.join(folder, f"{name}.nbc")
-        return load_bytes(read(dep, f"imported module {name!r}"), dep)
+        return load_bytes(read(dep, f"imported module {name!r}"), dep, trusted_keys)
 
-    module = load_bytes(read(path, "module file"), path)
+    module = load_bytes(read(path, "module file"), path, trusted_keys)
     machine = Machine(find_nbc)
     return machine, machine.load(module, run_init=False)
 
 
-def run_file(path: str, args: list[str] | None = None, opt_level: int = 1, use_cache: bool = True) -> int:
+def run_file(path: str, args: list[str] | None = None, opt_level: int = 1, use_cache: bool = True,
+             trusted_keys: "list[bytes] | None" = None) -> int:
     """`noodle run FILE`: exit 0 on success, 1 on an uncaught error, 2 when it does not compile."""
     from noodle.errors import CompileError, LoadError
     from noodle.runtime.errors import NoodleRuntimeError
 
     sys.argv = [path] + list(args or [])
     try:
-        machine, lm = load_program(path, opt_level, use_cache)
+        machine, lm = load_program(path, opt_level, use_cache, trusted_keys)
     except CompileError as e:
         from noodle.tools.render import print_compile_error
         print_compile_error(e)

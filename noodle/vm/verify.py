@@ -148,13 +148,21 @@ assert all((_oc.TARGET in _OPERANDS[op]) == (op in _TARGET_SLOT) for op in range
 
 # ------------------------------------------------------------------ entry points
 
-def load_bytes(data: bytes, path: str | None = None) -> ModuleFile:
-    """Decode the bytes of a `.nbc` file and verify it; raises :class:`LoadError`."""
+def load_bytes(data: bytes, path: str | None = None, trusted_keys: "list[bytes] | None" = None) -> ModuleFile:
+    """Decode the bytes of a `.nbc` file and verify it; raises :class:`LoadError`.
+
+    With `trusted_keys` (raw Ed25519 public keys) the file must carry a signature by one of them
+    over exactly these bytes (noodle.format.signing); without, a signature is ignored."""
     if isinstance(data, (bytearray, memoryview)):
         data = bytes(data)
     if type(data) is not bytes:
         raise LoadError(f"module data must be bytes, not {type(data).__name__}", path)
+    from noodle.format import signing
+
+    if trusted_keys is not None:
+        signing.check(data, trusted_keys, path)
     try:
+        data = signing.unsigned(data)
         mf = decode(data, path)
     except LoadError as e:
         # msgspec quotes damaged field names as they are: keep the reason on one line
