@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench bench-polybench setup setup-dev clean
+.PHONY: demo test bench bench-polybench setup setup-dev clean fuzz
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,3 +42,8 @@ bench-polybench: setup-dev
 clean:
 	rm -rf $(VENV) build *.egg-info
 	find . -name __noodlecache__ -type d -prune -exec rm -rf {} +
+
+# long fuzz campaigns (compiler sources, damaged modules, VM vs native); figures in docs/reliability.md
+fuzz: setup-dev
+	$(BIN)/python -m noodle.tools.fuzz --count 1000000 --seconds $${FUZZ_SECONDS:-600}
+	$(BIN)/python -m pytest -q -m slow tests/test_fuzz.py
