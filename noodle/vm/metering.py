@@ -22,7 +22,10 @@ conversions to text) go through the helpers of :func:`helpers`.
 from __future__ import annotations
 
 from math import prod
-from typing import Any, Callable
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time (the machine imports this module on every run)
+    from typing import Any, Callable
 
 #: bytes per element a list holds (a pointer), per character a string may take at most
 _POINTER = 8
@@ -158,7 +161,7 @@ def _to_text(x: Any) -> tuple[int, int]:
     return n, 4 * n
 
 
-COSTS: dict[str, Callable[..., tuple[int, int]]] = {
+COSTS: "dict[str, Callable[..., tuple[int, int]]]" = {
     # strings
     "str.count": _search, "str.find": _search, "str.startswith": _search, "str.endswith": _search,
     "str.replace": _replace, "str.join": _join, "str.split0": _copy, "str.split1": _copy,
