@@ -233,7 +233,10 @@ def helpers(meter: Any) -> dict[str, Callable[..., Any]]:
         return s * k
 
     def slice_(x: Any, lo: Any = None, hi: Any = None) -> Any:
-        n = len(x)
+        try:  # what the slice copies, not what it is taken from
+            n = len(range(*slice(lo, hi).indices(len(x))))
+        except TypeError:  # not a sequence, or bounds that are not ints: the slice itself says why
+            n = 0
         charge(n, n * (_POINTER if type(x) is list else 4))
         return x[lo:hi]
 
