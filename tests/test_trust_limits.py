@@ -126,3 +126,11 @@ def test_a_memory_limit_that_cannot_be_measured_is_refused(monkeypatch: pytest.M
     with pytest.raises(ValueError, match="max_memory_mb cannot be enforced here"):
         noodle.VM(limits=noodle.Limits(max_memory_mb=64))
     noodle.VM(limits=noodle.Limits(max_seconds=1))  # the other limits need no measurement
+
+
+def test_an_operation_is_charged_for_its_own_work_only() -> None:
+    """A two-element slice of a long list, or a search in a short string, costs next to nothing."""
+    m = _vm(max_steps=20_000).load(noodle.Source(
+        "fn f(xs: List<int>) -> int {\n var n = 0\n for k in 0..1000 { n = n + len(xs[0:2]) }\n return n\n}",
+        name="cheap"))
+    assert m.f(list(range(1_000_000))) == 2000
