@@ -16,12 +16,14 @@ import os
 import struct
 
 from noodle.errors import LoadError
+from noodle.format.module_file import HEADER_SIZE, MAGIC
 
 #: header flag of a signed module file
 SIGNED = 1
 TRAILER = 32 + 64
 _FLAGS = struct.Struct("<H")
 _FLAGS_AT = 10  # after the magic (8) and the format version (u16)
+_LENGTH = struct.Struct("<I")  # the payload's length, after the flags
 
 
 class KeyError_(ValueError):
@@ -100,16 +102,21 @@ def sign(data: bytes, private) -> bytes:  # noqa: ANN001 - an Ed25519PrivateKey
 
 
 def is_signed(data: bytes) -> bool:
-    return len(data) >= _FLAGS_AT + 2 and bool(_FLAGS.unpack_from(data, _FLAGS_AT)[0] & SIGNED)
+    """Does `data` claim to be a signed module file (the magic, and the SIGNED flag in the header)?"""
+    return len(data) >= HEADER_SIZE and data[:len(MAGIC)] == MAGIC \
+        and bool(_FLAGS.unpack_from(data, _FLAGS_AT)[0] & SIGNED)
 
 
 def unsigned(data: bytes) -> bytes:
-    """The module file without its signature (flag cleared, trailer removed), for the decoder."""
+    """The module file without its signature (flag cleared, trailer removed), for the decoder;
+    anything that does not claim to be signed is returned as it is (the decoder judges it)."""
     if not is_signed(data):
         return data
-    if len(data) < _FLAGS_AT + 2 + TRAILER:
-        raise LoadError("truncated signed module file (no signature)")
     (flags,) = _FLAGS.unpack_from(data, _FLAGS_AT)
+    (length,) = _LENGTH.unpack_from(data, _FLAGS_AT + 2)
+    if len(data) != HEADER_SIZE + length + TRAILER:
+        raise LoadError("signed module file whose signature trailer is missing or damaged "
+                        f"({len(data) - HEADER_SIZE - length} bytes after the payload, not {TRAILER})")
     body = data[:-TRAILER]
     return body[:_FLAGS_AT] + _FLAGS.pack(flags & ~SIGNED) + body[_FLAGS_AT + 2:]
 
@@ -120,8 +127,7 @@ def check(data: bytes, trusted: "list[bytes]", path: str | None = None) -> None:
 
     if not is_signed(data):
         raise LoadError("the module is not signed, and this VM runs only modules signed by a key it trusts", path)
-    if len(data) < _FLAGS_AT + 2 + TRAILER:
-        raise LoadError("truncated signed module file (no signature)", path)
+    unsigned(data)  # the trailer where the header says it is
     body, public, signature = data[:-TRAILER], data[-TRAILER:-64], data[-64:]
     if public not in trusted:
         raise LoadError(f"the module is signed by key {public.hex()[:16]}..., which this VM does not trust", path)
