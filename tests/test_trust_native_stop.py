@@ -27,7 +27,7 @@ fn spin(n: int) -> int {
 }
 
 fn fill(a: Array<float>, rounds: int) -> float {
-    for r in 0..rounds {
+    for _r in 0..rounds {
         for i in 0..len(a) {
             a[i] = a[i] * 0.5 + 1.0
         }
@@ -63,7 +63,7 @@ def test_ctrl_c_stops_a_native_loop_with_status_130(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("call", ["spin(100000000000)", "fill(zeros(1000), 1000000000)", "wander(7)"])
 def test_a_time_limit_holds_in_native_code(call: str) -> None:
-    vm = noodle.VM(limits=noodle.Limits(max_seconds=0.5, max_memory_mb=256))
+    vm = noodle.VM(limits=noodle.Limits(max_seconds=0.5))
     m = vm.load(noodle.Source(SPIN + f"fn go() -> float {{ return float({call}) }}\n", name="spin"))
     assert vm.machine.native_report["spin"].startswith("native:")  # limits no longer turn native code off
     with pytest.raises(noodle.LimitExceeded) as e:
@@ -83,8 +83,9 @@ def test_the_next_call_after_a_deadline_runs_natively_to_its_end() -> None:
     assert m.spin(100000) == expected  # the flag was released: native code is not stopped for good
 
 
-def test_a_step_limit_keeps_functions_in_the_vm() -> None:
-    vm = noodle.VM(limits=noodle.Limits(max_steps=10_000))
+@pytest.mark.parametrize("limits", [{"max_steps": 10_000}, {"max_depth": 100}, {"max_memory_mb": 256}])
+def test_limits_native_code_cannot_hold_keep_functions_in_the_vm(limits: dict) -> None:
+    vm = noodle.VM(limits=noodle.Limits(max_seconds=5, **limits))
     vm.load(noodle.Source(SPIN, name="spin"))
     assert not vm.machine.native_report.get("spin", "").startswith("native:")
 

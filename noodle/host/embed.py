@@ -201,8 +201,11 @@ class VM:
 
     def __init__(self, capabilities: Capabilities | None = None, limits: Limits | None = None,
                  history: int = 5, root: "str | os.PathLike[str] | None" = None,
-                 mode: str = "optimized", trusted_keys: "Iterable[bytes | str | os.PathLike[str]] | None" = None) -> None:
-        """`trusted_keys` (Ed25519 public keys: 32 raw bytes, hex, or `.pub` files): when given, this VM
+                 mode: str = "optimized", args: "list[str] | None" = None,
+                 trusted_keys: "Iterable[bytes | str | os.PathLike[str]] | None" = None) -> None:
+        """`args`: what `sys.args()` returns to the VM's code (none by default).
+
+        `trusted_keys` (Ed25519 public keys: 32 raw bytes, hex, or `.pub` files): when given, this VM
         loads and upgrades only `.nbc` modules signed by one of them (noodle.format.signing) — no
         source, nothing unsigned, nothing changed after signing; imports too are signed `.nbc` files
         found in `root`."""
@@ -218,7 +221,8 @@ class VM:
         self.history_size = history
         self.root = Path(root) if root is not None else Path.cwd()
         variants.measured_by(thresholds.load)  # this machine's `noodle tune` results, read on first use
-        self.machine = Machine(self._find, capabilities=self.capabilities, limits=self.limits, mode=mode)
+        self.machine = Machine(self._find, capabilities=self.capabilities, limits=self.limits, mode=mode,
+                               args=args)
         self._lock = threading.RLock()
         self._gate = _Gate()
         self._history: dict[str, list[_Version]] = {}

@@ -33,7 +33,11 @@ NATIVE_SIGNATURES: dict[str, tuple[tuple[Type, ...], Type]] = {
     "abs.int": ((INT,), INT), "abs.float": ((FLOAT,), FLOAT), "math.fabs": ((FLOAT,), FLOAT),
     "int.float": ((FLOAT,), INT), "int.int": ((INT,), INT), "float.float": ((FLOAT,), FLOAT),
     "math.sqrt": ((FLOAT,), FLOAT), "math.sin": ((FLOAT,), FLOAT), "math.cos": ((FLOAT,), FLOAT),
-    "math.exp": ((FLOAT,), FLOAT), "math.log": ((FLOAT,), FLOAT),
+    "math.exp": ((FLOAT,), FLOAT), "math.log": ((FLOAT,), FLOAT), "math.tan": ((FLOAT,), FLOAT),
+    "math.asin": ((FLOAT,), FLOAT), "math.acos": ((FLOAT,), FLOAT), "math.atan": ((FLOAT,), FLOAT),
+    "math.log2arg": ((FLOAT, FLOAT), FLOAT), "math.atan2": ((FLOAT, FLOAT), FLOAT), "math.pow": ((FLOAT, FLOAT), FLOAT),
+    "math.floor": ((FLOAT,), INT), "math.ceil": ((FLOAT,), INT), "math.isnan": ((FLOAT,), BOOL),
+    "math.isinf": ((FLOAT,), BOOL), "range.incl_stop": ((INT,), INT),
     "f32.add": ((F32, F32), F32), "f32.sub": ((F32, F32), F32), "f32.mul": ((F32, F32), F32),
     "f32.div": ((F32, F32), F32), "f32.neg": ((F32,), F32), "f32.f32": ((F32,), F32),
     "i32.add": ((I32, I32), I32), "i32.sub": ((I32, I32), I32), "i32.mul": ((I32, I32), I32),
@@ -52,9 +56,13 @@ class IRTypeError(Exception):
     """The IR of a function native code would be built from is not well typed."""
 
 
+#: natives that make a new Array a native function keeps in a local of its own, and its element type
+_ARRAY_MAKERS = {"array.zeros": FLOAT, "array.ones": FLOAT, "array.full.float": FLOAT, "array.full.int": INT}
+
+
 def _array(t: Type) -> ArrayT | None:
     t = prune(t)
-    if isinstance(t, ArrayT) and t.ndim in (1, 2) and t.elem in (INT, FLOAT, F32, I32):
+    if isinstance(t, ArrayT) and t.ndim >= 1 and t.elem in (INT, FLOAT, F32, I32):
         return t
     return None
 
@@ -78,7 +86,7 @@ class _Checker:
         if len(f.local_names) != len(f.local_types) or not 0 <= f.params <= len(f.local_types):
             raise self.fail(None, "locals and their types disagree")
         for slot, t in enumerate(self.types):
-            if t in _SCALARS or (slot < f.params and _array(t) is not None):
+            if t in _SCALARS or _array(t) is not None:  # an Array parameter, or a local made by a maker
                 continue
             raise self.fail(None, f"local {slot} has type {t}, which native code cannot hold")
         ret = prune(f.ret)
@@ -99,8 +107,9 @@ class _Checker:
         if isinstance(s, ir.LocalSet):
             t = self.slot_type(s, s.slot)
             if _array(t) is not None:
-                raise self.fail(s, "an Array parameter is assigned")
-            self.expect(s.value, t)
+                self.array_local(s, t)
+            else:
+                self.expect(s.value, t)
         elif isinstance(s, ir.ExprStmt):
             if isinstance(s.expr, ir.CallBuiltin) and s.expr.name in _EFFECTS:
                 self.builtin(s.expr, for_effect=True)  # its value is dropped, whatever a pass typed it
@@ -138,6 +147,23 @@ class _Checker:
                 raise self.fail(s, f"{type(s).__name__.lower()} outside a loop")
         else:
             raise self.fail(s, f"{type(s).__name__} cannot run natively")
+
+    def array_local(self, s: ir.LocalSet, t: Type) -> None:
+        """`z = zeros(dims...)`, `ones(dims...)`, `full(dims..., value)` into a local of the function's own."""
+        a = _array(t)
+        value = s.value
+        if s.slot < self.f.params:
+            raise self.fail(s, "an Array parameter is assigned")
+        if not isinstance(value, ir.CallBuiltin) or value.name not in _ARRAY_MAKERS:
+            raise self.fail(s, "an Array local not made by zeros, ones or full")
+        fills = value.name.startswith("array.full")
+        dims = value.args[:-1] if fills else value.args
+        if a is None or len(dims) != a.ndim or prune(a.elem) != _ARRAY_MAKERS[value.name] or prune(value.ty) != a:
+            raise self.fail(s, f"{value.name} does not make the local's {t}")
+        for d in dims:
+            self.expect(d, INT)
+        if fills:
+            self.expect(value.args[-1], _ARRAY_MAKERS[value.name])
 
     def intent(self, s: ir.If) -> None:
         """An intent dispatch: native code runs one of the two branches the VM chooses between,
@@ -252,12 +278,12 @@ class _Checker:
         raise self.fail(e, f"a {type(v).__name__} constant cannot run natively")
 
     def array_param(self, e: ir.Expr) -> ArrayT:
-        """`e` must name an Array parameter, typed as its slot is."""
+        """`e` must name an Array local (a parameter, or one the function made), typed as its slot is."""
         if not isinstance(e, ir.LocalGet):
-            raise self.fail(e, "an Array that is not a parameter")
+            raise self.fail(e, "an Array that is not a local")
         t = _array(self.slot_type(e, e.slot))
-        if t is None or e.slot >= self.f.params or prune(e.ty) != t:
-            raise self.fail(e, "an Array that is not a parameter")
+        if t is None or prune(e.ty) != t:
+            raise self.fail(e, "an Array that is not a local")
         return t
 
     def array_arg(self, e: ir.Expr, t: Type) -> None:

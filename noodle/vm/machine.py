@@ -16,8 +16,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
     from typing import Any, Callable
 
-from noodle.errors import LimitExceeded, LoadError
-from noodle.stdlib.natives import NATIVES  # first: it registers the array natives too
+from noodle.errors import LimitExceeded, LoadError, ProgramExit
+from noodle.stdlib.natives import NATIVES, ExitSignal  # first: it registers the array natives too
 from noodle.ir.variants import exact_alternatives, inexact_guards, native_guards  # noqa: I001
 from noodle.runtime.linemap import CODE_REGISTRY, CodeInfo
 from noodle.runtime.errors import NoodleRuntimeError, foreign, noodle_stack, runtime_error
@@ -103,8 +103,10 @@ class Machine:
 
     def __init__(self, finder: ModuleFinder | None = None, source_root: str | None = None,
                  capabilities: Capabilities | None = None, limits: Limits | None = None,
-                 backend: str | None = None, mode: str | None = None) -> None:
+                 backend: str | None = None, mode: str | None = None, args: "list[str] | None" = None) -> None:
         self.finder = finder
+        #: the program's arguments, as `sys.args()` returns them (`noodle run FILE ARGS...`)
+        self.args: list[str] = list(args or [])
         #: "auto" runs native variants where an image has them; "vm" runs everything translated
         self.backend = backend or os.environ.get("NOODLE_BACKEND", "auto")
         #: "optimized" lets recognised loops run variants that sum in another order (vectorised
@@ -202,10 +204,10 @@ class Machine:
         return self._native_code
 
     def limits_allow_native(self) -> bool:
-        """Native code holds a time limit (it polls the stop flag a deadline sets) and allocates nothing
-        a memory limit would count; it does not count steps or Noodle call depth, so a step or depth
-        limit keeps every function in the VM."""
-        return self.limits.max_steps is None and self.limits.max_depth is None
+        """Native code holds a time limit (it polls the stop flag a deadline sets); it counts neither
+        steps nor Noodle call depth, and the Arrays a native function makes for itself are not
+        charged to a memory limit, so a step, depth or memory limit keeps every function in the VM."""
+        return self.limits.max_steps is None and self.limits.max_depth is None and self.limits.max_memory_mb is None
 
     def _native_stopped(self) -> None:
         """A native call that stopped at the flag and cannot be re-run: a passed deadline is the time limit."""
@@ -246,6 +248,8 @@ class Machine:
             return NATIVES[exact[native.name]].impl  # a fused expression computed as written
         if native.name == "time.sleep" and self.meter is not None:
             return self.meter.sleep
+        if native.name == "sys.args":
+            return lambda: list(self.args)
         if self.meter is not None and native.name in metering.COSTS:
             return metering.charged(self._impl(native), metering.COSTS[native.name], self.meter)
         return self._impl(native)
@@ -273,6 +277,8 @@ class Machine:
             if not outermost:
                 raise
             raise LimitExceeded(e.limit, e.message, noodle_stack(e.__traceback__)) from None
+        except ExitSignal as e:
+            raise ProgramExit(e.code) from None
         except Exception as e:  # every fault inside VM code is a Noodle error; the host's own go back to it
             if foreign(e):
                 raise
