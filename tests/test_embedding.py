@@ -100,7 +100,8 @@ HOSTILE = {
                                 noodle.LimitExceeded, "memory|seconds"),
     "huge string in one step": ('fn go() { let s = "x" * 10000000000\n print(len(s)) }',
                                 noodle.LimitExceeded, "memory"),  # refused before it is allocated
-    "python import": ("import py os\nfn go() { }", noodle.CompileError, "not available"),
+    "python import": ("import py os\nfn go() { os.system(\"true\") }", noodle.LoadError,
+                      "needs the py_import capability"),
     "read /etc/passwd": ('import io\nfn go() { print(io.read_text("/etc/passwd")) }', noodle.NoodleRuntimeError,
                          "PermissionError: io.read_text needs the fs_read capability"),
     "write a file": ('import io\nfn go() { io.write_text("/tmp/noodle-pwned", "x") }', noodle.NoodleRuntimeError,

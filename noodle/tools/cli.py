@@ -86,12 +86,14 @@ def _noodle_cli() -> None:
     @click.option("--mode", type=click.Choice(["optimized", "safe"]), default=None,
                   help="optimized (default): recognised loops may sum in another order (SIMD, BLAS); "
                        "safe: every loop adds in its own order, results identical to the VM's")
+    @click.option("--ale-capture", is_flag=True,
+                  help="keep a bounded sample of the inputs and outputs of calls into Python (for `noodle ale`)")
     @click.option("--require-signed", is_flag=True,
                   help="run only .nbc modules (and imports) signed by a key given with --trust")
     @click.option("--trust", "trusted", multiple=True, metavar="KEY.pub",
                   help="a public key (file or hex) whose signatures --require-signed accepts (repeatable)")
     def run(file: str | None, args: tuple[str, ...], opt: int, no_cache: bool, watch: bool,
-            backend: str | None, mode: str | None, color: str | None, require_signed: bool,
+            backend: str | None, mode: str | None, color: str | None, ale_capture: bool, require_signed: bool,
             trusted: tuple[str, ...]) -> None:
         """Run FILE.nd (compiled on the fly, cached) or FILE.nbc; with no FILE, start the REPL.
 
@@ -106,7 +108,8 @@ def _noodle_cli() -> None:
         options = {"-O": str(opt)}
         if trusted:
             options["--trust"] = "\n".join(trusted)
-        for flag, on in (("--no-cache", no_cache), ("--watch", watch), ("--require-signed", require_signed)):
+        for flag, on in (("--no-cache", no_cache), ("--watch", watch), ("--ale-capture", ale_capture),
+                         ("--require-signed", require_signed)):
             if on:
                 options[flag] = "1"
         for name, value in (("--backend", backend), ("--mode", mode), ("--color", color)):
@@ -209,6 +212,9 @@ def _noodle_cli() -> None:
                        "to a writable folder)", err=True)
             sys.exit(1)
         click.echo(f"kept in {path()}")
+
+    from noodle.tools.ale_cli import ale
+    cli.add_command(ale)
 
     cli(prog_name="noodle")
 
