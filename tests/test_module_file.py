@@ -455,7 +455,7 @@ def test_cache_of_an_import_whose_interface_changed(tmp_path: Path) -> None:
     p = noodle(["run", "main.nd"], tmp_path)
     assert (p.returncode, p.stdout) == (0, "now a string\n"), p.context()
     lib.write_text("fn other() -> int { return 3 }\n", encoding="utf-8")
-    p = noodle(["run", "main.nd"], tmp_path)
+@pytest.mark.parametrize("damage", [b"", b"garbage", DATA[:50]], ids=["empty", "garbage", "truncated"])
     assert p.returncode == 2 and "error[E0401]" in p.stderr and TRACEBACK not in p.stderr, p.context()
 
 
