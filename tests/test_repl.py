@@ -67,8 +67,8 @@ def test_a_person_at_a_terminal(terminal) -> None:
     c.expect("noodle>")
     entry("var n = 0")
     c.expect("noodle>")
-    entry('print("started"); while true { n += 1 }')
-    c.expect("started")
+    entry('print("sta" + "rted"); while true { n += 1 }')
+    c.expect("started")  # the program's output (the echoed entry does not contain the word)
     for _ in range(100):  # Ctrl-C ends the entry, not the session (sent until the loop has seen it)
         c.sendintr()
         if c.expect(["KeyboardInterrupt", __import__("pexpect").TIMEOUT], timeout=0.5) == 0:

@@ -179,6 +179,13 @@ class Session:
         return outcome.kept
 
     def run(self, entry: str) -> Outcome:
+        """Run one entry; Ctrl-C at any moment of it (compiling, linking, running) undoes it."""
+        try:
+            return self._run(entry)
+        except KeyboardInterrupt:
+            return Outcome(False, error="KeyboardInterrupt")
+
+    def _run(self, entry: str) -> Outcome:
         from noodle.runtime.errors import NoodleRuntimeError
         from noodle.host.embed import _migrate, _swap
         from noodle.vm.image import build_image
