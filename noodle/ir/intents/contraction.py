@@ -1,0 +1,819 @@
+"""Tensor contractions: a loop nest whose statement is
+
+    X[..] = beta * X[..] + alpha * (sum over the loops X is not indexed by of products of arrays
+                                    indexed by the loop variables)
+
+whatever the loop order, the names, the scalars and the transposes, accumulated in place
+(`c[i, j] += a[i, k] * b[k, j]`) or through a scalar (`var s = 0.0; for k { s += ... }; c[i, j] = s`),
+becomes one call of the BLAS routine that computes it in place:
+
+    gemm   X[i, j] (+)= alpha * A[i|k, k|i] * B[k|j, j|k]              (transposes from the subscripts)
+    gemv   y[i] (+)= alpha * A[i|j, j|i] * x[j]
+    ger    A[i, j] += alpha * x[i] * y[j]
+    syrk   C[i, j] (+)= alpha * A[i, k] * A[j, k], over one triangle of C (j <= i or j >= i)
+    syr2k  C[i, j] (+)= alpha * (A[i, k] * B[j, k] + B[i, k] * A[j, k]), over one triangle
+    trmm   B[i, j] += A[k, i] * B[k, j] for k past i (or before it): B = op(unit triangle of A) * B, in
+           place, when the dependence analysis shows every read of B sees a value the nest has not
+           written yet
+
+A nest that does several things is first split by loop distribution (noodle.ir.affine): PolyBench's
+gemm — `C[i, j] *= beta`, then `C[i, j] += alpha * A[i, k] * B[k, j]` in i-k-j order — is a scale
+and a product, and a scale (or a zero fill) of the same elements right before a product is its
+`beta`; one right after is a factor of its alpha and beta (trmm's `B[i, j] = alpha * B[i, j]`).
+Every piece must be recognised for the nest to be replaced:
+
+    if <guard> { blas.gemm(...); ... } else { <the nest, unchanged> }     // If.intent = "contraction"
+
+The guard holds when every loop bound fits the arrays it indexes, the arrays are float64 in a
+layout BLAS takes, the arrays written share no memory with the others (the dependence analysis
+assumed distinct names are distinct memory), and a runtime alpha (or a beta the loops multiply
+the old values by) is not zero — BLAS skips what a zero multiplies, the loops would turn an
+infinity there into a NaN.  Otherwise the loops run as written.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Union
+
+from noodle.ir import affine
+from noodle.ir import nodes as ir
+from noodle.ir.affine import Affine, Refused
+from noodle.ir.types import BOOL, FLOAT, INT, NONE, STR, ArrayT, ListT, prune
+from noodle.ir.walk import walk
+
+#: the BLAS routines a contraction is dispatched to (the natives that run them)
+ROUTINES = ("blas.gemm", "blas.gemv", "blas.ger", "blas.syrk", "blas.syr2k", "blas.trmm")
+
+#: what `recognise` gives: the dispatch replacing the nest, why a nest that looks like a
+#: contraction was left alone, or None for a nest nothing like one
+Found = Union[ir.If, str, None]
+
+
+# ---------------------------------------------------------------- scalars
+
+@dataclass
+class Scalar:
+    """A product of a constant and loop-invariant float expressions (read twice: guard and call)."""
+
+    const: float = 1.0
+    exprs: list[ir.Expr] = field(default_factory=list)
+
+    def __mul__(self, other: "Scalar") -> "Scalar":
+        return Scalar(self.const * other.const, self.exprs + other.exprs)
+
+    def __add__(self, other: "Scalar") -> "Scalar | None":
+        """The sum, when the two share their expressions (`beta * x + beta * x`), else None."""
+        from noodle.ir.printer import expr_text
+
+        if sorted(map(expr_text, self.exprs)) == sorted(map(expr_text, other.exprs)):
+            return Scalar(self.const + other.const, self.exprs)
+        return None
+
+    def same(self, other: "Scalar") -> bool:
+        total = self + other.scale(-1.0)
+        return total is not None and total.const == 0.0
+
+    def scale(self, k: float) -> "Scalar":
+        return Scalar(self.const * k, list(self.exprs))
+
+    @property
+    def constant(self) -> "float | None":
+        return None if self.exprs else self.const
+
+    def build(self, pos: dict[str, int]) -> ir.Expr:
+        out: "ir.Expr | None" = None
+        for e in self.exprs:
+            e = copy.deepcopy(e)
+            out = e if out is None else ir.Binary(op="float.mul", a=out, b=e, ty=FLOAT, **pos)
+        if out is None:
+            return ir.Const(value=float(self.const), ty=FLOAT, **pos)
+        if self.const != 1.0:
+            out = ir.Binary(op="float.mul", a=ir.Const(value=float(self.const), ty=FLOAT, **pos), b=out, ty=FLOAT,
+                            **pos)
+        return out
+
+    def text(self, names: list[str]) -> str:
+        from noodle.ir.printer import expr_text
+
+        parts = [_short(e, names) or expr_text(e) for e in self.exprs]
+        if self.const != 1.0 or not parts:
+            parts.insert(0, f"{self.const:g}")
+        return "*".join(parts)
+
+
+def _short(e: ir.Expr, names: list[str]) -> str:
+    if isinstance(e, ir.LocalGet):
+        return names[e.slot]
+    if isinstance(e, ir.Unary) and e.op == "int.to_float" and isinstance(e.x, ir.LocalGet):
+        return f"float({names[e.x.slot]})"
+    return ""
+
+
+# ---------------------------------------------------------------- terms of a statement
+
+@dataclass
+class Operand:
+    """An array read (or the array written) with the loop variable of each subscript."""
+
+    slot: int
+    local: ir.LocalGet
+    vars: tuple[int, ...]
+    access: ir.CallBuiltin
+
+
+@dataclass
+class Term:
+    coef: Scalar
+    operands: list[Operand]
+
+
+@dataclass
+class Product:
+    """A recognised contraction: out = beta * out + sum of terms, over `loops`."""
+
+    out: Operand
+    terms: list[Term]
+    beta: Scalar
+    reads_out: bool  # the loops multiply the old values by beta (then beta must not be zero)
+    loops: list[affine.Loop]
+    line: int
+    # trmm: the subscript of `out` that the sum variable replaces in the in-place operand
+    inplace: "Operand | None" = None
+
+
+@dataclass
+class Scale:
+    """`X[..] = factor * X[..]` (reads) or `X[..] = 0.0` over a whole domain."""
+
+    out: Operand
+    factor: Scalar
+    reads: bool
+    loops: list[affine.Loop]
+    line: int
+
+
+class _NotLinear(Exception):
+    pass
+
+
+def _invariant(e: ir.Expr, assigned: set[int]) -> bool:
+    """A float the nest does not change, safe to compute twice."""
+    for n in walk(e):
+        if isinstance(n, ir.LocalGet):
+            if n.slot in assigned:
+                return False
+        elif isinstance(n, ir.Unary):
+            if n.op not in ("int.to_float", "float.neg"):
+                return False
+        elif isinstance(n, ir.Binary):
+            if n.op not in ("float.mul", "float.add", "float.sub"):
+                return False
+        elif not isinstance(n, ir.Const):
+            return False
+    return prune(e.ty) == FLOAT
+
+
+def _terms(e: ir.Expr, assigned: set[int], acc: "int | None" = None) -> list[tuple[Scalar, list[ir.Expr]]]:
+    """`e` as a sum of signed products: [(scalar factor, [array reads and the accumulator])]."""
+    if isinstance(e, ir.Binary) and e.op in ("float.add", "float.sub"):
+        b = _terms(e.b, assigned, acc)
+        if e.op == "float.sub":
+            b = [(c.scale(-1.0), fs) for c, fs in b]
+        return _terms(e.a, assigned, acc) + b
+    if isinstance(e, ir.Unary) and e.op == "float.neg":
+        return [(c.scale(-1.0), fs) for c, fs in _terms(e.x, assigned, acc)]
+    if isinstance(e, ir.Binary) and e.op == "float.mul":
+        left, right = _terms(e.a, assigned, acc), _terms(e.b, assigned, acc)
+        if len(left) * len(right) > 8:
+            raise _NotLinear("too many products")
+        return [(c1 * c2, f1 + f2) for c1, f1 in left for c2, f2 in right]
+    if isinstance(e, ir.Const) and isinstance(e.value, float):
+        return [(Scalar(e.value), [])]
+    if isinstance(e, ir.CallBuiltin) and e.name == "array.get":
+        return [(Scalar(), [e])]
+    if isinstance(e, ir.LocalGet) and e.slot == acc:
+        return [(Scalar(), [e])]
+    if _invariant(e, assigned):
+        return [(Scalar(1.0, [e]), [])]
+    raise _NotLinear(f"`{type(e).__name__}` is neither an array element nor a value the nest does not change")
+
+
+def _operand(e: ir.CallBuiltin, loop_slots: set[int]) -> "Operand | None":
+    arr = e.args[0]
+    idx = e.args[1:] if e.name == "array.get" else e.args[1:-1]
+    if not isinstance(arr, ir.LocalGet):
+        return None
+    slots = []
+    for x in idx:
+        if not (isinstance(x, ir.LocalGet) and x.slot in loop_slots):
+            return None
+        slots.append(x.slot)
+    return Operand(arr.slot, arr, tuple(slots), e)
+
+
+def _float_array(local: ir.LocalGet) -> bool:
+    t = prune(local.ty)
+    return isinstance(t, ArrayT) and t.elem == FLOAT and t.ndim in (1, 2)
+
+
+# ---------------------------------------------------------------- recognising one piece
+
+def _piece(f: ir.Function, root: ir.ForRange, names: list[str]) -> "Product | Scale":
+    """A perfect nest with one store, as a product or a scale; raises Refused."""
+    loops_ir = affine.perfect_loops(root)
+    inner = loops_ir[-1]
+    nest = affine.model(f, root)
+    if len(inner.body) != 1 or len(nest.statements) != 1:
+        raise Refused("the nest does more than one thing its dependences let it split", root.line)
+    st = nest.statements[0]
+    s = st.node
+    if not (isinstance(s, ir.ExprStmt) and isinstance(s.expr, ir.CallBuiltin) and s.expr.name == "array.set"):
+        raise Refused("the nest's statement does not store into an array", s.line)
+    return _statement(f, nest, st, s.expr, names)
+
+
+def _statement(f: ir.Function, nest: affine.Nest, st: affine.Statement, store: ir.CallBuiltin,
+               names: list[str], acc: "tuple[int, list[tuple[Scalar, list[ir.Expr]]]] | None" = None
+               ) -> "Product | Scale":
+    """The store `store` of statement `st` as a product or a scale (with `acc`, the scalar the
+    nest sums into and what it sums: the loops of the whole nest are the product's)."""
+    loops = list(nest.loops) if acc is not None else list(st.loops)
+    loop_slots = {lp.slot for lp in loops}
+    assigned = nest.symbols.assigned
+    line = store.line
+    out = _operand(store, loop_slots)
+    if out is None or len(set(out.vars)) != len(out.vars):
+        raise Refused(f"`{names[store.args[0].slot]}` is not stored at distinct loop variables", line)  # type: ignore[union-attr]
+    if not _float_array(out.local):
+        raise Refused(f"`{names[out.slot]}` is not a float array of 1 or 2 dimensions", line)
+    try:
+        terms = _terms(store.args[-1], assigned, acc[0] if acc else None)
+    except _NotLinear as e:
+        raise Refused(f"the stored value is not a sum of products ({e})", line) from None
+    if acc is not None:  # `X[..] = post(s)` with s the sum: expand s
+        expanded = []
+        for c, fs in terms:
+            hits = [x for x in fs if isinstance(x, ir.LocalGet)]
+            if len(hits) > 1:
+                raise Refused("the sum is used more than once in what is stored", line)
+            if hits:
+                rest = [x for x in fs if x is not hits[0]]
+                expanded += [(c * c2, rest + f2) for c2, f2 in acc[1]]
+            else:
+                expanded.append((c, fs))
+        terms = expanded
+    beta: "Scalar | None" = None
+    reads_out = False
+    products: list[Term] = []
+    inplace: "list[Operand]" = []
+    for c, fs in terms:
+        ops = []
+        for x in fs:
+            op = _operand(x, loop_slots)  # type: ignore[arg-type]
+            if op is None:
+                raise Refused(f"line {x.line}: a subscript is not a loop variable (a permutation of the loop "
+                              "variables is needed)", line)
+            if not _float_array(op.local):
+                raise Refused(f"`{names[op.slot]}` is not a float array of 1 or 2 dimensions", line)
+            ops.append(op)
+        if len(ops) == 1 and ops[0].slot == out.slot and ops[0].vars == out.vars:
+            beta = c if beta is None else (beta + c)
+            if beta is None:
+                raise Refused("the old value is scaled by two different factors", line)
+            reads_out = True
+            continue
+        if not ops:
+            if c.constant == 0.0:
+                continue
+            raise Refused("a term of the stored value has no array in it", line)
+        if any(o.slot == out.slot for o in ops):
+            inplace += [o for o in ops if o.slot == out.slot]
+        products.append(Term(c, ops))
+    if acc is not None and beta is None:
+        beta = Scalar(0.0)
+    if not products:
+        if beta is None:
+            beta = Scalar(0.0)
+        if not reads_out and beta.constant != 0.0:
+            raise Refused("the nest fills the array with a value (not a product)", line)
+        return Scale(out, beta, reads_out, loops, line)
+    if beta is None:
+        beta = Scalar(0.0)
+    out_vars = set(out.vars)
+    sums = loop_slots - out_vars
+    if sums and not (reads_out and beta.constant == 1.0) and acc is None:
+        raise Refused(f"line {line} does not add to the element it stores (it overwrites or scales it in every "
+                      "iteration of the loops it is not indexed by)", line)
+    for t in products:
+        used = {v for o in t.operands for v in o.vars}
+        if used != loop_slots:
+            raise Refused("a term does not use every loop variable (it would be added once per iteration of "
+                          "the loops it skips)", line)
+        for o in t.operands:
+            if len(set(o.vars)) != len(o.vars):
+                raise Refused(f"`{names[o.slot]}` is read on a diagonal (one loop variable twice)", line)
+    if len(inplace) > 0:
+        if len(products) != 1 or len(inplace) != 1 or acc is not None:
+            raise Refused(f"`{names[out.slot]}` is both read and written in a way no in-place routine computes",
+                          line)
+        write = next(a for a in st.accesses if a.write)
+        keep = next((a for a in st.accesses if not a.write and a.target == write.target
+                     and a.subscripts == write.subscripts), None)
+        why = affine.reads_see_only_old_values(nest, ("a", out.slot), keep)
+        if why is not None:
+            raise Refused(why + f" (`{names[out.slot]}` is updated in place)", line)
+        return Product(out, products, beta, reads_out, loops, line, inplace[0])
+    return Product(out, products, beta, reads_out, loops, line)
+
+
+def _accumulator_form(f: ir.Function, root: ir.ForRange, names: list[str]) -> "Product | None":
+    """`for .. { s = init; for .. { s += terms }; X[..] = post(s) }`: the product, None when the
+    nest is not of that form; raises Refused when it is but is not a contraction."""
+    outer = affine.perfect_loops(root)
+    body = outer[-1].body
+    if len(body) != 3 or not isinstance(body[0], ir.LocalSet) or not isinstance(body[1], ir.ForRange):
+        return None
+    init, sums, store = body
+    s = init.slot
+    if not (isinstance(store, ir.ExprStmt) and isinstance(store.expr, ir.CallBuiltin)
+            and store.expr.name == "array.set"):
+        return None
+    inner_loops = affine.perfect_loops(sums)
+    update = inner_loops[-1].body
+    if len(update) != 1 or not (isinstance(update[0], ir.LocalSet) and update[0].slot == s):
+        return None
+    if prune(f.local_types[s]) != FLOAT:
+        return None
+    if any(isinstance(n, ir.LocalGet) and n.slot == s for st in f.body for n in walk(st)
+           if not _inside(n, root)):
+        raise Refused(f"`{names[s]}` is read after the nest", root.line)
+    nest = affine.model(f, root)
+    assigned = nest.symbols.assigned
+    try:
+        acc_terms = _terms(update[0].value, assigned, s)
+        init_terms = _terms(init.value, assigned, None)
+    except _NotLinear as e:
+        raise Refused(f"line {update[0].line}: what is added is not a sum of products ({e})", update[0].line) from None
+    own = [t for t in acc_terms if any(isinstance(x, ir.LocalGet) and x.slot == s for x in t[1])]
+    if len(own) != 1 or own[0][0].constant != 1.0 or len(own[0][1]) != 1:
+        raise Refused(f"line {update[0].line} does not only add to `{names[s]}`", update[0].line)
+    added = [t for t in acc_terms if t is not own[0]]
+    st = next(x for x in nest.statements if x.node is store)
+    # s = init + sum(added): what `init` reads joins the sum, so an initial value other than 0.0
+    # must be the stored element (a beta), which `_statement` checks like any other term
+    product = _statement(f, nest, st, store.expr, names, (s, init_terms + added))
+    if not isinstance(product, Product):
+        raise Refused("the sum is not stored", store.line)
+    return product
+
+
+def _inside(n: ir.Node, root: ir.Stmt) -> bool:
+    return any(x is n for x in walk(root))
+
+
+# ---------------------------------------------------------------- domains
+
+@dataclass(frozen=True)
+class Domain:
+    """The elements of `out` a piece touches: per dimension its (lower, upper) bound, in the
+    dimensions' own names (("d", k)) so that two pieces over the same elements compare equal."""
+
+    bounds: tuple[tuple[Affine, Affine], ...]
+
+
+def _rename(a: Affine, dims: dict[int, int]) -> "Affine | None":
+    out: dict = {}
+    for k, c in a.coeffs:
+        if k[0] == "v":
+            if k[1] not in dims:
+                return None
+            out[("d", dims[k[1]])] = c
+        else:
+            out[k] = c
+    return Affine.of(out, a.const)
+
+
+def _domain(out: Operand, loops: list[affine.Loop]) -> "Domain | None":
+    dims = {v: k for k, v in enumerate(out.vars)}
+    by_slot = {lp.slot: lp for lp in loops}
+    bounds = []
+    for v in out.vars:
+        lp = by_slot[v]
+        lo, hi = _rename(lp.lower, dims), _rename(lp.upper, dims)
+        if lo is None or hi is None:
+            return None
+        bounds.append((lo, hi))
+    return Domain(tuple(bounds))
+
+
+# ---------------------------------------------------------------- the whole nest
+
+def looks_like_one(root: ir.ForRange) -> bool:
+    """Does the nest hold a product of array elements (what a contraction is made of)?"""
+    for n in walk(root):
+        if isinstance(n, ir.Binary) and n.op == "float.mul":
+            reads = [x for x in (n.a, n.b) if any(isinstance(y, ir.CallBuiltin) and y.name == "array.get"
+                                                 for y in walk(x))]
+            if len(reads) == 2:
+                return True
+    return False
+
+
+def recognise(f: ir.Function, root: ir.ForRange) -> Found:
+    """The dispatch replacing the nest at `root`, why a nest holding a product was left alone, or None."""
+    if not looks_like_one(root):
+        return None
+    names = f.local_names
+    try:
+        pieces = _pieces(f, root, names)
+        calls = _fold(pieces, names)
+        return _dispatch(f, root, calls, names)
+    except Refused as e:
+        return str(e)
+
+
+def _pieces(f: ir.Function, root: ir.ForRange, names: list[str]) -> "list[Product | Scale]":
+    acc = _accumulator_form(f, root, names)
+    if acc is not None:
+        return [acc]
+    nest = affine.model(f, root)
+    parts = affine.distribute(f, root, nest)
+    out: "list[Product | Scale]" = []
+    for p in parts:
+        if len(affine.model(f, p).statements) != 1:
+            st = affine.model(f, p).statements
+            raise Refused(f"the statements on lines {', '.join(str(x.node.line) for x in st)} depend on each "
+                          "other in both directions: the nest cannot be split into contractions", p.line)
+        out.append(_piece(f, p, names))
+    return out
+
+
+@dataclass
+class Call:
+    """One BLAS call: a product with its beta and alpha folded in."""
+
+    product: Product
+    alpha: Scalar  # a factor on every term
+    beta: Scalar
+    beta_reads: bool
+
+
+def _fold(pieces: "list[Product | Scale]", names: list[str]) -> list[Call]:
+    """Scales (and zero fills) folded into the neighbouring product of the same elements."""
+    calls: list[Call] = []
+    pending: "Scale | None" = None
+    for p in pieces:
+        if isinstance(p, Scale):
+            if calls and calls[-1].product.out.slot == p.out.slot and \
+                    _domain(calls[-1].product.out, calls[-1].product.loops) == _domain(p.out, p.loops) \
+                    and pending is None:
+                c = calls[-1]  # a scale right after the product: a factor of both its parts
+                c.alpha = c.alpha * p.factor
+                c.beta = c.beta * p.factor
+                continue
+            if pending is not None:
+                if pending.out.slot == p.out.slot and _domain(pending.out, pending.loops) == _domain(p.out, p.loops):
+                    pending = Scale(p.out, pending.factor * p.factor, pending.reads or p.reads, p.loops, p.line)
+                    continue
+                raise Refused(_alone(pending, names), pending.line)
+            pending = p
+            continue
+        beta, reads = p.beta, p.reads_out
+        if pending is not None:
+            if pending.out.slot != p.out.slot or _domain(pending.out, pending.loops) != _domain(p.out, p.loops):
+                raise Refused(_alone(pending, names), pending.line)
+            if not (p.reads_out and p.beta.constant == 1.0):
+                raise Refused(f"line {p.line} overwrites what line {pending.line} scaled", p.line)
+            beta, reads = pending.factor, pending.reads
+            pending = None
+        calls.append(Call(p, Scalar(), beta, reads))
+    if pending is not None:
+        raise Refused(_alone(pending, names), pending.line)
+    return calls
+
+
+def _alone(s: Scale, names: list[str]) -> str:
+    return (f"the nest also scales or fills `{names[s.out.slot]}` over elements no product next to it updates "
+            "(only the loops can do that part)")
+
+
+# ---------------------------------------------------------------- choosing the routine
+
+@dataclass
+class Routine:
+    """A BLAS call as IR, with what its guard needs: (array, dimension, extent) that must fit."""
+
+    name: str
+    flags: str
+    sizes: list[ir.Expr]
+    alpha: ir.Expr
+    arrays: list[ir.Expr]
+    beta: "ir.Expr | None"
+    fits: list[tuple[int, int, ir.Expr]]
+    text: str
+
+
+def _extent(loops: list[affine.Loop], v: int, names: list[str], line: int) -> ir.Expr:
+    """The size of the range of loop variable `v`: its upper bound, when it runs from 0 to a value
+    the nest does not change (read twice: by the guard and by the call)."""
+    lp = next(x for x in loops if x.slot == v)
+    if lp.lower != Affine(0) or not lp.upper.symbolic() or not _pure(lp.node.stop):
+        raise Refused(f"the loop over `{names[v]}` (line {lp.node.line}) does not run from 0 to a value the nest "
+                      "does not change", line)
+    return lp.node.stop
+
+
+def _pure(e: ir.Expr) -> bool:
+    """Safe to compute twice and cannot fail: locals, constants, lengths, shapes, unchecked + and -."""
+    for n in walk(e):
+        if isinstance(n, ir.Binary):
+            if not (n.op in ("int.add", "int.sub") and n.skip == 3):
+                return False
+        elif isinstance(n, ir.Index):
+            if not (isinstance(n.obj, ir.CallBuiltin) and n.obj.name == "array.shape"):
+                return False
+        elif isinstance(n, ir.CallBuiltin):
+            if n.name not in ("array.len", "array.shape", "len"):
+                return False
+        elif not isinstance(n, (ir.Const, ir.LocalGet, ir.Index)):
+            return False
+    return True
+
+
+def _triangle(loops: list[affine.Loop], r: int, c: int) -> "str | None":
+    """'lower' when the loops over r and c cover c <= r (one of them running over 0..n), 'upper'
+    for c >= r, None when neither (a rectangle, or something else)."""
+    by = {lp.slot: lp for lp in loops}
+    lr, lc = by[r], by[c]
+    vr, vc = Affine.of({("v", r): 1}), Affine.of({("v", c): 1})
+    if lr.lower == Affine(0) and lr.upper.symbolic():
+        if lc.lower == Affine(0) and lc.upper == vr + Affine(1):
+            return "lower"
+        if lc.lower == vr and lc.upper == lr.upper:
+            return "upper"
+    if lc.lower == Affine(0) and lc.upper.symbolic():
+        if lr.lower == vc and lr.upper == lc.upper:
+            return "lower"
+        if lr.lower == Affine(0) and lr.upper == vc + Affine(1):
+            return "upper"
+    return None
+
+
+def _routine(call: Call, names: list[str], pos: dict[str, int]) -> Routine:
+    p = call.product
+    out = p.out
+    line = p.line
+    loops = p.loops
+    alpha = call.alpha
+    n = names
+
+    def dims(op: Operand) -> str:
+        return f"{n[op.slot]}[{', '.join(n[v] for v in op.vars)}]"
+
+    def ext(v: int) -> ir.Expr:
+        return _extent(loops, v, n, line)
+
+    if p.inplace is not None:
+        return _trmm(call, names, pos)
+    terms = p.terms
+    coefs = [t.coef for t in terms]
+    if len(out.vars) == 2:
+        i, j = out.vars
+        sums = [lp.slot for lp in loops if lp.slot not in out.vars]
+        tri = _triangle(loops, i, j)
+        if len(sums) == 1 and all(len(t.operands) == 2 and all(len(o.vars) == 2 for o in t.operands) for t in terms):
+            k = sums[0]
+            pairs = []
+            for t in terms:
+                a = next((o for o in t.operands if i in o.vars and k in o.vars), None)
+                b = next((o for o in t.operands if o is not a and j in o.vars and k in o.vars), None)
+                if a is None or b is None:
+                    raise Refused(f"line {line}: the product is not a matrix product "
+                                  f"({' * '.join(dims(o) for o in t.operands)} into {dims(out)})", line)
+                pairs.append((a, b, "N" if a.vars == (i, k) else "T", "N" if b.vars == (k, j) else "T"))
+            if tri is None:
+                _rectangle(loops, [i, j, k], n, line)
+                rs = []
+                for t, (a, b, ta, tb) in zip(terms, pairs):
+                    rs.append((a, b, ta, tb, t.coef))
+                if len(rs) == 1:
+                    a, b, ta, tb, c = rs[0]
+                    return Routine("blas.gemm", ta + tb, [ext(i), ext(j), ext(k)], (alpha * c).build(pos),
+                                   [a.local, b.local], call.beta.build(pos),
+                                   _fits([(a, ta, (i, k)), (b, tb, (k, j)), (out, "N", (i, j))], loops, n, line),
+                                   f"dgemm: {dims(out)} = {(alpha * c).text(n)} * {dims(a)} * {dims(b)}"
+                                   f" + {call.beta.text(n)} * {dims(out)}")
+                raise Refused(f"line {line}: a sum of {len(rs)} matrix products into one array (one BLAS call "
+                              "computes one, or the symmetric pair of a rank-2k update)", line)
+            # a triangle of the result: a symmetric rank-k (one product of an array with itself)
+            # or rank-2k update (two products, each the other's transpose)
+            rank = _symmetric(pairs, coefs)
+            if rank is None:
+                raise Refused(f"line {line}: only a triangle of `{n[out.slot]}` is computed, and the product is "
+                              "not one of an array with itself (syrk) or a symmetric pair (syr2k)", line)
+            trans = pairs[0][2]
+            kk = ext(k)
+            size = ext(i) if _rect_var(loops, i) else ext(j)
+            uplo = "L" if tri == "lower" else "U"
+            a = pairs[0][0]
+            fits = _fits([(a, trans, (i, k)), (a, trans, (j, k))]
+                         + ([(pairs[0][1], pairs[0][3], (k, j)), (pairs[0][1], pairs[0][3], (k, i))]
+                            if rank == 2 else []) + [(out, "N", (i, j))], loops, n, line, square=(i, j))
+            if rank == 1:
+                return Routine("blas.syrk", uplo + trans, [size, kk], (alpha * coefs[0]).build(pos), [a.local],
+                               call.beta.build(pos), fits,
+                               f"dsyrk ({tri} triangle): {dims(out)} = {(alpha * coefs[0]).text(n)} * "
+                               f"{dims(a)} * {dims(pairs[0][1])} + {call.beta.text(n)} * {dims(out)}")
+            b = pairs[0][1]
+            return Routine("blas.syr2k", uplo + trans, [size, kk], (alpha * coefs[0]).build(pos), [a.local, b.local],
+                           call.beta.build(pos), fits,
+                           f"dsyr2k ({tri} triangle): {dims(out)} = {(alpha * coefs[0]).text(n)} * "
+                           f"({dims(a)} * {dims(b)} + {dims(pairs[1][0])} * {dims(pairs[1][1])}) + "
+                           f"{call.beta.text(n)} * {dims(out)}")
+        if not sums and len(terms) == 1 and len(terms[0].operands) == 2 \
+                and all(len(o.vars) == 1 for o in terms[0].operands):
+            x = next((o for o in terms[0].operands if o.vars == (i,)), None)
+            y = next((o for o in terms[0].operands if o.vars == (j,) and o is not x), None)
+            if x is None or y is None:
+                raise Refused(f"line {line}: not an outer product of two vectors", line)
+            if not (p.reads_out and call.beta.constant == 1.0):
+                raise Refused(f"line {line}: an outer product that does not add to `{n[out.slot]}` (ger adds)", line)
+            _rectangle(loops, [i, j], n, line)
+            return Routine("blas.ger", "", [ext(i), ext(j)], (alpha * coefs[0]).build(pos), [x.local, y.local], None,
+                           _fits([(x, "N", (i,)), (y, "N", (j,)), (out, "N", (i, j))], loops, n, line),
+                           f"dger: {dims(out)} += {(alpha * coefs[0]).text(n)} * {dims(x)} * {dims(y)}")
+        if not sums and len(terms) > 1 and all(len(t.operands) == 2 for t in terms):
+            raise Refused(f"line {line}: a sum of {len(terms)} outer products (a rank-{len(terms)} update: one "
+                          "BLAS call per product would be needed)", line)
+    if len(out.vars) == 1 and len(terms) == 1:
+        (i,) = out.vars
+        sums = [lp.slot for lp in loops if lp.slot != i]
+        ops = terms[0].operands
+        if len(sums) == 1 and len(ops) == 2:
+            j = sums[0]
+            a = next((o for o in ops if len(o.vars) == 2 and set(o.vars) == {i, j}), None)
+            x = next((o for o in ops if o.vars == (j,)), None)
+            if a is not None and x is not None:
+                _rectangle(loops, [i, j], n, line)
+                trans = "N" if a.vars == (i, j) else "T"
+                return Routine("blas.gemv", trans, [ext(i), ext(j)], (alpha * coefs[0]).build(pos), [a.local, x.local],
+                               call.beta.build(pos),
+                               _fits([(a, trans, (i, j)), (x, "N", (j,)), (out, "N", (i,))], loops, n, line),
+                               f"dgemv: {dims(out)} = {(alpha * coefs[0]).text(n)} * {dims(a)} * {dims(x)}"
+                               f" + {call.beta.text(n)} * {dims(out)}")
+    raise Refused(f"line {line}: a contraction no BLAS routine here computes "
+                  f"({' + '.join(' * '.join(dims(o) for o in t.operands) for t in terms)} into {dims(out)})", line)
+
+
+def _rect_var(loops: list[affine.Loop], v: int) -> bool:
+    lp = next(x for x in loops if x.slot == v)
+    return lp.lower == Affine(0) and lp.upper.symbolic()
+
+
+def _rectangle(loops: list[affine.Loop], vs: list[int], names: list[str], line: int) -> None:
+    for v in vs:
+        if not _rect_var(loops, v):
+            raise Refused(f"the loop over `{names[v]}` does not run from 0 to a value the nest does not change "
+                          "(a bound depends on another loop, or starts elsewhere)", line)
+
+
+def _symmetric(pairs: list, coefs: list[Scalar]) -> "int | None":
+    """1 for one product of an array with itself in the same layout (syrk), 2 for the pair
+    a*b + b*a with one coefficient (syr2k), else None."""
+    if len(pairs) == 1:
+        a, b, ta, tb = pairs[0]
+        if a.slot == b.slot and ta == ("N" if tb == "T" else "T"):
+            return 1
+        return None
+    if len(pairs) == 2:
+        (a1, b1, ta1, tb1), (a2, b2, ta2, tb2) = pairs
+        if a1.slot == b2.slot and b1.slot == a2.slot and ta1 == ta2 and tb1 == tb2 and ta1 != tb1 \
+                and coefs[0].same(coefs[1]):
+            return 2
+    return None
+
+
+def _fits(uses: list, loops: list[affine.Loop], names: list[str], line: int,
+          square: "tuple[int, int] | None" = None) -> list[tuple[int, int, ir.Expr]]:
+    """(array slot, dimension, extent) for each dimension each operand is indexed in: the extent of
+    the loop variable it is indexed by must fit the array."""
+    out = []
+    for op, _, _ in uses:
+        for d, v in enumerate(op.vars):
+            lp = next(x for x in loops if x.slot == v)
+            if _rect_var(loops, v):
+                out.append((op.slot, d, lp.node.stop))
+            elif square is not None and v in square:
+                other = square[0] if v == square[1] else square[1]
+                out.append((op.slot, d, next(x for x in loops if x.slot == other).node.stop))
+            else:
+                raise Refused(f"the loop over `{names[v]}` has bounds this routine does not take", line)
+    return out
+
+
+def _trmm(call: Call, names: list[str], pos: dict[str, int]) -> Routine:
+    """`B[i, j] += A[..] * B[k, j]` for k past i (or before it): B = alpha * op(unit triangle) * B."""
+    p = call.product
+    n = names
+    out, line, loops = p.out, p.line, p.loops
+    if len(out.vars) != 2 or not (p.reads_out and p.beta.constant == 1.0 and call.beta.same(call.alpha)):
+        raise Refused(f"line {line}: `{n[out.slot]}` is updated in place, but not as a triangular product "
+                      "(B = alpha * (B + T * B))", line)
+    i, j = out.vars
+    term = p.terms[0]
+    own = p.inplace
+    assert own is not None
+    others = [o for o in term.operands if o is not own]
+    sums = [lp.slot for lp in loops if lp.slot not in out.vars]
+    if len(others) != 1 or len(sums) != 1 or len(others[0].vars) != 2 or term.coef.constant != 1.0:
+        raise Refused(f"line {line}: an in-place update that is not a triangular matrix product", line)
+    k = sums[0]
+    a = others[0]
+    if own.vars == (k, j) and set(a.vars) == {i, k}:
+        side, row = "L", i  # B[i, j] += T[i, k] * B[k, j]
+        trans = "N" if a.vars == (i, k) else "T"
+    elif own.vars == (i, k) and set(a.vars) == {k, j}:
+        side, row = "R", j  # B[i, j] += B[i, k] * T[k, j]
+        trans = "N" if a.vars == (k, j) else "T"
+    else:
+        raise Refused(f"line {line}: an in-place update that is not a triangular matrix product", line)
+    lk = next(x for x in loops if x.slot == k)
+    lrow = next(x for x in loops if x.slot == row)
+    vrow = Affine.of({("v", row): 1})
+    if lk.lower == vrow + Affine(1) and lk.upper == lrow.upper:
+        after = True  # k > row
+    elif lk.lower == Affine(0) and lk.upper == vrow:
+        after = False  # k < row
+    else:
+        raise Refused(f"line {line}: the sum over `{n[k]}` is not the part of a row past (or before) the "
+                      "diagonal", line)
+    # T's triangle in its own (row, column) terms: the sum runs past the diagonal -> upper when T's row
+    # index is `row` (side L, T[i, k]) ...
+    t_upper = after if side == "L" else not after
+    a_upper = t_upper if trans == "N" else not t_upper
+    _rectangle(loops, [i, j], n, line)
+    other = j if side == "L" else i
+    fits = _fits([(out, "N", (i, j))], loops, n, line) + [
+        (a.slot, 0, next(x for x in loops if x.slot == row).node.stop),
+        (a.slot, 1, next(x for x in loops if x.slot == row).node.stop)]
+    del other
+    flags = side + ("U" if a_upper else "L") + trans + "U"
+    return Routine("blas.trmm", flags, [_extent(loops, i, n, line), _extent(loops, j, n, line)],
+                   call.alpha.build(pos), [a.local], None, fits,
+                   f"dtrmm (unit {'upper' if a_upper else 'lower'} triangle of `{n[a.slot]}`"
+                   f"{', transposed' if trans == 'T' else ''}, from the {'left' if side == 'L' else 'right'}): "
+                   f"{n[out.slot]} = {call.alpha.text(n)} * {n[a.slot]} * {n[out.slot]}")
+
+
+# ---------------------------------------------------------------- the dispatch
+
+def _dispatch(f: ir.Function, root: ir.ForRange, calls: list[Call], names: list[str]) -> ir.If:
+    pos = {"line": root.line, "col": root.col}
+    routines = [_routine(c, names, pos) for c in calls]
+    written: list[int] = []
+    read: list[int] = []
+    for c, r in zip(calls, routines):
+        if c.product.out.slot not in written:
+            written.append(c.product.out.slot)
+        for a in r.arrays:
+            if a.slot not in read:  # type: ignore[attr-defined]
+                read.append(a.slot)  # type: ignore[attr-defined]
+    others = [s for s in read if s not in written]
+    local = lambda s: ir.LocalGet(slot=s, ty=f.local_types[s], **pos)  # noqa: E731
+    conds: list[ir.Expr] = [ir.CallBuiltin(name="blas.fits", args=[ir.Const(value=len(written), ty=INT, **pos)]
+                                           + [local(s) for s in written + others], ty=BOOL, **pos)]
+    seen: set[str] = set()
+    from noodle.ir.printer import expr_text
+
+    for r in routines:
+        for slot, d, extent in r.fits:
+            length: ir.Expr = ir.CallBuiltin(name="array.len", args=[local(slot)], ty=INT, **pos) if d == 0 else \
+                ir.Index(obj=ir.CallBuiltin(name="array.shape", args=[local(slot)], ty=ListT(INT), **pos),
+                         index=ir.Const(value=d, ty=INT, **pos), ty=INT, **pos)
+            cond = ir.Binary(op="cmp.le", a=copy.deepcopy(extent), b=length, ty=BOOL, **pos)
+            key = expr_text(cond)
+            if key not in seen:
+                seen.add(key)
+                conds.append(cond)
+    for c, r in zip(calls, routines):
+        if c.alpha.constant is None or c.alpha.constant == 0.0:
+            conds.append(_nonzero(r.alpha, pos))
+        if c.beta_reads and r.beta is not None and (c.beta.constant is None or c.beta.constant == 0.0):
+            conds.append(_nonzero(r.beta, pos))
+    from noodle.ir.nest import all_of
+
+    then: list[ir.Stmt] = []
+    for c, r in zip(calls, routines):
+        args: list[ir.Expr] = [ir.Const(value=r.flags, ty=STR, **pos)] + [copy.deepcopy(x) for x in r.sizes] + [r.alpha]
+        args += [local(a.slot) for a in r.arrays]  # type: ignore[attr-defined]
+        if r.beta is not None:
+            args.append(r.beta)
+        args.append(local(c.product.out.slot))
+        then.append(ir.ExprStmt(expr=ir.CallBuiltin(name=r.name, args=args, ty=NONE, **pos), **pos))
+    root.note = "; ".join(r.text for r in routines)
+    return ir.If(cond=all_of(conds, pos), then=then, otherwise=[root], intent="contraction", **pos)
+
+
+def _nonzero(e: ir.Expr, pos: dict[str, int]) -> ir.Expr:
+    return ir.Binary(op="cmp.ne", a=copy.deepcopy(e), b=ir.Const(value=0.0, ty=FLOAT, **pos), ty=BOOL, **pos)
