@@ -663,7 +663,7 @@ def reads_see_only_old_values(nest: Nest, target: Key, keep: "Access | None" = N
     statement's own accumulator read `keep` excepted), else which read can."""
     for d in dependences(nest):
         if d.kind == "flow" and d.source_access.target == target and d.sink_access is not keep:
-            return f"line {d.sink.node.line} reads an element of the array written earlier in the nest"
+            return "an element of the array written earlier in the nest is read again"
     return None
 
 

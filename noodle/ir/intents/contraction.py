@@ -518,9 +518,13 @@ def _extent(loops: list[affine.Loop], v: int, names: list[str], line: int) -> ir
     """The size of the range of loop variable `v`: its upper bound, when it runs from 0 to a value
     the nest does not change (read twice: by the guard and by the call)."""
     lp = next(x for x in loops if x.slot == v)
-    if lp.lower != Affine(0) or not lp.upper.symbolic() or not _pure(lp.node.stop):
+    if lp.lower != Affine(0) or not lp.upper.symbolic():
         raise Refused(f"the loop over `{names[v]}` (line {lp.node.line}) does not run from 0 to a value the nest "
                       "does not change", line)
+    if not _pure(lp.node.stop):
+        raise Refused(f"the bound of the loop over `{names[v]}` (line {lp.node.line}) is computed with an overflow "
+                      "check (the guard would compute it again: a constant, a variable, len(x) or x.shape[k] "
+                      "can be read twice)", line)
     return lp.node.stop
 
 
