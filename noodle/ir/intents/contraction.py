@@ -412,7 +412,7 @@ def _domain(out: Operand, loops: list[affine.Loop]) -> "Domain | None":
 def looks_like_one(root: ir.ForRange) -> bool:
     """Does the nest hold a product of array elements (what a contraction is made of)?"""
     for n in walk(root):
-        if isinstance(n, ir.Binary) and n.op == "float.mul":
+        if isinstance(n, ir.Binary) and n.op in ("float.mul", "int.mul"):
             reads = [x for x in (n.a, n.b) if any(isinstance(y, ir.CallBuiltin) and y.name == "array.get"
                                                  for y in walk(x))]
             if len(reads) == 2:
