@@ -153,6 +153,19 @@ class Scale:
     line: int
 
 
+@dataclass
+class Loops:
+    """A piece that is no contraction but safe to run as written between BLAS calls: one store, every
+    subscript a loop variable running from 0 to a value the nest does not change, nothing that can
+    fail.  The guard proves its indices in bounds, so the distributed nest fails nowhere."""
+
+    root: ir.ForRange
+    out: Operand
+    reads: list[Operand]
+    loops: list[affine.Loop]
+    line: int
+
+
 class _NotLinear(Exception):
     pass
 
@@ -433,20 +446,57 @@ def recognise(f: ir.Function, root: ir.ForRange) -> Found:
         return str(e)
 
 
-def _pieces(f: ir.Function, root: ir.ForRange, names: list[str]) -> "list[Product | Scale]":
+def _pieces(f: ir.Function, root: ir.ForRange, names: list[str]) -> "list[Product | Scale | Loops]":
     acc = _accumulator_form(f, root, names)
     if acc is not None:
         return [acc]
     nest = affine.model(f, root)
     parts = affine.distribute(f, root, nest)
-    out: "list[Product | Scale]" = []
+    out: "list[Product | Scale | Loops]" = []
     for p in parts:
         if len(affine.model(f, p).statements) != 1:
             st = affine.model(f, p).statements
             raise Refused(f"the statements on lines {', '.join(str(x.node.line) for x in st)} depend on each "
                           "other in both directions: the nest cannot be split into contractions", p.line)
-        out.append(_piece(f, p, names))
+        try:
+            piece = _piece(f, p, names)
+            if isinstance(piece, Product) and len(parts) > 1:  # no routine computes it: maybe loops
+                _routines(Call(piece, Scalar(), piece.beta, piece.reads_out), names, {"line": p.line, "col": 0})
+            out.append(piece)
+        except Refused as why:
+            loops = _loop_piece(f, p) if len(parts) > 1 else None
+            if loops is None:
+                raise why from None
+            out.append(loops)
+    if not any(isinstance(x, Product) for x in out):
+        raise Refused("no piece of the nest is a contraction", root.line)
     return out
+
+
+def _loop_piece(f: ir.Function, root: ir.ForRange) -> "Loops | None":
+    """The piece as a `Loops`, when it is safe to run between BLAS calls (see `Loops`)."""
+    from noodle.ir.nest import can_not_fail
+
+    chain = affine.perfect_loops(root)
+    body = chain[-1].body
+    if len(body) != 1 or not (isinstance(body[0], ir.ExprStmt) and isinstance(body[0].expr, ir.CallBuiltin)
+                              and body[0].expr.name == "array.set"):
+        return None
+    store = body[0].expr
+    nest = affine.model(f, root)
+    slots = {lp.slot for lp in nest.loops}
+    if not all(lp.lower == Affine(0) and lp.upper.symbolic() and _pure(lp.node.stop) for lp in nest.loops):
+        return None
+    if not can_not_fail(store.args[-1], False):
+        return None
+    out = _operand(store, slots)
+    reads = [_operand(n, slots) for n in walk(store.args[-1]) if isinstance(n, ir.CallBuiltin) and n.name == "array.get"]
+    if out is None or any(r is None for r in reads) or not all(_float_array(x.local) for x in [out] + reads):  # type: ignore[union-attr]
+        return None
+    if any(isinstance(n, ir.LocalGet) and n.slot in nest.symbols.assigned and n.slot not in slots
+           for n in walk(store)):
+        return None
+    return Loops(root, out, reads, list(nest.loops), store.line)  # type: ignore[arg-type]
 
 
 @dataclass
@@ -459,38 +509,58 @@ class Call:
     beta_reads: bool
 
 
-def _fold(pieces: "list[Product | Scale]", names: list[str]) -> list[Call]:
-    """Scales (and zero fills) folded into the neighbouring product of the same elements."""
-    calls: list[Call] = []
-    pending: "Scale | None" = None
+def _fold(pieces: "list[Product | Scale | Loops]", names: list[str]) -> "list[Call | Loops]":
+    """Scales (and zero fills) folded into the product of the same elements next to them: a scale
+    before a product is its beta, one after it a factor of its alpha and beta.  A scale may wait
+    past pieces that do not touch its array (no dependence orders them)."""
+    steps: "list[Call | Loops]" = []
+    pending: "dict[int, Scale]" = {}
+
+    def touches(step: "Call | Loops | Product", slot: int) -> bool:
+        if isinstance(step, Loops):
+            return slot in [step.out.slot] + [x.slot for x in step.reads]
+        product = step.product if isinstance(step, Call) else step
+        return slot == product.out.slot or any(o.slot == slot for t in product.terms for o in t.operands)
+
+    def same(a: "Scale | Product", b: "Scale | Product") -> bool:
+        return a.out.slot == b.out.slot and _domain(a.out, a.loops) == _domain(b.out, b.loops)
+
     for p in pieces:
         if isinstance(p, Scale):
-            if calls and calls[-1].product.out.slot == p.out.slot and \
-                    _domain(calls[-1].product.out, calls[-1].product.loops) == _domain(p.out, p.loops) \
-                    and pending is None:
-                c = calls[-1]  # a scale right after the product: a factor of both its parts
-                c.alpha = c.alpha * p.factor
-                c.beta = c.beta * p.factor
+            if p.out.slot in pending:
+                q = pending[p.out.slot]
+                if not same(q, p):
+                    raise Refused(_alone(q, names), q.line)
+                pending[p.out.slot] = Scale(p.out, q.factor * p.factor, q.reads or p.reads, p.loops, p.line)
                 continue
-            if pending is not None:
-                if pending.out.slot == p.out.slot and _domain(pending.out, pending.loops) == _domain(p.out, p.loops):
-                    pending = Scale(p.out, pending.factor * p.factor, pending.reads or p.reads, p.loops, p.line)
-                    continue
-                raise Refused(_alone(pending, names), pending.line)
-            pending = p
+            last = next((k for k in range(len(steps) - 1, -1, -1) if touches(steps[k], p.out.slot)), None)
+            target = steps[last] if last is not None else None
+            if isinstance(target, Call) and same(target.product, p):
+                target.alpha = target.alpha * p.factor  # a scale after the product: a factor of both parts
+                target.beta = target.beta * p.factor
+                continue
+            pending[p.out.slot] = p
+            continue
+        for slot, q in pending.items():
+            if touches(p, slot) and not (isinstance(p, Product) and slot == p.out.slot):
+                raise Refused(f"line {p.line} reads what line {q.line} scales (its loops would have to run between "
+                              "the two)", p.line)
+        if isinstance(p, Loops):
+            steps.append(p)
             continue
         beta, reads = p.beta, p.reads_out
-        if pending is not None:
-            if pending.out.slot != p.out.slot or _domain(pending.out, pending.loops) != _domain(p.out, p.loops):
-                raise Refused(_alone(pending, names), pending.line)
+        q = pending.pop(p.out.slot, None)
+        if q is not None:
+            if not same(q, p):
+                raise Refused(_alone(q, names), q.line)
             if not (p.reads_out and p.beta.constant == 1.0):
-                raise Refused(f"line {p.line} overwrites what line {pending.line} scaled", p.line)
-            beta, reads = pending.factor, pending.reads
-            pending = None
-        calls.append(Call(p, Scalar(), beta, reads))
-    if pending is not None:
-        raise Refused(_alone(pending, names), pending.line)
-    return calls
+                raise Refused(f"line {p.line} overwrites what line {q.line} scaled", p.line)
+            beta, reads = q.factor, q.reads
+        steps.append(Call(p, Scalar(), beta, reads))
+    if pending:
+        q = next(iter(pending.values()))
+        raise Refused(_alone(q, names), q.line)
+    return steps
 
 
 def _alone(s: Scale, names: list[str]) -> str:
@@ -593,7 +663,7 @@ def _routine(call: Call, names: list[str], pos: dict[str, int]) -> Routine:
                 a = next((o for o in t.operands if i in o.vars and k in o.vars), None)
                 b = next((o for o in t.operands if o is not a and j in o.vars and k in o.vars), None)
                 if a is None or b is None:
-                    raise Refused(f"line {line}: the product is not a matrix product "
+                    raise Refused(f"the product is not a matrix product "
                                   f"({' * '.join(dims(o) for o in t.operands)} into {dims(out)})", line)
                 pairs.append((a, b, "N" if a.vars == (i, k) else "T", "N" if b.vars == (k, j) else "T"))
             if tri is None:
@@ -608,13 +678,13 @@ def _routine(call: Call, names: list[str], pos: dict[str, int]) -> Routine:
                                    _fits([(a, ta, (i, k)), (b, tb, (k, j)), (out, "N", (i, j))], loops, n, line),
                                    f"dgemm: {dims(out)} = {(alpha * c).text(n)} * {dims(a)} * {dims(b)}"
                                    f" + {call.beta.text(n)} * {dims(out)}")
-                raise Refused(f"line {line}: a sum of {len(rs)} matrix products into one array (one BLAS call "
+                raise Refused(f"a sum of {len(rs)} matrix products into one array (one BLAS call "
                               "computes one, or the symmetric pair of a rank-2k update)", line)
             # a triangle of the result: a symmetric rank-k (one product of an array with itself)
             # or rank-2k update (two products, each the other's transpose)
             rank = _symmetric(pairs, coefs)
             if rank is None:
-                raise Refused(f"line {line}: only a triangle of `{n[out.slot]}` is computed, and the product is "
+                raise Refused(f"only a triangle of `{n[out.slot]}` is computed, and the product is "
                               "not one of an array with itself (syrk) or a symmetric pair (syr2k)", line)
             trans = pairs[0][2]
             kk = ext(k)
@@ -640,15 +710,15 @@ def _routine(call: Call, names: list[str], pos: dict[str, int]) -> Routine:
             x = next((o for o in terms[0].operands if o.vars == (i,)), None)
             y = next((o for o in terms[0].operands if o.vars == (j,) and o is not x), None)
             if x is None or y is None:
-                raise Refused(f"line {line}: not an outer product of two vectors", line)
+                raise Refused(f"not an outer product of two vectors", line)
             if not (p.reads_out and call.beta.constant == 1.0):
-                raise Refused(f"line {line}: an outer product that does not add to `{n[out.slot]}` (ger adds)", line)
+                raise Refused(f"an outer product that does not add to `{n[out.slot]}` (ger adds)", line)
             _rectangle(loops, [i, j], n, line)
             return Routine("blas.ger", "", [ext(i), ext(j)], (alpha * coefs[0]).build(pos), [x.local, y.local], None,
                            _fits([(x, "N", (i,)), (y, "N", (j,)), (out, "N", (i, j))], loops, n, line),
                            f"dger: {dims(out)} += {(alpha * coefs[0]).text(n)} * {dims(x)} * {dims(y)}")
         if not sums and len(terms) > 1 and all(len(t.operands) == 2 for t in terms):
-            raise Refused(f"line {line}: a sum of {len(terms)} outer products (a rank-{len(terms)} update: one "
+            raise Refused(f"a sum of {len(terms)} outer products (a rank-{len(terms)} update: one "
                           "BLAS call per product would be needed)", line)
     if len(out.vars) == 1 and len(terms) == 1:
         (i,) = out.vars
@@ -666,7 +736,7 @@ def _routine(call: Call, names: list[str], pos: dict[str, int]) -> Routine:
                                _fits([(a, trans, (i, j)), (x, "N", (j,)), (out, "N", (i,))], loops, n, line),
                                f"dgemv: {dims(out)} = {(alpha * coefs[0]).text(n)} * {dims(a)} * {dims(x)}"
                                f" + {call.beta.text(n)} * {dims(out)}")
-    raise Refused(f"line {line}: a contraction no BLAS routine here computes "
+    raise Refused(f"a contraction no BLAS routine here computes "
                   f"({' + '.join(' * '.join(dims(o) for o in t.operands) for t in terms)} into {dims(out)})", line)
 
 
@@ -722,7 +792,7 @@ def _trmm(call: Call, names: list[str], pos: dict[str, int]) -> Routine:
     n = names
     out, line, loops = p.out, p.line, p.loops
     if len(out.vars) != 2 or not (p.reads_out and p.beta.constant == 1.0 and call.beta.same(call.alpha)):
-        raise Refused(f"line {line}: `{n[out.slot]}` is updated in place, but not as a triangular product "
+        raise Refused(f"`{n[out.slot]}` is updated in place, but not as a triangular product "
                       "(B = alpha * (B + T * B))", line)
     i, j = out.vars
     term = p.terms[0]
@@ -731,7 +801,7 @@ def _trmm(call: Call, names: list[str], pos: dict[str, int]) -> Routine:
     others = [o for o in term.operands if o is not own]
     sums = [lp.slot for lp in loops if lp.slot not in out.vars]
     if len(others) != 1 or len(sums) != 1 or len(others[0].vars) != 2 or term.coef.constant != 1.0:
-        raise Refused(f"line {line}: an in-place update that is not a triangular matrix product", line)
+        raise Refused(f"an in-place update that is not a triangular matrix product", line)
     k = sums[0]
     a = others[0]
     if own.vars == (k, j) and set(a.vars) == {i, k}:
@@ -741,7 +811,7 @@ def _trmm(call: Call, names: list[str], pos: dict[str, int]) -> Routine:
         side, row = "R", j  # B[i, j] += B[i, k] * T[k, j]
         trans = "N" if a.vars == (k, j) else "T"
     else:
-        raise Refused(f"line {line}: an in-place update that is not a triangular matrix product", line)
+        raise Refused(f"an in-place update that is not a triangular matrix product", line)
     lk = next(x for x in loops if x.slot == k)
     lrow = next(x for x in loops if x.slot == row)
     vrow = Affine.of({("v", row): 1})
@@ -750,7 +820,7 @@ def _trmm(call: Call, names: list[str], pos: dict[str, int]) -> Routine:
     elif lk.lower == Affine(0) and lk.upper == vrow:
         after = False  # k < row
     else:
-        raise Refused(f"line {line}: the sum over `{n[k]}` is not the part of a row past (or before) the "
+        raise Refused(f"the sum over `{n[k]}` is not the part of a row past (or before) the "
                       "diagonal", line)
     # T's triangle in its own (row, column) terms: the sum runs past the diagonal -> upper when T's row
     # index is `row` (side L, T[i, k]) ...
@@ -772,17 +842,44 @@ def _trmm(call: Call, names: list[str], pos: dict[str, int]) -> Routine:
 
 # ---------------------------------------------------------------- the dispatch
 
-def _dispatch(f: ir.Function, root: ir.ForRange, calls: list[Call], names: list[str]) -> ir.If:
+def _routines(call: Call, names: list[str], pos: dict[str, int]) -> list[Routine]:
+    """The BLAS calls of one product: one routine, or one per term of a sum of products (the first
+    with the product's beta, the others adding to what it left)."""
+    p = call.product
+    try:
+        return [_routine(call, names, pos)]
+    except Refused:
+        if len(p.terms) == 1 or p.inplace is not None:
+            raise
+    out = []
+    for k, t in enumerate(p.terms):
+        single = Product(p.out, [t], p.beta if k == 0 else Scalar(1.0), p.reads_out or k > 0, p.loops, p.line)
+        beta = call.beta if k == 0 else Scalar(1.0)
+        out.append(_routine(Call(single, call.alpha, beta, call.beta_reads if k == 0 else True), names, pos))
+    return out
+
+
+def _dispatch(f: ir.Function, root: ir.ForRange, steps: "list[Call | Loops]", names: list[str]) -> ir.If:
     pos = {"line": root.line, "col": root.col}
-    routines = [_routine(c, names, pos) for c in calls]
+    plan: "list[tuple[Call, Routine] | Loops]" = []
+    for step in steps:
+        if isinstance(step, Loops):
+            plan.append(step)
+        else:
+            plan += [(step, r) for r in _routines(step, names, pos)]
     written: list[int] = []
     read: list[int] = []
-    for c, r in zip(calls, routines):
-        if c.product.out.slot not in written:
-            written.append(c.product.out.slot)
-        for a in r.arrays:
-            if a.slot not in read:  # type: ignore[attr-defined]
-                read.append(a.slot)  # type: ignore[attr-defined]
+    fits: list[tuple[int, int, ir.Expr]] = []
+    for item in plan:
+        if isinstance(item, Loops):
+            out, arrays = item.out.slot, [x.slot for x in item.reads]
+            fits += _fits([(o, "N", o.vars) for o in [item.out] + item.reads], item.loops, names, item.line)
+        else:
+            out, arrays = item[0].product.out.slot, [a.slot for a in item[1].arrays]  # type: ignore[attr-defined]
+            fits += item[1].fits
+        if out not in written:
+            written.append(out)
+        read += [a for a in arrays if a not in read]
     others = [s for s in read if s not in written]
     local = lambda s: ir.LocalGet(slot=s, ty=f.local_types[s], **pos)  # noqa: E731
     conds: list[ir.Expr] = [ir.CallBuiltin(name="blas.fits", args=[ir.Const(value=len(written), ty=INT, **pos)]
@@ -790,17 +887,18 @@ def _dispatch(f: ir.Function, root: ir.ForRange, calls: list[Call], names: list[
     seen: set[str] = set()
     from noodle.ir.printer import expr_text
 
-    for r in routines:
-        for slot, d, extent in r.fits:
-            length: ir.Expr = ir.CallBuiltin(name="array.len", args=[local(slot)], ty=INT, **pos) if d == 0 else \
-                ir.Index(obj=ir.CallBuiltin(name="array.shape", args=[local(slot)], ty=ListT(INT), **pos),
-                         index=ir.Const(value=d, ty=INT, **pos), ty=INT, **pos)
-            cond = ir.Binary(op="cmp.le", a=copy.deepcopy(extent), b=length, ty=BOOL, **pos)
-            key = expr_text(cond)
-            if key not in seen:
-                seen.add(key)
-                conds.append(cond)
-    for c, r in zip(calls, routines):
+    for slot, d, extent in fits:
+        length: ir.Expr = ir.CallBuiltin(name="array.len", args=[local(slot)], ty=INT, **pos) if d == 0 else \
+            ir.Index(obj=ir.CallBuiltin(name="array.shape", args=[local(slot)], ty=ListT(INT), **pos),
+                     index=ir.Const(value=d, ty=INT, **pos), ty=INT, **pos)
+        key = expr_text(extent), expr_text(length)
+        if key[0] != key[1] and key not in seen:  # `len(a) <= len(a)` holds
+            seen.add(key)
+            conds.append(ir.Binary(op="cmp.le", a=copy.deepcopy(extent), b=length, ty=BOOL, **pos))
+    for item in plan:
+        if isinstance(item, Loops):
+            continue
+        c, r = item
         if c.alpha.constant is None or c.alpha.constant == 0.0:
             conds.append(_nonzero(r.alpha, pos))
         if c.beta_reads and r.beta is not None and (c.beta.constant is None or c.beta.constant == 0.0):
@@ -808,14 +906,21 @@ def _dispatch(f: ir.Function, root: ir.ForRange, calls: list[Call], names: list[
     from noodle.ir.nest import all_of
 
     then: list[ir.Stmt] = []
-    for c, r in zip(calls, routines):
-        args: list[ir.Expr] = [ir.Const(value=r.flags, ty=STR, **pos)] + [copy.deepcopy(x) for x in r.sizes] + [r.alpha]
-        args += [local(a.slot) for a in r.arrays]  # type: ignore[attr-defined]
+    texts = []
+    for item in plan:
+        if isinstance(item, Loops):
+            then.append(copy.deepcopy(item.root))
+            texts.append(f"line {item.line} as written")
+            continue
+        c, r = item
+        args: list[ir.Expr] = [ir.Const(value=r.flags, ty=STR, **pos)] + [copy.deepcopy(x) for x in r.sizes]
+        args += [copy.deepcopy(r.alpha)] + [local(a.slot) for a in r.arrays]  # type: ignore[attr-defined]
         if r.beta is not None:
-            args.append(r.beta)
+            args.append(copy.deepcopy(r.beta))
         args.append(local(c.product.out.slot))
         then.append(ir.ExprStmt(expr=ir.CallBuiltin(name=r.name, args=args, ty=NONE, **pos), **pos))
-    root.note = "; ".join(r.text for r in routines)
+        texts.append(r.text)
+    root.note = "; ".join(texts)
     return ir.If(cond=all_of(conds, pos), then=then, otherwise=[root], intent="contraction", **pos)
 
 
