@@ -102,6 +102,18 @@ class Scalar:
         return "*".join(parts)
 
 
+def _times(s: Scalar, names: list[str]) -> str:
+    """`alpha * ` for a factor in front of a product, nothing for 1."""
+    return "" if s.constant == 1.0 else f"{s.text(names)} * "
+
+
+def _plus(beta: Scalar, out: str, names: list[str]) -> str:
+    """What the old value adds: nothing for beta 0, ` + out` for 1, ` + beta * out` else."""
+    if beta.constant == 0.0:
+        return ""
+    return f" + {out}" if beta.constant == 1.0 else f" + {beta.text(names)} * {out}"
+
+
 def _short(e: ir.Expr, names: list[str]) -> str:
     if isinstance(e, ir.LocalGet):
         return names[e.slot]
@@ -676,8 +688,8 @@ def _routine(call: Call, names: list[str], pos: dict[str, int]) -> Routine:
                     return Routine("blas.gemm", ta + tb, [ext(i), ext(j), ext(k)], (alpha * c).build(pos),
                                    [a.local, b.local], call.beta.build(pos),
                                    _fits([(a, ta, (i, k)), (b, tb, (k, j)), (out, "N", (i, j))], loops, n, line),
-                                   f"dgemm: {dims(out)} = {(alpha * c).text(n)} * {dims(a)} * {dims(b)}"
-                                   f" + {call.beta.text(n)} * {dims(out)}")
+                                   f"dgemm: {dims(out)} = {_times(alpha * c, n)}{dims(a)} * {dims(b)}"
+                                   f"{_plus(call.beta, dims(out), n)}")
                 raise Refused(f"a sum of {len(rs)} matrix products into one array (one BLAS call "
                               "computes one, or the symmetric pair of a rank-2k update)", line)
             # a triangle of the result: a symmetric rank-k (one product of an array with itself)
@@ -697,14 +709,14 @@ def _routine(call: Call, names: list[str], pos: dict[str, int]) -> Routine:
             if rank == 1:
                 return Routine("blas.syrk", uplo + trans, [size, kk], (alpha * coefs[0]).build(pos), [a.local],
                                call.beta.build(pos), fits,
-                               f"dsyrk ({tri} triangle): {dims(out)} = {(alpha * coefs[0]).text(n)} * "
-                               f"{dims(a)} * {dims(pairs[0][1])} + {call.beta.text(n)} * {dims(out)}")
+                               f"dsyrk ({tri} triangle): {dims(out)} = {_times(alpha * coefs[0], n)}"
+                               f"{dims(a)} * {dims(pairs[0][1])}{_plus(call.beta, dims(out), n)}")
             b = pairs[0][1]
             return Routine("blas.syr2k", uplo + trans, [size, kk], (alpha * coefs[0]).build(pos), [a.local, b.local],
                            call.beta.build(pos), fits,
-                           f"dsyr2k ({tri} triangle): {dims(out)} = {(alpha * coefs[0]).text(n)} * "
-                           f"({dims(a)} * {dims(b)} + {dims(pairs[1][0])} * {dims(pairs[1][1])}) + "
-                           f"{call.beta.text(n)} * {dims(out)}")
+                           f"dsyr2k ({tri} triangle): {dims(out)} = {_times(alpha * coefs[0], n)}"
+                           f"({dims(a)} * {dims(b)} + {dims(pairs[1][0])} * {dims(pairs[1][1])})"
+                           f"{_plus(call.beta, dims(out), n)}")
         if not sums and len(terms) == 1 and len(terms[0].operands) == 2 \
                 and all(len(o.vars) == 1 for o in terms[0].operands):
             x = next((o for o in terms[0].operands if o.vars == (i,)), None)
@@ -716,7 +728,7 @@ def _routine(call: Call, names: list[str], pos: dict[str, int]) -> Routine:
             _rectangle(loops, [i, j], n, line)
             return Routine("blas.ger", "", [ext(i), ext(j)], (alpha * coefs[0]).build(pos), [x.local, y.local], None,
                            _fits([(x, "N", (i,)), (y, "N", (j,)), (out, "N", (i, j))], loops, n, line),
-                           f"dger: {dims(out)} += {(alpha * coefs[0]).text(n)} * {dims(x)} * {dims(y)}")
+                           f"dger: {dims(out)} += {_times(alpha * coefs[0], n)}{dims(x)} * {dims(y)}")
         if not sums and len(terms) > 1 and all(len(t.operands) == 2 for t in terms):
             raise Refused(f"a sum of {len(terms)} outer products (a rank-{len(terms)} update: one "
                           "BLAS call per product would be needed)", line)
@@ -734,8 +746,8 @@ def _routine(call: Call, names: list[str], pos: dict[str, int]) -> Routine:
                 return Routine("blas.gemv", trans, [ext(i), ext(j)], (alpha * coefs[0]).build(pos), [a.local, x.local],
                                call.beta.build(pos),
                                _fits([(a, trans, (i, j)), (x, "N", (j,)), (out, "N", (i,))], loops, n, line),
-                               f"dgemv: {dims(out)} = {(alpha * coefs[0]).text(n)} * {dims(a)} * {dims(x)}"
-                               f" + {call.beta.text(n)} * {dims(out)}")
+                               f"dgemv: {dims(out)} = {_times(alpha * coefs[0], n)}{dims(a)} * {dims(x)}"
+                               f"{_plus(call.beta, dims(out), n)}")
     raise Refused(f"a contraction no BLAS routine here computes "
                   f"({' + '.join(' * '.join(dims(o) for o in t.operands) for t in terms)} into {dims(out)})", line)
 
@@ -837,7 +849,7 @@ def _trmm(call: Call, names: list[str], pos: dict[str, int]) -> Routine:
                    call.alpha.build(pos), [a.local], None, fits,
                    f"dtrmm (unit {'upper' if a_upper else 'lower'} triangle of `{n[a.slot]}`"
                    f"{', transposed' if trans == 'T' else ''}, from the {'left' if side == 'L' else 'right'}): "
-                   f"{n[out.slot]} = {call.alpha.text(n)} * {n[a.slot]} * {n[out.slot]}")
+                   f"{n[out.slot]} = {_times(call.alpha, n)}{n[a.slot]} * {n[out.slot]}")
 
 
 # ---------------------------------------------------------------- the dispatch
@@ -909,7 +921,12 @@ def _dispatch(f: ir.Function, root: ir.ForRange, steps: "list[Call | Loops]", na
     texts = []
     for item in plan:
         if isinstance(item, Loops):
-            then.append(copy.deepcopy(item.root))
+            piece = copy.deepcopy(item.root)
+            piece.note = "the part of the nest no BLAS routine computes, as written between the calls"
+            for n in walk(piece):
+                if isinstance(n, ir.ForRange) and n is not piece:
+                    n.intent = "nested"
+            then.append(piece)
             texts.append(f"line {item.line} as written")
             continue
         c, r = item
