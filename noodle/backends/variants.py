@@ -26,7 +26,8 @@ class Variant:
                  guard: str | None = None, run: str | None = None, safe: str | None = None) -> None:
         self.intent = intent  # the intent's key: "matmul", "dot", "sum", "map", ...
         self.name = name  # short name: "blas", "loops"
-        self.backend = backend  # "numpy" (BLAS behind it), "llvm", "vm"; later "opencl", "ffi"
+        # "numpy" (BLAS behind it), "llvm", "vm", "blas" (BLAS from native code and from the VM); later "opencl"
+        self.backend = backend
         self.what = what  # for --explain: what runs
         self.when = when  # for --explain: when its guard holds ("" for the loops, the last resort)
         self.exact = exact  # the loops' results bit for bit (allowed under --mode safe)
@@ -71,7 +72,7 @@ def chosen_in_vm(key: str) -> bool:
     VM natives (native callers run the loops as written); a native variant (`backend` "llvm") is
     chosen by native code itself, and the VM runs the loops."""
     v = library_variant(key)
-    return v is not None and v.backend != "llvm"
+    return v is not None and v.backend not in ("llvm", "blas")
 
 
 def inexact_guards() -> frozenset[str]:
@@ -138,10 +139,11 @@ def threshold(key: str) -> int:
 #: the reductions (their loops carry which, and into which variables)
 REDUCTIONS = frozenset({"sum", "product", "min", "max", "count"})
 
-intent("matmul", "matrix product")
-register(Variant("matmul", "blas", "numpy", "BLAS (numpy.matmul)", "the bounds are the arrays' shapes, the arrays "
-                 "are float and the result overlaps neither input", exact=False,
-                 guard="array.matmul_fits", run="array.matmul_into"))
+intent("contraction", "tensor contraction")
+register(Variant("contraction", "blas", "blas", "BLAS in place (SciPy's, called from native code; NumPy's in the VM)",
+                 "every loop bound fits the arrays it indexes, the arrays are float64 with contiguous rows, the "
+                 "arrays written share no memory with the others, and a run-time alpha (or a beta the loops "
+                 "multiply the old values by) is not zero", exact=False, guard="blas.fits"))
 intent("dot", "dot product")
 register(Variant("dot", "blas", "numpy", "BLAS (numpy.dot)", "the loop runs over both whole float arrays, "
                  "of at least the size `noodle tune` measured (untuned: any)",
