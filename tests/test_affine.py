@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from noodle.compiler.driver import compile_source
+from noodle.build.driver import compile_source
 from noodle.ir import affine
 from noodle.ir import nodes as ir
 from noodle.ir.nodes import decode_module

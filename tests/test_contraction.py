@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from contraction_nests import FAMILIES, Kernel
-from noodle.compiler.driver import compile_source
+from noodle.build.driver import compile_source
 from noodle.ir import nodes as ir
 from noodle.ir.nodes import decode_module
 from noodle.ir.walk import walk

@@ -2,8 +2,9 @@
 
 For every loop, outermost first, the recognisers of noodle.ir.intents are asked in turn:
 
-    matmul   the naive matrix-product nest (i-j-k with a scalar accumulator, or `c[i, j] += ...`
-             in any loop order)
+    contraction  a tensor contraction (`X = beta * X + alpha * sum of products`, any loop order,
+             accumulated in place or through a scalar; a nest doing several things split first by
+             loop distribution): BLAS calls, in place
     loops    reductions (sum, product, min, max, count, under an if-filter or not), dot, elementwise
              map, stencil, scan, histogram
     sweeps   a stencil repeated and copied back (Jacobi sweeps), once its two nests are recognised
@@ -13,7 +14,7 @@ of elementwise maps is one loop).
 
 A recognition with a library variant replaces the nest by a dispatch,
 
-    if <guard>(...) { <library variant> } else { <the loops, unchanged> }      // If.intent = "matmul"
+    if <guard>(...) { <library variant> } else { <the loops, unchanged> }      // If.intent = "contraction"
 
 whose guard decides at run time, per call, whether the variant computes what the loops would
 (shapes, dtypes, overlap); the others keep their loops and carry the recognition on them
