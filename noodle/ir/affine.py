@@ -135,6 +135,9 @@ def affine(e: ir.Expr, loop_vars: set[int], symbols: Symbols) -> "Affine | None"
         if not b.coeffs:
             return a.scale(b.const)
         return None
+    if isinstance(e, ir.CallBuiltin) and e.name == "range.incl_stop" and len(e.args) == 1:  # `lo..=hi`
+        x = affine(e.args[0], loop_vars, symbols)
+        return None if x is None else x + Affine(1)
     if isinstance(e, ir.Unary) and e.op == "int.neg":
         x = affine(e.x, loop_vars, symbols)
         return None if x is None else x.scale(-1)

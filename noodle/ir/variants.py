@@ -126,6 +126,11 @@ THRESHOLDS: dict[str, int] = {
     # BLAS call whose threads still spin (0.96-1.03x at every size).  The default keeps a margin
     # for machines whose threads wake slower; `noodle tune` measures this machine's crossover.
     "map.parallel": 1 << 20,
+    # in multiply-adds (m * n * k of a product, m * n of a matrix-vector product): below it a BLAS
+    # call from native code runs on the calling thread only.  OpenBLAS's threads spin while they
+    # wait, which on a busy machine costs more than they save: PolyBench's MEDIUM gemm (10.6 M
+    # multiply-adds) took 92 ms on two threads and 0.65 ms on one, on this (loaded) machine.
+    "blas.parallel": 1 << 27,
 }
 #: a threshold no array reaches
 NEVER = 1 << 62

@@ -345,6 +345,7 @@ def _dot_fits(x: Any, y: Any, n: int) -> bool:
     """`for i in 0..n { s += x[i] * y[i] }` is `s + dot(x, y)` when it runs over both whole arrays."""
     return x.shape == y.shape == (n,) and x.dtype == y.dtype == np().float64 and n >= variants.threshold("dot.blas")
 
+
 @native("array.sum_of_products", 2)
 def _sum_of_products(x: Any, y: Any) -> float:
     """`sum(x * y)` in one pass with no temporary, when both are float arrays of one shape (BLAS)."""

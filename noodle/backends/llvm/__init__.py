@@ -70,9 +70,9 @@ def link(native: "tuple[str, list]", displays: dict[str, str], fallbacks: dict[s
         from noodle.backends.llvm import pool
         pool.ensure()  # the workers' pool, linked into the module
     engine, _ = jit.compile_ir(text.replace(REASSOCIATION, "") if exact else text)
-    if exact:  # recognised contractions run their loops, in their order (noodle.backends.llvm.blas)
-        from noodle.backends.llvm.blas import EXACT_GLOBAL
-        jit.set_global(engine, EXACT_GLOBAL, 1)
+    if "noodle_blas_" in text:  # recognised contractions (noodle.backends.llvm.blas)
+        from noodle.backends.llvm import blas
+        blas.configure(engine, exact)
     if splits:  # how many threads, and from what size
         from noodle.ir import variants
         from noodle.backends.llvm.threads import MIN_GLOBAL, THREADS_GLOBAL, thread_count

@@ -36,6 +36,15 @@ SIGNATURES: dict[str, list[L.Type]] = {
 PREFIX = "noodle_blas_"
 #: set to 1 by the linker under `--mode safe`: then no guard admits BLAS (its sums add in another order)
 EXACT_GLOBAL = "nd_blas_exact"
+#: how many threads a BLAS call may use, and from how many multiply-adds (set by the linker)
+THREADS_GLOBAL, MIN_GLOBAL = "nd_blas_threads", "nd_blas_min"
+#: the function that sets how many threads this thread's next BLAS calls use
+THREADS_SYMBOL = PREFIX + "threads"
+#: its names in the BLAS libraries SciPy may be built with: per calling thread first, else global
+_SETTERS = ("openblas_set_num_threads_local", "scipy_openblas_set_num_threads", "openblas_set_num_threads",
+            "scipy_openblas_set_num_threads64_", "openblas_set_num_threads64_", "MKL_Set_Num_Threads",
+            "bli_thread_set_num_threads")
+_keep: list[Any] = []  # a ctypes stub handed to LLVM must live as long as the code calling it
 _INT32_MAX = 2**31 - 1
 
 _added = False
@@ -58,6 +67,31 @@ def addresses() -> dict[str, int]:
     return out
 
 
+def _thread_setter(routine_address: int) -> int:
+    """The address of the thread-count setter of the library that holds `routine_address` (found
+    through dladdr), or of a stub that does nothing when that library has none."""
+    import ctypes
+
+    class DlInfo(ctypes.Structure):
+        _fields_ = [("dli_fname", ctypes.c_char_p), ("dli_fbase", ctypes.c_void_p),
+                    ("dli_sname", ctypes.c_char_p), ("dli_saddr", ctypes.c_void_p)]
+
+    try:
+        libc = ctypes.CDLL(None)
+        info = DlInfo()
+        if libc.dladdr(ctypes.c_void_p(routine_address), ctypes.byref(info)) and info.dli_fname:
+            lib = ctypes.CDLL(info.dli_fname.decode())
+            for name in _SETTERS:
+                fn = getattr(lib, name, None)
+                if fn is not None:
+                    return ctypes.cast(fn, ctypes.c_void_p).value  # type: ignore[return-value]
+    except (AttributeError, OSError):
+        pass
+    stub = ctypes.CFUNCTYPE(None, ctypes.c_int)(lambda _n: None)
+    _keep.append(stub)
+    return ctypes.cast(stub, ctypes.c_void_p).value  # type: ignore[return-value]
+
+
 def add_symbols() -> None:
     """Make the BLAS routines known to LLVM under the names lowered code calls (once per process)."""
     global _added
@@ -65,9 +99,23 @@ def add_symbols() -> None:
         return
     import llvmlite.binding as llvm
 
-    for name, address in addresses().items():
+    found = addresses()
+    for name, address in found.items():
         llvm.add_symbol(PREFIX + name, address)
+    llvm.add_symbol(THREADS_SYMBOL, _thread_setter(found["dgemm"]))
     _added = True
+
+
+def configure(engine: Any, exact: bool) -> None:
+    """Set a linked module's BLAS globals: `--mode safe`, the threads a call may use and from what size."""
+    from noodle.backends.llvm import jit
+    from noodle.backends.llvm.threads import thread_count
+    from noodle.ir import variants
+
+    if exact:
+        jit.set_global(engine, EXACT_GLOBAL, 1)
+    jit.set_global(engine, THREADS_GLOBAL, thread_count())
+    jit.set_global(engine, MIN_GLOBAL, variants.threshold("blas.parallel"))
 
 
 def uses_blas(llvm_ir: str) -> bool:
@@ -80,7 +128,30 @@ def _declare(m: L.Module, name: str) -> L.Function:
     try:
         return m.get_global(PREFIX + name)
     except KeyError:
-        return L.Function(m, L.FunctionType(L.VoidType(), SIGNATURES[name]), name=PREFIX + name)
+        args = SIGNATURES[name] if name in SIGNATURES else [I32]  # the thread-count setter takes an int
+        return L.Function(m, L.FunctionType(L.VoidType(), args), name=PREFIX + name)
+
+
+def _global(m: L.Module, name: str, default: int) -> L.GlobalVariable:
+    g = m.globals.get(name)
+    if g is None:
+        g = L.GlobalVariable(m, I64, name=name)
+        g.initializer = L.Constant(I64, default)
+    return g
+
+
+def _threads(lw: Any, work: "list[L.Value]") -> None:
+    """Before a call: all the threads the linker allows when the call's multiply-adds (the product
+    of `work`, in double: it cannot overflow) reach the threshold, else the calling thread only."""
+    b = lw.b
+    size: L.Value = L.Constant(F64, 1.0)
+    for w in work:
+        size = b.fmul(size, b.sitofp(w, F64))
+    threads = b.load(_global(lw.m, THREADS_GLOBAL, 1))
+    least = b.load(_global(lw.m, MIN_GLOBAL, 1 << 62))
+    many = b.fcmp_ordered(">=", size, b.sitofp(least, F64))
+    n = b.select(many, threads, L.Constant(I64, 1))
+    b.call(_declare(lw.m, "threads"), [b.trunc(n, I32)])
 
 
 class _Args:
@@ -140,6 +211,12 @@ def lower_call(lw: Any, e: Any) -> L.Value:
     def inc(a: Any) -> L.Value:
         return args.int(lw.arrays[a.slot][2][0])
 
+    sizes = [_size(lw, x) for x in e.args[1:3 if routine in ("gemv", "ger", "trmm", "syrk", "syr2k") else 4]]
+    if routine in ("syrk", "syr2k"):
+        sizes = [sizes[0], sizes[0], sizes[1]]  # n * n * k
+    elif routine == "trmm":
+        sizes = [sizes[0], sizes[0], sizes[1]] if flags[0] == "L" else [sizes[0], sizes[1], sizes[1]]
+    _threads(lw, sizes)
     if routine == "gemm":
         _, m, n, k, alpha, a, bb, beta, c = e.args
         # row-major C = op(A) op(B)  <=>  column-major Cᵀ = op(B)ᵀ op(A)ᵀ
