@@ -25,6 +25,7 @@ class Kernel:
     recognised: bool
     why: str = ""  # for a nest left alone: a piece of the reason --explain must give
     sizes: list[str] = field(default_factory=list)  # the int parameters that are loop bounds
+    diagonal: bool = False  # it divides by a square array's diagonal (keep it away from zero, mostly)
 
     def source(self, reference: bool = False) -> str:
         types = {"float": "float", "int": "int", "mat": "Array<float, 2>", "vec": "Array<float, 1>",
@@ -185,6 +186,25 @@ def trmm(rng: random.Random, name: str) -> Kernel:
     return Kernel(name, params, body, shapes, after, why=why, sizes=["m", "n"])
 
 
+def trsv(rng: random.Random, name: str) -> Kernel:
+    """Forward substitution: copy or not, divide or not (unit diagonal), L or the transpose of its upper part."""
+    i, j = rng.sample(VARS, 2)
+    L, X, B = rng.sample(NAMES, 3)
+    lij = f"{L}[{i}, {j}]" if rng.random() < 0.5 else f"{L}[{j}, {i}]"
+    prod = " * ".join(rng.sample([lij, f"{X}[{j}]"], 2))
+    copy = rng.random() < 0.6
+    divide = rng.random() < 0.6
+    body = (f"    for {i} in 0..n {{\n" + (f"        {X}[{i}] = {B}[{i}]\n" if copy else "")
+            + f"        for {j} in 0..{i} {{ {X}[{i}] -= {prod} }}\n"
+            + (f"        {X}[{i}] = {X}[{i}] / {L}[{i}, {i}]\n" if divide else "") + "    }\n")
+    shapes = {L: lambda z: (z["n"], z["n"]), X: lambda z: (z["n"],)}
+    params = [(L, "mat"), (X, "vec"), ("n", "int")] + ([(B, "vec")] if copy else [])
+    if copy:
+        shapes[B] = lambda z: (z["n"],)
+    rng.shuffle(params)
+    return Kernel(name, params, body, shapes, True, sizes=["n"], diagonal=divide)
+
+
 def lookalike(rng: random.Random, name: str) -> Kernel:
     """A nest that looks like a product but must be left alone, and the reason it must give."""
     i, j, k = rng.sample(VARS, 3)
@@ -223,4 +243,5 @@ def lookalike(rng: random.Random, name: str) -> Kernel:
     return Kernel(name, params, body, shapes, False, why, sizes=["ni", "nj", "nk"])
 
 
-FAMILIES = {"gemm": gemm, "gemv": gemv, "ger": ger, "syrk": syrk, "trmm": trmm, "lookalike": lookalike}
+FAMILIES = {"gemm": gemm, "gemv": gemv, "ger": ger, "syrk": syrk, "trmm": trmm, "trsv": trsv,
+            "lookalike": lookalike}

@@ -103,7 +103,7 @@ def test_explain_says_what_was_recognised(tmp_path: Path) -> None:
     noodlec = Path(sys.executable).parent / "noodlec"
     out = subprocess.run([str(noodlec), "k.nd", "--explain"], cwd=tmp_path, capture_output=True, text=True,
                          timeout=60).stdout
-    assert "k.nd:2: loop nest in mm: tensor contraction recognised — BLAS" in out
+    assert "k.nd:2: loop nest in mm: linear algebra (tensor contraction or triangular solve) recognised — BLAS" in out
     assert "dgemm: c[i, j] = a[i, k] * b[k, j]" in out
 
 

@@ -24,7 +24,8 @@ NATIVE_BUILTINS = {"abs.int", "abs.float", "min2", "max2", "int.float", "int.int
 PARALLEL_BUILTINS = ("parallel.worth", "parallel.disjoint", "parallel.run")
 
 #: the guard and the BLAS calls of a recognised contraction (noodle.ir.intents.contraction)
-BLAS_BUILTINS = ("blas.fits", "blas.gemm", "blas.gemv", "blas.ger", "blas.syrk", "blas.syr2k", "blas.trmm")
+BLAS_BUILTINS = ("blas.fits", "blas.gemm", "blas.gemv", "blas.ger", "blas.syrk", "blas.syr2k", "blas.trmm",
+                 "blas.trsv", "blas.diagonal_nonzero")
 
 #: the scalar kinds native code holds in registers
 SCALAR_KINDS = ("int", "float", "bool", "f32", "i32")

@@ -186,11 +186,12 @@ class forced:  # noqa: N801 - used as a function: `with forced("map.fused", 0): 
 #: the reductions (their loops carry which, and into which variables)
 REDUCTIONS = frozenset({"sum", "product", "min", "max", "count"})
 
-intent("contraction", "tensor contraction")
+intent("contraction", "linear algebra (tensor contraction or triangular solve)")
 register(Variant("contraction", "blas", "blas", "BLAS in place (SciPy's, called from native code; NumPy's in the VM)",
                  "every loop bound fits the arrays it indexes, the arrays are float64 with contiguous rows, the "
-                 "arrays written share no memory with the others, and a run-time alpha (or a beta the loops "
-                 "multiply the old values by) is not zero", exact=False, guard="blas.fits"))
+                 "arrays written share no memory with the others, a run-time alpha (or a beta the loops "
+                 "multiply the old values by) is not zero, and no diagonal element a solve divides by is zero",
+                 exact=False, guard="blas.fits"))
 intent("dot", "dot product")
 register(Variant("dot", "blas", "numpy", "BLAS (numpy.dot)", "the loop runs over both whole float arrays, "
                  "of at least the size `noodle tune` measured (untuned: any)",

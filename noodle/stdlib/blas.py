@@ -111,3 +111,23 @@ def _trmm(flags: str, m: int, n: int, alpha: float, a: Any, b: Any) -> None:
         t = t.T
     view = b[:m, :n]
     view[...] = alpha * (t @ view if side == "L" else view @ t)
+
+
+@native("blas.trsv", 4)
+def _trsv(flags: str, n: int, a: Any, x: Any) -> None:
+    """Solve op(T) x[:n] = x[:n] in place, T the (unit, flags[2] `U`) lower or upper (flags[0])
+    triangle of a's leading n x n block, op the transpose for flags[1] `T`."""
+    from scipy.linalg import solve_triangular
+
+    n = max(n, 0)
+    if n:
+        uplo, trans, diag = flags
+        x[:n] = solve_triangular(a[:n, :n], x[:n], lower=uplo == "L", trans=1 if trans == "T" else 0,
+                                 unit_diagonal=diag == "U", check_finite=False)
+
+
+@native("blas.diagonal_nonzero", 2)
+def _diagonal_nonzero(n: int, a: Any) -> bool:
+    """Is no element of a's diagonal, among the first n, zero?  (The loops divide by them.)"""
+    n = max(n, 0)
+    return bool(np().all(np().diagonal(a)[:n] != 0.0))

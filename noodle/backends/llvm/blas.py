@@ -32,6 +32,7 @@ SIGNATURES: dict[str, list[L.Type]] = {
     "dsyrk": [P8, P8, P32, P32, PF, PF, P32, PF, PF, P32],
     "dsyr2k": [P8, P8, P32, P32, PF, PF, P32, PF, P32, PF, PF, P32],
     "dtrmm": [P8, P8, P8, P8, P32, P32, PF, PF, P32, PF, P32],
+    "dtrsv": [P8, P8, P8, P32, PF, P32, PF, P32],
 }
 PREFIX = "noodle_blas_"
 #: set to 1 by the linker under `--mode safe`: then no guard admits BLAS (its sums add in another order)
@@ -211,8 +212,11 @@ def lower_call(lw: Any, e: Any) -> L.Value:
     def inc(a: Any) -> L.Value:
         return args.int(lw.arrays[a.slot][2][0])
 
-    sizes = [_size(lw, x) for x in e.args[1:3 if routine in ("gemv", "ger", "trmm", "syrk", "syr2k") else 4]]
-    if routine in ("syrk", "syr2k"):
+    sizes = [_size(lw, x) for x in e.args[1:2 if routine == "trsv" else
+                                             3 if routine in ("gemv", "ger", "trmm", "syrk", "syr2k") else 4]]
+    if routine == "trsv":
+        sizes = [sizes[0], sizes[0]]
+    elif routine in ("syrk", "syr2k"):
         sizes = [sizes[0], sizes[0], sizes[1]]  # n * n * k
     elif routine == "trmm":
         sizes = [sizes[0], sizes[0], sizes[1]] if flags[0] == "L" else [sizes[0], sizes[1], sizes[1]]
@@ -255,10 +259,44 @@ def lower_call(lw: Any, e: Any) -> L.Value:
                 args.char(diag), args.int(_size(lw, n)), args.int(_size(lw, m)), args.double(lw.expr(alpha)),
                 data(a), lead(a), data(bb), lead(bb)]
         name = "dtrmm"
-    else:  # pragma: no cover - the recogniser makes only the routines above
+    elif routine == "trsv":
+        _, n, a, x = e.args
+        uplo, trans, diag = flags
+        # row-major op(T) x = b  <=>  column-major: the other triangle of Tᵀ, the other transpose
+        call = [args.char("U" if uplo == "L" else "L"), args.char("T" if trans == "N" else "N"), args.char(diag),
+                args.int(_size(lw, n)), data(a), lead(a), data(x), inc(x)]
+        name = "dtrsv"
+    else:  # pragma: no cover - the recognisers make only the routines above
         raise ValueError(f"no BLAS routine {e.name}")
     b.call(_declare(lw.m, name), call)
     return L.Constant(I1, 0)
+
+
+def lower_diagonal_nonzero(lw: Any, e: Any) -> L.Value:
+    """`blas.diagonal_nonzero(n, a)`: no zero among a[k, k] for k < n (a loop; NaN counts as non-zero,
+    as the loops' division by it does not raise)."""
+    b = lw.b
+    n = _size(lw, e.args[0])
+    data, lengths, strides = lw.arrays[e.args[1].slot]
+    step = b.add(strides[0], strides[1])
+    # only called after the guard's other conditions: n fits both dimensions
+    result = b.alloca(I1)
+    b.store(L.Constant(I1, 1), result)
+    counter = b.alloca(I64)
+    b.store(L.Constant(I64, 0), counter)
+    head, body, done = lw.new_block("diag"), lw.new_block("diagbody"), lw.new_block("diagdone")
+    b.branch(head)
+    b.position_at_end(head)
+    k = b.load(counter)
+    b.cbranch(b.icmp_signed("<", k, n), body, done)
+    b.position_at_end(body)
+    value = b.load(b.gep(data, [b.mul(k, step)]))
+    nonzero = b.fcmp_unordered("!=", value, L.Constant(F64, 0.0))
+    b.store(nonzero, result)
+    b.store(b.add(k, L.Constant(I64, 1)), counter)
+    b.cbranch(nonzero, head, done)
+    b.position_at_end(done)
+    return b.load(result)
 
 
 def lower_fits(lw: Any, e: Any) -> L.Value:

@@ -25,7 +25,7 @@ both.  The variants themselves are listed in noodle.ir.variants.
 from __future__ import annotations
 
 from noodle.ir import nodes as ir
-from noodle.ir.intents import contraction, expressions, loops, sweeps
+from noodle.ir.intents import contraction, expressions, loops, sweeps, triangular
 from noodle.ir.walk import walk
 
 
@@ -48,6 +48,9 @@ def _body(f: ir.Function, body: list[ir.Stmt], counter: list[int], quiet: bool =
     for s in body:
         if isinstance(s, ir.ForRange):
             product = contraction.recognise(f, s) if not s.intent else None
+            if not isinstance(product, ir.If) and not s.intent:
+                solve = triangular.recognise(f, s)  # a forward substitution: a recurrence, no contraction
+                product = solve if isinstance(solve, ir.If) else product or solve
             if isinstance(product, ir.If):
                 counter[0] += 1
                 _fallback(product.otherwise[0])
