@@ -54,20 +54,33 @@ Found = Union[ir.If, str, None]
 
 @dataclass
 class Scalar:
-    """A product of a constant and loop-invariant float expressions (read twice: guard and call)."""
+    """A constant times loop-invariant float expressions, divided by others (read twice: guard and call)."""
 
     const: float = 1.0
     exprs: list[ir.Expr] = field(default_factory=list)
+    divisors: list[ir.Expr] = field(default_factory=list)  # the guard checks each is not zero
 
     def __mul__(self, other: "Scalar") -> "Scalar":
-        return Scalar(self.const * other.const, self.exprs + other.exprs)
+        if self.const * other.const == 0.0:
+            return Scalar(0.0)
+        return Scalar(self.const * other.const, self.exprs + other.exprs, self.divisors + other.divisors)
+
+    def divide(self, d: ir.Expr) -> "Scalar":
+        return Scalar(self.const, list(self.exprs), self.divisors + [d])
+
+    def _key(self) -> tuple[list[str], list[str]]:
+        from noodle.ir.printer import expr_text
+
+        return sorted(map(expr_text, self.exprs)), sorted(map(expr_text, self.divisors))
 
     def __add__(self, other: "Scalar") -> "Scalar | None":
         """The sum, when the two share their expressions (`beta * x + beta * x`), else None."""
-        from noodle.ir.printer import expr_text
-
-        if sorted(map(expr_text, self.exprs)) == sorted(map(expr_text, other.exprs)):
-            return Scalar(self.const + other.const, self.exprs)
+        if self.const == 0.0:
+            return other
+        if other.const == 0.0:
+            return self
+        if self._key() == other._key():
+            return Scalar(self.const + other.const, self.exprs, self.divisors)
         return None
 
     def same(self, other: "Scalar") -> bool:
@@ -75,22 +88,24 @@ class Scalar:
         return total is not None and total.const == 0.0
 
     def scale(self, k: float) -> "Scalar":
-        return Scalar(self.const * k, list(self.exprs))
+        return Scalar(self.const * k, list(self.exprs), list(self.divisors))
 
     @property
     def constant(self) -> "float | None":
-        return None if self.exprs else self.const
+        if self.const == 0.0:
+            return 0.0
+        return None if self.exprs or self.divisors else self.const
 
     def build(self, pos: dict[str, int]) -> ir.Expr:
         out: "ir.Expr | None" = None
         for e in self.exprs:
             e = copy.deepcopy(e)
             out = e if out is None else ir.Binary(op="float.mul", a=out, b=e, ty=FLOAT, **pos)
-        if out is None:
-            return ir.Const(value=float(self.const), ty=FLOAT, **pos)
-        if self.const != 1.0:
-            out = ir.Binary(op="float.mul", a=ir.Const(value=float(self.const), ty=FLOAT, **pos), b=out, ty=FLOAT,
-                            **pos)
+        if out is None or self.const != 1.0:
+            c = ir.Const(value=float(self.const), ty=FLOAT, **pos)
+            out = c if out is None else ir.Binary(op="float.mul", a=c, b=out, ty=FLOAT, **pos)
+        for d in self.divisors:  # the guard has checked each divisor is not zero
+            out = ir.Binary(op="float.div", a=out, b=copy.deepcopy(d), ty=FLOAT, **pos)
         return out
 
     def text(self, names: list[str]) -> str:
@@ -99,7 +114,7 @@ class Scalar:
         parts = [_short(e, names) or expr_text(e) for e in self.exprs]
         if self.const != 1.0 or not parts:
             parts.insert(0, f"{self.const:g}")
-        return "*".join(parts)
+        return "*".join(parts) + "".join(f" / {_short(d, names) or expr_text(d)}" for d in self.divisors)
 
 
 def _times(s: Scalar, names: list[str]) -> str:
@@ -208,6 +223,8 @@ def _terms(e: ir.Expr, assigned: set[int], acc: "int | None" = None) -> list[tup
         return _terms(e.a, assigned, acc) + b
     if isinstance(e, ir.Unary) and e.op == "float.neg":
         return [(c.scale(-1.0), fs) for c, fs in _terms(e.x, assigned, acc)]
+    if isinstance(e, ir.Binary) and e.op == "float.div" and _invariant(e.b, assigned):
+        return [(c.divide(e.b), fs) for c, fs in _terms(e.a, assigned, acc)]
     if isinstance(e, ir.Binary) and e.op == "float.mul":
         left, right = _terms(e.a, assigned, acc), _terms(e.b, assigned, acc)
         if len(left) * len(right) > 8:
@@ -497,7 +514,7 @@ def _loop_piece(f: ir.Function, root: ir.ForRange) -> "Loops | None":
     store = body[0].expr
     nest = affine.model(f, root)
     slots = {lp.slot for lp in nest.loops}
-    if not all(lp.lower == Affine(0) and lp.upper.symbolic() and _pure(lp.node.stop) for lp in nest.loops):
+    if not all(_hull(nest.loops, lp.slot) is not None for lp in nest.loops):
         return None
     if not can_not_fail(store.args[-1], False):
         return None
@@ -752,6 +769,29 @@ def _routine(call: Call, names: list[str], pos: dict[str, int]) -> Routine:
                   f"({' + '.join(' * '.join(dims(o) for o in t.operands) for t in terms)} into {dims(out)})", line)
 
 
+def _hull(loops: list[affine.Loop], v: int, depth: int = 0) -> "ir.Expr | None":
+    """A value E the nest does not change, with 0 <= v < E in every iteration (v's loop running
+    from 0 or from an outer variable on, up to E or to an outer variable, plus at most 1), else None."""
+    lp = next((x for x in loops if x.slot == v), None)
+    if lp is None or depth > len(loops):
+        return None
+    lo, hi = lp.lower, lp.upper
+    if lo != Affine(0):
+        outer = lo.loop_vars()
+        if len(outer) != 1 or lo.const < 0 or len(lo.coeffs) != 1 or lo.coeffs[0][1] != 1:
+            return None
+        u = outer.pop()
+        ulp = next((x for x in loops if x.slot == u), None)
+        if ulp is None or _hull(loops, u, depth + 1) is None:
+            return None
+    if hi.symbolic():
+        return lp.node.stop if _pure(lp.node.stop) else None
+    outer = hi.loop_vars()
+    if len(outer) != 1 or hi.const > 1 or len(hi.coeffs) != 1 or hi.coeffs[0][1] != 1:
+        return None
+    return _hull(loops, outer.pop(), depth + 1)
+
+
 def _rect_var(loops: list[affine.Loop], v: int) -> bool:
     lp = next(x for x in loops if x.slot == v)
     return lp.lower == Affine(0) and lp.upper.symbolic()
@@ -793,6 +833,8 @@ def _fits(uses: list, loops: list[affine.Loop], names: list[str], line: int,
             elif square is not None and v in square:
                 other = square[0] if v == square[1] else square[1]
                 out.append((op.slot, d, next(x for x in loops if x.slot == other).node.stop))
+            elif square is None and (hull := _hull(loops, v)) is not None:
+                out.append((op.slot, d, hull))  # loops run as written over a triangle inside 0..hull
             else:
                 raise Refused(f"the loop over `{names[v]}` has bounds this routine does not take", line)
     return out
@@ -896,7 +938,7 @@ def _dispatch(f: ir.Function, root: ir.ForRange, steps: "list[Call | Loops]", na
     local = lambda s: ir.LocalGet(slot=s, ty=f.local_types[s], **pos)  # noqa: E731
     conds: list[ir.Expr] = [ir.CallBuiltin(name="blas.fits", args=[ir.Const(value=len(written), ty=INT, **pos)]
                                            + [local(s) for s in written + others], ty=BOOL, **pos)]
-    seen: set[str] = set()
+    seen: set[object] = set()
     from noodle.ir.printer import expr_text
 
     for slot, d, extent in fits:
@@ -907,6 +949,14 @@ def _dispatch(f: ir.Function, root: ir.ForRange, steps: "list[Call | Loops]", na
         if key[0] != key[1] and key not in seen:  # `len(a) <= len(a)` holds
             seen.add(key)
             conds.append(ir.Binary(op="cmp.le", a=copy.deepcopy(extent), b=length, ty=BOOL, **pos))
+    for item in plan:  # divisors first: alpha and beta divide by them
+        if not isinstance(item, Loops):
+            c = item[0]
+            for d in c.alpha.divisors + c.beta.divisors + [x for t in c.product.terms for x in t.coef.divisors]:
+                cond = _nonzero(d, pos)
+                if expr_text(cond) not in seen:
+                    seen.add(expr_text(cond))
+                    conds.append(cond)
     for item in plan:
         if isinstance(item, Loops):
             continue
