@@ -33,6 +33,10 @@ test: setup-dev
 bench: setup-dev
 	$(BIN)/python bench/run.py
 
+# rewrite tests/golden/ir/*.ir (the IR after each pass) after an intended change; review the diff
+golden: setup-dev
+	NOODLE_UPDATE_GOLDEN=1 $(BIN)/python -m pytest -q tests/test_golden_ir.py
+
 # PolyBench 4.2 in Noodle against NumPy and Numba (the `bench` extra); SIZE=MINI|SMALL|MEDIUM|LARGE
 SIZE ?= MEDIUM
 bench-polybench: setup-dev

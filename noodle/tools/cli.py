@@ -162,13 +162,13 @@ def _noodle_cli() -> None:
     cli(prog_name="noodle")
 
 
-def _compile(file: str, opt: int, use_cache: bool = False):
+def _compile(file: str, opt: int, use_cache: bool = False, observe_passes=None):
     from pathlib import Path
 
     from noodle.build.driver import CompileOptions, Project
 
     p = Path(file)
-    project = Project(p.parent if str(p.parent) else Path("."), CompileOptions(opt, use_cache))
+    project = Project(p.parent if str(p.parent) else Path("."), CompileOptions(opt, use_cache, observe_passes))
     return project.compile_file(p, display=file)
 
 
@@ -184,8 +184,8 @@ def _noodlec_cli() -> None:
     @click.argument("file")
     @click.option("-o", "output", help="output .nbc path (default: FILE with .nbc)")
     @click.option("-O", "opt", type=click.IntRange(0, 2), default=1, help="optimisation level 0, 1 or 2")
-    @click.option("--emit", type=click.Choice(["ast", "ir", "bytecode", "llvm"]),
-                  help="print a stage instead of writing")
+    @click.option("--emit", type=click.Choice(["ast", "ir", "ir-passes", "bytecode", "llvm"]),
+                  help="print a stage instead of writing (ir-passes: the IR as lowered and after each pass)")
     @click.option("--explain", is_flag=True, help="say, function by function, what runs natively and why not")
     @click.option("--json", "as_json", is_flag=True, help="diagnostics as a JSON list")
     @click.version_option(package_name="noodle-lang", prog_name="noodlec")
@@ -198,6 +198,12 @@ def _noodlec_cli() -> None:
                 import pprint
                 tree = parse(read_source(Path(file), file), file)
                 click.echo(pprint.pformat(tree, width=110, sort_dicts=False))
+                return
+            if emit == "ir-passes":
+                from noodle.build.driver import PassTrace
+                trace = PassTrace()
+                _compile(file, opt, observe_passes=trace)
+                click.echo(trace.text(), nl=False)
                 return
             compiled = _compile(file, opt)
         except CompileError as e:
