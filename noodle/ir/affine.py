@@ -305,8 +305,26 @@ def _normalise(coeffs: dict[Key, int], const: int) -> "Row | None":
     return {k: c // g for k, c in coeffs.items()}, const // g
 
 
+_memo: dict[tuple, bool] = {}
+
+
+def _frozen(rows: list[Row]) -> tuple:
+    return tuple(sorted((tuple(sorted((str(k), c) for k, c in r.items() if c)), k) for r, k in rows))
+
+
 def feasible(eqs: list[Row], ineqs: list[Row]) -> bool:
-    """Can the integer system `eqs == 0`, `ineqs >= 0` hold?  False only when it surely cannot."""
+    """Can the integer system `eqs == 0`, `ineqs >= 0` hold?  False only when it surely cannot.
+    (Remembered: the pairs of accesses of a nest ask the same questions again and again.)"""
+    key = (_frozen(eqs), _frozen(ineqs))
+    known = _memo.get(key)
+    if known is None:
+        if len(_memo) > 50_000:
+            _memo.clear()
+        known = _memo[key] = _feasible(eqs, ineqs)
+    return known
+
+
+def _feasible(eqs: list[Row], ineqs: list[Row]) -> bool:
     eqs = [(dict(c), k) for c, k in eqs]
     ineqs = [(dict(c), k) for c, k in ineqs]
     # equalities: substitute a variable out (exactly when its coefficient is ±1, rationally otherwise,
@@ -361,10 +379,17 @@ def feasible(eqs: list[Row], ineqs: list[Row]) -> bool:
     while rows:
         if len(rows) > _LIMIT:
             return True
-        keys = {k for c, _ in rows for k in c}
-        # eliminate the variable that makes the fewest new rows
-        best = min(keys, key=lambda x: (sum(1 for c, _ in rows if c.get(x, 0) > 0)
-                                        * sum(1 for c, _ in rows if c.get(x, 0) < 0), x))
+        # eliminate the variable that makes the fewest new rows (one bounded on one side only
+        # makes none: its rows just go)
+        ups: dict[Key, int] = {}
+        downs: dict[Key, int] = {}
+        for c, _ in rows:
+            for x, v in c.items():
+                if v > 0:
+                    ups[x] = ups.get(x, 0) + 1
+                elif v < 0:
+                    downs[x] = downs.get(x, 0) + 1
+        best = min(set(ups) | set(downs), key=lambda x: (ups.get(x, 0) * downs.get(x, 0), str(x)))
         pos = [r for r in rows if r[0].get(best, 0) > 0]
         neg = [r for r in rows if r[0].get(best, 0) < 0]
         rest = [r for r in rows if not r[0].get(best, 0)]
@@ -456,6 +481,29 @@ def direction_vectors(a: Statement, x: Access, b: Statement, y: Access) -> list[
         for k, c in r2[0].items():
             d[k] = d.get(k, 0) - c
         eqs.append((d, r1[1] - r2[1]))
+    # Two shortcuts keep the number of integer problems small (both exact or over-approximating,
+    # never missing a dependence):
+    # - a level whose variable appears in no subscript and no other loop's bounds constrains
+    #   nothing else: every direction the rest allows is allowed at it (`free`);
+    # - a subscript pair `v + c1` / `v + c2` (v a common loop, the rest equal) fixes the distance.
+    used: set[int] = set()
+    for s1, s2 in zip(x.subscripts, y.subscripts):
+        for sub in (s1, s2):
+            used |= sub.loop_vars() if sub is not None else set()
+    for lp in a.loops + b.loops:
+        used |= lp.lower.loop_vars() | lp.upper.loop_vars()
+    fixed: dict[int, str] = {}
+    for s1, s2 in zip(x.subscripts, y.subscripts):
+        if s1 is None or s2 is None:
+            continue
+        diff = s1 - s2  # v1 + c1 - (v2 + c2), written over the shared slot: the v terms cancel
+        vs = s1.loop_vars() & s2.loop_vars()
+        if diff.symbolic() and len(vs) == 1 and not diff.coeffs:
+            v = vs.pop()
+            if s1.coeff(("v", v)) == s2.coeff(("v", v)) == 1 and any(lp.slot == v for lp in common):
+                # same element: v2 - v1 = c1 - c2
+                fixed[v] = "<" if diff.const > 0 else ">" if diff.const < 0 else "="
+    free = [lp.slot not in used and lp.slot not in fixed for lp in common]
     out: list[tuple[str, ...]] = []
 
     def search(prefix: tuple[str, ...], extra_eqs: list[Row], rows: list[Row]) -> None:
@@ -466,12 +514,23 @@ def direction_vectors(a: Statement, x: Access, b: Statement, y: Access) -> list[
             return
         lp = common[len(prefix)]
         v1, v2 = ("v", lp.slot, 1), ("v", lp.slot, 2)
-        search(prefix + ("<",), extra_eqs, rows + [({v2: 1, v1: -1}, -1)])
-        search(prefix + ("=",), extra_eqs + [({v1: 1, v2: -1}, 0)], rows)
-        search(prefix + (">",), extra_eqs, rows + [({v1: 1, v2: -1}, -1)])
+        if free[len(prefix)]:  # decided after the search: any direction
+            search(prefix + ("*",), extra_eqs, rows)
+            return
+        want = fixed.get(lp.slot)
+        if want in (None, "<"):
+            search(prefix + ("<",), extra_eqs, rows + [({v2: 1, v1: -1}, -1)])
+        if want in (None, "="):
+            search(prefix + ("=",), extra_eqs + [({v1: 1, v2: -1}, 0)], rows)
+        if want in (None, ">"):
+            search(prefix + (">",), extra_eqs, rows + [({v1: 1, v2: -1}, -1)])
 
     search((), [], [])
-    return out
+    expanded: list[tuple[str, ...]] = []
+    for vec in out:
+        options = [("<", "=", ">") if d == "*" else (d,) for d in vec]
+        expanded.extend(itertools.product(*options))
+    return expanded
 
 
 def dependences(nest: Nest) -> list[Dependence]:
@@ -517,6 +576,8 @@ def distribute(f: ir.Function, root: ir.ForRange, nest: "Nest | None" = None) ->
     import copy
 
     nest = nest or model(f, root)
+    if len(nest.statements) <= 1:
+        return [root]  # one statement: nothing to split
     deps = dependences(nest)
     by_node = {id(st.node): st for st in nest.statements}
 

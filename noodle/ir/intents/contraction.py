@@ -261,11 +261,12 @@ def _float_array(local: ir.LocalGet) -> bool:
 
 # ---------------------------------------------------------------- recognising one piece
 
-def _piece(f: ir.Function, root: ir.ForRange, names: list[str]) -> "Product | Scale":
+def _piece(f: ir.Function, root: ir.ForRange, names: list[str], nest: "affine.Nest | None" = None
+           ) -> "Product | Scale":
     """A perfect nest with one store, as a product or a scale; raises Refused."""
     loops_ir = affine.perfect_loops(root)
     inner = loops_ir[-1]
-    nest = affine.model(f, root)
+    nest = nest or affine.model(f, root)
     if len(inner.body) != 1 or len(nest.statements) != 1:
         raise Refused("the nest does more than one thing its dependences let it split", root.line)
     st = nest.statements[0]
@@ -483,12 +484,12 @@ def _pieces(f: ir.Function, root: ir.ForRange, names: list[str]) -> "list[Produc
     parts = affine.distribute(f, root, nest)
     out: "list[Product | Scale | Loops]" = []
     for p in parts:
-        if len(affine.model(f, p).statements) != 1:
-            st = affine.model(f, p).statements
-            raise Refused(f"the statements on lines {', '.join(str(x.node.line) for x in st)} depend on each "
-                          "other in both directions: the nest cannot be split into contractions", p.line)
+        part = nest if p is root else affine.model(f, p)
+        if len(part.statements) != 1:
+            raise Refused(f"the statements on lines {', '.join(str(x.node.line) for x in part.statements)} depend "
+                          "on each other in both directions: the nest cannot be split into contractions", p.line)
         try:
-            piece = _piece(f, p, names)
+            piece = _piece(f, p, names, part)
             if isinstance(piece, Product) and len(parts) > 1:  # no routine computes it: maybe loops
                 _routines(Call(piece, Scalar(), piece.beta, piece.reads_out), names, {"line": p.line, "col": 0})
             out.append(piece)
