@@ -166,3 +166,14 @@ def test_native_code_calls_blas_itself() -> None:
     assert {"gemver", "k2mm", "trmm", "syrk", "syr2k"} <= {e[0] for e in entries}
     for routine in ("dgemm", "dgemv", "dger", "dsyrk", "dsyr2k", "dtrmm", "dtrsv"):
         assert f"call void @\"noodle_blas_{routine}\"(" in text
+
+
+def test_blas_comes_from_scipy_with_its_thread_setter() -> None:
+    """The routines' addresses come from SciPy's capsules, and the library behind them has a
+    thread-count setter (else every call would use all of OpenBLAS's spinning threads)."""
+    from noodle.backends.llvm import blas
+
+    found = blas.addresses()
+    assert set(found) == set(blas.SIGNATURES) and all(found.values())
+    stubs = len(blas._keep)
+    assert blas._thread_setter(found["dgemm"]) and len(blas._keep) == stubs  # a real function, no stub
