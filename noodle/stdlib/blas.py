@@ -13,8 +13,14 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-from noodle.stdlib.arrays import np
 from noodle.stdlib.natives import native
+
+
+def np() -> Any:
+    """NumPy, imported on first use (noodle.stdlib.arrays imports this module while it loads)."""
+    import numpy
+
+    return numpy
 
 
 @native("blas.fits", -1)
