@@ -130,6 +130,13 @@ def _plus(beta: Scalar, out: str, names: list[str]) -> str:
 
 
 def _short(e: ir.Expr, names: list[str]) -> str:
+    """A scalar as the source would write it (names, not slots), or "" to print the IR."""
+    ops = {"float.add": "+", "float.sub": "-", "float.mul": "*", "float.div": "/"}
+    if isinstance(e, ir.Const) and isinstance(e.value, (int, float)):
+        return repr(e.value)
+    if isinstance(e, ir.Binary) and e.op in ops:
+        a, b = _short(e.a, names), _short(e.b, names)
+        return f"({a} {ops[e.op]} {b})" if a and b else ""
     if isinstance(e, ir.LocalGet):
         return names[e.slot]
     if isinstance(e, ir.Unary) and e.op == "int.to_float" and isinstance(e.x, ir.LocalGet):
