@@ -26,6 +26,16 @@ demo: setup
 	cd examples && ../$(BIN)/noodle run showcase.nd
 	@echo; echo "== plain loops, recognised: noodle run intents.nd, then noodlec intents.nd --explain =="
 	cd examples && ../$(BIN)/noodle run intents.nd && ../$(BIN)/noodlec intents.nd --explain
+	@echo; echo "== PolyBench's gemm as PolyBench writes it (i-k-j, scaled C): found as one BLAS call =="
+	$(BIN)/noodlec bench/polybench/kernels/gemm.nd --explain | grep -i "contraction\|gemm"
+	@echo; echo "== a command-line tool: noodle examples/wordfreq.nd -n 5 README.md =="
+	$(BIN)/noodle examples/wordfreq.nd -n 5 README.md
+	@echo; echo "== signed modules: noodle keygen, noodlec --sign, noodle run --require-signed =="
+	rm -rf build/demo && mkdir -p build/demo && cp examples/showcase.nd build/demo/
+	cd build/demo && ../../$(BIN)/noodle keygen demo && ../../$(BIN)/noodlec showcase.nd --sign demo.key -o showcase.nbc \
+		&& ../../$(BIN)/noodle run --require-signed --trust demo.pub showcase.nbc > /dev/null && echo "signed module ran"
+	@echo; echo "== the formatter: noodle fmt --check (every example is in canonical layout) =="
+	$(BIN)/noodle fmt --check examples/showcase.nd examples/intents.nd examples/wordfreq.nd && echo "formatted"
 
 test: setup-dev
 	$(BIN)/python -m pytest -n 2 -q
