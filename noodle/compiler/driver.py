@@ -31,6 +31,9 @@ from noodle.vm.module_file import ModuleFile, source_hash
 class CompileOptions:
     opt_level: int = 1
     use_cache: bool = True
+    #: intents given an OpenCL dispatch (noodle.backends.opencl.selection.offered); modules built
+    #: with any are not cached (the cache holds the build every run of the program can use)
+    offload: frozenset[str] = frozenset()
 
 
 @dataclass(slots=True)
@@ -46,7 +49,8 @@ class Compiled:
 
 def compile_source(source: str, file: str, name: str, resolver=None, opt_level: int = 1,
                    interfaces: dict[str, ModuleInterface] | None = None,
-                   expected_name: str | None = None) -> tuple[ir.Module, ModuleFile]:
+                   expected_name: str | None = None,
+                   offload: frozenset[str] = frozenset()) -> tuple[ir.Module, ModuleFile]:
     """Compile one module's text: parse, check and lower, optimise, emit.  Raises CompileError.
 
     `interfaces` holds what the modules compiled so far export (the resolver
@@ -58,7 +62,7 @@ def compile_source(source: str, file: str, name: str, resolver=None, opt_level: 
     diags = DiagnosticBag()
     module_ir = check(tree, name, diags, resolver, interfaces, expected_name)  # 2. check, lower to IR
     diags.raise_if_errors({file: source})
-    run_passes(module_ir, opt_level)                                            # 3. optimise
+    run_passes(module_ir, opt_level, offload)                                   # 3. optimise
     module = emit_module(module_ir, source_hash(source))                       # 4. emit bytecode
     for imp in module.imports:
         dep = interfaces.get(imp.module)
@@ -146,7 +150,8 @@ class Project:
             self._in_progress.append(name)
             try:
                 module_ir, module = compile_source(source, file, name, self.resolve_import, self.options.opt_level,
-                                                   self.interfaces, expected_name=name if imported else None)
+                                                   self.interfaces, expected_name=name if imported else None,
+                                                   offload=self.options.offload)
             except CompileError as e:
                 e.sources.setdefault(file, source)  # import errors are found while this file is checked
                 raise
@@ -185,7 +190,7 @@ class Project:
     @property
     def caching(self) -> bool:
         # the cache holds -O1 builds only (the default), so other levels never mix with them
-        return self.options.use_cache and self.options.opt_level == 1
+        return self.options.use_cache and self.options.opt_level == 1 and not self.options.offload
 
     def find(self, name: str) -> ModuleFile:
         """The machine's module finder: compiled (or cached) module by name."""

@@ -103,7 +103,8 @@ class Machine:
                  capabilities: Capabilities | None = None, limits: Limits | None = None,
                  backend: str | None = None, mode: str | None = None) -> None:
         self.finder = finder
-        #: "auto" runs native variants where an image has them; "vm" runs everything translated
+        #: "auto" runs native variants where an image has them; "vm" runs everything translated;
+        #: "opencl" is "auto" with every OpenCL dispatch taken wherever it can run
         self.backend = backend or os.environ.get("NOODLE_BACKEND", "auto")
         #: "optimized" lets recognised loops run variants that sum in another order (vectorised
         #: sums, BLAS); "safe" keeps every loop's own order, so results match the VM's to the bit
@@ -176,7 +177,7 @@ class Machine:
             source_file = os.path.normpath(os.path.join(self.source_root, source_file))
         CODE_REGISTRY[image.code.co_filename] = CodeInfo(source_file, image.linemap, image.pysource)
         exec(image.code, ns)  # noqa: S102 - translated from verified bytecode, see noodle.vm.translate
-        if image.native is not None and self.backend == "auto" and self.meter is None:
+        if image.native is not None and self.backend in ("auto", "opencl") and self.meter is None:
             self.link_native(image, ns)
         functions: dict[str, Callable[..., Any]] = {}
         keys: dict[str, str] = {}
@@ -198,7 +199,7 @@ class Machine:
         """Will this machine run native code (the `auto` backend, no limits, llvmlite present)?"""
         if self._native_code is None:
             from noodle.backends.llvm import available
-            self._native_code = self.backend == "auto" and self.meter is None and available()
+            self._native_code = self.backend in ("auto", "opencl") and self.meter is None and available()
         return self._native_code
 
     def link_native(self, image: ModuleImage, ns: dict[str, Any]) -> None:
@@ -225,6 +226,10 @@ class Machine:
             def denied(*args: Any) -> Any:
                 raise ErrorValue("PermissionError", message)
             return denied
+        if native.name.startswith("opencl."):  # an OpenCL dispatch (noodle.ir.kernels)
+            from noodle.backends.opencl.natives import bind
+            return bind(native.name, forced=self.backend == "opencl", safe=self.mode == "safe",
+                        vm_only=self.backend == "vm" or self.meter is not None)
         if self.mode == "safe" and native.name in inexact_guards():
             return _never  # every intent runs its loops as written, in their order
         if native.name in native_guards() and not self.native_code():

@@ -31,14 +31,16 @@ def register(name: str, doc: str) -> Callable[[Callable[[ir.Function], bool]], C
 
 
 #: Module passes (they add or remove functions), run after the function passes from level 1.
-MODULE_PASSES = ["intents", "outline", "parallel"]
+MODULE_PASSES = ["intents", "offload", "outline", "parallel"]
 
 #: Passes per optimisation level.
 PIPELINES: dict[int, list[str]] = {0: [], 1: ["fold", "dce", "ranges"], 2: ["fold", "dce", "fold", "ranges"]}
 
 
-def run_passes(module: ir.Module, level: int) -> dict[str, int]:
-    """Run the level's pipeline over every function; returns how many functions each pass changed."""
+def run_passes(module: ir.Module, level: int, offload: "frozenset[str]" = frozenset()) -> dict[str, int]:
+    """Run the level's pipeline over every function; returns how many functions each pass changed.
+
+    `offload`: the intents whose recognised nests get an OpenCL dispatch (noodle.ir.kernels)."""
     from noodle.ir.passes import dce, fold_pass, ranges  # noqa: F401  (registration)
     from noodle.ir.verify import verify_function
 
@@ -57,6 +59,10 @@ def run_passes(module: ir.Module, level: int) -> dict[str, int]:
         found = recognise_module(module)
         if found:
             changed["intents"] = found
+        from noodle.ir.kernels import offload_module
+        offloaded = offload_module(module, offload)
+        if offloaded:
+            changed["offload"] = offloaded
         moved = outline_module(module)
         if moved:
             changed["outline"] = moved
