@@ -269,7 +269,7 @@ class Body:
 
 # ---------------------------------------------------------------- kernel signatures
 
-def value_params(spec: KernelSpec, skip: "set[int] | None" = None, const: bool = False) -> list[str]:
+def value_params(spec: KernelSpec, skip: "set[int] | None" = None) -> list[str]:
     """The C parameters for the spec's values: each array as a pointer and its lengths, each scalar."""
     out = []
     for v in spec.values:
@@ -279,8 +279,8 @@ def value_params(spec: KernelSpec, skip: "set[int] | None" = None, const: bool =
         if isinstance(t, ArrayT):
             out.append(f"__global {ctype(t)}* {Arrays.name(v.slot)}")
             out += [f"const long {Arrays.length(v.slot, d)}" for d in range(t.ndim)]
-        else:
-            out.append(f"const {ctype(t)} v{v.slot}")
+        else:  # kernels take no bool arguments: a bool comes as a char
+            out.append(f"const {'char' if t == BOOL else ctype(t)} v{v.slot}")
     return out
 
 
@@ -316,14 +316,20 @@ class Kernel:
 
 
 def render_map(spec: KernelSpec, nest: ir.ForRange, name: str) -> str:
-    """One work-item per point of the nest: `lo_d + get_global_id(d)`."""
+    """One work-item per point of the nest (the host runs the range innermost loop first)."""
     loops = loops_of(nest)
     if len(loops) > 2:
         raise Unrenderable("a nest of more than two loops")
     loop_vars = {lp.slot: f"i{d}" for d, lp in enumerate(loops)}
     body = Body(spec, loop_vars)
-    params = value_params(spec) + [f"const long lo{d}" for d in range(len(loops))] + ["__global int* err"]
-    head = "".join(f"    const long i{d} = lo{d} + (long)get_global_id({d});\n" for d in range(len(loops)))
+    params = value_params(spec) + [f"const long lo{d}" for d in range(len(loops))] + \
+        [f"const long hi{d}" for d in range(len(loops))] + ["__global int* err"]
+    # the innermost loop varies fastest: dimension 0 of the range (neighbouring items, neighbouring
+    # elements).  The range is rounded up to whole work-groups of a fixed size (a driver like PoCL
+    # compiles a kernel once per work-group size): the items past the end do nothing
+    head = "".join(f"    const long i{d} = lo{d} + (long)get_global_id({len(loops) - 1 - d});\n"
+                   for d in range(len(loops)))
+    head += f"    if ({' || '.join(f'i{d} >= hi{d}' for d in range(len(loops)))}) return;\n"
     return (f"__kernel void {name}({', '.join(params)}) {{\n{head}"
             f"{declare_locals(spec, set(), '    ')}{body.stmts(loops[-1].body, '    ')}}}\n")
 
@@ -379,10 +385,10 @@ def _update(acc: Acc, var: str) -> str:
     if acc.kind == "product":
         mul = "nd_mul" if acc.ty == "long" else "nd_i32_mul"
         return f"{{ {acc.ty} x_ = {{e}}; if (x_ == 0) ERR; {var}_s = {mul}({var}_s, x_, err); }}"
-    return _pick(acc, f"{var}_s", "{e}", element=True)
+    return _pick(acc, f"{var}_s", "{e}")
 
 
-def _pick(acc: Acc, left: str, right: str, element: bool = False) -> str:
+def _pick(acc: Acc, left: str, right: str) -> str:
     """`left = min(left, right)` (or max) keeping, of equals, the one the loop would keep; a NaN
     flags the error (the loop's result would depend on where it lies)."""
     rel = "<" if acc.kind == "min" else ">"

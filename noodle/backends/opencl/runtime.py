@@ -315,9 +315,16 @@ class Runtime:
         extents = [max(0, hi - lo) for lo, hi in bounds]
         if 0 in extents:
             return True
-        args = self.value_args(p.spec, env) + [np.int64(lo) for lo, _ in bounds] + [self._err]
-        self._enqueue(p.kernels[p.kernel.names[0]], tuple(reversed(extents)), None, *args)
+        args = self.value_args(p.spec, env) + [np.int64(lo) for lo, _ in bounds] + \
+            [np.int64(hi) for _, hi in bounds] + [self._err]
+        self._enqueue(p.kernels[p.kernel.names[0]], *self.range(extents), *args)
         return True
+
+    def range(self, extents: list[int]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """(global, local) sizes covering `extents` (innermost first) in work-groups of a fixed size."""
+        local = (self.wg,) if len(extents) == 1 else (self.wg // 8, 8) if self.wg >= 8 else (self.wg, 1)
+        sizes = tuple(reversed(extents))
+        return tuple(-(-n // l) * l for n, l in zip(sizes, local)), local
 
     def _chunks(self, total: int) -> tuple[int, int]:
         """(groups, chunk): each of groups * wg items takes a contiguous chunk of `total` iterations."""
@@ -390,12 +397,12 @@ class Runtime:
         totals, t_bytes = self.scratch(groups, np.int64)
         dummy, d_bytes = self.scratch(1, np.int64)
         values = self.value_args(spec, env, {acc})
-        self._enqueue(p.kernels["elements"], (total,), None, *values, np.int64(lo), np.int64(total), e, self._err)
+        self._enqueue(p.kernels["elements"], *self.range([total]), *values, np.int64(lo), np.int64(total), e, self._err)
         self._enqueue(p.kernels["scan_blocks"], (groups * self.wg,), (self.wg,), e, np.int64(total), np.int64(chunk),
                       totals, self._err)
         self._enqueue(p.kernels["scan_blocks"], (self.wg,), (self.wg,), totals, np.int64(groups),
                       np.int64(-(-groups // self.wg)), dummy, self._err)
-        self._enqueue(p.kernels["store"], (total,), None, *values, np.int64(lo), np.int64(total),
+        self._enqueue(p.kernels["store"], *self.range([total]), *values, np.int64(lo), np.int64(total),
                       np.int64(chunk * self.wg), e, totals, np.int64(start), self._err)
         last = np.zeros(1, np.int64)
         self.cl.enqueue_copy(self.queue, last, totals, src_offset=(groups - 1) * 8)
@@ -431,7 +438,9 @@ class Runtime:
     def _matmul(self, p: _Prepared, env: dict[int, Any]) -> bool:
         spec = p.spec
         a, b, c = (env[s] for s in spec.matmul[:3])
-        loops = render.loops_of(spec.nest)
+        from noodle.ir.walk import walk
+
+        loops = [n for n in walk(spec.nest) if isinstance(n, ir.ForRange)]
         extents = {lp.slot: host_eval(lp.stop, env) for lp in loops}
         if any(host_eval(lp.start, env) != 0 for lp in loops):
             return False
@@ -447,7 +456,7 @@ class Runtime:
             return True
         bufs = [self.upload(x) for x in (a, b, c)]
         if self.info.kind == "cpu":
-            self._enqueue(p.kernels["matmul"], (n,), None, *bufs, np.int64(n), np.int64(m), np.int64(pp))
+            self._enqueue(p.kernels["matmul"], *self.range([n]), *bufs, np.int64(n), np.int64(m), np.int64(pp))
         else:
             ts = 16
             self._enqueue(p.kernels["matmul"], (-(-n // ts) * ts, -(-m // ts) * ts), (ts, ts), *bufs,
@@ -485,8 +494,8 @@ class Runtime:
         try:
             for _ in range(sweeps):
                 args = self.value_args(spec, env, swap={a_slot: src, b_slot: dst}) + \
-                    [np.int64(lo) for lo, _ in bounds] + [self._err]
-                self._enqueue(kernel, tuple(reversed(extents)), None, *args)
+                    [np.int64(lo) for lo, _ in bounds] + [np.int64(hi) for _, hi in bounds] + [self._err]
+                self._enqueue(kernel, *self.range(extents), *args)
                 src, dst = dst, src
             flag = np.zeros(1, np.int32)
             self.cl.enqueue_copy(self.queue, flag, self._err)
