@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench setup setup-dev clean
+.PHONY: demo test bench bench-polybench setup setup-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,12 @@ test: setup-dev
 
 bench: setup-dev
 	$(BIN)/python bench/run.py
+
+# PolyBench 4.2 in Noodle against NumPy and Numba (the `bench` extra); SIZE=MINI|SMALL|MEDIUM|LARGE
+SIZE ?= MEDIUM
+bench-polybench: setup-dev
+	$(BIN)/pip install --quiet -e '.[dev,bench]' $(EDITABLE)
+	$(BIN)/python bench/polybench/run.py --size $(SIZE) --explain
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -5,7 +5,7 @@
 `let c = a * b + 2.0 * a - b` in a Noodle function: with fusion forced on at every size (one
 native loop, no temporaries) and forced off (NumPy's four passes and three temporaries), each
 timed as a call from Python after a warm-up (medians).  The crossover is where
-`noodle.backends.variants.THRESHOLDS["map.fused"]` (`noodle tune` measures it) should sit on this machine.
+`noodle.ir.variants.THRESHOLDS["map.fused"]` (`noodle tune` measures it) should sit on this machine.
 """
 from __future__ import annotations
 
@@ -26,8 +26,8 @@ def main() -> int:
 
     from native import median_time  # bench/native.py: the same timing rule
 
-    from noodle.backends.tuning import NEVER, forced
-    from noodle.compiler.driver import compile_source
+    from noodle.ir.variants import NEVER, forced
+    from noodle.build.driver import compile_source
     from noodle.vm.machine import Machine
 
     _, module = compile_source(SOURCE, "fusion.nd", "fusion")

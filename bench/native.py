@@ -200,7 +200,7 @@ def measure(label, noodle_fn, numba_fn, python_fn, numpy_fn, fargs, repeat, befo
 
 def load_noodle(cache_dir: str):
     os.environ["NOODLE_CACHE_DIR"] = cache_dir
-    from noodle.compiler.driver import compile_source
+    from noodle.build.driver import compile_source
     from noodle.vm.machine import Machine
 
     t = time.perf_counter()

@@ -15,18 +15,17 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time, and `noodle run` imports this package
     from typing import Any
 
-__version__ = "0.1.0"
-
 _EXPORTS = {
-    "VM": "noodle.vm.host", "Source": "noodle.vm.host", "UpgradeReport": "noodle.vm.host",
-    "ModuleHandle": "noodle.vm.host",
+    "VM": "noodle.host.embed", "Source": "noodle.host.embed", "UpgradeReport": "noodle.host.embed",
+    "ModuleHandle": "noodle.host.embed",
     "Capabilities": "noodle.vm.limits", "Limits": "noodle.vm.limits",
     "NoodleError": "noodle.errors", "CompileError": "noodle.errors", "LoadError": "noodle.errors",
     "LimitExceeded": "noodle.errors", "UpgradeRejected": "noodle.errors",
-    "NoodleRuntimeError": "noodle.vm.errors",
+    "NoodleRuntimeError": "noodle.runtime.errors",
+    "__version__": "noodle.version",
 }
 
-__all__ = sorted(_EXPORTS) + ["__version__"]
+__all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name: str) -> Any:

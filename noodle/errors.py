@@ -3,7 +3,7 @@
     NoodleError
     ├── CompileError        the program does not compile (carries every Diagnostic)
     ├── LoadError           a module file is foreign, truncated, corrupted or fails verification
-    ├── NoodleRuntimeError  an uncaught Noodle error, with the Noodle stack (noodle.vm.errors)
+    ├── NoodleRuntimeError  an uncaught Noodle error, with the Noodle stack (noodle.runtime.errors)
     ├── LimitExceeded       a call ran past a limit of its VM (steps, seconds, memory, depth)
     └── UpgradeRejected     a live upgrade or rollback was refused; nothing changed
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from noodle.compiler.diagnostics import CompileError, Diagnostic
-from noodle.compiler.driver import compile_source
-from noodle.vm.errors import NoodleRuntimeError
+from noodle.build.driver import compile_source
+from noodle.runtime.errors import NoodleRuntimeError
 from noodle.vm.machine import Machine
 
 BIN = Path(sys.executable).parent

@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from helpers import float_text, run_source
-from noodle.compiler.driver import compile_source
+from noodle.build.driver import compile_source
 from noodle.errors import CompileError
 
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1

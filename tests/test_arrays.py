@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 import noodle
 from helpers import output_of
-from noodle.compiler.driver import compile_source
+from noodle.build.driver import compile_source
 from noodle.errors import CompileError
 
 MIN, MAX = -(2**63), 2**63 - 1

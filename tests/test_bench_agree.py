@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from noodle.compiler.driver import compile_source
+from noodle.build.driver import compile_source
 from noodle.vm.machine import Machine
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"

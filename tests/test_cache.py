@@ -91,7 +91,7 @@ def test_a_warm_start_imports_no_compiler(tmp_path: Path) -> None:
 
 def test_the_fingerprint_changes_when_llvmlite_appears(tmp_path, monkeypatch) -> None:
     """An image built without llvmlite has no native part: installing it must invalidate the cache."""
-    from noodle.vm import hashing
+    from noodle.format import hashing
 
     monkeypatch.setattr(sys, "path", [str(tmp_path)])
     assert hashing._backend_libraries() == ["llvmlite:absent"]

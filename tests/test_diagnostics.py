@@ -18,7 +18,7 @@ import pytest
 
 from helpers import TRACEBACK, compile_ok, diagnostics, noodle, noodlec, write
 from noodle.compiler.diagnostics import CODES
-from noodle.compiler.driver import CompileOptions, Project
+from noodle.build.driver import CompileOptions, Project
 from noodle.errors import CompileError
 
 

@@ -82,8 +82,8 @@ def test_errors_form_one_family(tmp_path: Path) -> None:
 
 
 def test_nbc_modules_load_without_source(tmp_path: Path) -> None:
-    from noodle.compiler.driver import compile_source
-    from noodle.vm.module_file import encode
+    from noodle.build.driver import compile_source
+    from noodle.format.module_file import encode
 
     _, module = compile_source("fn twice(x: int) -> int { return 2 * x }\n", "lib.nd", "lib")
     (tmp_path / "lib.nbc").write_bytes(encode(module))

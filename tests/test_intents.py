@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from noodle.compiler.driver import compile_source
+from noodle.build.driver import compile_source
 from noodle.ir import nodes as ir
 from noodle.ir.nodes import decode_module
 from noodle.ir.walk import walk

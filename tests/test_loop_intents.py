@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from noodle.compiler.driver import compile_source
+from noodle.build.driver import compile_source
 from noodle.ir import nodes as ir
 from noodle.ir.nodes import decode_module
 from noodle.ir.walk import walk
@@ -299,7 +299,7 @@ fn self_update(a: Array<float>) -> Array<float> {
 
 @pytest.fixture(scope="module", params=[("vm", "optimized"), ("auto", "optimized"), ("auto", "safe")])
 def chains(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
-    from noodle.backends.tuning import forced
+    from noodle.ir.variants import forced
 
     _, module = compile_source(CHAINS, "c.nd", "c")
     backend, mode = request.param
@@ -334,7 +334,7 @@ def test_a_fused_chain_is_numpy_bit_for_bit(chains, ab, x: float, broadcast: boo
 @settings(max_examples=30, deadline=None)
 @given(st.lists(st.integers(-3_000_000_000, 3_000_000_000), max_size=40))
 def test_a_fused_int_chain_raises_on_overflow_like_numpy_passes(values: list[int]) -> None:  # type: ignore[no-untyped-def]
-    from noodle.backends.tuning import forced
+    from noodle.ir.variants import forced
 
     a = np.array(values, dtype=np.int64)
     b = a[::-1].copy()

@@ -31,10 +31,10 @@ from hypothesis import strategies as st
 
 from helpers import TRACEBACK, compile_ok, noodle, noodlec, output_of, write
 from noodle.errors import LoadError
-from noodle.vm import module_file as mfile
-from noodle.vm.errors import NoodleRuntimeError
+from noodle.format import module_file as mfile
+from noodle.runtime.errors import NoodleRuntimeError
 from noodle.vm.machine import Machine
-from noodle.vm.module_file import HEADER_SIZE, decode, encode
+from noodle.format.module_file import HEADER_SIZE, decode, encode
 from noodle.vm.verify import load_bytes
 
 PROGRAM = """// structs with methods and defaults, closures updating captured variables, try/catch of
@@ -276,7 +276,7 @@ def test_bare_int_constant_before_a_field_translates() -> None:
     m = msgspec.msgpack.decode(encode(mf)[HEADER_SIZE:])
     main = next(f for f in m["functions"] if f["name"] == "main")
     ops = [main["code"][i] for i in range(0, len(main["code"]), 4)]
-    from noodle.vm.opcodes import BY_NAME
+    from noodle.format.opcodes import BY_NAME
     # replace `LOAD_LOCAL p` before GET_FIELD with `CONST <int 5>`
     gi = ops.index(BY_NAME["GET_FIELD"])
     assert ops[gi - 1] == BY_NAME["LOAD_LOCAL"]

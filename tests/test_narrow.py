@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from noodle.compiler.driver import compile_source
+from noodle.build.driver import compile_source
 from noodle.errors import CompileError
 from noodle.vm.machine import Machine
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from noodle.compiler.driver import compile_source
+from noodle.build.driver import compile_source
 from noodle.vm.machine import Machine
 
 pytest.importorskip("llvmlite")
@@ -67,7 +67,7 @@ def test_native_errors_carry_the_noodle_stack() -> None:
     src = ("fn grow(n: int) -> int {\n var x = 1\n for i in 0..n { x = x * 3 }\n return x\n}\n"
            "fn main() {\n try { print(grow(50)) } catch e { print(e.kind, e.message) }\n"
            " print(grow(10))\n print(grow(100))\n}\n")
-    from noodle.vm.errors import NoodleRuntimeError
+    from noodle.runtime.errors import NoodleRuntimeError
 
     with pytest.raises(NoodleRuntimeError) as e:
         run(src, "auto")
@@ -182,7 +182,7 @@ def test_loops_whose_moving_could_be_seen_stay_put() -> None:
 
 def test_an_error_in_an_outlined_loop_has_its_stack() -> None:
     src = "fn main() {\n var x = 1\n for i in 0..100 { x *= 10 }\n print(x)\n}\n"
-    from noodle.vm.errors import NoodleRuntimeError
+    from noodle.runtime.errors import NoodleRuntimeError
 
     for backend in ("vm", "auto"):
         with pytest.raises(NoodleRuntimeError) as e:
@@ -330,7 +330,7 @@ def test_optimised_code_targets_the_host() -> None:
 
 def test_in_bounds_versions_need_every_access_to_be_decidable_before_the_loop() -> None:
     from noodle.ir import nodes as ir
-    from noodle.ir.scalar import in_bounds_accesses
+    from noodle.ir.native_plan import in_bounds_accesses
     from noodle.ir.walk import walk
 
     src = STENCIL + ("fn mixed(a: Array<float>, b: Array<float>) {\n for j in 0..len(a) // 2 { a[j] = b[2 * j] }\n}\n"
@@ -351,7 +351,7 @@ def test_in_bounds_versions_need_every_access_to_be_decidable_before_the_loop() 
 def test_a_native_function_that_stores_into_arrays_reports_the_failing_line(failing: str) -> None:
     """Such a function cannot be re-run in the VM to find the error's position: the status carries
     the line, and the stack ends as the VM's does."""
-    from noodle.vm.errors import NoodleRuntimeError
+    from noodle.runtime.errors import NoodleRuntimeError
 
     src = ("fn fill(a: Array<int>, v: int) {\n for i in 0..len(a) {\n  let w = v * i\n  a[i] = w\n }\n}\n"
            "fn main() {\n let b = arange(4)\n var k = 0\n for i in 0..len(b) {\n  b[i] = i\n"

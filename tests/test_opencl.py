@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from noodle.compiler.driver import compile_source
+from noodle.build.driver import compile_source
 from noodle.errors import NoodleError
 from noodle.ir.kernels import OFFLOADABLE, candidates, KernelSpec
 from noodle.ir.nodes import decode_module

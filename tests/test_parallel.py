@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from noodle.backends.tuning import forced
-from noodle.compiler.driver import compile_source
+from noodle.ir.variants import forced
+from noodle.build.driver import compile_source
 from noodle.ir import nodes as ir
 from noodle.ir.nodes import decode_module
 from noodle.ir.walk import walk
@@ -161,8 +161,8 @@ def test_a_forked_child_splits_with_a_pool_of_its_own(tmp_path) -> None:  # type
     script.write_text(f"""
 import os, sys
 import numpy as np
-from noodle.backends.tuning import forced
-from noodle.compiler.driver import compile_source
+from noodle.ir.variants import forced
+from noodle.build.driver import compile_source
 from noodle.vm.machine import Machine
 _, module = compile_source({KERNELS!r}, "p.nd", "p")
 with forced("map.parallel", 0):
@@ -232,8 +232,8 @@ def test_the_first_split_starts_the_pools_workers(tmp_path) -> None:  # type: ig
     script.write_text(f"""
 import os
 import numpy as np
-from noodle.backends.tuning import forced
-from noodle.compiler.driver import compile_source
+from noodle.ir.variants import forced
+from noodle.build.driver import compile_source
 from noodle.vm.machine import Machine
 _, module = compile_source({KERNELS!r}, "p.nd", "p")
 with forced("map.parallel", 0):

@@ -795,12 +795,12 @@ def test_mutated_programs_never_crash(src):
 # --------------------------------------------------------------------------- the table cache
 
 def test_cache_dir_falls_back_when_unwritable(tmp_path, monkeypatch):
-    from noodle.compiler import parser
+    from noodle.compiler import lalr
 
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
     monkeypatch.setenv("NOODLE_CACHE_DIR", str(blocker / "sub"))
-    d = parser._cache_dir()
+    d = lalr.cache_dir()
     assert d is not None and not d.startswith(str(blocker))
 
 

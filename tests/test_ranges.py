@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpers import output_of
-from noodle.compiler.driver import compile_source
+from noodle.build.driver import compile_source
 from noodle.ir import nodes as ir
 from noodle.ir.walk import walk
 
@@ -66,7 +66,7 @@ def test_loop_variables_match_unoptimised(lo: int, hi: int, k: int, op: str) -> 
 
 
 def test_array_lengths_and_shapes_are_bounded_like_lengths() -> None:
-    from noodle.compiler.driver import compile_source
+    from noodle.build.driver import compile_source
     from noodle.ir.nodes import decode_module
     from noodle.ir import nodes as ir
     from noodle.ir.walk import walk

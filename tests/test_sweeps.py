@@ -8,11 +8,11 @@ import pytest
 from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
-from noodle.compiler.driver import compile_source
+from noodle.build.driver import compile_source
 from noodle.ir import nodes as ir
 from noodle.ir.nodes import decode_module
 from noodle.ir.walk import walk
-from noodle.vm.errors import NoodleRuntimeError
+from noodle.runtime.errors import NoodleRuntimeError
 from noodle.vm.machine import Machine
 
 from helpers import noodle, noodlec

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from helpers import output_of
-from noodle.compiler.driver import compile_source
+from noodle.build.driver import compile_source
 from noodle.vm.image import build_image
 
 

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from noodle.backends import tuning, variants
+from noodle.format import thresholds
+from noodle.ir import variants
+from noodle.tools import tune as tuning
 
 
 @pytest.fixture()
@@ -22,26 +24,28 @@ def test_the_crossover_is_where_the_variant_wins_from_then_on() -> None:
     assert tuning._crossover([(64, 2.0), (128, 1.1), (256, 0.9), (512, 0.5)]) == 256
     assert tuning._crossover([(64, 0.5), (128, 0.4)]) == 0  # wins everywhere: always
     assert tuning._crossover([(64, 0.5), (128, 1.2), (256, 0.5)]) == 256  # lost once: only from the last win on
-    assert tuning._crossover([(64, 0.5), (128, 1.2)]) == tuning.NEVER  # loses at the largest size: never
+    assert tuning._crossover([(64, 0.5), (128, 1.2)]) == variants.NEVER  # loses at the largest size: never
 
 
 def test_measured_thresholds_are_read_for_this_machine_only(cache: Path) -> None:
     (cache / "tuning.json").write_text(json.dumps({
-        tuning.machine_key(): {"map.fused": 123, "no.such.variant": 5, "dot.blas": -4},
+        thresholds.machine_key(): {"map.fused": 123, "no.such.variant": 5, "dot.blas": -4},
         "another machine": {"map.fused": 999},
     }))
-    assert tuning.load() == {"map.fused": 123}  # unknown keys and nonsense values are dropped
+    assert thresholds.load() == {"map.fused": 123, "no.such.variant": 5, "dot.blas": -4}
+    # what the registry takes of it: unknown keys and nonsense values are dropped
+    assert variants.known_thresholds(thresholds.load()) == {"map.fused": 123}
 
 
 @pytest.mark.parametrize("content", [b"", b"{not json", b"[1, 2]", b'{"x": 1}', bytes(range(256))])
 def test_a_damaged_tuning_file_means_the_defaults(cache: Path, content: bytes) -> None:
     (cache / "tuning.json").write_bytes(content)
-    assert tuning.load() == {}
+    assert thresholds.load() == {}
 
 
 def test_forced_restores_the_threshold() -> None:
     before = variants.threshold("map.fused")
-    with tuning.forced("map.fused", 0):
+    with variants.forced("map.fused", 0):
         assert variants.threshold("map.fused") == 0
     assert variants.threshold("map.fused") == before
 
@@ -52,7 +56,7 @@ def test_noodle_tune_measures_and_keeps_its_results(cache: Path) -> None:
                          env={**os.environ, "NOODLE_CACHE_DIR": str(cache)})
     assert out.returncode == 0, out.stderr
     assert all(key in out.stdout for key in ("map.fused", "dot.blas", "map.parallel"))
-    kept = json.loads((cache / "tuning.json").read_text())[tuning.machine_key()]
+    kept = json.loads((cache / "tuning.json").read_text())[thresholds.machine_key()]
     assert set(kept) == {"map.fused", "dot.blas", "map.parallel"} and all(isinstance(v, int) for v in kept.values())
 
 
@@ -63,3 +67,32 @@ def test_noodle_tune_says_when_it_cannot_keep_its_results(tmp_path: Path) -> Non
     out = subprocess.run([str(noodle), "tune", "--repeat", "1"], capture_output=True, text=True, timeout=300,
                          env={**os.environ, "NOODLE_CACHE_DIR": str(blocked)})
     assert out.returncode == 1 and "measured but not kept" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_the_entry_points_reader_is_asked_once_and_only_known_sizes_are_taken(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(variants, "THRESHOLDS", dict(variants.THRESHOLDS))
+    calls: list[int] = []
+
+    def read() -> dict[str, object]:
+        calls.append(1)
+        return {"map.fused": 77, "dot.blas": "many", "no.such.variant": 3}
+
+    variants.measured_by(read)
+    try:
+        assert calls == []  # installing reads nothing: a program that asks no threshold pays nothing
+        assert variants.threshold("map.fused") == 77
+        assert variants.threshold("dot.blas") == variants.THRESHOLDS["dot.blas"] != "many"
+        assert calls == [1]
+    finally:
+        variants.measured_by(lambda: {})
+
+
+def test_the_noodle_command_reads_this_machines_thresholds(cache: Path) -> None:
+    """`noodle` and `noodlec` install the reader: a threshold measured on this machine is the one used."""
+    (cache / "tuning.json").write_text(json.dumps({thresholds.machine_key(): {"map.fused": 5}}))
+    script = ("import sys; from noodle.tools import cli; from noodle.ir import variants\n"
+              "cli._use_measured_thresholds(); print(variants.threshold('map.fused'))")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "NOODLE_CACHE_DIR": str(cache)})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "5"

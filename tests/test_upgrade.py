@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 import noodle
-from noodle.compiler.driver import compile_source
-from noodle.vm.module_file import encode
+from noodle.build.driver import compile_source
+from noodle.format.module_file import encode
 
 CLIENT = "module client version \"1.0.0\"\nimport svc\nfn go(x: int) -> int { return svc.handle(x) }\n"
 

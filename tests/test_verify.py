@@ -1,4 +1,4 @@
-"""The bytecode verifier (noodle.vm.verify) and disassembler (noodle.vm.disasm).
+"""The bytecode verifier (noodle.vm.verify) and disassembler (noodle.format.disasm).
 
 Small modules are assembled by hand from (opname, a, b, c) tuples; each rule of
 the verifier is shown once with the reason it gives, then Hypothesis mutates
@@ -17,15 +17,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from noodle.stdlib.natives import NATIVES, Native
-from noodle.vm import module_file as mfile
+from noodle.format import module_file as mfile
 from noodle.vm import verify as V
-from noodle.vm.disasm import disassemble
-from noodle.vm.module_file import (
+from noodle.format.disasm import disassemble
+from noodle.format.module_file import (
     FunctionCode, GlobalCode, ImportCode, LoadError, ModuleFile, StructCode, decode, encode,
 )
 ModTest = mfile.TestCode  # imported under another name: pytest would collect "Test*" classes
 
-from noodle.vm.opcodes import BY_NAME, NUM_OPS, OPS, WORDS_PER_INSTR
+from noodle.format.opcodes import BY_NAME, NUM_OPS, OPS, WORDS_PER_INSTR
 from noodle.vm.verify import load_bytes, verify
 
 # ---------------------------------------------------------------- assembling

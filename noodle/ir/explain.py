@@ -1,15 +1,15 @@
 """What `noodlec --explain` says about each loop nest and array expression.
 
 For every loop: the intent the `intents` pass recognised (or why a loop shaped like one was left
-alone), the variants that can run it and when each is chosen (noodle.backends.variants), and
+alone), the variants that can run it and when each is chosen (noodle.ir.variants), and
 where its loops run (native code, with which bounds-check-free versions, or the VM and why);
 for every array expression: whether it was fused, or how many NumPy passes it takes.
 """
 from __future__ import annotations
 
-from noodle.backends import variants
+from noodle.ir import variants
 from noodle.ir import nodes as ir
-from noodle.ir.scalar import Plan, in_bounds_accesses
+from noodle.ir.native_plan import Plan, in_bounds_accesses
 
 
 def explain_loops(module: ir.Module, p: Plan) -> list[tuple[int, str]]:

@@ -214,7 +214,7 @@ def _carried(nest: ir.ForRange, slot: int) -> bool:
 
 def _kind(nest: ir.ForRange, slot: int) -> str:
     """The reduction an accumulator is updated by: sum, product, min, max (noodle.ir.intents.loops)."""
-    from noodle.ir.intents.loops import _accumulation
+    from noodle.ir.intents.loop_facts import _accumulation
 
     for n in walk(nest):
         if isinstance(n, ir.LocalSet) and n.slot == slot:
@@ -228,7 +228,7 @@ def _float_order(nest: ir.ForRange, accumulators: list[int], types: list[Type], 
     """A float accumulator may be reassociated only where the VM's recognised reductions may: a sum
     touched nowhere else in the loop (noodle.ir.scalar.float_reductions); a min or max, which
     does not round, anywhere."""
-    from noodle.ir.scalar import float_reductions
+    from noodle.ir.native_plan import float_reductions
 
     inner = nest
     while len(inner.body) == 1 and isinstance(inner.body[0], ir.ForRange):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 
 from noodle.ir import nodes as ir
-from noodle.ir.scalar import array_kind
+from noodle.ir.native_plan import array_kind
 from noodle.ir.types import BOOL, FLOAT, INT, ListT, prune
 from noodle.ir.walk import walk
 

@@ -257,7 +257,7 @@ class ForRange(Node):
     step: Expr
     body: list["Stmt"]
     #: what the intents pass recognised the loop (nest) as computing: "sum", "map", "stencil", ...
-    #: (noodle.backends.variants), "nested" for the inner loop of a recognised nest
+    #: (noodle.ir.variants), "nested" for the inner loop of a recognised nest
     intent: str = ""
     #: for `--explain`: the recognised intent's details, or why a loop shaped like one was left alone
     note: str = ""

@@ -13,9 +13,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
     from typing import Any
 
-from noodle.backends import variants
+from noodle.ir import variants
 from noodle.stdlib.natives import native
-from noodle.vm.values import INT_MAX, INT_MIN, ErrorValue
+from noodle.runtime.values import INT_MAX, INT_MIN, ErrorValue
 
 _numpy: "Any" = None
 
@@ -338,7 +338,7 @@ native("array.any", 1)(lambda a: bool(np().any(a)))
 
 
 # guards and library variants of recognised intents (noodle.ir.passes.intents,
-# noodle.backends.variants): a guard answers whether the variant computes what the loops would
+# noodle.ir.variants): a guard answers whether the variant computes what the loops would
 
 @native("array.dot_fits", 3)
 def _dot_fits(x: Any, y: Any, n: int) -> bool:

@@ -10,19 +10,27 @@ outside 64 bits; `//` and `%` floor, as for int.
 """
 from __future__ import annotations
 
-import ctypes
-
 from noodle.stdlib.natives import native
-from noodle.vm.values import ErrorValue
+from noodle.runtime.values import ErrorValue
 
 I32_MIN, I32_MAX = -(2**31), 2**31 - 1
 
-_single = ctypes.c_float
+
+def _first_single(x: float) -> "object":
+    """ctypes' float32, imported on the first f32 value: ctypes costs every `noodle run` ~2 ms."""
+    global _single
+    import ctypes
+
+    _single = ctypes.c_float
+    return _single(x)
+
+
+_single = _first_single
 
 
 def to_f32(x: float) -> float:
     """The float32 nearest to `x` (inf beyond float32's range), as a Python float."""
-    return _single(x).value
+    return _single(x).value  # type: ignore[attr-defined]
 
 
 def _i32(x: int) -> int:

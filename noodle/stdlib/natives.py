@@ -9,7 +9,7 @@ faster than a call.
 
 Natives raise :class:`ErrorValue` for Noodle-level failures; the few Python
 exceptions they let through (IndexError, KeyError, ZeroDivisionError, ...)
-are mapped to Noodle errors by :func:`noodle.vm.errors.to_error`.
+are mapped to Noodle errors by :func:`noodle.runtime.errors.to_error`.
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
     from typing import Any, Callable
 
-from noodle.vm.values import INT_MAX, INT_MIN, ErrorValue, nd_str, quote
+from noodle.runtime.values import INT_MAX, INT_MIN, ErrorValue, nd_str, quote
 
 
 class Native:

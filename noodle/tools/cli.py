@@ -17,6 +17,7 @@ def main() -> None:
     """Entry point of `noodle`."""
     from noodle.tools.run import fast_main
 
+    _use_measured_thresholds()
     code = fast_main(sys.argv[1:])
     if code is not None:
         sys.exit(code)
@@ -25,7 +26,21 @@ def main() -> None:
 
 def noodlec_main() -> None:
     """Entry point of `noodlec`."""
+    _use_measured_thresholds()
     _guarded(_noodlec_cli)
+
+
+def _use_measured_thresholds() -> None:
+    """The variant registry reads this machine's `noodle tune` results (on first use, not now)."""
+    from noodle.ir import variants
+
+    variants.measured_by(_measured_thresholds)
+
+
+def _measured_thresholds() -> "dict[str, object]":
+    from noodle.format.thresholds import load  # imported when a threshold is first asked for
+
+    return load()
 
 
 def _guarded(command: "Callable[[], None]") -> None:
@@ -95,8 +110,8 @@ def _noodle_cli() -> None:
     @click.argument("file")
     def disasm(file: str) -> None:
         """Print the bytecode of a compiled module FILE.nbc (or of FILE.nd, compiled)."""
-        from noodle.vm.disasm import disassemble
-        from noodle.vm.module_file import LoadError
+        from noodle.format.disasm import disassemble
+        from noodle.format.module_file import LoadError
         from noodle.vm.verify import load_bytes
 
         try:
@@ -129,7 +144,8 @@ def _noodle_cli() -> None:
     def tune(repeat: int) -> None:
         """Measure this machine's variant thresholds (from what size each variant wins) and keep them."""
         from noodle.backends.llvm import available
-        from noodle.backends.tuning import measure, path
+        from noodle.format.thresholds import path
+        from noodle.tools.tune import measure
 
         if not available():
             click.echo("error: native code is not available here (llvmlite is not installed): nothing to tune",
@@ -149,7 +165,7 @@ def _noodle_cli() -> None:
 def _compile(file: str, opt: int, use_cache: bool = False):
     from pathlib import Path
 
-    from noodle.compiler.driver import CompileOptions, Project
+    from noodle.build.driver import CompileOptions, Project
 
     p = Path(file)
     project = Project(p.parent if str(p.parent) else Path("."), CompileOptions(opt, use_cache))
@@ -177,7 +193,7 @@ def _noodlec_cli() -> None:
         """Compile FILE.nd to a .nbc module."""
         try:
             if emit == "ast":
-                from noodle.compiler.driver import read_source
+                from noodle.build.driver import read_source
                 from noodle.compiler.parser import parse
                 import pprint
                 tree = parse(read_source(Path(file), file), file)
@@ -197,7 +213,7 @@ def _noodlec_cli() -> None:
             click.echo(print_module(compiled.ir), nl=False)
             return
         if emit == "bytecode":
-            from noodle.vm.disasm import disassemble
+            from noodle.format.disasm import disassemble
             click.echo(disassemble(compiled.module), nl=False)
             return
         if emit == "llvm" or explain:
@@ -224,7 +240,7 @@ def _noodlec_cli() -> None:
             part = native_part(compiled.module)
             click.echo(part[0] if part else "; no function of this module runs natively (see --explain)")
             return
-        from noodle.vm.module_file import encode
+        from noodle.format.module_file import encode
         out = Path(output) if output else Path(file).with_suffix(".nbc")
         try:
             out.write_bytes(encode(compiled.module))

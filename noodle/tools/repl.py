@@ -85,7 +85,7 @@ class Session:
         return entry
 
     def type_of(self, expr: str) -> str:
-        from noodle.compiler.driver import compile_source
+        from noodle.build.driver import compile_source
         from noodle.errors import CompileError
         from noodle.ir.types import resolve
 
@@ -109,11 +109,11 @@ class RunResult:
 
 
 def run_source(text: str) -> RunResult:
-    from noodle.compiler.driver import compile_source
+    from noodle.build.driver import compile_source
     from noodle.errors import CompileError, LoadError
-    from noodle.vm.errors import NoodleRuntimeError
+    from noodle.runtime.errors import NoodleRuntimeError
     from noodle.vm.machine import Machine
-    from noodle.vm.values import nd_repr
+    from noodle.runtime.values import nd_repr
 
     result = RunResult()
     try:

@@ -31,7 +31,7 @@ def load_program(path: str, opt_level: int = 1, use_cache: bool = True):
         return _load_nbc(path)
     root = os.path.dirname(path) or "."
     cache = use_cache and opt_level == 1
-    from noodle.vm.cache import identifier
+    from noodle.format.cache import identifier
 
     name = identifier(os.path.splitext(os.path.basename(path))[0])
     if cache:
@@ -47,7 +47,7 @@ def load_program(path: str, opt_level: int = 1, use_cache: bool = True):
             return machine, machine.load(image, run_init=False)
     from pathlib import Path
 
-    from noodle.compiler.driver import CompileOptions, Project
+    from noodle.build.driver import CompileOptions, Project
 
     project = Project(Path(root), CompileOptions(opt_level, use_cache))
     compiled = project.compile_file(Path(path), display=path)
@@ -66,14 +66,15 @@ def _image_for(root: str, name: str, module, cache: bool):
 
     image = build_image(module)
     if cache:
-        from noodle.vm.cache import write_image
+        from noodle.format.cache import write_image
         write_image(root, name, image)
     return image
 
 
 def _find_import(root: str, name: str, opt_level: int):
     """An imported module for the fast path: its cached image when valid, else compiled."""
-    from noodle.vm.cache import read_image, read_source
+    from noodle.format.cache import read_source
+    from noodle.vm.cache import read_image
 
     source = read_source(root, name)
     image = read_image(root, name, source) if source is not None else None
@@ -81,7 +82,7 @@ def _find_import(root: str, name: str, opt_level: int):
         return image
     from pathlib import Path
 
-    from noodle.compiler.driver import CompileOptions, Project
+    from noodle.build.driver import CompileOptions, Project
 
     return _image_for(root, name, Project(Path(root), CompileOptions(opt_level, True)).find(name), True)
 
@@ -112,7 +113,7 @@ def _load_nbc(path: str):
 def run_file(path: str, args: list[str] | None = None, opt_level: int = 1, use_cache: bool = True) -> int:
     """`noodle run FILE`: exit 0 on success, 1 on an uncaught error, 2 when it does not compile."""
     from noodle.errors import CompileError, LoadError
-    from noodle.vm.errors import NoodleRuntimeError
+    from noodle.runtime.errors import NoodleRuntimeError
 
     sys.argv = [path] + list(args or [])
     try:
@@ -164,7 +165,7 @@ def _silence_stdout() -> None:
 def test_files(paths: list[str]) -> int:
     """`noodle test FILES`: one line per test, then `N passed, N failed`; exit 1 if any failed."""
     from noodle.errors import CompileError, LoadError
-    from noodle.vm.errors import NoodleRuntimeError
+    from noodle.runtime.errors import NoodleRuntimeError
 
     passed = failed = 0
     status = EXIT_OK

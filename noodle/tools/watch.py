@@ -2,7 +2,7 @@
 
 The program runs in a VM with the local user's rights; its `main` runs in a
 worker thread.  When the file changes, the new version is compiled, verified
-and checked like any live upgrade (:meth:`noodle.vm.host.VM.upgrade`); if it
+and checked like any live upgrade (:meth:`noodle.host.embed.VM.upgrade`); if it
 is accepted, the running `main` is stopped, module state (`var`s of the same
 name and type) carries over, and `main` starts again on the new code — so the
 program keeps its state while its code changes.  A rejected version (a syntax

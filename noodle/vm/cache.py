@@ -1,4 +1,4 @@
-"""The compiled-module cache `__noodlecache__/`, readable without the compiler.
+"""Reading the compiled-module cache `__noodlecache__/`: valid entries only, without the compiler.
 
 For each module the cache keeps `NAME.nbc` (the verified module file) and
 `NAME.nbi` (its image: the translation ready to link, see
@@ -11,73 +11,18 @@ translator.
 """
 from __future__ import annotations
 
-import os
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
-    from typing import Callable
+    import os
 
-from noodle.vm.hashing import source_hash
-
-CACHE_DIR = "__noodlecache__"
-
-
-def user_cache_root() -> str:
-    """Noodle's per-user cache folder: `$NOODLE_CACHE_DIR`, else `$XDG_CACHE_HOME/noodle`, else
-    `~/.cache/noodle` (machine code and measured variant thresholds live under it)."""
-    return os.environ.get("NOODLE_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "noodle")
-
-
-def identifier(text: str) -> str:
-    """A file name as a module-name identifier: other characters become `_` (`my-app` → `my_app`)."""
-    out = "".join(ch if ch.isascii() and (ch.isalnum() or ch == "_") else "_" for ch in text) or "_"
-    return "_" + out if out[0].isdigit() else out
-
-
-def module_path(root: "str | os.PathLike[str]", name: str) -> str:
-    return os.path.join(os.fspath(root), *name.split(".")) + ".nd"
-
-
-def cache_path(root: "str | os.PathLike[str]", name: str, suffix: str = ".nbc") -> str:
-    return os.path.join(os.fspath(root), CACHE_DIR, name + suffix)
-
-
-def read_source(root: "str | os.PathLike[str]", name: str) -> str | None:
-    try:
-        with open(module_path(root, name), encoding="utf-8") as f:
-            return f.read()
-    except (OSError, UnicodeDecodeError):
-        return None
-
-
-def read_file(path: str) -> bytes | None:
-    """A cache file's bytes, or None when it is not there (or not readable)."""
-    return _read_bytes(path)
-
-
-def _read_bytes(path: str) -> bytes | None:
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except OSError:
-        return None
-
-
-def _imports_valid(root: "str | os.PathLike[str]", imports: list[tuple[str, str]],
-                   entry_valid: Callable[[str, str], bool]) -> bool:
-    for dep, recorded in imports:
-        dep_source = read_source(root, dep)
-        if dep_source is None or recorded != source_hash(dep_source):
-            return False
-        if not entry_valid(dep, dep_source):
-            return False
-    return True
+from noodle.format.cache import cache_path, imports_valid, read_file
+from noodle.format.hashing import source_hash
 
 
 def read_cached(root: "str | os.PathLike[str]", name: str, source: str, _memo: dict | None = None):
     """The cached, verified ModuleFile for `name` if it is still valid for `source`; else None."""
     from noodle.errors import LoadError
-    from noodle.vm import module_file as mf
+    from noodle.format import module_file as mf
     from noodle.vm.verify import verify
 
     memo = {} if _memo is None else _memo
@@ -85,7 +30,7 @@ def read_cached(root: "str | os.PathLike[str]", name: str, source: str, _memo: d
         return memo[name]
     memo[name] = None  # a cycle is never valid
     path = cache_path(root, name)
-    data = _read_bytes(path)
+    data = read_file(path)
     if data is None:
         return None
     try:
@@ -95,7 +40,7 @@ def read_cached(root: "str | os.PathLike[str]", name: str, source: str, _memo: d
         verify(module, path)
     except LoadError:
         return None  # a stale or damaged entry is simply rebuilt
-    ok = _imports_valid(root, [(i.module, i.hash) for i in module.imports],
+    ok = imports_valid(root, [(i.module, i.hash) for i in module.imports],
                         lambda dep, src: read_cached(root, dep, src, memo) is not None)
     memo[name] = module if ok else None
     return memo[name]
@@ -109,37 +54,11 @@ def read_image(root: "str | os.PathLike[str]", name: str, source: str, _memo: di
     if name in memo:
         return memo[name]
     memo[name] = None
-    data = _read_bytes(cache_path(root, name, ".nbi"))
+    data = read_file(cache_path(root, name, ".nbi"))
     image = ModuleImage.loads(data) if data is not None else None
     if image is None or image.source_hash != source_hash(source):
         return None
-    ok = _imports_valid(root, list(zip(image.imports, image.import_hashes)),
+    ok = imports_valid(root, list(zip(image.imports, image.import_hashes)),
                         lambda dep, src: read_image(root, dep, src, memo) is not None)
     memo[name] = image if ok else None
     return memo[name]
-
-
-def write_file(path: str, data: bytes) -> None:
-    """Write a cache file atomically (a temporary file renamed into place); a failure is ignored."""
-    _write(path, data)
-
-
-def _write(path: str, data: bytes) -> None:
-    try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        tmp = f"{path}.tmp{os.getpid()}"
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except OSError:
-        pass  # a read-only source tree still runs, just without the cache
-
-
-def write_cached(root: "str | os.PathLike[str]", name: str, module) -> None:
-    from noodle.vm import module_file as mf
-
-    _write(cache_path(root, name), mf.encode(module))
-
-
-def write_image(root: "str | os.PathLike[str]", name: str, image) -> None:
-    _write(cache_path(root, name, ".nbi"), image.dumps())

@@ -1,6 +1,6 @@
 """Values crossing between a host's Python and Noodle, checked against Noodle types.
 
-Noodle values already are Python values (see :mod:`noodle.vm.values`), so
+Noodle values already are Python values (see :mod:`noodle.runtime.values`), so
 crossing is a check, not a copy: an `int` must be a Python int in the 64-bit
 range (not a bool), a `float` accepts an int and widens it, containers are
 checked element by element (and copied only where ints widen to floats), a
@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from noodle.ir.types import (ARRAY_DTYPES, BOOL, ERROR, F32, FLOAT, I32, INT, NONE, STR, ArrayT, FnT, ListT, MapT,
                              RangeT, StructT, TupleT, Type, UnknownT)
-from noodle.vm.values import INT_MAX, INT_MIN, ErrorValue, StructBase
+from noodle.runtime.values import INT_MAX, INT_MIN, ErrorValue, StructBase
 
 
 class ValueMismatch(TypeError):

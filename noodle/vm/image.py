@@ -22,7 +22,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
     from typing import Any
 
-from noodle.vm.hashing import digest, toolchain_fingerprint
+from noodle.format.hashing import digest, toolchain_fingerprint
 
 IMAGE_MAGIC = b"\x89NBI\r\n\x1a\n"
 IMAGE_FORMAT = 1
@@ -105,7 +105,7 @@ class ModuleImage:
 
 
 def build_image(module: Any, metered: bool = False) -> ModuleImage:
-    """Verify, translate and compile a :class:`~noodle.vm.module_file.ModuleFile`.
+    """Verify, translate and compile a :class:`~noodle.format.module_file.ModuleFile`.
 
     Every module file goes through the verifier here, whether it was read from
     disk or just made by the compiler in this process: nothing is translated
@@ -144,7 +144,7 @@ def build_image(module: Any, metered: bool = False) -> ModuleImage:
 def _native_part(module: Any) -> Any:
     """What of the module can run natively (llvmlite backend); None when nothing, or no llvmlite."""
     try:
-        from noodle.backends.llvm import native_part
+        from noodle.vm.native import native_part
         return native_part(module)
     except Exception:  # noqa: BLE001 - a backend failure only means the VM runs everything
         return None
@@ -153,8 +153,8 @@ def _native_part(module: Any) -> Any:
 def code_digest(module: Any, index: int) -> str:
     """A hash of what a function does: its code with every operand resolved to what it names
     (constants, names, callees, lambdas' code), so recompiling unchanged code gives the same hash."""
-    from noodle.vm import opcodes as oc
-    from noodle.vm.hashing import blake2b
+    from noodle.format import opcodes as oc
+    from noodle.format.hashing import blake2b
 
     f = module.functions[index]
     parts = [f.signature, str(f.nparams), str(f.nlocals)]
@@ -200,7 +200,7 @@ def export_types(module: Any) -> dict[str, str]:
 
 def imported_uses(module: Any) -> dict[str, list[str]]:
     """For each imported module, the names this module's bytecode takes from it."""
-    from noodle.vm.opcodes import BY_NAME
+    from noodle.format.opcodes import BY_NAME
 
     load_mod, call_mod = BY_NAME["LOAD_MOD"], BY_NAME["CALL_MOD"]
     uses: dict[str, set[str]] = {}

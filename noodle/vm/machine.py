@@ -18,12 +18,13 @@ if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
 
 from noodle.errors import LimitExceeded, LoadError
 from noodle.stdlib.natives import NATIVES  # first: it registers the array natives too
-from noodle.backends.variants import exact_alternatives, inexact_guards, native_guards  # noqa: I001
-from noodle.vm.errors import CODE_REGISTRY, CodeInfo, NoodleRuntimeError, noodle_stack, runtime_error
+from noodle.ir.variants import exact_alternatives, inexact_guards, native_guards  # noqa: I001
+from noodle.runtime.linemap import CODE_REGISTRY, CodeInfo
+from noodle.runtime.errors import NoodleRuntimeError, noodle_stack, runtime_error
 from noodle.vm.image import ModuleImage, build_image
 from noodle.vm.limits import Capabilities, Limits, LimitSignal, Meter
 from noodle.vm.ops import HELPERS, srepeat
-from noodle.vm.values import ErrorValue, make_struct_class
+from noodle.runtime.values import ErrorValue, make_struct_class
 
 #: Python frames per Noodle call are 1:1, so this is the documented Noodle call depth.
 MAX_DEPTH = 10_000
@@ -198,14 +199,14 @@ class Machine:
     def native_code(self) -> bool:
         """Will this machine run native code (the `auto` backend, no limits, llvmlite present)?"""
         if self._native_code is None:
-            from noodle.backends.llvm import available
+            from noodle.vm.native import available
             self._native_code = self.backend in ("auto", "opencl") and self.meter is None and available()
         return self._native_code
 
     def link_native(self, image: ModuleImage, ns: dict[str, Any]) -> None:
         """Put the image's native variants in place of their translated functions (VM fallback on failure)."""
         try:
-            from noodle.backends.llvm import link
+            from noodle.vm.native import link
             displays = {f.name: f.display for f in image.functions}
             index = {f.name: f.index for f in image.functions}
             fallbacks = {entry[0]: ns[f"f{index[entry[0]]}"] for entry in image.native[1] if entry[0] in index}

@@ -11,8 +11,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
     from typing import Any, NoReturn
 
-from noodle.vm.errors import to_error
-from noodle.vm.values import INT_MAX, INT_MIN, ErrorValue, nd_str
+from noodle.runtime.errors import to_error
+from noodle.runtime.values import INT_MAX, INT_MIN, ErrorValue, nd_str
 
 #: Strings and lists a single operation may build, in elements (the sandbox lowers it).
 MAX_SEQUENCE = 1 << 31

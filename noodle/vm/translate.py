@@ -25,8 +25,8 @@ import math
 from dataclasses import dataclass, field
 
 from noodle.stdlib.natives import NATIVES
-from noodle.vm.module_file import FunctionCode, LoadError, ModuleFile
-from noodle.vm.opcodes import OPS, WORDS_PER_INSTR
+from noodle.format.module_file import FunctionCode, LoadError, ModuleFile
+from noodle.format.opcodes import OPS, WORDS_PER_INSTR
 
 MIN, MAX = -(2**63), 2**63 - 1
 _CHECKED = "(_t if {lo} <= (_t := {expr}) <= {hi} else _ovf())"

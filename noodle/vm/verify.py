@@ -28,9 +28,9 @@ well-formed code:
   CPython's refusal of a too deep expression into a LoadError.
 
 The opcode facts (operand kinds, stack effects, roles) all come from
-:data:`noodle.vm.opcodes.OPS`.  The one pass costs about 1 µs per instruction.
+:data:`noodle.format.opcodes.OPS`.  The one pass costs about 1 µs per instruction.
 
-:func:`verify` raises nothing but :class:`~noodle.vm.module_file.LoadError`,
+:func:`verify` raises nothing but :class:`~noodle.format.module_file.LoadError`,
 whatever the input, with one line saying which function and instruction is
 wrong and why.
 """
@@ -40,33 +40,17 @@ import re
 
 from noodle.ir.types import parse_type
 from noodle.stdlib import natives as _natives
-from noodle.vm import module_file as _mf
-from noodle.vm import opcodes as _oc
-from noodle.vm.module_file import LoadError, ModuleFile, decode
+from noodle.format import module_file as _mf
+from noodle.format import opcodes as _oc
+from noodle.format.limits import (MAX_BLOCKS, MAX_COUNT, MAX_DEPTH, MAX_INDEX, MAX_INSTRS, MAX_LOCALS, MAX_NESTING,
+                                  MAX_POOL, MAX_STACK, MAX_TYPE_TEXT)
+from noodle.format.module_file import LoadError, ModuleFile, decode
 
 __all__ = ["verify", "load_bytes", "is_identifier", "is_dotted_name", "LoadError",
            "MAX_POOL", "MAX_INSTRS", "MAX_LOCALS", "MAX_COUNT", "MAX_STACK",
            "MAX_NESTING", "MAX_BLOCKS", "MAX_DEPTH", "MAX_TYPE_TEXT"]
 
-# ------------------------------------------------------------------ limits
-
-MAX_POOL = 100_000        #: constants, names, functions, structs, globals, imports, tests
-MAX_INSTRS = 1_000_000    #: instructions per function
-MAX_LOCALS = 65_535       #: nlocals of a function
-MAX_COUNT = 65_535        #: COUNT operands, struct fields
-MAX_STACK = 1024          #: operand stack height
-MAX_INDEX = 255           #: INDEX operands (tuple positions)
-#: Regions open at once in one function (statement and expression regions):
-#: keeps the translated code under CPython's 100 indentation levels.
-MAX_NESTING = 64
-#: CPython refuses more than 20 "statically nested blocks" in one code object;
-#: a loop or a try body costs 1, an except handler 2 (CPython 3.11).  16 leaves
-#: the translator room for a few blocks of its own.
-MAX_BLOCKS = 16
-#: Lambda nesting depth.
-MAX_DEPTH = 32
-#: Characters of one type text (signatures, field and global types).
-MAX_TYPE_TEXT = 65_535
+# ------------------------------------------------------------------ limits (noodle.format.limits)
 
 _I64_MIN = -(1 << 63)
 _I64_MAX = (1 << 63) - 1

@@ -1,7 +1,7 @@
 """The bytecode emitter: typed IR → a `.nbc` :class:`ModuleFile`.
 
 Each IR function becomes a stack-machine code list whose control flow keeps
-the IR's structure (see :mod:`noodle.vm.opcodes`); every instruction records
+the IR's structure (see :mod:`noodle.format.opcodes`); every instruction records
 the source line and column of the IR node it came from, which is how run-time
 errors point back at the source.
 """
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from noodle.ir import nodes as ir
 from noodle.ir.types import FLOAT, INT, prune, resolve
-from noodle.vm import module_file as mf
-from noodle.vm.opcodes import BINARY_OPS, BY_NAME, OPS, UNARY_OPS
+from noodle.format import module_file as mf
+from noodle.format.opcodes import BINARY_OPS, BY_NAME, OPS, UNARY_OPS
 
 
 class _Pools:

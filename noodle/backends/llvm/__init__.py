@@ -28,7 +28,7 @@ def native_part(module_file: Any) -> "tuple[str, list[tuple[str, int, str, list[
     from noodle.ir.nodes import decode_module
 
     from noodle.backends.llvm.lower import array_kind, build_module, plan, result_kinds, scalar, symbol
-    from noodle.ir.scalar import writes_arrays
+    from noodle.ir.native_plan import writes_arrays
 
     module_ir = decode_module(module_file.ir)
     p = plan(module_ir)
@@ -71,7 +71,7 @@ def link(native: "tuple[str, list]", displays: dict[str, str], fallbacks: dict[s
         pool.ensure()  # the workers' pool, linked into the module
     engine, _ = jit.compile_ir(text.replace(REASSOCIATION, "") if exact else text)
     if splits:  # how many threads, and from what size
-        from noodle.backends import variants
+        from noodle.ir import variants
         from noodle.backends.llvm.threads import MIN_GLOBAL, THREADS_GLOBAL, thread_count
         jit.set_global(engine, THREADS_GLOBAL, thread_count())
         jit.set_global(engine, MIN_GLOBAL, variants.threshold("map.parallel"))
@@ -90,8 +90,8 @@ def _raise_status(name: str, display: str, vm_function: Any) -> Any:
     """The fallback of an impure native function: the error of its status, without re-running it,
     and the line it failed on (the status carries it) as the innermost frame of the Noodle stack."""
     from noodle.backends.llvm.lower import ERRORS
-    from noodle.vm.errors import CODE_REGISTRY
-    from noodle.vm.values import ErrorValue
+    from noodle.runtime.linemap import CODE_REGISTRY
+    from noodle.runtime.values import ErrorValue
 
     info = CODE_REGISTRY.get(getattr(getattr(vm_function, "__code__", None), "co_filename", ""))
 

@@ -16,7 +16,7 @@ import os
 import threading
 from typing import Any, Callable
 
-from noodle.vm.cache import read_file, user_cache_root, write_file
+from noodle.format.cache import read_file, user_cache_root, write_file
 
 _lock = threading.Lock()
 _target: Any = None

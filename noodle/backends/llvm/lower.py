@@ -22,9 +22,9 @@ from __future__ import annotations
 
 from llvmlite import ir as L
 
-from noodle.backends import variants
+from noodle.ir import variants
 from noodle.ir import nodes as ir
-from noodle.ir.scalar import (PARALLEL_BUILTINS, Plan, Unsupported, _what, array_kind, assigns,  # noqa: F401
+from noodle.ir.native_plan import (PARALLEL_BUILTINS, Plan, Unsupported, _what, array_kind, assigns,  # noqa: F401
                                float_reductions,
                                in_bounds_accesses, plan, result_kinds, scalar, shape_item, unsupported_reason)
 

@@ -14,7 +14,7 @@ that gets here runs without the GIL (ctypes releases it), so the threads run tru
 
 `parallel.worth(accesses, bounds...)` asks for more than one thread and at least
 `@nd_parallel_min` array accesses in all (elements times accesses per element: the
-"map.parallel" threshold, noodle.backends.variants); `parallel.disjoint(n,
+"map.parallel" threshold, noodle.ir.variants); `parallel.disjoint(n,
 arrays...)` checks that none of the first n arrays (those the nest writes) shares a byte with
 any other.
 """

@@ -19,7 +19,7 @@ from typing import Any
 
 from noodle.backends.opencl.device import ENV, DeviceInfo
 from noodle.ir.kernels import OFFLOADABLE
-from noodle.vm.cache import read_file, user_cache_root, write_file
+from noodle.format.cache import read_file, user_cache_root, write_file
 
 #: a size no array reaches: the variant is never chosen
 NEVER = 1 << 62

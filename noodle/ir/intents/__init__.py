@@ -1,9 +1,23 @@
 """Intent recognisers: what a loop nest computes, read from the IR.
 
-`matmul` recognises the matrix product in its loop forms, `loops` the one- and two-level loops
-over arrays (reductions, dot, map, stencil, scan, histogram).  The `intents` pass
-(noodle.ir.passes.intents) runs them over every function; the variants each intent can run as
-are listed in noodle.backends.variants.
+Which file recognises which intent:
+
+    intent        file             recognises
+    matmul        matmul.py        the matrix-product nest, in its written and accumulating forms
+    reduction     reduction.py     sum, product, min, max, count: only accumulations
+    dot           dot.py           `s += x[i] * y[i]` over two whole float arrays (BLAS variant)
+    map           maps.py          only stores, each element from the same position of the inputs
+    stencil       stencil.py       a map reading an input at fixed offsets
+    scan          scan.py          a running sum stored each iteration
+    histogram     histogram.py     `h[k] += 1` with `k` read from an array
+    jacobi        sweeps.py        a stencil repeated and copied back (run double-buffered)
+    array exprs   expressions.py   chains of elementwise array operations, fused into one loop
+
+The six loop intents (reduction to histogram) share one reading of the loop, `loop_facts.py`
+(accumulations, stores, the independence checks; array positions in `access.py`), and are tried
+in the order of `loops.RECOGNISERS`.  The `intents` pass (noodle.ir.passes.intents) runs the
+recognisers over every function; the variants each intent can run as are listed in
+noodle.ir.variants.
 """
 from __future__ import annotations
 

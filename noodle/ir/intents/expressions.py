@@ -21,7 +21,7 @@ and sum it in a second pass; `array.sum_of_products(x, y)` does one pass with no
 when both have one shape, else the two steps as written, so broadcasting and errors are
 unchanged).  Its order of additions differs from NumPy's pairwise sum (within the reassociation
 a recognised reduction allows), so `--mode safe` binds the two-step version instead
-(noodle.backends.variants).
+(noodle.ir.variants).
 
 Operands are evaluated once each, in the order the expression names them, as before.
 """

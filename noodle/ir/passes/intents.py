@@ -19,7 +19,7 @@ whose guard decides at run time, per call, whether the variant computes what the
 (shapes, dtypes, overlap); the others keep their loops and carry the recognition on them
 (`ForRange.intent`, details in `ForRange.note`).  A loop shaped like an intent but left alone
 says why in `ForRange.note` ("no intent: line 7 reads `s` ..."): `noodlec --explain` shows
-both.  The variants themselves are listed in noodle.backends.variants.
+both.  The variants themselves are listed in noodle.ir.variants.
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The `outline` pass: move a native-ready loop out of a function that cannot run natively.
 
-A function runs natively only if all of it qualifies (:mod:`noodle.ir.scalar`);
+A function runs natively only if all of it qualifies (:mod:`noodle.ir.native_plan`);
 a `main` that prints its result never does, yet its loop nest may be pure
 arithmetic.  This pass moves such a loop into a function of its own,
 
@@ -24,9 +24,9 @@ into its elements are seen by the caller as before.
 """
 from __future__ import annotations
 
-from noodle.backends import variants
+from noodle.ir import variants
 from noodle.ir import nodes as ir
-from noodle.ir.scalar import SCALAR_KINDS, Unsupported, _check_stmt, array_kind, intent_guard, scalar, unsupported_reason
+from noodle.ir.native_plan import SCALAR_KINDS, Unsupported, _check_stmt, array_kind, intent_guard, scalar, unsupported_reason
 from noodle.ir.types import NONE, TupleT
 from noodle.ir.walk import walk
 

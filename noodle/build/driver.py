@@ -1,0 +1,221 @@
+"""The compiler driver: the whole pipeline, readable in one place.
+
+    source ──parse──▶ AST ──check──▶ typed IR ──passes──▶ optimised IR ──emit──▶ .nbc ModuleFile
+
+:class:`Project` compiles a program's modules from its source root (the
+directory of the main file), resolving `import a.b` to `a/b.nd`, and keeps
+compiled modules in `__noodlecache__/` next to the sources, reusing one while
+its source hash, and the hashes of the modules it imports, still match.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from noodle.compiler import ast
+from noodle.compiler.checker import check
+from noodle.compiler.diagnostics import CompileError, DiagnosticBag, did_you_mean
+from noodle.compiler.parser import parse
+from noodle.compiler.scope import FuncInfo, ModuleInterface, StructInfo
+from noodle.backends.bytecode.emitter import emit_module
+from noodle.ir import nodes as ir
+from noodle.ir.passes import run_passes
+from noodle.ir.types import FnT, parse_type
+from noodle.format.cache import identifier, module_path, write_cached
+from noodle.errors import LoadError
+from noodle.format.module_file import ModuleFile, source_hash
+from noodle.vm.cache import read_cached
+
+
+@dataclass(slots=True)
+class CompileOptions:
+    opt_level: int = 1
+    use_cache: bool = True
+    #: intents given an OpenCL dispatch (noodle.backends.opencl.selection.offered); modules built
+    #: with any are not cached (the cache holds the build every run of the program can use)
+    offload: frozenset[str] = frozenset()
+
+
+@dataclass(slots=True)
+class Compiled:
+    """One compiled module: its IR (when compiled in this process) and its module file."""
+
+    name: str
+    path: Path | None
+    module: ModuleFile
+    ir: ir.Module | None = None
+    from_cache: bool = False
+
+
+def compile_source(source: str, file: str, name: str, resolver=None, opt_level: int = 1,
+                   interfaces: dict[str, ModuleInterface] | None = None,
+                   expected_name: str | None = None,
+                   offload: frozenset[str] = frozenset()) -> tuple[ir.Module, ModuleFile]:
+    """Compile one module's text: parse, check and lower, optimise, emit.  Raises CompileError.
+
+    `interfaces` holds what the modules compiled so far export (the resolver
+    adds to it); `expected_name`, for an imported module, is the name its
+    header must give.
+    """
+    interfaces = interfaces if interfaces is not None else {}
+    tree = parse(source, file)                                                  # 1. parse
+    diags = DiagnosticBag()
+    module_ir = check(tree, name, diags, resolver, interfaces, expected_name)  # 2. check, lower to IR
+    diags.raise_if_errors({file: source})
+    run_passes(module_ir, opt_level, offload)                                   # 3. optimise
+    module = emit_module(module_ir, source_hash(source))                       # 4. emit bytecode
+    for imp in module.imports:
+        dep = interfaces.get(imp.module)
+        if dep is not None:
+            imp.version, imp.hash = dep.version, dep.source_hash
+    return module_ir, module
+
+
+def interface_of(module: ModuleFile) -> ModuleInterface:
+    """What a compiled module exports, read back from its module file."""
+    iface = ModuleInterface(module.name, module.version, source_hash=module.source_hash)
+    structs: dict[str, object] = {}
+    for s in module.structs:
+        if not s.exported:
+            continue
+        info = StructInfo(s.name, module.name, parse_type(f"{module.name}.{s.name}"))  # type: ignore[arg-type]
+        info.field_names = list(s.fields)
+        info.field_types = [parse_type(t) for t in s.field_types]
+        info.defaults = [ir.Const(value=v, ty=t) if has else None
+                         for v, has, t in zip(s.defaults or [None] * len(s.fields),
+                                              s.has_default or [False] * len(s.fields), info.field_types)]
+        iface.structs[s.name] = info
+        structs[s.name] = info
+    for f in module.functions:
+        if not f.exported or f.kind not in ("fn", "method"):
+            continue
+        sig = parse_type(f.signature)
+        if not isinstance(sig, FnT):
+            continue
+        if f.kind == "method":
+            sname, _, mname = f.name.partition(".")
+            if sname in iface.structs:
+                s_info = iface.structs[sname]
+                s_info.methods[mname] = FuncInfo(f.name, f.display, list(f.local_names[: f.nparams]),
+                                                 list(sig.params), sig.ret, struct=s_info)
+        else:
+            iface.functions[f.name] = sig
+            iface.param_names[f.name] = list(f.local_names[: f.nparams])
+    for g in module.globals:
+        if g.exported:
+            iface.globals[g.name] = (parse_type(g.type), g.mutable)
+    return iface
+
+
+@dataclass
+class Project:
+    """The modules of one program, compiled from a source root with an on-disk cache."""
+
+    root: Path
+    options: CompileOptions = field(default_factory=CompileOptions)
+    compiled: dict[str, Compiled] = field(default_factory=dict)
+    #: what every module compiled (or loaded from the cache) so far exports, by module name
+    interfaces: dict[str, ModuleInterface] = field(default_factory=dict)
+    #: modules provided from outside the source tree (a host's modules, modules a VM already runs)
+    external: dict[str, ModuleInterface] = field(default_factory=dict)
+    _in_progress: list[str] = field(default_factory=list)
+
+    def module_path(self, name: str) -> Path:
+        return Path(module_path(self.root, name))
+
+    def name_for(self, path: Path) -> str:
+        """The module name of the program's main file: its name, made an identifier (`my-app` → `my_app`)."""
+        return identifier(path.stem)
+
+    # -- compiling
+    def compile_file(self, path: Path, display: str | None = None) -> Compiled:
+        name = self.name_for(path)
+        return self.compile_module(name, path, display)
+
+    def compile_module(self, name: str, path: Path, display: str | None = None, imported: bool = False,
+                       source: str | None = None) -> Compiled:
+        """Compile (or take from the cache) module `name` from `path`, or from `source` when given."""
+        if name in self.compiled:
+            return self.compiled[name]
+        if source is None:
+            source = read_source(path, display)
+        file = display if display is not None else os.path.relpath(path)
+        cached = self.try_cache(name, source)
+        if cached is not None:
+            for imp in cached.imports:  # their interfaces describe the types this module's exports use
+                self.compile_module(imp.module, self.module_path(imp.module), os.path.relpath(self.module_path(imp.module)),
+                                    imported=True)
+            result = Compiled(name, path, cached, None, True)
+        else:
+            self._in_progress.append(name)
+            try:
+                module_ir, module = compile_source(source, file, name, self.resolve_import, self.options.opt_level,
+                                                   self.interfaces, expected_name=name if imported else None,
+                                                   offload=self.options.offload)
+            except CompileError as e:
+                e.sources.setdefault(file, source)  # import errors are found while this file is checked
+                raise
+            finally:
+                self._in_progress.pop()
+            # stack traces name files relative to the source root, whatever directory compiled them
+            module.source_file = os.path.relpath(path, self.root)
+            result = Compiled(name, path, module, module_ir, False)
+            self.write_cache(name, module)
+        self.compiled[name] = result
+        self.interfaces[name] = interface_of(result.module)
+        return result
+
+    def resolve_import(self, dep: str, span: ast.Span) -> ModuleInterface | None:
+        if dep in self.external:
+            return self.external[dep]
+        if dep in self._in_progress:
+            cycle = " -> ".join(self._in_progress[self._in_progress.index(dep):] + [dep])
+            raise CompileError([_diag("E0402", f"import cycle: {cycle}", span)])
+        path = self.module_path(dep)
+        if not path.is_file():
+            nearby = [p.stem for p in path.parent.glob("*.nd")] if path.parent.is_dir() else []
+            raise CompileError([_diag("E0400", f"module `{dep}` not found (looked for {os.path.relpath(path)})", span,
+                                      did_you_mean(path.stem, nearby))])
+        self.compile_module(dep, path, os.path.relpath(path), imported=True)
+        return self.interfaces[dep]
+
+    # -- the cache (shared with the VM's fast start, see noodle.vm.cache)
+    def try_cache(self, name: str, source: str) -> ModuleFile | None:
+        return read_cached(self.root, name, source) if self.caching else None
+
+    def write_cache(self, name: str, module: ModuleFile) -> None:
+        if self.caching:
+            write_cached(self.root, name, module)
+
+    @property
+    def caching(self) -> bool:
+        # the cache holds -O1 builds only (the default), so other levels never mix with them
+        return self.options.use_cache and self.options.opt_level == 1 and not self.options.offload
+
+    def find(self, name: str) -> ModuleFile:
+        """The machine's module finder: compiled (or cached) module by name."""
+        if name not in self.compiled:
+            if name in self.external:
+                raise LoadError(f"module {name!r} is provided by the host but is not registered in this VM")
+            path = self.module_path(name)
+            self.compile_module(name, path, os.path.relpath(path), imported=True)
+        return self.compiled[name].module
+
+
+def read_source(path: Path, display: str | None = None) -> str:
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise CompileError([_diag("E0400", f"cannot read {display or path}: {e.strerror}",
+                                  ast.Span(str(display or path), 1, 1, 1, 1))]) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise CompileError([_diag("E0002", f"source is not valid UTF-8 (byte {e.start})",
+                                  ast.Span(str(display or path), 1, 1, 1, 1))]) from None
+
+
+def _diag(code: str, message: str, span: ast.Span, hint: str | None = None):
+    bag = DiagnosticBag()
+    return bag.error(code, message, span, hint)

@@ -1,0 +1,1 @@
+"""The module-file format: opcodes, the .nbc layout, structural limits, hashes, cache files."""

@@ -1,0 +1,1 @@
+"""The embedding API behind `noodle.VM`: the VM plus build for source, live upgrade."""
