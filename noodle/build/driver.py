@@ -35,6 +35,8 @@ class CompileOptions:
     #: intents given an OpenCL dispatch (noodle.backends.opencl.selection.offered); modules built
     #: with any are not cached (the cache holds the build every run of the program can use)
     offload: frozenset[str] = frozenset()
+    #: receives, per recognised nest, its OpenCL kernel or why it has none (`noodlec --explain`)
+    offload_report: "list | None" = None
 
 
 @dataclass(slots=True)
@@ -51,7 +53,8 @@ class Compiled:
 def compile_source(source: str, file: str, name: str, resolver=None, opt_level: int = 1,
                    interfaces: dict[str, ModuleInterface] | None = None,
                    expected_name: str | None = None,
-                   offload: frozenset[str] = frozenset()) -> tuple[ir.Module, ModuleFile]:
+                   offload: frozenset[str] = frozenset(),
+                   offload_report: "list | None" = None) -> tuple[ir.Module, ModuleFile]:
     """Compile one module's text: parse, check and lower, optimise, emit.  Raises CompileError.
 
     `interfaces` holds what the modules compiled so far export (the resolver
@@ -63,7 +66,7 @@ def compile_source(source: str, file: str, name: str, resolver=None, opt_level: 
     diags = DiagnosticBag()
     module_ir = check(tree, name, diags, resolver, interfaces, expected_name)  # 2. check, lower to IR
     diags.raise_if_errors({file: source})
-    run_passes(module_ir, opt_level, offload)                                   # 3. optimise
+    run_passes(module_ir, opt_level, offload, offload_report)                   # 3. optimise
     module = emit_module(module_ir, source_hash(source))                       # 4. emit bytecode
     for imp in module.imports:
         dep = interfaces.get(imp.module)
@@ -152,7 +155,8 @@ class Project:
             try:
                 module_ir, module = compile_source(source, file, name, self.resolve_import, self.options.opt_level,
                                                    self.interfaces, expected_name=name if imported else None,
-                                                   offload=self.options.offload)
+                                                   offload=self.options.offload,
+                                                   offload_report=self.options.offload_report)
             except CompileError as e:
                 e.sources.setdefault(file, source)  # import errors are found while this file is checked
                 raise

@@ -306,15 +306,20 @@ def _check_sweeps(loop: ir.ForRange, names: list[str]) -> None:
 
 # ---------------------------------------------------------------- the pass
 
-def offload_module(module: ir.Module, offered: "frozenset[str] | set[str]") -> int:
-    """Wrap every recognised nest whose intent is `offered` in an OpenCL dispatch; returns how many."""
-    if not offered:
+#: what the pass found, per recognised nest: (function, line, its kernel or why it has none)
+Report = list[tuple[str, int, "KernelSpec | str"]]
+
+
+def offload_module(module: ir.Module, offered: "frozenset[str] | set[str]", report: "Report | None" = None) -> int:
+    """Wrap every recognised nest whose intent is `offered` in an OpenCL dispatch; returns how many.
+    `report` (for `noodlec --explain`) receives every recognised nest's kernel or why it has none."""
+    if not offered and report is None:
         return 0
     counter = [0]
     for f in module.functions:
         if "no_optimize" in f.attributes or f.kind not in ("fn", "method", "init", "test"):
             continue
-        f.body = _body(f, f.body, offered, counter)
+        f.body = _body(f, f.body, offered, counter, report)
         for n in (n for st in f.body for n in walk(st)):
             if isinstance(n, ir.CallBuiltin) and n.name in (RUN, RUN_REASSOC) and isinstance(n.args[0], ir.Const):
                 spec = decode(str(n.args[0].value))
@@ -324,11 +329,13 @@ def offload_module(module: ir.Module, offered: "frozenset[str] | set[str]") -> i
 
 
 def _body(f: ir.Function, body: list[ir.Stmt], offered: "frozenset[str] | set[str]",
-          counter: list[int]) -> list[ir.Stmt]:
+          counter: list[int], report: "Report | None" = None) -> list[ir.Stmt]:
     out: list[ir.Stmt] = []
     previous: KernelSpec | None = None
     for s in body:
         found = analyse(f, s, counter[0] + 1)
+        if report is not None and found is not None:
+            report.append((f.display, s.line, copy.deepcopy(found) if isinstance(found, KernelSpec) else found))
         if isinstance(found, KernelSpec) and found.intent in offered:
             counter[0] += 1
             if previous is not None:
@@ -338,10 +345,10 @@ def _body(f: ir.Function, body: list[ir.Stmt], offered: "frozenset[str] | set[st
             continue
         previous = None
         if isinstance(s, ir.If) and not s.intent:
-            s.then = _body(f, s.then, offered, counter)
-            s.otherwise = _body(f, s.otherwise, offered, counter)
+            s.then = _body(f, s.then, offered, counter, report)
+            s.otherwise = _body(f, s.otherwise, offered, counter, report)
         elif isinstance(s, (ir.While, ir.ForRange, ir.ForEach)) and not (isinstance(s, ir.ForRange) and s.intent):
-            s.body = _body(f, s.body, offered, counter)
+            s.body = _body(f, s.body, offered, counter, report)
         out.append(s)
     # the specs are final only now (a later dispatch sets `keep` on the one before): encode them
     for s in out:
@@ -373,28 +380,4 @@ def specs_of(module: ir.Module) -> list[KernelSpec]:
             for n in walk(st):
                 if isinstance(n, ir.CallBuiltin) and n.name in (RUN, RUN_REASSOC) and isinstance(n.args[0], ir.Const):
                     out.append(decode(str(n.args[0].value)))
-    return out
-
-
-def candidates(module: ir.Module) -> "list[tuple[ir.Function, ir.Stmt, KernelSpec | str]]":
-    """Every recognised nest of `module` and its kernel, or why it has none (for --explain)."""
-    out: list[tuple[ir.Function, ir.Stmt, KernelSpec | str]] = []
-
-    def visit(f: ir.Function, body: list[ir.Stmt]) -> None:
-        for s in body:
-            if isinstance(s, ir.If) and s.intent.startswith("opencl."):
-                out.append((f, s, decode(str(s.cond.args[0].value))))  # type: ignore[attr-defined]
-                continue
-            found = analyse(f, s)
-            if found is not None:
-                out.append((f, s, found))
-                continue
-            if isinstance(s, ir.If) and not s.intent:
-                visit(f, s.then)
-                visit(f, s.otherwise)
-            elif isinstance(s, (ir.While, ir.ForRange, ir.ForEach)) and not (isinstance(s, ir.ForRange) and s.intent):
-                visit(f, s.body)
-
-    for f in module.functions:
-        visit(f, f.body)
     return out

@@ -79,8 +79,10 @@ def _noodle_cli() -> None:
     @click.option("-O", "opt", type=click.IntRange(0, 2), default=1, help="optimisation level")
     @click.option("--no-cache", is_flag=True, help="do not read or write __noodlecache__/")
     @click.option("--watch", is_flag=True, help="upgrade the running program live whenever FILE is saved")
-    @click.option("--backend", type=click.Choice(["auto", "vm"]), default=None,
-                  help="auto (default): native code where it fits; vm: everything in the VM")
+    @click.option("--backend", type=click.Choice(["auto", "vm", "opencl"]), default=None,
+                  help="auto (default): native code where it fits, OpenCL where `noodle tune` measured it "
+                       "faster; vm: everything in the VM; opencl: every recognised loop on OpenCL wherever "
+                       "a kernel can run it")
     @click.option("--mode", type=click.Choice(["optimized", "safe"]), default=None,
                   help="optimized (default): recognised loops may sum in another order (SIMD, BLAS); "
                        "safe: every loop adds in its own order, results identical to the VM's")
@@ -141,34 +143,44 @@ def _noodle_cli() -> None:
 
     @cli.command()
     @click.option("--repeat", default=7, show_default=True, help="timed calls per size (medians)")
-    def tune(repeat: int) -> None:
+    @click.option("--show", is_flag=True, help="print the OpenCL measurements kept for this device, measure nothing")
+    def tune(repeat: int, show: bool) -> None:
         """Measure this machine's variant thresholds (from what size each variant wins) and keep them."""
         from noodle.backends.llvm import available
         from noodle.format.thresholds import path
+        from noodle.tools import tune_opencl
         from noodle.tools.tune import measure
 
+        if show:
+            tune_opencl.show(report=click.echo)
+            return
         if not available():
             click.echo("error: native code is not available here (llvmlite is not installed): nothing to tune",
                        err=True)
             sys.exit(1)
         try:
             measure(repeat=max(1, repeat), report=click.echo)
+            tune_opencl.measure(repeat=max(1, min(repeat, 3)), report=click.echo)
         except OSError as e:
             click.echo(f"error: {e}: the thresholds were measured but not kept (set NOODLE_CACHE_DIR "
                        "to a writable folder)", err=True)
             sys.exit(1)
-        click.echo(f"kept in {path()}")
+        from noodle.backends.opencl.selection import path as opencl_path
+        click.echo(f"kept in {path()} and {opencl_path()}")
 
     cli(prog_name="noodle")
 
 
-def _compile(file: str, opt: int, use_cache: bool = False):
+def _compile(file: str, opt: int, use_cache: bool = False, offload: "frozenset[str] | None" = None,
+             report: "list | None" = None):
     from pathlib import Path
 
+    from noodle.backends.opencl.selection import offered
     from noodle.build.driver import CompileOptions, Project
 
     p = Path(file)
-    project = Project(p.parent if str(p.parent) else Path("."), CompileOptions(opt, use_cache))
+    offload = (offered() if opt >= 1 else frozenset()) if offload is None else offload
+    project = Project(p.parent if str(p.parent) else Path("."), CompileOptions(opt, use_cache, offload, report))
     return project.compile_file(p, display=file)
 
 
@@ -184,13 +196,14 @@ def _noodlec_cli() -> None:
     @click.argument("file")
     @click.option("-o", "output", help="output .nbc path (default: FILE with .nbc)")
     @click.option("-O", "opt", type=click.IntRange(0, 2), default=1, help="optimisation level 0, 1 or 2")
-    @click.option("--emit", type=click.Choice(["ast", "ir", "bytecode", "llvm"]),
+    @click.option("--emit", type=click.Choice(["ast", "ir", "bytecode", "llvm", "opencl"]),
                   help="print a stage instead of writing")
     @click.option("--explain", is_flag=True, help="say, function by function, what runs natively and why not")
     @click.option("--json", "as_json", is_flag=True, help="diagnostics as a JSON list")
     @click.version_option(package_name="noodle-lang", prog_name="noodlec")
     def noodlec(file: str, output: str | None, opt: int, emit: str | None, as_json: bool, explain: bool) -> None:
         """Compile FILE.nd to a .nbc module."""
+        report: list = []  # per recognised nest: its OpenCL kernel or why none (for --explain)
         try:
             if emit == "ast":
                 from noodle.build.driver import read_source
@@ -199,7 +212,11 @@ def _noodlec_cli() -> None:
                 tree = parse(read_source(Path(file), file), file)
                 click.echo(pprint.pformat(tree, width=110, sort_dicts=False))
                 return
-            compiled = _compile(file, opt)
+            if emit == "opencl":
+                from noodle.ir.kernels import OFFLOADABLE
+                compiled = _compile(file, max(opt, 1), offload=frozenset(OFFLOADABLE))
+            else:
+                compiled = _compile(file, opt, report=report)
         except CompileError as e:
             if as_json:
                 click.echo(e.to_json())
@@ -211,6 +228,11 @@ def _noodlec_cli() -> None:
             from noodle.ir.printer import print_module
             assert compiled.ir is not None
             click.echo(print_module(compiled.ir), nl=False)
+            return
+        if emit == "opencl":
+            from noodle.tools.explain_opencl import emit_kernels
+            assert compiled.ir is not None
+            click.echo(emit_kernels(compiled.ir, file), nl=False)
             return
         if emit == "bytecode":
             from noodle.format.disasm import disassemble
@@ -236,6 +258,10 @@ def _noodlec_cli() -> None:
                 from noodle.ir.explain import explain_loops
                 for line, text in explain_loops(module_ir, p):
                     click.echo(f"{file}:{line}: {text}")
+                from noodle.backends.opencl.selection import offered
+                from noodle.tools.explain_opencl import explain_opencl
+                for line, text in explain_opencl(report, offered() if opt >= 1 else frozenset()):
+                    click.echo(f"{file}:{line}: {text}" if line else text)
                 return
             part = native_part(compiled.module)
             click.echo(part[0] if part else "; no function of this module runs natively (see --explain)")

@@ -30,7 +30,11 @@ def load_program(path: str, opt_level: int = 1, use_cache: bool = True):
     if path.endswith(".nbc"):
         return _load_nbc(path)
     root = os.path.dirname(path) or "."
-    cache = use_cache and opt_level == 1
+    from noodle.backends.opencl.selection import offered
+
+    # a program built with OpenCL dispatches is not cached: the cache holds the build every run can use
+    offload = offered() if opt_level >= 1 else frozenset()
+    cache = use_cache and opt_level == 1 and not offload
     from noodle.format.cache import identifier
 
     name = identifier(os.path.splitext(os.path.basename(path))[0])
@@ -49,7 +53,7 @@ def load_program(path: str, opt_level: int = 1, use_cache: bool = True):
 
     from noodle.build.driver import CompileOptions, Project
 
-    project = Project(Path(root), CompileOptions(opt_level, use_cache))
+    project = Project(Path(root), CompileOptions(opt_level, use_cache, offload))
     compiled = project.compile_file(Path(path), display=path)
 
     def find(dep: str):

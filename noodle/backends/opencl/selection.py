@@ -18,7 +18,6 @@ import os
 from typing import Any
 
 from noodle.backends.opencl.device import ENV, DeviceInfo
-from noodle.ir.kernels import OFFLOADABLE
 from noodle.format.cache import read_file, user_cache_root, write_file
 
 #: a size no array reaches: the variant is never chosen
@@ -30,6 +29,8 @@ def path() -> str:
 
 
 def _load() -> dict[str, Any]:
+    if not os.path.exists(path()):  # (the common case, on the start-up path of `noodle run`)
+        return {}
     data = read_file(path())
     if data is None:
         return {}
@@ -55,6 +56,8 @@ def measured(setting: "str | None" = None) -> "dict[str, Any] | None":
 def offered(backend: "str | None" = None) -> frozenset[str]:
     """The intents the compiler wraps in an OpenCL dispatch: every one under `--backend opencl`,
     none under `--backend vm`, else those measured faster on OpenCL at some size here."""
+    from noodle.ir.kernels import OFFLOADABLE
+
     backend = os.environ.get("NOODLE_BACKEND", "auto") if backend is None else backend
     if backend == "opencl":
         return frozenset(OFFLOADABLE)

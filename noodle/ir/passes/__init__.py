@@ -37,10 +37,12 @@ MODULE_PASSES = ["intents", "offload", "outline", "parallel"]
 PIPELINES: dict[int, list[str]] = {0: [], 1: ["fold", "dce", "ranges"], 2: ["fold", "dce", "fold", "ranges"]}
 
 
-def run_passes(module: ir.Module, level: int, offload: "frozenset[str]" = frozenset()) -> dict[str, int]:
+def run_passes(module: ir.Module, level: int, offload: "frozenset[str]" = frozenset(),
+               offload_report: "list | None" = None) -> dict[str, int]:
     """Run the level's pipeline over every function; returns how many functions each pass changed.
 
-    `offload`: the intents whose recognised nests get an OpenCL dispatch (noodle.ir.kernels)."""
+    `offload`: the intents whose recognised nests get an OpenCL dispatch (noodle.ir.kernels);
+    `offload_report` receives each recognised nest's kernel or why it has none (--explain)."""
     from noodle.ir.passes import dce, fold_pass, ranges  # noqa: F401  (registration)
     from noodle.ir.verify import verify_function
 
@@ -60,7 +62,7 @@ def run_passes(module: ir.Module, level: int, offload: "frozenset[str]" = frozen
         if found:
             changed["intents"] = found
         from noodle.ir.kernels import offload_module
-        offloaded = offload_module(module, offload)
+        offloaded = offload_module(module, offload, offload_report)
         if offloaded:
             changed["offload"] = offloaded
         moved = outline_module(module)
