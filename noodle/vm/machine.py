@@ -105,7 +105,7 @@ class Machine:
                  backend: str | None = None, mode: str | None = None) -> None:
         self.finder = finder
         #: "auto" runs native variants where an image has them; "vm" runs everything translated;
-        #: "opencl" is "auto" with every OpenCL dispatch taken wherever it can run
+        #: "opencl" is "auto" with every OpenCL dispatch taken wherever it can run, whatever the size
         self.backend = backend or os.environ.get("NOODLE_BACKEND", "auto")
         #: "optimized" lets recognised loops run variants that sum in another order (vectorised
         #: sums, BLAS); "safe" keeps every loop's own order, so results match the VM's to the bit
@@ -228,9 +228,9 @@ class Machine:
                 raise ErrorValue("PermissionError", message)
             return denied
         if native.name.startswith("opencl."):  # an OpenCL dispatch (noodle.ir.kernels)
-            from noodle.backends.opencl.natives import bind
-            return bind(native.name, forced=self.backend == "opencl", safe=self.mode == "safe",
-                        vm_only=self.backend == "vm" or self.meter is not None)
+            from noodle.vm.native import opencl_native
+            return opencl_native(native.name, forced=self.backend == "opencl", safe=self.mode == "safe",
+                                 vm_only=self.backend == "vm" or self.meter is not None)
         if self.mode == "safe" and native.name in inexact_guards():
             return _never  # every intent runs its loops as written, in their order
         if native.name in native_guards() and not self.native_code():

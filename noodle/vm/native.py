@@ -33,3 +33,11 @@ def link(native: "Any", displays: "dict[str, str]", fallbacks: "dict[str, Callab
     from noodle.backends.llvm import link as llvm_link
 
     return llvm_link(native, displays, fallbacks, exact=exact)
+
+
+def opencl_native(name: str, forced: bool, safe: bool, vm_only: bool) -> "Callable[..., Any]":
+    """The implementation of an OpenCL dispatch's native (`opencl.run`, `opencl.result`) for a
+    machine (noodle.backends.opencl.natives; the device opens on the first dispatch)."""
+    from noodle.backends.opencl.natives import bind
+
+    return bind(name, forced=forced, safe=safe, vm_only=vm_only)
