@@ -87,6 +87,6 @@ def test_tune_show_prints_the_table_and_explain_says_why_not_offered(cache, tmp_
                    " for i in 0..len(a) { if a[i] > 0.0 { s += a[i] } }\n return s\n}\n")
     out = subprocess.run([str(NOODLEC), str(src), "--explain"], capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0 and "Traceback" not in out.stderr
-    assert "OpenCL variant of the elementwise map in f: not offered" in out.stdout
+    assert "OpenCL variant of the map nest in f: not offered" in out.stdout
     assert "OpenCL variant of the loop nest in g: none — the float sum `s` is not a reduction" in out.stdout
 

@@ -42,7 +42,7 @@ def explain_opencl(report: list[tuple[str, int, "KernelSpec | str"]], offered: f
         else:
             why = "not offered: `noodle tune` has not measured it on this device (the default: not offered)"
         exact = "" if spec.exact else ", reassociating (not under --mode safe)"
-        out.append((line, f"OpenCL variant of the {name(spec.intent)} in {function}: {why}{exact}"))
+        out.append((line, f"OpenCL variant of the {spec.intent} nest in {function}: {why}{exact}"))
     return out
 
 

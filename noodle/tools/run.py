@@ -30,10 +30,8 @@ def load_program(path: str, opt_level: int = 1, use_cache: bool = True):
     if path.endswith(".nbc"):
         return _load_nbc(path)
     root = os.path.dirname(path) or "."
-    from noodle.backends.opencl.selection import offered
-
     # a program built with OpenCL dispatches is not cached: the cache holds the build every run can use
-    offload = offered() if opt_level >= 1 else frozenset()
+    offload = _offload(opt_level)
     cache = use_cache and opt_level == 1 and not offload
     from noodle.format.cache import identifier
 
@@ -62,6 +60,20 @@ def load_program(path: str, opt_level: int = 1, use_cache: bool = True):
 
     machine = Machine(find, source_root=root)
     return machine, machine.load(_image_for(root, compiled.name, compiled.module, cache), run_init=False)
+
+
+def _offload(opt_level: int) -> frozenset:
+    """The intents to compile OpenCL dispatches for (noodle.backends.opencl.selection.offered);
+    on the common path — nothing forced, nothing measured — without importing anything more."""
+    backend = os.environ.get("NOODLE_BACKEND", "auto")
+    if opt_level < 1 or backend == "vm":
+        return frozenset()
+    if backend != "opencl":
+        from noodle.format.thresholds import opencl_measured
+        if not opencl_measured():
+            return frozenset()
+    from noodle.backends.opencl.selection import offered
+    return offered()
 
 
 def _image_for(root: str, name: str, module, cache: bool):

@@ -70,6 +70,7 @@ class _Resident:
     buffer: Any
     host: np.ndarray
     dirty: bool = False
+    borrowed: bool = False  # the ndarray's own memory (zero-copy), not a pooled buffer
 
 
 @dataclass
@@ -164,12 +165,22 @@ class Runtime:
         nbytes = count * np.dtype(dtype).itemsize
         return self._buffer(nbytes), nbytes
 
-    def upload(self, host: np.ndarray) -> Any:
-        """The device copy of `host`: the resident one, else a fresh upload."""
+    def upload(self, host: np.ndarray, writes: bool = False) -> Any:
+        """The device copy of `host`: the resident one, else a fresh one.  On a CPU device an array
+        the kernel only reads is not copied: the buffer is the ndarray's own memory (zero-copy).
+        An array a kernel writes is always copied, so that its writes reach the host only when
+        it succeeds."""
         key = _key(host)
         entry = self._resident.get(key)
-        if entry is not None:
+        if entry is not None and not (writes and entry.borrowed):
             return entry.buffer
+        if entry is not None:  # read in place before, written now: it needs a copy of its own
+            self.forget(host)
+        if not writes and self.info.kind == "cpu" and host.flags.c_contiguous and host.nbytes:
+            mf = self.cl.mem_flags
+            buf = self.cl.Buffer(self.context, mf.READ_ONLY | mf.USE_HOST_PTR, hostbuf=host)
+            self._resident[key] = _Resident(buf, host, borrowed=True)
+            return buf
         buf = self._buffer(host.nbytes)
         if host.nbytes:
             t = time.perf_counter()
@@ -196,14 +207,15 @@ class Runtime:
         for entry in self._resident.values():
             if entry.dirty:
                 self.download(entry)
-            self._release(entry.buffer, entry.host.nbytes)
+            if not entry.borrowed:
+                self._release(entry.buffer, entry.host.nbytes)
         self._resident.clear()
         self._chain = None
 
     def forget(self, host: np.ndarray) -> None:
         """Drop the device copy of `host` without copying it back (a kernel that failed wrote it)."""
         entry = self._resident.pop(_key(host), None)
-        if entry is not None:
+        if entry is not None and not entry.borrowed:
             self._release(entry.buffer, entry.host.nbytes)
 
     def written_back_first(self, hosts: list[np.ndarray]) -> None:
@@ -249,6 +261,13 @@ class Runtime:
                 if v.slot in written and not a.flags.c_contiguous:
                     raise Declined(f"`{v.name}` is a non-contiguous view: a kernel writing it would need a "
                                    "scatter back (its elements are copied to a contiguous buffer only to be read)")
+        arrays = [(v, env[v.slot]) for v in spec.values if isinstance(prune(value_type(v)), ArrayT)]
+        for slot in written:
+            w = env[slot]
+            for v, x in arrays:
+                if v.slot != slot and _key(x) != _key(w) and np.may_share_memory(w, x):
+                    raise Declined(f"`{v.name}` shares memory with an array the loop writes: an iteration "
+                                   "could read what another wrote")
         size = _work(spec, env)
         if not forced and size < threshold.get(spec.intent, 1 << 62):
             raise Declined(f"{size} elements, fewer than the {threshold.get(spec.intent)} from which "
@@ -296,6 +315,7 @@ class Runtime:
     def value_args(self, spec: KernelSpec, env: dict[int, Any], skip: "set[int] | None" = None,
                    swap: "dict[int, Any] | None" = None) -> list[Any]:
         """Kernel arguments for the spec's values: each array's buffer and lengths, each scalar."""
+        written = set(_written(spec))
         out: list[Any] = []
         for v in spec.values:
             if skip and v.slot in skip:
@@ -303,7 +323,7 @@ class Runtime:
             t = prune(value_type(v))
             x = env[v.slot]
             if isinstance(t, ArrayT):
-                out.append(swap[v.slot] if swap and v.slot in swap else self.upload(x))
+                out.append(swap[v.slot] if swap and v.slot in swap else self.upload(x, v.slot in written))
                 out += [np.int64(n) for n in x.shape]
             else:
                 out.append(_scalar(x, t))
@@ -454,7 +474,7 @@ class Runtime:
             raise Declined("the result shares memory with an input")
         if 0 in (n, m):
             return True
-        bufs = [self.upload(x) for x in (a, b, c)]
+        bufs = [self.upload(a), self.upload(b), self.upload(c, writes=True)]
         if self.info.kind == "cpu":
             self._enqueue(p.kernels["matmul"], *self.range([n]), *bufs, np.int64(n), np.int64(m), np.int64(pp))
         else:
@@ -486,7 +506,7 @@ class Runtime:
         if not (a.flags.c_contiguous and b.flags.c_contiguous):
             raise Declined("the sweeps' arrays are non-contiguous views")
         self.flush()
-        first = self.upload(a)
+        first = self.upload(a, writes=True)
         second, nbytes = self._buffer(a.nbytes), a.nbytes
         self.cl.enqueue_copy(self.queue, second, first)  # both buffers hold `a` outside the region
         kernel = p.kernels["sweep"]

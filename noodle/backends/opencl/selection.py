@@ -19,13 +19,14 @@ from typing import Any
 
 from noodle.backends.opencl.device import ENV, DeviceInfo
 from noodle.format.cache import read_file, user_cache_root, write_file
+from noodle.format.thresholds import OPENCL_FILE
 
 #: a size no array reaches: the variant is never chosen
 NEVER = 1 << 62
 
 
 def path() -> str:
-    return os.path.join(user_cache_root(), "opencl-tuning.json")
+    return os.path.join(user_cache_root(), OPENCL_FILE)
 
 
 def _load() -> dict[str, Any]:
