@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench bench-polybench setup setup-dev clean
+.PHONY: demo test test-slow bench bench-polybench bench-opencl setup setup-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,8 +30,18 @@ demo: setup
 test: setup-dev
 	$(BIN)/python -m pytest -n 2 -q
 
+# the long checks kept out of `make test` (e.g. `noodle tune` for OpenCL, measured for real)
+test-slow: setup-dev
+	$(BIN)/python -m pytest -q -m slow
+
 bench: setup-dev
 	$(BIN)/python bench/run.py
+
+# each intent on OpenCL (PoCL here; a GPU where there is one), LLVM, NumPy and Numba; on a GPU
+# machine `bash bench/device.sh` does the setup and this in one go
+bench-opencl: setup-dev
+	$(BIN)/pip install --quiet -e '.[dev,bench]' $(EDITABLE)
+	$(BIN)/python bench/opencl.py
 
 # PolyBench 4.2 in Noodle against NumPy and Numba (the `bench` extra); SIZE=MINI|SMALL|MEDIUM|LARGE
 SIZE ?= MEDIUM
