@@ -90,3 +90,18 @@ def test_tune_show_prints_the_table_and_explain_says_why_not_offered(cache, tmp_
     assert "OpenCL variant of the map nest in f: not offered" in out.stdout
     assert "OpenCL variant of the loop nest in g: none — the float sum `s` is not a reduction" in out.stdout
 
+
+
+def test_no_device_is_not_an_error_and_explain_says_why(cache) -> None:  # type: ignore[no-untyped-def]
+    import os
+
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    env = dict(os.environ, NOODLE_CACHE_DIR=str(cache), NOODLE_OPENCL_DEVICE="9:9", NOODLE_BACKEND="opencl")
+    run = subprocess.run([str(NOODLE), "run", "intents.nd"], capture_output=True, text=True, env=env, timeout=120,
+                         cwd=examples)
+    assert run.returncode == 0 and run.stdout == (examples / "intents.out").read_text(), run.stderr
+    out = subprocess.run([str(NOODLEC), "intents.nd", "--explain"], capture_output=True, text=True, env=env,
+                         timeout=120, cwd=examples)
+    assert out.returncode == 0 and "Traceback" not in out.stderr
+    assert "OpenCL: no device, no OpenCL variant is offered (NOODLE_OPENCL_DEVICE='9:9' names no device" in out.stdout
+    assert "OpenCL variant of the histogram nest in histogram: not offered: no device" in out.stdout
