@@ -188,8 +188,10 @@ class Kernels:
 
 
 @pytest.fixture(scope="module")
-def k() -> Kernels:
-    return Kernels()
+def k():  # type: ignore[no-untyped-def]
+    yield Kernels()
+    # a fault inside the backend falls back to the loops, so results stay right: count them here
+    assert RT is not None and RT.stats.internal == 0, RT.last_declined
 
 
 def ran(before: int) -> bool:

@@ -60,6 +60,7 @@ class Stats:
     kernel_s: float = 0.0
     builds: int = 0
     build_s: float = 0.0
+    internal: int = 0  # dispatches that failed inside this backend (a bug or a driver fault), not declined
 
     def copy(self) -> "Stats":
         return Stats(**self.__dict__)
@@ -239,9 +240,13 @@ class Runtime:
                 self.last_declined = str(why)
                 self.stats.declined += 1
                 ok = False
-            except BaseException:
+            except (KeyboardInterrupt, SystemExit):
                 self.flush()
                 raise
+            except Exception as e:  # noqa: BLE001 - a fault of this backend or the driver: the loops run
+                self.last_declined = f"the OpenCL backend failed ({type(e).__name__}: {e}): the loops ran"
+                self.stats.internal += 1
+                ok = False
             if ok and spec.keep:
                 self._chain = me
             else:
