@@ -43,6 +43,10 @@ bench-opencl: setup-dev
 	$(BIN)/pip install --quiet -e '.[dev,bench]' $(EDITABLE)
 	$(BIN)/python bench/opencl.py
 
+# rewrite tests/golden/ir/*.ir (the IR after each pass) after an intended change; review the diff
+golden: setup-dev
+	NOODLE_UPDATE_GOLDEN=1 $(BIN)/python -m pytest -q tests/test_golden_ir.py
+
 # PolyBench 4.2 in Noodle against NumPy and Numba (the `bench` extra); SIZE=MINI|SMALL|MEDIUM|LARGE
 SIZE ?= MEDIUM
 bench-polybench: setup-dev

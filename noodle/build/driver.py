@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from noodle.compiler import ast
 from noodle.compiler.checker import check
@@ -32,6 +33,8 @@ from noodle.vm.cache import read_cached
 class CompileOptions:
     opt_level: int = 1
     use_cache: bool = True
+    #: called with (pass name, module IR) after each pass over the program's main module
+    observe_passes: "Callable[[str, ir.Module], None] | None" = None
     #: intents given an OpenCL dispatch (noodle.backends.opencl.selection.offered); modules built
     #: with any are not cached (the cache holds the build every run of the program can use)
     offload: frozenset[str] = frozenset()
@@ -53,20 +56,23 @@ class Compiled:
 def compile_source(source: str, file: str, name: str, resolver=None, opt_level: int = 1,
                    interfaces: dict[str, ModuleInterface] | None = None,
                    expected_name: str | None = None,
+                   observe_passes: "Callable[[str, ir.Module], None] | None" = None,
                    offload: frozenset[str] = frozenset(),
                    offload_report: "list | None" = None) -> tuple[ir.Module, ModuleFile]:
     """Compile one module's text: parse, check and lower, optimise, emit.  Raises CompileError.
 
     `interfaces` holds what the modules compiled so far export (the resolver
     adds to it); `expected_name`, for an imported module, is the name its
-    header must give.
+    header must give.  `observe_passes(name, module_ir)` is called after each pass.
     """
     interfaces = interfaces if interfaces is not None else {}
     tree = parse(source, file)                                                  # 1. parse
     diags = DiagnosticBag()
     module_ir = check(tree, name, diags, resolver, interfaces, expected_name)  # 2. check, lower to IR
     diags.raise_if_errors({file: source})
-    run_passes(module_ir, opt_level, offload, offload_report)                   # 3. optimise
+    if observe_passes is not None:
+        observe_passes("", module_ir)  # as lowered, before the first pass
+    run_passes(module_ir, opt_level, observe_passes, offload, offload_report)   # 3. optimise
     module = emit_module(module_ir, source_hash(source))                       # 4. emit bytecode
     for imp in module.imports:
         dep = interfaces.get(imp.module)
@@ -155,6 +161,7 @@ class Project:
             try:
                 module_ir, module = compile_source(source, file, name, self.resolve_import, self.options.opt_level,
                                                    self.interfaces, expected_name=name if imported else None,
+                                                   observe_passes=None if imported else self.options.observe_passes,
                                                    offload=self.options.offload,
                                                    offload_report=self.options.offload_report)
             except CompileError as e:
@@ -223,3 +230,30 @@ def read_source(path: Path, display: str | None = None) -> str:
 def _diag(code: str, message: str, span: ast.Span, hint: str | None = None):
     bag = DiagnosticBag()
     return bag.error(code, message, span, hint)
+
+
+class PassTrace:
+    """The IR of a module as lowered and after each pass, as text: `noodlec --emit ir-passes`, golden tests.
+
+    A pass that changed nothing is one line (`== after dce: unchanged ==`), so what each pass did
+    reads as the difference between consecutive sections.
+    """
+
+    def __init__(self) -> None:
+        self.sections: list[str] = []
+        self._last = ""
+
+    def __call__(self, name: str, module: ir.Module) -> None:
+        from noodle.ir.printer import print_module
+
+        text = print_module(module)
+        if not name:
+            self.sections.append(f"== lowered ==\n{text}")
+        elif text == self._last:
+            self.sections.append(f"== after {name}: unchanged ==\n")
+        else:
+            self.sections.append(f"== after {name} ==\n{text}")
+        self._last = text
+
+    def text(self) -> str:
+        return "".join(s if s.endswith("\n") else s + "\n" for s in self.sections)

@@ -156,18 +156,18 @@ BY_NAME: dict[str, int] = {info.name: i for i, info in enumerate(_TABLE)}
 NUM_OPS = len(OPS)
 
 #: Binary operator opcodes by their IR operator name.
-BINARY_OPS: dict[str, str] = {
-    "int.add": "IADD", "int.sub": "ISUB", "int.mul": "IMUL", "int.floordiv": "IFLOORDIV",
-    "int.mod": "IMOD", "int.pow": "IPOW", "int.shl": "SHL", "int.shr": "SHR",
-    "int.and": "BAND", "int.or": "BOR", "int.xor": "BXOR",
-    "float.add": "FADD", "float.sub": "FSUB", "float.mul": "FMUL", "float.div": "FDIV",
-    "float.floordiv": "FFLOORDIV", "float.mod": "FMOD", "float.pow": "FPOW",
-    "str.concat": "SCONCAT", "str.repeat": "SREPEAT", "list.concat": "LCONCAT",
-    "cmp.eq": "EQ", "cmp.ne": "NE", "cmp.lt": "LT", "cmp.le": "LE", "cmp.gt": "GT", "cmp.ge": "GE",
-    "in": "IN", "not_in": "NOT_IN",
+BINARY_OPS: dict[str, Op] = {
+    "int.add": Op.IADD, "int.sub": Op.ISUB, "int.mul": Op.IMUL, "int.floordiv": Op.IFLOORDIV,
+    "int.mod": Op.IMOD, "int.pow": Op.IPOW, "int.shl": Op.SHL, "int.shr": Op.SHR,
+    "int.and": Op.BAND, "int.or": Op.BOR, "int.xor": Op.BXOR,
+    "float.add": Op.FADD, "float.sub": Op.FSUB, "float.mul": Op.FMUL, "float.div": Op.FDIV,
+    "float.floordiv": Op.FFLOORDIV, "float.mod": Op.FMOD, "float.pow": Op.FPOW,
+    "str.concat": Op.SCONCAT, "str.repeat": Op.SREPEAT, "list.concat": Op.LCONCAT,
+    "cmp.eq": Op.EQ, "cmp.ne": Op.NE, "cmp.lt": Op.LT, "cmp.le": Op.LE, "cmp.gt": Op.GT, "cmp.ge": Op.GE,
+    "in": Op.IN, "not_in": Op.NOT_IN,
 }
-UNARY_OPS: dict[str, str] = {
-    "int.neg": "INEG", "float.neg": "FNEG", "not": "NOT", "int.to_float": "I2F", "to_str": "TO_STR",
+UNARY_OPS: dict[str, Op] = {
+    "int.neg": Op.INEG, "float.neg": Op.FNEG, "not": Op.NOT, "int.to_float": Op.I2F, "to_str": Op.TO_STR,
 }
 
 WORDS_PER_INSTR = 4

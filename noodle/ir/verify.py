@@ -42,5 +42,6 @@ def _body(f: ir.Function, body: list[ir.Stmt], nlocals: int, in_loop: bool) -> N
 
 
 def verify_module(m: ir.Module) -> None:
+    """Verify every function of a module (after each pass in debug runs)."""
     for f in m.functions:
         verify_function(f)

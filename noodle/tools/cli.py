@@ -171,8 +171,8 @@ def _noodle_cli() -> None:
     cli(prog_name="noodle")
 
 
-def _compile(file: str, opt: int, use_cache: bool = False, offload: "frozenset[str] | None" = None,
-             report: "list | None" = None):
+def _compile(file: str, opt: int, use_cache: bool = False, observe_passes=None,
+             offload: "frozenset[str] | None" = None, report: "list | None" = None):
     from pathlib import Path
 
     from noodle.backends.opencl.selection import offered
@@ -180,7 +180,8 @@ def _compile(file: str, opt: int, use_cache: bool = False, offload: "frozenset[s
 
     p = Path(file)
     offload = (offered() if opt >= 1 else frozenset()) if offload is None else offload
-    project = Project(p.parent if str(p.parent) else Path("."), CompileOptions(opt, use_cache, offload, report))
+    project = Project(p.parent if str(p.parent) else Path("."),
+                      CompileOptions(opt, use_cache, observe_passes, offload, report))
     return project.compile_file(p, display=file)
 
 
@@ -196,8 +197,9 @@ def _noodlec_cli() -> None:
     @click.argument("file")
     @click.option("-o", "output", help="output .nbc path (default: FILE with .nbc)")
     @click.option("-O", "opt", type=click.IntRange(0, 2), default=1, help="optimisation level 0, 1 or 2")
-    @click.option("--emit", type=click.Choice(["ast", "ir", "bytecode", "llvm", "opencl"]),
-                  help="print a stage instead of writing")
+    @click.option("--emit", type=click.Choice(["ast", "ir", "ir-passes", "bytecode", "llvm", "opencl"]),
+                  help="print a stage instead of writing (ir-passes: the IR as lowered and after each pass; "
+                       "opencl: the kernels of every recognised loop nest)")
     @click.option("--explain", is_flag=True, help="say, function by function, what runs natively and why not")
     @click.option("--json", "as_json", is_flag=True, help="diagnostics as a JSON list")
     @click.version_option(package_name="noodle-lang", prog_name="noodlec")
@@ -211,6 +213,12 @@ def _noodlec_cli() -> None:
                 import pprint
                 tree = parse(read_source(Path(file), file), file)
                 click.echo(pprint.pformat(tree, width=110, sort_dicts=False))
+                return
+            if emit == "ir-passes":
+                from noodle.build.driver import PassTrace
+                trace = PassTrace()
+                _compile(file, opt, observe_passes=trace)
+                click.echo(trace.text(), nl=False)
                 return
             if emit == "opencl":
                 from noodle.ir.kernels import OFFLOADABLE

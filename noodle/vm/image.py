@@ -200,9 +200,9 @@ def export_types(module: Any) -> dict[str, str]:
 
 def imported_uses(module: Any) -> dict[str, list[str]]:
     """For each imported module, the names this module's bytecode takes from it."""
-    from noodle.format.opcodes import BY_NAME
+    from noodle.format.opcodes import Op
 
-    load_mod, call_mod = BY_NAME["LOAD_MOD"], BY_NAME["CALL_MOD"]
+    load_mod, call_mod = Op.LOAD_MOD.value, Op.CALL_MOD.value
     uses: dict[str, set[str]] = {}
     for f in module.functions:
         code = f.code

@@ -23,22 +23,50 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Callable
 
 from noodle.stdlib.natives import NATIVES
 from noodle.format.module_file import FunctionCode, LoadError, ModuleFile
-from noodle.format.opcodes import OPS, WORDS_PER_INSTR
+from noodle.format.opcodes import NUM_OPS, OPS, WORDS_PER_INSTR, Op
 
 MIN, MAX = -(2**63), 2**63 - 1
 _CHECKED = "(_t if {lo} <= (_t := {expr}) <= {hi} else _ovf())"
 
 _PLAIN_BINARY = {
-    "BAND": "&", "BOR": "|", "BXOR": "^", "IMOD": "%",
-    "FADD": "+", "FSUB": "-", "FMUL": "*", "FDIV": "/", "FFLOORDIV": "//", "FMOD": "%",
-    "LCONCAT": "+",
-    "EQ": "==", "NE": "!=", "LT": "<", "LE": "<=", "GT": ">", "GE": ">=", "IN": "in", "NOT_IN": "not in",
+    Op.BAND: "&", Op.BOR: "|", Op.BXOR: "^", Op.IMOD: "%",
+    Op.FADD: "+", Op.FSUB: "-", Op.FMUL: "*", Op.FDIV: "/", Op.FFLOORDIV: "//", Op.FMOD: "%",
+    Op.LCONCAT: "+",
+    Op.EQ: "==", Op.NE: "!=", Op.LT: "<", Op.LE: "<=", Op.GT: ">", Op.GE: ">=", Op.IN: "in", Op.NOT_IN: "not in",
 }
-_FLOAT_ARITH = {"FADD", "FSUB", "FMUL", "FDIV", "FFLOORDIV", "FMOD", "FPOW"}
-_CHECKED_BINARY = {"IADD": "+", "ISUB": "-", "IMUL": "*", "IFLOORDIV": "//"}
+_FLOAT_ARITH = {Op.FADD, Op.FSUB, Op.FMUL, Op.FDIV, Op.FFLOORDIV, Op.FMOD, Op.FPOW}
+_CHECKED_BINARY = {Op.IADD: "+", Op.ISUB: "-", Op.IMUL: "*", Op.IFLOORDIV: "//"}
+
+#: opcode -> the Translator method that translates it (filled by @_handles on the methods)
+_STEPS: "list[Callable[..., int] | None]" = [None] * NUM_OPS
+
+
+def _handles(*ops: Op) -> "Callable[[Callable[..., int]], Callable[..., int]]":
+    """Register a Translator method as the translation of `ops`."""
+    def deco(fn: "Callable[..., int]") -> "Callable[..., int]":
+        for op in ops:
+            assert _STEPS[op] is None, f"two translations of {op.name}"
+            _STEPS[op] = fn
+        return fn
+    return deco
+
+
+def _args(stack: "list[_Val]", k: int) -> list[str]:
+    """The texts of the top `k` values, bottom first, taken off the stack."""
+    if k == 0:
+        return []
+    vals = [v.text for v in stack[-k:]]
+    del stack[-k:]
+    return vals
+
+
+def translated_ops() -> frozenset[Op]:
+    """The opcodes the translator has a translation for (every one: tests/test_opcodes.py)."""
+    return frozenset(Op(i) for i, fn in enumerate(_STEPS) if fn is not None)
 
 
 def _atom(text: str) -> str:
@@ -88,7 +116,7 @@ class TranslateError(Exception):
 SKIP_LOW, SKIP_HIGH = 1, 2
 
 
-def checked(op: str, x: str, y: str, y_const: int | None, skip: int = 0) -> str:
+def checked(op: Op, x: str, y: str, y_const: int | None, skip: int = 0) -> str:
     """An int operation with the overflow checks it still needs.
 
     `skip` holds the bounds the optimiser proved (bit 0 lower, bit 1 upper).
@@ -96,12 +124,12 @@ def checked(op: str, x: str, y: str, y_const: int | None, skip: int = 0) -> str:
     range, `n + 1` only rise above it.
     """
     expr = f"{x} {_CHECKED_BINARY[op]} {y}"
-    if y_const is not None and op in ("IADD", "ISUB"):
-        rises = (y_const >= 0) == (op == "IADD")
+    if y_const is not None and op in (Op.IADD, Op.ISUB):
+        rises = (y_const >= 0) == (op is Op.IADD)
         skip |= SKIP_LOW if rises else SKIP_HIGH
         if y_const == 0:
             skip = SKIP_LOW | SKIP_HIGH
-    if y_const is not None and (op == "IFLOORDIV" and y_const != -1 or op == "IMUL" and y_const in (0, 1)):
+    if y_const is not None and (op is Op.IFLOORDIV and y_const != -1 or op is Op.IMUL and y_const in (0, 1)):
         skip = SKIP_LOW | SKIP_HIGH  # only MIN // -1 overflows a floor division
     if skip == SKIP_LOW | SKIP_HIGH:
         return f"({expr})"
@@ -298,14 +326,14 @@ class Translator:
             self.emit(st, indent, f"{name} = {v.text}", pc)
             stack[k] = _Val(name)
 
-    def expr_region(self, st: _Fn, pc: int, stack: list[_Val], closers: tuple[str, ...]) -> tuple[_Val, int]:
+    def expr_region(self, st: _Fn, pc: int, stack: list[_Val], closer: Op) -> tuple[_Val, int]:
         """Translate an expression region; return its value and the index of the op that closed it."""
         f = st.code
         n = len(f.lines)
         base = len(stack)
         self.region_depth += 1
         try:
-            while pc < n and OPS[f.code[pc * 4]].name not in closers:
+            while pc < n and f.code[pc * 4] != closer:
                 pc = self.step(st, pc, 0, stack)
         finally:
             self.region_depth -= 1
@@ -317,235 +345,441 @@ class Translator:
         """Translate the instruction at `pc` (and any region it opens); return the next pc."""
         f = st.code
         i = pc * WORDS_PER_INSTR
-        op, a, b, c = f.code[i], f.code[i + 1], f.code[i + 2], f.code[i + 3]
-        name = OPS[op].name
-        push = stack.append
+        op = f.code[i]
+        handler = _STEPS[op] if 0 <= op < NUM_OPS else None
+        if handler is None:
+            raise TranslateError(f"unexpected {OPS[op].name if 0 <= op < NUM_OPS else op} at {pc}")
+        return handler(self, st, f, Op(op), pc, indent, stack, f.code[i + 1], f.code[i + 2], f.code[i + 3])
 
-        def pop() -> str:
-            return stack.pop().text
+    # ---- one handler per opcode (or group of opcodes), registered in _STEPS by @_handles
 
-        def popv() -> _Val:
-            return stack.pop()
-
-        def args(k: int) -> list[str]:
-            if k == 0:
-                return []
-            vals = [v.text for v in stack[-k:]]
-            del stack[-k:]
-            return vals
-
-        # ---- values
-        if name == "CONST":
-            v = self.m.consts[a]
-            push(_Val(self.const(a), literal=v if isinstance(v, str) else None))
-        elif name == "LOAD_LOCAL":
-            push(_Val(self.local(f, a)))
-        elif name == "LOAD_FREE":
-            push(_Val(f"v{f.depth - a}_{b}"))
-        elif name == "LOAD_GLOBAL":
-            push(_Val(f"g{a}"))
-        elif name == "LOAD_FUNC" or name == "MAKE_CLOSURE":
-            push(_Val(f"f{a}"))
-        elif name == "LOAD_MOD":
-            push(_Val(f"M{a}[{self.m.names[b]!r}]"))
-        elif name in _CHECKED_BINARY:
-            y, x = popv(), popv()
-            push(_Val(checked(name, x.text, y.text, self.int_const(y), a)))
-        elif name in _PLAIN_BINARY:
-            y, x = popv(), popv()
-            xt, yt = x.text, y.text
-            if name in _FLOAT_ARITH:
-                if x.inner is not None and y.inner is None:
-                    xt = x.inner
-                elif y.inner is not None and x.inner is None:
-                    yt = y.inner
-            push(_Val(f"({xt} {_PLAIN_BINARY[name]} {yt})"))
-        elif name == "IPOW":
-            y, x = pop(), pop()
-            push(_Val(f"_ipow({x}, {y})"))
-        elif name == "FPOW":
-            y, x = pop(), pop()
-            push(_Val(f"_fpow({x}, {y})"))
-        elif name == "SHL":
-            y, x = pop(), pop()
-            push(_Val(f"_shl({x}, {y})"))
-        elif name == "SHR":
-            y, x = pop(), pop()
-            push(_Val(f"_shr({x}, {y})"))
-        elif name == "SREPEAT":
-            y, x = pop(), pop()
-            push(_Val(f"_srepeat({x}, {y})"))
-        elif name == "INEG":  # only -MIN leaves the range
-            x = pop()
-            push(_Val(f"(-{x})" if a & SKIP_HIGH else f"(_t if (_t := -{x}) <= {MAX} else _ovf())"))
-        elif name == "FNEG":
-            push(_Val(f"(-{pop()})"))
-        elif name == "I2F":
-            x = pop()
-            push(_Val(f"float({x})", inner=x))
-        elif name == "NOT":
-            push(_Val(f"(not {pop()})"))
-        elif name == "TO_STR":
-            push(_Val(f"_str({pop()})"))
-        elif name == "BUILD_LIST":
-            push(_Val("[" + ", ".join(args(a)) + "]"))
-        elif name == "BUILD_TUPLE":
-            items = args(a)
-            push(_Val("(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"))
-        elif name == "BUILD_MAP":
-            flat = args(2 * a)
-            push(_Val("{" + ", ".join(f"{flat[j]}: {flat[j + 1]}" for j in range(0, len(flat), 2)) + "}"))
-        elif name == "BUILD_STR" or name == "SCONCAT":
-            n = a if name == "BUILD_STR" else 2
-            vals = stack[len(stack) - n:] if n else []
-            del stack[len(stack) - len(vals):]
-            flat = [p for v in vals for p in (v.parts or [v])]
-            push(_Val(build_string(flat), parts=flat))
-        elif name == "I2S":
-            x = pop()
-            push(_Val(f"str({x})", formatted=(x, "")))
-        elif name == "F2S":
-            x = pop()
-            push(_Val(f"repr({x})", formatted=(x, "!r")))  # repr of a float is Noodle's text: 0.1, 1e-09, inf
-        elif name == "BUILD_RANGE":
-            hi, lo = pop(), pop()
-            push(_Val(f"_range_incl({lo}, {hi})" if a else f"range({lo}, {hi})"))
-        elif name == "INDEX":
-            k, x = pop(), pop()
-            push(_Val(f"{x}[{k}]"))
-        elif name == "SLICE":
-            hi = pop() if b else ""
-            lo = pop() if a else ""
-            x = pop()
-            push(_Val(f"{x}[{lo}:{hi}]"))
-        elif name == "GET_FIELD":
-            push(_Val(f"{_atom(pop())}.f_{self.m.names[a]}"))
-        elif name == "TUPLE_GET":
-            push(_Val(f"{pop()}[{a}]"))
-        elif name == "NEW":
-            push(_Val(f"S{a}(" + ", ".join(args(b)) + ")"))
-        elif name == "CALL":
-            push(_Val(self.call_site(st, f"f{a}(" + ", ".join(args(b)) + ")", pc)))
-        elif name == "CALL_MOD":
-            push(_Val(self.call_site(st, f"M{a}[{self.m.names[b]!r}](" + ", ".join(args(c)) + ")", pc)))
-        elif name == "CALL_VALUE":
-            xs = args(a)
-            fn = pop()
-            push(_Val(self.call_site(st, f"{fn}(" + ", ".join(xs) + ")", pc)))
-        elif name == "CALL_NATIVE":
-            xs = args(b)
-            nat = NATIVES[self.m.names[a]]
-            if nat.inline is not None:
-                push(_Val("(" + nat.inline.format(*map(_atom, xs)) + ")"))
-            else:
-                push(_Val(self.call_site(st, f"{self.native_ref(a)}(" + ", ".join(xs) + ")", pc)))
-        elif name in ("AND", "OR"):
-            left = pop()
-            right, end = self.expr_region(st, pc + 1, stack, ("END_EXPR",))
-            push(_Val(f"({left} {'and' if name == 'AND' else 'or'} {right.text})"))
-            return end + 1
-        elif name == "COND":
-            cond = pop()
-            then, mid = self.expr_region(st, pc + 1, stack, ("ELSE_EXPR",))
-            other, end = self.expr_region(st, mid + 1, stack, ("END_EXPR",))
-            push(_Val(f"({then.text} if {cond} else {other.text})"))
-            return end + 1
-        # ---- statements
-        elif name == "NOP":
-            pass
-        elif name == "STORE_LOCAL":
-            self.emit(st, indent, f"{self.local(f, a)} = {pop()}", pc)
-        elif name == "STORE_FREE":
-            target = f"v{f.depth - a}_{b}"
-            st.nonlocals.add(target)
-            self.emit(st, indent, f"{target} = {pop()}", pc)
-        elif name == "STORE_GLOBAL":
-            st.globals_stored.add(a)
-            self.emit(st, indent, f"g{a} = {pop()}", pc)
-        elif name == "POP":
-            self.emit(st, indent, pop(), pc)
-        elif name == "STORE_INDEX":  # value, obj, index: the value is evaluated first, as in Python
-            k, x, v = pop(), pop(), pop()
-            self.emit(st, indent, f"{x}[{k}] = {v}", pc)
-        elif name == "SET_FIELD":  # value, obj
-            x, v = pop(), pop()
-            self.emit(st, indent, f"{_atom(x)}.f_{self.m.names[a]} = {v}", pc)
-        elif name == "RETURN":
-            self.emit(st, indent, f"return {pop()}", pc)
-        elif name == "RETURN_NONE":
-            self.emit(st, indent, "return None", pc)
-        elif name == "THROW":
-            self.emit(st, indent, f"raise _throw({pop()})", pc)
-        elif name == "ASSERT":
-            msg, cond = pop(), pop()
-            self.emit(st, indent, f"if not {cond}: raise _assert_fail({msg})", pc)
-        elif name == "BREAK":
-            self.emit(st, indent, "break", pc)
-        elif name == "CONTINUE":
-            self.emit(st, indent, "continue", pc)
-        elif name == "BREAK_IF_FALSE":
-            self.emit(st, indent, f"if not {pop()}: break", pc)
-        elif name == "IF":
-            self.emit(st, indent, f"if {pop()}:", pc)
-            end = self.block(st, pc + 1, indent + 1)
-            if OPS[f.code[end * 4]].name == "ELSE":
-                self.emit(st, indent, "else:", end)
-                end = self.block(st, end + 1, indent + 1)
-            return self.expect_end(st, end)
-        elif name == "LOOP":
-            # `while cond:` when the loop starts with its condition, else `while True:`
-            probe: list[_Val] = []
-            saved = len(st.lines)
-            calls_saved = len(st.calls)
-            q = pc + 1
-            self.region_depth += 1
-            try:
-                while q < len(f.lines) and OPS[f.code[q * 4]].role == "expr":
-                    q = self.step(st, q, 0, probe)
-            except TranslateError:
-                probe, q = [], pc + 1
-            finally:
-                self.region_depth -= 1
-            if probe and _too_deep(probe[-1].text):
-                probe = []  # a condition too long for one line is computed in the loop body
-            if len(st.lines) == saved and len(probe) == 1 and q < len(f.lines) \
-                    and OPS[f.code[q * 4]].name == "BREAK_IF_FALSE":
-                self.emit(st, indent, f"while {probe[0].text}:", pc)
-                self.tick(st, indent + 1, pc)
-                end = self.block(st, q + 1, indent + 1)
-            else:
-                del st.lines[saved:]
-                del st.calls[calls_saved:]
-                self.emit(st, indent, "while True:", pc)
-                self.tick(st, indent + 1, pc)
-                end = self.block(st, pc + 1, indent + 1)
-            return self.expect_end(st, end)
-        elif name == "FOR_RANGE":
-            step, stop, start = pop(), pop(), pop()
-            if step == "1":
-                rng = f"range({stop})" if start == "0" else f"range({start}, {stop})"
-            else:
-                rng = f"range({start}, {stop}, {step})"
-            self.emit(st, indent, f"for {self.local(f, a)} in {rng}:", pc)
-            self.tick(st, indent + 1, pc)
-            return self.expect_end(st, self.block(st, pc + 1, indent + 1))
-        elif name == "FOR_EACH":
-            self.emit(st, indent, f"for {self.local(f, a)} in {pop()}:", pc)
-            self.tick(st, indent + 1, pc)
-            return self.expect_end(st, self.block(st, pc + 1, indent + 1))
-        elif name == "TRY":
-            self.emit(st, indent, "try:", pc)
-            mid = self.block(st, pc + 1, indent + 1)
-            i2 = mid * WORDS_PER_INSTR
-            if OPS[f.code[i2]].name != "CATCH":
-                raise TranslateError("TRY without CATCH")
-            self.emit(st, indent, "except _Exception as _e:", mid)
-            if f.code[i2 + 3]:
-                self.emit(st, indent + 1, f"{self.local(f, f.code[i2 + 1])} = _catch(_e)", mid)
-            return self.expect_end(st, self.block(st, mid + 1, indent + 1))
-        else:
-            raise TranslateError(f"unexpected {name} at {pc}")
+    @_handles(Op.CONST)
+    def _const(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
+            a: int, b: int, c: int) -> int:
+        v = self.m.consts[a]
+        stack.append(_Val(self.const(a), literal=v if isinstance(v, str) else None))
         return pc + 1
+
+    @_handles(Op.LOAD_LOCAL)
+    def _load_local(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
+            a: int, b: int, c: int) -> int:
+        stack.append(_Val(self.local(f, a)))
+        return pc + 1
+
+    @_handles(Op.LOAD_FREE)
+    def _load_free(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
+            a: int, b: int, c: int) -> int:
+        stack.append(_Val(f"v{f.depth - a}_{b}"))
+        return pc + 1
+
+    @_handles(Op.LOAD_GLOBAL)
+    def _load_global(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
+            a: int, b: int, c: int) -> int:
+        stack.append(_Val(f"g{a}"))
+        return pc + 1
+
+    @_handles(Op.LOAD_FUNC, Op.MAKE_CLOSURE)
+    def _load_func_make_closure(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
+            a: int, b: int, c: int) -> int:
+        stack.append(_Val(f"f{a}"))
+        return pc + 1
+
+    @_handles(Op.LOAD_MOD)
+    def _load_mod(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
+            a: int, b: int, c: int) -> int:
+        stack.append(_Val(f"M{a}[{self.m.names[b]!r}]"))
+        return pc + 1
+
+    @_handles(*_CHECKED_BINARY)
+    def _checked_binary(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
+            a: int, b: int, c: int) -> int:
+        y, x = stack.pop(), stack.pop()
+        stack.append(_Val(checked(op, x.text, y.text, self.int_const(y), a)))
+        return pc + 1
+
+    @_handles(*_PLAIN_BINARY)
+    def _plain_binary(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
+            a: int, b: int, c: int) -> int:
+        y, x = stack.pop(), stack.pop()
+        xt, yt = x.text, y.text
+        if op in _FLOAT_ARITH:
+            if x.inner is not None and y.inner is None:
+                xt = x.inner
+            elif y.inner is not None and x.inner is None:
+                yt = y.inner
+        stack.append(_Val(f"({xt} {_PLAIN_BINARY[op]} {yt})"))
+        return pc + 1
+
+    @_handles(Op.IPOW)
+    def _ipow(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
+            a: int, b: int, c: int) -> int:
+        y, x = stack.pop().text, stack.pop().text
+        stack.append(_Val(f"_ipow({x}, {y})"))
+        return pc + 1
+
+    @_handles(Op.FPOW)
+    def _fpow(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
+            a: int, b: int, c: int) -> int:
+        y, x = stack.pop().text, stack.pop().text
+        stack.append(_Val(f"_fpow({x}, {y})"))
+        return pc + 1
+
+    @_handles(Op.SHL)
+    def _shl(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
+            a: int, b: int, c: int) -> int:
+        y, x = stack.pop().text, stack.pop().text
+        stack.append(_Val(f"_shl({x}, {y})"))
+        return pc + 1
+
+    @_handles(Op.SHR)
+    def _shr(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
+            a: int, b: int, c: int) -> int:
+        y, x = stack.pop().text, stack.pop().text
+        stack.append(_Val(f"_shr({x}, {y})"))
+        return pc + 1
+
+    @_handles(Op.SREPEAT)
+    def _srepeat(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
+            a: int, b: int, c: int) -> int:
+        y, x = stack.pop().text, stack.pop().text
+        stack.append(_Val(f"_srepeat({x}, {y})"))
+        return pc + 1
+
+    @_handles(Op.INEG)
+    def _ineg(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
+            a: int, b: int, c: int) -> int:
+        # only -MIN leaves the range
+        x = stack.pop().text
+        stack.append(_Val(f"(-{x})" if a & SKIP_HIGH else f"(_t if (_t := -{x}) <= {MAX} else _ovf())"))
+        return pc + 1
+
+    @_handles(Op.FNEG)
+    def _fneg(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
+            a: int, b: int, c: int) -> int:
+        stack.append(_Val(f"(-{stack.pop().text})"))
+        return pc + 1
+
+    @_handles(Op.I2F)
+    def _i2f(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
+            a: int, b: int, c: int) -> int:
+        x = stack.pop().text
+        stack.append(_Val(f"float({x})", inner=x))
+        return pc + 1
+
+    @_handles(Op.NOT)
+    def _not(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
+            a: int, b: int, c: int) -> int:
+        stack.append(_Val(f"(not {stack.pop().text})"))
+        return pc + 1
+
+    @_handles(Op.TO_STR)
+    def _to_str(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
+            a: int, b: int, c: int) -> int:
+        stack.append(_Val(f"_str({stack.pop().text})"))
+        return pc + 1
+
+    @_handles(Op.BUILD_LIST)
+    def _build_list(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
+            a: int, b: int, c: int) -> int:
+        stack.append(_Val("[" + ", ".join(_args(stack, a)) + "]"))
+        return pc + 1
+
+    @_handles(Op.BUILD_TUPLE)
+    def _build_tuple(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
+            a: int, b: int, c: int) -> int:
+        items = _args(stack, a)
+        stack.append(_Val("(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"))
+        return pc + 1
+
+    @_handles(Op.BUILD_MAP)
+    def _build_map(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
+            a: int, b: int, c: int) -> int:
+        flat = _args(stack, 2 * a)
+        stack.append(_Val("{" + ", ".join(f"{flat[j]}: {flat[j + 1]}" for j in range(0, len(flat), 2)) + "}"))
+        return pc + 1
+
+    @_handles(Op.BUILD_STR, Op.SCONCAT)
+    def _build_str_sconcat(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
+            a: int, b: int, c: int) -> int:
+        n = a if op is Op.BUILD_STR else 2
+        vals = stack[len(stack) - n:] if n else []
+        del stack[len(stack) - len(vals):]
+        flat = [p for v in vals for p in (v.parts or [v])]
+        stack.append(_Val(build_string(flat), parts=flat))
+        return pc + 1
+
+    @_handles(Op.I2S)
+    def _i2s(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
+            a: int, b: int, c: int) -> int:
+        x = stack.pop().text
+        stack.append(_Val(f"str({x})", formatted=(x, "")))
+        return pc + 1
+
+    @_handles(Op.F2S)
+    def _f2s(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
+            a: int, b: int, c: int) -> int:
+        x = stack.pop().text
+        stack.append(_Val(f"repr({x})", formatted=(x, "!r")))  # repr of a float is Noodle's text: 0.1, 1e-09, inf
+        return pc + 1
+
+    @_handles(Op.BUILD_RANGE)
+    def _build_range(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
+            a: int, b: int, c: int) -> int:
+        hi, lo = stack.pop().text, stack.pop().text
+        stack.append(_Val(f"_range_incl({lo}, {hi})" if a else f"range({lo}, {hi})"))
+        return pc + 1
+
+    @_handles(Op.INDEX)
+    def _index(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
+            a: int, b: int, c: int) -> int:
+        k, x = stack.pop().text, stack.pop().text
+        stack.append(_Val(f"{x}[{k}]"))
+        return pc + 1
+
+    @_handles(Op.SLICE)
+    def _slice(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
+            a: int, b: int, c: int) -> int:
+        hi = stack.pop().text if b else ""
+        lo = stack.pop().text if a else ""
+        x = stack.pop().text
+        stack.append(_Val(f"{x}[{lo}:{hi}]"))
+        return pc + 1
+
+    @_handles(Op.GET_FIELD)
+    def _get_field(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
+            a: int, b: int, c: int) -> int:
+        stack.append(_Val(f"{_atom(stack.pop().text)}.f_{self.m.names[a]}"))
+        return pc + 1
+
+    @_handles(Op.TUPLE_GET)
+    def _tuple_get(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
+            a: int, b: int, c: int) -> int:
+        stack.append(_Val(f"{stack.pop().text}[{a}]"))
+        return pc + 1
+
+    @_handles(Op.NEW)
+    def _new(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
+            a: int, b: int, c: int) -> int:
+        stack.append(_Val(f"S{a}(" + ", ".join(_args(stack, b)) + ")"))
+        return pc + 1
+
+    @_handles(Op.CALL)
+    def _call(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
+            a: int, b: int, c: int) -> int:
+        stack.append(_Val(self.call_site(st, f"f{a}(" + ", ".join(_args(stack, b)) + ")", pc)))
+        return pc + 1
+
+    @_handles(Op.CALL_MOD)
+    def _call_mod(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
+            a: int, b: int, c: int) -> int:
+        stack.append(_Val(self.call_site(st, f"M{a}[{self.m.names[b]!r}](" + ", ".join(_args(stack, c)) + ")", pc)))
+        return pc + 1
+
+    @_handles(Op.CALL_VALUE)
+    def _call_value(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
+            a: int, b: int, c: int) -> int:
+        xs = _args(stack, a)
+        fn = stack.pop().text
+        stack.append(_Val(self.call_site(st, f"{fn}(" + ", ".join(xs) + ")", pc)))
+        return pc + 1
+
+    @_handles(Op.CALL_NATIVE)
+    def _call_native(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
+            a: int, b: int, c: int) -> int:
+        xs = _args(stack, b)
+        nat = NATIVES[self.m.names[a]]
+        if nat.inline is not None:
+            stack.append(_Val("(" + nat.inline.format(*map(_atom, xs)) + ")"))
+        else:
+            stack.append(_Val(self.call_site(st, f"{self.native_ref(a)}(" + ", ".join(xs) + ")", pc)))
+        return pc + 1
+
+    @_handles(Op.AND, Op.OR)
+    def _and_or(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
+            a: int, b: int, c: int) -> int:
+        left = stack.pop().text
+        right, end = self.expr_region(st, pc + 1, stack, Op.END_EXPR)
+        stack.append(_Val(f"({left} {'and' if op is Op.AND else 'or'} {right.text})"))
+        return end + 1
+
+    @_handles(Op.COND)
+    def _cond(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
+            a: int, b: int, c: int) -> int:
+        cond = stack.pop().text
+        then, mid = self.expr_region(st, pc + 1, stack, Op.ELSE_EXPR)
+        other, end = self.expr_region(st, mid + 1, stack, Op.END_EXPR)
+        stack.append(_Val(f"({then.text} if {cond} else {other.text})"))
+        return end + 1
+
+    @_handles(Op.NOP)
+    def _nop(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
+            a: int, b: int, c: int) -> int:
+        return pc + 1
+
+    @_handles(Op.STORE_LOCAL)
+    def _store_local(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
+            a: int, b: int, c: int) -> int:
+        self.emit(st, indent, f"{self.local(f, a)} = {stack.pop().text}", pc)
+        return pc + 1
+
+    @_handles(Op.STORE_FREE)
+    def _store_free(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
+            a: int, b: int, c: int) -> int:
+        target = f"v{f.depth - a}_{b}"
+        st.nonlocals.add(target)
+        self.emit(st, indent, f"{target} = {stack.pop().text}", pc)
+        return pc + 1
+
+    @_handles(Op.STORE_GLOBAL)
+    def _store_global(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
+            a: int, b: int, c: int) -> int:
+        st.globals_stored.add(a)
+        self.emit(st, indent, f"g{a} = {stack.pop().text}", pc)
+        return pc + 1
+
+    @_handles(Op.POP)
+    def _pop(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
+            a: int, b: int, c: int) -> int:
+        self.emit(st, indent, stack.pop().text, pc)
+        return pc + 1
+
+    @_handles(Op.STORE_INDEX)
+    def _store_index(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
+            a: int, b: int, c: int) -> int:
+        # value, obj, index: the value is evaluated first, as in Python
+        k, x, v = stack.pop().text, stack.pop().text, stack.pop().text
+        self.emit(st, indent, f"{x}[{k}] = {v}", pc)
+        return pc + 1
+
+    @_handles(Op.SET_FIELD)
+    def _set_field(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
+            a: int, b: int, c: int) -> int:
+        # value, obj
+        x, v = stack.pop().text, stack.pop().text
+        self.emit(st, indent, f"{_atom(x)}.f_{self.m.names[a]} = {v}", pc)
+        return pc + 1
+
+    @_handles(Op.RETURN)
+    def _return(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
+            a: int, b: int, c: int) -> int:
+        self.emit(st, indent, f"return {stack.pop().text}", pc)
+        return pc + 1
+
+    @_handles(Op.RETURN_NONE)
+    def _return_none(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
+            a: int, b: int, c: int) -> int:
+        self.emit(st, indent, "return None", pc)
+        return pc + 1
+
+    @_handles(Op.THROW)
+    def _throw(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
+            a: int, b: int, c: int) -> int:
+        self.emit(st, indent, f"raise _throw({stack.pop().text})", pc)
+        return pc + 1
+
+    @_handles(Op.ASSERT)
+    def _assert(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
+            a: int, b: int, c: int) -> int:
+        msg, cond = stack.pop().text, stack.pop().text
+        self.emit(st, indent, f"if not {cond}: raise _assert_fail({msg})", pc)
+        return pc + 1
+
+    @_handles(Op.BREAK)
+    def _break(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
+            a: int, b: int, c: int) -> int:
+        self.emit(st, indent, "break", pc)
+        return pc + 1
+
+    @_handles(Op.CONTINUE)
+    def _continue(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
+            a: int, b: int, c: int) -> int:
+        self.emit(st, indent, "continue", pc)
+        return pc + 1
+
+    @_handles(Op.BREAK_IF_FALSE)
+    def _break_if_false(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
+            a: int, b: int, c: int) -> int:
+        self.emit(st, indent, f"if not {stack.pop().text}: break", pc)
+        return pc + 1
+
+    @_handles(Op.IF)
+    def _if(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
+            a: int, b: int, c: int) -> int:
+        self.emit(st, indent, f"if {stack.pop().text}:", pc)
+        end = self.block(st, pc + 1, indent + 1)
+        if f.code[end * 4] == Op.ELSE:
+            self.emit(st, indent, "else:", end)
+            end = self.block(st, end + 1, indent + 1)
+        return self.expect_end(st, end)
+
+    @_handles(Op.LOOP)
+    def _loop(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
+            a: int, b: int, c: int) -> int:
+        # `while cond:` when the loop starts with its condition, else `while True:`
+        probe: list[_Val] = []
+        saved = len(st.lines)
+        calls_saved = len(st.calls)
+        q = pc + 1
+        self.region_depth += 1
+        try:
+            while q < len(f.lines) and OPS[f.code[q * 4]].role == "expr":
+                q = self.step(st, q, 0, probe)
+        except TranslateError:
+            probe, q = [], pc + 1
+        finally:
+            self.region_depth -= 1
+        if probe and _too_deep(probe[-1].text):
+            probe = []  # a condition too long for one line is computed in the loop body
+        if len(st.lines) == saved and len(probe) == 1 and q < len(f.lines) \
+                and f.code[q * 4] == Op.BREAK_IF_FALSE:
+            self.emit(st, indent, f"while {probe[0].text}:", pc)
+            self.tick(st, indent + 1, pc)
+            end = self.block(st, q + 1, indent + 1)
+        else:
+            del st.lines[saved:]
+            del st.calls[calls_saved:]
+            self.emit(st, indent, "while True:", pc)
+            self.tick(st, indent + 1, pc)
+            end = self.block(st, pc + 1, indent + 1)
+        return self.expect_end(st, end)
+
+    @_handles(Op.FOR_RANGE)
+    def _for_range(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
+            a: int, b: int, c: int) -> int:
+        step, stop, start = stack.pop().text, stack.pop().text, stack.pop().text
+        if step == "1":
+            rng = f"range({stop})" if start == "0" else f"range({start}, {stop})"
+        else:
+            rng = f"range({start}, {stop}, {step})"
+        self.emit(st, indent, f"for {self.local(f, a)} in {rng}:", pc)
+        self.tick(st, indent + 1, pc)
+        return self.expect_end(st, self.block(st, pc + 1, indent + 1))
+
+    @_handles(Op.FOR_EACH)
+    def _for_each(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
+            a: int, b: int, c: int) -> int:
+        self.emit(st, indent, f"for {self.local(f, a)} in {stack.pop().text}:", pc)
+        self.tick(st, indent + 1, pc)
+        return self.expect_end(st, self.block(st, pc + 1, indent + 1))
+
+    @_handles(Op.TRY)
+    def _try(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
+            a: int, b: int, c: int) -> int:
+        self.emit(st, indent, "try:", pc)
+        mid = self.block(st, pc + 1, indent + 1)
+        i2 = mid * WORDS_PER_INSTR
+        if f.code[i2] != Op.CATCH:
+            raise TranslateError("TRY without CATCH")
+        self.emit(st, indent, "except _Exception as _e:", mid)
+        if f.code[i2 + 3]:
+            self.emit(st, indent + 1, f"{self.local(f, f.code[i2 + 1])} = _catch(_e)", mid)
+        return self.expect_end(st, self.block(st, mid + 1, indent + 1))
+
+    @_handles(Op.ELSE, Op.CATCH, Op.END, Op.ELSE_EXPR, Op.END_EXPR)
+    def _region_marker(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
+            a: int, b: int, c: int) -> int:
+        # the op that opens a region translates its middle and end; met here, one stands alone
+        raise TranslateError(f"{op.name} outside the region it belongs to, at {pc}")
 
     def tick(self, st: _Fn, indent: int, pc: int) -> None:
         """In metered code, one step for a loop iteration (the budget is checked in chunks)."""
@@ -555,7 +789,7 @@ class Translator:
 
     def expect_end(self, st: _Fn, end: int) -> int:
         f = st.code
-        if end >= len(f.lines) or OPS[f.code[end * 4]].name != "END":
+        if end >= len(f.lines) or f.code[end * 4] != Op.END:
             raise TranslateError("region not closed by END")
         return end + 1
 

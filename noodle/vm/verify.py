@@ -104,24 +104,24 @@ def _one_line(text: str, limit: int = 200) -> str:
 
 _OPS = _oc.OPS
 _NUM_OPS = _oc.NUM_OPS
-_OP = _oc.BY_NAME
+_Op = _oc.Op
 _NAMES = tuple(info.name for info in _OPS)
 _ROLES = tuple(info.role for info in _OPS)
 _EFFECTS = tuple(info.effect for info in _OPS)
 _OPERANDS = tuple(info.operands for info in _OPS)
 _ALL_NONE = tuple(info.operands == (_oc.NONE, _oc.NONE, _oc.NONE) for info in _OPS)
 
-_IF, _ELSE, _LOOP = _OP["IF"], _OP["ELSE"], _OP["LOOP"]
-_FOR_RANGE, _FOR_EACH = _OP["FOR_RANGE"], _OP["FOR_EACH"]
-_TRY, _CATCH, _END = _OP["TRY"], _OP["CATCH"], _OP["END"]
-_AND, _OR, _COND = _OP["AND"], _OP["OR"], _OP["COND"]
-_ELSE_EXPR, _END_EXPR = _OP["ELSE_EXPR"], _OP["END_EXPR"]
-_BREAK, _CONTINUE, _BREAK_IF_FALSE = _OP["BREAK"], _OP["CONTINUE"], _OP["BREAK_IF_FALSE"]
-_CALL, _LOAD_FUNC, _MAKE_CLOSURE = _OP["CALL"], _OP["LOAD_FUNC"], _OP["MAKE_CLOSURE"]
-_NEW, _CALL_NATIVE, _CALL_MOD, _LOAD_MOD = _OP["NEW"], _OP["CALL_NATIVE"], _OP["CALL_MOD"], _OP["LOAD_MOD"]
-_RETURN, _RETURN_NONE, _THROW = _OP["RETURN"], _OP["RETURN_NONE"], _OP["THROW"]
+_IF, _ELSE, _LOOP = _Op.IF.value, _Op.ELSE.value, _Op.LOOP.value
+_FOR_RANGE, _FOR_EACH = _Op.FOR_RANGE.value, _Op.FOR_EACH.value
+_TRY, _CATCH, _END = _Op.TRY.value, _Op.CATCH.value, _Op.END.value
+_AND, _OR, _COND = _Op.AND.value, _Op.OR.value, _Op.COND.value
+_ELSE_EXPR, _END_EXPR = _Op.ELSE_EXPR.value, _Op.END_EXPR.value
+_BREAK, _CONTINUE, _BREAK_IF_FALSE = _Op.BREAK.value, _Op.CONTINUE.value, _Op.BREAK_IF_FALSE.value
+_CALL, _LOAD_FUNC, _MAKE_CLOSURE = _Op.CALL.value, _Op.LOAD_FUNC.value, _Op.MAKE_CLOSURE.value
+_NEW, _CALL_NATIVE, _CALL_MOD, _LOAD_MOD = _Op.NEW.value, _Op.CALL_NATIVE.value, _Op.CALL_MOD.value, _Op.LOAD_MOD.value
+_RETURN, _RETURN_NONE, _THROW = _Op.RETURN.value, _Op.RETURN_NONE.value, _Op.THROW.value
 
-_STORE_LOCAL, _STORE_FREE = _OP["STORE_LOCAL"], _OP["STORE_FREE"]
+_STORE_LOCAL, _STORE_FREE = _Op.STORE_LOCAL.value, _Op.STORE_FREE.value
 #: ops that assign a local slot (operand a; CATCH only when c) or a free variable
 _ASSIGNS = frozenset({_STORE_LOCAL, _FOR_RANGE, _FOR_EACH, _CATCH, _STORE_FREE})
 _LOOPS = frozenset({_LOOP, _FOR_RANGE, _FOR_EACH})

@@ -10,7 +10,7 @@ from __future__ import annotations
 from noodle.ir import nodes as ir
 from noodle.ir.types import FLOAT, INT, prune, resolve
 from noodle.format import module_file as mf
-from noodle.format.opcodes import BINARY_OPS, BY_NAME, OPS, UNARY_OPS
+from noodle.format.opcodes import BINARY_OPS, UNARY_OPS, Op
 
 
 class _Pools:
@@ -45,9 +45,9 @@ class _FunctionEmitter:
         self.line, self.col = fn.line, fn.col
 
     # -- instruction output
-    def emit(self, opname: str, a: int = 0, b: int = 0, c: int = 0) -> int:
+    def emit(self, op: Op, a: int = 0, b: int = 0, c: int = 0) -> int:
         index = len(self.lines)
-        self.code += (BY_NAME[opname], a, b, c)
+        self.code += (op.value, a, b, c)
         self.lines.append(self.line)
         self.cols.append(self.col)
         return index
@@ -73,93 +73,93 @@ class _FunctionEmitter:
         if isinstance(s, ir.LocalSet):
             self.expr(s.value)
             self.at(s)
-            self.emit("STORE_LOCAL", s.slot)
+            self.emit(Op.STORE_LOCAL, s.slot)
         elif isinstance(s, ir.FreeSet):
             self.expr(s.value)
             self.at(s)
-            self.emit("STORE_FREE", s.up, s.slot)
+            self.emit(Op.STORE_FREE, s.up, s.slot)
         elif isinstance(s, ir.GlobalSet):
             self.expr(s.value)
             self.at(s)
-            self.emit("STORE_GLOBAL", m.global_ix[s.name])
+            self.emit(Op.STORE_GLOBAL, m.global_ix[s.name])
         elif isinstance(s, ir.FieldSet):  # the value first, then the target (Python's order)
             self.expr(s.value)
             self.expr(s.obj)
             self.at(s)
-            self.emit("SET_FIELD", m.pools.name(s.field))
+            self.emit(Op.SET_FIELD, m.pools.name(s.field))
         elif isinstance(s, ir.IndexSet):
             self.expr(s.value)
             self.expr(s.obj)
             self.expr(s.index)
             self.at(s)
-            self.emit("STORE_INDEX")
+            self.emit(Op.STORE_INDEX)
         elif isinstance(s, ir.ExprStmt):
             self.expr(s.expr)
-            self.emit("POP")
+            self.emit(Op.POP)
         elif isinstance(s, ir.If):
             self.expr(s.cond)
             self.at(s)
-            j = self.emit("IF")
+            j = self.emit(Op.IF)
             self.body(s.then)
             if s.otherwise:
-                e = self.emit("ELSE")
+                e = self.emit(Op.ELSE)
                 self.patch(j, 0, e)
                 self.body(s.otherwise)
-                end = self.emit("END")
+                end = self.emit(Op.END)
                 self.patch(e, 0, end)
             else:
-                end = self.emit("END")
+                end = self.emit(Op.END)
                 self.patch(j, 0, end)
         elif isinstance(s, ir.While):
-            j = self.emit("LOOP")
+            j = self.emit(Op.LOOP)
             if not (isinstance(s.cond, ir.Const) and s.cond.value is True):
                 self.expr(s.cond)
                 self.at(s)
-                self.emit("BREAK_IF_FALSE")
+                self.emit(Op.BREAK_IF_FALSE)
             self.body(s.body)
-            self.patch(j, 0, self.emit("END"))
+            self.patch(j, 0, self.emit(Op.END))
         elif isinstance(s, ir.ForRange):
             self.expr(s.start)
             self.expr(s.stop)
             self.expr(s.step)
             self.at(s)
-            j = self.emit("FOR_RANGE", s.slot)
+            j = self.emit(Op.FOR_RANGE, s.slot)
             self.body(s.body)
-            self.patch(j, 1, self.emit("END"))
+            self.patch(j, 1, self.emit(Op.END))
         elif isinstance(s, ir.ForEach):
             self.expr(s.iterable)
             self.at(s)
-            j = self.emit("FOR_EACH", s.slot)
+            j = self.emit(Op.FOR_EACH, s.slot)
             self.body(s.body)
-            self.patch(j, 1, self.emit("END"))
+            self.patch(j, 1, self.emit(Op.END))
         elif isinstance(s, ir.Break):
-            self.emit("BREAK")
+            self.emit(Op.BREAK)
         elif isinstance(s, ir.Continue):
-            self.emit("CONTINUE")
+            self.emit(Op.CONTINUE)
         elif isinstance(s, ir.Return):
             if s.value is None:
-                self.emit("RETURN_NONE")
+                self.emit(Op.RETURN_NONE)
             else:
                 self.expr(s.value)
                 self.at(s)
-                self.emit("RETURN")
+                self.emit(Op.RETURN)
         elif isinstance(s, ir.Throw):
             self.expr(s.value)
             self.at(s)
-            self.emit("THROW")
+            self.emit(Op.THROW)
         elif isinstance(s, ir.TryCatch):
-            t = self.emit("TRY")
+            t = self.emit(Op.TRY)
             self.body(s.body)
             self.at(s)
-            c = self.emit("CATCH", max(s.slot, 0), 0, 1 if s.slot >= 0 else 0)
+            c = self.emit(Op.CATCH, max(s.slot, 0), 0, 1 if s.slot >= 0 else 0)
             self.patch(t, 0, c)
             self.body(s.handler)
-            self.patch(c, 1, self.emit("END"))
+            self.patch(c, 1, self.emit(Op.END))
         elif isinstance(s, ir.Assert):
             self.expr(s.cond)
             self.expr(s.message)
             self.at(s)
-            self.emit("ASSERT")
+            self.emit(Op.ASSERT)
         else:  # pragma: no cover - the IR verifier rules this out
             raise TypeError(f"cannot emit {type(s).__name__}")
 
@@ -168,22 +168,22 @@ class _FunctionEmitter:
         m = self.mod
         self.at(e)
         if isinstance(e, ir.Const):
-            self.emit("CONST", m.pools.const(e.value))
+            self.emit(Op.CONST, m.pools.const(e.value))
         elif isinstance(e, ir.LocalGet):
-            self.emit("LOAD_LOCAL", e.slot)
+            self.emit(Op.LOAD_LOCAL, e.slot)
         elif isinstance(e, ir.FreeGet):
-            self.emit("LOAD_FREE", e.up, e.slot)
+            self.emit(Op.LOAD_FREE, e.up, e.slot)
         elif isinstance(e, ir.GlobalGet):
-            self.emit("LOAD_GLOBAL", m.global_ix[e.name])
+            self.emit(Op.LOAD_GLOBAL, m.global_ix[e.name])
         elif isinstance(e, ir.FuncRef):
-            self.emit("LOAD_FUNC", m.func_ix[e.name])
+            self.emit(Op.LOAD_FUNC, m.func_ix[e.name])
         elif isinstance(e, ir.ModRef):
-            self.emit("LOAD_MOD", m.import_ix[e.module], m.pools.name(e.name))
+            self.emit(Op.LOAD_MOD, m.import_ix[e.module], m.pools.name(e.name))
         elif isinstance(e, ir.Unary):
             self.expr(e.x)
             self.at(e)
             if e.op == "to_str" and prune(e.x.ty) in (INT, FLOAT):
-                self.emit("I2S" if prune(e.x.ty) == INT else "F2S")  # the VM formats these without dispatch
+                self.emit(Op.I2S if prune(e.x.ty) == INT else Op.F2S)  # the VM formats these without dispatch
             else:
                 self.emit(UNARY_OPS[e.op], e.skip)
         elif isinstance(e, ir.Binary):
@@ -194,64 +194,64 @@ class _FunctionEmitter:
         elif isinstance(e, ir.Logical):
             self.expr(e.a)
             self.at(e)
-            j = self.emit("AND" if e.op == "and" else "OR")
+            j = self.emit(Op.AND if e.op == "and" else Op.OR)
             self.expr(e.b)
-            self.patch(j, 0, self.emit("END_EXPR"))
+            self.patch(j, 0, self.emit(Op.END_EXPR))
         elif isinstance(e, ir.Cond):
             self.expr(e.cond)
             self.at(e)
-            j = self.emit("COND")
+            j = self.emit(Op.COND)
             self.expr(e.then)
-            k = self.emit("ELSE_EXPR")
+            k = self.emit(Op.ELSE_EXPR)
             self.patch(j, 0, k)
             self.expr(e.otherwise)
-            self.patch(k, 0, self.emit("END_EXPR"))
+            self.patch(k, 0, self.emit(Op.END_EXPR))
         elif isinstance(e, ir.Call):
             self.exprs(e.args)
             self.at(e)
-            self.emit("CALL", m.func_ix[e.func], len(e.args))
+            self.emit(Op.CALL, m.func_ix[e.func], len(e.args))
         elif isinstance(e, ir.CallMod):
             self.exprs(e.args)
             self.at(e)
-            self.emit("CALL_MOD", m.import_ix[e.module], m.pools.name(e.name), len(e.args))
+            self.emit(Op.CALL_MOD, m.import_ix[e.module], m.pools.name(e.name), len(e.args))
         elif isinstance(e, ir.CallValue):
             self.expr(e.fn)
             self.exprs(e.args)
             self.at(e)
-            self.emit("CALL_VALUE", len(e.args))
+            self.emit(Op.CALL_VALUE, len(e.args))
         elif isinstance(e, ir.CallBuiltin):
             self.exprs(e.args)
             self.at(e)
-            self.emit("CALL_NATIVE", m.pools.name(e.name), len(e.args))
+            self.emit(Op.CALL_NATIVE, m.pools.name(e.name), len(e.args))
         elif isinstance(e, ir.New):
             self.exprs(e.args)
             self.at(e)
-            self.emit("NEW", m.struct_ix[e.struct], len(e.args))
+            self.emit(Op.NEW, m.struct_ix[e.struct], len(e.args))
         elif isinstance(e, ir.GetField):
             self.expr(e.obj)
             self.at(e)
-            self.emit("GET_FIELD", m.pools.name(e.field))
+            self.emit(Op.GET_FIELD, m.pools.name(e.field))
         elif isinstance(e, ir.TupleGet):
             self.expr(e.obj)
             self.at(e)
-            self.emit("TUPLE_GET", e.index)
+            self.emit(Op.TUPLE_GET, e.index)
         elif isinstance(e, ir.ListLit):
             self.exprs(e.items)
-            self.emit("BUILD_LIST", len(e.items))
+            self.emit(Op.BUILD_LIST, len(e.items))
         elif isinstance(e, ir.MapLit):
             for k, v in zip(e.keys, e.values):
                 self.expr(k)
                 self.expr(v)
             self.at(e)
-            self.emit("BUILD_MAP", len(e.keys))
+            self.emit(Op.BUILD_MAP, len(e.keys))
         elif isinstance(e, ir.TupleLit):
             self.exprs(e.items)
-            self.emit("BUILD_TUPLE", len(e.items))
+            self.emit(Op.BUILD_TUPLE, len(e.items))
         elif isinstance(e, ir.Index):
             self.expr(e.obj)
             self.expr(e.index)
             self.at(e)
-            self.emit("INDEX")
+            self.emit(Op.INDEX)
         elif isinstance(e, ir.Slice):
             self.expr(e.obj)
             if e.lo is not None:
@@ -259,17 +259,17 @@ class _FunctionEmitter:
             if e.hi is not None:
                 self.expr(e.hi)
             self.at(e)
-            self.emit("SLICE", int(e.lo is not None), int(e.hi is not None))
+            self.emit(Op.SLICE, int(e.lo is not None), int(e.hi is not None))
         elif isinstance(e, ir.RangeLit):
             self.expr(e.lo)
             self.expr(e.hi)
-            self.emit("BUILD_RANGE", int(e.inclusive))
+            self.emit(Op.BUILD_RANGE, int(e.inclusive))
         elif isinstance(e, ir.Closure):
-            self.emit("MAKE_CLOSURE", m.func_ix[e.func])
+            self.emit(Op.MAKE_CLOSURE, m.func_ix[e.func])
         elif isinstance(e, ir.Interp):
             self.exprs(e.parts)
             self.at(e)
-            self.emit("BUILD_STR", len(e.parts))
+            self.emit(Op.BUILD_STR, len(e.parts))
         else:  # pragma: no cover
             raise TypeError(f"cannot emit {type(e).__name__}")
 
@@ -279,9 +279,8 @@ class _FunctionEmitter:
 
     def finish(self) -> mf.FunctionCode:
         self.body(self.fn.body)
-        last = OPS[self.code[-4]].name if self.code else ""
-        if last not in ("RETURN", "RETURN_NONE", "THROW"):
-            self.emit("RETURN_NONE")
+        if not self.code or self.code[-4] not in (Op.RETURN, Op.RETURN_NONE, Op.THROW):
+            self.emit(Op.RETURN_NONE)
         f = self.fn
         return mf.FunctionCode(
             name=f.name, display=f.display, kind=f.kind, nparams=f.params, nlocals=len(f.local_names),

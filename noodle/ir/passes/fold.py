@@ -1,4 +1,4 @@
-"""Constant folding: operators applied to constants are computed at compile time.
+"""Constant folding, and the `fold` pass: operators applied to constants are computed at compile time.
 
 Folding never changes behaviour: an operation that would fail at run time
 (overflow, division by zero, a negative exponent) is left in place so that it
@@ -6,9 +6,10 @@ fails at run time with the Noodle stack, exactly as unoptimised code would.
 """
 from __future__ import annotations
 
-
 from noodle.ir import nodes as ir
+from noodle.ir.passes import register
 from noodle.ir.types import BOOL, FLOAT, INT, STR
+from noodle.ir.walk import rewrite_body
 
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1
 
@@ -81,3 +82,18 @@ def fold_expr(e: ir.Expr) -> ir.Expr:
     elif isinstance(e, ir.Cond) and _is_const(e.cond):
         return e.then if e.cond.value is True else e.otherwise  # type: ignore[union-attr]
     return e
+
+
+@register("fold", "compute operators on constants at compile time")
+def fold_function(f: ir.Function) -> bool:
+    changed = False
+
+    def fold(e: ir.Expr) -> ir.Expr:
+        nonlocal changed
+        out = fold_expr(e)
+        if out is not e:
+            changed = True
+        return out
+
+    f.body = rewrite_body(f.body, fold)
+    return changed

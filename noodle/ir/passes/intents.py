@@ -25,9 +25,11 @@ from __future__ import annotations
 
 from noodle.ir import nodes as ir
 from noodle.ir.intents import expressions, loops, matmul, sweeps
+from noodle.ir.passes import register_module
 from noodle.ir.walk import walk
 
 
+@register_module("intents", "recognise what loop nests compute; give them guarded faster variants")
 def recognise_module(module: ir.Module) -> int:
     """Recognise every loop nest in `module`; returns how many were given a library variant."""
     found = 0

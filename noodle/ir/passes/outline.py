@@ -27,9 +27,12 @@ from __future__ import annotations
 from noodle.ir import variants
 from noodle.ir import nodes as ir
 from noodle.ir.native_plan import SCALAR_KINDS, Unsupported, _check_stmt, array_kind, intent_guard, scalar, unsupported_reason
+from noodle.ir.passes import register_module
 from noodle.ir.types import NONE, TupleT
 from noodle.ir.walk import walk
 
+
+@register_module("outline", "move native-ready loops out of functions that run in the VM")
 def outline_module(module: ir.Module) -> int:
     """Outline the loops of every function of `module`; returns how many loops moved."""
     lambdas_of = {f.parent for f in module.functions if f.parent}

@@ -25,14 +25,19 @@ import copy
 
 from noodle.ir import nodes as ir
 from noodle.ir.nest import all_of, analyse, disjoint, in_bounds_conditions, unique
+from noodle.ir.passes import register_module
+from noodle.ir.passes.outline import native_ready
 from noodle.ir.types import BOOL, INT, NONE, FnT
 from noodle.ir.walk import walk
 
-def parallel_module(module: ir.Module, native_ready: set[str]) -> int:
+
+@register_module("parallel", "split recognised maps and stencils over large arrays across the cores")
+def parallel_module(module: ir.Module) -> int:
     """Give every qualifying nest in a native-ready function its parallel variant; returns how many."""
+    ready = native_ready(module)
     count = [0]
     for f in list(module.functions):
-        if f.name in native_ready and "no_optimize" not in f.attributes:
+        if f.name in ready and "no_optimize" not in f.attributes:
             f.body = _body(module, f, f.body, count)
     return count[0]
 

@@ -40,10 +40,6 @@ def _meet(a: Interval, b: Interval) -> Interval:
     return max(a[0], b[0]), min(a[1], b[1])
 
 
-def _join(a: Interval, b: Interval) -> Interval:
-    return min(a[0], b[0]), max(a[1], b[1])
-
-
 def _stable_slots(f: ir.Function) -> set[int]:
     """Slots that are not `var`s and are assigned at most once (parameters: never): facts about them last."""
     sets: dict[int, int] = {}
