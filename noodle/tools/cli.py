@@ -181,7 +181,7 @@ def _compile(file: str, opt: int, use_cache: bool = False, observe_passes=None,
     p = Path(file)
     offload = (offered() if opt >= 1 else frozenset()) if offload is None else offload
     project = Project(p.parent if str(p.parent) else Path("."),
-                      CompileOptions(opt, use_cache, observe_passes, offload, report))
+                      CompileOptions(opt, use_cache, observe_passes=observe_passes, offload=offload, offload_report=report))
     return project.compile_file(p, display=file)
 
 

@@ -51,7 +51,7 @@ def load_program(path: str, opt_level: int = 1, use_cache: bool = True):
 
     from noodle.build.driver import CompileOptions, Project
 
-    project = Project(Path(root), CompileOptions(opt_level, use_cache, offload))
+    project = Project(Path(root), CompileOptions(opt_level, use_cache, offload=offload))
     compiled = project.compile_file(Path(path), display=path)
 
     def find(dep: str):
