@@ -176,3 +176,24 @@ def test_the_blocker_really_blocks(blocked: str) -> None:
     script = BLOCKER + f"import {blocked}\n"
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert out.returncode != 0 and f"blocked by the test: {blocked}" in out.stderr
+
+
+def test_every_module_imports_first_on_its_own() -> None:
+    """A cycle that loads only in one order (a module that works only if another was imported
+    before it) fails here: each module is imported first, into a fresh set of noodle modules."""
+    script = textwrap.dedent('''
+        import importlib, sys
+        failed = []
+        for name in sys.argv[1:]:
+            for m in [m for m in sys.modules if m == "noodle" or m.startswith("noodle.")]:
+                del sys.modules[m]
+            try:
+                importlib.import_module(name)
+            except Exception as e:
+                failed.append(f"{name}: {type(e).__name__}: {e}")
+        print("\\n".join(failed))
+    ''')
+    names = [module_name(p) for p in all_modules()]
+    out = subprocess.run([sys.executable, "-c", script, *names], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == ""

@@ -102,7 +102,7 @@ def test_each_kernel_is_recognised_as_what_it_computes() -> None:
                                                   "histogram", "stencil"])
     notes = dict(found)
     assert notes["count"] == "count into `n` under an if-filter, min into `lo`, max into `hi`"
-    assert notes["stencil"] == "4-point neighbourhood, into `b`" and notes["scan"].startswith("running sum `s`")
+    assert notes["stencil"] == "4-point 2-D neighbourhood, into `b`" and notes["scan"].startswith("running sum `s`")
     sums = sorted(note for k, note in found if k == "sum")
     assert sums == ["sum into `s`", "sum into `s` (reassociated, vectorisable)"]  # float sums only
 
@@ -370,3 +370,18 @@ def test_explain_lists_array_expressions(tmp_path) -> None:  # type: ignore[no-u
                  "x.nd:5: array expression in main: elementwise map of 2 operations fused — one native loop",
                  "x.nd:6: array expression in main: elementwise map of 3 operations, not fused — NumPy"):
         assert text in out, out
+
+
+@pytest.mark.parametrize("reads, expected", [
+    # heat-3d's nest: the j-k loops inside a loop over i; the i offsets make points too
+    ("a[i + 1, j, k] + a[i - 1, j, k] + a[i, j + 1, k] + a[i, j - 1, k] + a[i, j, k + 1] + a[i, j, k - 1]"
+     " - 6.0 * a[i, j, k]", "7-point 3-D"),
+    ("a[i, j - 1, k] + a[i, j + 1, k] + a[i, j, k]", "3-point 1-D"),
+    ("a[i - 1, j, k - 1] + a[i + 1, j, k + 1]", "2-point 2-D"),
+])
+def test_a_stencil_is_named_by_its_points_and_dimensions(reads: str, expected: str) -> None:
+    source = ("fn s(a: Array<float, 3>, b: Array<float, 3>) {\n for i in 1..len(a) - 1 {\n"
+              "  for j in 1..a.shape[1] - 1 {\n   for k in 1..a.shape[2] - 1 {\n"
+              f"    b[i, j, k] = {reads}\n   }}\n  }}\n }}\n}}\n")
+    notes = [note for intent, note in loop_intents(source) if intent == "stencil"]
+    assert notes == [f"{expected} neighbourhood, into `b`"]

@@ -20,7 +20,7 @@ finally:
 
 KERNELS = {k.stem: k for k in suite.kernels()}
 #: kernels the compiler cannot build yet (issue 11), each with the reason; strict: fixing one fails here
-BROKEN = {"covariance": "internal error: KeyError in the parallel pass"}
+BROKEN: dict[str, str] = {}
 
 
 def _params() -> list:

@@ -11,10 +11,7 @@ from typing import Any, Callable
 
 
 def _compile_source():
-    try:  # the layered tree (noodle/build)
-        from noodle.build.driver import compile_source  # type: ignore[import-not-found]
-    except ImportError:
-        from noodle.compiler.driver import compile_source
+    from noodle.build.driver import compile_source
     return compile_source
 
 

@@ -12,9 +12,19 @@ from noodle.ir import variants
 from noodle.ir import nodes as ir
 from noodle.ir.types import BOOL, F32, FLOAT, I32, INT, NONE, ArrayT, TupleT, prune
 
+#: the math module's functions native code computes itself: the libm functions CPython's math module
+#: calls, with its checks (noodle.backends.llvm.mathlib).  Not `math.hypot`: CPython computes it with
+#: an algorithm of its own, whose last bit libm's hypot does not always match.
+MATH_BUILTINS = {"math.sqrt", "math.sin", "math.cos", "math.tan", "math.asin", "math.acos", "math.atan",
+                 "math.exp", "math.log", "math.log2arg", "math.fabs", "math.atan2", "math.pow", "math.floor",
+                 "math.ceil", "math.isnan", "math.isinf"}
+
+#: natives that make a new Array (noodle.backends.llvm.local_arrays): a native function may keep
+#: one in a local of its own, which it frees when it returns
+ARRAY_MAKERS = {"array.zeros", "array.ones", "array.full.float", "array.full.int"}
+
 #: natives the backend lowers itself
-NATIVE_BUILTINS = {"abs.int", "abs.float", "min2", "max2", "int.float", "int.int", "float.float",
-                   "math.sqrt", "math.sin", "math.cos", "math.exp", "math.log", "math.fabs",
+NATIVE_BUILTINS = MATH_BUILTINS | {"abs.int", "abs.float", "min2", "max2", "int.float", "int.int", "float.float",
                    # the 32-bit types (noodle.stdlib.narrow)
                    "f32.add", "f32.sub", "f32.mul", "f32.div", "f32.neg", "i32.add", "i32.sub", "i32.mul",
                    "i32.floordiv", "i32.mod", "i32.neg", "float.to_f32", "f32.to_float", "int.to_i32", "i32.to_int",
@@ -62,44 +72,48 @@ def unsupported_reason(f: ir.Function) -> Unsupported | None:
     if "no_optimize" in f.attributes:
         return Unsupported("@no_optimize keeps it in the VM", f.line)
     for slot, (name, t) in enumerate(zip(f.local_names, f.local_types)):
-        if array_kind(t) is not None and slot < f.params:
-            continue  # a 1-D Array parameter: read through its data pointer, never assigned
+        if array_kind(t) is not None:
+            continue  # a parameter: read through its data pointer; a local: see _check_array_local
         if scalar(t) not in SCALAR_KINDS:
-            return Unsupported(f"`{name}` is not an int, float, i32, f32, bool or an Array parameter of 1 or 2 "
-                               "dimensions", f.line)
+            return Unsupported(f"`{name}` is not an int, float, i32, f32, bool or an Array of them", f.line)
     if result_kinds(f.ret) is None:
         return Unsupported("its result is not an int, float, i32, f32, bool or none", f.line)
     try:
         for s in f.body:
-            _check_stmt(s)
+            _check_stmt(s, f.params)
     except Unsupported as e:
         return e
     return None
 
 
-def _check_stmt(s: ir.Stmt) -> None:
+def _check_stmt(s: ir.Stmt, params: int = 0) -> None:
     if isinstance(s, ir.LocalSet):
         if array_kind(s.value.ty) is not None:
-            raise Unsupported("assigning an Array runs in the VM", s.line)
+            _check_array_local(s, params)
+            return
         _check_expr(s.value)
     elif isinstance(s, ir.ExprStmt):
         _check_expr(s.expr)
     elif isinstance(s, ir.If) and s.intent:
         for x in s.otherwise:  # native code runs an intent's loops; its library variant is the VM's
-            _check_stmt(x)
+            _check_stmt(x, params)
     elif isinstance(s, ir.If):
         _check_expr(s.cond)
         for x in s.then + s.otherwise:
-            _check_stmt(x)
+            _check_stmt(x, params)
     elif isinstance(s, ir.While):
         _check_expr(s.cond)
         for x in s.body:
-            _check_stmt(x)
+            _check_stmt(x, params)
     elif isinstance(s, ir.ForRange):
-        for e in (s.start, s.stop, s.step):
-            _check_expr(e)
+        last = inclusive_stop(s)
+        if last is not None and not (isinstance(s.step, ir.Const) and s.step.value == 1):
+            raise Unsupported("an inclusive range with a step runs in the VM", s.line)  # `a..=b` has none
+        _check_expr(s.start)
+        _check_expr(last or s.stop)
+        _check_expr(s.step)
         for x in s.body:
-            _check_stmt(x)
+            _check_stmt(x, params)
     elif isinstance(s, ir.Return):
         if isinstance(s.value, ir.TupleLit):  # an outlined loop hands back the variables it changed
             for x in s.value.items:
@@ -110,20 +124,43 @@ def _check_stmt(s: ir.Stmt) -> None:
         raise Unsupported(_what(s) + " runs in the VM", s.line)
 
 
+def _check_array_local(s: ir.LocalSet, params: int) -> None:
+    """`let z = zeros(n)` (or ones, full) in a native function: a new Array in a local of its own."""
+    value = s.value
+    if s.slot < params:
+        raise Unsupported("assigning to an Array parameter runs in the VM", s.line)
+    if not (isinstance(value, ir.CallBuiltin) and value.name in ARRAY_MAKERS):
+        raise Unsupported("an Array local that is not made by zeros, ones or full runs in the VM", s.line)
+    for a in value.args:
+        _check_expr(a)
+
+
+def inclusive_stop(s: ir.ForRange) -> "ir.Expr | None":
+    """b of `for i in a..=b` (the loop's stop is `range.incl_stop(b)`: b + 1 without overflow), else None."""
+    stop = s.stop
+    if isinstance(stop, ir.CallBuiltin) and stop.name == "range.incl_stop" and len(stop.args) == 1:
+        return stop.args[0]
+    return None
+
+
 def array_kind(t: object) -> str | None:
-    """`ELEM/N` (`float/1`, `i32/2`) for an Array native code can take — int, float, i32 or f32; 1 or 2
-    dimensions — else None."""
+    """`ELEM/N` (`float/1`, `i32/3`) for an Array native code can take — int, float, i32 or f32, of
+    any number of dimensions — else None."""
     t = prune(t)  # type: ignore[arg-type]
-    if isinstance(t, ArrayT) and t.ndim in (1, 2) and t.elem in (INT, FLOAT, F32, I32):
+    if isinstance(t, ArrayT) and t.ndim >= 1 and t.elem in (INT, FLOAT, F32, I32):
         return f"{t.elem}/{t.ndim}"
     return None
 
 
 def writes_arrays(f: ir.Function) -> bool:
-    """Does `f` store into an Array?  (Then it is not pure: a failed native call cannot be re-run.)"""
+    """Does `f` store into an Array it was given?  (Then it is not pure: a failed native call cannot be
+    re-run.)  Stores into the function's own Arrays (see ARRAY_MAKERS) do not count: a new call makes
+    them anew."""
     from noodle.ir.walk import walk
 
-    return any(isinstance(n, ir.CallBuiltin) and n.name == "array.set" for s in f.body for n in walk(s))
+    return any(isinstance(n, ir.CallBuiltin) and n.name == "array.set"
+               and not (isinstance(n.args[0], ir.LocalGet) and n.args[0].slot >= f.params)
+               for s in f.body for n in walk(s))
 
 
 def _array_param(e: ir.Expr) -> bool:
@@ -331,14 +368,16 @@ def assigns(body: list[ir.Stmt], slot: int) -> bool:
     return any(isinstance(n, (ir.LocalSet, ir.ForRange)) and n.slot == slot for st in body for n in walk(st))
 
 
-def in_bounds_accesses(s: ir.ForRange) -> "list[tuple[ir.CallBuiltin, ir.Expr | None, int]]":
-    """The array reads and writes in loop `s` at `x[j + c]` or `x[r, j + c]`: (access, r or None, c).
+def in_bounds_accesses(s: ir.ForRange) -> "list[tuple[ir.CallBuiltin, list[ir.Expr], int]]":
+    """The array reads and writes in loop `s` at `x[j + c]`, `x[r, j + c]`, `x[r1, r2, j + c]` ...:
+    (access, [r...], c).
 
-    `j` is the loop variable and `r` an expression the loop does not change, so whether every
+    `j` is the loop variable and each `r` an expression the loop does not change, so whether every
     index stays in bounds for the whole range can be decided before the loop runs; the native
     backend then runs a copy of the loop without those checks (`for_range` in lower.py).  Empty
     unless every access in the loop has that form: a copy that still checks some indices rarely
-    vectorises, and each copy costs compile time.
+    vectorises, and each copy costs compile time.  An array the loop assigns anew (a local one)
+    changes shape under it: then empty too.
     """
     from noodle.ir.walk import walk
 
@@ -349,14 +388,14 @@ def in_bounds_accesses(s: ir.ForRange) -> "list[tuple[ir.CallBuiltin, ir.Expr | 
         if not (isinstance(node, ir.CallBuiltin) and node.name in ("array.get", "array.set")):
             continue
         kind = array_kind(node.args[0].ty)
-        if kind is None:
+        if kind is None or not isinstance(node.args[0], ir.LocalGet) or assigns(s.body, node.args[0].slot):
             return []
-        ndim = int(kind.split("/")[1])  # type: ignore[union-attr]
+        ndim = int(kind.split("/")[1])
         offset = _column_offset(node.args[ndim], s.slot)
-        row = node.args[1] if ndim == 2 else None
-        if offset is None or row is not None and not _invariant(row, s):
+        rows = list(node.args[1:ndim])
+        if offset is None or not all(_invariant(r, s) for r in rows):
             return []
-        out.append((node, row, offset))
+        out.append((node, rows, offset))
     return out
 
 

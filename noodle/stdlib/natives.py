@@ -346,10 +346,13 @@ def random_natives(rng: LazyRandom) -> dict[str, Callable]:
             raise _err("IndexError", "choice from an empty list")
         return rng.choice(xs)
 
-    from noodle.stdlib.arrays import rand_impl
+    def rand(*dims: int) -> Any:
+        from noodle.stdlib.arrays import rand_impl  # here: arrays imports this module first
+
+        return rand_impl(rng)(*dims)
 
     return {
-        "array.rand": rand_impl(rng),
+        "array.rand": rand,
         "random.seed": lambda n: rng.seed(n), "random.random": lambda: rng.random(),
         "random.uniform": lambda a, b: rng.uniform(a, b), "random.randint": randint,
         "random.choice": choice, "random.shuffle": lambda xs: rng.shuffle(xs),

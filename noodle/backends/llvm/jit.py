@@ -82,6 +82,14 @@ def _runtime_symbols() -> None:
             addresses[n] = ctypes.cast(stub, ctypes.c_void_p).value
     for n, address in addresses.items():
         llvm.add_symbol(n, address)
+    # the C library's math functions under private names, and the allocator of Array locals
+    from noodle.backends.llvm import mathlib
+
+    for n, address in mathlib.addresses().items():
+        llvm.add_symbol(n, address)
+    libc = ctypes.CDLL(None)
+    for n in ("calloc", "free"):
+        llvm.add_symbol(n, ctypes.cast(getattr(libc, n), ctypes.c_void_p).value)
 
 
 def set_global(engine: Any, name: str, value: int) -> None:

@@ -22,11 +22,12 @@ from __future__ import annotations
 
 from llvmlite import ir as L
 
-from noodle.ir import variants
+from noodle.backends.llvm import local_arrays, mathlib
 from noodle.ir import nodes as ir
-from noodle.ir.native_plan import (PARALLEL_BUILTINS, Plan, Unsupported, _what, array_kind, assigns,  # noqa: F401
-                               float_reductions,
-                               in_bounds_accesses, plan, result_kinds, scalar, shape_item, unsupported_reason)
+from noodle.ir import variants
+from noodle.ir.native_plan import (MATH_BUILTINS, PARALLEL_BUILTINS, Plan, Unsupported, _what,  # noqa: F401
+                                   array_kind, assigns, float_reductions, in_bounds_accesses, inclusive_stop, plan,
+                                   result_kinds, scalar, shape_item, unsupported_reason)
 
 I1, I8, I32, I64, F64, F32 = L.IntType(1), L.IntType(8), L.IntType(32), L.IntType(64), L.DoubleType(), L.FloatType()
 MIN, MAX = -(2**63), 2**63 - 1
@@ -39,6 +40,9 @@ ERRORS = {1: ("OverflowError", "integer overflow"), 2: ("ZeroDivisionError", "di
           3: ("RecursionError", "recursion depth exceeded"), 4: ("ValueError", "range step must not be zero"),
           5: ("ValueError", "math domain error"), 6: ("OverflowError", "float overflow in exp"),
           7: ("ValueError", "cannot convert nan to int"), 8: ("IndexError", "index out of range")}
+# the math module's errors name the function (mathlib); an Array local's, the dimension or the memory
+STATUS |= mathlib.STATUS | local_arrays.STATUS
+ERRORS |= mathlib.ERRORS | local_arrays.ERRORS
 #: deepest native recursion before RecursionError (about the VM's depth: MAX_DEPTH plus its slack)
 MAX_NATIVE_DEPTH = 10_150
 #: a status is `code | line << 8`: lines past this one are reported as this one
@@ -140,7 +144,11 @@ class _FunctionLowering:
         b.store(L.Constant(I32, 0), self.status)
         self.slots: list = [None if array_kind(t) is not None else b.alloca(_SCALARS[scalar(t)], name=f"v{i}")  # type: ignore[index]
                             for i, t in enumerate(f.local_types)]
-        self.arrays: dict[int, tuple[L.Value, list[L.Value], list[L.Value]]] = {}  # data, lengths, strides
+        # Array parameters: data, lengths, strides as the call passed them; Array locals: their stack
+        # slots (see array_parts)
+        self.arrays: dict[int, "tuple[L.Value, list[L.Value], list[L.Value]] | local_arrays.LocalArray"] = {}
+        self.local_arrays = local_arrays.allocate_slots(self)
+        self.arrays.update(self.local_arrays)
         self.unchecked: set[int] = set()  # array accesses (ids) the enclosing loop version proved in bounds
         # loop variable -> (least, greatest) value it takes while its unit-step loop runs
         self.spans: dict[int, tuple[L.Value, L.Value]] = {}
@@ -168,6 +176,7 @@ class _FunctionLowering:
             else:
                 self.b.unreachable()
         xb = L.IRBuilder(self.exit)
+        local_arrays.release(self, xb, self.local_arrays)
         status = xb.load(self.status)
         if not self.kinds:
             xb.ret(status)
@@ -176,6 +185,13 @@ class _FunctionLowering:
         for k, slot in enumerate(self.results):
             agg = xb.insert_value(agg, xb.load(slot), k)
         xb.ret(xb.insert_value(agg, status, len(self.kinds)))
+
+    def array_parts(self, slot: int) -> tuple[L.Value, list[L.Value], list[L.Value]]:
+        """(data, lengths, strides) of the Array in `slot`: a parameter's, or a local's as it is now."""
+        held = self.arrays[slot]
+        if isinstance(held, local_arrays.LocalArray):
+            return local_arrays.parts(self, held)
+        return held
 
     # -- control helpers
     def new_block(self, name: str) -> L.Block:
@@ -210,7 +226,9 @@ class _FunctionLowering:
     def stmt(self, s: ir.Stmt) -> None:
         b = self.b
         self.line = s.line or self.line
-        if isinstance(s, ir.LocalSet):
+        if isinstance(s, ir.LocalSet) and s.slot in self.local_arrays:
+            local_arrays.assign(self, s, self.local_arrays[s.slot])
+        elif isinstance(s, ir.LocalSet):
             if id(s) in self.reductions:  # a recognised sum: its additions may be reordered (vectorised)
                 value = s.value
                 other = value.b if isinstance(value.a, ir.LocalGet) and value.a.slot == s.slot else value.a  # type: ignore[union-attr]
@@ -273,45 +291,58 @@ class _FunctionLowering:
         bounds checks runs (LLVM can then vectorise it); otherwise the checked loop does.
         """
         b = self.b
-        start, stop, step = self.expr(s.start), self.expr(s.stop), self.expr(s.step)
+        last_expr = inclusive_stop(s)  # `a..=b`: the loop runs up to b itself (see inclusive_loop)
+        start, step = self.expr(s.start), self.expr(s.step)
+        stop = self.expr(last_expr if last_expr is not None else s.stop)
         zero = L.Constant(I64, 0)
         unit = isinstance(s.step, ir.Const) and s.step.value in (1, -1)
         if not unit:
             self.fail_if(b.icmp_signed("==", step, zero), "RangeStep")
         accesses = in_bounds_accesses(s)
+
+        def loop() -> None:
+            if last_expr is not None:
+                self.inclusive_loop(s, start, stop)
+            else:
+                self.range_loop(s, start, stop, step, unit)
         if not accesses:
-            self.range_loop(s, start, stop, step, unit)
+            loop()
             return
         fits: L.Value = L.Constant(I1, 1)
-        for node, row, offset in accesses:
-            fits = b.and_(fits, self.access_fits(node, row, offset, start, stop))
+        end, end_wraps = stop, L.Constant(I1, 0)
+        if last_expr is not None:  # the exclusive end b + 1, which does not exist when b is the largest int
+            end, end_wraps = self.speculate_add(stop, L.Constant(I64, 1))
+            fits = b.not_(end_wraps)
+        for node, rows, offset in accesses:
+            fits = b.and_(fits, self.access_fits(node, rows, offset, start, end))
         fast, slow, done = self.new_block("inbounds"), self.new_block("checked"), self.new_block("endversions")
         b.cbranch(fits, fast, slow)
         b.position_at_end(fast)
         proven = {id(node) for node, _, _ in accesses}
         self.unchecked |= proven
-        self.range_loop(s, start, stop, step, unit)
+        loop()
         self.unchecked -= proven
         b.branch(done)
         b.position_at_end(slow)
-        self.range_loop(s, start, stop, step, unit)
+        loop()
         b.branch(done)
         b.position_at_end(done)
 
-    def access_fits(self, node: ir.CallBuiltin, row: "ir.Expr | None", offset: int, start: L.Value,
+    def access_fits(self, node: ir.CallBuiltin, rows: "list[ir.Expr]", offset: int, start: L.Value,
                     stop: L.Value) -> L.Value:
-        """Is `x[row, j + offset]` in bounds for every j in start..stop-1, and `x`'s last dimension contiguous?"""
+        """Is `x[rows..., j + offset]` in bounds for every j in start..stop-1, and `x`'s last dimension
+        contiguous?"""
         b = self.b
         zero, c = L.Constant(I64, 0), L.Constant(I64, offset)
-        _, lengths, strides = self.arrays[node.args[0].slot]  # type: ignore[union-attr]
+        _, lengths, strides = self.array_parts(node.args[0].slot)  # type: ignore[union-attr]
         first, first_wraps = self.speculate_add(start, c)
         end, end_wraps = self.speculate_add(stop, c)
         fits = b.and_(b.icmp_signed(">=", first, zero), b.icmp_signed("<=", end, lengths[-1]))
         fits = b.and_(fits, b.not_(b.or_(first_wraps, end_wraps)))
         fits = b.and_(fits, b.icmp_signed("==", strides[-1], L.Constant(I64, 1)))
-        if row is not None:
+        for row, length in zip(rows, lengths):
             r, wraps = self.speculate(row)
-            in_rows = b.and_(b.icmp_signed(">=", r, zero), b.icmp_signed("<", r, lengths[0]))
+            in_rows = b.and_(b.icmp_signed(">=", r, zero), b.icmp_signed("<", r, length))
             fits = b.and_(fits, b.and_(in_rows, b.not_(wraps)))
         return fits
 
@@ -372,12 +403,43 @@ class _FunctionLowering:
             b.cbranch(b.extract_value(pair, 1), done, head)  # past the int range is past the end
         b.position_at_end(done)
 
+    def inclusive_loop(self, s: ir.ForRange, start: L.Value, last: L.Value) -> None:
+        """`for i in start..=last`: entered when start <= last, left after the body ran with i == last.
+
+        The exit test sits after the body, so `i + 1` is only computed below `last`: a loop up to
+        the largest int ends instead of overflowing, and the loop keeps one exit, which LLVM can
+        count (last - start + 1 iterations), unroll and vectorise.
+        """
+        b = self.b
+        counter = self.slots[s.slot]
+        b.store(start, counter)
+        body, incr, step, done = (self.new_block(n) for n in ("body", "next", "step", "endfor"))
+        b.cbranch(b.icmp_signed("<=", start, last), body, done)
+        b.position_at_end(body)
+        self.loops.append(_Loop(incr, done))
+        saved = self.reductions
+        self.reductions = saved | float_reductions(s.body)
+        self.spans[s.slot] = (start, last)
+        self.body(s.body)
+        self.spans.pop(s.slot, None)
+        self.reductions = saved
+        self.loops.pop()
+        if not b.block.is_terminated:
+            b.branch(incr)
+        b.position_at_end(incr)
+        i = b.load(counter)
+        b.cbranch(b.icmp_signed(">=", i, last), done, step)
+        b.position_at_end(step)
+        b.store(b.add(i, L.Constant(I64, 1), flags=["nsw"]), counter)
+        b.branch(body)
+        b.position_at_end(done)
+
     # -- expressions
     def expr(self, e: ir.Expr) -> L.Value:
         b = self.b
         dim = shape_item(e)
         if dim is not None:  # `a.shape[k]`: a length the call passed in
-            return self.arrays[dim[0]][1][dim[1]]
+            return self.array_parts(dim[0])[1][dim[1]]
         if isinstance(e, ir.Const):
             kind = scalar(e.ty)
             if kind == "bool":
@@ -613,7 +675,7 @@ class _FunctionLowering:
         args: list[L.Value] = []
         for a in e.args:
             if isinstance(a, ir.LocalGet) and a.slot in self.arrays:  # an Array goes as its pointer and shape
-                data, lengths, strides = self.arrays[a.slot]
+                data, lengths, strides = self.array_parts(a.slot)
                 args += [data, *lengths, *strides]
             else:
                 args.append(self.expr(a))
@@ -643,15 +705,15 @@ class _FunctionLowering:
             from noodle.backends.llvm.threads import lower_parallel
             return lower_parallel(self, e)
         if e.name in ("array.get", "array.len", "array.set"):
-            data, lengths, strides = self.arrays[e.args[0].slot]  # type: ignore[union-attr]
+            data, lengths, strides = self.array_parts(e.args[0].slot)  # type: ignore[union-attr]
             if e.name == "array.len":
                 return lengths[0]
             ndim = len(lengths)
             index_args = e.args[1:1 + ndim]
             if id(e) in self.unchecked:  # the loop's in-bounds version: last dimension contiguous
                 offset = L.Constant(I64, 0)
-                if ndim == 2:
-                    offset = b.mul(self.expr(index_args[0]), strides[0], flags=["nsw"])
+                for ix, stride in zip(index_args[:-1], strides[:-1]):
+                    offset = b.add(offset, b.mul(self.expr(ix), stride, flags=["nsw"]), flags=["nsw"])
                 offset = b.add(offset, self.expr(index_args[-1]), flags=["nsw"])
                 address = b.gep(data, [offset], inbounds=True)
             else:
@@ -669,6 +731,8 @@ class _FunctionLowering:
             return L.Constant(I1, 0)
         args = [self.expr(a) for a in e.args]
         name = e.name
+        if name in MATH_BUILTINS:
+            return mathlib.lower_math(self, name, args)
         if name in ("int.int", "float.float", "f32.f32", "i32.i32"):
             return args[0]
         if name.startswith(("f32.", "i32.")) or name in ("float.to_f32", "int.to_i32"):
@@ -677,7 +741,7 @@ class _FunctionLowering:
             x = args[0]
             self.fail_if(b.icmp_signed("==", x, L.Constant(I64, MIN)), "OverflowError")
             return b.select(b.icmp_signed("<", x, L.Constant(I64, 0)), b.sub(L.Constant(I64, 0), x), x)
-        if name in ("abs.float", "math.fabs"):
+        if name == "abs.float":
             return b.call(self.intrinsic("llvm.fabs.f64", F64, [F64]), args)
         if name in ("min2", "max2"):
             x, y = args
@@ -691,20 +755,4 @@ class _FunctionLowering:
                               b.fcmp_ordered("<", x, L.Constant(F64, 9.223372036854775808e18)))
             self.fail_if(b.xor(in_range, L.Constant(I1, 1)), "OverflowError")
             return b.fptosi(x, I64)
-        x = args[0]
-        inf = L.Constant(F64, float("inf"))
-        if name == "math.sqrt":
-            self.fail_if(b.fcmp_ordered("<", x, L.Constant(F64, 0.0)), "MathDomain")
-            return b.call(self.intrinsic("llvm.sqrt.f64", F64, [F64]), [x])
-        if name in ("math.sin", "math.cos"):
-            is_inf = b.fcmp_ordered("==", b.call(self.intrinsic("llvm.fabs.f64", F64, [F64]), [x]), inf)
-            self.fail_if(is_inf, "MathDomain")
-            return b.call(self.intrinsic(f"llvm.{name[5:]}.f64", F64, [F64]), [x])
-        if name == "math.exp":
-            r = b.call(self.intrinsic("llvm.exp.f64", F64, [F64]), [x])
-            self.fail_if(b.and_(b.fcmp_ordered("==", r, inf), b.fcmp_ordered("!=", x, inf)), "FloatOverflow")
-            return r
-        if name == "math.log":
-            self.fail_if(b.fcmp_ordered("<=", x, L.Constant(F64, 0.0)), "MathDomain")
-            return b.call(self.intrinsic("llvm.log.f64", F64, [F64]), [x])
         raise Unsupported(f"calling `{name}`", e.line)  # pragma: no cover

@@ -93,7 +93,7 @@ def _worth(lw: Any, accesses: int, bounds: list[L.Value]) -> L.Value:
 def _extent(lw: Any, slot: int) -> tuple[L.Value, L.Value, L.Value]:
     """(first byte, last byte, empty?) of the memory an Array parameter's elements occupy."""
     b = lw.b
-    data, lengths, strides = lw.arrays[slot]
+    data, lengths, strides = lw.array_parts(slot)
     zero = L.Constant(I64, 0)
     low, high, empty = zero, zero, L.Constant(I1, 0)
     for n, step in zip(lengths, strides):
@@ -138,7 +138,7 @@ def _run(lw: Any, e: ir.CallBuiltin) -> None:
     captured: list[L.Value] = []
     for a in e.args[3:]:
         if isinstance(a, ir.LocalGet) and a.slot in lw.arrays:
-            data, lengths, strides = lw.arrays[a.slot]
+            data, lengths, strides = lw.array_parts(a.slot)
             captured += [data, *lengths, *strides]
         else:
             captured.append(lw.expr(a))

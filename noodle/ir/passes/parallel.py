@@ -92,8 +92,12 @@ def _chunk_function(module: ir.Module, f: ir.Function, loop: ir.ForRange, n: int
     slot_map = {old: new for new, old in enumerate(captured)}
     slot_map.update({old: hi + 1 + k for k, old in enumerate(own_slots)})
     moved = copy.deepcopy(loop)
+    # the front end shares subtrees (`a[i, j] -= x` reads and writes through the same index nodes),
+    # and deepcopy keeps the sharing: each node is renumbered once, however often the walk meets it
+    renumbered: set[int] = set()
     for x in walk(moved):
-        if isinstance(x, (ir.LocalGet, ir.LocalSet, ir.ForRange)):
+        if isinstance(x, (ir.LocalGet, ir.LocalSet, ir.ForRange)) and id(x) not in renumbered:
+            renumbered.add(id(x))
             x.slot = slot_map[x.slot]
     moved.start = ir.LocalGet(slot=lo, ty=INT, **pos)
     moved.stop = ir.LocalGet(slot=hi, ty=INT, **pos)

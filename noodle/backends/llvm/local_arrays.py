@@ -1,0 +1,141 @@
+"""Arrays a native function makes for itself: `let z = zeros(n)`, `ones(n, m)`, `full(n, 0.5)`.
+
+Such an Array lives in a local of the function (noodle.ir.native_plan.ARRAY_MAKERS says which values
+qualify): its data, lengths and strides are kept in stack slots, the memory comes from `calloc`
+(zero bytes are 0.0 and 0), and the function frees it when it returns, on every path — the
+lowering has one exit block.  Assigning the local anew frees the old memory first.  Nothing else
+can hold the Array: the plan keeps a function in the VM if it returns one, stores one elsewhere,
+or hands one to the VM; a native callee it is passed to gets the pointer for the call's duration.
+
+Errors are the VM's: a negative dimension is a ValueError, a size past memory a MemoryError.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from llvmlite import ir as L
+
+from noodle.ir import nodes as ir
+from noodle.ir.native_plan import array_kind
+
+I64 = L.IntType(64)
+I8P = L.IntType(8).as_pointer()
+_ELEMENT = {"float": L.DoubleType(), "f32": L.FloatType(), "int": I64, "i32": L.IntType(32)}
+_BYTES = {"float": 8, "f32": 4, "int": 8, "i32": 4}
+
+STATUS = {"NegativeDimension": 24, "MemoryError": 25}
+ERRORS = {24: ("ValueError", "negative array dimension"), 25: ("MemoryError", "out of memory for an Array")}
+
+
+@dataclass
+class LocalArray:
+    """The stack slots of one Array local: data pointer, each dimension's length and stride."""
+    elem: str
+    data: L.Value
+    lengths: list[L.Value]
+    strides: list[L.Value]
+
+
+def is_local_array(f: ir.Function, slot: int) -> bool:
+    return slot >= f.params and array_kind(f.local_types[slot]) is not None
+
+
+def allocate_slots(lw: Any) -> dict[int, LocalArray]:
+    """Stack slots for every Array local of the function, the data pointers null (free(NULL) is a
+    no-op, so the exit may free every one, made or not).  Call at the entry, before any jump."""
+    b, f = lw.b, lw.f
+    out: dict[int, LocalArray] = {}
+    for slot in range(f.params, len(f.local_types)):
+        kind = array_kind(f.local_types[slot])
+        if kind is None:
+            continue
+        elem, ndim = kind.split("/")
+        pointer = _ELEMENT[elem].as_pointer()
+        data = b.alloca(pointer, name=f"a{slot}.data")
+        b.store(L.Constant(pointer, None), data)
+        lengths = [b.alloca(I64, name=f"a{slot}.len{k}") for k in range(int(ndim))]
+        strides = [b.alloca(I64, name=f"a{slot}.stride{k}") for k in range(int(ndim))]
+        for x in lengths + strides:
+            b.store(L.Constant(I64, 0), x)
+        out[slot] = LocalArray(elem, data, lengths, strides)
+    return out
+
+
+def parts(lw: Any, local: LocalArray) -> tuple[L.Value, list[L.Value], list[L.Value]]:
+    """(data, lengths, strides) of an Array local, as they are at this point of the function."""
+    b = lw.b
+    return b.load(local.data), [b.load(x) for x in local.lengths], [b.load(x) for x in local.strides]
+
+
+def _libc(lw: Any) -> tuple[L.Function, L.Function]:
+    calloc = lw.intrinsic("calloc", I8P, [I64, I64])
+    free = lw.intrinsic("free", L.VoidType(), [I8P])
+    return calloc, free
+
+
+def release(lw: Any, b: L.IRBuilder, locals_: dict[int, LocalArray]) -> None:
+    """Free every Array local (at the function's exit, with the exit block's builder `b`)."""
+    if not locals_:
+        return
+    _, free = _libc(lw)
+    for local in locals_.values():
+        b.call(free, [b.bitcast(b.load(local.data), I8P)])
+
+
+def assign(lw: Any, s: ir.LocalSet, local: LocalArray) -> None:
+    """`local = zeros(dims...)` / `ones(dims...)` / `full(dims..., value)`: free the old memory, then
+    allocate and fill the new Array (row-major, contiguous)."""
+    b = lw.b
+    maker: ir.CallBuiltin = s.value  # type: ignore[assignment]
+    fills = maker.name.startswith("array.full")
+    dims = [lw.expr(a) for a in (maker.args[:-1] if fills else maker.args)]
+    zero, one = L.Constant(I64, 0), L.Constant(I64, 1)
+    count: L.Value = one
+    mul = lw.intrinsic("llvm.smul.with.overflow.i64", L.LiteralStructType([I64, L.IntType(1)]), [I64, I64])
+    for d in dims:  # every dimension is checked before any size, as the VM does
+        lw.fail_if(b.icmp_signed("<", d, zero), "NegativeDimension")
+    for d in dims:
+        pair = b.call(mul, [count, d])
+        lw.fail_if(b.extract_value(pair, 1), "MemoryError")
+        count = b.extract_value(pair, 0)
+    size = L.Constant(I64, _BYTES[local.elem])
+    pair = b.call(mul, [count, size])
+    lw.fail_if(b.extract_value(pair, 1), "MemoryError")
+    calloc, free = _libc(lw)
+    pointer = local.data.type.pointee
+    b.call(free, [b.bitcast(b.load(local.data), I8P)])
+    b.store(L.Constant(pointer, None), local.data)
+    # calloc(0, n) may answer NULL: ask for at least one element, so NULL always means no memory
+    raw = b.call(calloc, [b.select(b.icmp_signed("==", count, zero), one, count), size])
+    lw.fail_if(b.icmp_unsigned("==", b.ptrtoint(raw, I64), zero), "MemoryError")
+    data = b.bitcast(raw, pointer)
+    b.store(data, local.data)
+    stride: L.Value = one
+    for k in range(len(dims) - 1, -1, -1):
+        b.store(dims[k], local.lengths[k])
+        b.store(stride, local.strides[k])
+        if k:
+            stride = b.mul(stride, dims[k], flags=["nsw"])  # a factor of count, which did not overflow
+    if maker.name == "array.zeros":
+        return
+    value = L.Constant(_ELEMENT[local.elem], 1.0 if local.elem in ("float", "f32") else 1) \
+        if maker.name == "array.ones" else lw.expr(maker.args[-1])
+    _fill(lw, data, count, value)
+
+
+def _fill(lw: Any, data: L.Value, count: L.Value, value: L.Value) -> None:
+    """data[0..count) = value: a counted loop (a phi, no stack slot) LLVM turns into vector stores."""
+    b = lw.b
+    before = b.block
+    head, body, done = lw.new_block("fill"), lw.new_block("fillbody"), lw.new_block("filled")
+    b.branch(head)
+    b.position_at_end(head)
+    i = b.phi(I64)
+    i.add_incoming(L.Constant(I64, 0), before)
+    b.cbranch(b.icmp_signed("<", i, count), body, done)
+    b.position_at_end(body)
+    b.store(value, b.gep(data, [i], inbounds=True))
+    i.add_incoming(b.add(i, L.Constant(I64, 1), flags=["nsw"]), body)
+    b.branch(head)
+    b.position_at_end(done)
