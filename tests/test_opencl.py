@@ -152,6 +152,11 @@ fn matmul_add(a: Array<float, 2>, b: Array<float, 2>, c: Array<float, 2>) {
         }
     }
 }
+fn upto(x: Array<int>, last: int) -> int {
+    var s = 0
+    for i in 0..=last { s += x[i] }
+    return s
+}
 fn chain(x: Array<float>, y: Array<float>, z: Array<float>) {
     for i in 0..len(x) { y[i] = x[i] * 2.0 }
     for i in 0..len(x) { z[i] = y[i] + x[i] }
@@ -332,6 +337,10 @@ def test_int_reductions_are_exact(k: Kernels, data) -> None:  # type: ignore[no-
     assert ran(before)
     a32 = views(data.draw, n, np.int32, -50, 50)
     assert k("isum32", a32) == k("isum32_loops", a32)
+    last = data.draw(st.integers(-2, n))  # an inclusive range, empty, whole, or one past the end (raises)
+    before = RT.stats.runs
+    assert k("upto", a, last) == k("upto_loops", a, last)
+    assert ran(before)
     small = views(data.draw, min(n, 40), np.int64, -3, 3)
     assert k("iprod", small) == k("iprod_loops", small)
 

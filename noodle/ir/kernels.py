@@ -53,7 +53,8 @@ KERNEL_NATIVES = frozenset({"array.get", "array.set", "array.len", "array.shape"
                             "abs.float", "math.fabs", "math.sqrt", "math.exp", "math.log", "math.sin", "math.cos",
                             "int.float", "float.float", "int.int", "f32.f32", "i32.i32", "f32.add", "f32.sub",
                             "f32.mul", "f32.div", "f32.neg", "i32.add", "i32.sub", "i32.mul", "i32.floordiv",
-                            "i32.mod", "i32.neg", "float.to_f32", "f32.to_float", "int.to_i32", "i32.to_int"})
+                            "i32.mod", "i32.neg", "float.to_f32", "f32.to_float", "int.to_i32", "i32.to_int",
+                            "range.incl_stop"})  # (the stop of `a..=b`: loop bounds are the host's)
 #: of those, the ones OpenCL does not round correctly (a few ulps): the kernel is not bit-exact
 INEXACT_NATIVES = frozenset({"math.exp", "math.log", "math.sin", "math.cos"})
 
@@ -287,6 +288,9 @@ def _host_bound(e: ir.Expr, values: set[int], names: list[str], outer: list[int]
     if isinstance(e, ir.Index) and isinstance(e.obj, ir.CallBuiltin) and e.obj.name == "array.shape" \
             and isinstance(e.obj.args[0], ir.LocalGet) and e.obj.args[0].slot in values \
             and isinstance(e.index, ir.Const):
+        return
+    if isinstance(e, ir.CallBuiltin) and e.name == "range.incl_stop" and len(e.args) == 1:  # `a..=b`
+        _host_bound(e.args[0], values, names, outer)
         return
     if isinstance(e, ir.Binary) and e.op in ("int.add", "int.sub", "int.mul"):
         _host_bound(e.a, values, names, outer)

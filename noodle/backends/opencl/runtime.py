@@ -612,6 +612,11 @@ def host_eval(e: ir.Expr, env: dict[int, Any]) -> int:
         return int(e.value)  # type: ignore[arg-type]
     if isinstance(e, ir.LocalGet):
         return int(env[e.slot])
+    if isinstance(e, ir.CallBuiltin) and e.name == "range.incl_stop":  # `a..=b` stops after b
+        r = host_eval(e.args[0], env) + 1
+        if r > INT_MAX:
+            raise Declined("an inclusive range up to the largest int")
+        return r
     if isinstance(e, ir.CallBuiltin):
         return int(env[e.args[0].slot].shape[0])  # type: ignore[attr-defined]
     if isinstance(e, ir.Index):
