@@ -5,6 +5,7 @@
     ├── LoadError           a module file is foreign, truncated, corrupted or fails verification
     ├── NoodleRuntimeError  an uncaught Noodle error, with the Noodle stack (noodle.runtime.errors)
     ├── LimitExceeded       a call ran past a limit of its VM (steps, seconds, memory, depth)
+    ├── ProgramExit         Noodle code called `exit(code)`
     └── UpgradeRejected     a live upgrade or rollback was refused; nothing changed
 
 Kept import-light (no compiler, no VM) so that any entry point can catch them
@@ -30,11 +31,16 @@ class CompileError(NoodleError):
         super().__init__(diagnostics[0].message if diagnostics else "compile error")
 
     def render(self) -> str:
+        """Every diagnostic as text: `FILE:LINE:COL: error[CODE]: message`, the line, a caret, hints."""
         parts = []
         for d in self.diagnostics:
             src = self.sources.get(d.span.file)
-            parts.append(d.render(src.splitlines() if src is not None else None))
+            parts.append(d.render(src.splitlines() if src is not None else None, self.sources))
         return "\n".join(parts)
+
+    def __str__(self) -> str:
+        """The rendered diagnostics (what `noodlec` prints), so an embedder's log says where and why."""
+        return self.render() if self.diagnostics else "compile error"
 
     def to_json(self) -> str:
         import json
@@ -58,6 +64,14 @@ class LimitExceeded(NoodleError):
         self.limit = limit  # "steps" | "seconds" | "memory" | "depth"
         self.stack = stack or []
         super().__init__(message)
+
+
+class ProgramExit(NoodleError):
+    """Noodle code called `exit(code)`: the program (or the host call) ends with that status."""
+
+    def __init__(self, code: int) -> None:
+        self.code = code
+        super().__init__(f"the program called exit({code})")
 
 
 class UpgradeRejected(NoodleError):

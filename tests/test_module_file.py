@@ -325,7 +325,8 @@ def test_noodle_run_wrong_version_says_so(tmp_path: Path) -> None:
 
 
 def test_noodle_run_missing_module_file(tmp_path: Path) -> None:
-    _one_line_error(noodle(["run", "absent.nbc"], tmp_path), "absent.nbc")
+    p = noodle(["run", "absent.nbc"], tmp_path)  # a missing program file has its own status
+    assert (p.returncode, p.stdout, p.stderr) == (66, "", "noodle: cannot open absent.nbc: no such file\n"), p.context()
 
 
 def test_noodle_disasm_refuses_bad_file(tmp_path: Path) -> None:

@@ -613,9 +613,9 @@ def test_columns_after_tabs_and_crlf():
     ("let x = }", 1, 9, "unexpected '}' — expected an expression"),
     ("let = 3", 1, 5, "unexpected '='"),
     ("x = f(a b)", 1, 9, "unexpected name 'b'"),
-    ("fn f() {\n  let x = 1\n", 3, 1, "end of input"),
+    ("fn f() {\n  let x = 1\n", 1, 8, "`{` is never closed"),  # the end of input is a note
     ("for x xs { }", 1, 7, "expected 'in'"),
-    ("x = [1, 2", 1, 10, "expected ']', ','"),
+    ("x = [1, 2", 1, 5, "`[` is never closed"),
     ("let x = 1 2", 1, 11, "unexpected number 2"),
     ("x = (1,)", 1, 8, "unexpected ')'"),
 ])

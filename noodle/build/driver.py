@@ -16,7 +16,8 @@ from typing import Callable
 
 from noodle.compiler import ast
 from noodle.compiler.checker import check
-from noodle.compiler.diagnostics import CompileError, DiagnosticBag, did_you_mean
+from noodle.compiler.diagnostics import CompileError, Diagnostic, DiagnosticBag, did_you_mean
+from noodle.compiler.lint import lint
 from noodle.compiler.parser import parse
 from noodle.compiler.scope import FuncInfo, ModuleInterface, StructInfo
 from noodle.backends.bytecode.emitter import emit_module
@@ -35,11 +36,18 @@ class CompileOptions:
     use_cache: bool = True
     #: called with (pass name, module IR) after each pass over the program's main module
     observe_passes: "Callable[[str, ir.Module], None] | None" = None
+    #: warning codes not reported ("all" for every one), and codes reported as errors (stopping the build)
+    allow: frozenset[str] = frozenset()
+    deny: frozenset[str] = frozenset()
     #: intents given an OpenCL dispatch (noodle.backends.opencl.selection.offered); modules built
     #: with any are not cached (the cache holds the build every run of the program can use)
     offload: frozenset[str] = frozenset()
     #: receives, per recognised nest, its OpenCL kernel or why it has none (`noodlec --explain`)
     offload_report: "list | None" = None
+
+    def keeps(self, code: str) -> bool:
+        """Is a warning with this code reported?"""
+        return code in self.deny or not (code in self.allow or "all" in self.allow)
 
 
 @dataclass(slots=True)
@@ -57,22 +65,36 @@ def compile_source(source: str, file: str, name: str, resolver=None, opt_level: 
                    interfaces: dict[str, ModuleInterface] | None = None,
                    expected_name: str | None = None,
                    observe_passes: "Callable[[str, ir.Module], None] | None" = None,
+                   warnings: "list[Diagnostic] | None" = None,
+                   options: CompileOptions | None = None,
                    offload: frozenset[str] = frozenset(),
                    offload_report: "list | None" = None) -> tuple[ir.Module, ModuleFile]:
-    """Compile one module's text: parse, check and lower, optimise, emit.  Raises CompileError.
+    """Compile one module's text: parse, check and lower, lint, optimise, emit.  Raises CompileError.
 
     `interfaces` holds what the modules compiled so far export (the resolver
     adds to it); `expected_name`, for an imported module, is the name its
     header must give.  `observe_passes(name, module_ir)` is called after each pass.
+    Warnings (those `options` keeps) are appended to `warnings`; a denied one is an error.
+    `offload` (or `options.offload`): the intents given OpenCL dispatches; `offload_report` (or
+    `options.offload_report`) receives each recognised nest's kernel or why it has none.
     """
     interfaces = interfaces if interfaces is not None else {}
+    options = options or CompileOptions(opt_level)
     tree = parse(source, file)                                                  # 1. parse
     diags = DiagnosticBag()
     module_ir = check(tree, name, diags, resolver, interfaces, expected_name)  # 2. check, lower to IR
     diags.raise_if_errors({file: source})
+    lint(tree, diags)                                                            #    warnings
+    for d in sorted(diags.warnings, key=lambda d: (d.span.line, d.span.col)):
+        if d.code in options.deny:
+            d.severity = "error"
+        elif options.keeps(d.code) and warnings is not None:
+            warnings.append(d)
+    diags.raise_if_errors({file: source})
     if observe_passes is not None:
         observe_passes("", module_ir)  # as lowered, before the first pass
-    run_passes(module_ir, opt_level, observe_passes, offload, offload_report)   # 3. optimise
+    run_passes(module_ir, opt_level, observe_passes, offload or options.offload,  # 3. optimise
+               offload_report if offload_report is not None else options.offload_report)
     module = emit_module(module_ir, source_hash(source))                       # 4. emit bytecode
     for imp in module.imports:
         dep = interfaces.get(imp.module)
@@ -129,6 +151,9 @@ class Project:
     #: modules provided from outside the source tree (a host's modules, modules a VM already runs)
     external: dict[str, ModuleInterface] = field(default_factory=dict)
     _in_progress: list[str] = field(default_factory=list)
+    #: warnings of every module compiled (or taken from the cache), and the sources they point into
+    warnings: list[Diagnostic] = field(default_factory=list)
+    sources: dict[str, str] = field(default_factory=dict)
 
     def module_path(self, name: str) -> Path:
         return Path(module_path(self.root, name))
@@ -156,14 +181,15 @@ class Project:
                 self.compile_module(imp.module, self.module_path(imp.module), os.path.relpath(self.module_path(imp.module)),
                                     imported=True)
             result = Compiled(name, path, cached, None, True)
+            self._replay_warnings(name, file, source)
         else:
             self._in_progress.append(name)
+            found: list[Diagnostic] = []
             try:
                 module_ir, module = compile_source(source, file, name, self.resolve_import, self.options.opt_level,
                                                    self.interfaces, expected_name=name if imported else None,
                                                    observe_passes=None if imported else self.options.observe_passes,
-                                                   offload=self.options.offload,
-                                                   offload_report=self.options.offload_report)
+                                                   warnings=found, options=self.options)
             except CompileError as e:
                 e.sources.setdefault(file, source)  # import errors are found while this file is checked
                 raise
@@ -173,6 +199,7 @@ class Project:
             module.source_file = os.path.relpath(path, self.root)
             result = Compiled(name, path, module, module_ir, False)
             self.write_cache(name, module)
+            self._keep_warnings(name, file, source, found)
         self.compiled[name] = result
         self.interfaces[name] = interface_of(result.module)
         return result
@@ -186,10 +213,39 @@ class Project:
         path = self.module_path(dep)
         if not path.is_file():
             nearby = [p.stem for p in path.parent.glob("*.nd")] if path.parent.is_dir() else []
-            raise CompileError([_diag("E0400", f"module `{dep}` not found (looked for {os.path.relpath(path)})", span,
+            from noodle.format.search_path import ManifestError, search_roots
+            try:
+                roots = search_roots(self.root)
+            except ManifestError as e:
+                raise CompileError([_diag("E0400", f"cannot read the project manifest: {e}", span)]) from None
+            rel = os.path.join(*dep.split(".")) + ".nd"
+            looked = ", ".join(os.path.relpath(os.path.join(r, rel)) for r in roots)
+            raise CompileError([_diag("E0400", f"module `{dep}` not found (looked for {looked})", span,
                                       did_you_mean(path.stem, nearby))])
         self.compile_module(dep, path, os.path.relpath(path), imported=True)
         return self.interfaces[dep]
+
+    def _keep_warnings(self, name: str, file: str, source: str, found: "list[Diagnostic]") -> None:
+        self.warnings += found
+        if found:
+            self.sources[file] = source
+        if self.caching:  # a later start from the cache shows them again (noodle.format.cache)
+            from noodle.format.cache import write_warnings
+            write_warnings(self.root, name, [dict(d.to_json(), rendered=d.render(source.splitlines(), {file: source}))
+                                             for d in found])
+
+    def _replay_warnings(self, name: str, file: str, source: str) -> None:
+        from noodle.format.cache import read_warnings
+
+        for w in read_warnings(self.root, name) or []:
+            if not self.options.keeps(w.get("code", "")):
+                continue
+            span = ast.Span(file, w["line"], w["col"], w["end_line"], w["end_col"])
+            related = [(ast.Span(file, r["line"], r["col"], r["end_line"], r["end_col"]), r["message"])
+                       for r in w.get("related", [])]
+            self.warnings.append(Diagnostic(w["code"], w["message"], span, w.get("hint"), list(w.get("notes", [])),
+                                            "warning", related))
+            self.sources[file] = source
 
     # -- the cache (shared with the VM's fast start, see noodle.vm.cache)
     def try_cache(self, name: str, source: str) -> ModuleFile | None:
@@ -201,8 +257,11 @@ class Project:
 
     @property
     def caching(self) -> bool:
-        # the cache holds -O1 builds only (the default), so other levels never mix with them
-        return self.options.use_cache and self.options.opt_level == 1 and not self.options.offload
+        # the cache holds -O1 builds only (the default), so other levels never mix with them; a build
+        # that denies warnings must see every module's warnings, so it compiles everything afresh; a
+        # build with OpenCL dispatches is not the one every run can use
+        return self.options.use_cache and self.options.opt_level == 1 and not self.options.deny \
+            and not self.options.offload
 
     def find(self, name: str) -> ModuleFile:
         """The machine's module finder: compiled (or cached) module by name."""

@@ -418,3 +418,4 @@ class Module:
     header: ModuleHeader | None
     items: list[TopItem] = field(default_factory=list)
     file: str = "<input>"
+    source: str = ""  # the text parsed, for diagnostics and messages quoting it

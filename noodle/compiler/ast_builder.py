@@ -95,7 +95,7 @@ class _Builder:
                               "methods are declared inside `struct Name { ... }`")
                 items.append(x)
             first = False
-        return ast.Module(header, items, ctx.file)
+        return ast.Module(header, items, ctx.file, ctx.src)
 
     def expression(self, c: list) -> Any:
         return c[0]

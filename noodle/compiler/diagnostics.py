@@ -49,6 +49,15 @@ CODES: dict[str, str] = {
     "E0401": "module has no such exported name",
     "E0402": "import cycle",
     "E0403": "feature not available in this build",
+    # warnings (noodle/compiler/lint.py): the program compiles and runs; each can be allowed or denied
+    "W0101": "variable is never read",
+    "W0102": "parameter is never read",
+    "W0103": "import is never used",
+    "W0104": "a declaration shadows an outer variable",
+    "W0105": "`var` is never reassigned (could be `let`)",
+    "W0201": "unreachable code",
+    "W0202": "the value of an expression statement is dropped",
+    "W0203": "a line starting with an operator is a statement of its own, not a continuation",
 }
 
 
@@ -62,20 +71,24 @@ class Diagnostic:
     hint: str | None = None
     notes: list[str] = field(default_factory=list)
     severity: str = "error"
+    #: secondary places, each with what it is (`(span, "defined here")`), shown as notes with their line
+    related: list[tuple[Span, str]] = field(default_factory=list)
 
-    def render(self, source_lines: list[str] | None = None) -> str:
-        """Plain-text form: `FILE:LINE:COL: error[CODE]: message`, source line, caret, hint."""
+    def render(self, source_lines: list[str] | None = None, sources: "dict[str, str] | None" = None) -> str:
+        """Plain-text form: `FILE:LINE:COL: error[CODE]: message`, source line, caret, notes (with
+        their own line and caret when they point somewhere), hint."""
         out = [f"{self.span.file}:{self.span.line}:{self.span.col}: {self.severity}[{self.code}]: {self.message}"]
-        if source_lines is not None and 1 <= self.span.line <= len(source_lines):
-            text = source_lines[self.span.line - 1].rstrip("\n").expandtabs(4)
-            width = 1
-            if self.span.end_line == self.span.line and self.span.end_col > self.span.col:
-                width = self.span.end_col - self.span.col
-            gutter = f"{self.span.line:>4} | "
-            out.append(gutter + text)
-            out.append(" " * (len(gutter) + max(self.span.col - 1, 0)) + "^" * max(width, 1))
+        out += source_excerpt(self.span, source_lines)
         for note in self.notes:
             out.append(f"  note: {note}")
+        for span, text in self.related:
+            out.append(f"  note: {text} ({span.file}:{span.line}:{span.col})")
+            src = (sources or {}).get(span.file)
+            if src is None and span.file == self.span.file:
+                lines = source_lines
+            else:
+                lines = src.splitlines() if src is not None else None
+            out += source_excerpt(span, lines)
         if self.hint:
             out.append(f"  hint: {self.hint}")
         return "\n".join(out)
@@ -92,6 +105,8 @@ class Diagnostic:
             "end_col": self.span.end_col,
             "hint": self.hint,
             "notes": list(self.notes),
+            "related": [{"file": s.file, "line": s.line, "col": s.col, "end_line": s.end_line,
+                         "end_col": s.end_col, "message": text} for s, text in self.related],
         }
 
 
@@ -102,11 +117,22 @@ class DiagnosticBag:
         self.items: list[Diagnostic] = []
 
     def error(self, code: str, message: str, span: Span, hint: str | None = None,
-              notes: list[str] | None = None) -> Diagnostic:
+              notes: list[str] | None = None, related: "list[tuple[Span, str]] | None" = None) -> Diagnostic:
         assert code in CODES, code
-        d = Diagnostic(code, message, span, hint, notes or [])
+        d = Diagnostic(code, message, span, hint, notes or [], "error", related or [])
         self.items.append(d)
         return d
+
+    def warning(self, code: str, message: str, span: Span, hint: str | None = None,
+                related: "list[tuple[Span, str]] | None" = None) -> Diagnostic:
+        assert code in CODES, code
+        d = Diagnostic(code, message, span, hint, [], "warning", related or [])
+        self.items.append(d)
+        return d
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.items if d.severity == "warning"]
 
     @property
     def has_errors(self) -> bool:
@@ -114,8 +140,41 @@ class DiagnosticBag:
 
     def raise_if_errors(self, sources: dict[str, str] | None = None) -> None:
         if self.has_errors:
-            raise CompileError(sorted(self.items, key=lambda d: (d.span.file, d.span.line, d.span.col)),
+            errors = [d for d in self.items if d.severity == "error"]
+            raise CompileError(sorted(errors, key=lambda d: (d.span.file, d.span.line, d.span.col)),
                                sources or {})
+
+
+def display_width(text: str) -> int:
+    """Columns `text` takes on a terminal: East Asian wide and full-width characters take two,
+    combining marks none (tabs are expanded before this is asked)."""
+    import unicodedata
+
+    width = 0
+    for ch in text:
+        if unicodedata.combining(ch):
+            continue
+        width += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+    return width
+
+
+def source_excerpt(span: Span, source_lines: list[str] | None) -> list[str]:
+    """The span's source line with a caret under it: aligned under tabs (expanded to 4 columns)
+    and wide characters; a span reaching past its line is underlined to the line's end."""
+    if source_lines is None or not 1 <= span.line <= len(source_lines):
+        return []
+    raw = source_lines[span.line - 1].rstrip("\n")
+    col = max(span.col - 1, 0)
+    end = span.end_col - 1 if span.end_line == span.line and span.end_col > span.col else \
+        (len(raw) if span.end_line > span.line else col + 1)
+    end = max(end, col + 1)
+    text = raw.expandtabs(4)
+    before = raw[:col].expandtabs(4)
+    under = raw[:end].expandtabs(4)
+    lead = display_width(before)
+    width = max(display_width(under) - lead, 1)
+    gutter = f"{span.line:>4} | "
+    return [gutter + text, " " * (len(gutter) + lead) + "^" * width]
 
 
 def did_you_mean(name: str, candidates: "list[str] | set[str]") -> str | None:

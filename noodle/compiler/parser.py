@@ -89,9 +89,61 @@ def _run(source: Any, file: str, start: str) -> Any:
             if key not in seen:
                 seen.add(key)
                 unique.append(d)
-        ctx.bag.items = unique[:MAX_ERRORS]
+        ctx.bag.items = [_at_unclosed_bracket(d, source) for d in unique[:MAX_ERRORS]]
         ctx.bag.raise_if_errors({file: source})
     return result
+
+
+_PAIRS = {"{": "}", "(": ")", "[": "]"}
+
+
+def _at_unclosed_bracket(d: Any, source: str) -> Any:
+    """"unexpected end of input" where a bracket is still open: reported at that bracket (the input's
+    end is a note), since the bracket is where the mistake is."""
+    from noodle.compiler.diagnostics import Diagnostic
+    from noodle.compiler.lexer import SourceLexer
+
+    if not d.message.startswith("unexpected end of input"):
+        return d
+    ctx = ParseContext(d.span.file, source)
+    saved = getattr(CURRENT, "ctx", None)
+    CURRENT.ctx = ctx
+    try:
+        tokens = SourceLexer(ctx, 0, len(source), 1, 0).tokens()
+    except Exception:  # noqa: BLE001 - the original diagnostic stands
+        return d
+    finally:
+        CURRENT.ctx = saved
+    lines = source.split("\n")
+
+    def indent(line: int) -> int:
+        text = lines[line - 1] if 1 <= line <= len(lines) else ""
+        return len(text) - len(text.lstrip(" \t"))
+
+    stack: list[Any] = []
+    culprit = None
+    for t in tokens:
+        if t.kind in _PAIRS:
+            stack.append(t)
+        elif t.kind in _PAIRS.values() and stack:
+            # a `}` alone at the start of its line closes the brace of the line indented like it: the
+            # braces opened above that one (on deeper lines) are the ones never closed
+            if t.kind == "}" and t.bol:
+                for k in range(len(stack) - 1, -1, -1):
+                    if stack[k].kind == "{" and indent(stack[k].line) == indent(t.line):
+                        if k < len(stack) - 1 and culprit is None:
+                            culprit = stack[k + 1]
+                        del stack[k + 1:]
+                        break
+            if stack and _PAIRS[stack[-1].kind] == t.kind:
+                stack.pop()
+    if not stack and culprit is None:
+        return d
+    t = culprit if culprit is not None else stack[-1]
+    span = Span(d.span.file, t.line, t.col, t.line, t.col + 1)
+    return Diagnostic(d.code, f"`{t.kind}` is never closed", span,
+                      f"add the `{_PAIRS[t.kind]}` that closes it", [],
+                      "error", [(d.span, d.message)])
 
 
 def _internal(ctx: ParseContext, message: str) -> Any:

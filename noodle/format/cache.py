@@ -32,7 +32,15 @@ def identifier(text: str) -> str:
 
 
 def module_path(root: "str | os.PathLike[str]", name: str) -> str:
-    return os.path.join(os.fspath(root), *name.split(".")) + ".nd"
+    """The source file of module `name` for a program at `root`: the first of the search roots
+    (:mod:`noodle.format.search_path`) that holds it, else where it would be under `root`."""
+    from noodle.format.search_path import ManifestError, find_module
+
+    try:
+        found = find_module(root, name)
+    except ManifestError:
+        found = None  # the compiler reports the manifest (see noodle.build.driver)
+    return found or os.path.join(os.fspath(root), *name.split(".")) + ".nd"
 
 
 def cache_path(root: "str | os.PathLike[str]", name: str, suffix: str = ".nbc") -> str:
@@ -91,6 +99,35 @@ def write_cached(root: "str | os.PathLike[str]", name: str, module) -> None:
     from noodle.format import module_file as mf
 
     _write(cache_path(root, name), mf.encode(module))
+
+
+def write_warnings(root: "str | os.PathLike[str]", name: str, warnings: list) -> None:
+    """Keep a module's warnings (JSON objects with a `rendered` text) beside its cache entry, so a
+    run from the cache shows them again; none: the file is removed."""
+    import json
+
+    path = cache_path(root, name, ".warn")
+    if not warnings:
+        try:
+            os.remove(path)
+        except OSError:
+            pass
+        return
+    _write(path, json.dumps(warnings).encode("utf-8"))
+
+
+def read_warnings(root: "str | os.PathLike[str]", name: str) -> list | None:
+    """The warnings kept for a module's cache entry (valid while the entry is), or None."""
+    data = _read_bytes(cache_path(root, name, ".warn"))
+    if data is None:
+        return None
+    import json
+
+    try:
+        items = json.loads(data)
+    except ValueError:
+        return None
+    return items if isinstance(items, list) and all(isinstance(w, dict) for w in items) else None
 
 
 def write_image(root: "str | os.PathLike[str]", name: str, image) -> None:

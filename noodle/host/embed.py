@@ -201,7 +201,8 @@ class VM:
 
     def __init__(self, capabilities: Capabilities | None = None, limits: Limits | None = None,
                  history: int = 5, root: "str | os.PathLike[str] | None" = None,
-                 mode: str = "optimized") -> None:
+                 mode: str = "optimized", args: "list[str] | None" = None) -> None:
+        """`args`: what `sys.args()` returns to the VM's code (none by default)."""
         if mode not in ("optimized", "safe"):
             raise ValueError(f"mode must be 'optimized' or 'safe', not {mode!r}")
         self.capabilities = capabilities if capabilities is not None else Capabilities()
@@ -209,7 +210,8 @@ class VM:
         self.history_size = history
         self.root = Path(root) if root is not None else Path.cwd()
         variants.measured_by(thresholds.load)  # this machine's `noodle tune` results, read on first use
-        self.machine = Machine(self._find, capabilities=self.capabilities, limits=self.limits, mode=mode)
+        self.machine = Machine(self._find, capabilities=self.capabilities, limits=self.limits, mode=mode,
+                               args=args)
         self._lock = threading.RLock()
         self._gate = _Gate()
         self._history: dict[str, list[_Version]] = {}

@@ -21,7 +21,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
     from typing import Any, Callable
 
-from noodle.runtime.values import INT_MAX, INT_MIN, ErrorValue, nd_str, quote
+from noodle.runtime.values import INT_MAX, INT_MIN, ErrorValue, nd_repr, nd_str, quote
 
 
 class Native:
@@ -79,7 +79,61 @@ def _print(*args: Any) -> None:
         raise OutputClosed() from None
 
 
+def _eprint(*args: Any) -> None:
+    """`eprint(...)`: as `print`, to stderr (stdout is flushed first, so the two interleave in order)."""
+    try:
+        sys.stdout.flush()
+    except (BrokenPipeError, OSError):
+        pass
+    sys.stderr.write(" ".join([nd_str(a) for a in args]) + "\n")
+    sys.stderr.flush()
+
+
+class ExitSignal(BaseException):
+    """Unwinds the program after `exit(code)`; not an Exception, so Noodle's `catch` cannot stop it.
+    The machine turns it into :class:`noodle.errors.ProgramExit` for its caller."""
+
+    def __init__(self, code: int) -> None:
+        self.code = code
+
+
+def _exit(code: int) -> None:
+    if not 0 <= code <= 255:
+        raise _err("ValueError", f"exit status must be between 0 and 255, not {code}")
+    raise ExitSignal(code)
+
+
 NATIVES["print"] = Native("print", -1, _print)
+#: a value as written in source (strings quoted): the values a failed `assert a == b` in a test shows
+NATIVES["repr"] = Native("repr", 1, nd_repr)
+NATIVES["eprint"] = Native("eprint", -1, _eprint)
+NATIVES["exit"] = Native("exit", 1, _exit)
+NATIVES["sys.exit"] = Native("sys.exit", 1, _exit)
+#: bound per machine (Machine.bind_native): the program's own arguments
+NATIVES["sys.args"] = Native("sys.args", 0, lambda: [])
+
+
+def _env(name: str) -> str:
+    import os
+    value = os.environ.get(name)
+    if value is None:
+        raise _err("KeyError", f"environment variable not set: {quote(name)}")
+    return value
+
+
+def _env_or(name: str, default: str) -> str:
+    import os
+    return os.environ.get(name, default)
+
+
+def _has_env(name: str) -> bool:
+    import os
+    return name in os.environ
+
+
+NATIVES["sys.env"] = Native("sys.env", 1, _env, None, "env")
+NATIVES["sys.env_or"] = Native("sys.env_or", 2, _env_or, None, "env")
+NATIVES["sys.has_env"] = Native("sys.has_env", 1, _has_env, None, "env")
 NATIVES["str"] = Native("str", 1, nd_str, "_str({0})")
 
 native("len", 1, "len({0})")(len)

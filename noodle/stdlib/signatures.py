@@ -58,9 +58,10 @@ PRELUDE: dict[str, list[Overload]] = {
     "bool": [_o("fn(bool) -> bool", "bool"), _o("fn(int) -> bool", "bool"), _o("fn(float) -> bool", "bool"),
              _o("fn(str) -> bool", "bool"), _o("fn(List<T>) -> bool", "bool"), _o("fn(Map<K, V>) -> bool", "bool")],
     "Error": [_o("fn(str) -> Error", "Error")],
+    "exit": [_o("fn(int) -> none", "exit")],
 }
 # `print(...)` (any arguments) and `str(x)` (any value) are checked by the checker itself.
-SPECIAL_PRELUDE = ("print", "str")
+SPECIAL_PRELUDE = ("print", "eprint", "str")
 
 METHODS: dict[tuple[str, str], list[Overload]] = {
     ("List", "append"): [_o("fn(List<T>, T) -> none", "list.append")],
@@ -123,6 +124,12 @@ MODULES: dict[str, dict[str, list[Overload]]] = {
         "shuffle": [_o("fn(List<T>) -> none", "random.shuffle")],
         "uniform": [_o("fn(float, float) -> float", "random.uniform")],
     },
+    "sys": {
+        "args": [_o("fn() -> List<str>", "sys.args")],
+        "exit": [_o("fn(int) -> none", "sys.exit")],
+        "env": [_o("fn(str) -> str", "sys.env"), _o("fn(str, str) -> str", "sys.env_or")],
+        "has_env": [_o("fn(str) -> bool", "sys.has_env")],
+    },
     "io": {
         "read_text": [_o("fn(str) -> str", "io.read_text")],
         "write_text": [_o("fn(str, str) -> none", "io.write_text")],
@@ -162,4 +169,4 @@ def all_native_names() -> set[str]:
     names = {o.native for ovs in PRELUDE.values() for o in ovs}
     names |= {o.native for ovs in METHODS.values() for o in ovs}
     names |= {o.native for mod in MODULES.values() for ovs in mod.values() for o in ovs}
-    return names | {"print", "str"}
+    return names | {"print", "eprint", "str", "repr"}

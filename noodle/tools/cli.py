@@ -73,10 +73,12 @@ def _noodle_cli() -> None:
             from noodle.tools.repl import start_repl
             sys.exit(start_repl())
 
-    @cli.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+    @cli.command(context_settings={"allow_interspersed_args": False})
     @click.argument("file", required=False)
     @click.argument("args", nargs=-1, type=click.UNPROCESSED)
     @click.option("-O", "opt", type=click.IntRange(0, 2), default=1, help="optimisation level")
+    @click.option("--color", type=click.Choice(["auto", "always", "never"]), default=None,
+                  help="colour diagnostics and errors (default auto: on a terminal; FORCE_COLOR, NO_COLOR)")
     @click.option("--no-cache", is_flag=True, help="do not read or write __noodlecache__/")
     @click.option("--watch", is_flag=True, help="upgrade the running program live whenever FILE is saved")
     @click.option("--backend", type=click.Choice(["auto", "vm", "opencl"]), default=None,
@@ -87,26 +89,43 @@ def _noodle_cli() -> None:
                   help="optimized (default): recognised loops may sum in another order (SIMD, BLAS); "
                        "safe: every loop adds in its own order, results identical to the VM's")
     def run(file: str | None, args: tuple[str, ...], opt: int, no_cache: bool, watch: bool,
-            backend: str | None, mode: str | None) -> None:
-        """Run FILE.nd (compiled on the fly, cached) or FILE.nbc; with no FILE, start the REPL."""
+            backend: str | None, mode: str | None, color: str | None) -> None:
+        """Run FILE.nd (compiled on the fly, cached) or FILE.nbc; with no FILE, start the REPL.
+
+        \b
+        noodle [run] [OPTIONS] FILE [--] [ARGS...]
+        Options go before FILE; everything after FILE is the program's (sys.args()),
+        as with python and node. `noodle FILE.nd` is `noodle run FILE.nd`.
+        """
         if file is None:
             from noodle.tools.repl import start_repl
             sys.exit(start_repl())
-        import os
-        if backend is not None:
-            os.environ["NOODLE_BACKEND"] = backend
-        if mode is not None:
-            os.environ["NOODLE_MODE"] = mode
-        if watch:
-            from noodle.tools.watch import watch as watch_file
-            sys.exit(watch_file(file))
-        sys.exit(runmod.run_file(file, list(args), opt, not no_cache))
+        options = {"-O": str(opt)}
+        for flag, on in (("--no-cache", no_cache), ("--watch", watch)):
+            if on:
+                options[flag] = "1"
+        for name, value in (("--backend", backend), ("--mode", mode), ("--color", color)):
+            if value is not None:
+                options[name] = value
+        sys.exit(runmod.run_request(runmod.RunRequest(file, list(args), options)))
 
     @cli.command()
-    @click.argument("files", nargs=-1, required=True)
-    def test(files: tuple[str, ...]) -> None:
-        """Run the `test` blocks of FILES."""
-        sys.exit(runmod.test_files(list(files)))
+    @click.argument("paths", nargs=-1)
+    @click.option("-k", "pattern", metavar="PATTERN", help="only tests whose FILE::name contains PATTERN")
+    @click.option("--json", "as_json", is_flag=True, help="the report as JSON (schema 1)")
+    @click.option("--junit", "junit", metavar="FILE", help="also write the report as JUnit XML to FILE")
+    @click.option("-v", "--verbose", is_flag=True, help="show the Noodle stack of each failure")
+    @click.option("--color", type=click.Choice(["auto", "always", "never"]), default=None,
+                  help="colour the report (default auto: on a terminal; FORCE_COLOR, NO_COLOR)")
+    def test(paths: tuple[str, ...], pattern: str | None, as_json: bool, junit: str | None, verbose: bool,
+             color: str | None) -> None:
+        """Run the `test` blocks of PATHS: files, or folders searched for .nd files with tests
+        (default: the current folder)."""
+        import os
+        if color is not None:
+            os.environ["NOODLE_COLOR"] = color
+        from noodle.tools.testing import main as test_main
+        sys.exit(test_main(list(paths), pattern, as_json, junit, verbose))
 
     @cli.command()
     @click.argument("file")
@@ -134,6 +153,15 @@ def _noodle_cli() -> None:
             click.echo(f"error: {file}: {e.strerror}", err=True)
             sys.exit(1)
         click.echo(disassemble(mod), nl=False)
+
+    @cli.command()
+    @click.argument("files", nargs=-1, required=True)
+    @click.option("--json", "as_json", is_flag=True,
+                  help=f"one JSON object: schema ({CHECK_SCHEMA}), files, errors, warnings, diagnostics")
+    @_warning_options
+    def check(files: tuple[str, ...], as_json: bool, allow: tuple[str, ...], deny: tuple[str, ...]) -> None:
+        """Type-check FILES and report errors and warnings; nothing is written or run."""
+        sys.exit(check_files(list(files), as_json, allow, deny))
 
     @cli.command()
     def repl() -> None:
@@ -171,8 +199,12 @@ def _noodle_cli() -> None:
     cli(prog_name="noodle")
 
 
-def _compile(file: str, opt: int, use_cache: bool = False, observe_passes=None,
+def _compile(file: str, opt: int, use_cache: bool = False, allow: "tuple[str, ...]" = (),
+             deny: "tuple[str, ...]" = (), project_out: "list | None" = None, observe_passes=None,
              offload: "frozenset[str] | None" = None, report: "list | None" = None):
+    """Compile FILE (raises CompileError); `project_out` receives the Project (its warnings).
+    `offload`: the intents given OpenCL dispatches (default: those offered here); `report`
+    receives each recognised nest's OpenCL kernel or why it has none."""
     from pathlib import Path
 
     from noodle.backends.opencl.selection import offered
@@ -181,8 +213,63 @@ def _compile(file: str, opt: int, use_cache: bool = False, observe_passes=None,
     p = Path(file)
     offload = (offered() if opt >= 1 else frozenset()) if offload is None else offload
     project = Project(p.parent if str(p.parent) else Path("."),
-                      CompileOptions(opt, use_cache, observe_passes=observe_passes, offload=offload, offload_report=report))
+                      CompileOptions(opt, use_cache, observe_passes, allow=frozenset(allow), deny=frozenset(deny),
+                                     offload=offload, offload_report=report))
+    if project_out is not None:
+        project_out.append(project)
     return project.compile_file(p, display=file)
+
+
+def _warning_options(command):  # noqa: ANN001, ANN202 - a click command
+    import click
+
+    command = click.option("-D", "--deny", "deny", multiple=True, metavar="CODE",
+                           help="report warning CODE as an error (stops the build)")(command)
+    return click.option("-A", "--allow", "allow", multiple=True, metavar="CODE",
+                        help="do not report warning CODE (W0101; `all`: no warning)")(command)
+
+
+def check_files(files: "list[str]", as_json: bool, allow: "tuple[str, ...]", deny: "tuple[str, ...]") -> int:
+    """`noodle check FILE...`: type-check and lint, write nothing.  0: no error (warnings are fine),
+    2: an error, 66: a file that cannot be opened."""
+    import json
+    import os
+
+    from noodle.errors import CompileError
+    from noodle.tools.render import print_diagnostics
+    from noodle.tools.run import EXIT_NO_FILE
+
+    status = 0
+    report: list[dict] = []
+    for file in files:
+        if not os.path.isfile(file):
+            if not as_json:
+                sys.stderr.write(f"noodle check: cannot open {file}: no such file\n")
+            report.append({"code": "E0400", "severity": "error", "message": f"cannot open {file}: no such file",
+                           "file": file, "line": 0, "col": 0, "end_line": 0, "end_col": 0, "hint": None,
+                           "notes": [], "related": []})
+            status = max(status, EXIT_NO_FILE)
+            continue
+        projects: list = []
+        try:
+            _compile(file, 1, False, allow, deny, projects)
+            diagnostics, sources = projects[0].warnings, projects[0].sources
+        except CompileError as e:
+            diagnostics = (projects[0].warnings if projects else []) + list(e.diagnostics)
+            sources = dict(projects[0].sources if projects else {}, **e.sources)
+            status = max(status, 2)
+        report += [d.to_json() for d in diagnostics]
+        if not as_json:
+            print_diagnostics(diagnostics, sources)
+    if as_json:
+        errors = sum(d["severity"] == "error" for d in report)
+        print(json.dumps({"schema": CHECK_SCHEMA, "files": files, "errors": errors,
+                          "warnings": len(report) - errors, "diagnostics": report}, indent=2))
+    return status
+
+
+#: version of `noodle check --json`'s object (`schema`); raised when a field changes meaning or goes
+CHECK_SCHEMA = 1
 
 
 def _noodlec_cli() -> None:
@@ -201,10 +288,21 @@ def _noodlec_cli() -> None:
                   help="print a stage instead of writing (ir-passes: the IR as lowered and after each pass; "
                        "opencl: the kernels of every recognised loop nest)")
     @click.option("--explain", is_flag=True, help="say, function by function, what runs natively and why not")
-    @click.option("--json", "as_json", is_flag=True, help="diagnostics as a JSON list")
+    @click.option("--json", "as_json", is_flag=True, help="diagnostics (errors and warnings) as a JSON list")
+    @click.option("--color", type=click.Choice(["auto", "always", "never"]), default=None,
+                  help="colour diagnostics (default auto: on a terminal; FORCE_COLOR, NO_COLOR)")
+    @_warning_options
     @click.version_option(package_name="noodle-lang", prog_name="noodlec")
-    def noodlec(file: str, output: str | None, opt: int, emit: str | None, as_json: bool, explain: bool) -> None:
+    def noodlec(file: str, output: str | None, opt: int, emit: str | None, as_json: bool, explain: bool,
+                color: str | None, allow: tuple[str, ...], deny: tuple[str, ...]) -> None:
         """Compile FILE.nd to a .nbc module."""
+        import os
+        if color is not None:
+            os.environ["NOODLE_COLOR"] = color
+        if not os.path.isfile(file):
+            click.echo(f"noodlec: cannot open {file}: no such file", err=True)
+            sys.exit(66)
+        projects: list = []
         report: list = []  # per recognised nest: its OpenCL kernel or why none (for --explain)
         try:
             if emit == "ast":
@@ -217,21 +315,27 @@ def _noodlec_cli() -> None:
             if emit == "ir-passes":
                 from noodle.build.driver import PassTrace
                 trace = PassTrace()
-                _compile(file, opt, observe_passes=trace)
+                _compile(file, opt, allow=("all",), observe_passes=trace)
                 click.echo(trace.text(), nl=False)
                 return
             if emit == "opencl":
                 from noodle.ir.kernels import OFFLOADABLE
-                compiled = _compile(file, max(opt, 1), offload=frozenset(OFFLOADABLE))
+                compiled = _compile(file, max(opt, 1), False, allow, deny, projects, offload=frozenset(OFFLOADABLE))
             else:
-                compiled = _compile(file, opt, report=report)
+                compiled = _compile(file, opt, False, allow, deny, projects, report=report)
         except CompileError as e:
+            warnings = projects[0].warnings if projects else []
             if as_json:
-                click.echo(e.to_json())
+                click.echo(json.dumps([d.to_json() for d in warnings + list(e.diagnostics)], indent=2))
             else:
-                from noodle.tools.render import print_compile_error
-                print_compile_error(e)
+                from noodle.tools.render import print_diagnostics
+                print_diagnostics(warnings, projects[0].sources if projects else {})
+                print_diagnostics(e.diagnostics, e.sources)
             sys.exit(2)
+        warnings = projects[0].warnings
+        if warnings and not as_json:
+            from noodle.tools.render import print_diagnostics
+            print_diagnostics(warnings, projects[0].sources)
         if emit == "ir":
             from noodle.ir.printer import print_module
             assert compiled.ir is not None
@@ -282,6 +386,6 @@ def _noodlec_cli() -> None:
             click.echo(f"error: cannot write {out}: {e.strerror}", err=True)
             sys.exit(1)
         if as_json:
-            click.echo(json.dumps([]))
+            click.echo(json.dumps([d.to_json() for d in warnings], indent=2))
 
     noodlec(prog_name="noodlec")

@@ -7,16 +7,49 @@ imports click and rich only for everything else.
 from __future__ import annotations
 
 import os
+import re
 import sys
 
 EXIT_OK, EXIT_ERROR, EXIT_COMPILE = 0, 1, 2
+#: the program file cannot be opened (sysexits' EX_NOINPUT); a wrong command line exits 2, as click's do
+EXIT_NO_FILE, EXIT_USAGE = 66, 2
 
 
 def _print_err(text: str) -> None:
     sys.stderr.write(text + "\n")
 
 
-def load_program(path: str, opt_level: int = 1, use_cache: bool = True):
+class WarningPolicy:
+    """Which warnings a command shows: `-A CODE` allows (hides) one, `-A all` every one; `-D CODE`
+    denies one (it becomes an error).  Warnings go to stderr as the program is loaded."""
+
+    __slots__ = ("allow", "deny", "stream")
+
+    def __init__(self, allow: "tuple[str, ...] | frozenset[str]" = (), deny: "tuple[str, ...] | frozenset[str]" = (),
+                 stream=None) -> None:  # noqa: ANN001
+        self.allow, self.deny, self.stream = frozenset(allow), frozenset(deny), stream
+
+    def keeps(self, code: str) -> bool:
+        return code in self.deny or not (code in self.allow or "all" in self.allow)
+
+    def show_rendered(self, items: "list | None") -> None:
+        """Warnings kept with a cache entry (JSON with their rendered text)."""
+        out = self.stream or sys.stderr
+        for w in items or []:
+            if self.keeps(str(w.get("code", ""))) and isinstance(w.get("rendered"), str):
+                out.write(w["rendered"] + "\n")
+
+    def show(self, project) -> None:  # noqa: ANN001 - a Project
+        if project.warnings:
+            from noodle.tools.render import print_diagnostics
+            print_diagnostics(project.warnings, project.sources, self.stream or sys.stderr)
+            project.warnings = []
+
+
+_QUIET = WarningPolicy(("all",))
+
+
+def load_program(path: str, opt_level: int = 1, use_cache: bool = True, warnings: "WarningPolicy | None" = None):
     """Compile (or load from cache) the program at `path` and link it into a fresh machine.
 
     Returns (machine, loaded module), top-level code not yet run.  A `.nbc`
@@ -27,6 +60,7 @@ def load_program(path: str, opt_level: int = 1, use_cache: bool = True):
     """
     from noodle.vm.machine import Machine
 
+    warnings = warnings or _QUIET
     if path.endswith(".nbc"):
         return _load_nbc(path)
     root = os.path.dirname(path) or "."
@@ -43,19 +77,24 @@ def load_program(path: str, opt_level: int = 1, use_cache: bool = True):
                 source: str | None = f.read()
         except (OSError, UnicodeDecodeError):
             source = None
-        image = read_image(root, name, source) if source is not None else None
+        image = read_image(root, name, source) if source is not None and not warnings.deny else None
         if image is not None:
-            machine = Machine(lambda dep: _find_import(root, dep, opt_level), source_root=root)
+            from noodle.format.cache import read_warnings
+            warnings.show_rendered(read_warnings(root, name))
+            machine = Machine(lambda dep: _find_import(root, dep, opt_level, warnings), source_root=root)
             return machine, machine.load(image, run_init=False)
     from pathlib import Path
 
     from noodle.build.driver import CompileOptions, Project
 
-    project = Project(Path(root), CompileOptions(opt_level, use_cache, offload=offload))
+    project = Project(Path(root), CompileOptions(opt_level, use_cache, allow=warnings.allow, deny=warnings.deny,
+                                                 offload=offload))
     compiled = project.compile_file(Path(path), display=path)
+    warnings.show(project)
 
     def find(dep: str):
         module = project.find(dep)
+        warnings.show(project)
         return _image_for(root, dep, module, cache)
 
     machine = Machine(find, source_root=root)
@@ -87,20 +126,25 @@ def _image_for(root: str, name: str, module, cache: bool):
     return image
 
 
-def _find_import(root: str, name: str, opt_level: int):
+def _find_import(root: str, name: str, opt_level: int, warnings: "WarningPolicy | None" = None):
     """An imported module for the fast path: its cached image when valid, else compiled."""
-    from noodle.format.cache import read_source
+    from noodle.format.cache import read_source, read_warnings
     from noodle.vm.cache import read_image
 
+    warnings = warnings or _QUIET
     source = read_source(root, name)
     image = read_image(root, name, source) if source is not None else None
     if image is not None:
+        warnings.show_rendered(read_warnings(root, name))
         return image
     from pathlib import Path
 
     from noodle.build.driver import CompileOptions, Project
 
-    return _image_for(root, name, Project(Path(root), CompileOptions(opt_level, True)).find(name), True)
+    project = Project(Path(root), CompileOptions(opt_level, True, allow=warnings.allow, deny=warnings.deny))
+    module = project.find(name)
+    warnings.show(project)
+    return _image_for(root, name, module, True)
 
 
 def _load_nbc(path: str):
@@ -126,14 +170,20 @@ def _load_nbc(path: str):
     return machine, machine.load(module, run_init=False)
 
 
-def run_file(path: str, args: list[str] | None = None, opt_level: int = 1, use_cache: bool = True) -> int:
+def run_file(path: str, args: list[str] | None = None, opt_level: int = 1, use_cache: bool = True,
+             warnings: "WarningPolicy | None" = None) -> int:
     """`noodle run FILE`: exit 0 on success, 1 on an uncaught error, 2 when it does not compile."""
-    from noodle.errors import CompileError, LoadError
+    from noodle.errors import CompileError, LoadError, ProgramExit
     from noodle.runtime.errors import NoodleRuntimeError
 
-    sys.argv = [path] + list(args or [])
+    if not os.path.isfile(path):
+        reason = "is a directory" if os.path.isdir(path) else "no such file" if not os.path.exists(path) \
+            else "not a regular file"
+        _print_err(f"noodle: cannot open {path}: {reason}")
+        return EXIT_NO_FILE
     try:
-        machine, lm = load_program(path, opt_level, use_cache)
+        machine, lm = load_program(path, opt_level, use_cache, warnings or WarningPolicy())
+        machine.args = list(args or [])
     except CompileError as e:
         from noodle.tools.render import print_compile_error
         print_compile_error(e)
@@ -155,6 +205,13 @@ def run_file(path: str, args: list[str] | None = None, opt_level: int = 1, use_c
         from noodle.tools.render import print_runtime_error
         print_runtime_error(e)
         return EXIT_ERROR
+    except ProgramExit as e:
+        status = e.code
+        try:
+            sys.stdout.flush()
+        except (BrokenPipeError, OSError):
+            _silence_stdout()
+        return status
     except KeyboardInterrupt:
         _print_err("interrupted")
         return 130
@@ -178,45 +235,116 @@ def _silence_stdout() -> None:
     os.dup2(devnull, sys.stdout.fileno())
 
 
-def test_files(paths: list[str]) -> int:
-    """`noodle test FILES`: one line per test, then `N passed, N failed`; exit 1 if any failed."""
-    from noodle.errors import CompileError, LoadError
-    from noodle.runtime.errors import NoodleRuntimeError
+#: the `noodle` subcommands; any other first word that names a file runs it (`noodle app.nd`)
+SUBCOMMANDS = frozenset({"run", "test", "check", "disasm", "repl", "tune"})
 
-    passed = failed = 0
-    status = EXIT_OK
-    for path in paths:
-        try:
-            machine, lm = load_program(path)
-            machine.call(lm, lm.functions["__init__"])
-        except CompileError as e:
-            from noodle.tools.render import print_compile_error
-            print_compile_error(e)
-            status = EXIT_COMPILE
-            continue
-        except (LoadError, NoodleRuntimeError) as e:
-            _print_err(f"error: {e}")
-            failed += 1
-            continue
-        for result in machine.run_tests(lm):
-            if result.passed:
-                passed += 1
-                print(f"PASS {result.name}")
-            else:
-                failed += 1
-                assert result.error is not None
-                print(f"FAIL {result.name}: {result.error.message}")
-                frames = "\n".join(str(f) for f in result.error.stack)
-                if frames and os.environ.get("NOODLE_TEST_VERBOSE"):
-                    print(frames)
-    print(f"{passed} passed, {failed} failed")
-    if status != EXIT_OK:
-        return status
-    return EXIT_ERROR if failed else EXIT_OK
+#: `noodle run` options: name -> allowed values (None: a flag)
+RUN_OPTIONS: dict[str, tuple[str, ...] | None] = {
+    "-O": ("0", "1", "2"), "--no-cache": None, "--watch": None, "--backend": ("auto", "vm"),
+    "--mode": ("optimized", "safe"), "--color": ("auto", "always", "never"),
+    "-A": ("CODE",), "-D": ("CODE",),  # a warning code (W0101) or `all`; repeatable
+}
+_CODE = re.compile(r"W\d{4}|all\Z")
+
+
+class UsageError(Exception):
+    """A wrong `noodle run` command line."""
+
+
+class RunRequest:
+    """`noodle [run] [OPTIONS] FILE [--] [ARGS...]`, parsed."""
+
+    __slots__ = ("file", "args", "options")
+
+    def __init__(self, file: str, args: list[str], options: dict[str, str]) -> None:
+        self.file, self.args, self.options = file, args, options
+
+
+def parse_run(argv: list[str]) -> RunRequest | None:
+    """Options, then FILE, then the program's arguments: everything after FILE belongs to the
+    program, as with python and node (`--` before them is allowed and dropped).  An unknown option
+    before FILE is an error.  None when help was asked for (click prints it)."""
+    options: dict[str, str] = {}
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            i += 1
+            break
+        if not arg.startswith("-") or arg == "-":
+            break
+        if arg in ("-h", "--help"):
+            return None
+        name, eq, value = arg.partition("=")
+        if name[:2] in ("-O", "-A", "-D") and not name.startswith("--") and len(name) > 2:
+            name, value, eq = name[:2], name[2:], "="
+        if name not in RUN_OPTIONS:
+            raise UsageError(f"unknown option {arg!r}")
+        allowed = RUN_OPTIONS[name]
+        if allowed is None:
+            if eq:
+                raise UsageError(f"option {name} takes no value")
+            options[name] = "1"
+        else:
+            if not eq:
+                i += 1
+                if i >= len(argv):
+                    raise UsageError(f"option {name} needs a value: {', '.join(allowed)}")
+                value = argv[i]
+            if allowed == ("CODE",):
+                if not _CODE.fullmatch(value):
+                    raise UsageError(f"option {name}: {value!r} is not a warning code (W0101) or `all`")
+                options[name] = ",".join(filter(None, [options.get(name, ""), value]))
+                i += 1
+                continue
+            if value not in allowed:
+                raise UsageError(f"option {name}: {value!r} is not one of {', '.join(allowed)}")
+            options[name] = value
+        i += 1
+    if i >= len(argv):
+        raise UsageError("no program file given")
+    rest = argv[i + 1:]
+    if rest[:1] == ["--"]:
+        rest = rest[1:]
+    return RunRequest(argv[i], rest, options)
 
 
 def fast_main(argv: list[str]) -> int | None:
-    """Handle `noodle run FILE [ARGS...]` without importing click/rich; None when not applicable."""
-    if len(argv) >= 2 and argv[0] == "run" and not argv[1].startswith("-"):
-        return run_file(argv[1], argv[2:])
-    return None
+    """`noodle run ...` and `noodle FILE ...` without importing click/rich; None when not applicable."""
+    if not argv:
+        return None
+    if argv[0] == "run":
+        rest = argv[1:]
+        if not rest:
+            return None  # `noodle run` alone: the REPL
+    elif argv[0] in SUBCOMMANDS or argv[0].startswith("-") and argv[0].partition("=")[0] not in RUN_OPTIONS \
+            and not argv[0].startswith("-O"):
+        return None
+    elif argv[0].startswith("-") or argv[0].endswith((".nd", ".nbc")) or os.path.isfile(argv[0]) or "/" in argv[0]:
+        rest = argv
+    else:
+        return None  # click says there is no such command
+    try:
+        request = parse_run(rest)
+    except UsageError as e:
+        _print_err(f"noodle run: {e}\nusage: noodle [run] [OPTIONS] FILE [--] [ARGS...]  (noodle run --help)")
+        return EXIT_USAGE
+    if request is None:
+        return None
+    return run_request(request)
+
+
+def run_request(request: RunRequest) -> int:
+    """Run a parsed `noodle run` command line."""
+    o = request.options
+    if "--backend" in o:
+        os.environ["NOODLE_BACKEND"] = o["--backend"]
+    if "--mode" in o:
+        os.environ["NOODLE_MODE"] = o["--mode"]
+    if "--color" in o:
+        os.environ["NOODLE_COLOR"] = o["--color"]
+    if "--watch" in o:
+        from noodle.tools.watch import watch as watch_file
+        return watch_file(request.file)
+    policy = WarningPolicy(tuple(filter(None, o.get("-A", "").split(","))), tuple(filter(None, o.get("-D", "").split(","))))
+    return run_file(request.file, request.args, int(o.get("-O", "1")), "--no-cache" not in o, policy)

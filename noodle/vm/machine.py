@@ -16,8 +16,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
     from typing import Any, Callable
 
-from noodle.errors import LimitExceeded, LoadError
-from noodle.stdlib.natives import NATIVES  # first: it registers the array natives too
+from noodle.errors import LimitExceeded, LoadError, ProgramExit
+from noodle.stdlib.natives import NATIVES, ExitSignal  # first: it registers the array natives too
 from noodle.ir.variants import exact_alternatives, inexact_guards, native_guards  # noqa: I001
 from noodle.runtime.linemap import CODE_REGISTRY, CodeInfo
 from noodle.runtime.errors import NoodleRuntimeError, noodle_stack, runtime_error
@@ -102,8 +102,10 @@ class Machine:
 
     def __init__(self, finder: ModuleFinder | None = None, source_root: str | None = None,
                  capabilities: Capabilities | None = None, limits: Limits | None = None,
-                 backend: str | None = None, mode: str | None = None) -> None:
+                 backend: str | None = None, mode: str | None = None, args: "list[str] | None" = None) -> None:
         self.finder = finder
+        #: the program's arguments, as `sys.args()` returns them (`noodle run FILE ARGS...`)
+        self.args: list[str] = list(args or [])
         #: "auto" runs native variants where an image has them; "vm" runs everything translated;
         #: "opencl" is "auto" with every OpenCL dispatch taken wherever it can run, whatever the size
         self.backend = backend or os.environ.get("NOODLE_BACKEND", "auto")
@@ -239,6 +241,8 @@ class Machine:
             return NATIVES[exact[native.name]].impl  # a fused expression computed as written
         if native.name == "time.sleep" and self.meter is not None:
             return self.meter.sleep
+        if native.name == "sys.args":
+            return lambda: list(self.args)
         if native.name.startswith("random.") or native.name == "array.rand":
             if self._random is None:
                 from noodle.stdlib.natives import LazyRandom, random_natives
@@ -261,6 +265,8 @@ class Machine:
             if not outermost:
                 raise
             raise LimitExceeded(e.limit, e.message, noodle_stack(e.__traceback__)) from None
+        except ExitSignal as e:
+            raise ProgramExit(e.code) from None
         except Exception as e:  # every fault inside VM code is a Noodle error
             raise runtime_error(e) from None
         finally:

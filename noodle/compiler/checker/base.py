@@ -76,8 +76,10 @@ class CheckerBase:
 
     # ------------------------------------------------------------ utilities
 
-    def error(self, code: str, msg: str, span: ast.Span, hint: str | None = None) -> Type:
-        self.diags.error(code, msg, span, hint)
+    def error(self, code: str, msg: str, span: ast.Span, hint: str | None = None,
+              related: "list[tuple[ast.Span, str]] | None" = None) -> Type:
+        """Report an error (with secondary places: `[(span, "first defined here")]`); the type is `?`."""
+        self.diags.error(code, msg, span, hint, related=related)
         return UNKNOWN
 
     def tname(self, t: Type) -> str:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from noodle.compiler.hints import method_hint
 from noodle.compiler import ast
 from noodle.compiler.checker.base import ARRAY_PRELUDE, NativeModule
 from noodle.compiler.diagnostics import did_you_mean
@@ -41,10 +42,10 @@ class CallRules:
                     mod, member = self.from_names[name]
                     return self.call_module_member(mod, member, e, f.span)
                 if name not in self.globals and name not in self.imports:
-                    if name == "print":
+                    if name in ("print", "eprint"):
                         args = [self.expr(a.value) for a in e.args]
                         self.no_named(e)
-                        return ir.CallBuiltin(name="print", args=args, ty=NONE, **pos)
+                        return ir.CallBuiltin(name=name, args=args, ty=NONE, **pos)
                     if name == "str":
                         self.no_named(e)
                         if len(e.args) != 1:
@@ -84,7 +85,7 @@ class CallRules:
                 if ovs is not None:
                     return self.call_native(f"{kind}.{f.name}", ovs, [obj], e, expected)
                 methods = [m for (k, m) in sigs.METHODS if k == kind]
-                self.error("E0202", f"{kind} has no method `{f.name}`", f.name_span, did_you_mean(f.name, methods))
+                self.error("E0202", f"{kind} has no method `{f.name}`", f.name_span, method_hint(kind, f.name, methods))
                 for a in e.args:
                     self.expr(a.value)
                 return ir.Const(value=None, ty=UNKNOWN, **pos)

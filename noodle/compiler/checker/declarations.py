@@ -96,7 +96,8 @@ class DeclarationRules:
         def claim(name: str, span: ast.Span) -> bool:
             if name in taken:
                 self.error("E0103", f"`{name}` is defined twice", span,
-                           f"the first definition is at line {taken[name].line}")
+                           f"the first definition is at line {taken[name].line}",
+                           related=[(taken[name], "first defined here")])
                 return False
             taken[name] = span
             return True

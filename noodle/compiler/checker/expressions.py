@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from noodle.compiler.hints import name_hint
 from noodle.compiler import ast
 from noodle.compiler.checker.base import (ARITH, ARRAY_PRELUDE, BITWISE, COMPARE, INT_MAX, INT_MIN, MAX_LAMBDA_DEPTH,
                                           NARROW, NativeModule)
@@ -126,8 +127,18 @@ class ExpressionRules:
             self.error("E0200", f"the built-in `{e.id}` cannot be used as a value", e.span,
                        f"call it, or wrap it in a lambda: `a => {e.id}(a)`")
             return ir.Const(value=None, ty=UNKNOWN, **pos)
-        self.error("E0100", f"name `{e.id}` is not defined", e.span, did_you_mean(e.id, candidates))
+        self.error("E0100", f"name `{e.id}` is not defined", e.span,
+                   name_hint(e.id, candidates, _standard_members(), self.self_fields()))
         return ir.Const(value=None, ty=UNKNOWN, **pos)
+
+    def self_fields(self: "Checker") -> list[str] | None:
+        """Inside a method: the fields and methods of `self`'s struct (for the `self.x` hint)."""
+        var = self.ctx.lookup_local("self") if self.ctx is not None else None
+        t = prune(var.ty) if var is not None else None
+        if not isinstance(t, StructT):
+            return None
+        info = self.struct_info(t)
+        return None if info is None else list(info.field_names) + list(info.methods)
 
     def module_member(self: "Checker", mod: "ModuleInterface | NativeModule", name: str, span: ast.Span) -> ir.Expr:
         pos = self.pos(span)
@@ -527,3 +538,8 @@ class ExpressionRules:
         fn = self.finish(ctx, body, e.span.line, e.span.col)
         fn.params = len(e.params)
         return ir.Closure(func=name, ty=FnT(tuple(ptypes), ctx.ret), **self.pos(e.span))
+
+
+def _standard_members() -> dict[str, list[str]]:
+    """Each standard module's functions and constants (for the "add `import math`" hint)."""
+    return {m: list(fns) + list(sigs.MODULE_CONSTANTS.get(m, {})) for m, fns in sigs.MODULES.items()}

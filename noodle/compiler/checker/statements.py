@@ -67,7 +67,8 @@ class StatementRules:
         assert ctx is not None
         if name in ctx.scopes[-1]:
             self.error("E0103", f"`{name}` is already defined in this scope", span,
-                       "use a new name, or assign with `=` to a `var`")
+                       "use a new name, or assign with `=` to a `var`",
+                       related=[(ctx.scopes[-1][name].span, "first defined here")])
         v = ctx.declare(name, ty, mutable, span)
         self.local_spans[(ctx.name, v.slot)] = span
         return v
@@ -397,7 +398,31 @@ class StatementRules:
             msg = self.coerce(self.expr(s.message, STR), STR, s.message.span, "an assert message")
         else:
             msg = ir.Const(value="assertion failed", ty=STR, **self.pos(s.span))
+            if self.ctx is not None and self.ctx.kind == "test" and isinstance(c, ir.Binary) \
+                    and (c.op.startswith("cmp.") or c.op in ("in", "not_in")):
+                return self.explained_assert(s, c)
         return [ir.Assert(cond=c, message=msg, **self.pos(s.span))]
+
+    def explained_assert(self: "Checker", s: ast.Assert, c: ir.Binary) -> list[ir.Stmt]:
+        """`assert a == b` in a test: both sides computed once, and shown with the expression on failure
+        (`assertion failed: a == b` / `  left:  [1, 2]` / `  right: [1, 3]`)."""
+        ctx = self.ctx
+        assert ctx is not None
+        pos = self.pos(s.span)
+        left, right = ctx.temp(c.a.ty), ctx.temp(c.b.ty)
+        a = ir.LocalGet(slot=left, ty=c.a.ty, line=c.a.line, col=c.a.col)
+        b = ir.LocalGet(slot=right, ty=c.b.ty, line=c.b.line, col=c.b.col)
+        text = _source_text(self.ast.source, s.cond.span)
+
+        def shown(v: ir.Expr) -> ir.Expr:
+            return ir.CallBuiltin(name="repr", args=[v], ty=STR, line=v.line, col=v.col)
+
+        parts: list[ir.Expr] = [ir.Const(value=f"assertion failed: {text}\n  left:  ", ty=STR, **pos), shown(a),
+                                ir.Const(value="\n  right: ", ty=STR, **pos), shown(b)]
+        message = ir.Interp(parts=parts, ty=STR, **pos)
+        cond = ir.Binary(op=c.op, a=a, b=b, ty=c.ty, line=c.line, col=c.col)
+        return [ir.LocalSet(slot=left, value=c.a, **pos), ir.LocalSet(slot=right, value=c.b, **pos),
+                ir.Assert(cond=cond, message=message, **pos)]
 
     # top-level items that may appear nested are errors
     def stmt_FnDecl(self: "Checker", s: ast.FnDecl) -> list[ir.Stmt]:
@@ -406,3 +431,15 @@ class StatementRules:
         return []
 
     stmt_StructDecl = stmt_FnDecl  # type: ignore[assignment]
+
+
+def _source_text(source: str, span: ast.Span) -> str:
+    """The source a span covers, on one line (`a == b`); `?` when the source is not at hand."""
+    lines = source.split("\n")
+    if not source or not 1 <= span.line <= span.end_line <= len(lines):
+        return "?"
+    if span.line == span.end_line:
+        return lines[span.line - 1][span.col - 1:span.end_col - 1]
+    chunk = [lines[span.line - 1][span.col - 1:]] + lines[span.line:span.end_line - 1] + \
+        [lines[span.end_line - 1][:span.end_col - 1]]
+    return " ".join(part.strip() for part in chunk)
