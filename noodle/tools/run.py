@@ -240,7 +240,7 @@ SUBCOMMANDS = frozenset({"run", "test", "check", "disasm", "repl", "tune"})
 
 #: `noodle run` options: name -> allowed values (None: a flag)
 RUN_OPTIONS: dict[str, tuple[str, ...] | None] = {
-    "-O": ("0", "1", "2"), "--no-cache": None, "--watch": None, "--backend": ("auto", "vm"),
+    "-O": ("0", "1", "2"), "--no-cache": None, "--watch": None, "--backend": ("auto", "vm", "opencl"),
     "--mode": ("optimized", "safe"), "--color": ("auto", "always", "never"),
     "-A": ("CODE",), "-D": ("CODE",),  # a warning code (W0101) or `all`; repeatable
 }
