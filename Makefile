@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-slow bench bench-polybench bench-opencl setup setup-dev clean
+.PHONY: demo test test-slow bench bench-polybench bench-opencl setup setup-dev clean ale-demo golden
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,14 @@ bench: setup-dev
 bench-opencl: setup-dev
 	$(BIN)/pip install --quiet -e '.[dev,bench]' $(EDITABLE)
 	$(BIN)/python bench/opencl.py
+
+# library evolution on examples/ale: record 3 runs, evolve (canary on every call), a canary run,
+# evolve again (promotion), the evolved run, and the report (examples/ale/report.html)
+ale-demo: setup
+	cd examples/ale && rm -rf .noodle && for i in 1 2 3; do ../../$(BIN)/noodle run --ale-capture main.nd > /dev/null; done
+	cd examples/ale && ../../$(BIN)/noodle ale status && ../../$(BIN)/noodle ale evolve --canary-share 1.0
+	cd examples/ale && ../../$(BIN)/noodle run main.nd && ../../$(BIN)/noodle ale evolve
+	cd examples/ale && ../../$(BIN)/noodle run main.nd && ../../$(BIN)/noodle ale report --html report.html
 
 # rewrite tests/golden/ir/*.ir (the IR after each pass) after an intended change; review the diff
 golden: setup-dev

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -209,6 +210,8 @@ class VM:
         self.limits = limits if limits is not None else Limits()
         self.history_size = history
         self.root = Path(root) if root is not None else Path.cwd()
+        if self.capabilities.py_import and str(self.root) not in sys.path:
+            sys.path.append(str(self.root))  # `import py mylib` finds mylib.py in the VM's root
         variants.measured_by(thresholds.load)  # this machine's `noodle tune` results, read on first use
         self.machine = Machine(self._find, capabilities=self.capabilities, limits=self.limits, mode=mode,
                                args=args)

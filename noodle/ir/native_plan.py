@@ -178,6 +178,10 @@ def shape_item(e: ir.Expr) -> "tuple[int, int] | None":
 
 
 def _check_expr(e: ir.Expr) -> None:
+    if isinstance(e, ir.CallBuiltin) and e.name.startswith("py."):
+        # a call into Python needs the interpreter: the function stays in the VM (the rest of the
+        # program may still run natively)
+        raise Unsupported("it calls into Python (`import py`), so it stays in the VM", e.line)
     if shape_item(e) is not None:
         return
     if isinstance(e, ir.CallBuiltin) and e.name in ("array.get", "array.len", "array.set") and e.args \

@@ -53,7 +53,7 @@ class Type:
 
 @_value_type
 class Prim(Type):
-    name: str  # int float f32 i32 bool str none
+    name: str  # int float f32 i32 bool str none py
 
     def __str__(self) -> str:
         return self.name
@@ -66,7 +66,9 @@ I32 = Prim("i32")
 BOOL = Prim("bool")
 STR = Prim("str")
 NONE = Prim("none")
-PRIMS = {p.name: p for p in (INT, FLOAT, F32, I32, BOOL, STR, NONE)}
+#: an object of the Python world (`import py`): operations on it are checked at run time
+PY = Prim("py")
+PRIMS = {p.name: p for p in (INT, FLOAT, F32, I32, BOOL, STR, NONE, PY)}
 
 
 @_value_type

@@ -113,4 +113,9 @@ def with_native_frame(frames: list[Frame], err: object) -> list[Frame]:
     """The stack with the frame of the native function that failed, at the line it failed on (an
     impure native function cannot be re-run in the VM to find it), as the VM's stack would end."""
     native = getattr(err, "native_frame", None)
-    return frames if native is None else frames + [Frame(*native)]
+    if native is not None:
+        frames = frames + [Frame(*native)]
+    python = getattr(err, "py_frames", None)  # a PyError: where in Python it failed, innermost last
+    if python:
+        frames = frames + [Frame(f"{name} [python]", file, line, col) for name, file, line, col in python]
+    return frames

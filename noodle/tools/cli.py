@@ -88,8 +88,10 @@ def _noodle_cli() -> None:
     @click.option("--mode", type=click.Choice(["optimized", "safe"]), default=None,
                   help="optimized (default): recognised loops may sum in another order (SIMD, BLAS); "
                        "safe: every loop adds in its own order, results identical to the VM's")
+    @click.option("--ale-capture", is_flag=True,
+                  help="keep a bounded sample of the inputs and outputs of calls into Python (for `noodle ale`)")
     def run(file: str | None, args: tuple[str, ...], opt: int, no_cache: bool, watch: bool,
-            backend: str | None, mode: str | None, color: str | None) -> None:
+            backend: str | None, mode: str | None, color: str | None, ale_capture: bool) -> None:
         """Run FILE.nd (compiled on the fly, cached) or FILE.nbc; with no FILE, start the REPL.
 
         \b
@@ -101,7 +103,7 @@ def _noodle_cli() -> None:
             from noodle.tools.repl import start_repl
             sys.exit(start_repl())
         options = {"-O": str(opt)}
-        for flag, on in (("--no-cache", no_cache), ("--watch", watch)):
+        for flag, on in (("--no-cache", no_cache), ("--watch", watch), ("--ale-capture", ale_capture)):
             if on:
                 options[flag] = "1"
         for name, value in (("--backend", backend), ("--mode", mode), ("--color", color)):
@@ -195,6 +197,9 @@ def _noodle_cli() -> None:
             sys.exit(1)
         from noodle.backends.opencl.selection import path as opencl_path
         click.echo(f"kept in {path()} and {opencl_path()}")
+
+    from noodle.tools.ale_cli import ale
+    cli.add_command(ale)
 
     cli(prog_name="noodle")
 

@@ -181,6 +181,7 @@ def run_file(path: str, args: list[str] | None = None, opt_level: int = 1, use_c
             else "not a regular file"
         _print_err(f"noodle: cannot open {path}: {reason}")
         return EXIT_NO_FILE
+    _python_world(path)
     try:
         machine, lm = load_program(path, opt_level, use_cache, warnings or WarningPolicy())
         machine.args = list(args or [])
@@ -229,6 +230,36 @@ def run_file(path: str, args: list[str] | None = None, opt_level: int = 1, use_c
     return EXIT_OK
 
 
+def _python_world(path: str, record: bool = True) -> None:
+    """What the program's first `import py` starts: the usage log and the promoted replacements
+    (`noodle test` only finds the program's own Python files: tests are not usage)."""
+    from noodle.vm.pyffi import session
+
+    def start() -> None:
+        folder = os.path.dirname(os.path.abspath(path))
+        if folder not in sys.path:  # `import py mylib` finds mylib.py beside the program
+            sys.path.insert(0, folder)
+        if not record:
+            return
+        from noodle.vm.pyffi import recorder
+
+        db = recorder.database_path(path)
+        if db is None:  # NOODLE_ALE=off: no log, no replacements
+            return
+        capture = os.environ.get("NOODLE_ALE_CAPTURE", "") not in ("", "0")
+        try:
+            recorder.start(db, path, capture=capture)
+            if db.exists():
+                from noodle.ale.serving import install
+                from noodle.tools.ale_vms import plain_vm
+
+                install(db, plain_vm)
+        except Exception as e:  # the log is a service: the program runs without it
+            _print_err(f"warning: the usage log at {db} is not available: {e}")
+
+    session.install(start)
+
+
 def _silence_stdout() -> None:
     """After the reader of stdout has gone, keep Python's exit-time flush from complaining."""
     devnull = os.open(os.devnull, os.O_WRONLY)
@@ -236,12 +267,12 @@ def _silence_stdout() -> None:
 
 
 #: the `noodle` subcommands; any other first word that names a file runs it (`noodle app.nd`)
-SUBCOMMANDS = frozenset({"run", "test", "check", "disasm", "repl", "tune"})
+SUBCOMMANDS = frozenset({"run", "test", "check", "disasm", "repl", "tune", "ale"})
 
 #: `noodle run` options: name -> allowed values (None: a flag)
 RUN_OPTIONS: dict[str, tuple[str, ...] | None] = {
     "-O": ("0", "1", "2"), "--no-cache": None, "--watch": None, "--backend": ("auto", "vm", "opencl"),
-    "--mode": ("optimized", "safe"), "--color": ("auto", "always", "never"),
+    "--mode": ("optimized", "safe"), "--color": ("auto", "always", "never"), "--ale-capture": None,
     "-A": ("CODE",), "-D": ("CODE",),  # a warning code (W0101) or `all`; repeatable
 }
 _CODE = re.compile(r"W\d{4}|all\Z")
@@ -343,6 +374,8 @@ def run_request(request: RunRequest) -> int:
         os.environ["NOODLE_MODE"] = o["--mode"]
     if "--color" in o:
         os.environ["NOODLE_COLOR"] = o["--color"]
+    if "--ale-capture" in o:
+        os.environ["NOODLE_ALE_CAPTURE"] = "1"
     if "--watch" in o:
         from noodle.tools.watch import watch as watch_file
         return watch_file(request.file)

@@ -107,7 +107,7 @@ def run(paths: list[str], pattern: str | None = None) -> Report:
     """Discover and run the tests under `paths` (see the module docstring)."""
     from noodle.errors import CompileError, LoadError, ProgramExit
     from noodle.runtime.errors import NoodleRuntimeError
-    from noodle.tools.run import load_program
+    from noodle.tools.run import _python_world, load_program
 
     start = time.perf_counter()
     report = Report()
@@ -115,6 +115,7 @@ def run(paths: list[str], pattern: str | None = None) -> Report:
     for p in missing:
         report.problems.append(FileProblem(p, "load", f"noodle test: no such file or folder: {p}"))
     for path in files:
+        _python_world(path, record=False)
         try:
             machine, lm = load_program(path)
             tests = [(name, func) for name, func in lm.image.tests]

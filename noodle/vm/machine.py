@@ -162,8 +162,15 @@ class Machine:
         ns["__builtins__"] = _SAFE_BUILTINS
         for key, name in image.natives.items():
             native = NATIVES.get(name)
+            if native is None and name.startswith("py."):  # the FFI's natives: registered when first needed
+                import noodle.vm.pyffi.natives  # noqa: F401 - (a program without `import py` never pays for it)
+                native = NATIVES.get(name)
             if native is None:
                 raise LoadError(f"module {image.name!r} needs the native {name!r}, which this VM lacks")
+            if native.capability == "py_import" and not self.capabilities.grants("py_import"):
+                # refused at load time, not when the code runs: the host decides before anything runs
+                raise LoadError(f"module {image.name!r} uses Python (`import py`), which needs the py_import "
+                                "capability; this VM does not grant it")
             ns[key] = self.bind_native(native)
         if self.meter is not None:
             ns["_M"] = self.meter

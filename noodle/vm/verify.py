@@ -40,6 +40,7 @@ import re
 
 from noodle.ir.types import parse_type
 from noodle.stdlib import natives as _natives
+import noodle.vm.pyffi.natives  # noqa: F401,E402 - registers the py.* natives (checked like every native)
 from noodle.format import module_file as _mf
 from noodle.format import opcodes as _oc
 from noodle.format.limits import (MAX_BLOCKS, MAX_COUNT, MAX_DEPTH, MAX_INDEX, MAX_INSTRS, MAX_LOCALS, MAX_NESTING,

@@ -15,7 +15,7 @@ type `?` so one mistake is reported once.
 
 The rules are mixins by syntactic category, one file each: :mod:`.declarations` (module, imports,
 functions, globals), :mod:`.statements`, :mod:`.expressions` (with lambdas), :mod:`.calls`,
-:mod:`.arrays` (the Array type's rules); :mod:`.base` holds the shared state, constants and
+:mod:`.arrays` (the Array type's rules), :mod:`.python` (`import py` and `py` values); :mod:`.base` holds the shared state, constants and
 utilities.
 """
 from __future__ import annotations
@@ -26,13 +26,14 @@ from noodle.compiler.checker.base import CheckerBase, Resolver, report_unresolve
 from noodle.compiler.checker.calls import CallRules
 from noodle.compiler.checker.declarations import DeclarationRules
 from noodle.compiler.checker.expressions import ExpressionRules
+from noodle.compiler.checker.python import PythonRules
 from noodle.compiler.checker.statements import StatementRules
 from noodle.compiler.diagnostics import DiagnosticBag
 from noodle.compiler.scope import ModuleInterface
 from noodle.ir import nodes as ir
 
 
-class Checker(DeclarationRules, StatementRules, ExpressionRules, CallRules, ArrayRules, CheckerBase):
+class Checker(DeclarationRules, StatementRules, ExpressionRules, CallRules, ArrayRules, PythonRules, CheckerBase):
     """Checks one module and lowers it to IR (see the module docstring)."""
 
 

@@ -14,7 +14,7 @@ from noodle.compiler.scope import FnCtx, FuncInfo, GlobalInfo, ModuleInterface, 
 from noodle.ir import nodes as ir
 from noodle.ir.walk import children as walk_children
 from noodle.ir.types import (
-    ERROR, F32, FLOAT, I32, INT, PRIMS, STR, UNKNOWN, FnT, ListT, MapT,
+    ERROR, F32, FLOAT, I32, INT, PRIMS, PY, STR, UNKNOWN, FnT, ListT, MapT,
     StructT, TupleT, TVar, Type, UnknownT, has_unbound, is_hashable, prune, resolve,
     unify,
 )
@@ -61,6 +61,7 @@ class CheckerBase:
         self.funcs: dict[str, FuncInfo] = {}
         self.globals: dict[str, GlobalInfo] = {}
         self.imports: dict[str, "ModuleInterface | NativeModule"] = {}  # alias -> module
+        self.py_imports: dict[str, str] = {}  # alias -> Python module (`import py numpy as np`)
         self.from_names: dict[str, tuple["ModuleInterface | NativeModule", str]] = {}
         self.import_paths: list[str] = []
         self.functions: list[ir.Function] = []
@@ -98,6 +99,10 @@ class CheckerBase:
         have, want = prune(e.ty), prune(target)
         if isinstance(have, UnknownT) or isinstance(want, UnknownT):
             return e
+        if have == PY and want != PY and self.convertible(want):  # type: ignore[attr-defined]
+            return self.from_py(e, want, what)  # type: ignore[attr-defined]
+        if want == PY and have != PY and not isinstance(have, TVar):
+            return self.to_py(e)  # type: ignore[attr-defined]
         if want == FLOAT and have == INT:
             return self.to_float(e)
         if unify(have, want):
@@ -168,7 +173,7 @@ class CheckerBase:
         if name == "Array":
             return self.array_type(t)
         if name == "py":
-            return self.error("E0403", "the `py` type (Python FFI) is not available in this build yet", t.span)
+            return PY
         if name in self.structs:
             return self.structs[name].ty
         if "." in name:

@@ -10,7 +10,7 @@ from noodle.compiler.diagnostics import did_you_mean
 from noodle.compiler.scope import ModuleInterface, StructInfo, Var
 from noodle.ir import nodes as ir
 from noodle.ir.types import (
-    ERROR, FLOAT, INT, NONE, STR, UNKNOWN, FnT, ListT, MapT,
+    ERROR, FLOAT, INT, NONE, PY, STR, UNKNOWN, FnT, ListT, MapT,
     ArrayT, StructT, TVar, Type, UnknownT, has_unbound, prune, undo, unify,
 )
 from noodle.stdlib import signatures as sigs
@@ -44,6 +44,7 @@ class CallRules:
                 if name not in self.globals and name not in self.imports:
                     if name in ("print", "eprint"):
                         args = [self.expr(a.value) for a in e.args]
+                        args = [self.stringify(a) if self.known(a.ty) == PY else a for a in args]
                         self.no_named(e)
                         return ir.CallBuiltin(name=name, args=args, ty=NONE, **pos)
                     if name == "str":
@@ -63,6 +64,8 @@ class CallRules:
                 return self.call_module_member(self.imports[f.obj.id], f.name, e, f.name_span)
             obj = self.expr(f.obj)
             t = self.known(obj.ty)
+            if t == PY:
+                return self.py_call_attr(obj, f.name, e)
             if isinstance(t, StructT) and t != ERROR:
                 info = self.struct_info(t)
                 if info is not None and f.name in info.methods:
@@ -119,6 +122,8 @@ class CallRules:
             for a in e.args:
                 self.expr(a.value)
             return ir.Const(value=None, ty=UNKNOWN, **pos)
+        if t == PY:
+            return self.py_call(callee, e)
         if not isinstance(t, FnT):
             if t is None:
                 self.error("E0204", "the type of this value is not known here", e.func.span)
@@ -249,6 +254,10 @@ class CallRules:
         pre: list[ir.Expr | None] = []
         for a in e.args:
             pre.append(None if isinstance(a.value, ast.Lambda) else self.expr(a.value))
+        if not receiver and any(v is not None and self.known(v.ty) == PY for v in pre) and None not in pre:
+            py = self.py_prelude(name, [v for v in pre if v is not None], e)
+            if py is not None:
+                return py
         chosen = None
         for o in candidates:
             sig = sigs.instantiate(o.sig)
@@ -260,6 +269,8 @@ class CallRules:
                     continue
                 have, want = prune(v.ty), prune(p)
                 if want == FLOAT and have == INT:
+                    continue
+                if have == PY and self.convertible(want):  # converted (and checked) at run time
                     continue
                 if isinstance(have, TVar) and not isinstance(want, TVar) and len(candidates) > 1:
                     pass

@@ -148,7 +148,7 @@ class DeclarationRules:
 
     def do_import(self: "Checker", item: ast.Import, claim: Callable[[str, ast.Span], bool]) -> None:
         if item.is_py:
-            self.error("E0403", "`import py` (the Python FFI) is not available in this build yet", item.span)
+            self.py_import(item, claim)
             return
         alias = item.alias or item.path.rpartition(".")[2]
         mod = self.load_module(item.path, item.span)

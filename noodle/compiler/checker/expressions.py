@@ -13,7 +13,7 @@ from noodle.ir import nodes as ir
 from noodle.ir.passes.fold import fold_expr
 from noodle.ir.types import (
     BOOL, ERROR, F32, FLOAT, I32, INT, NONE, RANGE, STR, UNKNOWN, FnT, ListT, MapT,
-    ArrayT, RangeT, StructT, TupleT, TVar, Type, UnknownT, is_hashable, prune, unify,
+    PY, ArrayT, RangeT, StructT, TupleT, TVar, Type, UnknownT, is_hashable, prune, unify,
 )
 from noodle.stdlib import signatures as sigs
 
@@ -63,6 +63,8 @@ class ExpressionRules:
     def stringify(self: "Checker", v: ir.Expr) -> ir.Expr:
         if self.known(v.ty) == STR:
             return v
+        if self.known(v.ty) == PY:
+            return ir.CallBuiltin(name="py.text", args=[v], ty=STR, line=v.line, col=v.col)
         return ir.Unary(op="to_str", x=v, ty=STR, line=v.line, col=v.col)
 
     def expr_Name(self: "Checker", e: ast.Name) -> ir.Expr:
@@ -77,7 +79,7 @@ class ExpressionRules:
                 return False
             c = c.parent
         return not (name in self.globals or name in self.funcs or name in self.structs or name in self.imports
-                    or name in self.from_names)
+                    or name in self.from_names or name in self.py_imports)
 
     def name_expr(self: "Checker", e: ast.Name) -> ir.Expr:
         pos = self.pos(e.span)
@@ -101,6 +103,8 @@ class ExpressionRules:
         f = self.funcs.get(e.id)
         if f is not None:
             return ir.FuncRef(name=f.name, ty=self.func_type(f, e.span), **pos)
+        if e.id in self.py_imports:
+            return self.py_module(e.id, e.span)
         if e.id in self.imports:
             mod = self.imports[e.id]
             self.error("E0200", f"module `{e.id}` is not a value", e.span, f"use one of its members: `{e.id}.name`")
@@ -240,6 +244,8 @@ class ExpressionRules:
             self.error("E0204", "the type of this operand is not known here", e.operand.span,
                        "annotate the variable or the lambda parameter")
             return x
+        if t == PY:
+            return self.py_unary(e.op, x, e.span)
         if e.op == "+" and t in (INT, FLOAT):
             return x
         if e.op == "-" and isinstance(t, ArrayT) and t.elem in (INT, FLOAT):
@@ -269,6 +275,8 @@ class ExpressionRules:
         ta, tb = self.known(a.ty), self.known(b.ty)
         if isinstance(ta, UnknownT) or isinstance(tb, UnknownT):
             return ir.Const(value=None, ty=UNKNOWN, **pos)
+        if ta == PY or tb == PY:
+            return self.py_binary(op, a, b, span)
         if op in ("in", "not in"):
             return self.membership(op, a, b, span)
         if isinstance(ta, ArrayT) or isinstance(tb, ArrayT) or op == "@":
@@ -399,6 +407,8 @@ class ExpressionRules:
             return self.module_member(self.imports[e.obj.id], e.name, e.name_span)
         obj = self.expr(e.obj)
         t = self.known(obj.ty)
+        if t == PY:
+            return self.py_getattr(obj, e.name, e.span)
         if isinstance(t, ArrayT):
             return self.array_attribute(obj, t, e.name, e.name_span)
         if isinstance(t, StructT):
@@ -440,6 +450,8 @@ class ExpressionRules:
         pos = self.pos(e.span)
         obj = self.expr(e.obj)
         t = self.known(obj.ty)
+        if t == PY:
+            return self.py_index(obj, e.indices, e.span)
         if isinstance(t, ArrayT):
             return self.array_index(obj, t, e.indices, e.span)
         if len(e.indices) != 1:

@@ -10,7 +10,7 @@ from noodle.ir import nodes as ir
 from noodle.ir.passes.fold import fold_expr
 from noodle.ir.types import (
     BOOL, ERROR, INT, NONE, RANGE, STR, UNKNOWN, ListT, MapT,
-    ArrayT, Prim, RangeT, StructT, TupleT, Type, UnknownT, prune, unify,
+    PY, ArrayT, Prim, RangeT, StructT, TupleT, Type, UnknownT, prune, unify,
 )
 from noodle.compiler.checker.base import INT_MAX
 
@@ -140,6 +140,8 @@ class StatementRules:
                 self.expr(s.value)
                 return []
             obj = self.expr(target.obj)
+            if self.known(obj.ty) == PY:
+                return self.py_set_attr(obj, target.name, s)
             pre: list[ir.Stmt] = []
             if s.op != "=":
                 obj, pre = self.stabilize(obj, s.span)
@@ -166,6 +168,8 @@ class StatementRules:
             return []
         if isinstance(target, ast.Index):
             obj = self.expr(target.obj)
+            if self.known(obj.ty) == PY:
+                return self.py_store(obj, target.indices, s)
             if isinstance(self.known(obj.ty), ArrayT):
                 return self.array_store(s, obj, self.known(obj.ty), target.indices)  # type: ignore[arg-type]
             if len(target.indices) != 1:
@@ -242,6 +246,8 @@ class StatementRules:
     def cond(self: "Checker", e: ast.Expr) -> ir.Expr:
         c = self.expr(e, BOOL)
         t = self.known(c.ty)
+        if t == PY:
+            return self.py_truth(c)
         if t != BOOL and not isinstance(t, UnknownT):
             if t is None:
                 unify(c.ty, BOOL)
@@ -291,7 +297,9 @@ class StatementRules:
                 return [ir.ForRange(slot=v.slot, start=start, stop=stop, step=step, body=body, **pos)]
             iterable = self.expr(it) if bounds is None else self.range_value(bounds, it.span)
             t = self.known(iterable.ty)
-            if isinstance(t, ArrayT):
+            if t == PY:
+                iterable, elem = self.py_iter(iterable), PY
+            elif isinstance(t, ArrayT):
                 iterable, elem = self.array_iteration(iterable, t)
             elif isinstance(t, ListT):
                 elem = t.elem

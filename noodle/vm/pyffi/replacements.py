@@ -1,0 +1,70 @@
+"""The table through which promoted replacements serve calls into Python.
+
+Library evolution (:mod:`noodle.ale`) fills it; call sites consult it.  Every change bumps
+:attr:`ReplacementTable.version`; a call site remembers the version it bound against and binds again
+when it differs, so a replacement promoted while a program runs is used by its next calls, without
+a restart.  A running program notices promotions made by another process through `poll`, a
+function the evolution layer installs and that sites call at most every `poll_seconds` (from
+their sampled calls only, so the check costs nothing on most calls).
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+
+class Replacement:
+    """Something that serves calls of one Python function (by qualified name) that it accepts.
+
+    `accepts(args, kwargs)` says whether a call is one it serves (its types and sizes); `serve(fn,
+    args, kwargs)` computes the result — given the original function, so that a canary can run
+    it too and compare.
+    """
+
+    __slots__ = ("name", "candidate_id", "accepts", "serve")
+
+    def __init__(self, name: str, candidate_id: int, accepts: Callable[[tuple, dict | None], bool],
+                 serve: Callable[[Callable[..., Any], tuple, dict | None], Any]) -> None:
+        self.name = name
+        self.candidate_id = candidate_id
+        self.accepts = accepts
+        self.serve = serve
+
+    def __repr__(self) -> str:
+        return f"Replacement({self.name!r}, candidate {self.candidate_id})"
+
+
+class ReplacementTable:
+    """Replacements by qualified name, with a version every change bumps."""
+
+    def __init__(self) -> None:
+        self.version = 0
+        self.by_name: dict[str, tuple[Replacement, ...]] = {}
+        self.poll: Callable[[], None] | None = None
+        self.poll_seconds = 1.0
+        self._next_poll = 0.0
+
+    def install(self, replacements: list[Replacement]) -> None:
+        """Serve calls with exactly these replacements from now on."""
+        by_name: dict[str, list[Replacement]] = {}
+        for r in replacements:
+            by_name.setdefault(r.name, []).append(r)
+        self.by_name = {k: tuple(v) for k, v in by_name.items()}
+        self.version += 1
+
+    def clear(self) -> None:
+        self.install([])
+
+    def maybe_poll(self) -> None:
+        """Run the installed poll if it is due (called from sampled calls)."""
+        poll = self.poll
+        if poll is None:
+            return
+        now = time.monotonic()
+        if now >= self._next_poll:
+            self._next_poll = now + self.poll_seconds
+            poll()
+
+
+#: the one table of this process (replacements serve every VM in it, like the libraries they replace)
+TABLE = ReplacementTable()
