@@ -126,7 +126,7 @@ def _explain_loop(f: ir.Function, n: "ir.ForRange | ir.While", owner: str, nativ
         while isinstance(loop, ir.ForRange):
             # a recognised nest is one line: its inner loop's versions are said here too
             arrays = sorted({f.local_names[x.args[0].slot]  # type: ignore[union-attr]
-                             for x, _, _ in in_bounds_accesses(loop)})
+                             for x, _ in in_bounds_accesses(loop)})
             if arrays:
                 inner = " (inner loop)" if loop is not n else ""
                 where += f"; bounds-check-free version{inner} when the range fits " + ", ".join(

@@ -7,6 +7,7 @@ agree on one definition.  No LLVM here: the compiler uses it without llvmlite.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from noodle.ir import variants
 from noodle.ir import nodes as ir
@@ -163,6 +164,21 @@ def writes_arrays(f: ir.Function) -> bool:
                for s in f.body for n in walk(s))
 
 
+def impure_functions(module: ir.Module) -> set[str]:
+    """The functions that store into an Array they were given, themselves or through a function they
+    call: a failed native call of one cannot be re-run in the VM (the stores would happen twice)."""
+    fns = {f.name: f for f in module.functions if f.kind == "fn"}
+    impure = {name for name, f in fns.items() if writes_arrays(f)}
+    changed = True
+    while changed:
+        changed = False
+        for name, f in fns.items():
+            if name not in impure and _callees(f) & impure:
+                impure.add(name)
+                changed = True
+    return impure
+
+
 def _array_param(e: ir.Expr) -> bool:
     return isinstance(e, ir.LocalGet) and array_kind(e.ty) is not None
 
@@ -232,6 +248,9 @@ def _check_expr(e: ir.Expr) -> None:
         for a in e.args:
             _check_expr(a)
         return
+    if isinstance(e, ir.CallBuiltin) and e.name == "math.hypot":
+        raise Unsupported("calling `math.hypot` runs in the VM: CPython computes it by an algorithm of its own, "
+                          "which the C library's hypot does not match to the last bit", e.line)
     raise Unsupported(_what(e) + " runs in the VM", e.line)
 
 
@@ -372,16 +391,23 @@ def assigns(body: list[ir.Stmt], slot: int) -> bool:
     return any(isinstance(n, (ir.LocalSet, ir.ForRange)) and n.slot == slot for st in body for n in walk(st))
 
 
-def in_bounds_accesses(s: ir.ForRange) -> "list[tuple[ir.CallBuiltin, list[ir.Expr], int]]":
-    """The array reads and writes in loop `s` at `x[j + c]`, `x[r, j + c]`, `x[r1, r2, j + c]` ...:
-    (access, [r...], c).
+class Access(NamedTuple):
+    """An array access a loop's bounds-check-free version may make: per dimension, the index and
+    either c (the index is `j + c`, j the loop variable) or None (the loop does not change it)."""
+    node: ir.CallBuiltin
+    forms: list[tuple[ir.Expr, int | None]]
 
-    `j` is the loop variable and each `r` an expression the loop does not change, so whether every
-    index stays in bounds for the whole range can be decided before the loop runs; the native
-    backend then runs a copy of the loop without those checks (`for_range` in lower.py).  Empty
-    unless every access in the loop has that form: a copy that still checks some indices rarely
-    vectorises, and each copy costs compile time.  An array the loop assigns anew (a local one)
-    changes shape under it: then empty too.
+
+def in_bounds_accesses(s: ir.ForRange) -> "list[Access]":
+    """The array reads and writes in loop `s` whose every index is `j + c` (j the loop variable, c a
+    constant) or an expression the loop does not change: `x[j + c]`, `x[r, j + c]`, `x[j, r]`,
+    `x[r1, j + c, r2]`, `x[r]` ...
+
+    Whether every such index stays in bounds for the whole range can be decided before the loop
+    runs; the native backend then runs a copy of the loop without those checks (`for_range` in
+    lower.py).  Empty unless every access in the loop has that form: a copy that still checks some
+    indices rarely vectorises, and each copy costs compile time.  An array the loop assigns anew (a
+    local one) changes shape under it: then empty too.
     """
     from noodle.ir.walk import walk
 
@@ -395,11 +421,13 @@ def in_bounds_accesses(s: ir.ForRange) -> "list[tuple[ir.CallBuiltin, list[ir.Ex
         if kind is None or not isinstance(node.args[0], ir.LocalGet) or assigns(s.body, node.args[0].slot):
             return []
         ndim = int(kind.split("/")[1])
-        offset = _column_offset(node.args[ndim], s.slot)
-        rows = list(node.args[1:ndim])
-        if offset is None or not all(_invariant(r, s) for r in rows):
-            return []
-        out.append((node, rows, offset))
+        forms: list[tuple[ir.Expr, int | None]] = []
+        for index in node.args[1:1 + ndim]:
+            c = _column_offset(index, s.slot)
+            if c is None and not _invariant(index, s):
+                return []
+            forms.append((index, c))
+        out.append(Access(node, forms))
     return out
 
 

@@ -28,7 +28,7 @@ def native_part(module_file: Any) -> "tuple[str, list[tuple[str, int, str, list[
     from noodle.ir.nodes import decode_module
 
     from noodle.backends.llvm.lower import array_kind, build_module, plan, result_kinds, scalar, symbol
-    from noodle.ir.native_plan import writes_arrays
+    from noodle.ir.native_plan import impure_functions
 
     module_ir = decode_module(module_file.ir)
     p = plan(module_ir)
@@ -37,10 +37,11 @@ def native_part(module_file: Any) -> "tuple[str, list[tuple[str, int, str, list[
     llvm_module = build_module(module_ir, p.compiled, p.native)
     index = {f.name: i for i, f in enumerate(module_file.functions)}
     fns = {f.name: f for f in module_ir.functions}
+    impure = impure_functions(module_ir)
     entries = []
     for name in p.native:
         f = fns[name]
-        pure = not writes_arrays(f)
+        pure = name not in impure
         entries.append((name, index[name], symbol(name),
                         [f"array:{array_kind(t)}" if array_kind(t) else scalar(t) for t in f.local_types[: f.params]],
                         ",".join(result_kinds(f.ret) or []) + ("" if pure else ";impure")))

@@ -25,7 +25,7 @@ from llvmlite import ir as L
 from noodle.backends.llvm import local_arrays, mathlib
 from noodle.ir import nodes as ir
 from noodle.ir import variants
-from noodle.ir.native_plan import (MATH_BUILTINS, PARALLEL_BUILTINS, Plan, Unsupported, _what,  # noqa: F401
+from noodle.ir.native_plan import (MATH_BUILTINS, PARALLEL_BUILTINS, Access, Plan, Unsupported, _what,  # noqa: F401
                                    array_kind, assigns, float_reductions, in_bounds_accesses, inclusive_stop, plan,
                                    result_kinds, scalar, shape_item, unsupported_reason)
 
@@ -313,12 +313,12 @@ class _FunctionLowering:
         if last_expr is not None:  # the exclusive end b + 1, which does not exist when b is the largest int
             end, end_wraps = self.speculate_add(stop, L.Constant(I64, 1))
             fits = b.not_(end_wraps)
-        for node, rows, offset in accesses:
-            fits = b.and_(fits, self.access_fits(node, rows, offset, start, end))
+        for access in accesses:
+            fits = b.and_(fits, self.access_fits(access, start, end))
         fast, slow, done = self.new_block("inbounds"), self.new_block("checked"), self.new_block("endversions")
         b.cbranch(fits, fast, slow)
         b.position_at_end(fast)
-        proven = {id(node) for node, _, _ in accesses}
+        proven = {id(access.node) for access in accesses}
         self.unchecked |= proven
         loop()
         self.unchecked -= proven
@@ -328,22 +328,24 @@ class _FunctionLowering:
         b.branch(done)
         b.position_at_end(done)
 
-    def access_fits(self, node: ir.CallBuiltin, rows: "list[ir.Expr]", offset: int, start: L.Value,
-                    stop: L.Value) -> L.Value:
-        """Is `x[rows..., j + offset]` in bounds for every j in start..stop-1, and `x`'s last dimension
-        contiguous?"""
+    def access_fits(self, access: "Access", start: L.Value, stop: L.Value) -> L.Value:
+        """Is every index of `access` in bounds for every j in start..stop-1 — an index `j + c` over
+        the whole range, one the loop does not change where it is — and the array's last dimension
+        contiguous (the unchecked version adds the last index as it is)?"""
         b = self.b
-        zero, c = L.Constant(I64, 0), L.Constant(I64, offset)
-        _, lengths, strides = self.array_parts(node.args[0].slot)  # type: ignore[union-attr]
-        first, first_wraps = self.speculate_add(start, c)
-        end, end_wraps = self.speculate_add(stop, c)
-        fits = b.and_(b.icmp_signed(">=", first, zero), b.icmp_signed("<=", end, lengths[-1]))
-        fits = b.and_(fits, b.not_(b.or_(first_wraps, end_wraps)))
-        fits = b.and_(fits, b.icmp_signed("==", strides[-1], L.Constant(I64, 1)))
-        for row, length in zip(rows, lengths):
-            r, wraps = self.speculate(row)
-            in_rows = b.and_(b.icmp_signed(">=", r, zero), b.icmp_signed("<", r, length))
-            fits = b.and_(fits, b.and_(in_rows, b.not_(wraps)))
+        zero = L.Constant(I64, 0)
+        _, lengths, strides = self.array_parts(access.node.args[0].slot)  # type: ignore[union-attr]
+        fits = b.icmp_signed("==", strides[-1], L.Constant(I64, 1))
+        for (index, c), length in zip(access.forms, lengths):
+            if c is None:
+                r, wraps = self.speculate(index)
+                fits = b.and_(fits, b.and_(b.and_(b.icmp_signed(">=", r, zero), b.icmp_signed("<", r, length)),
+                                           b.not_(wraps)))
+                continue
+            first, first_wraps = self.speculate_add(start, L.Constant(I64, c))
+            end, end_wraps = self.speculate_add(stop, L.Constant(I64, c))
+            fits = b.and_(fits, b.and_(b.icmp_signed(">=", first, zero), b.icmp_signed("<=", end, length)))
+            fits = b.and_(fits, b.not_(b.or_(first_wraps, end_wraps)))
         return fits
 
     def speculate_add(self, x: L.Value, y: L.Value, op: str = "add") -> tuple[L.Value, L.Value]:
