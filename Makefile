@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-slow bench bench-polybench bench-opencl setup setup-dev clean ale-demo golden
+.PHONY: demo test bench bench-polybench bench-opencl setup setup-dev clean ale-demo golden vscode-extension
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,9 +30,28 @@ demo: setup
 test: setup-dev
 	$(BIN)/python -m pytest -n 2 -q
 
-# the long checks kept out of `make test` (e.g. `noodle tune` for OpenCL, measured for real)
+# more Hypothesis examples (ten times each test's own number), random: for hunting, not for CI
+test-deep: setup-dev
+	HYPOTHESIS_PROFILE=deep $(BIN)/python -m pytest -n 2 -q
+
+# the long runs kept out of `make test` (@pytest.mark.slow)
 test-slow: setup-dev
 	$(BIN)/python -m pytest -q -m slow
+
+# `make test` RUNS times in a row with HOGS processes spinning beside it (docs/testing.md)
+RUNS ?= 10
+HOGS ?= 2
+test-loaded: setup-dev
+	$(BIN)/python scripts/test_loaded.py $(RUNS) $(HOGS)
+
+# mutation testing of the critical modules (not part of `make test`; minutes to hours):
+# `make mutate MODULE=noodle/vm/convert.py` runs one, `FUNCS='noodle.vm.translate.x_checked*'` narrows it
+mutate: setup-dev
+	$(BIN)/pip install --quiet -e '.[dev,mutate]' $(EDITABLE)
+	$(BIN)/python scripts/mutate.py $(MODULE) $(FUNCS)
+
+mutate-scores:
+	$(BIN)/python scripts/mutate.py --scores
 
 bench: setup-dev
 	$(BIN)/python bench/run.py
@@ -62,5 +81,9 @@ bench-polybench: setup-dev
 	$(BIN)/python bench/polybench/run.py --size $(SIZE) --explain
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info .mutmut
 	find . -name __noodlecache__ -type d -prune -exec rm -rf {} +
+
+# the VS Code extension (editors/vscode): npm installs its client library and vsce, which packages it
+vscode-extension:
+	cd editors/vscode && npm install --no-audit --no-fund && npm run package

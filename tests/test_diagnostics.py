@@ -244,8 +244,18 @@ fn other() {
 def test_independent_errors_are_reported_together() -> None:
     found = diagnostics(TWO_ERRORS)
     got = [(d.code, d.span.line, d.span.col) for d in found]
-    assert ("E0200", 2, 18) in got and ("E0100", 3, 11) in got and ("E0300", 7, 5) in got, got
-    assert got == sorted(got, key=lambda g: (g[1], g[2])), "diagnostics are listed in source order"
+    assert got == [("E0200", 2, 18), ("E0100", 3, 11), ("E0300", 7, 5)]  # each once, in source order
+
+
+@pytest.mark.parametrize("comment", ["/* one\n two\n three */", "/*\n*/", "/* a */ /* b\n c */", "// x /* y\n/* z\n*/"])
+def test_lines_after_a_block_comment_spanning_lines_are_counted_exactly(comment: str) -> None:
+    newlines = comment.count("\n")
+    src = f"{comment}\nfn main() {{\n    let x: int = \"s\"\n /* q\n */ let y: str = 1\n}}\n"
+    got = [(d.code, d.span.line, d.span.col, d.span.end_line, d.span.end_col) for d in diagnostics(src)]
+    assert got == [("E0200", newlines + 3, 18, newlines + 3, 21), ("E0200", newlines + 5, 18, newlines + 5, 19)]
+    # a comment that ends on the line of the code after it: columns count from that line's start
+    got = [(d.span.line, d.span.col) for d in diagnostics("fn main() {\n /* a\n b */ let z: bool = 2\n}\n")]
+    assert got == [(3, 21)]
 
 
 def test_independent_errors_through_noodle_run(tmp_path: Path) -> None:

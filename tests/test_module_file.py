@@ -317,6 +317,35 @@ def test_noodle_run_refuses_bad_module_files(kind: str, tmp_path: Path) -> None:
     _one_line_error(noodle(["run", f"{kind}.nbc"], tmp_path), f"{kind}.nbc")
 
 
+def test_each_damage_is_refused_with_its_own_reason() -> None:
+    n = len(DATA) - HEADER_SIZE
+    reasons = {
+        "empty": "not a Noodle module (bad magic number)",
+        "foreign": "not a Noodle module (bad magic number)",
+        "png": "not a Noodle module (bad magic number)",
+        "magic-only": "truncated module file (incomplete header)",
+        "truncated-header": "truncated module file (incomplete header)",
+        "truncated-payload": f"truncated module file ({len(DATA) // 2 - HEADER_SIZE} of {n} payload bytes)",
+        "corrupted": "corrupted module file (checksum mismatch)",
+        "wrong-version": f"module format version {mfile.FORMAT_VERSION + 1} is not supported "
+                         f"(this VM reads version {mfile.FORMAT_VERSION})",
+        "flags": "unknown module flags 0x4",
+        "trailing-garbage": "trailing garbage after the module payload (5 bytes)",
+        "bad-payload": "malformed module payload: Expected `object`, got `array`",
+    }
+    cases = dict(BAD_FILES, **{"header-only": DATA[:HEADER_SIZE], "magic-and-one": mfile.MAGIC + b"\x01"})
+    reasons.update({"header-only": f"truncated module file (0 of {n} payload bytes)",
+                    "magic-and-one": "truncated module file (incomplete header)"})
+    for kind, data in cases.items():
+        with pytest.raises(LoadError) as e:
+            decode(data, "m.nbc")
+        assert (e.value.reason, e.value.path, str(e.value)) == (reasons[kind], "m.nbc", f"m.nbc: {reasons[kind]}"), kind
+    with pytest.raises(LoadError) as e:
+        decode(b"")
+    assert (e.value.path, str(e.value)) == (None, "not a Noodle module (bad magic number)")
+    assert decode(DATA, "m.nbc") == MODULE
+
+
 def test_noodle_run_wrong_version_says_so(tmp_path: Path) -> None:
     (tmp_path / "v.nbc").write_bytes(BAD_FILES["wrong-version"])
     p = noodle(["run", "v.nbc"], tmp_path)

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from noodle.build.driver import compile_source
 from noodle.errors import CompileError
+from noodle.runtime.errors import to_error
 from noodle.vm.machine import Machine
 
 SOURCE = """
@@ -58,10 +59,11 @@ def f32s() -> st.SearchStrategy[float]:
 
 
 def raises(kind: str, fn, *args) -> bool:  # type: ignore[no-untyped-def]
+    """Does `fn(*args)` raise exactly the Noodle error `kind` (as the machine reports what VM code raises)?"""
     try:
         fn(*args)
-    except Exception as e:  # the VM raises Noodle's error value, a native wrapper the same
-        return kind in repr(e) or getattr(e, "kind", "") == kind
+    except Exception as e:  # noqa: BLE001 - the kind is checked exactly
+        return to_error(e).f_kind == kind
     return False
 
 

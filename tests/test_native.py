@@ -31,11 +31,20 @@ def run(source: str, backend: str) -> tuple[str, Machine]:
 
 
 def both(source: str) -> str:
-    """Run under both backends: the same output, floats up to the reassociation a recognised sum may do."""
+    """Run under both backends: the same output, to the bit, unless native code has a recognised
+    float sum (its `fadd`s flagged `reassoc`), which it may add in another order (the contract's one
+    allowance): then floats may differ by rounding (a relative 1e-9), every other word still exactly."""
     import math
 
+    from noodle.backends.llvm import REASSOCIATION, native_part
+
+    native_ir = native_part(compile_source(source, "n.nd", "n")[1])
+    reordered = native_ir is not None and REASSOCIATION in native_ir[0]
     vm, _ = run(source, "vm")
     native, machine = run(source, "auto")
+    if not reordered:
+        assert native == vm, source
+        return native
     a, b = vm.split(), native.split()
     assert len(a) == len(b), source
     for x, y in zip(a, b):
@@ -44,7 +53,9 @@ def both(source: str) -> str:
                 fx, fy = float(x), float(y)
             except ValueError:
                 raise AssertionError(f"{x} != {y} in\n{source}") from None
-            assert math.isclose(fx, fy, rel_tol=1e-9, abs_tol=1e-300), f"{x} != {y} in\n{source}"
+            # no order of additions turns a +0.0 sum into -0.0: the signs agree even for zeros
+            assert math.isclose(fx, fy, rel_tol=1e-9, abs_tol=1e-300) and \
+                math.copysign(1.0, fx) == math.copysign(1.0, fy), f"{x} != {y} in\n{source}"
     return native
 
 
@@ -205,7 +216,47 @@ def test_recognised_sums_and_in_bounds_loops() -> None:
     text, entries = native_part(module)
     # both are dot products (sumsq of `a` with itself): called from the VM they choose BLAS or their
     # loops, which were outlined and run natively
-    assert "fadd reassoc nsz" in text and {e[0] for e in entries} == {"__loop_1_sumsq", "__loop_1_dotp"}
+    assert "fadd reassoc double" in text and " nsz" not in text and {e[0] for e in entries} == {"__loop_1_sumsq", "__loop_1_dotp"}
+
+
+SUMS = """
+fn plain(a: Array<float>) -> float {
+    var s = 0.0
+    for i in 0..len(a) { s += a[i] }
+    return s
+}
+fn stored(a: Array<float>, out: Array<float>) -> float {
+    var s = 0.0
+    for i in 0..len(a) {
+        s += a[i]
+        out[i] = s * 2.0
+    }
+    return s
+}
+fn copied(a: Array<float>) -> float {
+    var s = 0.0
+    var t = 0.0
+    for i in 0..len(a) {
+        s = a[i] + s
+        t = s
+    }
+    return t
+}
+"""
+
+
+def test_only_sums_seen_nowhere_else_in_the_loop_may_be_reordered() -> None:
+    # a sum whose every partial value is stored or read must add in order: its IR has no `reassoc`
+    from noodle.backends.llvm import native_part
+
+    _, module = compile_source(SUMS, "sums.nd", "sums")
+    text, _ = native_part(module)
+    flagged = {chunk.split('"')[1] for chunk in text.split("define ")[1:] if "reassoc" in chunk}
+    assert flagged == {"nd_plain_impl"}
+    both(SUMS + "fn main() {\n let a = arange(0.0, 1.0, 0.001) * 1e16 + 0.1\n let o = zeros(len(a))\n"
+                      " print(stored(a, o), copied(a))\n print(o)\n}\n")  # bit-equal to the VM's
+    # a recognised sum of negative zeros starting from +0.0 is +0.0 in any order
+    assert both(SUMS + "fn main() {\n print(plain(zeros(100) * -1.0), plain(zeros(0)))\n}\n") == "0.0 0.0\n"
 
 
 def test_native_stores_into_arrays() -> None:
@@ -268,7 +319,12 @@ GUARDED = ("fn prods(a: int, b: int, c: int, d: int) -> int {\n var t = 0\n"
            "fn sums(a: int, b: int, c: int, d: int) -> int {\n var t = 0\n"
            " for i in a..b { for j in c..d { t = i + j - (i - j) } }\n return t\n}\n"
            "fn down(a: int, b: int) -> int {\n var t = 0\n for i in range(a, b, -1) { t = (i - 1) * 2 }\n return t\n}\n"
-           "fn mods(n: int) -> int {\n var t = 0\n for i in -n..n { for j in 0..n { t += (i * j) % 7 } }\n return t\n}\n")
+           "fn mods(n: int) -> int {\n var t = 0\n for i in -n..n { for j in 0..n { t += (i * j) % 7 } }\n return t\n}\n"
+           # i * j over -3..1 x -1..m: the corners' products fit, -3 * m does not (the first one computed)
+           "fn negs(m: int) -> int {\n var t = 0\n"
+           " for i in -3..2 { for j in range(m, -2, -1) {\n  t = i * j\n  break\n } }\n return t\n}\n"
+           "fn quot(x: int, d: int) -> int {\n var t = 0\n for i in 0..1 { t = x // d }\n return t\n}\n"
+           "fn rem(x: int, d: int) -> int {\n var t = 0\n for i in 0..1 { t = x % d }\n return t\n}\n")
 
 
 @pytest.mark.parametrize("call, expected", [
@@ -281,11 +337,31 @@ GUARDED = ("fn prods(a: int, b: int, c: int, d: int) -> int {\n var t = 0\n"
     ("sums(4611686018427387904, 4611686018427387905, 4611686018427387904, 4611686018427387905)", "OverflowError"),
     ("sums(-9223372036854775807, -9223372036854775806, 2, 3)", "OverflowError"),
     ("down(10, 0)", "0"), ("down(-4611686018427387903, -4611686018427387905)", "OverflowError"),
+    ("negs(5)", "5"), ("negs(4611686018427387903)", "OverflowError"),
+    ("negs(3074457345618258602)", "3074457345618258602"),  # -3 * m is MIN + 2: fits
+    ("quot(-9223372036854775807 - 1, -1)", "OverflowError"),  # a bare sdiv traps (SIGFPE)
+    ("quot(-9223372036854775807 - 1, 1)", "-9223372036854775808"), ("quot(-7, 2)", "-4"), ("quot(7, -2)", "-4"),
+    ("quot(5, 0)", "ZeroDivisionError"), ("rem(-9223372036854775807 - 1, -1)", "0"), ("rem(-7, 2)", "1"),
+    ("rem(7, -2)", "-1"),
 ])
 def test_loop_arithmetic_checked_once_for_the_whole_range_still_overflows_exactly(call: str, expected: str) -> None:
     # a check the loop bounds prove away runs once before the loop; huge bounds keep the checked loop
     src = GUARDED + f"fn main() {{\n try {{ print({call}) }} catch e {{ print(e.kind) }}\n}}\n"
     assert both(src) == expected + "\n"
+
+
+def test_native_constant_operands_at_the_edge_of_the_int_range() -> None:
+    # natively as in the VM: x * -1, x // -1 and -x overflow at MIN; x % -1 is 0 (srem would trap)
+    ops = {"mul": "x * -1", "div": "x // -1", "rem": "x % -1", "neg": "-x"}
+    src = "".join(f"fn {name}(x: int) -> int {{\n var t = 0\n for i in 0..1 {{ t = {op} }}\n return t\n}}\n"
+                  for name, op in ops.items())
+    calls = [f"{name}({x})" for x in ("-9223372036854775807 - 1", "9223372036854775807", "7") for name in ops]
+    src += "fn main() {\n" + "".join(f" try {{ print({c}) }} catch e {{ print(e.kind) }}\n" for c in calls) + "}\n"
+    assert both(src).split() == ["OverflowError", "OverflowError", "0", "OverflowError",
+                                 "-9223372036854775807", "-9223372036854775807", "0", "-9223372036854775807",
+                                 "-7", "-7", "0", "-7"]
+    _, machine = run(src, "auto")
+    assert machine.native_report["n"] == "native: div, mul, neg, rem"
 
 
 STENCIL = ("fn sweep(a: Array<float, 2>, b: Array<float, 2>, r0: int, r1: int, c0: int, c1: int) {\n"

@@ -67,6 +67,21 @@ def test_one_sided_overflow_checks_still_raise() -> None:
     assert run(src, opt=0) == "OverflowError\nOverflowError\nOverflowError\n9223372036854775806 -9223372036854775807\n"
 
 
+def test_constant_right_operands_keep_the_checks_they_need() -> None:
+    # `x * c` and `x // c` skip their checks for the constants that cannot overflow; -1 is not one
+    lo, hi = -(2**63), 2**63 - 1
+    cases = ["lo * -1", "lo // -1", "hi * -1", "lo * 1", "lo * 0", "lo // 1", "lo // 2", "hi * 2", "lo * 2",
+             "hi // -1", "lo - 0", "hi + 0", "lo + 1", "hi - 1", "hi - -1", "lo + -1", "x * -1", "x // -1"]
+    body = "".join(f" try {{ print({c}) }} catch e {{ print(e.kind) }}\n" for c in cases)
+    src = (f"fn main() {{\n let lo = -9223372036854775807 - 1\n let hi = 9223372036854775807\n let x = 5\n"
+           f"{body}}}\n")
+    want = ["OverflowError", "OverflowError", str(-hi), str(lo), "0", str(lo), str(lo // 2), "OverflowError",
+            "OverflowError", str(-hi), str(lo), str(hi), str(lo + 1), str(hi - 1), "OverflowError", "OverflowError",
+            "-5", "-5"]
+    assert run(src, opt=0).splitlines() == want
+    assert run(src, opt=1).splitlines() == want
+
+
 def test_stack_frames_point_at_the_call() -> None:
     from helpers import run_source
 
@@ -78,3 +93,35 @@ def test_stack_frames_point_at_the_call() -> None:
     twice = "fn f(x: int) -> int { return 10 // x }\nfn main() {\n    print(f(1) + f(0) + f(1))\n}\n"
     err = run_source(twice, "tw").error
     assert (err.stack[0].line, err.stack[0].col) == (3, 18)  # the second of the calls on the line
+
+
+def test_the_checks_an_int_operation_keeps() -> None:
+    # which bounds each operation still checks: none ("plain"), only the upper or lower one, or both;
+    # one dropped wrongly is a wrong result, one kept needlessly is a slower loop
+    from noodle.format.opcodes import Op
+    from noodle.vm.translate import checked
+
+    def kept(op: Op, y_const: "int | None", skip: int = 0) -> str:
+        e = f"a {dict([(Op.IADD, '+'), (Op.ISUB, '-'), (Op.IMUL, '*'), (Op.IFLOORDIV, '//')])[op]} b"
+        forms = {f"({e})": "none", f"(_t if (_t := {e}) <= {2**63 - 1} else _ovf())": "upper",
+                 f"(_t if (_t := {e}) >= {-(2**63)} else _ovf())": "lower",
+                 f"(_t if {-(2**63)} <= (_t := {e}) <= {2**63 - 1} else _ovf())": "both"}
+        return forms[checked(op, "a", "b", y_const, skip)]
+
+    cases = [
+        (Op.IADD, None, 0, "both"), (Op.IADD, 1, 0, "upper"), (Op.IADD, -1, 0, "lower"), (Op.IADD, 0, 0, "none"),
+        (Op.ISUB, 1, 0, "lower"), (Op.ISUB, -1, 0, "upper"), (Op.ISUB, 0, 0, "none"), (Op.ISUB, None, 0, "both"),
+        (Op.IADD, 1, 2, "none"), (Op.IADD, None, 1, "upper"), (Op.IADD, None, 2, "lower"), (Op.IADD, None, 3, "none"),
+        (Op.IMUL, 0, 0, "none"), (Op.IMUL, 1, 0, "none"), (Op.IMUL, -1, 0, "both"), (Op.IMUL, 2, 0, "both"),
+        (Op.IMUL, None, 0, "both"), (Op.IFLOORDIV, 2, 0, "none"), (Op.IFLOORDIV, -1, 0, "both"),
+        (Op.IFLOORDIV, None, 0, "both"), (Op.IFLOORDIV, -2, 0, "none"),
+    ]
+    got = [(op, y, skip, kept(op, y, skip)) for op, y, skip, _ in cases]
+    assert got == cases
+    assert checked(Op.IADD, "a", "b", None) == checked(Op.IADD, "a", "b", None, 0)  # nothing proven by default
+
+
+def test_a_floor_division_by_a_variable_minus_one_overflows() -> None:
+    src = ("fn main() {\n let lo = -9223372036854775807 - 1\n let m = -1\n let two = 2\n"
+           " try { print(lo // m) } catch e { print(e.kind) }\n print(lo // two, 7 // m)\n}\n")
+    assert run(src, opt=0) == run(src, opt=1) == "OverflowError\n-4611686018427387904 -7\n"

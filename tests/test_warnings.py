@@ -167,6 +167,11 @@ def test_secondary_span_shows_where_the_first_definition_is() -> None:
     assert "  note: first defined here (prog.nd:2:9)\n   2 |     let a = 1\n               ^" in text
 
 
+def test_an_arity_error_shows_where_the_function_is_defined() -> None:
+    d = diagnostics("fn add(a: int, b: int) -> int {\n    return a + b\n}\nprint(add(1))\n")[0]
+    assert d.code == "E0201" and [(s.line, s.col, text) for s, text in d.related] == [(1, 4, "defined here")]
+
+
 def test_carets_line_up_under_tabs_and_wide_characters() -> None:
     line = '\tlet s = "日本" + x'
     span = Span("f.nd", 1, line.index("x") + 1, 1, line.index("x") + 2)

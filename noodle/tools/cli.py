@@ -166,6 +166,20 @@ def _noodle_cli() -> None:
         sys.exit(check_files(list(files), as_json, allow, deny))
 
     @cli.command()
+    @click.argument("files", nargs=-1, required=True)
+    @click.option("--check", is_flag=True, help="change nothing; list the files not in canonical layout (exit 1)")
+    def fmt(files: tuple[str, ...], check: bool) -> None:
+        """Rewrite FILES in Noodle's canonical layout (`-`: standard input to standard output)."""
+        from noodle.tools.fmt import format_files
+        sys.exit(format_files(list(files), check))
+
+    @cli.command()
+    def lsp() -> None:
+        """Start the Noodle language server (LSP over standard input and output, for editors)."""
+        from noodle.tools.lsp import serve
+        sys.exit(serve())
+
+    @cli.command()
     def repl() -> None:
         """Start the interactive REPL."""
         from noodle.tools.repl import start_repl

@@ -49,7 +49,7 @@ def native_part(module_file: Any) -> "tuple[str, list[tuple[str, int, str, list[
 
 
 #: the fast-math flags the lowering puts on recognised sums, and only there (see lower.py)
-REASSOCIATION = " reassoc nsz"
+REASSOCIATION = " reassoc"
 
 
 def link(native: "tuple[str, list]", displays: dict[str, str], fallbacks: dict[str, Any],

@@ -232,7 +232,7 @@ class _FunctionLowering:
             if id(s) in self.reductions:  # a recognised sum: its additions may be reordered (vectorised)
                 value = s.value
                 other = value.b if isinstance(value.a, ir.LocalGet) and value.a.slot == s.slot else value.a  # type: ignore[union-attr]
-                b.store(b.fadd(b.load(self.slots[s.slot]), self.expr(other), flags=("reassoc", "nsz")),
+                b.store(b.fadd(b.load(self.slots[s.slot]), self.expr(other), flags=("reassoc",)),
                         self.slots[s.slot])
             else:
                 b.store(self.expr(s.value), self.slots[s.slot])

@@ -34,7 +34,8 @@ class CallRules:
                 if name in self.funcs:
                     info = self.funcs[name]
                     ft = self.func_type(info, f.span)
-                    args = self.bind_args(info.param_names, list(ft.params), [None] * len(ft.params), e, info.display)
+                    args = self.bind_args(info.param_names, list(ft.params), [None] * len(ft.params), e, info.display,
+                                          _defined(info.decl))
                     return ir.Call(func=info.name, args=args, ty=ft.ret, **pos)
                 if name in self.structs:
                     return self.construct(self.structs[name], e, None)
@@ -73,7 +74,7 @@ class CallRules:
                     if info.module == self.name:
                         ft = self.func_type(m, f.span)
                         args = self.bind_args(m.param_names[1:], list(ft.params[1:]), [None] * (len(ft.params) - 1),
-                                              e, m.display)
+                                              e, m.display, _defined(m.decl))
                         return ir.Call(func=m.name, args=[obj] + args, ty=ft.ret, **pos)
                     ft = m.type
                     args = self.bind_args(m.param_names[1:], list(ft.params[1:]), [None] * (len(ft.params) - 1),
@@ -166,8 +167,10 @@ class CallRules:
             return ir.CallMod(module=mod.name, name=member, args=args, ty=ft.ret, **pos)
         return self.call_value(self.module_member(mod, member, span), e)
 
-    def bind_args(self: "Checker", names: list[str], types: list[Type], defaults: list, e: ast.Call, what: str) -> list[ir.Expr]:
-        """Match positional and named arguments to parameters; fill defaults; coerce each to its type."""
+    def bind_args(self: "Checker", names: list[str], types: list[Type], defaults: list, e: ast.Call, what: str,
+                  defined: "list[tuple[ast.Span, str]] | None" = None) -> list[ir.Expr]:
+        """Match positional and named arguments to parameters; fill defaults; coerce each to its type.
+        `defined`: where the callee is declared, shown with an arity error (`note: defined here`)."""
         slots: list["ir.Expr | None"] = [None] * len(names)
         ok = True
         positional_done = False
@@ -179,7 +182,7 @@ class CallRules:
                     continue
                 if i >= len(names):
                     self.error("E0201", f"`{what}` takes {len(names)} argument{'s' if len(names) != 1 else ''}, "
-                                        f"found {len(e.args)}", e.span)
+                                        f"found {len(e.args)}", e.span, related=defined)
                     ok = False
                     break
                 slots[i] = self.coerce(self.expr(a.value, types[i]), types[i], a.value.span, f"argument {i + 1} of `{what}`")
@@ -212,10 +215,10 @@ class CallRules:
         if missing and ok:
             if all(n.startswith("#") for n in missing):
                 self.error("E0201", f"`{what}` takes {len(names)} argument{'s' if len(names) != 1 else ''}, "
-                                    f"found {len(e.args)}", e.span)
+                                    f"found {len(e.args)}", e.span, related=defined)
             else:
                 self.error("E0201" if not any(a.name for a in e.args) else "E0209",
-                           f"`{what}` is missing {', '.join('`' + m + '`' for m in missing)}", e.span)
+                           f"`{what}` is missing {', '.join('`' + m + '`' for m in missing)}", e.span, related=defined)
         return out
 
     def construct(self: "Checker", info: StructInfo, e: ast.Call, mod: ModuleInterface | None) -> ir.Expr:
@@ -227,7 +230,8 @@ class CallRules:
             saved = self.ctx
             defaults = list(info.defaults)
             self.ctx = saved
-        args = self.bind_args(info.field_names, list(info.field_types), defaults, e, info.name)
+        args = self.bind_args(info.field_names, list(info.field_types), defaults, e, info.name,
+                              _defined(info.decl) if mod is None else None)
         if len(args) != len(info.field_names):
             return ir.Const(value=None, ty=info.ty, **pos)
         if mod is not None:
@@ -316,3 +320,11 @@ class CallRules:
                            "int, float, str, bool and tuples and lists of them are ordered; "
                            "order other values by a key, e.g. `sorted(xs, x => x.name)`")
         return ir.CallBuiltin(name=o.native, args=args, ty=sig.ret, **pos)
+
+
+def _defined(decl: object) -> "list[tuple[ast.Span, str]] | None":
+    """`[(span of the declaration's name, "defined here")]` for a declaration of this module."""
+    if decl is None:
+        return None
+    span = getattr(decl, "name_span", None) or getattr(decl, "span", None)
+    return [(span, "defined here")] if span is not None else None
