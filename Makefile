@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench bench-polybench bench-opencl setup setup-dev clean ale-demo golden vscode-extension
+.PHONY: demo test bench bench-polybench bench-opencl setup setup-dev clean ale-demo golden vscode-extension fuzz
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -87,3 +87,8 @@ clean:
 # the VS Code extension (editors/vscode): npm installs its client library and vsce, which packages it
 vscode-extension:
 	cd editors/vscode && npm install --no-audit --no-fund && npm run package
+
+# long fuzz campaigns (compiler sources, damaged modules, VM vs native); figures in docs/reliability.md
+fuzz: setup-dev
+	$(BIN)/python -m noodle.tools.fuzz --count 1000000 --seconds $${FUZZ_SECONDS:-600}
+	$(BIN)/python -m pytest -q -m slow tests/test_fuzz.py

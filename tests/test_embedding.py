@@ -93,10 +93,12 @@ def test_nbc_modules_load_without_source(tmp_path: Path) -> None:
 HOSTILE = {
     "endless loop": ("fn go() { var i = 0\n while true { i += 1 } }", noodle.LimitExceeded, "seconds|steps"),
     "runaway recursion": ("fn go() -> int { return go() + 1 }", noodle.LimitExceeded, "depth"),
+    # stopped by the memory limit, or by the time limit first on a slow machine: either holds it
+    # (which fires first is not the promise; tests/test_trust_limits.py checks each limit alone)
     "list grown to gigabytes": ('fn go() { var xs: List<str> = []\n while true { xs.append("ab" * 100000) } }',
-                                noodle.LimitExceeded, "memory"),
+                                noodle.LimitExceeded, "memory|seconds"),
     "huge string in one step": ('fn go() { let s = "x" * 10000000000\n print(len(s)) }',
-                                noodle.NoodleRuntimeError, "MemoryError"),
+                                noodle.LimitExceeded, "memory"),  # refused before it is allocated
     "python import": ("import py os\nfn go() { os.system(\"true\") }", noodle.LoadError,
                       "needs the py_import capability"),
     "read /etc/passwd": ('import io\nfn go() { print(io.read_text("/etc/passwd")) }', noodle.NoodleRuntimeError,

@@ -289,7 +289,9 @@ def test_load_flipped_byte():
 def test_load_wrong_format_version_flags_and_trailing_garbage():
     data = encode(sample())
     assert "format version 7 is not supported" in load_reason(_with_header(data, version=7))
-    assert "unknown module flags" in load_reason(_with_header(data, flags=1))
+    assert "unknown module flags" in load_reason(_with_header(data, flags=2))
+    # flag 1 says "signed" (noodle.format.signing): a file claiming it needs its signature trailer
+    assert "signature trailer is missing" in load_reason(_with_header(data, flags=1))
     assert "trailing garbage" in load_reason(data + b"\0")
 
 

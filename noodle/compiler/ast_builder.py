@@ -61,10 +61,20 @@ _ASSIGN_TARGET_WORDS = {
 }
 
 
+#: what a literal with more significant digits than any 64-bit int has stands for: far past the
+#: range (and never converted: Python refuses to read decimal ints of more than 4,300 digits)
+_HUGE = 1 << 100
+
+
 def _int_value(text: str) -> int:
     text = text.replace("_", "")
+    prefix = text[:2].lower()
+    base = {"0x": 16, "0b": 2, "0o": 8}.get(prefix, 10)
+    digits = (text[2:] if base != 10 else text).lstrip("0") or "0"
+    if len(digits) > 80:  # >= 2**80 in any base: out of range
+        return _HUGE
     try:
-        return int(text, 0 if text[:2].lower() in ("0x", "0b", "0o") else 10)
+        return int(digits, base)
     except ValueError:  # already reported by the lexer
         return 0
 

@@ -32,6 +32,7 @@ writable).
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from noodle.compiler import ast
@@ -48,12 +49,24 @@ __all__ = ["parse", "parse_expression", "KEYWORDS", "MAX_ERRORS", "MAX_NESTING"]
 # Public API
 # =========================================================================
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _run(source: Any, file: str, start: str) -> Any:
     if isinstance(source, (bytes, bytearray)):
         source = bytes(source).decode("utf-8", errors="replace")
     elif not isinstance(source, str):
         source = str(source)
+    surrogates = [m.start() for m in _SURROGATE.finditer(source)]
+    if surrogates:  # not text UTF-8 can hold (a str made from bad bytes): reported, then read as U+FFFD
+        original = source
+        source = _SURROGATE.sub("\ufffd", source)
     ctx = ParseContext(file, source)
+    for pos in surrogates:
+        line = original.count("\n", 0, pos) + 1
+        col = pos - (original.rfind("\n", 0, pos) + 1) + 1
+        ctx.error("E0002", f"invalid character U+{ord(original[pos]):04X} (a lone surrogate, which is not text)",
+                  Span(file, line, col, line, col + 1), "the source must be valid Unicode text (UTF-8 in a file)")
     saved = getattr(CURRENT, "ctx", None)
     CURRENT.ctx = ctx
     result = None

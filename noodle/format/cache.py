@@ -131,4 +131,6 @@ def read_warnings(root: "str | os.PathLike[str]", name: str) -> list | None:
 
 
 def write_image(root: "str | os.PathLike[str]", name: str, image) -> None:
-    _write(cache_path(root, name, ".nbi"), image.dumps())
+    data = image.dumps()
+    if data is not None:  # None: this user has no key to sign it with (noodle.vm.user_key)
+        _write(cache_path(root, name, ".nbi"), data)

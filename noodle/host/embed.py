@@ -33,7 +33,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from noodle.errors import CompileError, LoadError, UpgradeRejected
 from noodle.format import thresholds
@@ -202,10 +202,21 @@ class VM:
 
     def __init__(self, capabilities: Capabilities | None = None, limits: Limits | None = None,
                  history: int = 5, root: "str | os.PathLike[str] | None" = None,
-                 mode: str = "optimized", args: "list[str] | None" = None) -> None:
-        """`args`: what `sys.args()` returns to the VM's code (none by default)."""
+                 mode: str = "optimized", args: "list[str] | None" = None,
+                 trusted_keys: "Iterable[bytes | str | os.PathLike[str]] | None" = None) -> None:
+        """`args`: what `sys.args()` returns to the VM's code (none by default).
+
+        `trusted_keys` (Ed25519 public keys: 32 raw bytes, hex, or `.pub` files): when given, this VM
+        loads and upgrades only `.nbc` modules signed by one of them (noodle.format.signing) — no
+        source, nothing unsigned, nothing changed after signing; imports too are signed `.nbc` files
+        found in `root`."""
         if mode not in ("optimized", "safe"):
             raise ValueError(f"mode must be 'optimized' or 'safe', not {mode!r}")
+        if trusted_keys is not None:
+            from noodle.format.signing import public_key
+            self.trusted_keys: "list[bytes] | None" = [public_key(k) for k in trusted_keys]
+        else:
+            self.trusted_keys = None
         self.capabilities = capabilities if capabilities is not None else Capabilities()
         self.limits = limits if limits is not None else Limits()
         self.history_size = history
@@ -319,17 +330,14 @@ class VM:
         return out
 
     def _module_file(self, what: "str | os.PathLike[str] | Source") -> Any:
+        if self.trusted_keys is not None and (isinstance(what, Source) or Path(what).suffix != ".nbc"):
+            raise LoadError("this VM runs only .nbc modules signed by a key it trusts, not source "
+                            "(compile and sign with `noodlec FILE.nd --sign KEY.key`)", _name_of(what))
         if isinstance(what, Source):
             return self._compile(self.root, what.name, f"{what.name}.nd", what.text)
         path = Path(what)
         if path.suffix == ".nbc":
-            from noodle.vm.verify import load_bytes
-
-            try:
-                data = path.read_bytes()
-            except OSError as e:
-                raise LoadError(f"cannot read module file: {e.strerror}", str(path)) from None
-            return load_bytes(data, str(path))
+            return self._read_nbc(path)
         from noodle.format.cache import identifier
 
         return self._compile(path.parent, identifier(path.stem), str(path), None, path)
@@ -346,7 +354,18 @@ class VM:
         compiled.module.source_file = display
         return compiled.module
 
+    def _read_nbc(self, path: Path) -> Any:
+        from noodle.vm.verify import load_bytes
+
+        try:
+            data = path.read_bytes()
+        except OSError as e:
+            raise LoadError(f"cannot read module file: {e.strerror}", str(path)) from None
+        return load_bytes(data, str(path), self.trusted_keys)
+
     def _find(self, name: str) -> Any:
+        if self.trusted_keys is not None:  # an import of a signed module: a signed file beside it
+            return self._read_nbc(self.root / (name.replace(".", os.sep) + ".nbc"))
         if self._project is None:
             raise LoadError(f"module {name!r} is not loaded")
         return self._project.find(name)

@@ -181,6 +181,17 @@ class UnknownT(Type):
 
 UNKNOWN = UnknownT()
 
+
+@_value_type
+class UnboundT(Type):
+    """An inference variable nothing bound (the element of an empty list nothing constrains), as
+    read back from a module's IR: it prints as it was written, so the IR re-emits the same bytecode."""
+
+    id: int
+
+    def __str__(self) -> str:
+        return f"?T{self.id}"
+
 _tvar_ids = itertools.count()
 
 
@@ -346,6 +357,16 @@ class _TypeParser:
                 self.expect(")")
             self.expect("->")
             return FnT(tuple(params), self.type())
+        if self.eat("?"):
+            self.skip_ws()
+            start = self.pos
+            if self.eat("T"):
+                while self.pos < len(self.text) and self.text[self.pos].isdigit():
+                    self.pos += 1
+                if self.pos > start + 1:
+                    return UnboundT(int(self.text[start + 1:self.pos]))
+                self.pos = start
+            return UNKNOWN
         name = self.ident()
         if name in PRIMS:
             return PRIMS[name]

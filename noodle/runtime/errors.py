@@ -88,6 +88,60 @@ def to_error(exc: BaseException) -> ErrorValue:
     return ErrorValue("InternalError", f"{type(exc).__name__}: {exc}")
 
 
+#: the Python faults the VM's own code raises (generated code, natives, NumPy): they stand for
+#: Noodle errors (see to_error); an exception of any other class comes from the host
+_FAULTS = (ArithmeticError, LookupError, ValueError, NameError, RuntimeError, OSError, TypeError, AttributeError,
+           MemoryError)
+_OURS = ("builtins", "numpy", "noodle")
+
+
+def injected(exc: BaseException) -> bool:
+    """Was `exc` raised into running Noodle code by the host rather than by the code itself?
+
+    A signal handler's exception (a watchdog's timeout, whatever its class) carries the handler's
+    frame in its traceback.  (An exception injected without a frame of its own, as
+    `PyThreadState_SetAsyncExc` does, is told apart only by its class: see :func:`foreign`.)"""
+    tb = exc.__traceback__
+    if tb is None:
+        return False
+    handlers = _signal_handlers()
+    if not handlers:
+        return False
+    while tb is not None:
+        if tb.tb_frame.f_code in handlers:
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def foreign(exc: BaseException) -> bool:
+    """Does `exc` belong to the host, so that Noodle's `catch` must let it through to the host?
+
+    Noodle errors (ErrorValue) and the Python faults the VM's code raises are Noodle's; an exception
+    of another class (a host's own), or one the host injected (see :func:`injected`), is not."""
+    if isinstance(exc, ErrorValue):
+        return False
+    if not isinstance(exc, _FAULTS) or type(exc).__module__.partition(".")[0] not in _OURS:
+        return True
+    return injected(exc)
+
+
+def _signal_handlers() -> set:
+    """The code of every Python-level signal handler now installed."""
+    import signal
+
+    codes = set()
+    for signum in signal.valid_signals():
+        try:
+            h = signal.getsignal(signum)
+        except (ValueError, OSError):
+            continue
+        code = getattr(getattr(h, "__func__", h), "__code__", None)
+        if code is not None:
+            codes.add(code)
+    return codes
+
+
 def noodle_stack(tb: TracebackType | None) -> list[Frame]:
     """The Noodle frames of a traceback, outermost first."""
     frames: list[Frame] = []

@@ -90,8 +90,13 @@ def _noodle_cli() -> None:
                        "safe: every loop adds in its own order, results identical to the VM's")
     @click.option("--ale-capture", is_flag=True,
                   help="keep a bounded sample of the inputs and outputs of calls into Python (for `noodle ale`)")
+    @click.option("--require-signed", is_flag=True,
+                  help="run only .nbc modules (and imports) signed by a key given with --trust")
+    @click.option("--trust", "trusted", multiple=True, metavar="KEY.pub",
+                  help="a public key (file or hex) whose signatures --require-signed accepts (repeatable)")
     def run(file: str | None, args: tuple[str, ...], opt: int, no_cache: bool, watch: bool,
-            backend: str | None, mode: str | None, color: str | None, ale_capture: bool) -> None:
+            backend: str | None, mode: str | None, color: str | None, ale_capture: bool, require_signed: bool,
+            trusted: tuple[str, ...]) -> None:
         """Run FILE.nd (compiled on the fly, cached) or FILE.nbc; with no FILE, start the REPL.
 
         \b
@@ -103,13 +108,32 @@ def _noodle_cli() -> None:
             from noodle.tools.repl import start_repl
             sys.exit(start_repl())
         options = {"-O": str(opt)}
-        for flag, on in (("--no-cache", no_cache), ("--watch", watch), ("--ale-capture", ale_capture)):
+        if trusted:
+            options["--trust"] = "\n".join(trusted)
+        for flag, on in (("--no-cache", no_cache), ("--watch", watch), ("--ale-capture", ale_capture),
+                         ("--require-signed", require_signed)):
             if on:
                 options[flag] = "1"
         for name, value in (("--backend", backend), ("--mode", mode), ("--color", color)):
             if value is not None:
                 options[name] = value
         sys.exit(runmod.run_request(runmod.RunRequest(file, list(args), options)))
+
+    @cli.command()
+    @click.argument("name")
+    def keygen(name: str) -> None:
+        """Make an Ed25519 key pair for signing modules: NAME.key (private, mode 0600) and NAME.pub."""
+        from noodle.format.signing import generate
+        try:
+            key, pub = generate(name)
+        except FileExistsError:
+            click.echo(f"error: {name}.key or {name}.pub exists already (keys are never overwritten)", err=True)
+            sys.exit(1)
+        except OSError as e:
+            click.echo(f"error: cannot write the key: {e.strerror}", err=True)
+            sys.exit(1)
+        click.echo(f"private key: {key} (keep it secret: `noodlec FILE.nd --sign {key}`)")
+        click.echo(f"public key:  {pub} (give it to hosts: `noodle run --require-signed --trust {pub}`)")
 
     @cli.command()
     @click.argument("paths", nargs=-1)
@@ -310,12 +334,22 @@ def _noodlec_cli() -> None:
     @click.option("--json", "as_json", is_flag=True, help="diagnostics (errors and warnings) as a JSON list")
     @click.option("--color", type=click.Choice(["auto", "always", "never"]), default=None,
                   help="colour diagnostics (default auto: on a terminal; FORCE_COLOR, NO_COLOR)")
+    @click.option("--sign", "sign_key", metavar="KEY.key", help="sign the module with this private key "
+                  "(made by `noodle keygen`)")
     @_warning_options
     @click.version_option(package_name="noodle-lang", prog_name="noodlec")
     def noodlec(file: str, output: str | None, opt: int, emit: str | None, as_json: bool, explain: bool,
-                color: str | None, allow: tuple[str, ...], deny: tuple[str, ...]) -> None:
+                color: str | None, sign_key: str | None, allow: tuple[str, ...], deny: tuple[str, ...]) -> None:
         """Compile FILE.nd to a .nbc module."""
         import os
+        private = None
+        if sign_key is not None:
+            from noodle.format.signing import KeyError_, read_private
+            try:
+                private = read_private(sign_key)
+            except KeyError_ as e:
+                click.echo(f"error: {e}", err=True)
+                sys.exit(1)
         if color is not None:
             os.environ["NOODLE_COLOR"] = color
         if not os.path.isfile(file):
@@ -399,8 +433,12 @@ def _noodlec_cli() -> None:
             return
         from noodle.format.module_file import encode
         out = Path(output) if output else Path(file).with_suffix(".nbc")
+        data = encode(compiled.module)
+        if private is not None:
+            from noodle.format.signing import sign
+            data = sign(data, private)
         try:
-            out.write_bytes(encode(compiled.module))
+            out.write_bytes(data)
         except OSError as e:
             click.echo(f"error: cannot write {out}: {e.strerror}", err=True)
             sys.exit(1)

@@ -49,7 +49,8 @@ class WarningPolicy:
 _QUIET = WarningPolicy(("all",))
 
 
-def load_program(path: str, opt_level: int = 1, use_cache: bool = True, warnings: "WarningPolicy | None" = None):
+def load_program(path: str, opt_level: int = 1, use_cache: bool = True, warnings: "WarningPolicy | None" = None,
+                 trusted_keys: "list[bytes] | None" = None):
     """Compile (or load from cache) the program at `path` and link it into a fresh machine.
 
     Returns (machine, loaded module), top-level code not yet run.  A `.nbc`
@@ -62,7 +63,10 @@ def load_program(path: str, opt_level: int = 1, use_cache: bool = True, warnings
 
     warnings = warnings or _QUIET
     if path.endswith(".nbc"):
-        return _load_nbc(path)
+        return _load_nbc(path, trusted_keys)
+    if trusted_keys is not None:  # only signed module files run: source is compiled by nobody trusted
+        from noodle.errors import LoadError
+        raise LoadError("only signed .nbc modules run here", path)
     root = os.path.dirname(path) or "."
     # a program built with OpenCL dispatches is not cached: the cache holds the build every run can use
     offload = _offload(opt_level)
@@ -147,7 +151,7 @@ def _find_import(root: str, name: str, opt_level: int, warnings: "WarningPolicy 
     return _image_for(root, name, module, True)
 
 
-def _load_nbc(path: str):
+def _load_nbc(path: str, trusted_keys: "list[bytes] | None" = None):
     from noodle.errors import LoadError
     from noodle.vm.machine import Machine
     from noodle.vm.verify import load_bytes
@@ -163,15 +167,15 @@ def _load_nbc(path: str):
 
     def find_nbc(name: str):
         dep = os.path.join(folder, f"{name}.nbc")
-        return load_bytes(read(dep, f"imported module {name!r}"), dep)
+        return load_bytes(read(dep, f"imported module {name!r}"), dep, trusted_keys)
 
-    module = load_bytes(read(path, "module file"), path)
+    module = load_bytes(read(path, "module file"), path, trusted_keys)
     machine = Machine(find_nbc)
     return machine, machine.load(module, run_init=False)
 
 
 def run_file(path: str, args: list[str] | None = None, opt_level: int = 1, use_cache: bool = True,
-             warnings: "WarningPolicy | None" = None) -> int:
+             warnings: "WarningPolicy | None" = None, trusted_keys: "list[bytes] | None" = None) -> int:
     """`noodle run FILE`: exit 0 on success, 1 on an uncaught error, 2 when it does not compile."""
     from noodle.errors import CompileError, LoadError, ProgramExit
     from noodle.runtime.errors import NoodleRuntimeError
@@ -183,7 +187,7 @@ def run_file(path: str, args: list[str] | None = None, opt_level: int = 1, use_c
         return EXIT_NO_FILE
     _python_world(path)
     try:
-        machine, lm = load_program(path, opt_level, use_cache, warnings or WarningPolicy())
+        machine, lm = load_program(path, opt_level, use_cache, warnings or WarningPolicy(), trusted_keys)
         machine.args = list(args or [])
     except CompileError as e:
         from noodle.tools.render import print_compile_error
@@ -198,6 +202,9 @@ def run_file(path: str, args: list[str] | None = None, opt_level: int = 1, use_c
         from noodle.errors import internal_error_text
         _print_err(internal_error_text(e))
         return EXIT_ERROR
+    if any(report.startswith("native:") for report in machine.native_report.values()):
+        from noodle.vm.native import stop_on_sigint
+        stop_on_sigint()  # Ctrl-C must reach native loops too
     try:
         machine.call(lm, lm.functions["__init__"])
         machine.run_main(lm)
@@ -218,6 +225,9 @@ def run_file(path: str, args: list[str] | None = None, opt_level: int = 1, use_c
         return 130
     except BaseException as e:
         from noodle.stdlib.natives import OutputClosed
+        if type(e).__name__ == "Stopped" and type(e).__module__ == "noodle.backends.llvm.stop":
+            _print_err("interrupted")  # native code stopped at Ctrl-C before Python could say so
+            return 130
         if not isinstance(e, OutputClosed):
             raise
         _silence_stdout()
@@ -267,13 +277,14 @@ def _silence_stdout() -> None:
 
 
 #: the `noodle` subcommands; any other first word that names a file runs it (`noodle app.nd`)
-SUBCOMMANDS = frozenset({"run", "test", "check", "disasm", "repl", "tune", "ale"})
+SUBCOMMANDS = frozenset({"run", "test", "check", "disasm", "repl", "tune", "ale", "keygen"})
 
 #: `noodle run` options: name -> allowed values (None: a flag)
 RUN_OPTIONS: dict[str, tuple[str, ...] | None] = {
     "-O": ("0", "1", "2"), "--no-cache": None, "--watch": None, "--backend": ("auto", "vm", "opencl"),
     "--mode": ("optimized", "safe"), "--color": ("auto", "always", "never"), "--ale-capture": None,
     "-A": ("CODE",), "-D": ("CODE",),  # a warning code (W0101) or `all`; repeatable
+    "--require-signed": None, "--trust": ("KEY",),  # a public key file or hex; repeatable
 }
 _CODE = re.compile(r"W\d{4}|all\Z")
 
@@ -322,6 +333,10 @@ def parse_run(argv: list[str]) -> RunRequest | None:
                 if i >= len(argv):
                     raise UsageError(f"option {name} needs a value: {', '.join(allowed)}")
                 value = argv[i]
+            if allowed == ("KEY",):
+                options[name] = "\n".join(filter(None, [options.get(name, ""), value]))
+                i += 1
+                continue
             if allowed == ("CODE",):
                 if not _CODE.fullmatch(value):
                     raise UsageError(f"option {name}: {value!r} is not a warning code (W0101) or `all`")
@@ -376,8 +391,26 @@ def run_request(request: RunRequest) -> int:
         os.environ["NOODLE_COLOR"] = o["--color"]
     if "--ale-capture" in o:
         os.environ["NOODLE_ALE_CAPTURE"] = "1"
+    keys = None
+    if "--require-signed" in o or "--trust" in o:
+        from noodle.format.signing import KeyError_, public_key
+        if "--require-signed" not in o:
+            _print_err("noodle run: --trust is only used with --require-signed")
+            return EXIT_USAGE
+        if "--trust" not in o:
+            _print_err("noodle run: --require-signed needs at least one key given with --trust KEY.pub")
+            return EXIT_USAGE
+        if "--watch" in o or not request.file.endswith(".nbc"):
+            _print_err("error: --require-signed runs only signed .nbc modules (compile and sign with "
+                       "`noodlec FILE.nd --sign KEY.key`)")
+            return EXIT_ERROR
+        try:
+            keys = [public_key(k) for k in o["--trust"].split("\n")]
+        except KeyError_ as e:
+            _print_err(f"error: {e}")
+            return EXIT_ERROR
     if "--watch" in o:
         from noodle.tools.watch import watch as watch_file
         return watch_file(request.file)
     policy = WarningPolicy(tuple(filter(None, o.get("-A", "").split(","))), tuple(filter(None, o.get("-D", "").split(","))))
-    return run_file(request.file, request.args, int(o.get("-O", "1")), "--no-cache" not in o, policy)
+    return run_file(request.file, request.args, int(o.get("-O", "1")), "--no-cache" not in o, policy, keys)

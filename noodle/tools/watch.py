@@ -72,9 +72,15 @@ def watch(path: str, out=None) -> int:  # noqa: ANN001 - a text stream
 
     def stop() -> None:
         t = state["thread"]
-        while t is not None and t.is_alive():
-            _interrupt(t)
-            t.join(0.05)
+        if t is not None and t.is_alive():
+            from noodle.vm.native import hold_stop, release_stop
+            hold_stop("restart")  # native code polls this flag; the async exception waits for Python code
+            try:
+                while t.is_alive():
+                    _interrupt(t)
+                    t.join(0.05)
+            finally:
+                release_stop("restart")
         state["thread"] = None
 
     has_main = vm.machine.modules[name].image.entry is not None

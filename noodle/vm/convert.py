@@ -14,6 +14,7 @@ from typing import Any, Callable
 from noodle.ir.types import (ARRAY_DTYPES, BOOL, ERROR, F32, FLOAT, I32, INT, NONE, STR, ArrayT, FnT, ListT, MapT,
                              RangeT, StructT, TupleT, Type, UnknownT)
 from noodle.runtime.values import INT_MAX, INT_MIN, ErrorValue, StructBase
+from noodle.runtime.errors import injected
 
 
 class ValueMismatch(TypeError):
@@ -110,6 +111,8 @@ def checked_callable(fn: Callable[..., Any], ty: FnT, what: str) -> Callable[...
         except ErrorValue:
             raise
         except Exception as e:  # a host function's failure is a Noodle error in the calling code
+            if injected(e):  # ...but not a watchdog's exception that happened to land in it
+                raise
             raise ErrorValue("HostError", f"{what}: {type(e).__name__}: {e}") from None
         try:
             return to_noodle(result, ty.ret, f"the result of {what}")

@@ -10,8 +10,9 @@ with `marshal` alone — no msgspec, no verifier, no translator imported.
 
 An image file is only ever written by this VM from a module it verified; its
 header carries the image format, the Python cache tag (marshal is specific to
-the Python version) and a BLAKE2b digest, so a damaged or foreign file is
-ignored and rebuilt, never loaded.
+the Python version) and a MAC keyed with this user's secret
+(:mod:`noodle.vm.user_key`), so a damaged file, or one this user's toolchain
+did not write, is ignored and rebuilt, never loaded.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
     from typing import Any
 
-from noodle.format.hashing import digest, toolchain_fingerprint
+from noodle.format.hashing import toolchain_fingerprint
 
 IMAGE_MAGIC = b"\x89NBI\r\n\x1a\n"
 IMAGE_FORMAT = 1
@@ -75,23 +76,33 @@ class ModuleImage:
         self.pysource = pysource
 
     # -- the file form
-    def dumps(self) -> bytes:
+    def dumps(self) -> bytes | None:
+        """The file form, or None when this user has no key to sign it with (then it is not cached)."""
+        from noodle.vm.user_key import mac
+
         payload = marshal.dumps((
             self.name, self.version, self.source_file, self.source_hash, self.imports, self.import_hashes,
             self.code, self.linemap, self.natives, self.structs,
             [(f.index, f.name, f.display, f.kind, f.exported, f.signature, f.digest) for f in self.functions],
             self.globals, self.tests, self.entry, self.metered, self.exports, self.uses, self.native,
             self.pysource))
-        return IMAGE_MAGIC + _tag() + digest(payload) + payload
+        tag = _tag()
+        signature = mac(tag + payload)
+        return None if signature is None else IMAGE_MAGIC + tag + signature + payload
 
     @staticmethod
     def loads(data: bytes) -> "ModuleImage | None":
-        """The image in `data`, or None when it is damaged or from another VM or Python version."""
+        """The image in `data`, or None when it is damaged, from another VM or Python version, or
+        not written by this user's toolchain (its MAC does not check with this user's key)."""
+        from noodle.vm.user_key import compare_digest, mac
+
         head = len(IMAGE_MAGIC)
-        if data[:head] != IMAGE_MAGIC or data[head:head + 32] != _tag():
+        tag = _tag()
+        if data[:head] != IMAGE_MAGIC or data[head:head + 32] != tag:
             return None
         payload = data[head + 64:]
-        if digest(payload) != data[head + 32:head + 64]:
+        signature = mac(tag + payload)
+        if signature is None or not compare_digest(signature, data[head + 32:head + 64]):
             return None
         try:
             t: Any = marshal.loads(payload)
@@ -115,8 +126,10 @@ def build_image(module: Any, metered: bool = False) -> ModuleImage:
     from noodle.errors import LoadError
     from noodle.vm.translate import translate_module
     from noodle.vm.verify import verify
+    from noodle.vm.verify_ir import checked_ir
 
-    verify(module)
+    verify(module)  # the bytecode, and the typed IR native code is built from against it
+    module_ir = checked_ir(module)
 
     source, linemap, natives = translate_module(module, metered)
     tag = "".join(c for c in module.source_hash[:16] if c.isascii() and c.isalnum())  # the file says; keep it tame
@@ -138,14 +151,14 @@ def build_image(module: Any, metered: bool = False) -> ModuleImage:
         [(g.name, g.exported, g.type) for g in module.globals],
         [(t.name, module.functions[t.func].name) for t in module.tests],
         module.functions[module.entry].name if module.entry >= 0 else None,
-        metered, export_types(module), imported_uses(module), None if metered else _native_part(module), source)
+        metered, export_types(module), imported_uses(module), None if module_ir is None else _native_part(module, module_ir), source)
 
 
-def _native_part(module: Any) -> Any:
+def _native_part(module: Any, module_ir: Any) -> Any:
     """What of the module can run natively (llvmlite backend); None when nothing, or no llvmlite."""
     try:
         from noodle.vm.native import native_part
-        return native_part(module)
+        return native_part(module, module_ir)
     except Exception:  # noqa: BLE001 - a backend failure only means the VM runs everything
         return None
 

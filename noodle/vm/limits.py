@@ -14,7 +14,12 @@ checks the whole budget — steps, the deadline, the process's memory growth —
 so the hot path costs one decrement and one comparison.  A limit hit unwinds
 the call with :class:`LimitSignal`, which Noodle's `catch` cannot catch (it
 is not an `Exception`), and reaches the host as :class:`noodle.LimitExceeded`.
-Work done inside one native call (a huge `"x" * n`) is checked by the native.
+
+Work that grows with its operands (a concatenation, a search, a sort, an Array
+made) is charged too, before it runs (:meth:`Meter.charge`, the costs in
+:mod:`noodle.vm.metering`): its work in steps, its result's bytes against the
+memory limit.  A call starts with an empty chunk, so the budget is checked at
+its first step, and no call is too short to be checked.
 """
 from __future__ import annotations
 
@@ -90,17 +95,26 @@ class LimitSignal(BaseException):
 
 #: Steps between two full checks of the budget.
 CHUNK = 2000
+#: Elements or characters an operation may touch per step it is charged (see noodle.vm.metering).
+WORK_PER_STEP = 64
+_WORK_SHIFT = 6
+#: An operation about to allocate this many bytes or more checks the memory limit at once.
+LARGE_ALLOCATION = 1 << 16
 
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
-def resident_bytes() -> int:
-    """The process's resident memory (Linux /proc; 0 where unavailable)."""
+def resident_bytes() -> int | None:
+    """The process's resident memory (Linux /proc), or None where it cannot be measured."""
     try:
         with open("/proc/self/statm", "rb") as f:
             return int(f.read().split()[1]) * _PAGE
     except (OSError, ValueError, IndexError):
-        return 0
+        return None
+
+
+class LimitUnavailable(ValueError):
+    """A limit this platform cannot enforce (the memory limit where resident memory cannot be read)."""
 
 
 class Meter(threading.local):
@@ -109,9 +123,17 @@ class Meter(threading.local):
     steps = CHUNK
     depth = 0
     max_depth = 1 << 30
+    _deadline_token = 0
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: Limits, shared: "dict | None" = None) -> None:
+        if limits.max_memory_mb is not None and resident_bytes() is None:
+            raise LimitUnavailable("max_memory_mb cannot be enforced here: this platform does not report the "
+                                   "process's resident memory (/proc/self/statm)")
         self.limits = limits
+        #: the same dict in every thread (threading.local runs __init__ again per thread with these
+        #: arguments): "native_deadlines" is set once native code is linked under a time limit
+        self.shared = shared if shared is not None else {}
+        self.memory_limit = int(limits.max_memory_mb * 1024 * 1024) if limits.max_memory_mb is not None else None
         self.active = False
 
     def start(self) -> None:
@@ -122,12 +144,20 @@ class Meter(threading.local):
         self.depth = 0
         self.max_depth = lim.max_depth if lim.max_depth is not None else 1 << 30
         self.deadline = time.perf_counter() + lim.max_seconds if lim.max_seconds is not None else None
-        self.memory_base = resident_bytes() if lim.max_memory_mb is not None else 0
-        self.granted = self._next_chunk()
-        self.steps = self.granted
+        if self.deadline is not None and self.shared.get("native_deadlines"):
+            from noodle.vm.native import arm_deadline
+            self._deadline_token = arm_deadline(self.deadline)
+        self.memory_base = (resident_bytes() or 0) if lim.max_memory_mb is not None else 0
+        # an empty first chunk: the first step checks the whole budget (no call is too short for it)
+        self.granted = 0
+        self.steps = 0
 
     def stop(self) -> None:
         self.active = False
+        if self._deadline_token:
+            from noodle.vm.native import disarm_deadline
+            disarm_deadline(self._deadline_token)
+            self._deadline_token = 0
 
     def _next_chunk(self) -> int:
         if self.limits.max_steps is None:
@@ -142,12 +172,26 @@ class Meter(threading.local):
             self.steps = self.granted = 0
             raise LimitSignal("steps", f"step limit exceeded ({lim.max_steps:,} steps)")
         self.check_time()
-        if lim.max_memory_mb is not None:
-            grown = resident_bytes() - self.memory_base
-            if grown > lim.max_memory_mb * 1024 * 1024:
-                raise LimitSignal("memory", f"memory limit exceeded ({lim.max_memory_mb:g} MB)")
+        if self.memory_limit is not None:
+            self.check_memory(0)
         self.granted = self._next_chunk()
         self.steps = self.granted
+
+    def charge(self, work: int, nbytes: int = 0) -> None:
+        """An operation about to touch `work` elements and allocate `nbytes`: refused before it
+        runs if its result would not fit under the memory limit; its work charged as steps."""
+        if nbytes >= LARGE_ALLOCATION and self.memory_limit is not None:
+            self.check_memory(nbytes)
+        self.steps -= work >> _WORK_SHIFT
+        if self.steps < 0:
+            self.refill()
+
+    def check_memory(self, nbytes: int) -> None:
+        """Would `nbytes` more keep the call's memory growth under the limit?"""
+        grown = (resident_bytes() or 0) - self.memory_base
+        if grown + nbytes > self.memory_limit:  # type: ignore[operator]
+            need = f" (an operation needs {nbytes / 1048576:,.0f} MB more)" if nbytes >= 1048576 else ""
+            raise LimitSignal("memory", f"memory limit exceeded ({self.limits.max_memory_mb:g} MB){need}")
 
     def check_time(self) -> None:
         if self.deadline is not None and time.perf_counter() > self.deadline:
@@ -155,12 +199,6 @@ class Meter(threading.local):
 
     def too_deep(self) -> None:
         raise LimitSignal("depth", f"call depth limit exceeded ({self.max_depth} calls)")
-
-    def max_sequence(self) -> int | None:
-        """The longest string or list one native may build under the memory limit."""
-        if self.limits.max_memory_mb is None:
-            return None
-        return int(self.limits.max_memory_mb * 1024 * 1024)
 
     def sleep(self, seconds: float) -> None:
         """`time.sleep` that wakes at the deadline."""

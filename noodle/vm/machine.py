@@ -20,10 +20,11 @@ from noodle.errors import LimitExceeded, LoadError, ProgramExit
 from noodle.stdlib.natives import NATIVES, ExitSignal  # first: it registers the array natives too
 from noodle.ir.variants import exact_alternatives, inexact_guards, native_guards  # noqa: I001
 from noodle.runtime.linemap import CODE_REGISTRY, CodeInfo
-from noodle.runtime.errors import NoodleRuntimeError, noodle_stack, runtime_error
+from noodle.runtime.errors import NoodleRuntimeError, foreign, noodle_stack, runtime_error
 from noodle.vm.image import ModuleImage, build_image
 from noodle.vm.limits import Capabilities, Limits, LimitSignal, Meter
-from noodle.vm.ops import HELPERS, srepeat
+from noodle.vm import metering
+from noodle.vm.ops import HELPERS
 from noodle.runtime.values import ErrorValue, make_struct_class
 
 #: Python frames per Noodle call are 1:1, so this is the documented Noodle call depth.
@@ -120,7 +121,7 @@ class Machine:
         self.capabilities = capabilities if capabilities is not None else Capabilities.all()
         self.limits = limits if limits is not None else Limits()
         #: with limits, modules are translated as metered code counting steps and depth on this meter
-        self.meter: Meter | None = Meter(self.limits) if self.limits.any else None
+        self.meter: Meter | None = Meter(self.limits, {}) if self.limits.any else None
         self._native_code: bool | None = None  # see native_code()
         self.modules: dict[str, LoadedModule] = {}
         self._random: dict[str, Callable[..., Any]] | None = None
@@ -174,9 +175,7 @@ class Machine:
             ns[key] = self.bind_native(native)
         if self.meter is not None:
             ns["_M"] = self.meter
-            limit = self.meter.max_sequence()
-            if limit is not None:
-                ns["_srepeat"] = lambda s, n: srepeat(s, n, limit)
+            ns.update(metering.helpers(self.meter))  # operators that charge for the work they do
         for i, (sname, fields, _) in enumerate(image.structs):
             ns[f"S{i}"] = make_struct_class(sname, list(fields))
         for i, dep in enumerate(imported):
@@ -187,7 +186,7 @@ class Machine:
             source_file = os.path.normpath(os.path.join(self.source_root, source_file))
         CODE_REGISTRY[image.code.co_filename] = CodeInfo(source_file, image.linemap, image.pysource)
         exec(image.code, ns)  # noqa: S102 - translated from verified bytecode, see noodle.vm.translate
-        if image.native is not None and self.backend in ("auto", "opencl") and self.meter is None:
+        if image.native is not None and self.backend in ("auto", "opencl") and self.limits_allow_native():
             self.link_native(image, ns)
         functions: dict[str, Callable[..., Any]] = {}
         keys: dict[str, str] = {}
@@ -206,11 +205,22 @@ class Machine:
         return LoadedModule(image, ns, Exports(ns, keys), functions)
 
     def native_code(self) -> bool:
-        """Will this machine run native code (the `auto` backend, no limits, llvmlite present)?"""
+        """Will this machine run native code (the `auto` backend, limits it can hold, llvmlite present)?"""
         if self._native_code is None:
             from noodle.vm.native import available
-            self._native_code = self.backend in ("auto", "opencl") and self.meter is None and available()
+            self._native_code = self.backend in ("auto", "opencl") and self.limits_allow_native() and available()
         return self._native_code
+
+    def limits_allow_native(self) -> bool:
+        """Native code holds a time limit (it polls the stop flag a deadline sets); it counts neither
+        steps nor Noodle call depth, and the Arrays a native function makes for itself are not
+        charged to a memory limit, so a step, depth or memory limit keeps every function in the VM."""
+        return self.limits.max_steps is None and self.limits.max_depth is None and self.limits.max_memory_mb is None
+
+    def _native_stopped(self) -> None:
+        """A native call that stopped at the flag and cannot be re-run: a passed deadline is the time limit."""
+        if self.meter is not None:
+            self.meter.check_time()
 
     def link_native(self, image: ModuleImage, ns: dict[str, Any]) -> None:
         """Put the image's native variants in place of their translated functions (VM fallback on failure)."""
@@ -219,10 +229,12 @@ class Machine:
             displays = {f.name: f.display for f in image.functions}
             index = {f.name: f.index for f in image.functions}
             fallbacks = {entry[0]: ns[f"f{index[entry[0]]}"] for entry in image.native[1] if entry[0] in index}
-            natives = link(image.native, displays, fallbacks, exact=self.mode == "safe")
+            natives = link(image.native, displays, fallbacks, exact=self.mode == "safe", on_stop=self._native_stopped)
         except Exception as e:  # noqa: BLE001 - no llvmlite, or a JIT failure: the VM runs everything
             self.native_report[image.name] = f"native code unavailable: {type(e).__name__}: {e}"
             return
+        if self.meter is not None and self.limits.max_seconds is not None:
+            self.meter.shared["native_deadlines"] = True  # each call's deadline must reach native code too
         index = {f.name: f.index for f in image.functions}
         for name, fn in natives.items():
             ns[f"f{index[name]}"] = fn
@@ -250,6 +262,11 @@ class Machine:
             return self.meter.sleep
         if native.name == "sys.args":
             return lambda: list(self.args)
+        if self.meter is not None and native.name in metering.COSTS:
+            return metering.charged(self._impl(native), metering.COSTS[native.name], self.meter)
+        return self._impl(native)
+
+    def _impl(self, native: Any) -> Callable[..., Any]:
         if native.name.startswith("random.") or native.name == "array.rand":
             if self._random is None:
                 from noodle.stdlib.natives import LazyRandom, random_natives
@@ -274,7 +291,9 @@ class Machine:
             raise LimitExceeded(e.limit, e.message, noodle_stack(e.__traceback__)) from None
         except ExitSignal as e:
             raise ProgramExit(e.code) from None
-        except Exception as e:  # every fault inside VM code is a Noodle error
+        except Exception as e:  # every fault inside VM code is a Noodle error; the host's own go back to it
+            if foreign(e):
+                raise
             raise runtime_error(e) from None
         finally:
             if outermost:

@@ -13,11 +13,14 @@ if TYPE_CHECKING:
     from typing import Any, Callable
 
 
-def native_part(module: "Any") -> "Any":
-    """What of a verified module can run natively (None when nothing); may raise when the backend fails."""
+def native_part(module: "Any", module_ir: "Any") -> "Any":
+    """What of a verified module can run natively (None when nothing); may raise when the backend fails.
+
+    `module_ir` is the module's typed IR as the loader proved it (noodle.vm.verify_ir): native code
+    is built from nothing else."""
     from noodle.backends.llvm import native_part as plan
 
-    return plan(module)
+    return plan(module, module_ir)
 
 
 def available() -> bool:
@@ -28,11 +31,139 @@ def available() -> bool:
 
 
 def link(native: "Any", displays: "dict[str, str]", fallbacks: "dict[str, Callable[..., Any]]",
-         exact: bool) -> "dict[str, Callable[..., Any]]":
+         exact: bool, on_stop: "Callable[[], None] | None" = None) -> "dict[str, Callable[..., Any]]":
     """Machine code for an image's native part: function name -> callable (raises when the JIT fails)."""
     from noodle.backends.llvm import link as llvm_link
 
-    return llvm_link(native, displays, fallbacks, exact=exact)
+    return llvm_link(native, displays, fallbacks, exact=exact, on_stop=on_stop)
+
+
+# ---------------------------------------------------------------- stopping native code
+
+def stop_flag_module() -> "Any":
+    from noodle.backends.llvm import stop
+
+    return stop
+
+
+def hold_stop(reason: object) -> None:
+    """Stop all native code of the process (until `release_stop(reason)`): a restart, a deadline."""
+    stop_flag_module().hold(reason)
+
+
+def release_stop(reason: object) -> None:
+    stop_flag_module().release(reason)
+
+
+def stopped_exception() -> type:
+    """What a native call raises when it stopped and cannot be re-run (see noodle.backends.llvm.stop)."""
+    return stop_flag_module().Stopped
+
+
+_sigint_watcher: "Any" = None
+
+
+def stop_on_sigint() -> None:
+    """Make Ctrl-C reach native code: Python runs its SIGINT handler only between bytecodes, which a
+    native loop never reaches, so a thread woken by the signal (through Python's wakeup fd) sets the
+    stop flag; the native call returns, and the KeyboardInterrupt pending since the signal is raised.
+
+    For the `noodle run` process (it owns its signals); call from the main thread, once."""
+    global _sigint_watcher
+    import os
+    import signal
+    import threading
+
+    if _sigint_watcher is not None or threading.current_thread() is not threading.main_thread():
+        return
+    r, w = os.pipe()
+    os.set_blocking(w, False)
+    try:
+        if signal.set_wakeup_fd(w, warn_on_full_buffer=False) != -1:
+            signal.set_wakeup_fd(-1)  # someone else listens already: leave them be
+            os.close(r)
+            os.close(w)
+            return
+    except ValueError:
+        os.close(r)
+        os.close(w)
+        return
+
+    def watch() -> None:
+        while True:
+            try:
+                data = os.read(r, 64)
+            except OSError:
+                return
+            if not data:
+                return
+            if signal.SIGINT in data:
+                hold_stop("sigint")
+
+    _sigint_watcher = threading.Thread(target=watch, name="noodle-sigint", daemon=True)
+    _sigint_watcher.start()
+
+
+class _Deadlines:
+    """One thread for the whole process that sets the stop flag when a call's deadline passes."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.cond = threading.Condition()
+        self.armed: dict[int, float] = {}
+        self.fired: set[int] = set()
+        self.next_token = 0
+        self.thread: "Any" = None
+
+    def arm(self, deadline: float) -> int:
+        import threading
+
+        with self.cond:
+            self.next_token += 1
+            token = self.next_token
+            self.armed[token] = deadline
+            if self.thread is None:
+                self.thread = threading.Thread(target=self.run, name="noodle-deadlines", daemon=True)
+                self.thread.start()
+            self.cond.notify()
+        return token
+
+    def disarm(self, token: int) -> None:
+        with self.cond:
+            self.armed.pop(token, None)
+            if token in self.fired:
+                self.fired.discard(token)
+                release_stop(("deadline", token))
+
+    def run(self) -> None:
+        import time
+
+        with self.cond:
+            while True:
+                now = time.perf_counter()
+                for token, deadline in list(self.armed.items()):
+                    if deadline <= now and token not in self.fired:
+                        self.fired.add(token)
+                        hold_stop(("deadline", token))
+                pending = [d for t, d in self.armed.items() if t not in self.fired]
+                self.cond.wait(None if not pending else max(0.0, min(pending) - now))
+
+
+_deadlines: "_Deadlines | None" = None
+
+
+def arm_deadline(deadline: float) -> int:
+    """Have native code stop when `deadline` (a time.perf_counter() value) passes; disarm with the token."""
+    global _deadlines
+    if _deadlines is None:
+        _deadlines = _Deadlines()
+    return _deadlines.arm(deadline)
+
+
+def disarm_deadline(token: int) -> None:
+    if _deadlines is not None:
+        _deadlines.disarm(token)
 
 
 def opencl_native(name: str, forced: bool, safe: bool, vm_only: bool) -> "Callable[..., Any]":

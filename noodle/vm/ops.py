@@ -11,7 +11,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
     from typing import Any, NoReturn
 
-from noodle.runtime.errors import to_error
+from noodle.runtime.errors import foreign, to_error
 from noodle.runtime.values import INT_MAX, INT_MIN, ErrorValue, nd_str
 
 #: Strings and lists a single operation may build, in elements (the sandbox lowers it).
@@ -75,7 +75,10 @@ def range_incl(lo: int, hi: int) -> range:
 
 
 def catch(exc: BaseException) -> ErrorValue:
-    """The Noodle error bound by `catch e` for an exception raised in VM code."""
+    """The Noodle error bound by `catch e` for an exception raised in VM code; an exception that
+    belongs to the host (a watchdog's, an out-of-memory process) is raised again, on to the host."""
+    if foreign(exc):
+        raise exc
     err = to_error(exc)
     if err is not exc:
         err.__traceback__ = exc.__traceback__

@@ -28,6 +28,7 @@ from typing import Callable
 from noodle.stdlib.natives import NATIVES
 from noodle.format.module_file import FunctionCode, LoadError, ModuleFile
 from noodle.format.opcodes import NUM_OPS, OPS, WORDS_PER_INSTR, Op
+from noodle.vm.metering import COSTS
 
 MIN, MAX = -(2**63), 2**63 - 1
 _CHECKED = "(_t if {lo} <= (_t := {expr}) <= {hi} else _ovf())"
@@ -402,6 +403,10 @@ class Translator:
             a: int, b: int, c: int) -> int:
         y, x = stack.pop(), stack.pop()
         xt, yt = x.text, y.text
+        if self.metered and op in (Op.LCONCAT, Op.IN, Op.NOT_IN):  # work that grows with the operands is charged
+            call = f"_lcat({xt}, {yt})" if op is Op.LCONCAT else f"_contains({xt}, {yt})"
+            stack.append(_Val(call if op is not Op.NOT_IN else f"(not {call})"))
+            return pc + 1
         if op in _FLOAT_ARITH:
             if x.inner is not None and y.inner is None:
                 xt = x.inner
@@ -505,7 +510,10 @@ class Translator:
         vals = stack[len(stack) - n:] if n else []
         del stack[len(stack) - len(vals):]
         flat = [p for v in vals for p in (v.parts or [v])]
-        stack.append(_Val(build_string(flat), parts=flat))
+        if self.metered:  # charged by the length it builds
+            stack.append(_Val("_scat(" + ", ".join(v.text for v in flat) + ")", parts=flat))
+        else:
+            stack.append(_Val(build_string(flat), parts=flat))
         return pc + 1
 
     @_handles(Op.I2S)
@@ -542,7 +550,10 @@ class Translator:
         hi = stack.pop().text if b else ""
         lo = stack.pop().text if a else ""
         x = stack.pop().text
-        stack.append(_Val(f"{x}[{lo}:{hi}]"))
+        if self.metered:  # charged by what it copies
+            stack.append(_Val(f"_slice({x}, {lo or 'None'}, {hi or 'None'})"))
+        else:
+            stack.append(_Val(f"{x}[{lo}:{hi}]"))
         return pc + 1
 
     @_handles(Op.GET_FIELD)
@@ -588,7 +599,7 @@ class Translator:
             a: int, b: int, c: int) -> int:
         xs = _args(stack, b)
         nat = NATIVES[self.m.names[a]]
-        if nat.inline is not None:
+        if nat.inline is not None and not (self.metered and nat.name in COSTS):  # a charged native is called
             stack.append(_Val("(" + nat.inline.format(*map(_atom, xs)) + ")"))
         else:
             stack.append(_Val(self.call_site(st, f"{self.native_ref(a)}(" + ", ".join(xs) + ")", pc)))
@@ -773,6 +784,8 @@ class Translator:
         self.emit(st, indent, "except _Exception as _e:", mid)
         if f.code[i2 + 3]:
             self.emit(st, indent + 1, f"{self.local(f, f.code[i2 + 1])} = _catch(_e)", mid)
+        else:  # `_catch` lets the host's own exceptions through, whether or not the error is bound
+            self.emit(st, indent + 1, "_catch(_e)", mid)
         return self.expect_end(st, self.block(st, mid + 1, indent + 1))
 
     @_handles(Op.ELSE, Op.CATCH, Op.END, Op.ELSE_EXPR, Op.END_EXPR)

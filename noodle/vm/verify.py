@@ -149,13 +149,21 @@ assert all((_oc.TARGET in _OPERANDS[op]) == (op in _TARGET_SLOT) for op in range
 
 # ------------------------------------------------------------------ entry points
 
-def load_bytes(data: bytes, path: str | None = None) -> ModuleFile:
-    """Decode the bytes of a `.nbc` file and verify it; raises :class:`LoadError`."""
+def load_bytes(data: bytes, path: str | None = None, trusted_keys: "list[bytes] | None" = None) -> ModuleFile:
+    """Decode the bytes of a `.nbc` file and verify it; raises :class:`LoadError`.
+
+    With `trusted_keys` (raw Ed25519 public keys) the file must carry a signature by one of them
+    over exactly these bytes (noodle.format.signing); without, a signature is ignored."""
     if isinstance(data, (bytearray, memoryview)):
         data = bytes(data)
     if type(data) is not bytes:
         raise LoadError(f"module data must be bytes, not {type(data).__name__}", path)
+    from noodle.format import signing
+
+    if trusted_keys is not None:
+        signing.check(data, trusted_keys, path)
     try:
+        data = signing.unsigned(data)
         mf = decode(data, path)
     except LoadError as e:
         # msgspec quotes damaged field names as they are: keep the reason on one line
@@ -167,7 +175,10 @@ def load_bytes(data: bytes, path: str | None = None) -> ModuleFile:
 
 
 def verify(mf: ModuleFile, path: str | None = None) -> None:
-    """Check a decoded module completely; raises :class:`LoadError` with one line saying why."""
+    """Check a decoded module completely — its bytecode, and its typed IR against the bytecode
+    (:mod:`noodle.vm.verify_ir`); raises :class:`LoadError` with one line saying why."""
+    from noodle.vm.verify_ir import check_ir
+
     try:
         _Verifier(mf).run()
     except _Fail as f:
@@ -176,6 +187,7 @@ def verify(mf: ModuleFile, path: str | None = None) -> None:
         raise LoadError(e.reason, path) from None
     except Exception as e:  # noqa: BLE001 - a verifier bug must still refuse the module
         raise LoadError(f"internal verifier error: {type(e).__name__}: {_one_line(e)}", path) from None
+    check_ir(mf, path)
 
 
 class _Fail(Exception):

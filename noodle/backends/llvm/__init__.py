@@ -1,6 +1,6 @@
 """The llvmlite backend: whole typed functions compiled to native code.
 
-`native_part(module_file)` decides, from the typed IR every `.nbc` carries,
+`native_part(module_file, module_ir)` decides, from the typed IR every `.nbc` carries,
 which functions run natively (:func:`lower.plan`) and lowers them to LLVM IR
 text, which the VM's image keeps; linking an image JIT-compiles that text
 (`jit.py`, machine code cached on disk) and puts native callables in place of
@@ -21,16 +21,24 @@ def available() -> bool:
     return True
 
 
-def native_part(module_file: Any) -> "tuple[str, list[tuple[str, int, str, list[str], str]]] | None":
-    """(LLVM IR text, [(function, index, symbol, parameter kinds, result kind)]) or None."""
-    if not module_file.ir or not available():
+def native_part(module_file: Any, module_ir: Any = None) -> "tuple[str, list[tuple[str, int, str, list[str], str]]] | None":
+    """(LLVM IR text, [(function, index, symbol, parameter kinds, result kind)]) or None.
+
+    The loader passes `module_ir`, the module's typed IR as it proved it consistent with the
+    verified bytecode (noodle.vm.verify_ir): the machine never links native code built from IR
+    that was not checked.  Without it the IR is decoded from the file as it is (`noodlec --emit
+    llvm` on a module the compiler just made)."""
+    if not available():
         return None
-    from noodle.ir.nodes import decode_module
+    if module_ir is None:
+        if not module_file.ir:
+            return None
+        from noodle.ir.nodes import decode_module
+        module_ir = decode_module(module_file.ir)
 
     from noodle.backends.llvm.lower import array_kind, build_module, plan, result_kinds, scalar, symbol
     from noodle.ir.native_plan import impure_functions
 
-    module_ir = decode_module(module_file.ir)
     p = plan(module_ir)
     if not p.native:
         return None
@@ -53,7 +61,7 @@ REASSOCIATION = " reassoc"
 
 
 def link(native: "tuple[str, list]", displays: dict[str, str], fallbacks: dict[str, Any],
-         exact: bool = False) -> dict[str, Any]:
+         exact: bool = False, on_stop: Any = None) -> dict[str, Any]:
     """Compile an image's native part; `{function name: Python callable}` for the machine.
 
     `exact` (`--mode safe`) takes the reassociation off recognised sums, so they add in
@@ -61,7 +69,9 @@ def link(native: "tuple[str, list]", displays: dict[str, str], fallbacks: dict[s
 
     Native functions are pure (scalars in, a scalar out, no module state, no output), so
     when one fails, the wrapper runs the same call again on its translated VM function
-    (`fallbacks`): the error then carries the full Noodle stack.
+    (`fallbacks`): the error then carries the full Noodle stack.  A call stopped by the stop flag
+    (noodle.backends.llvm.stop) is re-run the same way, where Ctrl-C or a limit then takes effect;
+    one that cannot be re-run (it stores into Arrays) calls `on_stop`, which raises.
     """
     from noodle.backends.llvm import jit
 
@@ -81,16 +91,23 @@ def link(native: "tuple[str, list]", displays: dict[str, str], fallbacks: dict[s
         ret, _, impure = ret.partition(";")
         convert = _array_arguments(params) if any(p.startswith("array:") for p in params) else None
         # a function that stores into arrays cannot be re-run after a failure: raise the error as it is
-        fallback = _raise_status(name, displays.get(name, name), fallbacks[name]) if impure else fallbacks[name]
+        fallback = _raise_status(name, displays.get(name, name), fallbacks[name], on_stop) if impure \
+            else fallbacks[name]
         out[name] = _wrapper(jit.function(engine, sym, params, ret), ret, fallback, displays.get(name, name),
-                             convert)
+                             convert, fallbacks[name])
     return out
 
 
-def _raise_status(name: str, display: str, vm_function: Any) -> Any:
+def _stopped() -> None:
+    from noodle.backends.llvm.stop import Stopped
+
+    raise Stopped("native code stopped")
+
+
+def _raise_status(name: str, display: str, vm_function: Any, on_stop: Any = None) -> Any:
     """The fallback of an impure native function: the error of its status, without re-running it,
     and the line it failed on (the status carries it) as the innermost frame of the Noodle stack."""
-    from noodle.backends.llvm.lower import ERRORS
+    from noodle.backends.llvm.lower import ERRORS, STOPPED
     from noodle.runtime.linemap import CODE_REGISTRY
     from noodle.runtime.values import ErrorValue
 
@@ -98,6 +115,9 @@ def _raise_status(name: str, display: str, vm_function: Any) -> Any:
 
     def fallback(*_args: Any) -> Any:
         status = _last_status.value
+        if status & 0xFF == STOPPED:
+            (on_stop or _stopped)()
+            _stopped()
         kind, message = ERRORS[status & 0xFF]
         error = ErrorValue(kind, message)
         line = status >> 8
@@ -119,23 +139,47 @@ class _LastStatus(threading.local):
 _last_status = _LastStatus()
 
 
-def _array_arguments(params: list[str]) -> Any:
-    """Arguments for the native call: each Array as (data address, lengths, strides in elements)."""
-    arrays = [p.startswith("array:") for p in params]
+#: NumPy's name of each element kind native code reads through a data pointer
+_DTYPES = {"float": "float64", "int": "int64", "f32": "float32", "i32": "int32"}
 
-    def flatten(args: tuple) -> list[Any]:
+
+def _array_arguments(params: list[str]) -> Any:
+    """Arguments for the native call: each Array as (data address, lengths, strides in elements),
+    or None when an argument is not the Array the native code reads (another element kind, other
+    dimensions, strides that are not whole elements): the call then runs in the VM.
+
+    The verified bytecode of a crafted module is not type-checked, so it could hand a function
+    whose IR declares `Array<float>` an `Array<bool>`; native code would read and write past it.
+    """
+    import numpy
+
+    ndarray = numpy.ndarray
+    wanted = [(numpy.dtype(_DTYPES[p[6:].split("/")[0]]), int(p[6:].split("/")[1])) if p.startswith("array:")
+              else None for p in params]
+
+    def flatten(args: tuple) -> list[Any] | None:
         flat: list[Any] = []
-        for a, is_array in zip(args, arrays):
-            if not is_array:
+        for a, want in zip(args, wanted):
+            if want is None:
                 flat.append(a)
-            else:  # NumPy views work as they are: the strides say where the next elements are
-                size = a.itemsize
-                flat += [a.__array_interface__["data"][0], *a.shape, *(s // size for s in a.strides)]
+                continue
+            if type(a) is not ndarray or a.dtype != want[0] or a.ndim != want[1]:
+                return None
+            size = a.itemsize
+            strides = a.strides
+            if any(st % size for st in strides):
+                return None
+            # NumPy views work as they are: the strides say where the next elements are
+            flat += [a.__array_interface__["data"][0], *a.shape, *(st // size for st in strides)]
         return flat
     return flatten
 
 
-def _wrapper(cf: Any, ret: str, fallback: Any, display: str, convert: Any = None) -> Any:
+#: what `native_call` answers for arguments native code cannot take: the VM runs the call
+_IN_VM = -1
+
+
+def _wrapper(cf: Any, ret: str, fallback: Any, display: str, convert: Any = None, vm: Any = None) -> Any:
     """The Python callable for a native function; on a non-zero status it re-runs the call in the VM."""
     import ctypes
 
@@ -143,7 +187,13 @@ def _wrapper(cf: Any, ret: str, fallback: Any, display: str, convert: Any = None
 
     def native_call(args: tuple, *extra: Any) -> int:
         try:
-            status = cf(*(convert(args) if convert is not None else args), *extra)
+            if convert is not None:
+                flat = convert(args)
+                if flat is None:
+                    return _IN_VM
+                status = cf(*flat, *extra)
+            else:
+                status = cf(*args, *extra)
             _last_status.value = status
             return status
         except argument_error as e:
@@ -155,7 +205,10 @@ def _wrapper(cf: Any, ret: str, fallback: Any, display: str, convert: Any = None
     kinds = ret.split(",") if ret else []
     if not kinds:
         def call(*args: Any) -> None:
-            if native_call(args, 0):
+            status = native_call(args, 0)
+            if status:
+                if status == _IN_VM:
+                    return vm(*args)
                 fallback(*args)  # raises the error, with its stack
     elif len(kinds) > 1:  # an outlined loop: the variables it changed, as a tuple
         ctypes_of = {"int": ctypes.c_int64, "float": ctypes.c_double, "bool": ctypes.c_int8, "i32": ctypes.c_int32,
@@ -166,8 +219,9 @@ def _wrapper(cf: Any, ret: str, fallback: Any, display: str, convert: Any = None
 
         def call(*args: Any) -> Any:
             outs = [m() for m in makers]
-            if native_call(args, 0, *[byref(o) for o in outs]):
-                return fallback(*args)
+            status = native_call(args, 0, *[byref(o) for o in outs])
+            if status:
+                return vm(*args) if status == _IN_VM else fallback(*args)
             return tuple(bool(o.value) if b else o.value for o, b in zip(outs, bools))
     else:
         ret = kinds[0]
@@ -178,8 +232,9 @@ def _wrapper(cf: Any, ret: str, fallback: Any, display: str, convert: Any = None
 
         def call(*args: Any) -> Any:
             out = ctype()
-            if native_call(args, 0, byref(out)):
-                return fallback(*args)  # raises the error, with its stack
+            status = native_call(args, 0, byref(out))
+            if status:
+                return vm(*args) if status == _IN_VM else fallback(*args)  # the error, with its stack
             return bool(out.value) if as_bool else out.value
     call.__noodle_name__ = display  # type: ignore[attr-defined]
     call.__noodle_native__ = True  # type: ignore[attr-defined]

@@ -90,6 +90,10 @@ def _runtime_symbols() -> None:
     libc = ctypes.CDLL(None)
     for n in ("calloc", "free"):
         llvm.add_symbol(n, ctypes.cast(getattr(libc, n), ctypes.c_void_p).value)
+    from noodle.backends.llvm import stop
+    from noodle.backends.llvm.lower import STOP_SYMBOL
+
+    llvm.add_symbol(STOP_SYMBOL, stop.address())  # the flag every native loop polls
 
 
 def set_global(engine: Any, name: str, value: int) -> None:

@@ -35,11 +35,17 @@ I32_MIN, I32_MAX = -(2**31), 2**31 - 1
 
 #: status codes a native function returns (0 is success), and the Noodle error each stands for
 STATUS = {"OverflowError": 1, "ZeroDivisionError": 2, "RecursionError": 3, "RangeStep": 4, "MathDomain": 5,
-          "FloatOverflow": 6, "NanToInt": 7, "IndexError": 8}
+          "FloatOverflow": 6, "NanToInt": 7, "IndexError": 8, "Stopped": 9}
 ERRORS = {1: ("OverflowError", "integer overflow"), 2: ("ZeroDivisionError", "division by zero"),
           3: ("RecursionError", "recursion depth exceeded"), 4: ("ValueError", "range step must not be zero"),
           5: ("ValueError", "math domain error"), 6: ("OverflowError", "float overflow in exp"),
-          7: ("ValueError", "cannot convert nan to int"), 8: ("IndexError", "index out of range")}
+          7: ("ValueError", "cannot convert nan to int"), 8: ("IndexError", "index out of range"),
+          9: ("Stopped", "native code was asked to stop")}
+#: the status of a native call that stopped because the process-wide stop flag was set
+STOPPED = STATUS["Stopped"]
+#: iterations of an innermost counted loop between two polls of the stop flag (the loop runs in
+#: strips of this many, each a plain counted loop LLVM can still vectorise)
+STRIP = 1 << 14
 # the math module's errors name the function (mathlib); an Array local's, the dimension or the memory
 STATUS |= mathlib.STATUS | local_arrays.STATUS
 ERRORS |= mathlib.ERRORS | local_arrays.ERRORS
@@ -53,6 +59,16 @@ _FLOATS = (F64, F32)
 
 
 # ---------------------------------------------------------------- lowering
+
+#: the process-wide stop flag native code polls (an i64 the JIT resolves to noodle.backends.llvm.stop)
+STOP_SYMBOL = "noodle_stop_flag"
+
+
+def _has_loop(body: list[ir.Stmt]) -> bool:
+    from noodle.ir.walk import walk
+
+    return any(isinstance(n, (ir.While, ir.ForRange)) for st in body for n in walk(st))
+
 
 def symbol(name: str) -> str:
     """The exported entry point of a native function (the one the VM calls through ctypes)."""
@@ -169,6 +185,7 @@ class _FunctionLowering:
         # call depth: a runaway recursion becomes RecursionError, not a crashed process
         self.deeper = b.add(self.depth, L.Constant(I64, 1))
         self.fail_if(b.icmp_signed(">", self.deeper, L.Constant(I64, MAX_NATIVE_DEPTH)), "RecursionError")
+        self.poll()  # before every call's work: a recursion stops too
         self.body(f.body)
         if not self.b.block.is_terminated:
             if not self.kinds:
@@ -213,6 +230,15 @@ class _FunctionLowering:
         self.b.store(L.Constant(I32, STATUS[kind] | (min(self.line, LINE_LIMIT) << 8)), self.status)
         self.b.branch(self.exit)
         self.b.position_at_end(ok)
+
+    def poll(self) -> None:
+        """Stop when the process-wide flag is set (Ctrl-C, a deadline, a restart): a load and a branch."""
+        flag = self.m.globals.get(STOP_SYMBOL)
+        if flag is None:
+            flag = L.GlobalVariable(self.m, I64, name=STOP_SYMBOL)  # external: the linker resolves it
+        # an atomic (monotonic) load: LLVM may not hoist it out of the loop, yet it costs a plain load
+        value = self.b.load_atomic(flag, "monotonic", 8)
+        self.fail_if(self.b.icmp_signed("!=", value, L.Constant(I64, 0)), "Stopped")
 
     def after_jump(self) -> None:
         """Code after return/break/continue is unreachable: give it a block of its own."""
@@ -259,6 +285,7 @@ class _FunctionLowering:
             b.position_at_end(head)
             b.cbranch(self.expr(s.cond), body, done)
             b.position_at_end(body)
+            self.poll()
             self.loops.append(_Loop(head, done))
             self.body(s.body)
             self.loops.pop()
@@ -371,16 +398,38 @@ class _FunctionLowering:
         counter = self.slots[s.slot]
         b.store(start, counter)
         head, body, incr, done = (self.new_block(n) for n in ("for", "body", "next", "endfor"))
-        b.branch(head)
-        b.position_at_end(head)
-        i = b.load(counter)
-        if unit:  # the usual `a..b`: a plain counted loop LLVM can analyse, unroll and vectorise
-            going = b.icmp_signed("<" if s.step.value == 1 else ">", i, stop)  # type: ignore[union-attr]
+        strips = unit and not _has_loop(s.body)
+        if strips:
+            # an innermost `a..b` runs in strips of STRIP iterations: the flag is polled once per strip,
+            # and each strip is a plain counted loop (one exit) that LLVM can still vectorise
+            up = s.step.value == 1  # type: ignore[union-attr]
+            strip, strip_end = self.new_block("strip"), self.new_block("stripend")
+            b.branch(strip)
+            b.position_at_end(strip)
+            i = b.load(counter)
+            b.cbranch(b.icmp_signed("<" if up else ">", i, stop), strip_end, done)
+            b.position_at_end(strip_end)
+            self.poll()
+            end, wraps = self.speculate_add(i, L.Constant(I64, STRIP), "add" if up else "sub")
+            past = b.or_(wraps, b.icmp_signed(">" if up else "<", end, stop))
+            limit = b.select(past, stop, end)
+            b.branch(head)
+            b.position_at_end(head)
+            going = b.icmp_signed("<" if up else ">", b.load(counter), limit)
+            b.cbranch(going, body, strip)
         else:
-            up = b.icmp_signed(">", step, zero)
-            going = b.select(up, b.icmp_signed("<", i, stop), b.icmp_signed(">", i, stop))
-        b.cbranch(going, body, done)
+            b.branch(head)
+            b.position_at_end(head)
+            i = b.load(counter)
+            if unit:  # the usual `a..b`: a plain counted loop LLVM can analyse, unroll and vectorise
+                going = b.icmp_signed("<" if s.step.value == 1 else ">", i, stop)  # type: ignore[union-attr]
+            else:
+                up = b.icmp_signed(">", step, zero)
+                going = b.select(up, b.icmp_signed("<", i, stop), b.icmp_signed(">", i, stop))
+            b.cbranch(going, body, done)
         b.position_at_end(body)
+        if not strips:
+            self.poll()
         self.loops.append(_Loop(incr, done))
         saved = self.reductions
         self.reductions = saved | float_reductions(s.body)

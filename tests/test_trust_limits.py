@@ -1,0 +1,136 @@
+"""Hostile programs under limits: each stopped within its limit's bounds, memory given back, the host going on.
+
+Every program here does unbounded work in few steps (a doubling string or list, a huge Array, a
+search over a long string in a loop, ...).  What must happen: `LimitExceeded`; the call's peak
+memory growth under twice the memory limit (measured in a fresh process, whose peak is its own);
+the memory given back afterwards; the same VM answering the next call.  What must not: a crash,
+a MemoryError, the call returning.  Which of two limits fires first is not asserted, and time is
+checked only against a generous bound (five times the limit: the bugs these guard against ran
+for 41 s against 1 s).
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+import noodle
+from noodle.vm import limits as limits_module
+
+HOSTILE = {
+    "doubling string": 'var s = "ab"\nfor i in 0..40 { s = s + s }\nreturn len(s)',
+    "doubling list": "var xs = [1, 2]\nfor i in 0..40 { xs = xs + xs }\nreturn len(xs)",
+    "doubling interpolation": 'var s = "ab"\nfor i in 0..40 { s = "{s}{s}" }\nreturn len(s)',
+    "huge array": "let a = ones(8000, 8000)\nreturn len(a)",
+    "array arithmetic": "var a = zeros(4000000)\nfor i in 0..100000 { a = a + 1.0 }\nreturn len(a)",
+    "many 1 MB strings": 'var xs: List<str> = []\nfor i in 0..1500 { xs.append("x" * 1000000 + str(i)) }\n'
+                         "return len(xs)",
+    "repeated search": 'let s = "ab" * 5000000\nvar n = 0\nfor i in 0..1900 { n = n + s.count("ba") }\nreturn n',
+    "repeated membership": 'let s = "ab" * 5000000\nvar n = 0\nfor i in 0..1900 { if "bb" in s { n = n + 1 } }\n'
+                           "return n",
+    "growing replace": 'var s = "a" * 1000\nfor i in 0..40 { s = s.replace("a", "aaaa") }\nreturn len(s)',
+    "text of a shared string": 'let big = "x" * 1000000\nvar xs: List<str> = []\nfor i in 0..2000 { xs.append(big) }\n'
+                               "return len(str(xs))",
+    "join of a shared string": 'let big = "x" * 1000000\nvar xs: List<str> = []\nfor i in 0..2000 { xs.append(big) }\n'
+                               'return len(", ".join(xs))',
+    "repeated sort": "var xs: List<int> = []\nfor i in 0..300000 { xs.append((i * 7919) % 300007) }\n"
+                     "var n = 0\nfor k in 0..100000 { n = n + sorted(xs)[0] }\nreturn n",
+    "repeated slice": "var xs: List<int> = []\nfor i in 0..1000000 { xs.append(i) }\nvar n = 0\n"
+                      "for k in 0..100000 { n = n + len(xs[1:]) }\nreturn n",
+}
+SECONDS, MEMORY_MB = 1.0, 64
+
+DRIVER = """
+import json, resource, sys, time
+import noodle
+from noodle.vm.limits import resident_bytes
+body = sys.argv[1]
+vm = noodle.VM(limits=noodle.Limits(max_seconds=float(sys.argv[2]), max_memory_mb=float(sys.argv[3])))
+m = vm.load(noodle.Source("fn hostile() -> int {\\n" + body + "\\n}\\nfn ok() -> int { return 42 }\\n", name="h"))
+peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+base = resident_bytes()
+t0 = time.perf_counter()
+try:
+    outcome = {"returned": m.hostile()}
+except noodle.LimitExceeded as e:
+    outcome = {"limit": e.limit}
+outcome["seconds"] = time.perf_counter() - t0
+outcome["peak_growth"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - peak_before
+outcome["kept"] = resident_bytes() - base
+outcome["after"] = m.ok()
+print(json.dumps(outcome))
+"""
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_a_hostile_program_is_stopped(name: str) -> None:
+    proc = subprocess.run([sys.executable, "-c", DRIVER, HOSTILE[name], str(SECONDS), str(MEMORY_MB)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    limit_bytes = MEMORY_MB * 1024 * 1024
+    assert "limit" in out, f"the program ran to its end: {out}"
+    assert out["limit"] in ("seconds", "memory", "steps")
+    assert out["peak_growth"] < 2 * limit_bytes, out
+    assert out["kept"] < limit_bytes, out  # what the call built is given back
+    assert out["seconds"] < 5 * SECONDS, out
+    assert out["after"] == 42  # the host goes on with the same VM
+
+
+def _vm(**limits: float) -> object:
+    return noodle.VM(limits=noodle.Limits(**limits))
+
+
+def test_a_time_limit_fires_on_cpu_bound_code() -> None:
+    """Only the time limit can stop this loop (no steps or memory limit is set)."""
+    m = _vm(max_seconds=0.3).load(noodle.Source("fn spin() -> int {\n var i = 0\n while true { i = i + 1 }\n"
+                                                " return i\n}", name="spin"))
+    with pytest.raises(noodle.LimitExceeded) as e:
+        m.spin()
+    assert e.value.limit == "seconds"
+
+
+@pytest.mark.parametrize("max_steps", [1, 100, 1499])
+def test_a_step_limit_is_exact(max_steps: int) -> None:
+    """A 1,500-iteration loop is 1,501 steps (the call and its iterations): any lower limit stops it."""
+    m = _vm(max_steps=max_steps).load(noodle.Source("fn loop() -> int {\n var s = 0\n"
+                                                    " for i in 0..1500 { s = s + i }\n return s\n}", name="l"))
+    with pytest.raises(noodle.LimitExceeded) as e:
+        m.loop()
+    assert e.value.limit == "steps"
+    assert _vm(max_steps=1501).load(noodle.Source("fn loop() -> int {\n var s = 0\n for i in 0..1500 { s = s + i }\n"
+                                                  " return s\n}", name="l")).loop() == 1124250
+
+
+def test_a_short_call_is_checked_at_its_first_step() -> None:
+    """One step that would allocate past the limit is refused before it allocates."""
+    m = _vm(max_memory_mb=16).load(noodle.Source("fn big() -> int { return len(zeros(100000000)) }", name="b"))
+    with pytest.raises(noodle.LimitExceeded) as e:
+        m.big()
+    assert e.value.limit == "memory"
+
+
+def test_work_is_charged_as_steps() -> None:
+    """A search over 1M characters costs ~15,600 steps, not one: a 10,000-step budget stops the second."""
+    m = _vm(max_steps=10_000).load(noodle.Source(
+        'fn f() -> int {\n let s = "ab" * 500000\n return s.count("ba") + s.count("ab")\n}', name="w"))
+    with pytest.raises(noodle.LimitExceeded) as e:
+        m.f()
+    assert e.value.limit == "steps"
+
+
+def test_a_memory_limit_that_cannot_be_measured_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(limits_module, "resident_bytes", lambda: None)
+    with pytest.raises(ValueError, match="max_memory_mb cannot be enforced here"):
+        noodle.VM(limits=noodle.Limits(max_memory_mb=64))
+    noodle.VM(limits=noodle.Limits(max_seconds=1))  # the other limits need no measurement
+
+
+def test_an_operation_is_charged_for_its_own_work_only() -> None:
+    """A two-element slice of a long list, or a search in a short string, costs next to nothing."""
+    m = _vm(max_steps=20_000).load(noodle.Source(
+        "fn f(xs: List<int>) -> int {\n var n = 0\n for k in 0..1000 { n = n + len(xs[0:2]) }\n return n\n}",
+        name="cheap"))
+    assert m.f(list(range(1_000_000))) == 2000
