@@ -455,11 +455,11 @@ def test_cache_of_an_import_whose_interface_changed(tmp_path: Path) -> None:
     p = noodle(["run", "main.nd"], tmp_path)
     assert (p.returncode, p.stdout) == (0, "now a string\n"), p.context()
     lib.write_text("fn other() -> int { return 3 }\n", encoding="utf-8")
-@pytest.mark.parametrize("damage", [b"", b"garbage", DATA[:50]], ids=["empty", "garbage", "truncated"])
+    p = noodle(["run", "main.nd"], tmp_path)
     assert p.returncode == 2 and "error[E0401]" in p.stderr and TRACEBACK not in p.stderr, p.context()
 
 
-@pytest.mark.parametrize("damage", [b"", b"garbage", DATA[:50]])
+@pytest.mark.parametrize("damage", [b"", b"garbage", DATA[:50]], ids=["empty", "garbage", "truncated"])
 def test_damaged_cache_entry_is_rebuilt(damage: bytes, tmp_path: Path) -> None:
     write(tmp_path, "app.nd", "print(6 * 7)\n")
     cache = tmp_path / "__noodlecache__"
