@@ -1,4 +1,5 @@
-"""The intents pass: the matrix-product nest is recognised, guarded, and computes what the loops do."""
+"""The intents pass: the matrix-product nest is recognised (as a tensor contraction), guarded, and computes
+what the loops do.  The general recogniser has its own tests: tests/test_contraction.py."""
 from __future__ import annotations
 
 import io
@@ -40,9 +41,10 @@ def run(source: str, backend: str = "vm") -> str:
 
 
 def test_the_naive_nest_is_recognised() -> None:
-    assert intents(NEST.format(**STANDARD)) == ["matmul"]
-    # the product written the other way round is the same nest
-    assert intents(NEST.format(**{**STANDARD, "product": "b[k, j] * a[i, k]"})) == ["matmul"]
+    assert intents(NEST.format(**STANDARD)) == ["contraction"]
+    # the product written the other way round is the same nest, and a transposed operand is one
+    assert intents(NEST.format(**{**STANDARD, "product": "b[k, j] * a[i, k]"})) == ["contraction"]
+    assert intents(NEST.format(**{**STANDARD, "product": "a[i, k] * b[j, k]"})) == ["contraction"]
 
 
 def notes(source: str) -> list[str]:
@@ -53,11 +55,10 @@ def notes(source: str) -> list[str]:
 
 
 @pytest.mark.parametrize(("change", "why"), [
-    ({"init": "1.0"}, None),                                        # not the shape of a product at all
-    ({"product": "a[i, k] * b[j, k]"}, "the product is not `a[i, k] * b[k, j]`"),   # a times b transposed
-    ({"product": "a[i, k] + b[k, j]"}, "is not a product"),
-    ({"inner": "len(b) - 1"}, "a loop bound is computed"),
-    ({"product": "a[i, k] * c[k, j]"}, "the result `c` is also an input"),
+    ({"init": "1.0"}, "a term of the stored value has no array in it"),   # the sum starts at 1
+    ({"product": "a[i, k] + b[k, j]"}, None),                         # no product: not the shape of one
+    ({"inner": "j"}, "the loop over `k` does not run from 0 to a value the nest does not change"),  # a triangle
+    ({"product": "a[i, k] * c[k, j]"}, "`c` is both read and written"),
 ])
 def test_other_nests_are_left_alone_and_say_why(change: dict[str, str], why: str | None) -> None:
     source = NEST.format(**{**STANDARD, **change})
@@ -65,7 +66,7 @@ def test_other_nests_are_left_alone_and_say_why(change: dict[str, str], why: str
     if why is None:
         assert notes(source) == []
     else:
-        assert len(notes(source)) == 1 and "not a matrix product: " in notes(source)[0] \
+        assert len(notes(source)) == 1 and "not a contraction: " in notes(source)[0] \
             and why in notes(source)[0], notes(source)
 
 
@@ -102,7 +103,8 @@ def test_explain_says_what_was_recognised(tmp_path: Path) -> None:
     noodlec = Path(sys.executable).parent / "noodlec"
     out = subprocess.run([str(noodlec), "k.nd", "--explain"], cwd=tmp_path, capture_output=True, text=True,
                          timeout=60).stdout
-    assert "k.nd:2: loop nest in mm: matrix product recognised — BLAS" in out
+    assert "k.nd:2: loop nest in mm: linear algebra (tensor contraction or triangular solve) recognised — BLAS" in out
+    assert "dgemm: c[i, j] = a[i, k] * b[k, j]" in out
 
 
 ACCUMULATE = ("fn {name}(a: Array<float, 2>, b: Array<float, 2>, c: Array<float, 2>) {{\n"
@@ -118,7 +120,7 @@ def accumulate(name: str, order: str) -> str:
 
 @pytest.mark.parametrize("order", ["ijk", "ikj", "jik", "jki", "kij", "kji"])
 def test_the_accumulating_nest_is_recognised_in_any_loop_order(order: str) -> None:
-    assert intents(accumulate("mm", order)) == ["matmul"]
+    assert intents(accumulate("mm", order)) == ["contraction"]
 
 
 def test_an_accumulation_into_another_cell_is_left_alone() -> None:
@@ -132,7 +134,8 @@ def test_an_accumulation_into_an_input_is_left_alone_and_says_why(tmp_path: Path
     noodlec = Path(sys.executable).parent / "noodlec"
     out = subprocess.run([str(noodlec), "k.nd", "--explain"], cwd=tmp_path, capture_output=True, text=True,
                          timeout=60).stdout
-    assert "k.nd:2: for loop in mm: not a matrix product: the result `a` is also an input" in out
+    assert "k.nd:2: for loop in mm: not a contraction: line 5: an element of the array written earlier in the " \
+        "nest is read again (`a` is updated in place)" in out
 
 
 # One module, loaded once per backend: the recognised nests, and the same loops kept as written.
@@ -189,8 +192,9 @@ def test_emit_ir_shows_the_intent_layer(tmp_path: Path) -> None:
     noodlec = Path(sys.executable).parent / "noodlec"
     out = subprocess.run([str(noodlec), "k.nd", "--emit", "ir"], cwd=tmp_path, capture_output=True, text=True,
                          timeout=60).stdout
-    assert "if native array.matmul_fits(%0, %1, %2, " in out and "intent matmul" in out
-    assert "native array.matmul_into(%0, %1, %2)" in out
+    assert "if and(and(" in out and "native blas.fits(1, %2, %0, %1)" in out and "intent contraction" in out
+    assert "native blas.gemm('NN', native array.len(%0), native array.shape(%1)[1], native array.len(%1), 1.0, " \
+        "%0, %1, 0.0, %2)" in out
 
 
 SUMS = PROGRAM + ("fn total(a: Array<float, 1>) -> float {\n var s = 0.0\n"

@@ -310,8 +310,8 @@ def test_two_dimensional_arrays_natively() -> None:
     assert lines[0].split(") array(")[0] + ")" == "array(" + lines[0].split(") array(")[1]
     assert lines[-1] == "IndexError"
     _, machine = run(src, "auto")
-    # mm is a recognised matrix product: BLAS when it fits, else its loop nest, outlined to native code
-    assert machine.native_report["n"] == "native: __loop_1_mm, jacobi"
+    # mm is a recognised contraction: native code itself calls BLAS when it fits, else runs its loops
+    assert machine.native_report["n"] == "native: jacobi, mm"
 
 
 GUARDED = ("fn prods(a: int, b: int, c: int, d: int) -> int {\n var t = 0\n"

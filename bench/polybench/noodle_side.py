@@ -29,9 +29,10 @@ class CompileFailed(Exception):
     """The kernel file did not compile (a diagnostic or an internal error), with the message."""
 
 
-def load(source: Path, cache_dir: str, backend: str = "auto") -> Loaded:
-    """Compile `source` and load it on a machine with `backend` (auto: native code where it can),
-    caching machine code in `cache_dir` (an empty one times a first run)."""
+def load(source: Path, cache_dir: str, backend: str = "auto", mode: str | None = None) -> Loaded:
+    """Compile `source` and load it on a machine with `backend` (auto: native code where it can)
+    and `mode` (safe: no variant that adds in another order), caching machine code in `cache_dir`
+    (an empty one times a first run)."""
     from noodle.errors import NoodleError
     from noodle.vm.machine import Machine
 
@@ -41,7 +42,7 @@ def load(source: Path, cache_dir: str, backend: str = "auto") -> Loaded:
     t = time.perf_counter()
     try:
         _, module = compile_source(source.read_text(), str(source), source.stem)
-        lm = Machine(backend=backend).load(module)
+        lm = Machine(backend=backend, mode=mode).load(module)
     except NoodleError as e:
         raise CompileFailed(str(e).splitlines()[0] if str(e) else type(e).__name__) from None
     except Exception as e:  # noqa: BLE001 - an internal compiler error is a finding to report, not a crash

@@ -138,6 +138,19 @@ def instance(kernel: Kernel, dataset: str, init: Callable[..., Any] | None = Non
     return holder
 
 
+def init_agrees(kernel: Kernel, got: dict[str, np.ndarray], ref: dict[str, np.ndarray], exact: bool) -> bool:
+    """Does an initialisation equal the reference's: bit for bit (`exact`), or floats within the
+    kernel's tolerance (an init_array may hold a product Noodle runs as BLAS: cholesky's A·Aᵀ)?"""
+    for name, want in ref.items():
+        have = got[name]
+        if exact or np.issubdtype(want.dtype, np.integer):
+            if not np.array_equal(have, want):
+                return False
+        elif have.shape != want.shape or not np.allclose(have, want, rtol=kernel.rtol(), atol=kernel.rtol()):
+            return False
+    return True
+
+
 @dataclass(frozen=True)
 class Agreement:
     ok: bool

@@ -34,6 +34,10 @@ NATIVE_BUILTINS = MATH_BUILTINS | {"abs.int", "abs.float", "min2", "max2", "int.
 #: the guard and the run of a loop nest split across cores (noodle.ir.passes.parallel)
 PARALLEL_BUILTINS = ("parallel.worth", "parallel.disjoint", "parallel.run")
 
+#: the guard and the BLAS calls of a recognised contraction (noodle.ir.intents.contraction)
+BLAS_BUILTINS = ("blas.fits", "blas.gemm", "blas.gemv", "blas.ger", "blas.syrk", "blas.syr2k", "blas.trmm",
+                 "blas.trsv", "blas.diagonal_nonzero")
+
 #: the scalar kinds native code holds in registers
 SCALAR_KINDS = ("int", "float", "bool", "f32", "i32")
 
@@ -95,7 +99,7 @@ def _check_stmt(s: ir.Stmt, params: int = 0) -> None:
         _check_expr(s.value)
     elif isinstance(s, ir.ExprStmt):
         _check_expr(s.expr)
-    elif isinstance(s, ir.If) and s.intent:
+    elif isinstance(s, ir.If) and s.intent and variants.chosen_in_vm(s.intent):
         for x in s.otherwise:  # native code runs an intent's loops; its library variant is the VM's
             _check_stmt(x, params)
     elif isinstance(s, ir.If):
@@ -233,6 +237,11 @@ def _check_expr(e: ir.Expr) -> None:
     if isinstance(e, ir.Cond):
         for x in (e.cond, e.then, e.otherwise):
             _check_expr(x)
+        return
+    if isinstance(e, ir.CallBuiltin) and e.name in BLAS_BUILTINS:  # noodle.ir.intents.contraction
+        for k, a in enumerate(e.args):
+            if not (_array_param(a) or k == 0 and isinstance(a, ir.Const)):
+                _check_expr(a)
         return
     if isinstance(e, ir.CallBuiltin) and e.name in PARALLEL_BUILTINS:  # noodle.ir.passes.parallel
         for a in e.args:

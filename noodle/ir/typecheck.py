@@ -49,6 +49,12 @@ _INT_BINARY = {"int.add", "int.sub", "int.mul", "int.floordiv", "int.mod", "int.
 _FLOAT_BINARY = {"float.add", "float.sub", "float.mul", "float.div", "float.floordiv", "float.mod"}
 #: natives native code runs only as statements, for what they do
 _EFFECTS = ("array.set", "parallel.run")
+#: the BLAS calls of recognised contractions: (allowed characters of each flag, sizes, alpha?,
+#: dimensions of the operands, beta?); the array written comes last
+_BLAS = {"blas.gemm": (["NT", "NT"], 3, 1, [2, 2], 1), "blas.gemv": (["NT"], 2, 1, [2, 1], 1),
+         "blas.ger": ([], 2, 1, [1, 1], 0), "blas.syrk": (["LU", "NT"], 2, 1, [2], 1),
+         "blas.syr2k": (["LU", "NT"], 2, 1, [2, 2], 1), "blas.trmm": (["LR", "LU", "NT", "NU"], 2, 1, [2], 0),
+         "blas.trsv": (["LU", "NT", "NU"], 1, 0, [2], 0)}
 _COMPARISONS = {"cmp.eq", "cmp.ne", "cmp.lt", "cmp.le", "cmp.gt", "cmp.ge"}
 
 
@@ -350,7 +356,55 @@ class _Checker:
             return BOOL
         if name == "parallel.run":
             return self.parallel_run(e)
+        if name.startswith("blas."):
+            return self.blas(e)
         raise self.fail(e, f"calling `{name}` cannot run natively")
+
+    def blas(self, e: ir.CallBuiltin) -> Type:
+        """A recognised contraction's guard or BLAS call (noodle.backends.llvm.blas lowers them):
+        constant flags BLAS accepts, int sizes, float scalars, float Arrays of 1 or 2 dimensions."""
+        name = e.name
+        if name == "blas.fits":
+            if not e.args or not isinstance(e.args[0], ir.Const) or type(e.args[0].value) is not int \
+                    or not 0 <= e.args[0].value <= len(e.args) - 1:
+                raise self.fail(e, "blas.fits needs a constant count of written arrays")
+            for a in e.args[1:]:
+                self.blas_array(a, None)
+            return BOOL
+        if name == "blas.diagonal_nonzero":
+            if len(e.args) != 2:
+                raise self.fail(e, "blas.diagonal_nonzero takes two arguments")
+            self.expect(e.args[0], INT)
+            self.blas_array(e.args[1], 2)
+            return BOOL
+        shape = _BLAS.get(name)
+        if shape is None:
+            raise self.fail(e, f"calling `{name}` cannot run natively")
+        flags, sizes, alpha, arrays, beta = shape
+        if len(e.args) != 1 + sizes + alpha + len(arrays) + beta + 1 or not isinstance(e.args[0], ir.Const) \
+                or not isinstance(e.args[0].value, str) or len(e.args[0].value) != len(flags) \
+                or any(c not in allowed for c, allowed in zip(e.args[0].value, flags)):
+            raise self.fail(e, f"{name} with flags or arguments BLAS does not take")
+        k = 1
+        for _ in range(sizes):
+            self.expect(e.args[k], INT)
+            k += 1
+        if alpha:
+            self.expect(e.args[k], FLOAT)
+            k += 1
+        for ndim in arrays:
+            self.blas_array(e.args[k], ndim)
+            k += 1
+        if beta:
+            self.expect(e.args[k], FLOAT)
+            k += 1
+        self.blas_array(e.args[k], 1 if name in ("blas.gemv", "blas.trsv") else 2)
+        return NONE
+
+    def blas_array(self, e: ir.Expr, ndim: "int | None") -> None:
+        a = self.array_param(e)
+        if prune(a.elem) != FLOAT or a.ndim not in ((1, 2) if ndim is None else (ndim,)):
+            raise self.fail(e, "BLAS takes float Arrays of 1 or 2 dimensions")
 
     def parallel_run(self, e: ir.CallBuiltin) -> Type:
         """`parallel.run(chunk, start, stop, captured...)` runs `chunk(captured..., lo, hi)`."""

@@ -30,7 +30,8 @@ class Variant:
                  guard: str | None = None, run: str | None = None, safe: str | None = None) -> None:
         self.intent = intent  # the intent's key: "matmul", "dot", "sum", "map", ...
         self.name = name  # short name: "blas", "loops"
-        self.backend = backend  # "numpy" (BLAS behind it), "llvm", "vm"; later "opencl", "ffi"
+        # "numpy" (BLAS behind it), "llvm", "vm", "blas" (BLAS from native code and from the VM); later "opencl"
+        self.backend = backend
         self.what = what  # for --explain: what runs
         self.when = when  # for --explain: when its guard holds ("" for the loops, the last resort)
         self.exact = exact  # the loops' results bit for bit (allowed under --mode safe)
@@ -77,7 +78,7 @@ def chosen_in_vm(key: str) -> bool:
     if key.startswith("opencl."):  # an OpenCL dispatch (noodle.ir.kernels): its natives are the VM's
         return True
     v = library_variant(key)
-    return v is not None and v.backend != "llvm"
+    return v is not None and v.backend not in ("llvm", "blas")
 
 
 def inexact_guards() -> frozenset[str]:
@@ -129,6 +130,11 @@ THRESHOLDS: dict[str, int] = {
     # BLAS call whose threads still spin (0.96-1.03x at every size).  The default keeps a margin
     # for machines whose threads wake slower; `noodle tune` measures this machine's crossover.
     "map.parallel": 1 << 20,
+    # in multiply-adds (m * n * k of a product, m * n of a matrix-vector product): below it a BLAS
+    # call from native code runs on the calling thread only.  OpenBLAS's threads spin while they
+    # wait, which on a busy machine costs more than they save: PolyBench's MEDIUM gemm (10.6 M
+    # multiply-adds) took 92 ms on two threads and 0.65 ms on one, on this (loaded) machine.
+    "blas.parallel": 1 << 27,
 }
 #: a threshold no array reaches
 NEVER = 1 << 62
@@ -184,10 +190,12 @@ class forced:  # noqa: N801 - used as a function: `with forced("map.fused", 0): 
 #: the reductions (their loops carry which, and into which variables)
 REDUCTIONS = frozenset({"sum", "product", "min", "max", "count"})
 
-intent("matmul", "matrix product")
-register(Variant("matmul", "blas", "numpy", "BLAS (numpy.matmul)", "the bounds are the arrays' shapes, the arrays "
-                 "are float and the result overlaps neither input", exact=False,
-                 guard="array.matmul_fits", run="array.matmul_into"))
+intent("contraction", "linear algebra (tensor contraction or triangular solve)")
+register(Variant("contraction", "blas", "blas", "BLAS in place (SciPy's, called from native code; NumPy's in the VM)",
+                 "every loop bound fits the arrays it indexes, the arrays are float64 with contiguous rows, the "
+                 "arrays written share no memory with the others, a run-time alpha (or a beta the loops "
+                 "multiply the old values by) is not zero, and no diagonal element a solve divides by is zero",
+                 exact=False, guard="blas.fits"))
 intent("dot", "dot product")
 register(Variant("dot", "blas", "numpy", "BLAS (numpy.dot)", "the loop runs over both whole float arrays, "
                  "of at least the size `noodle tune` measured (untuned: any)",

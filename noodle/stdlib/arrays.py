@@ -350,23 +350,6 @@ def _dot_fits(x: Any, y: Any, n: int) -> bool:
     """`for i in 0..n { s += x[i] * y[i] }` is `s + dot(x, y)` when it runs over both whole arrays."""
     return x.shape == y.shape == (n,) and x.dtype == y.dtype == np().float64 and n >= variants.threshold("dot.blas")
 
-@native("array.matmul_fits", 6)
-def _matmul_fits(a: Any, b: Any, c: Any, rows: int, cols: int, inner: int) -> bool:
-    n = np()
-    return (a.shape == (rows, inner) and b.shape == (inner, cols) and c.shape == (rows, cols)
-            and a.dtype == b.dtype == c.dtype == n.float64
-            and not n.may_share_memory(c, a) and not n.may_share_memory(c, b))
-
-
-@native("array.matmul_into", 3)
-def _matmul_into(a: Any, b: Any, c: Any) -> None:
-    np().matmul(a, b, out=c)
-
-
-@native("array.matmul_add_into", 3)
-def _matmul_add_into(a: Any, b: Any, c: Any) -> None:
-    c += np().matmul(a, b)
-
 
 @native("array.sum_of_products", 2)
 def _sum_of_products(x: Any, y: Any) -> float:

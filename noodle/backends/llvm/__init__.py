@@ -81,6 +81,9 @@ def link(native: "tuple[str, list]", displays: dict[str, str], fallbacks: dict[s
         from noodle.backends.llvm import pool
         pool.ensure()  # the workers' pool, linked into the module
     engine, _ = jit.compile_ir(text.replace(REASSOCIATION, "") if exact else text)
+    if "noodle_blas_" in text:  # recognised contractions (noodle.backends.llvm.blas)
+        from noodle.backends.llvm import blas
+        blas.configure(engine, exact)
     if splits:  # how many threads, and from what size
         from noodle.ir import variants
         from noodle.backends.llvm.threads import MIN_GLOBAL, THREADS_GLOBAL, thread_count

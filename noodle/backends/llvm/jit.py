@@ -133,6 +133,9 @@ def compile_ir(llvm_ir: str) -> tuple[Any, bool]:
         if cached is None:
             optimise(mod)
         _runtime_symbols()
+        from noodle.backends.llvm import blas
+        if blas.uses_blas(llvm_ir):
+            blas.add_symbols()  # SciPy's BLAS, which recognised contractions call
         engine = llvm.create_mcjit_compiler(mod, tm)
 
         def notify(_module: Any, data: bytes) -> None:

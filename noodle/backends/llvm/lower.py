@@ -755,6 +755,11 @@ class _FunctionLowering:
         if e.name in PARALLEL_BUILTINS:
             from noodle.backends.llvm.threads import lower_parallel
             return lower_parallel(self, e)
+        if e.name.startswith("blas."):  # a recognised contraction: BLAS called from here
+            from noodle.backends.llvm.blas import lower_call, lower_diagonal_nonzero, lower_fits
+            if e.name == "blas.diagonal_nonzero":
+                return lower_diagonal_nonzero(self, e)
+            return lower_fits(self, e) if e.name == "blas.fits" else lower_call(self, e)
         if e.name in ("array.get", "array.len", "array.set"):
             data, lengths, strides = self.array_parts(e.args[0].slot)  # type: ignore[union-attr]
             if e.name == "array.len":

@@ -3,7 +3,9 @@
 Which file recognises which intent:
 
     intent        file             recognises
-    matmul        matmul.py        the matrix-product nest, in its written and accumulating forms
+    contraction   contraction.py   `X = beta * X + alpha * sum of products` in any loop order, names,
+                                   scalars, transposes, triangles: one BLAS call (gemm, gemv, ger, syrk,
+                                   syr2k, trmm), after loop distribution (noodle.ir.affine)
     reduction     reduction.py     sum, product, min, max, count: only accumulations
     dot           dot.py           `s += x[i] * y[i]` over two whole float arrays (BLAS variant)
     map           maps.py          only stores, each element from the same position of the inputs

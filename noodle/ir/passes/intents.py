@@ -2,8 +2,9 @@
 
 For every loop, outermost first, the recognisers of noodle.ir.intents are asked in turn:
 
-    matmul   the naive matrix-product nest (i-j-k with a scalar accumulator, or `c[i, j] += ...`
-             in any loop order)
+    contraction  a tensor contraction (`X = beta * X + alpha * sum of products`, any loop order,
+             accumulated in place or through a scalar; a nest doing several things split first by
+             loop distribution): BLAS calls, in place
     loops    reductions (sum, product, min, max, count, under an if-filter or not), dot, elementwise
              map, stencil, scan, histogram
     sweeps   a stencil repeated and copied back (Jacobi sweeps), once its two nests are recognised
@@ -13,7 +14,7 @@ of elementwise maps is one loop).
 
 A recognition with a library variant replaces the nest by a dispatch,
 
-    if <guard>(...) { <library variant> } else { <the loops, unchanged> }      // If.intent = "matmul"
+    if <guard>(...) { <library variant> } else { <the loops, unchanged> }      // If.intent = "contraction"
 
 whose guard decides at run time, per call, whether the variant computes what the loops would
 (shapes, dtypes, overlap); the others keep their loops and carry the recognition on them
@@ -24,7 +25,7 @@ both.  The variants themselves are listed in noodle.ir.variants.
 from __future__ import annotations
 
 from noodle.ir import nodes as ir
-from noodle.ir.intents import expressions, loops, matmul, sweeps
+from noodle.ir.intents import contraction, expressions, loops, sweeps, triangular
 from noodle.ir.passes import register_module
 from noodle.ir.walk import walk
 
@@ -42,38 +43,43 @@ def recognise_module(module: ir.Module) -> int:
     return found
 
 
-def _body(f: ir.Function, body: list[ir.Stmt], counter: list[int]) -> list[ir.Stmt]:
+def _body(f: ir.Function, body: list[ir.Stmt], counter: list[int], quiet: bool = False) -> list[ir.Stmt]:
+    """`body` with its loops recognised; `quiet` inside a nest already said why it is no contraction
+    (its inner loops are still tried, but only the outermost nest's reason is kept)."""
     out: list[ir.Stmt] = []
     for s in body:
         if isinstance(s, ir.ForRange):
-            product = matmul.recognise(f, s)
+            product = contraction.recognise(f, s) if not s.intent else None
+            if not isinstance(product, ir.If) and not s.intent:
+                solve = triangular.recognise(f, s)  # a forward substitution: a recurrence, no contraction
+                product = solve if isinstance(solve, ir.If) else product or solve
             if isinstance(product, ir.If):
                 counter[0] += 1
                 _fallback(product.otherwise[0])
                 out.append(product)
                 continue
-            if product is not None:
-                s.note = f"not a matrix product: {product}"
-            elif not s.intent:
+            if not s.intent:
                 replacement = loops.recognise(f, s)
                 if replacement is not None:
                     counter[0] += 1
                     out.append(replacement)
                     continue
-            s.body = _body(f, s.body, counter)
+            if product is not None and not s.intent and not quiet:
+                s.note = f"not a contraction: {product}"
+            s.body = _body(f, s.body, counter, quiet or product is not None)
             repeated = sweeps.recognise(f, s)  # its nests are recognised by now
             if repeated is not None:
                 counter[0] += 1
                 out.append(repeated)
                 continue
         elif isinstance(s, ir.If):
-            s.then = _body(f, s.then, counter)
-            s.otherwise = _body(f, s.otherwise, counter)
+            s.then = _body(f, s.then, counter, quiet)
+            s.otherwise = _body(f, s.otherwise, counter, quiet)
         elif isinstance(s, (ir.While, ir.ForEach)):
-            s.body = _body(f, s.body, counter)
+            s.body = _body(f, s.body, counter, quiet)
         elif isinstance(s, ir.TryCatch):
-            s.body = _body(f, s.body, counter)
-            s.handler = _body(f, s.handler, counter)
+            s.body = _body(f, s.body, counter, quiet)
+            s.handler = _body(f, s.handler, counter, quiet)
         out.append(s)
     return out
 
@@ -81,7 +87,7 @@ def _body(f: ir.Function, body: list[ir.Stmt], counter: list[int]) -> list[ir.St
 def _fallback(nest: ir.Stmt) -> None:
     """Mark the loops a recognised product falls back to, so `--explain` names them as such."""
     assert isinstance(nest, ir.ForRange)
-    nest.note = "the matrix product's loops as written, when BLAS does not fit"
+    nest.note = f"{nest.note} — these loops as written when BLAS does not fit"
     for n in walk(nest):
         if isinstance(n, ir.ForRange) and n is not nest:
             n.intent = "nested"

@@ -1,0 +1,339 @@
+"""BLAS called from native code: the recognised contractions (noodle.ir.intents.contraction) run
+as calls of SciPy's BLAS, made by the LLVM code itself — no Python call, no temporaries.
+
+SciPy exports its BLAS to compiled code as `scipy.linalg.cython_blas.__pyx_capi__`: one capsule
+per routine, holding the address of a function with the Fortran calling convention (every
+argument by pointer).  Numba calls BLAS the same way.  `add_symbols` gives LLVM those addresses
+under the names the lowered code declares (`noodle_blas_dgemm`, ...), before a module using them
+is linked; without SciPy the symbols are missing and linking fails, which leaves the functions in
+the VM (whose natives use NumPy).
+
+Noodle's arrays are row-major and BLAS is column-major: a row-major matrix is the column-major
+matrix of its transpose, so `C = op(A) op(B)` is computed as `Cᵀ = op(B)ᵀ op(A)ᵀ` — the operands
+swap, the triangles and sides flip, the leading dimension is the row stride.  The guard
+(`blas.fits`) admits arrays whose rows are contiguous (last stride 1), whose row stride covers a
+row, whose sizes and strides fit BLAS's 32-bit ints, and whose written arrays share no memory with
+the others; everything else runs the loops.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from llvmlite import ir as L
+
+I1, I8, I32, I64, F64 = L.IntType(1), L.IntType(8), L.IntType(32), L.IntType(64), L.DoubleType()
+P8, P32, PF = L.PointerType(I8), L.PointerType(I32), L.PointerType(F64)
+
+#: routine -> its argument types (Fortran convention: everything by pointer)
+SIGNATURES: dict[str, list[L.Type]] = {
+    "dgemm": [P8, P8, P32, P32, P32, PF, PF, P32, PF, P32, PF, PF, P32],
+    "dgemv": [P8, P32, P32, PF, PF, P32, PF, P32, PF, PF, P32],
+    "dger": [P32, P32, PF, PF, P32, PF, P32, PF, P32],
+    "dsyrk": [P8, P8, P32, P32, PF, PF, P32, PF, PF, P32],
+    "dsyr2k": [P8, P8, P32, P32, PF, PF, P32, PF, P32, PF, PF, P32],
+    "dtrmm": [P8, P8, P8, P8, P32, P32, PF, PF, P32, PF, P32],
+    "dtrsv": [P8, P8, P8, P32, PF, P32, PF, P32],
+}
+PREFIX = "noodle_blas_"
+#: set to 1 by the linker under `--mode safe`: then no guard admits BLAS (its sums add in another order)
+EXACT_GLOBAL = "nd_blas_exact"
+#: how many threads a BLAS call may use, and from how many multiply-adds (set by the linker)
+THREADS_GLOBAL, MIN_GLOBAL = "nd_blas_threads", "nd_blas_min"
+#: the function that sets how many threads this thread's next BLAS calls use
+THREADS_SYMBOL = PREFIX + "threads"
+#: its names in the BLAS libraries SciPy may be built with: per calling thread first, else global
+_SETTERS = ("openblas_set_num_threads_local", "scipy_openblas_set_num_threads", "openblas_set_num_threads",
+            "scipy_openblas_set_num_threads64_", "openblas_set_num_threads64_", "MKL_Set_Num_Threads",
+            "bli_thread_set_num_threads")
+_keep: list[Any] = []  # a ctypes stub handed to LLVM must live as long as the code calling it
+_INT32_MAX = 2**31 - 1
+
+_added = False
+
+
+def addresses() -> dict[str, int]:
+    """Routine -> address of SciPy's BLAS function (raises ImportError without SciPy)."""
+    import ctypes
+
+    from scipy.linalg import cython_blas
+
+    get_name = ctypes.pythonapi.PyCapsule_GetName
+    get_name.restype, get_name.argtypes = ctypes.c_char_p, [ctypes.py_object]
+    get_pointer = ctypes.pythonapi.PyCapsule_GetPointer
+    get_pointer.restype, get_pointer.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
+    out = {}
+    for name in SIGNATURES:
+        capsule = cython_blas.__pyx_capi__[name]
+        out[name] = get_pointer(capsule, get_name(capsule))
+    return out
+
+
+def _thread_setter(routine_address: int) -> int:
+    """The address of the thread-count setter of the library that holds `routine_address` (found
+    through dladdr), or of a stub that does nothing when that library has none."""
+    import ctypes
+
+    class DlInfo(ctypes.Structure):
+        _fields_ = [("dli_fname", ctypes.c_char_p), ("dli_fbase", ctypes.c_void_p),
+                    ("dli_sname", ctypes.c_char_p), ("dli_saddr", ctypes.c_void_p)]
+
+    try:
+        libc = ctypes.CDLL(None)
+        info = DlInfo()
+        if libc.dladdr(ctypes.c_void_p(routine_address), ctypes.byref(info)) and info.dli_fname:
+            lib = ctypes.CDLL(info.dli_fname.decode())
+            for name in _SETTERS:
+                fn = getattr(lib, name, None)
+                if fn is not None:
+                    return ctypes.cast(fn, ctypes.c_void_p).value  # type: ignore[return-value]
+    except (AttributeError, OSError):
+        pass
+    stub = ctypes.CFUNCTYPE(None, ctypes.c_int)(lambda _n: None)
+    _keep.append(stub)
+    return ctypes.cast(stub, ctypes.c_void_p).value  # type: ignore[return-value]
+
+
+def add_symbols() -> None:
+    """Make the BLAS routines known to LLVM under the names lowered code calls (once per process)."""
+    global _added
+    if _added:
+        return
+    import llvmlite.binding as llvm
+
+    found = addresses()
+    for name, address in found.items():
+        llvm.add_symbol(PREFIX + name, address)
+    llvm.add_symbol(THREADS_SYMBOL, _thread_setter(found["dgemm"]))
+    _added = True
+
+
+def configure(engine: Any, exact: bool) -> None:
+    """Set a linked module's BLAS globals: `--mode safe`, the threads a call may use and from what size."""
+    from noodle.backends.llvm import jit
+    from noodle.backends.llvm.threads import thread_count
+    from noodle.ir import variants
+
+    if exact:
+        jit.set_global(engine, EXACT_GLOBAL, 1)
+    jit.set_global(engine, THREADS_GLOBAL, thread_count())
+    jit.set_global(engine, MIN_GLOBAL, variants.threshold("blas.parallel"))
+
+
+def uses_blas(llvm_ir: str) -> bool:
+    return PREFIX in llvm_ir
+
+
+# ---------------------------------------------------------------- lowering
+
+def _declare(m: L.Module, name: str) -> L.Function:
+    try:
+        return m.get_global(PREFIX + name)
+    except KeyError:
+        args = SIGNATURES[name] if name in SIGNATURES else [I32]  # the thread-count setter takes an int
+        return L.Function(m, L.FunctionType(L.VoidType(), args), name=PREFIX + name)
+
+
+def _global(m: L.Module, name: str, default: int) -> L.GlobalVariable:
+    g = m.globals.get(name)
+    if g is None:
+        g = L.GlobalVariable(m, I64, name=name)
+        g.initializer = L.Constant(I64, default)
+    return g
+
+
+def _threads(lw: Any, work: "list[L.Value]") -> None:
+    """Before a call: all the threads the linker allows when the call's multiply-adds (the product
+    of `work`, in double: it cannot overflow) reach the threshold, else the calling thread only."""
+    b = lw.b
+    size: L.Value = L.Constant(F64, 1.0)
+    for w in work:
+        size = b.fmul(size, b.sitofp(w, F64))
+    threads = b.load(_global(lw.m, THREADS_GLOBAL, 1))
+    least = b.load(_global(lw.m, MIN_GLOBAL, 1 << 62))
+    many = b.fcmp_ordered(">=", size, b.sitofp(least, F64))
+    n = b.select(many, threads, L.Constant(I64, 1))
+    b.call(_declare(lw.m, "threads"), [b.trunc(n, I32)])
+
+
+class _Args:
+    """Stack slots for one call's by-pointer arguments, made in the function's entry block (a
+    call inside a loop must not grow the stack every iteration)."""
+
+    def __init__(self, lw: Any) -> None:
+        self.lw = lw
+        entry = lw.fn.entry_basic_block
+        self.eb = L.IRBuilder(entry)
+        self.eb.position_at_start(entry)
+
+    def slot(self, ty: L.Type, value: L.Value) -> L.Value:
+        ptr = self.eb.alloca(ty)
+        self.lw.b.store(value, ptr)
+        return ptr
+
+    def char(self, c: str) -> L.Value:
+        return self.slot(I8, L.Constant(I8, ord(c)))
+
+    def int(self, v: L.Value) -> L.Value:
+        return self.slot(I32, self.lw.b.trunc(v, I32))
+
+    def double(self, v: L.Value) -> L.Value:
+        return self.slot(F64, v)
+
+
+def _size(lw: Any, e: Any) -> L.Value:
+    """A loop bound as a BLAS size: negative ranges are empty."""
+    v = lw.expr(e)
+    zero = L.Constant(I64, 0)
+    return lw.b.select(lw.b.icmp_signed("<", v, zero), zero, v)
+
+
+def _lead(lw: Any, slot: int) -> L.Value:
+    """The leading dimension of a row-major array: its row stride (at least 1, as BLAS asks)."""
+    _, lengths, strides = lw.arrays[slot]
+    if len(strides) == 1:
+        return strides[0]
+    one = L.Constant(I64, 1)
+    return lw.b.select(lw.b.icmp_signed("<", strides[0], one), one, strides[0])
+
+
+def lower_call(lw: Any, e: Any) -> L.Value:
+    """A `blas.*` call of a recognised contraction (its guard has held)."""
+    b = lw.b
+    routine = e.name.split(".", 1)[1]
+    flags = e.args[0].value
+    args = _Args(lw)
+
+    def data(a: Any) -> L.Value:
+        return lw.arrays[a.slot][0]
+
+    def lead(a: Any) -> L.Value:
+        return args.int(_lead(lw, a.slot))
+
+    def inc(a: Any) -> L.Value:
+        return args.int(lw.arrays[a.slot][2][0])
+
+    sizes = [_size(lw, x) for x in e.args[1:2 if routine == "trsv" else
+                                             3 if routine in ("gemv", "ger", "trmm", "syrk", "syr2k") else 4]]
+    if routine == "trsv":
+        sizes = [sizes[0], sizes[0]]
+    elif routine in ("syrk", "syr2k"):
+        sizes = [sizes[0], sizes[0], sizes[1]]  # n * n * k
+    elif routine == "trmm":
+        sizes = [sizes[0], sizes[0], sizes[1]] if flags[0] == "L" else [sizes[0], sizes[1], sizes[1]]
+    _threads(lw, sizes)
+    if routine == "gemm":
+        _, m, n, k, alpha, a, bb, beta, c = e.args
+        # row-major C = op(A) op(B)  <=>  column-major Cᵀ = op(B)ᵀ op(A)ᵀ
+        call = [args.char(flags[1]), args.char(flags[0]), args.int(_size(lw, n)), args.int(_size(lw, m)),
+                args.int(_size(lw, k)), args.double(lw.expr(alpha)), data(bb), lead(bb), data(a), lead(a),
+                args.double(lw.expr(beta)), data(c), lead(c)]
+        name = "dgemm"
+    elif routine == "gemv":
+        _, m, n, alpha, a, x, beta, y = e.args
+        rows, cols = (m, n) if flags == "N" else (n, m)  # a as stored
+        call = [args.char("T" if flags == "N" else "N"), args.int(_size(lw, cols)), args.int(_size(lw, rows)),
+                args.double(lw.expr(alpha)), data(a), lead(a), data(x), inc(x), args.double(lw.expr(beta)),
+                data(y), inc(y)]
+        name = "dgemv"
+    elif routine == "ger":
+        _, m, n, alpha, x, y, a = e.args
+        call = [args.int(_size(lw, n)), args.int(_size(lw, m)), args.double(lw.expr(alpha)), data(y), inc(y),
+                data(x), inc(x), data(a), lead(a)]
+        name = "dger"
+    elif routine in ("syrk", "syr2k"):
+        uplo, trans = flags
+        head = [args.char("U" if uplo == "L" else "L"), args.char("T" if trans == "N" else "N")]
+        if routine == "syrk":
+            _, n, k, alpha, a, beta, c = e.args
+            operands = [data(a), lead(a)]
+        else:
+            _, n, k, alpha, a, bb, beta, c = e.args
+            operands = [data(a), lead(a), data(bb), lead(bb)]
+        call = head + [args.int(_size(lw, n)), args.int(_size(lw, k)), args.double(lw.expr(alpha))] + operands + [
+            args.double(lw.expr(beta)), data(c), lead(c)]
+        name = "d" + routine
+    elif routine == "trmm":
+        _, m, n, alpha, a, bb = e.args
+        side, uplo, trans, diag = flags
+        call = [args.char("R" if side == "L" else "L"), args.char("U" if uplo == "L" else "L"), args.char(trans),
+                args.char(diag), args.int(_size(lw, n)), args.int(_size(lw, m)), args.double(lw.expr(alpha)),
+                data(a), lead(a), data(bb), lead(bb)]
+        name = "dtrmm"
+    elif routine == "trsv":
+        _, n, a, x = e.args
+        uplo, trans, diag = flags
+        # row-major op(T) x = b  <=>  column-major: the other triangle of Tᵀ, the other transpose
+        call = [args.char("U" if uplo == "L" else "L"), args.char("T" if trans == "N" else "N"), args.char(diag),
+                args.int(_size(lw, n)), data(a), lead(a), data(x), inc(x)]
+        name = "dtrsv"
+    else:  # pragma: no cover - the recognisers make only the routines above
+        raise ValueError(f"no BLAS routine {e.name}")
+    b.call(_declare(lw.m, name), call)
+    return L.Constant(I1, 0)
+
+
+def lower_diagonal_nonzero(lw: Any, e: Any) -> L.Value:
+    """`blas.diagonal_nonzero(n, a)`: no zero among a[k, k] for k < n (a loop; NaN counts as non-zero,
+    as the loops' division by it does not raise)."""
+    b = lw.b
+    n = _size(lw, e.args[0])
+    data, lengths, strides = lw.arrays[e.args[1].slot]
+    step = b.add(strides[0], strides[1])
+    # only called after the guard's other conditions: n fits both dimensions
+    result = b.alloca(I1)
+    b.store(L.Constant(I1, 1), result)
+    counter = b.alloca(I64)
+    b.store(L.Constant(I64, 0), counter)
+    head, body, done = lw.new_block("diag"), lw.new_block("diagbody"), lw.new_block("diagdone")
+    b.branch(head)
+    b.position_at_end(head)
+    k = b.load(counter)
+    b.cbranch(b.icmp_signed("<", k, n), body, done)
+    b.position_at_end(body)
+    value = b.load(b.gep(data, [b.mul(k, step)]))
+    nonzero = b.fcmp_unordered("!=", value, L.Constant(F64, 0.0))
+    b.store(nonzero, result)
+    b.store(b.add(k, L.Constant(I64, 1)), counter)
+    b.cbranch(nonzero, head, done)
+    b.position_at_end(done)
+    return b.load(result)
+
+
+def lower_fits(lw: Any, e: Any) -> L.Value:
+    """`blas.fits(nwritten, arrays...)`: every array in a layout BLAS takes, sizes and strides in
+    32-bit range, and each array written sharing no byte with any other array given."""
+    b = lw.b
+    nwritten = e.args[0].value
+    arrays = [lw.arrays[a.slot] for a in e.args[1:]]
+    exact = lw.m.globals.get(EXACT_GLOBAL)
+    if exact is None:
+        exact = L.GlobalVariable(lw.m, I64, name=EXACT_GLOBAL)
+        exact.initializer = L.Constant(I64, 0)
+    ok: L.Value = b.icmp_signed("==", b.load(exact), L.Constant(I64, 0))
+    zero, one = L.Constant(I64, 0), L.Constant(I64, 1)
+    limit = L.Constant(I64, _INT32_MAX)
+    spans = []
+    for data, lengths, strides in arrays:
+        for x in list(lengths) + list(strides):
+            ok = b.and_(ok, b.icmp_signed("<=", x, limit))
+        if len(lengths) == 2:
+            ok = b.and_(ok, b.icmp_signed("==", strides[1], one))
+            ok = b.and_(ok, b.icmp_signed(">=", strides[0], lengths[1]))
+        else:
+            ok = b.and_(ok, b.icmp_signed(">=", strides[0], one))
+        # the bytes it spans: [first, last] (nothing when a dimension is empty)
+        empty: L.Value = L.Constant(I1, 0)
+        reach: L.Value = zero
+        for n, s in zip(lengths, strides):
+            empty = b.or_(empty, b.icmp_signed("<=", n, zero))
+            reach = b.add(reach, b.mul(b.sub(n, one), s))
+        first = b.ptrtoint(data, I64)
+        last = b.add(first, b.mul(reach, L.Constant(I64, 8)))
+        spans.append((empty, first, last))
+    for k in range(nwritten):
+        e1, f1, l1 = spans[k]
+        for e2, f2, l2 in spans[k + 1:]:
+            overlap = b.and_(b.icmp_unsigned("<=", f1, l2), b.icmp_unsigned("<=", f2, l1))
+            overlap = b.and_(overlap, b.not_(b.or_(e1, e2)))
+            ok = b.and_(ok, b.not_(overlap))
+    return ok

@@ -1,0 +1,139 @@
+"""The VM's side of recognised tensor contractions (noodle.ir.intents.contraction): the guard
+`blas.fits` and one native per BLAS routine, computed with NumPy's BLAS.
+
+Native code calls the same routines itself, through SciPy's BLAS (noodle.backends.llvm.blas);
+these run when the function holding the contraction stays in the VM.  Each routine's arguments
+are the IR call's: row-major flags (`N`/`T` per operand; side, triangle, transpose, diagonal for
+trmm), the sizes the loops run over (the leading block of each array: a bound below the array's
+extent is a sub-matrix), alpha, the operands, beta, and the array written last.
+"""
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+from noodle.stdlib.natives import native
+
+
+def np() -> Any:
+    """NumPy, imported on first use (noodle.stdlib.arrays imports this module while it loads)."""
+    import numpy
+
+    return numpy
+
+
+@native("blas.fits", -1)
+def _fits(nwritten: int, *arrays: Any) -> bool:
+    """Are the arrays float64, and does each array written share no memory with any other?"""
+    n = np()
+    if any(getattr(a, "dtype", None) != n.float64 for a in arrays):
+        return False
+    for k, w in enumerate(arrays[:nwritten]):
+        for other in arrays[k + 1:]:
+            if n.may_share_memory(w, other):
+                return False
+    return True
+
+
+def _op(a: Any, flag: str, rows: int, cols: int) -> Any:
+    """The rows x cols matrix op(a) reads: a's leading block, transposed for `T`."""
+    return a[:rows, :cols] if flag == "N" else a[:cols, :rows].T
+
+
+def _update(c: Any, product: Any, beta: float) -> None:
+    """c = product + beta * c, in place (beta 0 overwrites: BLAS does not read c then)."""
+    if beta == 0.0:
+        c[...] = product
+    else:
+        if beta != 1.0:
+            c *= beta
+        c += product
+
+
+def _sizes(*xs: int) -> list[int]:
+    return [max(x, 0) for x in xs]
+
+
+@native("blas.gemm", 9)
+def _gemm(flags: str, m: int, n: int, k: int, alpha: float, a: Any, b: Any, beta: float, c: Any) -> None:
+    """c[:m, :n] = alpha * op(a) @ op(b) + beta * c[:m, :n]."""
+    m, n, k = _sizes(m, n, k)
+    _update(c[:m, :n], alpha * (_op(a, flags[0], m, k) @ _op(b, flags[1], k, n)), beta)
+
+
+@native("blas.gemv", 8)
+def _gemv(flags: str, m: int, n: int, alpha: float, a: Any, x: Any, beta: float, y: Any) -> None:
+    """y[:m] = alpha * op(a) @ x[:n] + beta * y[:m]."""
+    m, n = _sizes(m, n)
+    _update(y[:m], alpha * (_op(a, flags, m, n) @ x[:n]), beta)
+
+
+@native("blas.ger", 7)
+def _ger(_flags: str, m: int, n: int, alpha: float, x: Any, y: Any, a: Any) -> None:
+    """a[:m, :n] += alpha * outer(x[:m], y[:n])."""
+    m, n = _sizes(m, n)
+    a[:m, :n] += alpha * np().outer(x[:m], y[:n])
+
+
+def _triangle(c: Any, n: int, uplo: str) -> Any:
+    return np().tril_indices(n) if uplo == "L" else np().triu_indices(n)
+
+
+@native("blas.syrk", 7)
+def _syrk(flags: str, n: int, k: int, alpha: float, a: Any, beta: float, c: Any) -> None:
+    """One triangle of c[:n, :n] = alpha * op(a) @ op(a).T + beta * c."""
+    n, k = _sizes(n, k)
+    opa = _op(a, flags[1], n, k)
+    part = _triangle(c, n, flags[0])
+    view = c[:n, :n]
+    view[part] = (alpha * (opa @ opa.T))[part] + (0.0 if beta == 0.0 else beta * view[part])
+
+
+@native("blas.syr2k", 8)
+def _syr2k(flags: str, n: int, k: int, alpha: float, a: Any, b: Any, beta: float, c: Any) -> None:
+    """One triangle of c[:n, :n] = alpha * (op(a) @ op(b).T + op(b) @ op(a).T) + beta * c."""
+    n, k = _sizes(n, k)
+    opa, opb = _op(a, flags[1], n, k), _op(b, flags[1], n, k)
+    part = _triangle(c, n, flags[0])
+    view = c[:n, :n]
+    view[part] = (alpha * (opa @ opb.T + opb @ opa.T))[part] + (0.0 if beta == 0.0 else beta * view[part])
+
+
+@native("blas.trmm", 6)
+def _trmm(flags: str, m: int, n: int, alpha: float, a: Any, b: Any) -> None:
+    """b[:m, :n] = alpha * op(T) @ b (side L) or alpha * b @ op(T) (side R), T the unit (flags[3] `U`)
+    or plain triangle (flags[1]: `L` lower, `U` upper) of a's leading square block."""
+    nmp = np()
+    m, n = _sizes(m, n)
+    side, uplo, trans, diag = flags
+    size = m if side == "L" else n
+    block = a[:size, :size]
+    if diag == "U":
+        t = (nmp.tril(block, -1) if uplo == "L" else nmp.triu(block, 1)) + nmp.eye(size)
+    else:
+        t = nmp.tril(block) if uplo == "L" else nmp.triu(block)
+    if trans == "T":
+        t = t.T
+    view = b[:m, :n]
+    view[...] = alpha * (t @ view if side == "L" else view @ t)
+
+
+@native("blas.trsv", 4)
+def _trsv(flags: str, n: int, a: Any, x: Any) -> None:
+    """Solve op(T) x[:n] = x[:n] in place, T the (unit, flags[2] `U`) lower or upper (flags[0])
+    triangle of a's leading n x n block, op the transpose for flags[1] `T`."""
+    from scipy.linalg import solve_triangular
+
+    n = max(n, 0)
+    if n:
+        uplo, trans, diag = flags
+        x[:n] = solve_triangular(a[:n, :n], x[:n], lower=uplo == "L", trans=1 if trans == "T" else 0,
+                                 unit_diagonal=diag == "U", check_finite=False)
+
+
+@native("blas.diagonal_nonzero", 2)
+def _diagonal_nonzero(n: int, a: Any) -> bool:
+    """Is no element of a's diagonal, among the first n, zero?  (The loops divide by them.)"""
+    n = max(n, 0)
+    return bool(np().all(np().diagonal(a)[:n] != 0.0))

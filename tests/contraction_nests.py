@@ -1,0 +1,247 @@
+"""Generated loop nests for the contraction tests (tests/test_contraction.py): each family writes one
+computation in many ways — loop order, names, scalars, transposed operands, accumulation in place
+or through a scalar, a scale or a zero fill first, triangles — and the nests that look alike but
+must be left alone.
+
+A `Kernel` is the source of one function, the arrays it takes (with the shape of each as a
+function of the sizes), and whether the recogniser must find a contraction in it.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Callable
+
+NAMES = ["a", "b", "c", "d", "e", "p", "q", "r", "u", "w", "x", "y", "z", "acc", "out", "src"]
+VARS = ["i", "j", "k", "l", "n1", "t", "s1", "v"]
+
+
+@dataclass
+class Kernel:
+    name: str
+    params: list[tuple[str, str]]  # (name, kind): "float", "int", "mat", "vec", "imat"
+    body: str
+    shapes: dict[str, Callable[[dict[str, int]], tuple[int, ...]]]
+    recognised: bool
+    why: str = ""  # for a nest left alone: a piece of the reason --explain must give
+    sizes: list[str] = field(default_factory=list)  # the int parameters that are loop bounds
+    diagonal: bool = False  # it divides by a square array's diagonal (keep it away from zero, mostly)
+
+    def source(self, reference: bool = False) -> str:
+        types = {"float": "float", "int": "int", "mat": "Array<float, 2>", "vec": "Array<float, 1>",
+                 "imat": "Array<int, 2>"}
+        params = ", ".join(f"{n}: {types[k]}" for n, k in self.params)
+        name = self.name + ("_ref" if reference else "")
+        return ("@no_optimize\n" if reference else "") + f"fn {name}({params}) {{\n{self.body}}}\n"
+
+
+def _product(rng: random.Random, factors: list[str], alpha: str) -> str:
+    items = factors + ([alpha] if alpha else [])
+    rng.shuffle(items)
+    return " * ".join(items)
+
+
+def _loops(order: list[tuple[str, str]], inner: str, indent: int = 1) -> str:
+    """Nested counting loops (var, bound) around `inner`."""
+    if not order:
+        return "    " * indent + inner + "\n"
+    (v, bound), rest = order[0], order[1:]
+    lo, _, hi = bound.partition("..")
+    if not hi:
+        lo, hi = "0", bound
+    pad = "    " * indent
+    return f"{pad}for {v} in {lo}..{hi} {{\n" + _loops(rest, inner, indent + 1) + f"{pad}}}\n"
+
+
+def _alpha(rng: random.Random) -> str:
+    return rng.choice(["", "alpha", "2.5", "alpha", "-1.5"])
+
+
+def gemm(rng: random.Random, name: str) -> Kernel:
+    i, j, k = rng.sample(VARS, 3)
+    A, B, C = rng.sample(NAMES, 3)
+    ta, tb = rng.choice("NT"), rng.choice("NT")
+    a = f"{A}[{i}, {k}]" if ta == "N" else f"{A}[{k}, {i}]"
+    b = f"{B}[{k}, {j}]" if tb == "N" else f"{B}[{j}, {k}]"
+    c = f"{C}[{i}, {j}]"
+    alpha = _alpha(rng)
+    prod = _product(rng, [a, b], alpha)
+    bounds = {i: "ni", j: "nj", k: "nk"}
+    form = rng.choice(["acc", "scale", "fill", "scalar", "scalar_beta"])
+    if form == "acc":
+        order = rng.sample([i, j, k], 3)
+        body = _loops([(v, bounds[v]) for v in order], f"{c} += {prod}")
+    elif form in ("scale", "fill"):
+        outer = rng.choice([i, j])
+        other = j if outer == i else i
+        first = f"{c} *= beta" if form == "scale" else f"{c} = 0.0"
+        rest = rng.sample([other, k], 2)
+        body = (f"    for {outer} in 0..{bounds[outer]} {{\n" + _loops([(other, bounds[other])], first, 2)
+                + _loops([(v, bounds[v]) for v in rest], f"{c} += {prod}", 2) + "    }\n")
+    else:
+        outer = rng.sample([i, j], 2)
+        store = f"{c} = s" if form == "scalar" else f"{c} = beta * {c} + s"
+        body = _loops([(v, bounds[v]) for v in outer],
+                      f"var s = 0.0\n" + _loops([(k, bounds[k])], f"s += {prod}", 3).rstrip() + "\n" + "    " * 3
+                      + store)
+    shapes = {A: (lambda z: (z["ni"], z["nk"])) if ta == "N" else (lambda z: (z["nk"], z["ni"])),
+              B: (lambda z: (z["nk"], z["nj"])) if tb == "N" else (lambda z: (z["nj"], z["nk"])),
+              C: lambda z: (z["ni"], z["nj"])}
+    params = [("alpha", "float"), ("beta", "float"), (A, "mat"), (B, "mat"), (C, "mat"),
+              ("ni", "int"), ("nj", "int"), ("nk", "int")]
+    rng.shuffle(params)
+    return Kernel(name, params, body, shapes, True, sizes=["ni", "nj", "nk"])
+
+
+def gemv(rng: random.Random, name: str) -> Kernel:
+    i, j = rng.sample(VARS, 2)
+    A, X, Y = rng.sample(NAMES, 3)
+    t = rng.choice("NT")
+    a = f"{A}[{i}, {j}]" if t == "N" else f"{A}[{j}, {i}]"
+    prod = _product(rng, [a, f"{X}[{j}]"], _alpha(rng))
+    y = f"{Y}[{i}]"
+    form = rng.choice(["acc", "fill", "scale", "scalar"])
+    if form == "acc":
+        order = rng.sample([(i, "ni"), (j, "nj")], 2)
+        body = _loops(order, f"{y} += {prod}")
+    elif form in ("fill", "scale"):
+        first = f"{y} = 0.0" if form == "fill" else f"{y} *= beta"
+        body = (f"    for {i} in 0..ni {{\n        {first}\n" + _loops([(j, "nj")], f"{y} += {prod}", 2) + "    }\n")
+    else:
+        body = _loops([(i, "ni")], "var s = 0.0\n" + _loops([(j, "nj")], f"s += {prod}", 2).rstrip() + "\n        "
+                      + f"{y} = s")
+    shapes = {A: (lambda z: (z["ni"], z["nj"])) if t == "N" else (lambda z: (z["nj"], z["ni"])),
+              X: lambda z: (z["nj"],), Y: lambda z: (z["ni"],)}
+    params = [("alpha", "float"), ("beta", "float"), (A, "mat"), (X, "vec"), (Y, "vec"), ("ni", "int"), ("nj", "int")]
+    rng.shuffle(params)
+    return Kernel(name, params, body, shapes, True, sizes=["ni", "nj"])
+
+
+def ger(rng: random.Random, name: str) -> Kernel:
+    i, j = rng.sample(VARS, 2)
+    A, X, Y = rng.sample(NAMES, 3)
+    prod = _product(rng, [f"{X}[{i}]", f"{Y}[{j}]"], _alpha(rng))
+    order = rng.sample([(i, "ni"), (j, "nj")], 2)
+    body = _loops(order, f"{A}[{i}, {j}] += {prod}")
+    shapes = {A: lambda z: (z["ni"], z["nj"]), X: lambda z: (z["ni"],), Y: lambda z: (z["nj"],)}
+    params = [("alpha", "float"), (A, "mat"), (X, "vec"), (Y, "vec"), ("ni", "int"), ("nj", "int")]
+    rng.shuffle(params)
+    return Kernel(name, params, body, shapes, True, sizes=["ni", "nj"])
+
+
+def _triangle(rng: random.Random, i: str, j: str) -> tuple[str, str]:
+    """The bounds of (i, j) over one triangle of an n x n matrix, j the inner loop."""
+    return ("n", f"0..{i} + 1") if rng.random() < 0.5 else ("n", f"{i}..n")
+
+
+def syrk(rng: random.Random, name: str) -> Kernel:
+    i, j, k = rng.sample(VARS, 3)
+    A, C = rng.sample(NAMES, 2)
+    t = rng.choice("NT")
+    a1, a2 = (f"{A}[{i}, {k}]", f"{A}[{j}, {k}]") if t == "N" else (f"{A}[{k}, {i}]", f"{A}[{k}, {j}]")
+    two = rng.random() < 0.5
+    B = rng.choice([x for x in NAMES if x not in (A, C)])
+    if two:
+        b1, b2 = (f"{B}[{i}, {k}]", f"{B}[{j}, {k}]") if t == "N" else (f"{B}[{k}, {i}]", f"{B}[{k}, {j}]")
+        alpha = rng.choice(["alpha", "2.0"])
+        prod = f"{_product(rng, [a1, b2], alpha)} + {_product(rng, [b1, a2], alpha)}"
+    else:
+        prod = _product(rng, [a1, a2], _alpha(rng))
+    ni, jb = _triangle(rng, i, j)
+    c = f"{C}[{i}, {j}]"
+    if rng.random() < 0.5:
+        body = (f"    for {i} in 0..{ni} {{\n" + _loops([(j, jb)], f"{c} *= beta", 2)
+                + _loops([(k, "m"), (j, jb)], f"{c} += {prod}", 2) + "    }\n")
+    else:
+        body = _loops([(i, ni), (k, "m"), (j, jb)], f"{c} += {prod}")
+    shape_a = (lambda z: (z["n"], z["m"])) if t == "N" else (lambda z: (z["m"], z["n"]))
+    shapes = {A: shape_a, C: lambda z: (z["n"], z["n"])}
+    params = [("alpha", "float"), ("beta", "float"), (A, "mat"), (C, "mat"), ("n", "int"), ("m", "int")]
+    if two:
+        shapes[B] = shape_a
+        params.append((B, "mat"))
+    rng.shuffle(params)
+    return Kernel(name, params, body, shapes, True, sizes=["n", "m"])
+
+
+def trmm(rng: random.Random, name: str) -> Kernel:
+    i, j, k = rng.sample(VARS, 3)
+    A, B = rng.sample(NAMES, 2)
+    after = rng.random() < 0.5
+    kb = f"{i} + 1..m" if after else f"0..{i}"
+    t = rng.choice("NT")
+    a = f"{A}[{k}, {i}]" if t == "T" else f"{A}[{i}, {k}]"
+    inner = f"{B}[{i}, {j}] += {_product(rng, [a, f'{B}[{k}, {j}]'], '')}"
+    scale = f"{B}[{i}, {j}] = alpha * {B}[{i}, {j}]" if rng.random() < 0.7 else ""
+    # the nest as PolyBench writes it reads rows k > i, not updated yet; rows k < i are updated
+    # already (i runs up): that variant must be left alone
+    body = (f"    for {i} in 0..m {{\n        for {j} in 0..n {{\n" + _loops([(k, kb)], inner, 3)
+            + (f"            {scale}\n" if scale else "") + "        }\n    }\n")
+    shapes = {A: lambda z: (z["m"], z["m"]), B: lambda z: (z["m"], z["n"])}
+    params = [("alpha", "float"), (A, "mat"), (B, "mat"), ("m", "int"), ("n", "int")]
+    rng.shuffle(params)
+    # left alone (rows already updated are read): with the scale after it, the two statements depend
+    # on each other both ways; without, the update reads what it wrote
+    why = "" if after else "depend on each other in both directions" if scale else "is read again"
+    return Kernel(name, params, body, shapes, after, why=why, sizes=["m", "n"])
+
+
+def trsv(rng: random.Random, name: str) -> Kernel:
+    """Forward substitution: copy or not, divide or not (unit diagonal), L or the transpose of its upper part."""
+    i, j = rng.sample(VARS, 2)
+    L, X, B = rng.sample(NAMES, 3)
+    lij = f"{L}[{i}, {j}]" if rng.random() < 0.5 else f"{L}[{j}, {i}]"
+    prod = " * ".join(rng.sample([lij, f"{X}[{j}]"], 2))
+    copy = rng.random() < 0.6
+    divide = rng.random() < 0.6
+    body = (f"    for {i} in 0..n {{\n" + (f"        {X}[{i}] = {B}[{i}]\n" if copy else "")
+            + f"        for {j} in 0..{i} {{ {X}[{i}] -= {prod} }}\n"
+            + (f"        {X}[{i}] = {X}[{i}] / {L}[{i}, {i}]\n" if divide else "") + "    }\n")
+    shapes = {L: lambda z: (z["n"], z["n"]), X: lambda z: (z["n"],)}
+    params = [(L, "mat"), (X, "vec"), ("n", "int")] + ([(B, "vec")] if copy else [])
+    if copy:
+        shapes[B] = lambda z: (z["n"],)
+    rng.shuffle(params)
+    return Kernel(name, params, body, shapes, True, sizes=["n"], diagonal=divide)
+
+
+def lookalike(rng: random.Random, name: str) -> Kernel:
+    """A nest that looks like a product but must be left alone, and the reason it must give."""
+    i, j, k = rng.sample(VARS, 3)
+    A, B, C = rng.sample(NAMES, 3)
+    kind = rng.choice(["dependence", "subscript", "diagonal", "prefix", "overwrite", "int"])
+    shapes = {A: lambda z: (z["ni"], z["nk"]), B: lambda z: (z["nk"], z["nj"]), C: lambda z: (z["ni"], z["nj"])}
+    kinds = {A: "mat", B: "mat", C: "mat"}
+    bounds = {i: "ni", j: "nj", k: "nk"}
+    order = rng.sample([i, j, k], 3)
+    if kind == "dependence":  # reads the result at rows the nest writes
+        stmt, why = f"{C}[{i}, {j}] += {A}[{i}, {k}] * {C}[{k}, {j}]", "written earlier in the nest"
+        shapes[C] = lambda z: (z["ni"], z["ni"])
+        shapes[A] = lambda z: (z["ni"], z["ni"])
+        bounds = {i: "ni", j: "ni", k: "ni"}
+    elif kind == "subscript":
+        stmt, why = f"{C}[{i}, {j}] += {A}[{i}, {k}] * {B}[{k} + 1, {j}]", "not a loop variable"
+        shapes[B] = lambda z: (z["nk"] + 1, z["nj"])
+    elif kind == "diagonal":
+        stmt, why = f"{C}[{i}, {j}] += {A}[{k}, {k}] * {B}[{i}, {j}]", "diagonal"
+        shapes[A] = lambda z: (z["nk"], z["nk"])
+        shapes[B] = lambda z: (z["ni"], z["nj"])
+    elif kind == "prefix":
+        stmt, why = f"{C}[{i}, {j}] += {A}[{i}, {k}] * {B}[{k}, {j}]", "does not run from 0"
+        order = [i, j, k]
+        bounds = {i: "ni", j: "nj", k: f"0..{j}"}
+        shapes[A] = lambda z: (z["ni"], z["nj"])
+        shapes[B] = lambda z: (z["nj"], z["nj"])
+    elif kind == "overwrite":
+        stmt, why = f"{C}[{i}, {j}] = {A}[{i}, {k}] * {B}[{k}, {j}]", "does not add to the element it stores"
+    else:
+        stmt, why = f"{C}[{i}, {j}] += {A}[{i}, {k}] * {B}[{k}, {j}]", "not a float array"
+        kinds = {A: "imat", B: "imat", C: "imat"}
+    body = _loops([(v, bounds[v]) for v in order], stmt)
+    params = [(A, kinds[A]), (B, kinds[B]), (C, kinds[C]), ("ni", "int"), ("nj", "int"), ("nk", "int")]
+    rng.shuffle(params)
+    return Kernel(name, params, body, shapes, False, why, sizes=["ni", "nj", "nk"])
+
+
+FAMILIES = {"gemm": gemm, "gemv": gemv, "ger": ger, "syrk": syrk, "trmm": trmm, "trsv": trsv,
+            "lookalike": lookalike}
