@@ -37,8 +37,9 @@ from noodle.ir.types import BOOL, F32, FLOAT, I32, INT, ArrayT, Type, parse_type
 from noodle.ir.walk import walk
 
 #: the intents a kernel exists for
-OFFLOADABLE = ("map", "stencil", "sum", "product", "min", "max", "count", "dot", "scan", "histogram", "matmul",
-               "jacobi")
+OFFLOADABLE = ("map", "stencil", "sum", "product", "min", "max", "count", "dot", "scan", "histogram", "jacobi")
+# (the matmul kernel in backends/opencl/render.py waits to be offered for the contraction intent, which
+# replaced the matmul intent: matrix products go to BLAS)
 
 #: the natives of the dispatch: `run` for kernels computing what the loops compute to the bit,
 #: `run.reassoc` for those that reassociate float sums or call math functions (a few ulps):

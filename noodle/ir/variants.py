@@ -225,7 +225,6 @@ OPENCL_DESIGNS = {
     "min": "work-group tree reduction and a final pass", "max": "work-group tree reduction and a final pass",
     "count": "work-group tree reduction and a final pass", "dot": "work-group tree reduction and a final pass",
     "scan": "multi-block work-efficient scan", "histogram": "local-memory counts, then global atomics",
-    "matmul": "a row per work-item on CPUs, local-memory tiles on GPUs",
     "jacobi": "sweeps alternating between two device buffers",
 }
 for _key, _design in OPENCL_DESIGNS.items():

@@ -59,11 +59,6 @@ CASES = [
                  "  out[i] = s\n }\n}\n", lambda n, r: (r.integers(0, 100, n), np.zeros(n, np.int64))),
     Case("histogram", "fn kernel(a: Array<int>, h: Array<int>) {\n for i in 0..len(a) { h[a[i]] += 1 }\n}\n",
          lambda n, r: (r.integers(0, 256, n), np.zeros(256, np.int64))),
-    Case("matmul", "fn kernel(a: Array<float, 2>, b: Array<float, 2>, c: Array<float, 2>) {\n"
-                   " for i in 0..len(a) {\n  for j in 0..b.shape[1] {\n   var s = 0.0\n"
-                   "   for k in 0..len(b) { s += a[i, k] * b[k, j] }\n   c[i, j] = s\n  }\n }\n}\n",
-         lambda n, r: (r.random((_square(n), _square(n))), r.random((_square(n), _square(n))),
-                       np.zeros((_square(n), _square(n)))), (1 << 10, 1 << 14, 1 << 16)),
     Case("jacobi", "fn kernel(a: Array<float, 2>, b: Array<float, 2>) {\n for t in 0..10 {\n"
                    "  for i in 1..len(a) - 1 {\n   for j in 1..a.shape[1] - 1 {\n"
                    "    b[i, j] = 0.25 * (a[i - 1, j] + a[i + 1, j] + a[i, j - 1] + a[i, j + 1])\n   }\n  }\n"
