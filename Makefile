@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench bench-parallel bench-polybench setup setup-dev clean ale-demo golden vscode-extension fuzz
+.PHONY: demo test bench bench-parallel bench-polybench bench-opencl setup setup-dev clean ale-demo golden vscode-extension fuzz
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -69,6 +69,12 @@ bench: setup-dev
 # parallel.map: serial VM, local pool, Dask LocalCluster and Dask's own overhead side by side
 bench-parallel: setup-dev
 	$(BIN)/python bench/parallel.py
+
+# each intent on OpenCL (PoCL here; a GPU where there is one), LLVM, NumPy and Numba; on a GPU
+# machine `bash bench/device.sh` does the setup and this in one go
+bench-opencl: setup-dev
+	$(BIN)/pip install --quiet -e '.[dev,bench]' $(EDITABLE)
+	$(BIN)/python bench/opencl.py
 
 # library evolution on examples/ale: record 3 runs, evolve (canary on every call), a canary run,
 # evolve again (promotion), the evolved run, and the report (examples/ale/report.html)

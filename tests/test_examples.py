@@ -43,6 +43,8 @@ def _cases() -> list:
             cases.append(pytest.param("run", nd.name, id=f"run-{stem}"))
             # the same program with every function in the VM: both backends must give the same output
             cases.append(pytest.param("run-vm", nd.name, id=f"run-vm-{stem}"))
+            # every recognised loop on OpenCL wherever a kernel can run it (PoCL in CI): the same output
+            cases.append(pytest.param("run-opencl", nd.name, id=f"run-opencl-{stem}"))
         if any((EXAMPLES / f"{stem}{s}").exists() for s in TEST_SUFFIXES):
             cases.append(pytest.param("test", nd.name, id=f"test-{stem}"))
     return cases
@@ -56,9 +58,9 @@ def _run(command: str, name: str) -> subprocess.CompletedProcess:
     assert NOODLE.exists(), f"the noodle command is not installed next to {sys.executable}"
     env = dict(os.environ)
     env.update({"NO_COLOR": "1", "TERM": "dumb", "COLUMNS": "200", "PYTHONIOENCODING": "utf-8",
-                "NOODLE_BACKEND": "vm" if command == "run-vm" else "auto"})
+                "NOODLE_BACKEND": command[4:] if command.startswith("run-") else "auto"})
     return subprocess.run(
-        [str(NOODLE), "run" if command == "run-vm" else command, name],
+        [str(NOODLE), "run" if command.startswith("run-") else command, name],
         cwd=EXAMPLES,
         capture_output=True,
         timeout=TIMEOUT_S,
@@ -69,7 +71,7 @@ def _run(command: str, name: str) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize(("command", "name"), _cases())
 def test_example(command: str, name: str) -> None:
     stem = name[: -len(".nd")]
-    prefix = stem if command in ("run", "run-vm") else f"{stem}.test"
+    prefix = stem if command.startswith("run") else f"{stem}.test"
     proc = _run(command, name)
     stdout = proc.stdout.decode("utf-8", errors="replace")
     if command == "test":  # the summary's time is the one part that changes from run to run
@@ -89,7 +91,7 @@ def test_example(command: str, name: str) -> None:
         f"`noodle {command} {name}` exited {proc.returncode}, expected {expected_code}" + context
     )
 
-    if command in ("run", "run-vm"):
+    if command.startswith("run"):
         expected_err = _read(EXAMPLES / f"{stem}.err")
         if expected_err is not None:
             first_line = stderr.splitlines()[0] if stderr else ""

@@ -41,7 +41,9 @@ def _ir(source: str, name: str) -> str | None:
         compile_source(source, f"{name}.nd", name, observe_passes=trace)
     except CompileError:
         return None
-    return re.sub(r"\bline \d+", "line _", trace.text())
+    # line numbers also live in the call-site strings `import py` calls carry ('main.nd:40')
+    text = re.sub(r"\bline \d+", "line _", trace.text())
+    return re.sub(r"('[^'\n]*\.nd):\d+'", r"\1:_'", text)
 
 
 def _comments(source: str) -> list[str]:

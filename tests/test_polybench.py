@@ -86,3 +86,29 @@ def test_compare_catches_a_wrong_result() -> None:
     wrong = {k: v.copy() for k, v in expected.items()}
     wrong["path"][1, 2] += 1
     assert not suite.compare(ints, wrong, expected).ok
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stem", suite.ORDER)
+def test_every_recognised_nest_on_opencl_agrees_with_the_loops(stem: str) -> None:
+    """PolyBench's kernels with every recognised nest forced onto OpenCL (PoCL in CI): the same
+    results within the suite's tolerance, and no fault inside the OpenCL backend."""
+    runtime = pytest.importorskip("noodle.backends.opencl.runtime")
+    rt = runtime.runtime()
+    if rt is None:
+        pytest.skip(f"no OpenCL device: {runtime.why_none()}")
+    from noodle.build.driver import compile_source
+    from noodle.ir.kernels import OFFLOADABLE
+    from noodle.vm.machine import Machine
+
+    kernel = KERNELS[stem]
+    inst, expected = _reference(kernel)
+    _, module = compile_source(kernel.source.read_text(), kernel.source.name, kernel.stem,
+                               offload=frozenset(OFFLOADABLE))
+    functions = Machine(backend="opencl").load(module).functions
+    before = rt.stats.internal
+    got = inst.fresh_arrays()
+    functions[kernel.function](*inst.kernel_args(got))
+    agreement = suite.compare(kernel, got, expected, initial=inst.arrays)
+    assert agreement.ok, agreement.detail
+    assert rt.stats.internal == before, rt.last_declined

@@ -39,6 +39,11 @@ class CompileOptions:
     #: warning codes not reported ("all" for every one), and codes reported as errors (stopping the build)
     allow: frozenset[str] = frozenset()
     deny: frozenset[str] = frozenset()
+    #: intents given an OpenCL dispatch (noodle.backends.opencl.selection.offered); modules built
+    #: with any are not cached (the cache holds the build every run of the program can use)
+    offload: frozenset[str] = frozenset()
+    #: receives, per recognised nest, its OpenCL kernel or why it has none (`noodlec --explain`)
+    offload_report: "list | None" = None
 
     def keeps(self, code: str) -> bool:
         """Is a warning with this code reported?"""
@@ -61,13 +66,17 @@ def compile_source(source: str, file: str, name: str, resolver=None, opt_level: 
                    expected_name: str | None = None,
                    observe_passes: "Callable[[str, ir.Module], None] | None" = None,
                    warnings: "list[Diagnostic] | None" = None,
-                   options: CompileOptions | None = None) -> tuple[ir.Module, ModuleFile]:
+                   options: CompileOptions | None = None,
+                   offload: frozenset[str] = frozenset(),
+                   offload_report: "list | None" = None) -> tuple[ir.Module, ModuleFile]:
     """Compile one module's text: parse, check and lower, lint, optimise, emit.  Raises CompileError.
 
     `interfaces` holds what the modules compiled so far export (the resolver
     adds to it); `expected_name`, for an imported module, is the name its
     header must give.  `observe_passes(name, module_ir)` is called after each pass.
     Warnings (those `options` keeps) are appended to `warnings`; a denied one is an error.
+    `offload` (or `options.offload`): the intents given OpenCL dispatches; `offload_report` (or
+    `options.offload_report`) receives each recognised nest's kernel or why it has none.
     """
     interfaces = interfaces if interfaces is not None else {}
     options = options or CompileOptions(opt_level)
@@ -84,7 +93,8 @@ def compile_source(source: str, file: str, name: str, resolver=None, opt_level: 
     diags.raise_if_errors({file: source})
     if observe_passes is not None:
         observe_passes("", module_ir)  # as lowered, before the first pass
-    run_passes(module_ir, opt_level, observe_passes)                            # 3. optimise
+    run_passes(module_ir, opt_level, observe_passes, offload or options.offload,  # 3. optimise
+               offload_report if offload_report is not None else options.offload_report)
     module = emit_module(module_ir, source_hash(source))                       # 4. emit bytecode
     for imp in module.imports:
         dep = interfaces.get(imp.module)
@@ -248,8 +258,10 @@ class Project:
     @property
     def caching(self) -> bool:
         # the cache holds -O1 builds only (the default), so other levels never mix with them; a build
-        # that denies warnings must see every module's warnings, so it compiles everything afresh
-        return self.options.use_cache and self.options.opt_level == 1 and not self.options.deny
+        # that denies warnings must see every module's warnings, so it compiles everything afresh; a
+        # build with OpenCL dispatches is not the one every run can use
+        return self.options.use_cache and self.options.opt_level == 1 and not self.options.deny \
+            and not self.options.offload
 
     def find(self, name: str) -> ModuleFile:
         """The machine's module finder: compiled (or cached) module by name."""

@@ -37,6 +37,10 @@ def explain_loops(module: ir.Module, p: Plan) -> list[tuple[int, str]]:
                                         "index stays in bounds, the arrays it writes share no memory with the "
                                         f"others and the work is at least {variants.THRESHOLDS['map.parallel']} "
                                         "array accesses; else on one core"))
+                elif isinstance(n, ir.If) and n.intent.startswith("opencl."):
+                    out.append((n.line, f"loop nest in {owner}: {variants.name(n.intent)} — "
+                                + next(v.describe() for v in variants.REGISTRY[n.intent[7:]] if v.backend == "opencl")
+                                + "; else as below"))
                 elif isinstance(n, ir.If) and n.intent:
                     out.append((n.line, f"loop nest in {owner}: {variants.name(n.intent)} recognised — "
                                 + "; else ".join(v.describe() for v in variants.REGISTRY[n.intent]

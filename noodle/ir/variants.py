@@ -75,6 +75,8 @@ def chosen_in_vm(key: str) -> bool:
     """Does a dispatch of this intent choose in the VM?  A library variant's guard and runner are
     VM natives (native callers run the loops as written); a native variant (`backend` "llvm") is
     chosen by native code itself, and the VM runs the loops."""
+    if key.startswith("opencl."):  # an OpenCL dispatch (noodle.ir.kernels): its natives are the VM's
+        return True
     v = library_variant(key)
     return v is not None and v.backend not in ("llvm", "blas")
 
@@ -109,6 +111,8 @@ def _derived() -> "tuple[frozenset[str], frozenset[str], dict[str, str]]":
 
 
 def name(key: str) -> str:
+    if key.startswith("opencl."):
+        return f"{name(key[7:])} on OpenCL"
     return INTENT_NAMES.get(key, key)
 
 
@@ -212,3 +216,17 @@ intent("jacobi", "iterated stencil (sweeps copied back)")
 register(Variant("jacobi", "double-buffered", "llvm", "sweeps alternating between the two arrays, one copy at "
                  "the end instead of one per sweep (noodle.ir.intents.sweeps)", "every index stays in bounds, "
                  "the arrays share no memory and native code runs the loop", exact=True, guard="parallel.disjoint"))
+
+#: the OpenCL kernel of each intent (noodle.backends.opencl.render): a variant where `noodle tune`
+#: measured it faster on this machine's device, or everywhere under `noodle run --backend opencl`
+OPENCL_DESIGNS = {
+    "map": "one work-item per element", "stencil": "one work-item per element",
+    "sum": "work-group tree reduction and a final pass", "product": "work-group tree reduction and a final pass",
+    "min": "work-group tree reduction and a final pass", "max": "work-group tree reduction and a final pass",
+    "count": "work-group tree reduction and a final pass", "dot": "work-group tree reduction and a final pass",
+    "scan": "multi-block work-efficient scan", "histogram": "local-memory counts, then global atomics",
+    "jacobi": "sweeps alternating between two device buffers",
+}
+for _key, _design in OPENCL_DESIGNS.items():
+    register(Variant(_key, "opencl", "opencl", f"OpenCL kernel ({_design})", "a device runs it and "
+                     "`noodle tune` measured it faster from this size (or `--backend opencl`)", exact=False))

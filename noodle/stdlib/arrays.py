@@ -388,3 +388,14 @@ native("parallel.disjoint", -1)(lambda *_arrays: False)
 @native("parallel.run", -1)
 def _parallel_run(*_args: Any) -> None:
     raise _err("InternalError", "a parallel split reached the VM, whose guard should have said no")
+
+
+# an OpenCL dispatch (noodle.ir.kernels): declared here for the verifier; the VM binds the
+# implementations of noodle.backends.opencl.natives.  Unbound, a dispatch declines: the loops run.
+native("opencl.run", -1)(lambda *_args: False)
+native("opencl.run.reassoc", -1)(lambda *_args: False)
+
+
+@native("opencl.result", 1)
+def _opencl_result(_k: int) -> None:
+    raise _err("InternalError", "an OpenCL result was read without a kernel having run")

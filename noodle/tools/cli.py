@@ -81,8 +81,10 @@ def _noodle_cli() -> None:
                   help="colour diagnostics and errors (default auto: on a terminal; FORCE_COLOR, NO_COLOR)")
     @click.option("--no-cache", is_flag=True, help="do not read or write __noodlecache__/")
     @click.option("--watch", is_flag=True, help="upgrade the running program live whenever FILE is saved")
-    @click.option("--backend", type=click.Choice(["auto", "vm"]), default=None,
-                  help="auto (default): native code where it fits; vm: everything in the VM")
+    @click.option("--backend", type=click.Choice(["auto", "vm", "opencl"]), default=None,
+                  help="auto (default): native code where it fits, OpenCL where `noodle tune` measured it "
+                       "faster; vm: everything in the VM; opencl: every recognised loop on OpenCL wherever "
+                       "a kernel can run it")
     @click.option("--mode", type=click.Choice(["optimized", "safe"]), default=None,
                   help="optimized (default): recognised loops may sum in another order (SIMD, BLAS); "
                        "safe: every loop adds in its own order, results identical to the VM's")
@@ -240,23 +242,30 @@ def _noodle_cli() -> None:
 
     @cli.command()
     @click.option("--repeat", default=7, show_default=True, help="timed calls per size (medians)")
-    def tune(repeat: int) -> None:
+    @click.option("--show", is_flag=True, help="print the OpenCL measurements kept for this device, measure nothing")
+    def tune(repeat: int, show: bool) -> None:
         """Measure this machine's variant thresholds (from what size each variant wins) and keep them."""
         from noodle.backends.llvm import available
         from noodle.format.thresholds import path
+        from noodle.tools import tune_opencl
         from noodle.tools.tune import measure
 
+        if show:
+            tune_opencl.show(report=click.echo)
+            return
         if not available():
             click.echo("error: native code is not available here (llvmlite is not installed): nothing to tune",
                        err=True)
             sys.exit(1)
         try:
             measure(repeat=max(1, repeat), report=click.echo)
+            tune_opencl.measure(repeat=max(1, min(repeat, 3)), report=click.echo)
         except OSError as e:
             click.echo(f"error: {e}: the thresholds were measured but not kept (set NOODLE_CACHE_DIR "
                        "to a writable folder)", err=True)
             sys.exit(1)
-        click.echo(f"kept in {path()}")
+        from noodle.backends.opencl.selection import path as opencl_path
+        click.echo(f"kept in {path()} and {opencl_path()}")
 
     from noodle.tools.ale_cli import ale
     cli.add_command(ale)
@@ -265,15 +274,21 @@ def _noodle_cli() -> None:
 
 
 def _compile(file: str, opt: int, use_cache: bool = False, allow: "tuple[str, ...]" = (),
-             deny: "tuple[str, ...]" = (), project_out: "list | None" = None, observe_passes=None):
-    """Compile FILE (raises CompileError); `project_out` receives the Project (its warnings)."""
+             deny: "tuple[str, ...]" = (), project_out: "list | None" = None, observe_passes=None,
+             offload: "frozenset[str] | None" = None, report: "list | None" = None):
+    """Compile FILE (raises CompileError); `project_out` receives the Project (its warnings).
+    `offload`: the intents given OpenCL dispatches (default: those offered here); `report`
+    receives each recognised nest's OpenCL kernel or why it has none."""
     from pathlib import Path
 
+    from noodle.backends.opencl.selection import offered
     from noodle.build.driver import CompileOptions, Project
 
     p = Path(file)
+    offload = (offered() if opt >= 1 else frozenset()) if offload is None else offload
     project = Project(p.parent if str(p.parent) else Path("."),
-                      CompileOptions(opt, use_cache, observe_passes, allow=frozenset(allow), deny=frozenset(deny)))
+                      CompileOptions(opt, use_cache, observe_passes, allow=frozenset(allow), deny=frozenset(deny),
+                                     offload=offload, offload_report=report))
     if project_out is not None:
         project_out.append(project)
     return project.compile_file(p, display=file)
@@ -343,8 +358,9 @@ def _noodlec_cli() -> None:
     @click.argument("file")
     @click.option("-o", "output", help="output .nbc path (default: FILE with .nbc)")
     @click.option("-O", "opt", type=click.IntRange(0, 2), default=1, help="optimisation level 0, 1 or 2")
-    @click.option("--emit", type=click.Choice(["ast", "ir", "ir-passes", "bytecode", "llvm"]),
-                  help="print a stage instead of writing (ir-passes: the IR as lowered and after each pass)")
+    @click.option("--emit", type=click.Choice(["ast", "ir", "ir-passes", "bytecode", "llvm", "opencl"]),
+                  help="print a stage instead of writing (ir-passes: the IR as lowered and after each pass; "
+                       "opencl: the kernels of every recognised loop nest)")
     @click.option("--explain", is_flag=True, help="say, function by function, what runs natively and why not")
     @click.option("--json", "as_json", is_flag=True, help="diagnostics (errors and warnings) as a JSON list")
     @click.option("--color", type=click.Choice(["auto", "always", "never"]), default=None,
@@ -371,6 +387,7 @@ def _noodlec_cli() -> None:
             click.echo(f"noodlec: cannot open {file}: no such file", err=True)
             sys.exit(66)
         projects: list = []
+        report: list = []  # per recognised nest: its OpenCL kernel or why none (for --explain)
         try:
             if emit == "ast":
                 from noodle.build.driver import read_source
@@ -385,7 +402,11 @@ def _noodlec_cli() -> None:
                 _compile(file, opt, allow=("all",), observe_passes=trace)
                 click.echo(trace.text(), nl=False)
                 return
-            compiled = _compile(file, opt, False, allow, deny, projects)
+            if emit == "opencl":
+                from noodle.ir.kernels import OFFLOADABLE
+                compiled = _compile(file, max(opt, 1), False, allow, deny, projects, offload=frozenset(OFFLOADABLE))
+            else:
+                compiled = _compile(file, opt, False, allow, deny, projects, report=report)
         except CompileError as e:
             warnings = projects[0].warnings if projects else []
             if as_json:
@@ -403,6 +424,11 @@ def _noodlec_cli() -> None:
             from noodle.ir.printer import print_module
             assert compiled.ir is not None
             click.echo(print_module(compiled.ir), nl=False)
+            return
+        if emit == "opencl":
+            from noodle.tools.explain_opencl import emit_kernels
+            assert compiled.ir is not None
+            click.echo(emit_kernels(compiled.ir, file), nl=False)
             return
         if emit == "bytecode":
             from noodle.format.disasm import disassemble
@@ -428,6 +454,10 @@ def _noodlec_cli() -> None:
                 from noodle.ir.explain import explain_loops
                 for line, text in explain_loops(module_ir, p):
                     click.echo(f"{file}:{line}: {text}")
+                from noodle.backends.opencl.selection import offered
+                from noodle.tools.explain_opencl import explain_opencl
+                for line, text in explain_opencl(report, offered() if opt >= 1 else frozenset()):
+                    click.echo(f"{file}:{line}: {text}" if line else text)
                 return
             part = native_part(compiled.module)
             click.echo(part[0] if part else "; no function of this module runs natively (see --explain)")

@@ -68,7 +68,9 @@ def load_program(path: str, opt_level: int = 1, use_cache: bool = True, warnings
         from noodle.errors import LoadError
         raise LoadError("only signed .nbc modules run here", path)
     root = os.path.dirname(path) or "."
-    cache = use_cache and opt_level == 1
+    # a program built with OpenCL dispatches is not cached: the cache holds the build every run can use
+    offload = _offload(opt_level)
+    cache = use_cache and opt_level == 1 and not offload
     from noodle.format.cache import identifier
 
     name = identifier(os.path.splitext(os.path.basename(path))[0])
@@ -89,7 +91,8 @@ def load_program(path: str, opt_level: int = 1, use_cache: bool = True, warnings
 
     from noodle.build.driver import CompileOptions, Project
 
-    project = Project(Path(root), CompileOptions(opt_level, use_cache, allow=warnings.allow, deny=warnings.deny))
+    project = Project(Path(root), CompileOptions(opt_level, use_cache, allow=warnings.allow, deny=warnings.deny,
+                                                 offload=offload))
     compiled = project.compile_file(Path(path), display=path)
     warnings.show(project)
 
@@ -100,6 +103,20 @@ def load_program(path: str, opt_level: int = 1, use_cache: bool = True, warnings
 
     machine = Machine(find, source_root=root)
     return machine, machine.load(_image_for(root, compiled.name, compiled.module, cache), run_init=False)
+
+
+def _offload(opt_level: int) -> frozenset:
+    """The intents to compile OpenCL dispatches for (noodle.backends.opencl.selection.offered);
+    on the common path — nothing forced, nothing measured — without importing anything more."""
+    backend = os.environ.get("NOODLE_BACKEND", "auto")
+    if opt_level < 1 or backend == "vm":
+        return frozenset()
+    if backend != "opencl":
+        from noodle.format.thresholds import opencl_measured
+        if not opencl_measured():
+            return frozenset()
+    from noodle.backends.opencl.selection import offered
+    return offered()
 
 
 def _image_for(root: str, name: str, module, cache: bool):
@@ -323,7 +340,7 @@ SUBCOMMANDS = frozenset({"run", "test", "check", "disasm", "repl", "tune", "ale"
 
 #: `noodle run` options: name -> allowed values (None: a flag)
 RUN_OPTIONS: dict[str, tuple[str, ...] | None] = {
-    "-O": ("0", "1", "2"), "--no-cache": None, "--watch": None, "--backend": ("auto", "vm"),
+    "-O": ("0", "1", "2"), "--no-cache": None, "--watch": None, "--backend": ("auto", "vm", "opencl"),
     "--mode": ("optimized", "safe"), "--color": ("auto", "always", "never"), "--ale-capture": None,
     "-A": ("CODE",), "-D": ("CODE",),  # a warning code (W0101) or `all`; repeatable
     "--require-signed": None, "--trust": ("KEY",),  # a public key file or hex; repeatable

@@ -107,7 +107,8 @@ class Machine:
         self.finder = finder
         #: the program's arguments, as `sys.args()` returns them (`noodle run FILE ARGS...`)
         self.args: list[str] = list(args or [])
-        #: "auto" runs native variants where an image has them; "vm" runs everything translated
+        #: "auto" runs native variants where an image has them; "vm" runs everything translated;
+        #: "opencl" is "auto" with every OpenCL dispatch taken wherever it can run, whatever the size
         self.backend = backend or os.environ.get("NOODLE_BACKEND", "auto")
         #: "optimized" lets recognised loops run variants that sum in another order (vectorised
         #: sums, BLAS); "safe" keeps every loop's own order, so results match the VM's to the bit
@@ -188,7 +189,7 @@ class Machine:
             source_file = os.path.normpath(os.path.join(self.source_root, source_file))
         CODE_REGISTRY[image.code.co_filename] = CodeInfo(source_file, image.linemap, image.pysource)
         exec(image.code, ns)  # noqa: S102 - translated from verified bytecode, see noodle.vm.translate
-        if image.native is not None and self.backend == "auto" and self.limits_allow_native():
+        if image.native is not None and self.backend in ("auto", "opencl") and self.limits_allow_native():
             self.link_native(image, ns)
         functions: dict[str, Callable[..., Any]] = {}
         keys: dict[str, str] = {}
@@ -210,7 +211,7 @@ class Machine:
         """Will this machine run native code (the `auto` backend, limits it can hold, llvmlite present)?"""
         if self._native_code is None:
             from noodle.vm.native import available
-            self._native_code = self.backend == "auto" and self.limits_allow_native() and available()
+            self._native_code = self.backend in ("auto", "opencl") and self.limits_allow_native() and available()
         return self._native_code
 
     def limits_allow_native(self) -> bool:
@@ -250,6 +251,10 @@ class Machine:
             def denied(*args: Any) -> Any:
                 raise ErrorValue("PermissionError", message)
             return denied
+        if native.name.startswith("opencl."):  # an OpenCL dispatch (noodle.ir.kernels)
+            from noodle.vm.native import opencl_native
+            return opencl_native(native.name, forced=self.backend == "opencl", safe=self.mode == "safe",
+                                 vm_only=self.backend == "vm" or self.meter is not None)
         if self.mode == "safe" and native.name in inexact_guards():
             return _never  # every intent runs its loops as written, in their order
         if native.name in native_guards() and not self.native_code():

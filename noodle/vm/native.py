@@ -164,3 +164,11 @@ def arm_deadline(deadline: float) -> int:
 def disarm_deadline(token: int) -> None:
     if _deadlines is not None:
         _deadlines.disarm(token)
+
+
+def opencl_native(name: str, forced: bool, safe: bool, vm_only: bool) -> "Callable[..., Any]":
+    """The implementation of an OpenCL dispatch's native (`opencl.run`, `opencl.result`) for a
+    machine (noodle.backends.opencl.natives; the device opens on the first dispatch)."""
+    from noodle.backends.opencl.natives import bind
+
+    return bind(name, forced=forced, safe=safe, vm_only=vm_only)

@@ -84,13 +84,25 @@ def pipeline(level: int) -> list[Pass]:
 
 
 def run_passes(module: ir.Module, level: int,
-               observe: Callable[[str, ir.Module], None] | None = None) -> dict[str, int]:
-    """Run the level's pipeline over `module`; returns how many changes each pass made (when any)."""
+               observe: Callable[[str, ir.Module], None] | None = None,
+               offload: "frozenset[str]" = frozenset(), offload_report: "list | None" = None) -> dict[str, int]:
+    """Run the level's pipeline over `module`; returns how many changes each pass made (when any).
+
+    `offload`: the intents whose recognised nests get an OpenCL dispatch, by the `offload` pass
+    right after `intents` (noodle.ir.kernels; it runs only when some intent is offered, or when
+    `offload_report` asks, for `--explain`, what each recognised nest's kernel would be)."""
     from noodle.ir.verify import IRError, verify_module
 
     debug = os.environ.get("NOODLE_VERIFY_IR") == "1"
     changed: dict[str, int] = {}
-    for p in pipeline(level):
+    passes = pipeline(level)
+    if "intents" in [p.name for p in passes] and (offload or offload_report is not None):
+        from noodle.ir.kernels import offload_module
+
+        at = [p.name for p in passes].index("intents") + 1
+        passes.insert(at, Pass("offload", "recognised nests wrapped in OpenCL dispatches (noodle.ir.kernels)",
+                               module=lambda m: offload_module(m, offload, offload_report)))
+    for p in passes:
         count = p.apply(module)
         if count:
             changed[p.name] = changed.get(p.name, 0) + count
