@@ -70,6 +70,10 @@ def _has_loop(body: list[ir.Stmt]) -> bool:
     return any(isinstance(n, (ir.While, ir.ForRange)) for st in body for n in walk(st))
 
 
+#: the suffix of a native function's Python entry point (noodle.backends.llvm.pyentry)
+PY_ENTRY = "_py"
+
+
 def symbol(name: str) -> str:
     """The exported entry point of a native function (the one the VM calls through ctypes)."""
     return "nd_" + name.replace("_", "_u").replace(".", "_d")
@@ -129,7 +133,13 @@ class LoweringFailed(Exception):
 
 
 def _entry_point(m: L.Module, impl: L.Function, f: ir.Function) -> None:
+    """The entry points of a native function: `symbol` for ctypes (pointers and shapes, results
+    through pointers) and `symbol_py`, which takes the Python objects (noodle.backends.llvm.pyentry)."""
+    from noodle.backends.llvm import pyentry
+
     kinds = result_kinds(f.ret) or []
+    params = [f"array:{array_kind(t)}" if array_kind(t) else scalar(t) for t in f.local_types[: f.params]]
+    pyentry.lower_entry(m, impl, symbol(f.name) + PY_ENTRY, params, kinds)  # type: ignore[arg-type]
     outs = [L.PointerType(_SCALARS[k] if k != "bool" else I8) for k in kinds]
     fn = L.Function(m, L.FunctionType(I32, list(impl.function_type.args) + outs), name=symbol(f.name))
     b = L.IRBuilder(fn.append_basic_block("entry"))
