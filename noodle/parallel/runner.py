@@ -5,7 +5,9 @@ inline on the first elements until a small time budget is spent (a map that fini
 never pays any overhead); the measured seconds per element and the targets' measured overheads
 then decide where the rest runs (:mod:`noodle.parallel.placement`).  Results keep their order; an
 element that raises comes back as that Noodle error, its message naming the element, its stack
-ending with the task's own Noodle frames.
+ending with the task's own Noodle frames.  Each task carries the program's globals as they were
+when the map began (workers never run a module's top-level code) and names the map's large Arrays,
+which each target sends once (:mod:`noodle.parallel.state`, `SharedFiles`, `Scattered`).
 """
 from __future__ import annotations
 
@@ -15,12 +17,15 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
+from dataclasses import dataclass
+
 import msgspec
 
-from noodle.parallel.placement import Decision, TargetCost, Work, choose
+from noodle.parallel.placement import Decision, TargetCost, Work, choose, chunk_sizes
 from noodle.parallel.pool import LocalPool, cores
-from noodle.parallel.wire import (ModuleBundle, ResultMessage, TaskMessage, bundle_of, decode_values,
-                                  encode_values)
+from noodle.parallel.state import snapshot, struct_classes
+from noodle.parallel.wire import (ModuleBundle, ResultMessage, StructMismatch, TaskMessage, bundle_of,
+                                  decode_values, encode_values)
 from noodle.runtime.errors import Frame, to_error
 from noodle.runtime.linemap import CODE_REGISTRY
 from noodle.runtime.values import ErrorValue, nd_repr
@@ -28,6 +33,27 @@ from noodle.stdlib.natives import elements
 
 #: inline time spent sampling `f` before placing the rest (a map shorter than this stays inline)
 SAMPLE_BUDGET_S = 0.01
+
+
+@dataclass(frozen=True, slots=True)
+class Dispatch:
+    """What one map sent to a target: the size of each task message, and the Arrays shared once."""
+
+    target: str
+    task_bytes: list[int]
+    shared_arrays: int
+    shared_bytes: int
+
+
+class _Counted:
+    """A `share` for estimates: counts distinct large Arrays, sends nothing."""
+
+    def __init__(self) -> None:
+        self.seen: set[int] = set()
+
+    def share(self, array: Any) -> int:
+        self.seen.add(id(array))
+        return len(self.seen) - 1
 
 
 class TaskError(ErrorValue):
@@ -64,6 +90,8 @@ class ParallelRunner:
         self.decisions: list[tuple[str, Decision]] = []
         #: force one target ("inline", "threads", "pool", "cluster"): benchmarks and tests compare them
         self.force: str | None = None
+        #: what each map run elsewhere sent, newest last (tests observe message sizes here)
+        self.dispatches: list[Dispatch] = []
 
     # -- the natives
     def map(self, f: Callable[[Any], Any], xs: Any) -> list[Any]:
@@ -149,9 +177,10 @@ class ParallelRunner:
             why_not.append("f is not a top-level function of a loaded module: it cannot travel")
         else:
             try:
-                size = len(encode_values(sampled)) / max(len(sampled), 1)
+                size = len(encode_values(sampled, _Counted().share)) / max(len(sampled), 1)
+                snapshot(self.machine, self._closure(found[0]), _Counted().share)
             except TypeError as e:
-                why_not.append(f"its elements cannot travel ({e})")
+                why_not.append(f"its elements cannot travel ({e})" if "global" not in str(e) else str(e))
             else:
                 work = Work(len(rest), seconds_per_element, size)
                 if not native:  # native code runs on threads here; processes pay only overhead on top
@@ -179,16 +208,21 @@ class ParallelRunner:
         with ThreadPoolExecutor(cores()) as ex:
             return list(ex.map(lambda i: self._call(op, f, xs, i), range(done, len(xs))))
 
+    def _closure(self, module: str) -> list[str]:
+        """`module` and everything it imports, directly or not."""
+        needed: list[str] = []
+        stack = [module]
+        while stack:
+            name = stack.pop()
+            if name not in needed:
+                needed.append(name)
+                stack.extend(self.machine.modules[name].image.imports)
+        return needed
+
     def _bundle(self, module: str) -> tuple[ModuleBundle, bytes]:
         cached = self._bundles.get(module)
         if cached is None:
-            needed: list[str] = []
-            stack = [module]
-            while stack:
-                name = stack.pop()
-                if name not in needed:
-                    needed.append(name)
-                    stack.extend(self.machine.modules[name].image.imports)
+            needed = self._closure(module)
             caps = [c for c in self.machine.capabilities._fields if getattr(self.machine.capabilities, c)]
             bundle = bundle_of(module, {name: self.module_bytes(name) for name in needed}, caps)
             cached = self._bundles[module] = (bundle, msgspec.msgpack.encode(bundle))
@@ -199,21 +233,25 @@ class ParallelRunner:
         assert found is not None
         module, function = found
         bundle, bundle_bytes = self._bundle(module)
-        rest = len(xs) - done
         cost = where.cost()
-        chunks = cost.tasks_for(Work(rest, 0.0))
-        bounds = [done + rest * k // chunks for k in range(chunks + 1)]
-        tasks = [msgspec.msgpack.encode(TaskMessage(bundle.key, module, bundle.hashes[module], function, lo,
-                                                    encode_values(xs[lo:hi]), op))
-                 for lo, hi in zip(bounds, bounds[1:]) if hi > lo]
+        bounds = [done]
+        for size in chunk_sizes(len(xs) - done, cost.workers):
+            bounds.append(bounds[-1] + size)
+        shared = where.shared_arrays()
         try:
-            replies = where.run(bundle.key, bundle_bytes, tasks)
+            state = snapshot(self.machine, list(bundle.modules), shared.share)
+            payloads = [(lo, encode_values(xs[lo:hi], shared.share)) for lo, hi in zip(bounds, bounds[1:])]
+            tasks = [msgspec.msgpack.encode(TaskMessage(bundle.key, module, bundle.hashes[module], function, lo,
+                                                        payload, op, state, shared.refs))
+                     for lo, payload in payloads]
+            self.dispatches.append(Dispatch(cost.name, [len(t) for t in tasks], len(shared.refs), shared.nbytes))
+            replies = where.run(bundle.key, bundle_bytes, tasks, shared)
         except ErrorValue:
             raise
         except Exception as e:  # noqa: BLE001 - a refused version, a lost cluster: a Noodle error here
             raise ErrorValue("ParallelError", f"parallel.{op} on the {cost.name} failed: {e}") from None
-        from noodle.parallel.worker import struct_classes
-
+        finally:
+            shared.close()
         classes = struct_classes(self.machine)
         out: list[Any] = []
         for data in replies:
@@ -222,7 +260,10 @@ class ParallelRunner:
                 fail = reply.failure
                 frames = [Frame(*fr) for fr in fail.stack]
                 raise TaskError(fail.kind, fail.message + _element_note(op, fail.index, xs[fail.index]), frames)
-            out.extend(decode_values(reply.payload, lambda _module, name: classes[name]))
+            try:
+                out.extend(decode_values(reply.payload, lambda m, name: classes[(m, name)]))
+            except StructMismatch as e:
+                raise ErrorValue("ParallelError", f"parallel.{op}: a result was refused: {e}") from None
         return out
 
     def close(self) -> None:
