@@ -281,11 +281,11 @@ def test_a_large_array_is_shared_once_not_sent_in_every_task(local):
 
     machine, lm, runner = local
     a = np.arange(100_000.0)  # 800 kB, held by every element
-    runner.force = "pool"
+    runner.force, runner.chunk = "pool", 8
     try:
         got = call(machine, lm, "map_pick", a, 40, 0.5)
     finally:
-        runner.force = None
+        runner.force, runner.chunk = None, None
     assert got == [i * 2.0 + 0.5 for i in range(40)]  # OFFSET: the program's global as the map began
     sent = runner.dispatches[-1]
     assert sent.target == "pool" and sent.shared_arrays == 1 and sent.shared_bytes == a.nbytes
@@ -407,7 +407,11 @@ def test_the_cluster_scatters_a_large_array_once(cluster):
 
     machine, lm, runner, _ = cluster
     a = np.arange(100_000.0)
-    assert call(machine, lm, "map_pick", a, 30, 1.5) == [i * 2.0 + 1.5 for i in range(30)]
+    runner.chunk = 8
+    try:
+        assert call(machine, lm, "map_pick", a, 30, 1.5) == [i * 2.0 + 1.5 for i in range(30)]
+    finally:
+        runner.chunk = None
     sent = runner.dispatches[-1]
     assert sent.target == "cluster" and sent.shared_arrays == 1 and sent.shared_bytes == a.nbytes
     assert len(sent.task_bytes) > 1 and max(sent.task_bytes) < 4096, sent.task_bytes
@@ -483,7 +487,7 @@ def test_run_explain_says_where_each_map_ran(tmp_path):
     assert bad.returncode == 1 and "bad cluster 'nowhere'" in bad.stderr and "Traceback" not in bad.stderr
 
 
-def test_noodle_worker_joins_a_scheduler_and_runs_tasks(tmp_path, vm_backend):
+def test_noodle_worker_joins_a_scheduler_and_runs_tasks(tmp_path, vm_backend, monkeypatch):
     import subprocess
     import sys
 
@@ -494,9 +498,9 @@ def test_noodle_worker_joins_a_scheduler_and_runs_tasks(tmp_path, vm_backend):
         worker = subprocess.Popen([str(exe), "worker", scheduler.scheduler_address], stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL)
         try:
+            monkeypatch.setenv("NOODLE_CLUSTER_WAIT", "120")  # the worker process may still be starting
             machine, lm, runner = _program(tmp_path, cluster=scheduler.scheduler_address)
             try:
-                runner.cluster.client.wait_for_workers(1, timeout=120)
                 runner.force = "cluster"
                 assert call(machine, lm, "map_sq", list(range(20))) == [(x * x + 3) % 1000 for x in range(20)]
                 assert runner.decisions[-1][1].target == "cluster"

@@ -38,9 +38,16 @@ class TargetCost:
     #: where the figures come from ("measured", "assumed until first use")
     source: str = "measured"
 
+    def chunks_for(self, work: Work) -> list[int]:
+        """The chunks a map is cut into (see :func:`chunk_sizes`): none smaller than the elements whose
+        work pays one task's overhead."""
+        smallest = 1
+        if work.seconds_per_element > 0:
+            smallest = max(1, min(work.elements, math.ceil(self.per_task_s / work.seconds_per_element)))
+        return chunk_sizes(work.elements, self.workers, smallest)
+
     def tasks_for(self, work: Work) -> int:
-        """How many tasks a map is cut into (see :func:`chunk_sizes`)."""
-        return len(chunk_sizes(work.elements, self.workers))
+        return len(self.chunks_for(work))
 
     def estimate(self, work: Work) -> float:
         tasks = self.tasks_for(work)
@@ -56,15 +63,15 @@ INLINE = TargetCost("inline", 1)
 GUIDED = 2
 
 
-def chunk_sizes(elements: int, workers: int) -> list[int]:
-    """Guided self-scheduling: each chunk takes 1/(2 * workers) of what is left, at least one element.
+def chunk_sizes(elements: int, workers: int, smallest: int = 1) -> list[int]:
+    """Guided self-scheduling: each chunk takes 1/(2 * workers) of what is left, at least `smallest`.
 
     Workers take chunks in order as they free up, so the big early chunks keep messages few and the
     shrinking last ones even out the finish (one worker is idle at most one small chunk's time)."""
     sizes: list[int] = []
     left = elements
     while left > 0:
-        size = max(1, -(-left // (GUIDED * max(workers, 1))))
+        size = min(left, max(smallest, 1, -(-left // (GUIDED * max(workers, 1)))))
         sizes.append(size)
         left -= size
     return sizes

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import msgspec
 
-from noodle.parallel.placement import Decision, TargetCost, Work, choose, chunk_sizes
+from noodle.parallel.placement import Decision, TargetCost, Work, choose
 from noodle.parallel.pool import LocalPool, cores
 from noodle.parallel.state import snapshot, struct_classes
 from noodle.parallel.wire import (ModuleBundle, ResultMessage, StructMismatch, TaskMessage, bundle_of,
@@ -33,6 +33,8 @@ from noodle.stdlib.natives import elements
 
 #: inline time spent sampling `f` before placing the rest (a map shorter than this stays inline)
 SAMPLE_BUDGET_S = 0.01
+#: sampling stops early once the work left is clearly this long: the other cores wait meanwhile
+OBVIOUS_WORK_S = 0.2
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +92,8 @@ class ParallelRunner:
         self.decisions: list[tuple[str, Decision]] = []
         #: force one target ("inline", "threads", "pool", "cluster"): benchmarks and tests compare them
         self.force: str | None = None
+        #: cut maps run elsewhere into chunks of this many elements instead (tests that need several tasks)
+        self.chunk: int | None = None
         #: what each map run elsewhere sent, newest last (tests observe message sizes here)
         self.dispatches: list[Dispatch] = []
 
@@ -114,7 +118,11 @@ class ParallelRunner:
         force = self.force
         budget = float("inf") if force == "inline" else 0.0 if force else SAMPLE_BUDGET_S
         t0 = time.perf_counter()
-        while done < n and (done == 0 or time.perf_counter() - t0 < budget):
+        while done < n:
+            if done:
+                spent = time.perf_counter() - t0
+                if spent >= budget or (force is None and spent / done * (n - done) >= OBVIOUS_WORK_S):
+                    break
             if op == "map":
                 results.append(self._call(op, f, xs, done))
             else:
@@ -139,7 +147,7 @@ class ParallelRunner:
         if decision.target == "threads":
             return head + self._threads(op, f, xs, done)
         assert where is not None
-        return head + self._remote(op, f, xs, done, where)
+        return head + self._remote(op, f, xs, done, where, seconds_per_element)
 
     def _call(self, op: str, f: Callable[..., Any], xs: list[Any], i: int, acc: Any = None) -> Any:
         """f on element i inline; a failure names the element."""
@@ -228,14 +236,18 @@ class ParallelRunner:
             cached = self._bundles[module] = (bundle, msgspec.msgpack.encode(bundle))
         return cached
 
-    def _remote(self, op: str, f: Callable[..., Any], xs: list[Any], done: int, where: Any) -> list[Any]:
+    def _remote(self, op: str, f: Callable[..., Any], xs: list[Any], done: int, where: Any,
+                seconds_per_element: float) -> list[Any]:
         found = self._identify(f)
         assert found is not None
         module, function = found
         bundle, bundle_bytes = self._bundle(module)
         cost = where.cost()
         bounds = [done]
-        for size in chunk_sizes(len(xs) - done, cost.workers):
+        left = len(xs) - done
+        sizes = cost.chunks_for(Work(left, seconds_per_element)) if self.chunk is None \
+            else [min(self.chunk, left - k) for k in range(0, left, self.chunk)]
+        for size in sizes:
             bounds.append(bounds[-1] + size)
         shared = where.shared_arrays()
         try:
