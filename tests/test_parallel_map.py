@@ -356,6 +356,30 @@ print(ys)
     assert out == "scale computed\ntop-level ran\n[103, 106, 109, 112, 115, 118, 121, 124]\n", out
 
 
+def test_a_module_changed_since_the_start_does_not_travel(tmp_path, vm_backend):
+    machine, lm, runner = _program(tmp_path)
+    source = tmp_path / "prog.nd"
+    text = source.read_text()
+    source.write_text(text.replace("% 1000", "% 999"))
+    runner.force = "pool"
+    try:
+        with pytest.raises(NoodleRuntimeError, match="changed since the program started") as info:
+            call(machine, lm, "map_sq", list(range(5)))
+        assert info.value.kind == "ParallelError"
+    finally:
+        runner.close()
+    machine, lm, runner = _program(tmp_path / "markers")  # a fresh program, then a source that no longer compiles
+    source = tmp_path / "markers" / "prog.nd"
+    source.write_text(source.read_text().replace("struct P {\n    a: int", "struct P {\n    a: int\n    c: int"))
+    runner.force = "pool"
+    try:
+        with pytest.raises(NoodleRuntimeError, match="could not be prepared for other processes") as info:
+            call(machine, lm, "map_sq", list(range(5)))
+        assert info.value.kind == "ParallelError" and "E0209" in info.value.message
+    finally:
+        runner.close()
+
+
 def test_structs_are_matched_by_module_and_name():
     from noodle.parallel.wire import StructMismatch
     from noodle.runtime.values import make_struct_class

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import msgspec
 
+from noodle.errors import NoodleError
+from noodle.format.module_file import decode
 from noodle.parallel.placement import Decision, TargetCost, Work, choose
 from noodle.parallel.pool import LocalPool, cores
 from noodle.parallel.state import snapshot, struct_classes
@@ -232,7 +234,17 @@ class ParallelRunner:
         if cached is None:
             needed = self._closure(module)
             caps = [c for c in self.machine.capabilities._fields if getattr(self.machine.capabilities, c)]
-            bundle = bundle_of(module, {name: self.module_bytes(name) for name in needed}, caps)
+            try:
+                files = {name: self.module_bytes(name) for name in needed}
+            except (NoodleError, OSError) as e:  # a source that no longer compiles, a file gone
+                raise ErrorValue("ParallelError", f"the program's code could not be prepared for other processes: "
+                                 f"{str(e).splitlines()[0]}") from None
+            for name, data in files.items():
+                # the bytes come from the sources now; the program runs what they were when it started
+                if decode(data).source_hash != self.machine.modules[name].image.source_hash:
+                    raise ErrorValue("ParallelError", f"module {name!r} changed since the program started: its "
+                                     "workers would run other code than the program, so it runs nowhere else")
+            bundle = bundle_of(module, files, caps)
             cached = self._bundles[module] = (bundle, msgspec.msgpack.encode(bundle))
         return cached
 
