@@ -10,7 +10,9 @@ Cases (all VM code: NOODLE_BACKEND=vm, so nothing runs as native code on threads
           empty Python tasks (what Dask costs before Noodle adds anything)
 Each target is timed warm (pool started, code on the workers) `--repeat` times; medians are
 reported, with the pool's and the cluster's start-up measured once.  `auto` is the runner left to
-choose; the last column says whether it chose the fastest measured target.
+choose; the last column says whether it chose the fastest measured target.  The order of the
+targets rotates from one repeat to the next (the run after a serial one starts with one core's
+scheduling history, which penalises whatever comes next).
 
 Two phases: first serial, pool and auto for cpu64 before any cluster exists (the bar's figures: a
 LocalCluster's scheduler runs as threads inside this process and takes the GIL now and then, which
@@ -101,8 +103,9 @@ def main() -> int:
     timed("map_tiny", "pool")
     pool_start = time.perf_counter() - t
     clean: dict[str, list[float]] = {"inline": [], "pool": [], "auto": []}
-    for _ in range(opts.repeat):
-        for target in ("inline", "pool", "auto"):
+    order = ["inline", "pool", "auto"]
+    for r in range(opts.repeat):
+        for target in order[r % 3:] + order[:r % 3]:  # rotated: no target always follows the serial run
             clean[target].append(timed("map_cpu", None if target == "auto" else target)[0])
     clean_med = {t: statistics.median(v) for t, v in clean.items()}
     runner.close()
@@ -121,12 +124,13 @@ def main() -> int:
                               ("empty64", "map_empty", ["inline", "cluster"])):
         times: dict[str, list[float]] = {t: [] for t in targets + ["auto"]}
         picked: list[str] = []
-        for _ in range(opts.repeat):
-            for target in targets:
-                times[target].append(timed(fn, target)[0])
-            elapsed, chose = timed(fn, None)
-            times["auto"].append(elapsed)
-            picked.append(chose)
+        order = targets + ["auto"]
+        for r in range(opts.repeat):
+            for target in order[r % len(order):] + order[:r % len(order)]:
+                elapsed, chose = timed(fn, None if target == "auto" else target)
+                times[target].append(elapsed)
+                if target == "auto":
+                    picked.append(chose)
         med = {t: statistics.median(v) for t, v in times.items()}
         fastest = min(targets, key=lambda t: med[t])
         chose = statistics.mode(picked)
