@@ -14,9 +14,11 @@ bound), `//` and `%` floor as in Python for ints and floats, division by
 zero raises, float operations carry no fast-math flags.  Each native
 function returns a status (0, or the error below) and writes its result
 through a pointer; callers propagate a non-zero status.  Every function
-takes its call depth as a last argument (no global state, so native code
-runs in several threads at once), which turns runaway recursion into
-`RecursionError` instead of a crashed process.
+takes its call depth and its VM's context (noodle.backends.llvm.stop) as
+last arguments (no global state, so native code runs in several threads and
+several VMs at once): runaway recursion becomes `RecursionError` (or the
+depth limit) instead of a crashed process, and the context's stop flag, step
+budget and memory budget are polled and charged.
 """
 from __future__ import annotations
 
@@ -41,8 +43,10 @@ ERRORS = {1: ("OverflowError", "integer overflow"), 2: ("ZeroDivisionError", "di
           5: ("ValueError", "math domain error"), 6: ("OverflowError", "float overflow in exp"),
           7: ("ValueError", "cannot convert nan to int"), 8: ("IndexError", "index out of range"),
           9: ("Stopped", "native code was asked to stop")}
-#: the status of a native call that stopped because the process-wide stop flag was set
+#: the status of a native call that stopped: its context's stop flag was set, or its steps ran out
 STOPPED = STATUS["Stopped"]
+#: the status of a call deeper than its context's `max_depth` (the depth limit, or RecursionError)
+TOO_DEEP = STATUS["RecursionError"]
 #: iterations of an innermost counted loop between two polls of the stop flag (the loop runs in
 #: strips of this many, each a plain counted loop LLVM can still vectorise)
 STRIP = 1 << 14
@@ -60,8 +64,10 @@ _FLOATS = (F64, F32)
 
 # ---------------------------------------------------------------- lowering
 
-#: the process-wide stop flag native code polls (an i64 the JIT resolves to noodle.backends.llvm.stop)
-STOP_SYMBOL = "noodle_stop_flag"
+#: the context every native function is handed (noodle.backends.llvm.stop.Context, six i64 fields)
+CTX = L.LiteralStructType([I64] * 6)
+CTX_PTR = L.PointerType(CTX)
+CTX_STOP, CTX_STEPS, CTX_MEMORY, CTX_MAX_DEPTH, CTX_DEPTH, CTX_THREADS = range(6)
 
 
 def _has_loop(body: list[ir.Stmt]) -> bool:
@@ -93,7 +99,12 @@ def _internal_type(f: ir.Function) -> L.FunctionType:
     params = _param_types(f)
     kinds = result_kinds(f.ret) or []
     ret = L.LiteralStructType([_SCALARS[k] for k in kinds] + [I32]) if kinds else I32
-    return L.FunctionType(ret, params + [I64])
+    return L.FunctionType(ret, params + [I64, CTX_PTR])
+
+
+def ctx_field(b: L.IRBuilder, ctx: L.Value, field: int) -> L.Value:
+    """The address of one field of a context."""
+    return b.gep(ctx, [L.Constant(I32, 0), L.Constant(I32, field)], inbounds=True)
 
 
 def build_module(module: ir.Module, names: list[str], entries: list[str] | None = None) -> L.Module:
@@ -117,12 +128,16 @@ def build_module(module: ir.Module, names: list[str], entries: list[str] | None 
 
 
 def _entry_point(m: L.Module, impl: L.Function, f: ir.Function) -> None:
+    """`i32 symbol(params..., i64 context address, results*...)`: the call depth comes from the context."""
     kinds = result_kinds(f.ret) or []
     outs = [L.PointerType(_SCALARS[k] if k != "bool" else I8) for k in kinds]
-    fn = L.Function(m, L.FunctionType(I32, list(impl.function_type.args) + outs), name=symbol(f.name))
+    n = len(impl.function_type.args) - 1  # the parameters and the context (the depth is read from it)
+    fn = L.Function(m, L.FunctionType(I32, list(impl.function_type.args[:n - 1]) + [I64] + outs),
+                    name=symbol(f.name))
     b = L.IRBuilder(fn.append_basic_block("entry"))
-    n = len(impl.function_type.args)
-    r = b.call(impl, list(fn.args[:n]))
+    ctx = b.inttoptr(fn.args[n - 1], CTX_PTR)
+    depth = b.load(ctx_field(b, ctx, CTX_DEPTH))
+    r = b.call(impl, list(fn.args[:n - 1]) + [depth, ctx])
     if not kinds:
         b.ret(r)
         return
@@ -133,8 +148,13 @@ def _entry_point(m: L.Module, impl: L.Function, f: ir.Function) -> None:
 
 
 class _Loop:
-    def __init__(self, cont: L.Block, brk: L.Block) -> None:
+    def __init__(self, cont: L.Block, brk: L.Block,
+                 strip: "tuple[L.Value, L.Value, bool, bool] | None" = None) -> None:
         self.cont, self.brk = cont, brk
+        #: an innermost loop charged ahead: (counter slot, the strip's end, counting up?, end
+        #: inclusive?); its iterations were charged before they ran, so leaving early gives the
+        #: rest back
+        self.strip = strip
 
 
 class _FunctionLowering:
@@ -179,13 +199,16 @@ class _FunctionLowering:
             else:
                 b.store(fn.args[k], self.slots[i])
                 k += 1
-        self.depth = fn.args[k]
+        self.depth, self.ctx = fn.args[k], fn.args[k + 1]
         self.kinds = result_kinds(f.ret) or []
         self.results = [b.alloca(_SCALARS[k], name=f"r{i}") for i, k in enumerate(self.kinds)]
         # call depth: a runaway recursion becomes RecursionError, not a crashed process
         self.deeper = b.add(self.depth, L.Constant(I64, 1))
-        self.fail_if(b.icmp_signed(">", self.deeper, L.Constant(I64, MAX_NATIVE_DEPTH)), "RecursionError")
-        self.poll()  # before every call's work: a recursion stops too
+        # the context's max_depth is at most MAX_NATIVE_DEPTH; the wrapper tells a depth limit from
+        # RecursionError (the status is the same)
+        self.fail_if(b.icmp_signed(">", self.deeper, b.load(ctx_field(b, self.ctx, CTX_MAX_DEPTH))),
+                     "RecursionError")
+        self.poll()  # before every call's work (its step): a recursion stops too
         self.body(f.body)
         if not self.b.block.is_terminated:
             if not self.kinds:
@@ -231,14 +254,45 @@ class _FunctionLowering:
         self.b.branch(self.exit)
         self.b.position_at_end(ok)
 
-    def poll(self) -> None:
-        """Stop when the process-wide flag is set (Ctrl-C, a deadline, a restart): a load and a branch."""
-        flag = self.m.globals.get(STOP_SYMBOL)
-        if flag is None:
-            flag = L.GlobalVariable(self.m, I64, name=STOP_SYMBOL)  # external: the linker resolves it
+    def poll(self, steps: "L.Value | None" = None) -> None:
+        """Charge `steps` (one when not given) to the context's budget and stop when it is used up or
+        the context's stop flag is set (Ctrl-C, a deadline, a restart): two loads, a subtraction, a
+        store and one branch."""
+        b = self.b
         # an atomic (monotonic) load: LLVM may not hoist it out of the loop, yet it costs a plain load
-        value = self.b.load_atomic(flag, "monotonic", 8)
-        self.fail_if(self.b.icmp_signed("!=", value, L.Constant(I64, 0)), "Stopped")
+        stop = b.load_atomic(ctx_field(b, self.ctx, CTX_STOP), "monotonic", 8)
+        left = ctx_field(b, self.ctx, CTX_STEPS)
+        now = b.sub(b.load(left), steps if steps is not None else L.Constant(I64, 1))
+        b.store(now, left)
+        self.fail_if(b.icmp_signed("!=", b.or_(stop, b.lshr(now, L.Constant(I64, 63))), L.Constant(I64, 0)),
+                     "Stopped")
+
+    def afford(self, n: L.Value) -> L.Value:
+        """A strip of `n` iterations (n >= 1) cut to what the step budget still pays for (at least
+        one, whose charge then stops the code): a loop left early is never charged for iterations
+        it would not have run, and a loop stops at the step the VM stops at."""
+        b = self.b
+        left = b.load(ctx_field(b, self.ctx, CTX_STEPS))
+        one = L.Constant(I64, 1)
+        return b.select(b.icmp_signed(">", n, left), b.select(b.icmp_signed("<", left, one), one, left), n)
+
+    def charge(self, steps: L.Value) -> None:
+        """Charge work (in steps) without a stop of its own: the next poll stops when it is used up."""
+        b = self.b
+        left = ctx_field(b, self.ctx, CTX_STEPS)
+        b.store(b.sub(b.load(left), steps), left)
+
+    def refund(self, loops: "list[_Loop]") -> None:
+        """Leaving strip-charged loops early: give back the iterations of their strips not run
+        (so the steps charged are the VM's: one per iteration run)."""
+        b = self.b
+        for loop in loops:
+            if loop.strip is None:
+                continue
+            counter, limit, up, inclusive = loop.strip
+            i = b.load(counter)
+            left = b.sub(b.sub(limit, i) if up else b.sub(i, limit), L.Constant(I64, 0 if inclusive else 1))
+            self.charge(b.sub(L.Constant(I64, 0), left))
 
     def after_jump(self) -> None:
         """Code after return/break/continue is unreachable: give it a block of its own."""
@@ -295,6 +349,7 @@ class _FunctionLowering:
         elif isinstance(s, ir.ForRange):
             self.for_range(s)
         elif isinstance(s, ir.Break):
+            self.refund(self.loops[-1:])
             b.branch(self.loops[-1].brk)
             self.after_jump()
         elif isinstance(s, ir.Continue):
@@ -304,6 +359,7 @@ class _FunctionLowering:
             values = s.value.items if isinstance(s.value, ir.TupleLit) else [s.value] if s.value is not None else []
             for value, slot in zip(values, self.results):
                 b.store(self.expr(value), slot)
+            self.refund(self.loops)
             b.branch(self.exit)
             self.after_jump()
         else:  # pragma: no cover - plan() rules these out
@@ -398,7 +454,9 @@ class _FunctionLowering:
         counter = self.slots[s.slot]
         b.store(start, counter)
         head, body, incr, done = (self.new_block(n) for n in ("for", "body", "next", "endfor"))
-        strips = unit and not _has_loop(s.body)
+        # (a body that assigns the counter could run a strip longer than charged: such loops poll each time)
+        strips = unit and not _has_loop(s.body) and not assigns(s.body, s.slot)
+        strip_info = None
         if strips:
             # an innermost `a..b` runs in strips of STRIP iterations: the flag is polled once per strip,
             # and each strip is a plain counted loop (one exit) that LLVM can still vectorise
@@ -409,10 +467,13 @@ class _FunctionLowering:
             i = b.load(counter)
             b.cbranch(b.icmp_signed("<" if up else ">", i, stop), strip_end, done)
             b.position_at_end(strip_end)
-            self.poll()
             end, wraps = self.speculate_add(i, L.Constant(I64, STRIP), "add" if up else "sub")
             past = b.or_(wraps, b.icmp_signed(">" if up else "<", end, stop))
             limit = b.select(past, stop, end)
+            n = self.afford(b.sub(limit, i) if up else b.sub(i, limit))
+            limit = b.add(i, n) if up else b.sub(i, n)
+            self.poll(n)  # the strip's iterations, charged before it runs
+            strip_info = (counter, limit, up, False)
             b.branch(head)
             b.position_at_end(head)
             going = b.icmp_signed("<" if up else ">", b.load(counter), limit)
@@ -430,7 +491,7 @@ class _FunctionLowering:
         b.position_at_end(body)
         if not strips:
             self.poll()
-        self.loops.append(_Loop(incr, done))
+        self.loops.append(_Loop(incr, done, strip_info))
         saved = self.reductions
         self.reductions = saved | float_reductions(s.body)
         if unit and not assigns(s.body, s.slot):  # the body sees start..stop-1 (or stop+1..start) only
@@ -459,15 +520,32 @@ class _FunctionLowering:
 
         The exit test sits after the body, so `i + 1` is only computed below `last`: a loop up to
         the largest int ends instead of overflowing, and the loop keeps one exit, which LLVM can
-        count (last - start + 1 iterations), unroll and vectorise.
+        count (last - start + 1 iterations), unroll and vectorise.  An innermost loop runs in strips
+        of at most STRIP iterations, each such a loop of its own, polled and charged once; an outer
+        one polls on each iteration.
         """
         b = self.b
         counter = self.slots[s.slot]
         b.store(start, counter)
         body, incr, step, done = (self.new_block(n) for n in ("body", "next", "step", "endfor"))
-        b.cbranch(b.icmp_signed("<=", start, last), body, done)
+        strips = not _has_loop(s.body) and not assigns(s.body, s.slot)
+        if strips:
+            strip, more = self.new_block("istrip"), self.new_block("istripnext")
+            b.cbranch(b.icmp_signed("<=", start, last), strip, done)
+            b.position_at_end(strip)
+            i = b.load(counter)
+            end, wraps = self.speculate_add(i, L.Constant(I64, STRIP - 1))
+            strip_last = b.select(b.or_(wraps, b.icmp_signed(">", end, last)), last, end)
+            n = self.afford(b.add(b.sub(strip_last, i), L.Constant(I64, 1)))
+            strip_last = b.sub(b.add(i, n), L.Constant(I64, 1))
+            self.poll(n)
+            b.branch(body)
+        else:
+            b.cbranch(b.icmp_signed("<=", start, last), body, done)
         b.position_at_end(body)
-        self.loops.append(_Loop(incr, done))
+        if not strips:
+            self.poll()
+        self.loops.append(_Loop(incr, done, (counter, strip_last, True, True) if strips else None))
         saved = self.reductions
         self.reductions = saved | float_reductions(s.body)
         self.spans[s.slot] = (start, last)
@@ -479,7 +557,16 @@ class _FunctionLowering:
             b.branch(incr)
         b.position_at_end(incr)
         i = b.load(counter)
-        b.cbranch(b.icmp_signed(">=", i, last), done, step)
+        if strips:
+            b.cbranch(b.icmp_signed(">=", i, strip_last), more, step)
+            b.position_at_end(more)  # the strip is done: the loop too, or the next strip
+            next_strip = self.new_block("istripstep")
+            b.cbranch(b.icmp_signed(">=", i, last), done, next_strip)
+            b.position_at_end(next_strip)
+            b.store(b.add(i, L.Constant(I64, 1), flags=["nsw"]), counter)
+            b.branch(strip)
+        else:
+            b.cbranch(b.icmp_signed(">=", i, last), done, step)
         b.position_at_end(step)
         b.store(b.add(i, L.Constant(I64, 1), flags=["nsw"]), counter)
         b.branch(body)
@@ -733,7 +820,7 @@ class _FunctionLowering:
         kind = scalar(e.ty)
         if kind is None:
             raise Unsupported("calling a function that returns several values", e.line)
-        args.append(self.deeper)
+        args += [self.deeper, self.ctx]
         r = b.call(callee, args)
         if kind == "none":
             self.propagate(r)
