@@ -227,6 +227,7 @@ class Meter(threading.local):
                 ctx.memory = self.memory_limit  # type: ignore[attr-defined]
             ctx.threads = int(lim.max_steps is None)  # type: ignore[attr-defined]  # threads would share the counter
             self._unlimited = unlimited()
+            self._chunk = ctx.steps  # type: ignore[attr-defined]  # a fresh context holds one chunk
         return ctx
 
     def enter(self) -> int:
@@ -234,18 +235,20 @@ class Meter(threading.local):
         ctx = self._context or self.context()
         ctx.depth = self.depth  # type: ignore[attr-defined]
         if self.limits.max_steps is not None:
-            self._native_budget = ctx.steps = (  # type: ignore[attr-defined]
-                self.limits.max_steps - self.used - self.granted + self.steps)
+            self._native_budget = left = self.limits.max_steps - self.used - self.granted + self.steps
+            ctx.steps = chunk = min(left, self._chunk)  # type: ignore[attr-defined]
+            ctx.reserve = left - chunk  # type: ignore[attr-defined]
         return ctx.address  # type: ignore[attr-defined]
 
     def leave(self) -> None:
         """After a native call: charge the steps it used (past the budget, the step limit is hit)."""
+        ctx = self._context
         if self.limits.max_steps is not None:
-            self.steps -= self._native_budget - self._context.steps  # type: ignore[union-attr]
+            self.steps -= self._native_budget - ctx.steps - ctx.reserve  # type: ignore[union-attr]
             if self.steps < 0:
                 self.refill()
-        elif self._context.steps < 1 << 40:  # type: ignore[union-attr]  # never used up, but kept far from 0
-            self._context.steps = self._unlimited  # type: ignore[union-attr]
+        elif ctx.reserve < 1 << 40:  # type: ignore[union-attr]  # never used up, but kept far from 0
+            ctx.reserve = self._unlimited  # type: ignore[union-attr]
 
     def native_stopped(self, status: int) -> None:
         """An impure native call (it cannot be re-run) ended with `status`: raise the limit that

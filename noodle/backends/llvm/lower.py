@@ -64,10 +64,21 @@ _FLOATS = (F64, F32)
 
 # ---------------------------------------------------------------- lowering
 
-#: the context every native function is handed (noodle.backends.llvm.stop.Context, six i64 fields)
-CTX = L.LiteralStructType([I64] * 6)
+#: the context every native function is handed (noodle.backends.llvm.stop.Context, seven i64 fields)
+CTX = L.LiteralStructType([I64] * 7)
 CTX_PTR = L.PointerType(CTX)
-CTX_STOP, CTX_STEPS, CTX_MEMORY, CTX_MAX_DEPTH, CTX_DEPTH, CTX_THREADS = range(6)
+CTX_STOP, CTX_STEPS, CTX_RESERVE, CTX_MEMORY, CTX_MAX_DEPTH, CTX_DEPTH, CTX_THREADS = range(7)
+#: steps the hot path counts down before the slow path (`nd_refill`) looks at the stop flag and
+#: takes the next ones from the reserve: the stop flag is seen within this many steps
+CHUNK = 1 << 16
+#: the function every poll calls when its chunk of steps is used up (one per LLVM module)
+REFILL = "nd_refill"
+
+
+#: what `poll` emits: "all" (the step budget, the stop flag when a chunk is used up), or, for
+#: bench/native.py only, which measures what polling costs, "stop" (a load of the flag and a branch
+#: at each poll, as native code polled before it counted steps) or "none" — code that cannot be stopped
+POLLING = "all"
 
 
 def _has_loop(body: list[ir.Stmt]) -> bool:
@@ -100,6 +111,36 @@ def _internal_type(f: ir.Function) -> L.FunctionType:
     kinds = result_kinds(f.ret) or []
     ret = L.LiteralStructType([_SCALARS[k] for k in kinds] + [I32]) if kinds else I32
     return L.FunctionType(ret, params + [I64, CTX_PTR])
+
+
+def _refill(m: L.Module) -> L.Function:
+    """`i1 nd_refill(ctx)`: the chunk of steps is used up (`steps` < 0) — stop when the stop flag
+    is set or the reserve cannot cover what was overdrawn; else grant the next chunk."""
+    existing = m.globals.get(REFILL)
+    if existing is not None:
+        return existing
+    fn = L.Function(m, L.FunctionType(I1, [CTX_PTR]), name=REFILL)
+    fn.linkage = "internal"
+    fn.attributes.add("noinline")
+    fn.attributes.add("cold")
+    entry, check, grant, stop = (fn.append_basic_block(n) for n in ("entry", "check", "grant", "stop"))
+    b = L.IRBuilder(entry)
+    ctx = fn.args[0]
+    flag = b.load_atomic(ctx_field(b, ctx, CTX_STOP), "monotonic", 8)
+    b.cbranch(b.icmp_signed("!=", flag, L.Constant(I64, 0)), stop, check)
+    b.position_at_end(check)
+    steps, reserve = ctx_field(b, ctx, CTX_STEPS), ctx_field(b, ctx, CTX_RESERVE)
+    total = b.add(b.load(reserve), b.load(steps))  # what is left of the budget (overdrawn: below 0)
+    b.cbranch(b.icmp_signed("<", total, L.Constant(I64, 0)), stop, grant)
+    b.position_at_end(grant)
+    chunk = L.Constant(I64, CHUNK)
+    granted = b.select(b.icmp_signed("<", total, chunk), total, chunk)
+    b.store(granted, steps)
+    b.store(b.sub(total, granted), reserve)
+    b.ret(L.Constant(I1, 0))
+    b.position_at_end(stop)
+    b.ret(L.Constant(I1, 1))
+    return fn
 
 
 def ctx_field(b: L.IRBuilder, ctx: L.Value, field: int) -> L.Value:
@@ -136,8 +177,9 @@ def _entry_point(m: L.Module, impl: L.Function, f: ir.Function) -> None:
                     name=symbol(f.name))
     b = L.IRBuilder(fn.append_basic_block("entry"))
     ctx = b.inttoptr(fn.args[n - 1], CTX_PTR)
-    depth = b.load(ctx_field(b, ctx, CTX_DEPTH))
-    r = b.call(impl, list(fn.args[:n - 1]) + [depth, ctx])
+    # the calls left before the depth limit (or the deepest native recursion)
+    left = b.sub(b.load(ctx_field(b, ctx, CTX_MAX_DEPTH)), b.load(ctx_field(b, ctx, CTX_DEPTH)))
+    r = b.call(impl, list(fn.args[:n - 1]) + [left, ctx])
     if not kinds:
         b.ret(r)
         return
@@ -203,11 +245,11 @@ class _FunctionLowering:
         self.kinds = result_kinds(f.ret) or []
         self.results = [b.alloca(_SCALARS[k], name=f"r{i}") for i, k in enumerate(self.kinds)]
         # call depth: a runaway recursion becomes RecursionError, not a crashed process
-        self.deeper = b.add(self.depth, L.Constant(I64, 1))
-        # the context's max_depth is at most MAX_NATIVE_DEPTH; the wrapper tells a depth limit from
+        # `depth` is the calls left (the context's max_depth, at most MAX_NATIVE_DEPTH, less the
+        # depth at entry): a compare with 0, no load; the wrapper tells a depth limit from
         # RecursionError (the status is the same)
-        self.fail_if(b.icmp_signed(">", self.deeper, b.load(ctx_field(b, self.ctx, CTX_MAX_DEPTH))),
-                     "RecursionError")
+        self.deeper = b.sub(self.depth, L.Constant(I64, 1))
+        self.fail_if(b.icmp_signed("<", self.deeper, L.Constant(I64, 0)), "RecursionError")
         self.poll()  # before every call's work (its step): a recursion stops too
         self.body(f.body)
         if not self.b.block.is_terminated:
@@ -255,17 +297,25 @@ class _FunctionLowering:
         self.b.position_at_end(ok)
 
     def poll(self, steps: "L.Value | None" = None) -> None:
-        """Charge `steps` (one when not given) to the context's budget and stop when it is used up or
-        the context's stop flag is set (Ctrl-C, a deadline, a restart): two loads, a subtraction, a
-        store and one branch."""
+        """Charge `steps` (one when not given) to the context's budget: a load, a subtraction, a store
+        and a branch.  When the chunk is used up, `nd_refill` stops the code if the budget is, or the
+        context's stop flag is set (Ctrl-C, a deadline, a restart)."""
         b = self.b
-        # an atomic (monotonic) load: LLVM may not hoist it out of the loop, yet it costs a plain load
-        stop = b.load_atomic(ctx_field(b, self.ctx, CTX_STOP), "monotonic", 8)
+        if POLLING != "all":  # a benchmark's switch (see POLLING)
+            if POLLING == "stop":
+                stop = b.load_atomic(ctx_field(b, self.ctx, CTX_STOP), "monotonic", 8)
+                self.fail_if(b.icmp_signed("!=", stop, L.Constant(I64, 0)), "Stopped")
+            return
         left = ctx_field(b, self.ctx, CTX_STEPS)
         now = b.sub(b.load(left), steps if steps is not None else L.Constant(I64, 1))
         b.store(now, left)
-        self.fail_if(b.icmp_signed("!=", b.or_(stop, b.lshr(now, L.Constant(I64, 63))), L.Constant(I64, 0)),
-                     "Stopped")
+        # the chunk used up: the slow path looks at the stop flag and the reserve
+        slow, ok = self.new_block("refill"), self.new_block("polled")
+        self.unlikely(b.cbranch(b.icmp_signed("<", now, L.Constant(I64, 0)), slow, ok))
+        b.position_at_end(slow)
+        self.fail_if(b.call(_refill(self.m), [self.ctx]), "Stopped")
+        b.branch(ok)
+        b.position_at_end(ok)
 
     def afford(self, n: L.Value) -> L.Value:
         """A strip of `n` iterations (n >= 1) cut to what the step budget still pays for (at least

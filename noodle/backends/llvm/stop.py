@@ -5,12 +5,15 @@ one process never stop each other's code) and reads it at each function's entry,
 of a `while` loop or an outer counted loop, and once per strip of an innermost counted loop
 (noodle.backends.llvm.lower):
 
-- `stop`: not 0 asks the code to stop soon (a load and a branch).  Who sets it: the SIGINT watcher
-  of `noodle run` and `--watch` restarting a program (for every context of the process, see
-  :func:`hold`), a VM's deadline (for the context of the call it limits, :meth:`Context.hold`);
-- `steps`: what is left of the step budget, charged as the VM charges (one per call, one per loop
-  iteration; a strip is charged its iteration count before it runs, a local Array or a BLAS call
-  its work); below 0 the code stops too;
+- `steps`: what is left of the current chunk of the step budget, charged as the VM charges (one
+  per call, one per loop iteration; a strip is charged its iteration count before it runs, a local
+  Array or a BLAS call its work): a load, a subtraction, a store and a branch.  Below 0, the slow
+  path (`nd_refill`) reads the stop flag and takes the next chunk (at most CHUNK) from `reserve`,
+  the rest of the budget; when that cannot cover it, the code stops;
+- `stop`: not 0 asks the code to stop at its next refill (within CHUNK steps).  Who sets it: the
+  SIGINT watcher of `noodle run` and `--watch` restarting a program (for every context of the
+  process, see :func:`hold`), a VM's deadline (for the context of the call it limits,
+  :meth:`Context.hold`);
 - `memory`: bytes the Arrays a native function makes may still take (charged and given back
   atomically: a split nest's threads share it); an allocation past it fails;
 - `max_depth`: the deepest Noodle call depth allowed (the limit's, or RecursionError's);
@@ -31,7 +34,9 @@ import weakref
 #: steps and bytes that are never used up (no step or memory limit)
 UNLIMITED = 1 << 62
 #: the field order native code relies on (noodle.backends.llvm.lower.CTX_*)
-FIELDS = ("stop", "steps", "memory", "max_depth", "depth", "threads")
+FIELDS = ("stop", "steps", "reserve", "memory", "max_depth", "depth", "threads")
+#: steps native code counts down before it looks at the stop flag (noodle.backends.llvm.lower.CHUNK)
+CHUNK = 1 << 16
 
 
 class Context(ctypes.Structure):
@@ -40,7 +45,7 @@ class Context(ctypes.Structure):
     _fields_ = [(name, ctypes.c_int64) for name in FIELDS]
 
     def __init__(self, max_depth: int) -> None:
-        super().__init__(0, UNLIMITED, UNLIMITED, max_depth, 0, 1)
+        super().__init__(0, CHUNK, UNLIMITED, UNLIMITED, max_depth, 0, 1)
         self._reasons: set[object] = set()
         self.address = ctypes.addressof(self)
         with _lock:
