@@ -133,6 +133,8 @@ class Meter(threading.local):
     depth = 0
     max_depth = 1 << 30
     _deadline_token = 0
+    used = 0
+    granted = 0
     #: this thread's context for native code (noodle.backends.llvm.stop.Context), made when first needed
     _context: "object | None" = None
     _native_budget = 0
@@ -219,14 +221,14 @@ class Meter(threading.local):
         """This thread's context for native code (made on first use: its stop flag, budgets, depth)."""
         ctx = self._context
         if ctx is None:
-            from noodle.vm.native import new_context, unlimited
+            from noodle.vm.native import new_context
 
             lim = self.limits
             ctx = self._context = new_context(lim.max_depth)
             if self.memory_limit is not None:  # until the next measure (start, check_memory) says less
                 ctx.memory = self.memory_limit  # type: ignore[attr-defined]
-            ctx.threads = int(lim.max_steps is None)  # type: ignore[attr-defined]  # threads would share the counter
-            self._unlimited = unlimited()
+            # without a step limit native code counts chunks but charges nothing (and threads may split nests)
+            ctx.threads = int(lim.max_steps is None)  # type: ignore[attr-defined]
             self._chunk = ctx.steps  # type: ignore[attr-defined]  # a fresh context holds one chunk
         return ctx
 
@@ -247,8 +249,6 @@ class Meter(threading.local):
             self.steps -= self._native_budget - ctx.steps - ctx.reserve  # type: ignore[union-attr]
             if self.steps < 0:
                 self.refill()
-        elif ctx.reserve < 1 << 40:  # type: ignore[union-attr]  # never used up, but kept far from 0
-            ctx.reserve = self._unlimited  # type: ignore[union-attr]
 
     def native_stopped(self, status: int) -> None:
         """An impure native call (it cannot be re-run) ended with `status`: raise the limit that

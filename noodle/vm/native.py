@@ -61,13 +61,6 @@ def new_context(max_depth: "int | None" = None) -> "Any":
     return Context(MAX_NATIVE_DEPTH if max_depth is None else min(max_depth, MAX_NATIVE_DEPTH))
 
 
-def unlimited() -> int:
-    """The steps or bytes of a context without that limit."""
-    from noodle.backends.llvm.stop import UNLIMITED
-
-    return UNLIMITED
-
-
 def status_codes() -> "tuple[int, int, int]":
     """(stopped, too deep, memory limit): the statuses `on_stop` is called with."""
     from noodle.backends.llvm.local_arrays import MEMORY_LIMIT

@@ -106,40 +106,65 @@ def _param_types(f: ir.Function) -> list[L.Type]:
 
 
 def _internal_type(f: ir.Function) -> L.FunctionType:
-    """Native-to-native calling convention: results and status come back in registers, `{results..., i32}`."""
+    """Native-to-native calling convention: `(params..., i64 calls left, i64 steps, ctx*)`, and the
+    results, the status and the steps left come back in registers, `{results..., i32, i64}` — the
+    step counter never lives in memory on the hot path (a counter in memory would chain every call
+    and iteration through a store and a load)."""
     params = _param_types(f)
     kinds = result_kinds(f.ret) or []
-    ret = L.LiteralStructType([_SCALARS[k] for k in kinds] + [I32]) if kinds else I32
-    return L.FunctionType(ret, params + [I64, CTX_PTR])
+    ret = L.LiteralStructType([_SCALARS[k] for k in kinds] + [I32, I64])
+    return L.FunctionType(ret, params + [I64, I64, CTX_PTR])
+
+
+def status_of(r: L.Value) -> int:
+    """The index of the status in an internal function's result (the steps left follow it)."""
+    return len(r.type.elements) - 2
+
+
+_REFILLED = L.LiteralStructType([I64, I1])
 
 
 def _refill(m: L.Module) -> L.Function:
-    """`i1 nd_refill(ctx)`: the chunk of steps is used up (`steps` < 0) — stop when the stop flag
-    is set or the reserve cannot cover what was overdrawn; else grant the next chunk."""
+    """`{i64, i1} nd_refill(ctx, i64 steps)`: the chunk of steps is used up (`steps` < 0).  Stop
+    (the i1) when the stop flag is set or the reserve cannot cover what was overdrawn (then the
+    reserve is spent and the steps left are what was overdrawn); else the next chunk.  Without a
+    step limit (`threads` set) nothing shared is written: the threads of a split nest call it too."""
     existing = m.globals.get(REFILL)
     if existing is not None:
         return existing
-    fn = L.Function(m, L.FunctionType(I1, [CTX_PTR]), name=REFILL)
+    fn = L.Function(m, L.FunctionType(_REFILLED, [CTX_PTR, I64]), name=REFILL)
     fn.linkage = "internal"
     fn.attributes.add("noinline")
     fn.attributes.add("cold")
-    entry, check, grant, stop = (fn.append_basic_block(n) for n in ("entry", "check", "grant", "stop"))
+    entry, check, limited, grant, spent, stop = (fn.append_basic_block(n) for n in (
+        "entry", "check", "limited", "grant", "spent", "stop"))
     b = L.IRBuilder(entry)
-    ctx = fn.args[0]
+    ctx, steps = fn.args
+    chunk = L.Constant(I64, CHUNK)
+
+    def answer(value: L.Value, stopped: int) -> None:
+        b.ret(b.insert_value(b.insert_value(L.Constant(_REFILLED, None), value, 0), L.Constant(I1, stopped), 1))
     flag = b.load_atomic(ctx_field(b, ctx, CTX_STOP), "monotonic", 8)
     b.cbranch(b.icmp_signed("!=", flag, L.Constant(I64, 0)), stop, check)
     b.position_at_end(check)
-    steps, reserve = ctx_field(b, ctx, CTX_STEPS), ctx_field(b, ctx, CTX_RESERVE)
-    total = b.add(b.load(reserve), b.load(steps))  # what is left of the budget (overdrawn: below 0)
-    b.cbranch(b.icmp_signed("<", total, L.Constant(I64, 0)), stop, grant)
+    unlimited = b.icmp_signed("!=", b.load(ctx_field(b, ctx, CTX_THREADS)), L.Constant(I64, 0))
+    b.cbranch(unlimited, grant, limited)
     b.position_at_end(grant)
-    chunk = L.Constant(I64, CHUNK)
+    answer(chunk, 0)
+    b.position_at_end(limited)
+    reserve = ctx_field(b, ctx, CTX_RESERVE)
+    total = b.add(b.load(reserve), steps)  # what is left of the budget (overdrawn: below 0)
+    more = fn.append_basic_block("more")
+    b.cbranch(b.icmp_signed("<", total, L.Constant(I64, 0)), spent, more)
+    b.position_at_end(more)
     granted = b.select(b.icmp_signed("<", total, chunk), total, chunk)
-    b.store(granted, steps)
     b.store(b.sub(total, granted), reserve)
-    b.ret(L.Constant(I1, 0))
+    answer(granted, 0)
+    b.position_at_end(spent)
+    b.store(L.Constant(I64, 0), reserve)
+    answer(total, 1)
     b.position_at_end(stop)
-    b.ret(L.Constant(I1, 1))
+    answer(steps, 1)
     return fn
 
 
@@ -169,21 +194,21 @@ def build_module(module: ir.Module, names: list[str], entries: list[str] | None 
 
 
 def _entry_point(m: L.Module, impl: L.Function, f: ir.Function) -> None:
-    """`i32 symbol(params..., i64 context address, results*...)`: the call depth comes from the context."""
+    """`i32 symbol(params..., i64 context address, results*...)`: the call depth and the steps come
+    from the context, and the steps left go back to it."""
     kinds = result_kinds(f.ret) or []
     outs = [L.PointerType(_SCALARS[k] if k != "bool" else I8) for k in kinds]
-    n = len(impl.function_type.args) - 1  # the parameters and the context (the depth is read from it)
-    fn = L.Function(m, L.FunctionType(I32, list(impl.function_type.args[:n - 1]) + [I64] + outs),
-                    name=symbol(f.name))
+    params = list(impl.function_type.args[:-3])
+    n = len(params)
+    fn = L.Function(m, L.FunctionType(I32, params + [I64] + outs), name=symbol(f.name))
     b = L.IRBuilder(fn.append_basic_block("entry"))
-    ctx = b.inttoptr(fn.args[n - 1], CTX_PTR)
+    ctx = b.inttoptr(fn.args[n], CTX_PTR)
     # the calls left before the depth limit (or the deepest native recursion)
     left = b.sub(b.load(ctx_field(b, ctx, CTX_MAX_DEPTH)), b.load(ctx_field(b, ctx, CTX_DEPTH)))
-    r = b.call(impl, list(fn.args[:n - 1]) + [left, ctx])
-    if not kinds:
-        b.ret(r)
-        return
-    for k, (kind, ptr) in enumerate(zip(kinds, fn.args[n:])):
+    steps = ctx_field(b, ctx, CTX_STEPS)
+    r = b.call(impl, list(fn.args[:n]) + [left, b.load(steps), ctx])
+    b.store(b.extract_value(r, len(kinds) + 1), steps)
+    for k, (kind, ptr) in enumerate(zip(kinds, fn.args[n + 1:])):
         v = b.extract_value(r, k)
         b.store(b.zext(v, I8) if kind == "bool" else v, ptr)
     b.ret(b.extract_value(r, len(kinds)))
@@ -241,7 +266,11 @@ class _FunctionLowering:
             else:
                 b.store(fn.args[k], self.slots[i])
                 k += 1
-        self.depth, self.ctx = fn.args[k], fn.args[k + 1]
+        self.depth, self.ctx = fn.args[k], fn.args[k + 2]
+        fn.args[k + 2].add_attribute("noalias")  # nothing else points into the context
+        #: the steps left in this chunk: a stack slot LLVM keeps in a register
+        self.budget = b.alloca(I64, name="steps")
+        b.store(fn.args[k + 1], self.budget)
         self.kinds = result_kinds(f.ret) or []
         self.results = [b.alloca(_SCALARS[k], name=f"r{i}") for i, k in enumerate(self.kinds)]
         # call depth: a runaway recursion becomes RecursionError, not a crashed process
@@ -260,13 +289,11 @@ class _FunctionLowering:
         xb = L.IRBuilder(self.exit)
         local_arrays.release(self, xb, self.local_arrays)
         status = xb.load(self.status)
-        if not self.kinds:
-            xb.ret(status)
-            return
         agg: L.Value = L.Constant(self.fn.function_type.return_type, None)
         for k, slot in enumerate(self.results):
             agg = xb.insert_value(agg, xb.load(slot), k)
-        xb.ret(xb.insert_value(agg, status, len(self.kinds)))
+        agg = xb.insert_value(agg, status, len(self.kinds))
+        xb.ret(xb.insert_value(agg, xb.load(self.budget), len(self.kinds) + 1))
 
     def array_parts(self, slot: int) -> tuple[L.Value, list[L.Value], list[L.Value]]:
         """(data, lengths, strides) of the Array in `slot`: a parameter's, or a local's as it is now."""
@@ -306,14 +333,15 @@ class _FunctionLowering:
                 stop = b.load_atomic(ctx_field(b, self.ctx, CTX_STOP), "monotonic", 8)
                 self.fail_if(b.icmp_signed("!=", stop, L.Constant(I64, 0)), "Stopped")
             return
-        left = ctx_field(b, self.ctx, CTX_STEPS)
-        now = b.sub(b.load(left), steps if steps is not None else L.Constant(I64, 1))
-        b.store(now, left)
+        now = b.sub(b.load(self.budget), steps if steps is not None else L.Constant(I64, 1))
+        b.store(now, self.budget)
         # the chunk used up: the slow path looks at the stop flag and the reserve
         slow, ok = self.new_block("refill"), self.new_block("polled")
         self.unlikely(b.cbranch(b.icmp_signed("<", now, L.Constant(I64, 0)), slow, ok))
         b.position_at_end(slow)
-        self.fail_if(b.call(_refill(self.m), [self.ctx]), "Stopped")
+        refilled = b.call(_refill(self.m), [self.ctx, now])
+        b.store(b.extract_value(refilled, 0), self.budget)
+        self.fail_if(b.extract_value(refilled, 1), "Stopped")
         b.branch(ok)
         b.position_at_end(ok)
 
@@ -322,15 +350,14 @@ class _FunctionLowering:
         one, whose charge then stops the code): a loop left early is never charged for iterations
         it would not have run, and a loop stops at the step the VM stops at."""
         b = self.b
-        left = b.load(ctx_field(b, self.ctx, CTX_STEPS))
+        left = b.load(self.budget)
         one = L.Constant(I64, 1)
         return b.select(b.icmp_signed(">", n, left), b.select(b.icmp_signed("<", left, one), one, left), n)
 
     def charge(self, steps: L.Value) -> None:
         """Charge work (in steps) without a stop of its own: the next poll stops when it is used up."""
         b = self.b
-        left = ctx_field(b, self.ctx, CTX_STEPS)
-        b.store(b.sub(b.load(left), steps), left)
+        b.store(b.sub(b.load(self.budget), steps), self.budget)
 
     def refund(self, loops: "list[_Loop]") -> None:
         """Leaving strip-charged loops early: give back the iterations of their strips not run
@@ -870,12 +897,12 @@ class _FunctionLowering:
         kind = scalar(e.ty)
         if kind is None:
             raise Unsupported("calling a function that returns several values", e.line)
-        args += [self.deeper, self.ctx]
+        args += [self.deeper, b.load(self.budget), self.ctx]
         r = b.call(callee, args)
+        b.store(b.extract_value(r, status_of(r) + 1), self.budget)  # the steps the callee left
+        self.propagate(b.extract_value(r, status_of(r)))
         if kind == "none":
-            self.propagate(r)
             return L.Constant(I1, 0)
-        self.propagate(b.extract_value(r, 1))
         return b.extract_value(r, 0)
 
     def propagate(self, status: L.Value) -> None:

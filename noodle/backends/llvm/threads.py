@@ -196,6 +196,8 @@ def _take(m: L.Module, impl: L.Function, env_t: L.LiteralStructType, n_captured:
     """`void take(i8* env)`: take the next chunk of rows (an atomic counter) and run it, until none
     is left — after a failure, chunks are counted done without running (the first failing status
     stays).  The pool's workers and the calling thread all run it."""
+    from noodle.backends.llvm.lower import CHUNK, status_of
+
     name = impl.name + "_take"
     existing = m.globals.get(name)
     if existing is not None:
@@ -222,8 +224,10 @@ def _take(m: L.Module, impl: L.Function, env_t: L.LiteralStructType, n_captured:
     b.position_at_end(run)
     lo = b.add(start, b.mul(k, grain))
     hi = _min(b, b.add(lo, grain), stop)
-    r = b.call(impl, captured + [lo, hi, depth, ctx])
-    status = r if r.type == I32 else b.extract_value(r, len(r.type.elements) - 1)
+    # each chunk counts a chunk of steps of its own (threads split a nest only without a step
+    # limit: nothing is charged, and nd_refill only reads the stop flag)
+    r = b.call(impl, captured + [lo, hi, depth, L.Constant(I64, CHUNK), ctx])
+    status = b.extract_value(r, status_of(r))
     b.cmpxchg(field(_STATUS), L.Constant(I32, 0), status, "monotonic", "monotonic")  # the first failure stays
     b.branch(skip)
     b.position_at_end(skip)
