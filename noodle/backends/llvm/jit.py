@@ -90,6 +90,9 @@ def _runtime_symbols() -> None:
     libc = ctypes.CDLL(None)
     for n in ("calloc", "free"):
         llvm.add_symbol(n, ctypes.cast(getattr(libc, n), ctypes.c_void_p).value)
+    from noodle.backends.llvm import pyentry
+
+    pyentry.add_symbols()  # the C API and the objects native functions' Python entries use
 
 
 def set_global(engine: Any, name: str, value: int) -> None:

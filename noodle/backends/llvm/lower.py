@@ -73,6 +73,17 @@ CTX_STOP, CTX_STEPS, CTX_RESERVE, CTX_MEMORY, CTX_MAX_DEPTH, CTX_DEPTH, CTX_THRE
 CHUNK = 1 << 16
 #: the function every poll calls when its chunk of steps is used up (one per LLVM module)
 REFILL = "nd_refill"
+#: the address of the context the Python entries (noodle.backends.llvm.pyentry) run under: the
+#: machine's, without limits, set when the module is linked
+CONTEXT_GLOBAL = "nd_context"
+
+
+def context_global(m: L.Module) -> L.GlobalVariable:
+    g = m.globals.get(CONTEXT_GLOBAL)
+    if g is None:
+        g = L.GlobalVariable(m, I64, name=CONTEXT_GLOBAL)
+        g.initializer = L.Constant(I64, 0)
+    return g
 
 
 #: what `poll` emits: "all" (the step budget, the stop flag when a chunk is used up), or, for
@@ -85,6 +96,10 @@ def _has_loop(body: list[ir.Stmt]) -> bool:
     from noodle.ir.walk import walk
 
     return any(isinstance(n, (ir.While, ir.ForRange)) for st in body for n in walk(st))
+
+
+#: the suffix of a native function's Python entry point (noodle.backends.llvm.pyentry)
+PY_ENTRY = "_py"
 
 
 def symbol(name: str) -> str:
@@ -206,9 +221,15 @@ class LoweringFailed(Exception):
 
 
 def _entry_point(m: L.Module, impl: L.Function, f: ir.Function) -> None:
-    """`i32 symbol(params..., i64 context address, results*...)`: the call depth and the steps come
-    from the context, and the steps left go back to it."""
+    """The entry points of a native function: `symbol` for ctypes, `i32 symbol(params..., i64
+    context address, results*...)` (the call depth and the steps come from the context, and the
+    steps left go back to it), and `symbol_py`, which takes the Python objects
+    (noodle.backends.llvm.pyentry)."""
+    from noodle.backends.llvm import pyentry
+
     kinds = result_kinds(f.ret) or []
+    param_kinds = [f"array:{array_kind(t)}" if array_kind(t) else scalar(t) for t in f.local_types[: f.params]]
+    pyentry.lower_entry(m, impl, symbol(f.name) + PY_ENTRY, param_kinds, kinds)  # type: ignore[arg-type]
     outs = [L.PointerType(_SCALARS[k] if k != "bool" else I8) for k in kinds]
     params = list(impl.function_type.args[:-3])
     n = len(params)
@@ -219,7 +240,11 @@ def _entry_point(m: L.Module, impl: L.Function, f: ir.Function) -> None:
     left = b.sub(b.load(ctx_field(b, ctx, CTX_MAX_DEPTH)), b.load(ctx_field(b, ctx, CTX_DEPTH)))
     steps = ctx_field(b, ctx, CTX_STEPS)
     r = b.call(impl, list(fn.args[:n]) + [left, b.load(steps), ctx])
-    b.store(b.extract_value(r, len(kinds) + 1), steps)
+    # the steps left go back to a context with a step limit (one thread's); without one the
+    # context is shared by threads and keeps its chunk
+    limited = b.icmp_signed("==", b.load(ctx_field(b, ctx, CTX_THREADS)), L.Constant(I64, 0))
+    with b.if_then(limited):
+        b.store(b.extract_value(r, len(kinds) + 1), steps)
     for k, (kind, ptr) in enumerate(zip(kinds, fn.args[n + 1:])):
         v = b.extract_value(r, k)
         b.store(b.zext(v, I8) if kind == "bool" else v, ptr)
@@ -457,7 +482,7 @@ class _FunctionLowering:
     def for_range(self, s: ir.ForRange) -> None:
         """Python's range: bounds evaluated once, step 0 is an error, no overflow past the end.
 
-        A loop `for j in a..b` that indexes arrays at `x[j + c]` or `x[r, j + c]` (c a constant, r
+        A loop `for j in a..b` that indexes arrays at `x[j + r]`, `x[r - j]` or `x[q, j + r]` (q, r
         not changed by the loop) is versioned: when every such index stays in bounds for all of
         a..b-1 and each array's last dimension is contiguous, a copy of the loop without those
         bounds checks runs (LLVM can then vectorise it); otherwise the checked loop does.
@@ -486,7 +511,7 @@ class _FunctionLowering:
             end, end_wraps = self.speculate_add(stop, L.Constant(I64, 1))
             fits = b.not_(end_wraps)
         for access in accesses:
-            fits = b.and_(fits, self.access_fits(access, start, end))
+            fits = b.and_(fits, self.access_fits(access, s.slot, start, end))
         fast, slow, done = self.new_block("inbounds"), self.new_block("checked"), self.new_block("endversions")
         b.cbranch(fits, fast, slow)
         b.position_at_end(fast)
@@ -500,24 +525,33 @@ class _FunctionLowering:
         b.branch(done)
         b.position_at_end(done)
 
-    def access_fits(self, access: "Access", start: L.Value, stop: L.Value) -> L.Value:
-        """Is every index of `access` in bounds for every j in start..stop-1 — an index `j + c` over
-        the whole range, one the loop does not change where it is — and the array's last dimension
-        contiguous (the unchecked version adds the last index as it is)?"""
+    def access_fits(self, access: "Access", loop_slot: int, start: L.Value, stop: L.Value) -> L.Value:
+        """Is every index of `access` in bounds for every j in start..stop-1 — an index `j + r` or
+        `r - j` over the whole range, one the loop does not change where it is — and the array's last
+        dimension contiguous (the unchecked version adds the last index as it is)?"""
         b = self.b
         zero = L.Constant(I64, 0)
         _, lengths, strides = self.array_parts(access.node.args[0].slot)  # type: ignore[union-attr]
         fits = b.icmp_signed("==", strides[-1], L.Constant(I64, 1))
-        for (index, c), length in zip(access.forms, lengths):
-            if c is None:
-                r, wraps = self.speculate(index)
+        for (index, direction), length in zip(access.forms, lengths):
+            # r: the index where j is 0; an index `j + r` runs over start+r .. stop-1+r, `r - j`
+            # over r-stop+1 .. r-start
+            r, wraps = self.speculate(index, loop_slot)
+            if direction is None:
                 fits = b.and_(fits, b.and_(b.and_(b.icmp_signed(">=", r, zero), b.icmp_signed("<", r, length)),
                                            b.not_(wraps)))
                 continue
-            first, first_wraps = self.speculate_add(start, L.Constant(I64, c))
-            end, end_wraps = self.speculate_add(stop, L.Constant(I64, c))
+            if direction == 1:
+                first, first_wraps = self.speculate_add(start, r)
+                end, end_wraps = self.speculate_add(stop, r)  # one past the last
+            else:
+                end, end_wraps = self.speculate_add(r, start, "sub")
+                end, end_more = self.speculate_add(end, L.Constant(I64, 1))  # one past the largest
+                first, first_wraps = self.speculate_add(r, stop, "sub")
+                first, first_more = self.speculate_add(first, L.Constant(I64, 1))  # the least
+                end_wraps, first_wraps = b.or_(end_wraps, end_more), b.or_(first_wraps, first_more)
             fits = b.and_(fits, b.and_(b.icmp_signed(">=", first, zero), b.icmp_signed("<=", end, length)))
-            fits = b.and_(fits, b.not_(b.or_(first_wraps, end_wraps)))
+            fits = b.and_(fits, b.not_(b.or_(wraps, b.or_(first_wraps, end_wraps))))
         return fits
 
     def speculate_add(self, x: L.Value, y: L.Value, op: str = "add") -> tuple[L.Value, L.Value]:
@@ -526,14 +560,18 @@ class _FunctionLowering:
         pair = self.b.call(f, [x, y])
         return self.b.extract_value(pair, 0), self.b.extract_value(pair, 1)
 
-    def speculate(self, e: ir.Expr) -> tuple[L.Value, L.Value]:
-        """The value of a row index (see `_invariant`) before the loop, and whether computing it overflows."""
+    def speculate(self, e: ir.Expr, loop_slot: int = -1) -> tuple[L.Value, L.Value]:
+        """The value of an index (`+`/`-` of constants and locals, see native_plan._coefficient)
+        before the loop, the loop variable (in `loop_slot`) taken as 0, and whether computing it
+        overflows."""
         if isinstance(e, ir.Const):
             return L.Constant(I64, e.value), L.Constant(I1, 0)
         if isinstance(e, ir.LocalGet):
+            if e.slot == loop_slot:
+                return L.Constant(I64, 0), L.Constant(I1, 0)
             return self.b.load(self.slots[e.slot]), L.Constant(I1, 0)
         assert isinstance(e, ir.Binary)
-        (x, xw), (y, yw) = self.speculate(e.a), self.speculate(e.b)
+        (x, xw), (y, yw) = self.speculate(e.a, loop_slot), self.speculate(e.b, loop_slot)
         v, w = self.speculate_add(x, y, e.op[4:])
         return v, self.b.or_(w, self.b.or_(xw, yw))
 

@@ -74,9 +74,10 @@ class Context(ctypes.Structure):
         return self.stop != 0
 
 
-class Contexts(threading.local):
-    """A context per thread, without limits: a VM without limits gives its native calls these.
-    `address` is the calling thread's context."""
+class Contexts:
+    """The one context of a VM without limits: its native calls, in every thread, use `address`.
+    Nothing in it is written by native code then (the steps are counted in registers, and
+    `nd_refill` grants chunks without charging), so threads share it; only the stop flag changes."""
 
     def __init__(self) -> None:
         from noodle.backends.llvm.lower import MAX_NATIVE_DEPTH
@@ -85,7 +86,7 @@ class Contexts(threading.local):
         self.address = self.context.address
 
     def hold(self, reason: object) -> None:
-        """Stop the native code of this thread's context (see Context.hold)."""
+        """Stop this VM's native code (see Context.hold)."""
         self.context.hold(reason)
 
     def release(self, reason: object) -> None:
