@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import noodle
 from noodle.ale import transpile
@@ -236,6 +238,35 @@ def test_the_intent_mapping_covers_the_named_functions_and_compiles() -> None:
         src = intent_source(name, pattern)
         assert src is not None, name
         vm.load(noodle.Source(src.source, name=f"i{i}"))
+
+
+@pytest.fixture(scope="module")
+def list_reductions(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    from noodle.ale.runner import CandidateRunner
+
+    folder = tmp_path_factory.mktemp("candidates")
+    vm = noodle.VM()
+    out = {}
+    for i, name in enumerate(("numpy.sum", "numpy.mean")):
+        src = intent_source(name, "list<float>")
+        assert src is not None
+        out[name] = CandidateRunner(vm, 900 + i, src.source, src.entry, src.params, folder)
+    return out
+
+
+list_floats = st.floats(-1e6, 1e6) | st.sampled_from([-0.0, 0.0, 1e16, -1e16, 0.1, 1e-300])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(xs=st.lists(list_floats, max_size=20) | st.lists(list_floats, min_size=20, max_size=300))
+def test_numpy_sum_and_mean_of_a_list_are_replaced_to_the_bit(list_reductions: dict, xs: list) -> None:
+    # the mapping follows NumPy's pairwise summation (short lists) and its array sum (long ones):
+    # not close, equal, -0.0 and cancellation included
+    for name, fn in (("numpy.sum", np.sum), ("numpy.mean", np.mean)):
+        if name == "numpy.mean" and not xs:
+            continue  # NumPy warns and gives nan; compared in validation, not here
+        want = np.float64(fn(xs)).tobytes()
+        assert np.float64(list_reductions[name].serve(fn, (xs,), None)).tobytes() == want, (name, xs)
 
 
 def test_the_registry_refuses_moves_the_state_machine_forbids(tmp_path: Path) -> None:
