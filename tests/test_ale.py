@@ -158,6 +158,35 @@ def test_a_canary_that_starts_to_disagree_is_rolled_back_with_an_audit_entry(pro
     server.close()
 
 
+def test_a_canary_that_raises_where_the_original_does_not_or_runs_slower_is_rolled_back(project) -> None:
+    root, lib, table = project
+    run_program(root, lib)
+    evolve(db_of(root), sandbox_vm, plain_vm, FAST)
+    with Registry(db_of(root)) as reg:
+        by_name = {c.name: c for c in reg.candidates()}
+    steps, scaled = by_name["alelib.steps"], by_name["alelib.scaled"]
+    assert steps.state == "canary" and scaled.state == "canary", (steps.reason, scaled.reason)
+    server = install(db_of(root), plain_vm, table)
+    # 3n + 1 leaves 64 bits on the way: Python's ints grow, the translation's raise OverflowError
+    big = 2**62 + 1
+    site = sites.CallSite("main.nd:5")
+    for _ in range(2):
+        assert sites.call(site, lib.steps, (big,)) == lib.steps(big)  # the original's result, always
+    # the original becomes a closed form, the translation still loops: equal results, far slower
+    exec("def scaled(x, k):\n    return x * k * FACTOR\n", lib.__dict__)  # noqa: S102
+    site = sites.CallSite("main.nd:6")
+    for _ in range(2 * 40):
+        assert sites.call(site, lib.scaled, (1.5, 200_000)) == 600_000.0
+    with Registry(db_of(root)) as reg:
+        for cid, why in ((steps.id, "the candidate raised OverflowError"), (scaled.id, "measured slowdown")):
+            c = reg.get(cid)
+            assert c.state == "rolled_back" and why in c.reason, c.reason
+            last = reg.audit(cid)[-1]
+            assert last.to_state == "rolled_back" and last.actor.startswith("canary") and why in last.reason
+    assert not any(r.candidate_id in (steps.id, scaled.id) for rs in table.by_name.values() for r in rs)
+    server.close()
+
+
 def test_a_wrong_translation_is_never_promoted(project, monkeypatch: pytest.MonkeyPatch) -> None:
     root, lib, table = project
     run_program(root, lib)

@@ -118,47 +118,49 @@ def from_py(value: Any, ty: Type, what: str = "a Python value") -> Any:
     if ty is PY or isinstance(ty, UnknownT):
         return value
     t = type(value)
-    if type(ty) is Prim and t is _EXACT.get(ty.name) and (t is not int or INT_MIN <= value <= INT_MAX):
-        return value  # the common case first: a Python scalar of the very type asked for
-    if ty == INT:
-        if t is int and INT_MIN <= value <= INT_MAX:
-            return value
-        if _numpy_kind(value) in ("i", "u"):
-            return from_py(int(value), ty, what)
-        if t is int:
-            raise ErrorValue("OverflowError", f"{what}: {value} does not fit in a 64-bit int")
-        raise mismatch(value, ty, what)
-    if ty == FLOAT:
-        if t is float:
-            return value
-        if t is int or _numpy_kind(value) in ("f", "i", "u"):
-            try:
-                return float(value)
-            except OverflowError:
-                raise ErrorValue("OverflowError", f"{what}: {value} is too large for a float") from None
-        raise mismatch(value, ty, what)
-    if ty == BOOL:
-        if t is bool:
-            return value
-        if _numpy_kind(value) == "b":
-            return bool(value)
-        raise mismatch(value, ty, what)
-    if ty == STR:
-        if isinstance(value, str):
-            return str(value)
-        raise mismatch(value, ty, what)
-    if ty == NONE:
-        if value is None:
-            return None
-        raise mismatch(value, ty, what)
-    if ty == F32 or ty == I32:
-        from noodle.vm.convert import ValueMismatch, to_noodle
+    if type(ty) is Prim:  # the scalars first, without comparing the type against every other kind
+        if t is _EXACT.get(ty.name) and (t is not int or INT_MIN <= value <= INT_MAX):
+            return value  # the common case: a Python scalar of the very type asked for
+        if ty == INT:
+            if t is int and INT_MIN <= value <= INT_MAX:
+                return value
+            if _numpy_kind(value) in ("i", "u"):
+                return from_py(int(value), ty, what)
+            if t is int:
+                raise ErrorValue("OverflowError", f"{what}: {value} does not fit in a 64-bit int")
+            raise mismatch(value, ty, what)
+        if ty == FLOAT:
+            if t is float:
+                return value
+            if t is int or _numpy_kind(value) in ("f", "i", "u"):
+                try:
+                    return float(value)
+                except OverflowError:
+                    raise ErrorValue("OverflowError", f"{what}: {value} is too large for a float") from None
+            raise mismatch(value, ty, what)
+        if ty == BOOL:
+            if t is bool:
+                return value
+            if _numpy_kind(value) == "b":
+                return bool(value)
+            raise mismatch(value, ty, what)
+        if ty == STR:
+            if isinstance(value, str):
+                return str(value)
+            raise mismatch(value, ty, what)
+        if ty == NONE:
+            if value is None:
+                return None
+            raise mismatch(value, ty, what)
+        if ty == F32 or ty == I32:
+            from noodle.vm.convert import ValueMismatch, to_noodle
 
-        plain = value.item() if _numpy_kind(value) else value
-        try:
-            return to_noodle(plain, ty, what)
-        except ValueMismatch:
-            raise mismatch(value, ty, what) from None
+            plain = value.item() if _numpy_kind(value) else value
+            try:
+                return to_noodle(plain, ty, what)
+            except ValueMismatch:
+                raise mismatch(value, ty, what) from None
+        raise mismatch(value, ty, what)
     if isinstance(ty, ListT):
         if t is not list:
             raise mismatch(value, ty, what)
