@@ -52,13 +52,14 @@ def _body(name: str, types: list[str]) -> tuple[str, str, str] | None:
         return None
     if name in ("numpy.sum", "numpy.mean") and types == ["List<float>"]:
         # NumPy converts the list to an array on every call, behind a few microseconds of Python
-        # dispatch; the sum it then takes is its pairwise summation, which `ale_list_sum` follows
-        # step by step for short lists (the same result to the bit) and leaves to the array sum for
-        # long ones (a list's conversion then costs what NumPy's does)
+        # dispatch; the sum it then takes is its pairwise summation, which `ale_pairwise` follows
+        # step by step for short lists (the same result to the bit); long ones go to the array
+        # sum (a list's conversion then costs what NumPy's does)
         if short == "sum":
-            return "return ale_list_sum(a0)", "float", "sum"
-        return ("if len(a0) == 0 { return math.nan }\n    return ale_list_sum(a0) / float(len(a0))",
-                "float", "mean")
+            return ("if len(a0) > 32 { return sum(array(a0)) }\n    return 0.0 + ale_pairwise(a0, 0, len(a0))",
+                    "float", "sum")
+        return ("if len(a0) == 0 { return math.nan }\n    if len(a0) > 32 { return mean(array(a0)) }\n"
+                "    return (0.0 + ale_pairwise(a0, 0, len(a0))) / float(len(a0))", "float", "mean")
     if name in ("numpy.sum", "numpy.mean") and n == 1 and arrays[0]:
         elem, nd = arrays[0]
         if elem not in ("float", "int"):
@@ -107,13 +108,6 @@ def _body(name: str, types: list[str]) -> tuple[str, str, str] | None:
 #: and the rest added one by one; above, the two halves (the first a multiple of 8 long) summed
 #: apart.  `add.reduce` starts from its identity, hence the `0.0 +` at the call.
 PAIRWISE = """
-fn ale_list_sum(a: List<float>) -> float {
-    if len(a) > 32 {
-        return sum(array(a))
-    }
-    return 0.0 + ale_pairwise(a, 0, len(a))
-}
-
 fn ale_pairwise(a: List<float>, lo: int, n: int) -> float {
     if n < 8 {
         var res = 0.0
@@ -177,6 +171,6 @@ def intent_source(name: str, pattern: str) -> IntentSource | None:
     params = ", ".join(f"a{i}: {t}" for i, t in enumerate(types))
     source = (f"// intent mapping for {name}({pattern}): {intent}\nimport math\n\n"
               f"fn {entry}({params}) -> {result} {{\n    {body}\n}}\n")
-    if "ale_list_sum(" in body:
+    if "ale_pairwise(" in body:
         source += PAIRWISE
     return IntentSource(source, entry, types, result, intent)
