@@ -261,6 +261,7 @@ class ConstDecl:
     type: TypeExpr | None
     value: "Expr"
     span: Span
+    name_span: Span = NO_SPAN
 
 
 @dataclass(slots=True)
@@ -399,6 +400,7 @@ class StructDecl:
     fields: list[Field]
     methods: list[FnDecl]
     span: Span
+    name_span: Span = NO_SPAN
 
 
 @dataclass(slots=True)

@@ -442,16 +442,9 @@ def _noodlec_cli() -> None:
             module_ir = decode_module(compiled.module.ir)
             if explain:
                 p = plan(module_ir)
-                for f in module_ir.functions:
-                    if f.kind != "fn" or f.name.startswith(("__loop_", "__chunk_")):
-                        continue  # an outlined loop (or a chunk of a split one) is explained with the loops below
-                    what = f"fn {f.name}"
-                    if f.name in p.native:
-                        where = "native (llvm)" if available() else "VM (llvmlite is not installed)"
-                        click.echo(f"{file}:{f.line}: {what}: {where}")
-                    else:
-                        click.echo(f"{file}:{f.line}: {what}: VM — {p.reasons.get(f.name, '')}")
-                from noodle.ir.explain import explain_loops
+                from noodle.ir.explain import explain_functions, explain_loops
+                for line, text in explain_functions(module_ir, p, available()):
+                    click.echo(f"{file}:{line}: {text}")
                 for line, text in explain_loops(module_ir, p):
                     click.echo(f"{file}:{line}: {text}")
                 from noodle.backends.opencl.selection import offered
