@@ -247,7 +247,7 @@ class _Builder:
 
     def try_stmt(self, c: list) -> ast.Try:
         name = str(c[3]) if len(c) == 5 else None
-        return ast.Try(c[1], name, c[-1], _span(c[0], c[-1]))
+        return ast.Try(c[1], name, c[-1], _span(c[0], c[-1]), _span(c[3], c[3]) if name is not None else ast.NO_SPAN)
 
     def assert_stmt(self, c: list) -> ast.Assert:
         return ast.Assert(c[1], c[3] if len(c) > 3 else None, _span(c[0], c[-1]))

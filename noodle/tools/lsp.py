@@ -94,6 +94,15 @@ def answering(default: Any) -> Callable[[_F], _F]:
     return wrap
 
 
+class _RefusalsAreNotErrors(logging.Filter):
+    """pygls logs every error response with a traceback; a refusal meant for the user (a rename
+    that would clash) is an answer, not a fault of the server."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        e = record.exc_info[1] if record.exc_info else None
+        return not (isinstance(e, JsonRpcException) and e.code == lsp.LSPErrorCodes.RequestFailed)
+
+
 class NoodleServer(LanguageServer):
     """The language server: pygls plus the debounced compile of each open document."""
 
@@ -145,6 +154,7 @@ class NoodleServer(LanguageServer):
 def make_server() -> NoodleServer:
     from noodle.tools import lsp_explain, lsp_hover, lsp_tokens
 
+    logging.getLogger("pygls.protocol.json_rpc").addFilter(_RefusalsAreNotErrors())
     server = NoodleServer()
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_OPEN)
@@ -246,9 +256,10 @@ def make_server() -> NoodleServer:
             for key, d in declarations(text, str(path)).items():
                 if query in key.lower():
                     owner = key.rpartition(".")[0]
-                    out.append(lsp.SymbolInformation(key.rpartition(".")[2], _SYMBOL_KINDS[d.kind],
-                                                      lsp.Location(ls.uri_for(str(path)), _range(d.span)),
-                                                      container_name=owner or path.stem))
+                    out.append(lsp.SymbolInformation(
+                        name=key.rpartition(".")[2], kind=_SYMBOL_KINDS[d.kind],
+                        location=lsp.Location(ls.uri_for(str(path)), _range(d.span)),
+                        container_name=owner or path.stem))
         return out
 
     @server.feature(lsp.TEXT_DOCUMENT_SIGNATURE_HELP, lsp.SignatureHelpOptions(trigger_characters=["(", ","],

@@ -18,6 +18,7 @@ from noodle.errors import CompileError
 #: an inlay hint's label is cut to this many characters (the lens and the tooltip have it all)
 HINT_WIDTH = 64
 _PREFIX = re.compile(r"^(?:[\w ]+ in [\w.]+|fn [\w.]+): ")
+_LINE = re.compile(r"^line \d+: ")
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,19 +30,17 @@ class Explanation:
 
     @property
     def summary(self) -> str:
-        """The sentence in a few words: what was recognised, and what runs it."""
-        rest = _PREFIX.sub("", self.text, count=1)
-        if " recognised — " in rest:
-            what, how = rest.split(" recognised — ", 1)
-            short = f"{what} → {_first_variant(how)}"
-        elif rest.startswith("VM — "):
-            short = "VM: " + rest[len("VM — "):]
-        elif " — " in rest:
-            what, how = rest.rsplit(" — ", 1)
-            what = what.split(":")[0]
-            short = f"{what} → {_first_variant(how)}"
+        """The sentence in a few words: what was recognised, and what runs it (or why the VM does)."""
+        parts = _PREFIX.sub("", self.text, count=1).split(" — ")
+        if parts[0] == "VM" and len(parts) > 1:  # a function: why it is not native code
+            short = "VM: " + _LINE.sub("", parts[1])
+        elif len(parts) == 1:
+            short = _first_variant(parts[0])
         else:
-            short = _first_variant(rest)
+            what = parts[0].removesuffix(" recognised").split(":")[0]
+            how = ("VM: " + _LINE.sub("", parts[2]) if parts[1] == "VM" and len(parts) > 2
+                   else _first_variant(parts[1]))
+            short = f"{what} → {how}"
         return short if len(short) <= HINT_WIDTH else short[:HINT_WIDTH - 1] + "…"
 
 

@@ -39,8 +39,11 @@ def semantic_tokens(source: str, occurrences: list[Occurrence], file: str) -> li
     def add(line: int, col: int, length: int, kind: str, modifiers: int = 0) -> None:
         found.append((line - 1, col - 1, length, TOKEN_TYPES.index(kind), modifiers))
 
+    from noodle.stdlib.signatures import PRELUDE, SPECIAL_PRELUDE
+
+    builtins = set(PRELUDE) | set(SPECIAL_PRELUDE) | {"print", "eprint", "str"}
     prev = ""
-    for tok in tokens:
+    for i, tok in enumerate(tokens):
         kind = tok.kind
         length = tok.end - tok.pos
         if kind == "NAME":
@@ -49,6 +52,8 @@ def semantic_tokens(source: str, occurrences: list[Occurrence], file: str) -> li
                 add(tok.line, tok.col, length, _KIND_TYPE.get(o.kind, "variable"), 1 if o.definition else 0)
             elif tok.text in BUILTIN_TYPES:
                 add(tok.line, tok.col, length, "type", 4)
+            elif tok.text in builtins and i + 1 < len(tokens) and tokens[i + 1].kind == "(" and prev != ".":
+                add(tok.line, tok.col, length, "function", 4)  # a built-in the program does not shadow
             elif prev == "fn":
                 add(tok.line, tok.col, length, "function", 1)
             elif prev == "struct":
