@@ -331,7 +331,7 @@ class Try:
     catch_name: str | None  # `catch e { }`; None for a bare `catch { }`
     handler: Block
     span: Span
-    catch_span: Span = NO_SPAN  # the name after `catch`
+    name_span: Span = NO_SPAN  # the name after `catch`
 
 
 @dataclass(slots=True)

@@ -403,8 +403,8 @@ class StatementRules:
         ctx.scopes.append({})
         slot = -1
         if s.catch_name is not None:
-            slot = ctx.declare(s.catch_name, ERROR, False, s.catch_span).slot
-            self.record_local(s.catch_name, s.catch_span, ERROR)
+            slot = ctx.declare(s.catch_name, ERROR, False, s.name_span).slot
+            self.record_local(s.catch_name, s.name_span, ERROR)
         handler = self.block_stmts(s.handler, new_scope=False)
         ctx.scopes.pop()
         return [ir.TryCatch(body=body, slot=slot, handler=handler, **self.pos(s.span))]
