@@ -223,10 +223,12 @@ def _noodle_cli() -> None:
     @cli.command()
     @click.argument("files", nargs=-1, required=True)
     @click.option("--check", is_flag=True, help="change nothing; list the files not in canonical layout (exit 1)")
-    def fmt(files: tuple[str, ...], check: bool) -> None:
+    @click.option("--width", type=click.IntRange(min=0), default=None, metavar="N",
+                  help="break lines longer than N columns where they can be broken (default 100; 0: never)")
+    def fmt(files: tuple[str, ...], check: bool, width: int | None) -> None:
         """Rewrite FILES in Noodle's canonical layout (`-`: standard input to standard output)."""
-        from noodle.tools.fmt import format_files
-        sys.exit(format_files(list(files), check))
+        from noodle.tools.fmt import WIDTH, format_files
+        sys.exit(format_files(list(files), check, width=WIDTH if width is None else width or None))
 
     @cli.command()
     def lsp() -> None:
