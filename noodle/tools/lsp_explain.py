@@ -50,13 +50,14 @@ def _first_variant(text: str) -> str:
 
 def explanations(compiled: object) -> list[Explanation]:
     """The `--explain` sentences of a compiled module (noodle.build.driver.Compiled), by line."""
-    from noodle.backends.llvm import available
-    from noodle.backends.llvm.lower import plan
+    from noodle.backends.llvm import available, decide
     from noodle.ir.explain import explain_functions, explain_loops
+    from noodle.ir.native_plan import plan
     from noodle.ir.nodes import decode_module
 
     module_ir = decode_module(compiled.module.ir)  # type: ignore[attr-defined]
-    p = plan(module_ir)
+    # the loader's own decision (as `noodlec --explain`): the plan less what the backend fails to lower
+    p = decide(module_ir).plan if available() else plan(module_ir)
     found = explain_functions(module_ir, p, available()) + explain_loops(module_ir, p)
     seen: set[tuple[int, str]] = set()
     out = []
