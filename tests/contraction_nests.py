@@ -130,8 +130,11 @@ def ger(rng: random.Random, name: str) -> Kernel:
 
 
 def _triangle(rng: random.Random, i: str, j: str) -> tuple[str, str]:
-    """The bounds of (i, j) over one triangle of an n x n matrix, j the inner loop."""
-    return ("n", f"0..{i} + 1") if rng.random() < 0.5 else ("n", f"{i}..n")
+    """The bounds of (i, j) over one triangle of an n x n matrix, j the inner loop: with the
+    diagonal or without it (strict), the outer loop of a strict triangle leaving out its empty row
+    or not (correlation's `for i in 0..n - 1 { for j in i + 1..n`)."""
+    return rng.choice([("n", f"0..{i} + 1"), ("n", f"{i}..n"), ("n", f"0..{i}"), ("1..n", f"0..{i}"),
+                       ("n", f"{i} + 1..n"), ("n - 1", f"{i} + 1..n")])
 
 
 def syrk(rng: random.Random, name: str) -> Kernel:
@@ -150,7 +153,7 @@ def syrk(rng: random.Random, name: str) -> Kernel:
     ni, jb = _triangle(rng, i, j)
     c = f"{C}[{i}, {j}]"
     if rng.random() < 0.5:
-        body = (f"    for {i} in 0..{ni} {{\n" + _loops([(j, jb)], f"{c} *= beta", 2)
+        body = (f"    for {i} in {ni if '..' in ni else '0..' + ni} {{\n" + _loops([(j, jb)], f"{c} *= beta", 2)
                 + _loops([(k, "m"), (j, jb)], f"{c} += {prod}", 2) + "    }\n")
     else:
         body = _loops([(i, ni), (k, "m"), (j, jb)], f"{c} += {prod}")
@@ -209,7 +212,7 @@ def lookalike(rng: random.Random, name: str) -> Kernel:
     """A nest that looks like a product but must be left alone, and the reason it must give."""
     i, j, k = rng.sample(VARS, 3)
     A, B, C = rng.sample(NAMES, 3)
-    kind = rng.choice(["dependence", "subscript", "diagonal", "prefix", "overwrite", "int"])
+    kind = rng.choice(["dependence", "subscript", "diagonal", "prefix", "overwrite", "int", "short"])
     shapes = {A: lambda z: (z["ni"], z["nk"]), B: lambda z: (z["nk"], z["nj"]), C: lambda z: (z["ni"], z["nj"])}
     kinds = {A: "mat", B: "mat", C: "mat"}
     bounds = {i: "ni", j: "nj", k: "nk"}
@@ -232,6 +235,11 @@ def lookalike(rng: random.Random, name: str) -> Kernel:
         bounds = {i: "ni", j: "nj", k: f"0..{j}"}
         shapes[A] = lambda z: (z["ni"], z["nj"])
         shapes[B] = lambda z: (z["nj"], z["nj"])
+    elif kind == "short":  # a triangle with its diagonal whose outer loop stops one row short
+        stmt, why = f"{C}[{i}, {j}] += {A}[{i}, {k}] * {A}[{j}, {k}]", "does not run from 0"
+        order = [i, k, j]
+        bounds = {i: "ni - 1", j: f"{i}..ni", k: "nk"}
+        shapes[C] = lambda z: (z["ni"], z["ni"])
     elif kind == "overwrite":
         stmt, why = f"{C}[{i}, {j}] = {A}[{i}, {k}] * {B}[{k}, {j}]", "does not add to the element it stores"
     else:

@@ -74,7 +74,7 @@ def _error(fn, args: list) -> str:  # type: ignore[no-untyped-def]
     return ""
 
 
-@settings(max_examples=10, deadline=None)
+@settings(max_examples=int(__import__("os").environ.get("NOODLE_EXAMPLES", "10")), deadline=None)
 @given(st.integers(0, 2**32 - 1))
 def test_generated_nests_are_recognised_and_agree_with_their_loops(seed: int) -> None:
     rng = random.Random(seed)
@@ -110,7 +110,7 @@ KERNELS = Path(__file__).resolve().parent / "contraction_kernels.nd"
 EXPECTED = {
     "gesummv": ["dgemv", "dgemv"], "gemver": ["dger", "dger", "dgemv", "dgemv"], "bicg": ["dgemv", "dgemv"],
     "mvt": ["dgemv", "dgemv"], "k2mm": ["dgemm", "dgemm"], "syr2k": ["dsyr2k"], "trmm": ["dtrmm"],
-    "atax": ["dgemv", "dgemv"], "syrk": ["dsyrk"], "trisolv": ["dtrsv"],
+    "atax": ["dgemv", "dgemv"], "syrk": ["dsyrk"], "trisolv": ["dtrsv"], "corr": ["dsyrk"], "strict": ["dsyr2k"],
 }
 
 
@@ -144,6 +144,8 @@ def test_polybench_shaped_kernels_agree_with_their_loops(backend: str) -> None:
         "atax": [(n, m), (m,), (m,), (n,)],
         "syrk": [(), (), (n, n), (n, m)],
         "trisolv": [n, (n, n), (n,), (n,)],
+        "corr": [n, (m, n), (n, n)],  # a strict triangle: the diagonal is the loops' own
+        "strict": [(), (n, n), (n, m), (n, m)],  # the diagonal is kept
     }
     for name, kinds in shapes.items():
         args = [s if isinstance(s, int) else rng.random(s) if s else float(rng.uniform(0.5, 2)) for s in kinds]

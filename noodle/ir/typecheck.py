@@ -55,6 +55,8 @@ _BLAS = {"blas.gemm": (["NT", "NT"], 3, 1, [2, 2], 1), "blas.gemv": (["NT"], 2, 
          "blas.ger": ([], 2, 1, [1, 1], 0), "blas.syrk": (["LU", "NT"], 2, 1, [2], 1),
          "blas.syr2k": (["LU", "NT"], 2, 1, [2, 2], 1), "blas.trmm": (["LR", "LU", "NT", "NU"], 2, 1, [2], 0),
          "blas.trsv": (["LU", "NT", "NU"], 1, 0, [2], 0)}
+#: a last flag a routine may take beyond those: `S` for a strict triangle (the diagonal kept)
+_BLAS_OPTIONAL = {"blas.syrk": "S", "blas.syr2k": "S"}
 _COMPARISONS = {"cmp.eq", "cmp.ne", "cmp.lt", "cmp.le", "cmp.gt", "cmp.ge"}
 
 
@@ -381,6 +383,9 @@ class _Checker:
         if shape is None:
             raise self.fail(e, f"calling `{name}` cannot run natively")
         flags, sizes, alpha, arrays, beta = shape
+        if isinstance(e.args[0], ir.Const) and isinstance(e.args[0].value, str) \
+                and len(e.args[0].value) == len(flags) + 1 and name in _BLAS_OPTIONAL:
+            flags = flags + [_BLAS_OPTIONAL[name]]
         if len(e.args) != 1 + sizes + alpha + len(arrays) + beta + 1 or not isinstance(e.args[0], ir.Const) \
                 or not isinstance(e.args[0].value, str) or len(e.args[0].value) != len(flags) \
                 or any(c not in allowed for c, allowed in zip(e.args[0].value, flags)):

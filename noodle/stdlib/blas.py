@@ -76,16 +76,20 @@ def _ger(_flags: str, m: int, n: int, alpha: float, x: Any, y: Any, a: Any) -> N
     a[:m, :n] += alpha * np().outer(x[:m], y[:n])
 
 
-def _triangle(c: Any, n: int, uplo: str) -> Any:
-    return np().tril_indices(n) if uplo == "L" else np().triu_indices(n)
+def _triangle(c: Any, n: int, flags: str) -> Any:
+    """The elements of the triangle flags[0] names (`L` lower, `U` upper), without the diagonal
+    when flags[2:] is `S` (strict)."""
+    off = 1 if flags[2:] == "S" else 0
+    return np().tril_indices(n, -off) if flags[0] == "L" else np().triu_indices(n, off)
 
 
 @native("blas.syrk", 7)
 def _syrk(flags: str, n: int, k: int, alpha: float, a: Any, beta: float, c: Any) -> None:
-    """One triangle of c[:n, :n] = alpha * op(a) @ op(a).T + beta * c."""
+    """One triangle of c[:n, :n] = alpha * op(a) @ op(a).T + beta * c (flags: triangle, transpose,
+    `S` for the triangle without its diagonal)."""
     n, k = _sizes(n, k)
     opa = _op(a, flags[1], n, k)
-    part = _triangle(c, n, flags[0])
+    part = _triangle(c, n, flags)
     view = c[:n, :n]
     view[part] = (alpha * (opa @ opa.T))[part] + (0.0 if beta == 0.0 else beta * view[part])
 
@@ -95,7 +99,7 @@ def _syr2k(flags: str, n: int, k: int, alpha: float, a: Any, b: Any, beta: float
     """One triangle of c[:n, :n] = alpha * (op(a) @ op(b).T + op(b) @ op(a).T) + beta * c."""
     n, k = _sizes(n, k)
     opa, opb = _op(a, flags[1], n, k), _op(b, flags[1], n, k)
-    part = _triangle(c, n, flags[0])
+    part = _triangle(c, n, flags)
     view = c[:n, :n]
     view[part] = (alpha * (opa @ opb.T + opb @ opa.T))[part] + (0.0 if beta == 0.0 else beta * view[part])
 

@@ -241,7 +241,7 @@ def lower_call(lw: Any, e: Any) -> L.Value:
                 data(x), inc(x), data(a), lead(a)]
         name = "dger"
     elif routine in ("syrk", "syr2k"):
-        uplo, trans = flags
+        uplo, trans = flags[:2]
         head = [args.char("U" if uplo == "L" else "L"), args.char("T" if trans == "N" else "N")]
         if routine == "syrk":
             _, n, k, alpha, a, beta, c = e.args
@@ -268,8 +268,46 @@ def lower_call(lw: Any, e: Any) -> L.Value:
         name = "dtrsv"
     else:  # pragma: no cover - the recognisers make only the routines above
         raise ValueError(f"no BLAS routine {e.name}")
-    b.call(_declare(lw.m, name), call)
+    if routine in ("syrk", "syr2k") and flags[2:] == "S":
+        _keeping_diagonal(lw, e.args[-1].slot, _size(lw, e.args[1]), lambda: b.call(_declare(lw.m, name), call))
+    else:
+        b.call(_declare(lw.m, name), call)
     return L.Constant(I1, 0)
+
+
+def _keeping_diagonal(lw: Any, slot: int, n: L.Value, compute: Any) -> None:
+    """`compute()` with the first n diagonal elements of array `slot` kept: a strict triangle is
+    BLAS's triangle without the diagonal, which is saved to (calloc'd) memory before and put back
+    after."""
+    from noodle.backends.llvm.local_arrays import _libc
+
+    b = lw.b
+    data, _, strides = lw.arrays[slot]
+    step = b.add(strides[0], strides[1])
+    zero, one = L.Constant(I64, 0), L.Constant(I64, 1)
+    calloc, free = _libc(lw)
+    raw = b.call(calloc, [b.select(b.icmp_signed("==", n, zero), one, n), L.Constant(I64, 8)])
+    lw.fail_if(b.icmp_unsigned("==", b.ptrtoint(raw, I64), zero), "MemoryError")
+    saved = b.bitcast(raw, PF)
+
+    def each(name: str, move: Any) -> None:
+        before = b.block
+        head, body, done = lw.new_block(name), lw.new_block(name + "body"), lw.new_block(name + "done")
+        b.branch(head)
+        b.position_at_end(head)
+        k = b.phi(I64)
+        k.add_incoming(zero, before)
+        b.cbranch(b.icmp_signed("<", k, n), body, done)
+        b.position_at_end(body)
+        move(b.gep(data, [b.mul(k, step)]), b.gep(saved, [k]))
+        k.add_incoming(b.add(k, one), b.block)
+        b.branch(head)
+        b.position_at_end(done)
+
+    each("keepdiag", lambda element, slot_: b.store(b.load(element), slot_))
+    compute()
+    each("putdiag", lambda element, slot_: b.store(b.load(slot_), element))
+    b.call(free, [raw])
 
 
 def lower_diagonal_nonzero(lw: Any, e: Any) -> L.Value:

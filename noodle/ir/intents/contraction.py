@@ -635,11 +635,14 @@ def _extent(loops: list[affine.Loop], v: int, names: list[str], line: int) -> ir
     return lp.node.stop
 
 
-def _pure(e: ir.Expr) -> bool:
-    """Safe to compute twice and cannot fail: locals, constants, lengths, shapes, unchecked + and -."""
+def _pure(e: ir.Expr, first: bool = False) -> bool:
+    """Safe to compute twice and cannot fail: locals, constants, lengths, shapes, unchecked + and -.
+    With `first` (the bound of the nest's outermost loop, the first thing the nest computes), a
+    checked + - * too: the guard computing it first fails where the loops would have failed."""
     for n in walk(e):
         if isinstance(n, ir.Binary):
-            if not (n.op in ("int.add", "int.sub") and n.skip == 3):
+            if not (n.op in ("int.add", "int.sub") and n.skip == 3) \
+                    and not (first and n.op in ("int.add", "int.sub", "int.mul")):
                 return False
         elif isinstance(n, ir.Index):
             if not (isinstance(n.obj, ir.CallBuiltin) and n.obj.name == "array.shape"):
@@ -652,22 +655,46 @@ def _pure(e: ir.Expr) -> bool:
     return True
 
 
-def _triangle(loops: list[affine.Loop], r: int, c: int) -> "str | None":
-    """'lower' when the loops over r and c cover c <= r (one of them running over 0..n), 'upper'
-    for c >= r, None when neither (a rectangle, or something else)."""
+@dataclass
+class Triangle:
+    """The triangle of an n x n result the loops over (row, column) cover: `lower` (column <= row) or
+    upper, `strict` without the diagonal, and n (a loop bound the nest does not change)."""
+
+    kind: str
+    strict: bool
+    size: ir.Expr
+
+    @property
+    def text(self) -> str:
+        return f"{'strictly ' if self.strict else ''}{self.kind} triangle"
+
+
+def _triangle(loops: list[affine.Loop], r: int, c: int) -> "Triangle | None":
+    """The triangle the loops over r and c cover — one of them running over 0..n, the other from 0
+    to it (plus one) or from it (plus one) to n — or None when neither (a rectangle, or something
+    else).  A strict triangle's outer loop may stop one short (`for i in 0..n - 1 { for j in i + 1..n`)
+    or start one late (`for i in 1..n { for j in 0..i`): the row it leaves out is empty."""
     by = {lp.slot: lp for lp in loops}
-    lr, lc = by[r], by[c]
-    vr, vc = Affine.of({("v", r): 1}), Affine.of({("v", c): 1})
-    if lr.lower == Affine(0) and lr.upper.symbolic():
-        if lc.lower == Affine(0) and lc.upper == vr + Affine(1):
-            return "lower"
-        if lc.lower == vr and lc.upper == lr.upper:
-            return "upper"
-    if lc.lower == Affine(0) and lc.upper.symbolic():
-        if lr.lower == vc and lr.upper == lc.upper:
-            return "lower"
-        if lr.lower == Affine(0) and lr.upper == vc + Affine(1):
-            return "upper"
+    for x, y in ((r, c), (c, r)):  # x: the loop with bounds the nest does not change
+        lx, ly = by[x], by[y]
+        if not (lx.lower.symbolic() and lx.upper.symbolic()):
+            continue
+        vx = Affine.of({("v", x): 1})
+        one = Affine(1)
+        below: "bool | None" = None  # y below x (True) or above it, and strictly or not
+        if ly.lower == Affine(0) and ly.upper == vx + one and lx.lower == Affine(0):
+            below, strict, n = True, False, lx
+        elif ly.lower == Affine(0) and ly.upper == vx and lx.lower in (Affine(0), one):
+            below, strict, n = True, True, lx
+        elif ly.lower == vx and ly.upper == lx.upper and lx.lower == Affine(0):
+            below, strict, n = False, False, ly
+        elif ly.lower == vx + one and ly.upper in (lx.upper, lx.upper + one) and lx.lower == Affine(0):
+            below, strict, n = False, True, ly
+        if below is None or not _pure(n.node.stop, n.depth == 0):
+            continue
+        # y below x: column below row (lower) when y is the column
+        lower = below if y == c else not below
+        return Triangle("lower" if lower else "upper", strict, n.node.stop)
     return None
 
 
@@ -725,21 +752,21 @@ def _routine(call: Call, names: list[str], pos: dict[str, int]) -> Routine:
                               "not one of an array with itself (syrk) or a symmetric pair (syr2k)", line)
             trans = pairs[0][2]
             kk = ext(k)
-            size = ext(i) if _rect_var(loops, i) else ext(j)
-            uplo = "L" if tri == "lower" else "U"
+            size = tri.size
+            flags = ("L" if tri.kind == "lower" else "U") + trans + ("S" if tri.strict else "")
             a = pairs[0][0]
             fits = _fits([(a, trans, (i, k)), (a, trans, (j, k))]
                          + ([(pairs[0][1], pairs[0][3], (k, j)), (pairs[0][1], pairs[0][3], (k, i))]
-                            if rank == 2 else []) + [(out, "N", (i, j))], loops, n, line, square=(i, j))
+                            if rank == 2 else []) + [(out, "N", (i, j))], loops, n, line, square=(i, j, size))
             if rank == 1:
-                return Routine("blas.syrk", uplo + trans, [size, kk], (alpha * coefs[0]).build(pos), [a.local],
+                return Routine("blas.syrk", flags, [size, kk], (alpha * coefs[0]).build(pos), [a.local],
                                call.beta.build(pos), fits,
-                               f"dsyrk ({tri} triangle): {dims(out)} = {_times(alpha * coefs[0], n)}"
+                               f"dsyrk ({tri.text}): {dims(out)} = {_times(alpha * coefs[0], n)}"
                                f"{dims(a)} * {dims(pairs[0][1])}{_plus(call.beta, dims(out), n)}")
             b = pairs[0][1]
-            return Routine("blas.syr2k", uplo + trans, [size, kk], (alpha * coefs[0]).build(pos), [a.local, b.local],
+            return Routine("blas.syr2k", flags, [size, kk], (alpha * coefs[0]).build(pos), [a.local, b.local],
                            call.beta.build(pos), fits,
-                           f"dsyr2k ({tri} triangle): {dims(out)} = {_times(alpha * coefs[0], n)}"
+                           f"dsyr2k ({tri.text}): {dims(out)} = {_times(alpha * coefs[0], n)}"
                            f"({dims(a)} * {dims(b)} + {dims(pairs[1][0])} * {dims(pairs[1][1])})"
                            f"{_plus(call.beta, dims(out), n)}")
         if not sums and len(terms) == 1 and len(terms[0].operands) == 2 \
@@ -793,7 +820,7 @@ def _hull(loops: list[affine.Loop], v: int, depth: int = 0) -> "ir.Expr | None":
         if ulp is None or _hull(loops, u, depth + 1) is None:
             return None
     if hi.symbolic():
-        return lp.node.stop if _pure(lp.node.stop) else None
+        return lp.node.stop if _pure(lp.node.stop, lp.depth == 0) else None
     outer = hi.loop_vars()
     if len(outer) != 1 or hi.const > 1 or len(hi.coeffs) != 1 or hi.coeffs[0][1] != 1:
         return None
@@ -829,18 +856,18 @@ def _symmetric(pairs: list, coefs: list[Scalar]) -> "int | None":
 
 
 def _fits(uses: list, loops: list[affine.Loop], names: list[str], line: int,
-          square: "tuple[int, int] | None" = None) -> list[tuple[int, int, ir.Expr]]:
+          square: "tuple[int, int, ir.Expr] | None" = None) -> list[tuple[int, int, ir.Expr]]:
     """(array slot, dimension, extent) for each dimension each operand is indexed in: the extent of
-    the loop variable it is indexed by must fit the array."""
+    the loop variable it is indexed by must fit the array (for the row and column of a triangle,
+    `square`, the size of the square the routine reads and writes)."""
     out = []
     for op, _, _ in uses:
         for d, v in enumerate(op.vars):
             lp = next(x for x in loops if x.slot == v)
-            if _rect_var(loops, v):
+            if square is not None and v in square[:2]:
+                out.append((op.slot, d, square[2]))
+            elif _rect_var(loops, v):
                 out.append((op.slot, d, lp.node.stop))
-            elif square is not None and v in square:
-                other = square[0] if v == square[1] else square[1]
-                out.append((op.slot, d, next(x for x in loops if x.slot == other).node.stop))
             elif square is None and (hull := _hull(loops, v)) is not None:
                 out.append((op.slot, d, hull))  # loops run as written over a triangle inside 0..hull
             else:
