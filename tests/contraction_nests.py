@@ -29,6 +29,7 @@ class Kernel:
 
     def source(self, reference: bool = False) -> str:
         types = {"float": "float", "int": "int", "mat": "Array<float, 2>", "vec": "Array<float, 1>",
+                 "ten3": "Array<float, 3>",
                  "imat": "Array<int, 2>"}
         params = ", ".join(f"{n}: {types[k]}" for n, k in self.params)
         name = self.name + ("_ref" if reference else "")
@@ -208,6 +209,56 @@ def trsv(rng: random.Random, name: str) -> Kernel:
     return Kernel(name, params, body, shapes, True, sizes=["n"], diagonal=divide)
 
 
+def batched(rng: random.Random, name: str) -> Kernel:
+    """doitgen: every row of an array (over one or two batch loops) times a matrix, through a
+    temporary vector, copied back into the row or into another array — or a look-alike: the
+    temporary carried from one batch to the next, a batch loop not from 0, a row read elsewhere."""
+    depth = rng.choice([1, 2])
+    vs = rng.sample(VARS, depth + 2)
+    batch, p, s = vs[:depth], vs[depth], vs[depth + 1]
+    X, M, T, Y = rng.sample(NAMES, 4)
+    same = rng.random() < 0.5
+    if same:
+        Y = X
+    t = rng.choice("NT")
+    m = f"{M}[{s}, {p}]" if t == "N" else f"{M}[{p}, {s}]"
+    bvars = ", ".join(batch)
+    kind = rng.choice(["fill", "scalar", "fill", "scalar", "carry", "offset", "shifted"])
+    prod = _product(rng, [f"{X}[{bvars}, {s}]", m], _alpha(rng))
+    ns = "np" if same else "ns"
+    if kind in ("fill", "offset", "shifted"):
+        compute = (f"for {p} in 0..np {{\n    {T}[{p}] = 0.0\n    for {s} in 0..{ns} {{ {T}[{p}] += {prod} }}\n}}")
+    elif kind == "scalar":
+        compute = (f"for {p} in 0..np {{\n    var tot = 0.0\n    for {s} in 0..{ns} {{ tot += {prod} }}\n"
+                   f"    {T}[{p}] = tot\n}}")
+    else:  # the sums start from what the previous batch left
+        compute = f"for {p} in 0..np {{\n    for {s} in 0..{ns} {{ {T}[{p}] += {prod} }}\n}}"
+    back = f"{T}[{p}]" if kind != "shifted" else f"{T}[{p}] + {X}[0, {', '.join(['0'] * (depth - 1) + [p])}]"
+    store = f"for {p} in 0..np {{ {Y}[{bvars}, {p}] = {back} }}"
+    inner = "    " * (depth + 1)
+    body = "".join(f"{'    ' * (d + 1)}for {v} in {'1..' if kind == 'offset' and d == 0 else '0..'}{b} {{\n"
+                   for d, (v, b) in enumerate(zip(batch, ["nb", "nc"])))
+    body += "".join(inner + line + "\n" for line in (compute + "\n" + store).split("\n"))
+    body += "".join(f"{'    ' * (d + 1)}}}\n" for d in range(depth - 1, -1, -1))
+    kind3 = "ten3" if depth == 2 else "mat"
+    wide = rng.random() < 0.2  # a batch dimension wider than its loop: the rows do not flatten
+    lead = (lambda z: (z["nb"], z["nc"] + wide)) if depth == 2 else (lambda z: (z["nb"],))
+    shapes = {X: lambda z: lead(z) + (z[ns],), T: lambda z: (z["np"],),
+              M: (lambda z: (z[ns], z["np"])) if t == "N" else (lambda z: (z["np"], z[ns]))}
+    params = [("alpha", "float"), (X, kind3), (M, "mat"), (T, "vec"), ("nb", "int"), ("np", "int")]
+    sizes = ["nb", "np"]
+    if not same:
+        shapes[Y] = lambda z: lead(z) + (z["np"],)
+        params += [(Y, kind3), ("ns", "int")]
+        sizes.append("ns")
+    if depth == 2:
+        params.append(("nc", "int"))
+        sizes.append("nc")
+    rng.shuffle(params)
+    why = {"carry": "adds to what", "offset": "does not run from 0", "shifted": ""}.get(kind, "")
+    return Kernel(name, params, body, shapes, kind in ("fill", "scalar"), why=why, sizes=sizes)
+
+
 def lookalike(rng: random.Random, name: str) -> Kernel:
     """A nest that looks like a product but must be left alone, and the reason it must give."""
     i, j, k = rng.sample(VARS, 3)
@@ -252,4 +303,4 @@ def lookalike(rng: random.Random, name: str) -> Kernel:
 
 
 FAMILIES = {"gemm": gemm, "gemv": gemv, "ger": ger, "syrk": syrk, "trmm": trmm, "trsv": trsv,
-            "lookalike": lookalike}
+            "batched": batched, "lookalike": lookalike}

@@ -62,6 +62,20 @@ def _gemm(flags: str, m: int, n: int, k: int, alpha: float, a: Any, b: Any, beta
     _update(c[:m, :n], alpha * (_op(a, flags[0], m, k) @ _op(b, flags[1], k, n)), beta)
 
 
+@native("blas.gemm_rows", 9)
+def _gemm_rows(flags: str, rows: int, n: int, k: int, alpha: float, x: Any, m: Any, y: Any, t: Any) -> None:
+    """A batched product: each row of x (its first `rows` entries of the first dimension, every one of
+    the dimensions between, the first k of the last) times alpha * op(m), into the same row of y
+    (its first n elements); t[:n] = the last row computed."""
+    rows, n, k = _sizes(rows, n, k)
+    lead = tuple(x.shape[1:-1])
+    count = rows * int(np().prod(lead, dtype=np().int64))
+    product = alpha * (x[:rows, ..., :k].reshape(count, k) @ (m[:k, :n] if flags == "N" else m[:n, :k].T))
+    y[:rows, ..., :n] = product.reshape((rows,) + lead + (n,))
+    if count:
+        t[:n] = product[-1]
+
+
 @native("blas.gemv", 8)
 def _gemv(flags: str, m: int, n: int, alpha: float, a: Any, x: Any, beta: float, y: Any) -> None:
     """y[:m] = alpha * op(a) @ x[:n] + beta * y[:m]."""

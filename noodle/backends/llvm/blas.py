@@ -188,18 +188,21 @@ def _size(lw: Any, e: Any) -> L.Value:
 
 
 def _lead(lw: Any, slot: int) -> L.Value:
-    """The leading dimension of a row-major array: its row stride (at least 1, as BLAS asks)."""
+    """The leading dimension of a row-major array: its row stride (at least 1, as BLAS asks; the
+    stride of the next-to-last dimension when the rows of more dimensions are flattened)."""
     _, lengths, strides = lw.arrays[slot]
     if len(strides) == 1:
         return strides[0]
     one = L.Constant(I64, 1)
-    return lw.b.select(lw.b.icmp_signed("<", strides[0], one), one, strides[0])
+    return lw.b.select(lw.b.icmp_signed("<", strides[-2], one), one, strides[-2])
 
 
 def lower_call(lw: Any, e: Any) -> L.Value:
     """A `blas.*` call of a recognised contraction (its guard has held)."""
     b = lw.b
     routine = e.name.split(".", 1)[1]
+    if routine == "gemm_rows":
+        return lower_rows(lw, e)
     flags = e.args[0].value
     args = _Args(lw)
 
@@ -275,39 +278,92 @@ def lower_call(lw: Any, e: Any) -> L.Value:
     return L.Constant(I1, 0)
 
 
+def _loop(lw: Any, n: L.Value, name: str, body: Any) -> None:
+    """`for k in 0..n { body(k) }`: a counted loop (a phi, no stack slot)."""
+    b = lw.b
+    before = b.block
+    head, block, done = lw.new_block(name), lw.new_block(name + "body"), lw.new_block(name + "done")
+    b.branch(head)
+    b.position_at_end(head)
+    k = b.phi(I64)
+    k.add_incoming(L.Constant(I64, 0), before)
+    b.cbranch(b.icmp_signed("<", k, n), block, done)
+    b.position_at_end(block)
+    body(k)
+    k.add_incoming(b.add(k, L.Constant(I64, 1)), b.block)
+    b.branch(head)
+    b.position_at_end(done)
+
+
+def _scratch(lw: Any, count: L.Value) -> L.Value:
+    """`count` doubles of calloc'd memory (a MemoryError when there is none); free with `_release`."""
+    from noodle.backends.llvm.local_arrays import _libc
+
+    b = lw.b
+    zero, one = L.Constant(I64, 0), L.Constant(I64, 1)
+    calloc, _ = _libc(lw)
+    raw = b.call(calloc, [b.select(b.icmp_signed("<=", count, zero), one, count), L.Constant(I64, 8)])
+    lw.fail_if(b.icmp_unsigned("==", b.ptrtoint(raw, I64), zero), "MemoryError")
+    return b.bitcast(raw, PF)
+
+
+def _release(lw: Any, scratch: L.Value) -> None:
+    from noodle.backends.llvm.local_arrays import _libc
+
+    lw.b.call(_libc(lw)[1], [lw.b.bitcast(scratch, L.PointerType(I8))])
+
+
 def _keeping_diagonal(lw: Any, slot: int, n: L.Value, compute: Any) -> None:
     """`compute()` with the first n diagonal elements of array `slot` kept: a strict triangle is
     BLAS's triangle without the diagonal, which is saved to (calloc'd) memory before and put back
     after."""
-    from noodle.backends.llvm.local_arrays import _libc
-
     b = lw.b
     data, _, strides = lw.arrays[slot]
     step = b.add(strides[0], strides[1])
-    zero, one = L.Constant(I64, 0), L.Constant(I64, 1)
-    calloc, free = _libc(lw)
-    raw = b.call(calloc, [b.select(b.icmp_signed("==", n, zero), one, n), L.Constant(I64, 8)])
-    lw.fail_if(b.icmp_unsigned("==", b.ptrtoint(raw, I64), zero), "MemoryError")
-    saved = b.bitcast(raw, PF)
-
-    def each(name: str, move: Any) -> None:
-        before = b.block
-        head, body, done = lw.new_block(name), lw.new_block(name + "body"), lw.new_block(name + "done")
-        b.branch(head)
-        b.position_at_end(head)
-        k = b.phi(I64)
-        k.add_incoming(zero, before)
-        b.cbranch(b.icmp_signed("<", k, n), body, done)
-        b.position_at_end(body)
-        move(b.gep(data, [b.mul(k, step)]), b.gep(saved, [k]))
-        k.add_incoming(b.add(k, one), b.block)
-        b.branch(head)
-        b.position_at_end(done)
-
-    each("keepdiag", lambda element, slot_: b.store(b.load(element), slot_))
+    saved = _scratch(lw, n)
+    _loop(lw, n, "keepdiag", lambda k: b.store(b.load(b.gep(data, [b.mul(k, step)])), b.gep(saved, [k])))
     compute()
-    each("putdiag", lambda element, slot_: b.store(b.load(slot_), element))
-    b.call(free, [raw])
+    _loop(lw, n, "putdiag", lambda k: b.store(b.load(b.gep(saved, [k])), b.gep(data, [b.mul(k, step)])))
+    _release(lw, saved)
+
+
+def lower_rows(lw: Any, e: Any) -> L.Value:
+    """`blas.gemm_rows(flags, rows, n, k, alpha, x, m, y, t)` (noodle.ir.intents.batched): one dgemm
+    of x's flattened rows into scratch memory, T = alpha * X op(M); then each row into y's, and the
+    last into t."""
+    b = lw.b
+    _, first, n, k, alpha, x, m, y, t = e.args
+    flags = e.args[0].value
+    args = _Args(lw)
+    xdata, xlengths, _ = lw.arrays[x.slot]
+    rows = _size(lw, first)
+    for length in xlengths[1:-1]:  # the guard has checked they are y's too, and flatten
+        rows = b.mul(rows, length)
+    width, depth = _size(lw, n), _size(lw, k)
+    _threads(lw, [rows, width, depth])
+    one = L.Constant(I64, 1)
+    temp = _scratch(lw, b.mul(rows, width))
+    # column-major Tᵀ = op(M)ᵀ Xᵀ (see `lower_call`'s gemm)
+    b.call(_declare(lw.m, "dgemm"), [
+        args.char(flags), args.char("N"), args.int(width), args.int(rows), args.int(depth),
+        args.double(lw.expr(alpha)), lw.arrays[m.slot][0], args.int(_lead(lw, m.slot)), xdata,
+        args.int(_lead(lw, x.slot)), args.double(L.Constant(F64, 0.0)), temp,
+        args.int(b.select(b.icmp_signed("<", width, one), one, width))])
+    ydata, ystride = lw.arrays[y.slot][0], _lead(lw, y.slot)
+
+    def row(r: L.Value) -> None:
+        out, src = b.mul(r, ystride), b.mul(r, width)
+        _loop(lw, width, "rowcopy", lambda p: b.store(b.load(b.gep(temp, [b.add(src, p)])),
+                                                       b.gep(ydata, [b.add(out, p)])))
+
+    _loop(lw, rows, "rows", row)
+    tdata, _, tstrides = lw.arrays[t.slot]
+    last = b.mul(b.sub(rows, one), width)
+    count = b.select(b.icmp_signed(">", rows, L.Constant(I64, 0)), width, L.Constant(I64, 0))
+    _loop(lw, count, "lastrow", lambda p: b.store(b.load(b.gep(temp, [b.add(last, p)])),
+                                                   b.gep(tdata, [b.mul(p, tstrides[0])])))
+    _release(lw, temp)
+    return L.Constant(I1, 0)
 
 
 def lower_diagonal_nonzero(lw: Any, e: Any) -> L.Value:
@@ -354,9 +410,15 @@ def lower_fits(lw: Any, e: Any) -> L.Value:
     for data, lengths, strides in arrays:
         for x in list(lengths) + list(strides):
             ok = b.and_(ok, b.icmp_signed("<=", x, limit))
-        if len(lengths) == 2:
-            ok = b.and_(ok, b.icmp_signed("==", strides[1], one))
-            ok = b.and_(ok, b.icmp_signed(">=", strides[0], lengths[1]))
+        if len(lengths) >= 2:
+            ok = b.and_(ok, b.icmp_signed("==", strides[-1], one))
+            ok = b.and_(ok, b.icmp_signed(">=", strides[-2], lengths[-1]))
+            count: L.Value = one  # more dimensions: the rows flatten (each a whole number of the next)
+            for d in range(len(lengths) - 2):
+                ok = b.and_(ok, b.icmp_signed("==", strides[d], b.mul(lengths[d + 1], strides[d + 1])))
+                count = b.mul(count, lengths[d])
+            if len(lengths) > 2:
+                ok = b.and_(ok, b.icmp_signed("<=", b.mul(count, lengths[-2]), limit))
         else:
             ok = b.and_(ok, b.icmp_signed(">=", strides[0], one))
         # the bytes it spans: [first, last] (nothing when a dimension is empty)

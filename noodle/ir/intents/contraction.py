@@ -377,9 +377,11 @@ def _statement(f: ir.Function, nest: affine.Nest, st: affine.Statement, store: i
     return Product(out, products, beta, reads_out, loops, line)
 
 
-def _accumulator_form(f: ir.Function, root: ir.ForRange, names: list[str]) -> "Product | None":
+def _accumulator_form(f: ir.Function, root: ir.ForRange, names: list[str],
+                      home: "ir.ForRange | None" = None) -> "Product | None":
     """`for .. { s = init; for .. { s += terms }; X[..] = post(s) }`: the product, None when the
-    nest is not of that form; raises Refused when it is but is not a contraction."""
+    nest is not of that form; raises Refused when it is but is not a contraction.  (`home`: the nest
+    of the function that `root` is a rewritten copy of.)"""
     outer = affine.perfect_loops(root)
     body = outer[-1].body
     if len(body) != 3 or not isinstance(body[0], ir.LocalSet) or not isinstance(body[1], ir.ForRange):
@@ -396,7 +398,7 @@ def _accumulator_form(f: ir.Function, root: ir.ForRange, names: list[str]) -> "P
     if prune(f.local_types[s]) != FLOAT:
         return None
     if any(isinstance(n, ir.LocalGet) and n.slot == s for st in f.body for n in walk(st)
-           if not _inside(n, root)):
+           if not _inside(n, home or root)):
         raise Refused(f"`{names[s]}` is read after the nest", root.line)
     nest = affine.model(f, root)
     assigned = nest.symbols.assigned
@@ -483,8 +485,9 @@ def recognise(f: ir.Function, root: ir.ForRange) -> Found:
         return str(e)
 
 
-def _pieces(f: ir.Function, root: ir.ForRange, names: list[str]) -> "list[Product | Scale | Loops]":
-    acc = _accumulator_form(f, root, names)
+def _pieces(f: ir.Function, root: ir.ForRange, names: list[str],
+            home: "ir.ForRange | None" = None) -> "list[Product | Scale | Loops]":
+    acc = _accumulator_form(f, root, names, home)
     if acc is not None:
         return [acc]
     nest = affine.model(f, root)
