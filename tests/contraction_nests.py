@@ -26,6 +26,7 @@ class Kernel:
     why: str = ""  # for a nest left alone: a piece of the reason --explain must give
     sizes: list[str] = field(default_factory=list)  # the int parameters that are loop bounds
     diagonal: bool = False  # it divides by a square array's diagonal (keep it away from zero, mostly)
+    reduces: bool = False  # a float sum through a scalar: native code may add it in another order
 
     def source(self, reference: bool = False) -> str:
         types = {"float": "float", "int": "int", "mat": "Array<float, 2>", "vec": "Array<float, 1>",
@@ -259,6 +260,44 @@ def batched(rng: random.Random, name: str) -> Kernel:
     return Kernel(name, params, body, shapes, kind in ("fill", "scalar"), why=why, sizes=sizes)
 
 
+def symm(rng: random.Random, name: str) -> Kernel:
+    """PolyBench's symm, C = beta * C + alpha * sym(A) * B, one triangle of A walked once (an
+    addition to rows already scaled, a sum through a scalar): either side, either triangle, either
+    loop order, any names and scalars — or a look-alike: the additions reaching rows not scaled yet,
+    a coefficient that differs, the diagonal left out."""
+    i, j, k = rng.sample(VARS, 3)
+    A, B, C, T = rng.sample([x for x in NAMES if x not in ("r",)], 4)
+    side, uplo = rng.choice("LR"), rng.choice("LU")
+    kind = rng.choice(["ok", "ok", "ok", "late", "coef", "nodiag"])
+    v, w, size = (i, j, "m") if side == "L" else (j, i, "n")
+    at = (lambda x: f"{C}[{x}, {j}]") if side == "L" else (lambda x: f"{C}[{i}, {x}]")
+    b_at = (lambda x: f"{B}[{x}, {j}]") if side == "L" else (lambda x: f"{B}[{i}, {x}]")
+    a_vk = f"{A}[{v}, {k}]" if uplo == "L" else f"{A}[{k}, {v}]"
+    alpha, beta = rng.choice([("alpha", "beta"), ("1.5", "beta"), ("alpha", "1.2"), ("-2.0", "0.5")])
+    krange = f"0..{v}" if kind != "late" else f"{v} + 1..{size}"
+    add = f"{at(k)} += {_product(rng, [f'{B}[{i}, {j}]', a_vk], alpha)}"
+    acc = f"tsum += {_product(rng, [b_at(k), a_vk], '')}"
+    terms = [f"{_product(rng, [f'{B}[{i}, {j}]', f'{A}[{v}, {v}]'], alpha)}",
+             f"{'0.5 * ' if kind == 'coef' else ''}{alpha} * tsum"]
+    if kind == "nodiag":
+        terms = terms[1:]
+    rng.shuffle(terms)
+    inner = [add, acc]
+    rng.shuffle(inner)
+    order = [(i, "m"), (j, "n")] if rng.random() < 0.5 else [(j, "n"), (i, "m")]
+    body = (f"    for {order[0][0]} in 0..{order[0][1]} {{\n        for {order[1][0]} in 0..{order[1][1]} {{\n"
+            f"            var tsum = 0.0\n            for {k} in {krange} {{\n"
+            + "".join(f"                {x}\n" for x in inner)
+            + f"            }}\n            {C}[{i}, {j}] = {beta} * {C}[{i}, {j}] + {' + '.join(terms)}\n"
+            + "        }\n    }\n")
+    shapes = {A: (lambda z: (z["m"], z["m"])) if side == "L" else (lambda z: (z["n"], z["n"])),
+              B: lambda z: (z["m"], z["n"]), C: lambda z: (z["m"], z["n"])}
+    params = [("alpha", "float"), ("beta", "float"), (A, "mat"), (B, "mat"), (C, "mat"), ("m", "int"), ("n", "int")]
+    rng.shuffle(params)
+    why = {"late": "before line", "coef": "different coefficients", "nodiag": "2 products"}.get(kind, "")
+    return Kernel(name, params, body, shapes, kind == "ok", why=why, sizes=["m", "n"], reduces=True)
+
+
 def lookalike(rng: random.Random, name: str) -> Kernel:
     """A nest that looks like a product but must be left alone, and the reason it must give."""
     i, j, k = rng.sample(VARS, 3)
@@ -303,4 +342,4 @@ def lookalike(rng: random.Random, name: str) -> Kernel:
 
 
 FAMILIES = {"gemm": gemm, "gemv": gemv, "ger": ger, "syrk": syrk, "trmm": trmm, "trsv": trsv,
-            "batched": batched, "lookalike": lookalike}
+            "batched": batched, "symm": symm, "lookalike": lookalike}

@@ -54,7 +54,7 @@ _EFFECTS = ("array.set", "parallel.run")
 _BLAS = {"blas.gemm": (["NT", "NT"], 3, 1, [2, 2], 1), "blas.gemv": (["NT"], 2, 1, [2, 1], 1),
          "blas.ger": ([], 2, 1, [1, 1], 0), "blas.syrk": (["LU", "NT"], 2, 1, [2], 1),
          "blas.syr2k": (["LU", "NT"], 2, 1, [2, 2], 1), "blas.trmm": (["LR", "LU", "NT", "NU"], 2, 1, [2], 0),
-         "blas.trsv": (["LU", "NT", "NU"], 1, 0, [2], 0)}
+         "blas.trsv": (["LU", "NT", "NU"], 1, 0, [2], 0), "blas.symm": (["LR", "LU"], 2, 1, [2, 2], 1)}
 #: a last flag a routine may take beyond those: `S` for a strict triangle (the diagonal kept)
 _BLAS_OPTIONAL = {"blas.syrk": "S", "blas.syr2k": "S"}
 _COMPARISONS = {"cmp.eq", "cmp.ne", "cmp.lt", "cmp.le", "cmp.gt", "cmp.ge"}

@@ -76,6 +76,21 @@ def _gemm_rows(flags: str, rows: int, n: int, k: int, alpha: float, x: Any, m: A
         t[:n] = product[-1]
 
 
+@native("blas.symm", 8)
+def _symm(flags: str, m: int, n: int, alpha: float, a: Any, b: Any, beta: float, c: Any) -> None:
+    """c[:m, :n] = alpha * S @ b (flags[0] `L`) or alpha * b @ S (`R`) + beta * c, S the symmetric
+    matrix one triangle of a's leading square block stands for (flags[1]: `L` lower, `U` upper)."""
+    nmp = np()
+    m, n = _sizes(m, n)
+    size = m if flags[0] == "L" else n
+    block = a[:size, :size]
+    if flags[1] == "L":
+        s = nmp.tril(block) + nmp.tril(block, -1).T
+    else:
+        s = nmp.triu(block) + nmp.triu(block, 1).T
+    _update(c[:m, :n], alpha * (s @ b[:m, :n] if flags[0] == "L" else b[:m, :n] @ s), beta)
+
+
 @native("blas.gemv", 8)
 def _gemv(flags: str, m: int, n: int, alpha: float, a: Any, x: Any, beta: float, y: Any) -> None:
     """y[:m] = alpha * op(a) @ x[:n] + beta * y[:m]."""

@@ -31,6 +31,7 @@ SIGNATURES: dict[str, list[L.Type]] = {
     "dger": [P32, P32, PF, PF, P32, PF, P32, PF, P32],
     "dsyrk": [P8, P8, P32, P32, PF, PF, P32, PF, PF, P32],
     "dsyr2k": [P8, P8, P32, P32, PF, PF, P32, PF, P32, PF, PF, P32],
+    "dsymm": [P8, P8, P32, P32, PF, PF, P32, PF, P32, PF, PF, P32],
     "dtrmm": [P8, P8, P8, P8, P32, P32, PF, PF, P32, PF, P32],
     "dtrsv": [P8, P8, P8, P32, PF, P32, PF, P32],
 }
@@ -216,13 +217,15 @@ def lower_call(lw: Any, e: Any) -> L.Value:
         return args.int(lw.arrays[a.slot][2][0])
 
     sizes = [_size(lw, x) for x in e.args[1:2 if routine == "trsv" else
-                                             3 if routine in ("gemv", "ger", "trmm", "syrk", "syr2k") else 4]]
+                                             3 if routine in ("gemv", "ger", "trmm", "syrk", "syr2k", "symm") else 4]]
     if routine == "trsv":
         sizes = [sizes[0], sizes[0]]
     elif routine in ("syrk", "syr2k"):
         sizes = [sizes[0], sizes[0], sizes[1]]  # n * n * k
     elif routine == "trmm":
         sizes = [sizes[0], sizes[0], sizes[1]] if flags[0] == "L" else [sizes[0], sizes[1], sizes[1]]
+    elif routine == "symm":
+        sizes = [sizes[0], sizes[1], sizes[0] if flags[0] == "L" else sizes[1]]
     _threads(lw, sizes)
     if routine == "gemm":
         _, m, n, k, alpha, a, bb, beta, c = e.args
@@ -255,6 +258,13 @@ def lower_call(lw: Any, e: Any) -> L.Value:
         call = head + [args.int(_size(lw, n)), args.int(_size(lw, k)), args.double(lw.expr(alpha))] + operands + [
             args.double(lw.expr(beta)), data(c), lead(c)]
         name = "d" + routine
+    elif routine == "symm":
+        _, m, n, alpha, a, bb, beta, c = e.args
+        # row-major C = S B  <=>  column-major Cᵀ = Bᵀ S: the other side, the other triangle
+        call = [args.char("R" if flags[0] == "L" else "L"), args.char("U" if flags[1] == "L" else "L"),
+                args.int(_size(lw, n)), args.int(_size(lw, m)), args.double(lw.expr(alpha)), data(a), lead(a),
+                data(bb), lead(bb), args.double(lw.expr(beta)), data(c), lead(c)]
+        name = "dsymm"
     elif routine == "trmm":
         _, m, n, alpha, a, bb = e.args
         side, uplo, trans, diag = flags
