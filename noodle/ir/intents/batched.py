@@ -25,7 +25,7 @@ from noodle.ir import affine
 from noodle.ir import nodes as ir
 from noodle.ir.affine import Affine, Refused
 from noodle.ir.intents import contraction as c
-from noodle.ir.types import BOOL, FLOAT, INT, NONE, STR, ArrayT, ListT, prune
+from noodle.ir.types import BOOL, FLOAT, INT, NONE, STR, ArrayT, prune
 from noodle.ir.walk import walk
 
 
@@ -165,10 +165,7 @@ def _build(f: ir.Function, root: ir.ForRange, chain: list[ir.ForRange], compute:
     local = lambda s: ir.LocalGet(slot=s, ty=f.local_types[s], **pos)  # noqa: E731
 
     def length(slot: int, d: int) -> ir.Expr:
-        if d == 0:
-            return ir.CallBuiltin(name="array.len", args=[local(slot)], ty=INT, **pos)
-        return ir.Index(obj=ir.CallBuiltin(name="array.shape", args=[local(slot)], ty=ListT(INT), **pos),
-                        index=ir.Const(value=d, ty=INT, **pos), ty=INT, **pos)
+        return c.dimension(local(slot), d, pos)
 
     written = [y.slot, t.slot]
     others = [s for s in (x.slot, m.slot) if s not in written]  # type: ignore[attr-defined]

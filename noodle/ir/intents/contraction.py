@@ -980,9 +980,7 @@ def _dispatch(f: ir.Function, root: ir.ForRange, steps: "list[Call | Loops]", na
     from noodle.ir.printer import expr_text
 
     for slot, d, extent in fits:
-        length: ir.Expr = ir.CallBuiltin(name="array.len", args=[local(slot)], ty=INT, **pos) if d == 0 else \
-            ir.Index(obj=ir.CallBuiltin(name="array.shape", args=[local(slot)], ty=ListT(INT), **pos),
-                     index=ir.Const(value=d, ty=INT, **pos), ty=INT, **pos)
+        length = dimension(local(slot), d, pos)
         key = expr_text(extent), expr_text(length)
         if key[0] != key[1] and key not in seen:  # `len(a) <= len(a)` holds
             seen.add(key)
@@ -1027,6 +1025,14 @@ def _dispatch(f: ir.Function, root: ir.ForRange, steps: "list[Call | Loops]", na
         texts.append(r.text)
     root.note = "; ".join(texts)
     return ir.If(cond=all_of(conds, pos), then=then, otherwise=[root], intent="contraction", **pos)
+
+
+def dimension(array: ir.LocalGet, d: int, pos: dict[str, int]) -> ir.Expr:
+    """The length of `array`'s dimension d, as the guard reads it."""
+    if d == 0:
+        return ir.CallBuiltin(name="array.len", args=[array], ty=INT, **pos)
+    return ir.Index(obj=ir.CallBuiltin(name="array.shape", args=[array], ty=ListT(INT), **pos),
+                    index=ir.Const(value=d, ty=INT, **pos), ty=INT, **pos)
 
 
 def _nonzero(e: ir.Expr, pos: dict[str, int]) -> ir.Expr:

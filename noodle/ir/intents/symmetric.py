@@ -33,7 +33,7 @@ from noodle.ir import affine
 from noodle.ir import nodes as ir
 from noodle.ir.affine import Affine, Refused
 from noodle.ir.intents import contraction as c
-from noodle.ir.types import BOOL, FLOAT, INT, NONE, STR, ArrayT, ListT, prune
+from noodle.ir.types import BOOL, FLOAT, INT, NONE, STR, prune
 from noodle.ir.walk import walk
 
 
@@ -296,10 +296,7 @@ def _dispatch(f: ir.Function, root: ir.ForRange, out: c.Operand, chain: list[ir.
     size = rows if flags[0] == "L" else cols
 
     def length(slot: int, d: int) -> ir.Expr:
-        if d == 0:
-            return ir.CallBuiltin(name="array.len", args=[local(slot)], ty=INT, **pos)
-        return ir.Index(obj=ir.CallBuiltin(name="array.shape", args=[local(slot)], ty=ListT(INT), **pos),
-                        index=ir.Const(value=d, ty=INT, **pos), ty=INT, **pos)
+        return c.dimension(local(slot), d, pos)
 
     conds: list[ir.Expr] = [ir.CallBuiltin(name="blas.fits", args=[ir.Const(value=1, ty=INT, **pos)]
                                            + [local(s) for s in (out.slot, a, b)], ty=BOOL, **pos)]
