@@ -198,6 +198,8 @@ class Loops:
     reads: list[Operand]
     loops: list[affine.Loop]
     line: int
+    divisors: list[ir.Expr] = field(default_factory=list)  # values it divides by: the guard checks them
+    swap: bool = False  # run with its two loops interchanged (noodle.ir.intents.interchange)
 
 
 class _NotLinear(Exception):
@@ -515,8 +517,6 @@ def _pieces(f: ir.Function, root: ir.ForRange, names: list[str],
 
 def _loop_piece(f: ir.Function, root: ir.ForRange) -> "Loops | None":
     """The piece as a `Loops`, when it is safe to run between BLAS calls (see `Loops`)."""
-    from noodle.ir.nest import can_not_fail
-
     chain = affine.perfect_loops(root)
     body = chain[-1].body
     if len(body) != 1 or not (isinstance(body[0], ir.ExprStmt) and isinstance(body[0].expr, ir.CallBuiltin)
@@ -527,7 +527,8 @@ def _loop_piece(f: ir.Function, root: ir.ForRange) -> "Loops | None":
     slots = {lp.slot for lp in nest.loops}
     if not all(_hull(nest.loops, lp.slot) is not None for lp in nest.loops):
         return None
-    if not can_not_fail(store.args[-1], False):
+    divisors = _divisors(store.args[-1], nest.symbols.assigned)
+    if divisors is None:
         return None
     out = _operand(store, slots)
     reads = [_operand(n, slots) for n in walk(store.args[-1]) if isinstance(n, ir.CallBuiltin) and n.name == "array.get"]
@@ -536,7 +537,29 @@ def _loop_piece(f: ir.Function, root: ir.ForRange) -> "Loops | None":
     if any(isinstance(n, ir.LocalGet) and n.slot in nest.symbols.assigned and n.slot not in slots
            for n in walk(store)):
         return None
-    return Loops(root, out, reads, list(nest.loops), store.line)  # type: ignore[arg-type]
+    return Loops(root, out, reads, list(nest.loops), store.line, divisors)  # type: ignore[arg-type]
+
+
+def _divisors(e: ir.Expr, assigned: set[int]) -> "list[ir.Expr] | None":
+    """The values `e` divides by, when nothing else in it can fail (float + - *, array elements:
+    the guard proves their indices in bounds) and each is a float the nest does not change (the
+    guard checks it is not zero); else None."""
+    out: list[ir.Expr] = []
+
+    def safe(x: ir.Expr) -> bool:
+        if isinstance(x, ir.Binary):
+            if x.op == "float.div":
+                out.append(x.b)
+                return _invariant(x.b, assigned) and safe(x.a)
+            ok = x.op in ("float.add", "float.sub", "float.mul") or (x.op in ("int.add", "int.sub") and x.skip == 3)
+            return ok and safe(x.a) and safe(x.b)
+        if isinstance(x, ir.Unary):
+            return x.op == "float.neg" and safe(x.x)
+        if isinstance(x, ir.CallBuiltin):
+            return x.name in ("array.get", "array.set") and all(safe(y) for y in x.args)
+        return isinstance(x, (ir.Const, ir.LocalGet))
+
+    return out if safe(e) else None
 
 
 @dataclass
@@ -951,7 +974,8 @@ def _routines(call: Call, names: list[str], pos: dict[str, int]) -> list[Routine
     return out
 
 
-def _dispatch(f: ir.Function, root: ir.ForRange, steps: "list[Call | Loops]", names: list[str]) -> ir.If:
+def _dispatch(f: ir.Function, root: ir.ForRange, steps: "list[Call | Loops]", names: list[str],
+              intent: str = "contraction") -> ir.If:
     pos = {"line": root.line, "col": root.col}
     plan: "list[tuple[Call, Routine] | Loops]" = []
     for step in steps:
@@ -986,7 +1010,13 @@ def _dispatch(f: ir.Function, root: ir.ForRange, steps: "list[Call | Loops]", na
             seen.add(key)
             conds.append(ir.Binary(op="cmp.le", a=copy.deepcopy(extent), b=length, ty=BOOL, **pos))
     for item in plan:  # divisors first: alpha and beta divide by them
-        if not isinstance(item, Loops):
+        if isinstance(item, Loops):
+            for d in item.divisors:
+                cond = _nonzero(d, pos)
+                if expr_text(cond) not in seen:
+                    seen.add(expr_text(cond))
+                    conds.append(cond)
+        else:
             c = item[0]
             for d in c.alpha.divisors + c.beta.divisors + [x for t in c.product.terms for x in t.coef.divisors]:
                 cond = _nonzero(d, pos)
@@ -1008,12 +1038,20 @@ def _dispatch(f: ir.Function, root: ir.ForRange, steps: "list[Call | Loops]", na
     for item in plan:
         if isinstance(item, Loops):
             piece = copy.deepcopy(item.root)
-            piece.note = "the part of the nest no BLAS routine computes, as written between the calls"
+            if item.swap:
+                piece = _interchanged(piece)
+                piece.note = "a piece of the distributed nest, its two loops interchanged: the inner one runs along rows"
+                outer, inner = affine.perfect_loops(piece)[:2]
+                texts.append(f"line {item.line} with its loops interchanged (`{names[inner.slot]}` inside "
+                             f"`{names[outer.slot]}`: unit stride)")
+            else:
+                piece.note = "the part of the nest no BLAS routine computes, as written between the calls" \
+                    if intent == "contraction" else "a piece of the distributed nest, as written"
+                texts.append(f"line {item.line} as written")
             for n in walk(piece):
                 if isinstance(n, ir.ForRange) and n is not piece:
                     n.intent = "nested"
             then.append(piece)
-            texts.append(f"line {item.line} as written")
             continue
         c, r = item
         args: list[ir.Expr] = [ir.Const(value=r.flags, ty=STR, **pos)] + [copy.deepcopy(x) for x in r.sizes]
@@ -1024,7 +1062,19 @@ def _dispatch(f: ir.Function, root: ir.ForRange, steps: "list[Call | Loops]", na
         then.append(ir.ExprStmt(expr=ir.CallBuiltin(name=r.name, args=args, ty=NONE, **pos), **pos))
         texts.append(r.text)
     root.note = "; ".join(texts)
-    return ir.If(cond=all_of(conds, pos), then=then, otherwise=[root], intent="contraction", **pos)
+    return ir.If(cond=all_of(conds, pos), then=then, otherwise=[root], intent=intent, **pos)
+
+
+def _interchanged(root: ir.ForRange) -> ir.ForRange:
+    """The perfect nest of two loops with bounds the nest does not change, the loops exchanged."""
+    outer = root
+    inner = root.body[0]
+    assert isinstance(inner, ir.ForRange)
+    for name in ("slot", "start", "stop", "step", "line", "col"):
+        a, b = getattr(outer, name), getattr(inner, name)
+        setattr(outer, name, b)
+        setattr(inner, name, a)
+    return outer
 
 
 def dimension(array: ir.LocalGet, d: int, pos: dict[str, int]) -> ir.Expr:

@@ -25,7 +25,7 @@ both.  The variants themselves are listed in noodle.ir.variants.
 from __future__ import annotations
 
 from noodle.ir import nodes as ir
-from noodle.ir.intents import batched, contraction, expressions, loops, sweeps, symmetric, triangular
+from noodle.ir.intents import batched, contraction, expressions, interchange, loops, sweeps, symmetric, triangular
 from noodle.ir.passes import register_module
 from noodle.ir.walk import walk
 
@@ -59,6 +59,15 @@ def _body(f: ir.Function, body: list[ir.Stmt], counter: list[int], quiet: bool =
             if not isinstance(product, ir.If) and not s.intent:
                 solve = triangular.recognise(f, s)  # a forward substitution: a recurrence, no contraction
                 product = solve if isinstance(solve, ir.If) else product or solve
+            if not isinstance(product, ir.If) and not s.intent:
+                moved = interchange.recognise(f, s)  # strided inner loops, exchanged
+                if isinstance(moved, ir.If):
+                    counter[0] += 1
+                    moved.otherwise[0].note += " — these loops as written when the guard does not hold"
+                    out.append(moved)
+                    continue
+                if moved and product is None:
+                    s.note = moved
             if isinstance(product, ir.If):
                 counter[0] += 1
                 _fallback(product.otherwise[0])
