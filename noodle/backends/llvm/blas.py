@@ -191,7 +191,7 @@ def _size(lw: Any, e: Any) -> L.Value:
 def _lead(lw: Any, slot: int) -> L.Value:
     """The leading dimension of a row-major array: its row stride (at least 1, as BLAS asks; the
     stride of the next-to-last dimension when the rows of more dimensions are flattened)."""
-    _, lengths, strides = lw.arrays[slot]
+    _, lengths, strides = lw.array_parts(slot)
     if len(strides) == 1:
         return strides[0]
     one = L.Constant(I64, 1)
@@ -208,13 +208,13 @@ def lower_call(lw: Any, e: Any) -> L.Value:
     args = _Args(lw)
 
     def data(a: Any) -> L.Value:
-        return lw.arrays[a.slot][0]
+        return lw.array_parts(a.slot)[0]
 
     def lead(a: Any) -> L.Value:
         return args.int(_lead(lw, a.slot))
 
     def inc(a: Any) -> L.Value:
-        return args.int(lw.arrays[a.slot][2][0])
+        return args.int(lw.array_parts(a.slot)[2][0])
 
     sizes = [_size(lw, x) for x in e.args[1:2 if routine == "trsv" else
                                              3 if routine in ("gemv", "ger", "trmm", "syrk", "syr2k", "symm") else 4]]
@@ -328,7 +328,7 @@ def _keeping_diagonal(lw: Any, slot: int, n: L.Value, compute: Any) -> None:
     BLAS's triangle without the diagonal, which is saved to (calloc'd) memory before and put back
     after."""
     b = lw.b
-    data, _, strides = lw.arrays[slot]
+    data, _, strides = lw.array_parts(slot)
     step = b.add(strides[0], strides[1])
     saved = _scratch(lw, n)
     _loop(lw, n, "keepdiag", lambda k: b.store(b.load(b.gep(data, [b.mul(k, step)])), b.gep(saved, [k])))
@@ -345,7 +345,7 @@ def lower_rows(lw: Any, e: Any) -> L.Value:
     _, first, n, k, alpha, x, m, y, t = e.args
     flags = e.args[0].value
     args = _Args(lw)
-    xdata, xlengths, _ = lw.arrays[x.slot]
+    xdata, xlengths, _ = lw.array_parts(x.slot)
     rows = _size(lw, first)
     for length in xlengths[1:-1]:  # the guard has checked they are y's too, and flatten
         rows = b.mul(rows, length)
@@ -356,10 +356,10 @@ def lower_rows(lw: Any, e: Any) -> L.Value:
     # column-major Tᵀ = op(M)ᵀ Xᵀ (see `lower_call`'s gemm)
     b.call(_declare(lw.m, "dgemm"), [
         args.char(flags), args.char("N"), args.int(width), args.int(rows), args.int(depth),
-        args.double(lw.expr(alpha)), lw.arrays[m.slot][0], args.int(_lead(lw, m.slot)), xdata,
+        args.double(lw.expr(alpha)), lw.array_parts(m.slot)[0], args.int(_lead(lw, m.slot)), xdata,
         args.int(_lead(lw, x.slot)), args.double(L.Constant(F64, 0.0)), temp,
         args.int(b.select(b.icmp_signed("<", width, one), one, width))])
-    ydata, ystride = lw.arrays[y.slot][0], _lead(lw, y.slot)
+    ydata, ystride = lw.array_parts(y.slot)[0], _lead(lw, y.slot)
 
     def row(r: L.Value) -> None:
         out, src = b.mul(r, ystride), b.mul(r, width)
@@ -367,7 +367,7 @@ def lower_rows(lw: Any, e: Any) -> L.Value:
                                                        b.gep(ydata, [b.add(out, p)])))
 
     _loop(lw, rows, "rows", row)
-    tdata, _, tstrides = lw.arrays[t.slot]
+    tdata, _, tstrides = lw.array_parts(t.slot)
     last = b.mul(b.sub(rows, one), width)
     count = b.select(b.icmp_signed(">", rows, L.Constant(I64, 0)), width, L.Constant(I64, 0))
     _loop(lw, count, "lastrow", lambda p: b.store(b.load(b.gep(temp, [b.add(last, p)])),
@@ -381,7 +381,7 @@ def lower_diagonal_nonzero(lw: Any, e: Any) -> L.Value:
     as the loops' division by it does not raise)."""
     b = lw.b
     n = _size(lw, e.args[0])
-    data, lengths, strides = lw.arrays[e.args[1].slot]
+    data, lengths, strides = lw.array_parts(e.args[1].slot)
     step = b.add(strides[0], strides[1])
     # only called after the guard's other conditions: n fits both dimensions
     result = b.alloca(I1)
@@ -408,7 +408,8 @@ def lower_fits(lw: Any, e: Any) -> L.Value:
     32-bit range, and each array written sharing no byte with any other array given."""
     b = lw.b
     nwritten = e.args[0].value
-    arrays = [lw.arrays[a.slot] for a in e.args[1:]]
+    # a parameter's parts, or a local Array's as it is at the guard (noodle.backends.llvm.local_arrays)
+    arrays = [lw.array_parts(a.slot) for a in e.args[1:]]
     exact = lw.m.globals.get(EXACT_GLOBAL)
     if exact is None:
         exact = L.GlobalVariable(lw.m, I64, name=EXACT_GLOBAL)
