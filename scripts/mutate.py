@@ -39,8 +39,8 @@ CRITICAL: dict[str, list[str]] = {
     "noodle/ir/intents/dot.py": ["tests/test_loop_intents.py"],
     "noodle/ir/intents/stencil.py": ["tests/test_loop_intents.py", "tests/test_intents.py"],
     "noodle/ir/intents/sweeps.py": ["tests/test_sweeps.py"],
-    "noodle/ir/nest.py": ["tests/test_sweeps.py", "tests/test_parallel.py"],
-    "noodle/ir/passes/ranges.py": ["tests/test_ranges.py"],
+    "noodle/ir/nest.py": ["tests/test_nest_guard.py", "tests/test_sweeps.py", "tests/test_parallel.py"],
+    "noodle/ir/passes/ranges.py": ["tests/test_ranges_facts.py", "tests/test_ranges.py"],
     "noodle/host/embed.py": ["tests/test_upgrade.py", "tests/test_upgrade_gate.py", "tests/test_embedding.py"],
     "noodle/vm/translate.py": ["tests/test_translate.py"],  # test_arithmetic.py too: hours
     "noodle/backends/llvm/lower.py": ["tests/test_native.py"],

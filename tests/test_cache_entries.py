@@ -18,6 +18,7 @@ from noodle.format import cache as fc
 from noodle.errors import LoadError
 from noodle.format import module_file as mf
 from noodle.format.opcodes import WORDS_PER_INSTR
+from noodle.ir.nodes import decode_module, encode_module
 from noodle.format.hashing import source_hash
 from noodle.vm import cache as vc
 from noodle.vm.image import build_image
@@ -232,3 +233,24 @@ def test_an_image_without_a_signature_is_not_written(tmp_path: Path) -> None:
 def test_warnings_file_is_json_list(tmp_path: Path) -> None:
     fc.write_warnings(tmp_path, "m", [{"rendered": "x"}])
     assert json.loads(Path(fc.cache_path(tmp_path, "m", ".warn")).read_bytes()) == [{"rendered": "x"}]
+
+
+def test_entries_that_import_each_other_are_never_valid(tmp_path: Path) -> None:
+    """The compiler refuses an import cycle, but cache files can be written by anyone: entries
+    that claim to import each other must not vouch for each other."""
+    root = project(tmp_path)
+    images(root)
+    k = vc.read_cached(root, "k", K)
+    k.imports.append(mf.ImportCode(module="top", hash=source_hash(TOP)))  # k -> top -> mid -> k
+    k_ir = decode_module(k.ir)
+    k_ir.imports.append("top")  # the typed IR names the same imports (or the entry is refused for that)
+    k.ir = encode_module(k_ir)
+    verify(k)
+    fc.write_file(fc.cache_path(root, "k"), mf.encode(k))
+    assert vc.read_cached(root, "top", TOP) is None
+    assert vc.read_cached(root, "k", K) is None
+    image = vc.read_image(root, "k", K)
+    image.imports, image.import_hashes = ["top"], [source_hash(TOP)]
+    fc.write_image(root, "k", image)
+    assert vc.read_image(root, "top", TOP) is None
+    assert vc.read_image(root, "k", K) is None
