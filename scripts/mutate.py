@@ -35,7 +35,7 @@ CRITICAL: dict[str, list[str]] = {
     "noodle/vm/metering.py": ["tests/test_trust_limits.py", "tests/test_limits_rules.py", "tests/test_embedding.py"],
     "noodle/ir/intents/__init__.py": ["tests/test_loop_intents.py", "tests/test_intents.py"],
     "noodle/ir/intents/access.py": ["tests/test_loop_intents.py", "tests/test_intents.py"],
-    "noodle/ir/intents/loop_facts.py": ["tests/test_loop_intents.py", "tests/test_intents.py"],
+    "noodle/ir/intents/loop_facts.py": ["tests/test_loop_facts.py", "tests/test_loop_intents.py", "tests/test_intents.py"],
     "noodle/ir/intents/dot.py": ["tests/test_loop_intents.py"],
     "noodle/ir/intents/stencil.py": ["tests/test_loop_intents.py", "tests/test_intents.py"],
     "noodle/ir/intents/sweeps.py": ["tests/test_sweeps.py"],
