@@ -254,3 +254,75 @@ def test_entries_that_import_each_other_are_never_valid(tmp_path: Path) -> None:
     fc.write_image(root, "k", image)
     assert vc.read_image(root, "top", TOP) is None
     assert vc.read_image(root, "k", K) is None
+
+
+# -- the hashes the cache keys on (noodle.format.hashing) -------------------------------------------
+
+def test_the_hashes_have_their_recorded_sizes_and_read_text_as_utf8() -> None:
+    from hashlib import blake2b
+
+    from noodle.format.hashing import digest
+
+    assert digest(b"payload") == blake2b(b"payload", digest_size=32).digest()
+    assert source_hash("é") == blake2b("é".encode("utf-8"), digest_size=16).hexdigest()
+    assert len(source_hash("")) == 32 and source_hash("a") != source_hash("b")
+
+
+def fingerprint_of(tree: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The toolchain fingerprint as if `tree` were the package (computed afresh)."""
+    from noodle.format import hashing
+
+    monkeypatch.setattr(hashing, "__file__", str(tree / "format" / "hashing.py"))
+    monkeypatch.setattr(hashing, "_fingerprint", None)
+    return hashing.toolchain_fingerprint()
+
+
+def test_the_toolchain_fingerprint_follows_the_package_sources_only(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from noodle.format import hashing
+
+    monkeypatch.setattr(hashing, "_backend_libraries", lambda: ["llvmlite:absent"])
+    tree = tmp_path / "pkg"
+    files = {name: tree / name for name in ("format/hashing.py", "a.py", "sub/deep/g.lark", ".hidden/c.py",
+                                            "__pycache__/d.py", "notes.txt")}
+    for path in files.values():
+        write(path, "x")
+    first = fingerprint_of(tree, monkeypatch)
+    assert len(first) == 16 and int(first, 16) >= 0
+    assert hashing.toolchain_fingerprint() == first  # computed once per process
+    assert fingerprint_of(tree, monkeypatch) == first  # and the same when computed again
+    for name, counts in [("a.py", True), ("sub/deep/g.lark", True), (".hidden/c.py", False),
+                         ("__pycache__/d.py", False), ("notes.txt", False)]:
+        before = fingerprint_of(tree, monkeypatch)
+        st = files[name].stat()
+        os.utime(files[name], ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+        assert (fingerprint_of(tree, monkeypatch) != before) is counts, name
+        before = fingerprint_of(tree, monkeypatch)
+        files[name].write_text("xy")
+        os.utime(files[name], ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))  # the size alone changed
+        assert (fingerprint_of(tree, monkeypatch) != before) is counts, name
+    write(tree / "new.py", "")
+    assert fingerprint_of(tree, monkeypatch) != before
+    monkeypatch.setattr(hashing, "_backend_libraries", lambda: ["llvmlite:123"])
+    with_llvmlite = fingerprint_of(tree, monkeypatch)
+    monkeypatch.setattr(hashing, "_backend_libraries", lambda: ["llvmlite:absent"])
+    assert fingerprint_of(tree, monkeypatch) != with_llvmlite
+
+
+def test_a_backend_library_counts_only_as_a_package_found_on_the_path(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from noodle.format import hashing
+
+    (tmp_path / "llvmlite").mkdir()  # a folder without __init__.py is no package
+    monkeypatch.setattr(sys, "path", [str(tmp_path)])
+    assert hashing._backend_libraries() == ["llvmlite:absent"]
+    (tmp_path / "llvmlite" / "__init__.py").write_text("")
+    mtime = (tmp_path / "llvmlite" / "__init__.py").stat().st_mtime_ns
+    assert hashing._backend_libraries() == [f"llvmlite:{mtime}"]
+    monkeypatch.setattr(sys, "path", [""])  # "" on sys.path is the current folder
+    monkeypatch.chdir(tmp_path)
+    assert hashing._backend_libraries() == [f"llvmlite:{mtime}"]
+    monkeypatch.setattr(sys, "path", [str(tmp_path / "none"), str(tmp_path)])  # the first that has it
+    assert hashing._backend_libraries() == [f"llvmlite:{mtime}"]
