@@ -326,3 +326,18 @@ def test_a_backend_library_counts_only_as_a_package_found_on_the_path(tmp_path: 
     assert hashing._backend_libraries() == [f"llvmlite:{mtime}"]
     monkeypatch.setattr(sys, "path", [str(tmp_path / "none"), str(tmp_path)])  # the first that has it
     assert hashing._backend_libraries() == [f"llvmlite:{mtime}"]
+
+
+def test_a_module_is_found_in_the_search_roots_and_a_broken_manifest_falls_back(tmp_path: Path,
+                                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NOODLE_PATH", raising=False)
+    app, shared = tmp_path / "app", tmp_path / "shared"
+    write(shared / "lib" / "util.nd", "fn one() -> int { return 1 }\n")
+    write(app / "noodle.toml", '[dependencies]\nroots = ["../shared"]\n')
+    assert fc.module_path(app, "lib.util") == str(shared / "lib" / "util.nd")
+    assert fc.read_source(app, "lib.util") == "fn one() -> int { return 1 }\n"
+    write(app / "lib" / "util.nd", "fn one() -> int { return 2 }\n")  # the program's own module comes first
+    assert fc.module_path(app, "lib.util") == str(app / "lib" / "util.nd")
+    broken = tmp_path / "broken"
+    write(broken / "noodle.toml", "[dependencies\n")
+    assert fc.module_path(broken, "lib.util") == os.path.join(str(broken), "lib", "util.nd")
