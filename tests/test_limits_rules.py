@@ -59,7 +59,10 @@ def test_a_limit_signal_is_no_exception_noodle_code_could_catch() -> None:
 
 def test_resident_memory_is_measured_in_bytes() -> None:
     rss = L.resident_bytes()
-    assert rss is not None and rss % L._PAGE == 0 and rss > 1 << 20
+    with open("/proc/self/status") as f:  # the kernel's own figure for the same thing, in kB
+        vm_rss = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmRSS:"))
+    assert rss is not None and rss % L._PAGE == 0
+    assert abs(rss - vm_rss) < 1 << 20  # resident, not shared, pages (read a moment apart)
 
 
 # -- the meter ---------------------------------------------------------------------------------------
@@ -147,9 +150,11 @@ def test_sleep_wakes_at_the_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
     m = started(max_seconds=1)
     m.sleep(0.25)
     assert slept == [0.25]
+    m.sleep(0.75)  # exactly the time left: not past the deadline
+    assert slept == [0.25, 0.75]
     with pytest.raises(L.LimitSignal) as e:
-        m.sleep(5)
-    assert slept == [0.25, 0.75] and e.value.limit == "seconds"
+        m.sleep(5)  # past it: sleeps only to the deadline
+    assert slept == [0.25, 0.75, 0.0] and e.value.limit == "seconds"
     free = started()
     free.sleep(-1)  # never a negative sleep
     assert slept[-1] == 0.0
@@ -167,10 +172,22 @@ def test_memory_is_the_growth_since_the_call_began(monkeypatch: pytest.MonkeyPat
     with pytest.raises(L.LimitSignal) as e:
         m.check_memory(1048575 * 3)
     assert e.value.message == "memory limit exceeded (2 MB) (an operation needs 3 MB more)"
+    with pytest.raises(L.LimitSignal) as e:
+        m.check_memory(1572864 * 2)  # 3 MB exactly
+    assert e.value.message == "memory limit exceeded (2 MB) (an operation needs 3 MB more)"
+    with pytest.raises(L.LimitSignal) as e:
+        m.check_memory(1572864 + (2 << 20))  # 3.5 MB: rounded to the even 4
+    assert e.value.message == "memory limit exceeded (2 MB) (an operation needs 4 MB more)"
     rss[0] += (2 << 20) - 10
     with pytest.raises(L.LimitSignal) as e:
         m.check_memory(11)
     assert e.value.message == "memory limit exceeded (2 MB)"  # under 1 MB needed: no figure
+    with pytest.raises(L.LimitSignal) as e:
+        m.check_memory(1 << 20)  # 1 MB exactly: the figure is given
+    assert e.value.message == "memory limit exceeded (2 MB) (an operation needs 1 MB more)"
+    with pytest.raises(L.LimitSignal) as e:
+        m.check_memory(1572864)  # 1.5 MB: rounded to the even 2
+    assert e.value.message == "memory limit exceeded (2 MB) (an operation needs 2 MB more)"
     spend(m, 1)  # the refill checks the growth so far, which is still under
     rss[0] += 11
     with pytest.raises(L.LimitSignal) as e:
@@ -195,6 +212,10 @@ def test_a_charge_checks_large_allocations_at_once_and_counts_work_as_steps(monk
     assert m.steps == 0
     m.charge(L.WORK_PER_STEP)  # below zero: refilled
     assert m.used == 1 + 10 + (L.CHUNK - 10) + 1 and m.steps == L.CHUNK
+    rss[0] = (1 << 20) - L.LARGE_ALLOCATION + 1
+    with pytest.raises(L.LimitSignal):
+        m.charge(0, L.LARGE_ALLOCATION)  # exactly a large allocation: measured at once
+    m.charge(0, L.LARGE_ALLOCATION - 1)  # a smaller one waits for the next refill
     small = started(max_steps=10_000)  # no memory limit: large allocations are not measured
     small.charge(0, 1 << 40)
 
