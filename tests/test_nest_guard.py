@@ -131,3 +131,5 @@ def test_the_disjointness_check_names_the_written_arrays_first() -> None:
     assert call.name == "parallel.disjoint"
     assert [a.value if isinstance(a, ir.Const) else f.local_names[a.slot] for a in call.args] == [1, "b", "a"]
     assert [a.ty for a in call.args[1:]] == [f.local_types[1], f.local_types[0]]
+    # the guard is placed where the nest is (its line is the one a run-time error would name)
+    assert [(n.line, n.col) for n in [call, *call.args]] == [(1, 1)] * 4
