@@ -148,6 +148,10 @@ def _threads(lw: Any, work: "list[L.Value]") -> None:
     size: L.Value = L.Constant(F64, 1.0)
     for w in work:
         size = b.fmul(size, b.sitofp(w, F64))
+    # the multiply-adds are work, charged as the VM charges its own (one step per 64) before the call
+    steps = b.fdiv(size, L.Constant(F64, 64.0))
+    cap = L.Constant(F64, float(1 << 62))
+    lw.poll(b.fptosi(b.select(b.fcmp_ordered("<", steps, cap), steps, cap), I64))
     threads = b.load(_global(lw.m, THREADS_GLOBAL, 1))
     least = b.load(_global(lw.m, MIN_GLOBAL, 1 << 62))
     many = b.fcmp_ordered(">=", size, b.sitofp(least, F64))
