@@ -121,6 +121,13 @@ def test_a_missing_file_has_its_own_message_and_status(tmp_path: Path) -> None:
     (tmp_path / "folder.nd").mkdir()
     p = noodle(["folder.nd"], tmp_path)
     assert p.returncode == 66 and "is a directory" in p.stderr
+    (tmp_path / "project").mkdir()
+    p = noodle(["project"], tmp_path)  # an existing path is a file to run, not an unknown command
+    assert p.returncode == 66 and "cannot open project: is a directory" in p.stderr, p.context()
+    for args in (["check", "nothere.nd"], ["test", "nothere.nd"]):
+        p = noodle(args, tmp_path)
+        assert p.returncode == 66 and "cannot open nothere.nd" in p.stderr + p.stdout, p.context()
+        assert "error:" not in p.stdout + p.stderr, p.context()
 
 
 def test_colour_follows_force_color_and_the_option(tmp_path: Path) -> None:
