@@ -115,6 +115,28 @@ def test_closure_state_across_entries_at_a_terminal(terminal) -> None:
     c.send("count += 10; inc(); count\r")
     c.expect(r"(?<![\d.])13\r\n")
     c.expect("noodle>")
+    # completion of a struct's fields and methods, of standard modules and of the REPL's commands
+    c.send("struct Point {\rx: float\rfn norm(self) -> float { return self.x }\r}\r")
+    c.expect("noodle>")
+    c.send("let pt = Point(2.0)\r")
+    c.expect("noodle>")
+    c.send("pt.\t")
+    c.expect("norm")  # the menu: the method, then the field
+    c.expect(r" x {2,}")
+    c.send("\x03")
+    c.expect("noodle>")
+    c.send("import ran\t")
+    c.expect("random")
+    c.send("\x03")
+    c.expect("noodle>")
+    c.send(":ty\t")
+    c.expect(":type")
+    c.send("\x03")
+    c.expect("noodle>")
+    c.send("while")  # coloured as it is typed: a keyword in the keyword colour (bold blue)
+    c.expect(r"\x1b\[[0-9;]*34[0-9;]*mwhile")
+    c.send("\x03")
+    c.expect("noodle>")
 
 
 # ---------------------------------------------------------------- piped
