@@ -91,6 +91,7 @@ class Session:
         self.module_ir: ir.Module | None = None
         self.types: dict[str, Type] = {}  # the session's variables and their types
         self.structs: dict[str, ir.StructDef] = {}  # the session's structs as last compiled
+        self.by_name: dict[str, Declaration] = {}  # each name the session binds, and its declaration
         #: the session's variables and functions: name -> (type text or signature, cell)
         self.global_cells: dict[str, tuple[str, Cell]] = {}
         self.function_cells: dict[str, tuple[str, Cell]] = {}
@@ -108,10 +109,12 @@ class Session:
         Unless `whole`, the version holds only the declarations the entry names, and what those
         name in turn (as stubs where they have one): an entry's work follows what it uses, not
         how big the session has grown.  Whatever is left out lives on in its cells."""
-        replaced = {n for d in new_decls for n in d.names}
         changed_structs = {d.names[0] for d in new_decls if d.kind == "struct"}
-        kept = [d for d in self.decls if not (set(d.names) & replaced) and not self._stale(d, changed_structs)]
-        included = kept if whole else _used(kept, _words(entry))
+        gone = {id(self.by_name[n]) for d in new_decls for n in d.names if n in self.by_name}
+        kept = [d for d in self.decls if id(d) not in gone]
+        if changed_structs:
+            kept = [d for d in kept if not self._stale(d, changed_structs)]
+        included = kept if whole else _used(self.by_name, gone, _words(entry))
         items: list[Any] = []
         parts = []
         stubbed: set[str] = set()
@@ -158,7 +161,7 @@ class Session:
                 d.syntax = item  # type: ignore[attr-defined] - for its stub, made once it is checked
                 new_decls.append(d)
         # a redefined struct: earlier code is checked against the new one, so the version is whole
-        whole = bool({d.names[0] for d in new_decls if d.kind == "struct"} & set(self.struct_names()))
+        whole = any(d.kind == "struct" and d.names[0] in self.structs for d in new_decls)
         self.line += entry.count("\n") + 1
         while True:
             full, layout, kept, stubbed = self._version(base, first_line, new_decls, entry, whole)
@@ -330,14 +333,13 @@ class Session:
         self.module_ir = module_ir
         for st in module_ir.structs:  # a version holds only the structs its entry used: keep them all
             self.structs[st.name] = st
-        structs = {s.name: list(zip(s.field_names, s.field_types)) for s in self.structs.values()}
-        holders = Placeholders(MODULE, structs)
+        holders = Placeholders(MODULE, _StructFields(self.structs))
         globals_ = {g.name: g for g in module_ir.globals if g.name != ECHO}
         returns = {f.name: f.ret for f in module_ir.functions}
         changed_structs = {d.names[0] for d in new_decls if d.kind == "struct"}
         notes = [f"{', '.join(f'`{n}`' for n in d.names)} dropped: its type changed when "
                  f"{', '.join(sorted(changed_structs))} was redefined"
-                 for d in self.decls if self._stale(d, changed_structs)]
+                 for d in (self.decls if changed_structs else ()) if self._stale(d, changed_structs)]
         decls: list[Declaration] = list(kept)
         self.types.update({name: resolve(g.ty) for name, g in globals_.items()})  # a version has the used ones
 
@@ -371,10 +373,13 @@ class Session:
             del d.syntax  # type: ignore[attr-defined] - the entry's own tree is not needed again
             decls.append(d)
         self.decls = decls
+        for d in decls[len(kept):]:  # the entry's own declarations (kept ones stay in front)
+            for n in d.names:
+                self.by_name[n] = d
+        if changed_structs:  # variables dropped with a redefined struct
+            live = {id(d) for d in decls}
+            self.by_name = {n: d for n, d in self.by_name.items() if id(d) in live}
         return notes
-
-    def struct_names(self) -> list[str]:
-        return [d.names[0] for d in self.decls if d.kind == "struct"]
 
     def _stale(self, d: Declaration, changed_structs: set[str]) -> bool:
         """A variable whose type involves a struct being redefined: its value has the old fields."""
@@ -434,16 +439,30 @@ def _words(text: str) -> set[str]:
     return set(_WORD.findall(text))
 
 
-def _used(decls: list[Declaration], names: set[str]) -> list[Declaration]:
-    """The declarations binding `names`, and those their own text names, transitively; in order."""
-    by_name = {n: d for d in decls for n in d.names}
+def _used(by_name: dict[str, Declaration], gone: set[int], names: set[str]) -> list[Declaration]:
+    """The declarations binding `names`, and those their own text names, transitively, in order;
+    none of those in `gone` (replaced by the entry)."""
     wanted, chosen = list(names), {}
     while wanted:
         d = by_name.get(wanted.pop())
-        if d is not None and id(d) not in chosen:
+        if d is not None and id(d) not in chosen and id(d) not in gone:
             chosen[id(d)] = d
             wanted.extend(d.uses or ())
     return sorted(chosen.values(), key=lambda d: d.first)
+
+
+class _StructFields:
+    """The session's structs as :class:`Placeholders` reads them (name -> fields), without copying."""
+
+    def __init__(self, structs: dict[str, ir.StructDef]) -> None:
+        self.structs = structs
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.structs
+
+    def __getitem__(self, name: str) -> list[tuple[str, Type]]:
+        s = self.structs[name]
+        return list(zip(s.field_names, s.field_types))
 
 
 class Cell:
