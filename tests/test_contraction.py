@@ -162,7 +162,7 @@ def test_native_code_calls_blas_itself() -> None:
     from noodle.backends.llvm import native_part
 
     _, module = compile_source(KERNELS.read_text(), "k.nd", "k")
-    text, entries = native_part(module)  # type: ignore[misc]
+    text, entries, _ = native_part(module)  # type: ignore[misc]
     assert {"gemver", "k2mm", "trmm", "syrk", "syr2k"} <= {e[0] for e in entries}
     for routine in ("dgemm", "dgemv", "dger", "dsyrk", "dsyr2k", "dtrmm", "dtrsv"):
         assert f"call void @\"noodle_blas_{routine}\"(" in text

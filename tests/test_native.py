@@ -106,7 +106,7 @@ def test_machine_code_is_cached_on_disk(tmp_path, monkeypatch) -> None:
     from noodle.backends.llvm import native_part
 
     _, module = compile_source(FIB.replace("fib", "fib_cache_probe"), "c.nd", "c")
-    text, _ = native_part(module)
+    text, _, _ = native_part(module)
     _, cached_first = jit.compile_ir(text)
     _, cached_second = jit.compile_ir(text)
     assert not cached_first and cached_second
@@ -213,7 +213,7 @@ def test_recognised_sums_and_in_bounds_loops() -> None:
     module_ir, module = compile_source(src, "r.nd", "r")
     from noodle.backends.llvm import native_part
 
-    text, entries = native_part(module)
+    text, entries, _ = native_part(module)
     # both are dot products (sumsq of `a` with itself): called from the VM they choose BLAS or their
     # loops, which were outlined and run natively
     assert "fadd reassoc double" in text and " nsz" not in text and {e[0] for e in entries} == {"__loop_1_sumsq", "__loop_1_dotp"}
@@ -250,7 +250,7 @@ def test_only_sums_seen_nowhere_else_in_the_loop_may_be_reordered() -> None:
     from noodle.backends.llvm import native_part
 
     _, module = compile_source(SUMS, "sums.nd", "sums")
-    text, _ = native_part(module)
+    text, _, _ = native_part(module)
     flagged = {chunk.split('"')[1] for chunk in text.split("define ")[1:] if "reassoc" in chunk}
     assert flagged == {"nd_plain_impl"}
     both(SUMS + "fn main() {\n let a = arange(0.0, 1.0, 0.001) * 1e16 + 0.1\n let o = zeros(len(a))\n"
@@ -396,7 +396,7 @@ def test_optimised_code_targets_the_host() -> None:
     _, module = compile_source(GUARDED, "g.nd", "g")
     from noodle.backends.llvm import native_part
 
-    text, _ = native_part(module)
+    text, _, _ = native_part(module)
     engine, _ = jit.compile_ir(text)
     assert engine is not None
     mod = llvm.parse_assembly(text)

@@ -55,6 +55,11 @@ def test_noodle_port_agrees_with_the_loops_in_cpython(stem: str, tmp_path: Path)
         # a recognised reduction or call BLAS
         agreement = suite.compare(kernel, got, expected, rtol=0.0 if backend == "vm" else None, initial=inst.arrays)
         assert agreement.ok, f"{backend}: {agreement.detail}"
+        if backend == "auto":
+            # the kernel function runs as native code, and so does every function the plan chose:
+            # none fell back to the VM because the backend failed on it
+            assert loaded.native(kernel.function), loaded.report
+            assert loaded.report.startswith("native: ") and "VM:" not in loaded.report, loaded.report
 
 
 @pytest.mark.parametrize("stem", suite.ORDER)

@@ -20,6 +20,8 @@ class Loaded:
     """One kernel module, loaded: its functions, which of them run natively, and what loading cost."""
     functions: dict[str, Callable[..., Any]]
     compile_s: float  # front end, passes, LLVM and linking, with an empty machine-code cache
+    #: the machine's native report of the module: what runs natively, and what the backend refused
+    report: str = ""
 
     def native(self, name: str) -> bool:
         return bool(getattr(self.functions[name], "__noodle_native__", False))
@@ -42,7 +44,8 @@ def load(source: Path, cache_dir: str, backend: str = "auto", mode: str | None =
     t = time.perf_counter()
     try:
         _, module = compile_source(source.read_text(), str(source), source.stem)
-        lm = Machine(backend=backend, mode=mode).load(module)
+        lm_machine = Machine(backend=backend, mode=mode)
+        lm = lm_machine.load(module)
     except NoodleError as e:
         raise CompileFailed(str(e).splitlines()[0] if str(e) else type(e).__name__) from None
     except Exception as e:  # noqa: BLE001 - an internal compiler error is a finding to report, not a crash
@@ -52,7 +55,7 @@ def load(source: Path, cache_dir: str, backend: str = "auto", mode: str | None =
             os.environ.pop("NOODLE_CACHE_DIR", None)
         else:
             os.environ["NOODLE_CACHE_DIR"] = before
-    return Loaded(dict(lm.functions), time.perf_counter() - t)
+    return Loaded(dict(lm.functions), time.perf_counter() - t, lm_machine.native_report.get(source.stem, ""))
 
 
 def explain(source: Path) -> list[str]:

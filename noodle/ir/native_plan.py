@@ -327,6 +327,42 @@ def plan(module: ir.Module) -> Plan:
     return out
 
 
+def exclude(module: ir.Module, p: Plan, name: str, reason: str) -> Plan:
+    """`p` without `name` (the backend could not lower it: `reason`), nor the functions that call it,
+    directly or not: each of those stays in the VM with the reason why; the rest stays native."""
+    fns = {f.name: f for f in module.functions if f.kind == "fn"}
+    gone = {name}
+    changed = True
+    while changed:  # a caller of a function that stays in the VM stays too
+        changed = False
+        for n in p.compiled:
+            if n not in gone and _callees(fns[n]) & gone:
+                gone.add(n)
+                changed = True
+    out = Plan(reasons=dict(p.reasons))
+    out.reasons[name] = reason
+    for n in gone - {name}:
+        if n in p.native:
+            out.reasons[n] = f"calls `{name}`, which native code could not take"
+    out.native = [n for n in p.native if n not in gone]
+    needed = reachable(module, out.native)
+    out.compiled = [n for n in p.compiled if n in needed]
+    return out
+
+
+def reachable(module: ir.Module, roots: list[str]) -> set[str]:
+    """`roots` and every function they call, directly or not (what native code for them must compile)."""
+    fns = {f.name: f for f in module.functions if f.kind == "fn"}
+    needed: set[str] = set()
+    stack = list(roots)
+    while stack:
+        n = stack.pop()
+        if n not in needed and n in fns:
+            needed.add(n)
+            stack.extend(_callees(fns[n]))
+    return needed
+
+
 def intent_guard(f: ir.Function) -> "ir.If | None":
     """The first intent dispatch (see noodle.ir.passes.intents) in `f` that chooses in the VM, if any."""
     from noodle.ir.walk import walk

@@ -435,13 +435,14 @@ def _noodlec_cli() -> None:
             click.echo(disassemble(compiled.module), nl=False)
             return
         if emit == "llvm" or explain:
-            from noodle.backends.llvm import available, native_part
-            from noodle.backends.llvm.lower import plan
+            from noodle.backends.llvm import available, decide, native_part
+            from noodle.ir.native_plan import plan
             from noodle.ir.nodes import decode_module
 
             module_ir = decode_module(compiled.module.ir)
             if explain:
-                p = plan(module_ir)
+                # the loader's own decision: the plan less what the backend then fails to lower
+                p = decide(module_ir).plan if available() else plan(module_ir)
                 for f in module_ir.functions:
                     if f.kind != "fn" or f.name.startswith(("__loop_", "__chunk_")):
                         continue  # an outlined loop (or a chunk of a split one) is explained with the loops below
@@ -460,7 +461,7 @@ def _noodlec_cli() -> None:
                     click.echo(f"{file}:{line}: {text}" if line else text)
                 return
             part = native_part(compiled.module)
-            click.echo(part[0] if part else "; no function of this module runs natively (see --explain)")
+            click.echo(part[0] if part and part[0] else "; no function of this module runs natively (see --explain)")
             return
         from noodle.format.module_file import encode
         out = Path(output) if output else Path(file).with_suffix(".nbc")

@@ -159,12 +159,16 @@ def build_image(module: Any, metered: bool = False, cells: bool = False, native:
 
 
 def _native_part(module: Any, module_ir: Any) -> Any:
-    """What of the module can run natively (llvmlite backend); None when nothing, or no llvmlite."""
+    """What of the module can run natively (llvmlite backend): (LLVM IR, entries, refused), see
+    noodle.backends.llvm.native_part; None when nothing, or no llvmlite.
+
+    The backend keeps a function it cannot lower in the VM on its own; a failure of the backend as a
+    whole leaves the module in the VM, its reason kept (under the name "") for the machine's report."""
     try:
         from noodle.vm.native import native_part
         return native_part(module, module_ir)
-    except Exception:  # noqa: BLE001 - a backend failure only means the VM runs everything
-        return None
+    except Exception as e:  # noqa: BLE001 - a backend failure only means the VM runs everything
+        return ("", [], {"": f"{type(e).__name__}: {e}"})
 
 
 def code_digest(module: Any, index: int) -> str:

@@ -234,7 +234,17 @@ class Machine:
             self.meter.check_time()
 
     def link_native(self, image: ModuleImage, ns: dict[str, Any]) -> None:
-        """Put the image's native variants in place of their translated functions (VM fallback on failure)."""
+        """Put the image's native variants in place of their translated functions (VM fallback on failure).
+
+        The report names what runs natively and each function the backend could not take, with why."""
+        refused: dict[str, str] = image.native[2] if len(image.native) > 2 else {}
+        if "" in refused:  # the backend failed as a whole: everything runs in the VM
+            self.native_report[image.name] = f"native code unavailable: {refused['']}"
+            return
+        in_vm = "".join(f"; VM: {name} ({why})" for name, why in sorted(refused.items()))
+        if not image.native[1]:
+            self.native_report[image.name] = in_vm[2:]  # "VM: ..."
+            return
         try:
             from noodle.vm.native import link
             displays = {f.name: f.display for f in image.functions}
@@ -249,7 +259,7 @@ class Machine:
         index = {f.name: f.index for f in image.functions}
         for name, fn in natives.items():
             ns[f"f{index[name]}"] = fn
-        self.native_report[image.name] = "native: " + ", ".join(sorted(natives))
+        self.native_report[image.name] = "native: " + ", ".join(sorted(natives)) + in_vm
 
     def bind_native(self, native: Any) -> Callable[..., Any]:
         """A native as this VM grants it: denied without its capability, bounded by its limits."""

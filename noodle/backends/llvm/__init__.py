@@ -1,15 +1,16 @@
 """The llvmlite backend: whole typed functions compiled to native code.
 
 `native_part(module_file, module_ir)` decides, from the typed IR every `.nbc` carries,
-which functions run natively (:func:`lower.plan`) and lowers them to LLVM IR
-text, which the VM's image keeps; linking an image JIT-compiles that text
-(`jit.py`, machine code cached on disk) and puts native callables in place of
-the translated Python functions.  Functions it cannot take stay in the VM —
-silently at run time, visibly in `noodlec --explain`.
+which functions run natively (:func:`decide`: the IR's plan, less any function whose lowering
+fails) and lowers them to LLVM IR text, which the VM's image keeps; linking an image JIT-compiles
+that text (`jit.py`, machine code cached on disk) and puts native callables in place of the
+translated Python functions.  Functions it cannot take stay in the VM, each on its own — the
+machine's `native_report` and `noodlec --explain` say which and why.
 """
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -21,8 +22,74 @@ def available() -> bool:
     return True
 
 
-def native_part(module_file: Any, module_ir: Any = None) -> "tuple[str, list[tuple[str, int, str, list[str], str]]] | None":
-    """(LLVM IR text, [(function, index, symbol, parameter kinds, result kind)]) or None.
+@dataclass
+class Decision:
+    """What of a module runs natively, decided once for the loader and for `noodlec --explain`.
+
+    `plan` is the IR's plan (noodle.ir.native_plan) less the functions the backend then could not
+    take; `refused` names those, and the functions calling them, with why: each runs in the VM,
+    and only it — the rest of the module stays native."""
+
+    plan: Any
+    llvm_module: Any  # the lowered module (llvmlite.ir), None when no function runs natively
+    refused: dict[str, str] = field(default_factory=dict)
+
+
+def decide(module_ir: Any) -> Decision:
+    """Plan, lower and verify the native part of a typed module; a function whose lowering fails (or
+    whose LLVM IR does not verify) goes back to the VM with the reason, and the rest is lowered again."""
+    from noodle.backends.llvm.lower import LoweringFailed, build_module, plan
+    from noodle.ir.native_plan import exclude
+
+    p = plan(module_ir)
+    chosen = list(p.native)
+    while p.native:
+        try:
+            llvm_module = build_module(module_ir, p.compiled, p.native)
+        except LoweringFailed as e:
+            p = exclude(module_ir, p, e.name, f"native lowering failed: {e.reason}")
+            continue
+        bad = _unverified(module_ir, p, llvm_module)
+        if not bad:
+            return Decision(p, llvm_module, {n: p.reasons[n] for n in chosen if n not in p.native})
+        for name, why in bad.items():
+            if name in p.native:
+                p = exclude(module_ir, p, name, f"its LLVM IR does not verify: {why}")
+    return Decision(p, None, {n: p.reasons[n] for n in chosen if n not in p.native})
+
+
+def _unverified(module_ir: Any, p: Any, llvm_module: Any) -> dict[str, str]:
+    """{} when the module's LLVM IR verifies; else the native functions whose own module (with their
+    callees) does not, with LLVM's message (all of them when none fails alone)."""
+    import llvmlite.binding as llvm
+
+    from noodle.backends.llvm.lower import build_module
+    from noodle.ir.native_plan import reachable
+
+    def failure(m: Any) -> str | None:
+        try:
+            llvm.parse_assembly(str(m)).verify()
+        except RuntimeError as e:
+            return str(e).strip().splitlines()[0] if str(e).strip() else "RuntimeError"
+        return None
+
+    whole = failure(llvm_module)
+    if whole is None:
+        return {}
+    bad = {}
+    for name in p.native:
+        needed = reachable(module_ir, [name])
+        why = failure(build_module(module_ir, [n for n in p.compiled if n in needed], [name]))
+        if why is not None:
+            bad[name] = why
+    return bad or {name: whole for name in p.native}
+
+
+def native_part(module_file: Any, module_ir: Any = None) -> "tuple[str, list[tuple[str, int, str, list[str], str]], dict[str, str]] | None":
+    """(LLVM IR text, [(function, index, symbol, parameter kinds, result kind)], refused) or None.
+
+    `refused`: the functions the plan chose that the backend could not take, with why (they run in
+    the VM; the machine's native_report says so).  None when the plan chose no function.
 
     The loader passes `module_ir`, the module's typed IR as it proved it consistent with the
     verified bytecode (noodle.vm.verify_ir): the machine never links native code built from IR
@@ -36,13 +103,13 @@ def native_part(module_file: Any, module_ir: Any = None) -> "tuple[str, list[tup
         from noodle.ir.nodes import decode_module
         module_ir = decode_module(module_file.ir)
 
-    from noodle.backends.llvm.lower import array_kind, build_module, plan, result_kinds, scalar, symbol
+    from noodle.backends.llvm.lower import array_kind, result_kinds, scalar, symbol
     from noodle.ir.native_plan import impure_functions
 
-    p = plan(module_ir)
-    if not p.native:
-        return None
-    llvm_module = build_module(module_ir, p.compiled, p.native)
+    d = decide(module_ir)
+    if d.llvm_module is None:
+        return ("", [], d.refused) if d.refused else None
+    p = d.plan
     index = {f.name: i for i, f in enumerate(module_file.functions)}
     fns = {f.name: f for f in module_ir.functions}
     impure = impure_functions(module_ir)
@@ -53,7 +120,7 @@ def native_part(module_file: Any, module_ir: Any = None) -> "tuple[str, list[tup
         entries.append((name, index[name], symbol(name),
                         [f"array:{array_kind(t)}" if array_kind(t) else scalar(t) for t in f.local_types[: f.params]],
                         ",".join(result_kinds(f.ret) or []) + ("" if pure else ";impure")))
-    return str(llvm_module), entries
+    return str(d.llvm_module), entries, d.refused
 
 
 #: the fast-math flags the lowering puts on recognised sums, and only there (see lower.py)
@@ -75,7 +142,7 @@ def link(native: "tuple[str, list]", displays: dict[str, str], fallbacks: dict[s
     """
     from noodle.backends.llvm import jit
 
-    text, entries = native
+    text, entries = native[0], native[1]
     splits = "nd_threads" in text  # a loop nest split across cores
     if splits:
         from noodle.backends.llvm import pool

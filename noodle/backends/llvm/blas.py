@@ -189,7 +189,7 @@ def _size(lw: Any, e: Any) -> L.Value:
 
 def _lead(lw: Any, slot: int) -> L.Value:
     """The leading dimension of a row-major array: its row stride (at least 1, as BLAS asks)."""
-    _, lengths, strides = lw.arrays[slot]
+    _, lengths, strides = lw.array_parts(slot)
     if len(strides) == 1:
         return strides[0]
     one = L.Constant(I64, 1)
@@ -204,13 +204,13 @@ def lower_call(lw: Any, e: Any) -> L.Value:
     args = _Args(lw)
 
     def data(a: Any) -> L.Value:
-        return lw.arrays[a.slot][0]
+        return lw.array_parts(a.slot)[0]
 
     def lead(a: Any) -> L.Value:
         return args.int(_lead(lw, a.slot))
 
     def inc(a: Any) -> L.Value:
-        return args.int(lw.arrays[a.slot][2][0])
+        return args.int(lw.array_parts(a.slot)[2][0])
 
     sizes = [_size(lw, x) for x in e.args[1:2 if routine == "trsv" else
                                              3 if routine in ("gemv", "ger", "trmm", "syrk", "syr2k") else 4]]
@@ -277,7 +277,7 @@ def lower_diagonal_nonzero(lw: Any, e: Any) -> L.Value:
     as the loops' division by it does not raise)."""
     b = lw.b
     n = _size(lw, e.args[0])
-    data, lengths, strides = lw.arrays[e.args[1].slot]
+    data, lengths, strides = lw.array_parts(e.args[1].slot)
     step = b.add(strides[0], strides[1])
     # only called after the guard's other conditions: n fits both dimensions
     result = b.alloca(I1)
@@ -304,7 +304,8 @@ def lower_fits(lw: Any, e: Any) -> L.Value:
     32-bit range, and each array written sharing no byte with any other array given."""
     b = lw.b
     nwritten = e.args[0].value
-    arrays = [lw.arrays[a.slot] for a in e.args[1:]]
+    # a parameter's parts, or a local Array's as it is at the guard (noodle.backends.llvm.local_arrays)
+    arrays = [lw.array_parts(a.slot) for a in e.args[1:]]
     exact = lw.m.globals.get(EXACT_GLOBAL)
     if exact is None:
         exact = L.GlobalVariable(lw.m, I64, name=EXACT_GLOBAL)

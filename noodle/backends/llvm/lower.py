@@ -110,10 +110,22 @@ def build_module(module: ir.Module, names: list[str], entries: list[str] | None 
         fn.linkage = "internal"
         decls[name] = fn
     for name in names:
-        _FunctionLowering(m, decls, fns[name]).lower()
+        try:
+            _FunctionLowering(m, decls, fns[name]).lower()
+        except Exception as e:  # noqa: BLE001 - a lowering bug costs its function, not the module
+            raise LoweringFailed(name, e) from e
     for name in entries if entries is not None else names:
         _entry_point(m, decls[name], fns[name])
     return m
+
+
+class LoweringFailed(Exception):
+    """The lowering of one function failed (a case it does not handle): that function stays in the VM."""
+
+    def __init__(self, name: str, error: BaseException) -> None:
+        self.name = name
+        self.reason = error.reason if isinstance(error, Unsupported) else f"{type(error).__name__}: {error}"
+        super().__init__(f"{name}: {self.reason}")
 
 
 def _entry_point(m: L.Module, impl: L.Function, f: ir.Function) -> None:
