@@ -87,6 +87,22 @@ fn map_rows(a: Array<float, 2>) -> List<float> {
 fn sum_all(xs: List<int>, init: int) -> int {
     return parallel.reduce(add, xs, init)
 }
+
+fn pick(p: (Array<float>, int)) -> float {
+    let (a, i) = p
+    return a[i] * 2.0 + OFFSET
+}
+
+var OFFSET = 0.0
+
+fn map_pick(a: Array<float>, n: int, offset: float) -> List<float> {
+    OFFSET = offset
+    var jobs: List<(Array<float>, int)> = []
+    for i in range(n) {
+        jobs.append((a, i))
+    }
+    return parallel.map(pick, jobs)
+}
 """
 
 
@@ -260,6 +276,127 @@ def test_a_changed_module_is_refused(local):
         worker.run_task(task)
 
 
+def test_a_large_array_is_shared_once_not_sent_in_every_task(local):
+    import numpy as np
+
+    machine, lm, runner = local
+    a = np.arange(100_000.0)  # 800 kB, held by every element
+    runner.force, runner.chunk = "pool", 8
+    try:
+        got = call(machine, lm, "map_pick", a, 40, 0.5)
+    finally:
+        runner.force, runner.chunk = None, None
+    assert got == [i * 2.0 + 0.5 for i in range(40)]  # OFFSET: the program's global as the map began
+    sent = runner.dispatches[-1]
+    assert sent.target == "pool" and sent.shared_arrays == 1 and sent.shared_bytes == a.nbytes
+    assert len(sent.task_bytes) > 1 and max(sent.task_bytes) < 4096, sent.task_bytes
+    assert not list(Path("/dev/shm").glob("noodle-shared-*")) if Path("/dev/shm").is_dir() else True
+
+
+def test_a_killed_pool_process_loses_nothing(tmp_path, vm_backend):
+    machine, lm, runner = _program(tmp_path)
+    markers = tmp_path / "markers"
+    xs = list(range(1, 7))
+    expected = [call(machine, lm, "slow", x) for x in xs]
+    for f in markers.iterdir():
+        f.unlink()
+    runner.force = "pool"
+    result: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            result["value"] = call(machine, lm, "map_slow", xs)
+        except BaseException as e:  # noqa: BLE001 - reported by the assertion below
+            result["error"] = e
+
+    t = threading.Thread(target=run)
+    t.start()
+    try:
+        started = threading.Event()
+        # a task has started in a pool process when its marker exists (element 1 runs inline first)
+        while not started.wait(0.05) and t.is_alive():
+            if any(f.name != "started-1" for f in markers.iterdir()) and runner.pool.worker_pids():
+                started.set()
+        assert started.is_set(), result
+        os.kill(runner.pool.worker_pids()[0], signal.SIGKILL)
+        t.join(timeout=300)
+        assert "error" not in result, result.get("error")
+        assert result["value"] == expected
+    finally:
+        t.join(timeout=300)
+        runner.close()
+
+
+def test_workers_do_not_rerun_top_level_code(tmp_path, capfd, vm_backend):
+    # no `main`: the whole program is top-level code, which must run once, here, not again per worker
+    (tmp_path / "top.nd").write_text("""import parallel
+fn scale() -> int {
+    print("scale computed")
+    return 3
+}
+let K = scale()
+var BIAS = 0
+fn f(x: int) -> int {
+    return x * K + BIAS
+}
+print("top-level ran")
+BIAS = 100
+let ys = parallel.map(f, [1, 2, 3, 4, 5, 6, 7, 8])
+print(ys)
+""")
+    machine, lm = load_program(str(tmp_path / "top.nd"))
+    runner = install_parallel(machine, str(tmp_path / "top.nd"))
+    runner.force = "pool"
+    try:
+        machine.call(lm, lm.functions["__init__"])
+    finally:
+        runner.close()
+    out = capfd.readouterr().out
+    assert runner.decisions[-1][1].target == "pool"
+    assert out == "scale computed\ntop-level ran\n[103, 106, 109, 112, 115, 118, 121, 124]\n", out
+
+
+def test_a_module_changed_since_the_start_does_not_travel(tmp_path, vm_backend):
+    machine, lm, runner = _program(tmp_path)
+    source = tmp_path / "prog.nd"
+    text = source.read_text()
+    source.write_text(text.replace("% 1000", "% 999"))
+    runner.force = "pool"
+    try:
+        with pytest.raises(NoodleRuntimeError, match="changed since the program started") as info:
+            call(machine, lm, "map_sq", list(range(5)))
+        assert info.value.kind == "ParallelError"
+    finally:
+        runner.close()
+    machine, lm, runner = _program(tmp_path / "markers")  # a fresh program, then a source that no longer compiles
+    source = tmp_path / "markers" / "prog.nd"
+    source.write_text(source.read_text().replace("struct P {\n    a: int", "struct P {\n    a: int\n    c: int"))
+    runner.force = "pool"
+    try:
+        with pytest.raises(NoodleRuntimeError, match="could not be prepared for other processes") as info:
+            call(machine, lm, "map_sq", list(range(5)))
+        assert info.value.kind == "ParallelError" and "E0209" in info.value.message
+    finally:
+        runner.close()
+
+
+def test_structs_are_matched_by_module_and_name():
+    from noodle.parallel.wire import StructMismatch
+    from noodle.runtime.values import make_struct_class
+
+    mine = make_struct_class("P", ["a"], "geo")
+    theirs = make_struct_class("P", ["x", "y"], "other")
+    classes = {("geo", "P"): mine, ("other", "P"): theirs}
+    back = decode_values(encode_values([theirs(1, 2), mine(3)]), lambda m, n: classes[(m, n)])
+    assert type(back[0]) is theirs and (back[0].f_x, back[0].f_y) == (1, 2)
+    assert type(back[1]) is mine and back[1].f_a == 3
+    changed = {("other", "P"): make_struct_class("P", ["x"], "other")}  # another version of `other`
+    with pytest.raises(StructMismatch, match="2 fields"):
+        decode_values(encode_values([theirs(1, 2)]), lambda m, n: changed[(m, n)])
+    with pytest.raises(StructMismatch, match="does not have"):
+        decode_values(encode_values([mine(1)]), lambda m, n: changed[(m, n)])
+
+
 # ------------------------------------------------------------------ the cluster
 
 @settings(max_examples=3, deadline=None, suppress_health_check=list(HealthCheck))
@@ -287,6 +424,32 @@ def test_cluster_refuses_a_task_for_other_code(cluster):
     task = msgspec.msgpack.encode(TaskMessage(bundle.key, lm.name, "e" * 64, "sq", 0, encode_values([1])))
     with pytest.raises(VersionMismatch, match="refused"):
         runner.cluster.run(bundle.key, bundle_bytes, [task])
+
+
+def test_the_cluster_scatters_a_large_array_once(cluster):
+    import numpy as np
+
+    machine, lm, runner, _ = cluster
+    a = np.arange(100_000.0)
+    runner.chunk = 8
+    try:
+        assert call(machine, lm, "map_pick", a, 30, 1.5) == [i * 2.0 + 1.5 for i in range(30)]
+    finally:
+        runner.chunk = None
+    sent = runner.dispatches[-1]
+    assert sent.target == "cluster" and sent.shared_arrays == 1 and sent.shared_bytes == a.nbytes
+    assert len(sent.task_bytes) > 1 and max(sent.task_bytes) < 4096, sent.task_bytes
+
+
+def test_a_scheduler_without_workers_is_an_error_not_a_wait(monkeypatch):
+    from distributed import LocalCluster
+
+    from noodle.parallel.cluster import ClusterError, DaskCluster
+
+    monkeypatch.setenv("NOODLE_CLUSTER_WAIT", "1")
+    with LocalCluster(n_workers=0, dashboard_address=":0", processes=True, silence_logs=50) as empty:
+        with pytest.raises(ClusterError, match="has no worker that answers"):
+            DaskCluster(empty.scheduler_address)
 
 
 def test_a_worker_killed_mid_map_loses_nothing(cluster):
@@ -348,7 +511,7 @@ def test_run_explain_says_where_each_map_ran(tmp_path):
     assert bad.returncode == 1 and "bad cluster 'nowhere'" in bad.stderr and "Traceback" not in bad.stderr
 
 
-def test_noodle_worker_joins_a_scheduler_and_runs_tasks(tmp_path, vm_backend):
+def test_noodle_worker_joins_a_scheduler_and_runs_tasks(tmp_path, vm_backend, monkeypatch):
     import subprocess
     import sys
 
@@ -359,9 +522,9 @@ def test_noodle_worker_joins_a_scheduler_and_runs_tasks(tmp_path, vm_backend):
         worker = subprocess.Popen([str(exe), "worker", scheduler.scheduler_address], stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL)
         try:
+            monkeypatch.setenv("NOODLE_CLUSTER_WAIT", "120")  # the worker process may still be starting
             machine, lm, runner = _program(tmp_path, cluster=scheduler.scheduler_address)
             try:
-                runner.cluster.client.wait_for_workers(1, timeout=120)
                 runner.force = "cluster"
                 assert call(machine, lm, "map_sq", list(range(20))) == [(x * x + 3) % 1000 for x in range(20)]
                 assert runner.decisions[-1][1].target == "cluster"

@@ -6,7 +6,9 @@ not running yet, a round trip per task, seconds per byte moved); the estimate of
 
     start-up + rounds * per-task overhead + bytes * per-byte + elements * seconds-per-element / workers
 
-with `rounds` the tasks each worker runs in turn.  The cheapest estimate wins; inline (no overhead,
+with `rounds` the tasks each worker runs in turn.  A map is cut by :func:`chunk_sizes` ("guided"
+chunks: large first, shrinking to one element, so few messages travel and the last chunks are too
+small to leave a core idle while another finishes).  The cheapest estimate wins; inline (no overhead,
 one worker) is always a candidate, so a map too small to pay any overhead stays where it is.
 """
 from __future__ import annotations
@@ -36,9 +38,16 @@ class TargetCost:
     #: where the figures come from ("measured", "assumed until first use")
     source: str = "measured"
 
+    def chunks_for(self, work: Work) -> list[int]:
+        """The chunks a map is cut into (see :func:`chunk_sizes`): none smaller than the elements whose
+        work pays one task's overhead."""
+        smallest = 1
+        if work.seconds_per_element > 0:
+            smallest = max(1, min(work.elements, math.ceil(self.per_task_s / work.seconds_per_element)))
+        return chunk_sizes(work.elements, self.workers, smallest)
+
     def tasks_for(self, work: Work) -> int:
-        """How many tasks a map is cut into: a few per worker, so a slow task does not hold the rest."""
-        return max(1, min(work.elements, self.workers * 4))
+        return len(self.chunks_for(work))
 
     def estimate(self, work: Work) -> float:
         tasks = self.tasks_for(work)
@@ -49,6 +58,23 @@ class TargetCost:
 
 
 INLINE = TargetCost("inline", 1)
+
+#: a chunk is 1/(GUIDED * workers) of the elements still unassigned when it is cut
+GUIDED = 2
+
+
+def chunk_sizes(elements: int, workers: int, smallest: int = 1) -> list[int]:
+    """Guided self-scheduling: each chunk takes 1/(2 * workers) of what is left, at least `smallest`.
+
+    Workers take chunks in order as they free up, so the big early chunks keep messages few and the
+    shrinking last ones even out the finish (one worker is idle at most one small chunk's time)."""
+    sizes: list[int] = []
+    left = elements
+    while left > 0:
+        size = min(left, max(smallest, 1, -(-left // (GUIDED * max(workers, 1)))))
+        sizes.append(size)
+        left -= size
+    return sizes
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,9 @@ inline on the first elements until a small time budget is spent (a map that fini
 never pays any overhead); the measured seconds per element and the targets' measured overheads
 then decide where the rest runs (:mod:`noodle.parallel.placement`).  Results keep their order; an
 element that raises comes back as that Noodle error, its message naming the element, its stack
-ending with the task's own Noodle frames.
+ending with the task's own Noodle frames.  Each task carries the program's globals as they were
+when the map began (workers never run a module's top-level code) and names the map's large Arrays,
+which each target sends once (:mod:`noodle.parallel.state`, `SharedFiles`, `Scattered`).
 """
 from __future__ import annotations
 
@@ -15,12 +17,17 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
+from dataclasses import dataclass
+
 import msgspec
 
+from noodle.errors import NoodleError
+from noodle.format.module_file import decode
 from noodle.parallel.placement import Decision, TargetCost, Work, choose
 from noodle.parallel.pool import LocalPool, cores
-from noodle.parallel.wire import (ModuleBundle, ResultMessage, TaskMessage, bundle_of, decode_values,
-                                  encode_values)
+from noodle.parallel.state import snapshot, struct_classes
+from noodle.parallel.wire import (ModuleBundle, ResultMessage, StructMismatch, TaskMessage, bundle_of,
+                                  decode_values, encode_values)
 from noodle.runtime.errors import Frame, to_error
 from noodle.runtime.linemap import CODE_REGISTRY
 from noodle.runtime.values import ErrorValue, nd_repr
@@ -28,6 +35,29 @@ from noodle.stdlib.natives import elements
 
 #: inline time spent sampling `f` before placing the rest (a map shorter than this stays inline)
 SAMPLE_BUDGET_S = 0.01
+#: sampling stops early once the work left is clearly this long: the other cores wait meanwhile
+OBVIOUS_WORK_S = 0.2
+
+
+@dataclass(frozen=True, slots=True)
+class Dispatch:
+    """What one map sent to a target: the size of each task message, and the Arrays shared once."""
+
+    target: str
+    task_bytes: list[int]
+    shared_arrays: int
+    shared_bytes: int
+
+
+class _Counted:
+    """A `share` for estimates: counts distinct large Arrays, sends nothing."""
+
+    def __init__(self) -> None:
+        self.seen: set[int] = set()
+
+    def share(self, array: Any) -> int:
+        self.seen.add(id(array))
+        return len(self.seen) - 1
 
 
 class TaskError(ErrorValue):
@@ -64,6 +94,10 @@ class ParallelRunner:
         self.decisions: list[tuple[str, Decision]] = []
         #: force one target ("inline", "threads", "pool", "cluster"): benchmarks and tests compare them
         self.force: str | None = None
+        #: cut maps run elsewhere into chunks of this many elements instead (tests that need several tasks)
+        self.chunk: int | None = None
+        #: what each map run elsewhere sent, newest last (tests observe message sizes here)
+        self.dispatches: list[Dispatch] = []
 
     # -- the natives
     def map(self, f: Callable[[Any], Any], xs: Any) -> list[Any]:
@@ -86,7 +120,11 @@ class ParallelRunner:
         force = self.force
         budget = float("inf") if force == "inline" else 0.0 if force else SAMPLE_BUDGET_S
         t0 = time.perf_counter()
-        while done < n and (done == 0 or time.perf_counter() - t0 < budget):
+        while done < n:
+            if done:
+                spent = time.perf_counter() - t0
+                if spent >= budget or (force is None and spent / done * (n - done) >= OBVIOUS_WORK_S):
+                    break
             if op == "map":
                 results.append(self._call(op, f, xs, done))
             else:
@@ -111,7 +149,7 @@ class ParallelRunner:
         if decision.target == "threads":
             return head + self._threads(op, f, xs, done)
         assert where is not None
-        return head + self._remote(op, f, xs, done, where)
+        return head + self._remote(op, f, xs, done, where, seconds_per_element)
 
     def _call(self, op: str, f: Callable[..., Any], xs: list[Any], i: int, acc: Any = None) -> Any:
         """f on element i inline; a failure names the element."""
@@ -149,9 +187,10 @@ class ParallelRunner:
             why_not.append("f is not a top-level function of a loaded module: it cannot travel")
         else:
             try:
-                size = len(encode_values(sampled)) / max(len(sampled), 1)
+                size = len(encode_values(sampled, _Counted().share)) / max(len(sampled), 1)
+                snapshot(self.machine, self._closure(found[0]), _Counted().share)
             except TypeError as e:
-                why_not.append(f"its elements cannot travel ({e})")
+                why_not.append(f"its elements cannot travel ({e})" if "global" not in str(e) else str(e))
             else:
                 work = Work(len(rest), seconds_per_element, size)
                 if not native:  # native code runs on threads here; processes pay only overhead on top
@@ -179,41 +218,64 @@ class ParallelRunner:
         with ThreadPoolExecutor(cores()) as ex:
             return list(ex.map(lambda i: self._call(op, f, xs, i), range(done, len(xs))))
 
+    def _closure(self, module: str) -> list[str]:
+        """`module` and everything it imports, directly or not."""
+        needed: list[str] = []
+        stack = [module]
+        while stack:
+            name = stack.pop()
+            if name not in needed:
+                needed.append(name)
+                stack.extend(self.machine.modules[name].image.imports)
+        return needed
+
     def _bundle(self, module: str) -> tuple[ModuleBundle, bytes]:
         cached = self._bundles.get(module)
         if cached is None:
-            needed: list[str] = []
-            stack = [module]
-            while stack:
-                name = stack.pop()
-                if name not in needed:
-                    needed.append(name)
-                    stack.extend(self.machine.modules[name].image.imports)
+            needed = self._closure(module)
             caps = [c for c in self.machine.capabilities._fields if getattr(self.machine.capabilities, c)]
-            bundle = bundle_of(module, {name: self.module_bytes(name) for name in needed}, caps)
+            try:
+                files = {name: self.module_bytes(name) for name in needed}
+            except (NoodleError, OSError) as e:  # a source that no longer compiles, a file gone
+                raise ErrorValue("ParallelError", f"the program's code could not be prepared for other processes: "
+                                 f"{str(e).splitlines()[0]}") from None
+            for name, data in files.items():
+                # the bytes come from the sources now; the program runs what they were when it started
+                if decode(data).source_hash != self.machine.modules[name].image.source_hash:
+                    raise ErrorValue("ParallelError", f"module {name!r} changed since the program started: its "
+                                     "workers would run other code than the program, so it runs nowhere else")
+            bundle = bundle_of(module, files, caps)
             cached = self._bundles[module] = (bundle, msgspec.msgpack.encode(bundle))
         return cached
 
-    def _remote(self, op: str, f: Callable[..., Any], xs: list[Any], done: int, where: Any) -> list[Any]:
+    def _remote(self, op: str, f: Callable[..., Any], xs: list[Any], done: int, where: Any,
+                seconds_per_element: float) -> list[Any]:
         found = self._identify(f)
         assert found is not None
         module, function = found
         bundle, bundle_bytes = self._bundle(module)
-        rest = len(xs) - done
         cost = where.cost()
-        chunks = cost.tasks_for(Work(rest, 0.0))
-        bounds = [done + rest * k // chunks for k in range(chunks + 1)]
-        tasks = [msgspec.msgpack.encode(TaskMessage(bundle.key, module, bundle.hashes[module], function, lo,
-                                                    encode_values(xs[lo:hi]), op))
-                 for lo, hi in zip(bounds, bounds[1:]) if hi > lo]
+        bounds = [done]
+        left = len(xs) - done
+        sizes = cost.chunks_for(Work(left, seconds_per_element)) if self.chunk is None \
+            else [min(self.chunk, left - k) for k in range(0, left, self.chunk)]
+        for size in sizes:
+            bounds.append(bounds[-1] + size)
+        shared = where.shared_arrays()
         try:
-            replies = where.run(bundle.key, bundle_bytes, tasks)
+            state = snapshot(self.machine, list(bundle.modules), shared.share)
+            payloads = [(lo, encode_values(xs[lo:hi], shared.share)) for lo, hi in zip(bounds, bounds[1:])]
+            tasks = [msgspec.msgpack.encode(TaskMessage(bundle.key, module, bundle.hashes[module], function, lo,
+                                                        payload, op, state, shared.refs))
+                     for lo, payload in payloads]
+            self.dispatches.append(Dispatch(cost.name, [len(t) for t in tasks], len(shared.refs), shared.nbytes))
+            replies = where.run(bundle.key, bundle_bytes, tasks, shared)
         except ErrorValue:
             raise
         except Exception as e:  # noqa: BLE001 - a refused version, a lost cluster: a Noodle error here
             raise ErrorValue("ParallelError", f"parallel.{op} on the {cost.name} failed: {e}") from None
-        from noodle.parallel.worker import struct_classes
-
+        finally:
+            shared.close()
         classes = struct_classes(self.machine)
         out: list[Any] = []
         for data in replies:
@@ -222,7 +284,10 @@ class ParallelRunner:
                 fail = reply.failure
                 frames = [Frame(*fr) for fr in fail.stack]
                 raise TaskError(fail.kind, fail.message + _element_note(op, fail.index, xs[fail.index]), frames)
-            out.extend(decode_values(reply.payload, lambda _module, name: classes[name]))
+            try:
+                out.extend(decode_values(reply.payload, lambda m, name: classes[(m, name)]))
+            except StructMismatch as e:
+                raise ErrorValue("ParallelError", f"parallel.{op}: a result was refused: {e}") from None
         return out
 
     def close(self) -> None:

@@ -8,7 +8,10 @@ or the Noodle error of the element that failed, with the worker's Noodle stack.
 Noodle values cross as MessagePack: int, float, bool, str, none and lists as themselves; tuples,
 maps, structs and Arrays as extension types (a tuple must come back a tuple, a struct as the
 receiving machine's own class of the same module and name, an Array as a NumPy array of the same
-dtype and shape).
+dtype and shape).  An Array of :data:`SHARE_MIN_BYTES` or more is not embedded: the encoder hands
+it to a `share` callback (the target sends it once: a shared-memory file for the pool, a Dask
+scatter for the cluster) and writes its index; the task lists the shared arrays
+(:class:`SharedArray`) and the decoder takes them from a `shared` list.
 """
 from __future__ import annotations
 
@@ -19,7 +22,10 @@ import msgspec
 from noodle.format.hashing import digest
 from noodle.runtime.values import StructBase
 
-_TUPLE, _MAP, _STRUCT, _ARRAY = 1, 2, 3, 4
+_TUPLE, _MAP, _STRUCT, _ARRAY, _SHARED = 1, 2, 3, 4, 5
+
+#: Arrays this large travel once per map (shared), not inside every task that holds them
+SHARE_MIN_BYTES = 64 * 1024
 
 
 class ModuleBundle(msgspec.Struct, frozen=True):
@@ -48,6 +54,16 @@ def content_hash(data: bytes) -> str:
     return digest(data).hex()
 
 
+class SharedArray(msgspec.Struct, frozen=True):
+    """An Array sent once for a whole map rather than inside each task (see `encode_values`)."""
+
+    dtype: str
+    shape: list[int]
+    #: the pool's: a file in shared memory holding the array's bytes; "" for the cluster, where the
+    #: array reaches the task as a scattered Dask argument
+    path: str = ""
+
+
 class TaskMessage(msgspec.Struct, frozen=True):
     """Run `module.function` on a chunk of elements (indexes `start`...)."""
 
@@ -61,6 +77,11 @@ class TaskMessage(msgspec.Struct, frozen=True):
     payload: bytes
     #: "map" (f on each element) or "reduce" (f folded over the chunk; f is associative)
     op: str = "map"
+    #: the program's globals when the map began: encode_values() of [[module, [[slot, value], ...]], ...]
+    #: (a worker never runs a module's top-level code; it takes the program's values instead)
+    state: bytes = b""
+    #: the large Arrays the payload and state refer to by index, sent once per map
+    shared: list[SharedArray] = []
 
 
 class TaskFailure(msgspec.Struct, frozen=True):
@@ -86,12 +107,23 @@ class VersionMismatch(Exception):
 
 # -------------------------------------------------------------------- values
 
-def encode_values(values: list[Any]) -> bytes:
-    return msgspec.msgpack.encode(_to_wire(values))
+#: `share(array) -> index`: sends a large Array once and names it by its index in the task's list
+Share = Callable[[Any], int]
 
 
-def decode_values(data: bytes, struct_class: Callable[[str, str], type]) -> list[Any]:
-    """Values from `encode_values`; `struct_class(module, name)` gives this machine's class."""
+class StructMismatch(Exception):
+    """A struct arrived whose module and name this machine knows with other fields: refused."""
+
+
+def encode_values(values: Any, share: Share | None = None) -> bytes:
+    """MessagePack of Noodle values; Arrays of SHARE_MIN_BYTES or more go through `share` if given."""
+    return msgspec.msgpack.encode(_to_wire(values, share))
+
+
+def decode_values(data: bytes, struct_class: Callable[[str, str], type],
+                  shared: Callable[[int], Any] | None = None) -> Any:
+    """Values from `encode_values`; `struct_class(module, name)` gives this machine's class (a KeyError
+    or a wrong number of fields is a StructMismatch), `shared(index)` a shared Array."""
 
     def ext_hook(code: int, raw: memoryview) -> Any:
         inner = msgspec.msgpack.decode(raw, ext_hook=ext_hook)
@@ -101,12 +133,23 @@ def decode_values(data: bytes, struct_class: Callable[[str, str], type]) -> list
             return {k: v for k, v in inner}
         if code == _STRUCT:
             module, name, *fields = inner
-            return struct_class(module, name)(*fields)
+            try:
+                cls = struct_class(module, name)
+            except KeyError:
+                raise StructMismatch(f"a struct {module}.{name} arrived, which this machine does not have") from None
+            if len(fields) != len(cls._nd_attrs):
+                raise StructMismatch(f"a struct {module}.{name} arrived with {len(fields)} fields; this machine's "
+                                     f"has {len(cls._nd_attrs)} (another version of {module!r})")
+            return cls(*fields)
         if code == _ARRAY:
             import numpy as np
 
             dtype, shape, buf = inner
             return np.frombuffer(buf, dtype=dtype).reshape(shape).copy()
+        if code == _SHARED:
+            if shared is None:
+                raise ValueError("a shared Array arrived without the map's shared arrays")
+            return shared(inner)
         raise ValueError(f"unknown value tag {code}")
 
     return msgspec.msgpack.decode(data, ext_hook=ext_hook)
@@ -116,19 +159,22 @@ def _ext(code: int, value: Any) -> msgspec.msgpack.Ext:
     return msgspec.msgpack.Ext(code, msgspec.msgpack.encode(value))
 
 
-def _to_wire(v: Any) -> Any:
+def _to_wire(v: Any, share: Share | None) -> Any:
     t = type(v)
     if t in (int, float, bool, str) or v is None:
         return v
     if t is list:
-        return [_to_wire(x) for x in v]
+        return [_to_wire(x, share) for x in v]
     if t is tuple:
-        return _ext(_TUPLE, [_to_wire(x) for x in v])
+        return _ext(_TUPLE, [_to_wire(x, share) for x in v])
     if t is dict:
-        return _ext(_MAP, [[_to_wire(k), _to_wire(x)] for k, x in v.items()])
+        return _ext(_MAP, [[_to_wire(k, share), _to_wire(x, share)] for k, x in v.items()])
     if isinstance(v, StructBase):
-        return _ext(_STRUCT, [getattr(t, "_nd_module", ""), t._nd_name, *(_to_wire(getattr(v, a)) for a in t._nd_attrs)])
+        return _ext(_STRUCT, [getattr(t, "_nd_module", ""), t._nd_name,
+                              *(_to_wire(getattr(v, a), share) for a in t._nd_attrs)])
     if t.__name__ == "ndarray":
+        if share is not None and v.nbytes >= SHARE_MIN_BYTES:
+            return _ext(_SHARED, share(v))
         import numpy as np
 
         a = np.ascontiguousarray(v)

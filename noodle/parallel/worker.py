@@ -4,7 +4,9 @@ Runs in a local pool process or a Dask worker.  A bundle is installed once per p
 modules checked against their hashes, then decoded and verified like any loaded module) and kept
 by its key; every task names the bundle and the version of its module, and is refused
 (:class:`VersionMismatch`) when this process holds other code.  The machine grants the program's
-capabilities and nothing more.
+capabilities and nothing more.  Modules are loaded without running their top-level code; each task
+brings the program's globals (:mod:`noodle.parallel.state`) and its large Arrays
+(:class:`noodle.parallel.wire.SharedArray`: a shared-memory file, or a scattered Dask argument).
 """
 from __future__ import annotations
 
@@ -12,16 +14,30 @@ import threading
 from typing import Any
 
 from noodle.errors import LoadError, NoodleError
-from noodle.parallel.wire import (ModuleBundle, ResultMessage, TaskFailure, TaskMessage, VersionMismatch,
-                                  content_hash, decode_values, encode_values)
+from noodle.parallel.state import restore, struct_classes
+from noodle.parallel.wire import (ModuleBundle, ResultMessage, SharedArray, StructMismatch, TaskFailure, TaskMessage,
+                                  VersionMismatch, content_hash, decode_values, encode_values)
 from noodle.runtime.errors import NoodleRuntimeError
+from noodle.vm.image import build_image
 from noodle.vm.limits import Capabilities
 from noodle.vm.machine import Machine
 from noodle.vm.verify import load_bytes
 
 _LOCK = threading.Lock()
-#: bundle key -> (bundle, machine), this process's installed code
-_INSTALLED: dict[str, tuple[ModuleBundle, Machine]] = {}
+
+
+class Installed:
+    """A bundle's code in this process: its machine and struct classes."""
+
+    __slots__ = ("bundle", "machine", "classes")
+
+    def __init__(self, bundle: ModuleBundle, machine: Machine) -> None:
+        self.bundle, self.machine = bundle, machine
+        self.classes = struct_classes(machine)
+
+
+#: bundle key -> the code installed in this process
+_INSTALLED: dict[str, Installed] = {}
 
 
 def install(bundle: ModuleBundle) -> None:
@@ -42,28 +58,31 @@ def install(bundle: ModuleBundle) -> None:
             return files[name]
 
         machine = Machine(find, capabilities=granted)
-        machine.load(files[bundle.entry])
-        _INSTALLED[bundle.key] = (bundle, machine)
+
+        def load(name: str) -> None:  # imports first, so that no load runs a module's top-level code
+            if name in machine.modules:
+                return
+            image = build_image(find(name), False)
+            for dep in image.imports:
+                load(dep)
+            machine.load(image, run_init=False)
+
+        load(bundle.entry)
+        _INSTALLED[bundle.key] = Installed(bundle, machine)
 
 
 def installed_keys() -> list[str]:
     return list(_INSTALLED)
 
 
-def struct_classes(machine: Machine) -> dict[str, type]:
-    classes: dict[str, type] = {}
-    for lm in machine.modules.values():
-        for i, (sname, _, _) in enumerate(lm.image.structs):
-            classes.setdefault(sname, lm.namespace[f"S{i}"])
-    return classes
+def run_task(task: TaskMessage, scattered: tuple[Any, ...] = ()) -> ResultMessage:
+    """Run one chunk; a Noodle error becomes the result's `failure` (reported, never retried).
 
-
-def run_task(task: TaskMessage) -> ResultMessage:
-    """Run one chunk; a Noodle error becomes the result's `failure` (reported, never retried)."""
+    `scattered` are the task's shared Arrays that came as Dask arguments (the cluster's)."""
     entry = _INSTALLED.get(task.bundle_key)
     if entry is None:
         raise VersionMismatch(f"this worker holds no code for program {task.bundle_key[:12]}: refused")
-    bundle, machine = entry
+    bundle, machine = entry.bundle, entry.machine
     held = bundle.hashes.get(task.module)
     if held != task.module_hash:
         raise VersionMismatch(f"module {task.module!r} version {task.module_hash[:12]} was asked for, but this "
@@ -72,8 +91,12 @@ def run_task(task: TaskMessage) -> ResultMessage:
     fn = lm.functions.get(task.function)
     if fn is None:
         raise VersionMismatch(f"module {task.module!r} has no function {task.function!r}: refused")
-    classes = struct_classes(machine)
-    xs = decode_values(task.payload, lambda _module, name: classes[name])
+    shared = _SharedArrays(task.shared, scattered)
+    try:
+        restore(machine, task.state, entry.classes, shared.get)
+        xs = decode_values(task.payload, lambda module, name: entry.classes[(module, name)], shared.get)
+    except StructMismatch as e:
+        raise VersionMismatch(f"{e}: refused") from None
     out: list[Any] = []
     for i, x in enumerate(xs):
         try:
@@ -89,11 +112,33 @@ def run_task(task: TaskMessage) -> ResultMessage:
     return ResultMessage(task.start, encode_values(out))
 
 
-def run_task_bytes(data: bytes) -> bytes:
+class _SharedArrays:
+    """A task's shared Arrays, each read (and copied: the task may write to it) once when first used, so
+    the elements of one task that hold the same Array hold one object, as they do in the program."""
+
+    def __init__(self, refs: list[SharedArray], scattered: tuple[Any, ...]) -> None:
+        self.refs, self.scattered = refs, scattered
+        self.arrays: dict[int, Any] = {}
+
+    def get(self, index: int) -> Any:
+        array = self.arrays.get(index)
+        if array is None:
+            import numpy as np
+
+            ref = self.refs[index]
+            if ref.path:
+                array = np.fromfile(ref.path, dtype=ref.dtype).reshape(ref.shape)
+            else:
+                array = np.array(self.scattered[index], dtype=ref.dtype, copy=True).reshape(ref.shape)
+            self.arrays[index] = array
+        return array
+
+
+def run_task_bytes(data: bytes, *scattered: Any) -> bytes:
     """`run_task` on msgspec bytes (what pools and Dask carry)."""
     import msgspec
 
-    return msgspec.msgpack.encode(run_task(msgspec.msgpack.decode(data, type=TaskMessage)))
+    return msgspec.msgpack.encode(run_task(msgspec.msgpack.decode(data, type=TaskMessage), scattered))
 
 
 def install_bytes(data: bytes) -> None:

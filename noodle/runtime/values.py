@@ -21,6 +21,8 @@ class StructBase:
 
     __slots__ = ()
     _nd_name = "?"
+    #: the module that declares it (a struct crossing to another process is matched by module and name)
+    _nd_module = ""
     _nd_fields: tuple[str, ...] = ()
     _nd_attrs: tuple[str, ...] = ()
 
@@ -35,15 +37,15 @@ class StructBase:
         return nd_repr(self)
 
 
-def make_struct_class(name: str, fields: list[str]) -> type:
-    """A class for one struct; `fields` are verified identifiers."""
+def make_struct_class(name: str, fields: list[str], module: str = "") -> type:
+    """A class for one struct of `module`; `fields` are verified identifiers."""
     attrs = tuple("f_" + f for f in fields)
     params = ", ".join(f"a{i}" for i in range(len(fields)))
     body = "".join(f"\n    self.{a} = a{i}" for i, a in enumerate(attrs)) or "\n    pass"
     ns: dict[str, Any] = {}
     exec(f"def __init__(self{', ' if params else ''}{params}):{body}", ns)  # noqa: S102 - identifiers verified
     return type(name, (StructBase,), {"__slots__": attrs, "__init__": ns["__init__"], "_nd_name": name,
-                                      "_nd_fields": tuple(fields), "_nd_attrs": attrs})
+                                      "_nd_module": module, "_nd_fields": tuple(fields), "_nd_attrs": attrs})
 
 
 class ErrorValue(Exception):

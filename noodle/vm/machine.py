@@ -188,7 +188,7 @@ class Machine:
             ns["_M"] = self.meter
             ns.update(metering.helpers(self.meter))  # operators that charge for the work they do
         for i, (sname, fields, _) in enumerate(image.structs):
-            ns[f"S{i}"] = make_struct_class(sname, list(fields))
+            ns[f"S{i}"] = make_struct_class(sname, list(fields), image.name)
         for i, dep in enumerate(imported):
             ns[f"M{i}"] = dep.exports
         source_file = image.source_file
