@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import noodle
 from noodle.ale import transpile
@@ -156,6 +158,35 @@ def test_a_canary_that_starts_to_disagree_is_rolled_back_with_an_audit_entry(pro
     server.close()
 
 
+def test_a_canary_that_raises_where_the_original_does_not_or_runs_slower_is_rolled_back(project) -> None:
+    root, lib, table = project
+    run_program(root, lib)
+    evolve(db_of(root), sandbox_vm, plain_vm, FAST)
+    with Registry(db_of(root)) as reg:
+        by_name = {c.name: c for c in reg.candidates()}
+    steps, scaled = by_name["alelib.steps"], by_name["alelib.scaled"]
+    assert steps.state == "canary" and scaled.state == "canary", (steps.reason, scaled.reason)
+    server = install(db_of(root), plain_vm, table)
+    # 3n + 1 leaves 64 bits on the way: Python's ints grow, the translation's raise OverflowError
+    big = 2**62 + 1
+    site = sites.CallSite("main.nd:5")
+    for _ in range(2):
+        assert sites.call(site, lib.steps, (big,)) == lib.steps(big)  # the original's result, always
+    # the original becomes a closed form, the translation still loops: equal results, far slower
+    exec("def scaled(x, k):\n    return x * k * FACTOR\n", lib.__dict__)  # noqa: S102
+    site = sites.CallSite("main.nd:6")
+    for _ in range(2 * 40):
+        assert sites.call(site, lib.scaled, (1.5, 200_000)) == 600_000.0
+    with Registry(db_of(root)) as reg:
+        for cid, why in ((steps.id, "the candidate raised OverflowError"), (scaled.id, "measured slowdown")):
+            c = reg.get(cid)
+            assert c.state == "rolled_back" and why in c.reason, c.reason
+            last = reg.audit(cid)[-1]
+            assert last.to_state == "rolled_back" and last.actor.startswith("canary") and why in last.reason
+    assert not any(r.candidate_id in (steps.id, scaled.id) for rs in table.by_name.values() for r in rs)
+    server.close()
+
+
 def test_a_wrong_translation_is_never_promoted(project, monkeypatch: pytest.MonkeyPatch) -> None:
     root, lib, table = project
     run_program(root, lib)
@@ -236,6 +267,35 @@ def test_the_intent_mapping_covers_the_named_functions_and_compiles() -> None:
         src = intent_source(name, pattern)
         assert src is not None, name
         vm.load(noodle.Source(src.source, name=f"i{i}"))
+
+
+@pytest.fixture(scope="module")
+def list_reductions(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    from noodle.ale.runner import CandidateRunner
+
+    folder = tmp_path_factory.mktemp("candidates")
+    vm = noodle.VM()
+    out = {}
+    for i, name in enumerate(("numpy.sum", "numpy.mean")):
+        src = intent_source(name, "list<float>")
+        assert src is not None
+        out[name] = CandidateRunner(vm, 900 + i, src.source, src.entry, src.params, folder)
+    return out
+
+
+list_floats = st.floats(-1e6, 1e6) | st.sampled_from([-0.0, 0.0, 1e16, -1e16, 0.1, 1e-300])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(xs=st.lists(list_floats, max_size=20) | st.lists(list_floats, min_size=20, max_size=300))
+def test_numpy_sum_and_mean_of_a_list_are_replaced_to_the_bit(list_reductions: dict, xs: list) -> None:
+    # the mapping follows NumPy's pairwise summation (short lists) and its array sum (long ones):
+    # not close, equal, -0.0 and cancellation included
+    for name, fn in (("numpy.sum", np.sum), ("numpy.mean", np.mean)):
+        if name == "numpy.mean" and not xs:
+            continue  # NumPy warns and gives nan; compared in validation, not here
+        want = np.float64(fn(xs)).tobytes()
+        assert np.float64(list_reductions[name].serve(fn, (xs,), None)).tobytes() == want, (name, xs)
 
 
 def test_the_registry_refuses_moves_the_state_machine_forbids(tmp_path: Path) -> None:

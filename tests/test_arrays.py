@@ -139,3 +139,25 @@ def test_arrays_cross_to_a_host_without_copies() -> None:
     assert m.make(2).shape == (2, 2)
     with pytest.raises(noodle.NoodleRuntimeError, match="Array<float, 1>"):
         m.scale(np.array([1, 2]), 2.0)  # int64, not float64
+
+
+@settings(max_examples=120, deadline=None)
+@given(data=st.data(), dtype=st.sampled_from(["float64", "int64", "int32", "bool", "float32"]),
+       shape=st.sampled_from([(0,), (1,), (5,), (8,), (9,), (130,), (300,), (3, 4), (17, 9)]),
+       view=st.sampled_from(["plain", "reversed", "every_other", "transposed"]))
+def test_sum_and_mean_of_arrays_are_numpys_to_the_bit(data: st.DataObject, dtype: str, shape: tuple,
+                                                       view: str) -> None:
+    # the VM takes them through `add.reduce` (numpy.sum/mean's Python-level dispatch skipped): the
+    # result must stay exactly NumPy's, pairwise summation order and -0.0 included
+    from hypothesis.extra import numpy as hnp
+    from noodle.stdlib.natives import NATIVES
+
+    elements = {"float64": st.floats(-1e6, 1e6) | st.sampled_from([-0.0, 1e16, -1e16, 0.1]),
+                "float32": st.floats(-2.0**100, 2.0**100, width=32, allow_subnormal=False), "int64": st.integers(-(2**40), 2**40),
+                "int32": st.integers(-(2**20), 2**20), "bool": st.booleans()}[dtype]
+    a = data.draw(hnp.arrays(dtype, shape, elements=elements, fill=st.nothing()))
+    a = {"plain": a, "reversed": a[::-1], "every_other": a[::2], "transposed": a.T}[view]
+    if dtype == "float64":
+        assert np.float64(NATIVES["array.sum.float"].impl(a)).tobytes() == np.float64(np.sum(a)).tobytes()
+    if a.size:
+        assert np.float64(NATIVES["array.mean"].impl(a)).tobytes() == np.float64(float(np.mean(a))).tobytes()

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from noodle.build.driver import PassTrace, compile_source
 from noodle.errors import CompileError
-from noodle.tools.fmt import FormatError, _lines, _signature, source_tokens, format_source
+from noodle.tools.fmt import WIDTH, FormatError, _lines, _signature, source_tokens, format_source
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted(p for p in (ROOT / "examples").rglob("*.nd") if "__noodlecache__" not in p.parts)
@@ -46,6 +46,17 @@ def _ir(source: str, name: str) -> str | None:
     return re.sub(r"('[^'\n]*\.nd):\d+'", r"\1:_'", text)
 
 
+#: a width that breaks many lines of the examples
+NARROW = 48
+
+
+def _breakable(line: str) -> bool:
+    """Has a line a place a break could go: a `(` or `[` followed by more than its closer, and no
+    `{` (inside a block a newline ends a statement)?"""
+    code = line.split("//")[0].split('"')[0]  # (a string's brackets are not brackets)
+    return "{" not in code and bool(re.search(r"[(\[](?![)\]]|$)", code))
+
+
 def _comments(source: str) -> list[str]:
     """The text of every comment, in order (a block comment's lines without their indentation)."""
     return [" ".join(line.strip() for line in item.text.splitlines())
@@ -58,12 +69,16 @@ PARSING = [p for p in EXAMPLES if _parses(p.read_text(encoding="utf-8"))]
 @pytest.mark.parametrize("path", PARSING, ids=[str(p.relative_to(ROOT / "examples")) for p in PARSING])
 def test_every_example_is_a_fixed_point_with_the_same_ir(path: Path) -> None:
     source = path.read_text(encoding="utf-8")
-    once = format_source(source, path.name)
-    assert format_source(once, path.name) == once
-    assert _comments(once) == _comments(source)
     before = _ir(source, path.stem)
-    if before is not None:
-        assert _ir(once, path.stem) == before
+    # at the default width, at a narrow one (most long lines broken, some several times) and at none
+    for width in (WIDTH, NARROW, None):
+        once = format_source(source, path.name, width)
+        assert format_source(once, path.name, width) == once  # (so no line left too long could be broken)
+        assert _comments(once) == _comments(source)
+        if before is not None and width != WIDTH:
+            assert _ir(once, path.stem) == before
+        if width == NARROW:
+            assert all(len(line) <= NARROW for line in once.splitlines() if _breakable(line)), width
 
 
 def test_the_examples_are_in_canonical_layout() -> None:
@@ -125,6 +140,56 @@ def test_a_messy_program_gets_the_canonical_layout_and_keeps_its_meaning() -> No
     assert _ir(CANONICAL, "m") == _ir(MESSY, "m") is not None
 
 
+LONG = """\
+fn compute(a: int, b: int, c: int) -> int {
+    return a + b + c
+}
+
+fn main() {
+    let first_argument = 1
+    let second_argument = 2
+    let total = compute(first_argument, second_argument, 3) + compute(4, 5, first_argument)  // why
+    print(total > 1 and second_argument < 10 or compute(total, total, total) > 1000 * total)
+    print([first_argument, second_argument, first_argument + second_argument, 10, 20, 30])
+    if compute(first_argument, second_argument, total) > 100 { print("large") }
+}
+"""
+
+LONG_AT_60 = """\
+fn compute(a: int, b: int, c: int) -> int {
+    return a + b + c
+}
+
+fn main() {
+    let first_argument = 1
+    let second_argument = 2
+    let total = compute(first_argument, second_argument,
+        3) + compute(4, 5, first_argument)  // why
+    print(
+        total > 1 and second_argument < 10 or
+        compute(total, total, total) > 1000 * total)
+    print([first_argument, second_argument,
+        first_argument + second_argument, 10, 20, 30])
+    if compute(first_argument, second_argument,
+        total) > 100 { print("large") }
+}
+"""
+
+
+def test_long_lines_are_broken_at_the_width() -> None:
+    """Calls, argument lists, list literals and binary expressions break inside their brackets
+    (where a newline means nothing), at the shallowest bracket and the loosest operator that lets
+    the first piece fit, comments kept; the result is a fixed point and means the same."""
+    assert format_source(LONG, width=60) == LONG_AT_60
+    assert format_source(LONG_AT_60, width=60) == LONG_AT_60
+    assert format_source(LONG, width=None) == LONG == format_source(LONG, width=200)
+    assert _ir(LONG_AT_60, "m") == _ir(LONG, "m") is not None
+    # a function's parameters broken: its body and `}` stay at the function's level
+    header = "fn compute(first: int, second: int, third: int) -> int {\n    return first\n}\n"
+    assert format_source(header, width=40) == (
+        "fn compute(first: int, second: int,\n    third: int) -> int {\n    return first\n}\n")
+
+
 def test_a_program_with_errors_is_refused_with_its_diagnostics() -> None:
     with pytest.raises(FormatError) as e:
         format_source("fn main( {\n")
@@ -166,18 +231,20 @@ def _scramble(source: str, draw, keep_lines: bool) -> str:  # noqa: ANN001 - hyp
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=st.data(), index=st.integers(0, max(0, len(SMALL) - 1)), keep_lines=st.booleans())
-def test_a_scrambled_example_formats_to_a_fixed_point_with_the_same_ir(data, index: int, keep_lines: bool) -> None:  # noqa: ANN001
+@given(data=st.data(), index=st.integers(0, max(0, len(SMALL) - 1)), keep_lines=st.booleans(),
+       width=st.sampled_from([None, 24, 40, 60, WIDTH]))
+def test_a_scrambled_example_formats_to_a_fixed_point_with_the_same_ir(data, index: int, keep_lines: bool,  # noqa: ANN001
+                                                                       width: int | None) -> None:
     path = SMALL[index]
     source = path.read_text(encoding="utf-8")
     messy = _scramble(source, data.draw, keep_lines)
     assume(_signature(source_tokens(messy, "x.nd"), messy) == _signature(source_tokens(source, "x.nd"), source))
     assume(_parses(messy))
-    once = format_source(messy, path.name)
-    assert format_source(once, path.name) == once
+    once = format_source(messy, path.name, width)
+    assert format_source(once, path.name, width) == once
     assert _comments(once) == _comments(messy)
     if keep_lines:
-        assert once == format_source(source, path.name)
+        assert once == format_source(source, path.name, width)
     before = _ir(messy, path.stem)
     if before is not None:
         assert _ir(once, path.stem) == before
@@ -196,6 +263,16 @@ def test_noodle_fmt_check_and_rewrite(tmp_path: Path) -> None:
     assert rewrite.returncode == 0 and messy.read_text(encoding="utf-8") == CANONICAL
     again = subprocess.run([*noodle, "fmt", "--check", str(messy)], capture_output=True, text=True, timeout=120)
     assert again.returncode == 0 and again.stdout == ""
+    long = tmp_path / "long.nd"
+    long.write_text(LONG, encoding="utf-8")
+    narrow = subprocess.run([*noodle, "fmt", "--width", "60", "-"], input=LONG, capture_output=True, text=True,
+                            timeout=120)
+    assert narrow.returncode == 0 and narrow.stdout == LONG_AT_60
+    wide = subprocess.run([*noodle, "fmt", "--check", str(long)], capture_output=True, text=True, timeout=120)
+    assert wide.returncode == 0  # within the default width
+    unbroken = subprocess.run([*noodle, "fmt", "--width", "0", "-"], input=LONG_AT_60, capture_output=True,
+                              text=True, timeout=120)
+    assert unbroken.stdout == LONG_AT_60  # lines are never joined, only broken
     bad = subprocess.run([*noodle, "fmt", str(broken)], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "E0001" in bad.stderr and "Traceback" not in bad.stderr
     assert broken.read_text(encoding="utf-8") == "fn main( {\n"

@@ -390,6 +390,29 @@ def test_stencil_loops_skip_bounds_checks_only_when_the_whole_range_fits(call: s
     assert out.splitlines()[-1] == "array([3, 6, 9, 12, 4])"
 
 
+REVERSED = "fn rev(a: Array<float>, b: Array<float>, k: int, lo: int, hi: int) {\n" \
+    " for j in lo..hi { b[j] = a[k - j - 1] * 2.0 }\n}\n"
+
+
+@pytest.mark.parametrize("call, expected", [
+    ("rev(a, b, 6, 0, 6)", "ok"),
+    ("rev(a, b, 6, 2, 6)", "ok"),
+    ("rev(a, b, 4, 0, 4)", "ok"),
+    ("rev(a, b, 7, 0, 6)", "IndexError"),  # a[6] first
+    ("rev(a, b, 5, 0, 6)", "ok"),  # a[-1] last: the array's last element, as in the VM
+    ("rev(a, b, 3, 0, 6)", "ok"),  # a[-3] last
+    ("rev(a, b, 12, 5, 7)", "IndexError"),  # b[6]
+    ("rev(a, b, 6, 6, 0)", "ok"),  # empty
+    ("rev(a, b, -9223372036854775807 - 1, 0, 2)", "OverflowError"),  # k - j - 1 overflows
+])
+def test_a_loop_walking_an_array_backwards_skips_checks_only_when_the_whole_range_fits(call: str,
+                                                                                        expected: str) -> None:
+    src = REVERSED + ("fn main() {\n let a = arange(0.0, 6.0, 1.0)\n let b = zeros(6)\n"
+                      f" try {{ {call}\n  print(\"ok\") }} catch e {{ print(e.kind) }}\n print(a, b)\n}}\n")
+    out = both(src)
+    assert out.splitlines()[0] == expected
+
+
 def test_optimised_code_targets_the_host() -> None:
     import llvmlite.binding as llvm
 
@@ -411,19 +434,22 @@ def test_in_bounds_versions_need_every_access_to_be_decidable_before_the_loop() 
 
     src = STENCIL + ("fn mixed(a: Array<float>, b: Array<float>) {\n for j in 0..len(a) // 2 { a[j] = b[2 * j] }\n}\n"
                      "fn rows(a: Array<float, 2>) {\n for i in 0..len(a) { for j in 0..len(a) { a[j, i] = 0.0 } }\n}\n")
-    module_ir, _ = compile_source(src, "v.nd", "v")
     import re
 
+    src += REVERSED
+    module_ir, _ = compile_source(src, "v.nd", "v")
     found: dict[str, list] = {}
     for f in module_ir.functions:
         loops = [n for s in f.body for n in walk(s) if isinstance(n, ir.ForRange)]
         owner = re.sub(r"^__chunk_\d+_", "", f.name)  # a nest split across cores lives in its chunk
         found.setdefault(owner, []).extend(
-            sorted(c for access in in_bounds_accesses(n) for _, c in access.forms if c is not None) for n in loops)
-    assert found["sweep"] == [[], [-1, 0, 0, 0, 1]] and found["shift"] == [[0, 1]]
+            sorted(d for access in in_bounds_accesses(n) for _, d in access.forms if d is not None) for n in loops)
+    assert found["sweep"] == [[], [1, 1, 1, 1, 1]] and found["shift"] == [[1, 1]]
     # `b[2 * j]` cannot be decided from the range's ends; the outer loop of `rows` holds an inner
     # loop's index; the inner loop walks down a column (`a[j, i]`), which can
-    assert found["mixed"] == [[]] and found["rows"] == [[], [0]]
+    assert found["mixed"] == [[]] and found["rows"] == [[], [1]]
+    # `a[k - j - 1]` walks backwards: its ends are k - lo - 1 and k - hi
+    assert found["rev"] == [[-1, 1]]
 
 
 @pytest.mark.parametrize("failing", ["k = b[i] * 4611686018427387904", "k = b[i] // (i - 2)"])

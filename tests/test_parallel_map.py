@@ -196,6 +196,18 @@ def test_placement_prefers_inline_for_little_work_and_workers_for_much():
     assert choose(Work(64, 0.05), [pool, slow_start]).target == "pool"
 
 
+@given(st.integers(0, 5000), st.integers(1, 64), st.integers(1, 50))
+def test_guided_chunks_cover_the_map_and_shrink(elements, workers, smallest):
+    from noodle.parallel.placement import chunk_sizes
+
+    sizes = chunk_sizes(elements, workers, smallest)
+    assert sum(sizes) == elements and all(s >= 1 for s in sizes)
+    assert all(a >= b for a, b in zip(sizes, sizes[1:]))  # large first, small last
+    assert all(s >= smallest for s in sizes[:-1])  # only the remainder may be smaller
+    if elements >= 2 * workers * max(smallest, 1) * 4:
+        assert sizes[-1] <= max(smallest, 1) and len(sizes) < elements  # fine at the end, few messages
+
+
 def test_values_travel_with_their_types():
     import numpy as np
 
@@ -450,6 +462,41 @@ def test_a_scheduler_without_workers_is_an_error_not_a_wait(monkeypatch):
     with LocalCluster(n_workers=0, dashboard_address=":0", processes=True, silence_logs=50) as empty:
         with pytest.raises(ClusterError, match="has no worker that answers"):
             DaskCluster(empty.scheduler_address)
+
+
+def test_a_map_whose_workers_all_leave_is_abandoned(tmp_path, vm_backend, monkeypatch):
+    from distributed import LocalCluster
+
+    monkeypatch.setenv("NOODLE_CLUSTER_WAIT", "1")
+    with LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=":0", processes=True,
+                      silence_logs=50) as dask:
+        machine, lm, runner = _program(tmp_path, cluster=dask.scheduler_address)
+        runner.force = "cluster"
+        markers = tmp_path / "markers"
+        result: dict[str, object] = {}
+
+        def run() -> None:
+            try:
+                result["value"] = call(machine, lm, "map_slow", list(range(1, 30)))
+            except BaseException as e:  # noqa: BLE001 - checked below
+                result["error"] = e
+
+        t = threading.Thread(target=run)
+        t.start()
+        try:
+            started = threading.Event()
+            while not started.wait(0.05) and t.is_alive():
+                if any(f.name != "started-1" for f in markers.iterdir()):
+                    started.set()
+            assert started.is_set(), result
+            dask.scale(0)  # every worker leaves (a killed one would come back: its nanny restarts it)
+            t.join(timeout=300)
+            e = result.get("error")
+            assert isinstance(e, NoodleRuntimeError) and e.kind == "ParallelError", result
+            assert "no workers left" in e.message
+        finally:
+            t.join(timeout=300)
+            runner.close()
 
 
 def test_a_worker_killed_mid_map_loses_nothing(cluster):

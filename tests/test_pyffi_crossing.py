@@ -117,6 +117,32 @@ def test_out_of_range_ints_are_overflow_errors() -> None:
     assert info.value.f_kind == "OverflowError"
 
 
+list_items = st.one_of(ints, st.integers(), st.floats(), st.booleans(), st.text(max_size=3),
+                       st.integers(-5, 5).map(np.int64), st.floats(width=32).map(np.float32))
+
+
+def _outcome(f: object) -> object:
+    try:
+        return ("value", f())  # type: ignore[operator]
+    except ErrorValue as e:
+        return ("error", e.f_kind, e.f_message)
+
+
+@settings(max_examples=150, deadline=None)
+@given(xs=st.one_of(st.lists(list_items, max_size=6), st.lists(st.floats(allow_nan=False), max_size=40),
+                    st.lists(ints, max_size=40)),
+       elem=st.sampled_from(["int", "float", "bool", "str"]))
+def test_a_list_of_scalars_converts_as_its_items_do(xs: list, elem: str) -> None:
+    # lists of one exact scalar type take a fast path: it must give what converting item by item
+    # gives (values, their types, the error and its message) and a copy
+    by_items = _outcome(lambda: [convert(x, elem, f"the list[{i}]") for i, x in enumerate(xs)])
+    got = _outcome(lambda: convert(xs, f"List<{elem}>", "the list"))
+    assert got == by_items
+    if got[0] == "value":
+        assert [type(x) for x in got[1]] == [type(x) for x in by_items[1]]  # type: ignore[index]
+        assert got[1] is not xs  # type: ignore[index]
+
+
 def test_tuples_and_maps_convert_element_by_element() -> None:
     assert convert((1, 2.5, "x"), "(int, float, str)") == (1, 2.5, "x")
     assert convert((1, 2), "(int, float)") == (1, 2.0) and type(convert((1, 2), "(int, float)")[1]) is float

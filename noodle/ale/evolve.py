@@ -29,7 +29,7 @@ from noodle.ale.runner import CandidateRunner, resolve
 from noodle.ale.transpile import Untranslatable, translate
 from noodle.ale.validate import GENERATED, validate
 from noodle.vm.pyffi import samples as sample_codec
-from noodle.vm.pyffi.kinds import array_sizes, generalise
+from noodle.vm.pyffi.kinds import array_sizes, generalise, list_lengths
 
 
 @dataclass
@@ -43,7 +43,7 @@ class Options:
     canary_calls: int = 20
     generated: int = GENERATED
     margin: float = bench.MARGIN
-    #: for intent candidates: serve arrays up to the largest recorded size (the benchmarked one)
+    #: for intent candidates: serve arrays and lists up to the largest recorded size (the benchmarked one)
     limit_sizes: bool = True
     #: the benchmark: seconds per timed batch, batches per side, inputs at most
     bench_seconds: float = bench.MIN_SECONDS
@@ -136,7 +136,8 @@ def _new_candidate(reg: Registry, db_path: Path, name: str, pattern: str, sigs: 
     intent = intent_source(name, pattern)
     if intent is not None:
         origin, source, entry, why = "intent", intent.source, intent.entry, f"intent mapping: {intent.intent}"
-        sizes = [s for sig in recorded for shape in array_sizes(sig) for s in [_size(shape)]]
+        sizes = [_size(shape) for sig in recorded for shape in array_sizes(sig)]
+        sizes += [n for sig in recorded for n in list_lengths(sig)]
         if options.limit_sizes and sizes:
             max_size = max(sizes)
     elif inspect.isfunction(original):

@@ -50,6 +50,16 @@ def _body(name: str, types: list[str]) -> tuple[str, str, str] | None:
         if na == 2 and nb in (1, 2):
             return "return matmul(a0, a1)", f"Array<{ea}, {nb}>", "matmul"
         return None
+    if name in ("numpy.sum", "numpy.mean") and types == ["List<float>"]:
+        # NumPy converts the list to an array on every call, behind a few microseconds of Python
+        # dispatch; the sum it then takes is its pairwise summation, which `ale_pairwise` follows
+        # step by step for short lists (the same result to the bit); long ones go to the array
+        # sum (a list's conversion then costs what NumPy's does)
+        if short == "sum":
+            return ("if len(a0) > 32 { return sum(array(a0)) }\n    return 0.0 + ale_pairwise(a0, 0, len(a0))",
+                    "float", "sum")
+        return ("if len(a0) == 0 { return math.nan }\n    if len(a0) > 32 { return mean(array(a0)) }\n"
+                "    return (0.0 + ale_pairwise(a0, 0, len(a0))) / float(len(a0))", "float", "mean")
     if name in ("numpy.sum", "numpy.mean") and n == 1 and arrays[0]:
         elem, nd = arrays[0]
         if elem not in ("float", "int"):
@@ -93,6 +103,55 @@ def _body(name: str, types: list[str]) -> tuple[str, str, str] | None:
     return None
 
 
+#: NumPy's pairwise summation of float64 (numpy/_core/src/umath/loops_utils.h.src, `pairwise_sum`):
+#: below 8 items a plain loop; up to 128, eight running sums combined as ((0+1)+(2+3))+((4+5)+(6+7))
+#: and the rest added one by one; above, the two halves (the first a multiple of 8 long) summed
+#: apart.  `add.reduce` starts from its identity, hence the `0.0 +` at the call.
+PAIRWISE = """
+fn ale_pairwise(a: List<float>, lo: int, n: int) -> float {
+    if n < 8 {
+        var res = 0.0
+        for i in lo..lo + n {
+            res += a[i]
+        }
+        return res
+    }
+    if n <= 128 {
+        var r0 = a[lo]
+        var r1 = a[lo + 1]
+        var r2 = a[lo + 2]
+        var r3 = a[lo + 3]
+        var r4 = a[lo + 4]
+        var r5 = a[lo + 5]
+        var r6 = a[lo + 6]
+        var r7 = a[lo + 7]
+        let whole = lo + n - n % 8
+        var i = lo + 8
+        while i < whole {
+            r0 += a[i]
+            r1 += a[i + 1]
+            r2 += a[i + 2]
+            r3 += a[i + 3]
+            r4 += a[i + 4]
+            r5 += a[i + 5]
+            r6 += a[i + 6]
+            r7 += a[i + 7]
+            i += 8
+        }
+        var res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+        while i < lo + n {
+            res += a[i]
+            i += 1
+        }
+        return res
+    }
+    var half = n // 2
+    half -= half % 8
+    return ale_pairwise(a, lo, half) + ale_pairwise(a, lo + half, n - half)
+}
+"""
+
+
 #: the library functions the mapping knows (for `noodle ale status` and the docs)
 MAPPED = ("numpy.dot", "numpy.matmul", "numpy.sum", "numpy.mean", "numpy.min", "numpy.max", "numpy.add",
           "numpy.subtract", "numpy.multiply", "numpy.sqrt", "numpy.exp", "numpy.log", "math.sqrt", "math.exp",
@@ -112,4 +171,6 @@ def intent_source(name: str, pattern: str) -> IntentSource | None:
     params = ", ".join(f"a{i}: {t}" for i, t in enumerate(types))
     source = (f"// intent mapping for {name}({pattern}): {intent}\nimport math\n\n"
               f"fn {entry}({params}) -> {result} {{\n    {body}\n}}\n")
+    if "ale_pairwise(" in body:
+        source += PAIRWISE
     return IntentSource(source, entry, types, result, intent)

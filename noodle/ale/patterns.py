@@ -65,7 +65,7 @@ def noodle_types(pattern: str) -> list[str] | None:
 
 
 def accepts(pattern: str, max_size: int | None = None) -> Callable[[tuple, dict | None], bool]:
-    """A check that a call's arguments fit `pattern` (arrays of at most `max_size` elements)."""
+    """A check that a call's arguments fit `pattern` (arrays and lists of at most `max_size` elements)."""
     import numpy as np
 
     kinds = split(pattern)
@@ -88,7 +88,10 @@ def accepts(pattern: str, max_size: int | None = None) -> Callable[[tuple, dict 
         elif (m := _LIST.match(kind)) is not None:
             inner = m.group(1)
             first = {"int": "int", "float": "float", "bool": "bool", "str": "str"}.get(inner)
-            conds.append(f"type({a}) is list" + (f" and (not {a} or type({a}[0]) is {first})" if first else ""))
+            cond = f"type({a}) is list" + (f" and (not {a} or type({a}[0]) is {first})" if first else "")
+            if max_size is not None:
+                cond += f" and len({a}) <= {int(max_size)}"
+            conds.append(cond)
         else:
             raise ValueError(f"no check for argument kind {kind!r}")
     names = ", ".join(f"a{i}" for i in range(len(kinds)))

@@ -19,6 +19,7 @@ from noodle.compiler.checker import check
 from noodle.compiler.diagnostics import CompileError, Diagnostic, DiagnosticBag, did_you_mean
 from noodle.compiler.lint import lint
 from noodle.compiler.parser import parse
+from noodle.compiler.record import Recorder
 from noodle.compiler.scope import FuncInfo, ModuleInterface, StructInfo
 from noodle.backends.bytecode.emitter import emit_module
 from noodle.ir import nodes as ir
@@ -68,7 +69,8 @@ def compile_source(source: str, file: str, name: str, resolver=None, opt_level: 
                    warnings: "list[Diagnostic] | None" = None,
                    options: CompileOptions | None = None,
                    offload: frozenset[str] = frozenset(),
-                   offload_report: "list | None" = None) -> tuple[ir.Module, ModuleFile]:
+                   offload_report: "list | None" = None,
+                   recorder: "Recorder | None" = None) -> tuple[ir.Module, ModuleFile]:
     """Compile one module's text: parse, check and lower, lint, optimise, emit.  Raises CompileError.
 
     `interfaces` holds what the modules compiled so far export (the resolver
@@ -77,12 +79,14 @@ def compile_source(source: str, file: str, name: str, resolver=None, opt_level: 
     Warnings (those `options` keeps) are appended to `warnings`; a denied one is an error.
     `offload` (or `options.offload`): the intents given OpenCL dispatches; `offload_report` (or
     `options.offload_report`) receives each recognised nest's kernel or why it has none.
+    `recorder` (editors) is given each expression's type and each name's meaning as it is checked.
     """
     interfaces = interfaces if interfaces is not None else {}
     options = options or CompileOptions(opt_level)
     tree = parse(source, file)                                                  # 1. parse
     diags = DiagnosticBag()
-    module_ir = check(tree, name, diags, resolver, interfaces, expected_name)  # 2. check, lower to IR
+    module_ir = check(tree, name, diags, resolver, interfaces, expected_name,  # 2. check, lower to IR
+                      recorder=recorder)
     diags.raise_if_errors({file: source})
     lint(tree, diags)                                                            #    warnings
     for d in sorted(diags.warnings, key=lambda d: (d.span.line, d.span.col)):
@@ -154,6 +158,10 @@ class Project:
     #: warnings of every module compiled (or taken from the cache), and the sources they point into
     warnings: list[Diagnostic] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)
+    #: texts that stand for files on disk (an editor's unsaved documents), by resolved path
+    overrides: dict[Path, str] = field(default_factory=dict)
+    #: modules whose checking is recorded for an editor (noodle.compiler.record), by module name
+    recorders: "dict[str, Recorder]" = field(default_factory=dict)
 
     def module_path(self, name: str) -> Path:
         return Path(module_path(self.root, name))
@@ -172,6 +180,8 @@ class Project:
         """Compile (or take from the cache) module `name` from `path`, or from `source` when given."""
         if name in self.compiled:
             return self.compiled[name]
+        if source is None and self.overrides:
+            source = self.overrides.get(path.resolve())
         if source is None:
             source = read_source(path, display)
         file = display if display is not None else os.path.relpath(path)
@@ -189,7 +199,8 @@ class Project:
                 module_ir, module = compile_source(source, file, name, self.resolve_import, self.options.opt_level,
                                                    self.interfaces, expected_name=name if imported else None,
                                                    observe_passes=None if imported else self.options.observe_passes,
-                                                   warnings=found, options=self.options)
+                                                   warnings=found, options=self.options,
+                                                   recorder=self.recorders.get(name))
             except CompileError as e:
                 e.sources.setdefault(file, source)  # import errors are found while this file is checked
                 raise

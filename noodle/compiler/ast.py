@@ -261,6 +261,7 @@ class ConstDecl:
     type: TypeExpr | None
     value: "Expr"
     span: Span
+    name_span: Span = NO_SPAN
 
 
 @dataclass(slots=True)
@@ -330,6 +331,7 @@ class Try:
     catch_name: str | None  # `catch e { }`; None for a bare `catch { }`
     handler: Block
     span: Span
+    name_span: Span = NO_SPAN  # the name after `catch`
 
 
 @dataclass(slots=True)
@@ -399,6 +401,7 @@ class StructDecl:
     fields: list[Field]
     methods: list[FnDecl]
     span: Span
+    name_span: Span = NO_SPAN
 
 
 @dataclass(slots=True)

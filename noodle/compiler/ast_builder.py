@@ -179,7 +179,7 @@ class _Builder:
     def struct_decl(self, c: list) -> ast.StructDecl:
         fields = [x for x in c if isinstance(x, ast.Field)]
         methods = [x for x in c if isinstance(x, ast.FnDecl)]
-        return ast.StructDecl(str(c[1]), fields, methods, _span(c[0], c[-1]))
+        return ast.StructDecl(str(c[1]), fields, methods, _span(c[0], c[-1]), _span(c[1], c[1]))
 
     def field_decl(self, c: list) -> ast.Field:
         default = c[4] if len(c) > 4 else None
@@ -208,7 +208,7 @@ class _Builder:
 
     def const_stmt(self, c: list) -> ast.ConstDecl:
         ty = c[3] if len(c) == 6 else None
-        return ast.ConstDecl(str(c[1]), ty, c[-1], _span(c[0], c[-1]))
+        return ast.ConstDecl(str(c[1]), ty, c[-1], _span(c[0], c[-1]), _span(c[1], c[1]))
 
     def assign_stmt(self, c: list) -> ast.Assign:
         target, op, value = c
@@ -247,7 +247,7 @@ class _Builder:
 
     def try_stmt(self, c: list) -> ast.Try:
         name = str(c[3]) if len(c) == 5 else None
-        return ast.Try(c[1], name, c[-1], _span(c[0], c[-1]))
+        return ast.Try(c[1], name, c[-1], _span(c[0], c[-1]), _span(c[3], c[3]) if name is not None else ast.NO_SPAN)
 
     def assert_stmt(self, c: list) -> ast.Assert:
         return ast.Assert(c[1], c[3] if len(c) > 3 else None, _span(c[0], c[-1]))

@@ -12,6 +12,20 @@ from noodle.ir import nodes as ir
 from noodle.ir.native_plan import Plan, in_bounds_accesses
 
 
+def explain_functions(module: ir.Module, p: Plan, native_available: bool) -> list[tuple[int, str]]:
+    """(line, text) for each function: native code or the VM, and why not native."""
+    out: list[tuple[int, str]] = []
+    for f in module.functions:
+        if f.kind != "fn" or f.name.startswith(("__loop_", "__chunk_")):
+            continue  # an outlined loop (or a chunk of a split one) is explained with the loops
+        if f.name in p.native:
+            out.append((f.line, f"fn {f.name}: " + ("native (llvm)" if native_available
+                                                      else "VM (llvmlite is not installed)")))
+        else:
+            out.append((f.line, f"fn {f.name}: VM — {p.reasons.get(f.name, '')}"))
+    return out
+
+
 def explain_loops(module: ir.Module, p: Plan) -> list[tuple[int, str]]:
     """(line, text) for each loop nest and array expression: the intent recognised (or why a loop
     shaped like one was not), the variants that can run it, and where its loops run."""

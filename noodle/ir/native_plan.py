@@ -438,21 +438,22 @@ def assigns(body: list[ir.Stmt], slot: int) -> bool:
 
 class Access(NamedTuple):
     """An array access a loop's bounds-check-free version may make: per dimension, the index and
-    either c (the index is `j + c`, j the loop variable) or None (the loop does not change it)."""
+    its direction: 1 (the index is `j + r`, j the loop variable, r an int the loop does not change),
+    -1 (`r - j`: the loop walks the dimension backwards) or None (the loop does not change it)."""
     node: ir.CallBuiltin
     forms: list[tuple[ir.Expr, int | None]]
 
 
 def in_bounds_accesses(s: ir.ForRange) -> "list[Access]":
-    """The array reads and writes in loop `s` whose every index is `j + c` (j the loop variable, c a
-    constant) or an expression the loop does not change: `x[j + c]`, `x[r, j + c]`, `x[j, r]`,
-    `x[r1, j + c, r2]`, `x[r]` ...
+    """The array reads and writes in loop `s` whose every index is `j + r`, `r - j` (j the loop
+    variable, r an int built by `+`/`-` from constants and locals the loop does not change) or such
+    an r itself: `x[j + c]`, `x[r, j + c]`, `x[j, r]`, `x[k - j - 1]`, `x[r1, j + c, r2]`, `x[r]` ...
 
     Whether every such index stays in bounds for the whole range can be decided before the loop
-    runs; the native backend then runs a copy of the loop without those checks (`for_range` in
-    lower.py).  Empty unless every access in the loop has that form: a copy that still checks some
-    indices rarely vectorises, and each copy costs compile time.  An array the loop assigns anew (a
-    local one) changes shape under it: then empty too.
+    runs (the first and the last value of j bound it); the native backend then runs a copy of the
+    loop without those checks (`for_range` in lower.py).  Empty unless every access in the loop has
+    that form: a copy that still checks some indices rarely vectorises, and each copy costs compile
+    time.  An array the loop assigns anew (a local one) changes shape under it: then empty too.
     """
     from noodle.ir.walk import walk
 
@@ -468,25 +469,26 @@ def in_bounds_accesses(s: ir.ForRange) -> "list[Access]":
         ndim = int(kind.split("/")[1])
         forms: list[tuple[ir.Expr, int | None]] = []
         for index in node.args[1:1 + ndim]:
-            c = _column_offset(index, s.slot)
-            if c is None and not _invariant(index, s):
+            coefficient = _coefficient(index, s)
+            if coefficient not in (1, -1, 0):
                 return []
-            forms.append((index, c))
+            forms.append((index, coefficient or None))
         out.append(Access(node, forms))
     return out
 
 
-def _column_offset(e: ir.Expr, slot: int) -> int | None:
-    """c for an index `j`, `j + c`, `c + j` or `j - c` (j the local in `slot`), else None."""
-    if isinstance(e, ir.LocalGet) and e.slot == slot:
+def _coefficient(e: ir.Expr, s: ir.ForRange) -> int | None:
+    """a for an index `a * j + r` built by `+`/`-` (j the variable of loop `s`, r from constants and
+    locals the loop does not change; 0 when j does not occur), else None."""
+    if isinstance(e, ir.LocalGet) and e.slot == s.slot:
+        return 1
+    if _invariant(e, s):
         return 0
-    if not (isinstance(e, ir.Binary) and e.op in ("int.add", "int.sub")):
-        return None
-    a, c = e.a, e.b
-    if e.op == "int.add" and isinstance(a, ir.Const):
-        a, c = c, a
-    if isinstance(a, ir.LocalGet) and a.slot == slot and isinstance(c, ir.Const) and type(c.value) is int:
-        return c.value if e.op == "int.add" else -c.value
+    if isinstance(e, ir.Binary) and e.op in ("int.add", "int.sub"):
+        a, b = _coefficient(e.a, s), _coefficient(e.b, s)
+        if a is None or b is None:
+            return None
+        return a + b if e.op == "int.add" else a - b
     return None
 
 

@@ -122,8 +122,13 @@ def name(key: str) -> str:
 #: one.  Defaults measured on the development machine (bench/fusion.py); `noodle tune`
 #: (noodle.tools.tune) measures them on this machine, and `threshold()` reads those when present.
 THRESHOLDS: dict[str, int] = {
-    "map.fused": 16384,  # below it the call into native code costs more than NumPy's passes
-    "dot.blas": 0,  # from the VM, numpy.dot's dispatch is cheaper than a native call at every size
+    # a native function's Python entry (noodle.backends.llvm.pyentry) costs ~0.1 us a call: the
+    # fused loop beats NumPy's passes from 64 elements up (0.20-0.24x, bench/fusion.py; the ctypes
+    # call it replaced cost ~18 us and put the crossover at 16384)
+    "map.fused": 0,
+    # the native loop against numpy.dot, from the VM: the loop wins below ~16K elements now that
+    # the call is cheap (2.06x BLAS/loop at 64 elements, 0.98x at 16384, 0.53x at 65536: `noodle tune`)
+    "dot.blas": 16384,
     # in array accesses (elements times accesses per element).  With the pool's threads already
     # waiting (noodle.backends.llvm.pool), a split map wins from ~65K accesses on a quiet machine
     # (32K elements: 0.91x; 1M elements 0.69x), and is at parity, not worse, right after a NumPy

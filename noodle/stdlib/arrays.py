@@ -260,7 +260,9 @@ def _sum_int(a: Any) -> int:
     return total
 
 
-native("array.sum.float", 1)(lambda a: float(np().sum(a)))
+# `add.reduce` over all axes is what `numpy.sum` and `numpy.mean` compute, without their Python-level
+# dispatch (a few microseconds, most of the cost for a small array)
+native("array.sum.float", 1)(lambda a: float(np().add.reduce(a, axis=None)))
 native("array.sum.f32", 1)(lambda a: float(np().sum(a, dtype="float32")))  # single precision, as f32 adds
 
 
@@ -276,7 +278,10 @@ def _sum_i32(a: Any) -> int:
 def _mean(a: Any) -> float:
     if a.size == 0:
         raise _err("ValueError", "mean of an empty array")
-    return float(np().mean(a))
+    kind = a.dtype.kind
+    if kind in "iub" or a.dtype.itemsize == 8 and kind == "f":  # numpy.mean: a float64 sum over the count
+        return float(np().add.reduce(a, axis=None, dtype="float64") / a.size)
+    return float(np().mean(a))  # float32: numpy rounds the mean to float32
 
 
 def _matmul_checks(a: Any, b: Any) -> None:

@@ -223,10 +223,12 @@ def _noodle_cli() -> None:
     @cli.command()
     @click.argument("files", nargs=-1, required=True)
     @click.option("--check", is_flag=True, help="change nothing; list the files not in canonical layout (exit 1)")
-    def fmt(files: tuple[str, ...], check: bool) -> None:
+    @click.option("--width", type=click.IntRange(min=0), default=None, metavar="N",
+                  help="break lines longer than N columns where they can be broken (default 100; 0: never)")
+    def fmt(files: tuple[str, ...], check: bool, width: int | None) -> None:
         """Rewrite FILES in Noodle's canonical layout (`-`: standard input to standard output)."""
-        from noodle.tools.fmt import format_files
-        sys.exit(format_files(list(files), check))
+        from noodle.tools.fmt import WIDTH, format_files
+        sys.exit(format_files(list(files), check, width=WIDTH if width is None else width or None))
 
     @cli.command()
     def lsp() -> None:
@@ -443,16 +445,9 @@ def _noodlec_cli() -> None:
             if explain:
                 # the loader's own decision: the plan less what the backend then fails to lower
                 p = decide(module_ir).plan if available() else plan(module_ir)
-                for f in module_ir.functions:
-                    if f.kind != "fn" or f.name.startswith(("__loop_", "__chunk_")):
-                        continue  # an outlined loop (or a chunk of a split one) is explained with the loops below
-                    what = f"fn {f.name}"
-                    if f.name in p.native:
-                        where = "native (llvm)" if available() else "VM (llvmlite is not installed)"
-                        click.echo(f"{file}:{f.line}: {what}: {where}")
-                    else:
-                        click.echo(f"{file}:{f.line}: {what}: VM — {p.reasons.get(f.name, '')}")
-                from noodle.ir.explain import explain_loops
+                from noodle.ir.explain import explain_functions, explain_loops
+                for line, text in explain_functions(module_ir, p, available()):
+                    click.echo(f"{file}:{line}: {text}")
                 for line, text in explain_loops(module_ir, p):
                     click.echo(f"{file}:{line}: {text}")
                 from noodle.backends.opencl.selection import offered

@@ -30,6 +30,8 @@ from noodle.compiler.parser import parse
 from noodle.errors import CompileError
 
 INDENT = "    "
+#: the width `noodle fmt` breaks long lines at (`--width N`)
+WIDTH = 100
 COMMENT_RE = re.compile(r"//[^\n]*|/\*.*?(?:\*/|\Z)", re.S)
 _OPENERS = {"(": ")", "[": "]", "{": "}"}
 _CLOSERS = frozenset(_OPENERS.values())
@@ -145,67 +147,144 @@ def _space(prev: _Item, cur: _Item, pprev: _Item | None, inner: str | None) -> s
     return " "
 
 
-def _render(lines: list[list[_Item]]) -> str:
+def _level(items: list[_Item], stack: list[tuple[str, int]]) -> int:
+    """A line's indent: that of the line whose bracket a leading closer closes, else one past the
+    innermost open bracket."""
+    leading = 0
+    while leading < len(items) and items[leading].kind in _CLOSERS:
+        leading += 1
+    if leading and len(stack) >= leading:
+        return stack[-leading][1]
+    return stack[-1][1] + 1 if stack else 0
+
+
+def _render_line(items: list[_Item], stack: list[tuple[str, int]], level: int,
+                 base: int | None = None) -> tuple[str, list[int]]:
+    """The line's text (without its indent), and where each item ends in it; `stack` is updated
+    with the brackets the line opens and closes.  `base`, for a line that continues a statement
+    inside `( )` or `[ ]`: the statement's own level, which a block opened once those brackets
+    are closed (`b: int) -> int {`) takes, so that its body and its `}` line up with the statement."""
+    parts: list[str] = []
+    ends: list[int] = []
+    width = 0
+    prev: _Item | None = None
+    pprev: _Item | None = None
+    for item in items:
+        if prev is not None:
+            space = _space(prev, item, pprev, stack[-1][0] if stack else None)
+            parts.append(space)
+            width += len(space)
+        parts.append(item.text)
+        width += len(item.text)
+        ends.append(width)
+        if item.kind in _OPENERS:
+            statement_level = base is not None and item.kind == "{" and not (stack and stack[-1][0] in "([")
+            stack.append((item.kind, base if statement_level else level))  # type: ignore[arg-type]
+        elif item.kind in _CLOSERS and stack:
+            stack.pop()
+        pprev, prev = prev, item
+    return "".join(parts), ends
+
+
+def _render(lines: list[list[_Item]], width: int | None = None) -> str:
     out: list[str] = []
     stack: list[tuple[str, int]] = []  # open brackets: (kind, indent level of the line that opened it)
     blank = False
-    for items in lines:
+    todo = list(reversed(lines))  # a stack of lines; a line too long goes back as its pieces
+    base = 0  # the level of the line the current statement starts on
+    while todo:
+        items = todo.pop()
         if not items:
             blank = True
             continue
-        # the indent: that of the line whose bracket a leading closer closes, else one past the innermost
-        leading = 0
-        while leading < len(items) and items[leading].kind in _CLOSERS:
-            leading += 1
-        if leading and len(stack) >= leading:
-            level = stack[-leading][1]
-        elif stack:
-            level = stack[-1][1] + 1
-        else:
-            level = 0
+        level = _level(items, stack)
+        continued = bool(stack) and stack[-1][0] in "(["
+        if not continued:
+            base = level
         opens_block = bool(out) and out[-1].rstrip().endswith("{")
         if blank and out and not opens_block and items[0].kind != "}":
             out.append("")
         blank = False
-        parts: list[str] = []
-        prev: _Item | None = None
-        pprev: _Item | None = None
-        for item in items:
-            if prev is not None:
-                parts.append(_space(prev, item, pprev, stack[-1][0] if stack else None))
-            parts.append(item.text)
-            if item.kind in _OPENERS:
-                stack.append((item.kind, level))
-            elif item.kind in _CLOSERS and stack:
-                stack.pop()
-            pprev, prev = prev, item
-        out.append(INDENT * level + "".join(parts))
+        trial = list(stack)
+        text, ends = _render_line(items, trial, level, base if continued else None)
+        if width is not None and len(INDENT) * level + len(text) > width:
+            at = _break_after(items, ends, stack, width - len(INDENT) * level)
+            if at is not None:
+                todo += [items[at + 1:], items[:at + 1]]
+                continue
+        stack[:] = trial
+        out.append(INDENT * level + text)
     while out and out[-1] == "":
         out.pop()
     return "\n".join(out) + "\n" if out else ""
+
+
+#: binary operators a long line may break after, by how loosely they bind (a break prefers the
+#: loosest: `a and b` before `x + y`); `<` `>` are left out (generic brackets or comparisons)
+_BREAK_RANK = {",": 0, "(": 0, "[": 0, "or": 1, "and": 2, "==": 3, "!=": 3, "<=": 3, ">=": 3,
+               "|": 4, "^": 4, "&": 4, "<<": 5, "+": 6, "-": 6, "*": 7, "/": 7, "//": 7, "%": 7, "@": 7, "**": 8}
+
+
+def _break_after(items: list[_Item], ends: list[int], stack: list[tuple[str, int]], room: int) -> int | None:
+    """Where to break a line too long for `room` columns: after the item with the shallowest
+    bracket depth, then the loosest operator, then the rightmost, among those whose first piece
+    fits (else the first place there is).  A line breaks only where a newline means nothing:
+    inside `( )` or `[ ]` (not inside a `{ }` nested in them), never before a comment and never
+    in a line holding a multi-line comment, nor between two brackets opened together.  None when
+    there is no such place."""
+    if any(item.kind == "COMMENT" and "\n" in item.text for item in items):
+        return None
+    open_kinds = [kind for kind, _ in stack]
+    depth0 = len(open_kinds)
+    candidates: list[tuple[int, int, int]] = []  # (depth, rank, index)
+    prev: _Item | None = None
+    for i, item in enumerate(items):
+        if item.kind in _OPENERS:
+            open_kinds.append(item.kind)
+        elif item.kind in _CLOSERS and open_kinds:
+            open_kinds.pop()
+        rank = _BREAK_RANK.get(item.kind)
+        if item.kind in _SIGNS and _unary(prev):
+            rank = None  # a sign, not an operator
+        elif item.kind in _OPENERS and i + 1 < len(items) and items[i + 1].kind in _OPENERS:
+            rank = None  # brackets opened together stay together: `f([` breaks inside the `[`
+        if (rank is not None and i + 1 < len(items) and items[i + 1].kind != "COMMENT"
+                and items[i + 1].kind not in _CLOSERS and open_kinds and open_kinds[-1] in ("(", "[")):
+            candidates.append((len(open_kinds) - depth0, rank, i))
+        prev = item
+    if not candidates:
+        return None
+    fitting = [c for c in candidates if ends[c[2]] <= room]
+    if not fitting:
+        return candidates[0][2]
+    best = min(fitting, key=lambda c: (c[0], c[1], -c[2]))
+    return best[2]
 
 
 def _signature(tokens: list[RawToken], source: str) -> list[tuple[str, str]]:
     return [(t.kind, source[t.pos:t.end]) for t in tokens if t.kind != "NL"]
 
 
-def format_source(source: str, file: str = "<input>") -> str:
-    """The canonical layout of `source`.  Raises :class:`FormatError` for a text that does not parse."""
+def format_source(source: str, file: str = "<input>", width: int | None = WIDTH) -> str:
+    """The canonical layout of `source`, its lines broken to fit `width` columns where they can be
+    (None: never).  Raises :class:`FormatError` for a text that does not parse."""
     try:
         parse(source, file)
     except CompileError as e:
         raise FormatError(f"{file}: not formatted, the program has errors", list(e.diagnostics)) from e
     tokens = source_tokens(source, file)
-    result = _render(_lines(source, tokens))
+    result = _render(_lines(source, tokens), width)
     if _signature(source_tokens(result, file), result) != _signature(tokens, source):
         raise FormatError(f"{file}: internal formatter error: the layout would change the program's "
                           "tokens; the file was left as it is (please report it)")
     return result
 
 
-def format_files(files: list[str], check: bool, out=None, err=None) -> int:  # noqa: ANN001 - text streams
-    """`noodle fmt [--check] FILES`: rewrite each file in its canonical layout (or, with `check`,
-    only list those not in it).  `-` is standard input, formatted to standard output.
+def format_files(files: list[str], check: bool, out=None, err=None,  # noqa: ANN001 - text streams
+                 width: int | None = WIDTH) -> int:
+    """`noodle fmt [--check] [--width N] FILES`: rewrite each file in its canonical layout, lines
+    broken at `width` (or, with `check`, only list the files not in it).  `-` is standard input,
+    formatted to standard output.
 
     Exit status: 0 all formatted (or, with `check`, all already canonical); 1 with `check`, some file
     would change; 2 a file that does not parse (its diagnostics are printed, the file is untouched);
@@ -227,7 +306,7 @@ def format_files(files: list[str], check: bool, out=None, err=None) -> int:  # n
             status = max(status, EXIT_NO_FILE)
             continue
         try:
-            result = format_source(source, file)
+            result = format_source(source, file, width)
         except FormatError as e:
             if e.diagnostics:
                 print_diagnostics(e.diagnostics, {file: source}, err)

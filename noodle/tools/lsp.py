@@ -1,16 +1,21 @@
 """`noodle lsp`: the Noodle language server (LSP over stdio, built on pygls).
 
-What it offers now:
+What it offers:
 
 * diagnostics (errors and warnings, with their related places) when a document is opened or
   changed, debounced, the document compiled from the editor's text, not from disk; the modules
   it imports are read from the workspace (the document's folder is the source root, as for
-  `noodle run`);
-* hover on a function or struct name (declared in the document or in a module it imports): the
-  signature and the doc comment (the `//` lines right above it), a struct's fields;
-* go to definition of those names, document symbols (functions, structs with their methods),
-  completion (keywords, the document's declarations, imported modules, and after `alias.` what
-  that module declares);
+  `noodle run`), an open document's text standing for its file;
+* hover: the type of the expression or name under the cursor, a function's signature and doc
+  comment, a struct's fields (:mod:`noodle.tools.lsp_hover`);
+* go to definition, find references and rename across the workspace's modules (a rename that
+  would clash or change what a name means is refused, with the reason), document and workspace
+  symbols, signature help (:mod:`noodle.tools.lsp_index`);
+* completion (keywords, the document's declarations, imported modules, after `alias.` what that
+  module declares: :mod:`noodle.tools.lsp_source`);
+* code lenses and inlay hints from `--explain` above each function, loop nest and array
+  expression, and a code action adding or removing `@no_optimize` (:mod:`noodle.tools.lsp_explain`);
+* semantic tokens (:mod:`noodle.tools.lsp_tokens`);
 * document formatting with `noodle fmt`'s layout (:mod:`noodle.tools.fmt`).
 
 A document with errors mid-edit is the normal case: every request answers (with what it can, or
@@ -19,52 +24,44 @@ nothing), the server never goes down with the document.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-import re
-from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlparse
+from typing import Any, Callable, TypeVar
 
 from lsprotocol import types as lsp
+from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
 
 from noodle.compiler import ast
 from noodle.compiler.diagnostics import Diagnostic
-from noodle.compiler.parser import parse
-from noodle.errors import CompileError
+from noodle.compiler.record import Occurrence
 from noodle.tools.fmt import FormatError, format_source
+from noodle.tools.lsp_index import Analysis, RenameRefused, analyse, rename_edits, references, text_of, workspace_modules
+from noodle.tools.lsp_source import completions, declarations, hover_text, lookup, path_of
 
 #: seconds a document must rest after a change before it is compiled again
 DEBOUNCE_S = 0.25
-_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 log = logging.getLogger(__name__)
-
-
-def path_of(uri: str) -> Path:
-    return Path(unquote(urlparse(uri).path))
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 
 # ------------------------------------------------------------------ diagnostics
 
 
-def diagnostics_of(path: Path, source: str) -> list[Diagnostic]:
-    """Errors and warnings of the module in `path` whose text is `source` (imports read from disk)."""
-    from noodle.build.driver import CompileOptions, Project
-
-    project = Project(path.parent, CompileOptions(1, False))
-    found: list[Diagnostic] = []
-    try:
-        project.compile_module(project.name_for(path), path, str(path), source=source)
-    except CompileError as e:
-        found += e.diagnostics
-    except RecursionError:
-        return []  # the parser reports deep nesting itself; a checker recursion is not the editor's business
-    return [d for d in project.warnings + found if d.span.file == str(path)]
+def diagnostics_of(path: Path, source: str, overrides: dict[Path, str] | None = None) -> list[Diagnostic]:
+    """Errors and warnings of the module in `path` whose text is `source` (imports from `overrides`
+    or the disk)."""
+    return analyse(path, source, overrides).diagnostics
 
 
 def _range(span: ast.Span) -> lsp.Range:
     return lsp.Range(lsp.Position(max(span.line - 1, 0), max(span.col - 1, 0)),
                      lsp.Position(max(span.end_line - 1, 0), max(span.end_col - 1, 0)))
+
+
+def _occurrence_range(o: Occurrence) -> lsp.Range:
+    return lsp.Range(lsp.Position(o.line - 1, o.col - 1), lsp.Position(o.line - 1, o.col - 1 + o.length))
 
 
 def to_lsp(d: Diagnostic, uri: str) -> lsp.Diagnostic:
@@ -77,159 +74,33 @@ def to_lsp(d: Diagnostic, uri: str) -> lsp.Diagnostic:
                           code=d.code, source="noodle", related_information=related or None)
 
 
-# ------------------------------------------------------------------ hover
-
-
-@dataclass(frozen=True, slots=True)
-class Declaration:
-    """A function or struct a hover can describe."""
-
-    name: str
-    signature: str
-    doc: str
-    kind: str  # "function", "method" or "struct"
-    span: ast.Span  # the declaration's name
-
-
-def _doc_above(lines: list[str], line: int) -> str:
-    """The `//` comment lines right above 1-based `line` (attributes in between are skipped)."""
-    doc: list[str] = []
-    i = line - 2
-    while i >= 0 and lines[i].strip().startswith("@"):
-        i -= 1
-    while i >= 0 and lines[i].strip().startswith("//"):
-        doc.append(lines[i].strip()[2:].strip())
-        i -= 1
-    return "\n".join(reversed(doc))
-
-
-def _text(lines: list[str], start: ast.Span, end_line: int, end_col: int) -> str:
-    if start.line == end_line:
-        return lines[start.line - 1][start.col - 1:end_col - 1]
-    parts = [lines[start.line - 1][start.col - 1:], *lines[start.line:end_line - 1], lines[end_line - 1][:end_col - 1]]
-    return " ".join(p.strip() for p in parts)
-
-
-def declarations(source: str, file: str) -> dict[str, Declaration]:
-    """The functions (methods as `Struct.method`) and structs declared in `source`; {} if it does not parse."""
-    try:
-        module = parse(source, file)
-    except CompileError:
-        return {}
-    lines = source.splitlines()
-    found: dict[str, Declaration] = {}
-
-    def function(fn: ast.FnDecl, owner: str | None) -> None:
-        signature = _text(lines, fn.span, fn.body.span.line, fn.body.span.col).strip()
-        key = f"{owner}.{fn.name}" if owner else fn.name
-        found[key] = Declaration(key, signature, _doc_above(lines, fn.span.line), "method" if owner else "function",
-                                 fn.name_span)
-
-    for item in module.items:
-        if isinstance(item, ast.FnDecl):
-            function(item, None)
-        elif isinstance(item, ast.StructDecl):
-            fields = "\n".join(f"    {_text(lines, f.span, f.span.end_line, f.span.end_col)}" for f in item.fields)
-            header = lines[item.span.line - 1]
-            col = header.find(item.name, item.span.col - 1 + len("struct")) + 1
-            found[item.name] = Declaration(item.name, f"struct {item.name} {{\n{fields}\n}}",
-                                           _doc_above(lines, item.span.line), "struct",
-                                           ast.Span(file, item.span.line, col, item.span.line, col + len(item.name)))
-            for m in item.methods:
-                function(m, item.name)
-    return found
-
-
-def _imported_sources(source: str, path: Path) -> list[tuple[str, str, Path]]:
-    """(alias, text, file) of each workspace module the document imports (those that cannot be read are left out)."""
-    try:
-        module = parse(source, str(path))
-    except CompileError:
-        return []
-    from noodle.format.cache import module_path
-
-    out = []
-    for item in module.items:
-        if isinstance(item, (ast.Import, ast.FromImport)) and not getattr(item, "is_py", False):
-            file = Path(module_path(path.parent, item.path))
-            try:
-                text = file.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError):
-                continue
-            alias = getattr(item, "alias", None) or item.path.split(".")[-1]
-            out.append((alias, text, file))
-    return out
-
-
-def word_at(source: str, line: int, character: int) -> tuple[str, str | None]:
-    """The name under a 0-based position and the name before a `.` right in front of it (if any)."""
-    lines = source.splitlines()
-    if line >= len(lines):
-        return "", None
-    text = lines[line]
-    for m in _WORD.finditer(text):
-        if m.start() <= character <= m.end():
-            before = text[:m.start()]
-            q = re.search(r"([A-Za-z_][A-Za-z0-9_]*)\.$", before)
-            return m.group(), (q.group(1) if q else None)
-    return "", None
-
-
-def lookup(path: Path, source: str, line: int, character: int) -> Declaration | None:
-    """The declaration the name at a 0-based position refers to (in the document or a module it imports).
-
-    Names are matched by name (and by module for `alias.name`), not through the checker's scopes:
-    a local that shadows a function still shows the function.
-    """
-    name, qualifier = word_at(source, line, character)
-    if not name:
-        return None
-    here = declarations(source, str(path))
-    if qualifier is None and name in here:
-        return here[name]
-    for alias, text, file in _imported_sources(source, path):
-        theirs = declarations(text, str(file))
-        if name in theirs and (qualifier is None or qualifier == alias):
-            return theirs[name]
-    methods = [d for key, d in here.items() if key.endswith(f".{name}")]
-    return methods[0] if methods else None
-
-
-def hover_text(path: Path, source: str, line: int, character: int) -> str | None:
-    """Markdown for the name at a 0-based position, or None where there is nothing to say."""
-    d = lookup(path, source, line, character)
-    if d is None:
-        return None
-    return f"```noodle\n{d.signature}\n```" + (f"\n\n{d.doc}" if d.doc else "")
-
-
-def completions(path: Path, source: str, line: int, character: int) -> list[lsp.CompletionItem]:
-    """After `alias.`: what that imported module declares; elsewhere: keywords, this document's
-    declarations and the imported modules' names.  A document that does not parse offers what its
-    last parsable imports and declarations give (here: the keywords at least)."""
-    from noodle.compiler.parse_state import KEYWORDS
-
-    lines = source.splitlines()
-    text = lines[line][:character] if line < len(lines) else ""
-    m = re.search(r"([A-Za-z_][A-Za-z0-9_]*)\.[A-Za-z0-9_]*$", text)
-    imported = _imported_sources(source, path)
-    kinds = {"function": lsp.CompletionItemKind.Function, "method": lsp.CompletionItemKind.Method,
-             "struct": lsp.CompletionItemKind.Struct}
-    if m:
-        for alias, theirs, file in imported:
-            if alias == m.group(1):
-                return [lsp.CompletionItem(k, kind=kinds[d.kind], detail=d.signature.splitlines()[0],
-                                           documentation=d.doc or None)
-                        for k, d in declarations(theirs, str(file)).items() if "." not in k]
-        return []
-    items = [lsp.CompletionItem(k, kind=lsp.CompletionItemKind.Keyword) for k in sorted(KEYWORDS)]
-    items += [lsp.CompletionItem(k, kind=kinds[d.kind], detail=d.signature.splitlines()[0], documentation=d.doc or None)
-              for k, d in declarations(source, str(path)).items() if "." not in k]
-    items += [lsp.CompletionItem(alias, kind=lsp.CompletionItemKind.Module) for alias, _, _ in imported]
-    return items
-
-
 # ------------------------------------------------------------------ the server
+
+
+def answering(default: Any) -> Callable[[_F], _F]:
+    """A request handler that answers `default` (and logs) where a compiler bug would raise: the
+    server outlives any document.  A refusal meant for the user (:class:`JsonRpcException`) passes."""
+    def wrap(handler: _F) -> _F:
+        @functools.wraps(handler)
+        def answer(*args: Any) -> Any:
+            try:
+                return handler(*args)
+            except JsonRpcException:
+                raise
+            except Exception:
+                log.exception("%s", handler.__name__)
+                return default
+        return answer  # type: ignore[return-value]
+    return wrap
+
+
+class _RefusalsAreNotErrors(logging.Filter):
+    """pygls logs every error response with a traceback; a refusal meant for the user (a rename
+    that would clash) is an answer, not a fault of the server."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        e = record.exc_info[1] if record.exc_info else None
+        return not (isinstance(e, JsonRpcException) and e.code == lsp.LSPErrorCodes.RequestFailed)
 
 
 class NoodleServer(LanguageServer):
@@ -240,6 +111,8 @@ class NoodleServer(LanguageServer):
 
         super().__init__("noodle", __version__)
         self._pending: dict[str, asyncio.TimerHandle] = {}
+        #: per document, its last text that parsed (signature help while a call is half written)
+        self.parsed: dict[str, str] = {}
 
     def schedule(self, uri: str, delay: float = DEBOUNCE_S) -> None:
         old = self._pending.pop(uri, None)
@@ -247,11 +120,29 @@ class NoodleServer(LanguageServer):
             old.cancel()
         self._pending[uri] = asyncio.get_running_loop().call_later(delay, self.publish, uri)
 
+    def overrides(self) -> dict[Path, str]:
+        """The open documents' texts, standing for their files."""
+        return {path_of(uri).resolve(): doc.source for uri, doc in self.workspace.text_documents.items()}
+
+    def analysis(self, uri: str) -> Analysis:
+        doc = self.workspace.get_text_document(uri)
+        result = analyse(path_of(uri), doc.source, self.overrides())
+        if result.parsed:
+            self.parsed[uri] = doc.source
+        return result
+
+    def uri_for(self, file: str) -> str:
+        """The URI of a module file: the open document's own URI when it is open."""
+        for uri in self.workspace.text_documents:
+            if str(path_of(uri)) == file:
+                return uri
+        return Path(file).resolve().as_uri()
+
     def publish(self, uri: str) -> None:
         self._pending.pop(uri, None)
         doc = self.workspace.get_text_document(uri)
         try:
-            found = [to_lsp(d, uri) for d in diagnostics_of(path_of(uri), doc.source)]
+            found = [to_lsp(d, uri) for d in self.analysis(uri).diagnostics]
         except Exception as e:  # a compiler bug must not take the editor's server down
             log.exception("compiling %s", uri)
             found = [lsp.Diagnostic(lsp.Range(lsp.Position(0, 0), lsp.Position(0, 1)),
@@ -261,6 +152,9 @@ class NoodleServer(LanguageServer):
 
 
 def make_server() -> NoodleServer:
+    from noodle.tools import lsp_explain, lsp_hover, lsp_tokens
+
+    logging.getLogger("pygls.protocol.json_rpc").addFilter(_RefusalsAreNotErrors())
     server = NoodleServer()
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_OPEN)
@@ -276,38 +170,72 @@ def make_server() -> NoodleServer:
         ls.schedule(params.text_document.uri, 0.0)
 
     @server.feature(lsp.TEXT_DOCUMENT_HOVER)
+    @answering(None)
     def hover(ls: NoodleServer, params: lsp.HoverParams) -> lsp.Hover | None:
-        doc = ls.workspace.get_text_document(params.text_document.uri)
-        try:
-            text = hover_text(path_of(doc.uri), doc.source, params.position.line, params.position.character)
-        except Exception:  # pragma: no cover - defensive: no hover rather than no server
-            log.exception("hover")
-            return None
+        uri, pos = params.text_document.uri, params.position
+        doc = ls.workspace.get_text_document(uri)
+        text = lsp_hover.hover_markdown(ls.analysis(uri), pos.line, pos.character, ls.overrides())
         if text is None:
-            return None
-        return lsp.Hover(lsp.MarkupContent(lsp.MarkupKind.Markdown, text))
+            text = hover_text(path_of(uri), doc.source, pos.line, pos.character)
+        return None if text is None else lsp.Hover(lsp.MarkupContent(lsp.MarkupKind.Markdown, text))
 
     @server.feature(lsp.TEXT_DOCUMENT_DEFINITION)
+    @answering(None)
     def definition(ls: NoodleServer, params: lsp.DefinitionParams) -> lsp.Location | None:
-        doc = ls.workspace.get_text_document(params.text_document.uri)
-        try:
-            d = lookup(path_of(doc.uri), doc.source, params.position.line, params.position.character)
-        except Exception:  # pragma: no cover - defensive
-            log.exception("definition")
-            return None
+        uri, pos = params.text_document.uri, params.position
+        a = ls.analysis(uri)
+        o = a.occurrence_at(pos.line, pos.character)
+        if o is not None:
+            target = lsp_hover.definition_of(a, o, ls.overrides())
+            return None if target is None else lsp.Location(ls.uri_for(target.file), _occurrence_range(target))
+        d = lookup(a.path, a.source, pos.line, pos.character)  # a text that does not check: by name
         if d is None:
             return None
-        uri = doc.uri if d.span.file == str(path_of(doc.uri)) else Path(d.span.file).resolve().as_uri()
-        return lsp.Location(uri, _range(d.span))
+        return lsp.Location(ls.uri_for(d.span.file), _range(d.span))
+
+    @server.feature(lsp.TEXT_DOCUMENT_REFERENCES)
+    @answering([])
+    def find_references(ls: NoodleServer, params: lsp.ReferenceParams) -> list[lsp.Location]:
+        a = ls.analysis(params.text_document.uri)
+        o = a.occurrence_at(params.position.line, params.position.character)
+        if o is None:
+            return []
+        return [lsp.Location(ls.uri_for(x.file), _occurrence_range(x))
+                for x in references(a, o.symbol, ls.overrides())
+                if params.context.include_declaration or not x.definition]
+
+    @server.feature(lsp.TEXT_DOCUMENT_PREPARE_RENAME)
+    @answering(None)
+    def prepare_rename(ls: NoodleServer, params: lsp.PrepareRenameParams) -> lsp.Range | None:
+        a = ls.analysis(params.text_document.uri)
+        o = a.occurrence_at(params.position.line, params.position.character)
+        if o is None or o.kind == "module":
+            raise JsonRpcException("there is no name of this program here to rename"
+                                   if o is None else "a module's name is its file's name: rename the file",
+                                   code=lsp.LSPErrorCodes.RequestFailed)
+        return _occurrence_range(o)
+
+    @server.feature(lsp.TEXT_DOCUMENT_RENAME, lsp.RenameOptions(prepare_provider=True))
+    @answering(None)
+    def rename(ls: NoodleServer, params: lsp.RenameParams) -> lsp.WorkspaceEdit | None:
+        a = ls.analysis(params.text_document.uri)
+        try:
+            by_file = rename_edits(a, params.position.line, params.position.character, params.new_name,
+                                   ls.overrides())
+        except RenameRefused as e:
+            raise JsonRpcException(str(e), code=lsp.LSPErrorCodes.RequestFailed) from None
+        return lsp.WorkspaceEdit(changes={
+            ls.uri_for(str(path)): [lsp.TextEdit(_occurrence_range(o), params.new_name) for o in places]
+            for path, places in by_file.items()})
 
     @server.feature(lsp.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
+    @answering([])
     def symbols(ls: NoodleServer, params: lsp.DocumentSymbolParams) -> list[lsp.DocumentSymbol]:
         doc = ls.workspace.get_text_document(params.text_document.uri)
-        kinds = {"function": lsp.SymbolKind.Function, "method": lsp.SymbolKind.Method, "struct": lsp.SymbolKind.Struct}
         out: dict[str, lsp.DocumentSymbol] = {}
         for key, d in declarations(doc.source, str(path_of(doc.uri))).items():
             owner, _, short = key.rpartition(".")
-            symbol = lsp.DocumentSymbol(short, kinds[d.kind], _range(d.span), _range(d.span),
+            symbol = lsp.DocumentSymbol(short, _SYMBOL_KINDS[d.kind], _range(d.span), _range(d.span),
                                         detail=d.signature.splitlines()[0], children=[])
             if owner and owner in out:
                 out[owner].children.append(symbol)
@@ -315,16 +243,90 @@ def make_server() -> NoodleServer:
                 out[key] = symbol
         return list(out.values())
 
+    @server.feature(lsp.WORKSPACE_SYMBOL)
+    @answering([])
+    def workspace_symbols(ls: NoodleServer, params: lsp.WorkspaceSymbolParams) -> list[lsp.SymbolInformation]:
+        query = params.query.lower()
+        overrides = ls.overrides()
+        out = []
+        for path in _workspace_files(ls):
+            text = text_of(path, overrides)
+            if text is None:
+                continue
+            for key, d in declarations(text, str(path)).items():
+                if query in key.lower():
+                    owner = key.rpartition(".")[0]
+                    out.append(lsp.SymbolInformation(
+                        name=key.rpartition(".")[2], kind=_SYMBOL_KINDS[d.kind],
+                        location=lsp.Location(ls.uri_for(str(path)), _range(d.span)),
+                        container_name=owner or path.stem))
+        return out
+
+    @server.feature(lsp.TEXT_DOCUMENT_SIGNATURE_HELP, lsp.SignatureHelpOptions(trigger_characters=["(", ","],
+                                                                               retrigger_characters=[","]))
+    @answering(None)
+    def signature_help(ls: NoodleServer, params: lsp.SignatureHelpParams) -> lsp.SignatureHelp | None:
+        uri = params.text_document.uri
+        doc = ls.workspace.get_text_document(uri)
+        site = lsp_hover.call_site(doc.source, params.position.line, params.position.character)
+        if site is None:
+            return None
+        a = ls.analysis(uri)
+        d = lsp_hover.signature_of_call(a, site, ls.overrides(), ls.parsed.get(uri))
+        if d is None:
+            return None
+        label = d.signature.replace("\n", " ") if d.kind != "struct" else f"{d.name}({', '.join(d.params)})"
+        return lsp.SignatureHelp([lsp.SignatureInformation(
+            label, documentation=d.doc or None,
+            parameters=[lsp.ParameterInformation(p) for p in d.params])],
+            active_signature=0, active_parameter=min(site.active, max(len(d.params) - 1, 0)))
+
+    @server.feature(lsp.TEXT_DOCUMENT_CODE_LENS)
+    @answering([])
+    def code_lens(ls: NoodleServer, params: lsp.CodeLensParams) -> list[lsp.CodeLens]:
+        a = ls.analysis(params.text_document.uri)
+        return [lsp.CodeLens(lsp.Range(lsp.Position(e.line - 1, 0), lsp.Position(e.line - 1, 0)),
+                             lsp.Command(e.text, ""))
+                for e in _explained(a)]
+
+    @server.feature(lsp.TEXT_DOCUMENT_INLAY_HINT)
+    @answering([])
+    def inlay_hints(ls: NoodleServer, params: lsp.InlayHintParams) -> list[lsp.InlayHint]:
+        a = ls.analysis(params.text_document.uri)
+        lines = a.source.split("\n")
+        first, last = params.range.start.line, params.range.end.line
+        return [lsp.InlayHint(lsp.Position(e.line - 1, len(lines[e.line - 1])), f"⟵ {e.summary}",
+                              tooltip=e.text, padding_left=True)
+                for e in _explained(a) if first <= e.line - 1 <= last and e.line - 1 < len(lines)]
+
+    @server.feature(lsp.TEXT_DOCUMENT_CODE_ACTION,
+                    lsp.CodeActionOptions(code_action_kinds=[lsp.CodeActionKind.RefactorRewrite]))
+    @answering([])
+    def code_actions(ls: NoodleServer, params: lsp.CodeActionParams) -> list[lsp.CodeAction]:
+        doc = ls.workspace.get_text_document(params.text_document.uri)
+        edit = lsp_explain.no_optimize_edit(doc.source, str(path_of(doc.uri)), params.range.start.line)
+        if edit is None:
+            return []
+        change = lsp.TextEdit(lsp.Range(lsp.Position(edit.start, 0), lsp.Position(edit.end, 0)), edit.text)
+        return [lsp.CodeAction(edit.title, kind=lsp.CodeActionKind.RefactorRewrite,
+                               edit=lsp.WorkspaceEdit(changes={doc.uri: [change]}))]
+
+    @server.feature(lsp.TEXT_DOCUMENT_SEMANTIC_TOKENS_FULL,
+                    lsp.SemanticTokensLegend(token_types=lsp_tokens.TOKEN_TYPES,
+                                             token_modifiers=lsp_tokens.TOKEN_MODIFIERS))
+    @answering(lsp.SemanticTokens(data=[]))
+    def semantic_tokens(ls: NoodleServer, params: lsp.SemanticTokensParams) -> lsp.SemanticTokens:
+        a = ls.analysis(params.text_document.uri)
+        return lsp.SemanticTokens(data=lsp_tokens.semantic_tokens(a.source, a.recorder.occurrences, a.file))
+
     @server.feature(lsp.TEXT_DOCUMENT_COMPLETION, lsp.CompletionOptions(trigger_characters=["."]))
+    @answering([])
     def completion(ls: NoodleServer, params: lsp.CompletionParams) -> list[lsp.CompletionItem]:
         doc = ls.workspace.get_text_document(params.text_document.uri)
-        try:
-            return completions(path_of(doc.uri), doc.source, params.position.line, params.position.character)
-        except Exception:  # pragma: no cover - defensive
-            log.exception("completion")
-            return []
+        return completions(path_of(doc.uri), doc.source, params.position.line, params.position.character)
 
     @server.feature(lsp.TEXT_DOCUMENT_FORMATTING)
+    @answering(None)
     def formatting(ls: NoodleServer, params: lsp.DocumentFormattingParams) -> list[lsp.TextEdit] | None:
         doc = ls.workspace.get_text_document(params.text_document.uri)
         try:
@@ -338,6 +340,31 @@ def make_server() -> NoodleServer:
         return [lsp.TextEdit(lsp.Range(lsp.Position(0, 0), end), result)]
 
     return server
+
+
+_SYMBOL_KINDS = {"function": lsp.SymbolKind.Function, "method": lsp.SymbolKind.Method, "struct": lsp.SymbolKind.Struct}
+
+
+def _workspace_files(ls: NoodleServer) -> list[Path]:
+    """The modules of every workspace folder the client named, and of the open documents' folders."""
+    roots = {path_of(f.uri) for f in ls.workspace.folders.values()}
+    roots |= {path_of(uri).parent for uri in ls.workspace.text_documents}
+    files: dict[Path, None] = {}
+    for root in sorted(roots):
+        for path in workspace_modules(root):
+            files.setdefault(path.resolve(), None)
+    return list(files)
+
+
+def _explained(a: Analysis) -> list:
+    """The `--explain` sentences of a module that compiled ([] while it does not)."""
+    from noodle.tools.lsp_explain import explanations
+
+    if a.compiled is None:
+        return []
+    if a.explained is None:
+        a.explained = explanations(a.compiled)
+    return a.explained
 
 
 def serve() -> int:

@@ -156,16 +156,41 @@ def link(native: "tuple[str, list]", displays: dict[str, str], fallbacks: dict[s
         from noodle.backends.llvm.threads import MIN_GLOBAL, THREADS_GLOBAL, thread_count
         jit.set_global(engine, THREADS_GLOBAL, thread_count())
         jit.set_global(engine, MIN_GLOBAL, variants.threshold("map.parallel"))
+    from noodle.backends.llvm import pyentry
+    from noodle.backends.llvm.lower import PY_ENTRY
+
+    direct = pyentry.layout_matches()
     out: dict[str, Any] = {}
     for name, _index, sym, params, ret in entries:
         ret, _, impure = ret.partition(";")
-        convert = _array_arguments(params) if any(p.startswith("array:") for p in params) else None
+        display = displays.get(name, name)
+        convert = _arguments(params)
         # a function that stores into arrays cannot be re-run after a failure: raise the error as it is
-        fallback = _raise_status(name, displays.get(name, name), fallbacks[name], on_stop) if impure \
-            else fallbacks[name]
-        out[name] = _wrapper(jit.function(engine, sym, params, ret), ret, fallback, displays.get(name, name),
-                             convert, fallbacks[name])
+        fallback = _raise_status(name, display, fallbacks[name], on_stop) if impure else fallbacks[name]
+        through_ctypes = _wrapper(jit.function(engine, sym, params, ret), ret, fallback, display, convert,
+                                  fallbacks[name])
+        address = engine.get_function_address(sym + PY_ENTRY) if direct else 0
+        if address:
+            entry = pyentry.builtin(address, display, _handler(through_ctypes, fallback))
+            out[name] = pyentry.NativeFunction.make(entry, display)
+            out[name].__noodle_name__ = display
+        else:
+            out[name] = through_ctypes
     return out
+
+
+def _handler(through_ctypes: Any, fallback: Any) -> Any:
+    """What a Python entry (noodle.backends.llvm.pyentry) hands a call it does not finish: arguments
+    it does not take go the ctypes way (the same checks, the VM when they fail); a failed call (a
+    non-zero status) re-runs in the VM, or raises its error, as the ctypes path does."""
+    from noodle.backends.llvm.pyentry import NOT_FAST
+
+    def handle(status: int, *args: Any) -> Any:
+        if status == NOT_FAST:
+            return through_ctypes(*args)
+        _last_status.value = status
+        return fallback(*args)
+    return handle
 
 
 def _stopped() -> None:
@@ -213,24 +238,43 @@ _last_status = _LastStatus()
 _DTYPES = {"float": "float64", "int": "int64", "f32": "float32", "i32": "int32"}
 
 
-def _array_arguments(params: list[str]) -> Any:
+#: the range of each integer kind native code takes (ctypes would wrap a wider value silently)
+_INT_RANGES = {"int": (-(2**63), 2**63 - 1), "i32": (-(2**31), 2**31 - 1)}
+
+
+def _arguments(params: list[str]) -> Any:
     """Arguments for the native call: each Array as (data address, lengths, strides in elements),
-    or None when an argument is not the Array the native code reads (another element kind, other
-    dimensions, strides that are not whole elements): the call then runs in the VM.
+    each scalar as it is; or None when an argument is not what native code reads (another element
+    kind, other dimensions, strides that are not whole elements, an int past its kind's range, a
+    value of another type, another count): the call then runs in the VM, which gives its outcome.
 
     The verified bytecode of a crafted module is not type-checked, so it could hand a function
     whose IR declares `Array<float>` an `Array<bool>`; native code would read and write past it.
+    A host may call with any Python values.
     """
     import numpy
 
-    ndarray = numpy.ndarray
+    ndarray, integer = numpy.ndarray, numpy.integer
     wanted = [(numpy.dtype(_DTYPES[p[6:].split("/")[0]]), int(p[6:].split("/")[1])) if p.startswith("array:")
-              else None for p in params]
+              else p for p in params]
 
     def flatten(args: tuple) -> list[Any] | None:
+        if len(args) != len(wanted):
+            return None
         flat: list[Any] = []
         for a, want in zip(args, wanted):
-            if want is None:
+            if isinstance(want, str):  # a scalar: a value the VM computes with as native code does
+                if want in _INT_RANGES:
+                    low, high = _INT_RANGES[want]
+                    if not (type(a) is int or isinstance(a, integer)) or not low <= a <= high:
+                        return None  # (a bool is the VM's bool: its result would print `true`)
+                    a = int(a)
+                elif want in ("float", "f32"):
+                    if not isinstance(a, float):  # NumPy's float64 is one
+                        return None
+                    a = float(a)
+                elif not (a is True or a is False or isinstance(a, numpy.bool_)):
+                    return None
                 flat.append(a)
                 continue
             if type(a) is not ndarray or a.dtype != want[0] or a.ndim != want[1]:
@@ -270,7 +314,7 @@ def _wrapper(cf: Any, ret: str, fallback: Any, display: str, convert: Any = None
             # ctypes converting arguments near Python's recursion limit (a VM fallback recursing)
             if isinstance(e.__context__, RecursionError) or "RecursionError" in str(e):
                 raise RecursionError("recursion depth exceeded") from None
-            raise
+            return _IN_VM  # a value ctypes cannot convert (a host's float for an int): the VM's outcome
 
     kinds = ret.split(",") if ret else []
     if not kinds:

@@ -94,6 +94,9 @@ def _runtime_symbols() -> None:
     from noodle.backends.llvm.lower import STOP_SYMBOL
 
     llvm.add_symbol(STOP_SYMBOL, stop.address())  # the flag every native loop polls
+    from noodle.backends.llvm import pyentry
+
+    pyentry.add_symbols()  # the C API and the objects native functions' Python entries use
 
 
 def set_global(engine: Any, name: str, value: int) -> None:

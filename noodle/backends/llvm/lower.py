@@ -70,6 +70,10 @@ def _has_loop(body: list[ir.Stmt]) -> bool:
     return any(isinstance(n, (ir.While, ir.ForRange)) for st in body for n in walk(st))
 
 
+#: the suffix of a native function's Python entry point (noodle.backends.llvm.pyentry)
+PY_ENTRY = "_py"
+
+
 def symbol(name: str) -> str:
     """The exported entry point of a native function (the one the VM calls through ctypes)."""
     return "nd_" + name.replace("_", "_u").replace(".", "_d")
@@ -129,7 +133,13 @@ class LoweringFailed(Exception):
 
 
 def _entry_point(m: L.Module, impl: L.Function, f: ir.Function) -> None:
+    """The entry points of a native function: `symbol` for ctypes (pointers and shapes, results
+    through pointers) and `symbol_py`, which takes the Python objects (noodle.backends.llvm.pyentry)."""
+    from noodle.backends.llvm import pyentry
+
     kinds = result_kinds(f.ret) or []
+    params = [f"array:{array_kind(t)}" if array_kind(t) else scalar(t) for t in f.local_types[: f.params]]
+    pyentry.lower_entry(m, impl, symbol(f.name) + PY_ENTRY, params, kinds)  # type: ignore[arg-type]
     outs = [L.PointerType(_SCALARS[k] if k != "bool" else I8) for k in kinds]
     fn = L.Function(m, L.FunctionType(I32, list(impl.function_type.args) + outs), name=symbol(f.name))
     b = L.IRBuilder(fn.append_basic_block("entry"))
@@ -324,7 +334,7 @@ class _FunctionLowering:
     def for_range(self, s: ir.ForRange) -> None:
         """Python's range: bounds evaluated once, step 0 is an error, no overflow past the end.
 
-        A loop `for j in a..b` that indexes arrays at `x[j + c]` or `x[r, j + c]` (c a constant, r
+        A loop `for j in a..b` that indexes arrays at `x[j + r]`, `x[r - j]` or `x[q, j + r]` (q, r
         not changed by the loop) is versioned: when every such index stays in bounds for all of
         a..b-1 and each array's last dimension is contiguous, a copy of the loop without those
         bounds checks runs (LLVM can then vectorise it); otherwise the checked loop does.
@@ -353,7 +363,7 @@ class _FunctionLowering:
             end, end_wraps = self.speculate_add(stop, L.Constant(I64, 1))
             fits = b.not_(end_wraps)
         for access in accesses:
-            fits = b.and_(fits, self.access_fits(access, start, end))
+            fits = b.and_(fits, self.access_fits(access, s.slot, start, end))
         fast, slow, done = self.new_block("inbounds"), self.new_block("checked"), self.new_block("endversions")
         b.cbranch(fits, fast, slow)
         b.position_at_end(fast)
@@ -367,24 +377,33 @@ class _FunctionLowering:
         b.branch(done)
         b.position_at_end(done)
 
-    def access_fits(self, access: "Access", start: L.Value, stop: L.Value) -> L.Value:
-        """Is every index of `access` in bounds for every j in start..stop-1 — an index `j + c` over
-        the whole range, one the loop does not change where it is — and the array's last dimension
-        contiguous (the unchecked version adds the last index as it is)?"""
+    def access_fits(self, access: "Access", loop_slot: int, start: L.Value, stop: L.Value) -> L.Value:
+        """Is every index of `access` in bounds for every j in start..stop-1 — an index `j + r` or
+        `r - j` over the whole range, one the loop does not change where it is — and the array's last
+        dimension contiguous (the unchecked version adds the last index as it is)?"""
         b = self.b
         zero = L.Constant(I64, 0)
         _, lengths, strides = self.array_parts(access.node.args[0].slot)  # type: ignore[union-attr]
         fits = b.icmp_signed("==", strides[-1], L.Constant(I64, 1))
-        for (index, c), length in zip(access.forms, lengths):
-            if c is None:
-                r, wraps = self.speculate(index)
+        for (index, direction), length in zip(access.forms, lengths):
+            # r: the index where j is 0; an index `j + r` runs over start+r .. stop-1+r, `r - j`
+            # over r-stop+1 .. r-start
+            r, wraps = self.speculate(index, loop_slot)
+            if direction is None:
                 fits = b.and_(fits, b.and_(b.and_(b.icmp_signed(">=", r, zero), b.icmp_signed("<", r, length)),
                                            b.not_(wraps)))
                 continue
-            first, first_wraps = self.speculate_add(start, L.Constant(I64, c))
-            end, end_wraps = self.speculate_add(stop, L.Constant(I64, c))
+            if direction == 1:
+                first, first_wraps = self.speculate_add(start, r)
+                end, end_wraps = self.speculate_add(stop, r)  # one past the last
+            else:
+                end, end_wraps = self.speculate_add(r, start, "sub")
+                end, end_more = self.speculate_add(end, L.Constant(I64, 1))  # one past the largest
+                first, first_wraps = self.speculate_add(r, stop, "sub")
+                first, first_more = self.speculate_add(first, L.Constant(I64, 1))  # the least
+                end_wraps, first_wraps = b.or_(end_wraps, end_more), b.or_(first_wraps, first_more)
             fits = b.and_(fits, b.and_(b.icmp_signed(">=", first, zero), b.icmp_signed("<=", end, length)))
-            fits = b.and_(fits, b.not_(b.or_(first_wraps, end_wraps)))
+            fits = b.and_(fits, b.not_(b.or_(wraps, b.or_(first_wraps, end_wraps))))
         return fits
 
     def speculate_add(self, x: L.Value, y: L.Value, op: str = "add") -> tuple[L.Value, L.Value]:
@@ -393,14 +412,18 @@ class _FunctionLowering:
         pair = self.b.call(f, [x, y])
         return self.b.extract_value(pair, 0), self.b.extract_value(pair, 1)
 
-    def speculate(self, e: ir.Expr) -> tuple[L.Value, L.Value]:
-        """The value of a row index (see `_invariant`) before the loop, and whether computing it overflows."""
+    def speculate(self, e: ir.Expr, loop_slot: int = -1) -> tuple[L.Value, L.Value]:
+        """The value of an index (`+`/`-` of constants and locals, see native_plan._coefficient)
+        before the loop, the loop variable (in `loop_slot`) taken as 0, and whether computing it
+        overflows."""
         if isinstance(e, ir.Const):
             return L.Constant(I64, e.value), L.Constant(I1, 0)
         if isinstance(e, ir.LocalGet):
+            if e.slot == loop_slot:
+                return L.Constant(I64, 0), L.Constant(I1, 0)
             return self.b.load(self.slots[e.slot]), L.Constant(I1, 0)
         assert isinstance(e, ir.Binary)
-        (x, xw), (y, yw) = self.speculate(e.a), self.speculate(e.b)
+        (x, xw), (y, yw) = self.speculate(e.a, loop_slot), self.speculate(e.b, loop_slot)
         v, w = self.speculate_add(x, y, e.op[4:])
         return v, self.b.or_(w, self.b.or_(xw, yw))
 

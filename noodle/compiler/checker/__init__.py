@@ -29,6 +29,7 @@ from noodle.compiler.checker.expressions import ExpressionRules
 from noodle.compiler.checker.python import PythonRules
 from noodle.compiler.checker.statements import StatementRules
 from noodle.compiler.diagnostics import DiagnosticBag
+from noodle.compiler.record import Recorder
 from noodle.compiler.scope import ModuleInterface
 from noodle.ir import nodes as ir
 
@@ -38,9 +39,11 @@ class Checker(DeclarationRules, StatementRules, ExpressionRules, CallRules, Arra
 
 
 def check(module: ast.Module, name: str, diags: DiagnosticBag, resolver: Resolver | None = None,
-          interfaces: dict[str, ModuleInterface] | None = None, expected_name: str | None = None) -> ir.Module:
-    """Check `module` and lower it to IR; errors go to `diags`."""
-    checker = Checker(module, name, diags, resolver, interfaces, expected_name)
+          interfaces: dict[str, ModuleInterface] | None = None, expected_name: str | None = None,
+          recorder: Recorder | None = None) -> ir.Module:
+    """Check `module` and lower it to IR; errors go to `diags`; `recorder` (if given) records what
+    each expression's type is and what each name means, for editors."""
+    checker = Checker(module, name, diags, resolver, interfaces, expected_name, recorder)
     result = checker.check_module()
     report_unresolved(result, diags, module.file, checker.local_spans)
     return result

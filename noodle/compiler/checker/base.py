@@ -10,6 +10,7 @@ from typing import Callable
 
 from noodle.compiler import ast
 from noodle.compiler.diagnostics import DiagnosticBag, did_you_mean
+from noodle.compiler.record import Recorder
 from noodle.compiler.scope import FnCtx, FuncInfo, GlobalInfo, ModuleInterface, StructInfo
 from noodle.ir import nodes as ir
 from noodle.ir.walk import children as walk_children
@@ -51,7 +52,7 @@ class CheckerBase:
 
     def __init__(self, module: ast.Module, name: str, diags: DiagnosticBag,
                  resolver: Resolver | None = None, interfaces: dict[str, ModuleInterface] | None = None,
-                 expected_name: str | None = None) -> None:
+                 expected_name: str | None = None, recorder: "Recorder | None" = None) -> None:
         self.ast = module
         self.name = name
         self.version = "0.0.0"
@@ -74,6 +75,8 @@ class CheckerBase:
         self.tuple_inits: dict[int, ir.Expr] = {}  # top-level `let (a, b) = e`: e, checked once
         #: (function IR name, slot) -> where the local was declared, for diagnostics reported after checking
         self.local_spans: dict[tuple[str, int], ast.Span] = {}
+        #: editors' record of each expression's type and each name's meaning (None: nothing recorded)
+        self.recorder = recorder
 
     # ------------------------------------------------------------ utilities
 
@@ -131,6 +134,18 @@ class CheckerBase:
         self.error(code, msg, span)
         return ir.Const(value=None, ty=UNKNOWN, **pos)
 
+    def record_name(self, span: ast.Span, name: str, symbol: tuple[str, ...], kind: str,
+                    definition: bool = False, exact: bool = False) -> None:
+        """Tell the recorder (if any) what the name written at `span` means."""
+        if self.recorder is not None:
+            self.recorder.name(span, name, symbol, kind, definition, exact)
+
+    def record_local(self, name: str, span: ast.Span, ty: Type, kind: str = "variable") -> None:
+        """A local declared at `span` (its symbol is where it is declared)."""
+        if self.recorder is not None:
+            self.recorder.name(span, name, local_symbol(span), kind, True)
+            self.recorder.typed(ast.Span(span.file, span.line, span.col, span.line, span.col + len(name)), ty)
+
     def pos(self, span: ast.Span) -> dict:
         return {"line": span.line, "col": span.col}
 
@@ -177,15 +192,18 @@ class CheckerBase:
         if name == "py":
             return PY
         if name in self.structs:
+            self.record_name(t.span, name, ("struct", self.name, name), "struct")
             return self.structs[name].ty
         if "." in name:
             alias, _, short = name.rpartition(".")
             mod = self.imports.get(alias)
             if isinstance(mod, ModuleInterface) and short in mod.structs:
+                self.record_name(t.span, short, ("struct", mod.name, short), "struct")
                 return mod.structs[short].ty
         if name in self.from_names:
             mod, member = self.from_names[name]
             if isinstance(mod, ModuleInterface) and member in mod.structs:
+                self.record_name(t.span, name, ("struct", mod.name, member), "struct")
                 return mod.structs[member].ty
         candidates = set(PRIMS) | set(self.structs) | {"List", "Map", "Error"}
         return self.error("E0208", f"unknown type `{name}`", t.span, did_you_mean(name, candidates))
@@ -197,6 +215,11 @@ class CheckerBase:
             if iface.name == t.module:
                 return iface.structs.get(t.name)
         return None
+
+
+def local_symbol(declared: ast.Span) -> tuple[str, ...]:
+    """The recorder's symbol of a local declared at `declared`."""
+    return ("local", declared.file, str(declared.line), str(declared.col))
 
 
 def constant_default(d: "ast.Expr | ir.Const | None", ty: Type) -> ir.Const | None:

@@ -33,11 +33,13 @@ class CallRules:
             if local is None:
                 if name in self.funcs:
                     info = self.funcs[name]
+                    self.record_name(f.span, name, ("fn", self.name, info.name), "function")
                     ft = self.func_type(info, f.span)
                     args = self.bind_args(info.param_names, list(ft.params), [None] * len(ft.params), e, info.display,
                                           _defined(info.decl))
                     return ir.Call(func=info.name, args=args, ty=ft.ret, **pos)
                 if name in self.structs:
+                    self.record_name(f.span, name, ("struct", self.name, name), "struct")
                     return self.construct(self.structs[name], e, None)
                 if name in self.from_names:
                     mod, member = self.from_names[name]
@@ -62,6 +64,7 @@ class CallRules:
                         return self.call_native(name, sigs.PRELUDE[name], [], e, expected)
         if isinstance(f, ast.Attribute):
             if isinstance(f.obj, ast.Name) and self.is_module_alias(f.obj.id):
+                self.record_name(f.obj.span, f.obj.id, ("module", self.name, f.obj.id), "module")
                 return self.call_module_member(self.imports[f.obj.id], f.name, e, f.name_span)
             obj = self.expr(f.obj)
             t = self.known(obj.ty)
@@ -71,6 +74,7 @@ class CallRules:
                 info = self.struct_info(t)
                 if info is not None and f.name in info.methods:
                     m = info.methods[f.name]
+                    self.record_name(f.name_span, f.name, ("fn", info.module, f"{info.name}.{f.name}"), "method")
                     if info.module == self.name:
                         ft = self.func_type(m, f.span)
                         args = self.bind_args(m.param_names[1:], list(ft.params[1:]), [None] * (len(ft.params) - 1),
@@ -160,8 +164,10 @@ class CallRules:
                 self.check_task_function(e.args[0].value, f"parallel.{member}")
             return self.call_native(f"{mod.name}.{member}", ovs, [], e, None)
         if member in mod.structs:
+            self.record_name(span, member, ("struct", mod.name, member), "struct", exact=True)
             return self.construct(mod.structs[member], e, mod)
         if member in mod.functions:
+            self.record_name(span, member, ("fn", mod.name, member), "function", exact=True)
             ft = mod.functions[member]
             names = mod.param_names.get(member) or [f"#{i}" for i in range(len(ft.params))]
             args = self.bind_args(names, list(ft.params),
@@ -259,6 +265,9 @@ class CallRules:
             saved = self.ctx
             defaults = list(info.defaults)
             self.ctx = saved
+        for a in e.args:
+            if a.name is not None and a.name in info.field_names:
+                self.record_name(a.span, a.name, ("field", info.module, info.name, a.name), "field")
         args = self.bind_args(info.field_names, list(info.field_types), defaults, e, info.name,
                               _defined(info.decl) if mod is None else None)
         if len(args) != len(info.field_names):

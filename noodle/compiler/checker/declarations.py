@@ -109,11 +109,13 @@ class DeclarationRules:
                 self.do_from_import(item, claim)
         for item in m.items:
             if isinstance(item, ast.StructDecl) and claim(item.name, item.span):
+                self.record_name(item.name_span, item.name, ("struct", self.name, item.name), "struct", True)
                 st = StructT(self.name, item.name)
                 self.structs[item.name] = StructInfo(item.name, self.name, st, decl=item,
                                                      exported=not item.name.startswith("_"))
         for item in m.items:
             if isinstance(item, ast.FnDecl) and claim(item.name, item.name_span):
+                self.record_name(item.name_span, item.name, ("fn", self.name, item.name), "function", True)
                 self.funcs[item.name] = self.signature(item, item.name, None)
             elif isinstance(item, ast.LetDecl) and isinstance(item.target, ast.TuplePattern):
                 for pname, path, pspan in pattern_names(item.target):
@@ -123,6 +125,8 @@ class DeclarationRules:
             elif isinstance(item, (ast.LetDecl, ast.ConstDecl)) and self.is_global_decl(item):
                 name = item.name if isinstance(item, ast.ConstDecl) else item.target.name  # type: ignore[union-attr]
                 if claim(name, item.span):
+                    where = item.name_span if isinstance(item, ast.ConstDecl) else item.target.span  # type: ignore[union-attr]
+                    self.record_name(where, name, ("global", self.name, name), "global", True)
                     const = isinstance(item, ast.ConstDecl)
                     self.globals[name] = GlobalInfo(
                         name, self.resolve_type(item.type) if item.type else None,
@@ -137,6 +141,7 @@ class DeclarationRules:
                     self.error("E0103", f"field `{f.name}` is defined twice in `{s.name}`", f.span)
                     continue
                 seen.add(f.name)
+                self.record_name(f.span, f.name, ("field", self.name, s.name, f.name), "field", True)
                 s.field_names.append(f.name)
                 s.field_types.append(self.resolve_type(f.type))
                 s.defaults.append(f.default)
@@ -144,6 +149,7 @@ class DeclarationRules:
                 if meth.name in s.methods or meth.name in seen:
                     self.error("E0103", f"`{meth.name}` is defined twice in `{s.name}`", meth.name_span)
                     continue
+                self.record_name(meth.name_span, meth.name, ("fn", self.name, f"{s.name}.{meth.name}"), "method", True)
                 s.methods[meth.name] = self.signature(meth, f"{s.name}.{meth.name}", s)
 
     def do_import(self: "Checker", item: ast.Import, claim: Callable[[str, ast.Span], bool]) -> None:
@@ -167,6 +173,10 @@ class DeclarationRules:
                 continue
             if claim(alias or name, item.span):
                 self.from_names[alias or name] = (mod, name)
+                if isinstance(mod, ModuleInterface):
+                    kind = ("struct" if name in mod.structs else "global" if name in mod.globals else "fn")
+                    self.record_name(ast.Span(span.file, span.line, span.col, span.line, span.col + len(name)), name,
+                                     (kind, mod.name, name), "function" if kind == "fn" else kind, exact=True)
 
     def load_module(self: "Checker", path: str, span: ast.Span) -> "ModuleInterface | NativeModule | None":
         if path in sigs.MODULES:
@@ -251,6 +261,7 @@ class DeclarationRules:
                            decl.ret is not None)
         for pname, ptype, p in zip(info.param_names, info.param_types, decl.params):
             ctx.declare(pname, ptype, False, p.span)
+            self.record_local(pname, p.span, ptype, "parameter")
         saved, self.ctx = self.ctx, ctx
         body = self.block_stmts(decl.body, new_scope=False)
         self.ctx = saved

@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING
 
 from noodle.compiler.hints import name_hint
 from noodle.compiler import ast
-from noodle.compiler.checker.base import (ARITH, ARRAY_PRELUDE, BITWISE, COMPARE, INT_MAX, INT_MIN, MAX_LAMBDA_DEPTH,
+from noodle.compiler.checker.base import (local_symbol, ARITH, ARRAY_PRELUDE, BITWISE, COMPARE, INT_MAX, INT_MIN, MAX_LAMBDA_DEPTH,
                                           NARROW, NativeModule)
 from noodle.compiler.diagnostics import did_you_mean
 from noodle.compiler.scope import FnCtx, ModuleInterface
@@ -29,8 +29,12 @@ class ExpressionRules:
     def expr(self: "Checker", e: ast.Expr, expected: Type | None = None) -> ir.Expr:
         method = getattr(self, "expr_" + type(e).__name__)
         if type(e).__name__ in ("ListLit", "MapLit", "Lambda", "Ternary", "Call", "TupleLit"):
-            return method(e, expected)
-        return method(e)
+            result = method(e, expected)
+        else:
+            result = method(e)
+        if self.recorder is not None:
+            self.recorder.typed(e.span, result.ty)
+        return result
 
     def expr_IntLit(self: "Checker", e: ast.IntLit) -> ir.Expr:
         if not INT_MIN <= e.value <= INT_MAX:
@@ -89,6 +93,7 @@ class ExpressionRules:
         while c is not None:
             v = c.lookup_local(e.id)
             if v is not None:
+                self.record_name(e.span, e.id, local_symbol(v.span), "variable")
                 up = ctx.depth - v.ctx.depth
                 if up == 0:
                     return ir.LocalGet(slot=v.slot, ty=v.ty, **pos)
@@ -96,12 +101,14 @@ class ExpressionRules:
             c = c.parent
         g = self.globals.get(e.id)
         if g is not None:
+            self.record_name(e.span, e.id, ("global", self.name, e.id), "global")
             ty = self.global_type(g, e.span)
             if g.const and g.state == "done" and g.init_ir is not None and isinstance(g.init_ir, ir.Const):
                 return ir.Const(value=g.init_ir.value, ty=ty, **pos)
             return ir.GlobalGet(name=e.id, ty=ty, **pos)
         f = self.funcs.get(e.id)
         if f is not None:
+            self.record_name(e.span, e.id, ("fn", self.name, f.name), "function")
             return ir.FuncRef(name=f.name, ty=self.func_type(f, e.span), **pos)
         if e.id in self.py_imports:
             return self.py_module(e.id, e.span)
@@ -157,6 +164,9 @@ class ExpressionRules:
                 self.error("E0401", f"module `{mod.name}` has no member `{name}`", span,
                            did_you_mean(name, self.module_members(mod)))
             return ir.Const(value=None, ty=UNKNOWN, **pos)
+        for table, kind in ((mod.globals, "global"), (mod.functions, "function")):
+            if name in table:
+                self.record_name(span, name, ("global" if kind == "global" else "fn", mod.name, name), kind, exact=True)
         if name in mod.consts:
             value = mod.consts[name]
             return ir.Const(value=value, ty=mod.globals[name][0], **pos)  # type: ignore[arg-type]
@@ -404,6 +414,7 @@ class ExpressionRules:
     def expr_Attribute(self: "Checker", e: ast.Attribute) -> ir.Expr:
         pos = self.pos(e.span)
         if isinstance(e.obj, ast.Name) and self.is_module_alias(e.obj.id):
+            self.record_name(e.obj.span, e.obj.id, ("module", self.name, e.obj.id), "module")
             return self.module_member(self.imports[e.obj.id], e.name, e.name_span)
         obj = self.expr(e.obj)
         t = self.known(obj.ty)
@@ -421,6 +432,7 @@ class ExpressionRules:
             if info is not None:
                 fty = info.field_type(e.name)
                 if fty is not None:
+                    self.record_name(e.name_span, e.name, ("field", info.module, info.name, e.name), "field")
                     return ir.GetField(obj=obj, field=e.name, ty=fty, **pos)
                 if e.name in info.methods:
                     self.error("E0202", f"method `{e.name}` of `{info.name}` must be called", e.name_span,
@@ -522,6 +534,7 @@ class ExpressionRules:
                 self.error("E0200", f"parameter `{p.name}` is {self.tname(pt)}, but {self.tname(exp_fn.params[i])} "
                                     f"is expected here", p.span)
             ctx.declare(p.name, pt, False, p.span)
+            self.record_local(p.name, p.span, pt, "parameter")
             ptypes.append(pt)
         self.ctx = ctx
         if isinstance(e.body, ast.Block):

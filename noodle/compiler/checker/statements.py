@@ -12,7 +12,7 @@ from noodle.ir.types import (
     BOOL, ERROR, INT, NONE, RANGE, STR, UNKNOWN, ListT, MapT,
     PY, ArrayT, Prim, RangeT, StructT, TupleT, Type, UnknownT, prune, unify,
 )
-from noodle.compiler.checker.base import INT_MAX
+from noodle.compiler.checker.base import INT_MAX, local_symbol
 
 if TYPE_CHECKING:
     from noodle.compiler.checker import Checker
@@ -71,6 +71,7 @@ class StatementRules:
                        related=[(ctx.scopes[-1][name].span, "first defined here")])
         v = ctx.declare(name, ty, mutable, span)
         self.local_spans[(ctx.name, v.slot)] = span
+        self.record_local(name, span, ty)
         return v
 
     def destructure(self: "Checker", pat: ast.Pattern, value: ir.Expr, ty: Type, mutable: bool, span: ast.Span) -> list[ir.Stmt]:
@@ -122,6 +123,9 @@ class StatementRules:
                 self.expr(s.value)
                 return []
             kind, info, ty = ref
+            if s.op == "=":  # (an augmented assignment reads the name, which records it)
+                self.record_name(target.span, target.id, local_symbol(info.span) if isinstance(info, Var)
+                                 else ("global", self.name, target.id), "variable" if kind == "local" else "global")
             current = self.name_expr(target) if s.op != "=" else None
             value = self.assigned_value(s, current, ty)
             if kind == "local":
@@ -154,6 +158,8 @@ class StatementRules:
                                did_you_mean(target.name, info.field_names) if info else None)
                     self.expr(s.value)
                     return []
+                assert info is not None
+                self.record_name(target.name_span, target.name, ("field", info.module, info.name, target.name), "field")
                 current = ir.GetField(obj=obj, field=target.name, ty=fty, **pos) if s.op != "=" else None
                 value = self.assigned_value(s, current, fty)
                 return pre + [ir.FieldSet(obj=obj, field=target.name, value=value, **pos)]
@@ -293,6 +299,7 @@ class StatementRules:
             if bounds is not None and isinstance(s.target, ast.NamePattern):
                 start, stop, step = bounds
                 v = ctx.declare(s.target.name, INT, False, s.target.span)
+                self.record_local(s.target.name, s.target.span, INT)
                 body = self.loop_body(s.body)
                 return [ir.ForRange(slot=v.slot, start=start, stop=stop, step=step, body=body, **pos)]
             iterable = self.expr(it) if bounds is None else self.range_value(bounds, it.span)
@@ -319,6 +326,7 @@ class StatementRules:
                 elem = UNKNOWN
             if isinstance(s.target, ast.NamePattern):
                 v = ctx.declare(s.target.name, elem, False, s.target.span)
+                self.record_local(s.target.name, s.target.span, elem)
                 body = self.loop_body(s.body)
                 return [ir.ForEach(slot=v.slot, iterable=iterable, body=body, **pos)]
             tmp = ctx.temp(elem)
@@ -395,7 +403,8 @@ class StatementRules:
         ctx.scopes.append({})
         slot = -1
         if s.catch_name is not None:
-            slot = ctx.declare(s.catch_name, ERROR, False, s.handler.span).slot
+            slot = ctx.declare(s.catch_name, ERROR, False, s.name_span).slot
+            self.record_local(s.catch_name, s.name_span, ERROR)
         handler = self.block_stmts(s.handler, new_scope=False)
         ctx.scopes.pop()
         return [ir.TryCatch(body=body, slot=slot, handler=handler, **self.pos(s.span))]

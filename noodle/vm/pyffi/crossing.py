@@ -18,10 +18,11 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from noodle.ir.types import (ARRAY_DTYPES, BOOL, ERROR, F32, FLOAT, I32, INT, NONE, PY, STR, ArrayT, FnT, ListT,
-                             MapT, RangeT, StructT, TupleT, Type, UnknownT, parse_type)
+                             MapT, Prim, RangeT, StructT, TupleT, Type, UnknownT, parse_type)
 from noodle.runtime.values import INT_MAX, INT_MIN, ErrorValue, StructBase
 
 _SCALARS = (int, float, bool, str, type(None))
+_SCALAR_SET = frozenset(_SCALARS)
 
 
 def to_py(value: Any) -> Any:
@@ -30,6 +31,8 @@ def to_py(value: Any) -> Any:
     if t in _SCALARS:
         return value
     if t is list:
+        if set(map(type, value)) <= _SCALAR_SET:  # a list of scalars: one copy, at C speed
+            return list(value)
         return [to_py(x) for x in value]
     if t is dict:
         return {to_py(k): to_py(v) for k, v in value.items()}
@@ -115,48 +118,55 @@ def from_py(value: Any, ty: Type, what: str = "a Python value") -> Any:
     if ty is PY or isinstance(ty, UnknownT):
         return value
     t = type(value)
-    if ty == INT:
-        if t is int and INT_MIN <= value <= INT_MAX:
-            return value
-        if _numpy_kind(value) in ("i", "u"):
-            return from_py(int(value), ty, what)
-        if t is int:
-            raise ErrorValue("OverflowError", f"{what}: {value} does not fit in a 64-bit int")
-        raise mismatch(value, ty, what)
-    if ty == FLOAT:
-        if t is float:
-            return value
-        if t is int or _numpy_kind(value) in ("f", "i", "u"):
-            try:
-                return float(value)
-            except OverflowError:
-                raise ErrorValue("OverflowError", f"{what}: {value} is too large for a float") from None
-        raise mismatch(value, ty, what)
-    if ty == BOOL:
-        if t is bool:
-            return value
-        if _numpy_kind(value) == "b":
-            return bool(value)
-        raise mismatch(value, ty, what)
-    if ty == STR:
-        if isinstance(value, str):
-            return str(value)
-        raise mismatch(value, ty, what)
-    if ty == NONE:
-        if value is None:
-            return None
-        raise mismatch(value, ty, what)
-    if ty == F32 or ty == I32:
-        from noodle.vm.convert import ValueMismatch, to_noodle
+    if type(ty) is Prim:  # the scalars first, without comparing the type against every other kind
+        if t is _EXACT.get(ty.name) and (t is not int or INT_MIN <= value <= INT_MAX):
+            return value  # the common case: a Python scalar of the very type asked for
+        if ty == INT:
+            if t is int and INT_MIN <= value <= INT_MAX:
+                return value
+            if _numpy_kind(value) in ("i", "u"):
+                return from_py(int(value), ty, what)
+            if t is int:
+                raise ErrorValue("OverflowError", f"{what}: {value} does not fit in a 64-bit int")
+            raise mismatch(value, ty, what)
+        if ty == FLOAT:
+            if t is float:
+                return value
+            if t is int or _numpy_kind(value) in ("f", "i", "u"):
+                try:
+                    return float(value)
+                except OverflowError:
+                    raise ErrorValue("OverflowError", f"{what}: {value} is too large for a float") from None
+            raise mismatch(value, ty, what)
+        if ty == BOOL:
+            if t is bool:
+                return value
+            if _numpy_kind(value) == "b":
+                return bool(value)
+            raise mismatch(value, ty, what)
+        if ty == STR:
+            if isinstance(value, str):
+                return str(value)
+            raise mismatch(value, ty, what)
+        if ty == NONE:
+            if value is None:
+                return None
+            raise mismatch(value, ty, what)
+        if ty == F32 or ty == I32:
+            from noodle.vm.convert import ValueMismatch, to_noodle
 
-        plain = value.item() if _numpy_kind(value) else value
-        try:
-            return to_noodle(plain, ty, what)
-        except ValueMismatch:
-            raise mismatch(value, ty, what) from None
+            plain = value.item() if _numpy_kind(value) else value
+            try:
+                return to_noodle(plain, ty, what)
+            except ValueMismatch:
+                raise mismatch(value, ty, what) from None
+        raise mismatch(value, ty, what)
     if isinstance(ty, ListT):
         if t is not list:
             raise mismatch(value, ty, what)
+        plain = _plain_list(value, ty.elem)
+        if plain is not None:
+            return plain
         return [from_py(x, ty.elem, f"{what}[{i}]") for i, x in enumerate(value)]
     if isinstance(ty, MapT):
         if t is not dict:
@@ -189,6 +199,22 @@ def from_py(value: Any, ty: Type, what: str = "a Python value") -> Any:
             return value
         raise mismatch(value, ty, what)
     raise mismatch(value, ty, what)
+
+
+#: Noodle scalar type name -> the Python type whose values are its values as they are
+_EXACT: dict[str, type] = {"int": int, "float": float, "bool": bool, "str": str}
+
+
+def _plain_list(value: list, elem: Type) -> list | None:
+    """A copy of a list whose items all are exactly the Python type of the scalar `elem` (ints within
+    64 bits), checked at C speed; None when some item needs the element-by-element conversion (or
+    its error)."""
+    exact = _EXACT.get(elem.name) if type(elem) is Prim else None
+    if exact is None or not set(map(type, value)) <= {exact}:
+        return None
+    if exact is int and value and not (INT_MIN <= min(value) and max(value) <= INT_MAX):
+        return None
+    return list(value)
 
 
 def _array(value: Any, ty: ArrayT, what: str) -> Any:

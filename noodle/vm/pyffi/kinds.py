@@ -65,3 +65,11 @@ def array_sizes(sig: str) -> list[tuple[int, ...]]:
     """The shapes of the ndarray arguments named in a signature, in order."""
     return [tuple(int(d) for d in m.group(2).split("x")) if m.group(2) else ()
             for m in _ARRAY.finditer(sig)]
+
+
+_LIST_LENGTH = re.compile(r"list<[^\[]*>\[(\d+)\]")
+
+
+def list_lengths(sig: str) -> list[int]:
+    """The lengths of the list arguments named in a signature, in order."""
+    return [int(m.group(1)) for m in _LIST_LENGTH.finditer(sig)]
