@@ -1,6 +1,14 @@
 """Native code benchmark: Noodle's llvmlite backend against Numba and CPython, kernel time only.
 
     .venv/bin/python bench/native.py [--repeat 7] [--json OUT]
+    .venv/bin/python bench/native.py --polling-cost [--repeat 7] [--json OUT]
+
+`--polling-cost` measures what native code's polling costs instead: the same kernels built three
+times — polling nothing (code that cannot be stopped), the stop flag alone at every poll, and the
+step budget with the stop flag read once a chunk of steps is used (what Noodle builds) — timed in
+turn, call by call, and the medians compared (and the fastest calls: on a shared machine the
+least disturbed).  It runs every kernel on one thread (NOODLE_THREADS=1): a nest split across
+cores measures the other cores' load more than its own code.
 
 Each workload is written once as a plain Noodle function and once as the same Python function
 (run by CPython and, with @njit, by Numba, when Numba is installed: `pip install -e '.[bench]'`).
@@ -182,7 +190,13 @@ def interleaved_medians(calls: list, repeat: int, before=None) -> list[float]:
             t = time.perf_counter()
             fn(*fargs)
             times[k].append(time.perf_counter() - t)
+    global LAST_TIMES
+    LAST_TIMES = times
     return [statistics.median(ts) for ts in times]
+
+
+#: every call's time of the last interleaved_medians (--polling-cost also quotes the fastest)
+LAST_TIMES: list[list[float]] = []
 
 
 def measure(label, noodle_fn, numba_fn, python_fn, numpy_fn, fargs, repeat, before=None):
@@ -210,11 +224,60 @@ def load_noodle(cache_dir: str):
     return lm, time.perf_counter() - t
 
 
+def load_with_polling(cache_dir: str, polling: str):
+    """The kernels linked with native code that polls `polling` (noodle.backends.llvm.lower.POLLING)."""
+    from noodle.backends.llvm import lower
+
+    saved = lower.POLLING
+    lower.POLLING = polling
+    try:
+        return load_noodle(cache_dir)[0]
+    finally:
+        lower.POLLING = saved
+
+
+POLLINGS = ("none", "stop", "all")
+
+
+def polling_cost(repeat: int, json_out: str | None) -> int:
+    os.environ["NOODLE_THREADS"] = "1"
+    with tempfile.TemporaryDirectory() as cache:
+        variants = [load_with_polling(cache, p) for p in POLLINGS]
+    rows = []
+    workloads = [(label, name, fargs) for label, (name, fargs) in WORKLOADS.items()]
+    workloads += [(label, name, fargs) for label, (name, fargs, _) in array_workloads().items()]
+    print(f"medians (ms) and ratios to no polling; the same ratios of the fastest calls")
+    print(f"{'workload':<32} " + " ".join(f"{p:>10}" for p in POLLINGS) + f" {'flag/none':>10} {'all/none':>10}")
+    for label, name, fargs in workloads:
+        if name == "saxpy":  # y changes each call: each variant gets its own
+            calls = [(lm.functions[name], (fargs[0], fargs[1], fargs[2].copy())) for lm in variants]
+        elif name in ("matmul", "stencil"):
+            calls = [(lm.functions[name], tuple(x.copy() if hasattr(x, "copy") else x for x in fargs))
+                     for lm in variants]
+        else:
+            calls = [(lm.functions[name], fargs) for lm in variants]
+        time.sleep(SETTLE_S)
+        medians = interleaved_medians(calls, max(3, repeat // 2) if name in ("matmul", "stencil") else repeat)
+        fastest = [min(ts) for ts in LAST_TIMES]
+        row = {"workload": label, **{f"{p}_s": m for p, m in zip(POLLINGS, medians)},
+               **{f"{p}_min_s": m for p, m in zip(POLLINGS, fastest)}}
+        rows.append(row)
+        print(f"{label:<32} " + " ".join(f"{m * 1000:>7.2f} ms" for m in medians)
+              + f" {medians[1] / medians[0]:>10.3f} {medians[2] / medians[0]:>10.3f}"
+              + f"   fastest: {fastest[1] / fastest[0]:.3f} {fastest[2] / fastest[0]:.3f}")
+    if json_out:
+        Path(json_out).write_text(json.dumps({"rows": rows}, indent=2))
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--json")
+    ap.add_argument("--polling-cost", action="store_true", help="what polling costs native code (see above)")
     args = ap.parse_args()
+    if args.polling_cost:
+        return polling_cost(args.repeat, args.json)
 
     with tempfile.TemporaryDirectory() as cache:
         lm, first = load_noodle(cache)

@@ -584,3 +584,80 @@ def test_semantic_tokens_from_the_lexer_and_the_checker(tmp_path: Path) -> None:
         assert kinds[(13, "broken")] == "function" and kinds[(14, '"a string // not a comment"')] == "string"
 
     _run(root, scenario)
+
+
+# ------------------------------------------------------------------ completion
+
+COMPLETE = """\
+import geo
+import math
+
+fn summary(xs: List<float>, names: Map<str, int>, scale: float) -> float {
+    var acc = 0.0
+    for x in xs {
+        let scaled = x * scale
+        acc += scaled
+    }
+    let grid = zeros(2, 3)
+    let label = "total"
+    let p = geo.Point(1.0, 2.0)
+    return acc + p.norm() + math.sqrt(scale) + float(len(names) + len(label) + grid.shape[0])
+}
+"""
+
+
+def test_completion_of_locals_members_and_modules_while_the_text_is_broken(tmp_path: Path) -> None:
+    from noodle.compiler.checker.arrays import ARRAY_MEMBERS
+    from noodle.stdlib.signatures import METHODS, MODULE_CONSTANTS, MODULES
+
+    root, _, _, _ = _full_workspace(tmp_path)
+    uri = (root / "summary.nd").as_uri()
+    lines = COMPLETE.split("\n")
+
+    async def labels(line: int, character: int) -> set[str]:
+        items = await asyncio.wait_for(s_.client.text_document_completion_async(lsp.CompletionParams(
+            lsp.TextDocumentIdentifier(uri), lsp.Position(line, character))), WAIT_S)
+        return {i.label for i in items if i.kind != lsp.CompletionItemKind.Keyword}
+
+    async def typed(version: int, text: str, line: int) -> set[str]:
+        """The labels offered at the end of `text`, inserted as line `line` of the document."""
+        s_.change(uri, version, "\n".join([*lines[:line], text, *lines[line:]]))
+        return await labels(line, len(text))
+
+    async def scenario(s: Session) -> None:
+        nonlocal s_
+        s_ = s
+        s.open(uri, COMPLETE)
+        assert await s.diagnostics(uri, 1) == []
+        # names: the locals in scope at the cursor (a loop's variables only inside it), then the module's
+        in_loop = await labels(7, 8)
+        assert {"scaled", "x", "acc", "xs", "names", "scale", "summary", "geo", "math"} <= in_loop
+        assert not {"grid", "label", "p"} & in_loop
+        after = await labels(12, 4)
+        assert {"grid", "label", "p", "acc", "xs"} <= after and not {"x", "scaled"} & after
+        # after a dot: what the receiver's recorded type has, built-in tables as the checker has them
+        assert await typed(2, "    p.", 12) == {"x", "y", "norm"}
+        assert await typed(3, "    label.", 12) == {m for k, m in METHODS if k == "str"}
+        assert await typed(4, "    xs.", 12) == {m for k, m in METHODS if k == "List"}
+        assert await typed(5, "    names.", 12) == {m for k, m in METHODS if k == "Map"}
+        assert await typed(6, "    grid.", 12) == set(ARRAY_MEMBERS) == {"shape", "reshape", "copy"}
+        assert await typed(7, "    let q = geo.dist(p.no", 12) == {"x", "y", "norm"}  # inside a call, a prefix
+        assert await typed(8, "    geo.", 12) == {"Point", "dist"}
+        assert await typed(9, "    math.", 12) == set(MODULES["math"]) | set(MODULE_CONSTANTS["math"])
+        assert await typed(10, "    acc.", 12) == set()  # a float has no members
+        # the rest of the document cut off mid-edit: the last text that parsed answers
+        s.change(uri, 11, "\n".join([*lines[:12], "    if p."]))
+        assert await labels(12, len("    if p.")) == {"x", "y", "norm"}
+        s.change(uri, 12, "\n".join([*lines[:12], "    let q = "]))
+        broken = await labels(12, len("    let q = "))
+        assert {"grid", "label", "p", "acc", "summary", "geo"} <= broken and "x" not in broken
+        await s.hover(uri, 3, 5)  # the server still answers
+        # names a `from` import brings in
+        stats = (root / "stats.nd").as_uri()
+        s.open(stats, STATS)
+        items = await asyncio.wait_for(s.client.text_document_completion_async(lsp.CompletionParams(
+            lsp.TextDocumentIdentifier(stats), lsp.Position(3, 4))), WAIT_S)
+        assert {"d", "Point", "p", "far"} <= {i.label for i in items}
+
+    s_: Session
+    _run(root, scenario)

@@ -39,6 +39,17 @@ HOSTILE = {
                      "var n = 0\nfor k in 0..100000 { n = n + sorted(xs)[0] }\nreturn n",
     "repeated slice": "var xs: List<int> = []\nfor i in 0..1000000 { xs.append(i) }\nvar n = 0\n"
                       "for k in 0..100000 { n = n + len(xs[1:]) }\nreturn n",
+    # comparisons touch their operands up to the first difference: equal halves are compared whole
+    "equal long strings": 'var s = "ab"\nfor i in 0..22 { s = s + s }\nlet t = s + ""\nvar n = 0\n'
+                          "for k in 0..200000 { if s == t { n = n + 1 } }\nreturn n",
+    "ordered long lists": "var xs: List<int> = []\nfor i in 0..1000000 { xs.append(i) }\nlet ys = xs.copy()\n"
+                          "var n = 0\nfor k in 0..200000 { if xs < ys or xs <= ys { n = n + 1 } }\nreturn n",
+    "nested equality": "var xs: List<List<str>> = []\nfor i in 0..200 { xs.append([\"x\" * 10000, str(i)]) }\n"
+                       "let ys = xs.copy()\nvar n = 0\nfor k in 0..200000 { if xs == ys { n = n + 1 } }\nreturn n",
+    "sort of long strings": 'let s = "x" * 200000\nvar xs: List<str> = []\nfor i in 0..200 { xs.append(s + str(i % 13)) }\n'
+                            "var n = 0\nfor k in 0..100000 { n = n + len(sorted(xs)) }\nreturn n",
+    "maximum of long strings": 'let s = "x" * 200000\nvar xs: List<str> = []\nfor i in 0..200 { xs.append(s + str(i)) }\n'
+                               "var n = 0\nfor k in 0..100000 { n = n + len(max(xs)) }\nreturn n",
 }
 SECONDS, MEMORY_MB = 1.0, 64
 
@@ -134,3 +145,20 @@ def test_an_operation_is_charged_for_its_own_work_only() -> None:
         "fn f(xs: List<int>) -> int {\n var n = 0\n for k in 0..1000 { n = n + len(xs[0:2]) }\n return n\n}",
         name="cheap"))
     assert m.f(list(range(1_000_000))) == 2000
+
+
+def test_a_comparison_is_charged_by_the_size_it_compares() -> None:
+    """Two equal strings of 640,000 characters cost 10,000 steps a comparison; a long string against
+    a short one, or two ints, next to nothing."""
+    source = ('fn same(k: int) -> int {\n let s = "ab" * 320000\n let t = "ab" * 320000\n var n = 0\n'
+              ' for i in 0..k { if s == t { n = n + 1 } }\n return n\n}\n'
+              'fn short(k: int) -> int {\n let s = "ab" * 320000\n var n = 0\n'
+              ' for i in 0..k { if s < "b" and s != "a" { n = n + 1 } }\n return n\n}\n'
+              'fn ints(k: int) -> int {\n var n = 0\n for i in 0..k { if i == n { n = n + 1 } }\n return n\n}\n')
+    m = _vm(max_steps=60_000).load(noodle.Source(source, name="cmp"))
+    assert m.same(2) == 2
+    with pytest.raises(noodle.LimitExceeded) as e:
+        m.same(6)
+    assert e.value.limit == "steps"
+    assert m.short(1000) == 1000
+    assert m.ints(10_000) == 10_000

@@ -1,5 +1,5 @@
-"""Native code polls one flag: Ctrl-C stops a native loop (exit 130), `--watch` restarts one, a time
-limit holds in native code (so a VM with a time limit runs native code)."""
+"""Native code polls its context's stop flag: Ctrl-C stops a native loop (exit 130), `--watch`
+restarts one, a time limit holds in native code, and with any limit a VM runs native code."""
 from __future__ import annotations
 
 import signal
@@ -83,11 +83,18 @@ def test_the_next_call_after_a_deadline_runs_natively_to_its_end() -> None:
     assert m.spin(100000) == expected  # the flag was released: native code is not stopped for good
 
 
-@pytest.mark.parametrize("limits", [{"max_steps": 10_000}, {"max_depth": 100}, {"max_memory_mb": 256}])
-def test_limits_native_code_cannot_hold_keep_functions_in_the_vm(limits: dict) -> None:
-    vm = noodle.VM(limits=noodle.Limits(max_seconds=5, **limits))
-    vm.load(noodle.Source(SPIN, name="spin"))
-    assert not vm.machine.native_report.get("spin", "").startswith("native:")
+@pytest.mark.parametrize("limits, call, limit", [({"max_steps": 10_000}, "spin(100000000000)", "steps"),
+                                                 ({"max_steps": 10_000}, "wander(7)", "steps"),
+                                                 ({"max_steps": 10_000}, "fill(zeros(1000), 1000000000)", "steps"),
+                                                 ({"max_depth": 100}, "spin(100000000000)", "seconds"),
+                                                 ({"max_memory_mb": 256}, "wander(7)", "seconds")])
+def test_every_limit_keeps_native_code(limits: dict, call: str, limit: str) -> None:
+    vm = noodle.VM(limits=noodle.Limits(max_seconds=0.5, **limits))
+    m = vm.load(noodle.Source(SPIN + f"fn go() -> float {{ return float({call}) }}\n", name="spin"))
+    assert vm.machine.native_report["spin"].startswith("native:")
+    with pytest.raises(noodle.LimitExceeded) as e:
+        m.go()
+    assert e.value.limit == limit
 
 
 def test_watch_restarts_a_program_running_a_native_loop(tmp_path: Path) -> None:

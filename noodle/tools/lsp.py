@@ -11,8 +11,9 @@ What it offers:
 * go to definition, find references and rename across the workspace's modules (a rename that
   would clash or change what a name means is refused, with the reason), document and workspace
   symbols, signature help (:mod:`noodle.tools.lsp_index`);
-* completion (keywords, the document's declarations, imported modules, after `alias.` what that
-  module declares: :mod:`noodle.tools.lsp_source`);
+* completion: the locals and parameters in scope, keywords, declarations and imports; after a dot
+  the fields and methods of the expression's type (structs, `str`, `List`, `Map`, `Array`), an
+  imported module's exports, a standard module's functions (:mod:`noodle.tools.lsp_complete`);
 * code lenses and inlay hints from `--explain` above each function, loop nest and array
   expression, and a code action adding or removing `@no_optimize` (:mod:`noodle.tools.lsp_explain`);
 * semantic tokens (:mod:`noodle.tools.lsp_tokens`);
@@ -38,7 +39,8 @@ from noodle.compiler.diagnostics import Diagnostic
 from noodle.compiler.record import Occurrence
 from noodle.tools.fmt import FormatError, format_source
 from noodle.tools.lsp_index import Analysis, RenameRefused, analyse, rename_edits, references, text_of, workspace_modules
-from noodle.tools.lsp_source import completions, declarations, hover_text, lookup, path_of
+from noodle.tools.lsp_complete import Request, complete
+from noodle.tools.lsp_source import declarations, hover_text, lookup, path_of
 
 #: seconds a document must rest after a change before it is compiled again
 DEBOUNCE_S = 0.25
@@ -322,8 +324,11 @@ def make_server() -> NoodleServer:
     @server.feature(lsp.TEXT_DOCUMENT_COMPLETION, lsp.CompletionOptions(trigger_characters=["."]))
     @answering([])
     def completion(ls: NoodleServer, params: lsp.CompletionParams) -> list[lsp.CompletionItem]:
-        doc = ls.workspace.get_text_document(params.text_document.uri)
-        return completions(path_of(doc.uri), doc.source, params.position.line, params.position.character)
+        uri = params.text_document.uri
+        doc = ls.workspace.get_text_document(uri)
+        ls.analysis(uri)  # keeps the document's last text that parsed up to date
+        return complete(Request(path_of(uri), doc.source, params.position.line, params.position.character,
+                                ls.overrides(), ls.parsed.get(uri)))
 
     @server.feature(lsp.TEXT_DOCUMENT_FORMATTING)
     @answering(None)

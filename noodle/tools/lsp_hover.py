@@ -21,7 +21,7 @@ from noodle.tools.lsp_source import Declaration, declarations, lookup_name
 _SHOWN_EXPRESSION = 60
 
 
-def _module_file(doc: Analysis, module: str) -> Path:
+def module_file(doc: Analysis, module: str) -> Path:
     from noodle.format.cache import module_path
 
     return doc.path if module == doc.name else Path(module_path(doc.path.parent, module))
@@ -31,7 +31,7 @@ def declaration_of(doc: Analysis, symbol: Symbol, overrides: dict[Path, str]) ->
     """The declaration (signature, doc comment) of a function, method or struct symbol."""
     if symbol[0] not in ("fn", "struct"):
         return None
-    path = _module_file(doc, symbol[1])
+    path = module_file(doc, symbol[1])
     text = doc.source if path == doc.path else text_of(path, overrides)
     return None if text is None else declarations(text, str(path)).get(symbol[2])
 
@@ -45,7 +45,7 @@ def definition_of(doc: Analysis, o: Occurrence, overrides: dict[Path, str]) -> O
         return Occurrence(file, int(line), int(col), o.length, o.symbol, o.kind, True)
     if o.symbol[0] == "module":
         return None
-    path = _module_file(doc, o.symbol[1])
+    path = module_file(doc, o.symbol[1])
     if path == doc.path:
         target = doc
     else:

@@ -1,9 +1,9 @@
-"""What the language server reads from a document's text alone: declarations, names, completion.
+"""What the language server reads from a document's text alone: declarations and names.
 
 These work on the parse tree (no checking), so they answer for any text that parses, and the
 server falls back on them where the checker's record (:mod:`noodle.tools.lsp_index`) has nothing
 to say: a function's or struct's signature and doc comment, the declaration a name refers to
-(matched by name), completion of keywords, declarations and module members.
+(matched by name).
 """
 from __future__ import annotations
 
@@ -157,29 +157,3 @@ def hover_text(path: Path, source: str, line: int, character: int) -> str | None
     if d is None:
         return None
     return f"```noodle\n{d.signature}\n```" + (f"\n\n{d.doc}" if d.doc else "")
-
-
-def completions(path: Path, source: str, line: int, character: int) -> list[lsp.CompletionItem]:
-    """After `alias.`: what that imported module declares; elsewhere: keywords, this document's
-    declarations and the imported modules' names.  A document that does not parse offers what its
-    last parsable imports and declarations give (here: the keywords at least)."""
-    from noodle.compiler.parse_state import KEYWORDS
-
-    lines = source.splitlines()
-    text = lines[line][:character] if line < len(lines) else ""
-    m = re.search(r"([A-Za-z_][A-Za-z0-9_]*)\.[A-Za-z0-9_]*$", text)
-    imported = _imported_sources(source, path)
-    kinds = {"function": lsp.CompletionItemKind.Function, "method": lsp.CompletionItemKind.Method,
-             "struct": lsp.CompletionItemKind.Struct}
-    if m:
-        for alias, theirs, file in imported:
-            if alias == m.group(1):
-                return [lsp.CompletionItem(k, kind=kinds[d.kind], detail=d.signature.splitlines()[0],
-                                           documentation=d.doc or None)
-                        for k, d in declarations(theirs, str(file)).items() if "." not in k]
-        return []
-    items = [lsp.CompletionItem(k, kind=lsp.CompletionItemKind.Keyword) for k in sorted(KEYWORDS)]
-    items += [lsp.CompletionItem(k, kind=kinds[d.kind], detail=d.signature.splitlines()[0], documentation=d.doc or None)
-              for k, d in declarations(source, str(path)).items() if "." not in k]
-    items += [lsp.CompletionItem(alias, kind=lsp.CompletionItemKind.Module) for alias, _, _ in imported]
-    return items

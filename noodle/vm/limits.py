@@ -20,6 +20,15 @@ made) is charged too, before it runs (:meth:`Meter.charge`, the costs in
 :mod:`noodle.vm.metering`): its work in steps, its result's bytes against the
 memory limit.  A call starts with an empty chunk, so the budget is checked at
 its first step, and no call is too short to be checked.
+
+Native code holds the same limits through the thread's *context*
+(noodle.backends.llvm.stop, made on the first native call): before each native
+call the meter gives it what is left of the step budget, the call depth and the
+memory the call may still take; native code charges steps as the VM does (one
+per call and loop iteration, work by its size) and stops when they run out,
+and after the call the meter charges what it used (:meth:`Meter.enter`,
+:meth:`Meter.leave`).  A deadline stops the context's native code through its
+stop flag.
 """
 from __future__ import annotations
 
@@ -124,6 +133,11 @@ class Meter(threading.local):
     depth = 0
     max_depth = 1 << 30
     _deadline_token = 0
+    used = 0
+    granted = 0
+    #: this thread's context for native code (noodle.backends.llvm.stop.Context), made when first needed
+    _context: "object | None" = None
+    _native_budget = 0
 
     def __init__(self, limits: Limits, shared: "dict | None" = None) -> None:
         if limits.max_memory_mb is not None and resident_bytes() is None:
@@ -146,8 +160,10 @@ class Meter(threading.local):
         self.deadline = time.perf_counter() + lim.max_seconds if lim.max_seconds is not None else None
         if self.deadline is not None and self.shared.get("native_deadlines"):
             from noodle.vm.native import arm_deadline
-            self._deadline_token = arm_deadline(self.deadline)
+            self._deadline_token = arm_deadline(self.deadline, self.context())
         self.memory_base = (resident_bytes() or 0) if lim.max_memory_mb is not None else 0
+        if self._context is not None and self.memory_limit is not None:
+            self._context.memory = self.memory_limit  # type: ignore[attr-defined]
         # an empty first chunk: the first step checks the whole budget (no call is too short for it)
         self.granted = 0
         self.steps = 0
@@ -189,6 +205,8 @@ class Meter(threading.local):
     def check_memory(self, nbytes: int) -> None:
         """Would `nbytes` more keep the call's memory growth under the limit?"""
         grown = (resident_bytes() or 0) - self.memory_base
+        if self._context is not None:  # what native code may still allocate, as of this measure
+            self._context.memory = max(0, self.memory_limit - grown)  # type: ignore[attr-defined,operator]
         if grown + nbytes > self.memory_limit:  # type: ignore[operator]
             need = f" (an operation needs {nbytes / 1048576:,.0f} MB more)" if nbytes >= 1048576 else ""
             raise LimitSignal("memory", f"memory limit exceeded ({self.limits.max_memory_mb:g} MB){need}")
@@ -196,6 +214,58 @@ class Meter(threading.local):
     def check_time(self) -> None:
         if self.deadline is not None and time.perf_counter() > self.deadline:
             raise LimitSignal("seconds", f"time limit exceeded ({self.limits.max_seconds:g} s)")
+
+    # ------------------------------------------------------------ native code
+
+    def context(self) -> "object":
+        """This thread's context for native code (made on first use: its stop flag, budgets, depth)."""
+        ctx = self._context
+        if ctx is None:
+            from noodle.vm.native import new_context
+
+            lim = self.limits
+            ctx = self._context = new_context(lim.max_depth)
+            if self.memory_limit is not None:  # until the next measure (start, check_memory) says less
+                ctx.memory = self.memory_limit  # type: ignore[attr-defined]
+            # without a step limit native code counts chunks but charges nothing (and threads may split nests)
+            ctx.threads = int(lim.max_steps is None)  # type: ignore[attr-defined]
+            self._chunk = ctx.steps  # type: ignore[attr-defined]  # a fresh context holds one chunk
+        return ctx
+
+    def enter(self) -> int:
+        """Before a native call: its context's address, with the steps left and the call depth."""
+        ctx = self._context or self.context()
+        ctx.depth = self.depth  # type: ignore[attr-defined]
+        if self.limits.max_steps is not None:
+            self._native_budget = left = self.limits.max_steps - self.used - self.granted + self.steps
+            ctx.steps = chunk = min(left, self._chunk)  # type: ignore[attr-defined]
+            ctx.reserve = left - chunk  # type: ignore[attr-defined]
+        return ctx.address  # type: ignore[attr-defined]
+
+    def leave(self) -> None:
+        """After a native call: charge the steps it used (past the budget, the step limit is hit)."""
+        ctx = self._context
+        if self.limits.max_steps is not None:
+            self.steps -= self._native_budget - ctx.steps - ctx.reserve  # type: ignore[union-attr]
+            if self.steps < 0:
+                self.refill()
+
+    def native_stopped(self, status: int) -> None:
+        """An impure native call (it cannot be re-run) ended with `status`: raise the limit that
+        stopped it — steps used up, the deadline passed, too deep, an Array past the memory limit."""
+        from noodle.vm.native import status_codes
+
+        stopped, too_deep, memory = status_codes()
+        if status == stopped:
+            if self.steps < 0 or (self.limits.max_steps is not None
+                                  and self.used + self.granted - self.steps > self.limits.max_steps):
+                self.refill()
+            self.check_time()
+        elif status == too_deep and self.limits.max_depth is not None \
+                and self.limits.max_depth <= self._context.max_depth:  # type: ignore[union-attr]
+            self.too_deep()  # the limit, not the deepest native recursion, was the context's cap
+        elif status == memory and self.memory_limit is not None:
+            raise LimitSignal("memory", f"memory limit exceeded ({self.limits.max_memory_mb:g} MB)")
 
     def too_deep(self) -> None:
         raise LimitSignal("depth", f"call depth limit exceeded ({self.max_depth} calls)")

@@ -131,6 +131,7 @@ class Machine:
         #: with limits, modules are translated as metered code counting steps and depth on this meter
         self.meter: Meter | None = Meter(self.limits, {}) if self.limits.any else None
         self._native_code: bool | None = None  # see native_code()
+        self._contexts: Any = None  # see native_contexts()
         self.modules: dict[str, LoadedModule] = {}
         self._random: dict[str, Callable[..., Any]] | None = None
         self._loading: list[str] = []
@@ -197,7 +198,7 @@ class Machine:
             source_file = os.path.normpath(os.path.join(self.source_root, source_file))
         CODE_REGISTRY[image.code.co_filename] = CodeInfo(source_file, image.linemap, image.pysource)
         exec(image.code, ns)  # noqa: S102 - translated from verified bytecode, see noodle.vm.translate
-        if image.native is not None and self.backend in ("auto", "opencl") and self.limits_allow_native():
+        if image.native is not None and self.backend in ("auto", "opencl"):
             self.link_native(image, ns)
         functions: dict[str, Callable[..., Any]] = {}
         keys: dict[str, str] = {}
@@ -216,22 +217,26 @@ class Machine:
         return LoadedModule(image, ns, Exports(ns, keys), functions)
 
     def native_code(self) -> bool:
-        """Will this machine run native code (the `auto` backend, limits it can hold, llvmlite present)?"""
+        """Will this machine run native code (the `auto` backend, llvmlite present)?  Native code
+        holds every limit (noodle.vm.limits: steps, depth, memory and time, through its context)."""
         if self._native_code is None:
             from noodle.vm.native import available
-            self._native_code = self.backend in ("auto", "opencl") and self.limits_allow_native() and available()
+            self._native_code = self.backend in ("auto", "opencl") and available()
         return self._native_code
 
-    def limits_allow_native(self) -> bool:
-        """Native code holds a time limit (it polls the stop flag a deadline sets); it counts neither
-        steps nor Noodle call depth, and the Arrays a native function makes for itself are not
-        charged to a memory limit, so a step, depth or memory limit keeps every function in the VM."""
-        return self.limits.max_steps is None and self.limits.max_depth is None and self.limits.max_memory_mb is None
-
-    def _native_stopped(self) -> None:
-        """A native call that stopped at the flag and cannot be re-run: a passed deadline is the time limit."""
+    def _native_stopped(self, status: int) -> None:
+        """A native call that stopped and cannot be re-run: the limit that stopped it, if one did."""
         if self.meter is not None:
-            self.meter.check_time()
+            self.meter.native_stopped(status)
+
+    def native_contexts(self) -> Any:
+        """Where this machine's native calls get their contexts: the meter (limits), or one per thread."""
+        if self.meter is not None:
+            return self.meter
+        if self._contexts is None:
+            from noodle.vm.native import contexts
+            self._contexts = contexts()
+        return self._contexts
 
     def link_native(self, image: ModuleImage, ns: dict[str, Any]) -> None:
         """Put the image's native variants in place of their translated functions (VM fallback on failure).
@@ -250,7 +255,8 @@ class Machine:
             displays = {f.name: f.display for f in image.functions}
             index = {f.name: f.index for f in image.functions}
             fallbacks = {entry[0]: ns[f"f{index[entry[0]]}"] for entry in image.native[1] if entry[0] in index}
-            natives = link(image.native, displays, fallbacks, exact=self.mode == "safe", on_stop=self._native_stopped)
+            natives = link(image.native, displays, fallbacks, exact=self.mode == "safe", on_stop=self._native_stopped,
+                           context=self.native_contexts())
         except Exception as e:  # noqa: BLE001 - no llvmlite, or a JIT failure: the VM runs everything
             self.native_report[image.name] = f"native code unavailable: {type(e).__name__}: {e}"
             return

@@ -76,6 +76,53 @@ def repr_size(x: Any, budget: int) -> int:
     return total
 
 
+#: values a comparison looks at in one go (no elements inside)
+_ATOMS = frozenset((int, float, bool, type(None)))
+
+
+def compare_size(x: Any, budget: int = 1 << 62) -> int:
+    """At most how many elements or characters comparing `x` with another value touches (strings,
+    lists, tuples, maps, structs, Arrays, nested); stops counting once past `budget`."""
+    t = type(x)
+    if t in _ATOMS:
+        return 1
+    if t is str:
+        return len(x) + 1
+    if t is list or t is tuple:
+        total = len(x) + 1
+        if set(map(type, x)) <= _ATOMS:  # the usual flat list: its length says it all (at C speed)
+            return total
+        for item in x:
+            total += compare_size(item, budget - total)
+            if total > budget:
+                break
+        return total
+    if t is dict:
+        total = len(x) + 1
+        for k, v in x.items():
+            total += compare_size(k, budget - total) + compare_size(v, budget - total)
+            if total > budget:
+                break
+        return total
+    size = getattr(x, "size", None)
+    if type(size) is int:  # an Array
+        return size + 1
+    slots = getattr(t, "__slots__", ())
+    total = 1
+    for a in slots if isinstance(slots, tuple) else ():
+        total += compare_size(getattr(x, a, None), budget - total)
+        if total > budget:
+            break
+    return total
+
+
+def _compared(a: Any, b: Any) -> int:
+    """The work of comparing `a` and `b`: at most the smaller of the two (a comparison stops at the
+    end of the shorter, and at the first difference)."""
+    first = compare_size(a)
+    return min(first, compare_size(b, first))
+
+
 def _shape_size(dims: tuple) -> int:
     """Elements of an Array of these dimensions (ints; anything else is the native's own error)."""
     if not dims or not all(type(d) is int for d in dims):
@@ -131,8 +178,15 @@ def _join(sep: str, items: Any) -> tuple[int, int]:
 
 
 def _sort(xs: Any, *_: Any) -> tuple[int, int]:
+    """Each element takes part in about log2(n) comparisons, each touching at most its size."""
     n = _len(xs)
-    return n * max(1, n.bit_length()), n * _POINTER
+    elements = compare_size(xs) if type(xs) is list else n
+    return elements * max(1, n.bit_length()), n * _POINTER
+
+
+def _scan(xs: Any, *rest: Any) -> tuple[int, int]:
+    """Compares (or visits) every element once: `min`, `max`, `index`, `count`, `remove`."""
+    return (compare_size(xs) if type(xs) is list else _len(xs)), 0
 
 
 def _linear(x: Any, *_: Any) -> tuple[int, int]:
@@ -170,12 +224,12 @@ COSTS: "dict[str, Callable[..., tuple[int, int]]]" = {
     "str": _to_text, "print": lambda *a: (sum(repr_size(x, 1 << 40) for x in a), 0),
     # lists and maps
     "sorted": _sort, "sorted.key": _sort, "list.sort": _sort, "reversed.list": _copy, "list.copy": _copy,
-    "list.extend": lambda xs, ys: (_len(ys), _len(ys) * _POINTER), "list.count": _linear,
-    "list.index": _linear, "list.remove": _linear, "list.insert": _linear, "list.reverse": _linear,
+    "list.extend": lambda xs, ys: (_len(ys), _len(ys) * _POINTER), "list.count": _scan,
+    "list.index": _scan, "list.remove": _scan, "list.insert": _linear, "list.reverse": _linear,
     "map.keys": _copy, "map.values": _copy, "map.items": lambda m: (_len(m), _len(m) * 8 * _POINTER),
     "map.copy": _copy, "enumerate": lambda xs: (_len(xs), _len(xs) * 9 * _POINTER),
     "zip": lambda a, b: (min(_len(a), _len(b)), min(_len(a), _len(b)) * 8 * _POINTER),
-    "sum.int": _linear, "sum.float": _linear, "min1": _linear, "max1": _linear, "any": _linear,
+    "sum.int": _linear, "sum.float": _linear, "min1": _scan, "max1": _scan, "any": _linear,
     "all": _linear, "map": _copy, "filter": _copy, "reduce": _linear,
     # Arrays: creation, arithmetic, reductions
     "array.zeros": lambda *d: _array(_shape_size(d)), "array.ones": lambda *d: _array(_shape_size(d)),
@@ -241,9 +295,18 @@ def helpers(meter: Any) -> dict[str, Callable[..., Any]]:
         return x[lo:hi]
 
     def contains(x: Any, c: Any) -> bool:
-        if type(c) is str or type(c) is list:
+        if type(c) is str:
             charge(len(c) + (len(x) if type(x) is str else 0), 0)
+        elif type(c) is list:  # each element compared with x: at most the smaller of the two each
+            charge(len(c) if type(x) in _ATOMS else min(compare_size(c), len(c) * compare_size(x)), 0)
         return x in c
+
+    def comparison(compare: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
+        def charged_compare(a: Any, b: Any) -> bool:
+            if type(a) not in _ATOMS:
+                charge(_compared(a, b), 0)
+            return compare(a, b)
+        return charged_compare
 
     def to_str(x: Any) -> str:
         from noodle.runtime.values import nd_str
@@ -253,5 +316,7 @@ def helpers(meter: Any) -> dict[str, Callable[..., Any]]:
             charge(n, 4 * n)
         return nd_str(x)
 
+    import operator
+
     return {"_scat": scat, "_lcat": lcat, "_srepeat": srepeat, "_slice": slice_, "_contains": contains,
-            "_str": to_str}
+            "_str": to_str, **{f"_{op}": comparison(getattr(operator, op)) for op in ("eq", "ne", "lt", "le", "gt", "ge")}}

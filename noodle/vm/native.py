@@ -31,11 +31,42 @@ def available() -> bool:
 
 
 def link(native: "Any", displays: "dict[str, str]", fallbacks: "dict[str, Callable[..., Any]]",
-         exact: bool, on_stop: "Callable[[], None] | None" = None) -> "dict[str, Callable[..., Any]]":
-    """Machine code for an image's native part: function name -> callable (raises when the JIT fails)."""
+         exact: bool, on_stop: "Callable[[int], None] | None" = None,
+         context: "Any" = None) -> "dict[str, Callable[..., Any]]":
+    """Machine code for an image's native part: function name -> callable (raises when the JIT fails).
+
+    `context` is what each call's context comes from (see noodle.backends.llvm.link): a machine's
+    meter, or :func:`contexts`; `on_stop(status)` raises the limit that stopped an impure call."""
     from noodle.backends.llvm import link as llvm_link
 
-    return llvm_link(native, displays, fallbacks, exact=exact, on_stop=on_stop)
+    return llvm_link(native, displays, fallbacks, exact=exact, on_stop=on_stop, context=context)
+
+
+# ---------------------------------------------------------------- the contexts native code runs in
+
+def contexts() -> "Any":
+    """A context per thread without limits (a VM without limits): `.address`, `.hold`, `.release`."""
+    from noodle.backends.llvm.stop import Contexts
+
+    return Contexts()
+
+
+def new_context(max_depth: "int | None" = None) -> "Any":
+    """One thread's context under a VM's limits (noodle.backends.llvm.stop.Context): its `steps`,
+    `memory`, `max_depth`, `depth` and `threads` are the meter's to set; `max_depth` is capped at
+    the deepest native recursion."""
+    from noodle.backends.llvm.lower import MAX_NATIVE_DEPTH
+    from noodle.backends.llvm.stop import Context
+
+    return Context(MAX_NATIVE_DEPTH if max_depth is None else min(max_depth, MAX_NATIVE_DEPTH))
+
+
+def status_codes() -> "tuple[int, int, int]":
+    """(stopped, too deep, memory limit): the statuses `on_stop` is called with."""
+    from noodle.backends.llvm.local_arrays import MEMORY_LIMIT
+    from noodle.backends.llvm.lower import STOPPED, TOO_DEEP
+
+    return STOPPED, TOO_DEEP, MEMORY_LIMIT
 
 
 # ---------------------------------------------------------------- stopping native code
@@ -47,7 +78,7 @@ def stop_flag_module() -> "Any":
 
 
 def hold_stop(reason: object) -> None:
-    """Stop all native code of the process (until `release_stop(reason)`): a restart, a deadline."""
+    """Stop all native code of the process, in every VM (until `release_stop(reason)`): Ctrl-C, a restart."""
     stop_flag_module().hold(reason)
 
 
@@ -105,24 +136,24 @@ def stop_on_sigint() -> None:
 
 
 class _Deadlines:
-    """One thread for the whole process that sets the stop flag when a call's deadline passes."""
+    """One thread for the whole process that stops a call's context when the call's deadline passes."""
 
     def __init__(self) -> None:
         import threading
 
         self.cond = threading.Condition()
-        self.armed: dict[int, float] = {}
-        self.fired: set[int] = set()
+        self.armed: dict[int, tuple[float, Any]] = {}
+        self.fired: dict[int, Any] = {}
         self.next_token = 0
         self.thread: "Any" = None
 
-    def arm(self, deadline: float) -> int:
+    def arm(self, deadline: float, context: "Any") -> int:
         import threading
 
         with self.cond:
             self.next_token += 1
             token = self.next_token
-            self.armed[token] = deadline
+            self.armed[token] = (deadline, context)
             if self.thread is None:
                 self.thread = threading.Thread(target=self.run, name="noodle-deadlines", daemon=True)
                 self.thread.start()
@@ -132,9 +163,9 @@ class _Deadlines:
     def disarm(self, token: int) -> None:
         with self.cond:
             self.armed.pop(token, None)
-            if token in self.fired:
-                self.fired.discard(token)
-                release_stop(("deadline", token))
+            context = self.fired.pop(token, None)
+            if context is not None:
+                context.release(("deadline", token))
 
     def run(self) -> None:
         import time
@@ -142,23 +173,24 @@ class _Deadlines:
         with self.cond:
             while True:
                 now = time.perf_counter()
-                for token, deadline in list(self.armed.items()):
+                for token, (deadline, context) in list(self.armed.items()):
                     if deadline <= now and token not in self.fired:
-                        self.fired.add(token)
-                        hold_stop(("deadline", token))
-                pending = [d for t, d in self.armed.items() if t not in self.fired]
+                        self.fired[token] = context
+                        context.hold(("deadline", token))
+                pending = [d for t, (d, _) in self.armed.items() if t not in self.fired]
                 self.cond.wait(None if not pending else max(0.0, min(pending) - now))
 
 
 _deadlines: "_Deadlines | None" = None
 
 
-def arm_deadline(deadline: float) -> int:
-    """Have native code stop when `deadline` (a time.perf_counter() value) passes; disarm with the token."""
+def arm_deadline(deadline: float, context: "Any") -> int:
+    """Have the native code of `context` stop when `deadline` (a time.perf_counter() value) passes;
+    disarm with the token."""
     global _deadlines
     if _deadlines is None:
         _deadlines = _Deadlines()
-    return _deadlines.arm(deadline)
+    return _deadlines.arm(deadline, context)
 
 
 def disarm_deadline(token: int) -> None:

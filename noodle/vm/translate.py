@@ -39,6 +39,8 @@ _PLAIN_BINARY = {
     Op.LCONCAT: "+",
     Op.EQ: "==", Op.NE: "!=", Op.LT: "<", Op.LE: "<=", Op.GT: ">", Op.GE: ">=", Op.IN: "in", Op.NOT_IN: "not in",
 }
+#: metered code's comparisons (noodle.vm.metering.helpers), which charge by the size compared
+_COMPARISONS = {Op.EQ: "_eq", Op.NE: "_ne", Op.LT: "_lt", Op.LE: "_le", Op.GT: "_gt", Op.GE: "_ge"}
 _FLOAT_ARITH = {Op.FADD, Op.FSUB, Op.FMUL, Op.FDIV, Op.FFLOORDIV, Op.FMOD, Op.FPOW}
 _CHECKED_BINARY = {Op.IADD: "+", Op.ISUB: "-", Op.IMUL: "*", Op.IFLOORDIV: "//"}
 
@@ -413,6 +415,9 @@ class Translator:
         if self.metered and op in (Op.LCONCAT, Op.IN, Op.NOT_IN):  # work that grows with the operands is charged
             call = f"_lcat({xt}, {yt})" if op is Op.LCONCAT else f"_contains({xt}, {yt})"
             stack.append(_Val(call if op is not Op.NOT_IN else f"(not {call})"))
+            return pc + 1
+        if self.metered and op in _COMPARISONS:  # comparing strings, lists, structs: charged by their size
+            stack.append(_Val(f"{_COMPARISONS[op]}({xt}, {yt})"))
             return pc + 1
         if op in _FLOAT_ARITH:
             if x.inner is not None and y.inner is None:

@@ -128,7 +128,7 @@ REASSOCIATION = " reassoc"
 
 
 def link(native: "tuple[str, list]", displays: dict[str, str], fallbacks: dict[str, Any],
-         exact: bool = False, on_stop: Any = None) -> dict[str, Any]:
+         exact: bool = False, on_stop: Any = None, context: Any = None) -> dict[str, Any]:
     """Compile an image's native part; `{function name: Python callable}` for the machine.
 
     `exact` (`--mode safe`) takes the reassociation off recognised sums, so they add in
@@ -138,7 +138,12 @@ def link(native: "tuple[str, list]", displays: dict[str, str], fallbacks: dict[s
     when one fails, the wrapper runs the same call again on its translated VM function
     (`fallbacks`): the error then carries the full Noodle stack.  A call stopped by the stop flag
     (noodle.backends.llvm.stop) is re-run the same way, where Ctrl-C or a limit then takes effect;
-    one that cannot be re-run (it stores into Arrays) calls `on_stop`, which raises.
+    one that cannot be re-run (it stores into Arrays) calls `on_stop(status)`, which raises.
+
+    `context` gives each call its context (noodle.backends.llvm.stop): one without limits, whose
+    `address` every call uses (a :class:`stop.Contexts`, the machine's), or one with `enter()` (the
+    calling thread's context's address, after the budget is set) and `leave()` (charges what the
+    call used; may raise) — a VM's meter.  Without one, the functions get a context of their own.
     """
     from noodle.backends.llvm import jit
 
@@ -156,10 +161,17 @@ def link(native: "tuple[str, list]", displays: dict[str, str], fallbacks: dict[s
         from noodle.backends.llvm.threads import MIN_GLOBAL, THREADS_GLOBAL, thread_count
         jit.set_global(engine, THREADS_GLOBAL, thread_count())
         jit.set_global(engine, MIN_GLOBAL, variants.threshold("map.parallel"))
+    if context is None:
+        from noodle.backends.llvm.stop import Contexts
+        context = Contexts()
     from noodle.backends.llvm import pyentry
-    from noodle.backends.llvm.lower import PY_ENTRY
+    from noodle.backends.llvm.lower import CONTEXT_GLOBAL, PY_ENTRY
 
-    direct = pyentry.layout_matches()
+    # the Python entries run under the machine's one context without limits (they read it from a
+    # global of the module); a VM with limits charges each call (enter/leave): the ctypes way
+    direct = getattr(context, "enter", None) is None and pyentry.layout_matches()
+    if direct:
+        jit.set_global(engine, CONTEXT_GLOBAL, context.address)
     out: dict[str, Any] = {}
     for name, _index, sym, params, ret in entries:
         ret, _, impure = ret.partition(";")
@@ -168,7 +180,7 @@ def link(native: "tuple[str, list]", displays: dict[str, str], fallbacks: dict[s
         # a function that stores into arrays cannot be re-run after a failure: raise the error as it is
         fallback = _raise_status(name, display, fallbacks[name], on_stop) if impure else fallbacks[name]
         through_ctypes = _wrapper(jit.function(engine, sym, params, ret), ret, fallback, display, convert,
-                                  fallbacks[name])
+                                  fallbacks[name], context)
         address = engine.get_function_address(sym + PY_ENTRY) if direct else 0
         if address:
             entry = pyentry.builtin(address, display, _handler(through_ctypes, fallback))
@@ -202,7 +214,8 @@ def _stopped() -> None:
 def _raise_status(name: str, display: str, vm_function: Any, on_stop: Any = None) -> Any:
     """The fallback of an impure native function: the error of its status, without re-running it,
     and the line it failed on (the status carries it) as the innermost frame of the Noodle stack."""
-    from noodle.backends.llvm.lower import ERRORS, STOPPED
+    from noodle.backends.llvm.local_arrays import MEMORY_LIMIT
+    from noodle.backends.llvm.lower import ERRORS, STOPPED, TOO_DEEP
     from noodle.runtime.linemap import CODE_REGISTRY
     from noodle.runtime.values import ErrorValue
 
@@ -210,8 +223,9 @@ def _raise_status(name: str, display: str, vm_function: Any, on_stop: Any = None
 
     def fallback(*_args: Any) -> Any:
         status = _last_status.value
+        if on_stop is not None and status & 0xFF in (STOPPED, TOO_DEEP, MEMORY_LIMIT):
+            on_stop(status & 0xFF)  # the machine raises its limit's error, when a limit stopped the call
         if status & 0xFF == STOPPED:
-            (on_stop or _stopped)()
             _stopped()
         kind, message = ERRORS[status & 0xFF]
         error = ErrorValue(kind, message)
@@ -293,11 +307,13 @@ def _arguments(params: list[str]) -> Any:
 _IN_VM = -1
 
 
-def _wrapper(cf: Any, ret: str, fallback: Any, display: str, convert: Any = None, vm: Any = None) -> Any:
+def _wrapper(cf: Any, ret: str, fallback: Any, display: str, convert: Any = None, vm: Any = None,
+             context: Any = None) -> Any:
     """The Python callable for a native function; on a non-zero status it re-runs the call in the VM."""
     import ctypes
 
     argument_error = ctypes.ArgumentError
+    enter, leave = getattr(context, "enter", None), getattr(context, "leave", None)
 
     def native_call(args: tuple, *extra: Any) -> int:
         try:
@@ -305,10 +321,15 @@ def _wrapper(cf: Any, ret: str, fallback: Any, display: str, convert: Any = None
                 flat = convert(args)
                 if flat is None:
                     return _IN_VM
-                status = cf(*flat, *extra)
             else:
-                status = cf(*args, *extra)
+                flat = args
+            if enter is None:
+                status = cf(*flat, context.address, *extra)
+                _last_status.value = status
+                return status
+            status = cf(*flat, enter(), *extra)
             _last_status.value = status
+            leave()  # what the call used, charged to the machine's budget (raises past a limit)
             return status
         except argument_error as e:
             # ctypes converting arguments near Python's recursion limit (a VM fallback recursing)
@@ -319,7 +340,7 @@ def _wrapper(cf: Any, ret: str, fallback: Any, display: str, convert: Any = None
     kinds = ret.split(",") if ret else []
     if not kinds:
         def call(*args: Any) -> None:
-            status = native_call(args, 0)
+            status = native_call(args)
             if status:
                 if status == _IN_VM:
                     return vm(*args)
@@ -333,7 +354,7 @@ def _wrapper(cf: Any, ret: str, fallback: Any, display: str, convert: Any = None
 
         def call(*args: Any) -> Any:
             outs = [m() for m in makers]
-            status = native_call(args, 0, *[byref(o) for o in outs])
+            status = native_call(args, *[byref(o) for o in outs])
             if status:
                 return vm(*args) if status == _IN_VM else fallback(*args)
             return tuple(bool(o.value) if b else o.value for o, b in zip(outs, bools))
@@ -346,7 +367,7 @@ def _wrapper(cf: Any, ret: str, fallback: Any, display: str, convert: Any = None
 
         def call(*args: Any) -> Any:
             out = ctype()
-            status = native_call(args, 0, byref(out))
+            status = native_call(args, byref(out))
             if status:
                 return vm(*args) if status == _IN_VM else fallback(*args)  # the error, with its stack
             return bool(out.value) if as_bool else out.value

@@ -90,10 +90,6 @@ def _runtime_symbols() -> None:
     libc = ctypes.CDLL(None)
     for n in ("calloc", "free"):
         llvm.add_symbol(n, ctypes.cast(getattr(libc, n), ctypes.c_void_p).value)
-    from noodle.backends.llvm import stop
-    from noodle.backends.llvm.lower import STOP_SYMBOL
-
-    llvm.add_symbol(STOP_SYMBOL, stop.address())  # the flag every native loop polls
     from noodle.backends.llvm import pyentry
 
     pyentry.add_symbols()  # the C API and the objects native functions' Python entries use
@@ -165,7 +161,7 @@ def function(engine: Any, symbol: str, params: list[str], ret: str) -> Callable[
             argtypes += [ctypes.c_void_p] + [ctypes.c_int64] * (2 * ndim)
         else:
             argtypes.append(ctypes_of[p])
-    argtypes.append(ctypes.c_int64)  # the call depth
+    argtypes.append(ctypes.c_int64)  # the address of the call's context (noodle.backends.llvm.stop)
     for kind in (ret.split(",") if ret and ret != "none" else []):  # one result pointer per value returned
         argtypes.append(ctypes.POINTER(ctypes.c_int8 if kind == "bool" else ctypes_of[kind]))
     proto = ctypes.CFUNCTYPE(ctypes.c_int32, *argtypes)

@@ -8,6 +8,10 @@ can hold the Array: the plan keeps a function in the VM if it returns one, store
 or hands one to the VM; a native callee it is passed to gets the pointer for the call's duration.
 
 Errors are the VM's: a negative dimension is a ValueError, a size past memory a MemoryError.
+Under a VM's memory limit the bytes are charged to the call's context (noodle.backends.llvm.stop)
+before `calloc` and given back by `free`: an Array past the limit is the status `MemoryLimit`, which
+the machine raises as its memory limit.  Filling an Array is charged as the VM charges making one
+(one step per WORK_PER_STEP elements).
 """
 from __future__ import annotations
 
@@ -24,17 +28,24 @@ I8P = L.IntType(8).as_pointer()
 _ELEMENT = {"float": L.DoubleType(), "f32": L.FloatType(), "int": I64, "i32": L.IntType(32)}
 _BYTES = {"float": 8, "f32": 4, "int": 8, "i32": 4}
 
-STATUS = {"NegativeDimension": 24, "MemoryError": 25}
-ERRORS = {24: ("ValueError", "negative array dimension"), 25: ("MemoryError", "out of memory for an Array")}
+STATUS = {"NegativeDimension": 24, "MemoryError": 25, "MemoryLimit": 26}
+ERRORS = {24: ("ValueError", "negative array dimension"), 25: ("MemoryError", "out of memory for an Array"),
+          26: ("MemoryError", "memory limit exceeded")}
+#: the status of an Array that would not fit under the VM's memory limit
+MEMORY_LIMIT = 26
+#: elements made per step charged (noodle.vm.limits.WORK_PER_STEP)
+_WORK_SHIFT = 6
 
 
 @dataclass
 class LocalArray:
-    """The stack slots of one Array local: data pointer, each dimension's length and stride."""
+    """The stack slots of one Array local: data pointer, each dimension's length and stride, and
+    the bytes charged to the context for it."""
     elem: str
     data: L.Value
     lengths: list[L.Value]
     strides: list[L.Value]
+    charged: L.Value
 
 
 def is_local_array(f: ir.Function, slot: int) -> bool:
@@ -56,9 +67,10 @@ def allocate_slots(lw: Any) -> dict[int, LocalArray]:
         b.store(L.Constant(pointer, None), data)
         lengths = [b.alloca(I64, name=f"a{slot}.len{k}") for k in range(int(ndim))]
         strides = [b.alloca(I64, name=f"a{slot}.stride{k}") for k in range(int(ndim))]
-        for x in lengths + strides:
+        charged = b.alloca(I64, name=f"a{slot}.bytes")
+        for x in lengths + strides + [charged]:
             b.store(L.Constant(I64, 0), x)
-        out[slot] = LocalArray(elem, data, lengths, strides)
+        out[slot] = LocalArray(elem, data, lengths, strides, charged)
     return out
 
 
@@ -81,6 +93,18 @@ def release(lw: Any, b: L.IRBuilder, locals_: dict[int, LocalArray]) -> None:
     _, free = _libc(lw)
     for local in locals_.values():
         b.call(free, [b.bitcast(b.load(local.data), I8P)])
+        _give_back(lw, b, local)
+
+
+def _memory(lw: Any, b: L.IRBuilder) -> L.Value:
+    from noodle.backends.llvm.lower import CTX_MEMORY, ctx_field
+    return ctx_field(b, lw.ctx, CTX_MEMORY)
+
+
+def _give_back(lw: Any, b: L.IRBuilder, local: LocalArray) -> None:
+    """The bytes charged for an Array local back to the context (atomically: threads share it)."""
+    b.atomic_rmw("add", _memory(lw, b), b.load(local.charged), "monotonic")
+    b.store(L.Constant(I64, 0), local.charged)
 
 
 def assign(lw: Any, s: ir.LocalSet, local: LocalArray) -> None:
@@ -102,10 +126,24 @@ def assign(lw: Any, s: ir.LocalSet, local: LocalArray) -> None:
     size = L.Constant(I64, _BYTES[local.elem])
     pair = b.call(mul, [count, size])
     lw.fail_if(b.extract_value(pair, 1), "MemoryError")
+    nbytes = b.extract_value(pair, 0)
     calloc, free = _libc(lw)
     pointer = local.data.type.pointee
     b.call(free, [b.bitcast(b.load(local.data), I8P)])
     b.store(L.Constant(pointer, None), local.data)
+    _give_back(lw, b, local)
+    # the bytes charged before anything is allocated; past the limit, charged back at once
+    before = b.atomic_rmw("sub", _memory(lw, b), nbytes, "monotonic")
+    over = b.icmp_signed("<", before, nbytes)
+    bad, fits = lw.new_block("memorylimit"), lw.new_block("memoryfits")
+    lw.unlikely(b.cbranch(over, bad, fits))
+    b.position_at_end(bad)
+    b.atomic_rmw("add", _memory(lw, b), nbytes, "monotonic")
+    b.branch(fits)
+    b.position_at_end(fits)
+    lw.fail_if(over, "MemoryLimit")
+    b.store(nbytes, local.charged)
+    lw.poll(b.lshr(count, L.Constant(I64, _WORK_SHIFT)))  # making it is work, charged as the VM charges
     # calloc(0, n) may answer NULL: ask for at least one element, so NULL always means no memory
     raw = b.call(calloc, [b.select(b.icmp_signed("==", count, zero), one, count), size])
     lw.fail_if(b.icmp_unsigned("==", b.ptrtoint(raw, I64), zero), "MemoryError")

@@ -14,9 +14,11 @@ bound), `//` and `%` floor as in Python for ints and floats, division by
 zero raises, float operations carry no fast-math flags.  Each native
 function returns a status (0, or the error below) and writes its result
 through a pointer; callers propagate a non-zero status.  Every function
-takes its call depth as a last argument (no global state, so native code
-runs in several threads at once), which turns runaway recursion into
-`RecursionError` instead of a crashed process.
+takes its call depth and its VM's context (noodle.backends.llvm.stop) as
+last arguments (no global state, so native code runs in several threads and
+several VMs at once): runaway recursion becomes `RecursionError` (or the
+depth limit) instead of a crashed process, and the context's stop flag, step
+budget and memory budget are polled and charged.
 """
 from __future__ import annotations
 
@@ -41,8 +43,10 @@ ERRORS = {1: ("OverflowError", "integer overflow"), 2: ("ZeroDivisionError", "di
           5: ("ValueError", "math domain error"), 6: ("OverflowError", "float overflow in exp"),
           7: ("ValueError", "cannot convert nan to int"), 8: ("IndexError", "index out of range"),
           9: ("Stopped", "native code was asked to stop")}
-#: the status of a native call that stopped because the process-wide stop flag was set
+#: the status of a native call that stopped: its context's stop flag was set, or its steps ran out
 STOPPED = STATUS["Stopped"]
+#: the status of a call deeper than its context's `max_depth` (the depth limit, or RecursionError)
+TOO_DEEP = STATUS["RecursionError"]
 #: iterations of an innermost counted loop between two polls of the stop flag (the loop runs in
 #: strips of this many, each a plain counted loop LLVM can still vectorise)
 STRIP = 1 << 14
@@ -60,8 +64,32 @@ _FLOATS = (F64, F32)
 
 # ---------------------------------------------------------------- lowering
 
-#: the process-wide stop flag native code polls (an i64 the JIT resolves to noodle.backends.llvm.stop)
-STOP_SYMBOL = "noodle_stop_flag"
+#: the context every native function is handed (noodle.backends.llvm.stop.Context, seven i64 fields)
+CTX = L.LiteralStructType([I64] * 7)
+CTX_PTR = L.PointerType(CTX)
+CTX_STOP, CTX_STEPS, CTX_RESERVE, CTX_MEMORY, CTX_MAX_DEPTH, CTX_DEPTH, CTX_THREADS = range(7)
+#: steps the hot path counts down before the slow path (`nd_refill`) looks at the stop flag and
+#: takes the next ones from the reserve: the stop flag is seen within this many steps
+CHUNK = 1 << 16
+#: the function every poll calls when its chunk of steps is used up (one per LLVM module)
+REFILL = "nd_refill"
+#: the address of the context the Python entries (noodle.backends.llvm.pyentry) run under: the
+#: machine's, without limits, set when the module is linked
+CONTEXT_GLOBAL = "nd_context"
+
+
+def context_global(m: L.Module) -> L.GlobalVariable:
+    g = m.globals.get(CONTEXT_GLOBAL)
+    if g is None:
+        g = L.GlobalVariable(m, I64, name=CONTEXT_GLOBAL)
+        g.initializer = L.Constant(I64, 0)
+    return g
+
+
+#: what `poll` emits: "all" (the step budget, the stop flag when a chunk is used up), or, for
+#: bench/native.py only, which measures what polling costs, "stop" (a load of the flag and a branch
+#: at each poll, as native code polled before it counted steps) or "none" — code that cannot be stopped
+POLLING = "all"
 
 
 def _has_loop(body: list[ir.Stmt]) -> bool:
@@ -93,11 +121,71 @@ def _param_types(f: ir.Function) -> list[L.Type]:
 
 
 def _internal_type(f: ir.Function) -> L.FunctionType:
-    """Native-to-native calling convention: results and status come back in registers, `{results..., i32}`."""
+    """Native-to-native calling convention: `(params..., i64 calls left, i64 steps, ctx*)`, and the
+    results, the status and the steps left come back in registers, `{results..., i32, i64}` — the
+    step counter never lives in memory on the hot path (a counter in memory would chain every call
+    and iteration through a store and a load)."""
     params = _param_types(f)
     kinds = result_kinds(f.ret) or []
-    ret = L.LiteralStructType([_SCALARS[k] for k in kinds] + [I32]) if kinds else I32
-    return L.FunctionType(ret, params + [I64])
+    ret = L.LiteralStructType([_SCALARS[k] for k in kinds] + [I32, I64])
+    return L.FunctionType(ret, params + [I64, I64, CTX_PTR])
+
+
+def status_of(r: L.Value) -> int:
+    """The index of the status in an internal function's result (the steps left follow it)."""
+    return len(r.type.elements) - 2
+
+
+_REFILLED = L.LiteralStructType([I64, I1])
+
+
+def _refill(m: L.Module) -> L.Function:
+    """`{i64, i1} nd_refill(ctx, i64 steps)`: the chunk of steps is used up (`steps` < 0).  Stop
+    (the i1) when the stop flag is set or the reserve cannot cover what was overdrawn (then the
+    reserve is spent and the steps left are what was overdrawn); else the next chunk.  Without a
+    step limit (`threads` set) nothing shared is written: the threads of a split nest call it too."""
+    existing = m.globals.get(REFILL)
+    if existing is not None:
+        return existing
+    fn = L.Function(m, L.FunctionType(_REFILLED, [CTX_PTR, I64]), name=REFILL)
+    fn.linkage = "internal"
+    fn.attributes.add("noinline")
+    fn.attributes.add("cold")
+    entry, check, limited, grant, spent, stop = (fn.append_basic_block(n) for n in (
+        "entry", "check", "limited", "grant", "spent", "stop"))
+    b = L.IRBuilder(entry)
+    ctx, steps = fn.args
+    chunk = L.Constant(I64, CHUNK)
+
+    def answer(value: L.Value, stopped: int) -> None:
+        b.ret(b.insert_value(b.insert_value(L.Constant(_REFILLED, None), value, 0), L.Constant(I1, stopped), 1))
+    flag = b.load_atomic(ctx_field(b, ctx, CTX_STOP), "monotonic", 8)
+    b.cbranch(b.icmp_signed("!=", flag, L.Constant(I64, 0)), stop, check)
+    b.position_at_end(check)
+    unlimited = b.icmp_signed("!=", b.load(ctx_field(b, ctx, CTX_THREADS)), L.Constant(I64, 0))
+    b.cbranch(unlimited, grant, limited)
+    b.position_at_end(grant)
+    answer(chunk, 0)
+    b.position_at_end(limited)
+    reserve = ctx_field(b, ctx, CTX_RESERVE)
+    total = b.add(b.load(reserve), steps)  # what is left of the budget (overdrawn: below 0)
+    more = fn.append_basic_block("more")
+    b.cbranch(b.icmp_signed("<", total, L.Constant(I64, 0)), spent, more)
+    b.position_at_end(more)
+    granted = b.select(b.icmp_signed("<", total, chunk), total, chunk)
+    b.store(b.sub(total, granted), reserve)
+    answer(granted, 0)
+    b.position_at_end(spent)
+    b.store(L.Constant(I64, 0), reserve)
+    answer(total, 1)
+    b.position_at_end(stop)
+    answer(steps, 1)
+    return fn
+
+
+def ctx_field(b: L.IRBuilder, ctx: L.Value, field: int) -> L.Value:
+    """The address of one field of a context."""
+    return b.gep(ctx, [L.Constant(I32, 0), L.Constant(I32, field)], inbounds=True)
 
 
 def build_module(module: ir.Module, names: list[str], entries: list[str] | None = None) -> L.Module:
@@ -133,30 +221,44 @@ class LoweringFailed(Exception):
 
 
 def _entry_point(m: L.Module, impl: L.Function, f: ir.Function) -> None:
-    """The entry points of a native function: `symbol` for ctypes (pointers and shapes, results
-    through pointers) and `symbol_py`, which takes the Python objects (noodle.backends.llvm.pyentry)."""
+    """The entry points of a native function: `symbol` for ctypes, `i32 symbol(params..., i64
+    context address, results*...)` (the call depth and the steps come from the context, and the
+    steps left go back to it), and `symbol_py`, which takes the Python objects
+    (noodle.backends.llvm.pyentry)."""
     from noodle.backends.llvm import pyentry
 
     kinds = result_kinds(f.ret) or []
-    params = [f"array:{array_kind(t)}" if array_kind(t) else scalar(t) for t in f.local_types[: f.params]]
-    pyentry.lower_entry(m, impl, symbol(f.name) + PY_ENTRY, params, kinds)  # type: ignore[arg-type]
+    param_kinds = [f"array:{array_kind(t)}" if array_kind(t) else scalar(t) for t in f.local_types[: f.params]]
+    pyentry.lower_entry(m, impl, symbol(f.name) + PY_ENTRY, param_kinds, kinds)  # type: ignore[arg-type]
     outs = [L.PointerType(_SCALARS[k] if k != "bool" else I8) for k in kinds]
-    fn = L.Function(m, L.FunctionType(I32, list(impl.function_type.args) + outs), name=symbol(f.name))
+    params = list(impl.function_type.args[:-3])
+    n = len(params)
+    fn = L.Function(m, L.FunctionType(I32, params + [I64] + outs), name=symbol(f.name))
     b = L.IRBuilder(fn.append_basic_block("entry"))
-    n = len(impl.function_type.args)
-    r = b.call(impl, list(fn.args[:n]))
-    if not kinds:
-        b.ret(r)
-        return
-    for k, (kind, ptr) in enumerate(zip(kinds, fn.args[n:])):
+    ctx = b.inttoptr(fn.args[n], CTX_PTR)
+    # the calls left before the depth limit (or the deepest native recursion)
+    left = b.sub(b.load(ctx_field(b, ctx, CTX_MAX_DEPTH)), b.load(ctx_field(b, ctx, CTX_DEPTH)))
+    steps = ctx_field(b, ctx, CTX_STEPS)
+    r = b.call(impl, list(fn.args[:n]) + [left, b.load(steps), ctx])
+    # the steps left go back to a context with a step limit (one thread's); without one the
+    # context is shared by threads and keeps its chunk
+    limited = b.icmp_signed("==", b.load(ctx_field(b, ctx, CTX_THREADS)), L.Constant(I64, 0))
+    with b.if_then(limited):
+        b.store(b.extract_value(r, len(kinds) + 1), steps)
+    for k, (kind, ptr) in enumerate(zip(kinds, fn.args[n + 1:])):
         v = b.extract_value(r, k)
         b.store(b.zext(v, I8) if kind == "bool" else v, ptr)
     b.ret(b.extract_value(r, len(kinds)))
 
 
 class _Loop:
-    def __init__(self, cont: L.Block, brk: L.Block) -> None:
+    def __init__(self, cont: L.Block, brk: L.Block,
+                 strip: "tuple[L.Value, L.Value, bool, bool] | None" = None) -> None:
         self.cont, self.brk = cont, brk
+        #: an innermost loop charged ahead: (counter slot, the strip's end, counting up?, end
+        #: inclusive?); its iterations were charged before they ran, so leaving early gives the
+        #: rest back
+        self.strip = strip
 
 
 class _FunctionLowering:
@@ -201,13 +303,20 @@ class _FunctionLowering:
             else:
                 b.store(fn.args[k], self.slots[i])
                 k += 1
-        self.depth = fn.args[k]
+        self.depth, self.ctx = fn.args[k], fn.args[k + 2]
+        fn.args[k + 2].add_attribute("noalias")  # nothing else points into the context
+        #: the steps left in this chunk: a stack slot LLVM keeps in a register
+        self.budget = b.alloca(I64, name="steps")
+        b.store(fn.args[k + 1], self.budget)
         self.kinds = result_kinds(f.ret) or []
         self.results = [b.alloca(_SCALARS[k], name=f"r{i}") for i, k in enumerate(self.kinds)]
         # call depth: a runaway recursion becomes RecursionError, not a crashed process
-        self.deeper = b.add(self.depth, L.Constant(I64, 1))
-        self.fail_if(b.icmp_signed(">", self.deeper, L.Constant(I64, MAX_NATIVE_DEPTH)), "RecursionError")
-        self.poll()  # before every call's work: a recursion stops too
+        # `depth` is the calls left (the context's max_depth, at most MAX_NATIVE_DEPTH, less the
+        # depth at entry): a compare with 0, no load; the wrapper tells a depth limit from
+        # RecursionError (the status is the same)
+        self.deeper = b.sub(self.depth, L.Constant(I64, 1))
+        self.fail_if(b.icmp_signed("<", self.deeper, L.Constant(I64, 0)), "RecursionError")
+        self.poll()  # before every call's work (its step): a recursion stops too
         self.body(f.body)
         if not self.b.block.is_terminated:
             if not self.kinds:
@@ -217,13 +326,11 @@ class _FunctionLowering:
         xb = L.IRBuilder(self.exit)
         local_arrays.release(self, xb, self.local_arrays)
         status = xb.load(self.status)
-        if not self.kinds:
-            xb.ret(status)
-            return
         agg: L.Value = L.Constant(self.fn.function_type.return_type, None)
         for k, slot in enumerate(self.results):
             agg = xb.insert_value(agg, xb.load(slot), k)
-        xb.ret(xb.insert_value(agg, status, len(self.kinds)))
+        agg = xb.insert_value(agg, status, len(self.kinds))
+        xb.ret(xb.insert_value(agg, xb.load(self.budget), len(self.kinds) + 1))
 
     def array_parts(self, slot: int) -> tuple[L.Value, list[L.Value], list[L.Value]]:
         """(data, lengths, strides) of the Array in `slot`: a parameter's, or a local's as it is now."""
@@ -253,14 +360,53 @@ class _FunctionLowering:
         self.b.branch(self.exit)
         self.b.position_at_end(ok)
 
-    def poll(self) -> None:
-        """Stop when the process-wide flag is set (Ctrl-C, a deadline, a restart): a load and a branch."""
-        flag = self.m.globals.get(STOP_SYMBOL)
-        if flag is None:
-            flag = L.GlobalVariable(self.m, I64, name=STOP_SYMBOL)  # external: the linker resolves it
-        # an atomic (monotonic) load: LLVM may not hoist it out of the loop, yet it costs a plain load
-        value = self.b.load_atomic(flag, "monotonic", 8)
-        self.fail_if(self.b.icmp_signed("!=", value, L.Constant(I64, 0)), "Stopped")
+    def poll(self, steps: "L.Value | None" = None) -> None:
+        """Charge `steps` (one when not given) to the context's budget: a load, a subtraction, a store
+        and a branch.  When the chunk is used up, `nd_refill` stops the code if the budget is, or the
+        context's stop flag is set (Ctrl-C, a deadline, a restart)."""
+        b = self.b
+        if POLLING != "all":  # a benchmark's switch (see POLLING)
+            if POLLING == "stop":
+                stop = b.load_atomic(ctx_field(b, self.ctx, CTX_STOP), "monotonic", 8)
+                self.fail_if(b.icmp_signed("!=", stop, L.Constant(I64, 0)), "Stopped")
+            return
+        now = b.sub(b.load(self.budget), steps if steps is not None else L.Constant(I64, 1))
+        b.store(now, self.budget)
+        # the chunk used up: the slow path looks at the stop flag and the reserve
+        slow, ok = self.new_block("refill"), self.new_block("polled")
+        self.unlikely(b.cbranch(b.icmp_signed("<", now, L.Constant(I64, 0)), slow, ok))
+        b.position_at_end(slow)
+        refilled = b.call(_refill(self.m), [self.ctx, now])
+        b.store(b.extract_value(refilled, 0), self.budget)
+        self.fail_if(b.extract_value(refilled, 1), "Stopped")
+        b.branch(ok)
+        b.position_at_end(ok)
+
+    def afford(self, n: L.Value) -> L.Value:
+        """A strip of `n` iterations (n >= 1) cut to what the step budget still pays for (at least
+        one, whose charge then stops the code): a loop left early is never charged for iterations
+        it would not have run, and a loop stops at the step the VM stops at."""
+        b = self.b
+        left = b.load(self.budget)
+        one = L.Constant(I64, 1)
+        return b.select(b.icmp_signed(">", n, left), b.select(b.icmp_signed("<", left, one), one, left), n)
+
+    def charge(self, steps: L.Value) -> None:
+        """Charge work (in steps) without a stop of its own: the next poll stops when it is used up."""
+        b = self.b
+        b.store(b.sub(b.load(self.budget), steps), self.budget)
+
+    def refund(self, loops: "list[_Loop]") -> None:
+        """Leaving strip-charged loops early: give back the iterations of their strips not run
+        (so the steps charged are the VM's: one per iteration run)."""
+        b = self.b
+        for loop in loops:
+            if loop.strip is None:
+                continue
+            counter, limit, up, inclusive = loop.strip
+            i = b.load(counter)
+            left = b.sub(b.sub(limit, i) if up else b.sub(i, limit), L.Constant(I64, 0 if inclusive else 1))
+            self.charge(b.sub(L.Constant(I64, 0), left))
 
     def after_jump(self) -> None:
         """Code after return/break/continue is unreachable: give it a block of its own."""
@@ -317,6 +463,7 @@ class _FunctionLowering:
         elif isinstance(s, ir.ForRange):
             self.for_range(s)
         elif isinstance(s, ir.Break):
+            self.refund(self.loops[-1:])
             b.branch(self.loops[-1].brk)
             self.after_jump()
         elif isinstance(s, ir.Continue):
@@ -326,6 +473,7 @@ class _FunctionLowering:
             values = s.value.items if isinstance(s.value, ir.TupleLit) else [s.value] if s.value is not None else []
             for value, slot in zip(values, self.results):
                 b.store(self.expr(value), slot)
+            self.refund(self.loops)
             b.branch(self.exit)
             self.after_jump()
         else:  # pragma: no cover - plan() rules these out
@@ -433,7 +581,9 @@ class _FunctionLowering:
         counter = self.slots[s.slot]
         b.store(start, counter)
         head, body, incr, done = (self.new_block(n) for n in ("for", "body", "next", "endfor"))
-        strips = unit and not _has_loop(s.body)
+        # (a body that assigns the counter could run a strip longer than charged: such loops poll each time)
+        strips = unit and not _has_loop(s.body) and not assigns(s.body, s.slot)
+        strip_info = None
         if strips:
             # an innermost `a..b` runs in strips of STRIP iterations: the flag is polled once per strip,
             # and each strip is a plain counted loop (one exit) that LLVM can still vectorise
@@ -444,10 +594,13 @@ class _FunctionLowering:
             i = b.load(counter)
             b.cbranch(b.icmp_signed("<" if up else ">", i, stop), strip_end, done)
             b.position_at_end(strip_end)
-            self.poll()
             end, wraps = self.speculate_add(i, L.Constant(I64, STRIP), "add" if up else "sub")
             past = b.or_(wraps, b.icmp_signed(">" if up else "<", end, stop))
             limit = b.select(past, stop, end)
+            n = self.afford(b.sub(limit, i) if up else b.sub(i, limit))
+            limit = b.add(i, n) if up else b.sub(i, n)
+            self.poll(n)  # the strip's iterations, charged before it runs
+            strip_info = (counter, limit, up, False)
             b.branch(head)
             b.position_at_end(head)
             going = b.icmp_signed("<" if up else ">", b.load(counter), limit)
@@ -465,7 +618,7 @@ class _FunctionLowering:
         b.position_at_end(body)
         if not strips:
             self.poll()
-        self.loops.append(_Loop(incr, done))
+        self.loops.append(_Loop(incr, done, strip_info))
         saved = self.reductions
         self.reductions = saved | float_reductions(s.body)
         if unit and not assigns(s.body, s.slot):  # the body sees start..stop-1 (or stop+1..start) only
@@ -494,15 +647,32 @@ class _FunctionLowering:
 
         The exit test sits after the body, so `i + 1` is only computed below `last`: a loop up to
         the largest int ends instead of overflowing, and the loop keeps one exit, which LLVM can
-        count (last - start + 1 iterations), unroll and vectorise.
+        count (last - start + 1 iterations), unroll and vectorise.  An innermost loop runs in strips
+        of at most STRIP iterations, each such a loop of its own, polled and charged once; an outer
+        one polls on each iteration.
         """
         b = self.b
         counter = self.slots[s.slot]
         b.store(start, counter)
         body, incr, step, done = (self.new_block(n) for n in ("body", "next", "step", "endfor"))
-        b.cbranch(b.icmp_signed("<=", start, last), body, done)
+        strips = not _has_loop(s.body) and not assigns(s.body, s.slot)
+        if strips:
+            strip, more = self.new_block("istrip"), self.new_block("istripnext")
+            b.cbranch(b.icmp_signed("<=", start, last), strip, done)
+            b.position_at_end(strip)
+            i = b.load(counter)
+            end, wraps = self.speculate_add(i, L.Constant(I64, STRIP - 1))
+            strip_last = b.select(b.or_(wraps, b.icmp_signed(">", end, last)), last, end)
+            n = self.afford(b.add(b.sub(strip_last, i), L.Constant(I64, 1)))
+            strip_last = b.sub(b.add(i, n), L.Constant(I64, 1))
+            self.poll(n)
+            b.branch(body)
+        else:
+            b.cbranch(b.icmp_signed("<=", start, last), body, done)
         b.position_at_end(body)
-        self.loops.append(_Loop(incr, done))
+        if not strips:
+            self.poll()
+        self.loops.append(_Loop(incr, done, (counter, strip_last, True, True) if strips else None))
         saved = self.reductions
         self.reductions = saved | float_reductions(s.body)
         self.spans[s.slot] = (start, last)
@@ -514,7 +684,16 @@ class _FunctionLowering:
             b.branch(incr)
         b.position_at_end(incr)
         i = b.load(counter)
-        b.cbranch(b.icmp_signed(">=", i, last), done, step)
+        if strips:
+            b.cbranch(b.icmp_signed(">=", i, strip_last), more, step)
+            b.position_at_end(more)  # the strip is done: the loop too, or the next strip
+            next_strip = self.new_block("istripstep")
+            b.cbranch(b.icmp_signed(">=", i, last), done, next_strip)
+            b.position_at_end(next_strip)
+            b.store(b.add(i, L.Constant(I64, 1), flags=["nsw"]), counter)
+            b.branch(strip)
+        else:
+            b.cbranch(b.icmp_signed(">=", i, last), done, step)
         b.position_at_end(step)
         b.store(b.add(i, L.Constant(I64, 1), flags=["nsw"]), counter)
         b.branch(body)
@@ -768,12 +947,12 @@ class _FunctionLowering:
         kind = scalar(e.ty)
         if kind is None:
             raise Unsupported("calling a function that returns several values", e.line)
-        args.append(self.deeper)
+        args += [self.deeper, b.load(self.budget), self.ctx]
         r = b.call(callee, args)
+        b.store(b.extract_value(r, status_of(r) + 1), self.budget)  # the steps the callee left
+        self.propagate(b.extract_value(r, status_of(r)))
         if kind == "none":
-            self.propagate(r)
             return L.Constant(I1, 0)
-        self.propagate(b.extract_value(r, 1))
         return b.extract_value(r, 0)
 
     def propagate(self, status: L.Value) -> None:

@@ -162,10 +162,17 @@ def lower_entry(m: L.Module, impl: L.Function, name: str, param_kinds: list[str]
             values.append(is_true)
         else:  # pragma: no cover - the plan admits only the kinds above
             raise ValueError(f"no Python entry for a parameter of kind {kind!r}")
+    from noodle.backends.llvm.lower import CTX_MAX_DEPTH, CTX_PTR, CTX_STEPS, context_global, ctx_field, status_of
+
+    # the machine's context without limits (the linker set its address; VMs with limits call the
+    # ctypes entry): the call depth starts afresh, the steps are a chunk nothing charges
+    ctx = b.inttoptr(b.load(context_global(m)), CTX_PTR)
+    left = b.load(ctx_field(b, ctx, CTX_MAX_DEPTH))
+    steps = b.load(ctx_field(b, ctx, CTX_STEPS))
     saved = b.call(_function(m, "PyEval_SaveThread"), [])
-    r = b.call(impl, values + [L.Constant(I64, 0)])  # call depth 0: the VM's calls start afresh
+    r = b.call(impl, values + [left, steps, ctx])
     b.call(_function(m, "PyEval_RestoreThread"), [saved])
-    status = b.extract_value(r, len(result_kinds)) if result_kinds else r
+    status = b.extract_value(r, status_of(r))
     check_block = b.block
     done = fn.append_basic_block("done")
     b.cbranch(b.icmp_signed("==", status, L.Constant(I32, 0)), done, handle)

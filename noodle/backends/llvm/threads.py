@@ -79,8 +79,12 @@ def _global(m: L.Module, name: str, default: int) -> L.GlobalVariable:
 
 
 def _worth(lw: Any, accesses: int, bounds: list[L.Value]) -> L.Value:
+    from noodle.backends.llvm.lower import CTX_THREADS, ctx_field
+
     b = lw.b
-    threads = b.load(_global(lw.m, THREADS_GLOBAL, 1))
+    # the context says no under a step limit: the threads would charge one counter at once
+    threads = b.select(b.icmp_signed("!=", b.load(ctx_field(b, lw.ctx, CTX_THREADS)), L.Constant(I64, 0)),
+                       b.load(_global(lw.m, THREADS_GLOBAL, 1)), L.Constant(I64, 1))
     least = b.load(_global(lw.m, MIN_GLOBAL, (1 << 62)))
     elements = L.Constant(F64, float(accesses))  # the work: elements times the array accesses of each
     for lo, hi in zip(bounds[0::2], bounds[1::2]):  # in double: a product of extents cannot overflow
@@ -125,8 +129,8 @@ def _disjoint(lw: Any, e: ir.CallBuiltin) -> L.Value:
 
 
 #: fields of the environment the threads of one split share (the captured values follow)
-_COUNTER, _CHUNKS, _START, _STOP, _GRAIN, _DEPTH, _DONE, _STATUS = range(8)
-_CAPTURED = 8
+_COUNTER, _CHUNKS, _START, _STOP, _GRAIN, _DEPTH, _DONE, _STATUS, _CTX = range(9)
+_CAPTURED = 9
 #: chunks per thread: threads take chunks as they come, so one the OS starves holds up little
 CHUNKS_PER_THREAD = 16
 
@@ -142,7 +146,7 @@ def _run(lw: Any, e: ir.CallBuiltin) -> None:
             captured += [data, *lengths, *strides]
         else:
             captured.append(lw.expr(a))
-    env_t = L.LiteralStructType([I64] * 7 + [I32] + [v.type for v in captured])
+    env_t = L.LiteralStructType([I64] * 7 + [I32, lw.ctx.type] + [v.type for v in captured])
     take = _take(lw.m, impl, env_t, len(captured))
     one, zero, zero32 = L.Constant(I64, 1), L.Constant(I64, 0), L.Constant(I32, 0)
     threads = b.load(_global(lw.m, THREADS_GLOBAL, 1))
@@ -158,7 +162,7 @@ def _run(lw: Any, e: ir.CallBuiltin) -> None:
 
     def field(k: int) -> L.Value:
         return b.gep(env, [L.Constant(I32, 0), L.Constant(I32, k)])
-    for k, v in enumerate([zero, chunks, start, stop, grain, lw.deeper, zero, zero32] + captured):
+    for k, v in enumerate([zero, chunks, start, stop, grain, lw.deeper, zero, zero32, lw.ctx] + captured):
         b.store(v, field(k))
     raw = b.bitcast(env, I8P)
     submit = _declare(lw.m, "nd_pool_submit", I32, [take.type, I8P])
@@ -192,6 +196,8 @@ def _take(m: L.Module, impl: L.Function, env_t: L.LiteralStructType, n_captured:
     """`void take(i8* env)`: take the next chunk of rows (an atomic counter) and run it, until none
     is left — after a failure, chunks are counted done without running (the first failing status
     stays).  The pool's workers and the calling thread all run it."""
+    from noodle.backends.llvm.lower import CHUNK, status_of
+
     name = impl.name + "_take"
     existing = m.globals.get(name)
     if existing is not None:
@@ -206,7 +212,7 @@ def _take(m: L.Module, impl: L.Function, env_t: L.LiteralStructType, n_captured:
         return b.gep(env, [L.Constant(I32, 0), L.Constant(I32, k)])
     captured = [b.load(field(_CAPTURED + k)) for k in range(n_captured)]
     chunks, start, stop = b.load(field(_CHUNKS)), b.load(field(_START)), b.load(field(_STOP))
-    grain, depth = b.load(field(_GRAIN)), b.load(field(_DEPTH))
+    grain, depth, ctx = b.load(field(_GRAIN)), b.load(field(_DEPTH)), b.load(field(_CTX))
     b.branch(next_)
     b.position_at_end(next_)
     k = b.atomic_rmw("add", field(_COUNTER), L.Constant(I64, 1), "monotonic")
@@ -218,8 +224,10 @@ def _take(m: L.Module, impl: L.Function, env_t: L.LiteralStructType, n_captured:
     b.position_at_end(run)
     lo = b.add(start, b.mul(k, grain))
     hi = _min(b, b.add(lo, grain), stop)
-    r = b.call(impl, captured + [lo, hi, depth])
-    status = r if r.type == I32 else b.extract_value(r, len(r.type.elements) - 1)
+    # each chunk counts a chunk of steps of its own (threads split a nest only without a step
+    # limit: nothing is charged, and nd_refill only reads the stop flag)
+    r = b.call(impl, captured + [lo, hi, depth, L.Constant(I64, CHUNK), ctx])
+    status = b.extract_value(r, status_of(r))
     b.cmpxchg(field(_STATUS), L.Constant(I32, 0), status, "monotonic", "monotonic")  # the first failure stays
     b.branch(skip)
     b.position_at_end(skip)

@@ -27,6 +27,10 @@ _ELEMS = {"int": INT, "float": FLOAT, "bool": BOOL, "i32": I32, "f32": F32}
 _ARITH = {"+": "add", "-": "sub", "*": "mul", "/": "div", "//": "floordiv", "%": "mod", "**": "pow"}
 _CMP = {"==": "eq", "!=": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
 CREATION = {"array", "zeros", "ones", "full", "arange", "linspace", "rand"}
+#: what an Array value has after a dot (name -> how it is written); the checker accepts exactly these
+ARRAY_MEMBERS: dict[str, str] = {"shape": "shape: List<int>", "reshape": "reshape(d1, d2, ...) -> Array",
+                                 "copy": "copy() -> Array"}
+ARRAY_MEMBERS_HINT = "Arrays have " + ", ".join(f"`.{m}`" for m in ("shape", "reshape(d1, d2, ...)", "copy()"))
 FUNCTIONS = {"dot", "matmul", "mean", "sqrt", "exp", "log", "transpose"}
 
 
@@ -297,7 +301,7 @@ class ArrayRules:
         pos = self.pos(span)
         if name == "shape":
             return ir.CallBuiltin(name="array.shape", args=[obj], ty=ListT(INT), **pos)
-        self.error("E0202", f"an Array has no field `{name}`", span, "Arrays have `.shape`, `.reshape(...)`, `.copy()`")
+        self.error("E0202", f"an Array has no field `{name}`", span, ARRAY_MEMBERS_HINT)
         return ir.Const(value=None, ty=UNKNOWN, **pos)
 
     def array_method(self: "Checker", obj: ir.Expr, t: ArrayT, name: str, e: ast.Call) -> ir.Expr:
@@ -309,7 +313,7 @@ class ArrayRules:
             dims = [self.coerce(self.expr(a.value, INT), INT, a.value.span, "a dimension") for a in e.args]
             return ir.CallBuiltin(name="array.reshape", args=[obj] + dims, ty=ArrayT(t.elem, len(dims)), **pos)
         self.error("E0202", f"Arrays have no method `{name}` taking {len(e.args)} arguments", e.span,
-                   "Arrays have `.shape`, `.reshape(d1, d2, ...)`, `.copy()`")
+                   ARRAY_MEMBERS_HINT)
         return ir.Const(value=None, ty=UNKNOWN, **pos)
 
     def array_iteration(self: "Checker", iterable: ir.Expr, t: ArrayT) -> tuple[ir.Expr, Type]:
