@@ -26,9 +26,11 @@ class Kernel:
     why: str = ""  # for a nest left alone: a piece of the reason --explain must give
     sizes: list[str] = field(default_factory=list)  # the int parameters that are loop bounds
     diagonal: bool = False  # it divides by a square array's diagonal (keep it away from zero, mostly)
+    reduces: bool = False  # a float sum through a scalar: native code may add it in another order
 
     def source(self, reference: bool = False) -> str:
         types = {"float": "float", "int": "int", "mat": "Array<float, 2>", "vec": "Array<float, 1>",
+                 "ten3": "Array<float, 3>",
                  "imat": "Array<int, 2>"}
         params = ", ".join(f"{n}: {types[k]}" for n, k in self.params)
         name = self.name + ("_ref" if reference else "")
@@ -130,8 +132,11 @@ def ger(rng: random.Random, name: str) -> Kernel:
 
 
 def _triangle(rng: random.Random, i: str, j: str) -> tuple[str, str]:
-    """The bounds of (i, j) over one triangle of an n x n matrix, j the inner loop."""
-    return ("n", f"0..{i} + 1") if rng.random() < 0.5 else ("n", f"{i}..n")
+    """The bounds of (i, j) over one triangle of an n x n matrix, j the inner loop: with the
+    diagonal or without it (strict), the outer loop of a strict triangle leaving out its empty row
+    or not (correlation's `for i in 0..n - 1 { for j in i + 1..n`)."""
+    return rng.choice([("n", f"0..{i} + 1"), ("n", f"{i}..n"), ("n", f"0..{i}"), ("1..n", f"0..{i}"),
+                       ("n", f"{i} + 1..n"), ("n - 1", f"{i} + 1..n")])
 
 
 def syrk(rng: random.Random, name: str) -> Kernel:
@@ -150,7 +155,7 @@ def syrk(rng: random.Random, name: str) -> Kernel:
     ni, jb = _triangle(rng, i, j)
     c = f"{C}[{i}, {j}]"
     if rng.random() < 0.5:
-        body = (f"    for {i} in 0..{ni} {{\n" + _loops([(j, jb)], f"{c} *= beta", 2)
+        body = (f"    for {i} in {ni if '..' in ni else '0..' + ni} {{\n" + _loops([(j, jb)], f"{c} *= beta", 2)
                 + _loops([(k, "m"), (j, jb)], f"{c} += {prod}", 2) + "    }\n")
     else:
         body = _loops([(i, ni), (k, "m"), (j, jb)], f"{c} += {prod}")
@@ -205,11 +210,99 @@ def trsv(rng: random.Random, name: str) -> Kernel:
     return Kernel(name, params, body, shapes, True, sizes=["n"], diagonal=divide)
 
 
+def batched(rng: random.Random, name: str) -> Kernel:
+    """doitgen: every row of an array (over one or two batch loops) times a matrix, through a
+    temporary vector, copied back into the row or into another array — or a look-alike: the
+    temporary carried from one batch to the next, a batch loop not from 0, a row read elsewhere."""
+    depth = rng.choice([1, 2])
+    vs = rng.sample(VARS, depth + 2)
+    batch, p, s = vs[:depth], vs[depth], vs[depth + 1]
+    X, M, T, Y = rng.sample(NAMES, 4)
+    same = rng.random() < 0.5
+    if same:
+        Y = X
+    t = rng.choice("NT")
+    m = f"{M}[{s}, {p}]" if t == "N" else f"{M}[{p}, {s}]"
+    bvars = ", ".join(batch)
+    kind = rng.choice(["fill", "scalar", "fill", "scalar", "carry", "offset", "shifted"])
+    prod = _product(rng, [f"{X}[{bvars}, {s}]", m], _alpha(rng))
+    ns = "np" if same else "ns"
+    if kind in ("fill", "offset", "shifted"):
+        compute = (f"for {p} in 0..np {{\n    {T}[{p}] = 0.0\n    for {s} in 0..{ns} {{ {T}[{p}] += {prod} }}\n}}")
+    elif kind == "scalar":
+        compute = (f"for {p} in 0..np {{\n    var tot = 0.0\n    for {s} in 0..{ns} {{ tot += {prod} }}\n"
+                   f"    {T}[{p}] = tot\n}}")
+    else:  # the sums start from what the previous batch left
+        compute = f"for {p} in 0..np {{\n    for {s} in 0..{ns} {{ {T}[{p}] += {prod} }}\n}}"
+    back = f"{T}[{p}]" if kind != "shifted" else f"{T}[{p}] + {X}[0, {', '.join(['0'] * (depth - 1) + [p])}]"
+    store = f"for {p} in 0..np {{ {Y}[{bvars}, {p}] = {back} }}"
+    inner = "    " * (depth + 1)
+    body = "".join(f"{'    ' * (d + 1)}for {v} in {'1..' if kind == 'offset' and d == 0 else '0..'}{b} {{\n"
+                   for d, (v, b) in enumerate(zip(batch, ["nb", "nc"])))
+    body += "".join(inner + line + "\n" for line in (compute + "\n" + store).split("\n"))
+    body += "".join(f"{'    ' * (d + 1)}}}\n" for d in range(depth - 1, -1, -1))
+    kind3 = "ten3" if depth == 2 else "mat"
+    wide = rng.random() < 0.2  # a batch dimension wider than its loop: the rows do not flatten
+    lead = (lambda z: (z["nb"], z["nc"] + wide)) if depth == 2 else (lambda z: (z["nb"],))
+    shapes = {X: lambda z: lead(z) + (z[ns],), T: lambda z: (z["np"],),
+              M: (lambda z: (z[ns], z["np"])) if t == "N" else (lambda z: (z["np"], z[ns]))}
+    params = [("alpha", "float"), (X, kind3), (M, "mat"), (T, "vec"), ("nb", "int"), ("np", "int")]
+    sizes = ["nb", "np"]
+    if not same:
+        shapes[Y] = lambda z: lead(z) + (z["np"],)
+        params += [(Y, kind3), ("ns", "int")]
+        sizes.append("ns")
+    if depth == 2:
+        params.append(("nc", "int"))
+        sizes.append("nc")
+    rng.shuffle(params)
+    why = {"carry": "adds to what", "offset": "does not run from 0", "shifted": ""}.get(kind, "")
+    return Kernel(name, params, body, shapes, kind in ("fill", "scalar"), why=why, sizes=sizes)
+
+
+def symm(rng: random.Random, name: str) -> Kernel:
+    """PolyBench's symm, C = beta * C + alpha * sym(A) * B, one triangle of A walked once (an
+    addition to rows already scaled, a sum through a scalar): either side, either triangle, either
+    loop order, any names and scalars — or a look-alike: the additions reaching rows not scaled yet,
+    a coefficient that differs, the diagonal left out."""
+    i, j, k = rng.sample(VARS, 3)
+    A, B, C, T = rng.sample([x for x in NAMES if x not in ("r",)], 4)
+    side, uplo = rng.choice("LR"), rng.choice("LU")
+    kind = rng.choice(["ok", "ok", "ok", "late", "coef", "nodiag"])
+    v, w, size = (i, j, "m") if side == "L" else (j, i, "n")
+    at = (lambda x: f"{C}[{x}, {j}]") if side == "L" else (lambda x: f"{C}[{i}, {x}]")
+    b_at = (lambda x: f"{B}[{x}, {j}]") if side == "L" else (lambda x: f"{B}[{i}, {x}]")
+    a_vk = f"{A}[{v}, {k}]" if uplo == "L" else f"{A}[{k}, {v}]"
+    alpha, beta = rng.choice([("alpha", "beta"), ("1.5", "beta"), ("alpha", "1.2"), ("-2.0", "0.5")])
+    krange = f"0..{v}" if kind != "late" else f"{v} + 1..{size}"
+    add = f"{at(k)} += {_product(rng, [f'{B}[{i}, {j}]', a_vk], alpha)}"
+    acc = f"tsum += {_product(rng, [b_at(k), a_vk], '')}"
+    terms = [f"{_product(rng, [f'{B}[{i}, {j}]', f'{A}[{v}, {v}]'], alpha)}",
+             f"{'0.5 * ' if kind == 'coef' else ''}{alpha} * tsum"]
+    if kind == "nodiag":
+        terms = terms[1:]
+    rng.shuffle(terms)
+    inner = [add, acc]
+    rng.shuffle(inner)
+    order = [(i, "m"), (j, "n")] if rng.random() < 0.5 else [(j, "n"), (i, "m")]
+    body = (f"    for {order[0][0]} in 0..{order[0][1]} {{\n        for {order[1][0]} in 0..{order[1][1]} {{\n"
+            f"            var tsum = 0.0\n            for {k} in {krange} {{\n"
+            + "".join(f"                {x}\n" for x in inner)
+            + f"            }}\n            {C}[{i}, {j}] = {beta} * {C}[{i}, {j}] + {' + '.join(terms)}\n"
+            + "        }\n    }\n")
+    shapes = {A: (lambda z: (z["m"], z["m"])) if side == "L" else (lambda z: (z["n"], z["n"])),
+              B: lambda z: (z["m"], z["n"]), C: lambda z: (z["m"], z["n"])}
+    params = [("alpha", "float"), ("beta", "float"), (A, "mat"), (B, "mat"), (C, "mat"), ("m", "int"), ("n", "int")]
+    rng.shuffle(params)
+    why = {"late": "before line", "coef": "different coefficients", "nodiag": "2 products"}.get(kind, "")
+    return Kernel(name, params, body, shapes, kind == "ok", why=why, sizes=["m", "n"], reduces=True)
+
+
 def lookalike(rng: random.Random, name: str) -> Kernel:
     """A nest that looks like a product but must be left alone, and the reason it must give."""
     i, j, k = rng.sample(VARS, 3)
     A, B, C = rng.sample(NAMES, 3)
-    kind = rng.choice(["dependence", "subscript", "diagonal", "prefix", "overwrite", "int"])
+    kind = rng.choice(["dependence", "subscript", "diagonal", "prefix", "overwrite", "int", "short"])
     shapes = {A: lambda z: (z["ni"], z["nk"]), B: lambda z: (z["nk"], z["nj"]), C: lambda z: (z["ni"], z["nj"])}
     kinds = {A: "mat", B: "mat", C: "mat"}
     bounds = {i: "ni", j: "nj", k: "nk"}
@@ -232,6 +325,11 @@ def lookalike(rng: random.Random, name: str) -> Kernel:
         bounds = {i: "ni", j: "nj", k: f"0..{j}"}
         shapes[A] = lambda z: (z["ni"], z["nj"])
         shapes[B] = lambda z: (z["nj"], z["nj"])
+    elif kind == "short":  # a triangle with its diagonal whose outer loop stops one row short
+        stmt, why = f"{C}[{i}, {j}] += {A}[{i}, {k}] * {A}[{j}, {k}]", "does not run from 0"
+        order = [i, k, j]
+        bounds = {i: "ni - 1", j: f"{i}..ni", k: "nk"}
+        shapes[C] = lambda z: (z["ni"], z["ni"])
     elif kind == "overwrite":
         stmt, why = f"{C}[{i}, {j}] = {A}[{i}, {k}] * {B}[{k}, {j}]", "does not add to the element it stores"
     else:
@@ -244,4 +342,4 @@ def lookalike(rng: random.Random, name: str) -> Kernel:
 
 
 FAMILIES = {"gemm": gemm, "gemv": gemv, "ger": ger, "syrk": syrk, "trmm": trmm, "trsv": trsv,
-            "lookalike": lookalike}
+            "batched": batched, "symm": symm, "lookalike": lookalike}

@@ -35,7 +35,7 @@ NATIVE_BUILTINS = MATH_BUILTINS | {"abs.int", "abs.float", "min2", "max2", "int.
 PARALLEL_BUILTINS = ("parallel.worth", "parallel.disjoint", "parallel.run")
 
 #: the guard and the BLAS calls of a recognised contraction (noodle.ir.intents.contraction)
-BLAS_BUILTINS = ("blas.fits", "blas.gemm", "blas.gemv", "blas.ger", "blas.syrk", "blas.syr2k", "blas.trmm",
+BLAS_BUILTINS = ("blas.fits", "blas.gemm", "blas.gemm_rows", "blas.symm", "blas.gemv", "blas.ger", "blas.syrk", "blas.syr2k", "blas.trmm",
                  "blas.trsv", "blas.diagonal_nonzero")
 
 #: the scalar kinds native code holds in registers

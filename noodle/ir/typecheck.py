@@ -54,7 +54,9 @@ _EFFECTS = ("array.set", "parallel.run")
 _BLAS = {"blas.gemm": (["NT", "NT"], 3, 1, [2, 2], 1), "blas.gemv": (["NT"], 2, 1, [2, 1], 1),
          "blas.ger": ([], 2, 1, [1, 1], 0), "blas.syrk": (["LU", "NT"], 2, 1, [2], 1),
          "blas.syr2k": (["LU", "NT"], 2, 1, [2, 2], 1), "blas.trmm": (["LR", "LU", "NT", "NU"], 2, 1, [2], 0),
-         "blas.trsv": (["LU", "NT", "NU"], 1, 0, [2], 0)}
+         "blas.trsv": (["LU", "NT", "NU"], 1, 0, [2], 0), "blas.symm": (["LR", "LU"], 2, 1, [2, 2], 1)}
+#: a last flag a routine may take beyond those: `S` for a strict triangle (the diagonal kept)
+_BLAS_OPTIONAL = {"blas.syrk": "S", "blas.syr2k": "S"}
 _COMPARISONS = {"cmp.eq", "cmp.ne", "cmp.lt", "cmp.le", "cmp.gt", "cmp.ge"}
 
 
@@ -369,7 +371,7 @@ class _Checker:
                     or not 0 <= e.args[0].value <= len(e.args) - 1:
                 raise self.fail(e, "blas.fits needs a constant count of written arrays")
             for a in e.args[1:]:
-                self.blas_array(a, None)
+                self.blas_array(a, 0)
             return BOOL
         if name == "blas.diagonal_nonzero":
             if len(e.args) != 2:
@@ -377,10 +379,15 @@ class _Checker:
             self.expect(e.args[0], INT)
             self.blas_array(e.args[1], 2)
             return BOOL
+        if name == "blas.gemm_rows":
+            return self.blas_rows(e)
         shape = _BLAS.get(name)
         if shape is None:
             raise self.fail(e, f"calling `{name}` cannot run natively")
         flags, sizes, alpha, arrays, beta = shape
+        if isinstance(e.args[0], ir.Const) and isinstance(e.args[0].value, str) \
+                and len(e.args[0].value) == len(flags) + 1 and name in _BLAS_OPTIONAL:
+            flags = flags + [_BLAS_OPTIONAL[name]]
         if len(e.args) != 1 + sizes + alpha + len(arrays) + beta + 1 or not isinstance(e.args[0], ir.Const) \
                 or not isinstance(e.args[0].value, str) or len(e.args[0].value) != len(flags) \
                 or any(c not in allowed for c, allowed in zip(e.args[0].value, flags)):
@@ -402,9 +409,30 @@ class _Checker:
         return NONE
 
     def blas_array(self, e: ir.Expr, ndim: "int | None") -> None:
+        """A float Array local of `ndim` dimensions (None: 1 or 2; 0: any, the rows of one of
+        3 or more flattened, as blas.gemm_rows takes them)."""
         a = self.array_param(e)
-        if prune(a.elem) != FLOAT or a.ndim not in ((1, 2) if ndim is None else (ndim,)):
-            raise self.fail(e, "BLAS takes float Arrays of 1 or 2 dimensions")
+        if prune(a.elem) != FLOAT or (ndim == 0 and not a.ndim >= 1) \
+                or (ndim != 0 and a.ndim not in ((1, 2) if ndim is None else (ndim,))):
+            raise self.fail(e, "BLAS takes float Arrays of 1 or 2 dimensions (or the rows of more)")
+
+    def blas_rows(self, e: ir.CallBuiltin) -> Type:
+        """`blas.gemm_rows(flags, rows, n, k, alpha, x, m, y, t)`: x and y of the same rank (2 or
+        more), m a matrix, t a vector."""
+        args = e.args
+        if len(args) != 9 or not isinstance(args[0], ir.Const) or args[0].value not in ("N", "T"):
+            raise self.fail(e, "blas.gemm_rows with flags or arguments BLAS does not take")
+        for k in (1, 2, 3):
+            self.expect(args[k], INT)
+        self.expect(args[4], FLOAT)
+        x, y = self.array_param(args[5]), self.array_param(args[7])
+        if x.ndim < 2 or x.ndim != y.ndim:
+            raise self.fail(e, "blas.gemm_rows takes two arrays of the same rank, 2 or more")
+        for a in (args[5], args[7]):
+            self.blas_array(a, 0)
+        self.blas_array(args[6], 2)
+        self.blas_array(args[8], 1)
+        return NONE
 
     def parallel_run(self, e: ir.CallBuiltin) -> Type:
         """`parallel.run(chunk, start, stop, captured...)` runs `chunk(captured..., lo, hi)`."""

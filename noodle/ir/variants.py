@@ -201,6 +201,11 @@ register(Variant("contraction", "blas", "blas", "BLAS in place (SciPy's, called 
                  "arrays written share no memory with the others, a run-time alpha (or a beta the loops "
                  "multiply the old values by) is not zero, and no diagonal element a solve divides by is zero",
                  exact=False, guard="blas.fits"))
+intent("interchange", "loop interchange (the strided pieces of a distributed nest)")
+register(Variant("interchange", "unit-stride", "llvm", "its pieces one after the other, each strided one with its "
+                 "two loops exchanged so that the inner loop runs along rows (the same operations on each "
+                 "element, in the same order)", "every index stays in bounds, the arrays written share no memory "
+                 "with the others and no divisor is zero", exact=True, guard="blas.fits"))
 intent("dot", "dot product")
 register(Variant("dot", "blas", "numpy", "BLAS (numpy.dot)", "the loop runs over both whole float arrays, "
                  "of at least the size `noodle tune` measured (untuned: any)",

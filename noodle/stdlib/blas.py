@@ -62,6 +62,35 @@ def _gemm(flags: str, m: int, n: int, k: int, alpha: float, a: Any, b: Any, beta
     _update(c[:m, :n], alpha * (_op(a, flags[0], m, k) @ _op(b, flags[1], k, n)), beta)
 
 
+@native("blas.gemm_rows", 9)
+def _gemm_rows(flags: str, rows: int, n: int, k: int, alpha: float, x: Any, m: Any, y: Any, t: Any) -> None:
+    """A batched product: each row of x (its first `rows` entries of the first dimension, every one of
+    the dimensions between, the first k of the last) times alpha * op(m), into the same row of y
+    (its first n elements); t[:n] = the last row computed."""
+    rows, n, k = _sizes(rows, n, k)
+    lead = tuple(x.shape[1:-1])
+    count = rows * int(np().prod(lead, dtype=np().int64))
+    product = alpha * (x[:rows, ..., :k].reshape(count, k) @ (m[:k, :n] if flags == "N" else m[:n, :k].T))
+    y[:rows, ..., :n] = product.reshape((rows,) + lead + (n,))
+    if count:
+        t[:n] = product[-1]
+
+
+@native("blas.symm", 8)
+def _symm(flags: str, m: int, n: int, alpha: float, a: Any, b: Any, beta: float, c: Any) -> None:
+    """c[:m, :n] = alpha * S @ b (flags[0] `L`) or alpha * b @ S (`R`) + beta * c, S the symmetric
+    matrix one triangle of a's leading square block stands for (flags[1]: `L` lower, `U` upper)."""
+    nmp = np()
+    m, n = _sizes(m, n)
+    size = m if flags[0] == "L" else n
+    block = a[:size, :size]
+    if flags[1] == "L":
+        s = nmp.tril(block) + nmp.tril(block, -1).T
+    else:
+        s = nmp.triu(block) + nmp.triu(block, 1).T
+    _update(c[:m, :n], alpha * (s @ b[:m, :n] if flags[0] == "L" else b[:m, :n] @ s), beta)
+
+
 @native("blas.gemv", 8)
 def _gemv(flags: str, m: int, n: int, alpha: float, a: Any, x: Any, beta: float, y: Any) -> None:
     """y[:m] = alpha * op(a) @ x[:n] + beta * y[:m]."""
@@ -76,16 +105,20 @@ def _ger(_flags: str, m: int, n: int, alpha: float, x: Any, y: Any, a: Any) -> N
     a[:m, :n] += alpha * np().outer(x[:m], y[:n])
 
 
-def _triangle(c: Any, n: int, uplo: str) -> Any:
-    return np().tril_indices(n) if uplo == "L" else np().triu_indices(n)
+def _triangle(c: Any, n: int, flags: str) -> Any:
+    """The elements of the triangle flags[0] names (`L` lower, `U` upper), without the diagonal
+    when flags[2:] is `S` (strict)."""
+    off = 1 if flags[2:] == "S" else 0
+    return np().tril_indices(n, -off) if flags[0] == "L" else np().triu_indices(n, off)
 
 
 @native("blas.syrk", 7)
 def _syrk(flags: str, n: int, k: int, alpha: float, a: Any, beta: float, c: Any) -> None:
-    """One triangle of c[:n, :n] = alpha * op(a) @ op(a).T + beta * c."""
+    """One triangle of c[:n, :n] = alpha * op(a) @ op(a).T + beta * c (flags: triangle, transpose,
+    `S` for the triangle without its diagonal)."""
     n, k = _sizes(n, k)
     opa = _op(a, flags[1], n, k)
-    part = _triangle(c, n, flags[0])
+    part = _triangle(c, n, flags)
     view = c[:n, :n]
     view[part] = (alpha * (opa @ opa.T))[part] + (0.0 if beta == 0.0 else beta * view[part])
 
@@ -95,7 +128,7 @@ def _syr2k(flags: str, n: int, k: int, alpha: float, a: Any, b: Any, beta: float
     """One triangle of c[:n, :n] = alpha * (op(a) @ op(b).T + op(b) @ op(a).T) + beta * c."""
     n, k = _sizes(n, k)
     opa, opb = _op(a, flags[1], n, k), _op(b, flags[1], n, k)
-    part = _triangle(c, n, flags[0])
+    part = _triangle(c, n, flags)
     view = c[:n, :n]
     view[part] = (alpha * (opa @ opb.T + opb @ opa.T))[part] + (0.0 if beta == 0.0 else beta * view[part])
 

@@ -31,6 +31,7 @@ SIGNATURES: dict[str, list[L.Type]] = {
     "dger": [P32, P32, PF, PF, P32, PF, P32, PF, P32],
     "dsyrk": [P8, P8, P32, P32, PF, PF, P32, PF, PF, P32],
     "dsyr2k": [P8, P8, P32, P32, PF, PF, P32, PF, P32, PF, PF, P32],
+    "dsymm": [P8, P8, P32, P32, PF, PF, P32, PF, P32, PF, PF, P32],
     "dtrmm": [P8, P8, P8, P8, P32, P32, PF, PF, P32, PF, P32],
     "dtrsv": [P8, P8, P8, P32, PF, P32, PF, P32],
 }
@@ -192,18 +193,21 @@ def _size(lw: Any, e: Any) -> L.Value:
 
 
 def _lead(lw: Any, slot: int) -> L.Value:
-    """The leading dimension of a row-major array: its row stride (at least 1, as BLAS asks)."""
+    """The leading dimension of a row-major array: its row stride (at least 1, as BLAS asks; the
+    stride of the next-to-last dimension when the rows of more dimensions are flattened)."""
     _, lengths, strides = lw.array_parts(slot)
     if len(strides) == 1:
         return strides[0]
     one = L.Constant(I64, 1)
-    return lw.b.select(lw.b.icmp_signed("<", strides[0], one), one, strides[0])
+    return lw.b.select(lw.b.icmp_signed("<", strides[-2], one), one, strides[-2])
 
 
 def lower_call(lw: Any, e: Any) -> L.Value:
     """A `blas.*` call of a recognised contraction (its guard has held)."""
     b = lw.b
     routine = e.name.split(".", 1)[1]
+    if routine == "gemm_rows":
+        return lower_rows(lw, e)
     flags = e.args[0].value
     args = _Args(lw)
 
@@ -217,13 +221,15 @@ def lower_call(lw: Any, e: Any) -> L.Value:
         return args.int(lw.array_parts(a.slot)[2][0])
 
     sizes = [_size(lw, x) for x in e.args[1:2 if routine == "trsv" else
-                                             3 if routine in ("gemv", "ger", "trmm", "syrk", "syr2k") else 4]]
+                                             3 if routine in ("gemv", "ger", "trmm", "syrk", "syr2k", "symm") else 4]]
     if routine == "trsv":
         sizes = [sizes[0], sizes[0]]
     elif routine in ("syrk", "syr2k"):
         sizes = [sizes[0], sizes[0], sizes[1]]  # n * n * k
     elif routine == "trmm":
         sizes = [sizes[0], sizes[0], sizes[1]] if flags[0] == "L" else [sizes[0], sizes[1], sizes[1]]
+    elif routine == "symm":
+        sizes = [sizes[0], sizes[1], sizes[0] if flags[0] == "L" else sizes[1]]
     _threads(lw, sizes)
     if routine == "gemm":
         _, m, n, k, alpha, a, bb, beta, c = e.args
@@ -245,7 +251,7 @@ def lower_call(lw: Any, e: Any) -> L.Value:
                 data(x), inc(x), data(a), lead(a)]
         name = "dger"
     elif routine in ("syrk", "syr2k"):
-        uplo, trans = flags
+        uplo, trans = flags[:2]
         head = [args.char("U" if uplo == "L" else "L"), args.char("T" if trans == "N" else "N")]
         if routine == "syrk":
             _, n, k, alpha, a, beta, c = e.args
@@ -256,6 +262,13 @@ def lower_call(lw: Any, e: Any) -> L.Value:
         call = head + [args.int(_size(lw, n)), args.int(_size(lw, k)), args.double(lw.expr(alpha))] + operands + [
             args.double(lw.expr(beta)), data(c), lead(c)]
         name = "d" + routine
+    elif routine == "symm":
+        _, m, n, alpha, a, bb, beta, c = e.args
+        # row-major C = S B  <=>  column-major Cᵀ = Bᵀ S: the other side, the other triangle
+        call = [args.char("R" if flags[0] == "L" else "L"), args.char("U" if flags[1] == "L" else "L"),
+                args.int(_size(lw, n)), args.int(_size(lw, m)), args.double(lw.expr(alpha)), data(a), lead(a),
+                data(bb), lead(bb), args.double(lw.expr(beta)), data(c), lead(c)]
+        name = "dsymm"
     elif routine == "trmm":
         _, m, n, alpha, a, bb = e.args
         side, uplo, trans, diag = flags
@@ -272,7 +285,98 @@ def lower_call(lw: Any, e: Any) -> L.Value:
         name = "dtrsv"
     else:  # pragma: no cover - the recognisers make only the routines above
         raise ValueError(f"no BLAS routine {e.name}")
-    b.call(_declare(lw.m, name), call)
+    if routine in ("syrk", "syr2k") and flags[2:] == "S":
+        _keeping_diagonal(lw, e.args[-1].slot, _size(lw, e.args[1]), lambda: b.call(_declare(lw.m, name), call))
+    else:
+        b.call(_declare(lw.m, name), call)
+    return L.Constant(I1, 0)
+
+
+def _loop(lw: Any, n: L.Value, name: str, body: Any) -> None:
+    """`for k in 0..n { body(k) }`: a counted loop (a phi, no stack slot)."""
+    b = lw.b
+    before = b.block
+    head, block, done = lw.new_block(name), lw.new_block(name + "body"), lw.new_block(name + "done")
+    b.branch(head)
+    b.position_at_end(head)
+    k = b.phi(I64)
+    k.add_incoming(L.Constant(I64, 0), before)
+    b.cbranch(b.icmp_signed("<", k, n), block, done)
+    b.position_at_end(block)
+    body(k)
+    k.add_incoming(b.add(k, L.Constant(I64, 1)), b.block)
+    b.branch(head)
+    b.position_at_end(done)
+
+
+def _scratch(lw: Any, count: L.Value) -> L.Value:
+    """`count` doubles of calloc'd memory (a MemoryError when there is none); free with `_release`."""
+    from noodle.backends.llvm.local_arrays import _libc
+
+    b = lw.b
+    zero, one = L.Constant(I64, 0), L.Constant(I64, 1)
+    calloc, _ = _libc(lw)
+    raw = b.call(calloc, [b.select(b.icmp_signed("<=", count, zero), one, count), L.Constant(I64, 8)])
+    lw.fail_if(b.icmp_unsigned("==", b.ptrtoint(raw, I64), zero), "MemoryError")
+    return b.bitcast(raw, PF)
+
+
+def _release(lw: Any, scratch: L.Value) -> None:
+    from noodle.backends.llvm.local_arrays import _libc
+
+    lw.b.call(_libc(lw)[1], [lw.b.bitcast(scratch, L.PointerType(I8))])
+
+
+def _keeping_diagonal(lw: Any, slot: int, n: L.Value, compute: Any) -> None:
+    """`compute()` with the first n diagonal elements of array `slot` kept: a strict triangle is
+    BLAS's triangle without the diagonal, which is saved to (calloc'd) memory before and put back
+    after."""
+    b = lw.b
+    data, _, strides = lw.array_parts(slot)
+    step = b.add(strides[0], strides[1])
+    saved = _scratch(lw, n)
+    _loop(lw, n, "keepdiag", lambda k: b.store(b.load(b.gep(data, [b.mul(k, step)])), b.gep(saved, [k])))
+    compute()
+    _loop(lw, n, "putdiag", lambda k: b.store(b.load(b.gep(saved, [k])), b.gep(data, [b.mul(k, step)])))
+    _release(lw, saved)
+
+
+def lower_rows(lw: Any, e: Any) -> L.Value:
+    """`blas.gemm_rows(flags, rows, n, k, alpha, x, m, y, t)` (noodle.ir.intents.batched): one dgemm
+    of x's flattened rows into scratch memory, T = alpha * X op(M); then each row into y's, and the
+    last into t."""
+    b = lw.b
+    _, first, n, k, alpha, x, m, y, t = e.args
+    flags = e.args[0].value
+    args = _Args(lw)
+    xdata, xlengths, _ = lw.array_parts(x.slot)
+    rows = _size(lw, first)
+    for length in xlengths[1:-1]:  # the guard has checked they are y's too, and flatten
+        rows = b.mul(rows, length)
+    width, depth = _size(lw, n), _size(lw, k)
+    _threads(lw, [rows, width, depth])
+    one = L.Constant(I64, 1)
+    temp = _scratch(lw, b.mul(rows, width))
+    # column-major Tᵀ = op(M)ᵀ Xᵀ (see `lower_call`'s gemm)
+    b.call(_declare(lw.m, "dgemm"), [
+        args.char(flags), args.char("N"), args.int(width), args.int(rows), args.int(depth),
+        args.double(lw.expr(alpha)), lw.array_parts(m.slot)[0], args.int(_lead(lw, m.slot)), xdata,
+        args.int(_lead(lw, x.slot)), args.double(L.Constant(F64, 0.0)), temp,
+        args.int(b.select(b.icmp_signed("<", width, one), one, width))])
+    ydata, ystride = lw.array_parts(y.slot)[0], _lead(lw, y.slot)
+
+    def row(r: L.Value) -> None:
+        out, src = b.mul(r, ystride), b.mul(r, width)
+        _loop(lw, width, "rowcopy", lambda p: b.store(b.load(b.gep(temp, [b.add(src, p)])),
+                                                       b.gep(ydata, [b.add(out, p)])))
+
+    _loop(lw, rows, "rows", row)
+    tdata, _, tstrides = lw.array_parts(t.slot)
+    last = b.mul(b.sub(rows, one), width)
+    count = b.select(b.icmp_signed(">", rows, L.Constant(I64, 0)), width, L.Constant(I64, 0))
+    _loop(lw, count, "lastrow", lambda p: b.store(b.load(b.gep(temp, [b.add(last, p)])),
+                                                   b.gep(tdata, [b.mul(p, tstrides[0])])))
+    _release(lw, temp)
     return L.Constant(I1, 0)
 
 
@@ -321,9 +425,15 @@ def lower_fits(lw: Any, e: Any) -> L.Value:
     for data, lengths, strides in arrays:
         for x in list(lengths) + list(strides):
             ok = b.and_(ok, b.icmp_signed("<=", x, limit))
-        if len(lengths) == 2:
-            ok = b.and_(ok, b.icmp_signed("==", strides[1], one))
-            ok = b.and_(ok, b.icmp_signed(">=", strides[0], lengths[1]))
+        if len(lengths) >= 2:
+            ok = b.and_(ok, b.icmp_signed("==", strides[-1], one))
+            ok = b.and_(ok, b.icmp_signed(">=", strides[-2], lengths[-1]))
+            count: L.Value = one  # more dimensions: the rows flatten (each a whole number of the next)
+            for d in range(len(lengths) - 2):
+                ok = b.and_(ok, b.icmp_signed("==", strides[d], b.mul(lengths[d + 1], strides[d + 1])))
+                count = b.mul(count, lengths[d])
+            if len(lengths) > 2:
+                ok = b.and_(ok, b.icmp_signed("<=", b.mul(count, lengths[-2]), limit))
         else:
             ok = b.and_(ok, b.icmp_signed(">=", strides[0], one))
         # the bytes it spans: [first, last] (nothing when a dimension is empty)

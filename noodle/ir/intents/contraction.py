@@ -198,6 +198,8 @@ class Loops:
     reads: list[Operand]
     loops: list[affine.Loop]
     line: int
+    divisors: list[ir.Expr] = field(default_factory=list)  # values it divides by: the guard checks them
+    swap: bool = False  # run with its two loops interchanged (noodle.ir.intents.interchange)
 
 
 class _NotLinear(Exception):
@@ -377,9 +379,11 @@ def _statement(f: ir.Function, nest: affine.Nest, st: affine.Statement, store: i
     return Product(out, products, beta, reads_out, loops, line)
 
 
-def _accumulator_form(f: ir.Function, root: ir.ForRange, names: list[str]) -> "Product | None":
+def _accumulator_form(f: ir.Function, root: ir.ForRange, names: list[str],
+                      home: "ir.ForRange | None" = None) -> "Product | None":
     """`for .. { s = init; for .. { s += terms }; X[..] = post(s) }`: the product, None when the
-    nest is not of that form; raises Refused when it is but is not a contraction."""
+    nest is not of that form; raises Refused when it is but is not a contraction.  (`home`: the nest
+    of the function that `root` is a rewritten copy of.)"""
     outer = affine.perfect_loops(root)
     body = outer[-1].body
     if len(body) != 3 or not isinstance(body[0], ir.LocalSet) or not isinstance(body[1], ir.ForRange):
@@ -396,7 +400,7 @@ def _accumulator_form(f: ir.Function, root: ir.ForRange, names: list[str]) -> "P
     if prune(f.local_types[s]) != FLOAT:
         return None
     if any(isinstance(n, ir.LocalGet) and n.slot == s for st in f.body for n in walk(st)
-           if not _inside(n, root)):
+           if not _inside(n, home or root)):
         raise Refused(f"`{names[s]}` is read after the nest", root.line)
     nest = affine.model(f, root)
     assigned = nest.symbols.assigned
@@ -483,8 +487,9 @@ def recognise(f: ir.Function, root: ir.ForRange) -> Found:
         return str(e)
 
 
-def _pieces(f: ir.Function, root: ir.ForRange, names: list[str]) -> "list[Product | Scale | Loops]":
-    acc = _accumulator_form(f, root, names)
+def _pieces(f: ir.Function, root: ir.ForRange, names: list[str],
+            home: "ir.ForRange | None" = None) -> "list[Product | Scale | Loops]":
+    acc = _accumulator_form(f, root, names, home)
     if acc is not None:
         return [acc]
     nest = affine.model(f, root)
@@ -512,8 +517,6 @@ def _pieces(f: ir.Function, root: ir.ForRange, names: list[str]) -> "list[Produc
 
 def _loop_piece(f: ir.Function, root: ir.ForRange) -> "Loops | None":
     """The piece as a `Loops`, when it is safe to run between BLAS calls (see `Loops`)."""
-    from noodle.ir.nest import can_not_fail
-
     chain = affine.perfect_loops(root)
     body = chain[-1].body
     if len(body) != 1 or not (isinstance(body[0], ir.ExprStmt) and isinstance(body[0].expr, ir.CallBuiltin)
@@ -524,7 +527,8 @@ def _loop_piece(f: ir.Function, root: ir.ForRange) -> "Loops | None":
     slots = {lp.slot for lp in nest.loops}
     if not all(_hull(nest.loops, lp.slot) is not None for lp in nest.loops):
         return None
-    if not can_not_fail(store.args[-1], False):
+    divisors = _divisors(store.args[-1], nest.symbols.assigned)
+    if divisors is None:
         return None
     out = _operand(store, slots)
     reads = [_operand(n, slots) for n in walk(store.args[-1]) if isinstance(n, ir.CallBuiltin) and n.name == "array.get"]
@@ -533,7 +537,29 @@ def _loop_piece(f: ir.Function, root: ir.ForRange) -> "Loops | None":
     if any(isinstance(n, ir.LocalGet) and n.slot in nest.symbols.assigned and n.slot not in slots
            for n in walk(store)):
         return None
-    return Loops(root, out, reads, list(nest.loops), store.line)  # type: ignore[arg-type]
+    return Loops(root, out, reads, list(nest.loops), store.line, divisors)  # type: ignore[arg-type]
+
+
+def _divisors(e: ir.Expr, assigned: set[int]) -> "list[ir.Expr] | None":
+    """The values `e` divides by, when nothing else in it can fail (float + - *, array elements:
+    the guard proves their indices in bounds) and each is a float the nest does not change (the
+    guard checks it is not zero); else None."""
+    out: list[ir.Expr] = []
+
+    def safe(x: ir.Expr) -> bool:
+        if isinstance(x, ir.Binary):
+            if x.op == "float.div":
+                out.append(x.b)
+                return _invariant(x.b, assigned) and safe(x.a)
+            ok = x.op in ("float.add", "float.sub", "float.mul") or (x.op in ("int.add", "int.sub") and x.skip == 3)
+            return ok and safe(x.a) and safe(x.b)
+        if isinstance(x, ir.Unary):
+            return x.op == "float.neg" and safe(x.x)
+        if isinstance(x, ir.CallBuiltin):
+            return x.name in ("array.get", "array.set") and all(safe(y) for y in x.args)
+        return isinstance(x, (ir.Const, ir.LocalGet))
+
+    return out if safe(e) else None
 
 
 @dataclass
@@ -635,11 +661,14 @@ def _extent(loops: list[affine.Loop], v: int, names: list[str], line: int) -> ir
     return lp.node.stop
 
 
-def _pure(e: ir.Expr) -> bool:
-    """Safe to compute twice and cannot fail: locals, constants, lengths, shapes, unchecked + and -."""
+def _pure(e: ir.Expr, first: bool = False) -> bool:
+    """Safe to compute twice and cannot fail: locals, constants, lengths, shapes, unchecked + and -.
+    With `first` (the bound of the nest's outermost loop, the first thing the nest computes), a
+    checked + - * too: the guard computing it first fails where the loops would have failed."""
     for n in walk(e):
         if isinstance(n, ir.Binary):
-            if not (n.op in ("int.add", "int.sub") and n.skip == 3):
+            if not (n.op in ("int.add", "int.sub") and n.skip == 3) \
+                    and not (first and n.op in ("int.add", "int.sub", "int.mul")):
                 return False
         elif isinstance(n, ir.Index):
             if not (isinstance(n.obj, ir.CallBuiltin) and n.obj.name == "array.shape"):
@@ -652,22 +681,46 @@ def _pure(e: ir.Expr) -> bool:
     return True
 
 
-def _triangle(loops: list[affine.Loop], r: int, c: int) -> "str | None":
-    """'lower' when the loops over r and c cover c <= r (one of them running over 0..n), 'upper'
-    for c >= r, None when neither (a rectangle, or something else)."""
+@dataclass
+class Triangle:
+    """The triangle of an n x n result the loops over (row, column) cover: `lower` (column <= row) or
+    upper, `strict` without the diagonal, and n (a loop bound the nest does not change)."""
+
+    kind: str
+    strict: bool
+    size: ir.Expr
+
+    @property
+    def text(self) -> str:
+        return f"{'strictly ' if self.strict else ''}{self.kind} triangle"
+
+
+def _triangle(loops: list[affine.Loop], r: int, c: int) -> "Triangle | None":
+    """The triangle the loops over r and c cover — one of them running over 0..n, the other from 0
+    to it (plus one) or from it (plus one) to n — or None when neither (a rectangle, or something
+    else).  A strict triangle's outer loop may stop one short (`for i in 0..n - 1 { for j in i + 1..n`)
+    or start one late (`for i in 1..n { for j in 0..i`): the row it leaves out is empty."""
     by = {lp.slot: lp for lp in loops}
-    lr, lc = by[r], by[c]
-    vr, vc = Affine.of({("v", r): 1}), Affine.of({("v", c): 1})
-    if lr.lower == Affine(0) and lr.upper.symbolic():
-        if lc.lower == Affine(0) and lc.upper == vr + Affine(1):
-            return "lower"
-        if lc.lower == vr and lc.upper == lr.upper:
-            return "upper"
-    if lc.lower == Affine(0) and lc.upper.symbolic():
-        if lr.lower == vc and lr.upper == lc.upper:
-            return "lower"
-        if lr.lower == Affine(0) and lr.upper == vc + Affine(1):
-            return "upper"
+    for x, y in ((r, c), (c, r)):  # x: the loop with bounds the nest does not change
+        lx, ly = by[x], by[y]
+        if not (lx.lower.symbolic() and lx.upper.symbolic()):
+            continue
+        vx = Affine.of({("v", x): 1})
+        one = Affine(1)
+        below: "bool | None" = None  # y below x (True) or above it, and strictly or not
+        if ly.lower == Affine(0) and ly.upper == vx + one and lx.lower == Affine(0):
+            below, strict, n = True, False, lx
+        elif ly.lower == Affine(0) and ly.upper == vx and lx.lower in (Affine(0), one):
+            below, strict, n = True, True, lx
+        elif ly.lower == vx and ly.upper == lx.upper and lx.lower == Affine(0):
+            below, strict, n = False, False, ly
+        elif ly.lower == vx + one and ly.upper in (lx.upper, lx.upper + one) and lx.lower == Affine(0):
+            below, strict, n = False, True, ly
+        if below is None or not _pure(n.node.stop, n.depth == 0):
+            continue
+        # y below x: column below row (lower) when y is the column
+        lower = below if y == c else not below
+        return Triangle("lower" if lower else "upper", strict, n.node.stop)
     return None
 
 
@@ -725,21 +778,21 @@ def _routine(call: Call, names: list[str], pos: dict[str, int]) -> Routine:
                               "not one of an array with itself (syrk) or a symmetric pair (syr2k)", line)
             trans = pairs[0][2]
             kk = ext(k)
-            size = ext(i) if _rect_var(loops, i) else ext(j)
-            uplo = "L" if tri == "lower" else "U"
+            size = tri.size
+            flags = ("L" if tri.kind == "lower" else "U") + trans + ("S" if tri.strict else "")
             a = pairs[0][0]
             fits = _fits([(a, trans, (i, k)), (a, trans, (j, k))]
                          + ([(pairs[0][1], pairs[0][3], (k, j)), (pairs[0][1], pairs[0][3], (k, i))]
-                            if rank == 2 else []) + [(out, "N", (i, j))], loops, n, line, square=(i, j))
+                            if rank == 2 else []) + [(out, "N", (i, j))], loops, n, line, square=(i, j, size))
             if rank == 1:
-                return Routine("blas.syrk", uplo + trans, [size, kk], (alpha * coefs[0]).build(pos), [a.local],
+                return Routine("blas.syrk", flags, [size, kk], (alpha * coefs[0]).build(pos), [a.local],
                                call.beta.build(pos), fits,
-                               f"dsyrk ({tri} triangle): {dims(out)} = {_times(alpha * coefs[0], n)}"
+                               f"dsyrk ({tri.text}): {dims(out)} = {_times(alpha * coefs[0], n)}"
                                f"{dims(a)} * {dims(pairs[0][1])}{_plus(call.beta, dims(out), n)}")
             b = pairs[0][1]
-            return Routine("blas.syr2k", uplo + trans, [size, kk], (alpha * coefs[0]).build(pos), [a.local, b.local],
+            return Routine("blas.syr2k", flags, [size, kk], (alpha * coefs[0]).build(pos), [a.local, b.local],
                            call.beta.build(pos), fits,
-                           f"dsyr2k ({tri} triangle): {dims(out)} = {_times(alpha * coefs[0], n)}"
+                           f"dsyr2k ({tri.text}): {dims(out)} = {_times(alpha * coefs[0], n)}"
                            f"({dims(a)} * {dims(b)} + {dims(pairs[1][0])} * {dims(pairs[1][1])})"
                            f"{_plus(call.beta, dims(out), n)}")
         if not sums and len(terms) == 1 and len(terms[0].operands) == 2 \
@@ -793,7 +846,7 @@ def _hull(loops: list[affine.Loop], v: int, depth: int = 0) -> "ir.Expr | None":
         if ulp is None or _hull(loops, u, depth + 1) is None:
             return None
     if hi.symbolic():
-        return lp.node.stop if _pure(lp.node.stop) else None
+        return lp.node.stop if _pure(lp.node.stop, lp.depth == 0) else None
     outer = hi.loop_vars()
     if len(outer) != 1 or hi.const > 1 or len(hi.coeffs) != 1 or hi.coeffs[0][1] != 1:
         return None
@@ -829,18 +882,18 @@ def _symmetric(pairs: list, coefs: list[Scalar]) -> "int | None":
 
 
 def _fits(uses: list, loops: list[affine.Loop], names: list[str], line: int,
-          square: "tuple[int, int] | None" = None) -> list[tuple[int, int, ir.Expr]]:
+          square: "tuple[int, int, ir.Expr] | None" = None) -> list[tuple[int, int, ir.Expr]]:
     """(array slot, dimension, extent) for each dimension each operand is indexed in: the extent of
-    the loop variable it is indexed by must fit the array."""
+    the loop variable it is indexed by must fit the array (for the row and column of a triangle,
+    `square`, the size of the square the routine reads and writes)."""
     out = []
     for op, _, _ in uses:
         for d, v in enumerate(op.vars):
             lp = next(x for x in loops if x.slot == v)
-            if _rect_var(loops, v):
+            if square is not None and v in square[:2]:
+                out.append((op.slot, d, square[2]))
+            elif _rect_var(loops, v):
                 out.append((op.slot, d, lp.node.stop))
-            elif square is not None and v in square:
-                other = square[0] if v == square[1] else square[1]
-                out.append((op.slot, d, next(x for x in loops if x.slot == other).node.stop))
             elif square is None and (hull := _hull(loops, v)) is not None:
                 out.append((op.slot, d, hull))  # loops run as written over a triangle inside 0..hull
             else:
@@ -921,7 +974,8 @@ def _routines(call: Call, names: list[str], pos: dict[str, int]) -> list[Routine
     return out
 
 
-def _dispatch(f: ir.Function, root: ir.ForRange, steps: "list[Call | Loops]", names: list[str]) -> ir.If:
+def _dispatch(f: ir.Function, root: ir.ForRange, steps: "list[Call | Loops]", names: list[str],
+              intent: str = "contraction") -> ir.If:
     pos = {"line": root.line, "col": root.col}
     plan: "list[tuple[Call, Routine] | Loops]" = []
     for step in steps:
@@ -950,15 +1004,19 @@ def _dispatch(f: ir.Function, root: ir.ForRange, steps: "list[Call | Loops]", na
     from noodle.ir.printer import expr_text
 
     for slot, d, extent in fits:
-        length: ir.Expr = ir.CallBuiltin(name="array.len", args=[local(slot)], ty=INT, **pos) if d == 0 else \
-            ir.Index(obj=ir.CallBuiltin(name="array.shape", args=[local(slot)], ty=ListT(INT), **pos),
-                     index=ir.Const(value=d, ty=INT, **pos), ty=INT, **pos)
+        length = dimension(local(slot), d, pos)
         key = expr_text(extent), expr_text(length)
         if key[0] != key[1] and key not in seen:  # `len(a) <= len(a)` holds
             seen.add(key)
             conds.append(ir.Binary(op="cmp.le", a=copy.deepcopy(extent), b=length, ty=BOOL, **pos))
     for item in plan:  # divisors first: alpha and beta divide by them
-        if not isinstance(item, Loops):
+        if isinstance(item, Loops):
+            for d in item.divisors:
+                cond = _nonzero(d, pos)
+                if expr_text(cond) not in seen:
+                    seen.add(expr_text(cond))
+                    conds.append(cond)
+        else:
             c = item[0]
             for d in c.alpha.divisors + c.beta.divisors + [x for t in c.product.terms for x in t.coef.divisors]:
                 cond = _nonzero(d, pos)
@@ -980,12 +1038,20 @@ def _dispatch(f: ir.Function, root: ir.ForRange, steps: "list[Call | Loops]", na
     for item in plan:
         if isinstance(item, Loops):
             piece = copy.deepcopy(item.root)
-            piece.note = "the part of the nest no BLAS routine computes, as written between the calls"
+            if item.swap:
+                piece = _interchanged(piece)
+                piece.note = "a piece of the distributed nest, its two loops interchanged: the inner one runs along rows"
+                outer, inner = affine.perfect_loops(piece)[:2]
+                texts.append(f"line {item.line} with its loops interchanged (`{names[inner.slot]}` inside "
+                             f"`{names[outer.slot]}`: unit stride)")
+            else:
+                piece.note = "the part of the nest no BLAS routine computes, as written between the calls" \
+                    if intent == "contraction" else "a piece of the distributed nest, as written"
+                texts.append(f"line {item.line} as written")
             for n in walk(piece):
                 if isinstance(n, ir.ForRange) and n is not piece:
                     n.intent = "nested"
             then.append(piece)
-            texts.append(f"line {item.line} as written")
             continue
         c, r = item
         args: list[ir.Expr] = [ir.Const(value=r.flags, ty=STR, **pos)] + [copy.deepcopy(x) for x in r.sizes]
@@ -996,7 +1062,27 @@ def _dispatch(f: ir.Function, root: ir.ForRange, steps: "list[Call | Loops]", na
         then.append(ir.ExprStmt(expr=ir.CallBuiltin(name=r.name, args=args, ty=NONE, **pos), **pos))
         texts.append(r.text)
     root.note = "; ".join(texts)
-    return ir.If(cond=all_of(conds, pos), then=then, otherwise=[root], intent="contraction", **pos)
+    return ir.If(cond=all_of(conds, pos), then=then, otherwise=[root], intent=intent, **pos)
+
+
+def _interchanged(root: ir.ForRange) -> ir.ForRange:
+    """The perfect nest of two loops with bounds the nest does not change, the loops exchanged."""
+    outer = root
+    inner = root.body[0]
+    assert isinstance(inner, ir.ForRange)
+    for name in ("slot", "start", "stop", "step", "line", "col"):
+        a, b = getattr(outer, name), getattr(inner, name)
+        setattr(outer, name, b)
+        setattr(inner, name, a)
+    return outer
+
+
+def dimension(array: ir.LocalGet, d: int, pos: dict[str, int]) -> ir.Expr:
+    """The length of `array`'s dimension d, as the guard reads it."""
+    if d == 0:
+        return ir.CallBuiltin(name="array.len", args=[array], ty=INT, **pos)
+    return ir.Index(obj=ir.CallBuiltin(name="array.shape", args=[array], ty=ListT(INT), **pos),
+                    index=ir.Const(value=d, ty=INT, **pos), ty=INT, **pos)
 
 
 def _nonzero(e: ir.Expr, pos: dict[str, int]) -> ir.Expr:

@@ -25,7 +25,7 @@ both.  The variants themselves are listed in noodle.ir.variants.
 from __future__ import annotations
 
 from noodle.ir import nodes as ir
-from noodle.ir.intents import contraction, expressions, loops, sweeps, triangular
+from noodle.ir.intents import batched, contraction, expressions, interchange, loops, sweeps, symmetric, triangular
 from noodle.ir.passes import register_module
 from noodle.ir.walk import walk
 
@@ -51,8 +51,23 @@ def _body(f: ir.Function, body: list[ir.Stmt], counter: list[int], quiet: bool =
         if isinstance(s, ir.ForRange):
             product = contraction.recognise(f, s) if not s.intent else None
             if not isinstance(product, ir.If) and not s.intent:
+                rows = batched.recognise(f, s)  # the same product for every row of an array
+                product = rows if rows is not None else product
+            if not isinstance(product, ir.If) and not s.intent:
+                sym = symmetric.recognise(f, s)  # a triangle standing for a symmetric matrix
+                product = sym if sym is not None else product
+            if not isinstance(product, ir.If) and not s.intent:
                 solve = triangular.recognise(f, s)  # a forward substitution: a recurrence, no contraction
                 product = solve if isinstance(solve, ir.If) else product or solve
+            if not isinstance(product, ir.If) and not s.intent:
+                moved = interchange.recognise(f, s)  # strided inner loops, exchanged
+                if isinstance(moved, ir.If):
+                    counter[0] += 1
+                    moved.otherwise[0].note += " — these loops as written when the guard does not hold"
+                    out.append(moved)
+                    continue
+                if moved and product is None:
+                    s.note = moved
             if isinstance(product, ir.If):
                 counter[0] += 1
                 _fallback(product.otherwise[0])
