@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench bench-parallel bench-polybench bench-opencl setup setup-dev clean ale-demo golden vscode-extension fuzz
+.PHONY: demo test bench bench-parallel bench-repl bench-polybench bench-opencl setup setup-dev clean ale-demo golden vscode-extension fuzz
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +70,10 @@ bench: setup-dev
 # its own session (a scheduling group of its own, given nice -20 where we may) and nice -20 inside it
 bench-parallel: setup-dev
 	setsid sh -c 'echo -20 > /proc/self/autogroup 2>/dev/null; exec nice -n -20 $(BIN)/python bench/parallel.py'
+
+# what one REPL entry costs as the session grows (1, 50, 150, 300 definitions)
+bench-repl: setup-dev
+	$(BIN)/python bench/repl_entries.py
 
 # each intent on OpenCL (PoCL here; a GPU where there is one), LLVM, NumPy and Numba; on a GPU
 # machine `bash bench/device.sh` does the setup and this in one go

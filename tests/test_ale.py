@@ -98,8 +98,10 @@ def db_of(root: Path) -> Path:
     return root / ".noodle" / "ale.sqlite"
 
 
+# margin=0: a candidate is never refused for its measured speed, which a loaded machine decides (the
+# rule itself is tested with a margin no candidate can reach, test_ale_decisions.py)
 FAST = Options(min_calls=50, generated=15, canary_calls=5, canary_share=0.5, bench_seconds=0.002, bench_repeats=3,
-               bench_inputs=2)
+               bench_inputs=2, margin=0.0)
 
 
 def test_hot_plain_python_functions_are_transpiled_validated_and_put_on_canary(project) -> None:
@@ -111,7 +113,7 @@ def test_hot_plain_python_functions_are_transpiled_validated_and_put_on_canary(p
     with Registry(db_of(root)) as reg:
         c = next(c for c in reg.candidates() if c.name == "alelib.integrate")
         assert c.origin == "transpiled" and c.validation["mismatches"] == 0 and c.validation["samples"] > 0
-        assert c.speedup is not None and c.speedup >= FAST.margin
+        assert c.speedup is not None and c.speedup > 0  # measured and recorded
         assert [a.to_state for a in reg.audit(c.id)] == ["proposed", "validated", "canary"]
         assert (root / ".noodle" / "candidates" / f"ale_c{c.id}.nd").read_text() == c.source
 
@@ -205,7 +207,7 @@ def test_a_promoted_replacement_is_used_by_a_running_program_without_restart(pro
     root, lib, table = project
     run_program(root, lib)
     evolve(db_of(root), sandbox_vm, plain_vm, Options(min_calls=50, generated=10, canary=False, bench_seconds=0.002,
-                                                     bench_repeats=3, bench_inputs=2))
+                                                     bench_repeats=3, bench_inputs=2, margin=0.0))
     with Registry(db_of(root)) as reg:
         cid = next(c.id for c in reg.candidates() if c.name == "alelib.steps")
         reg.move(cid, "rolled_back", "test: out of service first", actor="test")

@@ -54,11 +54,11 @@ def test_the_example_evolves_and_prints_the_same(example: Path) -> None:
         assert c["origin"] == "transpiled" and c["validation"]["mismatches"] == 0 and c["speedup"] > 1.1
     dot = by_name["numpy.dot"]  # the pilot: mapped to the `dot` intent and validated; promoted only if faster
     assert dot["origin"] == "intent" and dot["validation"]["passed"]
-    assert dot["state"] in ("canary", "promoted") or "not faster" in dot["reason"]
+    assert dot["state"] in ("canary", "promoted") or "not faster" in dot["reason"] or "slowdown" in dot["reason"]
     mean = by_name["numpy.mean"]  # NumPy on Noodle Lists: pairwise summation, the same to the bit
     assert mean["origin"] == "intent" and mean["pattern"] == "list<float>" and mean["validation"]["passed"]
     assert mean["validation"]["mismatches"] == 0
-    assert mean["state"] in ("canary", "promoted") or "not faster" in mean["reason"]
+    assert mean["state"] in ("canary", "promoted") or "not faster" in mean["reason"] or "slowdown" in mean["reason"]
     conn = sqlite3.connect(example / ".noodle" / "ale.sqlite")
     served = dict(conn.execute("SELECT name, SUM(calls) FROM calls WHERE via != 0 GROUP BY name").fetchall())
     conn.close()

@@ -31,6 +31,10 @@ def test_wordfreq_example_counts_words_and_sets_its_status(tmp_path: Path) -> No
     p = noodle([tool, "one.txt", "missing.txt"], tmp_path)  # the readable file is still counted
     assert p.returncode == 1 and "don't" in p.stdout, p.context()
     assert p.stderr == "wordfreq: No such file or directory: missing.txt\n", p.context()
+    write(tmp_path, "paths.txt", "venv/bin/noodle rock-n-roll\n'quoted' it's x''y end'\n")
+    p = noodle([tool, "-n", "20", "paths.txt"], tmp_path)  # any non-letter separates words
+    assert sorted(p.stdout.splitlines()) == sorted(f"1 {w}" for w in [
+        "venv", "bin", "noodle", "rock", "n", "roll", "quoted", "it's", "x", "y", "end"]), p.context()
     p = noodle([tool, "-n", "x", "one.txt"], tmp_path)
     assert p.returncode == 2 and p.stdout == "" and 'not "x"' in p.stderr, p.context()
 
@@ -117,6 +121,13 @@ def test_a_missing_file_has_its_own_message_and_status(tmp_path: Path) -> None:
     (tmp_path / "folder.nd").mkdir()
     p = noodle(["folder.nd"], tmp_path)
     assert p.returncode == 66 and "is a directory" in p.stderr
+    (tmp_path / "project").mkdir()
+    p = noodle(["project"], tmp_path)  # an existing path is a file to run, not an unknown command
+    assert p.returncode == 66 and "cannot open project: is a directory" in p.stderr, p.context()
+    for args in (["check", "nothere.nd"], ["test", "nothere.nd"]):
+        p = noodle(args, tmp_path)
+        assert p.returncode == 66 and "cannot open nothere.nd" in p.stderr + p.stdout, p.context()
+        assert "error:" not in p.stdout + p.stderr, p.context()
 
 
 def test_colour_follows_force_color_and_the_option(tmp_path: Path) -> None:
@@ -179,6 +190,23 @@ def test_noodle_test_discovers_filters_and_shows_values(tmp_path: Path) -> None:
     assert p.returncode == 0 and "PASS adds" in p.stdout and "2 deselected" in p.stdout, p.context()
     p = noodle(["test", "-k", "nothing-matches"], tmp_path)
     assert p.returncode == 5 and "no tests found" in p.stdout
+
+
+def test_a_failed_assert_in_a_helper_shows_both_values(tmp_path: Path) -> None:
+    write(tmp_path, "helper.nd", 'fn same_total(xs: List<int>, want: int) {\n    assert sum(xs) == want\n}\n'
+                                 'test "totals" {\n    same_total([1, 2], 3)\n    same_total([1, 2], 4)\n}\n'
+                                 'test "in a lambda" {\n    let check = (s: str) => { assert s.upper() == s }\n'
+                                 '    check("Ab")\n}\n')
+    p = noodle(["test", "helper.nd"], tmp_path)
+    lines = p.stdout.splitlines()
+    assert lines[:4] == ["FAIL totals", "  helper.nd:2:5: AssertionError: assertion failed: sum(xs) == want",
+                         "    left:  3", "    right: 4"], p.context()
+    assert lines[4:8] == ["FAIL in a lambda",
+                          "  helper.nd:9:31: AssertionError: assertion failed: s.upper() == s",
+                          '    left:  "AB"', '    right: "Ab"'], p.context()
+    write(tmp_path, "prog.nd", "fn half(n: int) -> int {\n    assert n % 2 == 0\n    return n // 2\n}\nprint(half(3))\n")
+    p = noodle(["prog.nd"], tmp_path)  # a program's assert, outside any test, explains itself too
+    assert p.returncode == 1 and "assertion failed: n % 2 == 0\n  left:  1\n  right: 0" in p.stderr, p.context()
 
 
 def test_noodle_test_reports_for_ci(tmp_path: Path) -> None:

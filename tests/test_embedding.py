@@ -105,6 +105,10 @@ HOSTILE = {
                          "PermissionError: io.read_text needs the fs_read capability"),
     "write a file": ('import io\nfn go() { io.write_text("/tmp/noodle-pwned", "x") }', noodle.NoodleRuntimeError,
                      "PermissionError"),
+    "read standard input": ('fn go() { print(input("? ")) }', noodle.NoodleRuntimeError,
+                            "PermissionError: input needs the stdin capability"),  # as the program names it
+    "read the environment": ('import sys\nfn go() { print(sys.env("HOME")) }', noodle.NoodleRuntimeError,
+                             "PermissionError: sys.env needs the env capability"),
     "catching the limit": ("fn go() { try { while true { } } catch e { go() } }", noodle.LimitExceeded,
                            "seconds|steps"),
     "sleeping past the deadline": ("import time\nfn go() { time.sleep(60.0) }", noodle.LimitExceeded, "seconds"),

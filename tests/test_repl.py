@@ -92,8 +92,11 @@ def test_a_person_at_a_terminal(terminal) -> None:
     c.expect("42\r\n")
     c.expect("noodle>")
     # tab completion of a session name, then of a standard module's member
-    c.send("nam\t")
-    c.expect("name")
+    c.send("nam\t")  # the one candidate is inserted (a terminal may redraw only "e": run it)
+    c.send("\r")
+    c.expect('"Ada"\r\n')
+    c.expect("noodle>")
+    c.send("unfinished(")
     c.send("\x03")  # Ctrl-C at the prompt clears the line
     c.expect("noodle>")
     c.send("random.rand\t")
@@ -102,6 +105,48 @@ def test_a_person_at_a_terminal(terminal) -> None:
     c.expect("noodle>")
     entry(":quit")
     c.expect(__import__("pexpect").EOF)
+
+
+def test_closure_state_across_entries_at_a_terminal(terminal) -> None:
+    c = terminal
+    for text in ("var count = 0", "let inc = () => { count += 1 }", "inc(); inc()"):
+        c.send(text + "\r")
+        c.expect("noodle>")
+    c.send("count\r")  # the closure an earlier entry made assigned the session's own `count`
+    c.expect(r"(?<![\d.])2\r\n")
+    c.expect("noodle>")
+    c.send("count += 10; inc(); count\r")
+    c.expect(r"(?<![\d.])13\r\n")
+    c.expect("noodle>")
+    # completion of a struct's fields and methods, of standard modules and of the REPL's commands
+    c.send("struct Point {\rx: float\rfn norm(self) -> float { return self.x }\r}\r")
+    c.expect("noodle>")
+    c.send("let pt = Point(2.0)\r")
+    c.expect("noodle>")
+    c.send("pt.\t")
+    c.expect("norm")  # the menu: the method, then the field
+    c.expect(r" x {2,}")
+    c.send("\x03")
+    c.expect("noodle>")
+    # a single candidate is inserted (the terminal may redraw only its missing part: run the result)
+    c.send("pt.no\t")
+    c.send("()\r")
+    c.expect(r"(?<![\d.])2\.0\r\n")
+    c.expect("noodle>")
+    c.send("import ran\t")
+    c.send("\r")
+    c.expect("noodle>")
+    c.send("random.randint(7, 7)\r")
+    c.expect(r"(?<![\d.])7\r\n")
+    c.expect("noodle>")
+    c.send(":ty\t")
+    c.send(" pt\r")
+    c.expect("Point\r\n")
+    c.expect("noodle>")
+    c.send("while")  # coloured as it is typed: a keyword in the keyword colour (bold blue)
+    c.expect(r"\x1b\[[0-9;]*34[0-9;]*mwhile")
+    c.send("\x03")
+    c.expect("noodle>")
 
 
 # ---------------------------------------------------------------- piped
@@ -203,6 +248,52 @@ def test_a_closure_from_an_earlier_entry_reads_the_current_variables() -> None:
     run(s, "let times = (x: int) => x * k")
     run(s, "k = 10")
     assert run(s, "times(3)")[1] == "30\n"
+
+
+def test_closures_from_earlier_entries_share_the_sessions_variables() -> None:
+    s = Session()
+    run(s, "var count = 0")
+    run(s, "let inc = () => { count += 1 }")
+    assert run(s, "inc(); inc(); count")[1] == "2\n"  # within the entry
+    assert run(s, "count")[1] == "2\n"  # and in later ones
+    run(s, "fn add(n: int) { count += n }")
+    run(s, "let add_twice = (n: int) => { add(n); add(n) }")
+    assert run(s, "add_twice(5); count")[1] == "12\n"
+    run(s, "fn add(n: int) { count += 100 * n }")  # redefined: the earlier closure calls the new one
+    assert run(s, "add_twice(1); count")[1] == "212\n"
+    assert run(s, "fn make() -> fn() -> int {\n    var c = 0\n    return () => {\n        c += 1\n"
+                  "        return c\n    }\n}")[0]
+    run(s, "let next = make()")
+    assert [run(s, "next()")[1] for _ in range(3)] == ["1\n", "2\n", "3\n"]
+    kept, _, err = run(s, 'inc(); count = 0; throw Error("undo")')  # a failed entry undoes its assignments
+    assert not kept and "undo" in err
+    assert run(s, "count")[1] == "212\n"
+
+
+def test_an_entry_compiles_only_what_it_uses() -> None:
+    def compiled() -> set[str]:  # the functions of the latest version: stubs and new code
+        return {f.name for f in s.current.image.functions}
+
+    s = Session()
+    for i in range(30):
+        run(s, f"fn f{i}(n: int) -> int {{ return n + {i} }}")
+        run(s, f"var v{i} = {i}")
+        run(s, f"struct S{i} {{\n    a: int\n    fn twice(self) {{ return self.a * 2 }}\n}}")
+    assert run(s, "f7(v3) + S2(4).twice()") == (True, "18\n", "")
+    # the same work as in an empty session: the entry, and stubs of what it names
+    assert compiled() == {"__init__", "f7", "S2.twice"} and s.stubbed == {"f7", "S2.twice"}
+    assert s.defined == ["__init__"]  # earlier functions keep their code: nothing compiled again
+    run(s, "fn g(n: int) -> int { return f1(n) * 2 }")
+    assert compiled() == {"__init__", "g", "f1"} and sorted(s.defined) == ["__init__", "g"]
+    run(s, "let h = (n: int) => g(n) + 1")
+    assert compiled() == {"__init__", "g"}  # g's stub has no body, so no f1
+    assert run(s, "h(1)")[1] == "5\n"
+    _, _, err = run(s, "f8(v_3)")  # an error is reported with the whole session in view
+    assert "error[E0100]" in err and "`v3`" in err
+    run(s, "struct S5 { a: int; b: int }")  # earlier code must be checked against the new S5: all of it
+    assert "f0" in s.defined and not s.stubbed
+    assert run(s, "f2(1) + S5(1, 2).b")[1] == "5\n"
+    assert s.defined == ["__init__"]
 
 
 def test_a_function_redefinition_does_not_rerun_or_retype_old_variables() -> None:

@@ -141,6 +141,11 @@ HINTS = [
     ("let x = [None]\n", "E0100", (1, 10), "`none`"),
     ("let b = True\n", "E0100", (1, 9), "`true`"),
     ("struct P {\n    n: int\n    fn get(self) -> int { return n }\n}\n", "E0100", (3, 34), "`self.n`"),
+    # a continuation line that starts with an operator no statement can start with
+    ("let a = 1.0\nlet t = a\n    * 2.0\n", "E0001", (3, 5), "wrap it in parentheses: `x = (a` / `    * b)`"),
+    ("let t = true\n    or false\n", "E0001", (2, 5), "cannot start with `or`"),
+    ("let xs = [1]\nlet ys = xs\n    .copy()\n", "E0001", (3, 5), "`    .f())`"),
+    ("fn f(a: int) -> bool {\n    return a > 0\n        and a < 9\n}\n", "E0001", (3, 9), "cannot start with `and`"),
 ]
 
 
@@ -170,6 +175,13 @@ def test_secondary_span_shows_where_the_first_definition_is() -> None:
 def test_an_arity_error_shows_where_the_function_is_defined() -> None:
     d = diagnostics("fn add(a: int, b: int) -> int {\n    return a + b\n}\nprint(add(1))\n")[0]
     assert d.code == "E0201" and [(s.line, s.col, text) for s, text in d.related] == [(1, 4, "defined here")]
+
+
+def test_an_argument_of_the_wrong_type_shows_where_the_function_is_defined() -> None:
+    d = diagnostics('fn add(a: int, b: int) -> int {\n    return a + b\n}\nprint(add(1, "2"))\n')[0]
+    assert d.code == "E0200" and [(s.line, s.col, text) for s, text in d.related] == [(1, 4, "defined here")]
+    d = diagnostics('fn add(a: int, b: int) -> int {\n    return a + b\n}\nprint(add(1, b: "2"))\n')[0]
+    assert d.code == "E0200" and [(s.line, text) for s, text in d.related] == [(1, "defined here")]
 
 
 def test_carets_line_up_under_tabs_and_wide_characters() -> None:

@@ -656,6 +656,11 @@ class _Driver:
                     "line, wrap it in parentheses")
         if t == "SEP" and expected == {"EQUAL"}:
             return "a declaration needs a value: `let x: int = 0`"
+        if self.cur_bol and (t in _BINARY_OPS or t == "DOT") and t not in ("MINUS", "NOT", "IF") \
+                and "LET" in expected:  # `    * 2.0` under `let t = a`: meant as the line above's continuation
+            rest = ".f())" if t == "DOT" else f"{tok.text} b)"
+            return (f"a statement ends at the end of its line, so this one cannot start with `{tok.text}`; to "
+                    f"continue the expression of the line above, wrap it in parentheses: `x = (a` / `    {rest}`")
         if t == "RPAR" and "INT" in expected and self._last_fed_type() in ("LPAR", "COMMA"):
             if self._last_fed_type() == "LPAR":
                 return "`()` is not a value: use `none`, or `() => ...` for a lambda without parameters"

@@ -52,7 +52,7 @@ __all__ = ["parse", "parse_expression", "KEYWORDS", "MAX_ERRORS", "MAX_NESTING"]
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def _run(source: Any, file: str, start: str) -> Any:
+def _run(source: Any, file: str, start: str, first_line: int = 1) -> Any:
     if isinstance(source, (bytes, bytearray)):
         source = bytes(source).decode("utf-8", errors="replace")
     elif not isinstance(source, str):
@@ -72,7 +72,7 @@ def _run(source: Any, file: str, start: str) -> Any:
     result = None
     try:
         try:
-            result = parse_range(ctx, 0, len(source), 1, 0, start)
+            result = parse_range(ctx, 0, len(source), first_line, 0, start)
         except ParseAborted:
             result = None
         for sp, text in ctx.overflow.values():
@@ -165,14 +165,15 @@ def _internal(ctx: ParseContext, message: str) -> Any:
     return Diagnostic("E0001", message, Span(ctx.file, 1, 1, 1, 2))
 
 
-def parse(source: str, file: str = "<input>") -> ast.Module:
+def parse(source: str, file: str = "<input>", first_line: int = 1) -> ast.Module:
     """Parse one Noodle source file.
 
     Returns the module's AST; raises :class:`CompileError` carrying every
     diagnostic found (up to :data:`MAX_ERRORS`) when the text is not a valid
-    program.  Never raises anything else.
+    program.  Never raises anything else.  `first_line`: the line number the
+    text starts at (the REPL gives each entry lines of its own in the session).
     """
-    return _run(source, file, "start")
+    return _run(source, file, "start", first_line)
 
 
 def parse_expression(source: str, file: str = "<input>") -> ast.Expr:

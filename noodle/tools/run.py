@@ -431,7 +431,7 @@ def fast_main(argv: list[str]) -> int | None:
     elif argv[0] in SUBCOMMANDS or argv[0].startswith("-") and argv[0].partition("=")[0] not in RUN_OPTIONS \
             and not argv[0].startswith("-O"):
         return None
-    elif argv[0].startswith("-") or argv[0].endswith((".nd", ".nbc")) or os.path.isfile(argv[0]) or "/" in argv[0]:
+    elif argv[0].startswith("-") or argv[0].endswith((".nd", ".nbc")) or os.path.exists(argv[0]) or "/" in argv[0]:
         rest = argv
     else:
         return None  # click says there is no such command

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 EXIT_OK, EXIT_FAILED, EXIT_COMPILE, EXIT_NO_TESTS = 0, 1, 2, 5
+EXIT_NO_FILE = 66  # a path on the command line that is not there (as `noodle run` answers one)
 #: a test block at the start of a line: which files discovery opens
 _HAS_TEST = re.compile(r'^\s*test\s+"', re.MULTILINE)
 _SKIP_DIRS = {"__noodlecache__", "node_modules", "__pycache__"}
@@ -47,7 +48,7 @@ class FileProblem:
     """A file whose tests could not run: it does not compile, or its top-level code failed."""
 
     file: str
-    kind: str  # "compile" | "load" | "top-level"
+    kind: str  # "compile" | "load" | "top-level" | "missing" (a path given that is not there)
     text: str
 
 
@@ -67,6 +68,8 @@ class Report:
         return sum(not c.passed for c in self.cases)
 
     def status(self) -> int:
+        if any(p.kind == "missing" for p in self.problems):
+            return EXIT_NO_FILE
         if any(p.kind == "compile" for p in self.problems):
             return EXIT_COMPILE
         if self.failed or self.problems:
@@ -113,7 +116,7 @@ def run(paths: list[str], pattern: str | None = None) -> Report:
     report = Report()
     files, missing = discover(paths)
     for p in missing:
-        report.problems.append(FileProblem(p, "load", f"noodle test: no such file or folder: {p}"))
+        report.problems.append(FileProblem(p, "missing", f"noodle test: cannot open {p}: no such file or folder"))
     for path in files:
         _python_world(path, record=False)
         try:
@@ -182,6 +185,9 @@ def render(report: Report, colour: bool = False, verbose: bool = False) -> str:
         if verbose:
             lines += [f"{indent}  {_paint(f, 'dim', colour)}" for f in c.stack]
     for p in report.problems:
+        if p.kind == "missing":
+            lines.append(_paint(p.text, "red", colour))
+            continue
         lines.append(_paint(f"error in {p.file}:" if p.kind != "load" else "error:", "red", colour))
         lines.append(p.text)
     parts = [f"{report.passed} passed", f"{report.failed} failed"]

@@ -115,13 +115,16 @@ class ModuleImage:
             return None
 
 
-def build_image(module: Any, metered: bool = False) -> ModuleImage:
+def build_image(module: Any, metered: bool = False, cells: bool = False, native: bool = True) -> ModuleImage:
     """Verify, translate and compile a :class:`~noodle.format.module_file.ModuleFile`.
 
     Every module file goes through the verifier here, whether it was read from
     disk or just made by the compiler in this process: nothing is translated
     before it is validated, and a compiler bug surfaces as a LoadError rather
     than as generated code that misbehaves.
+
+    `cells`: translate for a REPL session, whose versions share one cell per variable and
+    function (:class:`noodle.vm.translate.Translator`); `native=False` plans no native code.
     """
     from noodle.errors import LoadError
     from noodle.vm.translate import translate_module
@@ -131,7 +134,7 @@ def build_image(module: Any, metered: bool = False) -> ModuleImage:
     verify(module)  # the bytecode, and the typed IR native code is built from against it
     module_ir = checked_ir(module)
 
-    source, linemap, natives = translate_module(module, metered)
+    source, linemap, natives = translate_module(module, metered, cells)
     tag = "".join(c for c in module.source_hash[:16] if c.isascii() and c.isalnum())  # the file says; keep it tame
     filename = f"<noodle:{module.name}:{tag}{':m' if metered else ''}>"
     import warnings
@@ -151,7 +154,8 @@ def build_image(module: Any, metered: bool = False) -> ModuleImage:
         [(g.name, g.exported, g.type) for g in module.globals],
         [(t.name, module.functions[t.func].name) for t in module.tests],
         module.functions[module.entry].name if module.entry >= 0 else None,
-        metered, export_types(module), imported_uses(module), None if module_ir is None else _native_part(module, module_ir), source)
+        metered, export_types(module), imported_uses(module),
+        None if module_ir is None or not native else _native_part(module, module_ir), source)
 
 
 def _native_part(module: Any, module_ir: Any) -> Any:

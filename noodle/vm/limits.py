@@ -213,7 +213,10 @@ class Meter(threading.local):
 
     def check_time(self) -> None:
         if self.deadline is not None and time.perf_counter() > self.deadline:
-            raise LimitSignal("seconds", f"time limit exceeded ({self.limits.max_seconds:g} s)")
+            self._time_out()
+
+    def _time_out(self) -> None:
+        raise LimitSignal("seconds", f"time limit exceeded ({self.limits.max_seconds:g} s)")
 
     # ------------------------------------------------------------ native code
 
@@ -276,5 +279,6 @@ class Meter(threading.local):
             remaining = self.deadline - time.perf_counter()
             if seconds > remaining:
                 time.sleep(max(0.0, remaining))
-                self.check_time()
+                # the deadline is reached, even where the clock reads it exactly: never sleep on past it
+                self._time_out()
         time.sleep(max(0.0, seconds))

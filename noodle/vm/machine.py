@@ -93,6 +93,14 @@ class TestResult:
 ModuleFinder = "Callable[[str], Any]"
 
 
+def _shown_name(native: str) -> str:
+    """A native as the program names it: `input0`/`input1` (one native per arity) are `input`."""
+    from noodle.stdlib.signatures import PRELUDE
+
+    base = native.rstrip("0123456789")
+    return base if native not in PRELUDE and base in PRELUDE else native
+
+
 def _never(*_args: Any) -> bool:
     """An intent's guard under `--mode safe`: the library variant is never chosen."""
     return False
@@ -262,7 +270,7 @@ class Machine:
     def bind_native(self, native: Any) -> Callable[..., Any]:
         """A native as this VM grants it: denied without its capability, bounded by its limits."""
         if not self.capabilities.grants(native.capability):
-            message = f"{native.name} needs the {native.capability} capability, which this VM does not grant"
+            message = f"{_shown_name(native.name)} needs the {native.capability} capability, which this VM does not grant"
 
             def denied(*args: Any) -> Any:
                 raise ErrorValue("PermissionError", message)

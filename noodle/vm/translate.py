@@ -196,10 +196,13 @@ def _too_deep(text: str) -> bool:
 
 
 class Translator:
-    def __init__(self, module: ModuleFile, metered: bool = False) -> None:
+    def __init__(self, module: ModuleFile, metered: bool = False, cells: bool = False) -> None:
         self.m = module
         #: metered code counts steps (each call and loop iteration) and call depth for a sandbox's limits
         self.metered = metered
+        #: module variables and top-level functions are reached through cells (`g3.v`, `f2.v(...)`):
+        #: the REPL shares one cell per name between a session's versions (noodle.tools.repl.session)
+        self.cells = cells
         self.native_names: dict[int, str] = {}
         self.region_depth = 0  # > 0 inside AND/OR/COND regions, where statements cannot be emitted
         self.children: dict[int, list[int]] = {}
@@ -208,6 +211,10 @@ class Translator:
                 self.children.setdefault(f.parent, []).append(i)
 
     # ------------------------------------------------------------ names
+
+    def func_ref(self, index: int) -> str:
+        """A function as code names it: a lambda is its enclosing function's local `def`."""
+        return f"f{index}.v" if self.cells and self.m.functions[index].parent < 0 else f"f{index}"
 
     def local(self, fn: FunctionCode, slot: int) -> str:
         return f"v{fn.depth}_{slot}"
@@ -260,7 +267,7 @@ class Translator:
         first_line = (f.lines[0], f.cols[0]) if f.lines else (0, 0)
         out.append(f"{pad}def f{index}({params}):")
         linemap[len(out)] = (f.display, *first_line)
-        if st.globals_stored:
+        if st.globals_stored and not self.cells:
             out.append(f"{pad}    global " + ", ".join(f"g{g}" for g in sorted(st.globals_stored)))
         if st.nonlocals:
             out.append(f"{pad}    nonlocal " + ", ".join(sorted(st.nonlocals)))
@@ -378,13 +385,13 @@ class Translator:
     @_handles(Op.LOAD_GLOBAL)
     def _load_global(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
             a: int, b: int, c: int) -> int:
-        stack.append(_Val(f"g{a}"))
+        stack.append(_Val(f"g{a}.v" if self.cells else f"g{a}"))
         return pc + 1
 
     @_handles(Op.LOAD_FUNC, Op.MAKE_CLOSURE)
     def _load_func_make_closure(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
             a: int, b: int, c: int) -> int:
-        stack.append(_Val(f"f{a}"))
+        stack.append(_Val(self.func_ref(a)))
         return pc + 1
 
     @_handles(Op.LOAD_MOD)
@@ -582,7 +589,7 @@ class Translator:
     @_handles(Op.CALL)
     def _call(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
             a: int, b: int, c: int) -> int:
-        stack.append(_Val(self.call_site(st, f"f{a}(" + ", ".join(_args(stack, b)) + ")", pc)))
+        stack.append(_Val(self.call_site(st, f"{self.func_ref(a)}(" + ", ".join(_args(stack, b)) + ")", pc)))
         return pc + 1
 
     @_handles(Op.CALL_MOD)
@@ -650,7 +657,7 @@ class Translator:
     def _store_global(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
             a: int, b: int, c: int) -> int:
         st.globals_stored.add(a)
-        self.emit(st, indent, f"g{a} = {stack.pop().text}", pc)
+        self.emit(st, indent, f"g{a}{'.v' if self.cells else ''} = {stack.pop().text}", pc)
         return pc + 1
 
     @_handles(Op.POP)
@@ -812,13 +819,14 @@ class Translator:
         return end + 1
 
 
-def translate_module(module: ModuleFile, metered: bool = False) -> tuple[str, dict[int, tuple[str, int, int]],
-                                                                       dict[str, str]]:
+def translate_module(module: ModuleFile, metered: bool = False, cells: bool = False) -> tuple[
+        str, dict[int, tuple[str, int, int]], dict[str, str]]:
     """Python source of a verified module, its line map, and the natives it calls by name.
 
-    `metered` code counts steps and call depth against a meter `_M` (see :mod:`noodle.vm.limits`).
+    `metered` code counts steps and call depth against a meter `_M` (see :mod:`noodle.vm.limits`);
+    `cells` code reaches module variables and functions through cells (see :class:`Translator`).
     """
-    t = Translator(module, metered)
+    t = Translator(module, metered, cells)
     try:
         source, linemap = t.translate()
     except TranslateError as e:

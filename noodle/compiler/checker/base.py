@@ -97,8 +97,10 @@ class CheckerBase:
         t = prune(t)
         return None if isinstance(t, TVar) else t
 
-    def coerce(self, e: ir.Expr, target: Type, span: ast.Span, what: str = "value") -> ir.Expr:
-        """`e` as a value of type `target`: int widens to float; anything else must unify."""
+    def coerce(self, e: ir.Expr, target: Type, span: ast.Span, what: str = "value",
+               related: "list[tuple[ast.Span, str]] | None" = None) -> ir.Expr:
+        """`e` as a value of type `target`: int widens to float; anything else must unify.
+        `related`: secondary places shown with a mismatch (where the called function is defined)."""
         have, want = prune(e.ty), prune(target)
         if isinstance(have, UnknownT) or isinstance(want, UnknownT):
             return e
@@ -111,7 +113,7 @@ class CheckerBase:
         if unify(have, want):
             return e
         self.error("E0200", f"expected {self.tname(want)} for {what}, found {self.tname(have)}", span,
-                   self.conversion_hint(have, want))
+                   self.conversion_hint(have, want), related=related)
         return e
 
     def conversion_hint(self, have: Type, want: Type) -> str | None:

@@ -219,7 +219,8 @@ class CallRules:
                                         f"found {len(e.args)}", e.span, related=defined)
                     ok = False
                     break
-                slots[i] = self.coerce(self.expr(a.value, types[i]), types[i], a.value.span, f"argument {i + 1} of `{what}`")
+                slots[i] = self.coerce(self.expr(a.value, types[i]), types[i], a.value.span, f"argument {i + 1} of `{what}`",
+                                       defined)
             else:
                 positional_done = True
                 if a.name not in names:
@@ -232,7 +233,7 @@ class CallRules:
                     self.error("E0209", f"`{a.name}` is given twice", a.span)
                     ok = False
                     continue
-                slots[j] = self.coerce(self.expr(a.value, types[j]), types[j], a.value.span, f"`{a.name}`")
+                slots[j] = self.coerce(self.expr(a.value, types[j]), types[j], a.value.span, f"`{a.name}`", defined)
         out: list[ir.Expr] = []
         missing = []
         for j, s in enumerate(slots):

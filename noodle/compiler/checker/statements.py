@@ -415,14 +415,16 @@ class StatementRules:
             msg = self.coerce(self.expr(s.message, STR), STR, s.message.span, "an assert message")
         else:
             msg = ir.Const(value="assertion failed", ty=STR, **self.pos(s.span))
-            if self.ctx is not None and self.ctx.kind == "test" and isinstance(c, ir.Binary) \
+            if self.ctx is not None and isinstance(c, ir.Binary) \
                     and (c.op.startswith("cmp.") or c.op in ("in", "not_in")):
                 return self.explained_assert(s, c)
         return [ir.Assert(cond=c, message=msg, **self.pos(s.span))]
 
     def explained_assert(self: "Checker", s: ast.Assert, c: ir.Binary) -> list[ir.Stmt]:
-        """`assert a == b` in a test: both sides computed once, and shown with the expression on failure
-        (`assertion failed: a == b` / `  left:  [1, 2]` / `  right: [1, 3]`)."""
+        """`assert a == b` anywhere (a test, a helper it calls, a program): both sides computed once, and
+        shown with the expression on failure (`assertion failed: a == b` / `  left:  [1, 2]` /
+        `  right: [1, 3]`).  The message is built only when the assert fails (the translator puts it
+        inside the failure branch), so a passing assert costs two local stores."""
         ctx = self.ctx
         assert ctx is not None
         pos = self.pos(s.span)

@@ -96,10 +96,9 @@ def type_members(session, t: Type) -> list[str]:  # noqa: ANN001
     if t == ERROR:
         return ["kind", "message"]
     if isinstance(t, StructT):
-        if session.module_ir is not None and t.module == "repl":
-            for s in session.module_ir.structs:
-                if s.name == t.name:
-                    return list(s.field_names) + list(s.methods)
+        if t.module == "repl" and t.name in session.structs:
+            s = session.structs[t.name]
+            return list(s.field_names) + list(s.methods)
         iface = session.project.interfaces.get(t.module)
         if iface is not None and t.name in iface.structs:
             info = iface.structs[t.name]

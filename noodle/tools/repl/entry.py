@@ -8,7 +8,8 @@ complete: it is reported at once.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Callable
 
 from noodle.compiler import ast
 from noodle.compiler.parser import parse
@@ -51,13 +52,24 @@ def may_continue(text: str) -> bool:
 
 @dataclass
 class Declaration:
-    """One top-level declaration kept by the session: its source text and the names it binds."""
+    """One top-level declaration kept by the session: its source text and the names it binds.
+
+    `items` is its syntax tree, parsed once at the lines the session gave its entry (see
+    :class:`noodle.tools.repl.session.Session`); `stub` the same declaration with every function
+    body replaced by `throw` — what later entries compile, since the functions themselves were
+    translated once and live on in the session's cells.
+    """
 
     names: tuple[str, ...]
     kind: str  # "import" | "fn" | "struct" | "global" | "test"
     text: str
     origin: str  # where it came from, for diagnostics: "<repl#3>"
     module: str | None = None  # for `import a.b`: the module the name stands for
+    items: list = field(default_factory=list)  # its syntax tree (top-level items), parsed once
+    first: int = 0  # its lines in the session (the first line of `text`)
+    stub: list | None = None  # the stub's syntax tree, when it has one
+    functions: tuple[str, ...] = ()  # the functions the stub stands for ("f", "P.norm")
+    uses: "set[str] | None" = None  # the names its compiled text mentions (the declarations it needs)
 
 
 def _offsets(text: str) -> list[int]:
@@ -111,3 +123,38 @@ def declarations(tree: ast.Module, text: str, origin: str) -> list[Declaration]:
         if d is not None:
             out.append(d)
     return out
+
+
+#: what a stub's functions do instead of their body (they are never called: the real ones are)
+STUB_BODY = '{ throw Error("") }'
+
+
+def _offset(starts: list[int], line: int, col: int) -> int:
+    return starts[line - 1] + col - 1
+
+
+def stub_text(item: object, text: str, starts: list[int], ret_text: "Callable[[str], str | None]") -> str:
+    """The declaration `item` (a FnDecl or StructDecl of `text`) with each function body replaced by
+    :data:`STUB_BODY`; a function whose return type is inferred gets it written (`ret_text(name)`
+    gives it, None for `none`; it raises when the type cannot be written)."""
+    begin = _offset(starts, item.span.line, item.span.col)  # type: ignore[attr-defined]
+    end = _offset(starts, item.span.end_line, item.span.end_col)  # type: ignore[attr-defined]
+    fns = [(item, item.name)] if isinstance(item, ast.FnDecl) else \
+        [(m, f"{item.name}.{m.name}") for m in item.methods]  # type: ignore[attr-defined]
+    out = text[begin:end]
+    for fn, name in sorted(fns, key=lambda p: (p[0].body.span.line, p[0].body.span.col), reverse=True):
+        b0 = _offset(starts, fn.body.span.line, fn.body.span.col) - begin
+        b1 = _offset(starts, fn.body.span.end_line, fn.body.span.end_col) - begin
+        ret = ""
+        if fn.ret is None:
+            shown = ret_text(name)
+            ret = f"-> {shown} " if shown is not None else ""
+        out = out[:b0] + ret + STUB_BODY + out[b1:]
+    attrs = "".join(f"@{a}\n" for a in item.attributes) if isinstance(item, ast.FnDecl) else ""
+    return attrs + out
+
+
+def stub_functions(item: object) -> tuple[str, ...]:
+    if isinstance(item, ast.FnDecl):
+        return (item.name,)
+    return tuple(f"{item.name}.{m.name}" for m in item.methods)  # type: ignore[attr-defined]

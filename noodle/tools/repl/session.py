@@ -10,14 +10,22 @@ structs, variables — a redefinition replaces the earlier one) followed by the
 new entry.  Earlier entries' top-level code is never run again: after
 checking, the REPL keeps only the new entry's statements in the module's
 top-level function, and earlier variables are declared with a stand-in
-initialiser (:mod:`noodle.tools.repl.placeholder`) while their values come
-over from the previous version.  An entry is all or nothing: if it does not
-compile, throws, or is interrupted (Ctrl-C), the previous version stays and
-the session goes on.
+initialiser (:mod:`noodle.tools.repl.placeholder`).
+
+Every version is translated with *cells* (:class:`noodle.vm.translate.Translator`):
+its code reaches a module variable as `g3.v` and a function as `f2.v(...)`, and
+the session binds each name to one :class:`Cell` shared by all versions for as
+long as its type (a function's signature) stays the same.  So a variable lives
+in exactly one place: a closure made by an earlier entry reads and assigns the
+same `count` as the entries after it, and calls the newest `f`; nothing is
+copied between versions and no earlier version is visited again.  An entry is
+all or nothing: if it does not compile, throws, or is interrupted (Ctrl-C),
+the cells get their previous contents back and the session goes on.
 """
 from __future__ import annotations
 
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +36,8 @@ from noodle.compiler.diagnostics import Diagnostic
 from noodle.errors import CompileError, LoadError
 from noodle.ir import nodes as ir
 from noodle.ir.types import Type, resolve
-from noodle.tools.repl.entry import Declaration, declarations
+from noodle.tools.repl.entry import Declaration, declaration_of, stub_functions, stub_text
+from noodle.tools.repl.entry import _offsets as _line_starts
 from noodle.tools.repl.placeholder import Placeholders, Unwritable
 
 MODULE = "repl"
@@ -50,8 +59,9 @@ class Outcome:
 class _Layout:
     """Where each part of a version's source came from, to point diagnostics back at it."""
 
-    entry_line: int  # first line of the new entry in the version's source
+    entry_line: int  # first line of the new entry in the session
     parts: list[tuple[int, int, Declaration]]  # (first line, last line, declaration)
+    entry_text: str = ""
 
     def locate(self, line: int, entry: str) -> tuple[str, int, str | None]:
         """(file, line, source text of that file) for a line of the version's source."""
@@ -75,28 +85,58 @@ class Session:
         self.machine = Machine(self.project.find, source_root=None)
         self.decls: list[Declaration] = []
         self.count = 0  # entries seen (numbers the `<repl#N>` origins)
+        self.line = 0  # the last line given to an entry: each entry's lines are its own for good
+        self.stubbed: set[str] = set()  # the functions the latest version compiled as stubs
         self.current: Any = None  # the LoadedModule of the session's latest version
         self.module_ir: ir.Module | None = None
         self.types: dict[str, Type] = {}  # the session's variables and their types
-        #: earlier versions: a closure an earlier entry stored still runs in its own version's namespace
-        self.earlier: list[Any] = []
+        self.structs: dict[str, ir.StructDef] = {}  # the session's structs as last compiled
+        self.by_name: dict[str, Declaration] = {}  # each name the session binds, and its declaration
+        #: the session's variables and functions: name -> (type text or signature, cell)
+        self.global_cells: dict[str, tuple[str, Cell]] = {}
+        self.function_cells: dict[str, tuple[str, Cell]] = {}
+        #: the functions whose code the latest entry compiled (earlier ones it compiled as stubs):
+        #: the work an entry does, which tests check stays the same as a session grows
+        self.defined: list[str] = []
 
     # ------------------------------------------------------------ compiling
 
-    def _version_source(self, entry: str, replaced: set[str],
-                        changed_structs: set[str]) -> tuple[str, _Layout, list[Declaration]]:
-        kept = [d for d in self.decls if not (set(d.names) & replaced) and not self._stale(d, changed_structs)]
-        lines: list[str] = []
+    def _version(self, base: ast.Module, first_line: int, new_decls: list[Declaration], entry: str, whole: bool
+                 ) -> tuple[ast.Module, _Layout, list[Declaration], set[str]]:
+        """The syntax tree of the session's next version, its layout, the kept declarations and the
+        functions stubbed.
+
+        Unless `whole`, the version holds only the declarations the entry names, and what those
+        name in turn (as stubs where they have one): an entry's work follows what it uses, not
+        how big the session has grown.  Whatever is left out lives on in its cells."""
+        changed_structs = {d.names[0] for d in new_decls if d.kind == "struct"}
+        gone = {id(self.by_name[n]) for d in new_decls for n in d.names if n in self.by_name}
+        kept = [d for d in self.decls if id(d) not in gone]
+        if changed_structs:
+            kept = [d for d in kept if not self._stale(d, changed_structs)]
+        included = kept if whole else _used(self.by_name, gone, _words(entry))
+        items: list[Any] = []
         parts = []
-        for d in kept:
-            first = len(lines) + 1
-            lines.extend(d.text.split("\n"))
-            parts.append((first, len(lines), d))
-        layout = _Layout(len(lines) + 1, parts)
-        return "\n".join(lines + [entry]) + "\n", layout, kept
+        stubbed: set[str] = set()
+        for d in included:
+            if not whole and d.stub is not None:
+                items.extend(d.stub)
+                stubbed.update(d.functions)
+            else:
+                items.extend(d.items)
+            parts.append((d.first, d.first + d.text.count("\n"), d))
+        items.extend(base.items)
+        return ast.Module(header=None, items=items, file=MODULE, source=base.source), \
+            _Layout(first_line, parts), kept, stubbed
 
     def compile(self, entry: str, echo: bool = True) -> tuple[ir.Module, Any, _Layout, list[Declaration], list[Declaration]]:
-        """Compile the session plus `entry`; raises CompileError with diagnostics pointing into the entry."""
+        """Compile the session plus `entry`; raises CompileError with diagnostics pointing into the entry.
+
+        Only the entry is parsed: each declaration's tree was kept when its entry was read.  Earlier
+        functions are compiled as stubs (a signature and `throw`), so an entry's work does not grow
+        with the session — except when it redefines a struct, which earlier code must be checked
+        against again (then it is compiled whole).
+        """
         from noodle.backends.bytecode.emitter import emit_module
         from noodle.compiler.checker import check
         from noodle.compiler.diagnostics import DiagnosticBag
@@ -106,23 +146,43 @@ class Session:
 
         self.count += 1
         tree = parse(entry, ENTRY_FILE)  # syntax errors point into the entry as typed
-        new_decls = declarations(tree, entry, f"<repl#{self.count}>")
-        replaced = {n for d in new_decls for n in d.names}
-        changed_structs = {d.names[0] for d in new_decls if d.kind == "struct"}
-        source, layout, kept = self._version_source(entry, replaced, changed_structs)
-        diags = DiagnosticBag()
-        try:
-            full = parse(source, MODULE)
-            module_ir = check(full, MODULE, diags, self.project.resolve_import, self.project.interfaces)
-        except CompileError as e:
-            raise self._relocate(e, layout, entry) from None
-        if diags.has_errors:
-            raise self._relocate(CompileError(diags.items), layout, entry)
+        self.line += 1  # the entry gets lines of its own in the session: its trees need no moving later
+        first_line = self.line
+        base = parse(entry, MODULE, first_line=first_line)
+        base.source = "\n" * (self.line - 1) + entry  # what the checker quotes (an assert's text) is the entry's
+        origin = f"<repl#{self.count}>"
+        starts = _line_starts(entry)
+        new_decls = []
+        for item, placed in zip(tree.items, base.items):
+            d = declaration_of(item, entry, origin, starts)
+            if d is not None:
+                d.items = [placed]
+                d.first = placed.span.line - (len(placed.attributes) if isinstance(placed, ast.FnDecl) else 0)
+                d.syntax = item  # type: ignore[attr-defined] - for its stub, made once it is checked
+                new_decls.append(d)
+        # a redefined struct: earlier code is checked against the new one, so the version is whole
+        whole = any(d.kind == "struct" and d.names[0] in self.structs for d in new_decls)
+        self.line += entry.count("\n") + 1
+        while True:
+            full, layout, kept, stubbed = self._version(base, first_line, new_decls, entry, whole)
+            layout.entry_text = entry
+            diags = DiagnosticBag()
+            try:
+                module_ir = check(full, MODULE, diags, self.project.resolve_import, self.project.interfaces)
+                if not diags.has_errors:
+                    break
+                error = CompileError(diags.items)
+            except CompileError as e:
+                error = e
+            if whole:
+                raise self._relocate(error, layout, entry) from None
+            whole = True  # diagnostics with the whole session in view (a did-you-mean among every name)
         last = tree.items[-1] if tree.items else None
         self._keep_entry_code(module_ir, layout.entry_line, last if echo else None)
         run_passes(module_ir, 1)
-        module = emit_module(module_ir, source_hash(source))
+        module = emit_module(module_ir, source_hash(f"{self.count}\n{entry}"))
         module.source_file = MODULE
+        self.stubbed = stubbed
         return module_ir, module, layout, kept, new_decls
 
     @staticmethod
@@ -187,7 +247,6 @@ class Session:
 
     def _run(self, entry: str) -> Outcome:
         from noodle.runtime.errors import NoodleRuntimeError
-        from noodle.host.embed import _migrate, _swap
         from noodle.vm.image import build_image
         from noodle.runtime.values import nd_repr
 
@@ -201,7 +260,7 @@ class Session:
         except KeyboardInterrupt:
             return Outcome(False, error="KeyboardInterrupt")
         try:
-            image = build_image(module)
+            image = build_image(module, cells=True)
             imported = [self._dependency(name) for name in image.imports]
         except (LoadError, CompileError) as e:
             return Outcome(False, error=e.render() if isinstance(e, CompileError) else f"error: {e}")
@@ -209,31 +268,55 @@ class Session:
             return Outcome(False, error=self._render_runtime(e, layout, entry))
         new = self.machine.instantiate(image, imported)
         new.module_file = module
-        old = self.current
-        if old is not None:
-            _migrate(old, new)  # values of the same name and type; the entry's own assignments follow
+        undo, fresh_globals, fresh_functions = self._bind_cells(new)
         try:
             self.machine.call(new, new.functions["__init__"])
         except NoodleRuntimeError as e:
+            _restore(undo)
             return Outcome(False, error=self._render_runtime(e, layout, entry))
         except KeyboardInterrupt:
+            _restore(undo)
             return Outcome(False, error="KeyboardInterrupt")
         sys.stdout.flush()
-        if old is not None:
-            _swap(self.machine, old, new)
-            self.earlier.append(old)
-            for version in self.earlier:  # closures made by earlier entries see today's variables and functions
-                _migrate(new, version)
-                _redirect(version, new)
-        else:
-            self.machine.modules[MODULE] = new
+        self.global_cells.update(fresh_globals)
+        self.function_cells.update(fresh_functions)
+        self.machine.modules[MODULE] = new
         self.current = new
         echo = None
         for i, g in enumerate(module.globals):
             if g.name == ECHO:
-                echo = nd_repr(new.namespace.get(f"g{i}"))
-        notes = self._commit(module_ir, kept, new_decls)
+                echo = nd_repr(new.namespace[f"g{i}"].v)
+        notes = self._commit(module_ir, kept, new_decls, layout.entry_text)
         return Outcome(True, echo=echo, notes=notes)
+
+    def _bind_cells(self, new: Any) -> tuple[list[tuple["Cell", Any]], dict[str, tuple[str, "Cell"]],
+                                             dict[str, tuple[str, "Cell"]]]:
+        """Point the new version's variables and functions at the session's cells (new cells for new
+        names and changed types); returns what undoes it and the cells to keep if the entry succeeds."""
+        ns = new.namespace
+        undo = [(cell, cell.v) for _, cell in self.global_cells.values()]
+        fresh_globals: dict[str, tuple[str, Cell]] = {}
+        for i, (name, _, ty) in enumerate(new.image.globals):
+            known = self.global_cells.get(name)
+            if known is None or known[0] != ty or name == ECHO:
+                known = fresh_globals[name] = (ty, Cell())
+            ns[f"g{i}"] = known[1]
+        fresh_functions: dict[str, tuple[str, Cell]] = {}
+        self.defined = []
+        for f in new.image.functions:
+            key = f"f{f.index}"
+            known = self.function_cells.get(f.name)
+            if f.name in self.stubbed and known is not None and known[0] == f.signature:
+                ns[key] = known[1]  # a stub: the function its entry defined stays
+                continue
+            if known is None or known[0] != f.signature:
+                known = fresh_functions[f.name] = (f.signature, Cell())
+            else:
+                undo.append((known[1], known[1].v))
+            known[1].v = ns[key]
+            ns[key] = known[1]
+            self.defined.append(f.name)
+        return undo, fresh_globals, fresh_functions
 
     def _dependency(self, name: str) -> Any:
         dep = self.machine.modules.get(name)
@@ -241,29 +324,61 @@ class Session:
             dep = self.machine.load(self.project.find(name))
         return dep
 
-    def _commit(self, module_ir: ir.Module, kept: list[Declaration], new_decls: list[Declaration]) -> list[str]:
-        """The session's declarations after a successful entry; variables rewritten with stand-ins."""
+    def _commit(self, module_ir: ir.Module, kept: list[Declaration], new_decls: list[Declaration],
+                entry: str) -> list[str]:
+        """The session's declarations after a successful entry: variables rewritten with stand-ins,
+        functions and structs given their stubs; each parsed once, here, at its entry's lines."""
+        from noodle.compiler.parser import parse
+
         self.module_ir = module_ir
-        structs = {s.name: list(zip(s.field_names, s.field_types)) for s in module_ir.structs}
-        holders = Placeholders(MODULE, structs)
+        for st in module_ir.structs:  # a version holds only the structs its entry used: keep them all
+            self.structs[st.name] = st
+        holders = Placeholders(MODULE, _StructFields(self.structs))
         globals_ = {g.name: g for g in module_ir.globals if g.name != ECHO}
+        returns = {f.name: f.ret for f in module_ir.functions}
         changed_structs = {d.names[0] for d in new_decls if d.kind == "struct"}
         notes = [f"{', '.join(f'`{n}`' for n in d.names)} dropped: its type changed when "
                  f"{', '.join(sorted(changed_structs))} was redefined"
-                 for d in self.decls if self._stale(d, changed_structs)]
+                 for d in (self.decls if changed_structs else ()) if self._stale(d, changed_structs)]
         decls: list[Declaration] = list(kept)
-        self.types = {name: resolve(g.ty) for name, g in globals_.items()}
+        self.types.update({name: resolve(g.ty) for name, g in globals_.items()})  # a version has the used ones
+
+        def ret_text(name: str) -> str | None:
+            t = resolve(returns[name])
+            return None if str(t) == "none" else holders.type_text(t)
+
+        starts = _line_starts(entry)
         for d in new_decls:
             if d.kind == "global" and not d.text.lstrip().startswith("const"):
                 try:
                     for n in d.names:
                         g = globals_[n]
-                        decls.append(Declaration((n,), "global", holders.declaration(n, g.ty, g.mutable), d.origin))
+                        text = holders.declaration(n, g.ty, g.mutable)
+                        decls.append(Declaration((n,), "global", text, d.origin,
+                                                 items=parse(text, MODULE, first_line=d.first).items, first=d.first,
+                                                 uses=_words(text) - {n}))
                     continue
-                except (Unwritable, KeyError):
+                except (Unwritable, KeyError, CompileError):
                     decls = [x for x in decls if not (set(x.names) & set(d.names))]
+            if d.kind in ("fn", "struct"):
+                try:
+                    text = stub_text(d.syntax, entry, starts, ret_text)  # type: ignore[attr-defined]
+                    d.stub = parse(text, MODULE, first_line=d.first).items
+                    d.functions = stub_functions(d.syntax)  # type: ignore[attr-defined]
+                    d.uses = _words(text) - set(d.names)
+                except (Unwritable, KeyError, CompileError):
+                    d.stub = None  # compiled whole with every entry (a type the REPL cannot write)
+            if d.uses is None:
+                d.uses = _words(d.text) - set(d.names)
+            del d.syntax  # type: ignore[attr-defined] - the entry's own tree is not needed again
             decls.append(d)
         self.decls = decls
+        for d in decls[len(kept):]:  # the entry's own declarations (kept ones stay in front)
+            for n in d.names:
+                self.by_name[n] = d
+        if changed_structs:  # variables dropped with a redefined struct
+            live = {id(d) for d in decls}
+            self.by_name = {n: d for n, d in self.by_name.items() if id(d) in live}
         return notes
 
     def _stale(self, d: Declaration, changed_structs: set[str]) -> bool:
@@ -316,12 +431,52 @@ class Session:
         return [n for d in self.decls for n in d.names if d.kind != "test"]
 
 
-def _redirect(old: Any, new: Any) -> None:
-    """An earlier version's functions, as its closures call them, become the newest version's."""
-    newest = {f.name: f"f{f.index}" for f in new.image.functions if f.kind in ("fn", "method")}
-    for f in old.image.functions:
-        if f.name in newest:
-            old.namespace[f"f{f.index}"] = new.namespace[newest[f.name]]
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _words(text: str) -> set[str]:
+    """Every name-like word of a text (words in strings and comments too: they only add)."""
+    return set(_WORD.findall(text))
+
+
+def _used(by_name: dict[str, Declaration], gone: set[int], names: set[str]) -> list[Declaration]:
+    """The declarations binding `names`, and those their own text names, transitively, in order;
+    none of those in `gone` (replaced by the entry)."""
+    wanted, chosen = list(names), {}
+    while wanted:
+        d = by_name.get(wanted.pop())
+        if d is not None and id(d) not in chosen and id(d) not in gone:
+            chosen[id(d)] = d
+            wanted.extend(d.uses or ())
+    return sorted(chosen.values(), key=lambda d: d.first)
+
+
+class _StructFields:
+    """The session's structs as :class:`Placeholders` reads them (name -> fields), without copying."""
+
+    def __init__(self, structs: dict[str, ir.StructDef]) -> None:
+        self.structs = structs
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.structs
+
+    def __getitem__(self, name: str) -> list[tuple[str, Type]]:
+        s = self.structs[name]
+        return list(zip(s.field_names, s.field_types))
+
+
+class Cell:
+    """Where one session variable or function lives; every version's code reaches it as `.v`."""
+
+    __slots__ = ("v",)
+
+    def __init__(self) -> None:
+        self.v: Any = None
+
+
+def _restore(undo: list[tuple[Cell, Any]]) -> None:
+    for cell, value in undo:
+        cell.v = value
 
 
 def _mentions(type_text: str, names: set[str]) -> bool:
