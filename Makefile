@@ -75,9 +75,9 @@ bench: setup-dev
 	$(BIN)/python bench/run.py
 
 # parallel.map: serial VM, local pool, Dask LocalCluster and Dask's own overhead side by side
-# its own session (a scheduling group of its own, given nice -20 where we may) and nice -20 inside it
+# (on a shared machine, give it priority: see docs/performance.md, "parallel.map", for how it was measured)
 bench-parallel: setup-dev
-	setsid sh -c 'echo -20 > /proc/self/autogroup 2>/dev/null; exec nice -n -20 $(BIN)/python bench/parallel.py'
+	$(BIN)/python bench/parallel.py
 
 # what one REPL entry costs as the session grows (1, 50, 150, 300 definitions)
 bench-repl: setup-dev
