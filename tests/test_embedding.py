@@ -193,6 +193,18 @@ def test_host_function_errors_and_results_are_checked() -> None:
         m.b()
 
 
+def test_the_native_limits_example_runs_natively_and_stops_at_its_step_limit() -> None:
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.run([sys.executable, str(root / "examples/embed/native_limits.py")], capture_output=True,
+                          text=True, timeout=300, cwd=root)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["spin(1000) = 729977; native: spin",
+                                        "spin(10**12) stopped by the step limit: step limit exceeded (1,000,000 steps)"]
+
+
 def test_the_documented_example_runs() -> None:
     import subprocess
     import sys
