@@ -60,13 +60,13 @@ class Session:
         def on_diagnostics(params: lsp.PublishDiagnosticsParams) -> None:
             self.published.put_nowait(params)
 
-    async def start(self) -> None:
+    async def start(self, capabilities: lsp.ClientCapabilities | None = None) -> None:
         await self.client.start_io(str(Path(sys.executable).parent / "noodle"), "lsp")
         # the server logs to its stderr: read it (a full pipe would stop the server) and keep it
         self.log = bytearray()
         self._drain = asyncio.create_task(self._read_log(self.client._server.stderr))
         result = await asyncio.wait_for(self.client.initialize_async(lsp.InitializeParams(
-            capabilities=lsp.ClientCapabilities(), root_uri=self.root.as_uri(),
+            capabilities=capabilities or lsp.ClientCapabilities(), root_uri=self.root.as_uri(),
             workspace_folders=[lsp.WorkspaceFolder(self.root.as_uri(), "ws")])), WAIT_S)
         self.capabilities = result.capabilities
         self.client.initialized(lsp.InitializedParams())
@@ -104,10 +104,10 @@ class Session:
         assert b"Traceback" not in self.log, self.log.decode(errors="replace")[-4000:]
 
 
-def _run(root: Path, scenario) -> None:  # noqa: ANN001 - an async function of the session
+def _run(root: Path, scenario, capabilities: lsp.ClientCapabilities | None = None) -> None:  # noqa: ANN001
     async def main() -> None:
         session = Session(root)
-        await session.start()
+        await session.start(capabilities)
         try:
             await scenario(session)
         finally:
@@ -661,3 +661,85 @@ def test_completion_of_locals_members_and_modules_while_the_text_is_broken(tmp_p
 
     s_: Session
     _run(root, scenario)
+
+
+# emoji (outside the BMP: two UTF-16 code units, one code point) in front of names on their lines
+EMOJI = """\
+/* 🍜🍜 */ fn double(n: int) -> int {
+    return n * 2
+}
+
+fn main() {
+    print("🍜", double(2))
+}
+"""
+
+
+def _u16(line: str, index: int) -> int:
+    """The UTF-16 column of code point `index` of `line` (what an editor sends and expects)."""
+    return len(line[:index].encode("utf-16-le")) // 2
+
+
+def test_positions_are_utf16_code_units_on_lines_with_emoji(tmp_path: Path) -> None:
+    (tmp_path / "main.nd").write_text(EMOJI, encoding="utf-8")
+    uri = (tmp_path / "main.nd").as_uri()
+    lines = EMOJI.split("\n")
+    decl, call = lines[0].index("double"), lines[5].index("double")
+    at_decl, at_call = (0, _u16(lines[0], decl)), (5, _u16(lines[5], call))
+    assert at_call[1] == call + 1 and at_decl[1] == decl + 2  # the test means what it says
+
+    async def scenario(s: Session) -> None:
+        c = s.client
+        s.open(uri, EMOJI)
+        assert await s.diagnostics(uri, 1) == []
+        hover = await s.hover(uri, *at_call)
+        assert hover is not None and "fn double(n: int) -> int" in hover.contents.value
+        # the space before the name (read as a code-point column, the name's own first column): the
+        # enclosing call's type, not the function's signature
+        before = await s.hover(uri, 5, at_call[1] - 1)
+        assert before is None or "fn double" not in before.contents.value
+        target = await asyncio.wait_for(c.text_document_definition_async(lsp.DefinitionParams(
+            lsp.TextDocumentIdentifier(uri), lsp.Position(*at_call))), WAIT_S)
+        assert (target.range.start.line, target.range.start.character, target.range.end.character) == \
+            (0, at_decl[1], at_decl[1] + len("double"))
+        refs = await asyncio.wait_for(c.text_document_references_async(lsp.ReferenceParams(
+            lsp.ReferenceContext(include_declaration=True), lsp.TextDocumentIdentifier(uri),
+            lsp.Position(*at_decl))), WAIT_S)
+        assert sorted((r.range.start.line, r.range.start.character) for r in refs) == [at_decl, at_call]
+        edit = await asyncio.wait_for(c.text_document_rename_async(lsp.RenameParams(
+            lsp.TextDocumentIdentifier(uri), lsp.Position(*at_call), "twice")), WAIT_S)
+        assert sorted((e.range.start.line, e.range.start.character, e.range.end.character)
+                      for e in edit.changes[uri]) == [(*at_decl, at_decl[1] + 6), (*at_call, at_call[1] + 6)]
+        symbols = await asyncio.wait_for(c.text_document_document_symbol_async(lsp.DocumentSymbolParams(
+            lsp.TextDocumentIdentifier(uri))), WAIT_S)
+        assert {x.name: x.selection_range.start.character for x in symbols}["double"] == at_decl[1]
+
+        broken = EMOJI.replace('print("🍜", double(2))', 'print("🍜", double(2), missing)')
+        s.change(uri, 2, broken)
+        [d] = await s.diagnostics(uri, 2)
+        line = broken.split("\n")[5]
+        start = _u16(line, line.index("missing"))
+        assert (d.range.start.line, d.range.start.character, d.range.end.character) == (5, start, start + 7)
+
+    _run(tmp_path, scenario)
+
+
+def test_a_client_offering_utf32_gets_code_point_columns(tmp_path: Path) -> None:
+    (tmp_path / "main.nd").write_text(EMOJI, encoding="utf-8")
+    uri = (tmp_path / "main.nd").as_uri()
+    lines = EMOJI.split("\n")
+    decl, call = lines[0].index("double"), lines[5].index("double")
+
+    async def scenario(s: Session) -> None:
+        assert s.capabilities.position_encoding == lsp.PositionEncodingKind.Utf32
+        s.open(uri, EMOJI)
+        await s.diagnostics(uri, 1)
+        target = await asyncio.wait_for(s.client.text_document_definition_async(lsp.DefinitionParams(
+            lsp.TextDocumentIdentifier(uri), lsp.Position(5, call))), WAIT_S)
+        assert (target.range.start.line, target.range.start.character) == (0, decl)
+        tokens = await asyncio.wait_for(s.client.text_document_semantic_tokens_full_async(
+            lsp.SemanticTokensParams(lsp.TextDocumentIdentifier(uri))), WAIT_S)
+        assert list(tokens.data[:3]) == [0, 0, len("/* 🍜🍜 */")]  # the comment, its length in code points
+
+    _run(tmp_path, scenario, lsp.ClientCapabilities(general=lsp.GeneralClientCapabilities(
+        position_encodings=[lsp.PositionEncodingKind.Utf32, lsp.PositionEncodingKind.Utf16])))

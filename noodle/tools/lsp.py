@@ -33,6 +33,7 @@ from typing import Any, Callable, TypeVar
 from lsprotocol import types as lsp
 from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
+from pygls.workspace import PositionCodec
 
 from noodle.compiler import ast
 from noodle.compiler.diagnostics import Diagnostic
@@ -66,12 +67,55 @@ def _occurrence_range(o: Occurrence) -> lsp.Range:
     return lsp.Range(lsp.Position(o.line - 1, o.col - 1), lsp.Position(o.line - 1, o.col - 1 + o.length))
 
 
-def to_lsp(d: Diagnostic, uri: str) -> lsp.Diagnostic:
+class ClientUnits:
+    """Columns as the client counts them.
+
+    The compiler's columns count code points; an LSP position counts UTF-16 code units unless the
+    client offered another encoding at initialisation (pygls negotiates it: `utf-32` when offered
+    first, and the workspace's codec then converts nothing).  Every position the server takes goes
+    through :meth:`at` and every range it gives through :meth:`range`, so a character outside the
+    BMP (an emoji in a comment) shifts no later column.  One per request: it keeps each file's lines.
+    """
+
+    def __init__(self, codec: PositionCodec, overrides: dict[Path, str]) -> None:
+        self.codec = codec
+        self.overrides = overrides
+        self._lines: dict[str, list[str] | None] = {}
+
+    def lines(self, file: str | Path) -> list[str] | None:
+        """The lines of a module (the editor's text if open), split where the compiler counts lines."""
+        key = str(file)
+        if key not in self._lines:
+            text = text_of(Path(file), self.overrides)
+            self._lines[key] = None if text is None else text.split("\n")
+        return self._lines[key]
+
+    def at(self, file: str | Path, position: lsp.Position) -> tuple[int, int]:
+        """A client's position in `file` as a 0-based (line, code-point column)."""
+        lines = self.lines(file)
+        if lines is None:
+            return position.line, position.character
+        # a copy: the codec clips (writes) an out-of-line character on the object it is given
+        p = self.codec.position_from_client_units(lines, lsp.Position(position.line, position.character))
+        return p.line, p.character
+
+    def range(self, file: str | Path, r: lsp.Range) -> lsp.Range:
+        """A range of code-point columns in `file` as the client counts it."""
+        lines = self.lines(file)
+        return r if lines is None else self.codec.range_to_client_units(lines, r)
+
+    def location(self, uri: str, file: str | Path, r: lsp.Range) -> lsp.Location:
+        return lsp.Location(uri, self.range(file, r))
+
+
+def to_lsp(d: Diagnostic, uri: str, units: ClientUnits) -> lsp.Diagnostic:
+    """A compiler diagnostic of the document `uri` as the client shows it."""
     message = d.message + (f"\nhint: {d.hint}" if d.hint else "") + "".join(f"\nnote: {n}" for n in d.notes)
-    related = [lsp.DiagnosticRelatedInformation(lsp.Location(uri if span.file == path_of(uri).as_posix() else
-                                                             Path(span.file).resolve().as_uri(), _range(span)), text)
+    related = [lsp.DiagnosticRelatedInformation(units.location(uri if span.file == path_of(uri).as_posix() else
+                                                               Path(span.file).resolve().as_uri(), span.file,
+                                                               _range(span)), text)
                for span, text in d.related]
-    return lsp.Diagnostic(_range(d.span), message,
+    return lsp.Diagnostic(units.range(path_of(uri), _range(d.span)), message,
                           lsp.DiagnosticSeverity.Error if d.severity == "error" else lsp.DiagnosticSeverity.Warning,
                           code=d.code, source="noodle", related_information=related or None)
 
@@ -126,6 +170,10 @@ class NoodleServer(LanguageServer):
         """The open documents' texts, standing for their files."""
         return {path_of(uri).resolve(): doc.source for uri, doc in self.workspace.text_documents.items()}
 
+    def units(self) -> ClientUnits:
+        """Column conversion for one request (the negotiated position encoding, the open texts)."""
+        return ClientUnits(self.workspace.position_codec, self.overrides())
+
     def analysis(self, uri: str) -> Analysis:
         doc = self.workspace.get_text_document(uri)
         result = analyse(path_of(uri), doc.source, self.overrides())
@@ -144,7 +192,8 @@ class NoodleServer(LanguageServer):
         self._pending.pop(uri, None)
         doc = self.workspace.get_text_document(uri)
         try:
-            found = [to_lsp(d, uri) for d in self.analysis(uri).diagnostics]
+            units = self.units()
+            found = [to_lsp(d, uri, units) for d in self.analysis(uri).diagnostics]
         except Exception as e:  # a compiler bug must not take the editor's server down
             log.exception("compiling %s", uri)
             found = [lsp.Diagnostic(lsp.Range(lsp.Position(0, 0), lsp.Position(0, 1)),
@@ -174,70 +223,78 @@ def make_server() -> NoodleServer:
     @server.feature(lsp.TEXT_DOCUMENT_HOVER)
     @answering(None)
     def hover(ls: NoodleServer, params: lsp.HoverParams) -> lsp.Hover | None:
-        uri, pos = params.text_document.uri, params.position
+        uri = params.text_document.uri
+        line, col = ls.units().at(path_of(uri), params.position)
         doc = ls.workspace.get_text_document(uri)
-        text = lsp_hover.hover_markdown(ls.analysis(uri), pos.line, pos.character, ls.overrides())
+        text = lsp_hover.hover_markdown(ls.analysis(uri), line, col, ls.overrides())
         if text is None:
-            text = hover_text(path_of(uri), doc.source, pos.line, pos.character)
+            text = hover_text(path_of(uri), doc.source, line, col)
         return None if text is None else lsp.Hover(lsp.MarkupContent(lsp.MarkupKind.Markdown, text))
 
     @server.feature(lsp.TEXT_DOCUMENT_DEFINITION)
     @answering(None)
     def definition(ls: NoodleServer, params: lsp.DefinitionParams) -> lsp.Location | None:
-        uri, pos = params.text_document.uri, params.position
+        uri, units = params.text_document.uri, ls.units()
+        line, col = units.at(path_of(uri), params.position)
         a = ls.analysis(uri)
-        o = a.occurrence_at(pos.line, pos.character)
+        o = a.occurrence_at(line, col)
         if o is not None:
             target = lsp_hover.definition_of(a, o, ls.overrides())
-            return None if target is None else lsp.Location(ls.uri_for(target.file), _occurrence_range(target))
-        d = lookup(a.path, a.source, pos.line, pos.character)  # a text that does not check: by name
+            return None if target is None else units.location(ls.uri_for(target.file), target.file,
+                                                               _occurrence_range(target))
+        d = lookup(a.path, a.source, line, col)  # a text that does not check: by name
         if d is None:
             return None
-        return lsp.Location(ls.uri_for(d.span.file), _range(d.span))
+        return units.location(ls.uri_for(d.span.file), d.span.file, _range(d.span))
 
     @server.feature(lsp.TEXT_DOCUMENT_REFERENCES)
     @answering([])
     def find_references(ls: NoodleServer, params: lsp.ReferenceParams) -> list[lsp.Location]:
+        units = ls.units()
         a = ls.analysis(params.text_document.uri)
-        o = a.occurrence_at(params.position.line, params.position.character)
+        o = a.occurrence_at(*units.at(a.path, params.position))
         if o is None:
             return []
-        return [lsp.Location(ls.uri_for(x.file), _occurrence_range(x))
+        return [units.location(ls.uri_for(x.file), x.file, _occurrence_range(x))
                 for x in references(a, o.symbol, ls.overrides())
                 if params.context.include_declaration or not x.definition]
 
     @server.feature(lsp.TEXT_DOCUMENT_PREPARE_RENAME)
     @answering(None)
     def prepare_rename(ls: NoodleServer, params: lsp.PrepareRenameParams) -> lsp.Range | None:
+        units = ls.units()
         a = ls.analysis(params.text_document.uri)
-        o = a.occurrence_at(params.position.line, params.position.character)
+        o = a.occurrence_at(*units.at(a.path, params.position))
         if o is None or o.kind == "module":
             raise JsonRpcException("there is no name of this program here to rename"
                                    if o is None else "a module's name is its file's name: rename the file",
                                    code=lsp.LSPErrorCodes.RequestFailed)
-        return _occurrence_range(o)
+        return units.range(o.file, _occurrence_range(o))
 
     @server.feature(lsp.TEXT_DOCUMENT_RENAME, lsp.RenameOptions(prepare_provider=True))
     @answering(None)
     def rename(ls: NoodleServer, params: lsp.RenameParams) -> lsp.WorkspaceEdit | None:
+        units = ls.units()
         a = ls.analysis(params.text_document.uri)
         try:
-            by_file = rename_edits(a, params.position.line, params.position.character, params.new_name,
-                                   ls.overrides())
+            by_file = rename_edits(a, *units.at(a.path, params.position), params.new_name, ls.overrides())
         except RenameRefused as e:
             raise JsonRpcException(str(e), code=lsp.LSPErrorCodes.RequestFailed) from None
         return lsp.WorkspaceEdit(changes={
-            ls.uri_for(str(path)): [lsp.TextEdit(_occurrence_range(o), params.new_name) for o in places]
+            ls.uri_for(str(path)): [lsp.TextEdit(units.range(path, _occurrence_range(o)), params.new_name)
+                                    for o in places]
             for path, places in by_file.items()})
 
     @server.feature(lsp.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
     @answering([])
     def symbols(ls: NoodleServer, params: lsp.DocumentSymbolParams) -> list[lsp.DocumentSymbol]:
         doc = ls.workspace.get_text_document(params.text_document.uri)
+        units = ls.units()
         out: dict[str, lsp.DocumentSymbol] = {}
         for key, d in declarations(doc.source, str(path_of(doc.uri))).items():
             owner, _, short = key.rpartition(".")
-            symbol = lsp.DocumentSymbol(short, _SYMBOL_KINDS[d.kind], _range(d.span), _range(d.span),
+            where = units.range(path_of(doc.uri), _range(d.span))
+            symbol = lsp.DocumentSymbol(short, _SYMBOL_KINDS[d.kind], where, where,
                                         detail=d.signature.splitlines()[0], children=[])
             if owner and owner in out:
                 out[owner].children.append(symbol)
@@ -250,6 +307,7 @@ def make_server() -> NoodleServer:
     def workspace_symbols(ls: NoodleServer, params: lsp.WorkspaceSymbolParams) -> list[lsp.SymbolInformation]:
         query = params.query.lower()
         overrides = ls.overrides()
+        units = ClientUnits(ls.workspace.position_codec, overrides)
         out = []
         for path in _workspace_files(ls):
             text = text_of(path, overrides)
@@ -260,7 +318,7 @@ def make_server() -> NoodleServer:
                     owner = key.rpartition(".")[0]
                     out.append(lsp.SymbolInformation(
                         name=key.rpartition(".")[2], kind=_SYMBOL_KINDS[d.kind],
-                        location=lsp.Location(ls.uri_for(str(path)), _range(d.span)),
+                        location=units.location(ls.uri_for(str(path)), path, _range(d.span)),
                         container_name=owner or path.stem))
         return out
 
@@ -270,7 +328,7 @@ def make_server() -> NoodleServer:
     def signature_help(ls: NoodleServer, params: lsp.SignatureHelpParams) -> lsp.SignatureHelp | None:
         uri = params.text_document.uri
         doc = ls.workspace.get_text_document(uri)
-        site = lsp_hover.call_site(doc.source, params.position.line, params.position.character)
+        site = lsp_hover.call_site(doc.source, *ls.units().at(path_of(uri), params.position))
         if site is None:
             return None
         a = ls.analysis(uri)
@@ -297,8 +355,9 @@ def make_server() -> NoodleServer:
         a = ls.analysis(params.text_document.uri)
         lines = a.source.split("\n")
         first, last = params.range.start.line, params.range.end.line
-        return [lsp.InlayHint(lsp.Position(e.line - 1, len(lines[e.line - 1])), f"⟵ {e.summary}",
-                              tooltip=e.text, padding_left=True)
+        codec = ls.workspace.position_codec
+        return [lsp.InlayHint(codec.position_to_client_units(lines, lsp.Position(e.line - 1, len(lines[e.line - 1]))),
+                              f"⟵ {e.summary}", tooltip=e.text, padding_left=True)
                 for e in _explained(a) if first <= e.line - 1 <= last and e.line - 1 < len(lines)]
 
     @server.feature(lsp.TEXT_DOCUMENT_CODE_ACTION,
@@ -319,7 +378,8 @@ def make_server() -> NoodleServer:
     @answering(lsp.SemanticTokens(data=[]))
     def semantic_tokens(ls: NoodleServer, params: lsp.SemanticTokensParams) -> lsp.SemanticTokens:
         a = ls.analysis(params.text_document.uri)
-        return lsp.SemanticTokens(data=lsp_tokens.semantic_tokens(a.source, a.recorder.occurrences, a.file))
+        return lsp.SemanticTokens(data=lsp_tokens.semantic_tokens(a.source, a.recorder.occurrences, a.file,
+                                                                  ls.workspace.position_codec.client_num_units))
 
     @server.feature(lsp.TEXT_DOCUMENT_COMPLETION, lsp.CompletionOptions(trigger_characters=["."]))
     @answering([])
@@ -327,7 +387,7 @@ def make_server() -> NoodleServer:
         uri = params.text_document.uri
         doc = ls.workspace.get_text_document(uri)
         ls.analysis(uri)  # keeps the document's last text that parsed up to date
-        return complete(Request(path_of(uri), doc.source, params.position.line, params.position.character,
+        return complete(Request(path_of(uri), doc.source, *ls.units().at(path_of(uri), params.position),
                                 ls.overrides(), ls.parsed.get(uri)))
 
     @server.feature(lsp.TEXT_DOCUMENT_FORMATTING)
@@ -341,7 +401,7 @@ def make_server() -> NoodleServer:
         if result == doc.source:
             return []
         lines = doc.source.split("\n")
-        end = lsp.Position(len(lines) - 1, len(lines[-1]))
+        end = ls.workspace.position_codec.position_to_client_units(lines, lsp.Position(len(lines) - 1, len(lines[-1])))
         return [lsp.TextEdit(lsp.Range(lsp.Position(0, 0), end), result)]
 
     return server

@@ -8,6 +8,8 @@ text that does not check) a name gets what its neighbours suggest (after `fn`: a
 """
 from __future__ import annotations
 
+from typing import Callable
+
 from noodle.compiler.parse_state import KEYWORDS
 from noodle.compiler.record import Occurrence
 from noodle.tools.fmt import COMMENT_RE, FormatError, source_tokens
@@ -25,9 +27,11 @@ _OPERATOR_CHARS = set("+-*/%<>=!&|^~@")
 _CONSTANTS = {"true", "false", "none"}
 
 
-def semantic_tokens(source: str, occurrences: list[Occurrence], file: str) -> list[int]:
+def semantic_tokens(source: str, occurrences: list[Occurrence], file: str,
+                    units: Callable[[str], int] | None = None) -> list[int]:
     """The LSP encoding (relative line, relative start, length, type, modifiers; five integers per
-    token, positions in UTF-16 units) of `source`'s tokens."""
+    token, positions in the client's units: `units(text)` counts them, UTF-16 by default) of
+    `source`'s tokens."""
     try:
         tokens = [t for t in source_tokens(source, file) if t.kind != "NL"]
     except (FormatError, Exception):  # a text that does not lex is coloured by the editor's grammar
@@ -75,7 +79,7 @@ def semantic_tokens(source: str, occurrences: list[Occurrence], file: str) -> li
         for i, part in enumerate(source[m[0]:m[1]].split("\n")):  # a block comment, line by line
             if part:
                 add(start_line + i, start_col if i == 0 else 1, len(part), "comment")
-    return _encode(sorted(found), lines)
+    return _encode(sorted(found), lines, units or _utf16)
 
 
 def _comments(source: str, tokens: list) -> list[tuple[int, int]]:
@@ -90,13 +94,13 @@ def _comments(source: str, tokens: list) -> list[tuple[int, int]]:
     return out
 
 
-def _encode(found: list[tuple[int, int, int, int, int]], lines: list[str]) -> list[int]:
+def _encode(found: list[tuple[int, int, int, int, int]], lines: list[str], units: Callable[[str], int]) -> list[int]:
     data: list[int] = []
     last_line = last_col = 0
     for line, col, length, kind, modifiers in found:
         text = lines[line] if line < len(lines) else ""
-        start = _utf16(text[:col])
-        size = _utf16(text[col:col + length])
+        start = units(text[:col])
+        size = units(text[col:col + length])
         delta_line = line - last_line
         data += [delta_line, start - last_col if delta_line == 0 else start, size, kind, modifiers]
         last_line, last_col = line, start
