@@ -107,6 +107,7 @@ class CallRules:
         return self.call_value(callee, e)
 
     def lookup_value_name(self: "Checker", name: str) -> Var | None:
+        """The local variable `name` names here (this function's or an enclosing one's), or None."""
         c = self.ctx
         while c is not None:
             v = c.lookup_local(name)
@@ -182,17 +183,13 @@ class CallRules:
         if isinstance(f, ast.Lambda):
             why = "a lambda has no name another process could find it by"
         elif isinstance(f, ast.Name):
-            c = self.ctx
-            while c is not None:
-                if c.lookup_local(f.id) is not None:
-                    why = f"`{f.id}` is a local value: which function it holds is known only when it runs"
-                    break
-                c = c.parent
+            if self.lookup_value_name(f.id) is not None:
+                why = f"`{f.id}` is a local value: which function it holds is known only when it runs"
             if why is None and f.id not in self.funcs and f.id not in self.from_names:
                 return  # not a function at all: the call's own type check says so
         elif isinstance(f, ast.Attribute):
-            if isinstance(f.obj, ast.Name) and f.obj.id in self.imports and self.ctx is not None \
-                    and all(c.lookup_local(f.obj.id) is None for c in _ctx_chain(self.ctx)):
+            if isinstance(f.obj, ast.Name) and f.obj.id in self.imports \
+                    and self.lookup_value_name(f.obj.id) is None:
                 return  # module.function: a top-level function of an imported module
             why = "a method is bound to its object, which would have to travel with it"
         else:
@@ -358,12 +355,6 @@ class CallRules:
                            "int, float, str, bool and tuples and lists of them are ordered; "
                            "order other values by a key, e.g. `sorted(xs, x => x.name)`")
         return ir.CallBuiltin(name=o.native, args=args, ty=sig.ret, **pos)
-
-
-def _ctx_chain(ctx):  # noqa: ANN001, ANN202 - the checker's function contexts, innermost first
-    while ctx is not None:
-        yield ctx
-        ctx = ctx.parent
 
 
 def _defined(decl: object) -> "list[tuple[ast.Span, str]] | None":

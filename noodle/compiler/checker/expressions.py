@@ -76,12 +76,8 @@ class ExpressionRules:
 
     def is_prelude_name(self: "Checker", name: str) -> bool:
         """True when `name` is not shadowed by anything of the program."""
-        ctx = self.ctx
-        c = ctx
-        while c is not None:
-            if c.lookup_local(name):
-                return False
-            c = c.parent
+        if self.lookup_value_name(name) is not None:
+            return False
         return not (name in self.globals or name in self.funcs or name in self.structs or name in self.imports
                     or name in self.from_names or name in self.py_imports)
 
@@ -449,14 +445,7 @@ class ExpressionRules:
         return ir.Const(value=None, ty=UNKNOWN, **pos)
 
     def is_module_alias(self: "Checker", name: str) -> bool:
-        if name not in self.imports:
-            return False
-        c = self.ctx
-        while c is not None:
-            if c.lookup_local(name):
-                return False
-            c = c.parent
-        return name not in self.globals
+        return name in self.imports and self.lookup_value_name(name) is None and name not in self.globals
 
     def expr_Index(self: "Checker", e: ast.Index) -> ir.Expr:
         pos = self.pos(e.span)

@@ -35,16 +35,6 @@ class PythonRules:
         if claim(alias, item.span):  # type: ignore[operator]
             self.py_imports[alias] = item.path
 
-    def is_py_alias(self: "Checker", name: str) -> bool:
-        if name not in self.py_imports:
-            return False
-        c = self.ctx
-        while c is not None:
-            if c.lookup_local(name):
-                return False
-            c = c.parent
-        return name not in self.globals
-
     def py_module(self: "Checker", name: str, span: ast.Span) -> ir.Expr:
         pos = self.pos(span)
         return ir.CallBuiltin(name="py.import", args=[ir.Const(value=self.py_imports[name], ty=STR, **pos)],
