@@ -21,6 +21,8 @@ from typing import Any
 
 from llvmlite import ir as L
 
+from noodle.backends.llvm.local_arrays import counted_loop
+
 I1, I8, I32, I64, F64 = L.IntType(1), L.IntType(8), L.IntType(32), L.IntType(64), L.DoubleType()
 P8, P32, PF = L.PointerType(I8), L.PointerType(I32), L.PointerType(F64)
 
@@ -292,23 +294,6 @@ def lower_call(lw: Any, e: Any) -> L.Value:
     return L.Constant(I1, 0)
 
 
-def _loop(lw: Any, n: L.Value, name: str, body: Any) -> None:
-    """`for k in 0..n { body(k) }`: a counted loop (a phi, no stack slot)."""
-    b = lw.b
-    before = b.block
-    head, block, done = lw.new_block(name), lw.new_block(name + "body"), lw.new_block(name + "done")
-    b.branch(head)
-    b.position_at_end(head)
-    k = b.phi(I64)
-    k.add_incoming(L.Constant(I64, 0), before)
-    b.cbranch(b.icmp_signed("<", k, n), block, done)
-    b.position_at_end(block)
-    body(k)
-    k.add_incoming(b.add(k, L.Constant(I64, 1)), b.block)
-    b.branch(head)
-    b.position_at_end(done)
-
-
 def _scratch(lw: Any, count: L.Value) -> L.Value:
     """`count` doubles of calloc'd memory (a MemoryError when there is none); free with `_release`."""
     from noodle.backends.llvm.local_arrays import _libc
@@ -335,9 +320,9 @@ def _keeping_diagonal(lw: Any, slot: int, n: L.Value, compute: Any) -> None:
     data, _, strides = lw.array_parts(slot)
     step = b.add(strides[0], strides[1])
     saved = _scratch(lw, n)
-    _loop(lw, n, "keepdiag", lambda k: b.store(b.load(b.gep(data, [b.mul(k, step)])), b.gep(saved, [k])))
+    counted_loop(lw, n, "keepdiag", lambda k: b.store(b.load(b.gep(data, [b.mul(k, step)])), b.gep(saved, [k])))
     compute()
-    _loop(lw, n, "putdiag", lambda k: b.store(b.load(b.gep(saved, [k])), b.gep(data, [b.mul(k, step)])))
+    counted_loop(lw, n, "putdiag", lambda k: b.store(b.load(b.gep(saved, [k])), b.gep(data, [b.mul(k, step)])))
     _release(lw, saved)
 
 
@@ -367,14 +352,14 @@ def lower_rows(lw: Any, e: Any) -> L.Value:
 
     def row(r: L.Value) -> None:
         out, src = b.mul(r, ystride), b.mul(r, width)
-        _loop(lw, width, "rowcopy", lambda p: b.store(b.load(b.gep(temp, [b.add(src, p)])),
+        counted_loop(lw, width, "rowcopy", lambda p: b.store(b.load(b.gep(temp, [b.add(src, p)])),
                                                        b.gep(ydata, [b.add(out, p)])))
 
-    _loop(lw, rows, "rows", row)
+    counted_loop(lw, rows, "rows", row)
     tdata, _, tstrides = lw.array_parts(t.slot)
     last = b.mul(b.sub(rows, one), width)
     count = b.select(b.icmp_signed(">", rows, L.Constant(I64, 0)), width, L.Constant(I64, 0))
-    _loop(lw, count, "lastrow", lambda p: b.store(b.load(b.gep(temp, [b.add(last, p)])),
+    counted_loop(lw, count, "lastrow", lambda p: b.store(b.load(b.gep(temp, [b.add(last, p)])),
                                                    b.gep(tdata, [b.mul(p, tstrides[0])])))
     _release(lw, temp)
     return L.Constant(I1, 0)

@@ -159,21 +159,22 @@ def assign(lw: Any, s: ir.LocalSet, local: LocalArray) -> None:
         return
     value = L.Constant(_ELEMENT[local.elem], 1.0 if local.elem in ("float", "f32") else 1) \
         if maker.name == "array.ones" else lw.expr(maker.args[-1])
-    _fill(lw, data, count, value)
+    counted_loop(lw, count, "fill", lambda i: b.store(value, b.gep(data, [i], inbounds=True)))
 
 
-def _fill(lw: Any, data: L.Value, count: L.Value, value: L.Value) -> None:
-    """data[0..count) = value: a counted loop (a phi, no stack slot) LLVM turns into vector stores."""
+def counted_loop(lw: Any, n: L.Value, name: str, body: Any) -> None:
+    """`for k in 0..n { body(k) }`: a counted loop (a phi, no stack slot) LLVM can vectorise; the
+    code after it goes where the builder is left."""
     b = lw.b
     before = b.block
-    head, body, done = lw.new_block("fill"), lw.new_block("fillbody"), lw.new_block("filled")
+    head, block, done = lw.new_block(name), lw.new_block(name + "body"), lw.new_block(name + "done")
     b.branch(head)
     b.position_at_end(head)
-    i = b.phi(I64)
-    i.add_incoming(L.Constant(I64, 0), before)
-    b.cbranch(b.icmp_signed("<", i, count), body, done)
-    b.position_at_end(body)
-    b.store(value, b.gep(data, [i], inbounds=True))
-    i.add_incoming(b.add(i, L.Constant(I64, 1), flags=["nsw"]), body)
+    k = b.phi(I64)
+    k.add_incoming(L.Constant(I64, 0), before)
+    b.cbranch(b.icmp_signed("<", k, n), block, done)
+    b.position_at_end(block)
+    body(k)
+    k.add_incoming(b.add(k, L.Constant(I64, 1), flags=["nsw"]), b.block)  # k < n: no overflow
     b.branch(head)
     b.position_at_end(done)
