@@ -618,20 +618,12 @@ class _FunctionLowering:
         b.position_at_end(body)
         if not strips:
             self.poll()
-        self.loops.append(_Loop(incr, done, strip_info))
-        saved = self.reductions
-        self.reductions = saved | float_reductions(s.body)
+        span = None
         if unit and not assigns(s.body, s.slot):  # the body sees start..stop-1 (or stop+1..start) only
             one = L.Constant(I64, 1)
             up = s.step.value == 1  # type: ignore[union-attr]
-            self.spans[s.slot] = (start, b.sub(stop, one)) if up else (b.add(stop, one), start)
-        self.body(s.body)
-        self.spans.pop(s.slot, None)
-        self.reductions = saved
-        self.loops.pop()
-        if not b.block.is_terminated:
-            b.branch(incr)
-        b.position_at_end(incr)
+            span = (start, b.sub(stop, one)) if up else (b.add(stop, one), start)
+        self.loop_body(s, _Loop(incr, done, strip_info), span)
         if unit:  # i < stop <= MAX (or i > stop >= MIN): one step cannot leave the int range
             b.store(b.add(b.load(counter), step, flags=["nsw"]), counter)
             b.branch(head)
@@ -641,6 +633,23 @@ class _FunctionLowering:
             b.store(b.extract_value(pair, 0), counter)
             b.cbranch(b.extract_value(pair, 1), done, head)  # past the int range is past the end
         b.position_at_end(done)
+
+    def loop_body(self, s: ir.ForRange, loop: "_Loop", span: "tuple[L.Value, L.Value] | None") -> None:
+        """A `for` loop's body, with `loop` as the target of its break and continue and `span` (when
+        known) as the loop variable's interval; the builder is left at the loop's `next` block."""
+        b = self.b
+        self.loops.append(loop)
+        saved = self.reductions
+        self.reductions = saved | float_reductions(s.body)
+        if span is not None:
+            self.spans[s.slot] = span
+        self.body(s.body)
+        self.spans.pop(s.slot, None)
+        self.reductions = saved
+        self.loops.pop()
+        if not b.block.is_terminated:
+            b.branch(loop.cont)
+        b.position_at_end(loop.cont)
 
     def inclusive_loop(self, s: ir.ForRange, start: L.Value, last: L.Value) -> None:
         """`for i in start..=last`: entered when start <= last, left after the body ran with i == last.
@@ -672,17 +681,7 @@ class _FunctionLowering:
         b.position_at_end(body)
         if not strips:
             self.poll()
-        self.loops.append(_Loop(incr, done, (counter, strip_last, True, True) if strips else None))
-        saved = self.reductions
-        self.reductions = saved | float_reductions(s.body)
-        self.spans[s.slot] = (start, last)
-        self.body(s.body)
-        self.spans.pop(s.slot, None)
-        self.reductions = saved
-        self.loops.pop()
-        if not b.block.is_terminated:
-            b.branch(incr)
-        b.position_at_end(incr)
+        self.loop_body(s, _Loop(incr, done, (counter, strip_last, True, True) if strips else None), (start, last))
         i = b.load(counter)
         if strips:
             b.cbranch(b.icmp_signed(">=", i, strip_last), more, step)
