@@ -17,11 +17,6 @@ from noodle.format.cache import read_file, user_cache_root, write_file
 OPENCL_FILE = "opencl-tuning.json"
 
 
-def opencl_measured() -> bool:
-    """Is there an OpenCL measurement file at all?  (`noodle run`'s start-up asks before importing more.)"""
-    return os.path.exists(os.path.join(user_cache_root(), OPENCL_FILE))
-
-
 def machine_key() -> str:
     """What the measurements hold for: this CPU and the libraries whose code is timed."""
     import platform  # here, not at the top: `noodle run` imports this module and rarely calls this
