@@ -329,3 +329,12 @@ def test_native_code_calls_lapack_itself() -> None:
     assert set(FORMS) <= {e[0] for e in entries}
     assert len(re.findall(r'call void @"noodle_lapack_dpotrf"\(', text)) == len(FORMS)
     assert all(lapack.addresses().values())
+
+
+def test_polybench_cholesky_is_one_dpotrf() -> None:
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "bench" / "polybench" / "kernels" / "cholesky.nd"
+    _, module = compile_source(path.read_text(), "cholesky.nd", "cholesky")
+    found, notes = _notes(module, "kernel_cholesky")
+    assert found and notes[0].startswith("dpotrf: the Cholesky factorisation of `A`"), notes
