@@ -15,6 +15,8 @@ from noodle.format.cache import read_file, user_cache_root, write_file
 
 #: the file of OpenCL measurements per device (noodle.backends.opencl.selection)
 OPENCL_FILE = "opencl-tuning.json"
+#: the environment variable naming the OpenCL device, as `platform:device` indices
+OPENCL_DEVICE_ENV = "NOODLE_OPENCL_DEVICE"
 
 
 def machine_key() -> str:

@@ -28,11 +28,17 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
 
-from noodle.backends.opencl.device import ENV, DeviceInfo
 from noodle.format.cache import read_file, user_cache_root, write_file
+from noodle.format.thresholds import OPENCL_DEVICE_ENV as ENV
 from noodle.format.thresholds import OPENCL_FILE
+
+# (`noodle run` asks `offered` on every start: this module imports nothing heavier than json)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from noodle.backends.opencl.device import DeviceInfo
 
 #: a size no array reaches: the variant is never chosen
 NEVER = 1 << 62
@@ -97,10 +103,9 @@ def measured(setting: "str | None" = None) -> "dict[str, Any] | None":
 def offered(backend: "str | None" = None) -> frozenset[str]:
     """The intents the compiler wraps in an OpenCL dispatch: every one under `--backend opencl`,
     none under `--backend vm`, else those measured faster on OpenCL at some size here."""
-    from noodle.ir.kernels import OFFLOADABLE
-
     backend = os.environ.get("NOODLE_BACKEND", "auto") if backend is None else backend
     if backend == "opencl":
+        from noodle.ir.kernels import OFFLOADABLE
         return frozenset(OFFLOADABLE)
     if backend != "auto":
         return frozenset()
