@@ -201,6 +201,11 @@ register(Variant("contraction", "blas", "blas", "BLAS in place (SciPy's, called 
                  "arrays written share no memory with the others, a run-time alpha (or a beta the loops "
                  "multiply the old values by) is not zero, and no diagonal element a solve divides by is zero",
                  exact=False, guard="blas.fits"))
+intent("factorisation", "Cholesky factorisation")
+register(Variant("factorisation", "lapack", "blas", "LAPACK's blocked dpotrf in place (SciPy's, called from native "
+                 "code; SciPy's in the VM)", "the order fits the array, the array is float64 with contiguous rows "
+                 "and every element of its triangle is finite, and LAPACK finds the matrix positive definite (else "
+                 "the triangle is put back as it was)", exact=False, guard="blas.fits"))
 intent("interchange", "loop interchange (the strided pieces of a distributed nest)")
 register(Variant("interchange", "unit-stride", "llvm", "its pieces one after the other, each strided one with its "
                  "two loops exchanged so that the inner loop runs along rows (the same operations on each "
@@ -236,7 +241,13 @@ OPENCL_DESIGNS = {
     "count": "work-group tree reduction and a final pass", "dot": "work-group tree reduction and a final pass",
     "scan": "multi-block work-efficient scan", "histogram": "local-memory counts, then global atomics",
     "jacobi": "sweeps alternating between two device buffers",
+    "gemm": "tiles of the operands in local memory on a GPU, an element per work-item on a CPU device",
+    "gemv": "an element of the result per work-item",
 }
+# a recognised contraction's matrix products (noodle.ir.intents.contraction): its BLAS call, where the
+# guard held, may run as a kernel instead (noodle.ir.kernels)
+intent("gemm", "matrix product (a contraction's gemm)")
+intent("gemv", "matrix-vector product (a contraction's gemv)")
 for _key, _design in OPENCL_DESIGNS.items():
     register(Variant(_key, "opencl", "opencl", f"OpenCL kernel ({_design})", "a device runs it and "
                      "`noodle tune` measured it faster from this size (or `--backend opencl`)", exact=False))
