@@ -70,6 +70,7 @@ REFUSED = [
     ('copy first', HEAD + COPY + STENCIL + TAIL),
     ('no stencil', replace("a[i - 1, j] + a[i, j + 1] * c[i, j]", "a[i, j] * c[i, j]")),
     ('copy scaled', replace("a[i, j] = b[i, j]", "a[i, j] = 2.0 * b[i, j]")),
+    ('copy can fail', replace("a[i, j] = b[i, j]", "a[i, j] = b[i, j] / c[i, j]")),
     ('sweep number', replace("* c[i, j]", "* float(t)")),
     ('stencil can fail', replace("* c[i, j]", "/ c[i, j]")),
     ('copy of one column', replace(COPY, "  for i in 1..len(a) - 1 { a[i, 0] = b[i, 0] }\n")),
