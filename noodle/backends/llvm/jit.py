@@ -134,7 +134,7 @@ def compile_ir(llvm_ir: str) -> tuple[Any, bool]:
         _runtime_symbols()
         from noodle.backends.llvm import blas
         if blas.uses_blas(llvm_ir):
-            blas.add_symbols()  # SciPy's BLAS, which recognised contractions call
+            blas.add_symbols()  # NumPy's BLAS (else SciPy's), which recognised contractions call
         engine = llvm.create_mcjit_compiler(mod, tm)
 
         def notify(_module: Any, data: bytes) -> None:

@@ -24,6 +24,7 @@ both.  The variants themselves are listed in noodle.ir.variants.
 """
 from __future__ import annotations
 
+from noodle.ir import affine
 from noodle.ir import nodes as ir
 from noodle.ir.intents import batched, contraction, expressions, interchange, loops, sweeps, symmetric, triangular
 from noodle.ir.passes import register_module
@@ -49,18 +50,9 @@ def _body(f: ir.Function, body: list[ir.Stmt], counter: list[int], quiet: bool =
     out: list[ir.Stmt] = []
     for s in body:
         if isinstance(s, ir.ForRange):
-            product = contraction.recognise(f, s) if not s.intent else None
-            if not isinstance(product, ir.If) and not s.intent:
-                rows = batched.recognise(f, s)  # the same product for every row of an array
-                product = rows if rows is not None else product
-            if not isinstance(product, ir.If) and not s.intent:
-                sym = symmetric.recognise(f, s)  # a triangle standing for a symmetric matrix
-                product = sym if sym is not None else product
-            if not isinstance(product, ir.If) and not s.intent:
-                solve = triangular.recognise(f, s)  # a forward substitution: a recurrence, no contraction
-                product = solve if isinstance(solve, ir.If) else product or solve
-            if not isinstance(product, ir.If) and not s.intent:
-                moved = interchange.recognise(f, s)  # strided inner loops, exchanged
+            with affine.remembering():  # the nest's model and distribution, asked by each recogniser
+                product, moved = _library_variants(f, s)
+            if moved is not None:
                 if isinstance(moved, ir.If):
                     counter[0] += 1
                     moved.otherwise[0].note += " — these loops as written when the guard does not hold"
@@ -97,6 +89,25 @@ def _body(f: ir.Function, body: list[ir.Stmt], counter: list[int], quiet: bool =
             s.handler = _body(f, s.handler, counter, quiet)
         out.append(s)
     return out
+
+
+def _library_variants(f: ir.Function, s: ir.ForRange) -> "tuple[ir.If | str | None, ir.If | str | None]":
+    """What the contraction recognisers make of the nest `s` (a dispatch, why not, or None), and,
+    when none made a dispatch, what loop interchange makes of it (None when it was not asked)."""
+    product = contraction.recognise(f, s) if not s.intent else None
+    if not isinstance(product, ir.If) and not s.intent:
+        rows = batched.recognise(f, s)  # the same product for every row of an array
+        product = rows if rows is not None else product
+    if not isinstance(product, ir.If) and not s.intent:
+        sym = symmetric.recognise(f, s)  # a triangle standing for a symmetric matrix
+        product = sym if sym is not None else product
+    if not isinstance(product, ir.If) and not s.intent:
+        solve = triangular.recognise(f, s)  # a forward substitution: a recurrence, no contraction
+        product = solve if isinstance(solve, ir.If) else product or solve
+    moved = None
+    if not isinstance(product, ir.If) and not s.intent:
+        moved = interchange.recognise(f, s)  # strided inner loops, exchanged
+    return product, moved
 
 
 def _fallback(nest: ir.Stmt) -> None:
