@@ -10,6 +10,7 @@ Each property test keeps its own `max_examples` (sized to keep `make test` fast)
 from __future__ import annotations
 
 import os
+import tempfile
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -19,6 +20,12 @@ DEEP_FACTOR = 10
 settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True)
 settings.register_profile("dev", deadline=None)
 settings.register_profile("deep", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+# The suite's own per-user cache (machine code, image key, measured thresholds), inherited by every
+# `noodle` subprocess: what a person's `noodle tune` left in ~/.cache/noodle (an OpenCL measurement
+# changes what `noodle run` imports and builds) must not change a test's verdict.  One folder for all
+# runs and workers, so compiled machine code stays warm as it does for a user.
+os.environ.setdefault("NOODLE_CACHE_DIR", os.path.join(tempfile.gettempdir(), f"noodle-test-cache-{os.getuid()}"))
 
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI", "").lower() == "true" else "dev")
 settings.load_profile(PROFILE)

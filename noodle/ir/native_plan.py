@@ -34,9 +34,10 @@ NATIVE_BUILTINS = MATH_BUILTINS | {"abs.int", "abs.float", "min2", "max2", "int.
 #: the guard and the run of a loop nest split across cores (noodle.ir.passes.parallel)
 PARALLEL_BUILTINS = ("parallel.worth", "parallel.disjoint", "parallel.run")
 
-#: the guard and the BLAS calls of a recognised contraction (noodle.ir.intents.contraction)
+#: the guard and the BLAS calls of a recognised contraction (noodle.ir.intents.contraction), and
+#: the LAPACK call of a recognised factorisation (noodle.ir.intents.factorisation)
 BLAS_BUILTINS = ("blas.fits", "blas.gemm", "blas.gemm_rows", "blas.symm", "blas.gemv", "blas.ger", "blas.syrk", "blas.syr2k", "blas.trmm",
-                 "blas.trsv", "blas.diagonal_nonzero")
+                 "blas.trsv", "blas.diagonal_nonzero", "lapack.potrf")
 
 #: the scalar kinds native code holds in registers
 SCALAR_KINDS = ("int", "float", "bool", "f32", "i32")

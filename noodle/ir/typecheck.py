@@ -360,7 +360,18 @@ class _Checker:
             return self.parallel_run(e)
         if name.startswith("blas."):
             return self.blas(e)
+        if name == "lapack.potrf":
+            return self.potrf(e)
         raise self.fail(e, f"calling `{name}` cannot run natively")
+
+    def potrf(self, e: ir.CallBuiltin) -> Type:
+        """`lapack.potrf(triangle, n, a)` of a recognised factorisation: `L` or `U`, an int order, a
+        float matrix; it answers whether it factored."""
+        if len(e.args) != 3 or not isinstance(e.args[0], ir.Const) or e.args[0].value not in ("L", "U"):
+            raise self.fail(e, "lapack.potrf with flags or arguments LAPACK does not take")
+        self.expect(e.args[1], INT)
+        self.blas_array(e.args[2], 2)
+        return BOOL
 
     def blas(self, e: ir.CallBuiltin) -> Type:
         """A recognised contraction's guard or BLAS call (noodle.backends.llvm.blas lowers them):

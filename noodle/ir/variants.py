@@ -203,6 +203,11 @@ register(Variant("contraction", "blas", "blas", "BLAS in place (NumPy's, called 
                  "arrays written share no memory with the others, a run-time alpha (or a beta the loops "
                  "multiply the old values by) is not zero, and no diagonal element a solve divides by is zero",
                  exact=False, guard="blas.fits"))
+intent("factorisation", "Cholesky factorisation")
+register(Variant("factorisation", "lapack", "blas", "LAPACK's blocked dpotrf in place (SciPy's, called from native "
+                 "code; SciPy's in the VM)", "the order fits the array, the array is float64 with contiguous rows "
+                 "and every element of its triangle is finite, and LAPACK finds the matrix positive definite (else "
+                 "the triangle is put back as it was)", exact=False, guard="blas.fits"))
 intent("interchange", "loop interchange (the strided pieces of a distributed nest)")
 register(Variant("interchange", "unit-stride", "llvm", "its pieces one after the other, each strided one with its "
                  "two loops exchanged so that the inner loop runs along rows (the same operations on each "

@@ -468,3 +468,4 @@ native("io.lines", 1, capability="fs_read")(_io(lambda p: _read_text(p).splitlin
 from noodle.stdlib import arrays as _arrays  # noqa: E402,F401
 from noodle.stdlib import narrow as _narrow  # noqa: E402,F401
 from noodle.stdlib import blas as _blas  # noqa: E402,F401
+from noodle.stdlib import lapack as _lapack  # noqa: E402,F401

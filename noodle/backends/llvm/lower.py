@@ -968,6 +968,9 @@ class _FunctionLowering:
         if e.name in PARALLEL_BUILTINS:
             from noodle.backends.llvm.threads import lower_parallel
             return lower_parallel(self, e)
+        if e.name == "lapack.potrf":  # a recognised factorisation: LAPACK called from here
+            from noodle.backends.llvm.lapack import lower_potrf
+            return lower_potrf(self, e)
         if e.name.startswith("blas."):  # a recognised contraction: BLAS called from here
             from noodle.backends.llvm.blas import lower_call, lower_diagonal_nonzero, lower_fits
             if e.name == "blas.diagonal_nonzero":

@@ -6,6 +6,9 @@ Which file recognises which intent:
     contraction   contraction.py   `X = beta * X + alpha * sum of products` in any loop order, names,
                                    scalars, transposes, triangles: one BLAS call (gemm, gemv, ger, syrk,
                                    syr2k, trmm), after loop distribution (noodle.ir.affine)
+    factorisation factorisation.py a Cholesky factorisation in place (any loop order, the lower or the
+                                   upper form), proven step by step from the affine analysis: LAPACK's
+                                   dpotrf, the loops when LAPACK finds the matrix not positive definite
     reduction     reduction.py     sum, product, min, max, count: only accumulations
     dot           dot.py           `s += x[i] * y[i]` over two whole float arrays (BLAS variant)
     map           maps.py          only stores, each element from the same position of the inputs

@@ -2,6 +2,7 @@
 
 For every loop, outermost first, the recognisers of noodle.ir.intents are asked in turn:
 
+    factorisation  a Cholesky factorisation in place, in any loop order: LAPACK's dpotrf
     contraction  a tensor contraction (`X = beta * X + alpha * sum of products`, any loop order,
              accumulated in place or through a scalar; a nest doing several things split first by
              loop distribution): BLAS calls, in place
@@ -26,7 +27,8 @@ from __future__ import annotations
 
 from noodle.ir import affine
 from noodle.ir import nodes as ir
-from noodle.ir.intents import batched, contraction, expressions, interchange, loops, sweeps, symmetric, triangular
+from noodle.ir.intents import (batched, contraction, expressions, factorisation, interchange, loops, sweeps, symmetric,
+                               triangular)
 from noodle.ir.passes import register_module
 from noodle.ir.walk import walk
 
@@ -50,6 +52,12 @@ def _body(f: ir.Function, body: list[ir.Stmt], counter: list[int], quiet: bool =
     out: list[ir.Stmt] = []
     for s in body:
         if isinstance(s, ir.ForRange):
+            factor = factorisation.recognise(f, s) if not s.intent else None  # a Cholesky factorisation
+            if isinstance(factor, ir.If):
+                counter[0] += 1
+                _fallback(factor.otherwise[0], "LAPACK does not fit or finds the matrix not positive definite")
+                out.append(factor)
+                continue
             with affine.remembering():  # the nest's model and distribution, asked by each recogniser
                 product, moved = _library_variants(f, s)
             if moved is not None:
@@ -73,6 +81,8 @@ def _body(f: ir.Function, body: list[ir.Stmt], counter: list[int], quiet: bool =
                     continue
             if product is not None and not s.intent and not quiet:
                 s.note = f"not a contraction: {product}"
+            if factor is not None and not s.intent and not quiet:  # it looked like a factorisation too
+                s.note = "; ".join(x for x in (s.note, f"not a Cholesky factorisation: {factor}") if x)
             s.body = _body(f, s.body, counter, quiet or product is not None)
             repeated = sweeps.recognise(f, s)  # its nests are recognised by now
             if repeated is not None:
@@ -110,10 +120,10 @@ def _library_variants(f: ir.Function, s: ir.ForRange) -> "tuple[ir.If | str | No
     return product, moved
 
 
-def _fallback(nest: ir.Stmt) -> None:
+def _fallback(nest: ir.Stmt, when: str = "BLAS does not fit") -> None:
     """Mark the loops a recognised product falls back to, so `--explain` names them as such."""
     assert isinstance(nest, ir.ForRange)
-    nest.note = f"{nest.note} — these loops as written when BLAS does not fit"
+    nest.note = f"{nest.note} — these loops as written when {when}"
     for n in walk(nest):
         if isinstance(n, ir.ForRange) and n is not nest:
             n.intent = "nested"
