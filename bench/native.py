@@ -1,7 +1,7 @@
 """Native code benchmark: Noodle's llvmlite backend against Numba and CPython, kernel time only.
 
     .venv/bin/python bench/native.py [--repeat 7] [--json OUT]
-    .venv/bin/python bench/native.py --polling-cost [--repeat 7] [--json OUT]
+    .venv/bin/python bench/native.py --polling-cost [--repeat 7] [--only fib] [--json OUT]
 
 `--polling-cost` measures what native code's polling costs instead: the same kernels built three
 times — polling nothing (code that cannot be stopped), the stop flag alone at every poll, and the
@@ -239,13 +239,14 @@ def load_with_polling(cache_dir: str, polling: str):
 POLLINGS = ("none", "stop", "all")
 
 
-def polling_cost(repeat: int, json_out: str | None) -> int:
+def polling_cost(repeat: int, json_out: str | None, only: str | None = None) -> int:
     os.environ["NOODLE_THREADS"] = "1"
     with tempfile.TemporaryDirectory() as cache:
         variants = [load_with_polling(cache, p) for p in POLLINGS]
     rows = []
     workloads = [(label, name, fargs) for label, (name, fargs) in WORKLOADS.items()]
     workloads += [(label, name, fargs) for label, (name, fargs, _) in array_workloads().items()]
+    workloads = [w for w in workloads if only is None or only in w[0]]
     print(f"medians (ms) and ratios to no polling; the same ratios of the fastest calls")
     print(f"{'workload':<32} " + " ".join(f"{p:>10}" for p in POLLINGS) + f" {'flag/none':>10} {'all/none':>10}")
     for label, name, fargs in workloads:
@@ -275,9 +276,10 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--json")
     ap.add_argument("--polling-cost", action="store_true", help="what polling costs native code (see above)")
+    ap.add_argument("--only", help="--polling-cost: only the workloads whose label contains this (e.g. fib)")
     args = ap.parse_args()
     if args.polling_cost:
-        return polling_cost(args.repeat, args.json)
+        return polling_cost(args.repeat, args.json, args.only)
 
     with tempfile.TemporaryDirectory() as cache:
         lm, first = load_noodle(cache)

@@ -52,7 +52,8 @@ def numpy_versions(np):  # type: ignore[no-untyped-def]
     return {"map": saxpy, "stencil": stencil, "sum": lambda a: a.sum(), "product": lambda a: np.prod(a),
             "min": lambda a: a.min(), "max": lambda a: a.max(), "count": lambda a: int((a > 0.5).sum()),
             "dot": lambda a, b: np.dot(a, b), "scan": scan, "histogram": hist,
-            "matmul": lambda a, b, c: np.matmul(a, b, out=c), "jacobi": jacobi}
+            "gemm": lambda a, b, c: np.matmul(a, b, out=c), "gemv": lambda a, x, y: np.matmul(a, x, out=y),
+            "jacobi": jacobi}
 
 
 def numba_versions():  # type: ignore[no-untyped-def]
@@ -138,6 +139,14 @@ def numba_versions():  # type: ignore[no-untyped-def]
                 c[i, j] = s
 
     @njit(cache=False)
+    def gemv(a, x, y):  # type: ignore[no-untyped-def]
+        for i in range(y.shape[0]):
+            s = 0.0
+            for j in range(x.shape[0]):
+                s += a[i, j] * x[j]
+            y[i] = s
+
+    @njit(cache=False)
     def jacobi(a, b):  # type: ignore[no-untyped-def]
         for _ in range(10):
             for i in range(1, a.shape[0] - 1):
@@ -148,7 +157,8 @@ def numba_versions():  # type: ignore[no-untyped-def]
                     a[i, j] = b[i, j]
 
     return {"map": saxpy, "stencil": stencil, "sum": total, "product": product, "min": fmin, "max": imax,
-            "count": count, "dot": dot, "scan": scan, "histogram": hist, "matmul": matmul, "jacobi": jacobi}
+            "count": count, "dot": dot, "scan": scan, "histogram": hist, "gemm": matmul, "gemv": gemv,
+            "jacobi": jacobi}
 
 
 def timed(fn, args, repeat):  # type: ignore[no-untyped-def]

@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from noodle.backends.opencl import selection
 from noodle.backends.opencl.device import DeviceInfo
@@ -29,10 +31,35 @@ def cache(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
     return tmp_path
 
 
-def test_nothing_measured_offers_nothing_unless_forced(cache) -> None:  # type: ignore[no-untyped-def]
+def test_nothing_measured_offers_the_defaults_of_the_device_kind(cache) -> None:  # type: ignore[no-untyped-def]
+    selection.remember("", None)  # no device
     assert selection.offered() == frozenset()
     assert selection.offered("opencl") == frozenset(OFFLOADABLE)
     assert selection.offered("vm") == frozenset()
+    selection.remember("", INFO)  # a GPU: the documented defaults, the compute-bound intents from smaller sizes
+    assert selection.offered() == frozenset(OFFLOADABLE)
+    gpu = selection.thresholds(INFO)
+    assert gpu["gemm"] < gpu["map"] and gpu["jacobi"] < gpu["sum"] < selection.NEVER
+    cpu = DeviceInfo(platform="P", name="C", kind="cpu", fp64=True, int64_atomics=True, max_work_group=4096,
+                     local_mem=65536, compute_units=2, index="0:1", version="1")
+    selection.remember("", cpu)  # a CPU device (PoCL): native code wins, never by default
+    assert selection.offered() == frozenset() and selection.thresholds(cpu) == {}
+    assert selection.offered("opencl") == frozenset(OFFLOADABLE)
+
+
+def test_the_device_kind_is_asked_of_the_driver_once_and_kept(cache, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    runtime = pytest.importorskip("noodle.backends.opencl.runtime")
+    from noodle.backends.opencl import device
+
+    assert selection.seen_kind("") is None
+    found = selection.offered()  # probes: the kind of the device the empty setting chooses
+    kind = selection.seen_kind("")
+    assert kind == (device.choose("").info.kind if device.choose("").info is not None else "")
+    assert found == frozenset(selection.DEFAULTS.get(kind, {}))
+    calls = []
+    monkeypatch.setattr(device, "choose", lambda *a: calls.append(a))
+    assert selection.offered() == found and calls == []  # kept: no second probe
+    del runtime
 
 
 def test_only_intents_measured_faster_are_offered_for_the_device_chosen(cache, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -47,12 +74,43 @@ def test_only_intents_measured_faster_are_offered_for_the_device_chosen(cache, m
     assert selection.offered() == frozenset()  # a damaged file is as good as none
 
 
-def test_crossover_is_where_opencl_wins_at_every_larger_size() -> None:
-    from noodle.tools.tune import _crossover
+def test_the_threshold_is_where_opencl_wins_at_every_larger_size() -> None:
+    assert selection.decide([(10, 2.0, 1.0), (100, 0.5, 1.0), (1000, 0.4, 1.0)]) == 100
+    assert selection.decide([(10, 0.5, 1.0), (100, 1.5, 1.0), (1000, 0.4, 1.0)]) == 1000
+    assert selection.decide([(10, 2.0, 1.0), (100, 1.2, 1.0)]) >= selection.NEVER
+    assert selection.decide([(10, 0.5, 1.0), (100, 0.4, 1.0)]) == 0  # everywhere measured: any size
+    assert selection.decide([(10, 0.95, 1.0)]) >= selection.NEVER  # within the margin: a tie, not a win
+    assert selection.decide([(10, float("nan"), 1.0)]) >= selection.NEVER
 
-    assert _crossover([(10, 2.0), (100, 0.5), (1000, 0.4)]) == 100
-    assert _crossover([(10, 0.5), (100, 1.5), (1000, 0.4)]) == 1000
-    assert _crossover([(10, 2.0), (100, 1.2)]) >= selection.NEVER
+
+ROW = st.tuples(st.floats(1e-6, 1.0), st.floats(1e-6, 1.0))
+
+
+@given(st.lists(ROW, min_size=1, max_size=6))
+def test_no_size_measured_past_the_threshold_had_opencl_slower(rows) -> None:  # type: ignore[no-untyped-def]
+    table = [(4 ** (k + 4), cl, alt) for k, (cl, alt) in enumerate(rows)]
+    threshold = selection.decide(table)
+    assert all(cl < alt for n, cl, alt in table if n >= threshold)
+    if threshold < selection.NEVER:  # and it is the smallest such size
+        smaller = [row for row in table if row[0] < threshold]
+        assert not smaller or not smaller[-1][1] * (1 + selection.MARGIN) < smaller[-1][2]
+
+
+RECORDED = Path(__file__).resolve().parent / "data" / "opencl_tune_pocl.json"
+
+
+def test_tune_on_this_machine_chose_no_variant_that_measured_slower() -> None:
+    """`noodle tune`'s tables recorded on this machine (PoCL, 2 vCPUs; the file's `how` says how):
+    each intent's decision from them, and the one `noodle tune` kept, offer OpenCL nowhere it
+    measured slower than what runs otherwise."""
+    recorded = json.loads(RECORDED.read_text())
+    assert set(recorded["intents"]) == set(OFFLOADABLE)
+    for intent, data in recorded["intents"].items():
+        threshold = selection.decide(data["table"])
+        assert threshold == data["threshold"], intent
+        for n, t_cl, t_alt, _ in data["table"]:
+            if n >= threshold:
+                assert t_cl < t_alt, (intent, n)
 
 
 @pytest.mark.slow
@@ -82,13 +140,13 @@ def test_tune_show_prints_the_table_and_explain_says_why_not_offered(cache, tmp_
     shown = subprocess.run([str(NOODLE), "tune", "--show"], capture_output=True, text=True, env=env, timeout=60)
     assert "map" in shown.stdout and "2.00" in shown.stdout and "never" in shown.stdout
     src = tmp_path / "k.nd"
-    src.write_text("fn f(a: Array<float>, b: Array<float>) {\n for i in 0..len(a) { b[i] = a[i] + 1.0 }\n}\n"
-                   "fn g(a: Array<float>) -> float {\n var s = 0.0\n"
-                   " for i in 0..len(a) { if a[i] > 0.0 { s += a[i] } }\n return s\n}\n")
+    src.write_text("import math\nfn f(a: Array<float>, b: Array<float>) {\n for i in 0..len(a) { b[i] = a[i] + 1.0 }\n}\n"
+                   "fn g(a: Array<float>, b: Array<float>) {\n"
+                   " for i in 0..len(a) { b[i] = math.floor(a[i]) }\n}\n")
     out = subprocess.run([str(NOODLEC), str(src), "--explain"], capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0 and "Traceback" not in out.stderr
     assert "OpenCL variant of the map nest in f: not offered" in out.stdout
-    assert "OpenCL variant of the loop nest in g: none — the float sum `s` is not a reduction" in out.stdout
+    assert "OpenCL variant of the loop nest in g: none — line 6 calls `math.floor`" in out.stdout
 
 
 

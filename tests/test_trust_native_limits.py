@@ -64,6 +64,10 @@ fn leave(n: int, at: int) -> int {
     return s
 }
 fn helper(x: int) -> int { return x * 2 + 1 }
+fn fib(n: int) -> int {
+    if n < 2 { return n }
+    return fib(n - 1) + fib(n - 2)
+}
 fn calls(n: int) -> int {
     var s = 0
     for i in 0..n { s = s + helper(i) }
@@ -99,7 +103,7 @@ fn scale(a: Array<float>, k: int) -> float {
 
 CALLS = ["spin(40000)", "upto(40000)", "down(3000)", "stepped(9000)", "nest(150)", "wander(97)", "leave(50000, 0)",
          "leave(50000, 20000)", "leave(30, 100)", "calls(2000)", "depth(300)", "made(5000)",
-         "scale(zeros(3000), 7)"]
+         "scale(zeros(3000), 7)", "calls(1)", "fib(15)"]
 
 
 def _module(limits: noodle.Limits, native: bool) -> tuple[noodle.VM, object]:
@@ -144,6 +148,25 @@ def test_native_code_charges_the_steps_the_vm_charges(call: str) -> None:
     with pytest.raises(noodle.LimitExceeded) as e:
         _run(m, call)
     assert e.value.limit == "steps"
+
+
+def test_a_call_s_step_is_charged_by_its_caller_so_a_leaf_touches_no_budget() -> None:
+    """The caller charges a call's step before the call (and the entry point the first call's):
+    a function that calls nothing and loops nowhere neither charges nor polls, so its code (a
+    recursion's base case too) saves no registers for a refill it never makes."""
+    from noodle.backends.llvm.lower import REFILL, build_module, symbol
+    from noodle.build.driver import compile_source
+    from noodle.ir.nodes import decode_module
+
+    _, module = compile_source(PROGRAM, "prog.nd", "prog")
+    text = str(build_module(decode_module(module.ir), ["helper", "calls", "fib"]))
+
+    def impl(name: str) -> str:
+        start = text.index(f'@"{symbol(name)}_impl"(')
+        return text[start:text.index("\n}", start)]
+    assert REFILL not in impl("helper")
+    assert REFILL in impl("calls") and REFILL in impl("fib")
+    assert impl("fib").count(f'@"{REFILL}"') == 2  # one poll before each of its two calls
 
 
 def _only(limits: noodle.Limits) -> tuple[noodle.VM, object]:

@@ -15,11 +15,8 @@ from noodle.format.cache import read_file, user_cache_root, write_file
 
 #: the file of OpenCL measurements per device (noodle.backends.opencl.selection)
 OPENCL_FILE = "opencl-tuning.json"
-
-
-def opencl_measured() -> bool:
-    """Is there an OpenCL measurement file at all?  (`noodle run`'s start-up asks before importing more.)"""
-    return os.path.exists(os.path.join(user_cache_root(), OPENCL_FILE))
+#: the environment variable naming the OpenCL device, as `platform:device` indices
+OPENCL_DEVICE_ENV = "NOODLE_OPENCL_DEVICE"
 
 
 def machine_key() -> str:

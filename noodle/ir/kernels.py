@@ -36,10 +36,14 @@ from noodle.ir import nodes as ir
 from noodle.ir.types import BOOL, F32, FLOAT, I32, INT, ArrayT, Type, parse_type, prune, resolve
 from noodle.ir.walk import walk
 
-#: the intents a kernel exists for
-OFFLOADABLE = ("map", "stencil", "sum", "product", "min", "max", "count", "dot", "scan", "histogram", "jacobi")
-# (the matmul kernel in backends/opencl/render.py waits to be offered for the contraction intent, which
-# replaced the matmul intent: matrix products go to BLAS)
+#: the intents a kernel exists for: recognised nests, and the BLAS calls of recognised contractions
+#: (noodle.ir.intents.contraction) the OpenCL backend computes too
+OFFLOADABLE = ("map", "stencil", "sum", "product", "min", "max", "count", "dot", "scan", "histogram", "jacobi",
+               "gemm", "gemv")
+#: the BLAS routines of a contraction dispatch with a kernel, and the names of their arguments after the
+#: flags (noodle.stdlib.blas): each call becomes `if opencl.run(SPEC, <its arguments>) {} else { <the call> }`
+BLAS_KERNELS = {"blas.gemm": ("m", "n", "k", "alpha", "a", "b", "beta", "c"),
+                "blas.gemv": ("m", "n", "alpha", "a", "x", "beta", "y")}
 
 #: the natives of the dispatch: `run` for kernels computing what the loops compute to the bit,
 #: `run.reassoc` for those that reassociate float sums or call math functions (a few ulps):
@@ -77,18 +81,26 @@ class KernelSpec(msgspec.Struct, kw_only=True):
     """A recognised nest, self-contained: what a device backend needs to run it."""
 
     intent: str  # one of OFFLOADABLE
-    nest: ir.ForRange  # the loops as written (for jacobi: the sweep loop around the two nests)
-    values: list[Value]  # passed to `opencl.run` after the spec, in this order
+    #: the loops as written (for jacobi: the sweep loop around the two nests; None for a BLAS call)
+    nest: "ir.ForRange | None" = None
+    #: passed to `opencl.run` after the spec, in this order (for a BLAS call: its arguments after the
+    #: flags, their `slot` the position)
+    values: list[Value]
     results: list[int] = []  # accumulators handed back (`opencl.result(k)`), as slots
     locals: dict[int, Value] = {}  # every local the nest touches: loop variables, temporaries, values
     exact: bool = True  # computes what the loops compute, to the bit
-    matmul: list[int] = []  # for a matrix product: the slots of a, b, c and 1 when it adds into c
+    flags: str = ""  # for a BLAS call: its flags (`N`/`T` per operand: row-major, transposed or not)
     line: int = 0
     module: str = ""  # the module and function it came from (messages, --emit opencl, chains)
     function: str = ""
     key: int = 0  # its number in the module: names the kernel and chains dispatches
-    after: int = -1  # the dispatch right before it in the same statement list, else -1
-    keep: bool = False  # the next statement is a chained dispatch: leave its arrays on the device
+    #: the dispatch before it in the same statement list, with nothing between them but code whose
+    #: writes to arrays are known (`stale`), else -1
+    after: int = -1
+    keep: bool = False  # the next statement is a chained dispatch: leave what it wrote on the device
+    #: the Array locals the code since `after` may write (passed after the values): their device
+    #: copies are stale
+    stale: list[int] = []
 
 
 def _enc(obj: Any) -> Any:
@@ -128,6 +140,12 @@ class NotOffered(Exception):
 def analyse(f: ir.Function, s: ir.Stmt, key: int = 0) -> "KernelSpec | str | None":
     """The kernel of statement `s` (a recognised nest or dispatch), why it has none, or None for a
     statement that is no recognised nest."""
+    call = blas_call(s)
+    if call is not None:
+        try:
+            return _describe_blas(f, s, call, key)
+        except NotOffered as why:
+            return str(why)
     intent, nest = _recognised(s)
     if intent is None or nest is None:
         return None
@@ -137,10 +155,36 @@ def analyse(f: ir.Function, s: ir.Stmt, key: int = 0) -> "KernelSpec | str | Non
         return str(why)
 
 
+def blas_call(s: ir.Stmt) -> "ir.CallBuiltin | None":
+    """The BLAS call of a contraction dispatch's `then` that statement `s` is, if one has a kernel."""
+    if isinstance(s, ir.ExprStmt) and isinstance(s.expr, ir.CallBuiltin) and s.expr.name in BLAS_KERNELS:
+        return s.expr
+    return None
+
+
+def _describe_blas(f: ir.Function, s: ir.Stmt, call: ir.CallBuiltin, key: int) -> KernelSpec:
+    """A BLAS call of a recognised contraction, which ran only where its guard held (float64
+    arrays, bounds within them, the array written sharing no memory with the others): the kernel
+    computes what the routine computes (noodle.stdlib.blas), in its own order of additions."""
+    flags = call.args[0]
+    names = BLAS_KERNELS[call.name]
+    if not isinstance(flags, ir.Const) or not isinstance(flags.value, str) or len(call.args) != len(names) + 1:
+        raise NotOffered(f"line {s.line}: a {call.name} call of another form")
+    values = []
+    for k, (name, arg) in enumerate(zip(names, call.args[1:]), start=1):
+        t = prune(arg.ty)
+        if isinstance(t, ArrayT) and t.elem != FLOAT:
+            raise NotOffered(f"line {s.line}: `{name}` is an {t}")
+        values.append(Value(k, name, str(resolve(arg.ty))))
+    intent = call.name[len("blas."):]
+    return KernelSpec(intent=intent, values=values, locals={v.slot: v for v in values}, exact=False,
+                      flags=str(flags.value), line=s.line, function=f.display, key=key)
+
+
 def _recognised(s: ir.Stmt) -> "tuple[str | None, ir.ForRange | None]":
     if isinstance(s, ir.ForRange) and s.intent in OFFLOADABLE:
         return s.intent, s
-    if isinstance(s, ir.If) and s.intent in ("dot", "matmul", "jacobi") and len(s.otherwise) == 1 \
+    if isinstance(s, ir.If) and s.intent in ("dot", "jacobi") and len(s.otherwise) == 1 \
             and isinstance(s.otherwise[0], ir.ForRange):
         return s.intent, s.otherwise[0]
     return None, None
@@ -152,7 +196,7 @@ def _describe(f: ir.Function, s: ir.Stmt, intent: str, nest: ir.ForRange, key: i
     loop_vars = [n.slot for n in walk(nest) if isinstance(n, ir.ForRange)]
     assigned = {n.slot for n in walk(nest) if isinstance(n, ir.LocalSet)}
     read = {n.slot for n in walk(nest) if isinstance(n, ir.LocalGet)}
-    accumulators = [] if intent == "matmul" else sorted(slot for slot in assigned if _carried(nest, slot))
+    accumulators = sorted(slot for slot in assigned if _carried(nest, slot))
     if intent in ("map", "stencil", "histogram", "jacobi") and accumulators:
         raise NotOffered(f"`{names[accumulators[0]]}` carries a value from one iteration to the next")
     for n in walk(nest):
@@ -180,20 +224,14 @@ def _describe(f: ir.Function, s: ir.Stmt, intent: str, nest: ir.ForRange, key: i
             raise NotOffered(f"the loop at line {lp.line} does not step by 1")
     if intent == "jacobi":
         _check_sweeps(nest, names)
-    exact = intent not in ("dot", "matmul") and all(prune(types[a]) in (INT, I32) or _kind(nest, a) in ("min", "max")
+    exact = intent != "dot" and all(prune(types[a]) in (INT, I32) or _kind(nest, a) in ("min", "max")
                                                    for a in accumulators)
     if any(isinstance(n, ir.CallBuiltin) and n.name in INEXACT_NATIVES for n in walk(nest)):
         exact = False
-    matmul: list[int] = []
-    if intent == "matmul":
-        assert isinstance(s, ir.If)
-        call = s.then[0]
-        assert isinstance(call, ir.ExprStmt) and isinstance(call.expr, ir.CallBuiltin)
-        matmul = [a.slot for a in call.expr.args] + [int(call.expr.name == "array.matmul_add_into")]  # type: ignore[attr-defined]
     touched = {n.slot for n in walk(nest) if isinstance(n, (ir.LocalGet, ir.LocalSet, ir.ForRange))}
     local = {slot: Value(slot, names[slot], str(resolve(types[slot]))) for slot in sorted(touched)}
     return KernelSpec(intent=intent, nest=copy.deepcopy(nest), values=[local[v] for v in values],
-                      results=accumulators, locals=local, exact=exact, matmul=matmul, line=s.line,
+                      results=accumulators, locals=local, exact=exact, line=s.line,
                       function=f.display, key=key)
 
 
@@ -227,26 +265,31 @@ def _kind(nest: ir.ForRange, slot: int) -> str:
 
 
 def _float_order(nest: ir.ForRange, accumulators: list[int], types: list[Type], names: list[str]) -> None:
-    """A float accumulator may be reassociated only where the VM's recognised reductions may: a sum
-    touched nowhere else in the loop (noodle.ir.scalar.float_reductions); a min or max, which
-    does not round, anywhere."""
-    from noodle.ir.native_plan import float_reductions
-
-    inner = nest
-    while len(inner.body) == 1 and isinstance(inner.body[0], ir.ForRange):
-        inner = inner.body[0]
-    free = float_reductions(inner.body)
+    """A float accumulator may be reassociated where the contract lets reductions be ("without
+    changing results beyond float reassociation in reductions"): a sum or a product — filtered or
+    not, float or f32 — or a scan's running sum, read nowhere but in its own update (and, for a scan,
+    the store of its running value right after it: the recogniser checked that, noodle.ir.intents.
+    loop_facts).  A min or max does not round, so anywhere.  Such kernels are reassociating ones:
+    `--mode safe` runs the loops."""
     for a in accumulators:
         if prune(types[a]) not in (FLOAT, F32):
             continue
         kind = _kind(nest, a)
         if kind in ("min", "max"):
             continue
-        ok = kind == "sum" and any(id(n) in free for n in walk(inner) if isinstance(n, ir.LocalSet) and n.slot == a)
-        if not ok:
-            raise NotOffered(f"the float {kind or 'accumulator'} `{names[a]}` is not a reduction the VM may "
-                             "reorder (only a float sum updated nowhere else may be): a kernel would round "
-                             "differently")
+        updates = [n for n in walk(nest) if isinstance(n, ir.LocalSet) and n.slot == a]
+        inside = {id(x) for u in updates for x in walk(u.value)}
+        stray = [n for n in walk(nest) if isinstance(n, ir.LocalGet) and n.slot == a and id(n) not in inside
+                 and not _stored_running_value(nest, n)]
+        if kind not in ("sum", "product") or stray:
+            raise NotOffered(f"the float {kind or 'accumulator'} `{names[a]}` is not a reduction the contract "
+                             "lets reorder (a sum or product read only by its own update, or a scan): a kernel "
+                             "would round differently")
+
+
+def _stored_running_value(nest: ir.ForRange, get: ir.LocalGet) -> bool:
+    """Is `get` the value of a store `out[i] = s` (a scan storing its running sum)?"""
+    return any(isinstance(n, ir.CallBuiltin) and n.name == "array.set" and n.args[-1] is get for n in walk(nest))
 
 
 def _check_node(n: ir.Node, names: list[str]) -> None:
@@ -337,24 +380,30 @@ def _body(f: ir.Function, body: list[ir.Stmt], offered: "frozenset[str] | set[st
           counter: list[int], report: "Report | None" = None) -> list[ir.Stmt]:
     out: list[ir.Stmt] = []
     previous: KernelSpec | None = None
+    gap: list[ir.Stmt] = []  # the statements since the dispatch `previous`
     for s in body:
         found = analyse(f, s, counter[0] + 1)
         if report is not None and found is not None:
             report.append((f.display, s.line, copy.deepcopy(found) if isinstance(found, KernelSpec) else found))
         if isinstance(found, KernelSpec) and found.intent in offered:
             counter[0] += 1
-            if previous is not None:
-                previous.keep, found.after = True, previous.key
+            stale = _writes(f, gap)
+            if previous is not None and stale is not None:
+                found.after, found.stale = previous.key, stale
+                previous.keep = not gap
             out.append(_dispatch(f, s, found))
-            previous = found
+            previous, gap = found, []
             continue
-        previous = None
-        if isinstance(s, ir.If) and not s.intent:
+        if isinstance(s, ir.If) and s.intent == "contraction":
+            # its BLAS calls, where its guard held, may run as kernels (blas_call); its loops stay
+            s.then = _body(f, s.then, offered, counter, report)
+        elif isinstance(s, ir.If) and not s.intent:
             s.then = _body(f, s.then, offered, counter, report)
             s.otherwise = _body(f, s.otherwise, offered, counter, report)
         elif isinstance(s, (ir.While, ir.ForRange, ir.ForEach)) and not (isinstance(s, ir.ForRange) and s.intent):
             s.body = _body(f, s.body, offered, counter, report)
         out.append(s)
+        gap.append(s)
     # the specs are final only now (a later dispatch sets `keep` on the one before): encode them
     for s in out:
         if isinstance(s, ir.If) and s.intent.startswith("opencl.") and isinstance(s.cond, ir.CallBuiltin):
@@ -364,12 +413,50 @@ def _body(f: ir.Function, body: list[ir.Stmt], offered: "frozenset[str] | set[st
     return out
 
 
+#: natives VM code between two dispatches may call without writing an array behind the residency
+#: table's back (every kernel native but the store, which `_writes` follows, and printing)
+_GAP_NATIVES = (KERNEL_NATIVES - {"array.set"}) | {"print", "str", "float.str", "int.str"}
+
+
+def _writes(f: ir.Function, gap: list[ir.Stmt]) -> "list[int] | None":
+    """The Array locals statements `gap` may store into, or None when they may write an array some
+    other way (a call, a native that is not known to be pure, a nested dispatch): then nothing
+    stays on the device across them."""
+    written: set[int] = set()
+    for n in (n for st in gap for n in walk(st)):
+        if isinstance(n, ir.CallBuiltin):
+            if n.name == "array.set" and isinstance(n.args[0], ir.LocalGet):
+                written.add(n.args[0].slot)
+            elif n.name not in _GAP_NATIVES:
+                return None
+        elif isinstance(n, ir.IndexSet) and isinstance(prune(n.obj.ty), ArrayT):
+            if not isinstance(n.obj, ir.LocalGet):
+                return None
+            written.add(n.obj.slot)
+        elif not isinstance(n, _GAP_NODES):
+            return None  # a call of a function or a value, a constructor: it may write anything
+    return sorted(s for s in written if isinstance(prune(f.local_types[s]), ArrayT))
+
+
+#: what else the code between two dispatches may hold (leaving the list early is fine: the next
+#: dispatch checks that the one before it ran last, noodle.backends.opencl.runtime)
+_GAP_NODES = (ir.Const, ir.LocalGet, ir.FreeGet, ir.GlobalGet, ir.Unary, ir.Binary, ir.Logical, ir.Cond, ir.GetField,
+              ir.TupleGet, ir.ListLit, ir.MapLit, ir.TupleLit, ir.Index, ir.Slice, ir.RangeLit, ir.Interp, ir.LocalSet,
+              ir.FreeSet, ir.GlobalSet, ir.FieldSet, ir.IndexSet, ir.ExprStmt, ir.If, ir.While, ir.ForRange, ir.ForEach,
+              ir.Break, ir.Continue, ir.Return, ir.Throw, ir.Assert)
+
+
 def _dispatch(f: ir.Function, s: ir.Stmt, spec: KernelSpec) -> ir.If:
     from noodle.ir.types import STR
 
     pos = {"line": s.line, "col": s.col}
     args: list[ir.Expr] = [ir.Const(value=spec, ty=STR, **pos)]  # type: ignore[arg-type]  (encoded in _body)
-    args += [ir.LocalGet(slot=v.slot, ty=f.local_types[v.slot], **pos) for v in spec.values]
+    call = blas_call(s)
+    if call is not None:  # the call's arguments (pure: its guard read them too)
+        args += [copy.deepcopy(a) for a in call.args[1:]]
+    else:
+        args += [ir.LocalGet(slot=v.slot, ty=f.local_types[v.slot], **pos) for v in spec.values]
+    args += [ir.LocalGet(slot=slot, ty=f.local_types[slot], **pos) for slot in spec.stale]
     run = ir.CallBuiltin(name=RUN if spec.exact else RUN_REASSOC, args=args, ty=BOOL, **pos)
     then: list[ir.Stmt] = [ir.LocalSet(slot=slot, value=ir.CallBuiltin(
         name=RESULT, args=[ir.Const(value=k, ty=INT, **pos)], ty=f.local_types[slot], **pos), **pos)

@@ -243,7 +243,13 @@ OPENCL_DESIGNS = {
     "count": "work-group tree reduction and a final pass", "dot": "work-group tree reduction and a final pass",
     "scan": "multi-block work-efficient scan", "histogram": "local-memory counts, then global atomics",
     "jacobi": "sweeps alternating between two device buffers",
+    "gemm": "tiles of the operands in local memory on a GPU, an element per work-item on a CPU device",
+    "gemv": "an element of the result per work-item",
 }
+# a recognised contraction's matrix products (noodle.ir.intents.contraction): its BLAS call, where the
+# guard held, may run as a kernel instead (noodle.ir.kernels)
+intent("gemm", "matrix product (a contraction's gemm)")
+intent("gemv", "matrix-vector product (a contraction's gemv)")
 for _key, _design in OPENCL_DESIGNS.items():
     register(Variant(_key, "opencl", "opencl", f"OpenCL kernel ({_design})", "a device runs it and "
                      "`noodle tune` measured it faster from this size (or `--backend opencl`)", exact=False))

@@ -24,7 +24,8 @@ def explain_opencl(report: list[tuple[str, int, "KernelSpec | str"]], offered: f
         out = [(0, f"OpenCL: no device, no OpenCL variant is offered ({choice.reason})")]
     else:
         out = [(0, f"OpenCL device: {choice.info.describe()}")]
-    tuned = selection.thresholds(choice.info) if choice.info is not None else {}
+    tuned = selection.measured_thresholds(choice.info) if choice.info is not None else None
+    defaults = selection.DEFAULTS.get(choice.info.kind, {}) if choice.info is not None else {}
     for function, line, spec in report:
         if isinstance(spec, str):
             out.append((line, f"OpenCL variant of the loop nest in {function}: none — {spec}"))
@@ -34,13 +35,18 @@ def explain_opencl(report: list[tuple[str, int, "KernelSpec | str"]], offered: f
         elif not choice.info.fp64 and any(v.ty == "float" or "<float" in v.ty for v in spec.values):
             why = "not offered: the device has no double precision"
         elif spec.intent in offered:
-            n = tuned.get(spec.intent)
-            why = "offered" + (f" from {n} elements (measured by `noodle tune`)" if n is not None and n < selection.NEVER
+            n = (tuned if tuned is not None else defaults).get(spec.intent)
+            source = "measured by `noodle tune`" if tuned is not None else \
+                f"the default for a {choice.info.kind} device: `noodle tune` measures it"
+            why = "offered" + (f" from {n} elements ({source})" if n is not None and n < selection.NEVER
                                else " whatever the size (`--backend opencl`)")
-        elif spec.intent in tuned:
+        elif tuned is not None and spec.intent in tuned:
             why = "not offered: `noodle tune` measured it slower than what runs otherwise, at every size"
+        elif tuned is not None:
+            why = "not offered: `noodle tune` has not measured it on this device"
         else:
-            why = "not offered: `noodle tune` has not measured it on this device (the default: not offered)"
+            why = (f"not offered: the default for a {choice.info.kind} device (`noodle tune` measures whether "
+                   "it wins here)")
         exact = "" if spec.exact else ", reassociating (not under --mode safe)"
         out.append((line, f"OpenCL variant of the {spec.intent} nest in {function}: {why}{exact}"))
     return out

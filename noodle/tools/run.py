@@ -106,15 +106,11 @@ def load_program(path: str, opt_level: int = 1, use_cache: bool = True, warnings
 
 
 def _offload(opt_level: int) -> frozenset:
-    """The intents to compile OpenCL dispatches for (noodle.backends.opencl.selection.offered);
-    on the common path — nothing forced, nothing measured — without importing anything more."""
+    """The intents to compile OpenCL dispatches for (noodle.backends.opencl.selection.offered:
+    measured, else the defaults of the device's kind, asked of the driver once per cache)."""
     backend = os.environ.get("NOODLE_BACKEND", "auto")
     if opt_level < 1 or backend == "vm":
         return frozenset()
-    if backend != "opencl":
-        from noodle.format.thresholds import opencl_measured
-        if not opencl_measured():
-            return frozenset()
     from noodle.backends.opencl.selection import offered
     return offered()
 

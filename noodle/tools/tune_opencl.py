@@ -4,8 +4,8 @@ For every intent, a small Noodle kernel is compiled twice: as usual (its loops t
 BLAS, whichever the registry chooses) and with the intent offered to OpenCL; both are timed on
 arrays of growing size, the OpenCL one with its transfers included (each call uploads its inputs
 and copies back what it wrote, as a call from the VM does).  The smallest size from which OpenCL
-is faster at every larger size measured is kept (noodle.backends.opencl.selection), or `NEVER`:
-an OpenCL variant is chosen only where it measured faster.  `noodle tune --show` prints the table.
+is faster, by a margin, at every larger size measured is kept (noodle.backends.opencl.selection's
+`decide`), or `NEVER`: an OpenCL variant is chosen only where it measured faster.  `noodle tune --show` prints the table.
 """
 from __future__ import annotations
 
@@ -36,6 +36,10 @@ def _square(n: int) -> int:
     return max(1, int(round(n ** 0.5)))
 
 
+def _cube(n: int) -> int:
+    return max(1, int(round(n ** (1 / 3))))
+
+
 CASES = [
     Case("map", "fn kernel(a: Array<float>, b: Array<float>) {\n for i in 0..len(a) { b[i] = a[i] * 2.0 + 1.0 }\n}\n",
          lambda n, r: (_vec(n, r), np.zeros(n))),
@@ -64,6 +68,15 @@ CASES = [
                    "    b[i, j] = 0.25 * (a[i - 1, j] + a[i + 1, j] + a[i, j - 1] + a[i, j + 1])\n   }\n  }\n"
                    "  for i in 1..len(a) - 1 {\n   for j in 1..a.shape[1] - 1 { a[i, j] = b[i, j] }\n  }\n }\n}\n",
          lambda n, r: (r.random((_square(n), _square(n))), np.zeros((_square(n), _square(n))))),
+    # a recognised contraction's BLAS call against BLAS (n: multiply-adds, what the threshold counts)
+    Case("gemm", "fn kernel(a: Array<float, 2>, b: Array<float, 2>, c: Array<float, 2>) {\n"
+                 " for i in 0..len(a) {\n  for j in 0..b.shape[1] {\n   var s = 0.0\n"
+                 "   for k in 0..len(b) { s += a[i, k] * b[k, j] }\n   c[i, j] = s\n  }\n }\n}\n",
+         lambda n, r: (r.random((_cube(n), _cube(n))), r.random((_cube(n), _cube(n))), np.zeros((_cube(n), _cube(n)))),
+         sizes=(1 << 15, 1 << 18, 1 << 21)),
+    Case("gemv", "fn kernel(a: Array<float, 2>, x: Array<float>, y: Array<float>) {\n for i in 0..len(y) {\n"
+                 "  var s = 0.0\n  for j in 0..len(x) { s += a[i, j] * x[j] }\n  y[i] = s\n }\n}\n",
+         lambda n, r: (r.random((_square(n), _square(n))), _vec(_square(n), r), np.zeros(_square(n)))),
 ]
 
 
@@ -78,14 +91,18 @@ def kernels(case: Case) -> tuple[Callable[..., Any], Callable[..., Any]]:
             Machine(backend="auto").load(plain).functions["kernel"])
 
 
-def _fastest(kernel: Callable[..., Any], args: tuple[Any, ...], repeat: int) -> float:
-    kernel(*args)  # built, linked, warm
-    times = []
+def _fastest(kernels: "tuple[Callable[..., Any], ...]", args: tuple[Any, ...], repeat: int) -> list[float]:
+    """Each kernel's fastest of `repeat` calls, the calls interleaved: a load that comes and goes
+    (or a driver's threads still spinning after a launch) weighs on both alike."""
+    for kernel in kernels:
+        kernel(*args)  # built, linked, warm
+    best = [float("inf")] * len(kernels)
     for _ in range(repeat):
-        t = time.perf_counter()
-        kernel(*args)
-        times.append(time.perf_counter() - t)
-    return min(times)
+        for k, kernel in enumerate(kernels):
+            t = time.perf_counter()
+            kernel(*args)
+            best[k] = min(best[k], time.perf_counter() - t)
+    return best
 
 
 def measure(repeat: int = 3, report: Callable[[str], None] = print) -> dict[str, dict[str, Any]]:
@@ -94,7 +111,6 @@ def measure(repeat: int = 3, report: Callable[[str], None] = print) -> dict[str,
 
     from noodle.backends.opencl.device import ENV
     from noodle.backends.opencl.runtime import runtime, why_none
-    from noodle.tools.tune import _crossover
 
     rt = runtime()
     if rt is None:
@@ -109,11 +125,13 @@ def measure(repeat: int = 3, report: Callable[[str], None] = print) -> dict[str,
             args = case.args(n, np.random.default_rng(n))
             on_device(*args)  # built and launched once: what follows is the cached cost
             before = rt.stats.copy()
-            t_cl = _fastest(on_device, args, repeat)
+            t_cl, t_alt = _fastest((on_device, otherwise), args, repeat)
             moved = (rt.stats.transfer_s - before.transfer_s) / (repeat + 1)
-            t_alt = _fastest(otherwise, args, repeat)
+            if selection.decide([(n, t_cl, t_alt)]) < selection.NEVER:  # a win: confirmed by as many calls again
+                again = _fastest((on_device, otherwise), args, repeat)
+                t_cl, t_alt = max(t_cl, again[0]), min(t_alt, again[1])
             rows.append([n, t_cl, t_alt, moved])
-        crossover = _crossover([(n, cl / alt) for n, cl, alt, _ in rows])
+        crossover = selection.decide(rows)
         found[case.intent] = {"threshold": crossover, "table": rows}
         ratios = ", ".join(f"{n}: {cl / alt:.2f}x" for n, cl, alt, _ in rows)
         when = "never" if crossover >= selection.NEVER else f"from {crossover} elements"
@@ -124,10 +142,18 @@ def measure(repeat: int = 3, report: Callable[[str], None] = print) -> dict[str,
 
 def show(report: Callable[[str], None] = print) -> None:
     """The measurements kept for the device chosen now, as a table."""
+    import os
+
+    from noodle.backends.opencl.device import ENV
+
     entry = selection.measured()
     if entry is None:
-        report("OpenCL: nothing measured for the device chosen here (run `noodle tune`); "
-               "until then no OpenCL variant is offered (`noodle run --backend opencl` forces them)")
+        kind = selection.seen_kind(os.environ.get(ENV, ""))
+        defaults = selection.DEFAULTS.get(kind or "", {})
+        report("OpenCL: nothing measured for the device chosen here (run `noodle tune`); until then the "
+               f"defaults for {'a ' + kind + ' device' if kind else 'it'}: "
+               + (", ".join(f"{k} from {n}" for k, n in sorted(defaults.items())) if defaults else "none offered")
+               + " (`noodle run --backend opencl` forces them)")
         return
     report(f"OpenCL device: {entry.get('device', '?')}")
     report(f"{'intent':<10} {'elements':>9} {'OpenCL ms':>10} {'other ms':>9} {'ratio':>6} {'transfer ms':>11}  chosen from")

@@ -121,14 +121,17 @@ def _param_types(f: ir.Function) -> list[L.Type]:
 
 
 def _internal_type(f: ir.Function) -> L.FunctionType:
-    """Native-to-native calling convention: `(params..., i64 calls left, i64 steps, ctx*)`, and the
+    """Native-to-native calling convention: `(ctx*, params..., i64 calls left, i64 steps)`, and the
     results, the status and the steps left come back in registers, `{results..., i32, i64}` — the
     step counter never lives in memory on the hot path (a counter in memory would chain every call
-    and iteration through a store and a load)."""
+    and iteration through a store and a load).  The context comes first so that it arrives in a
+    register no result leaves in: a path that calls nothing (a recursion's base case) leaves it
+    where it is, rather than moving it to a callee-saved register, which costs that path the
+    saving and restoring of registers it does not use."""
     params = _param_types(f)
     kinds = result_kinds(f.ret) or []
     ret = L.LiteralStructType([_SCALARS[k] for k in kinds] + [I32, I64])
-    return L.FunctionType(ret, params + [I64, I64, CTX_PTR])
+    return L.FunctionType(ret, [CTX_PTR] + params + [I64, I64])
 
 
 def status_of(r: L.Value) -> int:
@@ -183,6 +186,28 @@ def _refill(m: L.Module) -> L.Function:
     return fn
 
 
+def charge_call(b: L.IRBuilder, ctx: L.Value, steps: L.Value) -> tuple[L.Value, L.Value]:
+    """Charge the step of a call into native code from outside it (an entry point): `steps` less
+    one, refilled when that uses the chunk up.  Returns (the steps the call starts with, i1
+    stopped: the budget is spent or the stop flag set — the call must not run)."""
+    fn = b.block.function
+    now = b.sub(steps, L.Constant(I64, 1))
+    here, slow, charged = b.block, fn.append_basic_block("refill"), fn.append_basic_block("charged")
+    b.cbranch(b.icmp_signed("<", now, L.Constant(I64, 0)), slow, charged)
+    b.position_at_end(slow)
+    refilled = b.call(_refill(fn.module), [ctx, now])
+    granted, refused = b.extract_value(refilled, 0), b.extract_value(refilled, 1)
+    b.branch(charged)
+    b.position_at_end(charged)
+    left = b.phi(I64)
+    left.add_incoming(now, here)
+    left.add_incoming(granted, slow)
+    stopped = b.phi(I1)
+    stopped.add_incoming(L.Constant(I1, 0), here)
+    stopped.add_incoming(refused, slow)
+    return left, stopped
+
+
 def ctx_field(b: L.IRBuilder, ctx: L.Value, field: int) -> L.Value:
     """The address of one field of a context."""
     return b.gep(ctx, [L.Constant(I32, 0), L.Constant(I32, field)], inbounds=True)
@@ -231,7 +256,7 @@ def _entry_point(m: L.Module, impl: L.Function, f: ir.Function) -> None:
     param_kinds = [f"array:{array_kind(t)}" if array_kind(t) else scalar(t) for t in f.local_types[: f.params]]
     pyentry.lower_entry(m, impl, symbol(f.name) + PY_ENTRY, param_kinds, kinds)  # type: ignore[arg-type]
     outs = [L.PointerType(_SCALARS[k] if k != "bool" else I8) for k in kinds]
-    params = list(impl.function_type.args[:-3])
+    params = list(impl.function_type.args[1:-2])
     n = len(params)
     fn = L.Function(m, L.FunctionType(I32, params + [I64] + outs), name=symbol(f.name))
     b = L.IRBuilder(fn.append_basic_block("entry"))
@@ -239,10 +264,15 @@ def _entry_point(m: L.Module, impl: L.Function, f: ir.Function) -> None:
     # the calls left before the depth limit (or the deepest native recursion)
     left = b.sub(b.load(ctx_field(b, ctx, CTX_MAX_DEPTH)), b.load(ctx_field(b, ctx, CTX_DEPTH)))
     steps = ctx_field(b, ctx, CTX_STEPS)
-    r = b.call(impl, list(fn.args[:n]) + [left, b.load(steps), ctx])
+    budget, stopped = charge_call(b, ctx, b.load(steps))
     # the steps left go back to a context with a step limit (one thread's); without one the
     # context is shared by threads and keeps its chunk
     limited = b.icmp_signed("==", b.load(ctx_field(b, ctx, CTX_THREADS)), L.Constant(I64, 0))
+    with b.if_then(stopped, likely=False):
+        with b.if_then(limited):
+            b.store(budget, steps)
+        b.ret(L.Constant(I32, STOPPED | (min(f.line, LINE_LIMIT) << 8)))
+    r = b.call(impl, [ctx] + list(fn.args[:n]) + [left, budget])
     with b.if_then(limited):
         b.store(b.extract_value(r, len(kinds) + 1), steps)
     for k, (kind, ptr) in enumerate(zip(kinds, fn.args[n + 1:])):
@@ -293,7 +323,7 @@ class _FunctionLowering:
         # loop variable -> (least, greatest) value it takes while its unit-step loop runs
         self.spans: dict[int, tuple[L.Value, L.Value]] = {}
         self.reductions: set[int] = set()  # LocalSet nodes recognised as float sums
-        k = 0
+        k = 1  # the context first
         for i in range(f.params):
             if self.slots[i] is None:
                 ndim = int(array_kind(f.local_types[i]).split("/")[1])  # type: ignore[union-attr]
@@ -303,8 +333,8 @@ class _FunctionLowering:
             else:
                 b.store(fn.args[k], self.slots[i])
                 k += 1
-        self.depth, self.ctx = fn.args[k], fn.args[k + 2]
-        fn.args[k + 2].add_attribute("noalias")  # nothing else points into the context
+        self.depth, self.ctx = fn.args[k], fn.args[0]
+        fn.args[0].add_attribute("noalias")  # nothing else points into the context
         #: the steps left in this chunk: a stack slot LLVM keeps in a register
         self.budget = b.alloca(I64, name="steps")
         b.store(fn.args[k + 1], self.budget)
@@ -316,7 +346,9 @@ class _FunctionLowering:
         # RecursionError (the status is the same)
         self.deeper = b.sub(self.depth, L.Constant(I64, 1))
         self.fail_if(b.icmp_signed("<", self.deeper, L.Constant(I64, 0)), "RecursionError")
-        self.poll()  # before every call's work (its step): a recursion stops too
+        # a call's step is charged by its caller, before the call (see `call`): a path through a
+        # function that calls nothing and loops nowhere (the base case of a recursion) then touches
+        # neither the budget nor the context, and needs no saved registers
         self.body(f.body)
         if not self.b.block.is_terminated:
             if not self.kinds:
@@ -946,7 +978,8 @@ class _FunctionLowering:
         kind = scalar(e.ty)
         if kind is None:
             raise Unsupported("calling a function that returns several values", e.line)
-        args += [self.deeper, b.load(self.budget), self.ctx]
+        self.poll()  # the call's step (the VM charges it at the callee's entry, before the depth check)
+        args = [self.ctx] + args + [self.deeper, b.load(self.budget)]
         r = b.call(callee, args)
         b.store(b.extract_value(r, status_of(r) + 1), self.budget)  # the steps the callee left
         self.propagate(b.extract_value(r, status_of(r)))

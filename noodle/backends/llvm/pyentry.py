@@ -165,12 +165,13 @@ def lower_entry(m: L.Module, impl: L.Function, name: str, param_kinds: list[str]
     from noodle.backends.llvm.lower import CTX_MAX_DEPTH, CTX_PTR, CTX_STEPS, context_global, ctx_field, status_of
 
     # the machine's context without limits (the linker set its address; VMs with limits call the
-    # ctypes entry): the call depth starts afresh, the steps are a chunk nothing charges
+    # ctypes entry): the call depth starts afresh, the steps are a chunk nothing charges (so the
+    # call's own step, which native callers charge before a call, cannot use it up)
     ctx = b.inttoptr(b.load(context_global(m)), CTX_PTR)
     left = b.load(ctx_field(b, ctx, CTX_MAX_DEPTH))
-    steps = b.load(ctx_field(b, ctx, CTX_STEPS))
+    steps = b.sub(b.load(ctx_field(b, ctx, CTX_STEPS)), L.Constant(I64, 1))
     saved = b.call(_function(m, "PyEval_SaveThread"), [])
-    r = b.call(impl, values + [left, steps, ctx])
+    r = b.call(impl, [ctx] + values + [left, steps])
     b.call(_function(m, "PyEval_RestoreThread"), [saved])
     status = b.extract_value(r, status_of(r))
     check_block = b.block

@@ -1,7 +1,7 @@
 """The budget native code runs under: a context each call is handed, which it polls and charges.
 
 Every native function takes a pointer to a :class:`Context` (one per VM and thread, so two VMs of
-one process never stop each other's code) and reads it at each function's entry, on each iteration
+one process never stop each other's code) and reads it before each call (the caller charges the call's step), on each iteration
 of a `while` loop or an outer counted loop, and once per strip of an innermost counted loop
 (noodle.backends.llvm.lower):
 

@@ -226,7 +226,7 @@ def _take(m: L.Module, impl: L.Function, env_t: L.LiteralStructType, n_captured:
     hi = _min(b, b.add(lo, grain), stop)
     # each chunk counts a chunk of steps of its own (threads split a nest only without a step
     # limit: nothing is charged, and nd_refill only reads the stop flag)
-    r = b.call(impl, captured + [lo, hi, depth, L.Constant(I64, CHUNK), ctx])
+    r = b.call(impl, [ctx] + captured + [lo, hi, depth, L.Constant(I64, CHUNK)])
     status = b.extract_value(r, status_of(r))
     b.cmpxchg(field(_STATUS), L.Constant(I32, 0), status, "monotonic", "monotonic")  # the first failure stays
     b.branch(skip)

@@ -11,8 +11,10 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-#: the environment variable naming a device, as `platform:device` indices (`noodle tune --show` lists them)
-ENV = "NOODLE_OPENCL_DEVICE"
+from noodle.format.thresholds import OPENCL_DEVICE_ENV as ENV
+
+#: the environment variable naming a device, as `platform:device` indices (`noodle tune --show` lists them):
+#: ENV, from noodle.format.thresholds
 
 
 @dataclass(frozen=True)

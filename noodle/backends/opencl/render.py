@@ -11,8 +11,10 @@ Each intent has its data-parallel design:
                    items' totals, one group scans the groups' totals, and a last pass adds the offsets
     histogram      counts in local memory (32-bit local atomics), then added to the global bins
                    (64-bit atomics)
-    matmul         one work-item per row of `c` on CPU devices; tiles of `a` and `b` in local memory
-                   on the others
+    gemm           a recognised contraction's matrix product (its BLAS call, transposes, alpha and
+                   beta): one work-item per element of `c` on CPU devices; tiles of op(a) and op(b)
+                   in local memory on the others
+    gemv           its matrix-vector product: one work-item per element of `y`
     jacobi         the stencil as a map, run sweep after sweep between two device buffers
                    (double-buffered: no copy-back per sweep; see noodle.backends.opencl.runtime)
 
@@ -313,6 +315,7 @@ class Kernel:
     source: str
     names: list[str]  # kernel functions, in the order the host runs them
     work_group: int = 0  # local size the reduction/scan/histogram kernels were written for
+    tile: int = 0  # the side of the square work-groups a tiled kernel was written for (0: untiled)
 
 
 def render_map(spec: KernelSpec, nest: ir.ForRange, name: str) -> str:
@@ -382,9 +385,11 @@ def _update(acc: Acc, var: str) -> str:
                 f"{var}_lo = min({var}_lo, {var}_s);")
     if acc.kind == "sum":
         return f"{var}_s = {var}_s + ({{e}});"
-    if acc.kind == "product":
+    if acc.kind == "product" and acc.integer:
         mul = "nd_mul" if acc.ty == "long" else "nd_i32_mul"
         return f"{{ {acc.ty} x_ = {{e}}; if (x_ == 0) ERR; {var}_s = {mul}({var}_s, x_, err); }}"
+    if acc.kind == "product":
+        return f"{var}_s = {var}_s * ({{e}});"
     return _pick(acc, f"{var}_s", "{e}")
 
 
@@ -407,9 +412,11 @@ def _combine(acc: Acc, left: str, right: str) -> str:
                 f"{left}_s[l] = {add}({left}_s[l], {right}_s[r], err);")
     if acc.kind == "sum":
         return f"{left}_s[l] = {left}_s[l] + {right}_s[r];"
-    if acc.kind == "product":
+    if acc.kind == "product" and acc.integer:
         mul = "nd_mul" if acc.ty == "long" else "nd_i32_mul"
         return f"{left}_s[l] = {mul}({left}_s[l], {right}_s[r], err);"
+    if acc.kind == "product":
+        return f"{left}_s[l] = {left}_s[l] * {right}_s[r];"
     return _pick(acc, f"{left}_s[l]", f"{right}_s[r]")
 
 
@@ -484,8 +491,11 @@ def render_scan(spec: KernelSpec, wg: int) -> Kernel:
         raise Unrenderable("a scan over more than one loop or accumulator")
     acc = spec.results[0]
     t = prune(value_type(spec.locals[acc]))
-    if t not in (INT, I32):
-        raise Unrenderable("a float scan (its additions would be reordered)")
+    # the running sums are kept in the accumulator's width: checked 64-bit for ints (an i32 scan's
+    # sums are checked when stored), reassociated doubles or floats (a float scan is a reduction the
+    # contract lets reorder: the kernel is a reassociating one)
+    e_ty = {INT: "long", I32: "long", FLOAT: "double", F32: "float"}[t]
+    add = "nd_add({0}, {1}, err)" if t in (INT, I32) else "({0} + {1})"
     store = next(n for n in walk(spec.nest) if isinstance(n, ir.CallBuiltin) and n.name == "array.set"
                  and isinstance(n.args[-1], ir.LocalGet) and n.args[-1].slot == acc)
     loop_vars = {loops[0].slot: "i0"}
@@ -493,36 +503,36 @@ def render_scan(spec: KernelSpec, wg: int) -> Kernel:
     skip_store = {id(store): ""}
     body = Body(spec, loop_vars, update, skip_store)
     params = value_params(spec, {acc})
-    elements = (f"__kernel void elements({', '.join(params + ['const long lo0', 'const long total', '__global long* e', '__global int* err'])}) {{\n"
+    elements = (f"__kernel void elements({', '.join(params + ['const long lo0', 'const long total', f'__global {e_ty}* e', '__global int* err'])}) {{\n"
                 f"    const long t = get_global_id(0);\n    if (t >= total) return;\n    const long i0 = lo0 + t;\n"
                 f"{declare_locals(spec, {acc}, '    ')}{body.stmts(loops[0].body, '    ')}}}\n")
-    block = (f"__kernel void scan_blocks(__global long* e, const long total, const long chunk, __global long* totals, "
-             f"__global int* err) {{\n"
-             f"    __local long w[{wg}];\n    const int lid = get_local_id(0);\n"
+    block = (f"__kernel void scan_blocks(__global {e_ty}* e, const long total, const long chunk, "
+             f"__global {e_ty}* totals, __global int* err) {{\n"
+             f"    __local {e_ty} w[{wg}];\n    const int lid = get_local_id(0);\n"
              f"    const long begin = (long)get_global_id(0) * chunk, end = min(begin + chunk, total);\n"
-             f"    long s = 0;\n    for (long t = begin; t < end; t++) {{ s = nd_add(s, e[t], err); e[t] = s; }}\n"
+             f"    {e_ty} s = 0;\n    for (long t = begin; t < end; t++) {{ s = {add.format('s', 'e[t]')}; e[t] = s; }}\n"
              f"    w[lid] = s;\n    barrier(CLK_LOCAL_MEM_FENCE);\n"
              # an exclusive scan of the items' totals in local memory (up-sweep, down-sweep)
              f"    for (int d = 1; d < {wg}; d <<= 1) {{\n"
              f"        const int k = (lid + 1) * 2 * d - 1;\n"
-             f"        if (k < {wg}) w[k] = nd_add(w[k - d], w[k], err);\n"
+             f"        if (k < {wg}) w[k] = {add.format('w[k - d]', 'w[k]')};\n"
              f"        barrier(CLK_LOCAL_MEM_FENCE);\n    }}\n"
              f"    if (lid == 0) {{ totals[get_group_id(0)] = w[{wg} - 1]; w[{wg} - 1] = 0; }}\n"
              f"    barrier(CLK_LOCAL_MEM_FENCE);\n"
              f"    for (int d = {wg} / 2; d >= 1; d >>= 1) {{\n"
              f"        const int k = (lid + 1) * 2 * d - 1;\n"
-             f"        if (k < {wg}) {{ long x = w[k - d]; w[k - d] = w[k]; w[k] = nd_add(w[k], x, err); }}\n"
+             f"        if (k < {wg}) {{ {e_ty} x = w[k - d]; w[k - d] = w[k]; w[k] = {add.format('w[k]', 'x')}; }}\n"
              f"        barrier(CLK_LOCAL_MEM_FENCE);\n    }}\n"
-             f"    const long offset = w[lid];\n"
-             f"    for (long t = begin; t < end; t++) e[t] = nd_add(e[t], offset, err);\n}}\n")
+             f"    const {e_ty} offset = w[lid];\n"
+             f"    for (long t = begin; t < end; t++) e[t] = {add.format('e[t]', 'offset')};\n}}\n")
     out_arr = store.args[0]
     ix = Body(spec, loop_vars).index(out_arr, store.args[1:-1])
     out_t = ctype(out_arr.ty)
     conv = "nd_i32(v, err)" if out_t == "int" else "v"
-    fix = (f"__kernel void store({', '.join(params + ['const long lo0', 'const long total', 'const long per_group', '__global const long* e', '__global const long* offsets', f'const long start', '__global int* err'])}) {{\n"
+    fix = (f"__kernel void store({', '.join(params + ['const long lo0', 'const long total', 'const long per_group', f'__global const {e_ty}* e', f'__global const {e_ty}* offsets', f'const {e_ty} start', '__global int* err'])}) {{\n"
            f"    const long t = get_global_id(0);\n    if (t >= total) return;\n    const long i0 = lo0 + t;\n"
            f"    const long g = t / per_group;\n"
-           f"    const long v = nd_add(start, nd_add(g > 0 ? offsets[g - 1] : 0L, e[t], err), err);\n"
+           f"    const {e_ty} v = {add.format('start', add.format(f'(g > 0 ? offsets[g - 1] : ({e_ty})0)', 'e[t]'))};\n"
            f"    {Arrays.name(out_arr.slot)}[{ix}] = {conv};\n}}\n")  # type: ignore[attr-defined]
     return Kernel(PRELUDE + elements + block + fix, ["elements", "scan_blocks", "store"], wg)
 
@@ -562,34 +572,53 @@ def render_histogram(spec: KernelSpec, wg: int, bins_local: int) -> Kernel:
     return Kernel(PRELUDE + src, ["histogram"], wg)
 
 
-def render_matmul(spec: KernelSpec, tiled: bool, tile: int = 16) -> Kernel:
-    """`c = a @ b` (or `c += a @ b`): a row of `c` per work-item (CPU devices: each item streams its
-    row of `a` and all of `b` through its cache), or `tile`x`tile` tiles of `a` and `b` staged in
-    local memory (GPUs)."""
-    a, b, c, add = spec.matmul
-    t = ctype(value_type(spec.locals[c]))
-    acc = "c[i * m + j] + s" if add else "s"
+def render_gemm(spec: KernelSpec, tiled: bool, tile: int = 16) -> Kernel:
+    """`c[:m, :n] = alpha * op(a) @ op(b) + beta * c[:m, :n]` (noodle.stdlib.blas's gemm; beta 0 does
+    not read c): a work-item per element of c, each a dot product along k (CPU devices: neighbouring
+    items read neighbouring elements of b, which the driver vectorises), or `tile` x `tile` tiles of
+    op(a) and op(b) staged in local memory, each element read once per work-group (GPUs)."""
+    ta, tb = (int(f == "T") for f in spec.flags[:2])
+    head = (f"#define TA {ta}\n#define TB {tb}\n"
+            "#define A(i, k) a[TA ? (k) * lda + (i) : (i) * lda + (k)]\n"
+            "#define B(k, j) b[TB ? (j) * ldb + (k) : (k) * ldb + (j)]\n")
+    params = ("__global const double* a, const long lda, __global const double* b, const long ldb, "
+              "__global double* c, const long ldc, const long m, const long n, const long p, "
+              "const double alpha, const double beta")
+    store = "c[i * ldc + j] = beta == 0.0 ? alpha * s : beta * c[i * ldc + j] + alpha * s;"
     if not tiled:
-        src = (f"__kernel void matmul(__global const {t}* a, __global const {t}* b, __global {t}* c, const long n, "
-               f"const long m, const long p) {{\n    const long i = get_global_id(0);\n    if (i >= n) return;\n"
-               f"    for (long j = 0; j < m; j++) c[i * m + j] = {'c[i * m + j]' if add else '0'};\n"
-               f"    for (long k = 0; k < p; k++) {{\n        const {t} x = a[i * p + k];\n"
-               f"        for (long j = 0; j < m; j++) c[i * m + j] = c[i * m + j] + x * b[k * m + j];\n    }}\n}}\n")
-        return Kernel(PRELUDE + src, ["matmul"])
-    src = (f"#define TS {tile}\n"
-           f"__kernel void matmul(__global const {t}* a, __global const {t}* b, __global {t}* c, const long n, "
-           f"const long m, const long p) {{\n"
-           f"    __local {t} ta[TS][TS], tb[TS][TS];\n"
-           f"    const int li = get_local_id(0), lj = get_local_id(1);\n"
-           f"    const long i = get_global_id(0), j = get_global_id(1);\n    {t} s = 0;\n"
-           f"    for (long k0 = 0; k0 < p; k0 += TS) {{\n"
-           f"        ta[li][lj] = (i < n && k0 + lj < p) ? a[i * p + k0 + lj] : 0;\n"
-           f"        tb[li][lj] = (k0 + li < p && j < m) ? b[(k0 + li) * m + j] : 0;\n"
-           f"        barrier(CLK_LOCAL_MEM_FENCE);\n"
-           f"        for (int k = 0; k < TS; k++) s = s + ta[li][k] * tb[k][lj];\n"
-           f"        barrier(CLK_LOCAL_MEM_FENCE);\n    }}\n"
-           f"    if (i < n && j < m) c[i * m + j] = {acc};\n}}\n")
-    return Kernel(PRELUDE + src, ["matmul"])
+        src = (f"__kernel void gemm({params}) {{\n"
+               "    const long j = get_global_id(0), i = get_global_id(1);\n"
+               "    if (i >= m || j >= n) return;\n    double s = 0.0;\n"
+               "    for (long k = 0; k < p; k++) s = s + A(i, k) * B(k, j);\n"
+               f"    {store}\n}}\n")
+        return Kernel(PRELUDE + head + src, ["gemm"])
+    src = (f"#define TS {tile}\n__kernel void gemm({params}) {{\n"
+           "    __local double ta[TS][TS + 1], tb[TS][TS + 1];\n"  # (+1: no bank conflicts down a column)
+           "    const int lj = get_local_id(0), li = get_local_id(1);\n"
+           "    const long j = get_global_id(0), i = get_global_id(1);\n    double s = 0.0;\n"
+           "    for (long k0 = 0; k0 < p; k0 += TS) {\n"
+           "        ta[li][lj] = (i < m && k0 + lj < p) ? A(i, k0 + lj) : 0.0;\n"
+           "        tb[li][lj] = (k0 + li < p && j < n) ? B(k0 + li, j) : 0.0;\n"
+           "        barrier(CLK_LOCAL_MEM_FENCE);\n"
+           "        const int last = (int)min((long)TS, p - k0);\n"  # the padding adds nothing, not even 0*0
+           "        for (int k = 0; k < last; k++) s = s + ta[li][k] * tb[k][lj];\n"
+           "        barrier(CLK_LOCAL_MEM_FENCE);\n    }\n"
+           f"    if (i < m && j < n) {store}\n}}\n")
+    return Kernel(PRELUDE + head + src, ["gemm"], tile=tile)
+
+
+def render_gemv(spec: KernelSpec) -> Kernel:
+    """`y[:m] = alpha * op(a) @ x[:n] + beta * y[:m]` (noodle.stdlib.blas's gemv): a work-item per
+    element of y, a dot product along the row (or, transposed, the column: neighbouring items then
+    read neighbouring elements)."""
+    ta = int(spec.flags[:1] == "T")
+    src = (f"#define TA {ta}\n#define A(i, k) a[TA ? (k) * lda + (i) : (i) * lda + (k)]\n"
+           "__kernel void gemv(__global const double* a, const long lda, __global const double* x, "
+           "__global double* y, const long m, const long n, const double alpha, const double beta) {\n"
+           "    const long i = get_global_id(0);\n    if (i >= m) return;\n    double s = 0.0;\n"
+           "    for (long k = 0; k < n; k++) s = s + A(i, k) * x[k];\n"
+           "    y[i] = beta == 0.0 ? alpha * s : beta * y[i] + alpha * s;\n}\n")
+    return Kernel(PRELUDE + src, ["gemv"])
 
 
 def render_jacobi(spec: KernelSpec) -> Kernel:
@@ -599,8 +628,9 @@ def render_jacobi(spec: KernelSpec) -> Kernel:
     return Kernel(PRELUDE + render_map(spec, stencil, "sweep"), ["sweep"])
 
 
-def render(spec: KernelSpec, device_kind: str = "cpu", wg: int = 64, bins_local: int = 0) -> Kernel:
-    """The spec's kernels for a device of this kind ("cpu" or "gpu")."""
+def render(spec: KernelSpec, device_kind: str = "cpu", wg: int = 64, bins_local: int = 0,
+           max_work_group: int = 256) -> Kernel:
+    """The spec's kernels for a device of this kind ("cpu" or "gpu") and largest work-group."""
     if spec.intent in ("map", "stencil"):
         return Kernel(PRELUDE + render_map(spec, spec.nest, "map"), ["map"])
     if spec.intent in ("sum", "product", "min", "max", "count", "dot"):
@@ -609,8 +639,11 @@ def render(spec: KernelSpec, device_kind: str = "cpu", wg: int = 64, bins_local:
         return render_scan(spec, wg)
     if spec.intent == "histogram":
         return render_histogram(spec, wg, bins_local)
-    if spec.intent == "matmul":
-        return render_matmul(spec, tiled=device_kind != "cpu")
+    if spec.intent == "gemm":
+        tile = 16 if max_work_group >= 256 else 8 if max_work_group >= 64 else 0
+        return render_gemm(spec, tiled=device_kind != "cpu" and tile > 0, tile=tile or 16)
+    if spec.intent == "gemv":
+        return render_gemv(spec)
     if spec.intent == "jacobi":
         return render_jacobi(spec)
     raise Unrenderable(f"no kernel for a {spec.intent}")

@@ -6,12 +6,15 @@ device (noodle.backends.opencl.device), and keeps
 - programs, built once per source and options (pyopencl also keeps the binaries on disk, keyed by
   source, options and device, so a second process skips the driver's compiler);
 - device buffers, reused by size;
-- the residency table: the device copy of each host array a chain of dispatches uses, keyed by
-  the ndarray's buffer (address, size, dtype, shape, strides).  A chain is a run of dispatches
-  that follow each other directly in one statement list (noodle.ir.kernels): no other code runs
-  between them, so a device copy stays valid, and what a kernel wrote is copied back only when
-  the chain ends (or when a dispatch of it declines and the loops run on the host).  Outside a
-  chain the table is emptied: the VM or native code may have written any array since.
+- the residency table: the device copy of each host array dispatches use, keyed by the ndarray's
+  buffer (address, size, dtype, shape, strides).  A dispatch linked to the one before it in the
+  same statement list (noodle.ir.kernels: `after`) finds the table as that one left it, less the
+  arrays sharing memory with those the code between them may write (`stale`, passed with the
+  values: the compiler knows them, or does not link the two); any other dispatch empties it
+  first (the VM or native code may have written any array since).  What a kernel wrote is copied
+  back when it ends — the device copy stays valid — unless the next statement is itself a
+  dispatch (`keep`): then only when that run of adjacent dispatches ends (or when one of them
+  declines and the loops run on the host).
 
 `run` answers False — and the loops run as written — when the spec does not apply to these
 values, or when its kernel flagged what the loops would raise on; the arrays on the host are then
@@ -20,6 +23,7 @@ as they were (a kernel's writes reach the host only after it succeeded).
 from __future__ import annotations
 
 import math
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -28,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from noodle.backends.opencl import render
-from noodle.backends.opencl.device import Choice, DeviceInfo, choose
+from noodle.backends.opencl.device import ENV, Choice, DeviceInfo, choose
 from noodle.ir import nodes as ir
 from noodle.ir.kernels import KernelSpec, decode, value_type
 from noodle.ir.types import F32, FLOAT, I32, INT, ArrayT, prune
@@ -105,6 +109,9 @@ class Runtime:
         self._err = cl.Buffer(self.context, cl.mem_flags.READ_WRITE, 4)
         self._local = threading.local()  # the accumulators of this thread's last run
         self.last_declined = ""
+        #: the device kind kernels are designed for: the device's own (tests run the GPU designs on a
+        #: CPU device by setting "gpu": they compute the same on any device)
+        self.design = self.info.kind
 
     def result(self, k: int) -> Any:
         """Accumulator `k` of this thread's last successful run (`opencl.result(k)`)."""
@@ -129,7 +136,7 @@ class Runtime:
         return program
 
     def prepare(self, text: str, spec: KernelSpec, local_bins: int = 0) -> _Prepared:
-        cache_key = f"{local_bins}|{text}"
+        cache_key = f"{local_bins}|{self.design}|{text}"
         found = self._prepared.get(cache_key)
         if isinstance(found, str):
             raise Declined(found)
@@ -140,7 +147,7 @@ class Runtime:
                 raise render.Unrenderable(f"the device ({self.info.name}) has no double precision")
             if spec.intent == "histogram" and not self.info.int64_atomics:
                 raise render.Unrenderable("the device has no 64-bit atomics")
-            kernel = render.render(spec, self.info.kind, self.wg, local_bins)
+            kernel = render.render(spec, self.design, self.wg, local_bins, self.info.max_work_group)
             program = self.build(kernel.source)
         except render.Unrenderable as e:
             self._prepared[cache_key] = str(e)
@@ -148,7 +155,7 @@ class Runtime:
         except self.cl.Error as e:  # a driver that rejects the source: the loops run (and --explain says why)
             self._prepared[cache_key] = f"the OpenCL compiler rejected the kernel: {e}"
             raise Declined(self._prepared[cache_key]) from None
-        prepared = _Prepared(spec, kernel, program, {n: getattr(program, n) for n in kernel.names})
+        prepared = _Prepared(spec, kernel, program, {n: self.cl.Kernel(program, n) for n in kernel.names})
         self._prepared[cache_key] = prepared
         return prepared
 
@@ -213,6 +220,22 @@ class Runtime:
         self._resident.clear()
         self._chain = None
 
+    def sync(self) -> None:
+        """Copy back what kernels wrote; the device copies stay, valid until the host writes."""
+        for entry in self._resident.values():
+            if entry.dirty:
+                self.download(entry)
+
+    def invalidate(self, written: "tuple[Any, ...] | list[Any]") -> None:
+        """Drop the device copies of every array sharing memory with one the host may have written."""
+        arrays = [w for w in written if isinstance(w, np.ndarray)]
+        for key, entry in list(self._resident.items()):
+            if any(np.may_share_memory(entry.host, w) for w in arrays):
+                assert not entry.dirty  # (synced when the dispatch that wrote it ended)
+                del self._resident[key]
+                if not entry.borrowed:
+                    self._release(entry.buffer, entry.host.nbytes)
+
     def forget(self, host: np.ndarray) -> None:
         """Drop the device copy of `host` without copying it back (a kernel that failed wrote it)."""
         entry = self._resident.pop(_key(host), None)
@@ -231,9 +254,12 @@ class Runtime:
     def run(self, text: str, args: tuple[Any, ...], forced: bool, threshold: "dict[str, int] | None" = None) -> bool:
         with self.lock:
             spec = self.spec(text)
+            args, stale = args[:len(spec.values)], args[len(spec.values):]
             me = (spec.module + "." + spec.function, spec.key, threading.get_ident())
             if self._chain is None or spec.after < 0 or self._chain != (me[0], spec.after, me[2]):
-                self.flush()  # not right after the dispatch before it: the host may have written anything
+                self.flush()  # not after the dispatch before it: the host may have written anything
+            else:
+                self.invalidate(stale)  # only these may have been written since
             try:
                 ok = self._run(text, spec, args, forced, threshold or {})
             except Declined as why:
@@ -247,8 +273,10 @@ class Runtime:
                 self.last_declined = f"the OpenCL backend failed ({type(e).__name__}: {e}): the loops ran"
                 self.stats.internal += 1
                 ok = False
-            if ok and spec.keep:
+            if ok:
                 self._chain = me
+                if not spec.keep:  # the host may read what it wrote: copied back, the device copies kept
+                    self.sync()
             else:
                 self.flush()
             return ok
@@ -284,7 +312,7 @@ class Runtime:
         prepared = self.prepare(text, spec, local_bins)
         self.stats.runs += 1
         run = {"map": self._map, "stencil": self._map, "scan": self._scan, "histogram": self._histogram,
-               "matmul": self._matmul, "jacobi": self._jacobi}.get(spec.intent, self._reduce)
+               "gemm": self._gemm, "gemv": self._gemv, "jacobi": self._jacobi}.get(spec.intent, self._reduce)
         hosts = [env[s] for s in written]
         self.written_back_first(hosts)
         self.cl.enqueue_copy(self.queue, self._err, np.zeros(1, np.int32))
@@ -413,14 +441,17 @@ class Runtime:
         lo, hi = host_eval(lp.start, env), host_eval(lp.stop, env)
         total = max(0, hi - lo)
         acc = spec.results[0]
-        start = int(env[acc])
+        t = prune(value_type(spec.locals[acc]))
+        integer = t in (INT, I32)
+        dt = np.int64 if integer else DTYPES[t]  # the running sums' width (render_scan)
+        start = int(env[acc]) if integer else dt(env[acc])
         if total == 0:
-            self._local.results = [start]
+            self._local.results = [env[acc]]
             return True
         groups, chunk = self._chunks(total)
-        e, e_bytes = self.scratch(total, np.int64)
-        totals, t_bytes = self.scratch(groups, np.int64)
-        dummy, d_bytes = self.scratch(1, np.int64)
+        e, e_bytes = self.scratch(total, dt)
+        totals, t_bytes = self.scratch(groups, dt)
+        dummy, d_bytes = self.scratch(1, dt)
         values = self.value_args(spec, env, {acc})
         self._enqueue(p.kernels["elements"], *self.range([total]), *values, np.int64(lo), np.int64(total), e, self._err)
         self._enqueue(p.kernels["scan_blocks"], (groups * self.wg,), (self.wg,), e, np.int64(total), np.int64(chunk),
@@ -428,14 +459,25 @@ class Runtime:
         self._enqueue(p.kernels["scan_blocks"], (self.wg,), (self.wg,), totals, np.int64(groups),
                       np.int64(-(-groups // self.wg)), dummy, self._err)
         self._enqueue(p.kernels["store"], *self.range([total]), *values, np.int64(lo), np.int64(total),
-                      np.int64(chunk * self.wg), e, totals, np.int64(start), self._err)
-        last = np.zeros(1, np.int64)
-        self.cl.enqueue_copy(self.queue, last, totals, src_offset=(groups - 1) * 8)
+                      np.int64(chunk * self.wg), e, totals, dt(start), self._err)
+        last = np.zeros(1, dt)
+        self.cl.enqueue_copy(self.queue, last, totals, src_offset=(groups - 1) * last.itemsize)
         self.queue.finish()
+        if not integer:  # the last running sum as the store kernel computed it (what the loop leaves in s)
+            g = (total - 1) // (chunk * self.wg)
+            e_last, offset = np.zeros(1, dt), np.zeros(1, dt)
+            self.cl.enqueue_copy(self.queue, e_last, e, src_offset=(total - 1) * e_last.itemsize)
+            if g > 0:
+                self.cl.enqueue_copy(self.queue, offset, totals, src_offset=(g - 1) * offset.itemsize)
+            self.queue.finish()
+            self._local.results = [float(dt(start) + (offset[0] + e_last[0]))]
+            for buf, nbytes in ((e, e_bytes), (totals, t_bytes), (dummy, d_bytes)):
+                self._release(buf, nbytes)
+            return True
         for buf, nbytes in ((e, e_bytes), (totals, t_bytes), (dummy, d_bytes)):
             self._release(buf, nbytes)
         result = start + int(last[0])
-        least, most = (I32_MIN, I32_MAX) if prune(value_type(spec.locals[acc])) == I32 else (INT_MIN, INT_MAX)
+        least, most = (I32_MIN, I32_MAX) if t == I32 else (INT_MIN, INT_MAX)
         if not least <= result <= most:
             return False
         self._local.results = [result]
@@ -460,32 +502,48 @@ class Runtime:
         self._enqueue(p.kernels["histogram"], (groups * self.wg,), (self.wg,), *args)
         return True
 
-    def _matmul(self, p: _Prepared, env: dict[int, Any]) -> bool:
-        spec = p.spec
-        a, b, c = (env[s] for s in spec.matmul[:3])
-        from noodle.ir.walk import walk
-
-        loops = [n for n in walk(spec.nest) if isinstance(n, ir.ForRange)]
-        extents = {lp.slot: host_eval(lp.stop, env) for lp in loops}
-        if any(host_eval(lp.start, env) != 0 for lp in loops):
-            return False
-        n, pp = a.shape
-        m = b.shape[1]
-        if not (a.dtype == b.dtype == c.dtype and b.shape[0] == pp and c.shape == (n, m)):
-            raise Declined("the matrices' shapes or dtypes do not make a product")
-        if sorted(extents.values()) != sorted((n, m, pp)):
-            raise Declined("the loops' bounds are not the matrices' shapes")
-        if np.may_share_memory(c, a) or np.may_share_memory(c, b):
-            raise Declined("the result shares memory with an input")
-        if 0 in (n, m):
-            return True
-        bufs = [self.upload(a), self.upload(b), self.upload(c, writes=True)]
-        if self.info.kind == "cpu":
-            self._enqueue(p.kernels["matmul"], *self.range([n]), *bufs, np.int64(n), np.int64(m), np.int64(pp))
+    def _blas_sizes(self, spec: KernelSpec, env: dict[int, Any]) -> list[int]:
+        """The sizes a BLAS call's loops ran over (a negative one runs none), checked against the
+        arrays: its guard held, so they fit, but a dispatch reads nothing out of bounds whatever."""
+        if spec.intent == "gemm":
+            m, n, k = (max(0, int(env[s])) for s in (1, 2, 3))
+            a, b, c = env[5], env[6], env[8]
+            shapes = [(a, (m, k) if spec.flags[0] == "N" else (k, m)), (b, (k, n) if spec.flags[1] == "N" else (n, k)),
+                      (c, (m, n))]
+            sizes = [m, n, k]
         else:
-            ts = 16
-            self._enqueue(p.kernels["matmul"], (-(-n // ts) * ts, -(-m // ts) * ts), (ts, ts), *bufs,
-                          np.int64(n), np.int64(m), np.int64(pp))
+            m, n = (max(0, int(env[s])) for s in (1, 2))
+            a, x, y = env[4], env[5], env[7]
+            shapes = [(a, (m, n) if spec.flags[0] == "N" else (n, m)), (x, (n,)), (y, (m,))]
+            sizes = [m, n]
+        for arr, need in shapes:
+            if any(want > have for want, have in zip(need, arr.shape)):
+                raise Declined(f"the {spec.intent} call's sizes exceed its arrays")
+        return sizes
+
+    def _gemm(self, p: _Prepared, env: dict[int, Any]) -> bool:
+        m, n, k = self._blas_sizes(p.spec, env)
+        alpha, a, b, beta, c = (env[s] for s in range(4, 9))
+        if 0 in (m, n):
+            return True
+        bufs = [self.upload(a), np.int64(a.shape[1]), self.upload(b), np.int64(b.shape[1]),
+                self.upload(c, writes=True), np.int64(c.shape[1])]
+        args = bufs + [np.int64(m), np.int64(n), np.int64(k), np.float64(alpha), np.float64(beta)]
+        if p.kernel.tile:
+            ts = p.kernel.tile
+            self._enqueue(p.kernels["gemm"], (-(-n // ts) * ts, -(-m // ts) * ts), (ts, ts), *args)
+        else:
+            self._enqueue(p.kernels["gemm"], *self.range([m, n]), *args)
+        return True
+
+    def _gemv(self, p: _Prepared, env: dict[int, Any]) -> bool:
+        m, n = self._blas_sizes(p.spec, env)
+        alpha, a, x, beta, y = (env[s] for s in range(3, 8))
+        if m == 0:
+            return True
+        args = [self.upload(a), np.int64(a.shape[1]), self.upload(x), self.upload(y, writes=True),
+                np.int64(m), np.int64(n), np.float64(alpha), np.float64(beta)]
+        self._enqueue(p.kernels["gemv"], *self.range([m]), *args)
         return True
 
     def _jacobi(self, p: _Prepared, env: dict[int, Any]) -> bool:
@@ -569,8 +627,8 @@ def _written(spec: KernelSpec) -> list[int]:
     """The array slots a spec's kernels write."""
     from noodle.ir.walk import walk
 
-    if spec.intent == "matmul":
-        return [spec.matmul[2]]
+    if spec.nest is None:  # a BLAS call: it writes its last array
+        return [spec.values[-1].slot]
     if spec.intent == "jacobi":
         return []  # the sweeps write back themselves
     return sorted({n.args[0].slot for n in walk(spec.nest)  # type: ignore[attr-defined]
@@ -597,8 +655,10 @@ def _histogram_increment(spec: KernelSpec) -> int:
 
 def _work(spec: KernelSpec, env: dict[int, Any]) -> int:
     """How many elements the dispatch touches: what the size thresholds are measured in."""
-    if spec.intent == "matmul":
-        return int(env[spec.matmul[0]].size)
+    if spec.intent == "gemm":  # multiply-adds
+        return math.prod(max(0, int(env[s])) for s in (1, 2, 3))
+    if spec.intent == "gemv":
+        return math.prod(max(0, int(env[s])) for s in (1, 2))
     nest = spec.nest.body[0] if spec.intent == "jacobi" else spec.nest
     total = 1
     for lp in render.loops_of(nest):  # type: ignore[arg-type]
@@ -650,11 +710,12 @@ def _finish(a: render.Acc, start: Any, parts: list[Any]) -> Any:
         return value if (value > s0 if a.acc_first else value >= s0) else s0
     s0 = float(start)
     value = float(parts[0])
-    if a.kind == "sum":
+    if a.kind in ("sum", "product"):
+        r = s0 + value if a.kind == "sum" else s0 * value
         if a.ty == "float":
             from noodle.stdlib.narrow import to_f32
-            return to_f32(s0 + value)
-        return s0 + value
+            return to_f32(r)
+        return r
     if s0 != s0:
         return None  # a NaN start: where the loop's result lands depends on the order
     if a.kind == "min":
@@ -676,6 +737,8 @@ def runtime() -> "Runtime | None":
                 choice = choose()
                 _runtime = Runtime(choice) if choice.device is not None else None
                 _choice = choice
+                from noodle.backends.opencl import selection
+                selection.remember(os.environ.get(ENV, ""), choice.info)
     return _runtime
 
 
