@@ -33,17 +33,23 @@ CRITICAL: dict[str, list[str]] = {
     "noodle/vm/limits.py": ["tests/test_trust_limits.py", "tests/test_limits_rules.py", "tests/test_embedding.py",
                             "tests/test_runtime.py"],
     "noodle/vm/metering.py": ["tests/test_trust_limits.py", "tests/test_limits_rules.py", "tests/test_embedding.py"],
-    "noodle/ir/intents/__init__.py": ["tests/test_loop_intents.py", "tests/test_intents.py"],
-    "noodle/ir/intents/access.py": ["tests/test_loop_intents.py", "tests/test_intents.py"],
-    "noodle/ir/intents/loop_facts.py": ["tests/test_loop_facts.py", "tests/test_loop_intents.py", "tests/test_intents.py"],
-    "noodle/ir/intents/dot.py": ["tests/test_loop_intents.py"],
-    "noodle/ir/intents/stencil.py": ["tests/test_loop_intents.py", "tests/test_intents.py"],
-    "noodle/ir/intents/sweeps.py": ["tests/test_sweeps.py"],
-    "noodle/ir/nest.py": ["tests/test_nest_guard.py", "tests/test_sweeps.py", "tests/test_parallel.py"],
+    # the intent guards: their rule-by-rule cases (in-process, a second a file); test_loop_intents.py,
+    # test_intents.py and test_sweeps.py run the variants natively against their loops (minutes)
+    "noodle/ir/intents/__init__.py": ["tests/test_intent_guards.py", "tests/test_loop_facts.py"],
+    "noodle/ir/intents/access.py": ["tests/test_intent_guards.py", "tests/test_loop_facts.py"],
+    "noodle/ir/intents/loop_facts.py": ["tests/test_loop_facts.py", "tests/test_intent_guards.py"],
+    "noodle/ir/intents/dot.py": ["tests/test_intent_guards.py", "tests/test_loop_facts.py"],
+    "noodle/ir/intents/stencil.py": ["tests/test_intent_guards.py", "tests/test_loop_facts.py"],
+    "noodle/ir/intents/sweeps.py": ["tests/test_sweep_guard.py"],
+    # test_sweeps.py runs its sweeps natively (minutes a run under load): the guard's own cases are
+    # test_nest_guard.py, and the parallel pass reaches it in-process from test_parallel.py
+    "noodle/ir/nest.py": ["tests/test_nest_guard.py", "tests/test_parallel.py"],
     "noodle/ir/passes/ranges.py": ["tests/test_ranges_facts.py", "tests/test_ranges.py"],
     "noodle/host/embed.py": ["tests/test_upgrade.py", "tests/test_upgrade_gate.py", "tests/test_embedding.py"],
-    "noodle/vm/translate.py": ["tests/test_translate.py"],  # test_arithmetic.py too: hours
-    "noodle/backends/llvm/lower.py": ["tests/test_native.py"],
+    # test_arithmetic.py and test_native.py too would take hours: test_native_arith.py is every
+    # operation at its edges against Python's answer, in one module compiled once (both backends)
+    "noodle/vm/translate.py": ["tests/test_translate.py", "tests/test_native_arith.py"],
+    "noodle/backends/llvm/lower.py": ["tests/test_native_arith.py"],
     "noodle/vm/verify.py": ["tests/test_verify.py"],
 }
 

@@ -70,6 +70,11 @@ ACCEPTED = [
      [('array.set', 'a', [('i', 0)]), ('array.get', 'a', [('i', 0)])],
      ['a'], ['a'],
      ['cmp.ge(0, 0)', 'cmp.le(native array.len(%0), int.sub!nocheck(native array.len(%0), 0))', 'cmp.ge(0, 0)', 'cmp.le(native array.len(%0), int.sub!nocheck(native array.len(%0), 0))']),
+    # a constant index first: the conditions of the indices after it are still asked
+    ('2d const row', 'fn f(a: Array<float, 2>, b: Array<float, 2>) {\n for i in 0..len(b) {\n  for j in 0..b.shape[1] - 1 { b[i, j] = a[0, j + 1] }\n }\n}\n',
+     [('array.set', 'b', [('i', 0), ('j', 0)]), ('array.get', 'a', [(None, 0), ('j', 1)])],
+     ['b'], ['a'],
+     ['cmp.ge(0, 0)', 'cmp.le(native array.len(%1), int.sub!nocheck(native array.len(%1), 0))', 'cmp.ge(0, 0)', 'cmp.le(int.sub!nocheck(native array.shape(%1)[1], 1), int.sub!nocheck(native array.shape(%1)[1], 0))', 'cmp.lt(0, native array.len(%0))', 'cmp.ge(0, -1)', 'cmp.le(int.sub!nocheck(native array.shape(%1)[1], 1), int.sub!nocheck(native array.shape(%0)[1], 1))']),
 ]
 
 
@@ -93,6 +98,7 @@ REFUSED = [
     ('int array', 'fn f(a: Array<int>) {\n for i in 0..len(a) { a[i] = 1 }\n}\n'),
     ('times two', 'fn f(a: Array<float>) {\n for i in 0..len(a) // 2 { a[i * 2] = 1.0 }\n}\n'),
     ('divide', 'fn f(a: Array<float>) {\n for i in 0..len(a) { a[i] = a[i] / 2.0 }\n}\n'),
+    ('divide later', 'fn f(a: Array<float>) {\n for i in 0..len(a) { a[i] = 1.0 + a[i] / 2.0 }\n}\n'),
     ('int local', 'fn f(a: Array<float>) {\n for i in 0..len(a) {\n  let t = i + 1\n  a[i] = 1.0\n }\n}\n'),
     ('only reads', 'fn f(a: Array<float>) {\n var s = 0.0\n for i in 0..len(a) { s = s + a[i] }\n}\n'),
     ('call', 'fn f(a: Array<float>) {\n for i in 0..len(a) { a[i] = sqrt(a[i]) }\n}\n'),

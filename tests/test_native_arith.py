@@ -1,0 +1,215 @@
+"""Native arithmetic at the edges, operation by operation (noodle/backends/llvm/lower.py: `binary`,
+`floor_divmod`, `float_divmod`, `narrow`, `checked`, `guarded`, `span`, and `-x`).
+
+Each operation is a small function whose work sits in a loop (so that it runs natively), called on
+the values where a check or a corner matters: MIN and MAX, -1 and 0, signs of zeros, NaN, the
+32-bit limits.  What must come out is Python's own answer, computed here — the value, or the
+Noodle error kind where the contract says the operation fails — compared exactly (floats by their
+`repr`, so that -0.0 is not 0.0), natively and in the VM.  The loops over ranges check the guard
+that drops a loop's overflow checks when its bounds prove them away: a range one past where that
+proof holds must still overflow.  One module is compiled once for all: fast enough for mutation
+testing (`make mutate`) to run the file for every mutant.
+"""
+from __future__ import annotations
+
+import math
+import operator
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+
+from noodle.build.driver import compile_source
+from noodle.runtime.errors import to_error
+from noodle.vm.machine import Machine
+
+MIN, MAX = -(2**63), 2**63 - 1
+I32_MIN, I32_MAX = -(2**31), 2**31 - 1
+
+INT_OPS = {"add": "+", "sub": "-", "mul": "*", "div": "//", "mod": "%", "band": "&", "bor": "|", "xor": "^"}
+CMP_OPS = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!="}
+FLOAT_OPS = {"fadd": "+", "fsub": "-", "fmul": "*", "fdiv": "/", "ffloordiv": "//", "fmod": "%"}
+I32_OPS = {"iadd": "+", "isub": "-", "imul": "*", "idiv": "//", "imod": "%"}
+F32_OPS = {"gadd": "+", "gsub": "-", "gmul": "*", "gdiv": "/"}
+
+
+def loop_fn(name: str, params: str, ret: str, init: str, expr: str) -> str:
+    return f"fn {name}({params}) -> {ret} {{\n var t = {init}\n for k in 0..1 {{ t = {expr} }}\n return t\n}}\n"
+
+
+SOURCE = "".join(
+    [loop_fn(n, "x: int, y: int", "int", "0", f"x {op} y") for n, op in INT_OPS.items()]
+    + [loop_fn(n, "x: int, y: int", "bool", "false", f"x {op} y") for n, op in CMP_OPS.items()]
+    + [loop_fn("f" + n, "x: float, y: float", "bool", "false", f"x {op} y") for n, op in CMP_OPS.items()]
+    + [loop_fn("b" + n, "x: bool, y: bool", "bool", "false", f"x {op} y") for n, op in CMP_OPS.items()
+       if n in ("eq", "ne")]
+    + [loop_fn(n, "x: float, y: float", "float", "0.0", f"x {op} y") for n, op in FLOAT_OPS.items()]
+    + [loop_fn(n, "x: i32, y: i32", "i32", "i32(0)", f"x {op} y") for n, op in I32_OPS.items()]
+    + [loop_fn(n, "x: f32, y: f32", "f32", "f32(0.0)", f"x {op} y") for n, op in F32_OPS.items()]
+    + [loop_fn("neg", "x: int", "int", "0", "-x"), loop_fn("fneg", "x: float", "float", "0.0", "-x"),
+       loop_fn("ineg", "x: i32", "i32", "i32(0)", "-x"), loop_fn("gneg", "x: f32", "f32", "f32(0.0)", "-x"),
+       loop_fn("to_i32", "x: int", "int", "0", "int(i32(x))"),
+       loop_fn("not_", "x: bool", "bool", "false", "not x"),
+       loop_fn("shl", "x: int, y: int", "int", "0", "x << y"), loop_fn("shr", "x: int, y: int", "int", "0", "x >> y"),
+       loop_fn("ipow", "x: int, y: int", "int", "0", "x ** y"), loop_fn("fpow", "x: float, y: float", "float", "0.0", "x ** y"),
+       loop_fn("i2f", "x: int", "float", "0.0", "float(x) + 0.5")]
+    # loops whose checks a guard on their bounds may drop: t over every (i, j) of the ranges
+    + [f"fn {name}(a: int, b: int, c: int, d: int) -> int {{\n var t = 0\n"
+       f" for i in a..b {{ for j in c..d {{ t = {expr} }} }}\n return t\n}}\n"
+       for name, expr in (("sums", "i + j"), ("diffs", "i - j"), ("prods", "i * j"), ("mixed", "i * 2 - j + 1"))])
+
+
+class Fails(Exception):
+    """The Noodle error an operation must raise (its kind)."""
+
+
+def fits(v: int, lo: int = MIN, hi: int = MAX) -> int:
+    if not lo <= v <= hi:
+        raise Fails("OverflowError")
+    return v
+
+
+def int_ref(op: str, lo: int = MIN, hi: int = MAX) -> Callable[[int, int], int]:
+    """Python's `op` on Noodle's ints of [lo, hi]: zero divisors and results outside raise."""
+    f = {"+": operator.add, "-": operator.sub, "*": operator.mul, "//": operator.floordiv, "%": operator.mod,
+         "&": operator.and_, "|": operator.or_, "^": operator.xor}[op]
+
+    def ref(x: int, y: int) -> int:
+        if op in ("//", "%") and y == 0:
+            raise Fails("ZeroDivisionError")
+        return fits(f(x, y), lo, hi)
+    return ref
+
+
+def float_ref(op: str) -> Callable[[float, float], float]:
+    f = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
+         "//": operator.floordiv, "%": operator.mod}[op]
+
+    def ref(x: float, y: float) -> float:
+        if op in ("/", "//", "%") and y == 0.0:
+            raise Fails("ZeroDivisionError")
+        return f(x, y)
+    return ref
+
+
+def f32_ref(op: str) -> Callable[[float, float], float]:
+    def ref(x: float, y: float) -> float:
+        if op == "/" and y == 0.0:
+            raise Fails("ZeroDivisionError")
+        with np.errstate(all="ignore"):
+            return float({"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide}[op](
+                np.float32(x), np.float32(y)))
+    return ref
+
+
+def shift_ref(op: str) -> Callable[[int, int], int]:
+    def ref(x: int, y: int) -> int:
+        if y < 0:
+            raise Fails("ValueError")  # a negative shift count or exponent
+        return fits({"<<": operator.lshift, ">>": operator.rshift, "**": operator.pow}[op](x, y))
+    return ref
+
+
+def nest_ref(expr: Callable[[int, int], int]) -> Callable[[int, int, int, int], int]:
+    def ref(a: int, b: int, c: int, d: int) -> int:
+        t = 0
+        for i in range(a, b):
+            for j in range(c, d):
+                t = expr(i, j)
+        return t
+    return ref
+
+
+def add(x: int, y: int) -> int:
+    return fits(x + y)
+
+
+def sub(x: int, y: int) -> int:
+    return fits(x - y)
+
+
+def mul(x: int, y: int) -> int:
+    return fits(x * y)
+
+
+INTS = [0, 1, -1, 2, -2, 7, -7, 3, MAX, MIN, MAX - 1, MIN + 1, 2**32, -(2**32), 3037000499, 3037000500]
+FLOATS = [0.0, -0.0, 1.0, -1.0, 7.5, -7.5, 2.0, -2.0, 3.0, -3.0, 1e300, 1e-300, -1e-300, math.inf, -math.inf,
+          math.nan, 0.1]
+I32S = [0, 1, -1, 2, -2, 7, -7, I32_MAX, I32_MIN, I32_MAX - 1, I32_MIN + 1, 46341, -46341, 65536]
+F32S = [0.0, -0.0, 1.0, -1.5, 3.0, float(np.float32(0.1)), 3.4028234663852886e38, -3.4028234663852886e38,
+        float(np.float32(1e-45)), math.inf, math.nan]
+NEAR_MAX, NEAR_MIN = MAX - 2, MIN + 2
+VM_ONLY = {"shl", "shr", "ipow", "fpow"}
+
+CASES: list[tuple[str, Callable[..., Any], list[tuple]]] = (
+    [(n, int_ref(op), [(x, y) for x in INTS for y in INTS]) for n, op in INT_OPS.items()]
+    + [(n, {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq,
+            "!=": operator.ne}[op], [(x, y) for x in INTS[:10] for y in INTS[:10]]) for n, op in CMP_OPS.items()]
+    + [("f" + n, {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq,
+                  "!=": operator.ne}[op], [(x, y) for x in FLOATS for y in FLOATS]) for n, op in CMP_OPS.items()]
+    + [("beq", operator.eq, [(x, y) for x in (True, False) for y in (True, False)]),
+       ("bne", operator.ne, [(x, y) for x in (True, False) for y in (True, False)])]
+    + [(n, float_ref(op), [(x, y) for x in FLOATS for y in FLOATS]) for n, op in FLOAT_OPS.items()]
+    + [(n, int_ref(op, I32_MIN, I32_MAX), [(x, y) for x in I32S for y in I32S]) for n, op in I32_OPS.items()]
+    + [(n, f32_ref(op), [(x, y) for x in F32S for y in F32S]) for n, op in F32_OPS.items()]
+    + [("neg", lambda x: fits(-x), [(x,) for x in INTS]), ("fneg", operator.neg, [(x,) for x in FLOATS]),
+       ("ineg", lambda x: fits(-x, I32_MIN, I32_MAX), [(x,) for x in I32S]),
+       ("gneg", lambda x: float(-np.float32(x)), [(x,) for x in F32S]),
+       ("to_i32", lambda x: fits(x, I32_MIN, I32_MAX),
+        [(x,) for x in (0, -5, I32_MAX, I32_MAX + 1, I32_MIN, I32_MIN - 1, MAX, MIN)]),
+       ("not_", operator.not_, [(True,), (False,)]),
+       ("i2f", lambda x: float(x) + 0.5, [(x,) for x in INTS] + [(2**53 + 1,)])]
+    # in the VM only (native code leaves functions with these to the VM)
+    + [("shl", shift_ref("<<"), [(x, y) for x in (0, 1, -1, 3, MAX, MIN) for y in (0, 1, 2, 62, 63, 64, -1)]),
+       ("shr", shift_ref(">>"), [(x, y) for x in (0, 1, -1, -8, 7, MAX, MIN) for y in (0, 1, 2, 63, 64, 99, -1)]),
+       ("ipow", shift_ref("**"), [(x, y) for x in (0, 1, -1, 2, -2, 3, MIN) for y in (0, 1, 2, 39, 40, 62, 63, -1)]),
+       ("fpow", lambda x, y: {(0.0, -1.0): Fails("ZeroDivisionError"), (10.0, 400.0): Fails("OverflowError"),
+                              (-8.0, 1 / 3): math.nan}.get((x, y)) or math.pow(x, y),
+        [(2.0, 0.5), (2.0, -1.0), (0.0, -1.0), (10.0, 400.0), (-8.0, 1 / 3), (-2.0, 3.0), (1.5, 0.0)])]
+    # each bound of each range alone decides whether the loop's check could be dropped
+    + [("sums", nest_ref(add), [(NEAR_MAX, NEAR_MAX + 1, 0, 3), (NEAR_MAX, NEAR_MAX + 1, 0, 2), (0, 3, NEAR_MAX, NEAR_MAX + 1),
+                                (NEAR_MIN, NEAR_MIN + 1, -2, 0), (NEAR_MIN, NEAR_MIN + 1, -3, 0), (-3, 0, NEAR_MIN, NEAR_MIN + 1),
+                                (-5, 5, -5, 5), (5, -5, NEAR_MAX, MAX)]),
+       ("diffs", nest_ref(sub), [(NEAR_MAX, NEAR_MAX + 1, -2, 0), (NEAR_MAX, NEAR_MAX + 1, -3, 0), (NEAR_MIN, NEAR_MIN + 1, 0, 2),
+                                 (NEAR_MIN, NEAR_MIN + 1, 0, 3), (0, 1, MIN + 1, MIN + 3), (-1, 0, MIN + 1, MIN + 3),
+                                 (-2, 0, MIN + 1, MIN + 3), (-5, 5, -5, 5)]),
+       ("prods", nest_ref(mul), [(0, 50, 0, 50), (-5, 5, -7, 3), (3037000499, 3037000500, 3037000499, 3037000500),
+                                 (3037000499, 3037000501, 3037000499, 3037000501), (0, 2, MAX - 1, MAX),
+                                 (0, 3, MAX - 1, MAX), (2, 3, NEAR_MIN, NEAR_MIN + 2), (-3, -2, NEAR_MAX // 3, NEAR_MAX // 3 + 2),
+                                 (NEAR_MAX // 3, NEAR_MAX // 3 + 2, -3, -2), (-2, -1, 2**62, 2**62 + 1),
+                                 (2**62, 2**62 + 1, -2, -1), (-1, 0, MIN, MIN + 1)]),
+       ("mixed", nest_ref(lambda i, j: add(sub(mul(i, 2), j), 1)),
+        [(0, 5, 0, 5), (2**62 - 1, 2**62, -1, 0), (2**62 - 1, 2**62, -2, 0), (2**62, 2**62 + 1, 0, 1),
+         (-(2**62), -(2**62) + 1, 0, 2), (-(2**62), -(2**62) + 1, 1, 3)])]
+)
+
+
+@pytest.fixture(scope="module", params=["vm", "auto"])
+def fns(request: pytest.FixtureRequest) -> dict:
+    _, module = compile_source(SOURCE, "a.nd", "a")
+    machine = Machine(backend=request.param)
+    lm = machine.load(module)
+    if request.param == "auto":
+        native = set(machine.native_report["a"].removeprefix("native: ").split(", "))
+        assert native == {name for name, _, _ in CASES} - VM_ONLY
+    return lm.functions
+
+
+def outcome(f: Callable[..., Any], args: tuple) -> str:
+    """The result as its repr (floats to the bit, -0.0 apart from 0.0), or the error kind."""
+    try:
+        v = f(*args)
+        if isinstance(v, Fails):
+            raise v
+    except Fails as e:
+        return str(e)
+    except Exception as e:  # noqa: BLE001 - turned into the Noodle error's kind, compared exactly
+        return to_error(e).f_kind
+    return repr(float(v) if isinstance(v, (float, np.floating)) else v)
+
+
+@pytest.mark.parametrize("name, ref, args", CASES, ids=[c[0] for c in CASES])
+def test_each_operation_gives_pythons_answer_at_the_edges(fns: dict, name: str, ref: Callable[..., Any],
+                                                          args: list[tuple]) -> None:
+    got = [outcome(fns[name], a) for a in args]
+    assert got == [outcome(ref, a) for a in args]
