@@ -173,15 +173,55 @@ def test_native_code_calls_blas_itself() -> None:
         assert f"call void @\"noodle_blas_{routine}\"(" in text
 
 
-def test_blas_comes_from_scipy_with_its_thread_setter() -> None:
-    """The routines' addresses come from SciPy's capsules, and the library behind them has a
-    thread-count setter (else every call would use all of OpenBLAS's spinning threads)."""
+def test_blas_comes_from_numpys_openblas_with_its_thread_setter() -> None:
+    """Native code calls the BLAS NumPy itself uses (one thread pool in the process, not two), found
+    with its 64-bit-int routines, and the setter of that library's thread count (else every call
+    would use all of OpenBLAS's spinning threads)."""
+    import ctypes
+
     from noodle.backends.llvm import blas
 
-    found = blas.addresses()
-    assert set(found) == set(blas.SIGNATURES) and all(found.values())
     stubs = len(blas._keep)
-    assert blas._thread_setter(found["dgemm"]) and len(blas._keep) == stubs  # a real function, no stub
+    found = blas._numpy_library()
+    assert found is not None and "NumPy" in found.origin  # NumPy's wheels bundle an ILP64 OpenBLAS
+    assert set(found.addresses) == set(blas.SIGNATURES) and all(found.addresses.values())
+    assert len(blas._keep) == stubs  # OpenBLAS's own setter: a real function, no stub
+    # the setter is that library's: it changes the count NumPy's calls use, and says what it was
+    setter = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int)(found.threads)
+    before = setter(1)
+    try:
+        assert before >= 1 and setter(1) == 1
+    finally:
+        setter(before)
+    # the SciPy fallback is a complete library too
+    scipy_found = blas._scipy_library()
+    assert set(scipy_found.addresses) == set(blas.SIGNATURES) and all(scipy_found.addresses.values())
+
+
+def test_blas_calls_from_native_code_leave_numpys_thread_count_as_it_was() -> None:
+    """The count is set before each call and put back after: NumPy's next product on this thread
+    still uses the threads it had (the setting is the library's, shared with NumPy)."""
+    import ctypes
+
+    import numpy
+    from noodle.backends.llvm import blas
+    from noodle.ir.variants import NEVER, forced
+    from noodle.vm.machine import Machine
+
+    _, module = compile_source(KERNELS.read_text(), "k.nd", "k")
+    setter = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int)(blas.library().threads)
+    before = setter(2)  # two, whatever this machine's count: a call on one thread must not leave 1
+    try:
+        with forced("blas.parallel", NEVER):  # every call on the calling thread only
+            k2mm = Machine(backend="auto").load(module).functions["k2mm"]
+        assert k2mm.__noodle_native__
+        rng = numpy.random.default_rng(3)
+        a, b, c, d = (rng.random((6, 6)) for _ in range(4))
+        tmp = numpy.zeros((6, 6))
+        k2mm(1.5, 1.2, tmp, a, b, c, d)
+        assert setter(2) == 2
+    finally:
+        setter(before)
 
 
 #: doitgen look-alikes the batched recogniser must leave alone, and the reason it gives

@@ -27,6 +27,37 @@ def test_the_crossover_is_where_the_variant_wins_from_then_on() -> None:
     assert tuning._crossover([(64, 0.5), (128, 1.2)]) == variants.NEVER  # loses at the largest size: never
 
 
+def test_the_blas_threshold_counts_the_multiply_adds_from_which_threads_win() -> None:
+    """`blas.parallel` from recorded timings (n x n products, two threads over one, measured by
+    `noodle tune` on the development machine): parity while OpenBLAS keeps small products on one
+    thread, then the threads win from n = 128 on — the threshold is 128³ multiply-adds."""
+    t = next(t for t in tuning.THRESHOLDS if t.key == "blas.parallel")
+    recorded = [(16, 1.03), (24, 1.00), (32, 1.01), (48, 1.00), (64, 1.00), (96, 1.00), (128, 0.63), (160, 0.60),
+                (192, 0.54), (256, 0.52), (320, 0.47), (384, 0.49), (512, 0.46)]
+    assert t.decide(recorded) == 128 ** 3
+    # a loaded machine where one large size lost: only from the last win on
+    assert t.decide(recorded[:10] + [(384, 1.05), (512, 0.46)]) == 512 ** 3
+    assert t.decide([(n, 1.2) for n, _ in recorded]) == variants.NEVER  # threads never win: never
+    assert t.decide([(n, 0.9) for n, _ in recorded]) == 0  # always
+    # the split of a map counts array accesses: two per element
+    split = next(t for t in tuning.THRESHOLDS if t.key == "map.parallel")
+    assert split.decide([(1024, 1.5), (2048, 0.8), (4096, 0.7)]) == 4096
+
+
+def test_the_blas_tuning_kernel_is_one_product_called_from_native_code() -> None:
+    """What `noodle tune` times for `blas.parallel` is a recognised product: one dgemm from native
+    code (else it would time loops, and the threshold would mean nothing)."""
+    from noodle.backends.llvm import native_part
+    from noodle.build.driver import compile_source
+
+    t = next(t for t in tuning.THRESHOLDS if t.key == "blas.parallel")
+    _, module = compile_source(t.source, "tune.nd", "tune")
+    text, entries, _ = native_part(module)  # type: ignore[misc]
+    assert [e[0] for e in entries] == ["kernel"] and text.count('call void @"noodle_blas_dgemm"(') == 1
+    a, b, c = t.arguments(8)
+    assert a.shape == b.shape == c.shape == (8, 8)
+
+
 def test_measured_thresholds_are_read_for_this_machine_only(cache: Path) -> None:
     (cache / "tuning.json").write_text(json.dumps({
         thresholds.machine_key(): {"map.fused": 123, "no.such.variant": 5, "dot.blas": -4},
@@ -55,9 +86,10 @@ def test_noodle_tune_measures_and_keeps_its_results(cache: Path) -> None:
     out = subprocess.run([str(noodle), "tune", "--repeat", "1"], capture_output=True, text=True, timeout=300,
                          env={**os.environ, "NOODLE_CACHE_DIR": str(cache)})
     assert out.returncode == 0, out.stderr
-    assert all(key in out.stdout for key in ("map.fused", "dot.blas", "map.parallel"))
+    assert all(key in out.stdout for key in ("map.fused", "dot.blas", "map.parallel", "blas.parallel"))
     kept = json.loads((cache / "tuning.json").read_text())[thresholds.machine_key()]
-    assert set(kept) == {"map.fused", "dot.blas", "map.parallel"} and all(isinstance(v, int) for v in kept.values())
+    assert set(kept) == {"map.fused", "dot.blas", "map.parallel", "blas.parallel"}
+    assert all(isinstance(v, int) for v in kept.values())
 
 
 def test_noodle_tune_says_when_it_cannot_keep_its_results(tmp_path: Path) -> None:

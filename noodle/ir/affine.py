@@ -26,7 +26,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 from math import gcd
-from typing import Iterable
+from typing import Callable, Iterable
 
 from noodle.ir import nodes as ir
 from noodle.ir.types import INT, ArrayT, prune
@@ -202,8 +202,50 @@ class Refused(Exception):
         return f"line {self.line}: {self.reason}" if self.line else self.reason
 
 
+class remembering:  # noqa: N801 - used as a function: `with remembering(): ...`
+    """While the recognisers look at one nest, its model and its distribution are computed once:
+    each recogniser asks for them again (the contraction's, the batched product's, the
+    interchange's ...).  The nest must not change inside: `noodle.ir.passes.intents` leaves the
+    block before rewriting it.  Nested blocks share the outer one's memory."""
+
+    def __enter__(self) -> None:
+        global _remembered
+        self.outer = _remembered is not None
+        if not self.outer:
+            _remembered = {}
+
+    def __exit__(self, *exc: object) -> None:
+        global _remembered
+        if not self.outer:
+            _remembered = None
+
+
+#: (what, id of the root) -> (the root itself, kept so that its id stays its own; the answer)
+_remembered: "dict[tuple[str, int], tuple[ir.ForRange, object]] | None" = None
+
+
+def _recall(what: str, root: ir.ForRange, compute: "Callable[[], object]") -> object:
+    """`compute()`, or its answer (a Refused raised again) while `remembering` holds one for root."""
+    if _remembered is None:
+        return compute()
+    hit = _remembered.get((what, id(root)))
+    if hit is None or hit[0] is not root:
+        try:
+            answer: object = compute()
+        except Refused as e:
+            answer = e
+        hit = _remembered[(what, id(root))] = (root, answer)
+    if isinstance(hit[1], Refused):
+        raise hit[1]
+    return hit[1]
+
+
 def model(f: ir.Function, root: ir.ForRange) -> Nest:
     """The model of the nest at `root`; raises Refused saying why it has none."""
+    return _recall("model", root, lambda: _model(f, root))  # type: ignore[return-value]
+
+
+def _model(f: ir.Function, root: ir.ForRange) -> Nest:
     assigned = {n.slot for n in walk(root) if isinstance(n, (ir.LocalSet, ir.ForRange))}
     symbols = Symbols(assigned)
     nest = Nest(root, [], [], symbols)
@@ -573,6 +615,10 @@ def distribute(f: ir.Function, root: ir.ForRange, nest: "Nest | None" = None) ->
     distribution, innermost loops first), in an order that keeps every dependence's source before
     its sink.  `[root]` (unchanged) when nothing splits.  The loops are new nodes; the statements
     are shared with the original nest.  Raises Refused when the nest cannot be modelled."""
+    return _recall("distribute", root, lambda: _distribute(f, root, nest))  # type: ignore[return-value]
+
+
+def _distribute(f: ir.Function, root: ir.ForRange, nest: "Nest | None") -> list[ir.ForRange]:
     import copy
 
     nest = nest or model(f, root)

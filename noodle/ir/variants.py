@@ -136,10 +136,12 @@ THRESHOLDS: dict[str, int] = {
     # for machines whose threads wake slower; `noodle tune` measures this machine's crossover.
     "map.parallel": 1 << 20,
     # in multiply-adds (m * n * k of a product, m * n of a matrix-vector product): below it a BLAS
-    # call from native code runs on the calling thread only.  OpenBLAS's threads spin while they
-    # wait, which on a busy machine costs more than they save: PolyBench's MEDIUM gemm (10.6 M
-    # multiply-adds) took 92 ms on two threads and 0.65 ms on one, on this (loaded) machine.
-    "blas.parallel": 1 << 27,
+    # call from native code runs on the calling thread only.  Native code calls NumPy's own
+    # OpenBLAS (noodle.backends.llvm.blas), so its threads are the ones NumPy's calls leave
+    # spinning, not a second pool fighting them; `noodle tune` measured the crossover of two
+    # threads against one at 2-4 M multiply-adds (n x n products: 0.88-0.54x from n = 192, parity
+    # below n = 128, where OpenBLAS keeps small products on one thread itself).
+    "blas.parallel": 1 << 22,
 }
 #: a threshold no array reaches
 NEVER = 1 << 62
@@ -196,7 +198,7 @@ class forced:  # noqa: N801 - used as a function: `with forced("map.fused", 0): 
 REDUCTIONS = frozenset({"sum", "product", "min", "max", "count"})
 
 intent("contraction", "linear algebra (tensor contraction or triangular solve)")
-register(Variant("contraction", "blas", "blas", "BLAS in place (SciPy's, called from native code; NumPy's in the VM)",
+register(Variant("contraction", "blas", "blas", "BLAS in place (NumPy's, called from native code and from the VM)",
                  "every loop bound fits the arrays it indexes, the arrays are float64 with contiguous rows, the "
                  "arrays written share no memory with the others, a run-time alpha (or a beta the loops "
                  "multiply the old values by) is not zero, and no diagonal element a solve divides by is zero",

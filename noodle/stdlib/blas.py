@@ -1,7 +1,7 @@
 """The VM's side of recognised tensor contractions (noodle.ir.intents.contraction): the guard
 `blas.fits` and one native per BLAS routine, computed with NumPy's BLAS.
 
-Native code calls the same routines itself, through SciPy's BLAS (noodle.backends.llvm.blas);
+Native code calls the same routines itself, in the same library (NumPy's OpenBLAS; noodle.backends.llvm.blas);
 these run when the function holding the contraction stays in the VM.  Each routine's arguments
 are the IR call's: row-major flags (`N`/`T` per operand; side, triangle, transpose, diagonal for
 trmm), the sizes the loops run over (the leading block of each array: a bound below the array's

@@ -33,6 +33,7 @@ class Decision:
     plan: Any
     llvm_module: Any  # the lowered module (llvmlite.ir), None when no function runs natively
     refused: dict[str, str] = field(default_factory=dict)
+    llvm_ir: str = ""  # its text, as verified (printing a module costs as much as lowering it)
 
 
 def decide(module_ir: Any) -> Decision:
@@ -49,16 +50,17 @@ def decide(module_ir: Any) -> Decision:
         except LoweringFailed as e:
             p = exclude(module_ir, p, e.name, f"native lowering failed: {e.reason}")
             continue
-        bad = _unverified(module_ir, p, llvm_module)
+        text = str(llvm_module)
+        bad = _unverified(module_ir, p, text)
         if not bad:
-            return Decision(p, llvm_module, {n: p.reasons[n] for n in chosen if n not in p.native})
+            return Decision(p, llvm_module, {n: p.reasons[n] for n in chosen if n not in p.native}, text)
         for name, why in bad.items():
             if name in p.native:
                 p = exclude(module_ir, p, name, f"its LLVM IR does not verify: {why}")
     return Decision(p, None, {n: p.reasons[n] for n in chosen if n not in p.native})
 
 
-def _unverified(module_ir: Any, p: Any, llvm_module: Any) -> dict[str, str]:
+def _unverified(module_ir: Any, p: Any, llvm_ir: str) -> dict[str, str]:
     """{} when the module's LLVM IR verifies; else the native functions whose own module (with their
     callees) does not, with LLVM's message (all of them when none fails alone)."""
     import llvmlite.binding as llvm
@@ -66,20 +68,20 @@ def _unverified(module_ir: Any, p: Any, llvm_module: Any) -> dict[str, str]:
     from noodle.backends.llvm.lower import build_module
     from noodle.ir.native_plan import reachable
 
-    def failure(m: Any) -> str | None:
+    def failure(text: str) -> str | None:
         try:
-            llvm.parse_assembly(str(m)).verify()
+            llvm.parse_assembly(text).verify()
         except RuntimeError as e:
             return str(e).strip().splitlines()[0] if str(e).strip() else "RuntimeError"
         return None
 
-    whole = failure(llvm_module)
+    whole = failure(llvm_ir)
     if whole is None:
         return {}
     bad = {}
     for name in p.native:
         needed = reachable(module_ir, [name])
-        why = failure(build_module(module_ir, [n for n in p.compiled if n in needed], [name]))
+        why = failure(str(build_module(module_ir, [n for n in p.compiled if n in needed], [name])))
         if why is not None:
             bad[name] = why
     return bad or {name: whole for name in p.native}
@@ -120,7 +122,7 @@ def native_part(module_file: Any, module_ir: Any = None) -> "tuple[str, list[tup
         entries.append((name, index[name], symbol(name),
                         [f"array:{array_kind(t)}" if array_kind(t) else scalar(t) for t in f.local_types[: f.params]],
                         ",".join(result_kinds(f.ret) or []) + ("" if pure else ";impure")))
-    return str(d.llvm_module), entries, d.refused
+    return d.llvm_ir, entries, d.refused
 
 
 #: the fast-math flags the lowering puts on recognised sums, and only there (see lower.py)

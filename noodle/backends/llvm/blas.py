@@ -1,12 +1,29 @@
 """BLAS called from native code: the recognised contractions (noodle.ir.intents.contraction) run
-as calls of SciPy's BLAS, made by the LLVM code itself — no Python call, no temporaries.
+as calls of the BLAS NumPy uses, made by the LLVM code itself — no Python call, no temporaries.
 
-SciPy exports its BLAS to compiled code as `scipy.linalg.cython_blas.__pyx_capi__`: one capsule
-per routine, holding the address of a function with the Fortran calling convention (every
-argument by pointer).  Numba calls BLAS the same way.  `add_symbols` gives LLVM those addresses
-under the names the lowered code declares (`noodle_blas_dgemm`, ...), before a module using them
-is linked; without SciPy the symbols are missing and linking fails, which leaves the functions in
-the VM (whose natives use NumPy).
+Which library.  NumPy's wheels carry their own OpenBLAS, built with 64-bit ints (ILP64, symbols
+`scipy_dgemm_64_`, ...); SciPy's carry another, with 32-bit ints, which SciPy exports to compiled
+code as `scipy.linalg.cython_blas.__pyx_capi__` (the way Numba calls BLAS).  Native code calls
+NumPy's when it exports the routines (`library()`): then one OpenBLAS thread pool serves NumPy's
+operations and Noodle's calls in a process.  With two libraries there are two pools, and OpenBLAS's
+idle threads spin for a while after each call: a threaded call into one library right after a
+call into the other had both pools' threads fighting for the cores (PolyBench's MEDIUM gemm, 200 x
+220 x 240, alternated with NumPy's: 3.5 ms on SciPy's two threads against 0.37 ms on NumPy's; see
+docs/performance.md).  SciPy's library is the fallback (NumPy built against another BLAS).
+Either way the routines take the Fortran calling convention (every argument by pointer), and
+`add_symbols` gives LLVM their addresses under the names the lowered code declares
+(`noodle_blas_dgemm`, ...) before a module using them is linked; with neither library the symbols
+are missing and linking fails, which leaves the functions in the VM (whose natives use NumPy).
+
+The lowered code keeps every integer argument in an 8-byte slot whatever the library: an ILP64
+library reads all of it, a 32-bit one its first four bytes — the same value on a little-endian
+machine, since the guard admits only sizes and strides in 32-bit range.  So the IR (kept in
+module images) does not depend on the library found at link time; on a big-endian machine only
+an ILP64 library is taken.
+
+Threads.  Before each call the code sets the library's thread count (all the threads
+`NOODLE_THREADS` allows from `blas.parallel` multiply-adds, else one) and puts the previous count
+back after it: the setting is the library's, shared with NumPy's own calls.
 
 Noodle's arrays are row-major and BLAS is column-major: a row-major matrix is the column-major
 matrix of its transpose, so `C = op(A) op(B)` is computed as `Cᵀ = op(B)ᵀ op(A)ᵀ` — the operands
@@ -17,6 +34,8 @@ the others; everything else runs the loops.
 """
 from __future__ import annotations
 
+import sys
+from dataclasses import dataclass
 from typing import Any
 
 from llvmlite import ir as L
@@ -24,34 +43,98 @@ from llvmlite import ir as L
 from noodle.backends.llvm.local_arrays import counted_loop
 
 I1, I8, I32, I64, F64 = L.IntType(1), L.IntType(8), L.IntType(32), L.IntType(64), L.DoubleType()
-P8, P32, PF = L.PointerType(I8), L.PointerType(I32), L.PointerType(F64)
+P8, PI, PF = L.PointerType(I8), L.PointerType(I64), L.PointerType(F64)
 
-#: routine -> its argument types (Fortran convention: everything by pointer)
+#: routine -> its argument types (Fortran convention: everything by pointer; ints in 8-byte slots)
 SIGNATURES: dict[str, list[L.Type]] = {
-    "dgemm": [P8, P8, P32, P32, P32, PF, PF, P32, PF, P32, PF, PF, P32],
-    "dgemv": [P8, P32, P32, PF, PF, P32, PF, P32, PF, PF, P32],
-    "dger": [P32, P32, PF, PF, P32, PF, P32, PF, P32],
-    "dsyrk": [P8, P8, P32, P32, PF, PF, P32, PF, PF, P32],
-    "dsyr2k": [P8, P8, P32, P32, PF, PF, P32, PF, P32, PF, PF, P32],
-    "dsymm": [P8, P8, P32, P32, PF, PF, P32, PF, P32, PF, PF, P32],
-    "dtrmm": [P8, P8, P8, P8, P32, P32, PF, PF, P32, PF, P32],
-    "dtrsv": [P8, P8, P8, P32, PF, P32, PF, P32],
+    "dgemm": [P8, P8, PI, PI, PI, PF, PF, PI, PF, PI, PF, PF, PI],
+    "dgemv": [P8, PI, PI, PF, PF, PI, PF, PI, PF, PF, PI],
+    "dger": [PI, PI, PF, PF, PI, PF, PI, PF, PI],
+    "dsyrk": [P8, P8, PI, PI, PF, PF, PI, PF, PF, PI],
+    "dsyr2k": [P8, P8, PI, PI, PF, PF, PI, PF, PI, PF, PF, PI],
+    "dsymm": [P8, P8, PI, PI, PF, PF, PI, PF, PI, PF, PF, PI],
+    "dtrmm": [P8, P8, P8, P8, PI, PI, PF, PF, PI, PF, PI],
+    "dtrsv": [P8, P8, P8, PI, PF, PI, PF, PI],
 }
 PREFIX = "noodle_blas_"
 #: set to 1 by the linker under `--mode safe`: then no guard admits BLAS (its sums add in another order)
 EXACT_GLOBAL = "nd_blas_exact"
 #: how many threads a BLAS call may use, and from how many multiply-adds (set by the linker)
 THREADS_GLOBAL, MIN_GLOBAL = "nd_blas_threads", "nd_blas_min"
-#: the function that sets how many threads this thread's next BLAS calls use
+#: `int threads(int n)`: sets the library's thread count for the next calls, returns the previous one
 THREADS_SYMBOL = PREFIX + "threads"
-#: its names in the BLAS libraries SciPy may be built with: per calling thread first, else global
-_SETTERS = ("openblas_set_num_threads_local", "scipy_openblas_set_num_threads", "openblas_set_num_threads",
-            "scipy_openblas_set_num_threads64_", "openblas_set_num_threads64_", "MKL_Set_Num_Threads",
-            "bli_thread_set_num_threads")
+#: OpenBLAS's setter that returns the previous count (0.3.27 and later)
+_SETTER = "openblas_set_num_threads_local"
+#: setters that return nothing, each with the getter of the count it sets
+_SETTERS = (("scipy_openblas_set_num_threads64_", "scipy_openblas_get_num_threads64_"),
+            ("openblas_set_num_threads64_", "openblas_get_num_threads64_"),
+            ("scipy_openblas_set_num_threads", "scipy_openblas_get_num_threads"),
+            ("openblas_set_num_threads", "openblas_get_num_threads"),
+            ("MKL_Set_Num_Threads", "MKL_Get_Max_Threads"),
+            ("bli_thread_set_num_threads", "bli_thread_get_num_threads"))
+#: the NumPy extension modules that link NumPy's BLAS (NumPy 2, then 1)
+_NUMPY_MODULES = ("numpy._core._multiarray_umath", "numpy.core._multiarray_umath")
+#: the names of an ILP64 OpenBLAS's functions: (prefix, suffix) around `dgemm_`, `openblas_get_config`
+_ILP64_NAMES = (("scipy_", "64_"), ("", "64_"))
 _keep: list[Any] = []  # a ctypes stub handed to LLVM must live as long as the code calling it
 _INT32_MAX = 2**31 - 1
 
 _added = False
+
+
+@dataclass(frozen=True)
+class Library:
+    """The BLAS native code calls: where each routine is, and its thread-count setter."""
+
+    origin: str  # for reports: "NumPy's OpenBLAS (64-bit ints)", ...
+    addresses: dict[str, int]  # routine -> address of its Fortran-convention function
+    threads: int  # address of `int threads(int n)` (see THREADS_SYMBOL)
+
+
+_library: "Library | None" = None
+
+
+def library() -> Library:
+    """The BLAS native code calls (found once per process): NumPy's own when it exports the
+    routines with 64-bit ints, else SciPy's (ImportError when neither is there)."""
+    global _library
+    if _library is None:
+        _library = _numpy_library() or _scipy_library()
+    return _library
+
+
+def _numpy_library() -> "Library | None":
+    """NumPy's bundled OpenBLAS, looked up through the extension module that links it (a handle
+    on a module finds the symbols of the libraries it depends on)."""
+    import ctypes
+    import importlib
+
+    for module_name in _NUMPY_MODULES:
+        try:
+            handle = ctypes.CDLL(importlib.import_module(module_name).__file__)  # already loaded: no new copy
+        except (ImportError, OSError, TypeError):
+            continue
+        for prefix, suffix in _ILP64_NAMES:
+            # a Fortran routine's name takes an underscore before the suffix (`scipy_dgemm_64_`), a C one's not
+            found = {name: getattr(handle, f"{prefix}{name}_{suffix}", None) for name in SIGNATURES}
+            config = getattr(handle, f"{prefix}openblas_get_config{suffix}", None)
+            if not all(found.values()) or config is None:
+                continue
+            config.restype = ctypes.c_char_p
+            if b"USE64BITINT" not in (config() or b""):  # the suffix is a convention: the build says
+                continue
+            addresses = {name: ctypes.cast(fn, ctypes.c_void_p).value for name, fn in found.items()}
+            return Library("NumPy's OpenBLAS (64-bit ints)", addresses,  # type: ignore[arg-type]
+                           _thread_setter(addresses["dgemm"]))  # type: ignore[arg-type]
+    return None
+
+
+def _scipy_library() -> Library:
+    """SciPy's BLAS, through the capsules `scipy.linalg.cython_blas` exports (32-bit ints)."""
+    if sys.byteorder != "little":  # the 8-byte int slots read as 32-bit ints only on little-endian machines
+        raise ImportError("SciPy's BLAS takes 32-bit ints, which native code passes only on little-endian machines")
+    found = addresses()
+    return Library("SciPy's BLAS (32-bit ints)", found, _thread_setter(found["dgemm"]))
 
 
 def addresses() -> dict[str, int]:
@@ -72,28 +155,41 @@ def addresses() -> dict[str, int]:
 
 
 def _thread_setter(routine_address: int) -> int:
-    """The address of the thread-count setter of the library that holds `routine_address` (found
-    through dladdr), or of a stub that does nothing when that library has none."""
+    """The address of an `int threads(int n)` for the library that holds `routine_address` (found
+    through dladdr): OpenBLAS's own when it returns the previous count, else a stub around the
+    library's setter and getter, else a stub that sets nothing and returns 0 (nothing to put back)."""
     import ctypes
 
     class DlInfo(ctypes.Structure):
         _fields_ = [("dli_fname", ctypes.c_char_p), ("dli_fbase", ctypes.c_void_p),
                     ("dli_sname", ctypes.c_char_p), ("dli_saddr", ctypes.c_void_p)]
 
+    def stub(fn: Any) -> int:
+        made = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int)(fn)
+        _keep.append(made)
+        return ctypes.cast(made, ctypes.c_void_p).value  # type: ignore[return-value]
+
     try:
         libc = ctypes.CDLL(None)
         info = DlInfo()
         if libc.dladdr(ctypes.c_void_p(routine_address), ctypes.byref(info)) and info.dli_fname:
             lib = ctypes.CDLL(info.dli_fname.decode())
-            for name in _SETTERS:
-                fn = getattr(lib, name, None)
-                if fn is not None:
-                    return ctypes.cast(fn, ctypes.c_void_p).value  # type: ignore[return-value]
+            own = getattr(lib, _SETTER, None)
+            if own is not None:
+                return ctypes.cast(own, ctypes.c_void_p).value  # type: ignore[return-value]
+            for set_name, get_name in _SETTERS:
+                setter, getter = getattr(lib, set_name, None), getattr(lib, get_name, None)
+                if setter is not None and getter is not None:
+                    setter.argtypes, setter.restype, getter.restype = [ctypes.c_int], None, ctypes.c_int
+
+                    def swap(n: int, setter: Any = setter, getter: Any = getter) -> int:
+                        previous = getter()
+                        setter(n)
+                        return previous
+                    return stub(swap)
     except (AttributeError, OSError):
         pass
-    stub = ctypes.CFUNCTYPE(None, ctypes.c_int)(lambda _n: None)
-    _keep.append(stub)
-    return ctypes.cast(stub, ctypes.c_void_p).value  # type: ignore[return-value]
+    return stub(lambda _n: 0)
 
 
 def add_symbols() -> None:
@@ -103,10 +199,10 @@ def add_symbols() -> None:
         return
     import llvmlite.binding as llvm
 
-    found = addresses()
-    for name, address in found.items():
+    found = library()
+    for name, address in found.addresses.items():
         llvm.add_symbol(PREFIX + name, address)
-    llvm.add_symbol(THREADS_SYMBOL, _thread_setter(found["dgemm"]))
+    llvm.add_symbol(THREADS_SYMBOL, found.threads)
     _added = True
 
 
@@ -132,8 +228,9 @@ def _declare(m: L.Module, name: str) -> L.Function:
     try:
         return m.get_global(PREFIX + name)
     except KeyError:
-        args = SIGNATURES[name] if name in SIGNATURES else [I32]  # the thread-count setter takes an int
-        return L.Function(m, L.FunctionType(L.VoidType(), args), name=PREFIX + name)
+        if name in SIGNATURES:
+            return L.Function(m, L.FunctionType(L.VoidType(), SIGNATURES[name]), name=PREFIX + name)
+        return L.Function(m, L.FunctionType(I32, [I32]), name=THREADS_SYMBOL)  # sets, returns the previous
 
 
 def _global(m: L.Module, name: str, default: int) -> L.GlobalVariable:
@@ -144,9 +241,10 @@ def _global(m: L.Module, name: str, default: int) -> L.GlobalVariable:
     return g
 
 
-def _threads(lw: Any, work: "list[L.Value]") -> None:
+def _threads(lw: Any, work: "list[L.Value]") -> L.Value:
     """Before a call: all the threads the linker allows when the call's multiply-adds (the product
-    of `work`, in double: it cannot overflow) reach the threshold, else the calling thread only."""
+    of `work`, in double: it cannot overflow) reach the threshold, else the calling thread only.
+    Returns the library's previous count, which `_restore` puts back after the call."""
     b = lw.b
     size: L.Value = L.Constant(F64, 1.0)
     for w in work:
@@ -159,7 +257,15 @@ def _threads(lw: Any, work: "list[L.Value]") -> None:
     least = b.load(_global(lw.m, MIN_GLOBAL, 1 << 62))
     many = b.fcmp_ordered(">=", size, b.sitofp(least, F64))
     n = b.select(many, threads, L.Constant(I64, 1))
-    b.call(_declare(lw.m, "threads"), [b.trunc(n, I32)])
+    return b.call(_declare(lw.m, "threads"), [b.trunc(n, I32)])
+
+
+def _restore(lw: Any, previous: L.Value) -> None:
+    """After a call: the library's thread count as it was (NumPy's next call uses it too); a
+    setter that could not say (0) leaves it."""
+    b = lw.b
+    with b.if_then(b.icmp_signed(">", previous, L.Constant(I32, 0))):
+        b.call(_declare(lw.m, "threads"), [previous])
 
 
 class _Args:
@@ -181,7 +287,7 @@ class _Args:
         return self.slot(I8, L.Constant(I8, ord(c)))
 
     def int(self, v: L.Value) -> L.Value:
-        return self.slot(I32, self.lw.b.trunc(v, I32))
+        return self.slot(I64, v)  # 8 bytes whatever the library (see the module's docstring)
 
     def double(self, v: L.Value) -> L.Value:
         return self.slot(F64, v)
@@ -232,7 +338,7 @@ def lower_call(lw: Any, e: Any) -> L.Value:
         sizes = [sizes[0], sizes[0], sizes[1]] if flags[0] == "L" else [sizes[0], sizes[1], sizes[1]]
     elif routine == "symm":
         sizes = [sizes[0], sizes[1], sizes[0] if flags[0] == "L" else sizes[1]]
-    _threads(lw, sizes)
+    previous = _threads(lw, sizes)
     if routine == "gemm":
         _, m, n, k, alpha, a, bb, beta, c = e.args
         # row-major C = op(A) op(B)  <=>  column-major Cᵀ = op(B)ᵀ op(A)ᵀ
@@ -291,6 +397,7 @@ def lower_call(lw: Any, e: Any) -> L.Value:
         _keeping_diagonal(lw, e.args[-1].slot, _size(lw, e.args[1]), lambda: b.call(_declare(lw.m, name), call))
     else:
         b.call(_declare(lw.m, name), call)
+    _restore(lw, previous)
     return L.Constant(I1, 0)
 
 
@@ -339,7 +446,7 @@ def lower_rows(lw: Any, e: Any) -> L.Value:
     for length in xlengths[1:-1]:  # the guard has checked they are y's too, and flatten
         rows = b.mul(rows, length)
     width, depth = _size(lw, n), _size(lw, k)
-    _threads(lw, [rows, width, depth])
+    previous = _threads(lw, [rows, width, depth])
     one = L.Constant(I64, 1)
     temp = _scratch(lw, b.mul(rows, width))
     # column-major Tᵀ = op(M)ᵀ Xᵀ (see `lower_call`'s gemm)
@@ -348,6 +455,7 @@ def lower_rows(lw: Any, e: Any) -> L.Value:
         args.double(lw.expr(alpha)), lw.array_parts(m.slot)[0], args.int(_lead(lw, m.slot)), xdata,
         args.int(_lead(lw, x.slot)), args.double(L.Constant(F64, 0.0)), temp,
         args.int(b.select(b.icmp_signed("<", width, one), one, width))])
+    _restore(lw, previous)
     ydata, ystride = lw.array_parts(y.slot)[0], _lead(lw, y.slot)
 
     def row(r: L.Value) -> None:

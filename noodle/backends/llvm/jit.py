@@ -134,7 +134,7 @@ def compile_ir(llvm_ir: str) -> tuple[Any, bool]:
         _runtime_symbols()
         from noodle.backends.llvm import blas
         if blas.uses_blas(llvm_ir):
-            blas.add_symbols()  # SciPy's BLAS, which recognised contractions call
+            blas.add_symbols()  # NumPy's BLAS (else SciPy's), which recognised contractions call
         from noodle.backends.llvm import lapack
         if lapack.uses_lapack(llvm_ir):
             lapack.add_symbols()  # SciPy's LAPACK, which recognised factorisations call

@@ -15,11 +15,13 @@ from typing import Any
 
 from llvmlite import ir as L
 
-from noodle.backends.llvm.blas import F64, I1, I32, I64, P8, P32, PF, _Args, _lead, _release, _scratch, _size, _threads
+from noodle.backends.llvm.blas import (F64, I1, I64, P8, PF, PI, _Args, _lead, _release, _restore, _scratch, _size,
+                                       _threads)
 from noodle.backends.llvm.local_arrays import counted_loop
 
-#: routine -> its argument types (Fortran convention: everything by pointer)
-SIGNATURES: dict[str, list[L.Type]] = {"dpotrf": [P8, P32, PF, P32, P32]}
+#: routine -> its argument types (Fortran convention: everything by pointer; ints in 8-byte slots,
+#: read as 32-bit ints by SciPy's LAPACK on a little-endian machine: see noodle.backends.llvm.blas)
+SIGNATURES: dict[str, list[L.Type]] = {"dpotrf": [P8, PI, PF, PI, PI]}
 PREFIX = "noodle_lapack_"
 
 _added = False
@@ -110,12 +112,13 @@ def lower_potrf(lw: Any, e: Any) -> L.Value:
     b.cbranch(b.load(finite), call, done)
     b.position_at_end(call)
     third = b.sdiv(n, L.Constant(I64, 3))
-    _threads(lw, [n, n, b.select(b.icmp_signed("<", third, one), one, third)])
-    info = args.slot(I32, L.Constant(I32, 0))
+    previous = _threads(lw, [n, n, b.select(b.icmp_signed("<", third, one), one, third)])
+    info = args.slot(I64, L.Constant(I64, 0))  # a 32-bit LAPACK writes its low half: 0 stays 0
     # row-major lower triangle = column-major upper
     b.call(_declare(lw.m, "dpotrf"), [args.char("U" if lower else "L"), args.int(n), data,
                                       args.int(_lead(lw, slot)), info])
-    factored = b.icmp_signed("==", b.load(info), L.Constant(I32, 0))
+    _restore(lw, previous)
+    factored = b.icmp_signed("==", b.load(info), L.Constant(I64, 0))
     b.store(factored, ok)
     restore, fine = lw.new_block("potrfrestore"), lw.new_block("potrfok")
     b.cbranch(factored, fine, restore)

@@ -25,6 +25,7 @@ both.  The variants themselves are listed in noodle.ir.variants.
 """
 from __future__ import annotations
 
+from noodle.ir import affine
 from noodle.ir import nodes as ir
 from noodle.ir.intents import (batched, contraction, expressions, factorisation, interchange, loops, sweeps, symmetric,
                                triangular)
@@ -57,18 +58,9 @@ def _body(f: ir.Function, body: list[ir.Stmt], counter: list[int], quiet: bool =
                 _fallback(factor.otherwise[0], "LAPACK does not fit or finds the matrix not positive definite")
                 out.append(factor)
                 continue
-            product = contraction.recognise(f, s) if not s.intent else None
-            if not isinstance(product, ir.If) and not s.intent:
-                rows = batched.recognise(f, s)  # the same product for every row of an array
-                product = rows if rows is not None else product
-            if not isinstance(product, ir.If) and not s.intent:
-                sym = symmetric.recognise(f, s)  # a triangle standing for a symmetric matrix
-                product = sym if sym is not None else product
-            if not isinstance(product, ir.If) and not s.intent:
-                solve = triangular.recognise(f, s)  # a forward substitution: a recurrence, no contraction
-                product = solve if isinstance(solve, ir.If) else product or solve
-            if not isinstance(product, ir.If) and not s.intent:
-                moved = interchange.recognise(f, s)  # strided inner loops, exchanged
+            with affine.remembering():  # the nest's model and distribution, asked by each recogniser
+                product, moved = _library_variants(f, s)
+            if moved is not None:
                 if isinstance(moved, ir.If):
                     counter[0] += 1
                     moved.otherwise[0].note += " — these loops as written when the guard does not hold"
@@ -107,6 +99,25 @@ def _body(f: ir.Function, body: list[ir.Stmt], counter: list[int], quiet: bool =
             s.handler = _body(f, s.handler, counter, quiet)
         out.append(s)
     return out
+
+
+def _library_variants(f: ir.Function, s: ir.ForRange) -> "tuple[ir.If | str | None, ir.If | str | None]":
+    """What the contraction recognisers make of the nest `s` (a dispatch, why not, or None), and,
+    when none made a dispatch, what loop interchange makes of it (None when it was not asked)."""
+    product = contraction.recognise(f, s) if not s.intent else None
+    if not isinstance(product, ir.If) and not s.intent:
+        rows = batched.recognise(f, s)  # the same product for every row of an array
+        product = rows if rows is not None else product
+    if not isinstance(product, ir.If) and not s.intent:
+        sym = symmetric.recognise(f, s)  # a triangle standing for a symmetric matrix
+        product = sym if sym is not None else product
+    if not isinstance(product, ir.If) and not s.intent:
+        solve = triangular.recognise(f, s)  # a forward substitution: a recurrence, no contraction
+        product = solve if isinstance(solve, ir.If) else product or solve
+    moved = None
+    if not isinstance(product, ir.If) and not s.intent:
+        moved = interchange.recognise(f, s)  # strided inner loops, exchanged
+    return product, moved
 
 
 def _fallback(nest: ir.Stmt, when: str = "BLAS does not fit") -> None:
