@@ -341,3 +341,23 @@ def test_a_module_is_found_in_the_search_roots_and_a_broken_manifest_falls_back(
     broken = tmp_path / "broken"
     write(broken / "noodle.toml", "[dependencies\n")
     assert fc.module_path(broken, "lib.util") == os.path.join(str(broken), "lib", "util.nd")
+
+
+def test_a_file_whose_path_is_not_utf8_compiles_runs_and_is_cached(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # Python reads a file name's bytes that are not UTF-8 as lone surrogates, which no module file
+    # can store: the driver writes them `\xff`; it crashed in the IR's encoder before
+    try:
+        os.mkdir(os.fsencode(tmp_path) + b"/d\xff")
+    except (OSError, UnicodeError):  # pragma: no cover - a file system that refuses such names
+        pytest.skip("the file system refuses names that are not UTF-8")
+    path = tmp_path / os.fsdecode(b"d\xff") / os.fsdecode(b"\xfe.nd")
+    path.write_text("fn main() {\n print(1)\n}\n")
+    monkeypatch.chdir(tmp_path)
+    compiled = Project(tmp_path).compile_file(path)
+    assert compiled.module.source_file == "d\\xff/\\xfe.nd"
+    assert compiled.ir is not None and compiled.ir.file == "d\\xff/\\xfe.nd"
+    verify(compiled.module)
+    build_image(compiled.module)
+    again = Project(tmp_path).compile_file(path)
+    assert again.from_cache and again.module.source_file == "d\\xff/\\xfe.nd"

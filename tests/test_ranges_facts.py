@@ -133,6 +133,34 @@ CASES = [
      [('int.add', 3)]),
     ('nested call', 'fn f(xs: List<int>) -> int { return max(len(xs) + 1, 0) }\n',
      [('int.add', 3)]),
+    # a conditional expression: its condition's facts in each branch, its own operations checked
+    ('ternary', 'fn f(n: int) -> int { return (n + 1) if n < 10 else (n - 11) }\n',
+     [('int.add', 3), ('int.sub', 3)]),
+    ('ternary cond op', 'fn f(xs: List<int>, n: int) -> int { return 1 if len(xs) + 1 > n else 0 }\n',
+     [('int.add', 3)]),
+    ('ternary value', 'fn f(n: int) -> int {\n let k = (n * 2) if n > 0 and n < 100 else 0\n'
+                      ' return k + 9223372036854775607\n}\n',
+     [('int.mul', 3), ('int.add', 1)]),
+    # conditions that are no comparison give no facts (and are not read as one)
+    ('bool cond', 'fn f(b: bool, n: int) -> int {\n if b { return n + 1 }\n return 0\n}\n',
+     [('int.add', 1)]),
+    ('call cond', 'fn g(n: int) -> bool { return n > 3 }\nfn f(n: int) -> int {\n if g(n) { return n + 1 }\n return 0\n}\n',
+     [('int.add', 1)]),
+    ('lt over', 'fn f(n: int) -> int {\n if n < 9223372036854775807 { return n + 2 }\n return 0\n}\n',
+     [('int.add', 1)]),
+    # only a constant or a local bounds a comparison: `m % 10` is not read there (n stays unbounded below)
+    ('cmp with mod', 'fn f(n: int, m: int) -> int {\n if n < m % 10 { return n * 1000 }\n return 0\n}\n',
+     [('int.mod', 0), ('int.mul', 0)]),
+    # an `if` leaves when a nested `if`/`else` leaves on both branches, not on one
+    ('nested exits', 'fn f(n: int, b: bool) -> int {\n if n >= 10 {\n  if b { return 1 } else { return 2 }\n }\n'
+                     ' return n + 1\n}\n',
+     [('int.add', 3)]),
+    ('nested then exits', 'fn f(n: int, b: bool) -> int {\n if n >= 10 {\n  if b { return 1 } else { print(2) }\n }\n'
+                          ' return n + 1\n}\n',
+     [('int.add', 1)]),
+    ('nested else exits', 'fn f(n: int, b: bool) -> int {\n if n >= 10 {\n  if b { print(1) } else { return 2 }\n }\n'
+                          ' return n + 1\n}\n',
+     [('int.add', 1)]),
 ]
 
 

@@ -895,6 +895,73 @@ def test_hostile_names_are_quoted_short_and_on_one_line():
     assert r.startswith("function 'evil\\nnamexxx") and "..." in r and len(r) < 200
 
 
+LONE = "a\udc80b"  # a lone surrogate: what os.fsdecode makes of an undecodable byte
+
+
+def _set_text(mf: ModuleFile, where: str, text: str) -> None:
+    """Put `text` in one of the module's text fields."""
+    fib = mf.functions[FIB]
+    if where in ("source_file", "source_hash", "compiler"):
+        setattr(mf, where, text)
+    elif where == "constant":
+        mf.consts[3] = text
+    elif where == "name":
+        mf.names[7] = text
+    elif where == "function name":
+        fib.name = text
+    elif where == "display":
+        fib.display = text
+    elif where == "local name":
+        fib.local_names = [text]
+    elif where == "signature":
+        fib.signature = f"fn({text}) -> int"
+    elif where == "import version":
+        mf.imports[0].version = text
+    elif where == "import hash":
+        mf.imports[0].hash = text
+    elif where == "test name":
+        mf.tests[0].name = text
+
+
+TEXT_FIELDS = {
+    "source_file": "module source_file 'a\\udc80b' is not valid text (a lone surrogate at 1)",
+    "source_hash": "module source_hash 'a\\udc80b' is not valid text (a lone surrogate at 1)",
+    "compiler": "module compiler 'a\\udc80b' is not valid text (a lone surrogate at 1)",
+    "constant": "constant 3: 'a\\udc80b' is not valid text (a lone surrogate at 1)",
+    "name": "name 7 'a\\udc80b' is not valid text (a lone surrogate at 1)",
+    "function name": "function 1: name 'a\\udc80b' is not valid text (a lone surrogate at 1)",
+    "display": "function 'fib': display 'a\\udc80b' is not valid text (a lone surrogate at 1)",
+    "local name": "function 'fib': local name 0 'a\\udc80b' is not valid text (a lone surrogate at 1)",
+    "signature": "function 'fib' signature: type text 'fn(a\\udc80b) -> int' is not valid text (a lone surrogate at 4)",
+    "import version": "import 0: version 'a\\udc80b' is not valid text (a lone surrogate at 1)",
+    "import hash": "import 0: hash 'a\\udc80b' is not valid text (a lone surrogate at 1)",
+    "test name": "test 0: name 'a\\udc80b' is not valid text (a lone surrogate at 1)",
+}
+
+
+@pytest.mark.parametrize("where", list(TEXT_FIELDS))
+def test_every_text_of_a_module_is_valid_utf8(where):
+    # a module made in memory (by a host, or from a path with undecodable bytes) can hold a lone
+    # surrogate that no module file can: refused here, not a UnicodeEncodeError in the translator
+    mf = sample()
+    _set_text(mf, where, LONE)
+    assert reason(mf) == TEXT_FIELDS[where]
+    # text beyond ASCII is fine, in every field (the check is for surrogates, not for ASCII)
+    mf = sample()
+    _set_text(mf, where, "é\u00ff\U0001F600" if where != "signature" else "int")
+    verify(mf)
+    load_bytes(encode(mf))
+
+
+def test_a_surrogate_pair_half_is_refused_wherever_it_is():
+    mf = sample()
+    mf.names[7] = "ok" + "é" * 70 + "\ud83d"  # a high half alone, past the quotation's cut
+    assert reason(mf) == "name 7 'ok" + "é" * 58 + "'... is not valid text (a lone surrogate at 72)"
+    mf = sample()
+    mf.functions[MAIN].local_names = ["p", "\udfff"]  # the second local, the last code point of the range
+    assert reason(mf) == "function 'main': local name 1 '\\udfff' is not valid text (a lone surrogate at 0)"
+
+
 @pytest.mark.slow  # a timing: `make test-slow`, not `make test` (the machine's load would decide it)
 def test_verifier_time_grows_linearly():
     import time

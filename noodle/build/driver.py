@@ -62,6 +62,12 @@ class Compiled:
     from_cache: bool = False
 
 
+def _path_text(path: str) -> str:
+    """`path` as text a module can hold: a file name's byte that is not UTF-8 (which Python reads as
+    a lone surrogate, and no module file can store) is written `\\xff` instead."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
 def compile_source(source: str, file: str, name: str, resolver=None, opt_level: int = 1,
                    interfaces: dict[str, ModuleInterface] | None = None,
                    expected_name: str | None = None,
@@ -184,7 +190,7 @@ class Project:
             source = self.overrides.get(path.resolve())
         if source is None:
             source = read_source(path, display)
-        file = display if display is not None else os.path.relpath(path)
+        file = _path_text(display if display is not None else os.path.relpath(path))
         cached = self.try_cache(name, source)
         if cached is not None:
             for imp in cached.imports:  # their interfaces describe the types this module's exports use
@@ -207,7 +213,7 @@ class Project:
             finally:
                 self._in_progress.pop()
             # stack traces name files relative to the source root, whatever directory compiled them
-            module.source_file = os.path.relpath(path, self.root)
+            module.source_file = _path_text(os.path.relpath(path, self.root))
             result = Compiled(name, path, module, module_ir, False)
             self.write_cache(name, module)
             self._keep_warnings(name, file, source, found)

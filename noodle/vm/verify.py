@@ -204,6 +204,27 @@ def _is_i64(x: object) -> bool:
     return type(x) is int and _I64_MIN <= x <= _I64_MAX  # type: ignore[operator]
 
 
+def _text(s: str, what: str) -> None:
+    """`s` is text a module file can hold: UTF-8, so no lone surrogate (`"\\ud800"`).
+
+    A module decoded from bytes never has one (msgspec refuses the bytes), but a module made in
+    memory — by a host, or from a path the file system gave as undecodable bytes — can; it would
+    pass every other check and then fail with a raw UnicodeEncodeError where the translator
+    compiles it or the cache writes it."""
+    if not s.isascii():
+        try:
+            s.encode("utf-8")
+        except UnicodeEncodeError as e:
+            _fail(f"{what} {_q(s)} is not valid text (a lone surrogate at {e.start})")
+
+
+def _texts(xs: list, what: str) -> None:
+    """Every string of `xs` is valid text (:func:`_text`); the rest of `xs` is checked elsewhere."""
+    for i, s in enumerate(xs):
+        if type(s) is str and not s.isascii():
+            _text(s, f"{what} {i}")
+
+
 def _int_list(xs: object, what: str, lo: int, hi: int) -> None:
     if type(xs) is not list:
         _fail(f"{what} must be a list, not {type(xs).__name__}")
@@ -238,6 +259,7 @@ class _Verifier:
         for field in ("source_file", "source_hash", "compiler"):
             if type(getattr(mf, field)) is not str:
                 _fail(f"module {field} must be a string")
+            _text(getattr(mf, field), f"module {field}")
         if type(mf.ir) is not bytes:
             _fail("module ir must be bytes")
 
@@ -246,6 +268,7 @@ class _Verifier:
         if not set(map(type, names)) <= {str}:
             i = next(i for i, s in enumerate(names) if type(s) is not str)
             _fail(f"name {i} is not a string")
+        _texts(names, "name")
         self._structs(mf.structs)
         self._globals(mf.globals)
         self._imports(mf.imports)
@@ -281,6 +304,7 @@ class _Verifier:
             _fail(f"{what}: type text must be a string")
         if text in _GOOD_TYPES:
             return
+        _text(text, f"{what}: type text")  # type: ignore[arg-type]
         if len(text) > MAX_TYPE_TEXT:  # type: ignore[arg-type]
             _fail(f"{what}: type text too long ({len(text)} characters)")  # type: ignore[arg-type]
         try:
@@ -299,7 +323,9 @@ class _Verifier:
             if t is int:
                 if not _I64_MIN <= v <= _I64_MAX:
                     _fail(f"constant {i}: integer out of the signed 64-bit range")
-            elif t not in (float, str, bool, type(None)):
+            elif t is str:
+                _text(v, f"constant {i}:")
+            elif t not in (float, bool, type(None)):
                 _fail(f"constant {i}: a {t.__name__} is not a constant")
 
     def _structs(self, structs: object) -> None:
@@ -357,6 +383,8 @@ class _Verifier:
                 _fail(f"import {ii}: module name {_q(im.module)} is not a dotted identifier")
             if type(im.version) is not str or type(getattr(im, "hash", "")) is not str:
                 _fail(f"import {ii}: version and hash must be strings")
+            _text(im.version, f"import {ii}: version")
+            _text(getattr(im, "hash", ""), f"import {ii}: hash")
 
     def _functions(self, functions: object) -> None:
         functions = self._pool(functions, "functions")
@@ -366,9 +394,11 @@ class _Verifier:
                 _fail(f"function {fi} is not a FunctionCode")
             if type(fn.name) is not str:
                 _fail(f"function {fi}: name must be a string")
+            _text(fn.name, f"function {fi}: name")
             what = f"function {_q(fn.name)}"
             if type(fn.display) is not str:
                 _fail(f"{what}: display must be a string")
+            _text(fn.display, f"{what}: display")
             if type(fn.kind) is not str or fn.kind not in _KINDS:
                 _fail(f"{what}: unknown kind {_q(fn.kind)} (fn, method, lambda, init or test)")
             for attr in ("nparams", "nlocals", "depth", "parent"):
@@ -380,6 +410,7 @@ class _Verifier:
                 _fail(f"{what}: nparams {fn.nparams} outside 0..nlocals ({fn.nlocals})")
             if type(fn.local_names) is not list or not set(map(type, fn.local_names)) <= {str}:
                 _fail(f"{what}: local_names must be a list of strings")
+            _texts(fn.local_names, f"{what}: local name")
             if len(fn.local_names) != fn.nlocals:
                 _fail(f"{what}: {len(fn.local_names)} local names for {fn.nlocals} locals")
             if type(fn.exported) is not bool:
@@ -454,6 +485,7 @@ class _Verifier:
                 _fail(f"test {ti} is not a TestCode")
             if type(t.name) is not str:
                 _fail(f"test {ti}: name must be a string")
+            _text(t.name, f"test {ti}: name")
             if not _is_i64(t.func) or not 0 <= t.func < n:
                 _fail(f"test {_q(t.name)}: function index {t.func if _is_i64(t.func) else '?'} "
                       f"out of range (module has {n})")
