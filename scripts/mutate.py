@@ -104,7 +104,10 @@ def run(module: str, names: list[str]) -> int:
         "from mutmut.__main__ import cli\n"
         f"cli(['run', '--max-children', '{children}', *{names!r}])\n"
     )
-    return subprocess.call([sys.executable, "-c", code], cwd=workdir(module))
+    # derandomised property tests (tests/conftest.py's `ci` profile): a mutant's verdict must not
+    # depend on the examples drawn, nor on failures an earlier mutant left in an example database
+    env = {**os.environ, "HYPOTHESIS_PROFILE": os.environ.get("HYPOTHESIS_PROFILE", "ci")}
+    return subprocess.call([sys.executable, "-c", code], cwd=workdir(module), env=env)
 
 
 def scores() -> dict[str, Counter]:

@@ -161,9 +161,55 @@ CASES = [
     ('nested else exits', 'fn f(n: int, b: bool) -> int {\n if n >= 10 {\n  if b { print(1) } else { return 2 }\n }\n'
                           ' return n + 1\n}\n',
      [('int.add', 1)]),
+    # each corner of an interval where it decides: a difference's top, the four products, quotients
+    ('sub wide', 'fn f(n: int) {\n if n >= 0 and n <= 9223372036854775803 {\n  for i in range(-5, 5) { print(n - i) }\n }\n}\n',
+     [('int.sub', 1)]),
+    ('mul neg neg', 'fn f() {\n for i in range(-4294967296, 2) { for j in range(-4294967296, 2) { print(i * j) } }\n}\n',
+     [('int.mul', 1)]),
+    ('mul neg pos', 'fn f() {\n for i in range(-4294967296, 1) { for j in range(0, 4294967297) { print(i * j) } }\n}\n',
+     [('int.mul', 2)]),
+    ('mul pos neg', 'fn f() {\n for i in range(0, 4294967297) { for j in range(-4294967296, 1) { print(i * j) } }\n}\n',
+     [('int.mul', 2)]),
+    ('floordiv one', 'fn f(x: int) -> int { return x // 1 }\n',
+     [('int.floordiv', 3)]),
+    ('quotient by one', 'fn f() -> int {\n var t = 0\n for i in 0..30 { let q = i // 1\n t = q + 9223372036854775778 }\n'
+                        ' return t\n}\n',
+     [('int.floordiv', 3), ('int.add', 3)]),
+    ('quotient by any sign', 'fn f() -> int {\n var t = 0\n for i in 0..30 { for j in range(-3, 4) { let q = i // j\n'
+                             ' t = q + 9223372036854775790 } }\n return t\n}\n',
+     [('int.floordiv', 3), ('int.add', 1)]),
+    # -29 // 3 is -10, not -9.67: one below the lowest value `- (2**63 - 9)` allows
+    ('quotient floors', 'fn f() -> int {\n var t = 0\n for i in range(-29, 30) { let q = i // 3\n'
+                        ' t = q - 9223372036854775799 }\n return t\n}\n',
+     [('int.floordiv', 3), ('int.sub', 2)]),
+    # a comparison with a local bounds by the near end of the local's interval
+    ('gt over', 'fn f(n: int) -> int {\n if n > -9223372036854775807 { return n - 3 }\n return 0\n}\n',
+     [('int.sub', 2)]),
+    ('gt local', 'fn f(n: int) {\n for k in range(-9223372036854775807, 10) {\n  if n > k { print(n - 3) }\n }\n}\n',
+     [('int.sub', 2)]),
+    ('ge local', 'fn f(n: int) {\n for k in range(-9223372036854775807, 10) {\n  if n >= k { print(n - 2) }\n }\n}\n',
+     [('int.sub', 2)]),
+    ('lt local', 'fn f(n: int) {\n for k in range(-10, 9223372036854775807) {\n  if n < k { print(n + 3) }\n }\n}\n',
+     [('int.add', 1)]),
+    ('le local', 'fn f(n: int) {\n for k in range(-10, 9223372036854775807) {\n  if n <= k { print(n + 2) }\n }\n}\n',
+     [('int.add', 1)]),
 ]
 
 
 @pytest.mark.parametrize("name, source, expected", CASES, ids=[c[0] for c in CASES])
 def test_each_rule_drops_exactly_the_checks_it_proves(name: str, source: str, expected: list) -> None:
     assert skips(source) == expected
+
+
+def test_the_pass_says_whether_it_changed_a_function() -> None:
+    # the pass manager counts the functions each pass changed (noodle.ir.passes.run_passes): the
+    # first run marks what it proves, a second run over the same function changes nothing, and a
+    # function with nothing provable is never changed
+    from noodle.build.driver import compile_source
+    from noodle.ir.passes.ranges import ranges_function
+
+    src = "fn f(n: int, m: int) -> int { return n * m }\nfn g(xs: List<int>) -> int { return len(xs) + 1 }\n"
+    module_ir, _ = compile_source(src, "r.nd", "r", opt_level=0)
+    fns = {f.name: f for f in module_ir.functions}
+    assert [ranges_function(fns["g"]), ranges_function(fns["g"])] == [True, False]
+    assert [ranges_function(fns["f"]), ranges_function(fns["f"])] == [False, False]
