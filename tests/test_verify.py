@@ -326,9 +326,9 @@ def test_load_runs_the_verifier():
 # ---------------------------------------------------------------- rule 1: module
 
 def test_module_name():
-    assert "module name '1abc'" in reason(module(name="1abc"))
-    assert "not a dotted identifier" in reason(module(name="a..b"))
-    assert "not a dotted identifier" in reason(module(name="sp ace"))
+    assert reason(module(name="1abc")) == "module name '1abc' is not a dotted identifier"
+    assert reason(module(name="a..b")) == "module name 'a..b' is not a dotted identifier"
+    assert reason(module(name="sp ace")) == "module name 'sp ace' is not a dotted identifier"
     verify(module(name="a.b_2.C"))
 
 
@@ -339,7 +339,7 @@ def test_module_version():
 
 def test_int_constants_are_64_bit():
     assert reason(module(consts=[2, 1, 2**63])) == "constant 2: integer out of the signed 64-bit range"
-    assert "constant 0" in reason(module(consts=[-(2**63) - 1]))
+    assert reason(module(consts=[-(2**63) - 1])) == 'constant 0: integer out of the signed 64-bit range'
     verify(module(consts=[2, 1, 2**63 - 1, -(2**63)]))
     # through the file too: msgpack can carry up to 2**64 - 1
     data = encode(module(consts=[2, 1, 2**64 - 1]))
@@ -347,17 +347,17 @@ def test_int_constants_are_64_bit():
 
 
 def test_constants_of_wrong_python_type():
-    assert "a list is not a constant" in reason(module(consts=[2, 1, [1]]))
+    assert reason(module(consts=[2, 1, [1]])) == 'constant 2: a list is not a constant'
 
 
 def test_init_function():
     assert reason(module(init=5)) == "init function index 5 out of range (module has 1)"
     mf = module(func("f", [("RETURN_NONE",)]), init=1)
-    assert "must be of kind init" in reason(mf)
+    assert reason(mf) == "init function 'f' must be of kind init with no parameters (is fn with 0)"
     mf = module()
     mf.functions[0].nparams = mf.functions[0].nlocals = 1
     mf.functions[0].local_names = ["p"]
-    assert "must be of kind init with no parameters" in reason(mf)
+    assert reason(mf) == "init function '__init__' must be of kind init with no parameters (is init with 1)"
 
 
 def test_init_function_is_named_init():
@@ -367,33 +367,33 @@ def test_init_function_is_named_init():
 
 
 def test_entry_function():
-    assert "entry function index 99 out of range" in reason(module(entry=99))
-    assert "entry function index -2" in reason(module(entry=-2))
-    assert "must be of kind fn" in reason(module(entry=0))
+    assert reason(module(entry=99)) == 'entry function index 99 out of range (module has 1)'
+    assert reason(module(entry=-2)) == 'entry function index -2 out of range (module has 1)'
+    assert reason(module(entry=0)) == "entry function '__init__' must be of kind fn with no parameters (is init with 0)"
     mf = sample()
     mf.entry = FIB
-    assert "entry function 'fib' must be of kind fn with no parameters" in reason(mf)
+    assert reason(mf) == "entry function 'fib' must be of kind fn with no parameters (is fn with 1)"
 
 
 def test_tests_table():
     mf = sample()
     mf.tests.append(ModTest("bad", 42))
-    assert "test 'bad': function index 42 out of range" in reason(mf)
+    assert reason(mf) == "test 'bad': function index 42 out of range (module has 9)"
     mf = sample()
     mf.tests.append(ModTest("bad", FIB))
-    assert "must be of kind test" in reason(mf)
+    assert reason(mf) == "test 'bad': function 'fib' must be of kind test with no parameters (is fn with 1)"
 
 
 def test_structs():
     S = StructCode
-    assert "struct 1: name '1P' is not an identifier" in reason(module(structs=[S("P", [], []), S("1P", [], [])]))
-    assert "struct 1: name 'P' repeated" in reason(module(structs=[S("P", [], []), S("P", [], [])]))
-    assert "field 'x' repeated" in reason(module(structs=[S("P", ["x", "x"], ["int", "int"])]))
-    assert "field name 'a b' is not an identifier" in reason(module(structs=[S("P", ["a b"], ["int"])]))
-    assert "field name 'é' is not an identifier" in reason(module(structs=[S("P", ["é"], ["int"])]))
+    assert reason(module(structs=[S("P", [], []), S("1P", [], [])])) == "struct 1: name '1P' is not an identifier"
+    assert reason(module(structs=[S("P", [], []), S("P", [], [])])) == "struct 1: name 'P' repeated"
+    assert reason(module(structs=[S("P", ["x", "x"], ["int", "int"])])) == "struct 'P': field 'x' repeated"
+    assert reason(module(structs=[S("P", ["a b"], ["int"])])) == "struct 'P': field name 'a b' is not an identifier"
+    assert reason(module(structs=[S("P", ["é"], ["int"])])) == "struct 'P': field name 'é' is not an identifier"
     # Python keywords and dunders are fine: the translator writes obj.f_<name>
     verify(module(structs=[S("P", ["class", "__dict__", "None"], ["int", "int", "int"])]))
-    assert "2 fields but 1 field types" in reason(module(structs=[S("P", ["x", "y"], ["int"])]))
+    assert reason(module(structs=[S("P", ["x", "y"], ["int"])])) == "struct 'P': 2 fields but 1 field types"
     r = reason(module(structs=[S("P", ["x"], ["List<int"])]))
     assert r.startswith("struct 'P' field 'x': bad type 'List<int'")
     verify(module(structs=[S("P", ["x", "y"], ["Map<str, List<(int, float)>>", "fn(int, Q) -> other.R"])]))
@@ -401,13 +401,13 @@ def test_structs():
 
 def test_globals():
     G = GlobalCode
-    assert "global 0: name 'a-b' is not an identifier" in reason(module(globals=[G("a-b", "int", True)]))
-    assert "global 1: name 'g' repeated" in reason(module(globals=[G("g", "int", True), G("g", "int", False)]))
-    assert "global 'g': bad type" in reason(module(globals=[G("g", "int int", True)]))
+    assert reason(module(globals=[G("a-b", "int", True)])) == "global 0: name 'a-b' is not an identifier"
+    assert reason(module(globals=[G("g", "int", True), G("g", "int", False)])) == "global 1: name 'g' repeated"
+    assert reason(module(globals=[G("g", "int int", True)])) == "global 'g': bad type 'int int': trailing text in type 'int int'"
 
 
 def test_imports():
-    assert "import 0: module name 'std..math'" in reason(module(imports=[ImportCode("std..math")]))
+    assert reason(module(imports=[ImportCode("std..math")])) == "import 0: module name 'std..math' is not a dotted identifier"
 
 
 def test_function_signatures():
@@ -417,19 +417,19 @@ def test_function_signatures():
     mf.functions[FIB].signature = "(" * 20000 + "int"  # deep nesting: RecursionError or a syntax error inside
     assert "bad type" in reason(mf)
     mf.functions[FIB].signature = "int" * 30000
-    assert "type text too long" in reason(mf)
+    assert reason(mf) == "function 'fib' signature: type text too long (90000 characters)"
 
 
 def test_sanity_caps():
-    assert "too many constants (100001" in reason(module(consts=[None] * 100_001))
-    assert "too many names" in reason(module(names=["x"] * 100_001))
+    assert reason(module(consts=[None] * 100_001)) == 'too many constants (100001; at most 100000)'
+    assert reason(module(names=["x"] * 100_001)) == 'too many names (100001; at most 100000)'
     mf = module()
     mf.functions[0].nlocals = 65_536
     mf.functions[0].local_names = ["v"] * 65_536
-    assert "nlocals 65536 outside 0..65535" in reason(mf)
+    assert reason(mf) == "function '__init__': nlocals 65536 outside 0..65535"
     mf = module()
     mf.functions[0].code = [BY_NAME["NOP"], 0, 0, 0] * 1_000_001
-    assert "too many instructions (1000001" in reason(mf)
+    assert reason(mf) == "function '__init__': too many instructions (1000001; at most 1000000)"
 
 
 # ---------------------------------------------------------------- rule 2: function headers
@@ -446,7 +446,7 @@ def test_nparams_and_nlocals():
     assert reason(mf) == "function 'fib': nparams 2 outside 0..nlocals (1)"
     mf = sample()
     mf.functions[FIB].nparams = -1
-    assert "nparams -1" in reason(mf)
+    assert reason(mf) == "function 'fib': nparams -1 outside 0..nlocals (1)"
     mf = sample()
     mf.functions[FIB].local_names.append("extra")
     assert reason(mf) == "function 'fib': 2 local names for 1 locals"
@@ -458,13 +458,13 @@ def test_depth_and_parent():
     assert reason(mf) == "function 'fib': a fn function must have parent -1, not 0"
     mf = sample()
     mf.functions[FIB].depth = 1
-    assert "must have depth 0, not 1" in reason(mf)
+    assert reason(mf) == "function 'fib': a fn function must have depth 0, not 1"
     mf = sample()
     mf.functions[LAMBDA].parent = -1
     assert reason(mf) == "function '__lambda_0': parent function index -1 out of range (module has 9)"
     mf = sample()
     mf.functions[LAMBDA].depth = 0
-    assert "a lambda's depth must be in 1..32, not 0" in reason(mf)
+    assert reason(mf) == "function '__lambda_0': a lambda's depth must be in 1..32, not 0"
     mf = sample()
     mf.functions[LAMBDA].depth = 2
     assert reason(mf) == "function '__lambda_0': depth 2 but its parent 'make_adder' has depth 0"
@@ -472,7 +472,7 @@ def test_depth_and_parent():
     mf = sample()
     lam = mf.functions[LAMBDA]
     lam.parent = LAMBDA
-    assert "depth 1 but its parent '__lambda_0' has depth 1" in reason(mf)
+    assert reason(mf) == "function '__lambda_0': depth 1 but its parent '__lambda_0' has depth 1"
 
 
 def test_module_level_function_names_are_unique():
@@ -484,13 +484,13 @@ def test_module_level_function_names_are_unique():
 def test_code_shape():
     mf = sample()
     mf.functions[FIB].code.append(0)
-    assert "code length 77 is not a multiple of 4" in reason(mf)
+    assert reason(mf) == "function 'fib': code length 77 is not a multiple of 4"
     mf = sample()
     mf.functions[FIB].lines.pop()
-    assert "needs one line and one column per instruction" in reason(mf)
+    assert reason(mf) == "function 'fib': needs one line and one column per instruction (19)"
     mf = sample()
     mf.functions[FIB].cols.append(3)
-    assert "needs one line and one column per instruction" in reason(mf)
+    assert reason(mf) == "function 'fib': needs one line and one column per instruction (19)"
     mf = sample()
     f = mf.functions[FIB]
     f.code, f.lines, f.cols = [], [], []
@@ -500,31 +500,31 @@ def test_code_shape():
 def test_wrong_python_types_are_refused():
     mf = sample()
     mf.functions[FIB].code[5] = "0"  # type: ignore[call-overload]
-    assert "code must hold only integers" in reason(mf)
+    assert reason(mf) == "function 'fib': code must hold only integers"
     mf = sample()
     mf.functions[FIB].code[5] = True  # type: ignore[call-overload]
-    assert "code must hold only integers" in reason(mf)
+    assert reason(mf) == "function 'fib': code must hold only integers"
     mf = sample()
     mf.functions[FIB].nlocals = 1.0  # type: ignore[assignment]
-    assert "nlocals must be a 64-bit integer" in reason(mf)
+    assert reason(mf) == "function 'fib': nlocals must be a 64-bit integer"
     mf = sample()
     mf.functions[FIB].code[1] = 10**5000  # too long even to print
-    assert "code holds an integer outside the signed 64-bit range" in reason(mf)
+    assert reason(mf) == "function 'fib': code holds an integer outside the signed 64-bit range"
     mf = sample()
     mf.init = 10**5000
     assert reason(mf) == "init function index ? out of range (module has 9)"
     mf = sample()
     mf.functions = None  # type: ignore[assignment]
-    assert "functions must be a list" in reason(mf)
+    assert reason(mf) == 'module functions must be a list, not NoneType'
     mf = sample()
     mf.structs.append("Point")  # type: ignore[arg-type]
-    assert "struct 1 is not a StructCode" in reason(mf)
+    assert reason(mf) == 'struct 1 is not a StructCode'
     mf = sample()
     mf.names[0] = b"x"  # type: ignore[call-overload]
-    assert "name 0 is not a string" in reason(mf)
+    assert reason(mf) == 'name 0 is not a string'
     mf = sample()
     mf.functions[FIB].lines[0] = 10**40
-    assert "lines holds a value outside" in reason(mf)
+    assert reason(mf) == "function 'fib': lines holds a value outside -2147483648..2147483647"
     with pytest.raises(LoadError, match="not a ModuleFile"):
         verify("module")  # type: ignore[arg-type]
 
@@ -572,7 +572,7 @@ def test_free_variables_check_the_enclosing_function():
     mf = sample()
     lam = mf.functions[LAMBDA]
     lam.code[0:4] = [BY_NAME["LOAD_FREE"], 2, 0, 0]
-    assert "2 levels out is outside 1..1" in reason(mf)
+    assert reason(mf) == "function '__lambda_0' instruction 0 (LOAD_FREE): 2 levels out is outside 1..1 (the function's depth)"
     # widen the parent: now slot 3 of make_adder is fine although the lambda itself has only 1 local
     mf = sample()
     mf.functions[MAKE_ADDER].nlocals = 4
@@ -581,7 +581,7 @@ def test_free_variables_check_the_enclosing_function():
     lam.code[0:4] = [BY_NAME["LOAD_FREE"], 1, 3, 0]
     verify(mf)
     lam.code[0:4] = [BY_NAME["LOAD_FREE"], 1, 4, 0]
-    assert "local 4 out of range (function has 4)" in reason(mf)
+    assert reason(mf) == "function '__lambda_0' instruction 0 (LOAD_FREE): local 4 out of range (function has 4)"
 
 
 def test_closures_assign_only_variables_their_owner_assigns():
@@ -599,7 +599,7 @@ def test_closures_assign_only_variables_their_owner_assigns():
     verify(build([("CONST", 7), ("STORE_LOCAL", 1)] + closure, store))
     verify(build([("CONST", 7), ("CONST", 0), ("CONST", 1), ("FOR_RANGE", 1, None), ("END",)] + closure, store))
     verify(build([("TRY", None), ("CATCH", 1, None, 1), ("END",)] + closure, store))
-    assert "never assigned" in reason(build([("TRY", None), ("CATCH", 0, None, 0), ("END",)] + closure, store))
+    assert reason(build([("TRY", None), ("CATCH", 0, None, 0), ("END",)] + closure, store)) == "function '__lambda_0' instruction 1 (STORE_FREE): local 1 of 'make_adder' is never assigned there, so it cannot be assigned from a closure"
     # parameters are bound; reading an unassigned variable is not a compile-time problem
     verify(build(closure, [("CONST", 0), ("STORE_FREE", 1, 0), ("LOAD_FREE", 1, 2), ("RETURN",)]))
 
@@ -611,7 +611,7 @@ def test_nested_lambda_depth_two():
     mf.functions.append(inner)
     verify(mf)  # nobody makes the closure: harmless
     inner.code[4:8] = [BY_NAME["STORE_FREE"], 3, 0, 0]
-    assert "3 levels out is outside 1..2" in reason(mf)
+    assert reason(mf) == "function '__lambda_1' instruction 1 (STORE_FREE): 3 levels out is outside 1..2 (the function's depth)"
 
 
 def test_catch_slot_when_error_not_bound():
@@ -623,7 +623,7 @@ def test_catch_slot_when_error_not_bound():
     assert reason(mf) == "function 'safe' instruction 10 (CATCH): error slot must be 0 when the error is not bound"
     f.code[10 * 4 + 1] = 2
     f.code[10 * 4 + 3] = 1
-    assert "local 2 out of range (function has 2)" in reason(mf)
+    assert reason(mf) == "function 'safe' instruction 10 (CATCH): local 2 out of range (function has 2)"
 
 
 # cross checks
@@ -672,7 +672,7 @@ def test_call_native(monkeypatch):
     monkeypatch.setitem(NATIVES, "x", Native("x", -1, print))
     verify(with_code(MAIN, instrs))
     monkeypatch.delitem(NATIVES, "x")
-    assert "unknown native 'x'" in main_reason(instrs)
+    assert main_reason(instrs) == "function 'main' instruction 2 (CALL_NATIVE): unknown native 'x'"
 
 
 def test_module_export_names_are_dotted_identifiers():
@@ -873,9 +873,9 @@ def test_nesting_limits():
     handlers = [("TRY", None), ("CATCH", 0, None)] * 8 + [("NOP",)] + [("END",)] * 8 + [("RETURN_NONE",)]
     verify(with_code(MAIN, handlers))
     handlers = [("LOOP", None)] + handlers[:-1] + [("END",), ("RETURN_NONE",)]
-    assert "loops and try blocks nested too deeply (cost 17, at most 16)" in main_reason(handlers)
+    assert main_reason(handlers) == "function 'main' instruction 16 (CATCH): loops and try blocks nested too deeply (cost 17, at most 16)"
     xs = [("CONST", 6)] + [("AND", None), ("CONST", 6)] * 65 + [("END_EXPR",)] * 65 + [("RETURN",)]
-    assert "regions nested too deeply" in main_reason(xs)
+    assert main_reason(xs) == "function 'main' instruction 129 (AND): regions nested too deeply (at most 64)"
 
 
 def test_error_carries_the_path():
