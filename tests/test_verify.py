@@ -267,53 +267,112 @@ def load_reason(data: bytes) -> str:
 
 
 def test_load_foreign_file():
-    assert "bad magic" in load_reason(b"#!/bin/sh\necho hello\n")
+    assert load_reason(b"#!/bin/sh\necho hello\n") == 'not a Noodle module (bad magic number)'
 
 
 def test_load_empty_file():
-    assert "bad magic" in load_reason(b"")
+    assert load_reason(b"") == 'not a Noodle module (bad magic number)'
 
 
 def test_load_truncated_header_and_payload():
     data = encode(sample())
-    assert "incomplete header" in load_reason(data[:20])
-    assert "truncated module file" in load_reason(data[:-10])
+    assert load_reason(data[:20]) == 'truncated module file (incomplete header)'
+    n = len(data) - mfile.HEADER_SIZE
+    assert load_reason(data[:-10]) == f'truncated module file ({n - 10} of {n} payload bytes)'
 
 
 def test_load_flipped_byte():
     data = bytearray(encode(sample()))
     data[len(data) // 2] ^= 0x40
-    assert "checksum mismatch" in load_reason(bytes(data))
+    assert load_reason(bytes(data)) == 'corrupted module file (checksum mismatch)'
 
 
 def test_load_wrong_format_version_flags_and_trailing_garbage():
     data = encode(sample())
-    assert "format version 7 is not supported" in load_reason(_with_header(data, version=7))
-    assert "unknown module flags" in load_reason(_with_header(data, flags=2))
+    assert load_reason(_with_header(data, version=7)) == 'module format version 7 is not supported (this VM reads version 1)'
+    assert load_reason(_with_header(data, flags=2)) == 'unknown module flags 0x2'
     # flag 1 says "signed" (noodle.format.signing): a file claiming it needs its signature trailer
-    assert "signature trailer is missing" in load_reason(_with_header(data, flags=1))
-    assert "trailing garbage" in load_reason(data + b"\0")
+    assert load_reason(_with_header(data, flags=1)) == 'signed module file whose signature trailer is missing or damaged (0 bytes after the payload, not 96)'
+    assert load_reason(data + b"\0") == 'trailing garbage after the module payload (1 bytes)'
 
 
 def test_load_not_bytes():
-    assert "must be bytes" in load_reason("a string")  # type: ignore[arg-type]
+    assert load_reason("a string") == "module data must be bytes, not str"  # type: ignore[arg-type]
+    assert load_bytes(bytearray(SAMPLE_BYTES)) == load_bytes(memoryview(SAMPLE_BYTES)) == sample()
 
 
 def test_load_malformed_payload_with_valid_checksum():
     payload = b"\x93\x01\x02\x03"
     digest = hashlib.blake2b(payload, digest_size=32).digest()
     data = struct.pack("<8sHHI32s", mfile.MAGIC, mfile.FORMAT_VERSION, 0, len(payload), digest) + payload
-    assert "malformed module payload" in load_reason(data)
+    assert load_reason(data) == 'malformed module payload: Expected `object`, got `array`'
+
+
+def _renamed_field(name: str) -> bytes:
+    """The sample module's bytes with its `name` field renamed `name` (checksum made to match)."""
+    plain = msgspec.msgpack.decode(SAMPLE_BYTES[mfile.HEADER_SIZE:])
+    plain[name] = plain.pop("name")
+    payload = msgspec.msgpack.encode(plain)
+    digest = hashlib.blake2b(payload, digest_size=32).digest()
+    return struct.pack("<8sHHI32s", mfile.MAGIC, mfile.FORMAT_VERSION, 0, len(payload), digest) + payload
 
 
 def test_load_error_from_the_decoder_stays_on_one_line():
-    plain = msgspec.msgpack.decode(SAMPLE_BYTES[mfile.HEADER_SIZE:])
-    plain["na\nme"] = plain.pop("name")
-    payload = msgspec.msgpack.encode(plain)
-    digest = hashlib.blake2b(payload, digest_size=32).digest()
-    data = struct.pack("<8sHHI32s", mfile.MAGIC, mfile.FORMAT_VERSION, 0, len(payload), digest) + payload
-    r = load_reason(data)
-    assert r.startswith("malformed module payload") and "na\\nme" in r
+    unknown = "malformed module payload: Object contains unknown field "
+    assert load_reason(_renamed_field("na\nme")) == unknown + "`na\\nme`"
+    # control characters escaped, a backslash left as it is
+    assert load_reason(_renamed_field("a\\b\x01")) == unknown + "`a\\b\\x01`"
+    # a long damaged name: cut at 300 characters, and not one before
+    assert load_reason(_renamed_field("n\x01" + "m" * 400)) == (unknown + "`n\\x01" + "m" * 400)[:300] + "..."
+    exactly = "n\x01" + "m" * (300 - len(unknown) - 7)
+    assert load_reason(_renamed_field(exactly)) == unknown + "`n\\x01" + "m" * (300 - len(unknown) - 7) + "`"
+    assert len(load_reason(_renamed_field(exactly))) == 300
+
+
+def test_load_with_trusted_keys_runs_only_what_they_signed():
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from noodle.format import signing
+
+    def raw(key: Ed25519PrivateKey) -> bytes:
+        return key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+    key, other = Ed25519PrivateKey.from_private_bytes(b"\1" * 32), Ed25519PrivateKey.from_private_bytes(b"\2" * 32)
+    signed = signing.sign(SAMPLE_BYTES, key)
+    assert load_bytes(signed, "m.nbc", [raw(other), raw(key)]) == sample()
+    assert load_bytes(signed, "m.nbc") == sample()  # no keys: the signature is not asked for
+    with pytest.raises(LoadError) as e:
+        load_bytes(signed, "m.nbc", [raw(other)])
+    assert str(e.value) == f"m.nbc: the module is signed by key {raw(key).hex()[:16]}..., which this VM does not trust"
+    with pytest.raises(LoadError) as e:
+        load_bytes(SAMPLE_BYTES, "m.nbc", [raw(key)])
+    assert str(e.value) == "m.nbc: the module is not signed, and this VM runs only modules signed by a key it trusts"
+    changed = bytearray(signed)
+    changed[-200] ^= 1
+    with pytest.raises(LoadError) as e:
+        load_bytes(bytes(changed), "m.nbc", [raw(key)])
+    assert str(e.value) == "m.nbc: the module's signature does not match its contents (changed after signing)"
+    with pytest.raises(LoadError) as e:  # a damaged trailer: named with the file's path like every refusal
+        load_bytes(signed[:-1], "m.nbc", [raw(key)])
+    assert str(e.value) == ("m.nbc: signed module file whose signature trailer is missing or damaged "
+                            "(95 bytes after the payload, not 96)")
+
+
+def test_an_unexpected_decoder_failure_is_a_load_error_on_one_line(monkeypatch):
+    def broken(data: bytes, path: str | None = None) -> ModuleFile:
+        raise RecursionError("maximum recursion\n  depth exceeded")
+
+    monkeypatch.setattr(V, "decode", broken)
+    assert load_reason(SAMPLE_BYTES) == "malformed module payload: RecursionError: maximum recursion depth exceeded"
+
+    def long(data: bytes, path: str | None = None) -> ModuleFile:
+        raise ValueError("x" * 198 + "\ty")  # 200 characters on one line: kept whole
+
+    monkeypatch.setattr(V, "decode", long)
+    assert load_reason(SAMPLE_BYTES) == "malformed module payload: ValueError: " + "x" * 198 + " y"
+    monkeypatch.setattr(V, "decode", lambda data, path=None: (_ for _ in ()).throw(ValueError("x" * 201)))
+    assert load_reason(SAMPLE_BYTES) == "malformed module payload: ValueError: " + "x" * 200 + "..."
 
 
 def test_load_runs_the_verifier():
@@ -473,6 +532,13 @@ def test_depth_and_parent():
     lam = mf.functions[LAMBDA]
     lam.parent = LAMBDA
     assert reason(mf) == "function '__lambda_0': depth 1 but its parent '__lambda_0' has depth 1"
+    # the kind in the message, with its article
+    mf = sample()
+    mf.functions[0].depth = 1
+    assert reason(mf) == "function '__init__': an init function must have depth 0, not 1"
+    mf = sample()
+    mf.functions[TEST].parent = 3
+    assert reason(mf) == "function '__test_0': a test function must have parent -1, not 3"
 
 
 def test_module_level_function_names_are_unique():
@@ -561,6 +627,17 @@ def test_unknown_opcode():
 ])
 def test_operand_ranges(instrs, expected):
     assert main_reason(instrs + [("RETURN",)]) == "function 'main' " + expected
+
+
+def test_operand_limits_are_inclusive():
+    # the largest count, and the largest overflow-check bits (both bounds proven), are operands
+    # like any other: the refusal comes from the stack, not from the operand's range
+    r = main_reason([("BUILD_LIST", 65_535), ("RETURN",)])
+    assert r == "function 'main' instruction 0 (BUILD_LIST): stack underflow (pops 65535, height 0)"
+    for bits in (0, 1, 2, 3):
+        verify(with_code(MAIN, [("CONST", 0), ("CONST", 0), ("IADD", bits), ("POP",), ("RETURN_NONE",)]))
+    r = main_reason([("CONST", 0), ("CONST", 0), ("IADD", 4), ("POP",), ("RETURN_NONE",)])
+    assert r == "function 'main' instruction 2 (IADD): overflow-check bits 4 outside 0..3"
 
 
 def test_free_variables_check_the_enclosing_function():
@@ -728,9 +805,11 @@ def test_loop_targets():
     r = main_reason([("CONST", 3), ("FOR_EACH", 1, 1), ("END",), ("RETURN_NONE",)])
     assert r == "function 'main' instruction 1 (FOR_EACH): target 1 out of range (must be after 1 and before 4)"
     r = main_reason([("NOP",), ("LOOP", 0), ("END",), ("RETURN_NONE",)])
-    assert "target 0 out of range (must be after 1" in r
+    assert r == "function 'main' instruction 1 (LOOP): target 0 out of range (must be after 1 and before 4)"
     r = main_reason([("LOOP", 9), ("END",), ("RETURN_NONE",)])
-    assert "target 9 out of range (must be after 0 and before 3)" in r
+    assert r == "function 'main' instruction 0 (LOOP): target 9 out of range (must be after 0 and before 3)"
+    r = main_reason([("LOOP", 3), ("END",), ("RETURN_NONE",)])  # one past the last instruction
+    assert r == "function 'main' instruction 0 (LOOP): target 3 out of range (must be after 0 and before 3)"
 
 
 def test_expression_regions():

@@ -85,8 +85,9 @@ def _q(s: object, limit: int = 60) -> str:
     return f"<{type(s).__name__}>"
 
 
-def _article(word: str) -> str:
-    return "an" if word[:1] in ("a", "e", "i", "o", "u") else "a"
+def _article(kind: str) -> str:
+    """The article of a function kind of depth 0 (fn, method, init, test): only `init` takes "an"."""
+    return "an" if kind == "init" else "a"
 
 
 def _printable(text: str, limit: int = 300) -> str:
@@ -160,12 +161,12 @@ def load_bytes(data: bytes, path: str | None = None, trusted_keys: "list[bytes] 
         raise LoadError(f"module data must be bytes, not {type(data).__name__}", path)
     from noodle.format import signing
 
-    if trusted_keys is not None:
-        signing.check(data, trusted_keys, path)
     try:
+        if trusted_keys is not None:
+            signing.check(data, trusted_keys)
         data = signing.unsigned(data)
-        mf = decode(data, path)
-    except LoadError as e:
+        mf = decode(data)
+    except LoadError as e:  # the path is added here, once, for every refusal before the verifier's
         # msgspec quotes damaged field names as they are: keep the reason on one line
         raise LoadError(_printable(e.reason), path) from None
     except Exception as e:  # noqa: BLE001 - nothing but LoadError leaves the loader
@@ -551,9 +552,8 @@ class _Verifier:
         blocks = 0       # CPython block cost of the open regions
 
         def err(i: int, msg: str) -> None:
-            op = code[4 * i]
-            opname = NAMES_[op] if 0 <= op < OPS_N else f"opcode {op}"
-            raise _Fail(f"function {fname} instruction {i} ({opname}): {msg}")
+            # only ever about an instruction whose opcode was checked (this one, or an opener)
+            raise _Fail(f"function {fname} instruction {i} ({NAMES_[code[4 * i]]}): {msg}")
 
         i = 0
         k = 0
