@@ -552,8 +552,9 @@ class _Verifier:
         blocks = 0       # CPython block cost of the open regions
 
         def err(i: int, msg: str) -> None:
-            # only ever about an instruction whose opcode was checked (this one, or an opener)
-            raise _Fail(f"function {fname} instruction {i} ({NAMES_[code[4 * i]]}): {msg}")
+            op = code[4 * i]
+            opname = NAMES_[op] if 0 <= op < OPS_N else f"opcode {op}"
+            raise _Fail(f"function {fname} instruction {i} ({opname}): {msg}")
 
         i = 0
         k = 0
