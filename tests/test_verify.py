@@ -638,6 +638,8 @@ def test_operand_limits_are_inclusive():
         verify(with_code(MAIN, [("CONST", 0), ("CONST", 0), ("IADD", bits), ("POP",), ("RETURN_NONE",)]))
     r = main_reason([("CONST", 0), ("CONST", 0), ("IADD", 4), ("POP",), ("RETURN_NONE",)])
     assert r == "function 'main' instruction 2 (IADD): overflow-check bits 4 outside 0..3"
+    for index in (0, 255):  # a tuple's first and last possible element
+        verify(with_code(MAIN, [("CONST", 0), ("TUPLE_GET", index), ("POP",), ("RETURN_NONE",)]))
 
 
 def test_free_variables_check_the_enclosing_function():
