@@ -922,7 +922,7 @@ def test_expression_regions_leave_exactly_one_value():
     # ... but cannot consume them
     r = main_reason([("CONST", 1), ("CONST", 6), ("AND", None), ("POP",), ("CONST", 6), ("END_EXPR",),
                      ("RETURN",)])
-    assert "statement inside an expression region" in r
+    assert r == "function 'main' instruction 3 (POP): statement inside an expression region"
     r = main_reason([("CONST", 1), ("CONST", 6), ("AND", None), ("CONST", 6), ("IADD",), ("CONST", 6),
                      ("END_EXPR",), ("RETURN",)])
     assert r == ("function 'main' instruction 4 (IADD): pops 2 but its AND region (opened at 2) "
@@ -932,6 +932,20 @@ def test_expression_regions_leave_exactly_one_value():
                      ("RETURN",)])
     assert r.endswith("instruction 8 (BUILD_LIST): pops 2 but its AND region (opened at 7) "
                       "has only 0 values of its own")
+    # a region that starts above other values counts only its own
+    r = main_reason([("CONST", 1), ("CONST", 6), ("AND", None), ("CONST", 6), ("CONST", 6), ("END_EXPR",),
+                     ("IADD",), ("RETURN",)])
+    assert r == "function 'main' instruction 5 (END_EXPR): the region must leave exactly one value (leaves 2)"
+    # the opener is named, not the ELSE_EXPR after it
+    r = main_reason([("CONST", 1), ("CONST", 6), ("COND", None), ("CONST", 6), ("ELSE_EXPR", None), ("CONST", 6),
+                     ("IADD",), ("END_EXPR",), ("IADD",), ("RETURN",)])
+    assert r == ("function 'main' instruction 6 (IADD): pops 2 but its COND region (opened at 2) "
+                 "has only 1 values of its own")
+    # after a nested region closes, the enclosing one's floor holds again
+    r = main_reason([("CONST", 1), ("CONST", 6), ("AND", None), ("CONST", 6), ("OR", None), ("CONST", 6),
+                     ("END_EXPR",), ("IADD",), ("END_EXPR",), ("IADD",), ("RETURN",)])
+    assert r == ("function 'main' instruction 7 (IADD): pops 2 but its AND region (opened at 2) "
+                 "has only 1 values of its own")
 
 
 def test_max_stack_height():
