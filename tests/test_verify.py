@@ -443,6 +443,46 @@ def test_tests_table():
     assert reason(mf) == "test 'bad': function 'fib' must be of kind test with no parameters (is fn with 1)"
 
 
+def test_index_tables_at_their_edges():
+    # one past the last function, the first one (the init), an index that is no int, a kind test
+    # taking a parameter: each refused with its own reason
+    mf = sample()
+    mf.init = 9
+    assert reason(mf) == "init function index 9 out of range (module has 9)"
+    mf = sample()
+    mf.entry = 9
+    assert reason(mf) == "entry function index 9 out of range (module has 9)"
+    mf = sample()
+    mf.entry = "main"
+    assert reason(mf) == "entry function index ? out of range (module has 9)"
+    for func_index, expected in [
+        (9, "test 'bad': function index 9 out of range (module has 9)"),
+        ("x", "test 'bad': function index ? out of range (module has 9)"),
+        (0, "test 'bad': function '__init__' must be of kind test with no parameters (is init with 0)"),
+    ]:
+        mf = sample()
+        mf.tests.append(ModTest("bad", 0))
+        mf.tests[-1].func = func_index
+        assert reason(mf) == expected
+    mf = sample()
+    test_fn = mf.functions[TEST]
+    test_fn.nparams = test_fn.nlocals = 1
+    test_fn.local_names = ["p"]
+    assert reason(mf) == "test 'it works': function '__test_0' must be of kind test with no parameters (is test with 1)"
+    mf = sample()
+    mf.tests = None
+    assert reason(mf) == "module tests must be a list, not NoneType"
+    mf = sample()
+    mf.tests.append("it")
+    assert reason(mf) == "test 1 is not a TestCode"
+    mf = sample()
+    mf.tests[0].name = 7
+    assert reason(mf) == "test 0: name must be a string"
+    mf = sample()
+    mf.functions[FIB].lines = ["10"] * len(mf.functions[FIB].lines)
+    assert reason(mf) == "function 'fib': lines must hold only integers"
+
+
 def test_structs():
     S = StructCode
     assert reason(module(structs=[S("P", [], []), S("1P", [], [])])) == "struct 1: name '1P' is not an identifier"
@@ -971,6 +1011,26 @@ def test_nesting_limits():
     assert main_reason(handlers) == "function 'main' instruction 16 (CATCH): loops and try blocks nested too deeply (cost 17, at most 16)"
     xs = [("CONST", 6)] + [("AND", None), ("CONST", 6)] * 65 + [("END_EXPR",)] * 65 + [("RETURN",)]
     assert main_reason(xs) == "function 'main' instruction 129 (AND): regions nested too deeply (at most 64)"
+
+
+def test_regions_named_by_their_openers():
+    # after its divider, a region is still named by the instruction that opened it
+    r = main_reason([("NOP",), ("TRY", None), ("NOP",), ("CATCH", 0, None), ("ELSE", None), ("END",),
+                     ("RETURN_NONE",)])
+    assert r == "function 'main' instruction 4 (ELSE): ELSE inside a TRY region (opened at 1)"
+    r = main_reason([("NOP",), ("CONST", 6), ("IF", None), ("ELSE", None), ("CATCH", 0, None), ("END",),
+                     ("RETURN_NONE",)])
+    assert r == "function 'main' instruction 4 (CATCH): CATCH inside a IF region (opened at 2)"
+    r = main_reason([("NOP",), ("CONST", 6), ("IF", 3), ("ELSE", 4), ("RETURN_NONE",)])
+    assert r == "function 'main': region IF at instruction 2 is not closed at the end of the code"
+
+
+def test_block_costs_end_with_their_regions():
+    # an else branch costs nothing, and a closed loop gives its cost back: 16 loops fit after either
+    sixteen = [("LOOP", None)] * 16 + [("BREAK",)] + [("END",)] * 16
+    verify(with_code(MAIN, [("CONST", 6), ("IF", None), ("NOP",), ("ELSE", None)] + sixteen
+                     + [("END",), ("RETURN_NONE",)]))
+    verify(with_code(MAIN, [("LOOP", None), ("BREAK",), ("END",)] + sixteen + [("RETURN_NONE",)]))
 
 
 def test_error_carries_the_path():
