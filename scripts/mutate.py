@@ -90,7 +90,10 @@ def timeout_multiplier() -> float | None:
 
 
 def run(module: str, names: list[str]) -> int:
-    """mutmut on `module` alone with its tests (a child process: mutmut's configuration is global)."""
+    """mutmut on `module` alone with its tests (a child process: mutmut's configuration is global).
+
+    `MUTATE_CHILDREN=1` runs one mutant at a time (2 by default)."""
+    children = int(os.environ.get("MUTATE_CHILDREN", "2"))
     code = (
         "import sys\n"
         "from mutmut import configuration\n"
@@ -99,7 +102,7 @@ def run(module: str, names: list[str]) -> int:
         f"cfg.pytest_add_cli_args_test_selection = {CRITICAL[module]!r}\n"
         f"cfg.timeout_multiplier = {timeout_multiplier()!r} or cfg.timeout_multiplier\n"
         "from mutmut.__main__ import cli\n"
-        f"cli(['run', '--max-children', '2', *{names!r}])\n"
+        f"cli(['run', '--max-children', '{children}', *{names!r}])\n"
     )
     return subprocess.call([sys.executable, "-c", code], cwd=workdir(module))
 
