@@ -116,11 +116,26 @@ STENCILS = [
      ('stencil', '3-point 1-D neighbourhood, into `y`')),
     ('2-D', ' for i in 1..len(a) - 1 { for j in 1..a.shape[1] - 1 { a[i, j] = x[i - 1] + x[i + 1] + y[j - 1] } }',
      ('stencil', '2-point 1-D neighbourhood, into `a`')),
+    # an input read first without offsets does not end the search; of two read at as many positions,
+    # the first names the neighbourhood; positions are counted, not dimensions
+    ('unshifted input first', ' for i in 1..len(x) - 1 { y[i] = a[i, 0] + a[i, 1] + a[i, 2] + x[i - 1] + x[i + 1] }',
+     ('stencil', '2-point 1-D neighbourhood, into `y`')),
+    ('tie', ' for i in 1..len(x) - 1 { y[i] = x[i - 1] + x[i + 1] + a[i - 1, 0] + a[i, 1] }',
+     ('stencil', '2-point 1-D neighbourhood, into `y`')),
+    ('fewer points, as many dimensions', ' for i in 1..len(x) - 1 { y[i] = x[i - 1] + x[i] + x[i + 1] + a[i - 1, 0] + a[i + 1, 0] }',
+     ('stencil', '3-point 1-D neighbourhood, into `y`')),
+    # indices the loop does not vary tell positions apart by their text
+    ('fixed rows', ' for j in 1..a.shape[1] - 1 { y[j] = a[n - 1, j - 1] + a[n + 1, j - 1] + a[n - 1, j + 1] }',
+     ('stencil', '3-point 2-D neighbourhood, into `y`')),
+    ('into a row', ' for j in 1..a.shape[1] - 1 { a[n + 1, j] = x[j - 1] + x[j + 1] }',
+     ('stencil', '2-point 1-D neighbourhood, into `a`')),
     ('map', ' for i in 0..len(x) { y[i] = x[i] + x[0] }', ('map', 'into `y`')),
     ('map by local', ' for i in 0..len(x) - 1 { y[i] = x[i] + x[n] }', ('map', 'into `y`')),
     ('gather', ' for i in 1..len(x) - 1 { y[i] = x[k[i]] + x[k[i] + 1] }', ('map', 'into `y`')),
     ('reads the target', ' for i in 1..len(x) - 1 { x[i] = x[i] * 2.0 + y[i] }', ('map', 'into `x`')),
     ('sum', ' var s = 0.0\n for i in 1..len(x) - 1 { s = s + x[i - 1] }\n print(s)', ('sum', SUM)),
+    ('sum and stencil', ' var s = 0.0\n for i in 1..len(x) - 1 {\n  s = s + x[i]\n  y[i] = x[i - 1] + x[i + 1]\n }\n print(s)',
+     ('', '')),
 ]
 
 
