@@ -59,6 +59,13 @@ DOTS = [
                           ['s = float.add(%7, native array.dot(%0, %1))']))),
     ('dot to n', ' var s = 0.0\n for i in 0..n { s = s + y[i] * x[i] }\n print(s)',
      ('dot', 'into `s`', ('dot', 'native array.dot_fits(%1, %0, %6)', ['s = float.add(%7, native array.dot(%1, %0))']))),
+    # stops that can be evaluated twice: a list's length, an array's shape
+    ('dot to a length', ' let l = [1, 2, 3]\n var s = 0.0\n for i in 0..len(l) { s = s + x[i] * y[i] }\n print(s)',
+     ('dot', 'into `s`', ('dot', 'native array.dot_fits(%0, %1, native len(%7))',
+                          ['s = float.add(%8, native array.dot(%0, %1))']))),
+    ('dot to a shape', ' var s = 0.0\n for i in 0..a.shape[1] { s = s + x[i] * y[i] }\n print(s)',
+     ('dot', 'into `s`', ('dot', 'native array.dot_fits(%0, %1, native array.shape(%5)[1])',
+                          ['s = float.add(%7, native array.dot(%0, %1))']))),
     # a stop that is not pure (it would be evaluated twice): a dot product, run as its loop
     ('impure stop', ' var s = 0.0\n for i in 0..len(x) - 1 { s = s + x[i] * y[i] }\n print(s)',
      ('dot', 'into `s`', None)),
@@ -156,6 +163,11 @@ def test_positions_are_read_as_loop_variable_and_offset_or_fixed_or_data() -> No
              and f.local_names[n.args[0].slot] in ("x", "a")]  # type: ignore[attr-defined]
     forms = [access.index_of(n, [slot], assigned) for n in reads]
     assert forms == [[(slot, 2)], [(slot, -3)], [None], ["data"], [(slot, 0), None], ["data"], [None], ["data"], [None]]
+    # an index that reads an array depends on data even where the loop does not vary it; a length does not
+    g, other = loop_of(H + " for i in 0..len(x) - 9 {\n  y[i] = x[k[n]] + x[len(k) - 1]\n }\n}\n")
+    gets = [n for n in walk(other.body[0]) if isinstance(n, ir.CallBuiltin) and n.name == "array.get"
+            and g.local_names[n.args[0].slot] == "x"]  # type: ignore[attr-defined]
+    assert [access.index_of(n, [other.slot], set()) for n in gets] == [["data"], [None]]
     store = loop.body[1].expr  # type: ignore[attr-defined]
     assert access.index_of(store, [slot], assigned) == [(slot, 0)]  # the stored value is no index
     assert access.same_index(reads[0].args[1:], copy.deepcopy(reads[0].args[1:]))
