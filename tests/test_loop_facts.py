@@ -101,6 +101,11 @@ LEFT_ALONE = [
      'line 7 reads `s`, which the loop accumulates: each iteration depends on the one before'),
     ('scan twice stored', H + ' var s = 0.0\n for i in 0..len(x) {\n  s = s + x[i]\n  y[i] = s\n  x[i] = s\n }\n}\n',
      'line 6 reads `s`, which the loop accumulates: each iteration depends on the one before'),
+    # the accumulator read after its update inside the same filter, or copied into a temporary
+    ('scan in filter', H + ' var s = 0.0\n for i in 0..len(x) {\n  if x[i] > 0.0 {\n   s = s + x[i]\n   y[i] = s\n  }\n }\n}\n',
+     'line 6 reads `s`, which the loop accumulates: each iteration depends on the one before'),
+    ('copied', H + ' var s = 0.0\n var t = 0.0\n for i in 0..len(x) {\n  s = s + x[i]\n  t = s\n }\n print(t)\n}\n',
+     'line 6 reads `s`, which the loop accumulates: each iteration depends on the one before'),
     ('data index', H + ' for i in 0..len(k) { h[k[i]] = 1 }\n}\n',
      'line 2 writes `h` at a position computed from data'),
     ('offset write', H + ' for i in 0..len(x) - 1 { y[i + 1] = x[i] }\n}\n',
@@ -112,6 +117,9 @@ LEFT_ALONE = [
     ('read other pos', H + ' for i in 1..len(x) { x[i] = x[i - 1] + 1.0 }\n}\n',
      'line 2 reads `x` at another position than line 2 writes it: a loop-carried dependence'),
     ('transposed', H + ' for i in 0..len(a) { for j in 0..len(a) { a[i, j] = a[j, i] } }\n}\n',
+     'line 2 reads `a` at another position than line 2 writes it: a loop-carried dependence'),
+    # read as the same form (a fixed row, the loop's column), but another row: told apart by the text
+    ('other row', H + ' for j in 0..a.shape[1] { a[n, j] = a[0, j] + 1.0 }\n}\n',
      'line 2 reads `a` at another position than line 2 writes it: a loop-carried dependence'),
     ('global', 'var g = 0.0\nfn f(x: Array<float>) {\n var s = 0.0\n for i in 0..len(x) {\n  g = x[i]\n  s = s + x[i]\n }\n print(s)\n}\n',
      "line 5 changes state outside the loop's arrays and variables"),
