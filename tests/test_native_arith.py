@@ -13,12 +13,14 @@ testing (`make mutate`) to run the file for every mutant.
 from __future__ import annotations
 
 import math
+import re
 import operator
 from typing import Any, Callable
 
 import numpy as np
 import pytest
 
+from noodle.backends.llvm import native_part
 from noodle.build.driver import compile_source
 from noodle.runtime.errors import to_error
 from noodle.vm.machine import Machine
@@ -56,7 +58,9 @@ SOURCE = "".join(
     # loops whose checks a guard on their bounds may drop: t over every (i, j) of the ranges
     + [f"fn {name}(a: int, b: int, c: int, d: int) -> int {{\n var t = 0\n"
        f" for i in a..b {{ for j in c..d {{ t = {expr} }} }}\n return t\n}}\n"
-       for name, expr in (("sums", "i + j"), ("diffs", "i - j"), ("prods", "i * j"), ("mixed", "i * 2 - j + 1"))])
+       for name, expr in (("sums", "i + j"), ("diffs", "i - j"), ("prods", "i * j"), ("mixed", "i * 2 - j + 1"))]
+    # `i * 3 - 7 + i` over 0..10 cannot overflow (the `ranges` pass proves it): no check; the sum can
+    + ["fn proven(x: int) -> int {\n var t = x\n for i in 0..10 { t = t + (i * 3 - 7 + i) }\n return t\n}\n"])
 
 
 class Fails(Exception):
@@ -132,6 +136,13 @@ def mul(x: int, y: int) -> int:
     return fits(x * y)
 
 
+def proven(x: int) -> int:
+    t = x
+    for i in range(10):
+        t = add(t, i * 3 - 7 + i)
+    return t
+
+
 INTS = [0, 1, -1, 2, -2, 7, -7, 3, MAX, MIN, MAX - 1, MIN + 1, 2**32, -(2**32), 3037000499, 3037000500]
 FLOATS = [0.0, -0.0, 1.0, -1.0, 7.5, -7.5, 2.0, -2.0, 3.0, -3.0, 1e300, 1e-300, -1e-300, math.inf, -math.inf,
           math.nan, 0.1]
@@ -180,7 +191,8 @@ CASES: list[tuple[str, Callable[..., Any], list[tuple]]] = (
                                  (2**62, 2**62 + 1, -2, -1), (-1, 0, MIN, MIN + 1)]),
        ("mixed", nest_ref(lambda i, j: add(sub(mul(i, 2), j), 1)),
         [(0, 5, 0, 5), (2**62 - 1, 2**62, -1, 0), (2**62 - 1, 2**62, -2, 0), (2**62, 2**62 + 1, 0, 1),
-         (-(2**62), -(2**62) + 1, 0, 2), (-(2**62), -(2**62) + 1, 1, 3)])]
+         (-(2**62), -(2**62) + 1, 0, 2), (-(2**62), -(2**62) + 1, 1, 3)]),
+       ("proven", proven, [(x,) for x in (0, -110, MAX - 110, MAX - 109, MIN + 6, MIN + 7)])]
 )
 
 
@@ -217,3 +229,48 @@ def test_each_operation_gives_pythons_answer_at_the_edges(backend: str) -> None:
     # compared operation by operation: a difference names the operation and shows its outcomes
     for name, ref, args in CASES:
         assert got[name] == [outcome(ref, a) for a in args], name
+
+
+def blocks(function_ir: str) -> dict[str, list[str]]:
+    """The basic blocks of one function's LLVM IR text: label -> its instructions."""
+    out: dict[str, list[str]] = {}
+    label = ""
+    for line in function_ir.splitlines():
+        if re.fullmatch(r"[\w.]+:", line):
+            label = line[:-1]
+            out[label] = []
+        elif label and line.strip():
+            out[label].append(line.strip())
+    return out
+
+
+def test_native_code_keeps_the_overflow_checks_it_needs_and_only_those() -> None:
+    """Which int operations are checked, guarded by their loops' bounds, or left bare (`nsw`): the
+    results are the same either way, so only the code shows a check kept where it was proven away
+    or a guard missing (the loops would be slower, not wrong)."""
+    _, module = compile_source(SOURCE, "a.nd", "a")
+    text, _, _ = native_part(module)
+    functions = {chunk.split('"')[1]: blocks(chunk) for chunk in text.split("define ")[1:]}
+
+    def kept(name: str) -> tuple[list[list[str]], list[str]]:
+        """(each guard's fast path, `%` names cut; the operations whose overflow raises) of `name`."""
+        bs = functions[f"nd_{name}_impl"]
+        fast = [[re.sub(r'%"[^"]*"', "%", i) for i in b] for label, b in bs.items() if label.startswith("fits")]
+        code = "\n".join(i for b in bs.values() for i in b)
+        calls = dict(re.findall(r'(%"[^"]+") = call \{i64, i1\} @"llvm\.s(\w+)\.with\.overflow\.i64"', code))
+        bits = {bit: calls[pair] for bit, pair in re.findall(r'(%"[^"]+") = extractvalue \{i64, i1\} (%"[^"]+"), 1', code)
+                if pair in calls}
+        return fast, [bits[r] for r in re.findall(r'br i1 (%"[^"]+"), label %"fail\.OverflowError', code)]
+
+    guard = lambda op, y="%": [f"% = {op} nsw i64 %, {y}", 'br label %']  # noqa: E731
+    assert kept("sums")[0] == [guard("add")] and kept("diffs")[0] == [guard("sub")]
+    assert kept("prods")[0] == [guard("mul")]
+    assert kept("mixed")[0] == [guard("mul", "2"), guard("sub"), guard("add", "1")]
+    # the checked copy of each guarded operation, and a plain operation's one check
+    assert kept("sums")[1] == ["add"] and kept("prods")[1] == ["mul"] and kept("mixed")[1] == ["mul", "sub", "add"]
+    assert kept("add") == ([], ["add"]) and kept("mul") == ([], ["mul"])
+    # proven: bare `nsw` operations, no guard; only the running sum is checked
+    body = "\n".join(i for b in functions["nd_proven_impl"].values() for i in b)
+    assert kept("proven") == ([], ["add"])
+    assert [re.sub(r'%"[^"]*"', "%", i) for i in re.findall(r"= \w+ nsw i64 .*", body)] == [
+        "= mul nsw i64 %, 3", "= sub nsw i64 %, 7", "= add nsw i64 %, %", "= add nsw i64 %, 1"]
