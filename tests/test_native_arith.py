@@ -54,7 +54,8 @@ SOURCE = "".join(
        loop_fn("not_", "x: bool", "bool", "false", "not x"),
        loop_fn("shl", "x: int, y: int", "int", "0", "x << y"), loop_fn("shr", "x: int, y: int", "int", "0", "x >> y"),
        loop_fn("ipow", "x: int, y: int", "int", "0", "x ** y"), loop_fn("fpow", "x: float, y: float", "float", "0.0", "x ** y"),
-       loop_fn("i2f", "x: int", "float", "0.0", "float(x) + 0.5")]
+       loop_fn("i2f", "x: int", "float", "0.0", "float(x) + 0.5"),
+       loop_fn("g2f", "x: f32", "float", "0.0", "float(x) * 3.0"), loop_fn("f2g", "x: float", "f32", "f32(0.0)", "f32(x)")]
     # loops whose checks a guard on their bounds may drop: t over every (i, j) of the ranges
     + [f"fn {name}(a: int, b: int, c: int, d: int) -> int {{\n var t = 0\n"
        f" for i in a..b {{ for j in c..d {{ t = {expr} }} }}\n return t\n}}\n"
@@ -104,6 +105,12 @@ def f32_ref(op: str) -> Callable[[float, float], float]:
             return float({"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide}[op](
                 np.float32(x), np.float32(y)))
     return ref
+
+
+def to_f32(x: float) -> float:
+    """`f32(x)`: rounded to single precision, infinite beyond its range."""
+    with np.errstate(over="ignore"):
+        return float(np.float32(x))
 
 
 def shift_ref(op: str) -> Callable[[int, int], int]:
@@ -169,7 +176,9 @@ CASES: list[tuple[str, Callable[..., Any], list[tuple]]] = (
        ("to_i32", lambda x: fits(x, I32_MIN, I32_MAX),
         [(x,) for x in (0, -5, I32_MAX, I32_MAX + 1, I32_MIN, I32_MIN - 1, MAX, MIN)]),
        ("not_", operator.not_, [(True,), (False,)]),
-       ("i2f", lambda x: float(x) + 0.5, [(x,) for x in INTS] + [(2**53 + 1,)])]
+       ("i2f", lambda x: float(x) + 0.5, [(x,) for x in INTS] + [(2**53 + 1,)]),
+       ("g2f", lambda x: x * 3.0, [(x,) for x in F32S]),  # exact in double: widened, not rounded to f32
+       ("f2g", to_f32, [(x,) for x in FLOATS + [3.4028235677973366e38, 1e-46]])]
     # in the VM only (native code leaves functions with these to the VM)
     + [("shl", shift_ref("<<"), [(x, y) for x in (0, 1, -1, 3, MAX, MIN) for y in (0, 1, 2, 62, 63, 64, -1)]),
        ("shr", shift_ref(">>"), [(x, y) for x in (0, 1, -1, -8, 7, MAX, MIN) for y in (0, 1, 2, 63, 64, 99, -1)]),
