@@ -189,3 +189,27 @@ def test_a_repl_session_reaches_top_level_functions_through_cells_but_not_lambda
     # `twice` (f4) and the global `inc` through their cells; the lambdas (f0, f2) are local `def`s
     assert "n0(v0_1(1), f4.v(2), g0.v(5))" in code and "g0.v = f0\n" in code and "v0_1 = f2\n" in code
     assert "n0(v0_1(1), f4(2), g0(5))" in translated(src)
+
+
+def test_a_constant_right_operand_read_from_the_code_settles_a_bound() -> None:
+    # the translator reads the constant back from the operand's text, parenthesised when negative
+    src = "fn f(x: int) -> int {\n return (x + 1) * (x + -1) * (x - 0)\n}\n"
+    code = translated(src)
+    assert f"(_t if (_t := v0_0 + 1) <= {2**63 - 1} else _ovf())" in code
+    assert f"(_t if (_t := v0_0 + (-1)) >= {-(2**63)} else _ovf())" in code
+    assert "(v0_0 - 0)" in code
+
+
+def test_expressions_nested_too_deeply_for_the_parser_are_found() -> None:
+    from noodle.vm.translate import MAX_EXPR_NESTING, _too_deep
+
+    def nested(depth: int, width: int = 0) -> str:
+        return "(" * depth + "x" * width + ")" * depth
+
+    n = MAX_EXPR_NESTING
+    assert not _too_deep(nested(n, 100)) and _too_deep(nested(n + 1, 100))
+    assert _too_deep("[{" * (n // 2) + "(" + "}]" * (n // 2) + ")" + "x" * 100)  # every kind of bracket
+    assert not _too_deep("()" * 200) and not _too_deep(nested(n, 100) + nested(n, 0))  # depth, not count
+    assert _too_deep("(" * n + ")" + "((" + "x" * 200)  # a close bracket takes one level off
+    # texts shorter than 4 * n are not scanned (CPython's own limit, 200, is far off); from 4 * n they are
+    assert not _too_deep(nested(n + 1)) and _too_deep(nested(n + 1, 4 * n - 2 * (n + 1)))
