@@ -294,6 +294,10 @@ def test_native_code_keeps_the_overflow_checks_it_needs_and_only_those() -> None
     # the checked copy of each guarded operation, and a plain operation's one check
     assert kept("sums")[1] == ["add"] and kept("prods")[1] == ["mul"] and kept("mixed")[1] == ["mul", "sub", "add"]
     assert kept("add") == ([], ["add"]) and kept("mul") == ([], ["mul"])
+    # the spans of loop variables (`i + j`) and of a constant (`i * 2`) are sound as they stand: each
+    # guard starts from true
+    for name in ("sums", "mixed"):
+        assert '= and i1 1, 1' in "\n".join(functions[f"nd_{name}_impl"]["body.1"]), name
     # proven: bare `nsw` operations, no guard; only the running sum is checked
     body = "\n".join(i for b in functions["nd_proven_impl"].values() for i in b)
     assert kept("proven") == ([], ["add"])
