@@ -193,7 +193,10 @@ CASES: list[tuple[str, Callable[..., Any], list[tuple]]] = (
                                 (-5, 5, -5, 5), (5, -5, NEAR_MAX, MAX)]),
        ("diffs", nest_ref(sub), [(NEAR_MAX, NEAR_MAX + 1, -2, 0), (NEAR_MAX, NEAR_MAX + 1, -3, 0), (NEAR_MIN, NEAR_MIN + 1, 0, 2),
                                  (NEAR_MIN, NEAR_MIN + 1, 0, 3), (0, 1, MIN + 1, MIN + 3), (-1, 0, MIN + 1, MIN + 3),
-                                 (-2, 0, MIN + 1, MIN + 3), (-5, 5, -5, 5)]),
+                                 (-2, 0, MIN + 1, MIN + 3), (-5, 5, -5, 5),
+                                 # the extremes of `i - j` are the far corners: (last i, first j) and
+                                 # (first i, last j); the near corners fit
+                                 (NEAR_MAX, MAX, -2, 0), (MIN + 1, MIN + 3, 0, 3)]),
        ("prods", nest_ref(mul), [(0, 50, 0, 50), (-5, 5, -7, 3), (3037000499, 3037000500, 3037000499, 3037000500),
                                  (3037000499, 3037000501, 3037000499, 3037000501), (0, 2, MAX - 1, MAX),
                                  (0, 3, MAX - 1, MAX), (2, 3, NEAR_MIN, NEAR_MIN + 2), (-3, -2, NEAR_MAX // 3, NEAR_MAX // 3 + 2),
@@ -294,6 +297,10 @@ def test_native_code_keeps_the_overflow_checks_it_needs_and_only_those() -> None
     # the checked copy of each guarded operation, and a plain operation's one check
     assert kept("sums")[1] == ["add"] and kept("prods")[1] == ["mul"] and kept("mixed")[1] == ["mul", "sub", "add"]
     assert kept("add") == ([], ["add"]) and kept("mul") == ([], ["mul"])
+    # only a product's guard asks for operands that are not negative, and against 0
+    signs = {name: [re.sub(r'%"[^"]*"', "%", i) for i in functions[f"nd_{name}_impl"]["body.1"] if "icmp sge" in i]
+             for name in ("sums", "diffs", "prods")}
+    assert signs == {"sums": [], "diffs": [], "prods": ["% = icmp sge i64 %, 0"] * 2}
     # the spans of loop variables (`i + j`) and of a constant (`i * 2`) are sound as they stand: each
     # guard starts from true
     for name in ("sums", "mixed"):
