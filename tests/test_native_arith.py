@@ -201,7 +201,10 @@ CASES: list[tuple[str, Callable[..., Any], list[tuple]]] = (
                                  (3037000499, 3037000501, 3037000499, 3037000501), (0, 2, MAX - 1, MAX),
                                  (0, 3, MAX - 1, MAX), (2, 3, NEAR_MIN, NEAR_MIN + 2), (-3, -2, NEAR_MAX // 3, NEAR_MAX // 3 + 2),
                                  (NEAR_MAX // 3, NEAR_MAX // 3 + 2, -3, -2), (-2, -1, 2**62, 2**62 + 1),
-                                 (2**62, 2**62 + 1, -2, -1), (-1, 0, MIN, MIN + 1)]),
+                                 (2**62, 2**62 + 1, -2, -1), (-1, 0, MIN, MIN + 1),
+                                 # one range crosses zero: its least product lies at the other's far end
+                                 (-3, 2, 3074457345618258602, 3074457345618258604),
+                                 (3074457345618258602, 3074457345618258604, -3, 2)]),
        ("mixed", nest_ref(lambda i, j: add(sub(mul(i, 2), j), 1)),
         [(0, 5, 0, 5), (2**62 - 1, 2**62, -1, 0), (2**62 - 1, 2**62, -2, 0), (2**62, 2**62 + 1, 0, 1),
          (-(2**62), -(2**62) + 1, 0, 2), (-(2**62), -(2**62) + 1, 1, 3)]),
@@ -257,6 +260,16 @@ def test_each_operation_gives_pythons_answer_at_the_edges(backend: str) -> None:
     # compared operation by operation: a difference names the operation and shows its outcomes
     for name, ref, args in CASES:
         assert got[name] == [outcome(ref, a) for a in args], name
+
+
+def test_a_guarded_loop_alone_in_its_module_is_native() -> None:
+    """The guard declares the overflow intrinsics itself when nothing before it has."""
+    source = re.search(r"fn prods\(.*?\n}\n", SOURCE, re.S).group(0)  # type: ignore[union-attr]
+    _, module = compile_source(source, "p.nd", "p")
+    machine = Machine(backend="auto")
+    prods = machine.load(module).functions["prods"]
+    assert machine.native_report["p"] == "native: prods"
+    assert [native_outcome(prods, a) for a in [(0, 50, 0, 50), (0, 3, MAX - 1, MAX)]] == ["2401", "OverflowError"]
 
 
 def blocks(function_ir: str) -> dict[str, list[str]]:
