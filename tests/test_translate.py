@@ -213,3 +213,13 @@ def test_expressions_nested_too_deeply_for_the_parser_are_found() -> None:
     assert _too_deep("(" * n + ")" + "((" + "x" * 200)  # a close bracket takes one level off
     # texts shorter than 4 * n are not scanned (CPython's own limit, 200, is far off); from 4 * n they are
     assert not _too_deep(nested(n + 1)) and _too_deep(nested(n + 1, 4 * n - 2 * (n + 1)))
+
+
+def test_closures_update_captured_variables_and_functions_update_globals() -> None:
+    src = ("var hits = 0\nvar last = 0\n"
+           "fn note(v: int) {\n hits += 1\n last = v\n}\n"
+           "fn main() {\n var c = 0\n var d = 10\n let bump = (k: int) => {\n  c += k\n  d -= k\n  note(c)\n }\n"
+           " bump(2)\n bump(3)\n let inner = (x: int) => (y: int) => x * y + c\n print(c, d, hits, last, inner(4)(5))\n}\n")
+    assert run(src, opt=0) == "5 5 2 5 25\n"
+    code = translated(src)
+    assert "global g0, g1" in code and "nonlocal v0_0, v0_1" in code
