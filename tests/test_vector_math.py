@@ -293,3 +293,80 @@ def test_safe_mode_keeps_the_vms_bits(monkeypatch: pytest.MonkeyPatch) -> None:
         assert [fns["pick_sin"](xs, k) for k in range(LANES)] == [math.sin(x) for x in xs] or mode != "safe"
     # safe: the calls stay scalar (its sums are not reassociated either, so nothing would vectorise)
     assert "vector-function-abi-variant" not in compiled[0] and "vector-function-abi-variant" in compiled[1]
+
+
+# ---------------------------------------------------------------- library evolution (noodle ale)
+
+def _physics():  # noqa: ANN202 - examples/ale's plain-Python module
+    import importlib.util
+
+    path = Path(__file__).resolve().parent.parent / "examples" / "ale" / "physics.py"
+    spec = importlib.util.spec_from_file_location("physics_for_vector_math", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_transpiler_marks_what_it_writes_unless_math_is_exact() -> None:
+    from noodle.ale.transpile import translate
+
+    physics = _physics()
+    vector = translate(physics.integrate, ["float", "float", "int"])
+    assert "@vector_math\nfn ale_integrate(" in vector.source
+    helpers = translate(physics.longest_collatz, ["int", "int"])
+    assert helpers.source.count("@vector_math\nfn ") == 2  # the helper `collatz_steps` too
+    exact = translate(physics.integrate, ["float", "float", "int"], vector_math=False)
+    assert "@vector_math" not in exact.source and "fn ale_integrate(" in exact.source
+
+
+@needs_libmvec
+def test_the_translated_integrate_calls_vector_sin_within_the_tolerance() -> None:
+    import noodle
+    from noodle.ale.compare import floats_agree
+    from noodle.ale.transpile import translate
+
+    physics = _physics()
+    tr = translate(physics.integrate, ["float", "float", "int"])
+    assert any(v.endswith("_sin") for v in optimised_calls(tr.source)["ale_integrate"])
+    vm = noodle.VM()
+    vm.load(noodle.Source(tr.source, name="t"))
+    for hi in (0.25, 1.0, 3.0, 5.0):
+        want = physics.integrate(0.0, hi, 20000)
+        got = vm.call(f"t.{tr.entry}", 0.0, hi, 20000)
+        assert floats_agree(want, got), (hi, got, want)
+
+
+def test_the_validation_tolerance_covers_a_few_ulps_and_not_a_real_error() -> None:
+    from noodle.ale.compare import floats_agree
+
+    for x in (1e-300, 3.5e-17, 1e-12, 0.7, 1.0, -2.5, 123456.789, 1e300):
+        near = x
+        for _ in range(ULPS):
+            near = math.nextafter(near, math.inf)
+        assert floats_agree(x, near) and floats_agree(near, x), x
+    # a wrong result by a relative 1e-7 (ten million times a few ulps) is a mismatch
+    assert not floats_agree(1.0, 1.0 + 1e-7) and not floats_agree(-2.5, -2.5 * (1 + 1e-7))
+
+
+def test_evolve_math_exact_turns_the_attribute_off(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from noodle.ale import evolve as evolve_module
+    from noodle.tools import ale_cli
+
+    seen = []
+
+    def fake(path, sandbox, plain, options):  # noqa: ANN001, ANN202 - records what the command asked
+        seen.append(options.vector_math)
+        return evolve_module.EvolveReport()
+    monkeypatch.setattr(evolve_module, "evolve", fake)
+    db = tmp_path / "ale.sqlite"
+    from noodle.ale.registry import Registry
+    with Registry(db):
+        pass
+    for args, want in (([], True), (["--math", "exact"], False), (["--math", "vector"], True)):
+        out = CliRunner().invoke(ale_cli.ale, ["evolve", "--db", str(db), "--json", *args])
+        assert out.exit_code == 0, out.output
+        assert seen[-1] is want
+    assert evolve_module.Options().vector_math is True
