@@ -481,6 +481,19 @@ def test_index_tables_at_their_edges():
     mf = sample()
     mf.functions[FIB].lines = ["10"] * len(mf.functions[FIB].lines)
     assert reason(mf) == "function 'fib': lines must hold only integers"
+    mf = sample()
+    mf.functions.append("f")
+    assert reason(mf) == "function 9 is not a FunctionCode"
+    # the ends of the 64-bit range are integers the messages show; one past them is not
+    for value, shown in [(2**63 - 1, "9223372036854775807"), (-2**63, "-9223372036854775808"), (2**63, "?")]:
+        mf = sample()
+        mf.entry = value
+        assert reason(mf) == f"entry function index {shown} out of range (module has 9)"
+    # line and column numbers: the 32-bit range, both ends included
+    mf = sample()
+    mf.functions[FIB].lines[0] = -(1 << 31)
+    mf.functions[FIB].cols[0] = (1 << 31) - 1
+    verify(mf)
 
 
 def test_structs():
