@@ -1026,6 +1026,46 @@ def test_nesting_limits():
     assert main_reason(xs) == "function 'main' instruction 129 (AND): regions nested too deeply (at most 64)"
 
 
+def test_function_headers_at_their_edges(monkeypatch):
+    def fib_reason(**fields) -> str:
+        mf = sample()
+        for k, v in fields.items():
+            setattr(mf.functions[FIB], k, v)
+        return reason(mf)
+
+    assert fib_reason(code=None) == "function 'fib': code must be a list"
+    assert fib_reason(name=3) == "function 1: name must be a string"
+    assert fib_reason(display=None) == "function 'fib': display must be a string"
+    assert fib_reason(exported=1) == "function 'fib': exported must be a bool"
+    assert fib_reason(local_names=[1]) == "function 'fib': local_names must be a list of strings"
+    assert fib_reason(local_names=None) == "function 'fib': local_names must be a list of strings"
+    assert fib_reason(cols=None) == "function 'fib': needs one line and one column per instruction (19)"
+    assert fib_reason(nlocals=65_535) == "function 'fib': 1 local names for 65535 locals"  # the largest is allowed
+    code = sample().functions[FIB].code
+    for value in (-2**63, 2**63 - 1):  # the ends of the range are integers of the file (a bad index here)
+        assert fib_reason(code=[code[0], value] + code[2:]) == \
+            f"function 'fib' instruction 0 (LOAD_LOCAL): local {value} out of range (function has 1)"
+    mf = sample()
+    mf.functions[0].parent = 3
+    assert reason(mf) == "function '__init__': an init function must have parent -1, not 3"
+    # a lambda's depth up to 32 and its parent from 0 (the init) to the last function
+    mf = sample()
+    mf.functions[LAMBDA].depth = 32
+    assert reason(mf) == "function '__lambda_0': depth 32 but its parent 'make_adder' has depth 0"
+    mf = sample()
+    mf.functions[LAMBDA].parent = 0
+    assert reason(mf) == ("function 'make_adder' instruction 0 (MAKE_CLOSURE): "
+                          "lambda '__lambda_0' belongs to function 0, not 5")
+    mf = sample()
+    mf.functions[LAMBDA].parent = 9
+    assert reason(mf) == "function '__lambda_0': parent function index 9 out of range (module has 9)"
+    # at most MAX_INSTRS instructions, that many included (a small limit here: a million is slow)
+    monkeypatch.setattr(V, "MAX_INSTRS", 3)
+    verify(module(init_code=INIT))
+    assert reason(module(init_code=[("NOP",)] + INIT)) == \
+        "function '__init__': too many instructions (4; at most 3)"
+
+
 def test_regions_named_by_their_openers():
     # after its divider, a region is still named by the instruction that opened it
     r = main_reason([("NOP",), ("TRY", None), ("NOP",), ("CATCH", 0, None), ("ELSE", None), ("END",),
