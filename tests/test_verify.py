@@ -1066,6 +1066,33 @@ def test_function_headers_at_their_edges(monkeypatch):
         "function '__init__': too many instructions (4; at most 3)"
 
 
+def test_imports_columns_and_names_at_their_edges():
+    assert reason(module(imports=None)) == "module imports must be a list, not NoneType"
+    assert reason(module(imports=[ImportCode("std.math"), "std.io"])) == "import 1 is not an ImportCode"
+    assert reason(module(imports=[ImportCode("std.math", 1)])) == "import 0: version and hash must be strings"
+    assert reason(module(imports=[ImportCode("std.math", "1.0.0", 3)])) == \
+        "import 0: version and hash must be strings"
+    mf = sample()
+    mf.functions[FIB].lines[1] = (1 << 31) - 1
+    mf.functions[FIB].cols[1] = -(1 << 31)
+    verify(mf)
+    for bad in (1 << 31, -(1 << 31) - 1):
+        mf = sample()
+        mf.functions[FIB].cols[2] = bad
+        assert reason(mf) == "function 'fib': cols holds a value outside -2147483648..2147483647"
+    # lambdas may share a name (only module-level functions are looked up by name)
+    mf = sample()
+    mf.functions.append(mf.functions[LAMBDA])
+    verify(mf)
+    mf = sample()
+    mf.functions[FIB].signature = 3
+    assert reason(mf) == "function 'fib' signature: type text must be a string"
+    mf = sample()
+    mf.functions[FIB].signature = "int " + "x" * 150  # the parser's reason cut at 120 characters
+    assert reason(mf) == ("function 'fib' signature: bad type 'int " + "x" * 56 + "'...: "
+                          + ("trailing text in type 'int " + "x" * 150)[:120] + "...")
+
+
 def test_regions_named_by_their_openers():
     # after its divider, a region is still named by the instruction that opened it
     r = main_reason([("NOP",), ("TRY", None), ("NOP",), ("CATCH", 0, None), ("ELSE", None), ("END",),
