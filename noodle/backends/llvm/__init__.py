@@ -178,7 +178,7 @@ def link(native: "tuple[str, list]", displays: dict[str, str], fallbacks: dict[s
     for name, _index, sym, params, ret in entries:
         ret, _, impure = ret.partition(";")
         display = displays.get(name, name)
-        convert = _arguments(params)
+        convert = _arguments(params, writes=bool(impure))
         # a function that stores into arrays cannot be re-run after a failure: raise the error as it is
         fallback = _raise_status(name, display, fallbacks[name], on_stop) if impure else fallbacks[name]
         through_ctypes = _wrapper(jit.function(engine, sym, params, ret), ret, fallback, display, convert,
@@ -258,11 +258,13 @@ _DTYPES = {"float": "float64", "int": "int64", "f32": "float32", "i32": "int32"}
 _INT_RANGES = {"int": (-(2**63), 2**63 - 1), "i32": (-(2**31), 2**31 - 1)}
 
 
-def _arguments(params: list[str]) -> Any:
+def _arguments(params: list[str], writes: bool = False) -> Any:
     """Arguments for the native call: each Array as (data address, lengths, strides in elements),
     each scalar as it is; or None when an argument is not what native code reads (another element
     kind, other dimensions, strides that are not whole elements, an int past its kind's range, a
-    value of another type, another count): the call then runs in the VM, which gives its outcome.
+    value of another type, another count) or, for a function that `writes` Arrays, an Array NumPy
+    marks read-only (over a `bytes`, a read-only mapping: a store would change an immutable object
+    or crash): the call then runs in the VM, which gives its outcome.
 
     The verified bytecode of a crafted module is not type-checked, so it could hand a function
     whose IR declares `Array<float>` an `Array<bool>`; native code would read and write past it.
@@ -294,6 +296,8 @@ def _arguments(params: list[str]) -> Any:
                 flat.append(a)
                 continue
             if type(a) is not ndarray or a.dtype != want[0] or a.ndim != want[1]:
+                return None
+            if writes and not a.flags.writeable:
                 return None
             size = a.itemsize
             strides = a.strides

@@ -10,8 +10,8 @@ the same for every native function with an entry point:
 
 made a builtin function (`PyCMethod_New`) whose `self` is a Python `handler(status, *args)`.  It
 checks and reads each argument — an Array: exactly a NumPy ndarray, the element type's own dtype,
-the declared number of dimensions, strides in whole elements (the same checks the ctypes path
-makes); an int: exactly an int that fits; a float: exactly a float; a bool: True or False — then
+the declared number of dimensions, strides in whole elements, writeable (the same checks the ctypes
+path makes; it takes a read-only Array to a function that does not store into Arrays); an int: exactly an int that fits; a float: exactly a float; a bool: True or False — then
 releases the GIL (other threads run, the stop flag's watchers included), calls the function,
 takes the GIL back and boxes the result.  Whatever it does not take (another type, a dtype object
 that is equal but not NumPy's own, the wrong number of arguments) goes to the handler with the
@@ -41,6 +41,11 @@ NOT_FAST = -2
 OB_TYPE = 8
 FLOAT_VALUE = 16
 ARRAY_DATA, ARRAY_NDIM, ARRAY_DIMS, ARRAY_STRIDES, ARRAY_DESCR = 16, 24, 32, 40, 56
+ARRAY_FLAGS = 64
+#: NumPy's NPY_ARRAY_WRITEABLE: an array without it (over a `bytes`, a read-only mapping) is never
+#: handed to native code here, which could store into it (the ctypes path refuses it to a function
+#: that stores into Arrays, so the VM's store raises its error; a function that only reads takes it)
+WRITEABLE = 0x0400
 
 #: Noodle's element kinds: NumPy's dtype name, the LLVM type, the size in bytes (a power of two)
 ELEMENTS = {"float": ("float64", F64, 8), "int": ("int64", I64, 8), "f32": ("float32", F32, 4),
@@ -132,6 +137,8 @@ def lower_entry(m: L.Module, impl: L.Function, name: str, param_kinds: list[str]
             check(ok, f"a{k}.type")  # the fields below are an ndarray's only once its type is known
             ok = b.icmp_signed("==", _field(b, obj, ARRAY_NDIM, I32), L.Constant(I32, ndim))
             ok = b.and_(ok, b.icmp_unsigned("==", _field(b, obj, ARRAY_DESCR, OBJ), _object(m, "dtype_" + elem)))
+            writeable = b.and_(_field(b, obj, ARRAY_FLAGS, I32), L.Constant(I32, WRITEABLE))
+            ok = b.and_(ok, b.icmp_unsigned("!=", writeable, L.Constant(I32, 0)))
             check(ok, f"a{k}.kind")
             dims, strides = _field(b, obj, ARRAY_DIMS, I64.as_pointer()), _field(b, obj, ARRAY_STRIDES, I64.as_pointer())
             lengths, steps = [], []
@@ -288,6 +295,10 @@ def _probe() -> bool:
         ok = ok and [word(dims + 8 * d) for d in range(a.ndim)] == list(a.shape)
         ok = ok and [word(strides + 8 * d) for d in range(a.ndim)] == list(a.strides)
         ok = ok and pointer(base + ARRAY_DESCR) == id(a.dtype) == id(numpy.dtype("float64"))
+        frozen = numpy.frombuffer(bytes(16), dtype=numpy.float64)
+        ok = ok and ctypes.c_int32.from_address(base + ARRAY_FLAGS).value == a.flags.num
+        ok = ok and a.flags.num & WRITEABLE and not frozen.flags.num & WRITEABLE
+        ok = ok and ctypes.c_int32.from_address(id(frozen) + ARRAY_FLAGS).value == frozen.flags.num
         x = 2.5 + len(sys.argv)  # a float made now, not a constant
         ok = ok and pointer(id(x) + OB_TYPE) == id(float)
         ok = ok and ctypes.c_double.from_address(id(x) + FLOAT_VALUE).value == x
