@@ -108,3 +108,50 @@ def test_a_host_functions_failure_is_still_a_noodle_error() -> None:
     m = vm.load(noodle.Source('import h\nfn a() -> str { try { h.fails() } catch e { return e.kind }\n return "" }',
                               name="m"))
     assert m.a() == "HostError"
+
+
+NATIVE_SWALLOWER = """
+fn spin(n: int) -> int {
+    var s = 0
+    for i in 0..n {
+        s = (s + i * 7) % 1000003
+    }
+    return s
+}
+fn run(n: int) -> int {
+    var caught = 0
+    for _k in 0..3 {
+        try {
+            caught = caught + spin(n) * 0
+        } catch e {
+            caught = caught + 1
+        }
+    }
+    return caught
+}
+"""
+
+
+@pytest.mark.parametrize("exc", [Watchdog("too slow"), ValueError("host says stop")], ids=lambda e: type(e).__name__)
+@pytest.mark.parametrize("limits", [None, noodle.Limits(max_seconds=600, max_steps=10**15)], ids=["unlimited", "limited"])
+def test_a_signal_handlers_exception_during_native_code_reaches_the_host(limits, exc: BaseException) -> None:
+    """Python runs a signal handler only between bytecodes: one that fires while native code runs
+    raises as soon as the native call returns, and passes the program's `catch` like any other.
+    (A native loop that never returns keeps it waiting: a host bounds native code with
+    `Limits(max_seconds=...)`, which native code polls, not with a signal.)"""
+    pytest.importorskip("llvmlite")
+    vm = noodle.VM(limits=limits)
+    m = vm.load(noodle.Source(NATIVE_SWALLOWER, name="native_loop"))
+    assert vm.machine.native_report["native_loop"] == "native: spin"
+
+    def handler(signum, frame):  # noqa: ANN001
+        raise exc
+    old = signal.signal(signal.SIGALRM, handler)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.05)
+        with pytest.raises(type(exc)) as raised:
+            m.run(200_000_000)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    assert raised.value is exc
