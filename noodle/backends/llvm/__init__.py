@@ -185,7 +185,7 @@ def link(native: "tuple[str, list]", displays: dict[str, str], fallbacks: dict[s
                                   fallbacks[name], context)
         address = engine.get_function_address(sym + PY_ENTRY) if direct else 0
         if address:
-            entry = pyentry.builtin(address, display, _handler(through_ctypes, fallback))
+            entry = pyentry.builtin(address, display, _handler(through_ctypes, fallback, context))
             out[name] = pyentry.NativeFunction.make(entry, display)
             out[name].__noodle_name__ = display
         else:
@@ -193,16 +193,19 @@ def link(native: "tuple[str, list]", displays: dict[str, str], fallbacks: dict[s
     return out
 
 
-def _handler(through_ctypes: Any, fallback: Any) -> Any:
+def _handler(through_ctypes: Any, fallback: Any, context: Any) -> Any:
     """What a Python entry (noodle.backends.llvm.pyentry) hands a call it does not finish: arguments
     it does not take go the ctypes way (the same checks, the VM when they fail); a failed call (a
-    non-zero status) re-runs in the VM, or raises its error, as the ctypes path does."""
+    non-zero status) re-runs in the VM, or raises its error, as the ctypes path does — unless a
+    signal handler raised while it ran (noodle.backends.llvm.stop): then that exception."""
     from noodle.backends.llvm.pyentry import NOT_FAST
+    from noodle.backends.llvm.stop import context_of, raise_pending
 
     def handle(status: int, *args: Any) -> Any:
         if status == NOT_FAST:
             return through_ctypes(*args)
         _last_status.value = status
+        raise_pending(context_of(context))
         return fallback(*args)
     return handle
 
@@ -318,6 +321,8 @@ def _wrapper(cf: Any, ret: str, fallback: Any, display: str, convert: Any = None
     """The Python callable for a native function; on a non-zero status it re-runs the call in the VM."""
     import ctypes
 
+    from noodle.backends.llvm.stop import context_of, raise_pending
+
     argument_error = ctypes.ArgumentError
     enter, leave = getattr(context, "enter", None), getattr(context, "leave", None)
 
@@ -332,9 +337,13 @@ def _wrapper(cf: Any, ret: str, fallback: Any, display: str, convert: Any = None
             if enter is None:
                 status = cf(*flat, context.address, *extra)
                 _last_status.value = status
+                if status:  # a signal handler's exception first (stop.py), then the status
+                    raise_pending(context_of(context))
                 return status
             status = cf(*flat, enter(), *extra)
             _last_status.value = status
+            if status:
+                raise_pending(context_of(context))
             leave()  # what the call used, charged to the machine's budget (raises past a limit)
             return status
         except argument_error as e:
