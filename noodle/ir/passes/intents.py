@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from noodle.ir import affine
 from noodle.ir import nodes as ir
-from noodle.ir.intents import (batched, contraction, expressions, factorisation, interchange, loops, sweeps, symmetric,
+from noodle.ir.intents import (batched, canonical, contraction, expressions, factorisation, interchange, loops, sweeps, symmetric,
                                triangular)
 from noodle.ir.passes import register_module
 from noodle.ir.walk import walk
@@ -40,7 +40,7 @@ def recognise_module(module: ir.Module) -> int:
     for f in module.functions:
         if "no_optimize" in f.attributes:
             continue
-        counter = [0]
+        counter = [canonical.row_lengths(f)]  # `len(c[i])` in a loop over the rows of c: c.shape[1]
         f.body = _body(f, f.body, counter)
         found += counter[0] + expressions.fuse(f) + expressions.fuse_maps(f)
     return found
@@ -106,6 +106,8 @@ def _library_variants(f: ir.Function, s: ir.ForRange) -> "tuple[ir.If | str | No
     when none made a dispatch, what loop interchange makes of it (None when it was not asked)."""
     product = contraction.recognise(f, s) if not s.intent else None
     if not isinstance(product, ir.If) and not s.intent:
+        product = _through_hoisted_reads(f, s) or product
+    if not isinstance(product, ir.If) and not s.intent:
         rows = batched.recognise(f, s)  # the same product for every row of an array
         product = rows if rows is not None else product
     if not isinstance(product, ir.If) and not s.intent:
@@ -118,6 +120,21 @@ def _library_variants(f: ir.Function, s: ir.ForRange) -> "tuple[ir.If | str | No
     if not isinstance(product, ir.If) and not s.intent:
         moved = interchange.recognise(f, s)  # strided inner loops, exchanged
     return product, moved
+
+
+def _through_hoisted_reads(f: ir.Function, s: ir.ForRange) -> "ir.If | None":
+    """The contraction in `s` once the array elements it reads into `let`s are read where they are
+    used (`let aik = a[i, k]` above `for j { c[i, j] += aik * b[k, j] }`): the dispatch of the
+    rewritten copy, falling back to `s` as written."""
+    copy = canonical.hoisted_reads(f, s)
+    if copy is None:
+        return None
+    found = contraction.recognise(f, copy)
+    if not isinstance(found, ir.If):
+        return None
+    s.note = copy.note  # what the calls compute, for --explain
+    found.otherwise = [s]
+    return found
 
 
 def _fallback(nest: ir.Stmt, when: str = "BLAS does not fit") -> None:
