@@ -19,7 +19,7 @@ from __future__ import annotations
 import copy
 
 from noodle.ir import nodes as ir
-from noodle.ir.types import INT, ArrayT, ListT, prune
+from noodle.ir.types import BOOL, FLOAT, INT, ArrayT, ListT, prune
 from noodle.ir.walk import rewrite_expr, walk
 
 
@@ -173,3 +173,88 @@ def _substitute(s: ir.Stmt, slot: int, value: ir.Expr) -> None:
             x = getattr(n, name, None)
             if isinstance(x, ir.Node) and not isinstance(n, ir.Expr):
                 setattr(n, name, rewrite_expr(x, fn))
+
+
+INT_MAX = 2**63 - 1
+
+
+def ascending(f: ir.Function, root: ir.ForRange) -> "tuple[ir.ForRange, ir.Expr] | None":
+    """A copy of the nest at `root` with its loops counting down (`for i in range(hi, lo, -1)`)
+    counting up over the same values, and the condition under which the copy's bounds can be
+    computed (`hi` and `lo` below the largest int: `lo + 1`, `hi + 1` do not overflow); None unless
+    the order of the iterations cannot matter but for the order the additions are made in:
+
+        a perfect nest of one statement `X[s] = X[s] + e` (or `e + X[s]`, `X[s] - e`, `+=`, `-=`),
+        X a float array, e not reading X
+
+    — every element of X is its old value plus the sum of its terms, in any order (the contraction
+    recognisers reassociate sums; their guard checks that X shares no memory with what e reads and
+    that every index fits before anything is computed, so an error is raised by the loops as
+    written only)."""
+    chain = _perfect(root)
+    if not any(_counts(lp) == -1 for lp in chain) or not all(_counts(lp) in (1, -1) for lp in chain):
+        return None
+    body = chain[-1].body
+    if len(body) != 1 or not (isinstance(body[0], ir.ExprStmt) and isinstance(body[0].expr, ir.CallBuiltin)
+                              and body[0].expr.name == "array.set"):
+        return None
+    store = body[0].expr
+    x = store.args[0]
+    if not (isinstance(x, ir.LocalGet) and prune(x.ty) == ArrayT(FLOAT, len(store.args) - 2)):
+        return None
+    if not _accumulates(store.args[-1], x.slot, [_text(i) for i in store.args[1:-1]]):
+        return None
+    from noodle.ir.intents.contraction import _pure
+
+    if not all(_pure(b, lp is root) for lp in chain if _counts(lp) == -1 for b in (lp.start, lp.stop)):
+        return None  # computed up front, a bound must not fail where the loops would not have
+    nest = copy.deepcopy(root)
+    safe: list[ir.Expr] = []
+    for lp in _perfect(nest):
+        if _counts(lp) == -1:
+            pos = {"line": lp.line, "col": lp.col}
+            for bound in (lp.start, lp.stop):  # bound + 1 must not overflow
+                safe.append(ir.Binary(op="cmp.lt", a=copy.deepcopy(bound), b=ir.Const(value=INT_MAX, ty=INT, **pos),
+                                      ty=BOOL, **pos))
+            # no check (the guard computes them, pure comparisons, whatever they are; the calls use
+            # them only once `safe` holds too: then they cannot have wrapped)
+            lp.start, lp.stop = (ir.Binary(op="int.add", a=b, b=ir.Const(value=1, ty=INT, **pos), ty=INT, skip=3,
+                                           **pos) for b in (lp.stop, lp.start))
+            lp.step = ir.Const(value=1, ty=INT, **pos)
+    cond = safe[0]
+    for c in safe[1:]:
+        cond = ir.Logical(op="and", a=cond, b=c, ty=BOOL, line=cond.line, col=cond.col)
+    return nest, cond
+
+
+def _perfect(root: ir.ForRange) -> list[ir.ForRange]:
+    chain = [root]
+    while len(chain[-1].body) == 1 and isinstance(chain[-1].body[0], ir.ForRange):
+        chain.append(chain[-1].body[0])
+    return chain
+
+
+def _counts(lp: ir.ForRange) -> "int | None":
+    return lp.step.value if isinstance(lp.step, ir.Const) and type(lp.step.value) is int else None
+
+
+def _text(e: ir.Expr) -> str:
+    from noodle.ir.printer import expr_text
+
+    return expr_text(e)
+
+
+def _accumulates(value: ir.Expr, x: int, at: list[str]) -> bool:
+    """`value` is `X[at] + e`, `e + X[at]` or `X[at] - e` with e not reading X."""
+    def element(e: ir.Expr) -> bool:
+        return isinstance(e, ir.CallBuiltin) and e.name == "array.get" and isinstance(e.args[0], ir.LocalGet) \
+            and e.args[0].slot == x and [_text(i) for i in e.args[1:]] == at
+
+    def free(e: ir.Expr) -> bool:
+        return not any(isinstance(n, ir.LocalGet) and n.slot == x for n in walk(e))
+
+    if not (isinstance(value, ir.Binary) and value.op in ("float.add", "float.sub")):
+        return False
+    if element(value.a) and free(value.b):
+        return True
+    return value.op == "float.add" and element(value.b) and free(value.a)

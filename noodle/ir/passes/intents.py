@@ -124,16 +124,28 @@ def _library_variants(f: ir.Function, s: ir.ForRange) -> "tuple[ir.If | str | No
 
 def _through_hoisted_reads(f: ir.Function, s: ir.ForRange) -> "ir.If | None":
     """The contraction in `s` once the array elements it reads into `let`s are read where they are
-    used (`let aik = a[i, k]` above `for j { c[i, j] += aik * b[k, j] }`): the dispatch of the
-    rewritten copy, falling back to `s` as written."""
+    used (`let aik = a[i, k]` above `for j { c[i, j] += aik * b[k, j] }`), or once its loops that
+    count down count up (a sum of terms in another order): the dispatch of the rewritten copy,
+    falling back to `s` as written."""
     copy = canonical.hoisted_reads(f, s)
-    if copy is None:
-        return None
-    found = contraction.recognise(f, copy)
+    found = _recognised_copy(f, s, copy) if copy is not None else None
+    if found is None and (up := canonical.ascending(f, s)) is not None:
+        copy, safe = up
+        found = _recognised_copy(f, s, copy)
+        if found is not None:  # the copy's bounds, computed unchecked, are used only when they cannot overflow
+            found.cond = ir.Logical(op="and", a=found.cond, b=safe, ty=found.cond.ty, line=s.line, col=s.col)
+    return found
+
+
+def _recognised_copy(f: ir.Function, s: ir.ForRange, copy: ir.ForRange) -> "ir.If | None":
+    """The contraction dispatch of `copy`, a rewritten copy of the nest `s`, falling back to `s`."""
+    with contraction.standing_in(copy, s):
+        found = contraction.recognise(f, copy)
     if not isinstance(found, ir.If):
         return None
     s.note = copy.note  # what the calls compute, for --explain
     found.otherwise = [s]
+    found.line, found.col = s.line, s.col
     return found
 
 
