@@ -38,13 +38,47 @@ def recognise(f: ir.Function, root: ir.ForRange) -> c.Found:
         return None
     compute, store = body
     copied = _copy_back(store, chain)
-    if copied is None or not c.looks_like_one(compute):  # type: ignore[arg-type]
+    if copied is None:
+        return _reordered(f, root, chain, store)
+    if not c.looks_like_one(compute):  # type: ignore[arg-type]
         return None
     y, t, width = copied
     try:
         return _dispatch(f, root, chain, compute, store, y, t, width)  # type: ignore[arg-type]
     except Refused as e:
         return str(e)
+
+
+def _reordered(f: ir.Function, root: ir.ForRange, chain: list[ir.ForRange], store: ir.ForRange) -> c.Found:
+    """The nest whose rows are written `Y[r, q, p]` by batch loops in another order (`for q { for r`):
+    recognised with its batch loops put in the order of the subscripts, the loops as written kept
+    as the fallback.  The batches are independent (each computes its own row into `t` before copying
+    it), so their order changes nothing — not even what `t` holds at the end: the last batch is the
+    last in every order.  Loops whose bounds use another batch variable are not reordered."""
+    if len(chain) < 2 or len(store.body) != 1 or not isinstance(store.body[0], ir.ExprStmt):
+        return None
+    e = store.body[0].expr
+    if not (isinstance(e, ir.CallBuiltin) and e.name == "array.set"):
+        return None
+    order = [x.slot if isinstance(x, ir.LocalGet) else None for x in e.args[1:-2]]
+    slots = [lp.slot for lp in chain]
+    if sorted(order, key=str) != sorted(slots, key=str) or order == slots:  # type: ignore[type-var]
+        return None
+    bounds = {n.slot for lp in chain for x in (lp.start, lp.stop, lp.step) for n in walk(x) if isinstance(n, ir.LocalGet)}
+    if bounds & set(slots):
+        return None
+    moved = copy.deepcopy(root)
+    loops = affine.perfect_loops(moved)[:len(chain)]
+    header = {lp.slot: (lp.slot, lp.start, lp.stop, lp.step, lp.line, lp.col) for lp in chain}
+    for lp, slot in zip(loops, order):
+        lp.slot, lp.start, lp.stop, lp.step, lp.line, lp.col = copy.deepcopy(header[slot])  # type: ignore[index]
+    with c.standing_in(moved, root):
+        found = recognise(f, moved)
+    if isinstance(found, ir.If):
+        root.note = moved.note
+        found.otherwise = [root]
+        found.line, found.col = root.line, root.col
+    return found
 
 
 def _copy_back(store: ir.ForRange, chain: list[ir.ForRange]) -> "tuple[ir.LocalGet, ir.LocalGet, ir.Expr] | None":

@@ -1,0 +1,260 @@
+"""Spellings of the same loop nest brought to the one form the recognisers read.
+
+People write the same nest in ways that differ only in spelling; each rewrite here is exact (the
+same values, the same errors, in the same order), so it may run before any recogniser:
+
+    for j in 0..len(c[i]) { ... }      inside  for i in 0..len(c)     ->  for j in 0..c.shape[1]
+        (the row's length is the array's second dimension; `i` runs inside the array's rows, so
+        taking the row cannot fail)
+
+`c[i][j]` itself is read as `c[i, j]` by the checker (noodle.compiler.checker.arrays._whole).
+
+`hoisted_reads` is of another kind: it is not exact on its own (an array read once into a `let`
+and used in an inner loop is read again at every use), so it only makes a *copy* of a nest for
+the contraction recognisers, whose dispatch keeps the loops as written for the case their guard
+refuses (arrays sharing memory: the only way the element could change between the two reads).
+"""
+from __future__ import annotations
+
+import copy
+
+from noodle.ir import nodes as ir
+from noodle.ir.types import BOOL, FLOAT, INT, ArrayT, ListT, prune
+from noodle.ir.walk import rewrite_expr, walk
+
+
+def _assigned(f: ir.Function) -> set[int]:
+    """The slots a statement of `f` assigns (parameters are never assigned unless these say so)."""
+    out = {n.slot for s in f.body for n in walk(s) if isinstance(n, (ir.LocalSet, ir.ForRange, ir.ForEach))}
+    out.update(n.slot for s in f.body for n in walk(s) if isinstance(n, ir.TryCatch) and n.slot >= 0)
+    return out | set(f.mutable_slots)
+
+
+def _rows_of(loop: ir.ForRange, fixed: set[int]) -> "int | None":
+    """The array slot whose rows `loop` walks inside of (`for i in k..len(c)` or `..c.shape[0]`, k a
+    constant >= 0, counting by one, `c` never reassigned), or None."""
+    if not (isinstance(loop.step, ir.Const) and loop.step.value == 1 and isinstance(loop.start, ir.Const)
+            and type(loop.start.value) is int and loop.start.value >= 0):
+        return None
+    e = loop.stop
+    if isinstance(e, ir.CallBuiltin) and e.name in ("array.len", "len") and len(e.args) == 1:
+        arr = e.args[0]
+    elif isinstance(e, ir.Index) and isinstance(e.obj, ir.CallBuiltin) and e.obj.name == "array.shape" \
+            and isinstance(e.index, ir.Const) and e.index.value == 0:
+        arr = e.obj.args[0]
+    else:
+        return None
+    if isinstance(arr, ir.LocalGet) and arr.slot in fixed and isinstance(prune(arr.ty), ArrayT):
+        return arr.slot
+    return None
+
+
+def row_lengths(f: ir.Function) -> int:
+    """Rewrite `len(c[i])` to `c.shape[1]` where `i` walks inside the rows of `c`; how many."""
+    assigned = _assigned(f)
+    fixed = {n.slot for s in f.body for n in walk(s) if isinstance(n, ir.LocalGet)} - assigned
+    count = 0
+
+    def visit(body: list[ir.Stmt], rows: dict[int, int]) -> None:
+        nonlocal count
+
+        def fn(e: ir.Expr) -> ir.Expr:
+            nonlocal count
+            if isinstance(e, ir.CallBuiltin) and e.name in ("array.len", "len") and len(e.args) == 1:
+                v = e.args[0]
+                if isinstance(v, ir.CallBuiltin) and v.name == "array.view" and len(v.args) == 2 \
+                        and isinstance(v.args[0], ir.LocalGet) and isinstance(v.args[1], ir.LocalGet) \
+                        and rows.get(v.args[1].slot) == v.args[0].slot:
+                    count += 1
+                    pos = {"line": e.line, "col": e.col}
+                    shape = ir.CallBuiltin(name="array.shape", args=[v.args[0]], ty=ListT(INT), **pos)
+                    return ir.Index(obj=shape, index=ir.Const(value=1, ty=INT, **pos), ty=INT, **pos)
+            return e
+
+        for s in body:
+            inner = rows
+            if isinstance(s, ir.ForRange):
+                s.start, s.stop, s.step = (rewrite_expr(x, fn) for x in (s.start, s.stop, s.step))
+                c = _rows_of(s, fixed)
+                inner = {**rows, s.slot: c} if c is not None and s.slot not in assigned - _loop_slots(f) \
+                    and _only_loop(f, s.slot) else {k: v for k, v in rows.items() if k != s.slot}
+                visit(s.body, inner)
+                continue
+            for name in ("value", "expr", "cond", "iterable", "message", "obj", "index"):
+                x = getattr(s, name, None)
+                if isinstance(x, ir.Node):
+                    setattr(s, name, rewrite_expr(x, fn))
+            for name in ("body", "then", "otherwise", "handler"):
+                sub = getattr(s, name, None)
+                if isinstance(sub, list):
+                    visit(sub, rows)
+
+    visit(f.body, {})
+    return count
+
+
+def _loop_slots(f: ir.Function) -> set[int]:
+    return {n.slot for s in f.body for n in walk(s) if isinstance(n, ir.ForRange)}
+
+
+def _only_loop(f: ir.Function, slot: int) -> bool:
+    """Nothing but one counting loop assigns `slot` (its body cannot change the loop variable)."""
+    writers = [n for s in f.body for n in walk(s)
+               if isinstance(n, (ir.LocalSet, ir.ForRange, ir.ForEach)) and n.slot == slot]
+    return len(writers) == 1 and isinstance(writers[0], ir.ForRange) and slot not in f.mutable_slots
+
+
+def hoisted_reads(f: ir.Function, root: ir.ForRange) -> "ir.ForRange | None":
+    """A copy of the nest at `root` with each `let x = a[...]` (an array element read into a name
+    assigned once, used only below it in the same loop body) replaced by the read at its uses; None
+    when the nest has no such `let`.  The copy reads the element again at each use: it computes what
+    the nest does as long as no store of the nest reaches that element — which the dispatch's guard
+    (the arrays written share no memory with the others) and the recognisers' dependence analysis
+    (a store to the array read) decide; the loops as written stay the fallback."""
+    counts: dict[int, int] = {}
+    for s in f.body:
+        for n in walk(s):
+            if isinstance(n, (ir.LocalSet, ir.ForRange, ir.ForEach)):
+                counts[n.slot] = counts.get(n.slot, 0) + 1
+    nest = copy.deepcopy(root)
+    # arrays the nest stores into: a `let` of one of their elements may hold a value a later store
+    # changes (an accumulator read once), so it stays as written
+    stored = {n.args[0].slot for n in walk(root) if isinstance(n, ir.CallBuiltin) and n.name == "array.set"
+              and isinstance(n.args[0], ir.LocalGet)}
+    changed = False
+
+    def fix(body: list[ir.Stmt]) -> list[ir.Stmt]:
+        nonlocal changed
+        out: list[ir.Stmt] = []
+        for k, s in enumerate(body):
+            if isinstance(s, ir.LocalSet) and counts.get(s.slot) == 1 and s.slot not in f.mutable_slots \
+                    and _element_read(s.value) and s.value.args[0].slot not in stored:
+                later = body[k + 1:]
+                indices = {x.slot for x in s.value.args if isinstance(x, ir.LocalGet)}
+                if any(isinstance(n, (ir.LocalSet, ir.ForRange, ir.ForEach)) and n.slot in indices
+                       for x in later for n in walk(x)):
+                    out.append(s)  # an index changes below: the element read there is another
+                    continue
+                # the read must not see a store between the `let` and a use in this body: the
+                # statements after it at this level may only be loops (which the copy reads again
+                # in, under the recognisers' analysis) — a store at this level would be missed
+                if later and all(isinstance(x, ir.ForRange) for x in later) and _uses(later, s.slot):
+                    for x in later:
+                        _substitute(x, s.slot, s.value)
+                    changed = True
+                    continue
+            for name in ("body", "then", "otherwise"):
+                sub = getattr(s, name, None)
+                if isinstance(sub, list):
+                    setattr(s, name, fix(sub))
+            out.append(s)
+        return out
+
+    nest.body = fix(nest.body)
+    return nest if changed else None
+
+
+def _element_read(e: ir.Expr) -> bool:
+    """An array element at indices that are locals or constants (reading it twice is harmless)."""
+    return isinstance(e, ir.CallBuiltin) and e.name == "array.get" and isinstance(e.args[0], ir.LocalGet) \
+        and all(isinstance(x, (ir.LocalGet, ir.Const)) for x in e.args[1:])
+
+
+def _uses(body: list[ir.Stmt], slot: int) -> bool:
+    return any(isinstance(n, ir.LocalGet) and n.slot == slot for s in body for n in walk(s))
+
+
+def _substitute(s: ir.Stmt, slot: int, value: ir.Expr) -> None:
+    def fn(e: ir.Expr) -> ir.Expr:
+        return copy.deepcopy(value) if isinstance(e, ir.LocalGet) and e.slot == slot else e
+
+    for n in walk(s):
+        for name in ("start", "stop", "step", "value", "expr", "cond", "obj", "index"):
+            x = getattr(n, name, None)
+            if isinstance(x, ir.Node) and not isinstance(n, ir.Expr):
+                setattr(n, name, rewrite_expr(x, fn))
+
+
+INT_MAX = 2**63 - 1
+
+
+def ascending(f: ir.Function, root: ir.ForRange) -> "tuple[ir.ForRange, ir.Expr] | None":
+    """A copy of the nest at `root` with its loops counting down (`for i in range(hi, lo, -1)`)
+    counting up over the same values, and the condition under which the copy's bounds can be
+    computed (`hi` and `lo` below the largest int: `lo + 1`, `hi + 1` do not overflow); None unless
+    the order of the iterations cannot matter but for the order the additions are made in:
+
+        a perfect nest of one statement `X[s] = X[s] + e` (or `e + X[s]`, `X[s] - e`, `+=`, `-=`),
+        X a float array, e not reading X
+
+    — every element of X is its old value plus the sum of its terms, in any order (the contraction
+    recognisers reassociate sums; their guard checks that X shares no memory with what e reads and
+    that every index fits before anything is computed, so an error is raised by the loops as
+    written only)."""
+    chain = _perfect(root)
+    if not any(_counts(lp) == -1 for lp in chain) or not all(_counts(lp) in (1, -1) for lp in chain):
+        return None
+    body = chain[-1].body
+    if len(body) != 1 or not (isinstance(body[0], ir.ExprStmt) and isinstance(body[0].expr, ir.CallBuiltin)
+                              and body[0].expr.name == "array.set"):
+        return None
+    store = body[0].expr
+    x = store.args[0]
+    if not (isinstance(x, ir.LocalGet) and prune(x.ty) == ArrayT(FLOAT, len(store.args) - 2)):
+        return None
+    if not _accumulates(store.args[-1], x.slot, [_text(i) for i in store.args[1:-1]]):
+        return None
+    from noodle.ir.intents.contraction import _pure
+
+    if not all(_pure(b, lp is root) for lp in chain if _counts(lp) == -1 for b in (lp.start, lp.stop)):
+        return None  # computed up front, a bound must not fail where the loops would not have
+    nest = copy.deepcopy(root)
+    safe: list[ir.Expr] = []
+    for lp in _perfect(nest):
+        if _counts(lp) == -1:
+            pos = {"line": lp.line, "col": lp.col}
+            for bound in (lp.start, lp.stop):  # bound + 1 must not overflow
+                safe.append(ir.Binary(op="cmp.lt", a=copy.deepcopy(bound), b=ir.Const(value=INT_MAX, ty=INT, **pos),
+                                      ty=BOOL, **pos))
+            # no check (the guard computes them, pure comparisons, whatever they are; the calls use
+            # them only once `safe` holds too: then they cannot have wrapped)
+            lp.start, lp.stop = (ir.Binary(op="int.add", a=b, b=ir.Const(value=1, ty=INT, **pos), ty=INT, skip=3,
+                                           **pos) for b in (lp.stop, lp.start))
+            lp.step = ir.Const(value=1, ty=INT, **pos)
+    cond = safe[0]
+    for c in safe[1:]:
+        cond = ir.Logical(op="and", a=cond, b=c, ty=BOOL, line=cond.line, col=cond.col)
+    return nest, cond
+
+
+def _perfect(root: ir.ForRange) -> list[ir.ForRange]:
+    chain = [root]
+    while len(chain[-1].body) == 1 and isinstance(chain[-1].body[0], ir.ForRange):
+        chain.append(chain[-1].body[0])
+    return chain
+
+
+def _counts(lp: ir.ForRange) -> "int | None":
+    return lp.step.value if isinstance(lp.step, ir.Const) and type(lp.step.value) is int else None
+
+
+def _text(e: ir.Expr) -> str:
+    from noodle.ir.printer import expr_text
+
+    return expr_text(e)
+
+
+def _accumulates(value: ir.Expr, x: int, at: list[str]) -> bool:
+    """`value` is `X[at] + e`, `e + X[at]` or `X[at] - e` with e not reading X."""
+    def element(e: ir.Expr) -> bool:
+        return isinstance(e, ir.CallBuiltin) and e.name == "array.get" and isinstance(e.args[0], ir.LocalGet) \
+            and e.args[0].slot == x and [_text(i) for i in e.args[1:]] == at
+
+    def free(e: ir.Expr) -> bool:
+        return not any(isinstance(n, ir.LocalGet) and n.slot == x for n in walk(e))
+
+    if not (isinstance(value, ir.Binary) and value.op in ("float.add", "float.sub")):
+        return False
+    if element(value.a) and free(value.b):
+        return True
+    return value.op == "float.add" and element(value.b) and free(value.a)
