@@ -258,3 +258,60 @@ def _accumulates(value: ir.Expr, x: int, at: list[str]) -> bool:
     if element(value.a) and free(value.b):
         return True
     return value.op == "float.add" and element(value.b) and free(value.a)
+
+
+def element_loops(f: ir.Function) -> int:
+    """Rewrite `for v in x` over a 1-D Array local into `for i in 0..len(x) { v = x[i]; ... }`; how
+    many.  The loop over the Array iterates over a copy of its elements taken at the start; the
+    indexed loop reads each element when it gets to it — the same values as long as nothing the
+    body does can store into the array: so only bodies without any store into an array, call, or
+    closure (which could, through another name for the same memory) are rewritten, and only where
+    `x` itself is not reassigned in the body."""
+    count = 0
+
+    def pure(body: list[ir.Stmt], x: int) -> bool:
+        for s in body:
+            for n in walk(s):
+                if isinstance(n, (ir.Call, ir.CallMod, ir.CallValue, ir.Closure, ir.FreeSet, ir.GlobalSet,
+                                  ir.FieldSet, ir.IndexSet, ir.New)):
+                    return False
+                if isinstance(n, ir.CallBuiltin) and not (n.name in _READS or n.name.startswith(("math.", "abs."))):
+                    return False
+                if isinstance(n, (ir.LocalSet, ir.ForRange, ir.ForEach)) and n.slot == x:
+                    return False
+        return True
+
+    def visit(body: list[ir.Stmt]) -> list[ir.Stmt]:
+        nonlocal count
+        out: list[ir.Stmt] = []
+        for s in body:
+            for name in ("body", "then", "otherwise", "handler"):
+                sub = getattr(s, name, None)
+                if isinstance(sub, list):
+                    setattr(s, name, visit(sub))
+            it = s.iterable if isinstance(s, ir.ForEach) else None
+            if isinstance(it, ir.CallBuiltin) and it.name == "array.iter" and isinstance(it.args[0], ir.LocalGet) \
+                    and isinstance(prune(it.args[0].ty), ArrayT) and prune(it.args[0].ty).ndim == 1 \
+                    and pure(s.body, it.args[0].slot):
+                arr = it.args[0]
+                pos = {"line": s.line, "col": s.col}
+                slot = len(f.local_types)
+                f.local_types.append(INT)
+                f.local_names.append(f"{f.local_names[s.slot]}#index")
+                index = ir.LocalGet(slot=slot, ty=INT, **pos)
+                element = ir.CallBuiltin(name="array.get", args=[copy.deepcopy(arr), index],
+                                         ty=prune(arr.ty).elem, **pos)
+                length = ir.CallBuiltin(name="array.len", args=[copy.deepcopy(arr)], ty=INT, **pos)
+                s = ir.ForRange(slot=slot, start=ir.Const(value=0, ty=INT, **pos), stop=length,
+                                step=ir.Const(value=1, ty=INT, **pos),
+                                body=[ir.LocalSet(slot=s.slot, value=element, **pos)] + s.body, **pos)
+                count += 1
+            out.append(s)
+        return out
+
+    f.body = visit(f.body)
+    return count
+
+
+#: the builtins a rewritten element loop's body may call: they read, and store nothing
+_READS = frozenset({"array.get", "array.len", "array.shape", "range.incl_stop", "len", "min2", "max2"})

@@ -40,7 +40,8 @@ def recognise_module(module: ir.Module) -> int:
     for f in module.functions:
         if "no_optimize" in f.attributes:
             continue
-        counter = [canonical.row_lengths(f)]  # `len(c[i])` in a loop over the rows of c: c.shape[1]
+        # `len(c[i])` in a loop over the rows of c: c.shape[1]; `for v in x` over an Array: indexed
+        counter = [canonical.row_lengths(f) + canonical.element_loops(f)]
         f.body = _body(f, f.body, counter)
         found += counter[0] + expressions.fuse(f) + expressions.fuse_maps(f)
     return found
