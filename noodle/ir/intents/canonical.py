@@ -178,10 +178,10 @@ def _substitute(s: ir.Stmt, slot: int, value: ir.Expr) -> None:
 INT_MAX = 2**63 - 1
 
 
-def ascending(f: ir.Function, root: ir.ForRange) -> "tuple[ir.ForRange, ir.Expr] | None":
+def ascending(f: ir.Function, root: ir.ForRange) -> "tuple[ir.ForRange, ir.Expr | None] | None":
     """A copy of the nest at `root` with its loops counting down (`for i in range(hi, lo, -1)`)
-    counting up over the same values, and the condition under which the copy's bounds can be
-    computed (`hi` and `lo` below the largest int: `lo + 1`, `hi + 1` do not overflow); None unless
+    counting up over the same values, and the condition (None: none) under which the copy's bounds
+    are right (`lo + 1`, `hi + 1` do not overflow); None unless
     the order of the iterations cannot matter but for the order the additions are made in:
 
         a perfect nest of one statement `X[s] = X[s] + e` (or `e + X[s]`, `X[s] - e`, `+=`, `-=`),
@@ -204,27 +204,43 @@ def ascending(f: ir.Function, root: ir.ForRange) -> "tuple[ir.ForRange, ir.Expr]
         return None
     if not _accumulates(store.args[-1], x.slot, [_text(i) for i in store.args[1:-1]]):
         return None
-    from noodle.ir.intents.contraction import _pure
-
-    if not all(_pure(b, lp is root) for lp in chain if _counts(lp) == -1 for b in (lp.start, lp.stop)):
-        return None  # computed up front, a bound must not fail where the loops would not have
     nest = copy.deepcopy(root)
     safe: list[ir.Expr] = []
     for lp in _perfect(nest):
         if _counts(lp) == -1:
-            pos = {"line": lp.line, "col": lp.col}
-            for bound in (lp.start, lp.stop):  # bound + 1 must not overflow
-                safe.append(ir.Binary(op="cmp.lt", a=copy.deepcopy(bound), b=ir.Const(value=INT_MAX, ty=INT, **pos),
-                                      ty=BOOL, **pos))
-            # no check (the guard computes them, pure comparisons, whatever they are; the calls use
-            # them only once `safe` holds too: then they cannot have wrapped)
-            lp.start, lp.stop = (ir.Binary(op="int.add", a=b, b=ir.Const(value=1, ty=INT, **pos), ty=INT, skip=3,
-                                           **pos) for b in (lp.stop, lp.start))
-            lp.step = ir.Const(value=1, ty=INT, **pos)
-    cond = safe[0]
-    for c in safe[1:]:
-        cond = ir.Logical(op="and", a=cond, b=c, ty=BOOL, line=cond.line, col=cond.col)
+            up = [_plus_one(b, lp is nest, safe) for b in (lp.stop, lp.start)]
+            if up[0] is None or up[1] is None:
+                return None
+            lp.start, lp.stop = up  # type: ignore[assignment]
+            lp.step = ir.Const(value=1, ty=INT, line=lp.line, col=lp.col)
+    cond: "ir.Expr | None" = None
+    for c in safe:
+        cond = c if cond is None else ir.Logical(op="and", a=cond, b=c, ty=BOOL, line=c.line, col=c.col)
     return nest, cond
+
+
+def _plus_one(b: ir.Expr, first: bool, safe: list[ir.Expr]) -> "ir.Expr | None":
+    """`b + 1` for the ascending copy of a loop counting down, computed without a check, and in
+    `safe` what must hold for it to be right (no overflow; where `b` is `x - 1`, the copy's `x`, that
+    `x - 1` would not have overflowed either); None when `b` cannot be computed up front (a bound of
+    an inner loop that may fail: the guard would fail where the loops did not)."""
+    from noodle.ir.intents.contraction import _pure
+
+    pos = {"line": b.line, "col": b.col}
+    if isinstance(b, ir.Const) and type(b.value) is int:
+        return ir.Const(value=b.value + 1, ty=INT, **pos) if b.value < INT_MAX else None
+    if isinstance(b, ir.Binary) and b.op == "int.sub" and isinstance(b.b, ir.Const) and b.b.value == 1 \
+            and _pure(b.a, first):
+        if b.skip != 3:
+            safe.append(ir.Binary(op="cmp.gt", a=copy.deepcopy(b.a), b=ir.Const(value=-INT_MAX - 1, ty=INT, **pos),
+                                  ty=BOOL, **pos))
+        return b.a
+    if not _pure(b, first):
+        return None
+    safe.append(ir.Binary(op="cmp.lt", a=copy.deepcopy(b), b=ir.Const(value=INT_MAX, ty=INT, **pos), ty=BOOL, **pos))
+    # no check: the guard computes it (a comparison, whatever it is); the calls use it only once
+    # `safe` holds too, when it cannot have wrapped
+    return ir.Binary(op="int.add", a=b, b=ir.Const(value=1, ty=INT, **pos), ty=INT, skip=3, **pos)
 
 
 def _perfect(root: ir.ForRange) -> list[ir.ForRange]:

@@ -133,7 +133,7 @@ def _through_hoisted_reads(f: ir.Function, s: ir.ForRange) -> "ir.If | None":
     if found is None and (up := canonical.ascending(f, s)) is not None:
         copy, safe = up
         found = _recognised_copy(f, s, copy)
-        if found is not None:  # the copy's bounds, computed unchecked, are used only when they cannot overflow
+        if found is not None and safe is not None:  # the copy's bounds, unchecked, used only when right
             found.cond = ir.Logical(op="and", a=found.cond, b=safe, ty=found.cond.ty, line=s.line, col=s.col)
     return found
 
