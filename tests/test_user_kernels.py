@@ -80,6 +80,7 @@ ARGS: dict[str, Callable[[int], list]] = {
     "fwd_rev": lambda n: [_diagonal(n), _r(n)],
     "doitgen_carry": lambda n: [_r(n + 1, n + 2, n), _r(n, n), _r(n)],
     "trmm_rev": lambda n: [_r(n, n), _r(n, n + 1)],
+    "elem_store": lambda n: [_r(n * n)],
     "hoist_acc": lambda n: [_r(n, n + 1), _r(n, n + 2), _r(n + 2, n + 1)],
 }
 
@@ -116,7 +117,8 @@ EXPLAIN: dict[str, list[str]] = {
     "jacobi_swap": [r"iterated stencil \(sweeps copied back\) recognised"],
     "relu": [r"elementwise map: into `y`"],
     "possum": [r"reduction: sum into `s` under an if-filter"],
-    "sqnorm": [r"fn sqnorm: VM — line \d+: a `for` over a collection runs in the VM"],
+    "sqnorm": [r"reduction: sum into `s`"],  # `for v in x`: indexed, native
+    "elem_store": [r"fn elem_store: VM — line \d+: a `for` over a collection runs in the VM"],
     "lu_kij": [r"not a contraction: .*depend on each other in both directions",
                r"no intent: line \d+ reads `a` at another position than line \d+ writes it"],
     "chol_scalar": [r"not a contraction: .*depend on each other in both directions"],

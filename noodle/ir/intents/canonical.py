@@ -178,10 +178,10 @@ def _substitute(s: ir.Stmt, slot: int, value: ir.Expr) -> None:
 INT_MAX = 2**63 - 1
 
 
-def ascending(f: ir.Function, root: ir.ForRange) -> "tuple[ir.ForRange, ir.Expr] | None":
+def ascending(f: ir.Function, root: ir.ForRange) -> "tuple[ir.ForRange, ir.Expr | None] | None":
     """A copy of the nest at `root` with its loops counting down (`for i in range(hi, lo, -1)`)
-    counting up over the same values, and the condition under which the copy's bounds can be
-    computed (`hi` and `lo` below the largest int: `lo + 1`, `hi + 1` do not overflow); None unless
+    counting up over the same values, and the condition (None: none) under which the copy's bounds
+    are right (`lo + 1`, `hi + 1` do not overflow); None unless
     the order of the iterations cannot matter but for the order the additions are made in:
 
         a perfect nest of one statement `X[s] = X[s] + e` (or `e + X[s]`, `X[s] - e`, `+=`, `-=`),
@@ -204,27 +204,43 @@ def ascending(f: ir.Function, root: ir.ForRange) -> "tuple[ir.ForRange, ir.Expr]
         return None
     if not _accumulates(store.args[-1], x.slot, [_text(i) for i in store.args[1:-1]]):
         return None
-    from noodle.ir.intents.contraction import _pure
-
-    if not all(_pure(b, lp is root) for lp in chain if _counts(lp) == -1 for b in (lp.start, lp.stop)):
-        return None  # computed up front, a bound must not fail where the loops would not have
     nest = copy.deepcopy(root)
     safe: list[ir.Expr] = []
     for lp in _perfect(nest):
         if _counts(lp) == -1:
-            pos = {"line": lp.line, "col": lp.col}
-            for bound in (lp.start, lp.stop):  # bound + 1 must not overflow
-                safe.append(ir.Binary(op="cmp.lt", a=copy.deepcopy(bound), b=ir.Const(value=INT_MAX, ty=INT, **pos),
-                                      ty=BOOL, **pos))
-            # no check (the guard computes them, pure comparisons, whatever they are; the calls use
-            # them only once `safe` holds too: then they cannot have wrapped)
-            lp.start, lp.stop = (ir.Binary(op="int.add", a=b, b=ir.Const(value=1, ty=INT, **pos), ty=INT, skip=3,
-                                           **pos) for b in (lp.stop, lp.start))
-            lp.step = ir.Const(value=1, ty=INT, **pos)
-    cond = safe[0]
-    for c in safe[1:]:
-        cond = ir.Logical(op="and", a=cond, b=c, ty=BOOL, line=cond.line, col=cond.col)
+            up = [_plus_one(b, lp is nest, safe) for b in (lp.stop, lp.start)]
+            if up[0] is None or up[1] is None:
+                return None
+            lp.start, lp.stop = up  # type: ignore[assignment]
+            lp.step = ir.Const(value=1, ty=INT, line=lp.line, col=lp.col)
+    cond: "ir.Expr | None" = None
+    for c in safe:
+        cond = c if cond is None else ir.Logical(op="and", a=cond, b=c, ty=BOOL, line=c.line, col=c.col)
     return nest, cond
+
+
+def _plus_one(b: ir.Expr, first: bool, safe: list[ir.Expr]) -> "ir.Expr | None":
+    """`b + 1` for the ascending copy of a loop counting down, computed without a check, and in
+    `safe` what must hold for it to be right (no overflow; where `b` is `x - 1`, the copy's `x`, that
+    `x - 1` would not have overflowed either); None when `b` cannot be computed up front (a bound of
+    an inner loop that may fail: the guard would fail where the loops did not)."""
+    from noodle.ir.intents.contraction import _pure
+
+    pos = {"line": b.line, "col": b.col}
+    if isinstance(b, ir.Const) and type(b.value) is int:
+        return ir.Const(value=b.value + 1, ty=INT, **pos) if b.value < INT_MAX else None
+    if isinstance(b, ir.Binary) and b.op == "int.sub" and isinstance(b.b, ir.Const) and b.b.value == 1 \
+            and _pure(b.a, first):
+        if b.skip != 3:
+            safe.append(ir.Binary(op="cmp.gt", a=copy.deepcopy(b.a), b=ir.Const(value=-INT_MAX - 1, ty=INT, **pos),
+                                  ty=BOOL, **pos))
+        return b.a
+    if not _pure(b, first):
+        return None
+    safe.append(ir.Binary(op="cmp.lt", a=copy.deepcopy(b), b=ir.Const(value=INT_MAX, ty=INT, **pos), ty=BOOL, **pos))
+    # no check: the guard computes it (a comparison, whatever it is); the calls use it only once
+    # `safe` holds too, when it cannot have wrapped
+    return ir.Binary(op="int.add", a=b, b=ir.Const(value=1, ty=INT, **pos), ty=INT, skip=3, **pos)
 
 
 def _perfect(root: ir.ForRange) -> list[ir.ForRange]:
@@ -258,3 +274,60 @@ def _accumulates(value: ir.Expr, x: int, at: list[str]) -> bool:
     if element(value.a) and free(value.b):
         return True
     return value.op == "float.add" and element(value.b) and free(value.a)
+
+
+def element_loops(f: ir.Function) -> int:
+    """Rewrite `for v in x` over a 1-D Array local into `for i in 0..len(x) { v = x[i]; ... }`; how
+    many.  The loop over the Array iterates over a copy of its elements taken at the start; the
+    indexed loop reads each element when it gets to it — the same values as long as nothing the
+    body does can store into the array: so only bodies without any store into an array, call, or
+    closure (which could, through another name for the same memory) are rewritten, and only where
+    `x` itself is not reassigned in the body."""
+    count = 0
+
+    def pure(body: list[ir.Stmt], x: int) -> bool:
+        for s in body:
+            for n in walk(s):
+                if isinstance(n, (ir.Call, ir.CallMod, ir.CallValue, ir.Closure, ir.FreeSet, ir.GlobalSet,
+                                  ir.FieldSet, ir.IndexSet, ir.New)):
+                    return False
+                if isinstance(n, ir.CallBuiltin) and not (n.name in _READS or n.name.startswith(("math.", "abs."))):
+                    return False
+                if isinstance(n, (ir.LocalSet, ir.ForRange, ir.ForEach)) and n.slot == x:
+                    return False
+        return True
+
+    def visit(body: list[ir.Stmt]) -> list[ir.Stmt]:
+        nonlocal count
+        out: list[ir.Stmt] = []
+        for s in body:
+            for name in ("body", "then", "otherwise", "handler"):
+                sub = getattr(s, name, None)
+                if isinstance(sub, list):
+                    setattr(s, name, visit(sub))
+            it = s.iterable if isinstance(s, ir.ForEach) else None
+            if isinstance(it, ir.CallBuiltin) and it.name == "array.iter" and isinstance(it.args[0], ir.LocalGet) \
+                    and isinstance(prune(it.args[0].ty), ArrayT) and prune(it.args[0].ty).ndim == 1 \
+                    and pure(s.body, it.args[0].slot):
+                arr = it.args[0]
+                pos = {"line": s.line, "col": s.col}
+                slot = len(f.local_types)
+                f.local_types.append(INT)
+                f.local_names.append(f"{f.local_names[s.slot]}#index")
+                index = ir.LocalGet(slot=slot, ty=INT, **pos)
+                element = ir.CallBuiltin(name="array.get", args=[copy.deepcopy(arr), index],
+                                         ty=prune(arr.ty).elem, **pos)
+                length = ir.CallBuiltin(name="array.len", args=[copy.deepcopy(arr)], ty=INT, **pos)
+                s = ir.ForRange(slot=slot, start=ir.Const(value=0, ty=INT, **pos), stop=length,
+                                step=ir.Const(value=1, ty=INT, **pos),
+                                body=[ir.LocalSet(slot=s.slot, value=element, **pos)] + s.body, **pos)
+                count += 1
+            out.append(s)
+        return out
+
+    f.body = visit(f.body)
+    return count
+
+
+#: the builtins a rewritten element loop's body may call: they read, and store nothing
+_READS = frozenset({"array.get", "array.len", "array.shape", "range.incl_stop", "len", "min2", "max2"})

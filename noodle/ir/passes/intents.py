@@ -40,7 +40,8 @@ def recognise_module(module: ir.Module) -> int:
     for f in module.functions:
         if "no_optimize" in f.attributes:
             continue
-        counter = [canonical.row_lengths(f)]  # `len(c[i])` in a loop over the rows of c: c.shape[1]
+        # `len(c[i])` in a loop over the rows of c: c.shape[1]; `for v in x` over an Array: indexed
+        counter = [canonical.row_lengths(f) + canonical.element_loops(f)]
         f.body = _body(f, f.body, counter)
         found += counter[0] + expressions.fuse(f) + expressions.fuse_maps(f)
     return found
@@ -132,7 +133,7 @@ def _through_hoisted_reads(f: ir.Function, s: ir.ForRange) -> "ir.If | None":
     if found is None and (up := canonical.ascending(f, s)) is not None:
         copy, safe = up
         found = _recognised_copy(f, s, copy)
-        if found is not None:  # the copy's bounds, computed unchecked, are used only when they cannot overflow
+        if found is not None and safe is not None:  # the copy's bounds, unchecked, used only when right
             found.cond = ir.Logical(op="and", a=found.cond, b=safe, ty=found.cond.ty, line=s.line, col=s.col)
     return found
 
