@@ -81,6 +81,7 @@ ARGS: dict[str, Callable[[int], list]] = {
     "doitgen_carry": lambda n: [_r(n + 1, n + 2, n), _r(n, n), _r(n)],
     "trmm_rev": lambda n: [_r(n, n), _r(n, n + 1)],
     "elem_store": lambda n: [_r(n * n)],
+    "chain_reuse": lambda n: [_r(n + 2), _r(n + 2), _r(n + 2)],
     "hoist_acc": lambda n: [_r(n, n + 1), _r(n, n + 2), _r(n + 2, n + 1)],
 }
 
@@ -112,7 +113,7 @@ EXPLAIN: dict[str, list[str]] = {
     "doitgen_carry": [r"not a contraction: .*adds to what `tmp` held"],
     "tcontract": [r"not a contraction: .*`a` is not a float array of 1 or 2 dimensions"],
     "st9": [r"stencil: 9-point 2-D neighbourhood, into `b`"],
-    "st27": [r"reduction: sum into `s`"],
+    "st27": [r"stencil: 27-point 3-D neighbourhood, into `b`"],  # offsets as loops through a scalar
     "st1d_r2": [r"stencil: 5-point 1-D neighbourhood, into `b`"],
     "jacobi_swap": [r"iterated stencil \(sweeps copied back\) recognised"],
     "relu": [r"elementwise map: into `y`"],
@@ -130,6 +131,7 @@ EXPLAIN: dict[str, list[str]] = {
     "shifted_rows": [r"not a contraction: .*a subscript is not a loop variable"],
     "backsub": [r"fn backsub: native"],
     "fwd_rev": [r"fn fwd_rev: native", r"not a contraction: line \d+: a loop does not count by one"],
+    "chain_reuse": [r"fn chain_reuse: native"],
     "trmm_rev": [r"fn trmm_rev: native", r"not a contraction: line \d+: a loop does not count by one"],
     "hoist_acc": [r"fn hoist_acc: native", r"not a contraction: .*depend on each other in both directions"],
 }

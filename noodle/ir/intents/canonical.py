@@ -331,3 +331,118 @@ def element_loops(f: ir.Function) -> int:
 
 #: the builtins a rewritten element loop's body may call: they read, and store nothing
 _READS = frozenset({"array.get", "array.len", "array.shape", "range.incl_stop", "len", "min2", "max2"})
+
+
+#: a loop unrolled by `small_loops` runs at most this many times, into at most this many statements
+UNROLL_TRIPS, UNROLL_STATEMENTS = 8, 64
+
+
+def small_loops(f: ir.Function) -> int:
+    """Unroll, inside another loop, a loop with constant bounds and a few iterations whose body
+    only assigns locals and stores into arrays (`for di in -1..=1 { s += a[i + di] }`: the offsets
+    of a stencil written as loops): the same statements in the same order, the loop variable a
+    constant in each copy; how many loops.  The stencil recogniser then sees the neighbourhood."""
+    count = 0
+
+    def simple(body: list[ir.Stmt], slot: int) -> bool:
+        for s in body:
+            if not isinstance(s, (ir.LocalSet, ir.ExprStmt)):
+                return False
+            if isinstance(s, ir.ExprStmt) and not (isinstance(s.expr, ir.CallBuiltin) and s.expr.name == "array.set"):
+                return False
+            if isinstance(s, ir.LocalSet) and s.slot == slot:
+                return False
+            for n in walk(s):
+                if isinstance(n, (ir.Call, ir.CallMod, ir.CallValue, ir.Closure, ir.New)):
+                    return False
+                if isinstance(n, ir.CallBuiltin) and n.name not in _READS | {"array.set"} \
+                        and not n.name.startswith(("math.", "abs.")):
+                    return False
+        return True
+
+    def visit(body: list[ir.Stmt], inside: bool) -> list[ir.Stmt]:
+        nonlocal count
+        out: list[ir.Stmt] = []
+        for s in body:
+            for name in ("body", "then", "otherwise", "handler"):
+                sub = getattr(s, name, None)
+                if isinstance(sub, list):
+                    setattr(s, name, visit(sub, inside or isinstance(s, (ir.ForRange, ir.While, ir.ForEach))))
+            if inside and isinstance(s, ir.ForRange) and all(isinstance(x, ir.Const) and type(x.value) is int
+                                                             for x in (s.start, s.stop, s.step)) \
+                    and s.step.value == 1 and simple(s.body, s.slot) and _only_loop(f, s.slot):
+                trips = max(0, s.stop.value - s.start.value)
+                if trips <= UNROLL_TRIPS and trips * len(s.body) <= UNROLL_STATEMENTS:
+                    for v in range(s.start.value, s.stop.value):
+                        for x in s.body:
+                            x = copy.deepcopy(x)
+                            _substitute(x, s.slot, ir.Const(value=v, ty=INT, line=s.line, col=s.col))
+                            out.append(x)
+                    count += 1
+                    continue
+            out.append(s)
+        return out
+
+    f.body = visit(f.body, False)
+    return count
+
+
+def scalar_chains(f: ir.Function) -> int:
+    """`var s = e0; s = s + e1; ...; X[i, j] = s / c` (s used nowhere else) as one store,
+    `X[i, j] = ((e0 + e1) + ...) / c`: the same operations in the same order, the reads made at the
+    same point as before relative to every store (the chain stores nothing), the store's indices
+    and the rest of its value plain locals and constants (nothing there can fail first); how many."""
+    count = 0
+    reads: dict[int, int] = {}
+    for s in f.body:
+        for n in walk(s):
+            if isinstance(n, ir.LocalGet):
+                reads[n.slot] = reads.get(n.slot, 0) + 1
+
+    def once(e: ir.Expr, slot: int) -> bool:
+        return sum(1 for n in walk(e) if isinstance(n, ir.LocalGet) and n.slot == slot) == 1
+
+    def plain(e: ir.Expr, slot: int) -> bool:
+        """`e` reads `slot` once and, apart from it, only locals and constants (with operators)."""
+        return once(e, slot) and all(isinstance(n, (ir.LocalGet, ir.Const, ir.Binary, ir.Unary)) for n in walk(e))
+
+    def visit(body: list[ir.Stmt]) -> list[ir.Stmt]:
+        nonlocal count
+        out: list[ir.Stmt] = []
+        k = 0
+        while k < len(body):
+            s = body[k]
+            for name in ("body", "then", "otherwise", "handler"):
+                sub = getattr(s, name, None)
+                if isinstance(sub, list):
+                    setattr(s, name, visit(sub))
+            if isinstance(s, ir.LocalSet) and not any(isinstance(n, ir.LocalGet) and n.slot == s.slot
+                                                      for n in walk(s.value)):
+                slot, value, end = s.slot, s.value, k + 1
+                used = 0
+                while end < len(body) and isinstance(body[end], ir.LocalSet) and body[end].slot == slot \
+                        and once(body[end].value, slot):
+                    used += 1
+                    end += 1
+                last = body[end] if end < len(body) else None
+                if used and isinstance(last, ir.ExprStmt) and isinstance(last.expr, ir.CallBuiltin) \
+                        and last.expr.name == "array.set" \
+                        and all(isinstance(x, (ir.LocalGet, ir.Const)) for x in last.expr.args[:-1]) \
+                        and plain(last.expr.args[-1], slot) and reads.get(slot, 0) == used + 1:
+                    for st in body[k + 1:end]:
+                        value = _replace(st.value, slot, value)  # type: ignore[attr-defined]
+                    last.expr.args[-1] = _replace(last.expr.args[-1], slot, value)
+                    out.append(last)
+                    count += 1
+                    k = end + 1
+                    continue
+            out.append(s)
+            k += 1
+        return out
+
+    f.body = visit(f.body)
+    return count
+
+
+def _replace(e: ir.Expr, slot: int, value: ir.Expr) -> ir.Expr:
+    return rewrite_expr(e, lambda n: value if isinstance(n, ir.LocalGet) and n.slot == slot else n)

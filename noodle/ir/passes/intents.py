@@ -41,7 +41,9 @@ def recognise_module(module: ir.Module) -> int:
         if "no_optimize" in f.attributes:
             continue
         # `len(c[i])` in a loop over the rows of c: c.shape[1]; `for v in x` over an Array: indexed
-        counter = [canonical.row_lengths(f) + canonical.element_loops(f)]
+        # (and a stencil's offsets written as small loops through a scalar: one expression)
+        counter = [canonical.row_lengths(f) + canonical.element_loops(f) + canonical.small_loops(f)
+                   + canonical.scalar_chains(f)]
         f.body = _body(f, f.body, counter)
         found += counter[0] + expressions.fuse(f) + expressions.fuse_maps(f)
     return found
