@@ -19,7 +19,7 @@ from __future__ import annotations
 import copy
 
 from noodle.ir import nodes as ir
-from noodle.ir.types import BOOL, FLOAT, INT, ArrayT, ListT, prune
+from noodle.ir.types import BOOL, FLOAT, INT, NONE as NONE_T, ArrayT, ListT, prune
 from noodle.ir.walk import rewrite_expr, walk
 
 
@@ -446,3 +446,99 @@ def scalar_chains(f: ir.Function) -> int:
 
 def _replace(e: ir.Expr, slot: int, value: ir.Expr) -> ir.Expr:
     return rewrite_expr(e, lambda n: value if isinstance(n, ir.LocalGet) and n.slot == slot else n)
+
+
+def accumulated_in_place(f: ir.Function, root: ir.ForRange) -> "ir.ForRange | None":
+    """A copy of the nest at `root` with each sum through a scalar started from an element,
+
+        var s = X[p, q]; for k in .. { s -= e }; X[p, q] = g(s)        (s read nowhere else)
+
+    accumulated in the element itself, `for k in .. { X[p, q] -= e }; X[p, q] = g(X[p, q])`
+    (Cholesky written with scalars: the form noodle.ir.intents.factorisation proves); None when
+    there is none.  Without an error on the way both compute the same values: the affine analysis
+    proves that no term e reads X[p, q] (`k < j` in `a[j, k]` against `a[j, j]`), and nothing else
+    runs between.  (On an error the element would hold a partial sum: so this is a copy for a
+    recogniser whose guard rules errors out, the loops as written kept as its fallback.)"""
+    reads: dict[int, int] = {}
+    for s in f.body:
+        for n in walk(s):
+            if isinstance(n, ir.LocalGet):
+                reads[n.slot] = reads.get(n.slot, 0) + 1
+    nest = copy.deepcopy(root)
+    changed = False
+
+    def visit(body: list[ir.Stmt]) -> None:
+        nonlocal changed
+        for s in body:
+            for name in ("body", "then", "otherwise"):
+                sub = getattr(s, name, None)
+                if isinstance(sub, list):
+                    visit(sub)
+        for k in range(len(body) - 2):
+            first, loop, last = body[k:k + 3]
+            if _in_place(f, first, loop, last, reads):
+                x, idx = first.value.args[0], first.value.args[1:]  # type: ignore[attr-defined]
+                update = _perfect(loop)[-1].body[0]
+                element = lambda: ir.CallBuiltin(name="array.get", args=copy.deepcopy([x] + idx),  # noqa: E731
+                                                 ty=FLOAT, line=update.line, col=update.col)
+                value = update.value  # type: ignore[attr-defined]
+                _perfect(loop)[-1].body[0] = ir.ExprStmt(expr=ir.CallBuiltin(
+                    name="array.set", args=copy.deepcopy([x] + idx) + [ir.Binary(
+                        op=value.op, a=element(), b=value.b, ty=FLOAT, line=value.line, col=value.col)],
+                    ty=NONE_T, line=update.line, col=update.col), line=update.line, col=update.col)
+                last.expr.args[-1] = _replace(last.expr.args[-1], first.slot, element())  # type: ignore[attr-defined]
+                body[k] = ir.ExprStmt(expr=ir.Const(value=None, ty=NONE_T, line=first.line, col=first.col),
+                                      line=first.line, col=first.col)
+                changed = True
+        body[:] = [s for s in body if not (isinstance(s, ir.ExprStmt) and isinstance(s.expr, ir.Const))]
+
+    visit(nest.body)
+    return nest if changed else None
+
+
+def _in_place(f: ir.Function, first: ir.Stmt, loop: ir.Stmt, last: ir.Stmt, reads: dict[int, int]) -> bool:
+    """`first; loop; last` is `var s = X[idx]; for .. { s = s -/+ e }; X[idx] = g(s)` with e never
+    reading X[idx] and s read nowhere else."""
+    from noodle.ir import affine
+
+    if not (isinstance(first, ir.LocalSet) and _element_read(first.value) and isinstance(loop, ir.ForRange)
+            and isinstance(last, ir.ExprStmt) and isinstance(last.expr, ir.CallBuiltin)
+            and last.expr.name == "array.set"):
+        return False
+    s, x, idx = first.slot, first.value.args[0], first.value.args[1:]  # type: ignore[attr-defined]
+    if prune(f.local_types[s]) != FLOAT or reads.get(s, 0) != 2:
+        return False
+    chain = _perfect(loop)
+    update = chain[-1].body
+    if len(update) != 1 or not (isinstance(update[0], ir.LocalSet) and update[0].slot == s):
+        return False
+    value = update[0].value
+    if not (isinstance(value, ir.Binary) and value.op in ("float.sub", "float.add") and isinstance(value.a, ir.LocalGet)
+            and value.a.slot == s and not any(isinstance(n, ir.LocalGet) and n.slot == s for n in walk(value.b))):
+        return False
+    if not (last.expr.args[0].slot == x.slot if isinstance(last.expr.args[0], ir.LocalGet) else False) \
+            or [_text(i) for i in last.expr.args[1:-1]] != [_text(i) for i in idx] \
+            or not once(last.expr.args[-1], s):
+        return False
+    try:
+        nest = affine.model(f, loop)
+    except affine.Refused:
+        return False
+    target = [affine.affine(i, set(), nest.symbols) for i in idx]
+    if len(nest.statements) != 1 or any(t is None or not t.symbolic() for t in target):
+        return False
+    st = nest.statements[0]
+    rows = affine._instance_rows(st, 1)
+    for acc in st.accesses:
+        if acc.target == ("a", x.slot):
+            if acc.write or any(sub is None for sub in acc.subscripts):
+                return False
+            eqs = [affine._tagged(sub - t, 1) for sub, t in zip(acc.subscripts, target)]  # type: ignore[operator]
+            if affine.feasible(eqs, rows):
+                return False  # a term may read the element being summed into
+    return True
+
+
+def once(e: ir.Expr, slot: int) -> bool:
+    """`e` reads local `slot` exactly once."""
+    return sum(1 for n in walk(e) if isinstance(n, ir.LocalGet) and n.slot == slot) == 1

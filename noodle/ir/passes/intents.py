@@ -56,6 +56,8 @@ def _body(f: ir.Function, body: list[ir.Stmt], counter: list[int], quiet: bool =
     for s in body:
         if isinstance(s, ir.ForRange):
             factor = factorisation.recognise(f, s) if not s.intent else None  # a Cholesky factorisation
+            if not isinstance(factor, ir.If) and not s.intent:
+                factor = _factorisation_in_place(f, s) or factor
             if isinstance(factor, ir.If):
                 counter[0] += 1
                 _fallback(factor.otherwise[0], "LAPACK does not fit or finds the matrix not positive definite")
@@ -147,6 +149,23 @@ def _recognised_copy(f: ir.Function, s: ir.ForRange, copy: ir.ForRange) -> "ir.I
     if not isinstance(found, ir.If):
         return None
     s.note = copy.note  # what the calls compute, for --explain
+    found.otherwise = [s]
+    found.line, found.col = s.line, s.col
+    return found
+
+
+def _factorisation_in_place(f: ir.Function, s: ir.ForRange) -> "ir.If | None":
+    """The factorisation in `s` once its sums through scalars accumulate in the elements they
+    start from (Cholesky written with `var s = a[j, j]`): the dispatch of that copy, falling back
+    to `s` as written (the copy differs only after an error, which the guard rules out)."""
+    copy = canonical.accumulated_in_place(f, s)
+    if copy is None:
+        return None
+    with contraction.standing_in(copy, s):
+        found = factorisation.recognise(f, copy)
+    if not isinstance(found, ir.If):
+        return None
+    s.note = copy.note
     found.otherwise = [s]
     found.line, found.col = s.line, s.col
     return found
