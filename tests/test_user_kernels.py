@@ -83,6 +83,9 @@ ARGS: dict[str, Callable[[int], list]] = {
     "elem_store": lambda n: [_r(n * n)],
     "chain_reuse": lambda n: [_r(n + 2), _r(n + 2), _r(n + 2)],
     "chol_incl": lambda n: [_spd(n)],
+    "bmm_scaled": lambda n: [_r(3, n, n + 1), _r(3, n, n + 2), _r(3, n + 2, n + 1)],
+    "bmm_self": lambda n: [_r(3, n, n), _r(3, n, n)],
+    "bmm_prefix": lambda n: [_r(n + 1, n, n + 1), _r(n + 1, n, n + 2), _r(n + 1, n + 2, n + 1)],
     "hoist_acc": lambda n: [_r(n, n + 1), _r(n, n + 2), _r(n + 2, n + 1)],
 }
 
@@ -108,7 +111,7 @@ EXPLAIN: dict[str, list[str]] = {
     "syrk_upper": [r"dsyrk \(upper triangle\)"],
     "syrk_incl": [r"dsyrk \(lower triangle\)"],
     "syr2k_upper_scalar": [r"dsyr2k \(upper triangle\)"],
-    "bmm": [r"not a contraction: .*`c` is not a float array of 1 or 2 dimensions"],
+    "bmm": [r"batched dgemm, one per slice `t`: c\[t\]\[i, j\] = a\[t\]\[i, k\] \* b\[t\]\[k, j\]"],
     "doitgen_qr": [r"batched dgemm, one row per \(r, q\): tmp\[p\] = c4\[k, p\] \* a\[r, q, k\], copied into "
                    r"a\[r, q, p\]"],  # the batch loops in the other order
     "doitgen_carry": [r"not a contraction: .*adds to what `tmp` held"],
@@ -134,12 +137,15 @@ EXPLAIN: dict[str, list[str]] = {
     "backsub": [r"fn backsub: native"],
     "fwd_rev": [r"fn fwd_rev: native", r"not a contraction: line \d+: a loop does not count by one"],
     "chain_reuse": [r"fn chain_reuse: native"],
+    "bmm_scaled": [r"fn bmm_scaled: native"],
+    "bmm_prefix": [r"fn bmm_prefix: native"],
+    "bmm_self": [r"fn bmm_self: native", r"not a contraction: .*written earlier in the nest"],
     "trmm_rev": [r"fn trmm_rev: native", r"not a contraction: line \d+: a loop does not count by one"],
     "hoist_acc": [r"fn hoist_acc: native", r"not a contraction: .*depend on each other in both directions"],
 }
 
 #: kernels that must not be rewritten at all: no recognised nest may appear among their lines
-LEFT_ALONE = {"alias_sq", "carried", "result_bound", "shifted_rows", "fwd_rev", "hoist_acc", "doitgen_carry", "trmm_rev", "chol_incl"}
+LEFT_ALONE = {"alias_sq", "carried", "result_bound", "shifted_rows", "fwd_rev", "hoist_acc", "doitgen_carry", "trmm_rev", "chol_incl", "bmm_scaled", "bmm_self", "bmm_prefix"}
 
 
 def _explain() -> dict[str, list[str]]:

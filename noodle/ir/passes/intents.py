@@ -116,6 +116,9 @@ def _library_variants(f: ir.Function, s: ir.ForRange) -> "tuple[ir.If | str | No
         rows = batched.recognise(f, s)  # the same product for every row of an array
         product = rows if rows is not None else product
     if not isinstance(product, ir.If) and not s.intent:
+        slices = batched.recognise_slices(f, s)  # a product for every slice of 3-D arrays
+        product = slices if slices is not None else product
+    if not isinstance(product, ir.If) and not s.intent:
         sym = symmetric.recognise(f, s)  # a triangle standing for a symmetric matrix
         product = sym if sym is not None else product
     if not isinstance(product, ir.If) and not s.intent:
