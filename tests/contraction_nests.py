@@ -354,5 +354,48 @@ def lookalike(rng: random.Random, name: str) -> Kernel:
     return Kernel(name, params, body, shapes, False, why, sizes=["ni", "nj", "nk"])
 
 
+def slices(rng: random.Random, name: str) -> Kernel:
+    """A matrix product per slice of 3-D arrays (`C[t, i, j] += A[t, i, k] * B[t, k, j]`): any loop
+    order inside the batch loop, names, transposes, through a scalar or in place — or a look-alike:
+    the batch variable in a bound or in the product, a slice read where it is written."""
+    t, i, j, k = rng.sample(VARS, 4)
+    A, B, C = rng.sample(NAMES, 3)
+    ta, tb = rng.choice("NT"), rng.choice("NT")
+    a = f"{A}[{t}, {i}, {k}]" if ta == "N" else f"{A}[{t}, {k}, {i}]"
+    b = f"{B}[{t}, {k}, {j}]" if tb == "N" else f"{B}[{t}, {j}, {k}]"
+    kind = rng.choice(["acc", "acc", "scalar", "scalar", "bound", "factor", "self"])
+    bounds = {i: "ni", j: "nj", k: "nk" if kind != "bound" else f"0..{t}"}
+    extra = {"factor": [f"float({t})"], "self": []}.get(kind, [])
+    if kind == "self":  # the product reads the slice it writes
+        b = f"{C}[{t}, {k}, {j}]"
+        bounds = {i: "ni", j: "ni", k: "ni"}
+    prod = _product(rng, [a, b] + extra, _alpha(rng))
+    c = f"{C}[{t}, {i}, {j}]"
+    if kind == "scalar":
+        order = rng.sample([i, j], 2)
+        inner = _loops([(v, bounds[v]) for v in order],
+                       "var s = 0.0\n" + _loops([(k, bounds[k])], f"s += {prod}", 4).rstrip() + "\n" + "    " * 4
+                       + f"{c} = s", 2)
+    else:
+        order = rng.sample([i, j, k], 3)
+        inner = _loops([(v, bounds[v]) for v in order], f"{c} += {prod}", 2)
+    body = f"    for {t} in 0..nb {{\n" + inner + "    }\n"
+    shapes = {A: (lambda z: (z["nb"], z["ni"], z["nk"])) if ta == "N" else (lambda z: (z["nb"], z["nk"], z["ni"])),
+              B: (lambda z: (z["nb"], z["nk"], z["nj"])) if tb == "N" else (lambda z: (z["nb"], z["nj"], z["nk"])),
+              C: lambda z: (z["nb"], z["ni"], z["nj"])}
+    if kind == "bound":  # k runs up to t: the arrays must be that wide
+        shapes[A] = lambda z: (z["nb"], z["ni"] + z["nb"], z["ni"] + z["nb"])
+        shapes[B] = lambda z: (z["nb"], z["nj"] + z["nb"], z["nj"] + z["nb"])
+    if kind == "self":
+        shapes = {A: lambda z: (z["nb"], z["ni"], z["ni"]), C: lambda z: (z["nb"], z["ni"], z["ni"])}
+    params = [("alpha", "float"), (A, "ten3"), (C, "ten3"), ("nb", "int"), ("ni", "int"), ("nj", "int"), ("nk", "int")]
+    if kind != "self":
+        params.append((B, "ten3"))
+    rng.shuffle(params)
+    why = {"bound": "", "factor": "", "self": "written earlier in the nest"}.get(kind, "")
+    return Kernel(name, params, body, shapes, kind in ("acc", "scalar"), why=why, sizes=["nb", "ni", "nj", "nk"],
+                  reduces=kind == "scalar")
+
+
 FAMILIES = {"gemm": gemm, "gemv": gemv, "ger": ger, "syrk": syrk, "trmm": trmm, "trsv": trsv,
-            "batched": batched, "symm": symm, "lookalike": lookalike}
+            "batched": batched, "symm": symm, "lookalike": lookalike, "slices": slices}
