@@ -51,6 +51,10 @@ def _rows_of(loop: ir.ForRange, fixed: set[int]) -> "int | None":
 
 def row_lengths(f: ir.Function) -> int:
     """Rewrite `len(c[i])` to `c.shape[1]` where `i` walks inside the rows of `c`; how many."""
+    if not any(isinstance(n, ir.CallBuiltin) and n.name in ("array.len", "len") and n.args
+               and isinstance(n.args[0], ir.CallBuiltin) and n.args[0].name == "array.view"
+               for s in f.body for n in walk(s)):
+        return 0  # no row's length taken (the common case: nothing to walk twice)
     assigned = _assigned(f)
     fixed = {n.slot for s in f.body for n in walk(s) if isinstance(n, ir.LocalGet)} - assigned
     count = 0
@@ -111,6 +115,12 @@ def hoisted_reads(f: ir.Function, root: ir.ForRange) -> "ir.ForRange | None":
     the nest does as long as no store of the nest reaches that element — which the dispatch's guard
     (the arrays written share no memory with the others) and the recognisers' dependence analysis
     (a store to the array read) decide; the loops as written stay the fallback."""
+    if not any(isinstance(n, (ir.ForRange, ir.If)) and any(
+            isinstance(x, ir.LocalSet) and _element_read(x.value) and body[k + 1:]
+            and all(isinstance(y, ir.ForRange) for y in body[k + 1:])
+            for body in ([n.body] if isinstance(n, ir.ForRange) else [n.then, n.otherwise]) for k, x in enumerate(body))
+            for n in walk(root)):
+        return None  # no `let` of an element above loops: no copy
     counts: dict[int, int] = {}
     for s in f.body:
         for n in walk(s):
@@ -459,6 +469,12 @@ def accumulated_in_place(f: ir.Function, root: ir.ForRange) -> "ir.ForRange | No
     proves that no term e reads X[p, q] (`k < j` in `a[j, k]` against `a[j, j]`), and nothing else
     runs between.  (On an error the element would hold a partial sum: so this is a copy for a
     recogniser whose guard rules errors out, the loops as written kept as its fallback.)"""
+    def candidates(body: list[ir.Stmt]) -> bool:
+        return any(isinstance(first, ir.LocalSet) and _element_read(first.value) and isinstance(loop, ir.ForRange)
+                   and isinstance(last, ir.ExprStmt) for first, loop, last in zip(body, body[1:], body[2:]))
+
+    if not any(isinstance(n, ir.ForRange) and candidates(n.body) for n in walk(root)):
+        return None  # no sum through a scalar started from an element: no copy
     reads: dict[int, int] = {}
     for s in f.body:
         for n in walk(s):

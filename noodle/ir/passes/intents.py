@@ -56,7 +56,7 @@ def _body(f: ir.Function, body: list[ir.Stmt], counter: list[int], quiet: bool =
     for s in body:
         if isinstance(s, ir.ForRange):
             factor = factorisation.recognise(f, s) if not s.intent else None  # a Cholesky factorisation
-            if not isinstance(factor, ir.If) and not s.intent:
+            if not isinstance(factor, ir.If) and not s.intent and not quiet:  # (outermost nests only)
                 factor = _factorisation_in_place(f, s) or factor
             if isinstance(factor, ir.If):
                 counter[0] += 1
