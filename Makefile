@@ -28,10 +28,11 @@ demo: setup
 	cd examples && ../$(BIN)/noodle run intents.nd && ../$(BIN)/noodlec intents.nd --explain
 	@echo; echo "== PolyBench's gemm as PolyBench writes it (i-k-j, scaled C): found as one BLAS call =="
 	$(BIN)/noodlec bench/polybench/kernels/gemm.nd --explain | grep -i "contraction\|gemm"
-	@echo; echo "== more of PolyBench, found by analysis: symm as dsymm, doitgen as one batched dgemm, correlation's column sums interchanged =="
+	@echo; echo "== more of PolyBench, found by analysis: symm as dsymm, doitgen as one batched dgemm, correlation's column sums interchanged, cholesky as LAPACK's dpotrf =="
 	$(BIN)/noodlec bench/polybench/kernels/symm.nd --explain | grep -i "dsymm"
 	$(BIN)/noodlec bench/polybench/kernels/doitgen.nd --explain | grep -i "batched"
 	$(BIN)/noodlec bench/polybench/kernels/correlation.nd --explain | grep -i "interchanged" | head -1
+	$(BIN)/noodlec bench/polybench/kernels/cholesky.nd --explain | grep -i "cholesky factorisation" | cut -c1-150
 	@echo; echo "== limits hold in native code: a VM with max_steps runs spin() natively and stops it at the limit =="
 	$(BIN)/python examples/embed/native_limits.py
 	@echo; echo "== the REPL keeps its session: a closure from one entry updates a var of another =="

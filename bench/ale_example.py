@@ -1,11 +1,12 @@
 """examples/ale before and after library evolution: time per run, and each candidate's speedup.
 
-    python bench/ale_example.py [SCALE]      (default 5: five times the example's default work)
+    python bench/ale_example.py [SCALE] [--math exact]   (default 5: five times the example's default work)
 
 Copies the example to a temporary folder; times `noodle run main.nd SCALE` with library evolution
 off (median of 3), records 2 runs with capture, runs `noodle ale evolve --no-canary`, times the
 evolved program (median of 3) and checks that it prints what the original printed; then prints the
-registry's benchmark figures per candidate (measured at the recorded shapes).
+registry's benchmark figures per candidate (measured at the recorded shapes).  `--math exact` is
+passed to `noodle ale evolve` (translations without `@vector_math`: the exact native math).
 """
 from __future__ import annotations
 
@@ -33,7 +34,9 @@ def noodle(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[str, float]
 
 
 def main() -> None:
-    scale = sys.argv[1] if len(sys.argv) > 1 else "5"
+    args = [a for a in sys.argv[1:] if a not in ("--math", "exact")]
+    scale = args[0] if args else "5"
+    math_mode = ["--math", "exact"] if "exact" in sys.argv[1:] else []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp) / "ale"
         shutil.copytree(ROOT / "examples" / "ale", work,
@@ -44,7 +47,7 @@ def main() -> None:
         before = [noodle(["run", "main.nd", scale], work, off) for _ in range(3)]
         for _ in range(2):
             noodle(["run", "--ale-capture", "main.nd", scale], work, env)
-        _, evolve_s = noodle(["ale", "evolve", "--no-canary", "--json", "--min-seconds", "0.01"], work, env)
+        _, evolve_s = noodle(["ale", "evolve", "--no-canary", "--json", "--min-seconds", "0.01", *math_mode], work, env)
         noodle(["run", "main.nd", scale], work, env)  # first evolved run: native code compiled and cached
         after = [noodle(["run", "main.nd", scale], work, env) for _ in range(3)]
         same = {out for out, _ in before} | {out for out, _ in after}

@@ -53,7 +53,8 @@ CRITICAL: dict[str, list[str]] = {
     "noodle/vm/verify.py": ["tests/test_verify.py"],
 }
 
-KILLED = {1, 3, -11, -9}  # a failing test, pytest's internal error, a crash (-9: killed, e.g. SIGFPE's kin)
+KILLED = {1, 3, -11, -9, -8, -6, -4}  # a failing test, pytest's internal error, a crash (SEGV, KILL, FPE: native
+# `MIN // -1` unchecked, ABRT: LLVM refusing bad IR, ILL): the test run failed, as it would in CI
 SURVIVED = {0}
 NO_TESTS = {5, 33}
 TIMEOUT = {36, -24, 24, 152, 255}
@@ -90,7 +91,10 @@ def timeout_multiplier() -> float | None:
 
 
 def run(module: str, names: list[str]) -> int:
-    """mutmut on `module` alone with its tests (a child process: mutmut's configuration is global)."""
+    """mutmut on `module` alone with its tests (a child process: mutmut's configuration is global).
+
+    `MUTATE_CHILDREN=1` runs one mutant at a time (2 by default)."""
+    children = int(os.environ.get("MUTATE_CHILDREN", "2"))
     code = (
         "import sys\n"
         "from mutmut import configuration\n"
@@ -99,7 +103,7 @@ def run(module: str, names: list[str]) -> int:
         f"cfg.pytest_add_cli_args_test_selection = {CRITICAL[module]!r}\n"
         f"cfg.timeout_multiplier = {timeout_multiplier()!r} or cfg.timeout_multiplier\n"
         "from mutmut.__main__ import cli\n"
-        f"cli(['run', '--max-children', '2', *{names!r}])\n"
+        f"cli(['run', '--max-children', '{children}', *{names!r}])\n"
     )
     return subprocess.call([sys.executable, "-c", code], cwd=workdir(module))
 

@@ -59,6 +59,13 @@ DOTS = [
                           ['s = float.add(%7, native array.dot(%0, %1))']))),
     ('dot to n', ' var s = 0.0\n for i in 0..n { s = s + y[i] * x[i] }\n print(s)',
      ('dot', 'into `s`', ('dot', 'native array.dot_fits(%1, %0, %6)', ['s = float.add(%7, native array.dot(%1, %0))']))),
+    # stops that can be evaluated twice: a list's length, an array's shape
+    ('dot to a length', ' let l = [1, 2, 3]\n var s = 0.0\n for i in 0..len(l) { s = s + x[i] * y[i] }\n print(s)',
+     ('dot', 'into `s`', ('dot', 'native array.dot_fits(%0, %1, native len(%7))',
+                          ['s = float.add(%8, native array.dot(%0, %1))']))),
+    ('dot to a shape', ' var s = 0.0\n for i in 0..a.shape[1] { s = s + x[i] * y[i] }\n print(s)',
+     ('dot', 'into `s`', ('dot', 'native array.dot_fits(%0, %1, native array.shape(%5)[1])',
+                          ['s = float.add(%7, native array.dot(%0, %1))']))),
     # a stop that is not pure (it would be evaluated twice): a dot product, run as its loop
     ('impure stop', ' var s = 0.0\n for i in 0..len(x) - 1 { s = s + x[i] * y[i] }\n print(s)',
      ('dot', 'into `s`', None)),
@@ -116,11 +123,26 @@ STENCILS = [
      ('stencil', '3-point 1-D neighbourhood, into `y`')),
     ('2-D', ' for i in 1..len(a) - 1 { for j in 1..a.shape[1] - 1 { a[i, j] = x[i - 1] + x[i + 1] + y[j - 1] } }',
      ('stencil', '2-point 1-D neighbourhood, into `a`')),
+    # an input read first without offsets does not end the search; of two read at as many positions,
+    # the first names the neighbourhood; positions are counted, not dimensions
+    ('unshifted input first', ' for i in 1..len(x) - 1 { y[i] = a[i, 0] + a[i, 1] + a[i, 2] + x[i - 1] + x[i + 1] }',
+     ('stencil', '2-point 1-D neighbourhood, into `y`')),
+    ('tie', ' for i in 1..len(x) - 1 { y[i] = x[i - 1] + x[i + 1] + a[i - 1, 0] + a[i, 1] }',
+     ('stencil', '2-point 1-D neighbourhood, into `y`')),
+    ('fewer points, as many dimensions', ' for i in 1..len(x) - 1 { y[i] = x[i - 1] + x[i] + x[i + 1] + a[i - 1, 0] + a[i + 1, 0] }',
+     ('stencil', '3-point 1-D neighbourhood, into `y`')),
+    # indices the loop does not vary tell positions apart by their text
+    ('fixed rows', ' for j in 1..a.shape[1] - 1 { y[j] = a[n - 1, j - 1] + a[n + 1, j - 1] + a[n - 1, j + 1] }',
+     ('stencil', '3-point 2-D neighbourhood, into `y`')),
+    ('into a row', ' for j in 1..a.shape[1] - 1 { a[n + 1, j] = x[j - 1] + x[j + 1] }',
+     ('stencil', '2-point 1-D neighbourhood, into `a`')),
     ('map', ' for i in 0..len(x) { y[i] = x[i] + x[0] }', ('map', 'into `y`')),
     ('map by local', ' for i in 0..len(x) - 1 { y[i] = x[i] + x[n] }', ('map', 'into `y`')),
     ('gather', ' for i in 1..len(x) - 1 { y[i] = x[k[i]] + x[k[i] + 1] }', ('map', 'into `y`')),
     ('reads the target', ' for i in 1..len(x) - 1 { x[i] = x[i] * 2.0 + y[i] }', ('map', 'into `x`')),
     ('sum', ' var s = 0.0\n for i in 1..len(x) - 1 { s = s + x[i - 1] }\n print(s)', ('sum', SUM)),
+    ('sum and stencil', ' var s = 0.0\n for i in 1..len(x) - 1 {\n  s = s + x[i]\n  y[i] = x[i - 1] + x[i + 1]\n }\n print(s)',
+     ('', '')),
 ]
 
 
@@ -141,6 +163,11 @@ def test_positions_are_read_as_loop_variable_and_offset_or_fixed_or_data() -> No
              and f.local_names[n.args[0].slot] in ("x", "a")]  # type: ignore[attr-defined]
     forms = [access.index_of(n, [slot], assigned) for n in reads]
     assert forms == [[(slot, 2)], [(slot, -3)], [None], ["data"], [(slot, 0), None], ["data"], [None], ["data"], [None]]
+    # an index that reads an array depends on data even where the loop does not vary it; a length does not
+    g, other = loop_of(H + " for i in 0..len(x) - 9 {\n  y[i] = x[k[n]] + x[len(k) - 1]\n }\n}\n")
+    gets = [n for n in walk(other.body[0]) if isinstance(n, ir.CallBuiltin) and n.name == "array.get"
+            and g.local_names[n.args[0].slot] == "x"]  # type: ignore[attr-defined]
+    assert [access.index_of(n, [other.slot], set()) for n in gets] == [["data"], [None]]
     store = loop.body[1].expr  # type: ignore[attr-defined]
     assert access.index_of(store, [slot], assigned) == [(slot, 0)]  # the stored value is no index
     assert access.same_index(reads[0].args[1:], copy.deepcopy(reads[0].args[1:]))

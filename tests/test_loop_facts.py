@@ -9,24 +9,25 @@ locals set; the scan), or the reason it is left alone, or nothing to read.
 from __future__ import annotations
 
 import copy
+from typing import Any, Callable
 
 import pytest
 
-from noodle.build.driver import compile_source
+from noodle.build.driver import compile_source, interface_of
 from noodle.ir import nodes as ir
 from noodle.ir.intents import loop_facts as lf
 
 H = "fn f(x: Array<float>, y: Array<float>, h: Array<int>, k: Array<int>, a: Array<float, 2>, n: int) {\n"
 
 
-def loop_of(source: str) -> tuple[ir.Function, ir.ForRange]:
+def loop_of(source: str, resolver: "Callable[..., Any] | None" = None) -> tuple[ir.Function, ir.ForRange]:
     after: dict[str, ir.Module] = {}
 
     def observe(name: str, module: ir.Module) -> None:
         if name == "ranges":
             after["module"] = copy.deepcopy(module)
 
-    compile_source(source, "n.nd", "n", observe_passes=observe)
+    compile_source(source, "n.nd", "n", resolver=resolver, observe_passes=observe)
     f = next(f for f in after["module"].functions if f.name == "f")
     return f, next(s for s in f.body if isinstance(s, ir.ForRange))
 
@@ -79,6 +80,9 @@ LEFT_ALONE = [
      'line 4 leaves the iteration early (`break`)'),
     ('call', H + ' var s = 0.0\n for i in 0..len(x) { s = s + g(x[i]) }\n print(s)\n}\nfn g(v: float) -> float { return v }\n',
      'line 3 calls `g`, which may have side effects'),
+    ('function value', H + ' var s = 0.0\n let g: fn(float) -> float = v => v * 2.0\n'
+     ' for i in 0..len(x) { s = s + g(x[i]) }\n print(s)\n}\n',
+     'line 4 calls `a function value`, which may have side effects'),
     ('print', H + ' var s = 0.0\n for i in 0..len(x) {\n  print(i)\n  s = s + x[i]\n }\n print(s)\n}\n',
      'line 4 calls `print`, which may have side effects'),
     ('twice', H + ' var s = 0.0\n for i in 0..len(x) {\n  s = s + x[i]\n  s = s + y[i]\n }\n print(s)\n}\n',
@@ -101,6 +105,11 @@ LEFT_ALONE = [
      'line 7 reads `s`, which the loop accumulates: each iteration depends on the one before'),
     ('scan twice stored', H + ' var s = 0.0\n for i in 0..len(x) {\n  s = s + x[i]\n  y[i] = s\n  x[i] = s\n }\n}\n',
      'line 6 reads `s`, which the loop accumulates: each iteration depends on the one before'),
+    # the accumulator read after its update inside the same filter, or copied into a temporary
+    ('scan in filter', H + ' var s = 0.0\n for i in 0..len(x) {\n  if x[i] > 0.0 {\n   s = s + x[i]\n   y[i] = s\n  }\n }\n}\n',
+     'line 6 reads `s`, which the loop accumulates: each iteration depends on the one before'),
+    ('copied', H + ' var s = 0.0\n var t = 0.0\n for i in 0..len(x) {\n  s = s + x[i]\n  t = s\n }\n print(t)\n}\n',
+     'line 6 reads `s`, which the loop accumulates: each iteration depends on the one before'),
     ('data index', H + ' for i in 0..len(k) { h[k[i]] = 1 }\n}\n',
      'line 2 writes `h` at a position computed from data'),
     ('offset write', H + ' for i in 0..len(x) - 1 { y[i + 1] = x[i] }\n}\n',
@@ -112,6 +121,9 @@ LEFT_ALONE = [
     ('read other pos', H + ' for i in 1..len(x) { x[i] = x[i - 1] + 1.0 }\n}\n',
      'line 2 reads `x` at another position than line 2 writes it: a loop-carried dependence'),
     ('transposed', H + ' for i in 0..len(a) { for j in 0..len(a) { a[i, j] = a[j, i] } }\n}\n',
+     'line 2 reads `a` at another position than line 2 writes it: a loop-carried dependence'),
+    # read as the same form (a fixed row, the loop's column), but another row: told apart by the text
+    ('other row', H + ' for j in 0..a.shape[1] { a[n, j] = a[0, j] + 1.0 }\n}\n',
      'line 2 reads `a` at another position than line 2 writes it: a loop-carried dependence'),
     ('global', 'var g = 0.0\nfn f(x: Array<float>) {\n var s = 0.0\n for i in 0..len(x) {\n  g = x[i]\n  s = s + x[i]\n }\n print(s)\n}\n',
      "line 5 changes state outside the loop's arrays and variables"),
@@ -128,6 +140,14 @@ def test_a_loop_whose_iterations_depend_on_each_other_is_left_alone_with_the_rea
     with pytest.raises(lf.LeftAlone) as e:
         lf.read_loop(*loop_of(source))
     assert str(e.value) == reason
+
+
+def test_a_call_into_another_module_is_named_by_its_function() -> None:
+    _, lib = compile_source("fn g(v: float) -> float { return v }\n", "lib.nd", "lib")
+    source = "import lib\n" + H + " var s = 0.0\n for i in 0..len(x) { s = s + lib.g(x[i]) }\n print(s)\n}\n"
+    with pytest.raises(lf.LeftAlone) as e:
+        lf.read_loop(*loop_of(source, resolver=lambda path, span: interface_of(lib)))
+    assert str(e.value) == "line 4 calls `g`, which may have side effects"
 
 
 NOTHING = [

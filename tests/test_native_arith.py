@@ -13,12 +13,15 @@ testing (`make mutate`) to run the file for every mutant.
 from __future__ import annotations
 
 import math
+import re
 import operator
 from typing import Any, Callable
 
 import numpy as np
 import pytest
 
+from noodle.backends.llvm import _last_status as native_status
+from noodle.backends.llvm import native_part
 from noodle.build.driver import compile_source
 from noodle.runtime.errors import to_error
 from noodle.vm.machine import Machine
@@ -52,11 +55,14 @@ SOURCE = "".join(
        loop_fn("not_", "x: bool", "bool", "false", "not x"),
        loop_fn("shl", "x: int, y: int", "int", "0", "x << y"), loop_fn("shr", "x: int, y: int", "int", "0", "x >> y"),
        loop_fn("ipow", "x: int, y: int", "int", "0", "x ** y"), loop_fn("fpow", "x: float, y: float", "float", "0.0", "x ** y"),
-       loop_fn("i2f", "x: int", "float", "0.0", "float(x) + 0.5")]
+       loop_fn("i2f", "x: int", "float", "0.0", "float(x) + 0.5"),
+       loop_fn("g2f", "x: f32", "float", "0.0", "float(x) * 3.0"), loop_fn("f2g", "x: float", "f32", "f32(0.0)", "f32(x)")]
     # loops whose checks a guard on their bounds may drop: t over every (i, j) of the ranges
     + [f"fn {name}(a: int, b: int, c: int, d: int) -> int {{\n var t = 0\n"
        f" for i in a..b {{ for j in c..d {{ t = {expr} }} }}\n return t\n}}\n"
-       for name, expr in (("sums", "i + j"), ("diffs", "i - j"), ("prods", "i * j"), ("mixed", "i * 2 - j + 1"))])
+       for name, expr in (("sums", "i + j"), ("diffs", "i - j"), ("prods", "i * j"), ("mixed", "i * 2 - j + 1"))]
+    # `i * 3 - 7 + i` over 0..10 cannot overflow (the `ranges` pass proves it): no check; the sum can
+    + ["fn proven(x: int) -> int {\n var t = x\n for i in 0..10 { t = t + (i * 3 - 7 + i) }\n return t\n}\n"])
 
 
 class Fails(Exception):
@@ -102,6 +108,12 @@ def f32_ref(op: str) -> Callable[[float, float], float]:
     return ref
 
 
+def to_f32(x: float) -> float:
+    """`f32(x)`: rounded to single precision, infinite beyond its range."""
+    with np.errstate(over="ignore"):
+        return float(np.float32(x))
+
+
 def shift_ref(op: str) -> Callable[[int, int], int]:
     def ref(x: int, y: int) -> int:
         if y < 0:
@@ -132,6 +144,13 @@ def mul(x: int, y: int) -> int:
     return fits(x * y)
 
 
+def proven(x: int) -> int:
+    t = x
+    for i in range(10):
+        t = add(t, i * 3 - 7 + i)
+    return t
+
+
 INTS = [0, 1, -1, 2, -2, 7, -7, 3, MAX, MIN, MAX - 1, MIN + 1, 2**32, -(2**32), 3037000499, 3037000500]
 FLOATS = [0.0, -0.0, 1.0, -1.0, 7.5, -7.5, 2.0, -2.0, 3.0, -3.0, 1e300, 1e-300, -1e-300, math.inf, -math.inf,
           math.nan, 0.1]
@@ -158,7 +177,9 @@ CASES: list[tuple[str, Callable[..., Any], list[tuple]]] = (
        ("to_i32", lambda x: fits(x, I32_MIN, I32_MAX),
         [(x,) for x in (0, -5, I32_MAX, I32_MAX + 1, I32_MIN, I32_MIN - 1, MAX, MIN)]),
        ("not_", operator.not_, [(True,), (False,)]),
-       ("i2f", lambda x: float(x) + 0.5, [(x,) for x in INTS] + [(2**53 + 1,)])]
+       ("i2f", lambda x: float(x) + 0.5, [(x,) for x in INTS] + [(2**53 + 1,)]),
+       ("g2f", lambda x: x * 3.0, [(x,) for x in F32S]),  # exact in double: widened, not rounded to f32
+       ("f2g", to_f32, [(x,) for x in FLOATS + [3.4028235677973366e38, 1e-46]])]
     # in the VM only (native code leaves functions with these to the VM)
     + [("shl", shift_ref("<<"), [(x, y) for x in (0, 1, -1, 3, MAX, MIN) for y in (0, 1, 2, 62, 63, 64, -1)]),
        ("shr", shift_ref(">>"), [(x, y) for x in (0, 1, -1, -8, 7, MAX, MIN) for y in (0, 1, 2, 63, 64, 99, -1)]),
@@ -172,24 +193,33 @@ CASES: list[tuple[str, Callable[..., Any], list[tuple]]] = (
                                 (-5, 5, -5, 5), (5, -5, NEAR_MAX, MAX)]),
        ("diffs", nest_ref(sub), [(NEAR_MAX, NEAR_MAX + 1, -2, 0), (NEAR_MAX, NEAR_MAX + 1, -3, 0), (NEAR_MIN, NEAR_MIN + 1, 0, 2),
                                  (NEAR_MIN, NEAR_MIN + 1, 0, 3), (0, 1, MIN + 1, MIN + 3), (-1, 0, MIN + 1, MIN + 3),
-                                 (-2, 0, MIN + 1, MIN + 3), (-5, 5, -5, 5)]),
+                                 (-2, 0, MIN + 1, MIN + 3), (-5, 5, -5, 5),
+                                 # the extremes of `i - j` are the far corners: (last i, first j) and
+                                 # (first i, last j); the near corners fit
+                                 (NEAR_MAX, MAX, -2, 0), (MIN + 1, MIN + 3, 0, 3)]),
        ("prods", nest_ref(mul), [(0, 50, 0, 50), (-5, 5, -7, 3), (3037000499, 3037000500, 3037000499, 3037000500),
                                  (3037000499, 3037000501, 3037000499, 3037000501), (0, 2, MAX - 1, MAX),
                                  (0, 3, MAX - 1, MAX), (2, 3, NEAR_MIN, NEAR_MIN + 2), (-3, -2, NEAR_MAX // 3, NEAR_MAX // 3 + 2),
                                  (NEAR_MAX // 3, NEAR_MAX // 3 + 2, -3, -2), (-2, -1, 2**62, 2**62 + 1),
-                                 (2**62, 2**62 + 1, -2, -1), (-1, 0, MIN, MIN + 1)]),
+                                 (2**62, 2**62 + 1, -2, -1), (-1, 0, MIN, MIN + 1),
+                                 # one range crosses zero: its least product lies at the other's far end
+                                 (-3, 2, 3074457345618258602, 3074457345618258604),
+                                 (3074457345618258602, 3074457345618258604, -3, 2)]),
        ("mixed", nest_ref(lambda i, j: add(sub(mul(i, 2), j), 1)),
         [(0, 5, 0, 5), (2**62 - 1, 2**62, -1, 0), (2**62 - 1, 2**62, -2, 0), (2**62, 2**62 + 1, 0, 1),
-         (-(2**62), -(2**62) + 1, 0, 2), (-(2**62), -(2**62) + 1, 1, 3)])]
+         (-(2**62), -(2**62) + 1, 0, 2), (-(2**62), -(2**62) + 1, 1, 3)]),
+       ("proven", proven, [(x,) for x in (0, -110, MAX - 110, MAX - 109, MIN + 6, MIN + 7)])]
 )
 
 
-@pytest.fixture(scope="module", params=["vm", "auto"])
-def fns(request: pytest.FixtureRequest) -> dict:
+def load(backend: str) -> dict:
+    """The module's functions on `backend`, compiled here: inside the test that calls it, so that
+    mutation testing sees every operation's lowering reached by that test (a module-scoped fixture
+    would credit it all to whichever test ran first, and run only that one for each mutant)."""
     _, module = compile_source(SOURCE, "a.nd", "a")
-    machine = Machine(backend=request.param)
+    machine = Machine(backend=backend)
     lm = machine.load(module)
-    if request.param == "auto":
+    if backend == "auto":
         native = set(machine.native_report["a"].removeprefix("native: ").split(", "))
         assert native == {name for name, _, _ in CASES} - VM_ONLY
     return lm.functions
@@ -208,8 +238,88 @@ def outcome(f: Callable[..., Any], args: tuple) -> str:
     return repr(float(v) if isinstance(v, (float, np.floating)) else v)
 
 
-@pytest.mark.parametrize("name, ref, args", CASES, ids=[c[0] for c in CASES])
-def test_each_operation_gives_pythons_answer_at_the_edges(fns: dict, name: str, ref: Callable[..., Any],
-                                                          args: list[tuple]) -> None:
-    got = [outcome(fns[name], a) for a in args]
-    assert got == [outcome(ref, a) for a in args]
+def native_outcome(f: Callable[..., Any], args: tuple) -> str:
+    """`outcome` of a native function, marked where native code failed on a call that has an answer.
+
+    A native call that fails hands the call to the VM (or raises the error of its status), so a
+    check that fires where it must not would still give the VM's right answer: the status of the
+    thread's last failed native call (`_last_status`) tells which of the two answered.
+    """
+    native_status.value = 0
+    out = outcome(f, args)
+    if native_status.value != 0 and not out.endswith("Error"):
+        return f"{out}, after native code failed"
+    return out
+
+
+@pytest.mark.parametrize("backend", ["vm", "auto"])
+def test_each_operation_gives_pythons_answer_at_the_edges(backend: str) -> None:
+    fns = load(backend)
+    run = native_outcome if backend == "auto" else outcome
+    got = {name: [run(fns[name], a) for a in args] for name, _, args in CASES}
+    # compared operation by operation: a difference names the operation and shows its outcomes
+    for name, ref, args in CASES:
+        assert got[name] == [outcome(ref, a) for a in args], name
+
+
+def test_a_guarded_loop_alone_in_its_module_is_native() -> None:
+    """The guard declares the overflow intrinsics itself when nothing before it has."""
+    source = re.search(r"fn prods\(.*?\n}\n", SOURCE, re.S).group(0)  # type: ignore[union-attr]
+    _, module = compile_source(source, "p.nd", "p")
+    machine = Machine(backend="auto")
+    prods = machine.load(module).functions["prods"]
+    assert machine.native_report["p"] == "native: prods"
+    assert [native_outcome(prods, a) for a in [(0, 50, 0, 50), (0, 3, MAX - 1, MAX)]] == ["2401", "OverflowError"]
+
+
+def blocks(function_ir: str) -> dict[str, list[str]]:
+    """The basic blocks of one function's LLVM IR text: label -> its instructions."""
+    out: dict[str, list[str]] = {}
+    label = ""
+    for line in function_ir.splitlines():
+        if re.fullmatch(r"[\w.]+:", line):
+            label = line[:-1]
+            out[label] = []
+        elif label and line.strip():
+            out[label].append(line.strip())
+    return out
+
+
+def test_native_code_keeps_the_overflow_checks_it_needs_and_only_those() -> None:
+    """Which int operations are checked, guarded by their loops' bounds, or left bare (`nsw`): the
+    results are the same either way, so only the code shows a check kept where it was proven away
+    or a guard missing (the loops would be slower, not wrong)."""
+    _, module = compile_source(SOURCE, "a.nd", "a")
+    text, _, _ = native_part(module)
+    functions = {chunk.split('"')[1]: blocks(chunk) for chunk in text.split("define ")[1:]}
+
+    def kept(name: str) -> tuple[list[list[str]], list[str]]:
+        """(each guard's fast path, `%` names cut; the operations whose overflow raises) of `name`."""
+        bs = functions[f"nd_{name}_impl"]
+        fast = [[re.sub(r'%"[^"]*"', "%", i) for i in b] for label, b in bs.items() if label.startswith("fits")]
+        code = "\n".join(i for b in bs.values() for i in b)
+        calls = dict(re.findall(r'(%"[^"]+") = call \{i64, i1\} @"llvm\.s(\w+)\.with\.overflow\.i64"', code))
+        bits = {bit: calls[pair] for bit, pair in re.findall(r'(%"[^"]+") = extractvalue \{i64, i1\} (%"[^"]+"), 1', code)
+                if pair in calls}
+        return fast, [bits[r] for r in re.findall(r'br i1 (%"[^"]+"), label %"fail\.OverflowError', code)]
+
+    guard = lambda op, y="%": [f"% = {op} nsw i64 %, {y}", 'br label %']  # noqa: E731
+    assert kept("sums")[0] == [guard("add")] and kept("diffs")[0] == [guard("sub")]
+    assert kept("prods")[0] == [guard("mul")]
+    assert kept("mixed")[0] == [guard("mul", "2"), guard("sub"), guard("add", "1")]
+    # the checked copy of each guarded operation, and a plain operation's one check
+    assert kept("sums")[1] == ["add"] and kept("prods")[1] == ["mul"] and kept("mixed")[1] == ["mul", "sub", "add"]
+    assert kept("add") == ([], ["add"]) and kept("mul") == ([], ["mul"])
+    # only a product's guard asks for operands that are not negative, and against 0
+    signs = {name: [re.sub(r'%"[^"]*"', "%", i) for i in functions[f"nd_{name}_impl"]["body.1"] if "icmp sge" in i]
+             for name in ("sums", "diffs", "prods")}
+    assert signs == {"sums": [], "diffs": [], "prods": ["% = icmp sge i64 %, 0"] * 2}
+    # the spans of loop variables (`i + j`) and of a constant (`i * 2`) are sound as they stand: each
+    # guard starts from true
+    for name in ("sums", "mixed"):
+        assert '= and i1 1, 1' in "\n".join(functions[f"nd_{name}_impl"]["body.1"]), name
+    # proven: bare `nsw` operations, no guard; only the running sum is checked
+    body = "\n".join(i for b in functions["nd_proven_impl"].values() for i in b)
+    assert kept("proven") == ([], ["add"])
+    assert [re.sub(r'%"[^"]*"', "%", i) for i in re.findall(r"= \w+ nsw i64 .*", body)] == [
+        "= mul nsw i64 %, 3", "= sub nsw i64 %, 7", "= add nsw i64 %, %", "= add nsw i64 %, 1"]

@@ -125,3 +125,101 @@ def test_a_floor_division_by_a_variable_minus_one_overflows() -> None:
     src = ("fn main() {\n let lo = -9223372036854775807 - 1\n let m = -1\n let two = 2\n"
            " try { print(lo // m) } catch e { print(e.kind) }\n print(lo // two, 7 // m)\n}\n")
     assert run(src, opt=0) == run(src, opt=1) == "OverflowError\n-4611686018427387904 -7\n"
+
+
+def translated(source: str, **kw: bool) -> str:
+    from noodle.vm.translate import translate_module
+
+    _, module = compile_source(source, "t.nd", "t")
+    return translate_module(module, **kw)[0]
+
+
+def test_and_or_and_conditional_expressions_evaluate_only_what_they_must() -> None:
+    src = ('var log: List<str> = []\n'
+           'fn t(s: str, v: bool) -> bool { log.append(s); return v }\n'
+           'fn n(s: str, v: int) -> int { log.append(s); return v }\n'
+           'fn main() {\n'
+           ' print(t("a", false) and t("b", true), t("c", true) or t("d", true), t("e", true) and t("f", false))\n'
+           ' print(n("g", 1) if t("h", false) else n("i", 2), n("j", 3) if t("k", true) else n("l", 4))\n'
+           ' print(log)\n}\n')
+    assert run(src, opt=0) == ('false true false\n2 3\n'
+                               '["a", "c", "e", "f", "h", "i", "k", "j"]\n')
+
+
+def test_strings_are_built_in_one_f_string_where_their_parts_allow() -> None:
+    # literal parts with a brace, a quote, a backslash, an X and a tab; an interpolated expression that
+    # holds a quote (a string argument) cannot sit in an f-string: that string is joined with `+`
+    src = ('fn q(s: str) -> str { return s + "!" }\n'
+           'fn main() {\n let x = 7\n let f = 0.5\n let s = "mid"\n'
+           ' print("X{x}\'\\{}\\\\\\t{f}{s}X")\n'
+           ' print("<{q("a")}>" + str(x))\n'
+           ' print("{s}{s}", "{x}")\n}\n')
+    assert run(src) == "X7'{}\\\t0.5midX\n<a!>7\nmidmid 7\n"
+    code = translated(src)
+    assert "f'X{v0_0}\\'{{}}\\\\\\t{v0_1!r}{v0_2}X'" in code  # one f-string, its literal text escaped
+    assert "('<' + f1('a') + '>' + str(v0_0))" in code and "f'{v0_2}{v0_2}'" in code
+
+
+def test_a_spill_of_several_pending_values_keeps_each_in_its_own_temporary() -> None:
+    terms = " + ".join(f"x{i % 3}" for i in range(150))
+    src = (f"fn g(a: int, b: int) -> int {{ return a * 1000 + b }}\n"
+           f"fn f(x0: int, x1: int, x2: int) -> int {{ return g({terms}, {terms} - 1) }}\n"
+           "fn main() { print(f(1, 2, 3)) }\n")
+    assert run(src, opt=0) == "300299\n"
+
+
+def test_metered_code_counts_a_step_each_loop_iteration() -> None:
+    src = "fn f(n: int) -> int {\n var s = 0\n while s < n { s += 1 }\n for i in 0..n { s += i }\n return s\n}\n"
+    lines = translated(src, metered=True).splitlines()
+    ticks = [k for k, line in enumerate(lines) if line.strip() == "_m.steps -= 1"
+             and lines[k - 1].lstrip().startswith(("while ", "for "))]
+    assert len(ticks) == 2
+    for k in ticks:
+        assert lines[k + 1].strip() == "if _m.steps < 0: _m.refill()"
+        assert lines[k + 1].startswith(lines[k][:len(lines[k]) - len(lines[k].lstrip())] + "i")  # same indent
+        header = next(line for line in reversed(lines[:k]) if line.lstrip().startswith(("while ", "for ")))
+        assert len(lines[k]) - len(lines[k].lstrip()) > len(header) - len(header.lstrip())  # inside the loop
+    assert "_m.steps" not in translated(src)
+
+
+def test_a_repl_session_reaches_top_level_functions_through_cells_but_not_lambdas() -> None:
+    src = ("let inc = (a: int) => a + 1\nfn main() {\n let k = 3\n let add = (a: int) => a + k\n"
+           " print(add(1), twice(2), inc(5))\n}\nfn twice(x: int) -> int { return x * 2 }\n")
+    code = translated(src, cells=True)
+    # `twice` (f4) and the global `inc` through their cells; the lambdas (f0, f2) are local `def`s
+    assert "n0(v0_1(1), f4.v(2), g0.v(5))" in code and "g0.v = f0\n" in code and "v0_1 = f2\n" in code
+    assert "n0(v0_1(1), f4(2), g0(5))" in translated(src)
+
+
+def test_a_constant_right_operand_read_from_the_code_settles_a_bound() -> None:
+    # the translator reads the constant back from the operand's text, parenthesised when negative
+    src = "fn f(x: int) -> int {\n return (x + 1) * (x + -1) * (x - 0)\n}\n"
+    code = translated(src)
+    assert f"(_t if (_t := v0_0 + 1) <= {2**63 - 1} else _ovf())" in code
+    assert f"(_t if (_t := v0_0 + (-1)) >= {-(2**63)} else _ovf())" in code
+    assert "(v0_0 - 0)" in code
+
+
+def test_expressions_nested_too_deeply_for_the_parser_are_found() -> None:
+    from noodle.vm.translate import MAX_EXPR_NESTING, _too_deep
+
+    def nested(depth: int, width: int = 0) -> str:
+        return "(" * depth + "x" * width + ")" * depth
+
+    n = MAX_EXPR_NESTING
+    assert not _too_deep(nested(n, 100)) and _too_deep(nested(n + 1, 100))
+    assert _too_deep("[{" * (n // 2) + "(" + "}]" * (n // 2) + ")" + "x" * 100)  # every kind of bracket
+    assert not _too_deep("()" * 200) and not _too_deep(nested(n, 100) + nested(n, 0))  # depth, not count
+    assert _too_deep("(" * n + ")" + "((" + "x" * 200)  # a close bracket takes one level off
+    # texts shorter than 4 * n are not scanned (CPython's own limit, 200, is far off); from 4 * n they are
+    assert not _too_deep(nested(n + 1)) and _too_deep(nested(n + 1, 4 * n - 2 * (n + 1)))
+
+
+def test_closures_update_captured_variables_and_functions_update_globals() -> None:
+    src = ("var hits = 0\nvar last = 0\n"
+           "fn note(v: int) {\n hits += 1\n last = v\n}\n"
+           "fn main() {\n var c = 0\n var d = 10\n let bump = (k: int) => {\n  c += k\n  d -= k\n  note(c)\n }\n"
+           " bump(2)\n bump(3)\n let inner = (x: int) => (y: int) => x * y + c\n print(c, d, hits, last, inner(4)(5))\n}\n")
+    assert run(src, opt=0) == "5 5 2 5 25\n"
+    code = translated(src)
+    assert "global g0, g1" in code and "nonlocal v0_0, v0_1" in code

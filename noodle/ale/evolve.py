@@ -49,6 +49,9 @@ class Options:
     bench_seconds: float = bench.MIN_SECONDS
     bench_repeats: int = bench.REPEATS
     bench_inputs: int = 4
+    #: translated functions are `@vector_math` (their loops may call vector math, a few ulps off the
+    #: C library's); False (`--math exact`): their results are the VM's to the bit
+    vector_math: bool = True
 
 
 @dataclass
@@ -142,7 +145,7 @@ def _new_candidate(reg: Registry, db_path: Path, name: str, pattern: str, sigs: 
             max_size = max(sizes)
     elif inspect.isfunction(original):
         try:
-            tr = translate(original, types)
+            tr = translate(original, types, vector_math=options.vector_math)
         except Untranslatable as u:
             c = reg.propose(name, pattern, recorded[0], "transpiled", "", "", types, None, None, options.canary_share,
                             "transpiler: " + "; ".join(u.problems))

@@ -60,9 +60,13 @@ class Translation:
     helpers: list[str] = field(default_factory=list)
 
 
-def translate(fn: Any, param_types: list[str]) -> Translation:
-    """Noodle source for `fn` specialised to `param_types` (Noodle types), or Untranslatable."""
-    unit = _Unit()
+def translate(fn: Any, param_types: list[str], vector_math: bool = True) -> Translation:
+    """Noodle source for `fn` specialised to `param_types` (Noodle types), or Untranslatable.
+
+    With `vector_math` each function written is marked `@vector_math`: its loops may call vector
+    math, a few ulps off the C library's (validation compares floats with a tolerance anyway,
+    noodle.ale.compare); without it (`noodle ale evolve --math exact`) native code gives the VM's bits."""
+    unit = _Unit(vector_math)
     entry = unit.function(fn, param_types)
     body = "\n\n".join(unit.emitted)
     source = f"// translated from {_qualname(fn)} by noodle ale\nimport math\n\n{body}\n"
@@ -82,7 +86,8 @@ class _Done:
 class _Unit:
     """All functions translated for one entry point (the entry and the helpers it calls)."""
 
-    def __init__(self) -> None:
+    def __init__(self, vector_math: bool = True) -> None:
+        self.vector_math = vector_math
         self.done: dict[tuple, _Done] = {}
         self.emitted: list[str] = []
         self.names: list[str] = []
@@ -198,7 +203,8 @@ class _Function:
             raise Untranslatable(self.problems)
         params = ", ".join(f"{self.param(p)}: {self.types_in[p]}" for p in self.params)
         ret = f" -> {result}" if result != "none" else ""
-        text = f"fn {self.name}({params}){ret} {{\n" + "\n".join(lines) + "\n}"
+        attribute = "@vector_math\n" if self.unit.vector_math else ""
+        text = f"{attribute}fn {self.name}({params}){ret} {{\n" + "\n".join(lines) + "\n}"
         return text, result
 
     @property

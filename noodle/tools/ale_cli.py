@@ -120,14 +120,16 @@ def status(db: str | None, project: str | None, as_json: bool) -> None:
               help="time spent in a function (per the log) that makes it hot")
 @click.option("--examples", type=click.IntRange(0), default=60, show_default=True,
               help="generated inputs per candidate (after the captured samples)")
+@click.option("--math", "math_mode", type=click.Choice(["vector", "exact"]), default="vector", show_default=True,
+              help="translated functions may use vector math (@vector_math: a few ulps off) or not (exact)")
 def evolve(db: str | None, project: str | None, as_json: bool, no_canary: bool, canary_share: float,
-           canary_calls: int, min_calls: int, min_seconds: float, examples: int) -> None:
+           canary_calls: int, min_calls: int, min_seconds: float, examples: int, math_mode: str) -> None:
     """One round: new candidates validated and benchmarked; clean canaries promoted."""
     from noodle.ale.evolve import Options, evolve as run_evolve
 
     path = _existing(_db(db, project))
     options = Options(min_calls=min_calls, min_seconds=min_seconds, canary=not no_canary, canary_share=canary_share,
-                      canary_calls=canary_calls, generated=examples)
+                      canary_calls=canary_calls, generated=examples, vector_math=math_mode == "vector")
     t0 = time.perf_counter()
     import warnings
 

@@ -444,12 +444,17 @@ def _noodlec_cli() -> None:
             module_ir = decode_module(compiled.module.ir)
             if explain:
                 # the loader's own decision: the plan less what the backend then fails to lower
-                p = decide(module_ir).plan if available() else plan(module_ir)
+                decision = decide(module_ir) if available() else None
+                p = decision.plan if decision is not None else plan(module_ir)
                 from noodle.ir.explain import explain_functions, explain_loops
                 for line, text in explain_functions(module_ir, p, available()):
                     click.echo(f"{file}:{line}: {text}")
                 for line, text in explain_loops(module_ir, p):
                     click.echo(f"{file}:{line}: {text}")
+                if decision is not None:  # the vector math of `@vector_math` functions
+                    from noodle.backends.llvm import vecmath
+                    for line, text in vecmath.explain(module_ir, decision.llvm_ir, list(p.native)):
+                        click.echo(f"{file}:{line}: {text}")
                 from noodle.backends.opencl.selection import offered
                 from noodle.tools.explain_opencl import explain_opencl
                 for line, text in explain_opencl(report, offered() if opt >= 1 else frozenset()):

@@ -134,7 +134,8 @@ def link(native: "tuple[str, list]", displays: dict[str, str], fallbacks: dict[s
     """Compile an image's native part; `{function name: Python callable}` for the machine.
 
     `exact` (`--mode safe`) takes the reassociation off recognised sums, so they add in
-    the loop's order and give the VM's results to the last bit (and do not vectorise).
+    the loop's order and give the VM's results to the last bit (and do not vectorise), and leaves
+    the math calls of `@vector_math` functions scalar (noodle.backends.llvm.vecmath).
 
     Native functions are pure (scalars in, a scalar out, no module state, no output), so
     when one fails, the wrapper runs the same call again on its translated VM function
@@ -154,7 +155,10 @@ def link(native: "tuple[str, list]", displays: dict[str, str], fallbacks: dict[s
     if splits:
         from noodle.backends.llvm import pool
         pool.ensure()  # the workers' pool, linked into the module
-    engine, _ = jit.compile_ir(text.replace(REASSOCIATION, "") if exact else text)
+    # `@vector_math` functions get libmvec's variants of their math calls (vecmath), except in
+    # --mode safe, which wants the VM's bits: their calls then stay scalar
+    from noodle.backends.llvm import vecmath
+    engine, _ = jit.compile_ir(text.replace(REASSOCIATION, "") if exact else vecmath.prepare(text))
     if "noodle_blas_" in text:  # recognised contractions (noodle.backends.llvm.blas)
         from noodle.backends.llvm import blas
         blas.configure(engine, exact)

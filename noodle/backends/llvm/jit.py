@@ -135,6 +135,9 @@ def compile_ir(llvm_ir: str) -> tuple[Any, bool]:
         from noodle.backends.llvm import blas
         if blas.uses_blas(llvm_ir):
             blas.add_symbols()  # NumPy's BLAS (else SciPy's), which recognised contractions call
+        from noodle.backends.llvm import vecmath
+        if vecmath.symbol("") in llvm_ir:
+            vecmath.add_symbols()  # `@vector_math` functions' math: libm's, and libmvec's variants
         from noodle.backends.llvm import lapack
         if lapack.uses_lapack(llvm_ir):
             lapack.add_symbols()  # SciPy's LAPACK, which recognised factorisations call

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from llvmlite import ir as L
 
-from noodle.backends.llvm import local_arrays, mathlib
+from noodle.backends.llvm import local_arrays, mathlib, vecmath
 from noodle.ir import nodes as ir
 from noodle.ir import variants
 from noodle.ir.native_plan import (MATH_BUILTINS, PARALLEL_BUILTINS, Access, Plan, Unsupported, _what,  # noqa: F401
@@ -309,6 +309,10 @@ class _FunctionLowering:
         self.loops: list[_Loop] = []
         self._cold: L.MDValue | None = None
         self.line = f.line  # of the statement being lowered
+        #: `@vector_math`: math calls through symbols that may get vector variants (vecmath)
+        self.vector_math = "vector_math" in f.attributes
+        #: in a loop whose math checks wait for the end of its strip: (flag, kind, line) per check
+        self.deferred: "list[tuple[L.Value, str, int]] | None" = None
 
     def intrinsic(self, name: str, ret: L.Type, args: list[L.Type]) -> L.Function:
         try:
@@ -394,6 +398,13 @@ class _FunctionLowering:
         branch.set_metadata("prof", self._cold)
 
     def fail_if(self, cond: L.Value, kind: str) -> None:
+        if self.deferred is not None and kind.startswith(vecmath.DEFERRED_KINDS):
+            # a branch out of the loop would keep it from vectorising: remember the failure in a
+            # flag (an `or` reduction) that the end of the strip tests (see check_deferred)
+            flag = self.entry_alloca(I1, f"defer.{kind}")
+            self.b.store(self.b.or_(self.b.load(flag), cond), flag)
+            self.deferred.append((flag, kind, self.line))
+            return
         bad, ok = self.new_block(f"fail.{kind}"), self.new_block("ok")
         self.unlikely(self.b.cbranch(cond, bad, ok))
         self.b.position_at_end(bad)
@@ -402,6 +413,25 @@ class _FunctionLowering:
         self.b.store(L.Constant(I32, STATUS[kind] | (min(self.line, LINE_LIMIT) << 8)), self.status)
         self.b.branch(self.exit)
         self.b.position_at_end(ok)
+
+    def entry_alloca(self, ty: L.Type, name: str) -> L.Value:
+        """A stack slot made, and set to zero, at the function's entry (so LLVM keeps it in a register)."""
+        eb = L.IRBuilder(self.fn.entry_basic_block)
+        eb.position_at_start(self.fn.entry_basic_block)
+        slot = eb.alloca(ty, name=name)
+        eb.store(L.Constant(ty, 0), slot)
+        return slot
+
+    def check_deferred(self, deferred: "list[tuple[L.Value, str, int]]") -> None:
+        """The end of a strip: fail with the first deferred check (in the body's order) that failed.
+        A flag is zero at the function's entry and stays zero until its check fails, which ends the
+        call — so it never needs clearing.  Which of several failed checks is reported matters only
+        to a caller that cannot re-run the call (see vecmath.deferrable)."""
+        line = self.line
+        for flag, kind, at in deferred:
+            self.line = at
+            self.fail_if(self.b.load(flag), kind)
+        self.line = line
 
     def poll(self, steps: "L.Value | None" = None) -> None:
         """Charge `steps` (one when not given) to the context's budget: a load, a subtraction, a store
@@ -627,6 +657,7 @@ class _FunctionLowering:
         # (a body that assigns the counter could run a strip longer than charged: such loops poll each time)
         strips = unit and not _has_loop(s.body) and not assigns(s.body, s.slot)
         strip_info = None
+        deferred: "list[tuple[L.Value, str, int]] | None" = None
         if strips:
             # an innermost `a..b` runs in strips of STRIP iterations: the flag is polled once per strip,
             # and each strip is a plain counted loop (one exit) that LLVM can still vectorise
@@ -647,7 +678,12 @@ class _FunctionLowering:
             b.branch(head)
             b.position_at_end(head)
             going = b.icmp_signed("<" if up else ">", b.load(counter), limit)
-            b.cbranch(going, body, strip)
+            if vecmath.deferrable(self.f, s.body):  # the strip's deferred checks, then the next strip
+                checks = self.new_block("stripchecks")
+                b.cbranch(going, body, checks)
+                deferred = []
+            else:
+                b.cbranch(going, body, strip)
         else:
             b.branch(head)
             b.position_at_end(head)
@@ -666,7 +702,15 @@ class _FunctionLowering:
             one = L.Constant(I64, 1)
             up = s.step.value == 1  # type: ignore[union-attr]
             span = (start, b.sub(stop, one)) if up else (b.add(stop, one), start)
+        outer, self.deferred = self.deferred, deferred
         self.loop_body(s, _Loop(incr, done, strip_info), span)
+        self.deferred = outer
+        if deferred is not None:
+            after = b.block
+            b.position_at_end(checks)
+            self.check_deferred(deferred)
+            b.branch(strip)
+            b.position_at_end(after)
         if unit:  # i < stop <= MAX (or i > stop >= MIN): one step cannot leave the int range
             b.store(b.add(b.load(counter), step, flags=["nsw"]), counter)
             b.branch(head)
@@ -724,11 +768,17 @@ class _FunctionLowering:
         b.position_at_end(body)
         if not strips:
             self.poll()
+        outer = self.deferred
+        deferred = [] if strips and vecmath.deferrable(self.f, s.body) else None
+        self.deferred = deferred
         self.loop_body(s, _Loop(incr, done, (counter, strip_last, True, True) if strips else None), (start, last))
+        self.deferred = outer
         i = b.load(counter)
         if strips:
             b.cbranch(b.icmp_signed(">=", i, strip_last), more, step)
             b.position_at_end(more)  # the strip is done: the loop too, or the next strip
+            if deferred:
+                self.check_deferred(deferred)
             next_strip = self.new_block("istripstep")
             b.cbranch(b.icmp_signed(">=", i, last), done, next_strip)
             b.position_at_end(next_strip)

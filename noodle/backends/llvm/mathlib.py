@@ -21,6 +21,8 @@ from typing import Any
 
 from llvmlite import ir as L
 
+from noodle.backends.llvm import vecmath
+
 I1, I32, I64, F64 = L.IntType(1), L.IntType(32), L.IntType(64), L.DoubleType()
 
 #: the C library's functions native code calls, by the private symbol it calls them through
@@ -59,7 +61,10 @@ def addresses() -> dict[str, int]:
 
 
 def _call(lw: Any, name: str, args: list[L.Value]) -> L.Value:
-    fn = lw.intrinsic(symbol(name), F64, [F64] * len(args))
+    # a `@vector_math` function calls the same C function through a symbol that may, at link time,
+    # be given libmvec's vector variants (noodle.backends.llvm.vecmath)
+    private = vecmath.symbol(name) if getattr(lw, "vector_math", False) else symbol(name)
+    fn = lw.intrinsic(private, F64, [F64] * len(args))
     return lw.b.call(fn, args)
 
 

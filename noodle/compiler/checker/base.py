@@ -25,7 +25,7 @@ SEMVER = re.compile(r"\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?")
 #: Deepest lambda nesting (lambdas become nested Python functions; see noodle.format.limits.MAX_DEPTH).
 MAX_LAMBDA_DEPTH = 32
 #: Attributes a declaration may carry.
-KNOWN_ATTRIBUTES = {"no_optimize"}
+KNOWN_ATTRIBUTES = {"no_optimize", "vector_math"}
 #: Prelude names of the Array part of the language, which arrives with the intents work.
 ARRAY_PRELUDE = {"array", "zeros", "ones", "full", "arange", "linspace", "rand", "dot", "matmul", "mean",
                  "sqrt", "exp", "log", "transpose"}

@@ -223,7 +223,7 @@ class DeclarationRules:
         for attr in decl.attributes:
             if attr not in KNOWN_ATTRIBUTES:
                 self.error("E0005", f"unknown attribute `@{attr}`", decl.span,
-                           did_you_mean(attr, KNOWN_ATTRIBUTES) or "the known attribute is `@no_optimize`")
+                           did_you_mean(attr, KNOWN_ATTRIBUTES) or "the known attributes are `@no_optimize` and `@vector_math`")
         if struct is not None and (not decl.params or decl.params[0].name != "self" or decl.params[0].type is not None):
             self.error("E0005", f"method `{decl.name}` of `{struct.name}` must take `self` as its first parameter",
                        decl.name_span, f"write `fn {decl.name}(self, ...)`; a function without `self` belongs at "

@@ -29,11 +29,6 @@ from __future__ import annotations
 from noodle.ir import nodes as ir
 
 
-def counted(s: ir.Stmt) -> bool:
-    return isinstance(s, ir.ForRange) and isinstance(s.start, ir.Const) and s.start.value == 0 \
-        and isinstance(s.step, ir.Const) and s.step.value == 1
-
-
 def pure_bound(e: ir.Expr) -> bool:
     """A bound that can be evaluated twice: a constant, a local, `len(x)` or `x.shape[k]` of a local."""
     if isinstance(e, (ir.Const, ir.LocalGet)):
