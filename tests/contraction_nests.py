@@ -43,8 +43,9 @@ def _product(rng: random.Random, factors: list[str], alpha: str) -> str:
     return " * ".join(items)
 
 
-def _loops(order: list[tuple[str, str]], inner: str, indent: int = 1) -> str:
-    """Nested counting loops (var, bound) around `inner`."""
+def _loops(order: list[tuple[str, str]], inner: str, indent: int = 1, down: "set[str] | None" = None) -> str:
+    """Nested counting loops (var, bound) around `inner`; those of `down` count down
+    (`for v in range(hi - 1, lo - 1, -1)`)."""
     if not order:
         return "    " * indent + inner + "\n"
     (v, bound), rest = order[0], order[1:]
@@ -52,7 +53,13 @@ def _loops(order: list[tuple[str, str]], inner: str, indent: int = 1) -> str:
     if not hi:
         lo, hi = "0", bound
     pad = "    " * indent
-    return f"{pad}for {v} in {lo}..{hi} {{\n" + _loops(rest, inner, indent + 1) + f"{pad}}}\n"
+    head = f"range({hi} - 1, {lo} - 1, -1)" if v in (down or set()) else f"{lo}..{hi}"
+    return f"{pad}for {v} in {head} {{\n" + _loops(rest, inner, indent + 1, down) + f"{pad}}}\n"
+
+
+def _down(rng: random.Random, vs: list[str]) -> set[str]:
+    """Some of the loops counting down, now and then (a sum in another order: still the contraction)."""
+    return {v for v in vs if rng.random() < 0.5} if rng.random() < 0.3 else set()
 
 
 def _alpha(rng: random.Random) -> str:
@@ -72,7 +79,7 @@ def gemm(rng: random.Random, name: str) -> Kernel:
     form = rng.choice(["acc", "scale", "fill", "scalar", "scalar_beta"])
     if form == "acc":
         order = rng.sample([i, j, k], 3)
-        body = _loops([(v, bounds[v]) for v in order], f"{c} += {prod}")
+        body = _loops([(v, bounds[v]) for v in order], f"{c} += {prod}", down=_down(rng, order))
     elif form in ("scale", "fill"):
         outer = rng.choice([i, j])
         other = j if outer == i else i
@@ -105,7 +112,7 @@ def gemv(rng: random.Random, name: str) -> Kernel:
     form = rng.choice(["acc", "fill", "scale", "scalar"])
     if form == "acc":
         order = rng.sample([(i, "ni"), (j, "nj")], 2)
-        body = _loops(order, f"{y} += {prod}")
+        body = _loops(order, f"{y} += {prod}", down=_down(rng, [i, j]))
     elif form in ("fill", "scale"):
         first = f"{y} = 0.0" if form == "fill" else f"{y} *= beta"
         body = (f"    for {i} in 0..ni {{\n        {first}\n" + _loops([(j, "nj")], f"{y} += {prod}", 2) + "    }\n")
@@ -124,7 +131,7 @@ def ger(rng: random.Random, name: str) -> Kernel:
     A, X, Y = rng.sample(NAMES, 3)
     prod = _product(rng, [f"{X}[{i}]", f"{Y}[{j}]"], _alpha(rng))
     order = rng.sample([(i, "ni"), (j, "nj")], 2)
-    body = _loops(order, f"{A}[{i}, {j}] += {prod}")
+    body = _loops(order, f"{A}[{i}, {j}] += {prod}", down=_down(rng, [i, j]))
     shapes = {A: lambda z: (z["ni"], z["nj"]), X: lambda z: (z["ni"],), Y: lambda z: (z["nj"],)}
     params = [("alpha", "float"), (A, "mat"), (X, "vec"), (Y, "vec"), ("ni", "int"), ("nj", "int")]
     rng.shuffle(params)
@@ -237,8 +244,11 @@ def batched(rng: random.Random, name: str) -> Kernel:
     back = f"{T}[{p}]" if kind != "shifted" else f"{T}[{p}] + {X}[0, {', '.join(['0'] * (depth - 1) + [p])}]"
     store = f"for {p} in 0..np {{ {Y}[{bvars}, {p}] = {back} }}"
     inner = "    " * (depth + 1)
+    loops = list(zip(batch, ["nb", "nc"]))
+    if depth == 2 and rng.random() < 0.4:  # the batch loops in another order than the subscripts
+        loops.reverse()
     body = "".join(f"{'    ' * (d + 1)}for {v} in {'1..' if kind == 'offset' and d == 0 else '0..'}{b} {{\n"
-                   for d, (v, b) in enumerate(zip(batch, ["nb", "nc"])))
+                   for d, (v, b) in enumerate(loops))
     body += "".join(inner + line + "\n" for line in (compute + "\n" + store).split("\n"))
     body += "".join(f"{'    ' * (d + 1)}}}\n" for d in range(depth - 1, -1, -1))
     kind3 = "ten3" if depth == 2 else "mat"
@@ -335,11 +345,57 @@ def lookalike(rng: random.Random, name: str) -> Kernel:
     else:
         stmt, why = f"{C}[{i}, {j}] += {A}[{i}, {k}] * {B}[{k}, {j}]", "not a float array"
         kinds = {A: "imat", B: "imat", C: "imat"}
-    body = _loops([(v, bounds[v]) for v in order], stmt)
+    down = _down(rng, order) if kind in ("dependence", "subscript", "overwrite") else set()
+    if down:  # loops counting down: no ascending copy is taken of these
+        why = "does not count by one"
+    body = _loops([(v, bounds[v]) for v in order], stmt, down=down)
     params = [(A, kinds[A]), (B, kinds[B]), (C, kinds[C]), ("ni", "int"), ("nj", "int"), ("nk", "int")]
     rng.shuffle(params)
     return Kernel(name, params, body, shapes, False, why, sizes=["ni", "nj", "nk"])
 
 
+def slices(rng: random.Random, name: str) -> Kernel:
+    """A matrix product per slice of 3-D arrays (`C[t, i, j] += A[t, i, k] * B[t, k, j]`): any loop
+    order inside the batch loop, names, transposes, through a scalar or in place — or a look-alike:
+    the batch variable in a bound or in the product, a slice read where it is written."""
+    t, i, j, k = rng.sample(VARS, 4)
+    A, B, C = rng.sample(NAMES, 3)
+    ta, tb = rng.choice("NT"), rng.choice("NT")
+    a = f"{A}[{t}, {i}, {k}]" if ta == "N" else f"{A}[{t}, {k}, {i}]"
+    b = f"{B}[{t}, {k}, {j}]" if tb == "N" else f"{B}[{t}, {j}, {k}]"
+    kind = rng.choice(["acc", "acc", "scalar", "scalar", "bound", "factor", "self"])
+    bounds = {i: "ni", j: "nj", k: "nk" if kind != "bound" else f"0..{t}"}
+    extra = {"factor": [f"float({t})"], "self": []}.get(kind, [])
+    if kind == "self":  # the product reads the slice it writes
+        b = f"{C}[{t}, {k}, {j}]"
+        bounds = {i: "ni", j: "ni", k: "ni"}
+    prod = _product(rng, [a, b] + extra, _alpha(rng))
+    c = f"{C}[{t}, {i}, {j}]"
+    if kind == "scalar":
+        order = rng.sample([i, j], 2)
+        inner = _loops([(v, bounds[v]) for v in order],
+                       "var s = 0.0\n" + _loops([(k, bounds[k])], f"s += {prod}", 4).rstrip() + "\n" + "    " * 4
+                       + f"{c} = s", 2)
+    else:
+        order = rng.sample([i, j, k], 3)
+        inner = _loops([(v, bounds[v]) for v in order], f"{c} += {prod}", 2)
+    body = f"    for {t} in 0..nb {{\n" + inner + "    }\n"
+    shapes = {A: (lambda z: (z["nb"], z["ni"], z["nk"])) if ta == "N" else (lambda z: (z["nb"], z["nk"], z["ni"])),
+              B: (lambda z: (z["nb"], z["nk"], z["nj"])) if tb == "N" else (lambda z: (z["nb"], z["nj"], z["nk"])),
+              C: lambda z: (z["nb"], z["ni"], z["nj"])}
+    if kind == "bound":  # k runs up to t: the arrays must be that wide
+        shapes[A] = lambda z: (z["nb"], z["ni"] + z["nb"], z["ni"] + z["nb"])
+        shapes[B] = lambda z: (z["nb"], z["nj"] + z["nb"], z["nj"] + z["nb"])
+    if kind == "self":
+        shapes = {A: lambda z: (z["nb"], z["ni"], z["ni"]), C: lambda z: (z["nb"], z["ni"], z["ni"])}
+    params = [("alpha", "float"), (A, "ten3"), (C, "ten3"), ("nb", "int"), ("ni", "int"), ("nj", "int"), ("nk", "int")]
+    if kind != "self":
+        params.append((B, "ten3"))
+    rng.shuffle(params)
+    why = {"bound": "", "factor": "", "self": "written earlier in the nest"}.get(kind, "")
+    return Kernel(name, params, body, shapes, kind in ("acc", "scalar"), why=why, sizes=["nb", "ni", "nj", "nk"],
+                  reduces=kind == "scalar")
+
+
 FAMILIES = {"gemm": gemm, "gemv": gemv, "ger": ger, "syrk": syrk, "trmm": trmm, "trsv": trsv,
-            "batched": batched, "symm": symm, "lookalike": lookalike}
+            "batched": batched, "symm": symm, "lookalike": lookalike, "slices": slices}

@@ -354,11 +354,13 @@ def test_sorts_copies_and_searches_are_costed_by_their_operands() -> None:
 def test_every_cost_is_a_pair_of_counts() -> None:
     import numpy as np
 
-    probes = {"str": ("abc",), "print": ("a", 1), "list.extend": ([1], [2, 3]), "map.items": ({1: 2},),
+    probes = {"str": ("abc",), "print": ("a", 1), "eprint": ("a", 1), "str.split1": ("a,b", ","),
+              "list.pop_at": ([1, 2, 3, 4], 1), "int.str": ("12",), "list.extend": ([1], [2, 3]), "map.items": ({1: 2},),
               "enumerate": ([1, 2],), "zip": ([1, 2, 3], [4]), "array.zeros": (2, 3), "array.full.int": (2, 3, 7),
               "array.linspace": (0.0, 1.0, 5), "array.iter": (np.zeros(4),), "array.sum.int": (np.zeros(4),),
               "array.mean": (np.zeros(4),)}
-    expected = {"str": (5, 20), "print": (27, 0), "list.extend": (2, 16), "map.items": (1, 64), "enumerate": (2, 144),
+    expected = {"str": (5, 20), "print": (27, 108), "eprint": (27, 108), "str.split1": (3, 147),
+                "list.pop_at": (3, 0), "int.str": (2, 2), "list.extend": (2, 16), "map.items": (1, 64), "enumerate": (2, 144),
                 "zip": (1, 64), "array.zeros": (6, 48), "array.full.int": (6, 48), "array.linspace": (5, 40),
                 "array.iter": (4, 128), "array.sum.int": (4, 0), "array.mean": (4, 0)}
     assert {name: M.COSTS[name](*args) for name, args in probes.items()} == expected

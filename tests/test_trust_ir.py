@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import noodle as noodle_api
 from helpers import TRACEBACK, compile_ok, noodle, write
 from noodle.errors import LoadError
 from noodle.runtime.errors import NoodleRuntimeError
@@ -246,3 +247,32 @@ def test_a_module_without_ir_runs_in_the_vm(tmp_path: Path) -> None:
     assert "native" not in machine.native_report.get("prog", "")
     assert _run(bare, "auto") == VM_OUTPUT
     write(tmp_path, "x.nd", "")
+
+
+# ---------------------------------------------------------------- what a host hands native code
+
+WRITER = """fn fill(a: Array<float>, x: float) -> float {
+    for i in 0..len(a) { a[i] = x }
+    return a[0]
+}
+fn total(a: Array<float>) -> float {
+    var s = 0.0
+    for i in 0..len(a) { s = s + a[i] }
+    return s
+}
+"""
+
+
+@pytest.mark.parametrize("limits", [None, {"max_steps": 10**9}], ids=["python entry", "ctypes entry"])
+def test_native_code_never_writes_a_read_only_array(limits: "dict | None") -> None:
+    """An Array over memory NumPy marks read-only (here an immutable `bytes`; a read-only mapping
+    would crash) is refused by a store in the VM: native code must give the same error, not write."""
+    vm = noodle_api.VM(limits=noodle_api.Limits(**limits) if limits else None)
+    m = vm.load(noodle_api.Source(WRITER, name="writer"))
+    assert m.fill(np.zeros(4), 7.0) == 7.0 and m.total(np.ones(4)) == 4.0  # natively (warm)
+    frozen = bytes(32)
+    a = np.frombuffer(frozen, dtype=np.float64)
+    with pytest.raises(noodle_api.NoodleRuntimeError, match="read-only"):
+        m.fill(a, 7.0)
+    assert frozen == bytes(32)
+    assert m.total(np.frombuffer(np.ones(4).tobytes(), dtype=np.float64)) == 4.0  # reading one is fine

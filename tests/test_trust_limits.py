@@ -50,6 +50,19 @@ HOSTILE = {
                             "var n = 0\nfor k in 0..100000 { n = n + len(sorted(xs)) }\nreturn n",
     "maximum of long strings": 'let s = "x" * 200000\nvar xs: List<str> = []\nfor i in 0..200 { xs.append(s + str(i)) }\n'
                                "var n = 0\nfor k in 0..100000 { n = n + len(max(xs)) }\nreturn n",
+    # the operations below were each one step (or charged by characters only) before the audit
+    "stderr text of a shared string": 'let big = "x" * 1000000\nvar xs: List<str> = []\n'
+                                      "for i in 0..2000 { xs.append(big) }\neprint(xs)\nreturn 0",
+    "repeated shuffle": "var xs: List<int> = []\nfor i in 0..1000000 { xs.append(i) }\n"
+                        "for k in 0..100000 { random.shuffle(xs) }\nreturn xs[0]",
+    # 3M pieces of 2 characters: ~200 MB of string objects from a 9 MB string
+    "split into many strings": 'let s = "ab," * 3000000\nreturn len(s.split(","))',
+    "split on spaces into many strings": 'let s = "ab " * 3000000\nreturn len(s.split())',
+    "pop from the front": "var xs = [1, 2]\nfor i in 0..21 { xs = xs + xs }\nvar n = 0\n"
+                          "for k in 0..1000000 { n = n + xs.pop(0)\n xs.append(1) }\nreturn n",
+    "parse a long int": 'let s = " " * 5000000 + "1"\nvar n = 0\nfor k in 0..100000 { n = n + int(s) }\nreturn n',
+    "parse a long float": 'let s = "1" * 5000000\nvar x = 0.0\nfor k in 0..100000 { x = x + float(s) }\n'
+                          "return int(x)",
 }
 SECONDS, MEMORY_MB = 1.0, 64
 
@@ -59,7 +72,7 @@ import noodle
 from noodle.vm.limits import resident_bytes
 body = sys.argv[1]
 vm = noodle.VM(limits=noodle.Limits(max_seconds=float(sys.argv[2]), max_memory_mb=float(sys.argv[3])))
-m = vm.load(noodle.Source("fn hostile() -> int {\\n" + body + "\\n}\\nfn ok() -> int { return 42 }\\n", name="h"))
+m = vm.load(noodle.Source("import random\\nimport sys\\nfn hostile() -> int {\\n" + body + "\\n}\\nfn ok() -> int { return 42 }\\n", name="h"))
 peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 base = resident_bytes()
 t0 = time.perf_counter()
@@ -162,3 +175,16 @@ def test_a_comparison_is_charged_by_the_size_it_compares() -> None:
     assert e.value.limit == "steps"
     assert m.short(1000) == 1000
     assert m.ints(10_000) == 10_000
+
+
+def test_charged_natives_still_compute_what_they_did() -> None:
+    """The operations charged since the second audit (splits, `pop(i)`, parsing, shuffling, eprint)
+    give the same results under limits as without."""
+    source = ('import random\nfn f() -> str {\n let words = " a  b\\tc\\u{3000}d ".split()\n'
+              ' let parts = "1,,2".split(",")\n var xs = [1, 2, 3, 4]\n let first = xs.pop(0)\n'
+              ' let last = xs.pop(-1)\n random.seed(3)\n random.shuffle(xs)\n eprint(words)\n'
+              ' return "{words} {parts} {first} {last} {len(xs)} {int(" 12 ")} {float("1.5")}"\n}\n')
+    expected = noodle.VM().load(noodle.Source(source, name="c")).f()
+    assert expected == '["a", "b", "c", "d"] ["1", "", "2"] 1 4 2 12 1.5'
+    limited = _vm(max_steps=100_000, max_seconds=10, max_memory_mb=64).load(noodle.Source(source, name="c"))
+    assert limited.f() == expected

@@ -110,3 +110,17 @@ def test_watch_restarts_a_program_running_a_native_loop(tmp_path: Path) -> None:
         assert proc.wait(timeout=60) == 0
     finally:
         proc.kill()
+
+
+def test_ctrl_c_stops_watch_while_main_runs_a_native_loop(tmp_path: Path) -> None:
+    app = tmp_path / "app.nd"
+    save(app, SPIN + 'fn main() {\n    print("v1")\n    print(spin(100000000000))\n}\n')
+    out, err = tmp_path / "out.txt", tmp_path / "err.txt"
+    with out.open("w") as o, err.open("w") as e:
+        proc = subprocess.Popen([NOODLE, "run", "--watch", "app.nd"], cwd=tmp_path, stdout=o, stderr=e)
+    try:
+        wait_for(out, "v1")  # main's worker thread is in the native loop from here on
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 130, err.read_text()
+    finally:
+        proc.kill()

@@ -36,7 +36,7 @@ PARALLEL_BUILTINS = ("parallel.worth", "parallel.disjoint", "parallel.run")
 
 #: the guard and the BLAS calls of a recognised contraction (noodle.ir.intents.contraction), and
 #: the LAPACK call of a recognised factorisation (noodle.ir.intents.factorisation)
-BLAS_BUILTINS = ("blas.fits", "blas.gemm", "blas.gemm_rows", "blas.symm", "blas.gemv", "blas.ger", "blas.syrk", "blas.syr2k", "blas.trmm",
+BLAS_BUILTINS = ("blas.fits", "blas.gemm", "blas.gemm_rows", "blas.gemm_batch", "blas.symm", "blas.gemv", "blas.ger", "blas.syrk", "blas.syr2k", "blas.trmm",
                  "blas.trsv", "blas.diagonal_nonzero", "lapack.potrf")
 
 #: the scalar kinds native code holds in registers

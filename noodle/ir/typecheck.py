@@ -392,6 +392,8 @@ class _Checker:
             return BOOL
         if name == "blas.gemm_rows":
             return self.blas_rows(e)
+        if name == "blas.gemm_batch":
+            return self.blas_batch(e)
         shape = _BLAS.get(name)
         if shape is None:
             raise self.fail(e, f"calling `{name}` cannot run natively")
@@ -426,6 +428,23 @@ class _Checker:
         if prune(a.elem) != FLOAT or (ndim == 0 and not a.ndim >= 1) \
                 or (ndim != 0 and a.ndim not in ((1, 2) if ndim is None else (ndim,))):
             raise self.fail(e, "BLAS takes float Arrays of 1 or 2 dimensions (or the rows of more)")
+
+    def blas_batch(self, e: ir.CallBuiltin) -> Type:
+        """`blas.gemm_batch(flags, count, m, n, k, alpha, a, b, beta, c)`: one gemm per slice of
+        three float Arrays of 3 dimensions."""
+        args = e.args
+        if len(args) != 10 or not isinstance(args[0], ir.Const) or not isinstance(args[0].value, str) \
+                or len(args[0].value) != 2 or any(x not in "NT" for x in args[0].value):
+            raise self.fail(e, "blas.gemm_batch with flags or arguments BLAS does not take")
+        for k in (1, 2, 3, 4):
+            self.expect(args[k], INT)
+        self.expect(args[5], FLOAT)
+        self.expect(args[8], FLOAT)
+        for k in (6, 7, 9):
+            a = self.array_param(args[k])
+            if prune(a.elem) != FLOAT or a.ndim != 3:
+                raise self.fail(e, "blas.gemm_batch takes float Arrays of 3 dimensions")
+        return NONE
 
     def blas_rows(self, e: ir.CallBuiltin) -> Type:
         """`blas.gemm_rows(flags, rows, n, k, alpha, x, m, y, t)`: x and y of the same rank (2 or

@@ -62,6 +62,15 @@ def _gemm(flags: str, m: int, n: int, k: int, alpha: float, a: Any, b: Any, beta
     _update(c[:m, :n], alpha * (_op(a, flags[0], m, k) @ _op(b, flags[1], k, n)), beta)
 
 
+@native("blas.gemm_batch", 10)
+def _gemm_batch(flags: str, count: int, m: int, n: int, k: int, alpha: float, a: Any, b: Any, beta: float,
+                c: Any) -> None:
+    """For each of the first `count` slices t of the 3-D arrays: c[t] = alpha * op(a[t]) @ op(b[t]) + beta * c[t]
+    (noodle.ir.intents.batched.recognise_slices)."""
+    for t in range(max(count, 0)):
+        _gemm(flags, m, n, k, alpha, a[t], b[t], beta, c[t])
+
+
 @native("blas.gemm_rows", 9)
 def _gemm_rows(flags: str, rows: int, n: int, k: int, alpha: float, x: Any, m: Any, y: Any, t: Any) -> None:
     """A batched product: each row of x (its first `rows` entries of the first dimension, every one of

@@ -202,12 +202,50 @@ def _copy(x: Any, *_: Any) -> tuple[int, int]:
     return n, n * (_POINTER if type(x) is not dict else 4 * _POINTER)
 
 
+#: bytes one string object takes besides its characters (CPython's header, rounded up to its
+#: allocator's 16): what a split pays per piece, however short the piece
+_STR_OBJECT = 64
+#: what `str.split()` splits at: ASCII whitespace (all a pure-ASCII string can hold), then the rest
+_ASCII_SPACES = "".join(c for c in map(chr, range(128)) if c.isspace())
+_SPACES = _ASCII_SPACES + "".join(c for c in map(chr, range(128, 0x3001)) if c.isspace())
+
+
+def _split(s: Any, sep: Any = None) -> tuple[int, int]:
+    """A split builds a string object per piece: at most one more piece than separators (and no
+    more than half the characters for whitespace, where runs of it separate once)."""
+    n = _len(s)
+    if type(s) is not str:
+        return n, 0
+    if sep is None:
+        spaces = sum(s.count(c) for c in (_ASCII_SPACES if s.isascii() else _SPACES))
+        pieces = min(spaces, n // 2) + 1
+    elif type(sep) is str and sep:
+        pieces = s.count(sep) + 1
+    else:  # an empty separator: the native's own error
+        return n, 0
+    return n, _text_bytes(n, s) + pieces * (_STR_OBJECT + _POINTER)
+
+
+def _moved(xs: Any, i: Any, *_: Any) -> tuple[int, int]:
+    """`xs.pop(i)` moves every element after `i` down by one."""
+    n = _len(xs)
+    if type(i) is not int:
+        return 0, 0
+    return max(0, min(n, n - (i if i >= 0 else n + i))), 0
+
+
 def _search(s: Any, sub: Any, *_: Any) -> tuple[int, int]:
     return _len(s) + _len(sub), 0
 
 
 def _elementwise(*args: Any) -> tuple[int, int]:
     return _array(_broadcast_size(*args))
+
+
+def _printed(*args: Any) -> tuple[int, int]:
+    """`print` and `eprint` build the whole line (every argument's text) before writing it."""
+    n = sum(repr_size(x, 1 << 40) for x in args)
+    return n, 4 * n
 
 
 def _to_text(x: Any) -> tuple[int, int]:
@@ -218,14 +256,17 @@ def _to_text(x: Any) -> tuple[int, int]:
 COSTS: "dict[str, Callable[..., tuple[int, int]]]" = {
     # strings
     "str.count": _search, "str.find": _search, "str.startswith": _search, "str.endswith": _search,
-    "str.replace": _replace, "str.join": _join, "str.split0": _copy, "str.split1": _copy,
+    "str.replace": _replace, "str.join": _join, "str.split0": _split, "str.split1": _split,
     "str.upper": _copy, "str.lower": _copy, "str.strip": _copy, "str.lstrip": _copy, "str.rstrip": _copy,
     "str.isalpha": _linear, "str.isdigit": _linear, "str.isspace": _linear, "reversed.str": _copy,
-    "str": _to_text, "print": lambda *a: (sum(repr_size(x, 1 << 40) for x in a), 0),
+    "str": _to_text, "print": _printed, "eprint": _printed,
+    # conversions from text read every character (and a refusal quotes the text)
+    "int.str": _copy, "float.str": _copy,
     # lists and maps
     "sorted": _sort, "sorted.key": _sort, "list.sort": _sort, "reversed.list": _copy, "list.copy": _copy,
     "list.extend": lambda xs, ys: (_len(ys), _len(ys) * _POINTER), "list.count": _scan,
     "list.index": _scan, "list.remove": _scan, "list.insert": _linear, "list.reverse": _linear,
+    "list.pop_at": _moved, "random.shuffle": _linear,
     "map.keys": _copy, "map.values": _copy, "map.items": lambda m: (_len(m), _len(m) * 8 * _POINTER),
     "map.copy": _copy, "enumerate": lambda xs: (_len(xs), _len(xs) * 9 * _POINTER),
     "zip": lambda a, b: (min(_len(a), _len(b)), min(_len(a), _len(b)) * 8 * _POINTER),

@@ -39,7 +39,9 @@ def link(native: "Any", displays: "dict[str, str]", fallbacks: "dict[str, Callab
     meter, or :func:`contexts`; `on_stop(status)` raises the limit that stopped an impure call."""
     from noodle.backends.llvm import link as llvm_link
 
-    return llvm_link(native, displays, fallbacks, exact=exact, on_stop=on_stop, context=context)
+    linked = llvm_link(native, displays, fallbacks, exact=exact, on_stop=on_stop, context=context)
+    watch_signals()
+    return linked
 
 
 # ---------------------------------------------------------------- the contexts native code runs in
@@ -91,7 +93,8 @@ def stopped_exception() -> type:
     return stop_flag_module().Stopped
 
 
-_sigint_watcher: "Any" = None
+_signal_watcher: "Any" = None
+_sigint_stops = False
 
 
 def stop_on_sigint() -> None:
@@ -100,12 +103,24 @@ def stop_on_sigint() -> None:
     stop flag; the native call returns, and the KeyboardInterrupt pending since the signal is raised.
 
     For the `noodle run` process (it owns its signals); call from the main thread, once."""
-    global _sigint_watcher
+    global _sigint_stops
+    _sigint_stops = True
+    watch_signals()
+
+
+def watch_signals() -> None:
+    """Have Python's signal handlers run while native code runs (noodle.backends.llvm.stop): a
+    thread woken through Python's wakeup fd by every signal that has a Python handler marks every
+    context, and native code on the main thread runs the handlers at its next poll (a handler's
+    exception, a host watchdog's, reaches the host).  Only from the main thread, and only where
+    nobody else listens on the wakeup fd (an asyncio loop with signal handlers does): there a
+    handler waits until the native call returns.  The machine calls this when it links native code."""
+    global _signal_watcher
     import os
     import signal
     import threading
 
-    if _sigint_watcher is not None or threading.current_thread() is not threading.main_thread():
+    if _signal_watcher is not None or threading.current_thread() is not threading.main_thread():
         return
     r, w = os.pipe()
     os.set_blocking(w, False)
@@ -114,6 +129,7 @@ def stop_on_sigint() -> None:
             signal.set_wakeup_fd(-1)  # someone else listens already: leave them be
             os.close(r)
             os.close(w)
+            _signal_watcher = False
             return
     except ValueError:
         os.close(r)
@@ -121,6 +137,7 @@ def stop_on_sigint() -> None:
         return
 
     def watch() -> None:
+        stop = stop_flag_module()
         while True:
             try:
                 data = os.read(r, 64)
@@ -128,11 +145,12 @@ def stop_on_sigint() -> None:
                 return
             if not data:
                 return
-            if signal.SIGINT in data:
+            if _sigint_stops and signal.SIGINT in data:
                 hold_stop("sigint")
+            stop.signal_pending()
 
-    _sigint_watcher = threading.Thread(target=watch, name="noodle-sigint", daemon=True)
-    _sigint_watcher.start()
+    _signal_watcher = threading.Thread(target=watch, name="noodle-signals", daemon=True)
+    _signal_watcher.start()
 
 
 class _Deadlines:

@@ -182,14 +182,14 @@ def link(native: "tuple[str, list]", displays: dict[str, str], fallbacks: dict[s
     for name, _index, sym, params, ret in entries:
         ret, _, impure = ret.partition(";")
         display = displays.get(name, name)
-        convert = _arguments(params)
+        convert = _arguments(params, writes=bool(impure))
         # a function that stores into arrays cannot be re-run after a failure: raise the error as it is
         fallback = _raise_status(name, display, fallbacks[name], on_stop) if impure else fallbacks[name]
         through_ctypes = _wrapper(jit.function(engine, sym, params, ret), ret, fallback, display, convert,
                                   fallbacks[name], context)
         address = engine.get_function_address(sym + PY_ENTRY) if direct else 0
         if address:
-            entry = pyentry.builtin(address, display, _handler(through_ctypes, fallback))
+            entry = pyentry.builtin(address, display, _handler(through_ctypes, fallback, context))
             out[name] = pyentry.NativeFunction.make(entry, display)
             out[name].__noodle_name__ = display
         else:
@@ -197,16 +197,19 @@ def link(native: "tuple[str, list]", displays: dict[str, str], fallbacks: dict[s
     return out
 
 
-def _handler(through_ctypes: Any, fallback: Any) -> Any:
+def _handler(through_ctypes: Any, fallback: Any, context: Any) -> Any:
     """What a Python entry (noodle.backends.llvm.pyentry) hands a call it does not finish: arguments
     it does not take go the ctypes way (the same checks, the VM when they fail); a failed call (a
-    non-zero status) re-runs in the VM, or raises its error, as the ctypes path does."""
+    non-zero status) re-runs in the VM, or raises its error, as the ctypes path does — unless a
+    signal handler raised while it ran (noodle.backends.llvm.stop): then that exception."""
     from noodle.backends.llvm.pyentry import NOT_FAST
+    from noodle.backends.llvm.stop import context_of, raise_pending
 
     def handle(status: int, *args: Any) -> Any:
         if status == NOT_FAST:
             return through_ctypes(*args)
         _last_status.value = status
+        raise_pending(context_of(context))
         return fallback(*args)
     return handle
 
@@ -262,11 +265,13 @@ _DTYPES = {"float": "float64", "int": "int64", "f32": "float32", "i32": "int32"}
 _INT_RANGES = {"int": (-(2**63), 2**63 - 1), "i32": (-(2**31), 2**31 - 1)}
 
 
-def _arguments(params: list[str]) -> Any:
+def _arguments(params: list[str], writes: bool = False) -> Any:
     """Arguments for the native call: each Array as (data address, lengths, strides in elements),
     each scalar as it is; or None when an argument is not what native code reads (another element
     kind, other dimensions, strides that are not whole elements, an int past its kind's range, a
-    value of another type, another count): the call then runs in the VM, which gives its outcome.
+    value of another type, another count) or, for a function that `writes` Arrays, an Array NumPy
+    marks read-only (over a `bytes`, a read-only mapping: a store would change an immutable object
+    or crash): the call then runs in the VM, which gives its outcome.
 
     The verified bytecode of a crafted module is not type-checked, so it could hand a function
     whose IR declares `Array<float>` an `Array<bool>`; native code would read and write past it.
@@ -299,6 +304,8 @@ def _arguments(params: list[str]) -> Any:
                 continue
             if type(a) is not ndarray or a.dtype != want[0] or a.ndim != want[1]:
                 return None
+            if writes and not a.flags.writeable:
+                return None
             size = a.itemsize
             strides = a.strides
             if any(st % size for st in strides):
@@ -318,6 +325,8 @@ def _wrapper(cf: Any, ret: str, fallback: Any, display: str, convert: Any = None
     """The Python callable for a native function; on a non-zero status it re-runs the call in the VM."""
     import ctypes
 
+    from noodle.backends.llvm.stop import context_of, raise_pending
+
     argument_error = ctypes.ArgumentError
     enter, leave = getattr(context, "enter", None), getattr(context, "leave", None)
 
@@ -332,9 +341,13 @@ def _wrapper(cf: Any, ret: str, fallback: Any, display: str, convert: Any = None
             if enter is None:
                 status = cf(*flat, context.address, *extra)
                 _last_status.value = status
+                if status:  # a signal handler's exception first (stop.py), then the status
+                    raise_pending(context_of(context))
                 return status
             status = cf(*flat, enter(), *extra)
             _last_status.value = status
+            if status:
+                raise_pending(context_of(context))
             leave()  # what the call used, charged to the machine's budget (raises past a limit)
             return status
         except argument_error as e:

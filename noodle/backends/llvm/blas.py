@@ -316,6 +316,8 @@ def lower_call(lw: Any, e: Any) -> L.Value:
     routine = e.name.split(".", 1)[1]
     if routine == "gemm_rows":
         return lower_rows(lw, e)
+    if routine == "gemm_batch":
+        return lower_batch(lw, e)
     flags = e.args[0].value
     args = _Args(lw)
 
@@ -431,6 +433,34 @@ def _keeping_diagonal(lw: Any, slot: int, n: L.Value, compute: Any) -> None:
     compute()
     counted_loop(lw, n, "putdiag", lambda k: b.store(b.load(b.gep(saved, [k])), b.gep(data, [b.mul(k, step)])))
     _release(lw, saved)
+
+
+def lower_batch(lw: Any, e: Any) -> L.Value:
+    """`blas.gemm_batch(flags, count, m, n, k, alpha, a, b, beta, c)` (noodle.ir.intents.batched):
+    for each slice t < count, `lower_call`'s dgemm on the 2-D slices (data at t times the first
+    stride; the leading dimension the row stride, as for any array of 3)."""
+    b = lw.b
+    flags = e.args[0].value
+    count, m, n, k = (_size(lw, x) for x in e.args[1:5])
+    alpha, beta = lw.expr(e.args[5]), lw.expr(e.args[8])
+    a, bb, c = e.args[6], e.args[7], e.args[9]
+    args = _Args(lw)
+    previous = _threads(lw, [m, n, k])
+
+    def one(t: L.Value) -> None:
+        def data(x: Any) -> L.Value:
+            base, _, strides = lw.array_parts(x.slot)
+            return b.gep(base, [b.mul(t, strides[0])])
+
+        # row-major C = op(A) op(B)  <=>  column-major Cᵀ = op(B)ᵀ op(A)ᵀ (as `lower_call`)
+        b.call(_declare(lw.m, "dgemm"), [
+            args.char(flags[1]), args.char(flags[0]), args.int(n), args.int(m), args.int(k), args.double(alpha),
+            data(bb), args.int(_lead(lw, bb.slot)), data(a), args.int(_lead(lw, a.slot)), args.double(beta),
+            data(c), args.int(_lead(lw, c.slot))])
+
+    counted_loop(lw, count, "slices", one)
+    _restore(lw, previous)
+    return L.Constant(I1, 0)
 
 
 def lower_rows(lw: Any, e: Any) -> L.Value:

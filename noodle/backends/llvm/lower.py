@@ -65,9 +65,11 @@ _FLOATS = (F64, F32)
 # ---------------------------------------------------------------- lowering
 
 #: the context every native function is handed (noodle.backends.llvm.stop.Context, seven i64 fields)
-CTX = L.LiteralStructType([I64] * 7)
+CTX = L.LiteralStructType([I64] * 11)
 CTX_PTR = L.PointerType(CTX)
 CTX_STOP, CTX_STEPS, CTX_RESERVE, CTX_MEMORY, CTX_MAX_DEPTH, CTX_DEPTH, CTX_THREADS = range(7)
+#: a Python signal handler waits to run; where the exception it raised is kept (stop.Context)
+CTX_SIGNAL, CTX_EXC = 7, (8, 9, 10)
 #: steps the hot path counts down before the slow path (`nd_refill`) looks at the stop flag and
 #: takes the next ones from the reserve: the stop flag is seen within this many steps
 CHUNK = 1 << 16
@@ -163,7 +165,16 @@ def _refill(m: L.Module) -> L.Function:
     def answer(value: L.Value, stopped: int) -> None:
         b.ret(b.insert_value(b.insert_value(L.Constant(_REFILLED, None), value, 0), L.Constant(I1, stopped), 1))
     flag = b.load_atomic(ctx_field(b, ctx, CTX_STOP), "monotonic", 8)
-    b.cbranch(b.icmp_signed("!=", flag, L.Constant(I64, 0)), stop, check)
+    signals, handlers = fn.append_basic_block("signals"), fn.append_basic_block("handlers")
+    b.cbranch(b.icmp_signed("!=", flag, L.Constant(I64, 0)), stop, signals)
+    b.position_at_end(signals)
+    pending = b.load_atomic(ctx_field(b, ctx, CTX_SIGNAL), "monotonic", 8)
+    b.cbranch(b.icmp_signed("!=", pending, L.Constant(I64, 0)), handlers, check)
+    b.position_at_end(handlers)
+    from noodle.backends.llvm.pyentry import run_signal_handlers
+
+    raised = run_signal_handlers(fn.module, b, ctx_field(b, ctx, CTX_SIGNAL), [ctx_field(b, ctx, k) for k in CTX_EXC])
+    b.cbranch(raised, stop, check)
     b.position_at_end(check)
     unlimited = b.icmp_signed("!=", b.load(ctx_field(b, ctx, CTX_THREADS)), L.Constant(I64, 0))
     b.cbranch(unlimited, grant, limited)

@@ -10,8 +10,8 @@ the same for every native function with an entry point:
 
 made a builtin function (`PyCMethod_New`) whose `self` is a Python `handler(status, *args)`.  It
 checks and reads each argument — an Array: exactly a NumPy ndarray, the element type's own dtype,
-the declared number of dimensions, strides in whole elements (the same checks the ctypes path
-makes); an int: exactly an int that fits; a float: exactly a float; a bool: True or False — then
+the declared number of dimensions, strides in whole elements, writeable (the same checks the ctypes
+path makes; it takes a read-only Array to a function that does not store into Arrays); an int: exactly an int that fits; a float: exactly a float; a bool: True or False — then
 releases the GIL (other threads run, the stop flag's watchers included), calls the function,
 takes the GIL back and boxes the result.  Whatever it does not take (another type, a dtype object
 that is equal but not NumPy's own, the wrong number of arguments) goes to the handler with the
@@ -41,6 +41,11 @@ NOT_FAST = -2
 OB_TYPE = 8
 FLOAT_VALUE = 16
 ARRAY_DATA, ARRAY_NDIM, ARRAY_DIMS, ARRAY_STRIDES, ARRAY_DESCR = 16, 24, 32, 40, 56
+ARRAY_FLAGS = 64
+#: NumPy's NPY_ARRAY_WRITEABLE: an array without it (over a `bytes`, a read-only mapping) is never
+#: handed to native code here, which could store into it (the ctypes path refuses it to a function
+#: that stores into Arrays, so the VM's store raises its error; a function that only reads takes it)
+WRITEABLE = 0x0400
 
 #: Noodle's element kinds: NumPy's dtype name, the LLVM type, the size in bytes (a power of two)
 ELEMENTS = {"float": ("float64", F64, 8), "int": ("int64", I64, 8), "f32": ("float32", F32, 4),
@@ -60,7 +65,17 @@ _FUNCTIONS: dict[str, tuple[L.Type, list[L.Type]]] = {
     "PyTuple_New": (OBJ, [I64]),
     "PyTuple_SetItem": (I32, [OBJ, I64, OBJ]),
     "PyObject_Vectorcall": (OBJ, [OBJ, ARGS, I64, OBJ]),
+    # what `nd_refill` calls to run Python's signal handlers from native code (noodle.backends.llvm.stop)
+    "PyGILState_Ensure": (I32, []),
+    "PyGILState_Release": (L.VoidType(), [I32]),
+    "PyErr_CheckSignals": (I32, []),
+    "PyErr_Fetch": (L.VoidType(), [OBJ.as_pointer()] * 3),
+    "PyThread_get_thread_ident": (I64, []),
 }
+
+#: the main thread's ident (PyThread_get_thread_ident), the one thread Python runs signal handlers
+#: in; native code reads it through the symbol `noodle_py_main_thread`
+_MAIN_THREAD = ctypes.c_uint64(0)
 
 
 def _objects() -> dict[str, Any]:
@@ -86,6 +101,51 @@ def _function(m: L.Module, name: str) -> L.Function:
     except KeyError:
         ret, args = _FUNCTIONS[name]
         return L.Function(m, L.FunctionType(ret, args), name=_symbol(name))
+
+
+def run_signal_handlers(m: L.Module, b: L.IRBuilder, pending: L.Value, exc_fields: "list[L.Value]") -> L.Value:
+    """On the main thread: clear `pending` (the context's signal field, which other threads leave
+    for it), take the GIL, run Python's pending signal handlers, and when one raised,
+    move its exception into `exc_fields` (three i64 fields: type, value, traceback); give the GIL
+    back.  The i1 result: a handler raised.  On another thread: nothing (false)."""
+    main = m.globals.get(_symbol("main_thread"))
+    if main is None:
+        main = L.GlobalVariable(m, I64, name=_symbol("main_thread"))
+        main.linkage = "external"
+    fn = b.function
+    run, raised_block, done = (fn.append_basic_block(n) for n in ("signals.run", "signals.raised", "signals.done"))
+    start = b.block
+    on_main = b.icmp_unsigned("==", b.call(_function(m, "PyThread_get_thread_ident"), []), b.load(main))
+    b.cbranch(on_main, run, done)
+    b.position_at_end(run)
+    b.atomic_rmw("xchg", pending, L.Constant(I64, 0), "monotonic")
+    state = b.call(_function(m, "PyGILState_Ensure"), [])
+    failed = b.icmp_signed("!=", b.call(_function(m, "PyErr_CheckSignals"), []), L.Constant(I32, 0))
+    b.cbranch(failed, raised_block, done)
+    b.position_at_end(raised_block)
+    b.call(_function(m, "PyErr_Fetch"), [b.bitcast(f, OBJ.as_pointer()) for f in exc_fields])
+    b.branch(done)
+    b.position_at_end(done)
+    raised = b.phi(L.IntType(1))
+    raised.add_incoming(L.Constant(L.IntType(1), 0), start)
+    raised.add_incoming(L.Constant(L.IntType(1), 0), run)
+    raised.add_incoming(L.Constant(L.IntType(1), 1), raised_block)
+    # the GIL goes back on the paths that took it (a phi cannot call: release after the merge)
+    took = b.phi(L.IntType(1))
+    took.add_incoming(L.Constant(L.IntType(1), 0), start)
+    took.add_incoming(L.Constant(L.IntType(1), 1), run)
+    took.add_incoming(L.Constant(L.IntType(1), 1), raised_block)
+    held = b.phi(I32)
+    held.add_incoming(L.Constant(I32, 0), start)
+    held.add_incoming(state, run)
+    held.add_incoming(state, raised_block)
+    release, after = fn.append_basic_block("signals.release"), fn.append_basic_block("signals.after")
+    b.cbranch(took, release, after)
+    b.position_at_end(release)
+    b.call(_function(m, "PyGILState_Release"), [held])
+    b.branch(after)
+    b.position_at_end(after)
+    return raised
 
 
 def _object(m: L.Module, name: str) -> L.Value:
@@ -132,6 +192,8 @@ def lower_entry(m: L.Module, impl: L.Function, name: str, param_kinds: list[str]
             check(ok, f"a{k}.type")  # the fields below are an ndarray's only once its type is known
             ok = b.icmp_signed("==", _field(b, obj, ARRAY_NDIM, I32), L.Constant(I32, ndim))
             ok = b.and_(ok, b.icmp_unsigned("==", _field(b, obj, ARRAY_DESCR, OBJ), _object(m, "dtype_" + elem)))
+            writeable = b.and_(_field(b, obj, ARRAY_FLAGS, I32), L.Constant(I32, WRITEABLE))
+            ok = b.and_(ok, b.icmp_unsigned("!=", writeable, L.Constant(I32, 0)))
             check(ok, f"a{k}.kind")
             dims, strides = _field(b, obj, ARRAY_DIMS, I64.as_pointer()), _field(b, obj, ARRAY_STRIDES, I64.as_pointer())
             lengths, steps = [], []
@@ -288,6 +350,10 @@ def _probe() -> bool:
         ok = ok and [word(dims + 8 * d) for d in range(a.ndim)] == list(a.shape)
         ok = ok and [word(strides + 8 * d) for d in range(a.ndim)] == list(a.strides)
         ok = ok and pointer(base + ARRAY_DESCR) == id(a.dtype) == id(numpy.dtype("float64"))
+        frozen = numpy.frombuffer(bytes(16), dtype=numpy.float64)
+        ok = ok and ctypes.c_int32.from_address(base + ARRAY_FLAGS).value == a.flags.num
+        ok = ok and a.flags.num & WRITEABLE and not frozen.flags.num & WRITEABLE
+        ok = ok and ctypes.c_int32.from_address(id(frozen) + ARRAY_FLAGS).value == frozen.flags.num
         x = 2.5 + len(sys.argv)  # a float made now, not a constant
         ok = ok and pointer(id(x) + OB_TYPE) == id(float)
         ok = ok and ctypes.c_double.from_address(id(x) + FLOAT_VALUE).value == x
@@ -309,6 +375,10 @@ def add_symbols() -> None:
         llvm.add_symbol(_symbol(name), ctypes.cast(getattr(ctypes.pythonapi, name), ctypes.c_void_p).value)
     for name, obj in _objects().items():
         llvm.add_symbol(_symbol(name), id(obj))  # NumPy's types, dtypes and the constants live as long as the process
+    import threading
+
+    _MAIN_THREAD.value = threading.main_thread().ident or 0
+    llvm.add_symbol(_symbol("main_thread"), ctypes.addressof(_MAIN_THREAD))
     _added = True
 
 

@@ -19,7 +19,14 @@ of a `while` loop or an outer counted loop, and once per strip of an innermost c
 - `max_depth`: the deepest Noodle call depth allowed (the limit's, or RecursionError's);
 - `depth`: the Noodle call depth of the call that enters native code;
 - `threads`: whether a loop nest may be split across threads (not under a step limit, where the
-  threads would share one counter).
+  threads would share one counter);
+- `signal`: not 0 when a Python signal handler is waiting to run (set by the thread that watches
+  Python's wakeup fd, :func:`noodle.vm.native.watch_signals`).  Python runs handlers only between
+  bytecodes, which native code never reaches: at its next refill, native code on the main thread
+  takes the GIL and runs them (`PyErr_CheckSignals`).  A handler that raises (a host's watchdog,
+  Ctrl-C's KeyboardInterrupt) stops the code, its exception kept in `exc_type`, `exc_value`,
+  `exc_tb` until the call's wrapper raises it (:func:`raise_pending`); one that does not raise
+  lets the code go on.
 
 A stopped function returns the status `STOPPED`; a pure function's wrapper then runs the call again
 in the VM — where Ctrl-C, a restart or a time limit takes effect as it does for translated code —
@@ -30,11 +37,13 @@ from __future__ import annotations
 import ctypes
 import threading
 import weakref
+from typing import Any
 
 #: steps and bytes that are never used up (no step or memory limit)
 UNLIMITED = 1 << 62
 #: the field order native code relies on (noodle.backends.llvm.lower.CTX_*)
-FIELDS = ("stop", "steps", "reserve", "memory", "max_depth", "depth", "threads")
+FIELDS = ("stop", "steps", "reserve", "memory", "max_depth", "depth", "threads", "signal", "exc_type",
+          "exc_value", "exc_tb")
 #: steps native code counts down before it looks at the stop flag (noodle.backends.llvm.lower.CHUNK)
 CHUNK = 1 << 16
 
@@ -45,7 +54,7 @@ class Context(ctypes.Structure):
     _fields_ = [(name, ctypes.c_int64) for name in FIELDS]
 
     def __init__(self, max_depth: int) -> None:
-        super().__init__(0, CHUNK, UNLIMITED, UNLIMITED, max_depth, 0, 1)
+        super().__init__(0, CHUNK, UNLIMITED, UNLIMITED, max_depth, 0, 1, 0, 0, 0, 0)
         self._reasons: set[object] = set()
         self.address = ctypes.addressof(self)
         with _lock:
@@ -101,6 +110,47 @@ _process_reasons: set[object] = set()
 def requested() -> bool:
     """Is native code of the whole process asked to stop (Ctrl-C, a restart)?"""
     return bool(_process_reasons)
+
+
+def signal_pending() -> None:
+    """A Python signal handler waits to run: have native code on the main thread run it (every
+    context of the process; only the main thread's code acts on it, where Python runs handlers)."""
+    with _lock:
+        for ctx in list(_contexts):
+            ctx.signal = 1
+
+
+def _restore() -> Any:
+    restore = ctypes.pythonapi.PyErr_Restore
+    restore.restype = None
+    restore.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
+    return restore
+
+
+_restore_error: Any = None
+
+
+def context_of(holder: Any) -> "Context | None":
+    """The context a native call of this thread ran under: `holder` is what the machine linked its
+    native functions with (a meter, whose context is per thread; a Contexts; a Context)."""
+    if isinstance(holder, Context):
+        return holder
+    if hasattr(holder, "enter"):
+        return getattr(holder, "_context", None)
+    return getattr(holder, "context", None)
+
+
+def raise_pending(ctx: "Context | None") -> None:
+    """Raise the exception a signal handler raised while `ctx`'s native code ran (if any): the
+    host's own, unchanged (PyErr_Restore through ctypes' Python API, which raises what is set)."""
+    global _restore_error
+    if ctx is None or not ctx.exc_type:
+        return
+    kind, value, tb = ctx.exc_type, ctx.exc_value, ctx.exc_tb
+    ctx.exc_type = ctx.exc_value = ctx.exc_tb = 0
+    if _restore_error is None:
+        _restore_error = _restore()
+    _restore_error(kind, value or None, tb or None)  # steals the three references; raises
 
 
 class Stopped(BaseException):

@@ -260,6 +260,7 @@ class ArrayRules:
                                 f"{'s' if t.ndim != 1 else ''}", span)
             return ir.Const(value=None, ty=UNKNOWN, **pos)
         ix = [self.coerce(self.expr(i, INT), INT, i.span, "an array index") for i in indices]
+        obj, t, ix = _whole(obj, t, ix)
         if len(ix) == t.ndim:
             return ir.CallBuiltin(name="array.get", args=[obj] + ix, ty=t.elem, **pos)
         return ir.CallBuiltin(name="array.view", args=[obj] + ix, ty=ArrayT(t.elem, t.ndim - len(ix)), **pos)
@@ -271,6 +272,7 @@ class ArrayRules:
             return []
         pre: list[ir.Stmt] = []
         ix = [self.coerce(self.expr(i, INT), INT, i.span, "an array index") for i in indices]
+        obj, t, ix = _whole(obj, t, ix)
         if s.op != "=":
             obj, p1 = self.stabilize(obj, s.span)
             pre += p1
@@ -288,7 +290,7 @@ class ArrayRules:
             else:
                 value = self.coerce(value, target, s.value.span, "an element")
         else:
-            current = self.array_index(obj, t, indices, s.span) if not ix else (
+            current = self.array_index(obj, t, [], s.span) if not ix else (
                 ir.CallBuiltin(name="array.get" if len(ix) == t.ndim else "array.view", args=[obj] + ix,
                                ty=target, **pos))
             value = self.binary_op(s.op[:-1], current, self.expr(s.value), s.span)
@@ -322,3 +324,16 @@ class ArrayRules:
                             col=iterable.col)
         return it, elem
 
+
+
+def _whole(obj: ir.Expr, t: ArrayT, ix: list[ir.Expr]) -> tuple[ir.Expr, ArrayT, list[ir.Expr]]:
+    """`c[i][j]` as `c[i, j]`: indexing a row of an array (a view) is indexing the array with both
+    indices — the same element, the same errors (each index checked, negatives counted from the end
+    of its own dimension), evaluated in the same order — and the form the loop analyses and native
+    code read; a row taken only to be indexed again is never made."""
+    while isinstance(obj, ir.CallBuiltin) and obj.name == "array.view" and ix:
+        base = prune(obj.args[0].ty)
+        if not isinstance(base, ArrayT) or base.ndim != t.ndim + len(obj.args) - 1:
+            break
+        obj, t, ix = obj.args[0], base, list(obj.args[1:]) + ix
+    return obj, t, ix

@@ -38,13 +38,47 @@ def recognise(f: ir.Function, root: ir.ForRange) -> c.Found:
         return None
     compute, store = body
     copied = _copy_back(store, chain)
-    if copied is None or not c.looks_like_one(compute):  # type: ignore[arg-type]
+    if copied is None:
+        return _reordered(f, root, chain, store)
+    if not c.looks_like_one(compute):  # type: ignore[arg-type]
         return None
     y, t, width = copied
     try:
         return _dispatch(f, root, chain, compute, store, y, t, width)  # type: ignore[arg-type]
     except Refused as e:
         return str(e)
+
+
+def _reordered(f: ir.Function, root: ir.ForRange, chain: list[ir.ForRange], store: ir.ForRange) -> c.Found:
+    """The nest whose rows are written `Y[r, q, p]` by batch loops in another order (`for q { for r`):
+    recognised with its batch loops put in the order of the subscripts, the loops as written kept
+    as the fallback.  The batches are independent (each computes its own row into `t` before copying
+    it), so their order changes nothing — not even what `t` holds at the end: the last batch is the
+    last in every order.  Loops whose bounds use another batch variable are not reordered."""
+    if len(chain) < 2 or len(store.body) != 1 or not isinstance(store.body[0], ir.ExprStmt):
+        return None
+    e = store.body[0].expr
+    if not (isinstance(e, ir.CallBuiltin) and e.name == "array.set"):
+        return None
+    order = [x.slot if isinstance(x, ir.LocalGet) else None for x in e.args[1:-2]]
+    slots = [lp.slot for lp in chain]
+    if sorted(order, key=str) != sorted(slots, key=str) or order == slots:  # type: ignore[type-var]
+        return None
+    bounds = {n.slot for lp in chain for x in (lp.start, lp.stop, lp.step) for n in walk(x) if isinstance(n, ir.LocalGet)}
+    if bounds & set(slots):
+        return None
+    moved = copy.deepcopy(root)
+    loops = affine.perfect_loops(moved)[:len(chain)]
+    header = {lp.slot: (lp.slot, lp.start, lp.stop, lp.step, lp.line, lp.col) for lp in chain}
+    for lp, slot in zip(loops, order):
+        lp.slot, lp.start, lp.stop, lp.step, lp.line, lp.col = copy.deepcopy(header[slot])  # type: ignore[index]
+    with c.standing_in(moved, root):
+        found = recognise(f, moved)
+    if isinstance(found, ir.If):
+        root.note = moved.note
+        found.otherwise = [root]
+        found.line, found.col = root.line, root.col
+    return found
 
 
 def _copy_back(store: ir.ForRange, chain: list[ir.ForRange]) -> "tuple[ir.LocalGet, ir.LocalGet, ir.Expr] | None":
@@ -195,3 +229,86 @@ def _build(f: ir.Function, root: ir.ForRange, chain: list[ir.ForRange], compute:
     root.note = (f"batched dgemm, one row per ({rows}): {product}, copied into "
                  f"{names[y.slot]}[{rows}, {names[store.slot]}]")
     return ir.If(cond=all_of(conds, pos), then=then, otherwise=[root], intent="contraction", **pos)
+
+
+def recognise_slices(f: ir.Function, root: ir.ForRange) -> c.Found:
+    """A product for each slice of 3-D arrays: `for t in 0..T { <a matrix product> }` whose every
+    array access is `X[t, ..]` (a batched matmul, `c[t, i, j] += a[t, i, k] * b[t, k, j]`), `t` used
+    for nothing else: `blas.gemm_batch`, one dgemm per slice, when the inner nest is a product of
+    the slices (recognised by noodle.ir.intents.contraction on a copy reading 2-D stand-ins) and
+    every slice exists (T fits each array's first dimension).  None for a nest of another shape."""
+    if not (isinstance(root.start, ir.Const) and root.start.value == 0 and isinstance(root.step, ir.Const)
+            and root.step.value == 1 and len(root.body) == 1 and isinstance(root.body[0], ir.ForRange)):
+        return None
+    t = root.slot
+    accesses = [n for n in walk(root.body[0]) if isinstance(n, ir.CallBuiltin) and n.name in ("array.get", "array.set")]
+    if not accesses or not all(isinstance(n.args[0], ir.LocalGet) and len(n.args) >= 3
+                               and isinstance(n.args[1], ir.LocalGet) and n.args[1].slot == t for n in accesses):
+        return None
+    uses = sum(1 for n in walk(root.body[0]) if isinstance(n, ir.LocalGet) and n.slot == t)
+    slots = sorted({n.args[0].slot for n in accesses})  # type: ignore[union-attr]
+    if uses != len(accesses) or not all(_float(ir.LocalGet(slot=s, ty=f.local_types[s]), 3) for s in slots):
+        return None
+    names = f.local_names
+    if not c._pure(root.stop, True):
+        return f"the bound of the loop over `{names[t]}` is not a value the guard can compute again"
+    base = len(f.local_types)
+    fake = {s: base + k for k, s in enumerate(slots)}
+    for s in slots:
+        f.local_types.append(ArrayT(FLOAT, 2))
+        f.local_names.append(f"{names[s]}[{names[t]}]")
+    try:
+        inner = copy.deepcopy(root.body[0])
+        for n in walk(inner):
+            if isinstance(n, ir.CallBuiltin) and n.name in ("array.get", "array.set"):
+                arr = n.args[0]
+                n.args = [ir.LocalGet(slot=fake[arr.slot], ty=ArrayT(FLOAT, 2), line=arr.line, col=arr.col)] + n.args[2:]
+        with c.standing_in(inner, root):
+            found = c.recognise(f, inner)
+        if not isinstance(found, ir.If):
+            return found
+        call = found.then[0] if len(found.then) == 1 else None
+        if not (isinstance(call, ir.ExprStmt) and isinstance(call.expr, ir.CallBuiltin) and call.expr.name == "blas.gemm"):
+            return "the product of each slice is not one matrix product"
+        real = {v: s for s, v in fake.items()}
+        found.cond = _to_slices(found.cond, real, f)
+        call.expr = _to_slices(call.expr, real, f)  # type: ignore[assignment]
+        call.expr.name = "blas.gemm_batch"  # type: ignore[attr-defined]
+        call.expr.args.insert(1, copy.deepcopy(root.stop))  # type: ignore[attr-defined]
+        pos = {"line": root.line, "col": root.col}
+        from noodle.ir.nest import all_of
+
+        conds = [found.cond] + [ir.Binary(op="cmp.le", a=copy.deepcopy(root.stop), b=c.dimension(
+            ir.LocalGet(slot=s, ty=f.local_types[s], **pos), 0, pos), ty=BOOL, **pos) for s in slots]
+        found.cond = all_of(conds, pos)
+        root.note = f"batched dgemm, one per slice `{names[t]}`: " + inner.note.split(": ", 1)[-1]
+        found.otherwise = [root]
+        found.line, found.col = root.line, root.col
+        return found
+    finally:
+        del f.local_types[base:], f.local_names[base:]
+
+
+def _to_slices(e: ir.Expr, real: dict[int, int], f: ir.Function) -> ir.Expr:
+    """`e` (from the product of the 2-D stand-ins) on the 3-D arrays: a stand-in's dimension d is the
+    array's d + 1, the stand-in itself the array (the call then takes the slices)."""
+    from noodle.ir.walk import rewrite_expr
+
+    def fn(n: ir.Expr) -> ir.Expr:
+        pos = {"line": n.line, "col": n.col}
+        if isinstance(n, ir.CallBuiltin) and n.name == "array.len" and isinstance(n.args[0], ir.LocalGet) \
+                and n.args[0].slot in real:
+            return c.dimension(ir.LocalGet(slot=real[n.args[0].slot], ty=f.local_types[real[n.args[0].slot]], **pos),
+                               1, pos)
+        if isinstance(n, ir.Index) and isinstance(n.obj, ir.CallBuiltin) and n.obj.name == "array.shape" \
+                and isinstance(n.obj.args[0], ir.LocalGet) and n.obj.args[0].slot in real \
+                and isinstance(n.index, ir.Const):
+            s = real[n.obj.args[0].slot]
+            return c.dimension(ir.LocalGet(slot=s, ty=f.local_types[s], **pos), n.index.value + 1, pos)
+        return n
+
+    e = rewrite_expr(e, fn)
+    for n in walk(e):
+        if isinstance(n, ir.LocalGet) and n.slot in real:
+            n.slot, n.ty = real[n.slot], f.local_types[real[n.slot]]
+    return e

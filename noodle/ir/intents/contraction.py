@@ -34,7 +34,8 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from typing import Union
+from contextlib import contextmanager
+from typing import Iterator, Union
 
 from noodle.ir import affine
 from noodle.ir import nodes as ir
@@ -400,7 +401,7 @@ def _accumulator_form(f: ir.Function, root: ir.ForRange, names: list[str],
     if prune(f.local_types[s]) != FLOAT:
         return None
     if any(isinstance(n, ir.LocalGet) and n.slot == s for st in f.body for n in walk(st)
-           if not _inside(n, home or root)):
+           if not _inside(n, _home(home or root))):
         raise Refused(f"`{names[s]}` is read after the nest", root.line)
     nest = affine.model(f, root)
     assigned = nest.symbols.assigned
@@ -424,6 +425,29 @@ def _accumulator_form(f: ir.Function, root: ir.ForRange, names: list[str],
 
 def _inside(n: ir.Node, root: ir.Stmt) -> bool:
     return any(x is n for x in walk(root))
+
+
+#: (copy, original) for each rewritten copy of a nest being recognised (loops reordered, reads
+#: moved): what is outside the copy is what is outside the original in the function
+_copies: "list[tuple[ir.Stmt, ir.Stmt]]" = []
+
+
+@contextmanager
+def standing_in(copy_of: ir.Stmt, original: ir.Stmt) -> Iterator[None]:
+    """While recognising `copy_of`, a rewritten copy of the function's nest `original`."""
+    _copies.append((copy_of, original))
+    try:
+        yield
+    finally:
+        _copies.pop()
+
+
+def _home(root: ir.Stmt) -> ir.Stmt:
+    """The nest of the function that `root` is (or is inside a copy of)."""
+    for cp, original in reversed(_copies):
+        if _inside(root, cp):
+            return original
+    return root
 
 
 # ---------------------------------------------------------------- domains

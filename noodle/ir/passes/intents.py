@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from noodle.ir import affine
 from noodle.ir import nodes as ir
-from noodle.ir.intents import (batched, contraction, expressions, factorisation, interchange, loops, sweeps, symmetric,
+from noodle.ir.intents import (batched, canonical, contraction, expressions, factorisation, interchange, loops, sweeps, symmetric,
                                triangular)
 from noodle.ir.passes import register_module
 from noodle.ir.walk import walk
@@ -40,7 +40,10 @@ def recognise_module(module: ir.Module) -> int:
     for f in module.functions:
         if "no_optimize" in f.attributes:
             continue
-        counter = [0]
+        # `len(c[i])` in a loop over the rows of c: c.shape[1]; `for v in x` over an Array: indexed
+        # (and a stencil's offsets written as small loops through a scalar: one expression)
+        counter = [canonical.row_lengths(f) + canonical.element_loops(f) + canonical.small_loops(f)
+                   + canonical.scalar_chains(f)]
         f.body = _body(f, f.body, counter)
         found += counter[0] + expressions.fuse(f) + expressions.fuse_maps(f)
     return found
@@ -53,6 +56,8 @@ def _body(f: ir.Function, body: list[ir.Stmt], counter: list[int], quiet: bool =
     for s in body:
         if isinstance(s, ir.ForRange):
             factor = factorisation.recognise(f, s) if not s.intent else None  # a Cholesky factorisation
+            if not isinstance(factor, ir.If) and not s.intent and not quiet:  # (outermost nests only)
+                factor = _factorisation_in_place(f, s) or factor
             if isinstance(factor, ir.If):
                 counter[0] += 1
                 _fallback(factor.otherwise[0], "LAPACK does not fit or finds the matrix not positive definite")
@@ -106,8 +111,13 @@ def _library_variants(f: ir.Function, s: ir.ForRange) -> "tuple[ir.If | str | No
     when none made a dispatch, what loop interchange makes of it (None when it was not asked)."""
     product = contraction.recognise(f, s) if not s.intent else None
     if not isinstance(product, ir.If) and not s.intent:
+        product = _through_hoisted_reads(f, s) or product
+    if not isinstance(product, ir.If) and not s.intent:
         rows = batched.recognise(f, s)  # the same product for every row of an array
         product = rows if rows is not None else product
+    if not isinstance(product, ir.If) and not s.intent:
+        slices = batched.recognise_slices(f, s)  # a product for every slice of 3-D arrays
+        product = slices if slices is not None else product
     if not isinstance(product, ir.If) and not s.intent:
         sym = symmetric.recognise(f, s)  # a triangle standing for a symmetric matrix
         product = sym if sym is not None else product
@@ -118,6 +128,50 @@ def _library_variants(f: ir.Function, s: ir.ForRange) -> "tuple[ir.If | str | No
     if not isinstance(product, ir.If) and not s.intent:
         moved = interchange.recognise(f, s)  # strided inner loops, exchanged
     return product, moved
+
+
+def _through_hoisted_reads(f: ir.Function, s: ir.ForRange) -> "ir.If | None":
+    """The contraction in `s` once the array elements it reads into `let`s are read where they are
+    used (`let aik = a[i, k]` above `for j { c[i, j] += aik * b[k, j] }`), or once its loops that
+    count down count up (a sum of terms in another order): the dispatch of the rewritten copy,
+    falling back to `s` as written."""
+    copy = canonical.hoisted_reads(f, s)
+    found = _recognised_copy(f, s, copy) if copy is not None else None
+    if found is None and (up := canonical.ascending(f, s)) is not None:
+        copy, safe = up
+        found = _recognised_copy(f, s, copy)
+        if found is not None and safe is not None:  # the copy's bounds, unchecked, used only when right
+            found.cond = ir.Logical(op="and", a=found.cond, b=safe, ty=found.cond.ty, line=s.line, col=s.col)
+    return found
+
+
+def _recognised_copy(f: ir.Function, s: ir.ForRange, copy: ir.ForRange) -> "ir.If | None":
+    """The contraction dispatch of `copy`, a rewritten copy of the nest `s`, falling back to `s`."""
+    with contraction.standing_in(copy, s):
+        found = contraction.recognise(f, copy)
+    if not isinstance(found, ir.If):
+        return None
+    s.note = copy.note  # what the calls compute, for --explain
+    found.otherwise = [s]
+    found.line, found.col = s.line, s.col
+    return found
+
+
+def _factorisation_in_place(f: ir.Function, s: ir.ForRange) -> "ir.If | None":
+    """The factorisation in `s` once its sums through scalars accumulate in the elements they
+    start from (Cholesky written with `var s = a[j, j]`): the dispatch of that copy, falling back
+    to `s` as written (the copy differs only after an error, which the guard rules out)."""
+    copy = canonical.accumulated_in_place(f, s)
+    if copy is None:
+        return None
+    with contraction.standing_in(copy, s):
+        found = factorisation.recognise(f, copy)
+    if not isinstance(found, ir.If):
+        return None
+    s.note = copy.note
+    found.otherwise = [s]
+    found.line, found.col = s.line, s.col
+    return found
 
 
 def _fallback(nest: ir.Stmt, when: str = "BLAS does not fit") -> None:
