@@ -223,3 +223,17 @@ def test_closures_update_captured_variables_and_functions_update_globals() -> No
     assert run(src, opt=0) == "5 5 2 5 25\n"
     code = translated(src)
     assert "global g0, g1" in code and "nonlocal v0_0, v0_1" in code
+
+
+
+def test_long_expressions_after_a_region_are_still_spilled() -> None:
+    # the right side of `and` and the arms of an `if`-expression are regions, where nothing is spilled
+    # (that would evaluate them before the test); once they are closed, long expressions are again
+    terms = " + ".join(f"x{i % 3}" for i in range(150))
+    src = ('var log: List<str> = []\n'
+           'fn n(s: str, v: int) -> int { log.append(s); return v }\n'
+           'fn f(x0: int, x1: int, x2: int) -> int {\n let b = x0 > 5 and n("r", 1) > 0\n'
+           ' let c = (n("t", 1) if x0 > 5 else n("e", 2)) + (1 if b else 0)\n'
+           f' return {terms} + c\n}}\n'
+           'fn main() { print(f(1, 2, 3), log) }\n')
+    assert run(src, opt=0) == '302 ["e"]\n'
