@@ -197,3 +197,16 @@ def test_a_zero_d_array_crosses_by_its_dtype_not_by_a_kind_cached_for_its_type()
         from_py(np.uint64(2**64 - 1), parse_type("int"))
     with pytest.raises(ErrorValue, match="expected int"):
         from_py(np.float64(2.0), parse_type("int"))
+
+
+def test_the_vms_dot_keeps_its_meaning_on_its_fast_path() -> None:
+    from noodle.stdlib.natives import NATIVES
+
+    dot = NATIVES["array.dot"].impl
+    x, y = np.array([0.1, 0.2, 0.3]), np.array([3.0, -1.5, 1e-3])
+    for _ in range(2):  # the first float dot learns NumPy's float64 dtype object; the second takes the fast path
+        got = dot(x, y)
+        assert type(got) is float and np.float64(got).tobytes() == np.dot(x, y).tobytes()
+        with pytest.raises(ErrorValue, match="lengths 3 and 2"):
+            dot(x, y[:2])
+        assert dot(np.array([2, 3]), np.array([4, 5])) == 23
