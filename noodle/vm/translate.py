@@ -327,15 +327,37 @@ class Translator:
         f = st.code
         n = len(f.lines)
         base = len(stack)
+        spilled: list[str] = []
         self.region_depth += 1
         try:
             while pc < n and f.code[pc * 4] != closer:
                 pc = self.step(st, pc, 0, stack)
+                if len(stack) > base and _too_deep(stack[-1].text):
+                    spilled += self.spill_in_region(st, stack, base)
         finally:
             self.region_depth -= 1
         if pc >= n or len(stack) != base + 1:
             raise TranslateError("malformed expression region")
-        return stack.pop(), pc
+        value = stack.pop()
+        if spilled:  # the assignments run in order, inside the region, and the list's last item is its value
+            value = _Val("[" + ", ".join([*spilled, value.text]) + "][-1]")
+        return value, pc
+
+    def spill_in_region(self, st: _Fn, stack: list[_Val], base: int) -> list[str]:
+        """Assignment expressions that evaluate the region's own pending values into temporaries.
+
+        A region runs only when its condition says so, so its long expressions cannot be spilled
+        into statements before it: they are spilled inside it, as `_s1 := ...` items of a list
+        whose last item is the region's value (one bracket level, however long the expression).
+        Values below `base` belong to the enclosing expression and stay where they are.
+        """
+        out = []
+        for k in range(base, len(stack)):
+            st.temps += 1
+            name = f"_s{st.temps}"
+            out.append(f"{name} := {stack[k].text}")
+            stack[k] = _Val(name)
+        return out
 
     def step(self, st: _Fn, pc: int, indent: int, stack: list[_Val]) -> int:
         """Translate the instruction at `pc` (and any region it opens); return the next pc."""
