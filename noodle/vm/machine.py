@@ -318,9 +318,9 @@ class Machine:
         a limit hit :class:`LimitExceeded` (the machine stays usable)."""
         meter = self.meter
         outermost = meter is not None and not meter.active
-        if outermost:
-            meter.start()  # type: ignore[union-attr]
         try:
+            if outermost:  # in the try: a budget that cannot be set up (memory unmeasurable) is a limit hit
+                meter.start()  # type: ignore[union-attr]
             return fn(*args)
         except NoodleRuntimeError:
             raise
