@@ -229,7 +229,11 @@ class Meter(threading.local):
             self._time_out()
 
     def _time_out(self) -> None:
-        raise LimitSignal("seconds", f"time limit exceeded ({self.limits.max_seconds:g} s)")
+        self.time_out()
+
+    def time_out(self, why: str = "") -> None:
+        """Raise the time limit's error (`why`: an operation refused before it started, and why)."""
+        raise LimitSignal("seconds", f"time limit exceeded ({self.limits.max_seconds:g} s)" + (f": {why}" if why else ""))
 
     # ------------------------------------------------------------ native code
 
