@@ -174,10 +174,35 @@ def listed(impl: "Callable[..., Any]", meter: Any) -> "Callable[..., Any]":
     return call
 
 
+#: seconds per multiply-add of a float matrix product (BLAS), by dtype: measured once per process
+_BLAS_RATE: "dict[str, float]" = {}
+#: the size of the product that measures it (about 57M multiply-adds: milliseconds)
+_BLAS_PROBE = 384
+
+
+def blas_seconds(dtype: Any, madds: int) -> float:
+    """About how long a float matrix product of `madds` multiply-adds takes in this process: the
+    rate of a 384x384 product, measured on first need (the faster of two runs).  A big product runs
+    at least as fast per multiply-add (more threads, the same blocked kernel), so this errs long."""
+    key = dtype.str
+    rate = _BLAS_RATE.get(key)
+    if rate is None:
+        probe = _np().ones((_BLAS_PROBE, _BLAS_PROBE), dtype=dtype)
+        best = float("inf")
+        for _ in range(2):
+            t0 = perf_counter()
+            _np().matmul(probe, probe)
+            best = min(best, perf_counter() - t0)
+        rate = _BLAS_RATE[key] = best / _BLAS_PROBE ** 3
+    return rate * madds
+
+
 def matmul(impl: "Callable[..., Any]", meter: Any) -> "Callable[..., Any]":
-    """A matrix product by blocks of the left matrix's rows (a vector times a matrix: by blocks of
-    the matrix's columns).  Each element of the result is the same dot product of a row and a
-    column, computed by the same kernel; the int overflow check runs block by block."""
+    """A matrix product.  Of ints: by blocks of the left matrix's rows (a vector times a matrix: by
+    blocks of the matrix's columns); each element of the result is the same exact dot product, and
+    the overflow check runs block by block.  Of floats: BLAS, whose rounding depends on the shape it
+    is given (a block of rows may differ from the whole in the last bits), so it is not split but
+    estimated (blas_seconds) and refused before it starts if it would not end by the deadline."""
     def call(a: Any, b: Any) -> Any:
         if not (_is_array(a) and _is_array(b)) or a.ndim == 0 or b.ndim == 0 or a.ndim > 2 or b.ndim > 2:
             return impl(a, b)
@@ -187,6 +212,14 @@ def matmul(impl: "Callable[..., Any]", meter: Any) -> "Callable[..., Any]":
         rows = a.shape[0] if a.ndim == 2 else 1
         cols = b.shape[1] if b.ndim == 2 else 1
         if rows * inner * cols < SMALL_WORK:
+            return impl(a, b)
+        kind = _np().result_type(a, b)
+        if kind.kind in "fc":
+            if rows > 1 and cols > 1:  # a matrix-vector product reads each element once: memory speed
+                needed = blas_seconds(kind, rows * inner * cols)
+                if needed > meter.deadline - perf_counter():
+                    meter.time_out(f"a {rows}x{inner} by {inner}x{cols} matrix product would take about "
+                                   f"{needed:.1f} s")
             return impl(a, b)
         if a.ndim == 2 and rows >= 2:
             result = _Collected(rows)
@@ -373,12 +406,19 @@ def sorting_by_key(impl: "Callable[..., Any]", meter: Any) -> "Callable[..., Any
 def sort_cost(cost: "Callable[..., tuple[int, int]]", meter: Any) -> "Callable[..., tuple[int, int]]":
     """A sort's charge (noodle.vm.metering.sort_work) with the list's size measured by slices: the
     measure is a pass over every element (a Python one for nested values), as long as a sort of
-    a few items each, so it too is held to the deadline."""
+    a few items each, so it too is held to the deadline; without a step limit, from a sample."""
     from noodle.vm.metering import compare_size, sort_work
 
     def charge(xs: Any, *rest: Any) -> tuple[int, int]:
         if type(xs) is not list or len(xs) < SMALL:
             return cost(xs, *rest)
+        n = len(xs)
+        if meter.limits.max_steps is None:
+            # without a step limit the work charged only paces the checks (its bytes, n pointers,
+            # need no measure): the sizes of a sample scaled to the list do, at no cost
+            m = min(n, SORT_SAMPLE)
+            sample = [xs[(i * 2654435761) % n] for i in range(m)]
+            return sort_work(n, n * compare_size(sample) // m)
         size = [1]
 
         def run(lo: int, hi: int) -> None:
