@@ -24,6 +24,9 @@ class Benchmark:
     original_ns: float
     candidate_ns: float
     inputs: int
+    #: how the candidate's side ran: "native" (its machine code, checked in C) or "python" (a compiled
+    #: guard and a call)
+    entry: str = "python"
 
     @property
     def speedup(self) -> float:
@@ -31,7 +34,7 @@ class Benchmark:
 
     def to_json(self) -> dict[str, Any]:
         return {"original_ns": round(self.original_ns, 1), "candidate_ns": round(self.candidate_ns, 1),
-                "inputs": self.inputs, "speedup": round(self.speedup, 3), "margin": MARGIN}
+                "inputs": self.inputs, "speedup": round(self.speedup, 3), "margin": MARGIN, "entry": self.entry}
 
 
 def per_call_ns(fn: Callable[[], Any], min_seconds: float = MIN_SECONDS, repeats: int = REPEATS) -> float:
@@ -78,4 +81,4 @@ def benchmark(original: Callable[..., Any], entry: Callable[..., Any], inputs: l
         else:
             total_c += per_call_ns(lambda: entry(original, args, None), min_seconds, repeats)
         used += 1
-    return Benchmark(total_o, total_c, used)
+    return Benchmark(total_o, total_c, used, "native" if positional else "python")
