@@ -314,8 +314,11 @@ def charged(impl: Callable[..., Any], cost: Callable[..., tuple[int, int]], mete
     return call
 
 
-def helpers(meter: Any) -> dict[str, Callable[..., Any]]:
-    """The operators metered code calls instead of Python's own, each charging `meter` first."""
+def helpers(meter: Any, text: "Callable[[Any], str] | None" = None,
+            text_size: "Callable[[Any], int] | None" = None) -> dict[str, Callable[..., Any]]:
+    """The operators metered code calls instead of Python's own, each charging `meter` first.
+    Under a time limit `text` converts a value to text (interpolation) and `text_size` measures
+    it, each held to the deadline (noodle.vm.pacing.text_of, text_size)."""
     charge = meter.charge
 
     def scat(*parts: str) -> str:  # string concatenation and interpolation
@@ -361,9 +364,9 @@ def helpers(meter: Any) -> dict[str, Callable[..., Any]]:
         from noodle.runtime.values import nd_str
 
         if type(x) is not str:
-            n = repr_size(x, 1 << 40)
+            n = repr_size(x, 1 << 40) if text_size is None else text_size(x)
             charge(n, 4 * n)
-        return nd_str(x)
+        return nd_str(x) if text is None else text(x)
 
     import operator
 
