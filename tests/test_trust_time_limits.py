@@ -189,6 +189,7 @@ def test_text_operations_in_pieces_compute_the_same(tiny: None, text: str) -> No
     for sep in (",", "--", "ab", "aa", "x", "b,"):
         for name in ("str.split1", "str.count", "str.find"):
             assert _wrapped(name, _Clock())(text, sep) == natives.NATIVES[name].impl(text, sep), (name, text, sep)
+        assert _wrapped("str.replace", _Clock())(text, sep, "<>") == text.replace(sep, "<>"), (text, sep)
     assert _wrapped("str.split0", _Clock())(text) == text.split()
     words = text.split(",")
     assert _wrapped("str.join", _Clock())("--", words) == "--".join(words)
@@ -201,6 +202,8 @@ def test_random_texts_in_pieces_compute_the_same(tiny: None) -> None:
         sep = "".join(r.choice("ab,") for _ in range(r.randrange(1, 4)))
         for name in ("str.split1", "str.count", "str.find"):
             assert _wrapped(name, _Clock())(text, sep) == natives.NATIVES[name].impl(text, sep), (name, text, sep)
+        assert _wrapped("str.replace", _Clock())(text, sep, "xyz") == text.replace(sep, "xyz"), (text, sep)
+        assert pacing.contains(sep, text, _Clock()) == (sep in text), (text, sep)
         assert _wrapped("str.split0", _Clock())(text) == text.split()
 
 
@@ -266,7 +269,7 @@ fn work() -> str {
     let a = arange(0, 250000).reshape(500, 500) % 97
     let m = matmul(a, a)
     let f = (rand(1000, 1000) * 2.0 + 1.0) ** 0.5
-    return "{ys[0]} {ys[199999]} {len(parts)} {text.count(",9")} {m[3, 4]} {sum(m)} {len(sorted(words))} {f.shape}"
+    return "{ys[0]} {ys[199999]} {len(parts)} {text.count(",9")} {",976,0," in text} {len(text.replace(",1", ";;"))} {m[3, 4]} {sum(m)} {len(sorted(words))} {f.shape}"
 }
 """
 

@@ -192,7 +192,8 @@ class Machine:
                 ns.update(metering.helpers(meter))
             else:
                 ns.update(metering.helpers(meter, lambda x: pacing.text_of(x, meter),
-                                           lambda x: pacing.text_size(x, meter)))
+                                           lambda x: pacing.text_size(x, meter),
+                                           lambda x, c: pacing.contains(x, c, meter)))
         for i, (sname, fields, _) in enumerate(image.structs):
             ns[f"S{i}"] = make_struct_class(sname, list(fields), image.name)
         for i, dep in enumerate(imported):

@@ -315,10 +315,12 @@ def charged(impl: Callable[..., Any], cost: Callable[..., tuple[int, int]], mete
 
 
 def helpers(meter: Any, text: "Callable[[Any], str] | None" = None,
-            text_size: "Callable[[Any], int] | None" = None) -> dict[str, Callable[..., Any]]:
+            text_size: "Callable[[Any], int] | None" = None,
+            search: "Callable[[Any, Any], bool] | None" = None) -> dict[str, Callable[..., Any]]:
     """The operators metered code calls instead of Python's own, each charging `meter` first.
-    Under a time limit `text` converts a value to text (interpolation) and `text_size` measures
-    it, each held to the deadline (noodle.vm.pacing.text_of, text_size)."""
+    Under a time limit `text` converts a value to text (interpolation), `text_size` measures it
+    and `search` is `in` on strings, each held to the deadline (noodle.vm.pacing: text_of,
+    text_size, contains)."""
     charge = meter.charge
 
     def scat(*parts: str) -> str:  # string concatenation and interpolation
@@ -349,6 +351,8 @@ def helpers(meter: Any, text: "Callable[[Any], str] | None" = None,
     def contains(x: Any, c: Any) -> bool:
         if type(c) is str:
             charge(len(c) + (len(x) if type(x) is str else 0), 0)
+            if search is not None:
+                return search(x, c)
         elif type(c) is list:  # each element compared with x: at most the smaller of the two each
             charge(len(c) if type(x) in _ATOMS else min(compare_size(c), len(c) * compare_size(x)), 0)
         return x in c

@@ -321,21 +321,33 @@ def counted(impl: "Callable[..., Any]", meter: Any) -> "Callable[..., Any]":
     return call
 
 
-def found(impl: "Callable[..., Any]", meter: Any) -> "Callable[..., Any]":
+def find_in(s: str, sub: str, meter: Any) -> int:
     """`s.find(sub)` by stretches of the text, each reaching len(sub) - 1 characters into the next:
     the first stretch holding a start of `sub` holds its first occurrence."""
+    hit = [-1]
+    reach = len(sub) - 1
+
+    def run(lo: int, hi: int) -> bool:
+        hit[0] = s.find(sub, lo, hi + reach)  # a start in lo..hi: the match ends by hi + reach
+        return hit[0] >= 0
+    in_pieces(len(s), run, meter, first=SMALL)
+    return hit[0]
+
+
+def found(impl: "Callable[..., Any]", meter: Any) -> "Callable[..., Any]":
+    """`s.find(sub)` by stretches (find_in)."""
     def call(s: Any, sub: Any) -> Any:
         if type(s) is not str or type(sub) is not str or len(s) < SMALL:
             return impl(s, sub)
-        hit = [-1]
-        reach = len(sub) - 1
-
-        def run(lo: int, hi: int) -> bool:
-            hit[0] = s.find(sub, lo, hi + reach)  # a start in lo..hi: the match ends by hi + reach
-            return hit[0] >= 0
-        in_pieces(len(s), run, meter, first=SMALL)
-        return hit[0]
+        return find_in(s, sub, meter)
     return call
+
+
+def contains(sub: Any, s: Any, meter: Any) -> bool:
+    """`sub in s`: for a long string, by stretches (find_in)."""
+    if type(s) is not str or type(sub) is not str or len(s) < SMALL:
+        return sub in s
+    return find_in(s, sub, meter) >= 0
 
 
 def text_of(x: Any, meter: Any) -> str:
@@ -407,6 +419,32 @@ def shuffled(impl: "Callable[..., Any]", meter: Any) -> "Callable[..., Any]":
             return impl(xs)
         n = len(xs)  # swap k (from 0) is at position n - 1 - k
         in_pieces(n - 1, lambda lo, hi: swaps(xs, n - hi, n - lo), meter, first=SMALL // 16)
+    return call
+
+
+def replaced(impl: "Callable[..., Any]", meter: Any) -> "Callable[..., Any]":
+    """`s.replace(old, new)` by stretches of the text, for an `old` whose occurrences cannot
+    overlap: each stretch ends where no occurrence straddles (before one that would), so every
+    occurrence is replaced within one stretch, and the stretches' results joined are the whole's."""
+    def call(s: Any, old: Any, new: Any) -> Any:
+        if type(s) is not str or type(old) is not str or len(s) < SMALL or not old or not _border_free(old):
+            return impl(s, old, new)
+        n, reach = len(s), len(old) - 1
+        parts: list = []
+        at = [0]  # where the next stretch starts
+
+        def run(lo: int, hi: int) -> None:
+            start = at[0]
+            if start >= hi and hi < n:
+                return
+            end = n
+            if hi < n:  # an occurrence across `hi` (at most one: they cannot overlap) goes to the next
+                j = s.find(old, max(start, hi - reach), hi + reach)
+                end = j if 0 <= j < hi else hi
+            parts.append(impl(s[start:end], old, new))
+            at[0] = end
+        in_pieces(n, run, meter, first=SMALL)
+        return "".join(parts)
     return call
 
 
@@ -526,6 +564,7 @@ PACED: "dict[str, Callable[[Callable[..., Any], Any], Callable[..., Any]]]" = {
     "array.iter": listed,
     "str": texted, "print": texted, "eprint": texted, "random.shuffle": shuffled,
     "str.join": joined, "str.split0": split, "str.split1": split, "str.count": counted, "str.find": found,
+    "str.replace": replaced,
     "sorted": sorting, "list.sort": sorting, "sorted.key": sorting_by_key,
 }
 
