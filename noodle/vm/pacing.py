@@ -8,10 +8,11 @@ seconds past the deadline.  In a VM with a time limit the natives listed in
 :data:`PACED` are bound through one of two tools, chosen by how the operation splits:
 
 - **in pieces** (:func:`in_pieces`), where the work splits into parts whose results
-  put together are exactly the whole's: a matrix product by row blocks, elementwise
+  put together are exactly the whole's: an int matrix product by row blocks, elementwise
   Array arithmetic and Array creation by slices, a conversion from a List by rows, a
-  join by runs of items, a split or a search by stretches of text cut where no match
-  can straddle.  The deadline is checked between pieces, and a piece aims at
+  join by runs of items, a split, search or replace by stretches of text cut where no
+  match can straddle, the text of a long List or Array by runs of elements, a shuffle
+  by stretches of its swaps.  The deadline is checked between pieces, and a piece aims at
   :data:`PIECE_SECONDS` (pieces double while they take under half of it, halve
   while they take more), so the overrun past the deadline is about one piece;
 - **estimated before it starts** (:func:`check_sort`), where it does not split: a
@@ -21,7 +22,9 @@ seconds past the deadline.  In a VM with a time limit the natives listed in
   are counted (in pieces) only when the scale with every element out of order would
   not fit.  If the estimate, with a margin for what a small sample does not show (a
   big list's cache misses), exceeds the time left, the time limit's error is raised
-  *before* the sort starts.
+  *before* the sort starts.  A float matrix product is estimated the same way, from
+  this process's measured BLAS rate (:func:`blas_seconds`): BLAS rounds by the shape
+  it is given, so a block of rows could differ from the whole in its last bits.
 
 Small operations (under :data:`SMALL` elements, or :data:`SMALL_WORK` multiply-adds)
 run whole, as before: they cannot take long, and no estimate is made for them, so no
