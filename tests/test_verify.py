@@ -1559,3 +1559,14 @@ def test_a_module_whose_typed_ir_is_refused_names_the_file():
     with pytest.raises(LoadError) as e:
         verify(mf, "lib/ir.nbc")
     assert e.value.path == "lib/ir.nbc" and e.value.reason.startswith("malformed typed IR: ")
+
+
+def test_an_import_without_its_hash_is_refused():
+    # msgspec lets a host delete a field; the image and the cache read every import's hash
+    mf = sample()
+    mf.imports = [ImportCode("std.math", "1.0.0", "ab" * 16)]
+    verify(mf)
+    del mf.imports[0].hash
+    assert reason(mf) == "import 0: version and hash must be strings"
+    mf.imports = [ImportCode("std.math", "1.0.0", 5)]  # type: ignore[arg-type]
+    assert reason(mf) == "import 0: version and hash must be strings"
