@@ -242,3 +242,30 @@ def test_the_other_operators_charge_their_result() -> None:
     assert ops["_slice"]([1, 2, 3], 1) == [2, 3] and meter.charges[-1] == (2, 16)
     assert ops["_scat"]() == "" and meter.charges[-1] == (0, 0)
     assert ops["_str"](None) == "none" and meter.charges[-1] == (24, 96)
+
+
+def test_the_costs_found_by_the_mutation_run() -> None:
+    import numpy as np
+
+    # a dimension of 1 stays 1 (the result of no broadcast is the operand itself)
+    assert M._broadcast_size(np.zeros((1, 4))) == 4
+    assert M._broadcast_size(np.zeros((1, 4)), np.zeros(1)) == 4
+    # matches of an `old` that do not divide the text: whole matches only, never half a one
+    assert M._replace("aaa", "aa", "bbb") == (3 + 5, 5)
+    assert M._replace("abc", "b", "éé") == (3 + 7, 28)  # the new text's characters decide the bytes
+    # an odd number of characters all spaces: at most half of them (rounded down) separate
+    piece = M._STR_OBJECT + M._POINTER
+    assert M._split("   ") == (3, 3 + 2 * piece)
+    # a printed line holds every element of a list, not just the first
+    assert M._printed([1, 2]) == (54, 216)
+    assert M._printed("ab", [1, 2]) == (4 + 54, 4 * 58)
+    assert M._printed() == (0, 0)
+
+
+def test_a_map_s_keys_are_measured_within_the_budget_too() -> None:
+    key = ("ab",) * 6  # as text 8, 14, 20, 26, 32, 38; compared 7, 10, 13, 16, 19, 22, 25
+    assert M.repr_size({(1, 2): 3}, 1 << 40) == 2 + 54 + 24 + 4
+    # the key starts 2 in: it may count to 24 - 2 = 22, so it stops at 26
+    assert M.repr_size({key: 1}, 24) == 2 + 26 + 24 + 4
+    assert M.compare_size({(1, 2): 3}) == 2 + 3 + 1
+    assert M.compare_size({key: 1}, 14) == 2 + 13 + 1  # the key may count to 14 - 2 = 12: it stops at 13
