@@ -151,6 +151,9 @@ def test_a_stopped_native_call_raises_the_limit_that_stopped_it(monkeypatch: pyt
     m.steps = 0  # exactly at the limit (1 used + 9 granted, 0 left): not past it, nothing refilled
     m.native_stopped(stopped)
     assert (m.used, m.granted, m.steps) == (1, 9, 0)
+    m.steps = 5  # 5 of the chunk used: 6 steps in all, well under
+    m.native_stopped(stopped)
+    assert (m.used, m.granted, m.steps) == (1, 9, 5)
     now = [10.0]
     monkeypatch.setattr(L.time, "perf_counter", lambda: now[0])
     timed = started(max_seconds=1, max_steps=1000)
