@@ -303,3 +303,20 @@ def test_text_in_pieces_is_the_same(tiny: None, value: list) -> None:
     assert pacing.text_of(value, _Clock()) == nd_str(value)
     for a in (np.arange(23), np.arange(24.0).reshape(4, 6) / 7, np.array([True, False] * 4), np.ones((3, 0))):
         assert pacing.text_of(a, _Clock()) == nd_str(a)
+
+
+def test_a_recognised_contraction_in_the_vm_is_charged_and_estimated() -> None:
+    """`blas.gemm` (a matrix-product loop nest the VM runs as one BLAS call) is charged its
+    multiply-adds, as native code charges them, and under a time limit refused before it starts
+    when it cannot end by the deadline; a small one runs."""
+    np = _np()
+    assert metering.COSTS["blas.gemm"]("NN", 10, 20, 30, 1.0, None, None, 0.0, None) == (6000, 1600)
+    assert metering.COSTS["blas.syrk"]("LN", 10, 3, 1.0, None, 0.0, None)[0] == 300
+    a, c = np.ones((2000, 2000)), np.zeros((2000, 2000))
+    with pytest.raises(LimitSignal, match="BLAS call of 8,000,000,000 multiply-adds"):
+        _wrapped("blas.gemm", _Clock(seconds=0.01))("NN", 2000, 2000, 2000, 1.0, a, a, 0.0, c)
+    assert not c.any()  # refused before it started
+    small = np.ones((3, 3))
+    out = np.zeros((3, 3))
+    _wrapped("blas.gemm", _Clock(seconds=0.0))("NN", 3, 3, 3, 1.0, small, small, 0.0, out)
+    assert (out == 3.0).all()
