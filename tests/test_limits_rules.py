@@ -402,3 +402,18 @@ def test_the_metered_operators_charge_what_they_build() -> None:
     assert ops["_contains"]("k", {"k": 1}) is True and len(meter.charges) == n  # a map: one lookup, free
     assert ops["_str"]("text") == "text" and len(meter.charges) == n  # already text: free
     assert ops["_str"]([1, 2]) == "[1, 2]" and meter.charges[-1] == (54, 216)
+
+
+# -- issue 17: the meter's mutants ---------------------------------------------------------------------
+
+def test_a_refill_allows_growth_of_exactly_the_memory_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    rss = [100 << 20]
+    monkeypatch.setattr(L, "resident_bytes", lambda: rss[0])
+    m = started(max_memory_mb=1)
+    rss[0] += 1 << 20  # grown by exactly the limit: still allowed at the refill
+    spend(m, 1)
+    assert (m.used, m.steps) == (1, L.CHUNK)
+    rss[0] += 1  # one byte past it
+    with pytest.raises(L.LimitSignal) as e:
+        spend(m, L.CHUNK + 1)
+    assert (e.value.limit, e.value.message) == ("memory", "memory limit exceeded (1 MB)")
