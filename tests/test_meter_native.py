@@ -192,7 +192,12 @@ def test_a_native_call_too_deep_or_out_of_memory_names_the_limit(monkeypatch: py
     past_cap.native_stopped(too_deep)  # native recursion's own cap was reached first: RecursionError's
 
 
-def test_a_deadline_is_armed_for_native_code_and_disarmed_when_the_call_ends() -> None:
+def test_a_deadline_is_armed_for_native_code_and_disarmed_when_the_call_ends(monkeypatch: pytest.MonkeyPatch) -> None:
+    from noodle.vm import native
+
+    # deadlines of our own, with their own thread: one made before a fork (mutmut forks a process
+    # per mutant) would hold a thread that does not run in the child
+    monkeypatch.setattr(native, "_deadlines", None)
     shared = {"native_deadlines": True}
     m = L.Meter(L.Limits(max_seconds=0), shared)
     m.start()  # a deadline already passed: the deadlines' thread stops the context at once
