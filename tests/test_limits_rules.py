@@ -445,3 +445,11 @@ def test_the_time_limit_error_says_why_an_operation_was_refused() -> None:
     with pytest.raises(L.LimitSignal) as e:
         m.time_out("a sort of 4,000,000 strings would take 2.1 s")
     assert e.value.message == "time limit exceeded (1.5 s): a sort of 4,000,000 strings would take 2.1 s"
+
+
+def test_a_memory_limit_where_memory_cannot_be_read_is_refused_in_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(L, "resident_bytes", lambda: None)
+    with pytest.raises(L.LimitUnavailable) as e:
+        L.Meter(L.Limits(max_memory_mb=1))
+    assert str(e.value) == ("max_memory_mb cannot be enforced here: this platform does not report the process's "
+                            "resident memory (/proc/self/statm)")
