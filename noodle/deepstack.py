@@ -4,8 +4,8 @@ The front end, the checker, the IR passes and the native lowering recurse over e
 A flat chain `a + b + ... + z` is, to them, a tree as deep as it has terms (Lark builds it
 left-associative), though to the user it is not nested at all; `parse` lets such chains through
 and says how long the longest is (`ast.Module.deepest`).  :func:`call_deep` runs the rest of a
-compile with room for that many frames: in the calling thread when the recursion limit already
-has it, else in a thread of its own with a large C stack and, while it runs, a higher recursion
+compile with room for that many frames: in the calling thread when the tree is no deeper than
+INLINE_LEVELS and the recursion limit already has room, else in a thread of its own with a large C stack and, while it runs, a higher recursion
 limit (the limit is the interpreter's, so it is put back as soon as the work ends).
 """
 from __future__ import annotations
@@ -23,6 +23,9 @@ __all__ = ["call_deep", "FRAMES_PER_LEVEL"]
 FRAMES_PER_LEVEL = 8
 #: frames the compile needs besides the chain (driver, checker, passes, a margin)
 BASE_FRAMES = 2_000
+#: deeper trees always get the thread's stack: the calling thread's C stack (8 MiB for the main
+#: thread) may not hold the frames a high recursion limit lets through where C code recurses
+INLINE_LEVELS = 300
 #: C stack given per frame in the deep thread (only a frame entered from C code uses it; the
 #: rest is reserved address space, not memory)
 _STACK_PER_FRAME = 4 * 1024
@@ -37,7 +40,7 @@ def call_deep(fn: Callable[[], T], levels: int) -> T:
     Exceptions from `fn` propagate unchanged to the caller.
     """
     frames = BASE_FRAMES + levels * FRAMES_PER_LEVEL
-    if frames <= sys.getrecursionlimit():
+    if levels <= INLINE_LEVELS and frames <= sys.getrecursionlimit():
         return fn()
     result: list[T] = []
     failure: list[BaseException] = []
