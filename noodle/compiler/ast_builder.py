@@ -343,7 +343,13 @@ class _Builder:
             value = float(str(t).replace("_", ""))
         except ValueError:  # already reported by the lexer
             value = 0.0
-        return ast.FloatLit(value, _span(t, t))
+        sp = _span(t, t)
+        if value == _INF:  # past the largest float: float() rounds it to inf without a word
+            text = str(t)
+            CURRENT.ctx.error("E0004", f"float literal {text[:40]}{'...' if len(text) > 40 else ''} "
+                              "is out of the 64-bit float range", sp,
+                              "the largest float is about 1.7976931348623157e308; use math.inf for infinity")
+        return ast.FloatLit(value, sp)
 
     def string(self, c: list) -> Any:
         t = c[0]
@@ -419,6 +425,7 @@ BUILDER = _Builder()
 # Depth check (later passes recurse over the tree)
 # =========================================================================
 
+_INF = float("inf")
 _SKIP_FIELDS = frozenset({"span", "name_span"})
 _FIELDS_CACHE: dict[type, tuple[str, ...]] = {}
 
