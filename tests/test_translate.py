@@ -1,6 +1,8 @@
 """The bytecode → Python translation: long expressions, evaluation order, generated code's shape."""
 from __future__ import annotations
 
+import pytest
+
 from helpers import output_of
 from noodle.build.driver import compile_source
 from noodle.vm.image import build_image
@@ -237,3 +239,97 @@ def test_long_expressions_after_a_region_are_still_spilled() -> None:
            f' return {terms} + c\n}}\n'
            'fn main() { print(f(1, 2, 3), log) }\n')
     assert run(src, opt=0) == '302 ["e"]\n'
+
+
+# ---- long expressions inside `and`/`or`/`if`-expression regions (issue 17: they failed to load with
+# "too many nested parentheses"); each case is run and its value compared with Python's own
+
+
+def _chain(n: int) -> tuple[str, int]:
+    """`x0 + x1 + x2 + x0 + ...` of `n` terms, each checked for overflow (one bracket level each),
+    with its value for x0, x1, x2 = 1, 2, 3."""
+    return " + ".join(f"x{i % 3}" for i in range(n)), sum(i % 3 + 1 for i in range(n))
+
+
+def _region_program(body: str) -> str:
+    return ('var log: List<str> = []\n'
+            'fn n(s: str, v: int) -> int { log.append(s); return v }\n'
+            'fn g(v: int) -> int { return v + 1 }\n'
+            f'fn f(x0: int, x1: int, x2: int) -> str {{\n{body}\n}}\n'
+            'fn main() { print(f(1, 2, 3), log) }\n')
+
+
+def run_metered(source: str) -> str:
+    """stdout of `source` run under step limits (metered code: comparisons and strings are calls)."""
+    import contextlib
+    import io
+
+    from noodle.vm.limits import Limits
+    from noodle.vm.machine import Machine
+
+    _, module = compile_source(source, "t.nd", "t", opt_level=0)
+    machine = Machine(limits=Limits(max_steps=10**7))
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        machine.run_main(machine.load(module))
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("metered", [False, True])
+@pytest.mark.parametrize("n", [1, 40, 41, 80, 150, 190])
+def test_a_long_expression_inside_a_region_runs(n: int, metered: bool) -> None:
+    chain, total = _chain(n)
+    logged = f'n("a", 0) + {chain} + n("z", 0)'  # the first and last terms say when they are evaluated
+    body = (f' let a = x0 > 0 and {logged} > 0\n'          # evaluated
+            f' let b = x0 < 0 and {logged} > 0\n'          # not evaluated
+            f' let c = x0 < 0 or {logged} == {total}\n'    # evaluated
+            f' let d = ({logged} if x0 > 0 else -1)\n'     # the then-arm
+            f' let e = (-1 if x0 > 0 else {logged})\n'     # not the else-arm
+            f' let h = (-1 if x0 < 0 else ({logged}) * 2)\n'  # the else-arm
+            ' return "{a} {b} {c} {d} {e} {h}"')
+    src = _region_program(body)
+    assert (run_metered(src) if metered else run(src, opt=0)) == (f'true false true {total} -1 {2 * total} '
+                                                  '["a", "z", "a", "z", "a", "z", "a", "z"]\n')
+
+
+@pytest.mark.parametrize("n", [41, 150])
+def test_a_loop_condition_with_a_long_expression_inside_a_region(n: int) -> None:
+    chain, total = _chain(n)
+    body = (' var s = 0\n'
+            f' while s < 2 and n("c", {chain}) == {total} {{ s += 1 }}\n'
+            ' return "{s}"')
+    assert run(_region_program(body), opt=0) == '2 ["c", "c"]\n'
+
+
+@pytest.mark.parametrize("regions, n", [(2, 150), (10, 150), (30, 120), (60, 100), (62, 100)])
+def test_long_expressions_inside_nested_regions_run(regions: int, n: int) -> None:
+    # `x0 > 0 and (x1 > 0 and (... and CHAIN > 0))`, a chain also after each nested region:
+    # every level has a long expression of its own, spilled inside its region
+    chain, total = _chain(n)
+    expr, value = f"{chain} > {total - 1}", True
+    for k in range(regions):
+        kind = k % 3
+        if kind == 0:
+            expr, value = f"(x{k % 3} > 0 and {expr})", value
+        elif kind == 1:
+            expr, value = f"(x{k % 3} < 0 or {expr})", value
+        else:
+            expr, value = f"(({chain} if {expr} else 0) == {total})", value
+    assert run(_region_program(f" let r = {expr}\n return \"{{r}}\""), opt=0) == f"{str(value).lower()} []\n"
+
+
+@pytest.mark.parametrize("depth", [10, 41, 97])
+def test_deeply_nested_calls_run_inside_and_outside_regions(depth: int) -> None:
+    calls = "g(" * depth + "x0" + ")" * depth
+    body = (f' let a = {calls}\n let b = x0 > 0 and {calls} == {depth + 1}\n'
+            f' let c = ({calls} if x0 > 0 else 0)\n return "{{a}} {{b}} {{c}}"')
+    assert run(_region_program(body), opt=0) == f"{depth + 1} true {depth + 1} []\n"
+
+
+@pytest.mark.parametrize("n", [150, 195])
+def test_a_flat_chain_of_constants_runs(n: int) -> None:
+    # 195 terms is the front end's limit (it refuses 200 levels of nesting with E0001: see test_parser)
+    for opt in (0, 1):
+        assert run(f"fn main() {{ let a = 1\n print({' + '.join(['a'] * n)}, {' + '.join(['1'] * n)}) }}\n",
+                   opt=opt) == f"{n} {n}\n"
+

@@ -44,20 +44,6 @@ _COMPARISONS = {Op.EQ: "_eq", Op.NE: "_ne", Op.LT: "_lt", Op.LE: "_le", Op.GT: "
 _FLOAT_ARITH = {Op.FADD, Op.FSUB, Op.FMUL, Op.FDIV, Op.FFLOORDIV, Op.FMOD, Op.FPOW}
 _CHECKED_BINARY = {Op.IADD: "+", Op.ISUB: "-", Op.IMUL: "*", Op.IFLOORDIV: "//"}
 
-#: opcode -> the Translator method that translates it (filled by @_handles on the methods)
-_STEPS: "list[Callable[..., int] | None]" = [None] * NUM_OPS
-
-
-def _handles(*ops: Op) -> "Callable[[Callable[..., int]], Callable[..., int]]":
-    """Register a Translator method as the translation of `ops`."""
-    def deco(fn: "Callable[..., int]") -> "Callable[..., int]":
-        for op in ops:
-            assert _STEPS[op] is None, f"two translations of {op.name}"
-            _STEPS[op] = fn
-        return fn
-    return deco
-
-
 def _args(stack: "list[_Val]", k: int) -> list[str]:
     """The texts of the top `k` values, bottom first, taken off the stack."""
     if k == 0:
@@ -341,15 +327,37 @@ class Translator:
         f = st.code
         n = len(f.lines)
         base = len(stack)
+        spilled: list[str] = []
         self.region_depth += 1
         try:
             while pc < n and f.code[pc * 4] != closer:
                 pc = self.step(st, pc, 0, stack)
+                if len(stack) > base and _too_deep(stack[-1].text):
+                    spilled += self.spill_in_region(st, stack, base)
         finally:
             self.region_depth -= 1
         if pc >= n or len(stack) != base + 1:
             raise TranslateError("malformed expression region")
-        return stack.pop(), pc
+        value = stack.pop()
+        if spilled:  # the assignments run in order, inside the region, and the list's last item is its value
+            value = _Val("[" + ", ".join([*spilled, value.text]) + "][-1]")
+        return value, pc
+
+    def spill_in_region(self, st: _Fn, stack: list[_Val], base: int) -> list[str]:
+        """Assignment expressions that evaluate the region's own pending values into temporaries.
+
+        A region runs only when its condition says so, so its long expressions cannot be spilled
+        into statements before it: they are spilled inside it, as `_s1 := ...` items of a list
+        whose last item is the region's value (one bracket level, however long the expression).
+        Values below `base` belong to the enclosing expression and stay where they are.
+        """
+        out = []
+        for k in range(base, len(stack)):
+            st.temps += 1
+            name = f"_s{st.temps}"
+            out.append(f"{name} := {stack[k].text}")
+            stack[k] = _Val(name)
+        return out
 
     def step(self, st: _Fn, pc: int, indent: int, stack: list[_Val]) -> int:
         """Translate the instruction at `pc` (and any region it opens); return the next pc."""
@@ -361,53 +369,45 @@ class Translator:
             raise TranslateError(f"unexpected {OPS[op].name if 0 <= op < NUM_OPS else op} at {pc}")
         return handler(self, st, f, Op(op), pc, indent, stack, f.code[i + 1], f.code[i + 2], f.code[i + 3])
 
-    # ---- one handler per opcode (or group of opcodes), registered in _STEPS by @_handles
+    # ---- one handler per opcode (or group of opcodes), registered in _STEPS after the class
 
-    @_handles(Op.CONST)
     def _const(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
             a: int, b: int, c: int) -> int:
         v = self.m.consts[a]
         stack.append(_Val(self.const(a), literal=v if isinstance(v, str) else None))
         return pc + 1
 
-    @_handles(Op.LOAD_LOCAL)
     def _load_local(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
             a: int, b: int, c: int) -> int:
         stack.append(_Val(self.local(f, a)))
         return pc + 1
 
-    @_handles(Op.LOAD_FREE)
     def _load_free(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
             a: int, b: int, c: int) -> int:
         stack.append(_Val(f"v{f.depth - a}_{b}"))
         return pc + 1
 
-    @_handles(Op.LOAD_GLOBAL)
     def _load_global(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
             a: int, b: int, c: int) -> int:
         stack.append(_Val(f"g{a}.v" if self.cells else f"g{a}"))
         return pc + 1
 
-    @_handles(Op.LOAD_FUNC, Op.MAKE_CLOSURE)
     def _load_func_make_closure(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
             a: int, b: int, c: int) -> int:
         stack.append(_Val(self.func_ref(a)))
         return pc + 1
 
-    @_handles(Op.LOAD_MOD)
     def _load_mod(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
             a: int, b: int, c: int) -> int:
         stack.append(_Val(f"M{a}[{self.m.names[b]!r}]"))
         return pc + 1
 
-    @_handles(*_CHECKED_BINARY)
     def _checked_binary(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
             a: int, b: int, c: int) -> int:
         y, x = stack.pop(), stack.pop()
         stack.append(_Val(checked(op, x.text, y.text, self.int_const(y), a)))
         return pc + 1
 
-    @_handles(*_PLAIN_BINARY)
     def _plain_binary(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
             a: int, b: int, c: int) -> int:
         y, x = stack.pop(), stack.pop()
@@ -427,42 +427,36 @@ class Translator:
         stack.append(_Val(f"({xt} {_PLAIN_BINARY[op]} {yt})"))
         return pc + 1
 
-    @_handles(Op.IPOW)
     def _ipow(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
             a: int, b: int, c: int) -> int:
         y, x = stack.pop().text, stack.pop().text
         stack.append(_Val(f"_ipow({x}, {y})"))
         return pc + 1
 
-    @_handles(Op.FPOW)
     def _fpow(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
             a: int, b: int, c: int) -> int:
         y, x = stack.pop().text, stack.pop().text
         stack.append(_Val(f"_fpow({x}, {y})"))
         return pc + 1
 
-    @_handles(Op.SHL)
     def _shl(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
             a: int, b: int, c: int) -> int:
         y, x = stack.pop().text, stack.pop().text
         stack.append(_Val(f"_shl({x}, {y})"))
         return pc + 1
 
-    @_handles(Op.SHR)
     def _shr(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
             a: int, b: int, c: int) -> int:
         y, x = stack.pop().text, stack.pop().text
         stack.append(_Val(f"_shr({x}, {y})"))
         return pc + 1
 
-    @_handles(Op.SREPEAT)
     def _srepeat(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
             a: int, b: int, c: int) -> int:
         y, x = stack.pop().text, stack.pop().text
         stack.append(_Val(f"_srepeat({x}, {y})"))
         return pc + 1
 
-    @_handles(Op.INEG)
     def _ineg(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
             a: int, b: int, c: int) -> int:
         # only -MIN leaves the range
@@ -470,52 +464,44 @@ class Translator:
         stack.append(_Val(f"(-{x})" if a & SKIP_HIGH else f"(_t if (_t := -{x}) <= {MAX} else _ovf())"))
         return pc + 1
 
-    @_handles(Op.FNEG)
     def _fneg(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
             a: int, b: int, c: int) -> int:
         stack.append(_Val(f"(-{stack.pop().text})"))
         return pc + 1
 
-    @_handles(Op.I2F)
     def _i2f(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
             a: int, b: int, c: int) -> int:
         x = stack.pop().text
         stack.append(_Val(f"float({x})", inner=x))
         return pc + 1
 
-    @_handles(Op.NOT)
     def _not(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
             a: int, b: int, c: int) -> int:
         stack.append(_Val(f"(not {stack.pop().text})"))
         return pc + 1
 
-    @_handles(Op.TO_STR)
     def _to_str(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
             a: int, b: int, c: int) -> int:
         stack.append(_Val(f"_str({stack.pop().text})"))
         return pc + 1
 
-    @_handles(Op.BUILD_LIST)
     def _build_list(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
             a: int, b: int, c: int) -> int:
         stack.append(_Val("[" + ", ".join(_args(stack, a)) + "]"))
         return pc + 1
 
-    @_handles(Op.BUILD_TUPLE)
     def _build_tuple(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
             a: int, b: int, c: int) -> int:
         items = _args(stack, a)
         stack.append(_Val("(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"))
         return pc + 1
 
-    @_handles(Op.BUILD_MAP)
     def _build_map(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
             a: int, b: int, c: int) -> int:
         flat = _args(stack, 2 * a)
         stack.append(_Val("{" + ", ".join(f"{flat[j]}: {flat[j + 1]}" for j in range(0, len(flat), 2)) + "}"))
         return pc + 1
 
-    @_handles(Op.BUILD_STR, Op.SCONCAT)
     def _build_str_sconcat(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
             a: int, b: int, c: int) -> int:
         n = a if op is Op.BUILD_STR else 2
@@ -528,35 +514,30 @@ class Translator:
             stack.append(_Val(build_string(flat), parts=flat))
         return pc + 1
 
-    @_handles(Op.I2S)
     def _i2s(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
             a: int, b: int, c: int) -> int:
         x = stack.pop().text
         stack.append(_Val(f"str({x})", formatted=(x, "")))
         return pc + 1
 
-    @_handles(Op.F2S)
     def _f2s(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
             a: int, b: int, c: int) -> int:
         x = stack.pop().text
         stack.append(_Val(f"repr({x})", formatted=(x, "!r")))  # repr of a float is Noodle's text: 0.1, 1e-09, inf
         return pc + 1
 
-    @_handles(Op.BUILD_RANGE)
     def _build_range(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
             a: int, b: int, c: int) -> int:
         hi, lo = stack.pop().text, stack.pop().text
         stack.append(_Val(f"_range_incl({lo}, {hi})" if a else f"range({lo}, {hi})"))
         return pc + 1
 
-    @_handles(Op.INDEX)
     def _index(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
             a: int, b: int, c: int) -> int:
         k, x = stack.pop().text, stack.pop().text
         stack.append(_Val(f"{x}[{k}]"))
         return pc + 1
 
-    @_handles(Op.SLICE)
     def _slice(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
             a: int, b: int, c: int) -> int:
         hi = stack.pop().text if b else ""
@@ -568,37 +549,31 @@ class Translator:
             stack.append(_Val(f"{x}[{lo}:{hi}]"))
         return pc + 1
 
-    @_handles(Op.GET_FIELD)
     def _get_field(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
             a: int, b: int, c: int) -> int:
         stack.append(_Val(f"{_atom(stack.pop().text)}.f_{self.m.names[a]}"))
         return pc + 1
 
-    @_handles(Op.TUPLE_GET)
     def _tuple_get(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
             a: int, b: int, c: int) -> int:
         stack.append(_Val(f"{stack.pop().text}[{a}]"))
         return pc + 1
 
-    @_handles(Op.NEW)
     def _new(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
             a: int, b: int, c: int) -> int:
         stack.append(_Val(f"S{a}(" + ", ".join(_args(stack, b)) + ")"))
         return pc + 1
 
-    @_handles(Op.CALL)
     def _call(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
             a: int, b: int, c: int) -> int:
         stack.append(_Val(self.call_site(st, f"{self.func_ref(a)}(" + ", ".join(_args(stack, b)) + ")", pc)))
         return pc + 1
 
-    @_handles(Op.CALL_MOD)
     def _call_mod(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
             a: int, b: int, c: int) -> int:
         stack.append(_Val(self.call_site(st, f"M{a}[{self.m.names[b]!r}](" + ", ".join(_args(stack, c)) + ")", pc)))
         return pc + 1
 
-    @_handles(Op.CALL_VALUE)
     def _call_value(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
             a: int, b: int, c: int) -> int:
         xs = _args(stack, a)
@@ -606,7 +581,6 @@ class Translator:
         stack.append(_Val(self.call_site(st, f"{fn}(" + ", ".join(xs) + ")", pc)))
         return pc + 1
 
-    @_handles(Op.CALL_NATIVE)
     def _call_native(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
             a: int, b: int, c: int) -> int:
         xs = _args(stack, b)
@@ -617,7 +591,6 @@ class Translator:
             stack.append(_Val(self.call_site(st, f"{self.native_ref(a)}(" + ", ".join(xs) + ")", pc)))
         return pc + 1
 
-    @_handles(Op.AND, Op.OR)
     def _and_or(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
             a: int, b: int, c: int) -> int:
         left = stack.pop().text
@@ -625,7 +598,6 @@ class Translator:
         stack.append(_Val(f"({left} {'and' if op is Op.AND else 'or'} {right.text})"))
         return end + 1
 
-    @_handles(Op.COND)
     def _cond(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
             a: int, b: int, c: int) -> int:
         cond = stack.pop().text
@@ -634,18 +606,15 @@ class Translator:
         stack.append(_Val(f"({then.text} if {cond} else {other.text})"))
         return end + 1
 
-    @_handles(Op.NOP)
     def _nop(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
             a: int, b: int, c: int) -> int:
         return pc + 1
 
-    @_handles(Op.STORE_LOCAL)
     def _store_local(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
             a: int, b: int, c: int) -> int:
         self.emit(st, indent, f"{self.local(f, a)} = {stack.pop().text}", pc)
         return pc + 1
 
-    @_handles(Op.STORE_FREE)
     def _store_free(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
             a: int, b: int, c: int) -> int:
         target = f"v{f.depth - a}_{b}"
@@ -653,20 +622,17 @@ class Translator:
         self.emit(st, indent, f"{target} = {stack.pop().text}", pc)
         return pc + 1
 
-    @_handles(Op.STORE_GLOBAL)
     def _store_global(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
             a: int, b: int, c: int) -> int:
         st.globals_stored.add(a)
         self.emit(st, indent, f"g{a}{'.v' if self.cells else ''} = {stack.pop().text}", pc)
         return pc + 1
 
-    @_handles(Op.POP)
     def _pop(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
             a: int, b: int, c: int) -> int:
         self.emit(st, indent, stack.pop().text, pc)
         return pc + 1
 
-    @_handles(Op.STORE_INDEX)
     def _store_index(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
             a: int, b: int, c: int) -> int:
         # value, obj, index: the value is evaluated first, as in Python
@@ -674,7 +640,6 @@ class Translator:
         self.emit(st, indent, f"{x}[{k}] = {v}", pc)
         return pc + 1
 
-    @_handles(Op.SET_FIELD)
     def _set_field(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
             a: int, b: int, c: int) -> int:
         # value, obj
@@ -682,50 +647,42 @@ class Translator:
         self.emit(st, indent, f"{_atom(x)}.f_{self.m.names[a]} = {v}", pc)
         return pc + 1
 
-    @_handles(Op.RETURN)
     def _return(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
             a: int, b: int, c: int) -> int:
         self.emit(st, indent, f"return {stack.pop().text}", pc)
         return pc + 1
 
-    @_handles(Op.RETURN_NONE)
     def _return_none(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
             a: int, b: int, c: int) -> int:
         self.emit(st, indent, "return None", pc)
         return pc + 1
 
-    @_handles(Op.THROW)
     def _throw(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
             a: int, b: int, c: int) -> int:
         self.emit(st, indent, f"raise _throw({stack.pop().text})", pc)
         return pc + 1
 
-    @_handles(Op.ASSERT)
     def _assert(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
             a: int, b: int, c: int) -> int:
         msg, cond = stack.pop().text, stack.pop().text
         self.emit(st, indent, f"if not {cond}: raise _assert_fail({msg})", pc)
         return pc + 1
 
-    @_handles(Op.BREAK)
     def _break(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
             a: int, b: int, c: int) -> int:
         self.emit(st, indent, "break", pc)
         return pc + 1
 
-    @_handles(Op.CONTINUE)
     def _continue(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
             a: int, b: int, c: int) -> int:
         self.emit(st, indent, "continue", pc)
         return pc + 1
 
-    @_handles(Op.BREAK_IF_FALSE)
     def _break_if_false(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
             a: int, b: int, c: int) -> int:
         self.emit(st, indent, f"if not {stack.pop().text}: break", pc)
         return pc + 1
 
-    @_handles(Op.IF)
     def _if(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
             a: int, b: int, c: int) -> int:
         self.emit(st, indent, f"if {stack.pop().text}:", pc)
@@ -735,7 +692,6 @@ class Translator:
             end = self.block(st, end + 1, indent + 1)
         return self.expect_end(st, end)
 
-    @_handles(Op.LOOP)
     def _loop(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
             a: int, b: int, c: int) -> int:
         # `while cond:` when the loop starts with its condition, else `while True:`
@@ -766,7 +722,6 @@ class Translator:
             end = self.block(st, pc + 1, indent + 1)
         return self.expect_end(st, end)
 
-    @_handles(Op.FOR_RANGE)
     def _for_range(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
             a: int, b: int, c: int) -> int:
         step, stop, start = stack.pop().text, stack.pop().text, stack.pop().text
@@ -778,14 +733,12 @@ class Translator:
         self.tick(st, indent + 1, pc)
         return self.expect_end(st, self.block(st, pc + 1, indent + 1))
 
-    @_handles(Op.FOR_EACH)
     def _for_each(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
             a: int, b: int, c: int) -> int:
         self.emit(st, indent, f"for {self.local(f, a)} in {stack.pop().text}:", pc)
         self.tick(st, indent + 1, pc)
         return self.expect_end(st, self.block(st, pc + 1, indent + 1))
 
-    @_handles(Op.TRY)
     def _try(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
             a: int, b: int, c: int) -> int:
         self.emit(st, indent, "try:", pc)
@@ -800,7 +753,6 @@ class Translator:
             self.emit(st, indent + 1, "_catch(_e)", mid)
         return self.expect_end(st, self.block(st, mid + 1, indent + 1))
 
-    @_handles(Op.ELSE, Op.CATCH, Op.END, Op.ELSE_EXPR, Op.END_EXPR)
     def _region_marker(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
             a: int, b: int, c: int) -> int:
         # the op that opens a region translates its middle and end; met here, one stands alone
@@ -817,6 +769,73 @@ class Translator:
         if end >= len(f.lines) or f.code[end * 4] != Op.END:
             raise TranslateError("region not closed by END")
         return end + 1
+
+
+#: opcode -> the Translator method that translates it.  A table rather than a decorator on each
+#: method: mutmut does not mutate decorated functions, and these are most of the translator.
+_STEPS: "list[Callable[..., int] | None]" = [None] * NUM_OPS
+for _handler, _ops in (
+    (Translator._const, (Op.CONST,)),
+    (Translator._load_local, (Op.LOAD_LOCAL,)),
+    (Translator._load_free, (Op.LOAD_FREE,)),
+    (Translator._load_global, (Op.LOAD_GLOBAL,)),
+    (Translator._load_func_make_closure, (Op.LOAD_FUNC, Op.MAKE_CLOSURE)),
+    (Translator._load_mod, (Op.LOAD_MOD,)),
+    (Translator._checked_binary, _CHECKED_BINARY),
+    (Translator._plain_binary, _PLAIN_BINARY),
+    (Translator._ipow, (Op.IPOW,)),
+    (Translator._fpow, (Op.FPOW,)),
+    (Translator._shl, (Op.SHL,)),
+    (Translator._shr, (Op.SHR,)),
+    (Translator._srepeat, (Op.SREPEAT,)),
+    (Translator._ineg, (Op.INEG,)),
+    (Translator._fneg, (Op.FNEG,)),
+    (Translator._i2f, (Op.I2F,)),
+    (Translator._not, (Op.NOT,)),
+    (Translator._to_str, (Op.TO_STR,)),
+    (Translator._build_list, (Op.BUILD_LIST,)),
+    (Translator._build_tuple, (Op.BUILD_TUPLE,)),
+    (Translator._build_map, (Op.BUILD_MAP,)),
+    (Translator._build_str_sconcat, (Op.BUILD_STR, Op.SCONCAT)),
+    (Translator._i2s, (Op.I2S,)),
+    (Translator._f2s, (Op.F2S,)),
+    (Translator._build_range, (Op.BUILD_RANGE,)),
+    (Translator._index, (Op.INDEX,)),
+    (Translator._slice, (Op.SLICE,)),
+    (Translator._get_field, (Op.GET_FIELD,)),
+    (Translator._tuple_get, (Op.TUPLE_GET,)),
+    (Translator._new, (Op.NEW,)),
+    (Translator._call, (Op.CALL,)),
+    (Translator._call_mod, (Op.CALL_MOD,)),
+    (Translator._call_value, (Op.CALL_VALUE,)),
+    (Translator._call_native, (Op.CALL_NATIVE,)),
+    (Translator._and_or, (Op.AND, Op.OR)),
+    (Translator._cond, (Op.COND,)),
+    (Translator._nop, (Op.NOP,)),
+    (Translator._store_local, (Op.STORE_LOCAL,)),
+    (Translator._store_free, (Op.STORE_FREE,)),
+    (Translator._store_global, (Op.STORE_GLOBAL,)),
+    (Translator._pop, (Op.POP,)),
+    (Translator._store_index, (Op.STORE_INDEX,)),
+    (Translator._set_field, (Op.SET_FIELD,)),
+    (Translator._return, (Op.RETURN,)),
+    (Translator._return_none, (Op.RETURN_NONE,)),
+    (Translator._throw, (Op.THROW,)),
+    (Translator._assert, (Op.ASSERT,)),
+    (Translator._break, (Op.BREAK,)),
+    (Translator._continue, (Op.CONTINUE,)),
+    (Translator._break_if_false, (Op.BREAK_IF_FALSE,)),
+    (Translator._if, (Op.IF,)),
+    (Translator._loop, (Op.LOOP,)),
+    (Translator._for_range, (Op.FOR_RANGE,)),
+    (Translator._for_each, (Op.FOR_EACH,)),
+    (Translator._try, (Op.TRY,)),
+    (Translator._region_marker, (Op.ELSE, Op.CATCH, Op.END, Op.ELSE_EXPR, Op.END_EXPR)),
+):
+    for _op in _ops:
+        assert _STEPS[_op] is None, f"two translations of {_op.name}"
+        _STEPS[_op] = _handler
+del _handler, _ops, _op
 
 
 def translate_module(module: ModuleFile, metered: bool = False, cells: bool = False) -> tuple[
