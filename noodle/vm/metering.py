@@ -314,8 +314,13 @@ def charged(impl: Callable[..., Any], cost: Callable[..., tuple[int, int]], mete
     return call
 
 
-def helpers(meter: Any) -> dict[str, Callable[..., Any]]:
-    """The operators metered code calls instead of Python's own, each charging `meter` first."""
+def helpers(meter: Any, text: "Callable[[Any], str] | None" = None,
+            text_size: "Callable[[Any], int] | None" = None,
+            search: "Callable[[Any, Any], bool] | None" = None) -> dict[str, Callable[..., Any]]:
+    """The operators metered code calls instead of Python's own, each charging `meter` first.
+    Under a time limit `text` converts a value to text (interpolation), `text_size` measures it
+    and `search` is `in` on strings, each held to the deadline (noodle.vm.pacing: text_of,
+    text_size, contains)."""
     charge = meter.charge
 
     def scat(*parts: str) -> str:  # string concatenation and interpolation
@@ -346,6 +351,8 @@ def helpers(meter: Any) -> dict[str, Callable[..., Any]]:
     def contains(x: Any, c: Any) -> bool:
         if type(c) is str:
             charge(len(c) + (len(x) if type(x) is str else 0), 0)
+            if search is not None:
+                return search(x, c)
         elif type(c) is list:  # each element compared with x: at most the smaller of the two each
             charge(len(c) if type(x) in _ATOMS else min(compare_size(c), len(c) * compare_size(x)), 0)
         return x in c
@@ -361,9 +368,9 @@ def helpers(meter: Any) -> dict[str, Callable[..., Any]]:
         from noodle.runtime.values import nd_str
 
         if type(x) is not str:
-            n = repr_size(x, 1 << 40)
+            n = repr_size(x, 1 << 40) if text_size is None else text_size(x)
             charge(n, 4 * n)
-        return nd_str(x)
+        return nd_str(x) if text is None else text(x)
 
     import operator
 

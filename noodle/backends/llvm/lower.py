@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from llvmlite import ir as L
 
-from noodle.backends.llvm import local_arrays, mathlib, vecmath
+from noodle.backends.llvm import blas, local_arrays, mathlib, vecmath
 from noodle.ir import nodes as ir
 from noodle.ir import variants
 from noodle.ir.native_plan import (MATH_BUILTINS, PARALLEL_BUILTINS, Access, Plan, Unsupported, _what,  # noqa: F401
@@ -53,8 +53,8 @@ TOO_DEEP = STATUS["RecursionError"]
 #: strips of this many, each a plain counted loop LLVM can still vectorise)
 STRIP = 1 << 14
 # the math module's errors name the function (mathlib); an Array local's, the dimension or the memory
-STATUS |= mathlib.STATUS | local_arrays.STATUS
-ERRORS |= mathlib.ERRORS | local_arrays.ERRORS
+STATUS |= mathlib.STATUS | local_arrays.STATUS | blas.STATUS
+ERRORS |= mathlib.ERRORS | local_arrays.ERRORS | blas.ERRORS
 #: deepest native recursion before RecursionError (about the VM's depth: MAX_DEPTH plus its slack)
 MAX_NATIVE_DEPTH = 10_150
 #: a status is `code | line << 8`: lines past this one are reported as this one
@@ -1071,6 +1071,9 @@ class _FunctionLowering:
         if e.name == "lapack.potrf":  # a recognised factorisation: LAPACK called from here
             from noodle.backends.llvm.lapack import lower_potrf
             return lower_potrf(self, e)
+        if e.name == "array.dot":  # `dot` of two float Arrays: the BLAS ddot NumPy calls
+            from noodle.backends.llvm.blas import lower_dot
+            return lower_dot(self, e)
         if e.name.startswith("blas."):  # a recognised contraction: BLAS called from here
             from noodle.backends.llvm.blas import lower_call, lower_diagonal_nonzero, lower_fits
             if e.name == "blas.diagonal_nonzero":
