@@ -78,7 +78,7 @@ def test_watch_upgrades_a_running_program_and_keeps_its_state(tmp_path: Path) ->
     assert "app upgraded" in report and "state carried: count" in report and "E0" in report
 
 
-def read_until(stream, needle: bytes, timeout: float = 60) -> bytes:  # noqa: ANN001 - a pipe
+def read_until(stream, needle: bytes, timeout: float = HANG_S) -> bytes:  # noqa: ANN001 - a pipe
     """What `stream` (a pipe) gives until `needle` appears; fails at the deadline, which only a
     program whose output never comes reaches (waits on the pipe, no sleeps)."""
     import selectors
