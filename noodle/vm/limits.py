@@ -141,6 +141,9 @@ class Meter(threading.local):
     #: this thread's context for native code (noodle.backends.llvm.stop.Context), made when first needed
     _context: "object | None" = None
     _native_budget = 0
+    #: seconds per multiply-add of BLAS in this process (noodle.vm.pacing.blas_seconds), once needed
+    _blas_rate: "float | None" = None
+    deadline: "float | None" = None
 
     def __init__(self, limits: Limits, shared: "dict | None" = None) -> None:
         if limits.max_memory_mb is not None and resident_bytes() is None:
@@ -256,9 +259,16 @@ class Meter(threading.local):
         return ctx
 
     def enter(self) -> int:
-        """Before a native call: its context's address, with the steps left and the call depth."""
+        """Before a native call: its context's address, with the steps left, the call depth and,
+        under a time limit, the multiply-adds a BLAS call may still make before the deadline."""
         ctx = self._context or self.context()
         ctx.depth = self.depth  # type: ignore[attr-defined]
+        if self.deadline is not None:
+            if self._blas_rate is None:
+                from noodle.vm.pacing import blas_seconds
+                self._blas_rate = blas_seconds(None, 1)
+            left = self.deadline - time.perf_counter()
+            ctx.blas = int(min(left / self._blas_rate, 1 << 62)) if left > 0 else 0  # type: ignore[attr-defined]
         if self.limits.max_steps is not None:
             self._native_budget = left = self.limits.max_steps - self.used - self.granted + self.steps
             ctx.steps = chunk = min(left, self._chunk)  # type: ignore[attr-defined]
@@ -284,6 +294,8 @@ class Meter(threading.local):
                                   and self.used + self.granted - self.steps > self.limits.max_steps):
                 self.refill()
             self.check_time()
+            if getattr(self._context, "blas", 0) == -1:  # a BLAS call that could not end in time
+                self.time_out("a BLAS call of native code would not end by the deadline")
         elif status == too_deep and self.limits.max_depth is not None \
                 and self.limits.max_depth <= self._context.max_depth:  # type: ignore[union-attr]
             self.too_deep()  # the limit, not the deepest native recursion, was the context's cap
