@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import compile_ok
+from helpers import HANG_S, compile_ok
 from noodle.vm import user_key
 from noodle.format.hashing import source_hash
 from noodle.vm.image import build_image
@@ -20,7 +20,7 @@ APP = "print(6 * 7)\n"
 
 def run(cwd: Path, cache: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, NOODLE_CACHE_DIR=str(cache))
-    return subprocess.run([NOODLE, "run", "app.nd"], cwd=cwd, capture_output=True, text=True, timeout=120, env=env)
+    return subprocess.run([NOODLE, "run", "app.nd"], cwd=cwd, capture_output=True, text=True, timeout=HANG_S, env=env)
 
 
 def crafted_image(cache: Path, monkeypatch: pytest.MonkeyPatch) -> bytes:

@@ -24,6 +24,7 @@ import noodle
 from noodle.stdlib import natives
 from noodle.vm import metering, pacing
 from noodle.vm.limits import LimitSignal
+from helpers import HANG_S
 
 #: what a hostile program may take past twice its limit.  Pacing bounds the overrun to about one
 #: piece (PIECE_SECONDS, 10 ms) or refuses a sort before it starts, but the process itself runs
@@ -71,7 +72,7 @@ print(json.dumps(outcome))
 @pytest.mark.parametrize("name", sorted(HOSTILE))
 def test_one_long_operation_stops_near_a_time_limit(name: str) -> None:
     proc = subprocess.run([sys.executable, "-c", DRIVER, HOSTILE[name], str(SECONDS)],
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=HANG_S)
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out.get("limit") == "seconds", f"not stopped by the time limit: {out}"

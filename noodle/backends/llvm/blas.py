@@ -610,7 +610,13 @@ def lower_dot(lw: Any, e: Any) -> L.Value:
       `0.0 + ddot(n, x, incx, y, incy)` in NumPy's chunks (`DOUBLE_dot`; one chunk with 64-bit ints).
 
     The library's thread count is left as it is: NumPy's own calls run with it, and a threaded
-    `ddot` adds in another order."""
+    `ddot` adds in another order.  Without a library the function stays in the VM (Unsupported)."""
+    from noodle.ir.native_plan import Unsupported
+
+    try:
+        library()
+    except ImportError as missing:
+        raise Unsupported(f"`dot` calls the BLAS NumPy uses, and none is found here ({missing})", e.line) from None
     b = lw.b
     x, y = e.args
     (xdata, (n,), (xs,)), (ydata, (ny,), (ys,)) = lw.array_parts(x.slot), lw.array_parts(y.slot)
