@@ -7,6 +7,7 @@ agree on one definition.  No LLVM here: the compiler uses it without llvmlite.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import typing
 from typing import NamedTuple
 
 from noodle.ir import variants
@@ -89,7 +90,34 @@ def unsupported_reason(f: ir.Function) -> Unsupported | None:
             _check_stmt(s, f.params)
     except Unsupported as e:
         return e
+    depth, line = _deepest_expression(f)
+    if depth > MAX_NATIVE_EXPR_DEPTH:
+        # a flat chain `a + b + ... + z` of a thousand terms is a thousand checked operations, each
+        # with its overflow branch: LLVM's optimiser takes minutes over it; the VM runs it at once
+        return Unsupported(f"an expression {depth} operations deep (native code takes at most "
+                           f"{MAX_NATIVE_EXPR_DEPTH})", line)
     return None
+
+
+#: the deepest expression tree a native function may hold (see _deepest_expression)
+MAX_NATIVE_EXPR_DEPTH = 256
+_STATEMENTS = typing.get_args(ir.Stmt)
+
+
+def _deepest_expression(f: ir.Function) -> tuple[int, int]:
+    """(the depth of `f`'s deepest expression tree, the line of its statement); iterative."""
+    from noodle.ir.walk import children
+
+    best, line = 0, f.line
+    stack: list[tuple[ir.Node, int, int]] = [(s, 0, s.line or f.line) for s in f.body]
+    while stack:
+        node, d, at = stack.pop()
+        if isinstance(node, _STATEMENTS):
+            d, at = 0, node.line or at  # a statement starts a new expression tree
+        elif d > best:
+            best, line = d, at
+        stack.extend((c, d + 1, at) for c in children(node))
+    return best, line
 
 
 def _check_stmt(s: ir.Stmt, params: int = 0) -> None:

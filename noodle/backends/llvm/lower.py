@@ -45,6 +45,8 @@ ERRORS = {1: ("OverflowError", "integer overflow"), 2: ("ZeroDivisionError", "di
           9: ("Stopped", "native code was asked to stop")}
 #: the status of a native call that stopped: its context's stop flag was set, or its steps ran out
 STOPPED = STATUS["Stopped"]
+#: how deep `span` looks into an int expression for the loop bounds that keep it in range
+SPAN_DEPTH = 16
 #: the status of a call deeper than its context's `max_depth` (the depth limit, or RecursionError)
 TOO_DEEP = STATUS["RecursionError"]
 #: iterations of an innermost counted loop between two polls of the stop flag (the loop runs in
@@ -940,13 +942,17 @@ class _FunctionLowering:
         phi.add_incoming(careful, slow_end)
         return phi
 
-    def span(self, e: ir.Expr) -> "tuple[L.Value, L.Value, L.Value] | None":
+    def span(self, e: ir.Expr, depth: int = 0) -> "tuple[L.Value, L.Value, L.Value] | None":
         """(least, greatest, no overflow) of an int expression over its loops' ranges, from the loop bounds.
 
         Only constants, loop variables with a recorded span and `+ - *` of those; `*` needs both
-        operands non-negative (then the corners are the least and the greatest products).
+        operands non-negative (then the corners are the least and the greatest products).  None (the
+        checked arithmetic) below SPAN_DEPTH levels: each `+` of a chain asks for its whole left
+        operand's span, so unbounded, a chain of n terms emitted n²/2 instructions.
         """
         b = self.b
+        if depth > SPAN_DEPTH:
+            return None
         if isinstance(e, ir.Const) and type(e.value) is int:
             c = L.Constant(I64, e.value)
             return c, c, L.Constant(I1, 1)
@@ -955,7 +961,7 @@ class _FunctionLowering:
             return lo, hi, L.Constant(I1, 1)
         if not (isinstance(e, ir.Binary) and e.op in ("int.add", "int.sub", "int.mul")):
             return None
-        a, c = self.span(e.a), self.span(e.b)
+        a, c = self.span(e.a, depth + 1), self.span(e.b, depth + 1)
         if a is None or c is None:
             return None
         ok = b.and_(a[2], c[2])
