@@ -320,3 +320,46 @@ def test_a_recognised_contraction_in_the_vm_is_charged_and_estimated() -> None:
     out = np.zeros((3, 3))
     _wrapped("blas.gemm", _Clock(seconds=0.0))("NN", 3, 3, 3, 1.0, small, small, 0.0, out)
     assert (out == 3.0).all()
+
+
+NATIVE_PRODUCT = """
+fn mm(a: Array<float, 2>, b: Array<float, 2>, c: Array<float, 2>, n: int) {
+    for i in 0..n {
+        for j in 0..n {
+            var s = 0.0
+            for k in 0..n { s = s + a[i, k] * b[k, j] }
+            c[i, j] = s
+        }
+    }
+}
+fn go(n: int) -> float {
+    let a = zeros(n, n)
+    let b = zeros(n, n)
+    let c = zeros(n, n)
+    mm(a, b, c, n)
+    return c[n - 1, n - 1]
+}
+fn small() -> float {
+    let a = ones(40, 40)
+    let c = zeros(40, 40)
+    mm(a, a, c, 40)
+    return c[39, 39]
+}
+"""
+
+
+def test_a_native_blas_call_that_cannot_end_in_time_is_not_made() -> None:
+    """A matrix-product loop nest in native code is one BLAS call (216G multiply-adds for n = 6000):
+    under a time limit alone it is not made when this process's BLAS rate says it would not end by
+    the deadline (the context's `blas` budget), and the time limit's error says so; a small one runs."""
+    pytest.importorskip("llvmlite")
+    vm = noodle.VM(limits=noodle.Limits(max_seconds=SECONDS))
+    m = vm.load(noodle.Source(NATIVE_PRODUCT, name="product"))
+    if "native: " not in vm.machine.native_report.get("product", "") or "mm" not in vm.machine.native_report["product"]:
+        pytest.skip(f"no native code here: {vm.machine.native_report}")
+    assert m.small() == 40.0
+    t0 = time.perf_counter()
+    with pytest.raises(noodle.LimitExceeded, match="BLAS call") as e:
+        m.go(6000)
+    assert e.value.limit == "seconds" and time.perf_counter() - t0 < 2 * SECONDS + SLACK
+    assert m.small() == 40.0  # the VM goes on

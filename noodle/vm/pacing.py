@@ -201,6 +201,7 @@ def blas_seconds(dtype: Any, madds: int) -> float:
     """About how long a float matrix product of `madds` multiply-adds takes in this process: the
     rate of a 384x384 product, measured on first need (the faster of two runs).  A big product runs
     at least as fast per multiply-add (more threads, the same blocked kernel), so this errs long."""
+    dtype = _np().dtype("float64") if dtype is None else dtype  # None: float64, what native code calls
     key = dtype.str
     rate = _BLAS_RATE.get(key)
     if rate is None:
