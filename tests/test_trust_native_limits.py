@@ -4,11 +4,15 @@ process never stop each other's native code."""
 from __future__ import annotations
 
 import functools
+import os
+import signal
 import threading
+import time
 
 import pytest
 
 import noodle
+from helpers import HANG_S
 
 pytest.importorskip("llvmlite")
 
@@ -287,3 +291,32 @@ def test_a_context_held_stops_only_its_own_vm() -> None:
     finally:
         ctx.release("test")
     assert a.scale(numpy.zeros(1000), 1000) == 2.0 - 0.5 ** 999
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_s_native_code_still_stops_at_its_deadline() -> None:
+    """The deadlines thread is its process's: a child forked after the parent's started has none,
+    and must start its own (not count on the parent's, nor wait on a lock it held at the fork)."""
+    source = PROGRAM + "fn forever() -> int {\n var k = 0\n while k >= 0 { k = (k + 1) % 1000 }\n return k\n}\n"
+    vm = noodle.VM(limits=noodle.Limits(max_seconds=0.2))
+    app = vm.load(noodle.Source(source, name="p"))
+    assert vm.machine.native_report["p"].startswith("native:")
+    with pytest.raises(noodle.LimitExceeded):
+        app.forever()  # the parent's deadlines thread runs from here on
+    pid = os.fork()
+    if pid == 0:  # the child: exit 0 only if its time limit stopped the native loop
+        code = 1
+        try:
+            app.forever()
+        except noodle.LimitExceeded as e:
+            code = 0 if e.limit == "seconds" else 2
+        finally:
+            os._exit(code)
+    end = time.monotonic() + HANG_S
+    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0:
+        if time.monotonic() > end:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            pytest.fail("the forked child's native loop ran on past its time limit")
+        time.sleep(0.05)
+    assert os.waitstatus_to_exitcode(done[1]) == 0

@@ -8,6 +8,8 @@ only means the VM runs everything: that decision is the caller's, on an exceptio
 """
 from __future__ import annotations
 
+import os
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Callable
@@ -240,6 +242,18 @@ def arm_deadline(deadline: float, context: "Any") -> int:
 def disarm_deadline(token: int) -> None:
     if _deadlines is not None:
         _deadlines.disarm(token)
+
+
+def _forget_deadlines() -> None:
+    # A forked child has none of its parent's threads: the deadlines thread, and the lock it may
+    # have held at the fork, are the parent's. The child starts its own at its first deadline
+    # (else native code in a child under a time limit — a pool worker, a forked test — never stopped).
+    global _deadlines
+    _deadlines = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_deadlines)
 
 
 def opencl_native(name: str, forced: bool, safe: bool, vm_only: bool) -> "Callable[..., Any]":
