@@ -151,9 +151,11 @@ def test_a_replace_is_costed_by_its_longest_result() -> None:
     assert M._replace("héllo", "l", "LL") == (5 + 11, 44)
 
 
-def test_a_join_reads_the_text_of_its_first_64_parts() -> None:
+def test_a_join_reads_the_text_of_every_part() -> None:
     assert M._join("", ["a"] * 63 + ["é"]) == (64, 256)
-    assert M._join("", ["a"] * 64 + ["é"]) == (65, 65)  # the 65th part is not looked at
+    assert M._join("", ["a"] * 10_000 + ["é"]) == (10_001, 40_004)  # was under-charged 4x past part 64
+    assert M._join("", ["a"] * 10_000) == (10_000, 10_000)
+    assert M._join("", ["a", 5, "é"]) == (2, 8)  # 5 is not a string (the join raises its own error after)
     assert M._join("é", ["a", "b"]) == (3, 12)
     assert M._join(",", ["ab"]) == (2, 2)
 

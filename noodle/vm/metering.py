@@ -33,7 +33,11 @@ _POINTER = 8
 
 def _text_bytes(n: int, *parts: str) -> int:
     """Bytes of a string of `n` characters built from `parts` (1 per character for ASCII, else 4)."""
-    return n if all(p.isascii() for p in parts if type(p) is str) else 4 * n
+    try:
+        ascii_only = all(map(str.isascii, parts))  # at C speed: a join may have millions of parts
+    except TypeError:  # a part that is not a string: the operation raises its own error after
+        ascii_only = all(p.isascii() for p in parts if type(p) is str)
+    return n if ascii_only else 4 * n
 
 
 def _len(x: Any) -> int:
@@ -178,7 +182,7 @@ def _replace(s: str, old: str, new: str) -> tuple[int, int]:
 def _join(sep: str, items: Any) -> tuple[int, int]:
     items = list(items) if not isinstance(items, list) else items
     n = sum(_len(x) for x in items) + len(sep) * max(0, len(items) - 1)
-    return n, _text_bytes(n, sep, *items[:64])
+    return n, _text_bytes(n, sep, *items)  # every part: one non-ASCII part makes 4 bytes a character
 
 
 def sort_work(n: int, elements: int) -> tuple[int, int]:
