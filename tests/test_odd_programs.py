@@ -114,7 +114,7 @@ PROGRAMS: dict[str, tuple[str, str]] = {
                          "fn od(n: int) -> bool {\n    if n == 0 { return false }\n    return ev(n - 1)\n}\n"
                          "fn main() {\n    print(ev(5000), od(5001), ev(7))\n}\n", "true true false\n"),
     "nested_ifs": (_nested_ifs(40), "deep 100\n"),
-    "nested_loops": (_nested_loops(12), "4096\n"),
+    "nested_loops": (_nested_loops(6), "64\n"),
     "nested_parens": ("fn main() {\n    print(" + "(" * 150 + "1 + 2" + ")" * 150 + ")\n}\n", "3\n"),
     "unary_chain": ("fn main() {\n    let x = 5\n    print(" + "- " * 51 + "x, not not not true)\n}\n", "-5 false\n"),
     "bool_chains": ("fn main() {\n    let a = true\n    print(" + " and ".join(["a"] * 300) + ", " +
