@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import HANG_S
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,7 +32,7 @@ NOODLE = [sys.executable, "-c", "from noodle.tools.cli import main; main()"]
 
 def noodle(*args: str, cwd: Path) -> str:
     env = {**os.environ, "NOODLE_ALE_DB": str(cwd / ".noodle" / "ale.sqlite")}
-    proc = subprocess.run(NOODLE + list(args), cwd=cwd, capture_output=True, text=True, timeout=600, env=env)
+    proc = subprocess.run(NOODLE + list(args), cwd=cwd, capture_output=True, text=True, timeout=HANG_S, env=env)
     assert proc.returncode == 0, proc.stderr + proc.stdout
     return proc.stdout
 

@@ -105,6 +105,20 @@ def test_native_dot_copies_what_numpy_copies(machines: Any) -> None:
     assert bits(functions["d"](np.array([]), np.array([]))) == bits(0.0)
 
 
+def test_without_a_blas_the_function_stays_in_the_vm_and_the_rest_is_native(monkeypatch: pytest.MonkeyPatch) -> None:
+    def missing() -> Any:
+        raise ImportError("no BLAS (test)")
+
+    monkeypatch.setattr(blas, "library", missing)
+    source = SOURCE + "fn loops(n: int) -> int {\n    var s = 0\n    for i in 0..n { s += i }\n    return s\n}\n"
+    _, module = compile_source(source, "noblas.nd", "noblas")
+    machine = Machine(backend="auto")
+    functions = machine.load(module).functions
+    report = machine.native_report["noblas"]
+    assert report.startswith("native: loops;") and "no BLAS (test)" in report, report
+    assert functions["d"](np.ones(3), np.ones(3)) == 3.0 and functions["loops"](4) == 6
+
+
 def test_dot_of_different_lengths_is_the_vms_error(machines: Any) -> None:
     functions, _, _ = machines
     with pytest.raises(ErrorValue, match="lengths 3 and 4"):

@@ -150,3 +150,23 @@ def test_widened_containers_hold_floats_and_callbacks_keep_their_name() -> None:
     with pytest.raises(ErrorValue) as e:
         callback()
     assert e.value.f_message == "the result of cb: expected int, got bool True"
+
+
+@pytest.mark.parametrize("items, elem, bad", [
+    ([1, 2, 2**63], INT, "xs[2]: expected int, got int 9223372036854775808"),
+    ([1, -(2**63) - 1], INT, "xs[1]: expected int, got int -9223372036854775809"),
+    ([1, 2.0], INT, "xs[1]: expected int, got float 2.0"),
+    ([True, 1], BOOL, "xs[1]: expected bool, got int 1"),
+    (["a", b"b"], STR, "xs[1]: expected str, got bytes b'b'"),
+    ([1.5, "2"], FLOAT, "xs[1]: expected float, got str '2'"),
+    ([1.5, False], FLOAT, "xs[1]: expected float, got bool False"),
+])
+def test_lists_of_scalars_cross_whole_and_still_name_what_does_not_fit(items: list, elem: object, bad: str) -> None:
+    # lists whose elements already are Noodle values cross by one pass, as themselves (no copy);
+    # one element that does not fit sends the list element by element, which names it
+    fitting = items[:-1]
+    assert to_noodle(fitting, ListT(elem), "xs") is fitting
+    assert to_noodle([-(2**63), 2**63 - 1], ListT(INT)) == [-(2**63), 2**63 - 1]
+    with pytest.raises(ValueMismatch) as e:
+        to_noodle(items, ListT(elem), "xs")
+    assert str(e.value) == bad

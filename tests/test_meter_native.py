@@ -10,12 +10,15 @@ testing cannot see; these cases pin each figure exactly.
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
 from noodle.backends.llvm import stop as S
 from noodle.vm import limits as L
 from noodle.vm.native import status_codes
+
+from helpers import HANG_S
 
 
 def started(shared: "dict | None" = None, **limits: float) -> L.Meter:
@@ -192,25 +195,22 @@ def test_a_native_call_too_deep_or_out_of_memory_names_the_limit(monkeypatch: py
     past_cap.native_stopped(too_deep)  # native recursion's own cap was reached first: RecursionError's
 
 
-def test_a_deadline_is_armed_for_native_code_and_disarmed_when_the_call_ends() -> None:
+def test_a_deadline_is_armed_for_native_code_and_disarmed_when_the_call_ends(monkeypatch: pytest.MonkeyPatch) -> None:
+    from noodle.vm import native
+
+    # deadlines of our own, with their own thread: one made before a fork (mutmut forks a process
+    # per mutant) would hold a thread that does not run in the child
+    monkeypatch.setattr(native, "_deadlines", None)
     shared = {"native_deadlines": True}
     m = L.Meter(L.Limits(max_seconds=0), shared)
     m.start()  # a deadline already passed: the deadlines' thread stops the context at once
     ctx = m._context
     assert ctx is not None and m._deadline_token > 0
-    held = threading.Event()
-
-    def watch() -> None:
-        for _ in range(100_000):
-            if ctx.stop:
-                held.set()
-                return
-            threading.Event().wait(0.001)
-
-    watcher = threading.Thread(target=watch)
-    watcher.start()
-    assert held.wait(60)
-    watcher.join()
+    # the stop flag is a C field nothing signals on: watched until set (HANG_S only if it never is)
+    deadline = time.monotonic() + HANG_S
+    while not ctx.stop and time.monotonic() < deadline:
+        threading.Event().wait(0.001)
+    assert ctx.stop == 1
     m.stop()
     assert ctx.stop == 0 and m._deadline_token == 0 and not m.active  # released with the call
     m.stop()  # twice: nothing to disarm

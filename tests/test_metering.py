@@ -214,9 +214,9 @@ def test_membership_in_a_list_costs_the_smaller_of_its_two_bounds() -> None:
     assert contains("abcdefgh", ["a", "b"]) is False and meter.charges[-1] == (7, 0)
     assert contains([1], [[1], [2]]) is True and meter.charges[-1] == (4, 0)
     assert contains(2.5, [1, 2, 3]) is False and meter.charges[-1] == (3, 0)
-    with pytest.raises(TypeError):
-        contains(5, "abc")
-    assert meter.charges[-1] == (3, 0)
+    with pytest.raises(TypeError) as e:
+        contains(5, "abcd")  # charged the text, then refused by `in` itself (no len() of the int)
+    assert meter.charges[-1] == (4, 0) and str(e.value) == "'in <string>' requires string as left operand, not int"
 
 
 def test_comparisons_are_charged_only_for_values_with_parts() -> None:
@@ -240,6 +240,9 @@ def test_the_other_operators_charge_their_result() -> None:
     assert ops["_srepeat"]("ab", 0) == "" and meter.charges[-1] == (0, 0)
     assert ops["_srepeat"]("ab", 1) == "ab" and meter.charges[-1] == (2, 2)
     assert ops["_slice"]("abc") == "abc" and meter.charges[-1] == (3, 12)
+    with pytest.raises(TypeError) as e:
+        ops["_slice"](5, 1, 2)  # not a sequence: charged nothing, and the slice itself says why
+    assert meter.charges[-1] == (0, 0) and str(e.value) == "'int' object is not subscriptable"
     assert ops["_slice"]([1, 2, 3], 1) == [2, 3] and meter.charges[-1] == (2, 16)
     assert ops["_scat"]() == "" and meter.charges[-1] == (0, 0)
     assert ops["_str"](None) == "none" and meter.charges[-1] == (24, 96)

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from noodle.compiler import ast
 from noodle.compiler.diagnostics import CompileError
 from noodle.compiler.parser import MAX_ERRORS, parse, parse_expression
+from helpers import HANG_S
 
 
 # --------------------------------------------------------------------------- helpers
@@ -812,7 +813,7 @@ def test_cache_file_is_written_and_reused(tmp_path):
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
     for _ in range(2):
-        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=HANG_S)
         assert out.returncode == 0, out.stderr
         assert out.stdout.strip() == "1"
         files = os.listdir(tmp_path)

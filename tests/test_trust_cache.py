@@ -10,7 +10,7 @@ from typing import Callable
 
 import pytest
 
-from helpers import compile_ok
+from helpers import HANG_S, compile_ok
 from noodle.format import hashing
 from noodle.vm import user_key
 from noodle.format.hashing import source_hash
@@ -22,7 +22,7 @@ APP = "print(6 * 7)\n"
 
 def run(cwd: Path, cache: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, NOODLE_CACHE_DIR=str(cache))
-    return subprocess.run([NOODLE, "run", "app.nd"], cwd=cwd, capture_output=True, text=True, timeout=120, env=env)
+    return subprocess.run([NOODLE, "run", "app.nd"], cwd=cwd, capture_output=True, text=True, timeout=HANG_S, env=env)
 
 
 def fresh_fingerprint(monkeypatch: pytest.MonkeyPatch) -> str:

@@ -24,6 +24,7 @@ import noodle
 from noodle.stdlib import natives
 from noodle.vm import metering, pacing
 from noodle.vm.limits import LimitSignal
+from helpers import HANG_S
 
 #: what a hostile program may take past twice its limit.  Pacing bounds the overrun to about one
 #: piece (PIECE_SECONDS, 10 ms) or refuses a sort before it starts, but the process itself runs
@@ -71,7 +72,7 @@ print(json.dumps(outcome))
 @pytest.mark.parametrize("name", sorted(HOSTILE))
 def test_one_long_operation_stops_near_a_time_limit(name: str) -> None:
     proc = subprocess.run([sys.executable, "-c", DRIVER, HOSTILE[name], str(SECONDS)],
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=HANG_S)
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out.get("limit") == "seconds", f"not stopped by the time limit: {out}"
@@ -302,3 +303,63 @@ def test_text_in_pieces_is_the_same(tiny: None, value: list) -> None:
     assert pacing.text_of(value, _Clock()) == nd_str(value)
     for a in (np.arange(23), np.arange(24.0).reshape(4, 6) / 7, np.array([True, False] * 4), np.ones((3, 0))):
         assert pacing.text_of(a, _Clock()) == nd_str(a)
+
+
+def test_a_recognised_contraction_in_the_vm_is_charged_and_estimated() -> None:
+    """`blas.gemm` (a matrix-product loop nest the VM runs as one BLAS call) is charged its
+    multiply-adds, as native code charges them, and under a time limit refused before it starts
+    when it cannot end by the deadline; a small one runs."""
+    np = _np()
+    assert metering.COSTS["blas.gemm"]("NN", 10, 20, 30, 1.0, None, None, 0.0, None) == (6000, 1600)
+    assert metering.COSTS["blas.syrk"]("LN", 10, 3, 1.0, None, 0.0, None)[0] == 300
+    a, c = np.ones((2000, 2000)), np.zeros((2000, 2000))
+    with pytest.raises(LimitSignal, match="BLAS call of 8,000,000,000 multiply-adds"):
+        _wrapped("blas.gemm", _Clock(seconds=0.01))("NN", 2000, 2000, 2000, 1.0, a, a, 0.0, c)
+    assert not c.any()  # refused before it started
+    small = np.ones((3, 3))
+    out = np.zeros((3, 3))
+    _wrapped("blas.gemm", _Clock(seconds=0.0))("NN", 3, 3, 3, 1.0, small, small, 0.0, out)
+    assert (out == 3.0).all()
+
+
+NATIVE_PRODUCT = """
+fn mm(a: Array<float, 2>, b: Array<float, 2>, c: Array<float, 2>, n: int) {
+    for i in 0..n {
+        for j in 0..n {
+            var s = 0.0
+            for k in 0..n { s = s + a[i, k] * b[k, j] }
+            c[i, j] = s
+        }
+    }
+}
+fn go(n: int) -> float {
+    let a = zeros(n, n)
+    let b = zeros(n, n)
+    let c = zeros(n, n)
+    mm(a, b, c, n)
+    return c[n - 1, n - 1]
+}
+fn small() -> float {
+    let a = ones(40, 40)
+    let c = zeros(40, 40)
+    mm(a, a, c, 40)
+    return c[39, 39]
+}
+"""
+
+
+def test_a_native_blas_call_that_cannot_end_in_time_is_not_made() -> None:
+    """A matrix-product loop nest in native code is one BLAS call (216G multiply-adds for n = 6000):
+    under a time limit alone it is not made when this process's BLAS rate says it would not end by
+    the deadline (the context's `blas` budget), and the time limit's error says so; a small one runs."""
+    pytest.importorskip("llvmlite")
+    vm = noodle.VM(limits=noodle.Limits(max_seconds=SECONDS))
+    m = vm.load(noodle.Source(NATIVE_PRODUCT, name="product"))
+    if "native: " not in vm.machine.native_report.get("product", "") or "mm" not in vm.machine.native_report["product"]:
+        pytest.skip(f"no native code here: {vm.machine.native_report}")
+    assert m.small() == 40.0
+    t0 = time.perf_counter()
+    with pytest.raises(noodle.LimitExceeded, match="BLAS call") as e:
+        m.go(6000)
+    assert e.value.limit == "seconds" and time.perf_counter() - t0 < 2 * SECONDS + SLACK
+    assert m.small() == 40.0  # the VM goes on

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from helpers import HANG_S
 
 NOODLE = str(Path(sys.executable).parent / "noodle")
 
@@ -37,7 +38,7 @@ def save(path: Path, text: str) -> None:
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))  # a new mtime even on coarse clocks
 
 
-def wait_for(path: Path, needle: str, timeout: float = 60) -> str:
+def wait_for(path: Path, needle: str, timeout: float = HANG_S) -> str:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         text = path.read_text() if path.exists() else ""
@@ -65,7 +66,7 @@ def test_watch_upgrades_a_running_program_and_keeps_its_state(tmp_path: Path) ->
         save(app, version("v3").replace("fn tick() -> str {", "fn tick() -> str { oops"))
         report = wait_for(err, "[watch] kept")
         save(app, version("v4", limit=0))  # the loop ends: events, not the machine's speed, end the program
-        assert proc.wait(timeout=120) == 0
+        assert proc.wait(timeout=HANG_S) == 0
     finally:
         proc.kill()
     lines = out.read_text().split()
@@ -77,7 +78,7 @@ def test_watch_upgrades_a_running_program_and_keeps_its_state(tmp_path: Path) ->
     assert "app upgraded" in report and "state carried: count" in report and "E0" in report
 
 
-def read_until(stream, needle: bytes, timeout: float = 60) -> bytes:  # noqa: ANN001 - a pipe
+def read_until(stream, needle: bytes, timeout: float = HANG_S) -> bytes:  # noqa: ANN001 - a pipe
     """What `stream` (a pipe) gives until `needle` appears; fails at the deadline, which only a
     program whose output never comes reaches (waits on the pipe, no sleeps)."""
     import selectors

@@ -59,6 +59,9 @@ def to_noodle(value: Any, ty: Type, what: str = "value") -> Any:
     if isinstance(ty, ListT):
         if type(value) is not list:
             raise _mismatch(value, ty, what)
+        fits = _SCALAR_FITS.get(str(ty.elem))
+        if fits is not None and all(map(fits, value)):
+            return value  # the common case, at C speed: no per-element call, no copy
         items = [to_noodle(x, ty.elem, f"{what}[{i}]") for i, x in enumerate(value)]
         return value if all(a is b for a, b in zip(items, value)) else items
     if isinstance(ty, MapT):
@@ -98,6 +101,17 @@ def to_noodle(value: Any, ty: Type, what: str = "value") -> Any:
             return value
         raise _mismatch(value, ty, what)
     raise _mismatch(value, ty, what)
+
+
+#: element type -> whether a host value already is that Noodle value (the same object, not widened):
+#: lists of these cross by one pass over the elements; anything else goes element by element (to
+#: widen an int to a float, or to name the first element that does not fit)
+_SCALAR_FITS: dict[str, Callable[[Any], bool]] = {
+    "int": lambda x: type(x) is int and INT_MIN <= x <= INT_MAX,
+    "float": lambda x: type(x) is float,
+    "bool": lambda x: type(x) is bool,
+    "str": lambda x: type(x) is str,
+}
 
 
 def checked_callable(fn: Callable[..., Any], ty: FnT, what: str) -> Callable[..., Any]:

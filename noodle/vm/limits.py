@@ -141,6 +141,9 @@ class Meter(threading.local):
     #: this thread's context for native code (noodle.backends.llvm.stop.Context), made when first needed
     _context: "object | None" = None
     _native_budget = 0
+    #: seconds per multiply-add of BLAS in this process (noodle.vm.pacing.blas_seconds), once needed
+    _blas_rate: "float | None" = None
+    deadline: "float | None" = None
 
     def __init__(self, limits: Limits, shared: "dict | None" = None) -> None:
         if limits.max_memory_mb is not None and resident_bytes() is None:
@@ -164,6 +167,7 @@ class Meter(threading.local):
         if self.deadline is not None and self.shared.get("native_deadlines"):
             from noodle.vm.native import arm_deadline
             self._deadline_token = arm_deadline(self.deadline, self.context())
+            self._blas_budget()
         self.memory_base = 0
         if lim.max_memory_mb is not None:
             self.memory_base = resident_bytes()  # type: ignore[assignment]
@@ -195,6 +199,7 @@ class Meter(threading.local):
             self.steps = self.granted = 0
             raise LimitSignal("steps", f"step limit exceeded ({lim.max_steps:,} steps)")
         self.check_time()
+        self._blas_budget()
         if self.memory_limit is not None:
             self.check_memory(0)
         self.granted = self._next_chunk()
@@ -253,7 +258,24 @@ class Meter(threading.local):
             # without a step limit native code counts chunks but charges nothing (and threads may split nests)
             ctx.threads = int(lim.max_steps is None)  # type: ignore[attr-defined]
             self._chunk = ctx.steps  # type: ignore[attr-defined]  # a fresh context holds one chunk
+            if self.active:
+                self._blas_budget()
         return ctx
+
+    def _blas_budget(self) -> None:
+        """Under a time limit, tell native code how many multiply-adds one BLAS call may still make
+        before the deadline (noodle.backends.llvm.stop: `blas`).  Set when a call starts, when its
+        context is made and at each full check of the budget (every 2 000 steps), not per native
+        call: a native call that itself runs long meets a budget as old as its start, so a BLAS
+        call it makes ends by twice the limit at worst."""
+        ctx = self._context
+        if ctx is None or self.deadline is None:
+            return
+        if self._blas_rate is None:
+            from noodle.vm.pacing import blas_seconds
+            self._blas_rate = blas_seconds(None, 1)
+        left = self.deadline - time.perf_counter()
+        ctx.blas = int(min(left / self._blas_rate, 1 << 62)) if left > 0 else 0  # type: ignore[attr-defined]
 
     def enter(self) -> int:
         """Before a native call: its context's address, with the steps left and the call depth."""
@@ -284,6 +306,8 @@ class Meter(threading.local):
                                   and self.used + self.granted - self.steps > self.limits.max_steps):
                 self.refill()
             self.check_time()
+            if getattr(self._context, "blas", 0) == -1:  # a BLAS call that could not end in time
+                self.time_out("a BLAS call of native code would not end by the deadline")
         elif status == too_deep and self.limits.max_depth is not None \
                 and self.limits.max_depth <= self._context.max_depth:  # type: ignore[union-attr]
             self.too_deep()  # the limit, not the deepest native recursion, was the context's cap

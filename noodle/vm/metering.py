@@ -261,7 +261,42 @@ def _to_text(x: Any) -> tuple[int, int]:
     return n, 4 * n
 
 
+def _madds(*sizes: Any) -> int:
+    """Multiply-adds of a BLAS call of these sizes (a negative size is an empty range)."""
+    return prod(max(0, x) for x in sizes) if all(type(x) is int for x in sizes) else 0
+
+
+def _blas(routine: str) -> "Callable[..., tuple[int, int]]":
+    """The charge of a `blas.*` native (a recognised contraction run in the VM): its multiply-adds,
+    as native code charges the same call (noodle.backends.llvm.blas), and the product it builds."""
+    def cost(flags: Any, *a: Any) -> tuple[int, int]:
+        if routine in ("gemm", "gemv", "ger"):
+            sizes: tuple = a[:3] if routine == "gemm" else a[:2]
+        elif routine == "gemm_batch":
+            sizes = a[:4]  # every slice (native code charges one: noodle.backends.llvm.blas.lower_batch)
+        elif routine == "gemm_rows":
+            rows = a[0] * prod(getattr(a[4], "shape", (0, 0))[1:-1]) if type(a[0]) is int else 0
+            sizes = (rows, a[1], a[2])
+        elif routine in ("syrk", "syr2k"):
+            sizes = (a[0], a[0], a[1])
+        elif routine == "trsv":
+            sizes = (a[0], a[0])
+        elif routine == "trmm":
+            sizes = (a[0], a[0], a[1]) if flags[:1] == "L" else (a[0], a[1], a[1])
+        else:  # symm
+            sizes = (a[0], a[1], a[0] if flags[:1] == "L" else a[1])
+        madds = _madds(*sizes)
+        if routine == "gemv":  # the product is a vector
+            return madds, _madds(sizes[0]) * 8
+        # the product, rows x columns (ger's outer product; trsv's triangle, copied for the solver)
+        return madds, (madds // max(1, _madds(sizes[-1])) if len(sizes) > 2 else madds) * 8
+    return cost
+
+
 COSTS: "dict[str, Callable[..., tuple[int, int]]]" = {
+    # recognised contractions run in the VM (noodle.stdlib.blas)
+    **{f"blas.{r}": _blas(r) for r in ("gemm", "gemm_batch", "gemm_rows", "symm", "gemv", "ger", "syrk", "syr2k",
+                                       "trmm", "trsv")},
     # strings
     "str.count": _search, "str.find": _search, "str.startswith": _search, "str.endswith": _search,
     "str.replace": _replace, "str.join": _join, "str.split0": _split, "str.split1": _split,

@@ -201,6 +201,7 @@ def blas_seconds(dtype: Any, madds: int) -> float:
     """About how long a float matrix product of `madds` multiply-adds takes in this process: the
     rate of a 384x384 product, measured on first need (the faster of two runs).  A big product runs
     at least as fast per multiply-add (more threads, the same blocked kernel), so this errs long."""
+    dtype = _np().dtype("float64") if dtype is None else dtype  # None: float64, what native code calls
     key = dtype.str
     rate = _BLAS_RATE.get(key)
     if rate is None:
@@ -250,6 +251,29 @@ def matmul(impl: "Callable[..., Any]", meter: Any) -> "Callable[..., Any]":
             return result.out
         return impl(a, b)
     return call
+
+
+def blas_estimated(impl: "Callable[..., Any]", meter: Any, cost: "Callable[..., tuple[int, int]]") -> "Callable[..., Any]":
+    """A `blas.*` native of level 3 (a recognised contraction run in the VM: one BLAS call on
+    floats, whose rounding depends on the shape it is given, so not split): estimated from its
+    multiply-adds at this process's BLAS rate and refused before it starts if it would not end by
+    the deadline."""
+    def call(*args: Any) -> Any:
+        try:
+            madds = cost(*args)[0]
+        except (TypeError, ValueError, AttributeError, IndexError):
+            madds = 0
+        if madds >= SMALL_WORK:
+            needed = blas_seconds(_np().dtype("float64"), madds)
+            if needed > meter.deadline - perf_counter():
+                meter.time_out(f"a BLAS call of {madds:,} multiply-adds would take about {needed:.1f} s")
+        return impl(*args)
+    return call
+
+
+def _blas_paced(routine: str) -> "Callable[[Callable[..., Any], Any], Callable[..., Any]]":
+    from noodle.vm.metering import COSTS
+    return lambda impl, meter: blas_estimated(impl, meter, COSTS[f"blas.{routine}"])
 
 
 # ------------------------------------------------------------------ text
@@ -569,6 +593,8 @@ PACED: "dict[str, Callable[[Callable[..., Any], Any], Callable[..., Any]]]" = {
     "str.join": joined, "str.split0": split, "str.split1": split, "str.count": counted, "str.find": found,
     "str.replace": replaced,
     "sorted": sorting, "list.sort": sorting, "sorted.key": sorting_by_key,
+    # level 2 (gemv, ger, trsv) reads each element of its matrix once: memory speed, as a copy
+    **{f"blas.{r}": _blas_paced(r) for r in ("gemm", "gemm_batch", "gemm_rows", "symm", "syrk", "syr2k", "trmm")},
 }
 
 

@@ -266,6 +266,15 @@ def _threads(lw: Any, work: "list[L.Value]") -> L.Value:
     steps = b.fdiv(size, L.Constant(F64, 64.0))
     cap = L.Constant(F64, float(1 << 62))
     lw.poll(b.fptosi(b.select(b.fcmp_ordered("<", steps, cap), steps, cap), I64))
+    # a call that cannot end by the deadline is not made (it cannot be stopped half-way): the field
+    # says -1 then, which tells the meter why the code stopped (noodle.vm.limits.Meter.native_stopped)
+    from noodle.backends.llvm.lower import CTX_BLAS, ctx_field  # here: lower imports this module
+
+    allowed = ctx_field(b, lw.ctx, CTX_BLAS)
+    budget = b.load(allowed)
+    over = b.fcmp_ordered(">", size, b.sitofp(budget, F64))
+    b.store(b.select(over, L.Constant(I64, -1), budget), allowed)
+    lw.fail_if(over, "Stopped")
     threads = b.load(_global(lw.m, THREADS_GLOBAL, 1))
     least = b.load(_global(lw.m, MIN_GLOBAL, 1 << 62))
     many = b.fcmp_ordered(">=", size, b.sitofp(least, F64))
@@ -601,7 +610,13 @@ def lower_dot(lw: Any, e: Any) -> L.Value:
       `0.0 + ddot(n, x, incx, y, incy)` in NumPy's chunks (`DOUBLE_dot`; one chunk with 64-bit ints).
 
     The library's thread count is left as it is: NumPy's own calls run with it, and a threaded
-    `ddot` adds in another order."""
+    `ddot` adds in another order.  Without a library the function stays in the VM (Unsupported)."""
+    from noodle.ir.native_plan import Unsupported
+
+    try:
+        library()
+    except ImportError as missing:
+        raise Unsupported(f"`dot` calls the BLAS NumPy uses, and none is found here ({missing})", e.line) from None
     b = lw.b
     x, y = e.args
     (xdata, (n,), (xs,)), (ydata, (ny,), (ys,)) = lw.array_parts(x.slot), lw.array_parts(y.slot)

@@ -67,11 +67,13 @@ _FLOATS = (F64, F32)
 # ---------------------------------------------------------------- lowering
 
 #: the context every native function is handed (noodle.backends.llvm.stop.Context, seven i64 fields)
-CTX = L.LiteralStructType([I64] * 11)
+CTX = L.LiteralStructType([I64] * 12)
 CTX_PTR = L.PointerType(CTX)
 CTX_STOP, CTX_STEPS, CTX_RESERVE, CTX_MEMORY, CTX_MAX_DEPTH, CTX_DEPTH, CTX_THREADS = range(7)
 #: a Python signal handler waits to run; where the exception it raised is kept (stop.Context)
 CTX_SIGNAL, CTX_EXC = 7, (8, 9, 10)
+#: the multiply-adds a BLAS call may still make before a deadline (-1 once one was refused)
+CTX_BLAS = 11
 #: steps the hot path counts down before the slow path (`nd_refill`) looks at the stop flag and
 #: takes the next ones from the reserve: the stop flag is seen within this many steps
 CHUNK = 1 << 16

@@ -26,7 +26,11 @@ of a `while` loop or an outer counted loop, and once per strip of an innermost c
   takes the GIL and runs them (`PyErr_CheckSignals`).  A handler that raises (a host's watchdog,
   Ctrl-C's KeyboardInterrupt) stops the code, its exception kept in `exc_type`, `exc_value`,
   `exc_tb` until the call's wrapper raises it (:func:`raise_pending`); one that does not raise
-  lets the code go on.
+  lets the code go on;
+- `blas`: the multiply-adds one BLAS call may still make before the deadline (a time limit's
+  meter sets it before each native call, from the process's measured BLAS rate:
+  noodle.vm.pacing.blas_seconds); a call that needs more is not made: the code stops, and
+  this field is set to -1 to say why (a BLAS call cannot be stopped half-way).
 
 A stopped function returns the status `STOPPED`; a pure function's wrapper then runs the call again
 in the VM — where Ctrl-C, a restart or a time limit takes effect as it does for translated code —
@@ -43,7 +47,7 @@ from typing import Any
 UNLIMITED = 1 << 62
 #: the field order native code relies on (noodle.backends.llvm.lower.CTX_*)
 FIELDS = ("stop", "steps", "reserve", "memory", "max_depth", "depth", "threads", "signal", "exc_type",
-          "exc_value", "exc_tb")
+          "exc_value", "exc_tb", "blas")
 #: steps native code counts down before it looks at the stop flag (noodle.backends.llvm.lower.CHUNK)
 CHUNK = 1 << 16
 
@@ -54,7 +58,7 @@ class Context(ctypes.Structure):
     _fields_ = [(name, ctypes.c_int64) for name in FIELDS]
 
     def __init__(self, max_depth: int) -> None:
-        super().__init__(0, CHUNK, UNLIMITED, UNLIMITED, max_depth, 0, 1, 0, 0, 0, 0)
+        super().__init__(0, CHUNK, UNLIMITED, UNLIMITED, max_depth, 0, 1, 0, 0, 0, 0, UNLIMITED)
         self._reasons: set[object] = set()
         self.address = ctypes.addressof(self)
         with _lock:
