@@ -12,6 +12,10 @@ from noodle.ir.types import FLOAT, INT, prune, resolve
 from noodle.format import module_file as mf
 from noodle.format.opcodes import BINARY_OPS, UNARY_OPS, Op
 
+#: items of a list literal (parts of an interpolated string) built in one instruction: well under
+#: MAX_STACK, so a literal nested in a call's arguments or another literal still fits
+LITERAL_CHUNK = 256
+
 
 class _Pools:
     def __init__(self) -> None:
@@ -236,8 +240,7 @@ class _FunctionEmitter:
             self.at(e)
             self.emit(Op.TUPLE_GET, e.index)
         elif isinstance(e, ir.ListLit):
-            self.exprs(e.items)
-            self.emit(Op.BUILD_LIST, len(e.items))
+            self.chunked(e.items, Op.BUILD_LIST, Op.LCONCAT)
         elif isinstance(e, ir.MapLit):
             for k, v in zip(e.keys, e.values):
                 self.expr(k)
@@ -267,11 +270,25 @@ class _FunctionEmitter:
         elif isinstance(e, ir.Closure):
             self.emit(Op.MAKE_CLOSURE, m.func_ix[e.func])
         elif isinstance(e, ir.Interp):
-            self.exprs(e.parts)
-            self.at(e)
-            self.emit(Op.BUILD_STR, len(e.parts))
+            self.chunked(e.parts, Op.BUILD_STR, Op.SCONCAT, e)
         else:  # pragma: no cover
             raise TypeError(f"cannot emit {type(e).__name__}")
+
+    def chunked(self, items: list[ir.Expr], build: Op, concat: Op, where: "ir.Expr | None" = None) -> None:
+        """`build` of `items`, LITERAL_CHUNK at a time, each chunk after the first joined on with `concat`.
+
+        A literal's items all sit on the operand stack before `build` takes them: a list literal of
+        2 000 items in one BUILD_LIST passed the verifier's MAX_STACK (1 024) and a valid program was
+        refused at load.  In chunks the stack holds at most one chunk and the part built so far.
+        """
+        for start in range(0, max(len(items), 1), LITERAL_CHUNK):
+            part = items[start:start + LITERAL_CHUNK]
+            self.exprs(part)
+            if where is not None:
+                self.at(where)
+            self.emit(build, len(part))
+            if start:
+                self.emit(concat)
 
     def exprs(self, es: list[ir.Expr]) -> None:
         for x in es:

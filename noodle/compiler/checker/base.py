@@ -13,7 +13,7 @@ from noodle.compiler.diagnostics import DiagnosticBag, did_you_mean
 from noodle.compiler.record import Recorder
 from noodle.compiler.scope import FnCtx, FuncInfo, GlobalInfo, ModuleInterface, StructInfo
 from noodle.ir import nodes as ir
-from noodle.ir.walk import children as walk_children
+from noodle.ir.walk import children as walk_children, walk as walk_nodes
 from noodle.ir.types import (
     ERROR, F32, FLOAT, I32, INT, PRIMS, PY, STR, UNKNOWN, FnT, ListT, MapT,
     StructT, TupleT, TVar, Type, UnknownT, has_unbound, is_hashable, prune, resolve,
@@ -312,3 +312,29 @@ def nesting_problem(body: list[ir.Stmt]) -> "tuple[ir.Node, str] | None":
         return None
 
     return go(body, 0, 0)
+
+
+#: operands one instruction may take off the stack (a map literal's keys and values, a tuple's
+#: items, a call's arguments): the verifier's MAX_STACK (1 024) less room for what is under them
+#: (list literals and interpolated strings are built in chunks, so they have no such bound)
+MAX_OPERANDS = 900
+
+
+def width_problem(body: list[ir.Stmt]) -> "tuple[ir.Node, str] | None":
+    """A map literal, tuple or call in `body` with more operands than one instruction takes, if any.
+
+    Without this a program with a map literal of 600 pairs compiled and was then refused at load
+    ("operand stack deeper than 1024"), a message about bytecode, with no span.
+    """
+    for st in body:
+        for node in walk_nodes(st):
+            if isinstance(node, ir.MapLit) and 2 * len(node.keys) > MAX_OPERANDS:
+                return node, (f"a map literal of {len(node.keys)} pairs (at most {MAX_OPERANDS // 2})",
+                              "build it in parts: a literal, then `m[k] = v` or a loop over a list of pairs")
+            if isinstance(node, ir.TupleLit) and len(node.items) > MAX_OPERANDS:
+                return node, (f"a tuple of {len(node.items)} items (at most {MAX_OPERANDS})", "use a List")
+            if isinstance(node, (ir.Call, ir.CallMod, ir.CallValue, ir.CallBuiltin, ir.New)) \
+                    and len(node.args) > MAX_OPERANDS:
+                return node, (f"a call with {len(node.args)} arguments (at most {MAX_OPERANDS})",
+                              "pass a List")
+    return None

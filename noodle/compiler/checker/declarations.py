@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable
 
 from noodle.compiler import ast
-from noodle.compiler.checker.base import (KNOWN_ATTRIBUTES, SEMVER, NativeModule, constant_default, nesting_problem,
+from noodle.compiler.checker.base import (KNOWN_ATTRIBUTES, SEMVER, NativeModule, constant_default, nesting_problem, width_problem,
                                           pattern_names)
 from noodle.compiler.diagnostics import did_you_mean
 from noodle.compiler.scope import FnCtx, FuncInfo, GlobalInfo, ModuleInterface, StructInfo
@@ -283,6 +283,11 @@ class DeclarationRules:
             self.error("E0005", f"{what} nested too deeply", ast.Span(self.ast.file, node.line, node.col,
                                                                        node.line, node.col + 1),
                        "move the inner part into a function of its own")
+        wide = width_problem(body)
+        if wide is not None:
+            node, (what, hint) = wide
+            self.error("E0005", f"{what} is too wide for one instruction",
+                       ast.Span(self.ast.file, node.line, node.col, node.line, node.col + 1), hint)
         fn = ir.Function(name=ctx.name, kind=ctx.kind, display=ctx.display, params=0,
                          local_names=ctx.local_names, local_types=ctx.local_types, ret=ctx.ret, body=body,
                          parent=ctx.parent.name if ctx.parent else None, depth=ctx.depth,
