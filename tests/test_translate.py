@@ -451,11 +451,13 @@ def test_calls_and_values_of_another_module() -> None:
     assert vm.call("app.go", 3) == 44045
 
 
-def _main_with(code: list[tuple[Op, int, int, int]]):
-    """A compiled module whose `main` is replaced by hand-assembled code (no jumps to relocate)."""
+def _main_with(code: list[tuple]):
+    """A compiled module whose `main` is replaced by hand-assembled code: (op, a, b, c), missing
+    operands 0, the operand "K" the index of a constant (no jumps to relocate)."""
     _, mf = compile_source("fn main() { print(7) }\n", "hand.nd", "hand")
+    k = mf.consts.index(7)
     main = mf.functions[mf.entry]
-    main.code = [int(w) for ins in code for w in ins]
+    main.code = [int(k if w == "K" else w) for ins in code for w in (*ins, 0, 0, 0)[:4]]
     main.lines, main.cols = [3] * len(code), [1] * len(code)
     return mf
 
@@ -464,7 +466,7 @@ def test_nop_translates_to_nothing() -> None:
     _, mf = compile_source("fn main() { print(7) }\n", "hand.nd", "hand")
     main = mf.functions[mf.entry]
     code = [tuple(main.code[i:i + 4]) for i in range(0, len(main.code), 4)]
-    mf = _main_with([(Op.NOP, 0, 0, 0), *code[:-1], (Op.NOP, 0, 0, 0), code[-1]])
+    mf = _main_with([(Op.NOP,), *code[:-1], (Op.NOP,), code[-1]])
     # the same Python as without them (the verifier accepts NOP; the typed IR has no place for it)
     assert translate_module(mf)[0] == translate_module(_main_with(code))[0]
 
@@ -473,10 +475,8 @@ def test_nop_translates_to_nothing() -> None:
 def test_a_region_marker_out_of_place_is_refused_by_name(marker: Op) -> None:
     # inside an `and` region the translator steps every op up to END_EXPR: a marker met there
     # belongs to no region (the verifier refuses such code; the translator must not misread it)
-    _, mf = compile_source("fn main() { print(7) }\n", "hand.nd", "hand")
-    true_k = mf.consts.index(7)
-    mf = _main_with([(Op.CONST, true_k, 0, 0), (Op.AND, 5, 0, 0), (Op.CONST, true_k, 0, 0),
-                     (marker, 0, 0, 0), (Op.END_EXPR, 0, 0, 0), (Op.POP, 0, 0, 0), (Op.RETURN_NONE, 0, 0, 0)])
+    mf = _main_with([(Op.CONST, "K"), (Op.AND, 5), (Op.CONST, "K"), (marker,), (Op.END_EXPR,), (Op.POP,),
+                     (Op.RETURN_NONE,)])
     with pytest.raises(LoadError) as e:
         translate_module(mf)
     assert e.value.reason == f"cannot translate bytecode: {marker.name} outside the region it belongs to, at 3"
@@ -484,3 +484,29 @@ def test_a_region_marker_out_of_place_is_refused_by_name(marker: Op) -> None:
 
 def test_every_opcode_has_one_translation() -> None:
     assert translated_ops() == set(Op) and len(OPS) == len(Op)
+
+
+# what the verifier refuses, handed to the translator directly (which expects verified code, but
+# says what it met rather than translate it wrongly): a LoadError naming the fault; K is a constant
+MALFORMED = [
+    ([(Op.CONST, "K"), (Op.POP,), (Op.END,), (Op.RETURN_NONE,)], "function 'main': unexpected END at 2"),
+    ([(Op.CONST, "K"), (Op.RETURN_NONE,)], "values left on the stack at the end of a block"),
+    ([(Op.LOOP, 9), (Op.RETURN_NONE,)], "region not closed by END"),
+    ([(Op.LOOP, 9), (Op.ELSE,), (Op.RETURN_NONE,)], "region not closed by END"),
+    ([(Op.CONST, "K"), (Op.IF, 9), (Op.RETURN_NONE,), (Op.ELSE,), (Op.RETURN_NONE,), (Op.RETURN_NONE,)],
+     "region not closed by END"),
+    ([(Op.TRY, 9), (Op.RETURN_NONE,), (Op.END,), (Op.RETURN_NONE,)], "TRY without CATCH"),
+    ([(Op.CONST, "K"), (Op.AND, 9), (Op.CONST, "K"), (Op.CONST, "K"), (Op.END_EXPR,), (Op.POP,), (Op.RETURN_NONE,)],
+     "malformed expression region"),
+    ([(Op.CONST, "K"), (Op.AND, 9), (Op.CONST, "K")], "malformed expression region"),
+    ([(Op.CONST, "K"), (Op.AND, 9), (999,), (Op.END_EXPR,), (Op.POP,), (Op.RETURN_NONE,)], "unexpected 999 at 2"),
+    ([(Op.RETURN_NONE,), (-1,)], "unexpected -1 at 1"),
+]
+
+
+@pytest.mark.parametrize("code, reason", MALFORMED)
+def test_malformed_bytecode_is_refused_with_its_reason(code: list, reason: str) -> None:
+    mf = _main_with(code)
+    with pytest.raises(LoadError) as e:
+        translate_module(mf)
+    assert e.value.reason == f"cannot translate bytecode: {reason}"
