@@ -510,3 +510,49 @@ def test_malformed_bytecode_is_refused_with_its_reason(code: list, reason: str) 
     with pytest.raises(LoadError) as e:
         translate_module(mf)
     assert e.value.reason == f"cannot translate bytecode: {reason}"
+
+
+def test_a_tuple_of_one_keeps_its_comma() -> None:
+    # no Noodle syntax makes one (`(5,)` does not parse), but the bytecode allows it
+    def tuple_of(n: int) -> str:
+        code = [(Op.CONST, "K")] * n + [(Op.BUILD_TUPLE, n), (Op.POP,), (Op.RETURN_NONE,)]
+        return translate_module(_main_with(code))[0].splitlines()[3].strip()
+
+    assert [tuple_of(n) for n in range(4)] == ["()", "(7,)", "(7, 7)", "(7, 7, 7)"]
+
+
+SHAPES = """fn f(n: int) -> int {
+    var s = 0
+    while s < n {
+        if s % 2 == 0 { s += 3 } else { s += 1 }
+    }
+    for i in 0..n { s += i }
+    for c in "ab" { s += len(c) }
+    try { s = s // (n - 5) } catch e { s = -1 }
+    while true {
+        s -= 1
+        if s < 10 { break }
+    }
+    return s
+}
+"""
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
+@pytest.mark.parametrize("metered", [False, True])
+def test_every_block_is_indented_one_level_below_its_header(metered: bool) -> None:
+    # Python would accept a body indented two levels as well: only the code's text shows it
+    for src in (SHAPES, VALUES, ERRORS):
+        lines = translated(src, metered=metered).splitlines()
+        headers = 0
+        for k, line in enumerate(lines[:-1]):
+            assert _indent(line) % 4 == 0, line
+            if line.endswith(":"):
+                headers += 1
+                assert _indent(lines[k + 1]) == _indent(line) + 4, (line, lines[k + 1])
+            else:
+                assert _indent(lines[k + 1]) <= _indent(line), (line, lines[k + 1])
+        assert headers >= 5
