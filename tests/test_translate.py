@@ -556,3 +556,19 @@ def test_every_block_is_indented_one_level_below_its_header(metered: bool) -> No
             else:
                 assert _indent(lines[k + 1]) <= _indent(line), (line, lines[k + 1])
         assert headers >= 5
+
+
+def test_ranges_negations_and_int_to_float_are_written_in_their_shortest_form() -> None:
+    # each longer form gives the same results, only slower: the code's text shows it
+    src = ("fn f(x: int, n: int) -> float {\n var s = 0\n for i in 0..n { s += i }\n for i in 2..n { s += i }\n"
+           " for i in range(0, n, 2) { s += i }\n for i in range(n, 0, -1) { s += i }\n"
+           " let y = -(x % 10)\n let z = -x\n return n + 1.5 + float(s + y + z)\n}\n"
+           "fn main() { print(f(-123, 6)) }\n")
+    lines = [line.strip() for line in translated(src).splitlines()]
+    for form in ("for v0_3 in range(v0_1):", "for v0_4 in range(2, v0_1):", "for v0_5 in range(0, v0_1, 2):",
+                 "for v0_6 in range(v0_1, 0, (-1)):", "v0_7 = (-(v0_0 % 10))",  # `ranges` proved it: no check
+                 f"v0_8 = (_t if (_t := -v0_0) <= {2**63 - 1} else _ovf())"):
+        assert form in lines
+    assert any(line.startswith("return ((v0_1 + 1.5) + ") for line in lines)  # the int operand as it is
+    # s = 15 + 14 + 6 + 21, y = -(-123 % 10) = -7 (a floor remainder), z = 123; plus 6 + 1.5
+    assert run(src) == "179.5\n"
