@@ -572,3 +572,46 @@ def test_ranges_negations_and_int_to_float_are_written_in_their_shortest_form() 
     assert any(line.startswith("return ((v0_1 + 1.5) + ") for line in lines)  # the int operand as it is
     # s = 15 + 14 + 6 + 21, y = -(-123 % 10) = -7 (a floor remainder), z = 123; plus 6 + 1.5
     assert run(src) == "179.5\n"
+
+
+def test_metered_calls_count_steps_and_depth_and_name_the_function_entered() -> None:
+    # each call is a step and a level of depth, charged on entry by lines mapped to the function's
+    # first instruction (`if n == 0`, 2:8): no loop here, so only the calls can reach the limits
+    import contextlib
+    import io
+
+    from noodle.errors import LimitExceeded
+    from noodle.vm.limits import Limits
+    from noodle.vm.machine import Machine
+
+    src = ("fn down(n: int) -> int {\n    if n == 0 { return 0 }\n    return 1 + down(n - 1)\n}\n"
+           "fn main() {\n    print(down(10))\n    print(down(100))\n}\n")
+    _, mf = compile_source(src, "d.nd", "d", opt_level=0)
+    for limits, kind, message in ((Limits(max_depth=50), "depth", "call depth limit exceeded (50 calls)"),
+                                  (Limits(max_steps=60), "steps", "step limit exceeded (60 steps)")):
+        machine, buf = Machine(limits=limits), io.StringIO()
+        with pytest.raises(LimitExceeded) as e, contextlib.redirect_stdout(buf):
+            machine.run_main(machine.load(mf))
+        assert (buf.getvalue(), e.value.limit, str(e.value)) == ("10\n", kind, message)
+        if kind == "depth":
+            frames = [(f.name, f.line, f.col) for f in e.value.stack]
+            assert len(frames) == 51 and frames[0] == ("main", 7, 11) and frames[-1] == ("down", 2, 8)
+
+
+def test_an_empty_block_is_one_pass_and_runs() -> None:
+    src = ("fn f(n: int) -> int {\n var x = n\n if x > 0 { } else { x = 1 }\n for i in 0..3 { }\n"
+           " try { } catch { }\n while x > 5 { x -= 1 }\n return x\n}\nfn main() { print(f(-4), f(9)) }\n")
+    assert run(src, opt=0) == "1 5\n"
+    _, module = compile_source(src, "t.nd", "t", opt_level=0)
+    lines = [line.strip() for line in translate_module(module)[0].splitlines()]
+    assert lines.count("pass") == 4  # the if's, the for's, the try's and the catch's (after `_catch(_e)`)
+    assert "pass" not in [line.strip() for line in translated(SHAPES).splitlines()]
+
+
+def test_an_opcode_past_the_table_is_refused() -> None:
+    from noodle.format.opcodes import NUM_OPS
+
+    mf = _main_with([(Op.CONST, "K"), (Op.AND, 9), (NUM_OPS,), (Op.END_EXPR,), (Op.POP,), (Op.RETURN_NONE,)])
+    with pytest.raises(LoadError) as e:
+        translate_module(mf)
+    assert e.value.reason == f"cannot translate bytecode: unexpected {NUM_OPS} at 2"
