@@ -167,7 +167,10 @@ def test_strings_are_built_in_one_f_string_where_their_parts_allow() -> None:
     assert run(src) == "X7'{}\\\t0.5midX\n<a!>7\nmidmid 7\n"
     code = translated(src)
     assert "f'X{v0_0}\\'{{}}\\\\\\t{v0_1!r}{v0_2}X'" in code  # one f-string, its literal text escaped
-    assert "('<' + f1('a') + '>' + str(v0_0))" in code and "f'{v0_2}{v0_2}'" in code
+    assert "('<' + f1('a') + '>' + str(v0_0))" in code and "n0(f'{v0_2}{v0_2}', (str(v0_0)))" in code
+    # a text of one part needs no f-string; one of none is the empty string (only hand-assembled code has it)
+    empty = [(Op.BUILD_STR, 0), (Op.POP,), (Op.RETURN_NONE,)]
+    assert translate_module(_main_with(empty))[0].splitlines()[3].strip() == "''"
 
 
 def test_a_spill_of_several_pending_values_keeps_each_in_its_own_temporary() -> None:
