@@ -495,6 +495,7 @@ MALFORMED = [
     ([(Op.CONST, "K"), (Op.POP,), (Op.END,), (Op.RETURN_NONE,)], "function 'main': unexpected END at 2"),
     ([(Op.CONST, "K"), (Op.RETURN_NONE,)], "values left on the stack at the end of a block"),
     ([(Op.LOOP, 9), (Op.RETURN_NONE,)], "region not closed by END"),
+    ([(Op.LOOP, 9), (Op.CONST, "K")], "values left on the stack at the end of a block"),  # the probe meets the end
     ([(Op.LOOP, 9), (Op.ELSE,), (Op.RETURN_NONE,)], "region not closed by END"),
     ([(Op.CONST, "K"), (Op.IF, 9), (Op.RETURN_NONE,), (Op.ELSE,), (Op.RETURN_NONE,), (Op.RETURN_NONE,)],
      "region not closed by END"),
