@@ -619,3 +619,12 @@ def test_an_opcode_past_the_table_is_refused() -> None:
     with pytest.raises(LoadError) as e:
         translate_module(mf)
     assert e.value.reason == f"cannot translate bytecode: unexpected {NUM_OPS} at 2"
+
+
+@pytest.mark.parametrize("x0, expected", [(1, '6 ["m"]'), (-1, '165 ["m", "c"]')])
+def test_a_value_pending_before_a_region_is_not_moved_into_it(x0: int, expected: str) -> None:
+    # `n("m", 5)` is evaluated before the `if`-expression, whichever arm runs; only the arm's own
+    # long expression is spilled inside the arm (its 120 terms: 40 x (x0 + 2 + 3) = 160 for x0 = -1)
+    chain, _ = _chain(120)
+    src = _region_program(f' let r = n("m", 5) + (n("c", {chain}) if x0 < 0 else 1)\n return "{{r}}"')
+    assert run(src.replace("print(f(1, 2, 3), log)", f"print(f({x0}, 2, 3), log)"), opt=0) == expected + "\n"
