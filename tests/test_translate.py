@@ -628,3 +628,10 @@ def test_a_value_pending_before_a_region_is_not_moved_into_it(x0: int, expected:
     chain, _ = _chain(120)
     src = _region_program(f' let r = n("m", 5) + (n("c", {chain}) if x0 < 0 else 1)\n return "{{r}}"')
     assert run(src.replace("print(f(1, 2, 3), log)", f"print(f({x0}, 2, 3), log)"), opt=0) == expected + "\n"
+
+
+def test_metered_string_building_is_one_charged_call_over_all_the_parts() -> None:
+    # nested calls would give the same text but charge the intermediate strings too
+    src = 'fn f(x: int, s: str) -> str { return "a{x}b" + s + "c" }\n'
+    assert "return _scat('a', str(v0_0), 'b', v0_1, 'c')" in translated(src, metered=True)
+    assert "return f'a{v0_0}b{v0_1}c'" in translated(src)
