@@ -635,3 +635,14 @@ def test_metered_string_building_is_one_charged_call_over_all_the_parts() -> Non
     src = 'fn f(x: int, s: str) -> str { return "a{x}b" + s + "c" }\n'
     assert "return _scat('a', str(v0_0), 'b', v0_1, 'c')" in translated(src, metered=True)
     assert "return f'a{v0_0}b{v0_1}c'" in translated(src)
+
+
+def test_a_loop_whose_probe_met_a_call_names_the_call_on_its_own_line_only() -> None:
+    # the probe translates `g(s)` before finding no condition; the body translates it again
+    src = ("fn g(x: int) -> int { return x + 1 }\n"
+           "fn f(n: int) -> int {\n var s = n\n while true {\n  s = g(s)\n  if s > 10 { break }\n }\n return s\n}\n")
+    _, module = compile_source(src, "t.nd", "t", opt_level=0)
+    source, linemap, _ = translate_module(module)
+    lines = source.splitlines()
+    at = lines.index("    while True:") + 1
+    assert linemap[at] == ("f", 4, 2) and linemap[at + 1] == ("f", 5, 3, (("f1(v0_1)", 5, 7),))

@@ -692,7 +692,6 @@ class Translator:
         # `while cond:` when the loop starts with its condition, else `while True:`; the probe
         # translates the plain expression ops at the start (they emit no lines, only call sites)
         probe: list[_Val] = []
-        calls_saved = len(st.calls)
         q = pc + 1
         while q < len(f.lines) and OPS[f.code[q * 4]].role == "expr":
             q = self.step(st, q, 0, probe)
@@ -702,8 +701,8 @@ class Translator:
             self.emit(st, indent, f"while {probe[0].text}:", pc)
             self.tick(st, indent + 1, pc)
             end = self.block(st, q + 1, indent + 1)
-        else:
-            del st.calls[calls_saved:]
+        else:  # the body translates the probe's ops again: their call sites go (a statement starts
+            st.calls.clear()  # with none pending, the stack being empty)
             self.emit(st, indent, "while True:", pc)
             self.tick(st, indent + 1, pc)
             end = self.block(st, pc + 1, indent + 1)
