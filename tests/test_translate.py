@@ -154,6 +154,9 @@ def test_and_or_and_conditional_expressions_evaluate_only_what_they_must() -> No
            ' print(log)\n}\n')
     assert run(src, opt=0) == ('false true false\n2 3\n'
                                '["a", "c", "e", "f", "h", "i", "k", "j"]\n')
+    # short regions are written as they are: nothing spilled into a list
+    code = translated(src)
+    assert "(f1('a', False) and f1('b', True))" in code and "(f2('g', 1) if f1('h', False) else f2('i', 2))" in code
 
 
 def test_strings_are_built_in_one_f_string_where_their_parts_allow() -> None:
@@ -348,7 +351,7 @@ fn main() {
     let xs = [10, 20, 30, 40]
     let k = 1
     print(xs[k:3], xs[:2], xs[2:], xs[:], "hello"[1:-1], xs[k:], xs[:k])
-    print("ab" * 3, "x" * 0, "-" * 2 + "|", "q" * k)
+    print("ab" * 3, "x" * 0, "-" * 2 + "|", "q" * k, xs + [50], 20 in xs, 25 not in xs)
     let r = 2..5
     let ri = 2..=5
     var s = 0
@@ -384,7 +387,7 @@ fn main() {
 VALUES_OUT = """(1, "one", 2.5) 1 one 2.5
 {"a": 1, "b": 2} {} 0 2 1
 [20, 30] [10, 20] [30, 40] [10, 20, 30, 40] ell [20, 30, 40] [10]
-ababab  --| q
+ababab  --| q [10, 20, 30, 40, 50] true true
 h
 e
 y
