@@ -188,3 +188,23 @@ def test_charged_natives_still_compute_what_they_did() -> None:
     assert expected == '["a", "b", "c", "d"] ["1", "", "2"] 1 4 2 12 1.5'
     limited = _vm(max_steps=100_000, max_seconds=10, max_memory_mb=64).load(noodle.Source(source, name="c"))
     assert limited.f() == expected
+
+
+@pytest.mark.parametrize("readable_measures", [0, 1, 3])
+def test_a_memory_measure_that_fails_mid_call_stops_the_call(monkeypatch: pytest.MonkeyPatch,
+                                                            readable_measures: int) -> None:
+    """The memory limit fails closed: once resident memory cannot be read (at the call's start, or
+    after some measures), the call stops with the memory limit's error — never runs unmeasured."""
+    m = _vm(max_memory_mb=64).load(noodle.Source(
+        # a List keeps the loop in the VM, whose steps measure memory once per chunk of 2,000
+        "fn spin(n: int) -> int {\n var xs: List<int> = []\n for i in 0..n { xs.append(i) }\n return len(xs)\n}",
+        name="mem"))
+    assert m.spin(100_000) == 100_000  # measured as usual
+    real = limits_module.resident_bytes
+    measures = iter(range(readable_measures))
+    monkeypatch.setattr(limits_module, "resident_bytes", lambda: real() if next(measures, None) is not None else None)
+    with pytest.raises(noodle.LimitExceeded, match="cannot be enforced") as e:
+        m.spin(100_000)
+    assert e.value.limit == "memory"
+    monkeypatch.setattr(limits_module, "resident_bytes", real)
+    assert m.spin(10) == 10  # the VM goes on once memory can be measured again

@@ -85,3 +85,19 @@ def test_keygen_never_overwrites_a_key(tmp_path: Path, keys) -> None:
     p = noodle_cmd(["keygen", "ours"], tmp_path)
     assert p.returncode == 1 and "exists already" in p.stderr, p.context()
     assert (tmp_path / "ours.key").read_bytes() == before
+
+
+def test_an_older_signed_module_is_not_accepted_as_an_upgrade(tmp_path: Path, keys) -> None:
+    """A correctly signed older release replayed as an upgrade (a rollback attack) is refused; the
+    host may still go back on purpose (allow_downgrade, or vm.rollback)."""
+    ours_key, ours_pub, _, _ = keys
+    v1 = _compile(tmp_path, APP_V1, "v1.nbc", ours_key)
+    v2 = _compile(tmp_path, APP_V2, "v2.nbc", ours_key)
+    vm = noodle.VM(trusted_keys=[ours_pub], root=tmp_path)
+    app = vm.load(v2)
+    with pytest.raises(noodle.UpgradeRejected, match=r"version 1\.0\.0 is older than the running 1\.1\.0"):
+        vm.upgrade(v1)
+    assert app.answer() == 42 and dict(vm.modules())["app"] == "1.1.0"  # nothing changed
+    vm.upgrade(v2)  # the same version again is no downgrade
+    report = vm.upgrade(v1, allow_downgrade=True)
+    assert (report.from_version, report.to_version) == ("1.1.0", "1.0.0") and app.answer() == 41

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import random
+import re
 import threading
 import time
 from pathlib import Path
@@ -289,3 +290,25 @@ def test_reliability_under_load(tmp_path: Path) -> None:
     assert len(rejected) == 25 and done["up"] + done["back"] == 75
     assert calls[0] >= 100
     assert vm.module("svc").served == calls[0]  # every call counted in exactly one version, none lost
+
+
+def test_a_downgrade_is_refused_unless_asked_for() -> None:
+    """Any VM refuses an upgrade to an older version (semantic-version precedence, pre-releases
+    before their release); equal versions and `allow_downgrade=True` go ahead."""
+    vm = make_vm()
+    vm.upgrade(noodle.Source(svc(2), name="svc"))  # 1.2.0
+    for older in ("1.1.9", "1.2.0-rc.1", "0.9.0"):
+        with pytest.raises(noodle.UpgradeRejected, match=f"version {re.escape(older)} is older than the running 1.2.0"):
+            vm.upgrade(noodle.Source(svc(3, older), name="svc"))
+        assert dict(vm.modules())["svc"] == "1.2.0"
+    vm.upgrade(noodle.Source(svc(4, "1.2.0+build.7"), name="svc"))  # build metadata does not order
+    vm.upgrade(noodle.Source(svc(5, "1.10.0"), name="svc"))  # numeric, not textual: 1.10 > 1.2
+    assert vm.upgrade(noodle.Source(svc(6, "1.1.0"), name="svc"), allow_downgrade=True).to_version == "1.1.0"
+
+
+@pytest.mark.parametrize("lower, higher", [("1.0.0-alpha", "1.0.0-alpha.1"), ("1.0.0-alpha.1", "1.0.0-alpha.beta"),
+                                           ("1.0.0-alpha.beta", "1.0.0-beta"), ("1.0.0-beta.2", "1.0.0-beta.11"),
+                                           ("1.0.0-rc.1", "1.0.0"), ("1.9.9", "1.10.0"), ("0.99.0", "1.0.0")])
+def test_versions_follow_semantic_version_precedence(lower: str, higher: str) -> None:
+    from noodle.host.versions import is_downgrade
+    assert is_downgrade(higher, lower) and not is_downgrade(lower, higher) and not is_downgrade(lower, lower)

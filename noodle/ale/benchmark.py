@@ -3,7 +3,9 @@
 Each side is timed on the same inputs (captured samples where there are some, else inputs
 generated at the recorded shapes), each input called enough times in a row to take at least
 :data:`MIN_SECONDS`, best of :data:`REPEATS`; the figure per side is the sum over inputs.  The
-candidate's side includes what serving it costs: the pattern check and the argument conversion.
+candidate's side is the very entry a call site holds once the candidate serves
+(:func:`noodle.ale.serving.served`): the pattern's guard, any argument conversion and the call.
+What the site does around it (the version check, the countdown) is the same for both sides.
 """
 from __future__ import annotations
 
@@ -52,22 +54,22 @@ def per_call_ns(fn: Callable[[], Any], min_seconds: float = MIN_SECONDS, repeats
     return best * 1e9
 
 
-def benchmark(original: Callable[..., Any], accepts: Callable[[tuple, dict | None], bool],
-              serve: Callable[[Callable[..., Any], tuple, dict | None], Any], inputs: list[tuple],
-              min_seconds: float = MIN_SECONDS, repeats: int = REPEATS) -> Benchmark:
-    """Time both sides on every input of `inputs` on which the original does not raise."""
+def benchmark(original: Callable[..., Any], entry: Callable[[Callable[..., Any], tuple, dict | None], Any],
+              inputs: list[tuple], min_seconds: float = MIN_SECONDS, repeats: int = REPEATS) -> Benchmark:
+    """Time both sides on every input of `inputs` on which the original does not raise and that the
+    entry serves (it returns :data:`~noodle.vm.pyffi.replacements.MISS` for one it does not)."""
+    from noodle.vm.pyffi.replacements import MISS
+
     total_o = total_c = 0.0
     used = 0
     for args in inputs:
         try:
             original(*args)
-            if not accepts(args, None):
+            if entry(original, args, None) is MISS:  # also warms it: the first call compiles native code
                 continue
-            serve(original, args, None)
         except Exception:
             continue
-        # warm: the first call of a candidate compiles its native code
         total_o += per_call_ns(lambda: original(*args), min_seconds, repeats)
-        total_c += per_call_ns(lambda: accepts(args, None) and serve(original, args, None), min_seconds, repeats)
+        total_c += per_call_ns(lambda: entry(original, args, None), min_seconds, repeats)
         used += 1
     return Benchmark(total_o, total_c, used)

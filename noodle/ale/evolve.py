@@ -26,6 +26,7 @@ from noodle.ale.intents import intent_source
 from noodle.ale.patterns import accepts, noodle_types
 from noodle.ale.registry import Candidate, Registry
 from noodle.ale.runner import CandidateRunner, resolve
+from noodle.ale.serving import served
 from noodle.ale.transpile import Untranslatable, translate
 from noodle.ale.validate import GENERATED, validate
 from noodle.vm.pyffi import samples as sample_codec
@@ -212,8 +213,8 @@ def _qualify(reg: Registry, db_path: Path, c: Candidate, original: Any, recorded
                  validation=v.to_json())
     live = CandidateRunner(vm_factory(), c.id, c.source, c.entry, c.params, folder)
     inputs = samples[:options.bench_inputs] or _generated_inputs(c.pattern, recorded)[:options.bench_inputs]
-    b = bench.benchmark(original, accepts(c.pattern, c.max_size), live.serve, inputs, options.bench_seconds,
-                        options.bench_repeats)
+    served_entry = served(c, accepts(c.pattern, c.max_size), live).entry  # what a call site will hold
+    b = bench.benchmark(original, served_entry, inputs, options.bench_seconds, options.bench_repeats)
     if b.inputs == 0 or b.speedup < options.margin:
         c = reg.move(c.id, "rejected", f"not faster: {b.speedup:.2f}x the original at the recorded shapes "
                                        f"(needs {options.margin:.2f}x)", benchmark=b.to_json(), speedup=b.speedup)

@@ -49,7 +49,11 @@ class CandidateRunner:
         self.types = [type_of(p) for p in params]
         #: parameters whose Python value must be converted (copied, checked) before the call
         self.converted = [i for i, p in enumerate(params) if p.startswith(("List<", "Map<", "("))]
-        if not self.converted:  # arrays and scalars were checked by the pattern: call straight through
+        #: what a call site may call with the arguments themselves (arrays and scalars the pattern
+        #: checked cross as they are); None when some argument must be converted first
+        self.direct: Callable[..., Any] | None = None
+        if not self.converted:
+            self.direct = self.fn
             self.serve = self._serve_direct  # type: ignore[method-assign]
 
     def _serve_direct(self, original: Callable[..., Any], args: tuple, kwargs: dict | None) -> Any:

@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from noodle.ale.compare import Outcome, differs, error_kind
-from noodle.ale.patterns import accepts
+from noodle.ale.patterns import accepts, entry
 from noodle.ale.registry import Candidate, Registry
-from noodle.ale.runner import CandidateRunner
+from noodle.ale.runner import CandidateRunner, python_exception
 from noodle.vm.pyffi.replacements import TABLE, Replacement, ReplacementTable
 from noodle.runtime.values import ErrorValue
 
@@ -147,25 +147,35 @@ class Server:
         for c in serving:
             check = accepts(c.pattern, c.max_size)
             if c.state == "promoted":
-                replacements.append(Replacement(c.name, c.id, check, self._first_call(c)))
+                runner = self.loaded.get(c.id)
+                if runner is not None:
+                    replacements.append(served(c, check, runner))
+                else:
+                    load = self._first_call(c, check)
+                    replacements.append(Replacement(c.name, c.id, check, load,
+                                                    entry(c.pattern, c.max_size, load, False)))
             else:
                 canary = self.canaries.get(c.id) or Canary(self, c, None)
                 canaries[c.id] = canary
-                replacements.append(Replacement(c.name, c.id, check, canary.serve))
+                replacements.append(Replacement(c.name, c.id, check, canary.serve,
+                                                entry(c.pattern, c.max_size, canary.serve, False)))
         self.canaries = canaries
         self.table.install(replacements)
 
-    def _first_call(self, c: Candidate) -> Callable[[Callable[..., Any], tuple, dict | None], Any]:
+    def _first_call(self, c: Candidate, check: Callable[[tuple, dict | None], bool]
+                    ) -> Callable[[Callable[..., Any], tuple, dict | None], Any]:
         """Serve a promoted candidate, loading it at its first call (a program pays for compiling only
-        the replacements it uses); a candidate that fails to load leaves the original serving."""
+        the replacements it uses), then put its direct entry in the table for the calls after; a
+        candidate that fails to load leaves the table (the original serves)."""
         def serve(original: Callable[..., Any], args: tuple, kwargs: dict | None) -> Any:
             runner = self._runner(c)
-            target = runner.serve if runner is not None else _original
-            for rs in self.table.by_name.values():
-                for r in rs:
-                    if r.candidate_id == c.id:
-                        r.serve = target  # later calls go straight to it
-            return target(original, args, kwargs)
+            loaded = [served(c, check, runner)] if runner is not None else []
+            # sites bind again, to the direct entry (or to none: the original serves)
+            self.table.install([x for rs in self.table.by_name.values() for r in rs
+                                for x in (loaded if r.candidate_id == c.id else [r])])
+            if runner is None:
+                return _original(original, args, kwargs)
+            return runner.serve(original, args, kwargs)
         return serve
 
     def _runner(self, c: Candidate) -> CandidateRunner | None:
@@ -212,6 +222,16 @@ class Server:
                 self._write_canary_counts(reg)
         except Exception as e:
             self.errors.append(f"could not record canary results: {e}")
+
+
+def served(c: Candidate, check: Callable[[tuple, dict | None], bool], runner: CandidateRunner) -> Replacement:
+    """A loaded candidate as call sites serve it: the pattern's guard and a direct call of its
+    function (or of its serve, which converts lists first), in one compiled entry."""
+    if runner.direct is not None:
+        e = entry(c.pattern, c.max_size, runner.direct, True, python_exception)
+    else:
+        e = entry(c.pattern, c.max_size, runner.serve, False)
+    return Replacement(c.name, c.id, check, runner.serve, e)
 
 
 def install(db_path: "str | os.PathLike[str]", vm_factory: Callable[[], Any], table: ReplacementTable = TABLE,

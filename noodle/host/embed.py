@@ -37,6 +37,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from noodle.errors import CompileError, LoadError, UpgradeRejected
 from noodle.format import thresholds
+from noodle.host.versions import is_downgrade
 from noodle.ir import variants
 from noodle.ir.types import FnT, parse_type
 from noodle.vm.convert import ValueMismatch, checked_callable, to_noodle
@@ -373,11 +374,13 @@ class VM:
     # ------------------------------------------------------------ upgrades
 
     def upgrade(self, what: "str | os.PathLike[str] | Source", run_tests: bool = False,
-                before_swap: Callable[[], None] | None = None) -> UpgradeReport:
+                before_swap: Callable[[], None] | None = None, allow_downgrade: bool = False) -> UpgradeReport:
         """Replace a loaded module by a new version of it, live (see the module docstring).
 
         `before_swap`, if given, runs once the new version has passed every check, just before
-        state is migrated (`noodle run --watch` stops the running `main` there).
+        state is migrated (`noodle run --watch` stops the running `main` there).  A version older
+        than the running one is refused (an older release, even one signed by a trusted key, may
+        be a replayed one: noodle.host.versions) unless `allow_downgrade` is true.
         """
         t0 = time.perf_counter()
         if self._gate.inside():
@@ -395,6 +398,9 @@ class VM:
                 image = build_image(module, self.machine.meter is not None)
             except LoadError as e:
                 raise UpgradeRejected(name, _first_line(e)) from None
+            if not allow_downgrade and is_downgrade(old.version, image.version):
+                raise UpgradeRejected(name, f"version {image.version} is older than the running {old.version} "
+                                            "(a downgrade): use vm.rollback(), or upgrade(..., allow_downgrade=True)")
             report = UpgradeReport(name, old.version, image.version)
             self._check_compatible(old, image, report)
             imported = [self._dependency(dep) for dep in image.imports]

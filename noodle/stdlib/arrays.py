@@ -305,12 +305,24 @@ def _matmul(a: Any, b: Any) -> Any:
     return r.item() if getattr(r, "ndim", 0) == 0 else r
 
 
+#: NumPy's float64 dtype object, once a dot has met it (arrays of a builtin dtype share its one object)
+_FLOAT64: Any = None
+
+
 @native("array.dot", 2)
 def _dot(a: Any, b: Any) -> Any:
+    global _FLOAT64
     da = a.dtype
-    if da is b.dtype and da.kind == "f" and a.shape == b.shape:
+    # both 1-D (the checker's rule): equal lengths are equal shapes; identity, not `.kind` and shape
+    # tuples, because at small sizes these checks cost as much as the dot (library evolution serves
+    # numpy.dot of 3-vectors through here)
+    if da is _FLOAT64 and b.dtype is da and len(a) == len(b):
         # floats cannot overflow into wrong results: the ndarray method skips numpy.dot's dispatch
         # and matmul's checks, which dominate at small sizes (the same BLAS dot underneath)
+        return float(a.dot(b))
+    if da is b.dtype and da.kind == "f" and a.shape == b.shape:
+        if _FLOAT64 is None:
+            _FLOAT64 = np().dtype("float64")
         return float(a.dot(b))
     if a.shape != b.shape:
         raise _err("ValueError", f"dot of arrays of lengths {a.shape[0]} and {b.shape[0]}")

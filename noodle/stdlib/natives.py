@@ -168,13 +168,22 @@ native("sum.float", 1)(lambda xs: builtins.sum(xs, 0.0))
 native("any", 1, "any({0})")(builtins.any)
 native("all", 1, "all({0})")(builtins.all)
 native("sorted", 1, "sorted({0})")(builtins.sorted)
+def sort_keys(xs: list, key: Callable) -> list:
+    """The keys `sorted(xs, key)` sorts by.  They are computed by a Python loop, not by sorted()
+    calling back from C: a Noodle function that recurses through its own sort key would otherwise
+    nest C frames at every level and overflow the C stack (a crash) before Python's recursion limit
+    turns it into a RecursionError."""
+    return [key(x) for x in xs]
+
+
+def sort_by_keys(xs: list, keys: list) -> list:
+    """`xs` ordered by `keys` (stable)."""
+    return [xs[i] for i in builtins.sorted(range(len(keys)), key=keys.__getitem__)]
+
+
 @native("sorted.key", 2)
 def _sorted_key(xs: list, key: Callable) -> list:
-    # The keys are computed by a Python loop, not by sorted() calling back from C: a Noodle function
-    # that recurses through its own sort key would otherwise nest C frames at every level and overflow
-    # the C stack (a crash) before Python's recursion limit turns it into a RecursionError.
-    keys = [key(x) for x in xs]
-    return [xs[i] for i in builtins.sorted(range(len(keys)), key=keys.__getitem__)]
+    return sort_by_keys(xs, sort_keys(xs, key))
 native("reversed.list", 1, "{0}[::-1]")(lambda xs: xs[::-1])
 native("reversed.str", 1, "{0}[::-1]")(lambda s: s[::-1])
 native("enumerate", 1, "list(enumerate({0}))")(lambda xs: list(builtins.enumerate(xs)))

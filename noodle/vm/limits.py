@@ -161,7 +161,11 @@ class Meter(threading.local):
         if self.deadline is not None and self.shared.get("native_deadlines"):
             from noodle.vm.native import arm_deadline
             self._deadline_token = arm_deadline(self.deadline, self.context())
-        self.memory_base = (resident_bytes() or 0) if lim.max_memory_mb is not None else 0
+        self.memory_base = 0
+        if lim.max_memory_mb is not None:
+            self.memory_base = resident_bytes()  # type: ignore[assignment]
+            if self.memory_base is None:  # fail closed: never measure growth from a wrong base
+                self._unmeasurable()
         if self._context is not None and self.memory_limit is not None:
             self._context.memory = self.memory_limit  # type: ignore[attr-defined]
         # an empty first chunk: the first step checks the whole budget (no call is too short for it)
@@ -203,20 +207,33 @@ class Meter(threading.local):
             self.refill()
 
     def check_memory(self, nbytes: int) -> None:
-        """Would `nbytes` more keep the call's memory growth under the limit?"""
-        grown = (resident_bytes() or 0) - self.memory_base
+        """Would `nbytes` more keep the call's memory growth under the limit?  Fails closed: where
+        resident memory cannot be read now (it could when the VM was made), the call is stopped with
+        the memory limit's error — an unreadable measure never counts as no growth."""
+        now = resident_bytes()
+        if now is None:
+            self._unmeasurable()
+        grown = now - self.memory_base
         if self._context is not None:  # what native code may still allocate, as of this measure
             self._context.memory = max(0, self.memory_limit - grown)  # type: ignore[attr-defined,operator]
         if grown + nbytes > self.memory_limit:  # type: ignore[operator]
             need = f" (an operation needs {nbytes / 1048576:,.0f} MB more)" if nbytes >= 1048576 else ""
             raise LimitSignal("memory", f"memory limit exceeded ({self.limits.max_memory_mb:g} MB){need}")
 
+    def _unmeasurable(self) -> None:
+        raise LimitSignal("memory", f"memory limit ({self.limits.max_memory_mb:g} MB) cannot be enforced: "
+                                    "the process's resident memory could not be read (/proc/self/statm)")
+
     def check_time(self) -> None:
         if self.deadline is not None and time.perf_counter() > self.deadline:
             self._time_out()
 
     def _time_out(self) -> None:
-        raise LimitSignal("seconds", f"time limit exceeded ({self.limits.max_seconds:g} s)")
+        self.time_out()
+
+    def time_out(self, why: str = "") -> None:
+        """Raise the time limit's error (`why`: an operation refused before it started, and why)."""
+        raise LimitSignal("seconds", f"time limit exceeded ({self.limits.max_seconds:g} s)" + (f": {why}" if why else ""))
 
     # ------------------------------------------------------------ native code
 

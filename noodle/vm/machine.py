@@ -23,7 +23,7 @@ from noodle.runtime.linemap import CODE_REGISTRY, CodeInfo
 from noodle.runtime.errors import NoodleRuntimeError, foreign, noodle_stack, runtime_error
 from noodle.vm.image import ModuleImage, build_image
 from noodle.vm.limits import Capabilities, Limits, LimitSignal, Meter
-from noodle.vm import metering
+from noodle.vm import metering, pacing
 from noodle.vm.ops import HELPERS
 from noodle.runtime.values import ErrorValue, make_struct_class
 
@@ -292,7 +292,11 @@ class Machine:
         if native.name == "sys.args":
             return lambda: list(self.args)
         if self.meter is not None and native.name in metering.COSTS:
-            return metering.charged(self._impl(native), metering.COSTS[native.name], self.meter)
+            impl, cost = self._impl(native), metering.COSTS[native.name]
+            if self.limits.max_seconds is not None:  # one call must not run far past the deadline either
+                impl = pacing.paced(native.name, impl, self.meter)
+                cost = pacing.paced_cost(native.name, cost, self.meter)
+            return metering.charged(impl, cost, self.meter)
         return self._impl(native)
 
     def _impl(self, native: Any) -> Callable[..., Any]:
@@ -318,9 +322,9 @@ class Machine:
         a limit hit :class:`LimitExceeded` (the machine stays usable)."""
         meter = self.meter
         outermost = meter is not None and not meter.active
-        if outermost:
-            meter.start()  # type: ignore[union-attr]
         try:
+            if outermost:  # in the try: a budget that cannot be set up (memory unmeasurable) is a limit hit
+                meter.start()  # type: ignore[union-attr]
             return fn(*args)
         except NoodleRuntimeError:
             raise

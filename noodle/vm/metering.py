@@ -78,6 +78,7 @@ def repr_size(x: Any, budget: int) -> int:
 
 #: values a comparison looks at in one go (no elements inside)
 _ATOMS = frozenset((int, float, bool, type(None)))
+_STR = {str}
 
 
 def compare_size(x: Any, budget: int = 1 << 62) -> int:
@@ -90,8 +91,11 @@ def compare_size(x: Any, budget: int = 1 << 62) -> int:
         return len(x) + 1
     if t is list or t is tuple:
         total = len(x) + 1
-        if set(map(type, x)) <= _ATOMS:  # the usual flat list: its length says it all (at C speed)
+        kinds = set(map(type, x))
+        if kinds <= _ATOMS:  # the usual flat list: its length says it all (at C speed)
             return total
+        if kinds == _STR:  # a list of strings: their lengths, summed at C speed (16M in ~0.3 s, not 6)
+            return total + len(x) + sum(map(len, x))
         for item in x:
             total += compare_size(item, budget - total)
             if total > budget:
@@ -177,11 +181,15 @@ def _join(sep: str, items: Any) -> tuple[int, int]:
     return n, _text_bytes(n, sep, *items[:64])
 
 
-def _sort(xs: Any, *_: Any) -> tuple[int, int]:
-    """Each element takes part in about log2(n) comparisons, each touching at most its size."""
-    n = _len(xs)
-    elements = compare_size(xs) if type(xs) is list else n
+def sort_work(n: int, elements: int) -> tuple[int, int]:
+    """A sort of `n` values of `elements` elements in all: each element takes part in about log2(n)
+    comparisons, each touching at most its size."""
     return elements * max(1, n.bit_length()), n * _POINTER
+
+
+def _sort(xs: Any, *_: Any) -> tuple[int, int]:
+    n = _len(xs)
+    return sort_work(n, compare_size(xs) if type(xs) is list else n)
 
 
 def _scan(xs: Any, *rest: Any) -> tuple[int, int]:

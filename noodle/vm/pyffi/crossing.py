@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from noodle.ir.types import (ARRAY_DTYPES, BOOL, ERROR, F32, FLOAT, I32, INT, NONE, PY, STR, ArrayT, FnT, ListT,
+from noodle.ir.types import (ARRAY_DTYPES, ERROR, PY, ArrayT, FnT, ListT,
                              MapT, Prim, RangeT, StructT, TupleT, Type, UnknownT, parse_type)
 from noodle.runtime.values import INT_MAX, INT_MIN, ErrorValue, StructBase
 
@@ -119,40 +119,35 @@ def from_py(value: Any, ty: Type, what: str = "a Python value") -> Any:
         return value
     t = type(value)
     if type(ty) is Prim:  # the scalars first, without comparing the type against every other kind
-        if t is _EXACT.get(ty.name) and (t is not int or INT_MIN <= value <= INT_MAX):
+        name = ty.name
+        if t is _EXACT.get(name) and (t is not int or INT_MIN <= value <= INT_MAX):
             return value  # the common case: a Python scalar of the very type asked for
-        if ty == INT:
-            if t is int and INT_MIN <= value <= INT_MAX:
-                return value
-            if _numpy_kind(value) in ("i", "u"):
-                return from_py(int(value), ty, what)
-            if t is int:
-                raise ErrorValue("OverflowError", f"{what}: {value} does not fit in a 64-bit int")
-            raise mismatch(value, ty, what)
-        if ty == FLOAT:
-            if t is float:
-                return value
+        if name == "float":  # (names, not `ty == FLOAT`: a type's equality is a Python-level walk)
             if t is int or _numpy_kind(value) in ("f", "i", "u"):
                 try:
                     return float(value)
                 except OverflowError:
                     raise ErrorValue("OverflowError", f"{what}: {value} is too large for a float") from None
             raise mismatch(value, ty, what)
-        if ty == BOOL:
-            if t is bool:
-                return value
+        if name == "int":
+            if _numpy_kind(value) in ("i", "u"):
+                return from_py(int(value), ty, what)
+            if t is int:
+                raise ErrorValue("OverflowError", f"{what}: {value} does not fit in a 64-bit int")
+            raise mismatch(value, ty, what)
+        if name == "bool":
             if _numpy_kind(value) == "b":
                 return bool(value)
             raise mismatch(value, ty, what)
-        if ty == STR:
+        if name == "str":
             if isinstance(value, str):
                 return str(value)
             raise mismatch(value, ty, what)
-        if ty == NONE:
+        if name == "none":
             if value is None:
                 return None
             raise mismatch(value, ty, what)
-        if ty == F32 or ty == I32:
+        if name in ("f32", "i32"):
             from noodle.vm.convert import ValueMismatch, to_noodle
 
             plain = value.item() if _numpy_kind(value) else value
@@ -253,13 +248,24 @@ def _python_function(fn: Callable[..., Any], ty: FnT, what: str) -> Callable[...
     return call
 
 
+#: NumPy scalar type -> its dtype kind (a scalar type has one dtype; filled as types are met, so
+#: that a NumPy scalar result crosses at the cost of a dict lookup)
+_SCALAR_KINDS: dict[type, str] = {}
+
+
 def _numpy_kind(value: Any) -> str:
     """The dtype kind of a NumPy scalar or 0-d array ('' for anything else)."""
-    if type(value).__module__ != "numpy":
+    t = type(value)
+    kind = _SCALAR_KINDS.get(t)
+    if kind is not None:
+        return kind
+    if t.__module__ != "numpy":
         return ""
     dtype = getattr(value, "dtype", None)
     if dtype is None or getattr(value, "ndim", 1) != 0:
         return ""
+    if t.__name__ != "ndarray":  # a 0-d array's kind is its dtype's, not its type's
+        _SCALAR_KINDS[t] = dtype.kind
     return dtype.kind
 
 

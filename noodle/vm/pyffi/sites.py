@@ -9,6 +9,10 @@ every `period`-th call (after a ramp: 1st, 2nd, 4th, ... up to the recorder's pe
 — its signature computed, its duration measured, its inputs captured if asked — so recording can
 stay on.  A site's exact call count is spread over the signatures its samples saw when the log is
 written (exact for a site that always sees one signature, the common case).
+
+A site whose function has replacements (:mod:`noodle.vm.pyffi.replacements`) holds the table's
+*entry* for its name, bound against the table's version: a call that is not sampled costs the
+version check, the entry's compiled guard and the replacement itself.
 """
 from __future__ import annotations
 
@@ -23,7 +27,7 @@ from noodle.vm.pyffi import session
 from noodle.vm.pyffi.crossing import NoodleCallable
 from noodle.vm.pyffi.failures import py_error
 from noodle.vm.pyffi.kinds import signature
-from noodle.vm.pyffi.replacements import TABLE
+from noodle.vm.pyffi.replacements import MISS, TABLE
 
 #: sites that never sample (no recorder) count down from here: effectively forever
 _NEVER = 1 << 62
@@ -32,8 +36,8 @@ _NEVER = 1 << 62
 class CallSite:
     """One call into Python in the source (`where` is `file:line`)."""
 
-    __slots__ = ("where", "fn", "name", "version", "replacements", "countdown", "period", "count", "stats",
-                 "registered")
+    __slots__ = ("where", "fn", "name", "version", "replacements", "entry", "countdown", "period", "count",
+                 "stats", "registered")
 
     def __init__(self, where: str) -> None:
         self.where = where
@@ -41,6 +45,8 @@ class CallSite:
         self.name = ""
         self.version = -1
         self.replacements: tuple[Any, ...] | None = None
+        #: the table's entry for `name` (guard + direct call), or None when nothing replaces it
+        self.entry: Any = None
         self.period = 1
         self.countdown = 1
         #: calls before the current countdown started
@@ -52,8 +58,10 @@ class CallSite:
     def bind(self, fn: Any) -> None:
         self.fn = fn
         self.name = qualified_name(fn)
-        self.version = TABLE.version
-        self.replacements = TABLE.by_name.get(self.name)
+        table = TABLE
+        self.version = table.version
+        self.replacements = table.by_name.get(self.name)
+        self.entry = table.entries.get(self.name)
 
     def calls(self) -> int:
         """Every call made at this site so far."""
@@ -84,17 +92,22 @@ def call(site: CallSite, fn: Any, args: tuple, kwargs: dict[str, Any] | None = N
     """Call a Python callable from Noodle (arguments already crossed with `to_py`)."""
     if fn is not site.fn or site.version != TABLE.version:
         site.bind(fn)
-    if site.replacements is not None:
-        return _replaced(site, fn, args, kwargs)
     c = site.countdown - 1
     if c:
         site.countdown = c
         try:
+            entry = site.entry
+            if entry is not None:  # a replacement may serve it: guard and direct call in one
+                result = entry(fn, args, kwargs)
+                if result is not MISS:
+                    return result
             if kwargs is None:
                 return fn(*args)
             return fn(*args, **kwargs)
         except Exception as e:
             raise py_error(e) from None
+    if site.replacements is not None:
+        return _replaced(site, fn, args, kwargs)
     return _sampled(site, fn, fn, 0, args, kwargs)
 
 
@@ -108,21 +121,11 @@ def call_attr(site: CallSite, obj: Any, attr: str, args: tuple, kwargs: dict[str
 
 
 def _replaced(site: CallSite, fn: Any, args: tuple, kwargs: dict[str, Any] | None) -> Any:
+    """A sampled call where replacements exist: recorded under the candidate that serves it (0: none)."""
     for r in site.replacements or ():
         if r.accepts(args, kwargs):
-            serve = r.serve
-            c = site.countdown - 1
-            if c:
-                site.countdown = c
-                return serve(fn, args, kwargs)
-            return _sampled(site, lambda *a, **k: serve(fn, a, k or None), fn, r.candidate_id, args, kwargs)
-    c = site.countdown - 1
-    if c:
-        site.countdown = c
-        try:
-            return fn(*args) if kwargs is None else fn(*args, **kwargs)
-        except Exception as e:
-            raise py_error(e) from None
+            entry = r.entry
+            return _sampled(site, lambda *a, **k: entry(fn, a, k or None), fn, r.candidate_id, args, kwargs)
     return _sampled(site, fn, fn, 0, args, kwargs)
 
 
