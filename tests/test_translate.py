@@ -649,3 +649,16 @@ def test_a_loop_whose_probe_met_a_call_names_the_call_on_its_own_line_only() -> 
     lines = source.splitlines()
     at = lines.index("    while True:") + 1
     assert linemap[at] == ("f", 4, 2) and linemap[at + 1] == ("f", 5, 3, (("f1(v0_1)", 5, 7),))
+
+
+def test_natives_are_inlined_unless_metered_code_must_charge_them() -> None:
+    # `len` costs nothing and is inlined everywhere; `sorted` is charged by its size in metered code,
+    # so there it is called through its native (`n1`); an int right operand of float arithmetic is
+    # used as it is (Python converts it)
+    src = "fn f(xs: List<int>, n: int) -> float {\n let k = len(xs)\n let ys = sorted(xs)\n return 2.5 * n + float(k + ys[0])\n}\n"
+    plain = [line.strip() for line in translated(src).splitlines()]
+    metered = [line.strip() for line in translated(src, metered=True).splitlines()]
+    assert "v0_2 = (len(v0_0))" in plain and "v0_2 = (len(v0_0))" in metered
+    assert "v0_3 = (sorted(v0_0))" in plain and "v0_3 = n1(v0_0)" in metered
+    assert any(line.startswith("return ((2.5 * v0_1) + ") for line in plain)
+    assert run(src + "fn main() { print(f([3, 1, 2], 2)) }\n") == "9.0\n"
