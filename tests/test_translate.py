@@ -662,3 +662,20 @@ def test_natives_are_inlined_unless_metered_code_must_charge_them() -> None:
     assert "v0_3 = (sorted(v0_0))" in plain and "v0_3 = n1(v0_0)" in metered
     assert any(line.startswith("return ((2.5 * v0_1) + ") for line in plain)
     assert run(src + "fn main() { print(f([3, 1, 2], 2)) }\n") == "9.0\n"
+
+
+def test_the_bounds_a_constant_operand_settles_without_the_ranges_pass() -> None:
+    # at -O0 no pass proves anything: the translator's own reading of the constant drops the check
+    _, module = compile_source("fn f(x: int) -> int {\n return (x + 1) * (x + -1) * (x - 0)\n}\n", "t.nd", "t",
+                               opt_level=0)
+    code = translate_module(module)[0]
+    assert f"(_t if (_t := v0_0 + 1) <= {2**63 - 1} else _ovf())" in code
+    assert f"(_t if (_t := v0_0 + (-1)) >= {-(2**63)} else _ovf())" in code and "(v0_0 - 0)" in code
+
+
+def test_checks_the_ranges_pass_proved_away_are_not_written_and_float_constants_fold_to_specials() -> None:
+    src = ("fn f(xs: List<int>) -> int {\n var s = 0\n for i in 0..10 { s = s + i * 2 - 1 }\n return s + len(xs) * 3\n}\n"
+           "fn main() { print(1e308 * 10.0, -1e308 * 10.0, 1e308 * 10.0 - 1e308 * 10.0, f([1])) }\n")
+    code = translated(src)  # -O1: `i * 2` and `len(xs) * 3` cannot overflow; the folded floats are specials
+    assert "(v0_1 * 2)" in code and "((len(v0_0)) * 3)" in code and "n1(_INF, _NINF, _NAN, f1([1]))" in code
+    assert run(src) == "inf -inf nan 83\n"
