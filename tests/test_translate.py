@@ -679,3 +679,12 @@ def test_checks_the_ranges_pass_proved_away_are_not_written_and_float_constants_
     code = translated(src)  # -O1: `i * 2` and `len(xs) * 3` cannot overflow; the folded floats are specials
     assert "(v0_1 * 2)" in code and "((len(v0_0)) * 3)" in code and "n1(_INF, _NINF, _NAN, f1([1]))" in code
     assert run(src) == "inf -inf nan 83\n"
+
+
+def test_only_brackets_count_towards_the_depth_of_an_expression() -> None:
+    # a long text of letters is not deep; a deep expression full of letters still is
+    wide = "X" * 300
+    terms = " + ".join('n("XXXXXXXX", 1)' for _ in range(150))
+    src = _region_program(f' let w = "{wide}"\n let s = {terms}\n return "{{s}} {{len(w)}}"')
+    assert run(src, opt=0) == "150 300 " + str(["XXXXXXXX"] * 150).replace("'", '"') + "\n"
+    assert f"v0_3 = '{wide}'" in translated(src)
