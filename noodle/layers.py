@@ -13,8 +13,8 @@ from __future__ import annotations
 
 #: rows, bottom (0) to top; the row's comment says what it holds
 LAYERS: list[list[str]] = [
-    # leaves: the error family, types, the version, the grammar's text, this table
-    ["noodle.errors", "noodle.ir.types", "noodle.version", "noodle.grammar", "noodle.layers"],
+    # leaves: the error family, types, the version, the grammar's text, this table, room for deep recursion
+    ["noodle.errors", "noodle.ir.types", "noodle.version", "noodle.grammar", "noodle.layers", "noodle.deepstack"],
     # run-time values and error values (what running code is made of)
     ["noodle.runtime"],
     # the module-file format: opcodes, .nbc layout, structural limits, hashes, cache and tuning files

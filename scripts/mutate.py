@@ -30,9 +30,12 @@ CRITICAL: dict[str, list[str]] = {
     "noodle/format/cache.py": ["tests/test_cache_entries.py", "tests/test_cache.py"],
     "noodle/vm/cache.py": ["tests/test_cache_entries.py", "tests/test_cache.py"],
     "noodle/format/hashing.py": ["tests/test_cache_entries.py", "tests/test_cache.py", "tests/test_module_file.py"],
-    "noodle/vm/limits.py": ["tests/test_trust_limits.py", "tests/test_limits_rules.py", "tests/test_embedding.py",
-                            "tests/test_runtime.py"],
-    "noodle/vm/metering.py": ["tests/test_trust_limits.py", "tests/test_limits_rules.py", "tests/test_embedding.py"],
+    # the meter's rules, checked directly; the whole programs of test_trust_limits.py, test_embedding.py
+    # and test_runtime.py reach Meter.start/refill too, and made each surviving mutant run 6 minutes
+    "noodle/vm/limits.py": ["tests/test_limits_rules.py", "tests/test_meter_native.py"],
+    # the cost rules, checked directly; test_embedding.py and test_trust_limits.py reach the metered
+    # operators only through whole programs: a surviving mutant of `helpers` ran them for 6 minutes
+    "noodle/vm/metering.py": ["tests/test_metering.py", "tests/test_limits_rules.py"],
     # the intent guards: their rule-by-rule cases (in-process, a second a file); test_loop_intents.py,
     # test_intents.py and test_sweeps.py run the variants natively against their loops (minutes)
     "noodle/ir/intents/__init__.py": ["tests/test_intent_guards.py", "tests/test_loop_facts.py"],

@@ -22,7 +22,11 @@ from noodle.vm.machine import Machine
 BIN = Path(sys.executable).parent
 NOODLE = BIN / "noodle"
 NOODLEC = BIN / "noodlec"
-TIMEOUT_S = 60
+#: how long a test waits on a subprocess, a thread or an output before calling it hung: only a
+#: guard against hangs, never a measure of speed, so generous on a loaded machine
+#: (`NOODLE_TEST_HANG_S` changes it)
+HANG_S = float(os.environ.get("NOODLE_TEST_HANG_S", "600"))
+TIMEOUT_S = HANG_S
 TRACEBACK = "Traceback (most recent call last)"
 
 # A Machine raises Python's recursion limit to fit the Noodle call depth; do it once, up front,

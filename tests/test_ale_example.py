@@ -12,14 +12,27 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import HANG_S
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def native_code() -> bool:
+    """Can this process run the candidates natively (llvmlite, and a BLAS for `dot`)?"""
+    try:
+        import llvmlite  # noqa: F401
+
+        from noodle.backends.llvm import blas, pyentry
+        blas.library()
+    except ImportError:
+        return False
+    return pyentry.layout_matches()
 NOODLE = [sys.executable, "-c", "from noodle.tools.cli import main; main()"]
 
 
 def noodle(*args: str, cwd: Path) -> str:
     env = {**os.environ, "NOODLE_ALE_DB": str(cwd / ".noodle" / "ale.sqlite")}
-    proc = subprocess.run(NOODLE + list(args), cwd=cwd, capture_output=True, text=True, timeout=600, env=env)
+    proc = subprocess.run(NOODLE + list(args), cwd=cwd, capture_output=True, text=True, timeout=HANG_S, env=env)
     assert proc.returncode == 0, proc.stderr + proc.stdout
     return proc.stdout
 
@@ -54,6 +67,8 @@ def test_the_example_evolves_and_prints_the_same(example: Path) -> None:
         assert c["origin"] == "transpiled" and c["validation"]["mismatches"] == 0 and c["speedup"] > 1.1
     dot = by_name["numpy.dot"]  # the pilot: mapped to the `dot` intent and validated; promoted only if faster
     assert dot["origin"] == "intent" and dot["validation"]["passed"]
+    if native_code():  # timed as sites serve it: its machine code alone (tests/test_ale_native.py: the mechanism)
+        assert dot["benchmark"]["entry"] == "native", dot
     assert dot["state"] in ("canary", "promoted") or "not faster" in dot["reason"] or "slowdown" in dot["reason"]
     mean = by_name["numpy.mean"]  # NumPy on Noodle Lists: pairwise summation, the same to the bit
     assert mean["origin"] == "intent" and mean["pattern"] == "list<float>" and mean["validation"]["passed"]

@@ -12,6 +12,7 @@ import pytest
 
 from noodle.build.driver import compile_source
 from noodle.vm.machine import Machine
+from helpers import HANG_S
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 WORKLOADS = sorted(p.name for p in (BENCH / "workloads").glob("*.nd"))
@@ -24,7 +25,7 @@ def test_a_workload_prints_the_same_on_both_backends(name: str, tmp_path: Path) 
     outputs = []
     for backend in ("vm", "auto"):
         p = subprocess.run([str(noodle), "run", "--backend", backend, name], cwd=tmp_path, capture_output=True,
-                           text=True, timeout=120, stdin=subprocess.DEVNULL)
+                           text=True, timeout=HANG_S, stdin=subprocess.DEVNULL)
         assert p.returncode == 0, p.stderr
         outputs.append(p.stdout)
     assert outputs[0] == outputs[1] and outputs[0]

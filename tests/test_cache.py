@@ -5,12 +5,13 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from helpers import HANG_S
 
 NOODLE = str(Path(sys.executable).parent / "noodle")
 
 
 def run(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([NOODLE, "run", *args], cwd=cwd, capture_output=True, text=True, timeout=60)
+    return subprocess.run([NOODLE, "run", *args], cwd=cwd, capture_output=True, text=True, timeout=HANG_S)
 
 
 def write(path: Path, text: str) -> None:
@@ -61,7 +62,7 @@ def test_change_two_imports_away_is_seen(tmp_path: Path) -> None:
 def test_other_optimisation_levels_do_not_use_the_cache(tmp_path: Path) -> None:
     write(tmp_path / "app.nd", "print(3)\n")
     proc = subprocess.run([NOODLE, "run", "-O0", "app.nd"], cwd=tmp_path, capture_output=True, text=True,
-                          timeout=60)
+                          timeout=HANG_S)
     assert proc.stdout == "3\n"
     assert not (tmp_path / "__noodlecache__").exists()
 
@@ -85,7 +86,7 @@ def test_a_warm_start_imports_no_compiler(tmp_path: Path) -> None:
              "heavy = ('noodle.compiler', 'noodle.vm.translate', 'noodle.vm.verify', 'msgspec', 'lark', 'click',"
              " 'rich', 'dataclasses', 'typing')\n"
              "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n")
-    proc = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=HANG_S)
     assert proc.stdout.splitlines() == ["hi 2.0", "[]"], proc.stdout + proc.stderr
 
 

@@ -361,3 +361,28 @@ def test_a_file_whose_path_is_not_utf8_compiles_runs_and_is_cached(tmp_path: Pat
     build_image(compiled.module)
     again = Project(tmp_path).compile_file(path)
     assert again.from_cache and again.module.source_file == "d\\xff/\\xfe.nd"
+
+
+def test_a_folder_that_cannot_be_listed_is_skipped_and_the_walk_goes_on(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # the folders are walked last-pushed first: `b` before `a`; `b` failing must not end the walk
+    from noodle.format import hashing
+
+    monkeypatch.setattr(hashing, "_backend_libraries", lambda: ["llvmlite:absent"])
+    tree = tmp_path / "pkg"
+    for name in ("format/hashing.py", "a/x.py", "b/y.py"):
+        write(tree / name, "x")
+    real_scandir = os.scandir
+
+    def scandir(folder: str):  # type: ignore[no-untyped-def]
+        if os.path.basename(folder) == "b":
+            raise PermissionError(folder)
+        return real_scandir(folder)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    before = fingerprint_of(tree, monkeypatch)
+    write(tree / "a" / "x.py", "longer")
+    assert fingerprint_of(tree, monkeypatch) != before
+    before = fingerprint_of(tree, monkeypatch)
+    write(tree / "b" / "y.py", "longer")  # not listed: not counted
+    assert fingerprint_of(tree, monkeypatch) == before

@@ -9,14 +9,14 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from helpers import TRACEBACK, cli_env, noodle, write
+from helpers import HANG_S, TRACEBACK, cli_env, noodle, write
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 NOODLE = str(Path(sys.executable).parent / "noodle")
 
 
 def run_env(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([NOODLE, *args], cwd=cwd, capture_output=True, text=True, timeout=60,
+    return subprocess.run([NOODLE, *args], cwd=cwd, capture_output=True, text=True, timeout=HANG_S,
                           env=dict(cli_env(), **env))
 
 

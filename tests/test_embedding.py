@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 import noodle
+from helpers import HANG_S
 
 APP = """module app version "1.0.0"
 import host
@@ -199,7 +200,7 @@ def test_the_native_limits_example_runs_natively_and_stops_at_its_step_limit() -
 
     root = Path(__file__).resolve().parent.parent
     proc = subprocess.run([sys.executable, str(root / "examples/embed/native_limits.py")], capture_output=True,
-                          text=True, timeout=300, cwd=root)
+                          text=True, timeout=HANG_S, cwd=root)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == ["spin(1000) = 729977; native: spin",
                                         "spin(10**12) stopped by the step limit: step limit exceeded (1,000,000 steps)"]
@@ -211,7 +212,7 @@ def test_the_documented_example_runs() -> None:
 
     root = Path(__file__).resolve().parent.parent
     proc = subprocess.run([sys.executable, str(root / "examples/embed/host.py")], capture_output=True, text=True,
-                          timeout=60, cwd=root)
+                          timeout=HANG_S, cwd=root)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[0] == "6765 55" and "hello, ada" in lines

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from noodle.build.driver import PassTrace, compile_source
 from noodle.errors import CompileError
 from noodle.tools.fmt import WIDTH, FormatError, _lines, _signature, source_tokens, format_source
+from helpers import HANG_S
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted(p for p in (ROOT / "examples").rglob("*.nd") if "__noodlecache__" not in p.parts)
@@ -256,23 +257,23 @@ def test_noodle_fmt_check_and_rewrite(tmp_path: Path) -> None:
     broken = tmp_path / "broken.nd"
     broken.write_text("fn main( {\n", encoding="utf-8")
     noodle = [str(Path(sys.executable).parent / "noodle")]
-    check = subprocess.run([*noodle, "fmt", "--check", str(messy)], capture_output=True, text=True, timeout=120)
+    check = subprocess.run([*noodle, "fmt", "--check", str(messy)], capture_output=True, text=True, timeout=HANG_S)
     assert check.returncode == 1 and "would reformat" in check.stdout
     assert messy.read_text(encoding="utf-8") == MESSY
-    rewrite = subprocess.run([*noodle, "fmt", str(messy)], capture_output=True, text=True, timeout=120)
+    rewrite = subprocess.run([*noodle, "fmt", str(messy)], capture_output=True, text=True, timeout=HANG_S)
     assert rewrite.returncode == 0 and messy.read_text(encoding="utf-8") == CANONICAL
-    again = subprocess.run([*noodle, "fmt", "--check", str(messy)], capture_output=True, text=True, timeout=120)
+    again = subprocess.run([*noodle, "fmt", "--check", str(messy)], capture_output=True, text=True, timeout=HANG_S)
     assert again.returncode == 0 and again.stdout == ""
     long = tmp_path / "long.nd"
     long.write_text(LONG, encoding="utf-8")
     narrow = subprocess.run([*noodle, "fmt", "--width", "60", "-"], input=LONG, capture_output=True, text=True,
-                            timeout=120)
+                            timeout=HANG_S)
     assert narrow.returncode == 0 and narrow.stdout == LONG_AT_60
-    wide = subprocess.run([*noodle, "fmt", "--check", str(long)], capture_output=True, text=True, timeout=120)
+    wide = subprocess.run([*noodle, "fmt", "--check", str(long)], capture_output=True, text=True, timeout=HANG_S)
     assert wide.returncode == 0  # within the default width
     unbroken = subprocess.run([*noodle, "fmt", "--width", "0", "-"], input=LONG_AT_60, capture_output=True,
-                              text=True, timeout=120)
+                              text=True, timeout=HANG_S)
     assert unbroken.stdout == LONG_AT_60  # lines are never joined, only broken
-    bad = subprocess.run([*noodle, "fmt", str(broken)], capture_output=True, text=True, timeout=120)
+    bad = subprocess.run([*noodle, "fmt", str(broken)], capture_output=True, text=True, timeout=HANG_S)
     assert bad.returncode == 2 and "E0001" in bad.stderr and "Traceback" not in bad.stderr
     assert broken.read_text(encoding="utf-8") == "fn main( {\n"

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from noodle.build.driver import PassTrace, compile_source
+from helpers import HANG_S
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "ir"
 INPUTS = sorted(GOLDEN.glob("*.nd"))
@@ -49,6 +50,6 @@ def test_the_trace_is_what_noodlec_prints() -> None:
 
     path = INPUTS[0]
     out = subprocess.run([str(Path(sys.executable).parent / "noodlec"), path.name, "--emit", "ir-passes"],
-                         capture_output=True, text=True, timeout=120, cwd=path.parent)
+                         capture_output=True, text=True, timeout=HANG_S, cwd=path.parent)
     assert out.returncode == 0, out.stderr
     assert out.stdout == trace(path)

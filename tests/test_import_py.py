@@ -14,6 +14,7 @@ from hypothesis.extra import numpy as hnp
 
 import noodle
 from noodle.vm.pyffi import session
+from helpers import HANG_S
 
 HELPER = '''
 class Box:
@@ -192,13 +193,13 @@ fn main() {
 """)
     env = {"NOODLE_ALE": "off", "PATH": "/usr/bin:/bin"}
     cmd = [sys.executable, "-c", "from noodle.tools.cli import main; main()"]
-    proc = subprocess.run(cmd + ["run", "prog.nd"], cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env)
+    proc = subprocess.run(cmd + ["run", "prog.nd"], cwd=tmp_path, capture_output=True, text=True, timeout=HANG_S, env=env)
     assert proc.returncode == 1 and proc.stdout == "45 2\n"
     assert "PyError: ValueError: bad value 9" in proc.stderr and "at inner [python]" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / ".noodle").exists()  # NOODLE_ALE=off: no log
     cmd = [sys.executable, "-c", "from noodle.tools.cli import noodlec_main; noodlec_main()"]
     explain = subprocess.run(cmd + ["prog.nd", "--explain"], cwd=tmp_path, capture_output=True, text=True,
-                             timeout=120, env=env).stdout
+                             timeout=HANG_S, env=env).stdout
     assert "fn ask: VM" in explain and "calls into Python" in explain
     assert "fn work: native" in explain or "native code unavailable" in explain

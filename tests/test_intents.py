@@ -18,6 +18,7 @@ from noodle.ir import nodes as ir
 from noodle.ir.nodes import decode_module
 from noodle.ir.walk import walk
 from noodle.vm.machine import Machine
+from helpers import HANG_S
 
 NEST = ("fn mm(a: Array<float, 2>, b: Array<float, 2>, c: Array<float, 2>) {{\n"
         " for i in 0..{rows} {{\n  for j in 0..{cols} {{\n   var s = {init}\n"
@@ -102,7 +103,7 @@ def test_explain_says_what_was_recognised(tmp_path: Path) -> None:
     (tmp_path / "k.nd").write_text(NEST.format(**STANDARD) + "fn main() { mm(zeros(2, 2), zeros(2, 2), zeros(2, 2)) }\n")
     noodlec = Path(sys.executable).parent / "noodlec"
     out = subprocess.run([str(noodlec), "k.nd", "--explain"], cwd=tmp_path, capture_output=True, text=True,
-                         timeout=60).stdout
+                         timeout=HANG_S).stdout
     assert "k.nd:2: loop nest in mm: linear algebra (tensor contraction or triangular solve) recognised — BLAS" in out
     assert "dgemm: c[i, j] = a[i, k] * b[k, j]" in out
 
@@ -133,7 +134,7 @@ def test_an_accumulation_into_an_input_is_left_alone_and_says_why(tmp_path: Path
     (tmp_path / "k.nd").write_text(source)
     noodlec = Path(sys.executable).parent / "noodlec"
     out = subprocess.run([str(noodlec), "k.nd", "--explain"], cwd=tmp_path, capture_output=True, text=True,
-                         timeout=60).stdout
+                         timeout=HANG_S).stdout
     assert "k.nd:2: for loop in mm: not a contraction: line 5: an element of the array written earlier in the " \
         "nest is read again (`a` is updated in place)" in out
 
@@ -191,7 +192,7 @@ def test_emit_ir_shows_the_intent_layer(tmp_path: Path) -> None:
     (tmp_path / "k.nd").write_text(NEST.format(**STANDARD))
     noodlec = Path(sys.executable).parent / "noodlec"
     out = subprocess.run([str(noodlec), "k.nd", "--emit", "ir"], cwd=tmp_path, capture_output=True, text=True,
-                         timeout=60).stdout
+                         timeout=HANG_S).stdout
     assert "if and(and(" in out and "native blas.fits(1, %2, %0, %1)" in out and "intent contraction" in out
     assert "native blas.gemm('NN', native array.len(%0), native array.shape(%1)[1], native array.len(%1), 1.0, " \
         "%0, %1, 0.0, %2)" in out
@@ -228,5 +229,5 @@ def test_noodle_run_mode_safe(tmp_path: Path) -> None:
     examples = Path(__file__).resolve().parent.parent / "examples"
     noodle = Path(sys.executable).parent / "noodle"
     out = subprocess.run([str(noodle), "run", "--mode", "safe", "intents.nd"], cwd=examples, capture_output=True,
-                         text=True, timeout=60)
+                         text=True, timeout=HANG_S)
     assert out.returncode == 0 and out.stdout == (examples / "intents.out").read_text()

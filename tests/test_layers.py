@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from noodle.layers import LAYERS, row_of, unit_of
+from helpers import HANG_S
 
 PACKAGE = Path(__file__).resolve().parent.parent / "noodle"
 
@@ -164,7 +165,7 @@ def test_the_vm_runs_a_module_file_with_the_compiler_unimportable(tmp_path: Path
         loaded = sorted(m for m in sys.modules if m.startswith(("noodle.compiler", "noodle.build", "lark")))
         print("loaded:", loaded)
     ''')
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=HANG_S)
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == ["fib(15) = 610, sum 6", "compiler refused: blocked by the test: noodle.compiler",
                                        "loaded: []"]
@@ -174,7 +175,7 @@ def test_the_vm_runs_a_module_file_with_the_compiler_unimportable(tmp_path: Path
 def test_the_blocker_really_blocks(blocked: str) -> None:
     """The subprocess test would pass vacuously if the finder let the compiler through."""
     script = BLOCKER + f"import {blocked}\n"
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=HANG_S)
     assert out.returncode != 0 and f"blocked by the test: {blocked}" in out.stderr
 
 
@@ -194,6 +195,6 @@ def test_every_module_imports_first_on_its_own() -> None:
         print("\\n".join(failed))
     ''')
     names = [module_name(p) for p in all_modules()]
-    out = subprocess.run([sys.executable, "-c", script, *names], capture_output=True, text=True, timeout=300)
+    out = subprocess.run([sys.executable, "-c", script, *names], capture_output=True, text=True, timeout=HANG_S)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == ""

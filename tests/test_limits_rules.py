@@ -402,3 +402,54 @@ def test_the_metered_operators_charge_what_they_build() -> None:
     assert ops["_contains"]("k", {"k": 1}) is True and len(meter.charges) == n  # a map: one lookup, free
     assert ops["_str"]("text") == "text" and len(meter.charges) == n  # already text: free
     assert ops["_str"]([1, 2]) == "[1, 2]" and meter.charges[-1] == (54, 216)
+
+
+# -- issue 17: the meter's mutants ---------------------------------------------------------------------
+
+def test_a_refill_allows_growth_of_exactly_the_memory_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    rss = [100 << 20]
+    monkeypatch.setattr(L, "resident_bytes", lambda: rss[0])
+    m = started(max_memory_mb=1)
+    rss[0] += 1 << 20  # grown by exactly the limit: still allowed at the refill
+    spend(m, 1)
+    assert (m.used, m.steps) == (1, L.CHUNK)
+    rss[0] += 1  # one byte past it
+    with pytest.raises(L.LimitSignal) as e:
+        spend(m, L.CHUNK + 1)
+    assert (e.value.limit, e.value.message) == ("memory", "memory limit exceeded (1 MB)")
+
+
+def test_a_memory_measure_lost_mid_call_stops_the_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    rss: list[int | None] = [100 << 20]
+    monkeypatch.setattr(L, "resident_bytes", lambda: rss[0])
+    m = L.Meter(L.Limits(max_memory_mb=2.5))
+    lost = ("memory", "memory limit (2.5 MB) cannot be enforced: the process's resident memory could not be "
+                      "read (/proc/self/statm)")
+    rss[0] = None
+    with pytest.raises(L.LimitSignal) as e:
+        m.start()
+    assert (e.value.limit, e.value.message) == lost
+    rss[0] = 100 << 20
+    m.start()
+    rss[0] = None
+    with pytest.raises(L.LimitSignal) as e:
+        m.check_memory(0)
+    assert (e.value.limit, e.value.message) == lost
+
+
+def test_the_time_limit_error_says_why_an_operation_was_refused() -> None:
+    m = started(max_seconds=1.5)
+    with pytest.raises(L.LimitSignal) as e:
+        m.time_out()
+    assert (e.value.limit, e.value.message) == ("seconds", "time limit exceeded (1.5 s)")
+    with pytest.raises(L.LimitSignal) as e:
+        m.time_out("a sort of 4,000,000 strings would take 2.1 s")
+    assert e.value.message == "time limit exceeded (1.5 s): a sort of 4,000,000 strings would take 2.1 s"
+
+
+def test_a_memory_limit_where_memory_cannot_be_read_is_refused_in_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(L, "resident_bytes", lambda: None)
+    with pytest.raises(L.LimitUnavailable) as e:
+        L.Meter(L.Limits(max_memory_mb=1))
+    assert str(e.value) == ("max_memory_mb cannot be enforced here: this platform does not report the process's "
+                            "resident memory (/proc/self/statm)")

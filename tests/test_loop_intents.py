@@ -14,6 +14,7 @@ from noodle.ir.nodes import decode_module
 from noodle.ir.walk import walk
 from noodle.runtime.values import ErrorValue
 from noodle.vm.machine import Machine
+from helpers import HANG_S
 
 KERNELS = """
 fn dotp(a: Array<float>, b: Array<float>) -> float {
@@ -384,7 +385,7 @@ def test_explain_lists_array_expressions(tmp_path) -> None:  # type: ignore[no-u
                                    " print(sum(sqrt(v) * v + v), w)\n}\n")
     noodlec = Path(sys.executable).parent / "noodlec"
     out = subprocess.run([str(noodlec), "x.nd", "--explain"], cwd=tmp_path, capture_output=True, text=True,
-                         timeout=60).stdout
+                         timeout=HANG_S).stdout
     for text in ("x.nd:4: array expression in main: matrix product (`@`, `matmul`) — BLAS",
                  "x.nd:4: array expression in main: dot product (`dot`) — BLAS",
                  "x.nd:4: array expression in main: sum of a product fused into a dot product",

@@ -4,12 +4,13 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from helpers import HANG_S
 
 NOODLE = str(Path(sys.executable).parent / "noodle")
 
 
 def run(cwd: Path, file: str) -> subprocess.CompletedProcess:
-    return subprocess.run([NOODLE, "run", file], cwd=cwd, capture_output=True, text=True, timeout=60)
+    return subprocess.run([NOODLE, "run", file], cwd=cwd, capture_output=True, text=True, timeout=HANG_S)
 
 
 def files(root: Path, **sources: str) -> None:

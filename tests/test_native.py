@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from noodle.build.driver import compile_source
 from noodle.vm.machine import Machine
+from helpers import HANG_S
 
 pytest.importorskip("llvmlite")
 
@@ -284,7 +285,7 @@ def test_explain_names_each_function_and_loop(tmp_path) -> None:
                    "fn main() {\n var t = 0\n for i in 0..10 { t += i }\n print(t, dotp(ones(3), ones(3)))\n}\n")
     noodlec = Path(sys.executable).parent / "noodlec"
     out = subprocess.run([str(noodlec), "k.nd", "--explain"], cwd=tmp_path, capture_output=True, text=True,
-                         timeout=60).stdout
+                         timeout=HANG_S).stdout
     assert "k.nd:1: fn dotp: VM — line 3: it chooses between the variants of a recognised dot product" in out
     assert "k.nd:3: loop nest in dotp: dot product recognised — BLAS (numpy.dot) when " in out
     assert "k.nd:3: for loop in dotp: dot product: into `s` — native (llvm); bounds-check-free version when the " \

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from noodle.backends.opencl import selection
 from noodle.backends.opencl.device import DeviceInfo
 from noodle.ir.kernels import OFFLOADABLE
+from helpers import HANG_S
 
 NOODLE = Path(sys.executable).parent / "noodle"
 NOODLEC = Path(sys.executable).parent / "noodlec"
@@ -134,16 +135,16 @@ def test_tune_show_prints_the_table_and_explain_says_why_not_offered(cache, tmp_
     import os
 
     env = dict(os.environ, NOODLE_CACHE_DIR=str(cache))
-    shown = subprocess.run([str(NOODLE), "tune", "--show"], capture_output=True, text=True, env=env, timeout=60)
+    shown = subprocess.run([str(NOODLE), "tune", "--show"], capture_output=True, text=True, env=env, timeout=HANG_S)
     assert "nothing measured" in shown.stdout and shown.returncode == 0
     selection.store(INFO, "", {"map": {"threshold": selection.NEVER, "table": [[4096, 0.002, 0.001, 0.0005]]}})
-    shown = subprocess.run([str(NOODLE), "tune", "--show"], capture_output=True, text=True, env=env, timeout=60)
+    shown = subprocess.run([str(NOODLE), "tune", "--show"], capture_output=True, text=True, env=env, timeout=HANG_S)
     assert "map" in shown.stdout and "2.00" in shown.stdout and "never" in shown.stdout
     src = tmp_path / "k.nd"
     src.write_text("import math\nfn f(a: Array<float>, b: Array<float>) {\n for i in 0..len(a) { b[i] = a[i] + 1.0 }\n}\n"
                    "fn g(a: Array<float>, b: Array<float>) {\n"
                    " for i in 0..len(a) { b[i] = math.floor(a[i]) }\n}\n")
-    out = subprocess.run([str(NOODLEC), str(src), "--explain"], capture_output=True, text=True, env=env, timeout=120)
+    out = subprocess.run([str(NOODLEC), str(src), "--explain"], capture_output=True, text=True, env=env, timeout=HANG_S)
     assert out.returncode == 0 and "Traceback" not in out.stderr
     assert "OpenCL variant of the map nest in f: not offered" in out.stdout
     assert "OpenCL variant of the loop nest in g: none — line 6 calls `math.floor`" in out.stdout
@@ -155,11 +156,11 @@ def test_no_device_is_not_an_error_and_explain_says_why(cache) -> None:  # type:
 
     examples = Path(__file__).resolve().parent.parent / "examples"
     env = dict(os.environ, NOODLE_CACHE_DIR=str(cache), NOODLE_OPENCL_DEVICE="9:9", NOODLE_BACKEND="opencl")
-    run = subprocess.run([str(NOODLE), "run", "intents.nd"], capture_output=True, text=True, env=env, timeout=120,
+    run = subprocess.run([str(NOODLE), "run", "intents.nd"], capture_output=True, text=True, env=env, timeout=HANG_S,
                          cwd=examples)
     assert run.returncode == 0 and run.stdout == (examples / "intents.out").read_text(), run.stderr
     out = subprocess.run([str(NOODLEC), "intents.nd", "--explain"], capture_output=True, text=True, env=env,
-                         timeout=120, cwd=examples)
+                         timeout=HANG_S, cwd=examples)
     assert out.returncode == 0 and "Traceback" not in out.stderr
     assert "OpenCL: no device, no OpenCL variant is offered (NOODLE_OPENCL_DEVICE='9:9' names no device" in out.stdout
     assert "OpenCL variant of the histogram nest in histogram: not offered: no device" in out.stdout

@@ -17,6 +17,7 @@ from noodle.ir.walk import walk
 from noodle.runtime.errors import to_error
 from noodle.runtime.values import ErrorValue
 from noodle.vm.machine import Machine
+from helpers import HANG_S
 
 KERNELS = """
 fn axpy(alpha: float, x: Array<float>, y: Array<float>) {
@@ -148,7 +149,7 @@ def test_splits_from_several_threads_at_once(kernels) -> None:  # type: ignore[n
     for t in threads:
         t.start()
     for t in threads:
-        t.join(timeout=120)
+        t.join(timeout=HANG_S)
     assert not failures and not any(t.is_alive() for t in threads)
     assert all(np.array_equal(g, w) for g, w in zip(gots, wants))
 
@@ -180,7 +181,7 @@ if pid == 0:
 _, status = os.waitpid(pid, 0)
 print("child", os.waitstatus_to_exitcode(status))
 """)
-    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=HANG_S)
     assert out.returncode == 0 and "child 0" in out.stdout, out.stderr
 
 
@@ -203,7 +204,7 @@ fn main() {
 }
 """)
     noodle = Path(sys.executable).parent / "noodle"
-    out = subprocess.run([str(noodle), "run", "s.nd"], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    out = subprocess.run([str(noodle), "run", "s.nd"], cwd=tmp_path, capture_output=True, text=True, timeout=HANG_S,
                          env={**os.environ, "NOODLE_THREADS": value})
     assert out.returncode == 0 and out.stdout == "3999999.0 4000000000000.0\n", out.stderr
     assert ("NOODLE_THREADS" in out.stderr) == warned and out.stderr.count("\n") == int(warned)
@@ -244,7 +245,7 @@ before = len(os.listdir("/proc/self/task"))
 axpy(2.0, x, x.copy())
 print(len(os.listdir("/proc/self/task")) - before)
 """)
-    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=HANG_S,
                          env={**os.environ, "NOODLE_THREADS": "2"})
     assert out.returncode == 0, out.stderr
     assert int(out.stdout.strip()) == 1  # one worker besides the caller

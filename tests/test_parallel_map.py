@@ -17,6 +17,7 @@ from noodle.parallel.placement import TargetCost, Work, choose
 from noodle.parallel.wire import TaskMessage, VersionMismatch, bundle_of, decode_values, encode_values
 from noodle.runtime.errors import NoodleRuntimeError
 from noodle.tools.run import install_parallel, load_program
+from helpers import HANG_S
 
 PROGRAM = """
 import parallel
@@ -331,11 +332,11 @@ def test_a_killed_pool_process_loses_nothing(tmp_path, vm_backend):
                 started.set()
         assert started.is_set(), result
         os.kill(runner.pool.worker_pids()[0], signal.SIGKILL)
-        t.join(timeout=300)
+        t.join(timeout=HANG_S)
         assert "error" not in result, result.get("error")
         assert result["value"] == expected
     finally:
-        t.join(timeout=300)
+        t.join(timeout=HANG_S)
         runner.close()
 
 
@@ -490,12 +491,12 @@ def test_a_map_whose_workers_all_leave_is_abandoned(tmp_path, vm_backend, monkey
                     started.set()
             assert started.is_set(), result
             dask.scale(0)  # every worker leaves (a killed one would come back: its nanny restarts it)
-            t.join(timeout=300)
+            t.join(timeout=HANG_S)
             e = result.get("error")
             assert isinstance(e, NoodleRuntimeError) and e.kind == "ParallelError", result
             assert "no workers left" in e.message
         finally:
-            t.join(timeout=300)
+            t.join(timeout=HANG_S)
             runner.close()
 
 
@@ -530,7 +531,7 @@ def test_a_worker_killed_mid_map_loses_nothing(cluster):
             break
     assert victim is not None, "no task started on a worker"
     os.kill(victim, signal.SIGKILL)
-    t.join(timeout=300)
+    t.join(timeout=HANG_S)
     assert "error" not in result, result.get("error")
     assert result["value"] == expected
 
@@ -542,7 +543,7 @@ def _noodle(*args: str, cwd: Path, env: dict | None = None):
     import sys
 
     exe = Path(sys.executable).with_name("noodle")
-    return subprocess.run([str(exe), *args], cwd=cwd, capture_output=True, text=True, timeout=300,
+    return subprocess.run([str(exe), *args], cwd=cwd, capture_output=True, text=True, timeout=HANG_S,
                           env={**os.environ, **(env or {})})
 
 
@@ -579,7 +580,7 @@ def test_noodle_worker_joins_a_scheduler_and_runs_tasks(tmp_path, vm_backend, mo
                 runner.close()
         finally:
             worker.terminate()
-            worker.wait(timeout=60)
+            worker.wait(timeout=HANG_S)
 
 
 def test_a_worker_grants_only_the_programs_capabilities(local):

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from noodle.vm.pyffi import kinds, recorder, samples, sites
+from helpers import HANG_S
 
 
 @pytest.fixture
@@ -165,7 +166,7 @@ os.kill(os.getpid(), signal.SIGKILL)
 
 
 def test_a_crash_keeps_what_was_flushed_and_never_corrupts_the_database(db: Path) -> None:
-    proc = subprocess.run([sys.executable, "-c", CRASHING, str(db)], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([sys.executable, "-c", CRASHING, str(db)], capture_output=True, text=True, timeout=HANG_S)
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     assert int(proc.stdout) > 0
     assert rows(db, "PRAGMA integrity_check") == [("ok",)]

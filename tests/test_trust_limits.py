@@ -18,6 +18,7 @@ import pytest
 
 import noodle
 from noodle.vm import limits as limits_module
+from helpers import HANG_S
 
 HOSTILE = {
     "doubling string": 'var s = "ab"\nfor i in 0..40 { s = s + s }\nreturn len(s)',
@@ -91,7 +92,7 @@ print(json.dumps(outcome))
 @pytest.mark.parametrize("name", sorted(HOSTILE))
 def test_a_hostile_program_is_stopped(name: str) -> None:
     proc = subprocess.run([sys.executable, "-c", DRIVER, HOSTILE[name], str(SECONDS), str(MEMORY_MB)],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=HANG_S)
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     limit_bytes = MEMORY_MB * 1024 * 1024

@@ -11,6 +11,7 @@ import pytest
 
 import noodle
 from test_watch import save, wait_for
+from helpers import HANG_S
 
 pytest.importorskip("llvmlite")
 
@@ -54,7 +55,7 @@ def test_ctrl_c_stops_a_native_loop_with_status_130(tmp_path: Path) -> None:
     try:
         assert proc.stdout is not None and proc.stdout.readline() == "started\n"  # main is in the native loop
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
+        _, err = proc.communicate(timeout=HANG_S)
     finally:
         proc.kill()
     assert proc.returncode == 130, err
@@ -106,8 +107,8 @@ def test_watch_restarts_a_program_running_a_native_loop(tmp_path: Path) -> None:
     try:
         wait_for(out, "v1")
         save(app, SPIN + 'fn main() {\n    print("v2 {spin(1000)}")\n}\n')
-        wait_for(out, "v2 ", timeout=60)
-        assert proc.wait(timeout=60) == 0
+        wait_for(out, "v2 ", timeout=HANG_S)
+        assert proc.wait(timeout=HANG_S) == 0
     finally:
         proc.kill()
 
@@ -121,6 +122,6 @@ def test_ctrl_c_stops_watch_while_main_runs_a_native_loop(tmp_path: Path) -> Non
     try:
         wait_for(out, "v1")  # main's worker thread is in the native loop from here on
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=60) == 130, err.read_text()
+        assert proc.wait(timeout=HANG_S) == 130, err.read_text()
     finally:
         proc.kill()

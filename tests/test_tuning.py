@@ -12,6 +12,7 @@ import pytest
 from noodle.format import thresholds
 from noodle.ir import variants
 from noodle.tools import tune as tuning
+from helpers import HANG_S
 
 
 @pytest.fixture()
@@ -83,7 +84,7 @@ def test_forced_restores_the_threshold() -> None:
 
 def test_noodle_tune_measures_and_keeps_its_results(cache: Path) -> None:
     noodle = Path(sys.executable).parent / "noodle"
-    out = subprocess.run([str(noodle), "tune", "--repeat", "1"], capture_output=True, text=True, timeout=300,
+    out = subprocess.run([str(noodle), "tune", "--repeat", "1"], capture_output=True, text=True, timeout=HANG_S,
                          env={**os.environ, "NOODLE_CACHE_DIR": str(cache)})
     assert out.returncode == 0, out.stderr
     assert all(key in out.stdout for key in ("map.fused", "dot.blas", "map.parallel", "blas.parallel"))
@@ -96,7 +97,7 @@ def test_noodle_tune_says_when_it_cannot_keep_its_results(tmp_path: Path) -> Non
     blocked = tmp_path / "a-file"
     blocked.write_text("not a folder")
     noodle = Path(sys.executable).parent / "noodle"
-    out = subprocess.run([str(noodle), "tune", "--repeat", "1"], capture_output=True, text=True, timeout=300,
+    out = subprocess.run([str(noodle), "tune", "--repeat", "1"], capture_output=True, text=True, timeout=HANG_S,
                          env={**os.environ, "NOODLE_CACHE_DIR": str(blocked)})
     assert out.returncode == 1 and "measured but not kept" in out.stderr and "Traceback" not in out.stderr
 
@@ -124,7 +125,7 @@ def test_the_noodle_command_reads_this_machines_thresholds(cache: Path) -> None:
     (cache / "tuning.json").write_text(json.dumps({thresholds.machine_key(): {"map.fused": 5}}))
     script = ("import sys; from noodle.tools import cli; from noodle.ir import variants\n"
               "cli._use_measured_thresholds(); print(variants.threshold('map.fused'))")
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=HANG_S,
                          env={**os.environ, "NOODLE_CACHE_DIR": str(cache)})
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "5"

@@ -13,6 +13,7 @@ import pytest
 import noodle
 from noodle.build.driver import compile_source
 from noodle.format.module_file import encode
+from helpers import HANG_S
 
 CLIENT = "module client version \"1.0.0\"\nimport svc\nfn go(x: int) -> int { return svc.handle(x) }\n"
 
@@ -23,7 +24,7 @@ def svc(tag: int, version: str = "", extra: str = "", handle: str = "") -> str:
     return f'module svc version "{version}"\nvar served = 0\nvar note = "v{tag}"\n{handle}\n{extra}\n'
 
 
-def wait_until(condition: Callable[[], object], timeout: float = 30.0) -> bool:
+def wait_until(condition: Callable[[], object], timeout: float = HANG_S) -> bool:
     """Poll `condition` until it holds (True) or `timeout` seconds pass (False): for states that
     raise no event of their own, like a thread blocked on a lock."""
     deadline = time.monotonic() + timeout

@@ -7,11 +7,12 @@ import time
 from typing import Callable
 
 import noodle
+from helpers import HANG_S
 
 SLOW = 'module slow version "{v}"\nimport gate\nfn work() -> int {{ gate.wait()\n return tag() }}\nfn tag() -> int {{ return {t} }}'
 
 
-def wait_until(condition: Callable[[], object], timeout: float = 60.0) -> bool:
+def wait_until(condition: Callable[[], object], timeout: float = HANG_S) -> bool:
     """Poll `condition` until it holds (True) or `timeout` seconds pass (False): for states that
     raise no event of their own, like a thread blocked on a lock."""
     deadline = time.monotonic() + timeout

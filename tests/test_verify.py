@@ -25,6 +25,7 @@ from noodle.format.module_file import (
 )
 ModTest = mfile.TestCode  # imported under another name: pytest would collect "Test*" classes
 
+from noodle.format.limits import MAX_COUNT, MAX_TYPE_TEXT
 from noodle.format.opcodes import BY_NAME, NUM_OPS, OPS, WORDS_PER_INSTR
 from noodle.vm.verify import load_bytes, verify
 
@@ -1458,3 +1459,114 @@ def test_generated_programs_are_accepted(data):
     verify(mf)
     reference_walk(mf)
     assert disassemble(mf)
+
+
+# ---------------------------------------------------------------- issue 17: the last of verify.py's mutants
+
+def test_struct_tables_at_their_edges():
+    S = StructCode
+    assert reason(module(structs="P")) == "module structs must be a list, not str"
+    # either table not a list is refused (a module made in memory: the decoder would refuse it)
+    assert reason(module(structs=[S("P", ("x",), ["int"])])) == "struct 'P': fields and field_types must be lists"
+    assert reason(module(structs=[S("P", ["x"], ("int",))])) == "struct 'P': fields and field_types must be lists"
+    names = [f"f{i}" for i in range(MAX_COUNT)]
+    verify(module(structs=[S("P", names, ["int"] * MAX_COUNT)]))  # exactly the most fields
+    names.append("last")
+    assert reason(module(structs=[S("P", names, ["int"] * (MAX_COUNT + 1))])) == \
+        f"struct 'P': too many fields ({MAX_COUNT + 1}; at most {MAX_COUNT})"
+    bad = "struct 'P': field defaults do not match its 2 fields"
+    assert reason(module(structs=[S("P", ["x", "y"], ["int", "int"], has_default=[True], defaults=[1, None])])) == bad
+    assert reason(module(structs=[S("P", ["x", "y"], ["int", "int"], has_default=[True, False], defaults=[1])])) == bad
+    verify(module(structs=[S("P", ["x", "y"], ["int", "int"], has_default=[True, False], defaults=[1, None])]))
+
+
+def test_a_type_text_at_the_longest_allowed():
+    longest = "T" * MAX_TYPE_TEXT  # a struct name, as long as a type text may be
+    verify(module(structs=[StructCode("P", ["x"], [longest])]))
+    assert reason(module(structs=[StructCode("P", ["x"], [longest + "T"])])) == \
+        f"struct 'P' field 'x': type text too long ({MAX_TYPE_TEXT + 1} characters)"
+
+
+def test_global_tables_at_their_edges():
+    G = GlobalCode
+    assert reason(module(globals={"g": 1})) == "module globals must be a list, not dict"
+    assert reason(module(globals=[G("g", "int", True), "h"])) == "global 1 is not a GlobalCode"
+    assert reason(module(globals=[G(7, "int", True)])) == "global 0: name <int> is not an identifier"
+    assert reason(module(globals=[G("g", "int", 1)])) == "global 'g': mutable and exported must be bools"
+    assert reason(module(globals=[G("g", "int", True, exported=None)])) == \
+        "global 'g': mutable and exported must be bools"
+    assert reason(module(structs=[StructCode("P", [], [], exported=1)])) == "struct 'P': exported must be a bool"
+
+
+def test_a_name_is_quoted_whole_up_to_60_characters():
+    G = GlobalCode
+    sixty, more = "a-" * 30, "a-" * 30 + "b"
+    assert reason(module(globals=[G(sixty, "int", True)])) == f"global 0: name {sixty!r} is not an identifier"
+    assert reason(module(globals=[G(more, "int", True)])) == f"global 0: name {sixty!r}... is not an identifier"
+
+
+def test_a_pool_may_hold_exactly_its_most_entries():
+    verify(module(consts=[None] * 100_000))
+    assert reason(module(consts=[None] * 100_001)) == "too many constants (100001; at most 100000)"
+
+
+def test_every_refusal_of_verify_names_the_file(monkeypatch):
+    bad = module(globals=[GlobalCode("a-b", "int", True)])
+    with pytest.raises(LoadError) as e:
+        verify(bad, "lib/bad.nbc")
+    assert (e.value.reason, e.value.path) == ("global 0: name 'a-b' is not an identifier", "lib/bad.nbc")
+
+    def load_error(self, consts):
+        raise LoadError("a check that raised LoadError itself")
+
+    monkeypatch.setattr(V._Verifier, "_consts", load_error)
+    with pytest.raises(LoadError) as e:
+        verify(module(), "lib/x.nbc")
+    assert (e.value.reason, e.value.path) == ("a check that raised LoadError itself", "lib/x.nbc")
+
+    def broken(self, consts):
+        raise RuntimeError("a verifier bug\non two lines")
+
+    monkeypatch.setattr(V._Verifier, "_consts", broken)
+    with pytest.raises(LoadError) as e:
+        verify(module(), "lib/y.nbc")
+    assert (e.value.reason, e.value.path) == (
+        "internal verifier error: RuntimeError: a verifier bug on two lines", "lib/y.nbc")
+
+
+def test_the_module_s_own_fields_are_refused_by_name():
+    with pytest.raises(LoadError) as e:
+        verify(42)  # type: ignore[arg-type]
+    assert e.value.reason == "not a ModuleFile but int"
+    mf = module()
+    mf.version = 5  # type: ignore[assignment]
+    assert reason(mf) == "module version <int> is not MAJOR.MINOR.PATCH"
+    for field in ("source_file", "source_hash", "compiler"):
+        mf = module()
+        setattr(mf, field, None)
+        assert reason(mf) == f"module {field} must be a string"
+    mf = module()
+    mf.ir = "not bytes"  # type: ignore[assignment]
+    assert reason(mf) == "module ir must be bytes"
+    mf = sample()
+    mf.names.append(5)  # type: ignore[arg-type]
+    assert reason(mf) == f"name {len(mf.names) - 1} is not a string"
+
+
+def test_a_module_whose_typed_ir_is_refused_names_the_file():
+    mf = module()
+    mf.ir = b"not the typed IR"
+    with pytest.raises(LoadError) as e:
+        verify(mf, "lib/ir.nbc")
+    assert e.value.path == "lib/ir.nbc" and e.value.reason.startswith("malformed typed IR: ")
+
+
+def test_an_import_without_its_hash_is_refused():
+    # msgspec lets a host delete a field; the image and the cache read every import's hash
+    mf = sample()
+    mf.imports = [ImportCode("std.math", "1.0.0", "ab" * 16)]
+    verify(mf)
+    del mf.imports[0].hash
+    assert reason(mf) == "import 0: version and hash must be strings"
+    mf.imports = [ImportCode("std.math", "1.0.0", 5)]  # type: ignore[arg-type]
+    assert reason(mf) == "import 0: version and hash must be strings"

@@ -24,6 +24,9 @@ class Benchmark:
     original_ns: float
     candidate_ns: float
     inputs: int
+    #: how the candidate's side ran: "native" (its machine code, checked in C) or "python" (a compiled
+    #: guard and a call)
+    entry: str = "python"
 
     @property
     def speedup(self) -> float:
@@ -31,7 +34,7 @@ class Benchmark:
 
     def to_json(self) -> dict[str, Any]:
         return {"original_ns": round(self.original_ns, 1), "candidate_ns": round(self.candidate_ns, 1),
-                "inputs": self.inputs, "speedup": round(self.speedup, 3), "margin": MARGIN}
+                "inputs": self.inputs, "speedup": round(self.speedup, 3), "margin": MARGIN, "entry": self.entry}
 
 
 def per_call_ns(fn: Callable[[], Any], min_seconds: float = MIN_SECONDS, repeats: int = REPEATS) -> float:
@@ -54,10 +57,12 @@ def per_call_ns(fn: Callable[[], Any], min_seconds: float = MIN_SECONDS, repeats
     return best * 1e9
 
 
-def benchmark(original: Callable[..., Any], entry: Callable[[Callable[..., Any], tuple, dict | None], Any],
-              inputs: list[tuple], min_seconds: float = MIN_SECONDS, repeats: int = REPEATS) -> Benchmark:
+def benchmark(original: Callable[..., Any], entry: Callable[..., Any], inputs: list[tuple],
+              min_seconds: float = MIN_SECONDS, repeats: int = REPEATS, positional: bool = False) -> Benchmark:
     """Time both sides on every input of `inputs` on which the original does not raise and that the
-    entry serves (it returns :data:`~noodle.vm.pyffi.replacements.MISS` for one it does not)."""
+    entry serves (it returns :data:`~noodle.vm.pyffi.replacements.MISS` for one it does not).
+    `entry(original, args, None)` serves a call, or `entry(*args)` when `positional` (machine code
+    checking its arguments itself), as a call site calls it."""
     from noodle.vm.pyffi.replacements import MISS
 
     total_o = total_c = 0.0
@@ -65,11 +70,15 @@ def benchmark(original: Callable[..., Any], entry: Callable[[Callable[..., Any],
     for args in inputs:
         try:
             original(*args)
-            if entry(original, args, None) is MISS:  # also warms it: the first call compiles native code
+            first = entry(*args) if positional else entry(original, args, None)
+            if first is MISS:  # also warms it: the first call compiles native code
                 continue
         except Exception:
             continue
         total_o += per_call_ns(lambda: original(*args), min_seconds, repeats)
-        total_c += per_call_ns(lambda: entry(original, args, None), min_seconds, repeats)
+        if positional:
+            total_c += per_call_ns(lambda: entry(*args), min_seconds, repeats)
+        else:
+            total_c += per_call_ns(lambda: entry(original, args, None), min_seconds, repeats)
         used += 1
-    return Benchmark(total_o, total_c, used)
+    return Benchmark(total_o, total_c, used, "native" if positional else "python")

@@ -213,8 +213,9 @@ def _qualify(reg: Registry, db_path: Path, c: Candidate, original: Any, recorded
                  validation=v.to_json())
     live = CandidateRunner(vm_factory(), c.id, c.source, c.entry, c.params, folder)
     inputs = samples[:options.bench_inputs] or _generated_inputs(c.pattern, recorded)[:options.bench_inputs]
-    served_entry = served(c, accepts(c.pattern, c.max_size), live).entry  # what a call site will hold
-    b = bench.benchmark(original, served_entry, inputs, options.bench_seconds, options.bench_repeats)
+    r = served(c, accepts(c.pattern, c.max_size), live)  # what a call site will hold: its fast entry, if any
+    b = bench.benchmark(original, r.fast or r.entry, inputs, options.bench_seconds, options.bench_repeats,
+                        positional=r.fast is not None)
     if b.inputs == 0 or b.speedup < options.margin:
         c = reg.move(c.id, "rejected", f"not faster: {b.speedup:.2f}x the original at the recorded shapes "
                                        f"(needs {options.margin:.2f}x)", benchmark=b.to_json(), speedup=b.speedup)

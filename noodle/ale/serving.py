@@ -28,7 +28,7 @@ from noodle.ale.compare import Outcome, differs, error_kind
 from noodle.ale.patterns import accepts, entry
 from noodle.ale.registry import Candidate, Registry
 from noodle.ale.runner import CandidateRunner, python_exception
-from noodle.vm.pyffi.replacements import TABLE, Replacement, ReplacementTable
+from noodle.vm.pyffi.replacements import MISS, TABLE, Replacement, ReplacementTable
 from noodle.runtime.values import ErrorValue
 
 SLOWDOWN_AFTER = 30
@@ -225,13 +225,33 @@ class Server:
 
 
 def served(c: Candidate, check: Callable[[tuple, dict | None], bool], runner: CandidateRunner) -> Replacement:
-    """A loaded candidate as call sites serve it: the pattern's guard and a direct call of its
-    function (or of its serve, which converts lists first), in one compiled entry."""
+    """A loaded candidate as call sites serve it: its function's machine code itself where it is
+    native (the Python entry's checks in C are the guard: see `native_entry`), else the pattern's
+    guard and a direct call of its function (or of its serve, which converts lists first), in one
+    compiled entry."""
+    fast = native_entry(c, runner)
+    if fast is not None:
+        return Replacement(c.name, c.id, check, runner.serve, fast=fast)
     if runner.direct is not None:
         e = entry(c.pattern, c.max_size, runner.direct, True, python_exception)
     else:
         e = entry(c.pattern, c.max_size, runner.serve, False)
     return Replacement(c.name, c.id, check, runner.serve, e)
+
+
+def native_entry(c: Candidate, runner: CandidateRunner) -> Callable[..., Any] | None:
+    """The candidate's machine code as the entry a call site holds, when its function is native and
+    pure: its Python entry checks in C everything the pattern's guard checks in Python — exactly an
+    ndarray, the dtype, the number of dimensions, at most `max_size` elements (the entry's limit);
+    exactly an int that fits, a float, a bool; the count — and more (writeable, whole-element
+    strides).  A call it does not take is MISS: the original serves it, as it serves a call the
+    Python guard refuses.  A call that fails in native code is re-run in the VM, and its Noodle
+    error raised as the Python exception it stands for, as the direct entry does."""
+    if runner.direct is None:
+        return None
+    from noodle.vm.native import guarded_entry
+
+    return guarded_entry(runner.direct, MISS, python_exception, c.max_size)
 
 
 def install(db_path: "str | os.PathLike[str]", vm_factory: Callable[[], Any], table: ReplacementTable = TABLE,

@@ -26,6 +26,7 @@ from noodle.ir import nodes as ir
 from noodle.ir.passes import run_passes
 from noodle.ir.types import FnT, parse_type
 from noodle.format.cache import identifier, module_path, write_cached
+from noodle.deepstack import call_deep
 from noodle.errors import LoadError
 from noodle.format.module_file import ModuleFile, source_hash
 from noodle.vm.cache import read_cached
@@ -90,6 +91,19 @@ def compile_source(source: str, file: str, name: str, resolver=None, opt_level: 
     interfaces = interfaces if interfaces is not None else {}
     options = options or CompileOptions(opt_level)
     tree = parse(source, file)                                                  # 1. parse
+    # the passes below recurse over expressions: a long flat chain (`a + b + ...`) gets room for it
+    return call_deep(lambda: _compile_tree(tree, source, file, name, resolver, opt_level, interfaces,
+                                           expected_name, observe_passes, warnings, options, offload,
+                                           offload_report, recorder), tree.deepest)
+
+
+def _compile_tree(tree: ast.Module, source: str, file: str, name: str, resolver, opt_level: int,
+                  interfaces: dict[str, ModuleInterface], expected_name: str | None,
+                  observe_passes: "Callable[[str, ir.Module], None] | None",
+                  warnings: "list[Diagnostic] | None", options: CompileOptions,
+                  offload: frozenset[str], offload_report: "list | None",
+                  recorder: "Recorder | None") -> tuple[ir.Module, ModuleFile]:
+    """compile_source after the parse: check and lower, lint, optimise, emit."""
     diags = DiagnosticBag()
     module_ir = check(tree, name, diags, resolver, interfaces, expected_name,  # 2. check, lower to IR
                       recorder=recorder)

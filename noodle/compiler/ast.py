@@ -422,3 +422,6 @@ class Module:
     items: list[TopItem] = field(default_factory=list)
     file: str = "<input>"
     source: str = ""  # the text parsed, for diagnostics and messages quoting it
+    #: the depth of the deepest expression tree (a flat chain `a + b + ...` as long as it is), which
+    #: the passes recursing over expressions need room for (noodle.deepstack); set by the parser
+    deepest: int = 0

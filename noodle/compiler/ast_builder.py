@@ -343,7 +343,13 @@ class _Builder:
             value = float(str(t).replace("_", ""))
         except ValueError:  # already reported by the lexer
             value = 0.0
-        return ast.FloatLit(value, _span(t, t))
+        sp = _span(t, t)
+        if value == _INF:  # past the largest float: float() rounds it to inf without a word
+            text = str(t)
+            CURRENT.ctx.error("E0004", f"float literal {text[:40]}{'...' if len(text) > 40 else ''} "
+                              "is out of the 64-bit float range", sp,
+                              "the largest float is about 1.7976931348623157e308; use math.inf for infinity")
+        return ast.FloatLit(value, sp)
 
     def string(self, c: list) -> Any:
         t = c[0]
@@ -419,23 +425,39 @@ BUILDER = _Builder()
 # Depth check (later passes recurse over the tree)
 # =========================================================================
 
+_INF = float("inf")
 _SKIP_FIELDS = frozenset({"span", "name_span"})
 _FIELDS_CACHE: dict[type, tuple[str, ...]] = {}
 
 
-def too_deep(root: Any) -> Any:
-    """The first node nested deeper than MAX_NESTING, or None (iterative walk)."""
-    stack = [(root, 0)]
+def too_deep(root: Any) -> tuple[Any, int]:
+    """(the first node nested deeper than MAX_NESTING or None, the tree's depth) — an iterative walk.
+
+    Nesting is what the user nests: brackets, blocks, operands of operators.  The left operand of
+    a binary operator is not nested in it: a flat chain `1 + 1 + ... + 1` (or `a and b and ...`),
+    which Lark builds left-associative, as deep as it is long, counts one level.  The depth
+    returned is the tree's own (chains at full length): what the passes that recurse need room for
+    (noodle.deepstack).
+    """
+    stack = [(root, 0, 0)]
     cache = _FIELDS_CACHE
+    deepest = 0
     while stack:
-        node, d = stack.pop()
+        node, d, t = stack.pop()
         if d > MAX_NESTING:
-            return node
+            return node, deepest
+        if t > deepest:
+            deepest = t
         cls = type(node)
         names = cache.get(cls)
         if names is None:
             names = tuple(n for n in getattr(cls, "__slots__", ()) if n not in _SKIP_FIELDS)
             cache[cls] = names
+        t += 1
+        if cls is ast.Binary:
+            stack.append((node.left, d, t))
+            stack.append((node.right, d + 1, t))
+            continue
         d += 1
         for n in names:
             v = getattr(node, n)
@@ -446,11 +468,11 @@ def too_deep(root: Any) -> Any:
                     if isinstance(item, tuple):
                         for sub in item:
                             if hasattr(sub, "span"):
-                                stack.append((sub, d))
+                                stack.append((sub, d, t))
                     elif hasattr(item, "span"):
-                        stack.append((item, d))
+                        stack.append((item, d, t))
             elif hasattr(v, "span"):
-                stack.append((v, d))
-    return None
+                stack.append((v, d, t))
+    return None, deepest
 
 

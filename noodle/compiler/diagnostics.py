@@ -21,7 +21,7 @@ CODES: dict[str, str] = {
     "E0001": "syntax error: unexpected token",
     "E0002": "invalid character or unterminated literal",
     "E0003": "invalid escape sequence in a string",
-    "E0004": "integer literal out of the 64-bit range",
+    "E0004": "number literal out of range (a 64-bit int or float)",
     "E0005": "invalid program structure (misplaced declaration, nesting too deep)",
     "E0006": "invalid module header (name or version)",
     # names

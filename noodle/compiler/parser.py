@@ -79,7 +79,9 @@ def _run(source: Any, file: str, start: str, first_line: int = 1) -> Any:
             ctx.error("E0004", f"integer literal {text[:40]} is out of the 64-bit range", sp,
                       "the largest int is 9223372036854775807; use a float for bigger values")
         if result is not None and not ctx.bag.has_errors:
-            deep = too_deep(result)
+            deep, depth = too_deep(result)
+            if isinstance(result, ast.Module):
+                result.deepest = depth
             if deep is not None:
                 ctx.error("E0001", f"program nested too deeply (more than {MAX_NESTING} levels)",
                           getattr(deep, "span", Span(file, 1, 1, 1, 2)),

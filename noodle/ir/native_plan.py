@@ -7,6 +7,7 @@ agree on one definition.  No LLVM here: the compiler uses it without llvmlite.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import typing
 from typing import NamedTuple
 
 from noodle.ir import variants
@@ -89,7 +90,34 @@ def unsupported_reason(f: ir.Function) -> Unsupported | None:
             _check_stmt(s, f.params)
     except Unsupported as e:
         return e
+    depth, line = _deepest_expression(f)
+    if depth > MAX_NATIVE_EXPR_DEPTH:
+        # a flat chain `a + b + ... + z` of a thousand terms is a thousand checked operations, each
+        # with its overflow branch: LLVM's optimiser takes minutes over it; the VM runs it at once
+        return Unsupported(f"an expression {depth} operations deep (native code takes at most "
+                           f"{MAX_NATIVE_EXPR_DEPTH})", line)
     return None
+
+
+#: the deepest expression tree a native function may hold (see _deepest_expression)
+MAX_NATIVE_EXPR_DEPTH = 256
+_STATEMENTS = typing.get_args(ir.Stmt)
+
+
+def _deepest_expression(f: ir.Function) -> tuple[int, int]:
+    """(the depth of `f`'s deepest expression tree, the line of its statement); iterative."""
+    from noodle.ir.walk import children
+
+    best, line = 0, f.line
+    stack: list[tuple[ir.Node, int, int]] = [(s, 0, s.line or f.line) for s in f.body]
+    while stack:
+        node, d, at = stack.pop()
+        if isinstance(node, _STATEMENTS):
+            d, at = 0, node.line or at  # a statement starts a new expression tree
+        elif d > best:
+            best, line = d, at
+        stack.extend((c, d + 1, at) for c in children(node))
+    return best, line
 
 
 def _check_stmt(s: ir.Stmt, params: int = 0) -> None:
@@ -244,6 +272,8 @@ def _check_expr(e: ir.Expr) -> None:
             if not (_array_param(a) or k == 0 and isinstance(a, ir.Const)):
                 _check_expr(a)
         return
+    if library_dot(e):  # `dot` of two float Arrays: the BLAS ddot NumPy calls (noodle.backends.llvm.blas)
+        return
     if isinstance(e, ir.CallBuiltin) and e.name in PARALLEL_BUILTINS:  # noodle.ir.passes.parallel
         for a in e.args:
             if not (_array_param(a) or isinstance(a, ir.FuncRef)):
@@ -262,6 +292,22 @@ def _check_expr(e: ir.Expr) -> None:
         raise Unsupported("calling `math.hypot` runs in the VM: CPython computes it by an algorithm of its own, "
                           "which the C library's hypot does not match to the last bit", e.line)
     raise Unsupported(_what(e) + " runs in the VM", e.line)
+
+
+def library_dot(e: ir.Expr) -> bool:
+    """Is `e` `dot(x, y)` of two 1-D float Arrays the function holds, which native code computes by
+    calling the library's ddot as NumPy does (so with NumPy's bits)?  An int dot (checked for
+    overflow) stays in the VM."""
+    return (isinstance(e, ir.CallBuiltin) and e.name == "array.dot" and len(e.args) == 2
+            and all(_array_param(a) and array_kind(a.ty) == "float/1" for a in e.args))
+
+
+def _library_calls(f: ir.Function) -> bool:
+    """Does `f` call a library routine from native code (see `library_dot`)?  Worth a native function
+    even without a loop: its call costs less than the VM's call of the library through Python."""
+    from noodle.ir.walk import walk
+
+    return any(isinstance(n, ir.CallBuiltin) and library_dot(n) for s in f.body for n in walk(s))
 
 
 def _what(node: ir.Node) -> str:
@@ -313,7 +359,7 @@ def plan(module: ir.Module) -> Plan:
                                  "the VM; native callers run its loops)")
         elif name.startswith("__chunk_"):  # noodle.ir.passes.parallel: only its nest's threads call it
             out.reasons[name] = "a chunk of a nest split across cores: compiled for the nest that runs it"
-        elif _loops(f.body) or _recursive(name, ok) or _splits(f):
+        elif _loops(f.body) or _recursive(name, ok) or _splits(f) or _library_calls(f):
             out.native.append(name)
         else:
             out.reasons[name] = "no loop or recursion: a native call would cost more than it saves"

@@ -362,6 +362,12 @@ class _Checker:
             return self.blas(e)
         if name == "lapack.potrf":
             return self.potrf(e)
+        if name == "array.dot":  # two float vectors: the library's ddot (noodle.backends.llvm.blas)
+            if len(e.args) != 2:
+                raise self.fail(e, "array.dot takes two arguments")
+            for a in e.args:
+                self.blas_array(a, 1)
+            return FLOAT
         raise self.fail(e, f"calling `{name}` cannot run natively")
 
     def potrf(self, e: ir.CallBuiltin) -> Type:

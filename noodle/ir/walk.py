@@ -52,10 +52,19 @@ def children(node: ir.Node) -> Iterator[ir.Node]:
 
 
 def walk(node: ir.Node) -> Iterator[ir.Node]:
-    """`node` and everything below it, pre-order."""
-    yield node
-    for c in children(node):
-        yield from walk(c)
+    """`node` and everything below it, pre-order.
+
+    An explicit stack, not `yield from walk(c)`: a generator per level made each node cost its
+    depth (a chain `a + b + ... + z` of n terms took n²/2 steps) and a long chain a RecursionError.
+    A node's children are read when the walk leaves it, as the recursive walk read them.
+    """
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        yield n
+        kids = list(children(n))
+        kids.reverse()
+        stack += kids
 
 
 def rewrite_expr(e: ir.Expr, fn: ExprFn) -> ir.Expr:

@@ -434,11 +434,24 @@ def random_natives(rng: LazyRandom) -> dict[str, Callable]:
 
         return rand_impl(rng)(*dims)
 
+    def shuffle(xs: list) -> None:
+        rng.shuffle(xs)
+
+    def swaps(xs: list, lo: int, hi: int) -> None:
+        """The swaps `shuffle(xs)` makes at positions hi - 1 down to lo, drawing the same numbers:
+        Python's Fisher-Yates (random.Random.shuffle) by stretches (noodle.vm.pacing)."""
+        rng.random  # noqa: B018 - creates the generator
+        randbelow = rng._rng._randbelow
+        for i in range(hi - 1, lo - 1, -1):
+            j = randbelow(i + 1)
+            xs[i], xs[j] = xs[j], xs[i]
+    shuffle.swaps = swaps  # type: ignore[attr-defined]
+
     return {
         "array.rand": rand,
         "random.seed": lambda n: rng.seed(n), "random.random": lambda: rng.random(),
         "random.uniform": lambda a, b: rng.uniform(a, b), "random.randint": randint,
-        "random.choice": choice, "random.shuffle": lambda xs: rng.shuffle(xs),
+        "random.choice": choice, "random.shuffle": shuffle,
     }
 
 

@@ -36,6 +36,7 @@ def watch(path: str, out=None) -> int:  # noqa: ANN001 - a text stream
     from noodle.tools.render import print_compile_error, print_runtime_error
 
     out = out or sys.stderr
+    _flush_each_line(sys.stdout)
     file = Path(path)
     vm = noodle.VM(capabilities=noodle.Capabilities.all(), root=file.parent)
     try:
@@ -125,6 +126,16 @@ def watch(path: str, out=None) -> int:  # noqa: ANN001 - a text stream
     except KeyboardInterrupt:
         stop()
         return 130
+
+
+def _flush_each_line(stream) -> None:  # noqa: ANN001 - a text stream
+    """A watched program runs until stopped: what it prints to a pipe (`| tee`, `| less`) must show
+    as it is printed, not when Python's 8 KiB buffer fills.  A terminal is line-buffered already."""
+    try:
+        if not stream.isatty() and not stream.line_buffering:
+            stream.reconfigure(line_buffering=True)
+    except (AttributeError, ValueError, OSError):  # not a TextIOWrapper (a test's StringIO), or closed
+        pass
 
 
 def _stamp(path: Path) -> tuple[int, int] | None:

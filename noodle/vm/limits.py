@@ -19,7 +19,10 @@ Work that grows with its operands (a concatenation, a search, a sort, an Array
 made) is charged too, before it runs (:meth:`Meter.charge`, the costs in
 :mod:`noodle.vm.metering`): its work in steps, its result's bytes against the
 memory limit.  A call starts with an empty chunk, so the budget is checked at
-its first step, and no call is too short to be checked.
+its first step, and no call is too short to be checked.  Under a time limit an
+operation that is one long C call is held to the deadline itself: run in pieces
+with the deadline checked between them, or estimated and refused before it starts
+(:mod:`noodle.vm.pacing`).
 
 Native code holds the same limits through the thread's *context*
 (noodle.backends.llvm.stop, made on the first native call): before each native

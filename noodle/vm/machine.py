@@ -187,7 +187,13 @@ class Machine:
             ns[key] = self.bind_native(native)
         if self.meter is not None:
             ns["_M"] = self.meter
-            ns.update(metering.helpers(self.meter))  # operators that charge for the work they do
+            meter = self.meter  # operators that charge for the work they do; under a time limit the
+            if self.limits.max_seconds is None:  # conversion to text is held to the deadline too
+                ns.update(metering.helpers(meter))
+            else:
+                ns.update(metering.helpers(meter, lambda x: pacing.text_of(x, meter),
+                                           lambda x: pacing.text_size(x, meter),
+                                           lambda x, c: pacing.contains(x, c, meter)))
         for i, (sname, fields, _) in enumerate(image.structs):
             ns[f"S{i}"] = make_struct_class(sname, list(fields), image.name)
         for i, dep in enumerate(imported):

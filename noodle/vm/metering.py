@@ -261,7 +261,42 @@ def _to_text(x: Any) -> tuple[int, int]:
     return n, 4 * n
 
 
+def _madds(*sizes: Any) -> int:
+    """Multiply-adds of a BLAS call of these sizes (a negative size is an empty range)."""
+    return prod(max(0, x) for x in sizes) if all(type(x) is int for x in sizes) else 0
+
+
+def _blas(routine: str) -> "Callable[..., tuple[int, int]]":
+    """The charge of a `blas.*` native (a recognised contraction run in the VM): its multiply-adds,
+    as native code charges the same call (noodle.backends.llvm.blas), and the product it builds."""
+    def cost(flags: Any, *a: Any) -> tuple[int, int]:
+        if routine in ("gemm", "gemv", "ger"):
+            sizes: tuple = a[:3] if routine == "gemm" else a[:2]
+        elif routine == "gemm_batch":
+            sizes = a[:4]  # every slice (native code charges one: noodle.backends.llvm.blas.lower_batch)
+        elif routine == "gemm_rows":
+            rows = a[0] * prod(getattr(a[4], "shape", (0, 0))[1:-1]) if type(a[0]) is int else 0
+            sizes = (rows, a[1], a[2])
+        elif routine in ("syrk", "syr2k"):
+            sizes = (a[0], a[0], a[1])
+        elif routine == "trsv":
+            sizes = (a[0], a[0])
+        elif routine == "trmm":
+            sizes = (a[0], a[0], a[1]) if flags[:1] == "L" else (a[0], a[1], a[1])
+        else:  # symm
+            sizes = (a[0], a[1], a[0] if flags[:1] == "L" else a[1])
+        madds = _madds(*sizes)
+        if routine == "gemv":  # the product is a vector
+            return madds, _madds(sizes[0]) * 8
+        # the product, rows x columns (ger's outer product; trsv's triangle, copied for the solver)
+        return madds, (madds // max(1, _madds(sizes[-1])) if len(sizes) > 2 else madds) * 8
+    return cost
+
+
 COSTS: "dict[str, Callable[..., tuple[int, int]]]" = {
+    # recognised contractions run in the VM (noodle.stdlib.blas)
+    **{f"blas.{r}": _blas(r) for r in ("gemm", "gemm_batch", "gemm_rows", "symm", "gemv", "ger", "syrk", "syr2k",
+                                       "trmm", "trsv")},
     # strings
     "str.count": _search, "str.find": _search, "str.startswith": _search, "str.endswith": _search,
     "str.replace": _replace, "str.join": _join, "str.split0": _split, "str.split1": _split,
@@ -314,8 +349,13 @@ def charged(impl: Callable[..., Any], cost: Callable[..., tuple[int, int]], mete
     return call
 
 
-def helpers(meter: Any) -> dict[str, Callable[..., Any]]:
-    """The operators metered code calls instead of Python's own, each charging `meter` first."""
+def helpers(meter: Any, text: "Callable[[Any], str] | None" = None,
+            text_size: "Callable[[Any], int] | None" = None,
+            search: "Callable[[Any, Any], bool] | None" = None) -> dict[str, Callable[..., Any]]:
+    """The operators metered code calls instead of Python's own, each charging `meter` first.
+    Under a time limit `text` converts a value to text (interpolation), `text_size` measures it
+    and `search` is `in` on strings, each held to the deadline (noodle.vm.pacing: text_of,
+    text_size, contains)."""
     charge = meter.charge
 
     def scat(*parts: str) -> str:  # string concatenation and interpolation
@@ -346,6 +386,8 @@ def helpers(meter: Any) -> dict[str, Callable[..., Any]]:
     def contains(x: Any, c: Any) -> bool:
         if type(c) is str:
             charge(len(c) + (len(x) if type(x) is str else 0), 0)
+            if search is not None:
+                return search(x, c)
         elif type(c) is list:  # each element compared with x: at most the smaller of the two each
             charge(len(c) if type(x) in _ATOMS else min(compare_size(c), len(c) * compare_size(x)), 0)
         return x in c
@@ -361,9 +403,9 @@ def helpers(meter: Any) -> dict[str, Callable[..., Any]]:
         from noodle.runtime.values import nd_str
 
         if type(x) is not str:
-            n = repr_size(x, 1 << 40)
+            n = repr_size(x, 1 << 40) if text_size is None else text_size(x)
             charge(n, 4 * n)
-        return nd_str(x)
+        return nd_str(x) if text is None else text(x)
 
     import operator
 

@@ -71,6 +71,32 @@ def status_codes() -> "tuple[int, int, int]":
     return STOPPED, TOO_DEEP, MEMORY_LIMIT
 
 
+def guarded_entry(fn: "Any", not_taken: "Any", on_error: "Callable[[BaseException], BaseException]",
+                  limit: "int | None" = None) -> "Callable[..., Any] | None":
+    """`fn`'s machine code as a callable whose own checks in C are the guard: a call its Python entry
+    does not take (another type, dtype, rank, a read-only or misaligned Array, more than `limit`
+    elements in an Array, another count) returns `not_taken`; a call that fails in native code is
+    finished as `fn`'s own entry finishes it (re-run in the VM), its error mapped by `on_error`.
+    None when `fn` is not a pure native function with a Python entry (the layout check failed, a
+    VM with limits, no llvmlite).  Library evolution's call sites hold one (noodle.ale.serving)."""
+    info = getattr(fn, "__noodle_entry__", None)
+    if info is None or not info.pure:
+        return None
+    from noodle.backends.llvm.pyentry import NOT_FAST, rehandled
+    from noodle.runtime.values import ErrorValue
+
+    handle = info.handler
+
+    def handler(status: int, *args: "Any") -> "Any":
+        if status == NOT_FAST:
+            return not_taken
+        try:
+            return handle(status, *args)
+        except ErrorValue as e:
+            raise on_error(e) from None
+    return rehandled(fn, handler, limit)
+
+
 # ---------------------------------------------------------------- stopping native code
 
 def stop_flag_module() -> "Any":

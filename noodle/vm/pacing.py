@@ -8,10 +8,11 @@ seconds past the deadline.  In a VM with a time limit the natives listed in
 :data:`PACED` are bound through one of two tools, chosen by how the operation splits:
 
 - **in pieces** (:func:`in_pieces`), where the work splits into parts whose results
-  put together are exactly the whole's: a matrix product by row blocks, elementwise
+  put together are exactly the whole's: an int matrix product by row blocks, elementwise
   Array arithmetic and Array creation by slices, a conversion from a List by rows, a
-  join by runs of items, a split or a search by stretches of text cut where no match
-  can straddle.  The deadline is checked between pieces, and a piece aims at
+  join by runs of items, a split, search or replace by stretches of text cut where no
+  match can straddle, the text of a long List or Array by runs of elements, a shuffle
+  by stretches of its swaps.  The deadline is checked between pieces, and a piece aims at
   :data:`PIECE_SECONDS` (pieces double while they take under half of it, halve
   while they take more), so the overrun past the deadline is about one piece;
 - **estimated before it starts** (:func:`check_sort`), where it does not split: a
@@ -21,7 +22,9 @@ seconds past the deadline.  In a VM with a time limit the natives listed in
   are counted (in pieces) only when the scale with every element out of order would
   not fit.  If the estimate, with a margin for what a small sample does not show (a
   big list's cache misses), exceeds the time left, the time limit's error is raised
-  *before* the sort starts.
+  *before* the sort starts.  A float matrix product is estimated the same way, from
+  this process's measured BLAS rate (:func:`blas_seconds`): BLAS rounds by the shape
+  it is given, so a block of rows could differ from the whole in its last bits.
 
 Small operations (under :data:`SMALL` elements, or :data:`SMALL_WORK` multiply-adds)
 run whole, as before: they cannot take long, and no estimate is made for them, so no
@@ -144,6 +147,20 @@ def created(impl: "Callable[..., Any]", meter: Any, valued: bool = False) -> "Ca
     return call
 
 
+def ranged(impl: "Callable[..., Any]", meter: Any) -> "Callable[..., Any]":
+    """`arange` of ints by stretches of the range (exact: start + k * step in ints).  Of floats it
+    runs whole: NumPy fills a float range from its first two values, which a stretch changes."""
+    def call(*args: Any) -> Any:
+        start, stop, step = (0, args[0], 1) if len(args) == 1 else (args + (1,))[:3]
+        if not all(type(v) is int for v in (start, stop, step)) or step == 0 or len(range(start, stop, step)) < SMALL:
+            return impl(*args)  # small, or arguments the native itself refuses
+        result = _Collected(len(range(start, stop, step)))
+        in_pieces(result.n, lambda lo, hi: result.put(lo, hi, impl(start + lo * step, start + hi * step, step)),
+                  meter, first=SMALL)
+        return result.out
+    return call
+
+
 def converted(impl: "Callable[..., Any]", meter: Any) -> "Callable[..., Any]":
     """`array(xs)`: the List converted by runs of rows, each row checked against the first's shape
     (rows of unequal length are the native's own error, whichever run they fall in)."""
@@ -235,6 +252,29 @@ def matmul(impl: "Callable[..., Any]", meter: Any) -> "Callable[..., Any]":
     return call
 
 
+def blas_estimated(impl: "Callable[..., Any]", meter: Any, cost: "Callable[..., tuple[int, int]]") -> "Callable[..., Any]":
+    """A `blas.*` native of level 3 (a recognised contraction run in the VM: one BLAS call on
+    floats, whose rounding depends on the shape it is given, so not split): estimated from its
+    multiply-adds at this process's BLAS rate and refused before it starts if it would not end by
+    the deadline."""
+    def call(*args: Any) -> Any:
+        try:
+            madds = cost(*args)[0]
+        except (TypeError, ValueError, AttributeError, IndexError):
+            madds = 0
+        if madds >= SMALL_WORK:
+            needed = blas_seconds(_np().dtype("float64"), madds)
+            if needed > meter.deadline - perf_counter():
+                meter.time_out(f"a BLAS call of {madds:,} multiply-adds would take about {needed:.1f} s")
+        return impl(*args)
+    return call
+
+
+def _blas_paced(routine: str) -> "Callable[[Callable[..., Any], Any], Callable[..., Any]]":
+    from noodle.vm.metering import COSTS
+    return lambda impl, meter: blas_estimated(impl, meter, COSTS[f"blas.{routine}"])
+
+
 # ------------------------------------------------------------------ text
 
 
@@ -307,20 +347,130 @@ def counted(impl: "Callable[..., Any]", meter: Any) -> "Callable[..., Any]":
     return call
 
 
-def found(impl: "Callable[..., Any]", meter: Any) -> "Callable[..., Any]":
+def find_in(s: str, sub: str, meter: Any) -> int:
     """`s.find(sub)` by stretches of the text, each reaching len(sub) - 1 characters into the next:
     the first stretch holding a start of `sub` holds its first occurrence."""
+    hit = [-1]
+    reach = len(sub) - 1
+
+    def run(lo: int, hi: int) -> bool:
+        hit[0] = s.find(sub, lo, hi + reach)  # a start in lo..hi: the match ends by hi + reach
+        return hit[0] >= 0
+    in_pieces(len(s), run, meter, first=SMALL)
+    return hit[0]
+
+
+def found(impl: "Callable[..., Any]", meter: Any) -> "Callable[..., Any]":
+    """`s.find(sub)` by stretches (find_in)."""
     def call(s: Any, sub: Any) -> Any:
         if type(s) is not str or type(sub) is not str or len(s) < SMALL:
             return impl(s, sub)
-        hit = [-1]
-        reach = len(sub) - 1
+        return find_in(s, sub, meter)
+    return call
 
-        def run(lo: int, hi: int) -> bool:
-            hit[0] = s.find(sub, lo, hi + reach)  # a start in lo..hi: the match ends by hi + reach
-            return hit[0] >= 0
-        in_pieces(len(s), run, meter, first=SMALL)
-        return hit[0]
+
+def contains(sub: Any, s: Any, meter: Any) -> bool:
+    """`sub in s`: for a long string, by stretches (find_in)."""
+    if type(s) is not str or type(sub) is not str or len(s) < SMALL:
+        return sub in s
+    return find_in(s, sub, meter) >= 0
+
+
+def text_of(x: Any, meter: Any) -> str:
+    """`str(x)` (and what `print` writes) of a long List or Array by runs of its elements: each
+    element's text is what `str` gives it (nd_repr), the runs joined as `str` joins them.  An
+    element is converted whole (a List of a few huge Lists still converts each at once)."""
+    from noodle.runtime.values import nd_repr, nd_str
+
+    t = type(x)
+    if t is list and len(x) >= SMALL:
+        parts: list = []
+        in_pieces(len(x), lambda lo, hi: parts.append(", ".join(map(nd_repr, x[lo:hi]))), meter, first=SMALL // 16)
+        return "[" + ", ".join(parts) + "]"
+    if t.__name__ == "ndarray" and _is_array(x) and x.ndim >= 1 and x.size >= SMALL:
+        parts = []
+        if x.ndim == 1:
+            run = lambda lo, hi: parts.append(", ".join(map(nd_repr, x[lo:hi].tolist())))  # noqa: E731
+        else:
+            run = lambda lo, hi: parts.append(", ".join(nd_repr(x[i].tolist()) for i in range(lo, hi)))  # noqa: E731
+        in_pieces(len(x), run, meter, first=max(1, (SMALL // 16) * len(x) // x.size))
+        return "array([" + ", ".join(parts) + "])"
+    return nd_str(x)
+
+
+def text_size(x: Any, meter: Any) -> int:
+    """About how many characters `str(x)` takes (noodle.vm.metering.repr_size), for a long List
+    measured by runs of its elements with the deadline checked between them (the measure is a
+    Python pass over every element); without a step or memory limit, from a sample of them."""
+    from noodle.vm.metering import repr_size
+
+    if type(x) is not list or len(x) < SMALL:
+        return repr_size(x, 1 << 40)
+    n = len(x)
+    if meter.limits.max_steps is None and meter.memory_limit is None:  # the size only paces the checks
+        m = min(n, SORT_SAMPLE)
+        return 2 + n * (repr_size([x[(i * 2654435761) % n] for i in range(m)], 1 << 40) - 2) // m
+    total = [2]
+
+    def run(lo: int, hi: int) -> None:
+        total[0] += repr_size(x[lo:hi], 1 << 40) - 2
+    in_pieces(n, run, meter, first=SMALL // 16)
+    return total[0]
+
+
+def text_cost(cost: "Callable[..., tuple[int, int]]", meter: Any) -> "Callable[..., tuple[int, int]]":
+    """The charge of `str`, `print` and `eprint` (what they build: every argument's text), each
+    argument's size measured by text_size."""
+    def charge(*args: Any) -> tuple[int, int]:
+        n = sum(text_size(a, meter) for a in args)
+        return n, 4 * n
+    return charge
+
+
+def texted(impl: "Callable[..., Any]", meter: Any) -> "Callable[..., Any]":
+    """`str(x)`, `print(...)`, `eprint(...)`: long Lists and Arrays converted to text by runs
+    (text_of) before the native writes them (the text of a string is itself)."""
+    def call(*args: Any) -> Any:
+        return impl(*[text_of(a, meter) if type(a) is list or _is_array(a) else a for a in args])
+    return call
+
+
+def shuffled(impl: "Callable[..., Any]", meter: Any) -> "Callable[..., Any]":
+    """`random.shuffle(xs)` by stretches of its swaps (the native's `swaps`: the same numbers
+    drawn, the same swaps made, in the same order; a Python loop, 1 µs a swap, unsplit)."""
+    swaps = getattr(impl, "swaps", None)
+
+    def call(xs: Any) -> Any:
+        if swaps is None or type(xs) is not list or len(xs) < SMALL:
+            return impl(xs)
+        n = len(xs)  # swap k (from 0) is at position n - 1 - k
+        in_pieces(n - 1, lambda lo, hi: swaps(xs, n - hi, n - lo), meter, first=SMALL // 16)
+    return call
+
+
+def replaced(impl: "Callable[..., Any]", meter: Any) -> "Callable[..., Any]":
+    """`s.replace(old, new)` by stretches of the text, for an `old` whose occurrences cannot
+    overlap: each stretch ends where no occurrence straddles (before one that would), so every
+    occurrence is replaced within one stretch, and the stretches' results joined are the whole's."""
+    def call(s: Any, old: Any, new: Any) -> Any:
+        if type(s) is not str or type(old) is not str or len(s) < SMALL or not old or not _border_free(old):
+            return impl(s, old, new)
+        n, reach = len(s), len(old) - 1
+        parts: list = []
+        at = [0]  # where the next stretch starts
+
+        def run(lo: int, hi: int) -> None:
+            start = at[0]
+            if start >= hi and hi < n:
+                return
+            end = n
+            if hi < n:  # an occurrence across `hi` (at most one: they cannot overlap) goes to the next
+                j = s.find(old, max(start, hi - reach), hi + reach)
+                end = j if 0 <= j < hi else hi
+            parts.append(impl(s[start:end], old, new))
+            at[0] = end
+        in_pieces(n, run, meter, first=SMALL)
+        return "".join(parts)
     return call
 
 
@@ -433,18 +583,23 @@ PACED: "dict[str, Callable[[Callable[..., Any], Any], Callable[..., Any]]]" = {
     "array.matmul": matmul,
     **{f"array.{op}": elementwise for op in ("add", "sub", "mul", "div", "floordiv", "mod", "pow", "neg", "exp",
                                              "log", "sqrt", "eq", "ne", "lt", "le", "gt", "ge", "copy")},
-    "array.ones": created, "array.rand": created,
+    "array.ones": created, "array.rand": created, "array.arange.int": ranged,
     "array.full.float": lambda impl, meter: created(impl, meter, valued=True),
     "array.full.int": lambda impl, meter: created(impl, meter, valued=True),
     **{f"array.from.{kind}": converted for kind in ("int", "float", "bool", "i32", "f32")},
     "array.iter": listed,
+    "str": texted, "print": texted, "eprint": texted, "random.shuffle": shuffled,
     "str.join": joined, "str.split0": split, "str.split1": split, "str.count": counted, "str.find": found,
+    "str.replace": replaced,
     "sorted": sorting, "list.sort": sorting, "sorted.key": sorting_by_key,
+    # level 2 (gemv, ger, trsv) reads each element of its matrix once: memory speed, as a copy
+    **{f"blas.{r}": _blas_paced(r) for r in ("gemm", "gemm_batch", "gemm_rows", "symm", "syrk", "syr2k", "trmm")},
 }
 
 
 #: the charges (noodle.vm.metering.COSTS) that are a pass over every element, held to the deadline too
-PACED_COSTS = {"sorted": sort_cost, "list.sort": sort_cost, "sorted.key": sort_cost}
+PACED_COSTS = {"sorted": sort_cost, "list.sort": sort_cost, "sorted.key": sort_cost,
+               "str": text_cost, "print": text_cost, "eprint": text_cost}
 
 
 def paced(name: str, impl: "Callable[..., Any]", meter: Any) -> "Callable[..., Any]":

@@ -382,10 +382,11 @@ class _Verifier:
                 _fail(f"import {ii} is not an ImportCode")
             if not is_dotted_name(im.module):
                 _fail(f"import {ii}: module name {_q(im.module)} is not a dotted identifier")
-            if type(im.version) is not str or type(getattr(im, "hash", "")) is not str:
+            # no default for a missing hash (a host can `del` a field): the image and the cache read it
+            if type(im.version) is not str or type(getattr(im, "hash", None)) is not str:
                 _fail(f"import {ii}: version and hash must be strings")
             _text(im.version, f"import {ii}: version")
-            _text(getattr(im, "hash", ""), f"import {ii}: hash")
+            _text(im.hash, f"import {ii}: hash")
 
     def _functions(self, functions: object) -> None:
         functions = self._pool(functions, "functions")

@@ -189,9 +189,12 @@ def link(native: "tuple[str, list]", displays: dict[str, str], fallbacks: dict[s
                                   fallbacks[name], context)
         address = engine.get_function_address(sym + PY_ENTRY) if direct else 0
         if address:
-            entry = pyentry.builtin(address, display, _handler(through_ctypes, fallback, context))
+            handler = _handler(through_ctypes, fallback, context)
+            entry = pyentry.builtin(address, display, handler)
             out[name] = pyentry.NativeFunction.make(entry, display)
             out[name].__noodle_name__ = display
+            limit = engine.get_global_value_address(sym + PY_ENTRY + pyentry.LIMIT)
+            out[name].__noodle_entry__ = pyentry.EntryInfo(address, handler, limit, not impure, display)
         else:
             out[name] = through_ctypes
     return out

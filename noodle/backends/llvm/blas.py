@@ -55,7 +55,16 @@ SIGNATURES: dict[str, list[L.Type]] = {
     "dsymm": [P8, P8, PI, PI, PF, PF, PI, PF, PI, PF, PF, PI],
     "dtrmm": [P8, P8, P8, P8, PI, PI, PF, PF, PI, PF, PI],
     "dtrsv": [P8, P8, P8, PI, PF, PI, PF, PI],
+    "ddot": [PI, PF, PI, PF, PI],
 }
+#: routines that return a value (the others return nothing)
+RETURNS: dict[str, L.Type] = {"ddot": F64}
+#: the status of `dot` of Arrays of different lengths (the VM, re-running the call, says which)
+STATUS = {"DotLengths": 27}
+ERRORS = {27: ("ValueError", "dot of arrays of different lengths")}
+#: the largest int the library takes, and NumPy's chunk for `ddot` (numpy's npy_cblas.h: the
+#: whole length with 64-bit ints, CBLAS_INT_MAX / 2 + 1 with 32-bit ones); set by the linker
+INT_MAX_GLOBAL, CHUNK_GLOBAL = "nd_blas_int_max", "nd_blas_chunk"
 PREFIX = "noodle_blas_"
 #: set to 1 by the linker under `--mode safe`: then no guard admits BLAS (its sums add in another order)
 EXACT_GLOBAL = "nd_blas_exact"
@@ -89,6 +98,7 @@ class Library:
     origin: str  # for reports: "NumPy's OpenBLAS (64-bit ints)", ...
     addresses: dict[str, int]  # routine -> address of its Fortran-convention function
     threads: int  # address of `int threads(int n)` (see THREADS_SYMBOL)
+    int_max: int = _INT32_MAX  # the largest int (size, stride) the library takes
 
 
 _library: "Library | None" = None
@@ -125,7 +135,7 @@ def _numpy_library() -> "Library | None":
                 continue
             addresses = {name: ctypes.cast(fn, ctypes.c_void_p).value for name, fn in found.items()}
             return Library("NumPy's OpenBLAS (64-bit ints)", addresses,  # type: ignore[arg-type]
-                           _thread_setter(addresses["dgemm"]))  # type: ignore[arg-type]
+                           _thread_setter(addresses["dgemm"]), 2**63 - 1)  # type: ignore[arg-type]
     return None
 
 
@@ -216,6 +226,9 @@ def configure(engine: Any, exact: bool) -> None:
         jit.set_global(engine, EXACT_GLOBAL, 1)
     jit.set_global(engine, THREADS_GLOBAL, thread_count())
     jit.set_global(engine, MIN_GLOBAL, variants.threshold("blas.parallel"))
+    int_max = library().int_max
+    jit.set_global(engine, INT_MAX_GLOBAL, int_max)
+    jit.set_global(engine, CHUNK_GLOBAL, int_max if int_max == 2**63 - 1 else int_max // 2 + 1)
 
 
 def uses_blas(llvm_ir: str) -> bool:
@@ -229,7 +242,7 @@ def _declare(m: L.Module, name: str) -> L.Function:
         return m.get_global(PREFIX + name)
     except KeyError:
         if name in SIGNATURES:
-            return L.Function(m, L.FunctionType(L.VoidType(), SIGNATURES[name]), name=PREFIX + name)
+            return L.Function(m, L.FunctionType(RETURNS.get(name, L.VoidType()), SIGNATURES[name]), name=PREFIX + name)
         return L.Function(m, L.FunctionType(I32, [I32]), name=THREADS_SYMBOL)  # sets, returns the previous
 
 
@@ -575,3 +588,95 @@ def lower_fits(lw: Any, e: Any) -> L.Value:
             overlap = b.and_(overlap, b.not_(b.or_(e1, e2)))
             ok = b.and_(ok, b.not_(overlap))
     return ok
+
+
+def lower_dot(lw: Any, e: Any) -> L.Value:
+    """`dot(x, y)` of two 1-D float Arrays, computed as `numpy.dot` computes it, so that the bits
+    are NumPy's by construction (numpy/_core/src/common/cblasfuncs.c, `cblas_matrixproduct`):
+
+    - lengths that differ: the status DotLengths (the VM, re-running the call, raises its error);
+    - no elements: 0.0; one: `x[0] * y[0]` (NumPy's scalar path, which keeps a -0.0);
+    - more: an operand NumPy would copy first (`_bad_strides`: a negative or zero stride, data not
+      aligned to 8 bytes, a stride past the library's ints) is copied to contiguous memory; then
+      `0.0 + ddot(n, x, incx, y, incy)` in NumPy's chunks (`DOUBLE_dot`; one chunk with 64-bit ints).
+
+    The library's thread count is left as it is: NumPy's own calls run with it, and a threaded
+    `ddot` adds in another order.  Without a library the function stays in the VM (Unsupported)."""
+    from noodle.ir.native_plan import Unsupported
+
+    try:
+        library()
+    except ImportError as missing:
+        raise Unsupported(f"`dot` calls the BLAS NumPy uses, and none is found here ({missing})", e.line) from None
+    b = lw.b
+    x, y = e.args
+    (xdata, (n,), (xs,)), (ydata, (ny,), (ys,)) = lw.array_parts(x.slot), lw.array_parts(y.slot)
+    lw.fail_if(b.icmp_signed("!=", n, ny), "DotLengths")
+    zero, one, two = L.Constant(I64, 0), L.Constant(I64, 1), L.Constant(I64, 2)
+    lw.poll(b.lshr(n, L.Constant(I64, 6)))  # the work, charged as the VM charges its own (one step per 64)
+    result = lw.entry_alloca(F64, "dot")
+    few, many, done = lw.new_block("dot.few"), lw.new_block("dot.many"), lw.new_block("dot.done")
+    b.cbranch(b.icmp_signed("<", n, two), few, many)
+    b.position_at_end(few)  # 0 or 1 elements
+    single, empty = lw.new_block("dot.one"), lw.new_block("dot.none")
+    b.cbranch(b.icmp_signed("==", n, one), single, empty)
+    b.position_at_end(single)
+    b.store(b.fmul(b.load(xdata), b.load(ydata)), result)
+    b.branch(done)
+    b.position_at_end(empty)
+    b.store(L.Constant(F64, 0.0), result)
+    b.branch(done)
+    b.position_at_end(many)
+    int_max = b.load(_global(lw.m, INT_MAX_GLOBAL, _INT32_MAX))
+    args = _Args(lw)
+
+    def operand(data: L.Value, stride: L.Value, name: str) -> tuple[L.Value, L.Value, L.Value]:
+        """(pointer, increment, scratch to free or null) of an operand as NumPy hands it to BLAS."""
+        aligned = b.icmp_unsigned("==", b.and_(b.ptrtoint(data, I64), L.Constant(I64, 7)), zero)
+        good = b.and_(aligned, b.and_(b.icmp_signed(">", stride, zero), b.icmp_signed("<=", stride, int_max)))
+        before = b.block
+        copy, after = lw.new_block(f"dot.copy{name}"), lw.new_block(f"dot.ready{name}")
+        b.cbranch(good, after, copy)
+        b.position_at_end(copy)
+        scratch = _scratch(lw, n)
+        counted_loop(lw, n, f"dot.copying{name}",
+                     lambda k: b.store(b.load(b.gep(data, [b.mul(k, stride)])), b.gep(scratch, [k])))
+        copied = b.block
+        b.branch(after)
+        b.position_at_end(after)
+        ptr, inc, own = b.phi(PF), b.phi(I64), b.phi(PF)
+        ptr.add_incoming(data, before)
+        ptr.add_incoming(scratch, copied)
+        inc.add_incoming(stride, before)
+        inc.add_incoming(one, copied)
+        own.add_incoming(L.Constant(PF, None), before)
+        own.add_incoming(scratch, copied)
+        return ptr, inc, own
+
+    xp, xinc, xown = operand(xdata, xs, "x")
+    yp, yinc, yown = operand(ydata, ys, "y")
+    chunk = b.load(_global(lw.m, CHUNK_GLOBAL, (_INT32_MAX // 2) + 1))
+    total = lw.entry_alloca(F64, "dot.sum")  # 0.0: NumPy's `double sum = 0.`
+    b.store(L.Constant(F64, 0.0), total)
+    start = lw.entry_alloca(I64, "dot.start")
+    b.store(zero, start)
+    head, body, end = lw.new_block("dot.chunk"), lw.new_block("dot.chunkbody"), lw.new_block("dot.chunkdone")
+    b.branch(head)
+    b.position_at_end(head)
+    at = b.load(start)
+    b.cbranch(b.icmp_signed("<", at, n), body, end)
+    b.position_at_end(body)
+    left = b.sub(n, at)
+    count = b.select(b.icmp_signed("<", left, chunk), left, chunk)
+    part = b.call(_declare(lw.m, "ddot"), [args.int(count), b.gep(xp, [b.mul(at, xinc)]), args.int(xinc),
+                                           b.gep(yp, [b.mul(at, yinc)]), args.int(yinc)])
+    b.store(b.fadd(b.load(total), part), total)
+    b.store(b.add(at, count), start)
+    b.branch(head)
+    b.position_at_end(end)
+    b.store(b.load(total), result)
+    for own in (xown, yown):
+        _release(lw, own)  # free(NULL) does nothing
+    b.branch(done)
+    b.position_at_end(done)
+    return b.load(result)

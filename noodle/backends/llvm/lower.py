@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from llvmlite import ir as L
 
-from noodle.backends.llvm import local_arrays, mathlib, vecmath
+from noodle.backends.llvm import blas, local_arrays, mathlib, vecmath
 from noodle.ir import nodes as ir
 from noodle.ir import variants
 from noodle.ir.native_plan import (MATH_BUILTINS, PARALLEL_BUILTINS, Access, Plan, Unsupported, _what,  # noqa: F401
@@ -45,14 +45,16 @@ ERRORS = {1: ("OverflowError", "integer overflow"), 2: ("ZeroDivisionError", "di
           9: ("Stopped", "native code was asked to stop")}
 #: the status of a native call that stopped: its context's stop flag was set, or its steps ran out
 STOPPED = STATUS["Stopped"]
+#: how deep `span` looks into an int expression for the loop bounds that keep it in range
+SPAN_DEPTH = 16
 #: the status of a call deeper than its context's `max_depth` (the depth limit, or RecursionError)
 TOO_DEEP = STATUS["RecursionError"]
 #: iterations of an innermost counted loop between two polls of the stop flag (the loop runs in
 #: strips of this many, each a plain counted loop LLVM can still vectorise)
 STRIP = 1 << 14
 # the math module's errors name the function (mathlib); an Array local's, the dimension or the memory
-STATUS |= mathlib.STATUS | local_arrays.STATUS
-ERRORS |= mathlib.ERRORS | local_arrays.ERRORS
+STATUS |= mathlib.STATUS | local_arrays.STATUS | blas.STATUS
+ERRORS |= mathlib.ERRORS | local_arrays.ERRORS | blas.ERRORS
 #: deepest native recursion before RecursionError (about the VM's depth: MAX_DEPTH plus its slack)
 MAX_NATIVE_DEPTH = 10_150
 #: a status is `code | line << 8`: lines past this one are reported as this one
@@ -938,13 +940,17 @@ class _FunctionLowering:
         phi.add_incoming(careful, slow_end)
         return phi
 
-    def span(self, e: ir.Expr) -> "tuple[L.Value, L.Value, L.Value] | None":
+    def span(self, e: ir.Expr, depth: int = 0) -> "tuple[L.Value, L.Value, L.Value] | None":
         """(least, greatest, no overflow) of an int expression over its loops' ranges, from the loop bounds.
 
         Only constants, loop variables with a recorded span and `+ - *` of those; `*` needs both
-        operands non-negative (then the corners are the least and the greatest products).
+        operands non-negative (then the corners are the least and the greatest products).  None (the
+        checked arithmetic) below SPAN_DEPTH levels: each `+` of a chain asks for its whole left
+        operand's span, so unbounded, a chain of n terms emitted n²/2 instructions.
         """
         b = self.b
+        if depth > SPAN_DEPTH:
+            return None
         if isinstance(e, ir.Const) and type(e.value) is int:
             c = L.Constant(I64, e.value)
             return c, c, L.Constant(I1, 1)
@@ -953,7 +959,7 @@ class _FunctionLowering:
             return lo, hi, L.Constant(I1, 1)
         if not (isinstance(e, ir.Binary) and e.op in ("int.add", "int.sub", "int.mul")):
             return None
-        a, c = self.span(e.a), self.span(e.b)
+        a, c = self.span(e.a, depth + 1), self.span(e.b, depth + 1)
         if a is None or c is None:
             return None
         ok = b.and_(a[2], c[2])
@@ -1065,6 +1071,9 @@ class _FunctionLowering:
         if e.name == "lapack.potrf":  # a recognised factorisation: LAPACK called from here
             from noodle.backends.llvm.lapack import lower_potrf
             return lower_potrf(self, e)
+        if e.name == "array.dot":  # `dot` of two float Arrays: the BLAS ddot NumPy calls
+            from noodle.backends.llvm.blas import lower_dot
+            return lower_dot(self, e)
         if e.name.startswith("blas."):  # a recognised contraction: BLAS called from here
             from noodle.backends.llvm.blas import lower_call, lower_diagonal_nonzero, lower_fits
             if e.name == "blas.diagonal_nonzero":

@@ -18,6 +18,12 @@ that is equal but not NumPy's own, the wrong number of arguments) goes to the ha
 status `NOT_FAST`, which runs the ctypes path as before: same checks, same behaviour.  A failed
 call (a non-zero status) goes to the handler too, which re-runs it in the VM or raises its error.
 
+An entry also refuses (NOT_FAST) an Array of more elements than its global `<entry>.limit` (no
+bound unless a host sets one: library evolution bounds a replacement to the sizes it was measured
+at).  `rehandled` makes another builtin over the same machine code with another handler — library
+evolution's call sites hold one whose handler answers NOT_FAST with "not served", so that the
+entry's checks in C are the replacement's guard.
+
 The layout it reads (CPython's object header, `PyFloatObject`, NumPy's `PyArrayObject_fields`) is
 checked against live objects before any entry is used (`layout_matches`); where it differs (a
 debug or free-threaded CPython, another implementation) every call takes the ctypes path.
@@ -50,6 +56,11 @@ WRITEABLE = 0x0400
 #: Noodle's element kinds: NumPy's dtype name, the LLVM type, the size in bytes (a power of two)
 ELEMENTS = {"float": ("float64", F64, 8), "int": ("int64", I64, 8), "f32": ("float32", F32, 4),
             "i32": ("int32", I32, 4)}
+
+#: the suffix of an entry's i64 global holding the most elements an Array argument may have for the
+#: entry to take the call (more: NOT_FAST); no bound unless a host sets one (see `limit_symbol`)
+LIMIT = ".limit"
+NO_LIMIT = 2**63 - 1
 
 #: the C API functions the entry calls, under the names the lowered code declares
 _PREFIX = "noodle_py_"
@@ -181,6 +192,8 @@ def lower_entry(m: L.Module, impl: L.Function, name: str, param_kinds: list[str]
         b.position_at_end(cont)
 
     check(b.icmp_signed("==", nargs, L.Constant(I64, len(param_kinds))), "arity")
+    limit = L.GlobalVariable(m, I64, name=name + LIMIT)
+    limit.initializer = L.Constant(I64, NO_LIMIT)
     values: list[L.Value] = []
     for k, kind in enumerate(param_kinds):
         obj = b.load(b.gep(args, [L.Constant(I64, k)]))
@@ -203,7 +216,11 @@ def lower_entry(m: L.Module, impl: L.Function, name: str, param_kinds: list[str]
                 stride = b.load(b.gep(strides, [L.Constant(I64, d)]))
                 misaligned = b.or_(misaligned, b.and_(stride, L.Constant(I64, size - 1)))
                 steps.append(b.ashr(stride, L.Constant(I64, size.bit_length() - 1)))  # exact: checked below
-            check(b.icmp_signed("==", misaligned, L.Constant(I64, 0)), f"a{k}.strides")
+            size = lengths[0]
+            for length in lengths[1:]:
+                size = b.mul(size, length)
+            ok = b.icmp_signed("==", misaligned, L.Constant(I64, 0))
+            check(b.and_(ok, b.icmp_signed("<=", size, b.load(limit))), f"a{k}.strides")
             values += [b.bitcast(_field(b, obj, ARRAY_DATA, OBJ), ty.as_pointer()), *lengths, *steps]
         elif kind in ("int", "i32"):
             check(b.icmp_unsigned("==", _field(b, obj, OB_TYPE, OBJ), _object(m, "int_type")), f"p{k}.type")
@@ -399,6 +416,28 @@ def builtin(address: int, name: str, handler: Any) -> Any:
     definition = _MethodDef(name.encode(), address, _METH_FASTCALL, None)
     _keep.append(definition)
     return _new_method(ctypes.byref(definition), handler, None, None)
+
+
+class EntryInfo:
+    """What `rehandled` needs of a native function: its entry's address, the handler its own builtin
+    has, the address of its limit global, and whether a failed call may be re-run (pure)."""
+
+    __slots__ = ("address", "handler", "limit", "pure", "display")
+
+    def __init__(self, address: int, handler: Any, limit: int, pure: bool, display: str) -> None:
+        self.address, self.handler, self.limit, self.pure, self.display = address, handler, limit, pure, display
+
+
+def rehandled(fn: Any, handler: Any, limit: "int | None" = None) -> Any:
+    """A builtin over `fn`'s Python entry whose calls it does not finish go to `handler(status,
+    *args)` (None when `fn` has no such entry).  `limit` bounds the elements of its Array
+    arguments — the entry's one global, so `fn`'s own calls past it take the ctypes way."""
+    info: "EntryInfo | None" = getattr(fn, "__noodle_entry__", None)
+    if info is None:
+        return None
+    if info.limit:
+        ctypes.c_int64.from_address(info.limit).value = NO_LIMIT if limit is None else max(0, limit)
+    return builtin(info.address, info.display, handler)
 
 
 class NativeFunction:

@@ -273,13 +273,21 @@ def nesting_problem(body: list[ir.Stmt]) -> "tuple[ir.Node, str] | None":
     from noodle.format.limits import MAX_BLOCKS, MAX_NESTING
 
     def expr_depth(e: ir.Node, depth: int) -> "tuple[ir.Node, str] | None":
-        for child in walk_children(e):
-            d = depth + 1 if isinstance(child, (ir.Logical, ir.Cond)) else depth
-            if d + 1 >= MAX_NESTING:
-                return child, "conditional expressions are"
-            found = expr_depth(child, d)
-            if found:
-                return found
+        # `a and b` opens its region after `a` (AND ... END_EXPR holds `b`), `x if c else y` after
+        # `c`: the left operand is not inside, so a flat chain `a and b and c ...` (left-nested)
+        # is a row of regions, not a nest.  Pre-order, with a stack: a chain may be long.
+        stack: list[tuple[ir.Node, int]] = [(e, depth)]
+        while stack:
+            node, d = stack.pop()
+            if isinstance(node, (ir.Logical, ir.Cond)):
+                if d + 2 >= MAX_NESTING:
+                    return node, "conditional expressions are"
+                kids = ([(node.a, d), (node.b, d + 1)] if isinstance(node, ir.Logical)
+                        else [(node.cond, d), (node.then, d + 1), (node.otherwise, d + 1)])
+            else:
+                kids = [(c, d) for c in walk_children(node)]
+            kids.reverse()
+            stack += kids
         return None
 
     def go(stmts: list[ir.Stmt], regions: int, blocks: int) -> "tuple[ir.Node, str] | None":

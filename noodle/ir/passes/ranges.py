@@ -61,6 +61,9 @@ class _Ranges:
     def __init__(self, f: ir.Function) -> None:
         self.stable = _stable_slots(f)
         self.changed = False
+        #: (id of an `and`/`or`, truth) -> (it, the facts it refined, the facts after): `a and b and c`
+        #: refines its left operand, which refined its own; without this a chain of n cost n²/2
+        self.refined: dict[tuple[int, bool], tuple[ir.Expr, Facts, Facts]] = {}
 
     # -- expressions: interval of the value, marking checks on the way
     def expr(self, e: ir.Expr, facts: Facts) -> Interval:
@@ -157,7 +160,12 @@ class _Ranges:
             return self.refine(cond.x, facts, not truth)
         if isinstance(cond, ir.Logical):
             if (cond.op == "and") == truth:  # both sides hold
-                return self.refine(cond.b, self.refine(cond.a, facts, truth), truth)
+                known = self.refined.get((id(cond), truth))
+                if known is not None and known[0] is cond and known[1] is facts:
+                    return known[2]
+                out = self.refine(cond.b, self.refine(cond.a, facts, truth), truth)
+                self.refined[(id(cond), truth)] = (cond, facts, out)
+                return out
             return facts
         if not isinstance(cond, ir.Binary) or not cond.op.startswith("cmp.") or cond.op in ("cmp.eq", "cmp.ne"):
             if isinstance(cond, ir.Binary) and cond.op in ("cmp.eq", "cmp.ne") and (cond.op == "cmp.eq") == truth:

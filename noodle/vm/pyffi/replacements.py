@@ -10,7 +10,10 @@ their sampled calls only, so the check costs nothing on most calls).
 What a call site holds, once bound, is the *entry* of its function's name: one callable that checks
 a call against the replacement's pattern (a guard compiled for it) and calls the replacement
 directly, or returns :data:`MISS` — so a served call costs a version check, the guard and the
-replacement itself, not a walk over checks and wrappers.
+replacement itself, not a walk over checks and wrappers.  Where a replacement's function is native
+code with a Python entry, the entry a site holds is that machine code itself (*positional*: called
+with the arguments, not with the original and an argument tuple): its checks in C are the guard,
+and a call they do not take returns :data:`MISS`.
 """
 from __future__ import annotations
 
@@ -44,15 +47,21 @@ class Replacement:
     directly).
     """
 
-    __slots__ = ("name", "candidate_id", "accepts", "serve", "entry")
+    __slots__ = ("name", "candidate_id", "accepts", "serve", "entry", "fast")
 
     def __init__(self, name: str, candidate_id: int, accepts: Callable[[tuple, dict | None], bool],
-                 serve: Callable[[Callable[..., Any], tuple, dict | None], Any], entry: Entry | None = None) -> None:
+                 serve: Callable[[Callable[..., Any], tuple, dict | None], Any], entry: Entry | None = None,
+                 fast: Callable[..., Any] | None = None) -> None:
         self.name = name
         self.candidate_id = candidate_id
         self.accepts = accepts
         self.serve = serve
-        self.entry: Entry = entry if entry is not None else _entry_of(accepts, serve)
+        #: called with the arguments themselves (no keywords), the result or MISS: what a site holds
+        #: when it is the only replacement of its name (machine code checking its arguments in C)
+        self.fast = fast
+        if entry is None:
+            entry = _entry_of(accepts, serve) if fast is None else _positional(fast)
+        self.entry: Entry = entry
 
     def __repr__(self) -> str:
         return f"Replacement({self.name!r}, candidate {self.candidate_id})"
@@ -61,6 +70,12 @@ class Replacement:
 def _entry_of(accepts: Callable[[tuple, dict | None], bool], serve: Callable[..., Any]) -> Entry:
     def entry(fn: Callable[..., Any], args: tuple, kwargs: dict | None) -> Any:
         return serve(fn, args, kwargs) if accepts(args, kwargs) else MISS
+    return entry
+
+
+def _positional(fast: Callable[..., Any]) -> Entry:
+    def entry(fn: Callable[..., Any], args: tuple, kwargs: dict | None) -> Any:
+        return MISS if kwargs else fast(*args)
     return entry
 
 
@@ -83,6 +98,8 @@ class ReplacementTable:
         self.by_name: dict[str, tuple[Replacement, ...]] = {}
         #: the entry call sites hold, by qualified name
         self.entries: dict[str, Entry] = {}
+        #: the names whose entry is positional (a replacement's `fast`: called with the arguments)
+        self.positional: frozenset[str] = frozenset()
         self.poll: Callable[[], None] | None = None
         self.poll_seconds = 1.0
         self._next_poll = 0.0
@@ -93,8 +110,9 @@ class ReplacementTable:
         for r in replacements:
             by_name.setdefault(r.name, []).append(r)
         self.by_name = {k: tuple(v) for k, v in by_name.items()}
-        self.entries = {k: v[0].entry if len(v) == 1 else _chain(tuple(r.entry for r in v))
+        self.entries = {k: (v[0].fast or v[0].entry) if len(v) == 1 else _chain(tuple(r.entry for r in v))
                         for k, v in self.by_name.items()}
+        self.positional = frozenset(k for k, v in self.by_name.items() if len(v) == 1 and v[0].fast is not None)
         self.version += 1
 
     def clear(self) -> None:

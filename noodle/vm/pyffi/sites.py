@@ -12,7 +12,8 @@ written (exact for a site that always sees one signature, the common case).
 
 A site whose function has replacements (:mod:`noodle.vm.pyffi.replacements`) holds the table's
 *entry* for its name, bound against the table's version: a call that is not sampled costs the
-version check, the entry's compiled guard and the replacement itself.
+version check, the entry's compiled guard and the replacement itself — or, for a replacement
+that is native code, the machine code alone, whose checks in C are the guard.
 """
 from __future__ import annotations
 
@@ -36,8 +37,8 @@ _NEVER = 1 << 62
 class CallSite:
     """One call into Python in the source (`where` is `file:line`)."""
 
-    __slots__ = ("where", "fn", "name", "version", "replacements", "entry", "countdown", "period", "count",
-                 "stats", "registered")
+    __slots__ = ("where", "fn", "name", "version", "replacements", "entry", "positional", "countdown", "period",
+                 "count", "stats", "registered")
 
     def __init__(self, where: str) -> None:
         self.where = where
@@ -47,6 +48,8 @@ class CallSite:
         self.replacements: tuple[Any, ...] | None = None
         #: the table's entry for `name` (guard + direct call), or None when nothing replaces it
         self.entry: Any = None
+        #: `entry` takes the arguments themselves (machine code whose checks in C are the guard)
+        self.positional = False
         self.period = 1
         self.countdown = 1
         #: calls before the current countdown started
@@ -62,6 +65,7 @@ class CallSite:
         self.version = table.version
         self.replacements = table.by_name.get(self.name)
         self.entry = table.entries.get(self.name)
+        self.positional = self.name in table.positional
 
     def calls(self) -> int:
         """Every call made at this site so far."""
@@ -98,7 +102,10 @@ def call(site: CallSite, fn: Any, args: tuple, kwargs: dict[str, Any] | None = N
         try:
             entry = site.entry
             if entry is not None:  # a replacement may serve it: guard and direct call in one
-                result = entry(fn, args, kwargs)
+                if site.positional:  # machine code: its Python entry's checks are the guard
+                    result = MISS if kwargs else entry(*args)
+                else:
+                    result = entry(fn, args, kwargs)
                 if result is not MISS:
                     return result
             if kwargs is None:

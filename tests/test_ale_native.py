@@ -1,0 +1,219 @@
+"""The NumPy pilot in machine code: `dot` of two float Arrays lowers natively as a call of the BLAS
+`ddot` NumPy itself calls, the way `numpy.dot` calls it (so its bits are NumPy's by construction),
+and a promoted candidate whose function is native is served by its machine code alone — the
+Python entry's checks in C are the guard, and a call they do not take goes to the original."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from noodle.build.driver import compile_source
+from noodle.vm.machine import Machine
+
+pytest.importorskip("llvmlite")
+
+from noodle.ale.benchmark import benchmark  # noqa: E402
+from noodle.ale.intents import intent_source  # noqa: E402
+from noodle.ale.registry import Registry  # noqa: E402
+from noodle.ale.serving import install  # noqa: E402
+from noodle.backends.llvm import blas, pyentry  # noqa: E402
+from noodle.runtime.values import ErrorValue  # noqa: E402
+from noodle.tools.ale_vms import plain_vm  # noqa: E402
+from noodle.vm.pyffi import recorder, sites  # noqa: E402
+from noodle.vm.pyffi.failures import py_error  # noqa: E402
+from noodle.vm.pyffi.replacements import MISS, ReplacementTable  # noqa: E402
+
+try:
+    blas.library()
+except ImportError:  # pragma: no cover - NumPy and SciPy without a BLAS native code can call
+    pytest.skip("no BLAS library for native code", allow_module_level=True)
+
+SOURCE = """
+fn d(a: Array<float>, b: Array<float>) -> float { return dot(a, b) }
+fn twice(a: Array<float>, b: Array<float>) -> float {
+    var s = 0.0
+    for k in 0..2 { s = s + d(a, b) }
+    return s
+}
+fn di(a: Array<int>, b: Array<int>) -> int { return dot(a, b) }
+"""
+DOT = "ndarray<float64>[1d], ndarray<float64>[1d]"
+
+
+@pytest.fixture(scope="module")
+def machines() -> tuple[dict[str, Any], dict[str, Any], Machine]:
+    _, module = compile_source(SOURCE, "dots.nd", "dots")
+    native = Machine(backend="auto")
+    functions = native.load(module).functions
+    vm = Machine(backend="vm")
+    return functions, vm.load(module).functions, native
+
+
+def bits(x: Any) -> bytes:
+    return np.float64(x).tobytes()
+
+
+def test_dot_of_float_arrays_runs_natively_and_an_int_dot_stays_in_the_vm(machines: Any) -> None:
+    functions, _, native = machines
+    report = native.native_report["dots"]
+    assert report == "native: d, twice"  # `d` has no loop: the library call alone makes it worth it
+    assert getattr(functions["d"], "__noodle_native__", False)
+    assert not getattr(functions["di"], "__noodle_native__", False)  # an int dot is checked for overflow
+
+
+values = st.floats(allow_nan=True, allow_infinity=True, width=64)
+
+
+@settings(max_examples=150, deadline=None)
+@given(n=st.one_of(st.integers(0, 9), st.integers(10, 70), st.sampled_from([255, 1000, 4099])),
+       steps=st.tuples(st.sampled_from([1, 2, 3, -1, -2]), st.sampled_from([1, 2, -1, -3])),
+       seed=st.integers(0, 2**32 - 1), specials=st.lists(values, max_size=4))
+def test_native_dot_is_numpy_dot_to_the_bit(machines: Any, n: int, steps: tuple[int, int], seed: int,
+                                            specials: list[float]) -> None:
+    functions, vm_functions, _ = machines
+    rng = np.random.default_rng(seed)
+    arrays = []
+    for k, step in enumerate(steps):
+        base = rng.standard_normal(max(1, n * abs(step))) * 10.0 ** rng.integers(-3, 4)
+        view = base[::step][:n]
+        for i, v in enumerate(specials):  # NaN, inf, signed zeros, huge and tiny values
+            if n and (i + k) % 2 == 0:
+                view[(i * 7 + k) % n] = v
+        arrays.append(view)
+    x, y = arrays
+    want = np.dot(x, y)
+    assert bits(functions["d"](x, y)) == bits(want)  # the Python entry (strides as they are)
+    assert bits(functions["twice"](x, y)) == bits(want + want)  # called from native code
+    assert bits(vm_functions["d"](x, y)) == bits(want)  # the VM: the same bits
+
+
+def test_native_dot_copies_what_numpy_copies(machines: Any) -> None:
+    functions, _, _ = machines
+    raw = bytearray(8 * 40 + 1)
+    misaligned = np.frombuffer(raw, dtype=np.float64, count=40, offset=1)  # writeable, data not 8-aligned
+    misaligned[:] = np.random.default_rng(3).standard_normal(40)
+    other = np.random.default_rng(4).standard_normal(40)
+    assert bits(functions["d"](misaligned, other)) == bits(np.dot(misaligned, other))
+    broadcast = np.broadcast_to(np.array([0.1]), (40,))  # stride 0 (read-only: the ctypes way)
+    assert bits(functions["d"](broadcast, other)) == bits(np.dot(broadcast, other))
+    assert bits(functions["d"](np.array([-0.0]), np.array([1.0]))) == bits(-0.0)  # NumPy's x[0] * y[0]
+    assert bits(functions["d"](np.array([]), np.array([]))) == bits(0.0)
+
+
+def test_without_a_blas_the_function_stays_in_the_vm_and_the_rest_is_native(monkeypatch: pytest.MonkeyPatch) -> None:
+    def missing() -> Any:
+        raise ImportError("no BLAS (test)")
+
+    monkeypatch.setattr(blas, "library", missing)
+    source = SOURCE + "fn loops(n: int) -> int {\n    var s = 0\n    for i in 0..n { s += i }\n    return s\n}\n"
+    _, module = compile_source(source, "noblas.nd", "noblas")
+    machine = Machine(backend="auto")
+    functions = machine.load(module).functions
+    report = machine.native_report["noblas"]
+    assert report.startswith("native: loops;") and "no BLAS (test)" in report, report
+    assert functions["d"](np.ones(3), np.ones(3)) == 3.0 and functions["loops"](4) == 6
+
+
+def test_dot_of_different_lengths_is_the_vms_error(machines: Any) -> None:
+    functions, _, _ = machines
+    with pytest.raises(ErrorValue, match="lengths 3 and 4"):
+        functions["d"](np.ones(3), np.ones(4))
+    with pytest.raises(ErrorValue, match="lengths 2 and 1"):
+        functions["twice"](np.ones(2), np.ones(1))
+
+
+# ---------------------------------------------------------------- serving through the native entry
+
+
+@pytest.fixture
+def table(monkeypatch: pytest.MonkeyPatch) -> ReplacementTable:
+    recorder.stop()  # no recorder: a site samples its first call only, then serves through its entry
+    t = ReplacementTable()
+    monkeypatch.setattr(sites, "TABLE", t)
+    return t
+
+
+@pytest.fixture
+def served_dot(tmp_path: Path, table: ReplacementTable) -> Any:
+    src = intent_source("numpy.dot", DOT)
+    assert src is not None
+    db = tmp_path / ".noodle" / "ale.sqlite"
+    db.parent.mkdir()
+    with Registry(db) as reg:
+        c = reg.propose("numpy.dot", DOT, "ndarray<float64>[3], ndarray<float64>[3]", "intent", src.source,
+                        src.entry, src.params, src.result, 3, 0.1, "test")
+        reg.move(c.id, "validated", "test", actor="test")
+        reg.move(c.id, "promoted", "test", actor="test")
+    server = install(db, plain_vm, table)
+    site = sites.CallSite("t.nd:3")
+    a = np.array([1.0, 2.0, 3.0])
+    for _ in range(2):  # the first call loads the candidate; the second binds to its entry
+        assert sites.call(site, np.dot, (a, a)) == 14.0
+    yield site
+    server.close()
+
+
+def test_the_site_holds_the_candidates_machine_code(served_dot: sites.CallSite, table: ReplacementTable) -> None:
+    site = served_dot
+    a, b = np.array([0.1, 0.2, 0.3]), np.array([3.0, -1.5, 1e-3])
+    got = sites.call(site, np.dot, (a, b))
+    (r,) = table.by_name["numpy.dot"]
+    assert site.positional and site.entry is r.fast and type(site.entry).__name__ == "builtin_function_or_method"
+    assert type(got) is float and bits(got) == bits(np.dot(a, b))  # served: a float, NumPy's bits
+
+
+@pytest.mark.parametrize("args, kwargs", [
+    ((np.ones(3, dtype=np.float32), np.ones(3, dtype=np.float32)), None),  # another dtype
+    ((np.ones((3, 1)), np.ones(1)), None),  # another rank
+    ((np.ones(4), np.ones(4)), None),  # past the sizes it was measured at (max_size 3)
+    (([1.0, 2.0], [3.0, 4.0]), None),  # lists
+    ((np.ones(3), np.ones(3)), {"out": None}),  # keywords
+    ((np.ones(3), np.ones(3), None), None),  # another count
+    ((np.frombuffer(np.ones(3).tobytes()), np.ones(3)), None),  # read-only
+])
+def test_a_call_the_entry_does_not_take_goes_to_the_original(served_dot: sites.CallSite, args: tuple,
+                                                             kwargs: dict | None) -> None:
+    site = served_dot
+    assert site.positional
+    if kwargs is None:
+        assert site.entry(*args) is MISS  # refused by the checks in C, not an error
+    result = sites.call(site, np.dot, args, kwargs)
+    want = np.dot(*args, **(kwargs or {}))
+    # NumPy's own result (the candidate's is a Python float): the original served it
+    assert type(result) is type(want) and type(result) is not float
+    assert np.asarray(result).tobytes() == np.asarray(want).tobytes()
+
+
+def test_the_native_entrys_failure_is_the_originals_error_kind(served_dot: sites.CallSite) -> None:
+    with pytest.raises(ErrorValue) as e:  # the site's PyError: a Python ValueError, as numpy.dot raises
+        sites.call(served_dot, np.dot, (np.ones(3), np.ones(2)))
+    with pytest.raises(ValueError):
+        np.dot(np.ones(3), np.ones(2))
+    assert "ValueError" in str(e.value) and e.value.f_kind == py_error(ValueError("x")).f_kind
+
+
+def test_the_benchmark_times_the_positional_entry(served_dot: sites.CallSite) -> None:
+    entry = served_dot.entry
+    a = np.array([1.0, 2.0, 3.0])
+    b = benchmark(np.dot, entry, [(a, a), (np.ones(5), np.ones(5))], min_seconds=0.001, repeats=1,
+                  positional=True)
+    assert b.inputs == 1  # the 5-element input is past max_size: MISS, not timed
+    assert b.candidate_ns > 0 and b.original_ns > 0
+
+
+def test_the_limit_is_the_entrys_own(machines: Any) -> None:
+    functions, _, _ = machines
+    fn = functions["d"]
+    seen: list[int] = []
+    bounded = pyentry.rehandled(fn, lambda status, *args: seen.append(status) or "refused", 2)
+    try:
+        assert bounded(np.ones(2), np.ones(2)) == 2.0
+        assert bounded(np.ones(3), np.ones(3)) == "refused" and seen == [pyentry.NOT_FAST]
+        assert fn(np.ones(3), np.ones(3)) == 3.0  # the function's own entry: the ctypes way, same result
+    finally:
+        pyentry.rehandled(fn, lambda *a: None, None)  # unbounded again
