@@ -85,6 +85,19 @@ def output_of(source: str, name: str = "prog", opt: int = 1) -> str:
     return out.stdout
 
 
+def metered_output_of(source: str, name: str = "prog", opt: int = 1) -> str:
+    """stdout of a program run under a step limit (the machine translates it as metered code,
+    whose comparisons, slices and string building are calls that charge the meter)."""
+    from noodle.vm.limits import Limits
+
+    _, mf = compile_ok(source, name, opt)
+    machine = Machine(limits=Limits(max_steps=10**7))
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        machine.run_main(machine.load(mf))
+    return buf.getvalue()
+
+
 def cli_env() -> dict[str, str]:
     env = dict(os.environ)
     env.update({"NO_COLOR": "1", "TERM": "dumb", "COLUMNS": "200", "PYTHONIOENCODING": "utf-8"})

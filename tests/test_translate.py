@@ -1,11 +1,22 @@
-"""The bytecode → Python translation: long expressions, evaluation order, generated code's shape."""
+"""The bytecode → Python translation: long expressions, evaluation order, generated code's shape,
+and each opcode's translation run against its exact result.
+
+The last part runs every opcode at least once, plainly and as metered code (where slices, string
+repetition and comparisons become charged calls), so that an op handler that writes the wrong
+Python is caught by what the program prints, not only by a SyntaxError; hand-assembled bytecode
+covers what the compiler never emits (`NOP`, a region marker out of place).
+"""
 from __future__ import annotations
 
 import pytest
 
-from helpers import output_of
+import noodle
+from helpers import metered_output_of, output_of
 from noodle.build.driver import compile_source
+from noodle.format.module_file import LoadError
+from noodle.format.opcodes import OPS, Op
 from noodle.vm.image import build_image
+from noodle.vm.translate import translate_module, translated_ops
 
 
 def run(source: str, opt: int = 1) -> str:
@@ -44,7 +55,6 @@ def test_assignment_evaluates_value_before_target() -> None:
 def test_while_condition_becomes_a_python_while() -> None:
     _, module = compile_source("fn f(n: int) -> int {\n var i = 0\n while i < n { i += 1 }\n return i\n}\n",
                                "t.nd", "t")
-    from noodle.vm.translate import translate_module
     source, _, _ = translate_module(module)
     assert "while (v0_1 < v0_0):" in source
     assert build_image(module).code is not None
@@ -130,8 +140,6 @@ def test_a_floor_division_by_a_variable_minus_one_overflows() -> None:
 
 
 def translated(source: str, **kw: bool) -> str:
-    from noodle.vm.translate import translate_module
-
     _, module = compile_source(source, "t.nd", "t")
     return translate_module(module, **kw)[0]
 
@@ -146,6 +154,9 @@ def test_and_or_and_conditional_expressions_evaluate_only_what_they_must() -> No
            ' print(log)\n}\n')
     assert run(src, opt=0) == ('false true false\n2 3\n'
                                '["a", "c", "e", "f", "h", "i", "k", "j"]\n')
+    # short regions are written as they are: nothing spilled into a list
+    code = translated(src)
+    assert "(f1('a', False) and f1('b', True))" in code and "(f2('g', 1) if f1('h', False) else f2('i', 2))" in code
 
 
 def test_strings_are_built_in_one_f_string_where_their_parts_allow() -> None:
@@ -159,7 +170,10 @@ def test_strings_are_built_in_one_f_string_where_their_parts_allow() -> None:
     assert run(src) == "X7'{}\\\t0.5midX\n<a!>7\nmidmid 7\n"
     code = translated(src)
     assert "f'X{v0_0}\\'{{}}\\\\\\t{v0_1!r}{v0_2}X'" in code  # one f-string, its literal text escaped
-    assert "('<' + f1('a') + '>' + str(v0_0))" in code and "f'{v0_2}{v0_2}'" in code
+    assert "('<' + f1('a') + '>' + str(v0_0))" in code and "n0(f'{v0_2}{v0_2}', (str(v0_0)))" in code
+    # a text of one part needs no f-string; one of none is the empty string (only hand-assembled code has it)
+    empty = [(Op.BUILD_STR, 0), (Op.POP,), (Op.RETURN_NONE,)]
+    assert translate_module(_main_with(empty))[0].splitlines()[3].strip() == "''"
 
 
 def test_a_spill_of_several_pending_values_keeps_each_in_its_own_temporary() -> None:
@@ -259,22 +273,6 @@ def _region_program(body: str) -> str:
             'fn main() { print(f(1, 2, 3), log) }\n')
 
 
-def run_metered(source: str) -> str:
-    """stdout of `source` run under step limits (metered code: comparisons and strings are calls)."""
-    import contextlib
-    import io
-
-    from noodle.vm.limits import Limits
-    from noodle.vm.machine import Machine
-
-    _, module = compile_source(source, "t.nd", "t", opt_level=0)
-    machine = Machine(limits=Limits(max_steps=10**7))
-    buf = io.StringIO()
-    with contextlib.redirect_stdout(buf):
-        machine.run_main(machine.load(module))
-    return buf.getvalue()
-
-
 @pytest.mark.parametrize("metered", [False, True])
 @pytest.mark.parametrize("n", [1, 40, 41, 80, 150, 190])
 def test_a_long_expression_inside_a_region_runs(n: int, metered: bool) -> None:
@@ -288,7 +286,7 @@ def test_a_long_expression_inside_a_region_runs(n: int, metered: bool) -> None:
             f' let h = (-1 if x0 < 0 else ({logged}) * 2)\n'  # the else-arm
             ' return "{a} {b} {c} {d} {e} {h}"')
     src = _region_program(body)
-    assert (run_metered(src) if metered else run(src, opt=0)) == (f'true false true {total} -1 {2 * total} '
+    assert (metered_output_of(src, "t", 0) if metered else run(src, opt=0)) == (f'true false true {total} -1 {2 * total} '
                                                   '["a", "z", "a", "z", "a", "z", "a", "z"]\n')
 
 
@@ -333,3 +331,360 @@ def test_a_flat_chain_of_constants_runs(n: int) -> None:
         assert run(f"fn main() {{ let a = 1\n print({' + '.join(['a'] * n)}, {' + '.join(['1'] * n)}) }}\n",
                    opt=opt) == f"{n} {n}\n"
 
+
+# ---- each opcode's translation, run
+
+VALUES = """
+struct P {
+    x: int
+    y: int
+}
+var g = 5
+var hits: List<str> = []
+fn note(s: str) -> bool { hits.append(s); return true }
+fn main() {
+    let t = (1, "one", 2.5)
+    print(t, t[0], t[1], t[2])
+    let m = {"a": 1, "b": 2}
+    let e: Map<str, int> = {}
+    print(m, e, len(e), m["b"], len({7: "x"}))
+    let xs = [10, 20, 30, 40]
+    let k = 1
+    print(xs[k:3], xs[:2], xs[2:], xs[:], "hello"[1:-1], xs[k:], xs[:k])
+    print("ab" * 3, "x" * 0, "-" * 2 + "|", "q" * k, xs + [50], 20 in xs, 25 not in xs)
+    let r = 2..5
+    let ri = 2..=5
+    var s = 0
+    for v in r { s += v }
+    for v in ri { s += v * 100 }
+    for ch in "hey" { print(ch) }
+    print(s, 3 in r, 5 in r, 5 in ri, 2 not in r)
+    let p = P(3, 4)
+    print(p.x * 10 + p.y, p)
+    g = g + s
+    print(g, -g, -2.5, not (g > 0))
+    var n = 0
+    while true {
+        n += 1
+        if n < 3 { continue }
+        if n > 4 { break }
+        print("n", n)
+    }
+    for i in [1, 2, 3, 4, 5, 6] {
+        if i == 2 { continue }
+        if i == 5 { break }
+        if i % 2 == 0 {
+            print("even", i)
+        } else {
+            if i == 1 { print("one") } else { print("odd", i) }
+        }
+    }
+    if s > 0 { }
+    print(len(hits), note("a") and note("b"), hits)
+}
+"""
+
+VALUES_OUT = """(1, "one", 2.5) 1 one 2.5
+{"a": 1, "b": 2} {} 0 2 1
+[20, 30] [10, 20] [30, 40] [10, 20, 30, 40] ell [20, 30, 40] [10]
+ababab  --| q [10, 20, 30, 40, 50] true true
+h
+e
+y
+1409 true false true false
+34 P(x: 3, y: 4)
+1414 -1414 -2.5 false
+n 3
+n 4
+one
+odd 3
+even 4
+0 true ["a", "b"]
+"""
+
+ERRORS = """
+fn check(v: int) -> str {
+    try {
+        assert v > 0, "not positive: {v}"
+        assert v < 100
+        if v == 50 { throw Error("fifty") }
+        return "ok {v}"
+    } catch err {
+        return err.message
+    }
+}
+fn quiet(v: int) -> str {
+    try { throw Error("lost") } catch { return "caught {v}" }
+    return "never"
+}
+fn main() {
+    print(check(5))
+    print(check(-1))
+    print(check(500))
+    print(check(50))
+    print(quiet(1))
+}
+"""
+
+ERRORS_OUT = """ok 5
+not positive: -1
+assertion failed: v < 100
+  left:  500
+  right: 100
+fifty
+caught 1
+"""
+
+
+@pytest.mark.parametrize("opt", [0, 1])
+def test_value_and_control_opcodes_give_their_exact_results(opt: int) -> None:
+    assert output_of(VALUES, "ops", opt) == VALUES_OUT
+    assert output_of(ERRORS, "errs", opt) == ERRORS_OUT
+
+
+def test_the_same_programs_as_metered_code() -> None:
+    assert metered_output_of(VALUES, "ops", 0) == VALUES_OUT
+    assert metered_output_of(ERRORS, "errs", 0) == ERRORS_OUT
+
+
+def test_calls_and_values_of_another_module() -> None:
+    lib = 'module lib version "1.0.0"\nvar base = 40\nfn add(a: int, b: int) -> int { return a + b + base }\n'
+    app = ('module app version "1.0.0"\nimport lib\n'
+           'fn go(x: int) -> int {\n let f = lib.add\n return lib.add(x, 1) * 1000 + f(2, x)\n}\n')
+    vm = noodle.VM()
+    vm.load(noodle.Source(lib, name="lib"))
+    vm.load(noodle.Source(app, name="app"))
+    assert vm.call("app.go", 3) == 44045
+
+
+def _main_with(code: list[tuple]):
+    """A compiled module whose `main` is replaced by hand-assembled code: (op, a, b, c), missing
+    operands 0, the operand "K" the index of a constant (no jumps to relocate)."""
+    _, mf = compile_source("fn main() { print(7) }\n", "hand.nd", "hand")
+    k = mf.consts.index(7)
+    main = mf.functions[mf.entry]
+    main.code = [int(k if w == "K" else w) for ins in code for w in (*ins, 0, 0, 0)[:4]]
+    main.lines, main.cols = [3] * len(code), [1] * len(code)
+    return mf
+
+
+def test_nop_translates_to_nothing() -> None:
+    _, mf = compile_source("fn main() { print(7) }\n", "hand.nd", "hand")
+    main = mf.functions[mf.entry]
+    code = [tuple(main.code[i:i + 4]) for i in range(0, len(main.code), 4)]
+    mf = _main_with([(Op.NOP,), *code[:-1], (Op.NOP,), code[-1]])
+    # the same Python as without them (the verifier accepts NOP; the typed IR has no place for it)
+    assert translate_module(mf)[0] == translate_module(_main_with(code))[0]
+
+
+@pytest.mark.parametrize("marker", [Op.END, Op.ELSE, Op.CATCH, Op.ELSE_EXPR])
+def test_a_region_marker_out_of_place_is_refused_by_name(marker: Op) -> None:
+    # inside an `and` region the translator steps every op up to END_EXPR: a marker met there
+    # belongs to no region (the verifier refuses such code; the translator must not misread it)
+    mf = _main_with([(Op.CONST, "K"), (Op.AND, 5), (Op.CONST, "K"), (marker,), (Op.END_EXPR,), (Op.POP,),
+                     (Op.RETURN_NONE,)])
+    with pytest.raises(LoadError) as e:
+        translate_module(mf)
+    assert e.value.reason == f"cannot translate bytecode: {marker.name} outside the region it belongs to, at 3"
+
+
+def test_every_opcode_has_one_translation() -> None:
+    assert translated_ops() == set(Op) and len(OPS) == len(Op)
+
+
+# what the verifier refuses, handed to the translator directly (which expects verified code, but
+# says what it met rather than translate it wrongly): a LoadError naming the fault; K is a constant
+MALFORMED = [
+    ([(Op.CONST, "K"), (Op.POP,), (Op.END,), (Op.RETURN_NONE,)], "function 'main': unexpected END at 2"),
+    ([(Op.CONST, "K"), (Op.RETURN_NONE,)], "values left on the stack at the end of a block"),
+    ([(Op.LOOP, 9), (Op.RETURN_NONE,)], "region not closed by END"),
+    ([(Op.LOOP, 9), (Op.CONST, "K")], "values left on the stack at the end of a block"),  # the probe meets the end
+    ([(Op.LOOP, 9), (Op.ELSE,), (Op.RETURN_NONE,)], "region not closed by END"),
+    ([(Op.CONST, "K"), (Op.IF, 9), (Op.RETURN_NONE,), (Op.ELSE,), (Op.RETURN_NONE,), (Op.RETURN_NONE,)],
+     "region not closed by END"),
+    ([(Op.TRY, 9), (Op.RETURN_NONE,), (Op.END,), (Op.RETURN_NONE,)], "TRY without CATCH"),
+    ([(Op.CONST, "K"), (Op.AND, 9), (Op.CONST, "K"), (Op.CONST, "K"), (Op.END_EXPR,), (Op.POP,), (Op.RETURN_NONE,)],
+     "malformed expression region"),
+    ([(Op.CONST, "K"), (Op.AND, 9), (Op.CONST, "K")], "malformed expression region"),
+    ([(Op.CONST, "K"), (Op.AND, 9), (999,), (Op.END_EXPR,), (Op.POP,), (Op.RETURN_NONE,)], "unexpected 999 at 2"),
+    ([(Op.RETURN_NONE,), (-1,)], "unexpected -1 at 1"),
+]
+
+
+@pytest.mark.parametrize("code, reason", MALFORMED)
+def test_malformed_bytecode_is_refused_with_its_reason(code: list, reason: str) -> None:
+    mf = _main_with(code)
+    with pytest.raises(LoadError) as e:
+        translate_module(mf)
+    assert e.value.reason == f"cannot translate bytecode: {reason}"
+
+
+def test_a_tuple_of_one_keeps_its_comma() -> None:
+    # no Noodle syntax makes one (`(5,)` does not parse), but the bytecode allows it
+    def tuple_of(n: int) -> str:
+        code = [(Op.CONST, "K")] * n + [(Op.BUILD_TUPLE, n), (Op.POP,), (Op.RETURN_NONE,)]
+        return translate_module(_main_with(code))[0].splitlines()[3].strip()
+
+    assert [tuple_of(n) for n in range(4)] == ["()", "(7,)", "(7, 7)", "(7, 7, 7)"]
+
+
+SHAPES = """fn f(n: int) -> int {
+    var s = 0
+    while s < n {
+        if s % 2 == 0 { s += 3 } else { s += 1 }
+    }
+    for i in 0..n { s += i }
+    for c in "ab" { s += len(c) }
+    try { s = s // (n - 5) } catch e { s = -1 }
+    while true {
+        s -= 1
+        if s < 10 { break }
+    }
+    return s
+}
+"""
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
+@pytest.mark.parametrize("metered", [False, True])
+def test_every_block_is_indented_one_level_below_its_header(metered: bool) -> None:
+    # Python would accept a body indented two levels as well: only the code's text shows it
+    for src in (SHAPES, VALUES, ERRORS):
+        lines = translated(src, metered=metered).splitlines()
+        headers = 0
+        for k, line in enumerate(lines[:-1]):
+            assert _indent(line) % 4 == 0, line
+            if line.endswith(":"):
+                headers += 1
+                assert _indent(lines[k + 1]) == _indent(line) + 4, (line, lines[k + 1])
+            else:
+                assert _indent(lines[k + 1]) <= _indent(line), (line, lines[k + 1])
+        assert headers >= 5
+
+
+def test_ranges_negations_and_int_to_float_are_written_in_their_shortest_form() -> None:
+    # each longer form gives the same results, only slower: the code's text shows it
+    src = ("fn f(x: int, n: int) -> float {\n var s = 0\n for i in 0..n { s += i }\n for i in 2..n { s += i }\n"
+           " for i in range(0, n, 2) { s += i }\n for i in range(n, 0, -1) { s += i }\n"
+           " let y = -(x % 10)\n let z = -x\n return n + 1.5 + float(s + y + z)\n}\n"
+           "fn main() { print(f(-123, 6)) }\n")
+    lines = [line.strip() for line in translated(src).splitlines()]
+    for form in ("for v0_3 in range(v0_1):", "for v0_4 in range(2, v0_1):", "for v0_5 in range(0, v0_1, 2):",
+                 "for v0_6 in range(v0_1, 0, (-1)):", "v0_7 = (-(v0_0 % 10))",  # `ranges` proved it: no check
+                 f"v0_8 = (_t if (_t := -v0_0) <= {2**63 - 1} else _ovf())"):
+        assert form in lines
+    assert any(line.startswith("return ((v0_1 + 1.5) + ") for line in lines)  # the int operand as it is
+    # s = 15 + 14 + 6 + 21, y = -(-123 % 10) = -7 (a floor remainder), z = 123; plus 6 + 1.5
+    assert run(src) == "179.5\n"
+
+
+def test_metered_calls_count_steps_and_depth_and_name_the_function_entered() -> None:
+    # each call is a step and a level of depth, charged on entry by lines mapped to the function's
+    # first instruction (`if n == 0`, 2:8): no loop here, so only the calls can reach the limits
+    import contextlib
+    import io
+
+    from noodle.errors import LimitExceeded
+    from noodle.vm.limits import Limits
+    from noodle.vm.machine import Machine
+
+    src = ("fn down(n: int) -> int {\n    if n == 0 { return 0 }\n    return 1 + down(n - 1)\n}\n"
+           "fn main() {\n    print(down(10))\n    print(down(100))\n}\n")
+    _, mf = compile_source(src, "d.nd", "d", opt_level=0)
+    for limits, kind, message in ((Limits(max_depth=50), "depth", "call depth limit exceeded (50 calls)"),
+                                  (Limits(max_steps=60), "steps", "step limit exceeded (60 steps)")):
+        machine, buf = Machine(limits=limits), io.StringIO()
+        with pytest.raises(LimitExceeded) as e, contextlib.redirect_stdout(buf):
+            machine.run_main(machine.load(mf))
+        assert (buf.getvalue(), e.value.limit, str(e.value)) == ("10\n", kind, message)
+        if kind == "depth":
+            frames = [(f.name, f.line, f.col) for f in e.value.stack]
+            assert len(frames) == 51 and frames[0] == ("main", 7, 11) and frames[-1] == ("down", 2, 8)
+
+
+def test_an_empty_block_is_one_pass_and_runs() -> None:
+    src = ("fn f(n: int) -> int {\n var x = n\n if x > 0 { } else { x = 1 }\n for i in 0..3 { }\n"
+           " try { } catch { }\n while x > 5 { x -= 1 }\n return x\n}\nfn main() { print(f(-4), f(9)) }\n")
+    assert run(src, opt=0) == "1 5\n"
+    _, module = compile_source(src, "t.nd", "t", opt_level=0)
+    lines = [line.strip() for line in translate_module(module)[0].splitlines()]
+    assert lines.count("pass") == 4  # the if's, the for's, the try's and the catch's (after `_catch(_e)`)
+    assert "pass" not in [line.strip() for line in translated(SHAPES).splitlines()]
+
+
+def test_an_opcode_past_the_table_is_refused() -> None:
+    from noodle.format.opcodes import NUM_OPS
+
+    mf = _main_with([(Op.CONST, "K"), (Op.AND, 9), (NUM_OPS,), (Op.END_EXPR,), (Op.POP,), (Op.RETURN_NONE,)])
+    with pytest.raises(LoadError) as e:
+        translate_module(mf)
+    assert e.value.reason == f"cannot translate bytecode: unexpected {NUM_OPS} at 2"
+
+
+@pytest.mark.parametrize("x0, expected", [(1, '6 ["m"]'), (-1, '165 ["m", "c"]')])
+def test_a_value_pending_before_a_region_is_not_moved_into_it(x0: int, expected: str) -> None:
+    # `n("m", 5)` is evaluated before the `if`-expression, whichever arm runs; only the arm's own
+    # long expression is spilled inside the arm (its 120 terms: 40 x (x0 + 2 + 3) = 160 for x0 = -1)
+    chain, _ = _chain(120)
+    src = _region_program(f' let r = n("m", 5) + (n("c", {chain}) if x0 < 0 else 1)\n return "{{r}}"')
+    assert run(src.replace("print(f(1, 2, 3), log)", f"print(f({x0}, 2, 3), log)"), opt=0) == expected + "\n"
+
+
+def test_metered_string_building_is_one_charged_call_over_all_the_parts() -> None:
+    # nested calls would give the same text but charge the intermediate strings too
+    src = 'fn f(x: int, s: str) -> str { return "a{x}b" + s + "c" }\n'
+    assert "return _scat('a', str(v0_0), 'b', v0_1, 'c')" in translated(src, metered=True)
+    assert "return f'a{v0_0}b{v0_1}c'" in translated(src)
+
+
+def test_a_loop_whose_probe_met_a_call_names_the_call_on_its_own_line_only() -> None:
+    # the probe translates `g(s)` before finding no condition; the body translates it again
+    src = ("fn g(x: int) -> int { return x + 1 }\n"
+           "fn f(n: int) -> int {\n var s = n\n while true {\n  s = g(s)\n  if s > 10 { break }\n }\n return s\n}\n")
+    _, module = compile_source(src, "t.nd", "t", opt_level=0)
+    source, linemap, _ = translate_module(module)
+    lines = source.splitlines()
+    at = lines.index("    while True:") + 1
+    assert linemap[at] == ("f", 4, 2) and linemap[at + 1] == ("f", 5, 3, (("f1(v0_1)", 5, 7),))
+
+
+def test_natives_are_inlined_unless_metered_code_must_charge_them() -> None:
+    # `len` costs nothing and is inlined everywhere; `sorted` is charged by its size in metered code,
+    # so there it is called through its native (`n1`); an int right operand of float arithmetic is
+    # used as it is (Python converts it)
+    src = "fn f(xs: List<int>, n: int) -> float {\n let k = len(xs)\n let ys = sorted(xs)\n return 2.5 * n + float(k + ys[0])\n}\n"
+    plain = [line.strip() for line in translated(src).splitlines()]
+    metered = [line.strip() for line in translated(src, metered=True).splitlines()]
+    assert "v0_2 = (len(v0_0))" in plain and "v0_2 = (len(v0_0))" in metered
+    assert "v0_3 = (sorted(v0_0))" in plain and "v0_3 = n1(v0_0)" in metered
+    assert any(line.startswith("return ((2.5 * v0_1) + ") for line in plain)
+    assert run(src + "fn main() { print(f([3, 1, 2], 2)) }\n") == "9.0\n"
+
+
+def test_the_bounds_a_constant_operand_settles_without_the_ranges_pass() -> None:
+    # at -O0 no pass proves anything: the translator's own reading of the constant drops the check
+    _, module = compile_source("fn f(x: int) -> int {\n return (x + 1) * (x + -1) * (x - 0)\n}\n", "t.nd", "t",
+                               opt_level=0)
+    code = translate_module(module)[0]
+    assert f"(_t if (_t := v0_0 + 1) <= {2**63 - 1} else _ovf())" in code
+    assert f"(_t if (_t := v0_0 + (-1)) >= {-(2**63)} else _ovf())" in code and "(v0_0 - 0)" in code
+
+
+def test_checks_the_ranges_pass_proved_away_are_not_written_and_float_constants_fold_to_specials() -> None:
+    src = ("fn f(xs: List<int>) -> int {\n var s = 0\n for i in 0..10 { s = s + i * 2 - 1 }\n return s + len(xs) * 3\n}\n"
+           "fn main() { print(1e308 * 10.0, -1e308 * 10.0, 1e308 * 10.0 - 1e308 * 10.0, f([1])) }\n")
+    code = translated(src)  # -O1: `i * 2` and `len(xs) * 3` cannot overflow; the folded floats are specials
+    assert "(v0_1 * 2)" in code and "((len(v0_0)) * 3)" in code and "n1(_INF, _NINF, _NAN, f1([1]))" in code
+    assert run(src) == "inf -inf nan 83\n"
+
+
+def test_only_brackets_count_towards_the_depth_of_an_expression() -> None:
+    # a long text of letters is not deep; a deep expression full of letters still is
+    wide = "X" * 300
+    terms = " + ".join('n("XXXXXXXX", 1)' for _ in range(150))
+    src = _region_program(f' let w = "{wide}"\n let s = {terms}\n return "{{s}} {{len(w)}}"')
+    assert run(src, opt=0) == "150 300 " + str(["XXXXXXXX"] * 150).replace("'", '"') + "\n"
+    assert f"v0_3 = '{wide}'" in translated(src)

@@ -190,7 +190,6 @@ class Translator:
         #: the REPL shares one cell per name between a session's versions (noodle.tools.repl.session)
         self.cells = cells
         self.native_names: dict[int, str] = {}
-        self.region_depth = 0  # > 0 inside AND/OR/COND regions, where statements cannot be emitted
         self.children: dict[int, list[int]] = {}
         for i, f in enumerate(module.functions):
             if f.parent >= 0:
@@ -302,7 +301,7 @@ class Translator:
             if info.role in ("mid", "close"):
                 break
             pc = self.step(st, pc, indent, stack)
-            if stack and self.region_depth == 0 and _too_deep(stack[-1].text):
+            if stack and _too_deep(stack[-1].text):  # (statements are never inside a region)
                 self.spill(st, pc - 1, indent, stack)
         if stack:
             raise TranslateError("values left on the stack at the end of a block")
@@ -328,14 +327,10 @@ class Translator:
         n = len(f.lines)
         base = len(stack)
         spilled: list[str] = []
-        self.region_depth += 1
-        try:
-            while pc < n and f.code[pc * 4] != closer:
-                pc = self.step(st, pc, 0, stack)
-                if len(stack) > base and _too_deep(stack[-1].text):
-                    spilled += self.spill_in_region(st, stack, base)
-        finally:
-            self.region_depth -= 1
+        while pc < n and f.code[pc * 4] != closer:
+            pc = self.step(st, pc, 0, stack)
+            if len(stack) > base and _too_deep(stack[-1].text):
+                spilled += self.spill_in_region(st, stack, base)
         if pc >= n or len(stack) != base + 1:
             raise TranslateError("malformed expression region")
         value = stack.pop()
@@ -694,29 +689,20 @@ class Translator:
 
     def _loop(self, st: _Fn, f: FunctionCode, op: Op, pc: int, indent: int, stack: list[_Val],
             a: int, b: int, c: int) -> int:
-        # `while cond:` when the loop starts with its condition, else `while True:`
+        # `while cond:` when the loop starts with its condition, else `while True:`; the probe
+        # translates the plain expression ops at the start (they emit no lines, only call sites)
         probe: list[_Val] = []
-        saved = len(st.lines)
-        calls_saved = len(st.calls)
         q = pc + 1
-        self.region_depth += 1
-        try:
-            while q < len(f.lines) and OPS[f.code[q * 4]].role == "expr":
-                q = self.step(st, q, 0, probe)
-        except TranslateError:
-            probe, q = [], pc + 1
-        finally:
-            self.region_depth -= 1
-        if probe and _too_deep(probe[-1].text):
-            probe = []  # a condition too long for one line is computed in the loop body
-        if len(st.lines) == saved and len(probe) == 1 and q < len(f.lines) \
+        while q < len(f.lines) and OPS[f.code[q * 4]].role == "expr":
+            q = self.step(st, q, 0, probe)
+        # a condition too long for one line is computed in the loop body
+        if len(probe) == 1 and not _too_deep(probe[0].text) and q < len(f.lines) \
                 and f.code[q * 4] == Op.BREAK_IF_FALSE:
             self.emit(st, indent, f"while {probe[0].text}:", pc)
             self.tick(st, indent + 1, pc)
             end = self.block(st, q + 1, indent + 1)
-        else:
-            del st.lines[saved:]
-            del st.calls[calls_saved:]
+        else:  # the body translates the probe's ops again: their call sites go (a statement starts
+            st.calls.clear()  # with none pending, the stack being empty)
             self.emit(st, indent, "while True:", pc)
             self.tick(st, indent + 1, pc)
             end = self.block(st, pc + 1, indent + 1)
