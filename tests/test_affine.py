@@ -2,12 +2,17 @@
 them, loop distribution and interchange legality, and the reasons a nest is refused."""
 from __future__ import annotations
 
+import io
+import itertools
+from contextlib import redirect_stdout
+
 import pytest
 
 from noodle.build.driver import compile_source
 from noodle.ir import affine
 from noodle.ir import nodes as ir
 from noodle.ir.nodes import decode_module
+from noodle.vm.machine import Machine
 
 
 def nest(body: str, params: str = "a: Array<float, 2>, b: Array<float, 2>, n: int") -> tuple[ir.Function, ir.ForRange]:
@@ -126,3 +131,31 @@ def test_what_the_analysis_does_not_model_says_why(body: str, why: str) -> None:
     with pytest.raises(affine.Refused) as e:
         affine.model(f, root)
     assert why in str(e.value) and str(e.value).startswith("line ")
+
+
+def test_a_nest_of_more_statements_than_the_analysis_takes_is_refused_and_still_runs() -> None:
+    """Nested constant loops unrolled by `small_loops` gave nests of 64 statements whose dependence
+    tests took seconds of compile time each (8 nested 2-trip loops: 10 s): a nest past
+    MAX_STATEMENTS is refused by the model, and the program runs as written, natively and in the VM."""
+    stores = "\n".join(f"    a[i, {k % 4}] = a[i, {(k + 1) % 4}] + {k}.0" for k in range(affine.MAX_STATEMENTS + 1))
+    f, root = nest(f"for i in 0..n {{\n{stores}\n}}")
+    with pytest.raises(affine.Refused) as e:
+        affine.model(f, root)
+    assert f"{affine.MAX_STATEMENTS + 1} statements in the nest" in str(e.value)
+    f, root = nest("for i in 0..n {\n" + "\n".join(stores.split("\n")[:affine.MAX_STATEMENTS]) + "\n}")
+    assert len(affine.model(f, root).statements) == affine.MAX_STATEMENTS
+
+    depth = 8
+    loops = "".join(f"for i{k} in 0..2 {{ " for k in range(depth))
+    index = " + ".join(f"i{k}" for k in range(depth))
+    source = (f"fn f(a: Array<float>) -> float {{\n var s = 0.0\n {loops}s += a[{index}] * float(i0 + 1)"
+              f"{' }' * depth}\n return s\n}}\nfn main() {{ print(f(arange(0.0, {2 * depth}.0))) }}\n")
+    a = [float(x) for x in range(2 * depth)]
+    expected = sum(a[sum(bits)] * float(bits[0] + 1) for bits in itertools.product(range(2), repeat=depth))
+    for backend in ("auto", "vm"):
+        machine = Machine(backend=backend)
+        lm = machine.load(compile_source(source, "d.nd", "d")[1])
+        out = io.StringIO()
+        with redirect_stdout(out):
+            machine.run_main(lm)
+        assert out.getvalue() == f"{expected}\n", backend

@@ -240,6 +240,13 @@ def _recall(what: str, root: ir.ForRange, compute: "Callable[[], object]") -> ob
     return hit[1]
 
 
+#: The most statements a modelled nest may have. Its dependence tests are pairs of accesses times
+#: direction vectors (up to three per common loop), each an integer problem: nested constant loops
+#: unrolled by `small_loops` (up to 64 statements) under a few more loops took seconds to compile
+#: each (8 nested 2-trip loops: 10 s). 32 holds a 27-point stencil written with offset loops.
+MAX_STATEMENTS = 32
+
+
 def model(f: ir.Function, root: ir.ForRange) -> Nest:
     """The model of the nest at `root`; raises Refused saying why it has none."""
     return _recall("model", root, lambda: _model(f, root))  # type: ignore[return-value]
@@ -294,6 +301,9 @@ def _model(f: ir.Function, root: ir.ForRange) -> Nest:
         nest.statements.append(st)
 
     visit(root, (), ())
+    if len(nest.statements) > MAX_STATEMENTS:
+        raise Refused(f"{len(nest.statements)} statements in the nest: more than the dependence analysis "
+                      f"takes ({MAX_STATEMENTS})", root.line)
     return nest
 
 
