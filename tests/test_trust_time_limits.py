@@ -47,6 +47,9 @@ HOSTILE = {
     "shuffle of millions": "var xs = [1, 2, 3, 4]\nfor k in 0..22 { xs = xs + xs }\nrandom.shuffle(xs)\nreturn xs[0]",
     # 16M numbers to text, each by Python code (nd_repr)
     "text of a big Array": "let a = arange(0, 16000000)\nreturn len(str(a))",
+    # 400M floats made by NumPy in one call each (3.2 GB written; 28 s and 15 s at load 10)
+    "linspace of 400M": "let a = linspace(0.0, 1.0, 400000000)\nreturn len(a)",
+    "float range of 400M": "let a = arange(0.0, 400000000.0)\nreturn len(a)",
     # |a| @ |b| passes 2^62, so the overflow check multiplies 64M pairs of Python ints (the result is 0)
     "int matmul checked with Python ints": "let a = full(400, 400, 3000000000)\n"
                                            "let signs = (arange(0, 160000).reshape(400, 400) % 2) * 2 - 1\n"
@@ -140,6 +143,8 @@ def _array_cases():
         ("array.iter", (f[0].copy(),)), ("array.from.float", (f.tolist(),)), ("array.from.int", (i.ravel().tolist(),)),
         ("array.arange.int", (23,)), ("array.arange.int", (-4, 31, 3)), ("array.arange.int", (30, -7, -4)),
         ("array.full.int", (3, 5, 7)), ("array.full.float", (11, 2.5)), ("array.ones", (6, 3)),
+        ("array.arange.float", (0.5, 9.75, 0.25)), ("array.arange.float", (23.0,)), ("array.arange.float", (3.0, -4.1, -0.3)),
+        ("array.linspace", (-1.5, 2.0, 23)), ("array.linspace", (3.0, -1e5, 17)),
     ]
 
 
@@ -363,3 +368,23 @@ def test_a_native_blas_call_that_cannot_end_in_time_is_not_made() -> None:
         m.go(6000)
     assert e.value.limit == "seconds" and time.perf_counter() - t0 < 2 * SECONDS + SLACK
     assert m.small() == 40.0  # the VM goes on
+
+
+def test_float_ranges_in_pieces_are_numpy_s_bits(tiny: None) -> None:
+    """NumPy fills a float `arange` from its first two values and computes each `linspace` element
+    alone: pieces computed the same way give the same bits, on ranges of every kind."""
+    import random
+
+    np = _np()
+    rnd = random.Random(11)
+    arange, linspace = _wrapped("array.arange.float", _Clock()), _wrapped("array.linspace", _Clock())
+    for _ in range(200):
+        start = rnd.choice([0.0, -0.0, rnd.uniform(-1e6, 1e6), rnd.uniform(-1.0, 1.0), 0.1, 1e-300])
+        step = rnd.choice([rnd.uniform(1e-7, 1e-3), -rnd.uniform(1e-7, 1e-3), 0.1, 1 / 3, -1e-5])
+        n = rnd.randint(5, 400)
+        stop = start + step * n + rnd.uniform(-1.0, 1.0) * step
+        got, want = arange(start, stop, step), np.arange(start, stop, step, dtype="float64")
+        assert got.shape == want.shape and np.array_equal(got.view("int64"), want.view("int64")), (start, stop, step)
+        a, b = rnd.uniform(-1e3, 1e3), rnd.choice([rnd.uniform(-1e3, 1e3), 1e308, -5e-324, 0.0])
+        got, want = linspace(a, b, n), np.linspace(a, b, n)
+        assert np.array_equal(got.view("int64"), want.view("int64")), (a, b, n)

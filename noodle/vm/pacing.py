@@ -34,7 +34,7 @@ result's size, which the memory limit bounds, bounds the time too.
 """
 from __future__ import annotations
 
-from math import log2, prod
+from math import ceil, isfinite, log2, prod
 from time import perf_counter
 
 TYPE_CHECKING = False
@@ -148,8 +148,8 @@ def created(impl: "Callable[..., Any]", meter: Any, valued: bool = False) -> "Ca
 
 
 def ranged(impl: "Callable[..., Any]", meter: Any) -> "Callable[..., Any]":
-    """`arange` of ints by stretches of the range (exact: start + k * step in ints).  Of floats it
-    runs whole: NumPy fills a float range from its first two values, which a stretch changes."""
+    """`arange` of ints by stretches of the range (exact: start + k * step in ints); of floats,
+    `float_ranged`."""
     def call(*args: Any) -> Any:
         start, stop, step = (0, args[0], 1) if len(args) == 1 else (args + (1,))[:3]
         if not all(type(v) is int for v in (start, stop, step)) or step == 0 or len(range(start, stop, step)) < SMALL:
@@ -157,6 +157,57 @@ def ranged(impl: "Callable[..., Any]", meter: Any) -> "Callable[..., Any]":
         result = _Collected(len(range(start, stop, step)))
         in_pieces(result.n, lambda lo, hi: result.put(lo, hi, impl(start + lo * step, start + hi * step, step)),
                   meter, first=SMALL)
+        return result.out
+    return call
+
+
+def float_ranged(impl: "Callable[..., Any]", meter: Any) -> "Callable[..., Any]":
+    """`arange` of floats by stretches, the same bits: NumPy sets its first two values (`start`,
+    `start + step`) and fills the rest from them, element `i` as `start + i * delta` with `delta`
+    their difference (its `fill`): each element alone, which a stretch computes the same way."""
+    def call(*args: Any) -> Any:
+        start, stop, step = (0.0, args[0], 1.0) if len(args) == 1 else (args + (1.0,))[:3]
+        if not all(type(v) is float for v in (start, stop, step)) or step == 0 \
+                or not all(isfinite(v) for v in (start, stop, step)):
+            return impl(*args)  # arguments the native itself refuses, or NumPy's own edge cases
+        n = max(0, ceil((stop - start) / step))
+        if n < SMALL:
+            return impl(*args)
+        np = _np()
+        second = start + step
+        delta = second - start
+        result = _Collected(n)
+
+        def run(lo: int, hi: int) -> None:
+            piece = np.arange(lo, hi, dtype=np.float64)
+            piece *= delta
+            piece += start
+            result.put(lo, hi, piece)
+        in_pieces(n, run, meter, first=SMALL)
+        result.out[0], result.out[1] = start, second
+        return result.out
+    return call
+
+
+def spaced(impl: "Callable[..., Any]", meter: Any) -> "Callable[..., Any]":
+    """`linspace(a, b, n)` by stretches, the same bits: NumPy computes element `k` alone, as
+    `k * step + a` with `step = (b - a) / (n - 1)`, and sets the last to `b`."""
+    def call(a: Any, b: Any, n: Any) -> Any:
+        if type(n) is not int or n < SMALL or type(a) is not float or type(b) is not float:
+            return impl(a, b, n)
+        step = (b - a) / (n - 1)
+        if step == 0 or not isfinite(step):
+            return impl(a, b, n)  # NumPy's other path (it divides, then multiplies by the span)
+        np = _np()
+        result = _Collected(n)
+
+        def run(lo: int, hi: int) -> None:
+            piece = np.arange(lo, hi, dtype=np.float64)
+            piece *= step
+            piece += a
+            result.put(lo, hi, piece)
+        in_pieces(n, run, meter, first=SMALL)
+        result.out[-1] = b
         return result.out
     return call
 
@@ -584,7 +635,7 @@ PACED: "dict[str, Callable[[Callable[..., Any], Any], Callable[..., Any]]]" = {
     "array.matmul": matmul,
     **{f"array.{op}": elementwise for op in ("add", "sub", "mul", "div", "floordiv", "mod", "pow", "neg", "exp",
                                              "log", "sqrt", "eq", "ne", "lt", "le", "gt", "ge", "copy")},
-    "array.ones": created, "array.rand": created, "array.arange.int": ranged,
+    "array.ones": created, "array.rand": created, "array.arange.int": ranged, "array.arange.float": float_ranged, "array.linspace": spaced,
     "array.full.float": lambda impl, meter: created(impl, meter, valued=True),
     "array.full.int": lambda impl, meter: created(impl, meter, valued=True),
     **{f"array.from.{kind}": converted for kind in ("int", "float", "bool", "i32", "f32")},
