@@ -453,3 +453,31 @@ def test_a_memory_limit_where_memory_cannot_be_read_is_refused_in_full(monkeypat
         L.Meter(L.Limits(max_memory_mb=1))
     assert str(e.value) == ("max_memory_mb cannot be enforced here: this platform does not report the process's "
                             "resident memory (/proc/self/statm)")
+
+
+def test_under_a_time_limit_a_result_too_big_to_write_in_time_is_refused_before_it_starts(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from noodle.vm import pacing
+    now = [1000.0]
+    monkeypatch.setattr(L.time, "perf_counter", lambda: now[0])
+    monkeypatch.setattr(pacing, "_WRITE_RATE", [1e-9])  # 1 ns a byte: 1 GB a second (x WRITE_MARGIN)
+    m = started(max_seconds=2)
+    now[0] = 1000.5  # 1.5 s left
+    m.charge(1, pacing.ALLOCATION_ESTIMATED - 1)  # under the size estimated: never refused
+    m.charge(1, 700 << 20)  # 700 MB: 1.47 s with the margin, fits
+    with pytest.raises(L.LimitSignal) as e:
+        m.charge(1, 800 << 20)  # 1.68 s: refused, nothing written
+    assert (e.value.limit, e.value.message) == (
+        "seconds", "time limit exceeded (2 s): an operation making 800 MB would take about 1.7 s")
+    assert pacing.write_seconds(1 << 30) == pytest.approx(2 * 1.073741824)
+    free = started()  # no time limit: nothing estimated, however big
+    free.charge(1, 1 << 40)
+
+
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="a program of 6 GB")
+def test_a_huge_repetition_under_a_time_limit_alone_is_refused_before_it_starts() -> None:
+    vm = noodle.VM(limits=noodle.Limits(max_seconds=1.0))
+    app = vm.load(noodle.Source('fn f() -> int {\n let s = "abcd" * 1500000000\n return len(s)\n}\n', name="r"))
+    with pytest.raises(noodle.LimitExceeded) as e:
+        app.f()  # 6 GB in one C call (2-7 s here): refused with the estimate, before any byte is written
+    assert e.value.limit == "seconds" and "an operation making 5,722 MB would take about" in str(e.value)

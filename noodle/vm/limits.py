@@ -208,11 +208,25 @@ class Meter(threading.local):
     def charge(self, work: int, nbytes: int = 0) -> None:
         """An operation about to touch `work` elements and allocate `nbytes`: refused before it
         runs if its result would not fit under the memory limit; its work charged as steps."""
-        if nbytes >= LARGE_ALLOCATION and self.memory_limit is not None:
-            self.check_memory(nbytes)
+        if nbytes >= LARGE_ALLOCATION:
+            if self.memory_limit is not None:
+                self.check_memory(nbytes)
+            if self.deadline is not None:
+                self._check_write(nbytes)
         self.steps -= work >> _WORK_SHIFT
         if self.steps < 0:
             self.refill()
+
+    def _check_write(self, nbytes: int) -> None:
+        """Under a time limit, refuse before it starts an operation whose result is too big to be
+        written by the deadline: one C call (`"abc" * 10**9` is 3 GB) that nothing can stop once
+        it runs (the rate: noodle.vm.pacing.write_seconds)."""
+        from noodle.vm.pacing import ALLOCATION_ESTIMATED, write_seconds
+        if nbytes < ALLOCATION_ESTIMATED:
+            return
+        need = write_seconds(nbytes)
+        if need > self.deadline - time.perf_counter():  # type: ignore[operator]
+            self.time_out(f"an operation making {nbytes / 1048576:,.0f} MB would take about {need:.1f} s")
 
     def check_memory(self, nbytes: int) -> None:
         """Would `nbytes` more keep the call's memory growth under the limit?  Fails closed: where

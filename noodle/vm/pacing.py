@@ -266,6 +266,30 @@ def blas_seconds(dtype: Any, madds: int) -> float:
     return rate * madds
 
 
+#: allocations at least this large are estimated under a time limit (Meter.charge)
+ALLOCATION_ESTIMATED = 64 << 20
+#: above glibc's largest mmap threshold (32 MB): the probe writes fresh pages, as a big result does
+_WRITE_PROBE = 64 << 20
+#: how much longer than the probe's rate a big allocation may take before it is refused
+WRITE_MARGIN = 2.0
+_WRITE_RATE: list[float] = []
+
+
+def write_seconds(nbytes: int) -> float:
+    """About how long making a result of `nbytes` takes in this process (a string or list repeated,
+    concatenated, an Array made): the rate of writing 64 MB of fresh memory, measured on first need
+    (the faster of two), times WRITE_MARGIN — such an operation is one C call at memory speed."""
+    if not _WRITE_RATE:
+        best = float("inf")
+        for _ in range(2):
+            t0 = perf_counter()
+            probe = b"x" * _WRITE_PROBE
+            best = min(best, perf_counter() - t0)
+            del probe
+        _WRITE_RATE.append(best / _WRITE_PROBE)
+    return _WRITE_RATE[0] * nbytes * WRITE_MARGIN
+
+
 def matmul(impl: "Callable[..., Any]", meter: Any) -> "Callable[..., Any]":
     """A matrix product.  Of ints: by blocks of the left matrix's rows (a vector times a matrix: by
     blocks of the matrix's columns); each element of the result is the same exact dot product, and
