@@ -40,7 +40,7 @@ demo: setup
 	@echo; echo "== library evolution: examples/ale run 3 times, then noodle ale evolve: plain-Python functions translated to native Noodle, numpy.dot served by machine code =="
 	rm -rf build/demo-ale && mkdir -p build && cp -r examples/ale build/demo-ale && rm -rf build/demo-ale/.noodle build/demo-ale/__noodlecache__ build/demo-ale/__pycache__
 	cd build/demo-ale && for i in 1 2 3; do ../../$(BIN)/noodle run --ale-capture main.nd > /dev/null || exit 1; done \
-		&& ../../$(BIN)/noodle ale evolve --no-canary > /dev/null && COLUMNS=120 ../../$(BIN)/noodle ale candidates && ../../$(BIN)/noodle run main.nd
+		&& ../../$(BIN)/noodle ale evolve --no-canary --min-seconds 0.01 > /dev/null && COLUMNS=120 ../../$(BIN)/noodle ale candidates && ../../$(BIN)/noodle run main.nd
 	@echo; echo "== the REPL keeps its session: a closure from one entry updates a var of another =="
 	printf 'var count = 0\nlet inc = () => { count += 1 }\ninc()\ninc()\ncount\n' | $(BIN)/noodle repl
 	@echo; echo "== a command-line tool: noodle examples/wordfreq.nd -n 5 README.md =="
