@@ -161,6 +161,21 @@ def ranged(impl: "Callable[..., Any]", meter: Any) -> "Callable[..., Any]":
     return call
 
 
+def _scaled_indices(n: int, scale: float, offset: float, meter: Any) -> Any:
+    """`k * scale + offset` for k in 0..n, as float64, by pieces held to `meter`'s deadline: each
+    element computed alone, as NumPy's float `arange` and `linspace` compute theirs."""
+    np = _np()
+    result = _Collected(n)
+
+    def run(lo: int, hi: int) -> None:
+        piece = np.arange(lo, hi, dtype=np.float64)
+        piece *= scale
+        piece += offset
+        result.put(lo, hi, piece)
+    in_pieces(n, run, meter, first=SMALL)
+    return result.out
+
+
 def float_ranged(impl: "Callable[..., Any]", meter: Any) -> "Callable[..., Any]":
     """`arange` of floats by stretches, the same bits: NumPy sets its first two values (`start`,
     `start + step`) and fills the rest from them, element `i` as `start + i * delta` with `delta`
@@ -173,19 +188,10 @@ def float_ranged(impl: "Callable[..., Any]", meter: Any) -> "Callable[..., Any]"
         n = max(0, ceil((stop - start) / step))
         if n < SMALL:
             return impl(*args)
-        np = _np()
         second = start + step
-        delta = second - start
-        result = _Collected(n)
-
-        def run(lo: int, hi: int) -> None:
-            piece = np.arange(lo, hi, dtype=np.float64)
-            piece *= delta
-            piece += start
-            result.put(lo, hi, piece)
-        in_pieces(n, run, meter, first=SMALL)
-        result.out[0], result.out[1] = start, second
-        return result.out
+        out = _scaled_indices(n, second - start, start, meter)
+        out[0], out[1] = start, second
+        return out
     return call
 
 
@@ -198,17 +204,9 @@ def spaced(impl: "Callable[..., Any]", meter: Any) -> "Callable[..., Any]":
         step = (b - a) / (n - 1)
         if step == 0 or not isfinite(step):
             return impl(a, b, n)  # NumPy's other path (it divides, then multiplies by the span)
-        np = _np()
-        result = _Collected(n)
-
-        def run(lo: int, hi: int) -> None:
-            piece = np.arange(lo, hi, dtype=np.float64)
-            piece *= step
-            piece += a
-            result.put(lo, hi, piece)
-        in_pieces(n, run, meter, first=SMALL)
-        result.out[-1] = b
-        return result.out
+        out = _scaled_indices(n, step, a, meter)
+        out[-1] = b
+        return out
     return call
 
 
