@@ -67,7 +67,7 @@ def test_the_example_evolves_and_prints_the_same(example: Path) -> None:
         assert c["origin"] == "transpiled" and c["validation"]["mismatches"] == 0 and c["speedup"] > 1.1
     dot = by_name["numpy.dot"]  # the pilot: mapped to the `dot` intent and validated; promoted only if faster
     assert dot["origin"] == "intent" and dot["validation"]["passed"]
-    if native_code():  # timed as sites serve it: its machine code alone (tests/test_ale_native.py: the mechanism)
+    if native_code():  # timed as sites serve it: its machine code alone (tests/test_ale_serving.py: the mechanism)
         assert dot["benchmark"]["entry"] == "native", dot
     assert dot["state"] in ("canary", "promoted") or "not faster" in dot["reason"] or "slowdown" in dot["reason"]
     mean = by_name["numpy.mean"]  # NumPy on Noodle Lists: pairwise summation, the same to the bit

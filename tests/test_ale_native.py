@@ -1,10 +1,9 @@
 """The NumPy pilot in machine code: `dot` of two float Arrays lowers natively as a call of the BLAS
 `ddot` NumPy itself calls, the way `numpy.dot` calls it (so its bits are NumPy's by construction),
-and a promoted candidate whose function is native is served by its machine code alone — the
-Python entry's checks in C are the guard, and a call they do not take goes to the original."""
+and its Python entry's checks in C bound what it takes.  How a promoted candidate is served by that
+machine code alone is in tests/test_ale_serving.py."""
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,16 +16,8 @@ from noodle.vm.machine import Machine
 
 pytest.importorskip("llvmlite")
 
-from noodle.ale.benchmark import benchmark  # noqa: E402
-from noodle.ale.intents import intent_source  # noqa: E402
-from noodle.ale.registry import Registry  # noqa: E402
-from noodle.ale.serving import install  # noqa: E402
 from noodle.backends.llvm import blas, pyentry  # noqa: E402
 from noodle.runtime.values import ErrorValue  # noqa: E402
-from noodle.tools.ale_vms import plain_vm  # noqa: E402
-from noodle.vm.pyffi import recorder, sites  # noqa: E402
-from noodle.vm.pyffi.failures import py_error  # noqa: E402
-from noodle.vm.pyffi.replacements import MISS, ReplacementTable  # noqa: E402
 
 try:
     blas.library()
@@ -125,85 +116,6 @@ def test_dot_of_different_lengths_is_the_vms_error(machines: Any) -> None:
         functions["d"](np.ones(3), np.ones(4))
     with pytest.raises(ErrorValue, match="lengths 2 and 1"):
         functions["twice"](np.ones(2), np.ones(1))
-
-
-# ---------------------------------------------------------------- serving through the native entry
-
-
-@pytest.fixture
-def table(monkeypatch: pytest.MonkeyPatch) -> ReplacementTable:
-    recorder.stop()  # no recorder: a site samples its first call only, then serves through its entry
-    t = ReplacementTable()
-    monkeypatch.setattr(sites, "TABLE", t)
-    return t
-
-
-@pytest.fixture
-def served_dot(tmp_path: Path, table: ReplacementTable) -> Any:
-    src = intent_source("numpy.dot", DOT)
-    assert src is not None
-    db = tmp_path / ".noodle" / "ale.sqlite"
-    db.parent.mkdir()
-    with Registry(db) as reg:
-        c = reg.propose("numpy.dot", DOT, "ndarray<float64>[3], ndarray<float64>[3]", "intent", src.source,
-                        src.entry, src.params, src.result, 3, 0.1, "test")
-        reg.move(c.id, "validated", "test", actor="test")
-        reg.move(c.id, "promoted", "test", actor="test")
-    server = install(db, plain_vm, table)
-    site = sites.CallSite("t.nd:3")
-    a = np.array([1.0, 2.0, 3.0])
-    for _ in range(2):  # the first call loads the candidate; the second binds to its entry
-        assert sites.call(site, np.dot, (a, a)) == 14.0
-    yield site
-    server.close()
-
-
-def test_the_site_holds_the_candidates_machine_code(served_dot: sites.CallSite, table: ReplacementTable) -> None:
-    site = served_dot
-    a, b = np.array([0.1, 0.2, 0.3]), np.array([3.0, -1.5, 1e-3])
-    got = sites.call(site, np.dot, (a, b))
-    (r,) = table.by_name["numpy.dot"]
-    assert site.positional and site.entry is r.fast and type(site.entry).__name__ == "builtin_function_or_method"
-    assert type(got) is float and bits(got) == bits(np.dot(a, b))  # served: a float, NumPy's bits
-
-
-@pytest.mark.parametrize("args, kwargs", [
-    ((np.ones(3, dtype=np.float32), np.ones(3, dtype=np.float32)), None),  # another dtype
-    ((np.ones((3, 1)), np.ones(1)), None),  # another rank
-    ((np.ones(4), np.ones(4)), None),  # past the sizes it was measured at (max_size 3)
-    (([1.0, 2.0], [3.0, 4.0]), None),  # lists
-    ((np.ones(3), np.ones(3)), {"out": None}),  # keywords
-    ((np.ones(3), np.ones(3), None), None),  # another count
-    ((np.frombuffer(np.ones(3).tobytes()), np.ones(3)), None),  # read-only
-])
-def test_a_call_the_entry_does_not_take_goes_to_the_original(served_dot: sites.CallSite, args: tuple,
-                                                             kwargs: dict | None) -> None:
-    site = served_dot
-    assert site.positional
-    if kwargs is None:
-        assert site.entry(*args) is MISS  # refused by the checks in C, not an error
-    result = sites.call(site, np.dot, args, kwargs)
-    want = np.dot(*args, **(kwargs or {}))
-    # NumPy's own result (the candidate's is a Python float): the original served it
-    assert type(result) is type(want) and type(result) is not float
-    assert np.asarray(result).tobytes() == np.asarray(want).tobytes()
-
-
-def test_the_native_entrys_failure_is_the_originals_error_kind(served_dot: sites.CallSite) -> None:
-    with pytest.raises(ErrorValue) as e:  # the site's PyError: a Python ValueError, as numpy.dot raises
-        sites.call(served_dot, np.dot, (np.ones(3), np.ones(2)))
-    with pytest.raises(ValueError):
-        np.dot(np.ones(3), np.ones(2))
-    assert "ValueError" in str(e.value) and e.value.f_kind == py_error(ValueError("x")).f_kind
-
-
-def test_the_benchmark_times_the_positional_entry(served_dot: sites.CallSite) -> None:
-    entry = served_dot.entry
-    a = np.array([1.0, 2.0, 3.0])
-    b = benchmark(np.dot, entry, [(a, a), (np.ones(5), np.ones(5))], min_seconds=0.001, repeats=1,
-                  positional=True)
-    assert b.inputs == 1  # the 5-element input is past max_size: MISS, not timed
-    assert b.candidate_ns > 0 and b.original_ns > 0
 
 
 def test_the_limit_is_the_entrys_own(machines: Any) -> None:

@@ -4,6 +4,7 @@ very entry; NumPy scalar results cross at the cost of a lookup."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -21,6 +22,7 @@ from noodle.runtime.values import ErrorValue
 from noodle.tools.ale_vms import plain_vm
 from noodle.vm.pyffi import recorder, sites
 from noodle.vm.pyffi.crossing import from_py
+from noodle.vm.pyffi.failures import py_error
 from noodle.vm.pyffi.replacements import MISS, Replacement, ReplacementTable
 
 DOT = "ndarray<float64>[1d], ndarray<float64>[1d]"
@@ -162,7 +164,7 @@ def test_a_promoted_candidate_is_loaded_at_its_first_call_then_called_directly(t
     runner = server.loaded[cid]
     (r,) = table.by_name["numpy.dot"]
     assert r.serve == runner.serve
-    if r.fast is not None:  # native code: the site holds the machine code itself (tests/test_ale_native.py)
+    if r.fast is not None:  # native code: the site holds the machine code itself (below)
         assert site.entry is r.fast and site.positional
     else:
         assert site.entry is r.entry and not site.positional
@@ -214,3 +216,68 @@ def test_the_vms_dot_keeps_its_meaning_on_its_fast_path() -> None:
         with pytest.raises(ErrorValue, match="lengths 3 and 2"):
             dot(x, y[:2])
         assert dot(np.array([2, 3]), np.array([4, 5])) == 23
+
+
+# ---------------------------------------------------------------- served by native code: the site holds the machine code
+
+
+@pytest.fixture
+def served_dot(tmp_path: Path, table: ReplacementTable) -> Any:
+    db = tmp_path / ".noodle" / "ale.sqlite"
+    db.parent.mkdir()
+    promoted_dot(db)
+    server = install(db, plain_vm, table)
+    site = sites.CallSite("t.nd:3")
+    a = np.array([1.0, 2.0, 3.0])
+    for _ in range(2):  # the first call loads the candidate; the second binds to its entry
+        assert sites.call(site, np.dot, (a, a)) == 14.0
+    yield site
+    server.close()
+
+
+def test_the_site_holds_the_candidates_machine_code(served_dot: sites.CallSite, table: ReplacementTable) -> None:
+    site = served_dot
+    a, b = np.array([0.1, 0.2, 0.3]), np.array([3.0, -1.5, 1e-3])
+    got = sites.call(site, np.dot, (a, b))
+    (r,) = table.by_name["numpy.dot"]
+    assert site.positional and site.entry is r.fast and type(site.entry).__name__ == "builtin_function_or_method"
+    assert type(got) is float and got.hex() == float(np.dot(a, b)).hex()  # served: a float, NumPy's bits
+
+
+@pytest.mark.parametrize("args, kwargs", [
+    ((np.ones(3, dtype=np.float32), np.ones(3, dtype=np.float32)), None),  # another dtype
+    ((np.ones((3, 1)), np.ones(1)), None),  # another rank
+    ((np.ones(4), np.ones(4)), None),  # past the sizes it was measured at (max_size 3)
+    (([1.0, 2.0], [3.0, 4.0]), None),  # lists
+    ((np.ones(3), np.ones(3)), {"out": None}),  # keywords
+    ((np.ones(3), np.ones(3), None), None),  # another count
+    ((np.frombuffer(np.ones(3).tobytes()), np.ones(3)), None),  # read-only
+])
+def test_a_call_the_entry_does_not_take_goes_to_the_original(served_dot: sites.CallSite, args: tuple,
+                                                             kwargs: dict | None) -> None:
+    site = served_dot
+    assert site.positional
+    if kwargs is None:
+        assert site.entry(*args) is MISS  # refused by the checks in C, not an error
+    result = sites.call(site, np.dot, args, kwargs)
+    want = np.dot(*args, **(kwargs or {}))
+    # NumPy's own result (the candidate's is a Python float): the original served it
+    assert type(result) is type(want) and type(result) is not float
+    assert np.asarray(result).tobytes() == np.asarray(want).tobytes()
+
+
+def test_the_native_entrys_failure_is_the_originals_error_kind(served_dot: sites.CallSite) -> None:
+    with pytest.raises(ErrorValue) as e:  # the site's PyError: a Python ValueError, as numpy.dot raises
+        sites.call(served_dot, np.dot, (np.ones(3), np.ones(2)))
+    with pytest.raises(ValueError):
+        np.dot(np.ones(3), np.ones(2))
+    assert "ValueError" in str(e.value) and e.value.f_kind == py_error(ValueError("x")).f_kind
+
+
+def test_the_benchmark_times_the_positional_entry(served_dot: sites.CallSite) -> None:
+    entry = served_dot.entry
+    a = np.array([1.0, 2.0, 3.0])
+    b = benchmark(np.dot, entry, [(a, a), (np.ones(5), np.ones(5))], min_seconds=0.001, repeats=1,
+                  positional=True)
+    assert b.inputs == 1  # the 5-element input is past max_size: MISS, not timed
+    assert b.candidate_ns > 0 and b.original_ns > 0

@@ -27,6 +27,14 @@ def started(shared: "dict | None" = None, **limits: float) -> L.Meter:
     return m
 
 
+def refilled(**limits: float) -> L.Meter:
+    """A started meter that has used one step and granted its first chunk, as after a call's first step."""
+    m = started(**limits)
+    m.steps -= 1
+    m.refill()
+    return m
+
+
 def test_a_context_is_made_once_with_the_limits_of_its_meter() -> None:
     from noodle.backends.llvm.lower import MAX_NATIVE_DEPTH
 
@@ -60,9 +68,7 @@ def test_a_context_gets_the_memory_limit_and_what_is_left_of_it(monkeypatch: pyt
 
 
 def test_a_native_call_is_given_the_steps_left_and_the_depth() -> None:
-    m = started(max_steps=100_000)
-    m.steps -= 1
-    m.refill()  # the first chunk: CHUNK steps granted, 1 used
+    m = refilled(max_steps=100_000)  # the first chunk: CHUNK steps granted, 1 used
     m.steps -= 10
     m.depth = 7
     address = m.enter()
@@ -70,9 +76,7 @@ def test_a_native_call_is_given_the_steps_left_and_the_depth() -> None:
     left = 100_000 - 1 - 10
     assert address == ctx.address and ctx.depth == 7
     assert (m._native_budget, ctx.steps, ctx.reserve) == (left, S.CHUNK, left - S.CHUNK)
-    small = started(max_steps=50)
-    small.steps -= 1
-    small.refill()
+    small = refilled(max_steps=50)
     small.enter()
     assert (small._native_budget, small._context.steps, small._context.reserve) == (49, 49, 0)
 
@@ -91,9 +95,7 @@ def test_without_a_step_limit_a_native_call_keeps_its_context_s_steps() -> None:
 
 
 def test_after_a_native_call_the_steps_it_used_are_charged() -> None:
-    m = started(max_steps=100_000)
-    m.steps -= 1
-    m.refill()
+    m = refilled(max_steps=100_000)
     m.enter()
     ctx = m._context
     ctx.steps -= 300  # the call used 300 steps of its chunk
@@ -118,9 +120,7 @@ def test_after_a_native_call_the_steps_it_used_are_charged() -> None:
 
 
 def test_a_native_call_that_used_its_chunk_exactly_is_refilled_only_past_it() -> None:
-    m = started(max_steps=100_000)
-    m.steps -= 1
-    m.refill()
+    m = refilled(max_steps=100_000)
     m.enter()
     ctx = m._context
     ctx.steps -= L.CHUNK  # exactly this chunk's steps left in the meter: no refill yet
@@ -134,23 +134,17 @@ def test_a_native_call_that_used_its_chunk_exactly_is_refilled_only_past_it() ->
 
 def test_a_stopped_native_call_raises_the_limit_that_stopped_it(monkeypatch: pytest.MonkeyPatch) -> None:
     stopped, too_deep, memory = status_codes()
-    m = started(max_steps=10)
-    m.steps -= 1
-    m.refill()
+    m = refilled(max_steps=10)
     m.steps = -1  # native code used the rest and more
     with pytest.raises(L.LimitSignal) as e:
         m.native_stopped(stopped)
     assert e.value.limit == "steps"
-    m = started(max_steps=10)
-    m.steps -= 1
-    m.refill()
+    m = refilled(max_steps=10)
     m.used = 11  # the budget past its end (charged by another path), steps still left in the chunk
     with pytest.raises(L.LimitSignal) as e:
         m.native_stopped(stopped)
     assert e.value.limit == "steps"
-    m = started(max_steps=10)
-    m.steps -= 1
-    m.refill()
+    m = refilled(max_steps=10)
     m.steps = 0  # exactly at the limit (1 used + 9 granted, 0 left): not past it, nothing refilled
     m.native_stopped(stopped)
     assert (m.used, m.granted, m.steps) == (1, 9, 0)
@@ -159,9 +153,7 @@ def test_a_stopped_native_call_raises_the_limit_that_stopped_it(monkeypatch: pyt
     assert (m.used, m.granted, m.steps) == (1, 9, 5)
     now = [10.0]
     monkeypatch.setattr(L.time, "perf_counter", lambda: now[0])
-    timed = started(max_seconds=1, max_steps=1000)
-    timed.steps -= 1
-    timed.refill()
+    timed = refilled(max_seconds=1, max_steps=1000)
     timed.native_stopped(stopped)  # stopped by something else (Ctrl-C): the meter has nothing to say
     now[0] = 11.5
     with pytest.raises(L.LimitSignal) as e:

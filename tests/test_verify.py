@@ -1516,22 +1516,16 @@ def test_every_refusal_of_verify_names_the_file(monkeypatch):
         verify(bad, "lib/bad.nbc")
     assert (e.value.reason, e.value.path) == ("global 0: name 'a-b' is not an identifier", "lib/bad.nbc")
 
-    def load_error(self, consts):
-        raise LoadError("a check that raised LoadError itself")
+    for raised, reason in [(LoadError("a check that raised LoadError itself"), "a check that raised LoadError itself"),
+                           (RuntimeError("a verifier bug\non two lines"),
+                            "internal verifier error: RuntimeError: a verifier bug on two lines")]:
+        def check(self, consts, raised=raised):
+            raise raised
 
-    monkeypatch.setattr(V._Verifier, "_consts", load_error)
-    with pytest.raises(LoadError) as e:
-        verify(module(), "lib/x.nbc")
-    assert (e.value.reason, e.value.path) == ("a check that raised LoadError itself", "lib/x.nbc")
-
-    def broken(self, consts):
-        raise RuntimeError("a verifier bug\non two lines")
-
-    monkeypatch.setattr(V._Verifier, "_consts", broken)
-    with pytest.raises(LoadError) as e:
-        verify(module(), "lib/y.nbc")
-    assert (e.value.reason, e.value.path) == (
-        "internal verifier error: RuntimeError: a verifier bug on two lines", "lib/y.nbc")
+        monkeypatch.setattr(V._Verifier, "_consts", check)
+        with pytest.raises(LoadError) as e:
+            verify(module(), "lib/x.nbc")
+        assert (e.value.reason, e.value.path) == (reason, "lib/x.nbc")
 
 
 def test_the_module_s_own_fields_are_refused_by_name():
