@@ -87,7 +87,7 @@ def unsupported_reason(f: ir.Function) -> Unsupported | None:
         return Unsupported("its result is not an int, float, i32, f32, bool or none", f.line)
     try:
         for s in f.body:
-            _check_stmt(s, f.params)
+            check_stmt(s, f.params)
     except Unsupported as e:
         return e
     depth, line = _deepest_expression(f)
@@ -120,7 +120,8 @@ def _deepest_expression(f: ir.Function) -> tuple[int, int]:
     return best, line
 
 
-def _check_stmt(s: ir.Stmt, params: int = 0) -> None:
+def check_stmt(s: ir.Stmt, params: int = 0) -> None:
+    """Raise Unsupported unless native code can run statement `s` (of a function with `params` parameters)."""
     if isinstance(s, ir.LocalSet):
         if array_kind(s.value.ty) is not None:
             _check_array_local(s, params)
@@ -130,15 +131,15 @@ def _check_stmt(s: ir.Stmt, params: int = 0) -> None:
         _check_expr(s.expr)
     elif isinstance(s, ir.If) and s.intent and variants.chosen_in_vm(s.intent):
         for x in s.otherwise:  # native code runs an intent's loops; its library variant is the VM's
-            _check_stmt(x, params)
+            check_stmt(x, params)
     elif isinstance(s, ir.If):
         _check_expr(s.cond)
         for x in s.then + s.otherwise:
-            _check_stmt(x, params)
+            check_stmt(x, params)
     elif isinstance(s, ir.While):
         _check_expr(s.cond)
         for x in s.body:
-            _check_stmt(x, params)
+            check_stmt(x, params)
     elif isinstance(s, ir.ForRange):
         last = inclusive_stop(s)
         if last is not None and not (isinstance(s.step, ir.Const) and s.step.value == 1):
@@ -147,7 +148,7 @@ def _check_stmt(s: ir.Stmt, params: int = 0) -> None:
         _check_expr(last or s.stop)
         _check_expr(s.step)
         for x in s.body:
-            _check_stmt(x, params)
+            check_stmt(x, params)
     elif isinstance(s, ir.Return):
         if isinstance(s.value, ir.TupleLit):  # an outlined loop hands back the variables it changed
             for x in s.value.items:

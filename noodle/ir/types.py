@@ -284,10 +284,6 @@ def undo(trail: "list[TVar]") -> None:
     trail.clear()
 
 
-def is_numeric(t: Type) -> bool:
-    return prune(t) in (INT, FLOAT, F32, I32)
-
-
 def is_hashable(t: Type) -> bool:
     t = prune(t)
     if isinstance(t, Prim):

@@ -67,10 +67,6 @@ class ErrorValue(Exception):
     __hash__ = Exception.__hash__
 
 
-def new_error(message: str) -> ErrorValue:
-    return ErrorValue("Error", message)
-
-
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r", "{": "\\{", "}": "\\}", "\0": "\\0"}
 
 

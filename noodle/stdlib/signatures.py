@@ -171,10 +171,3 @@ def instantiate(sig: FnT) -> FnT:
     out = go(sig)
     assert isinstance(out, FnT)
     return out
-
-
-def all_native_names() -> set[str]:
-    names = {o.native for ovs in PRELUDE.values() for o in ovs}
-    names |= {o.native for ovs in METHODS.values() for o in ovs}
-    names |= {o.native for mod in MODULES.values() for ovs in mod.values() for o in ovs}
-    return names | {"print", "eprint", "str", "repr"}

@@ -89,7 +89,6 @@ class _Line:
 
 @dataclass
 class _Fn:
-    index: int
     code: FunctionCode
     lines: list[_Line] = field(default_factory=list)
     globals_stored: set[int] = field(default_factory=set)
@@ -243,7 +242,7 @@ class Translator:
 
     def function(self, index: int, indent: int, out: list[str], linemap: dict[int, tuple[str, int, int]]) -> None:
         f = self.m.functions[index]
-        st = _Fn(index, f)
+        st = _Fn(f)
         end = self.block(st, 0, 1)
         if end != len(f.lines):
             raise TranslateError(f"function {f.name!r}: unexpected {OPS[f.code[end * 4]].name} at {end}")

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from noodle.ir import variants
 from noodle.ir import nodes as ir
-from noodle.ir.native_plan import SCALAR_KINDS, Unsupported, _check_stmt, array_kind, intent_guard, scalar, unsupported_reason
+from noodle.ir.native_plan import SCALAR_KINDS, Unsupported, array_kind, check_stmt, intent_guard, scalar, unsupported_reason
 from noodle.ir.passes import register_module
 from noodle.ir.types import NONE, TupleT
 from noodle.ir.walk import walk
@@ -94,7 +94,7 @@ def _chosen_natively(s: ir.Stmt) -> bool:
 
 def _movable(f: ir.Function, loop: ir.Stmt, ready: set[str]) -> bool:
     try:
-        _check_stmt(loop)
+        check_stmt(loop)
     except Unsupported:
         return False
     for node in walk(loop):
