@@ -6,16 +6,22 @@ Lark builds a chain left-associative, a tree as deep as the chain is long: the d
 a left operand as not nested (noodle.compiler.ast_builder.too_deep), the compile after the parse
 gets room for the tree (noodle.deepstack), `and`/`or` chains are a row of VM regions, not a nest
 (checker.base.nesting_problem), and native code takes expressions up to MAX_NATIVE_EXPR_DEPTH deep.
+An `else if` chain is a list in the grammar and a row of `if`s past FLAT_FROM links (checker.chains).
 """
 from __future__ import annotations
 
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from helpers import compile_ok, diagnostics, output_of
+from noodle.compiler.checker.chains import FLAT_FROM
 from noodle.compiler.parse_state import MAX_NESTING
 from noodle.deepstack import call_deep
+from noodle.format.limits import MAX_NESTING as MAX_REGIONS
+from noodle.ir import nodes as ir
 from noodle.ir.native_plan import MAX_NATIVE_EXPR_DEPTH, plan
 from test_native import both
 
@@ -98,3 +104,80 @@ def test_call_deep_gives_room_and_puts_the_limit_back() -> None:
     with pytest.raises(ZeroDivisionError):
         call_deep(lambda: 1 // 0, 50_000)  # the worker's exception, in the caller's thread
     assert sys.getrecursionlimit() == before
+
+
+# ---------------------------------------------------------------- `else if` chains
+
+def dispatch(matches: list[int], leaves: list[bool], final: str | None) -> tuple[str, object]:
+    """A program whose `f(x, seen)` is one `else if` chain: link k is taken when x == matches[k]
+    (so a value may match several links: the first wins), and either sets the result or returns
+    it; `final` is the final `else` ("set", "return" or None).  Each condition records that it
+    was evaluated.  Also the chain's meaning in Python: x -> (result, the conditions evaluated)."""
+    every_leaves = all(leaves) and final == "return"
+    lines = ["fn probe(seen: List<int>, k: int, hit: bool) -> bool {", "    seen.append(k)", "    return hit", "}",
+             "fn f(x: int, seen: List<int>) -> int {"]
+    if not every_leaves:
+        lines.append("    var r = -100")
+    for k, (m, leave) in enumerate(zip(matches, leaves)):
+        body = f"return {k}" if leave else f"r = {k}"
+        lines.append(f"    {'if' if k == 0 else 'else if'} probe(seen, {k}, x == {m}) {{ {body} }}")
+    if final is not None:
+        lines.append("    else { " + ("return -1" if final == "return" else "r = -1") + " }")
+    if not every_leaves:
+        lines.append("    return r")
+    lines.append("}")
+    xs = sorted(set(matches) | {-1, 10**6})
+    lines.append("fn main() {\n    for x in [" + ", ".join(map(str, xs)) + "] {\n"
+                 "        let seen: List<int> = []\n        let v = f(x, seen)\n        print(x, v, seen)\n    }\n}")
+
+    def meaning(x: int) -> tuple[int, list[int]]:
+        seen: list[int] = []
+        for k, m in enumerate(matches):
+            seen.append(k)
+            if x == m:
+                return k, seen
+        return (-1 if final is not None else -100), seen
+
+    want = "".join(f"{x} {meaning(x)[0]} [{', '.join(map(str, meaning(x)[1]))}]\n" for x in xs)
+    return "\n".join(lines) + "\n", want
+
+
+@settings(max_examples=30)
+@given(st.data())
+def test_an_else_if_chain_of_any_length_keeps_its_meaning(data: st.DataObject) -> None:
+    n = data.draw(st.sampled_from([1, 2, FLAT_FROM, FLAT_FROM + 1]) | st.integers(1, 3 * MAX_REGIONS))
+    matches = data.draw(st.lists(st.integers(0, n), min_size=n, max_size=n))
+    leaves = data.draw(st.lists(st.booleans(), min_size=n, max_size=n) | st.just([True] * n))
+    final = data.draw(st.sampled_from(["set", "return", None]))
+    src, want = dispatch(matches, leaves, final)
+    assert both(src) == want
+
+
+@pytest.mark.parametrize("leave", [True, False])
+def test_a_dispatch_past_the_parsers_nesting_limit_compiles_and_runs(leave: bool) -> None:
+    n = 1000  # past MAX_NESTING (the parser) and MAX_REGIONS (the verifier) many times over
+    matches = list(range(n))
+    src, want = dispatch(matches, [leave] * n, "return" if leave else "set")
+    assert output_of(src) == want
+
+
+def test_only_a_chain_longer_than_flat_from_is_made_flat() -> None:
+    def shape(n: int, leave: bool) -> list[str]:
+        src, _ = dispatch(list(range(n)), [leave] * n, "set")
+        module_ir, _ = compile_ok(src)
+        (f,) = [fn for fn in module_ir.functions if fn.name == "f"]
+        return [type(s).__name__ + (f"/{len(s.otherwise)}" if isinstance(s, ir.If) else "") for s in f.body]
+
+    assert shape(FLAT_FROM, False) == ["LocalSet", "If/1", "Return"]  # kept as written: a nest
+    # made flat: the flag, one `if` a link, the final `else` under `not taken`
+    assert shape(FLAT_FROM + 1, False) == ["LocalSet", "LocalSet"] + ["If/0"] * (FLAT_FROM + 2) + ["Return"]
+    # every link returns: no flag, the final `else` after the row
+    assert shape(FLAT_FROM + 1, True) == ["LocalSet"] + ["If/0"] * (FLAT_FROM + 1) + ["LocalSet", "Return"]
+
+
+def test_a_chain_inside_an_else_block_is_still_real_nesting() -> None:
+    # `else { if .. }` is written nested: past the parser's limit it is E0001, as any block nest
+    n = MAX_NESTING + 1
+    src = "fn main() {\n  var r = 0\n" + "  if r == 1 { r = 2 } else {\n" * n + "  r = 3\n" + "  }\n" * n + "  print(r)\n}\n"
+    ds = diagnostics(src)
+    assert [d.code for d in ds] == ["E0001"] and "nested too deeply" in ds[0].message

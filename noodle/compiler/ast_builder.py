@@ -224,8 +224,17 @@ class _Builder:
         return ast.ExprStmt(c[0], c[0].span)
 
     def if_stmt(self, c: list) -> ast.If:
-        otherwise = c[4] if len(c) > 3 else None
-        return ast.If(c[1], c[2], otherwise, _span(c[0], c[-1]))
+        # c: `if` cond block, each `else if` as (`if`, cond, block), then `else` block if any; the
+        # chain is built nested as written (an `else if` is an `if` in the `else`), from its end
+        links = [(c[0], c[1], c[2])] + [x for x in c[3:] if type(x) is tuple]
+        otherwise = c[-1] if type(c[-1]) is not tuple and len(c) > 3 else None
+        end = otherwise if otherwise is not None else links[-1][2]
+        for token, cond, then in reversed(links):
+            otherwise = ast.If(cond, then, otherwise, _span(token, end))
+        return otherwise
+
+    def else_if(self, c: list) -> tuple:
+        return (c[1], c[2], c[3])
 
     def while_stmt(self, c: list) -> ast.While:
         return ast.While(c[1], c[2], _span(c[0], c[-1]))
@@ -435,7 +444,8 @@ def too_deep(root: Any) -> tuple[Any, int]:
 
     Nesting is what the user nests: brackets, blocks, operands of operators.  The left operand of
     a binary operator is not nested in it: a flat chain `1 + 1 + ... + 1` (or `a and b and ...`),
-    which Lark builds left-associative, as deep as it is long, counts one level.  The depth
+    which Lark builds left-associative, as deep as it is long, counts one level; so does a chain
+    of `else if`s.  The depth
     returned is the tree's own (chains at full length): what the passes that recurse need room for
     (noodle.deepstack).
     """
@@ -457,6 +467,12 @@ def too_deep(root: Any) -> tuple[Any, int]:
         if cls is ast.Binary:
             stack.append((node.left, d, t))
             stack.append((node.right, d + 1, t))
+            continue
+        if cls is ast.If and type(node.otherwise) is ast.If:
+            # `else if` continues a chain, a row the checker makes flat (checker.chains): not a nest
+            stack.append((node.cond, d + 1, t))
+            stack.append((node.then, d + 1, t))
+            stack.append((node.otherwise, d, t))
             continue
         d += 1
         for n in names:

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Callable
 from noodle.compiler import ast
 from noodle.compiler.checker.base import (KNOWN_ATTRIBUTES, SEMVER, NativeModule, constant_default, nesting_problem, width_problem,
                                           pattern_names)
+from noodle.compiler.checker.chains import flatten_chains
 from noodle.compiler.diagnostics import did_you_mean
 from noodle.compiler.scope import FnCtx, FuncInfo, GlobalInfo, ModuleInterface, StructInfo
 from noodle.ir import nodes as ir
@@ -277,6 +278,7 @@ class DeclarationRules:
 
     def finish(self: "Checker", ctx: FnCtx, body: list[ir.Stmt], line: int, col: int, attributes: list[str] | None = None,
                exported: bool = False) -> ir.Function:
+        body = flatten_chains(body, ctx.temp, self.always_exits)
         problem = nesting_problem(body)
         if problem is not None:
             node, what = problem
