@@ -302,3 +302,32 @@ def test_missing_source_file(tmp_path: Path) -> None:
     p = noodle(["run", "nothere.nd"], tmp_path)  # its own message and status, not a diagnostic at 1:1
     assert p.returncode == 66 and TRACEBACK not in p.stderr, p.context()
     assert p.stderr == "noodle: cannot open nothere.nd: no such file\n", p.context()
+
+
+COMMENT_HINT = ("`//` right after a value, with at most one space between, is floor division; "
+                "to start a comment there, put two spaces before it")
+
+
+@pytest.mark.parametrize("line, code", [
+    ("let a = 6 // half of twelve", "E0001"),  # a parse error further on
+    ("let a = 6 // twelve", "E0100"),  # the name right after it
+    ("let a = (6)// twelve", "E0100"),
+    ('let a = "6" // twelve', "E0100"),
+])
+def test_a_comment_read_as_floor_division_says_so(line: str, code: str) -> None:
+    (d,) = diagnostics("fn main() {\n    " + line + "\n    print(a)\n}\n")
+    assert (d.code, d.span.line, d.hint) == (code, 2, COMMENT_HINT)
+
+
+@pytest.mark.parametrize("line", [
+    "let a = twelve",  # no `//`
+    "let a = twelve // 2",  # the error is before it
+    "let a = 6  // x\n    let b = twelve",  # a comment (two spaces), the error on another line
+])
+def test_other_errors_get_no_comment_hint(line: str) -> None:
+    (d,) = diagnostics("fn main() {\n    " + line + "\n}\n")
+    assert d.code == "E0100" and d.hint != COMMENT_HINT
+
+
+def test_two_spaces_make_it_a_comment() -> None:
+    compile_ok("fn main() {\n    let a = 6  // half of twelve\n    print(a)\n}\n")

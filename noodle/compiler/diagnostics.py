@@ -8,6 +8,7 @@ several independent mistakes are reported in one run.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from noodle.compiler.ast import Span
@@ -142,8 +143,28 @@ class DiagnosticBag:
     def raise_if_errors(self, sources: dict[str, str] | None = None) -> None:
         if self.has_errors:
             errors = [d for d in self.items if d.severity == "error"]
+            for d in errors:
+                if d.hint is None and (sources or {}).get(d.span.file):
+                    lines = sources[d.span.file].splitlines()  # type: ignore[index]
+                    if 0 < d.span.line <= len(lines):
+                        d.hint = comment_hint(lines[d.span.line - 1], d.span.col)
             raise CompileError(sorted(errors, key=lambda d: (d.span.file, d.span.line, d.span.col)),
                                sources or {})
+
+
+#: `//` the lexer reads as floor division: right after the end of a value, with at most one space or
+#: tab between (noodle.compiler.lexer), then a name: `let half = 6 // half of twelve`
+_DIVISION_THEN_NAME = re.compile(r"""[\w)\]"'][ \t]?//[ \t]*([A-Za-z_]\w*)""")
+
+
+def comment_hint(line: str, col: int) -> str | None:
+    """For an error at column `col` (1-based) of `line`: when a `//` before it was read as floor
+    division but reads like a comment (the error is at the name after it, or further on), say so."""
+    for m in _DIVISION_THEN_NAME.finditer(line):
+        if m.start(1) < col:
+            return ("`//` right after a value, with at most one space between, is floor division; "
+                    "to start a comment there, put two spaces before it")
+    return None
 
 
 def display_width(text: str) -> int:
