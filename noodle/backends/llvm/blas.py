@@ -425,15 +425,21 @@ def lower_call(lw: Any, e: Any) -> L.Value:
     return L.Constant(I1, 0)
 
 
-def _scratch(lw: Any, count: L.Value) -> L.Value:
-    """`count` doubles of calloc'd memory (a MemoryError when there is none); free with `_release`."""
+def _scratch(lw: Any, count: L.Value, held: tuple[L.Value, ...] = ()) -> L.Value:
+    """`count` doubles of calloc'd memory (a MemoryError when there is none); free with `_release`.
+    `held`: scratch (or null) the caller already holds, freed before that MemoryError leaves."""
     from noodle.backends.llvm.local_arrays import _libc
 
     b = lw.b
     zero, one = L.Constant(I64, 0), L.Constant(I64, 1)
     calloc, _ = _libc(lw)
     raw = b.call(calloc, [b.select(b.icmp_signed("<=", count, zero), one, count), L.Constant(I64, 8)])
-    lw.fail_if(b.icmp_unsigned("==", b.ptrtoint(raw, I64), zero), "MemoryError")
+    failed = b.icmp_unsigned("==", b.ptrtoint(raw, I64), zero)
+    if held:
+        with b.if_then(failed, likely=False):
+            for scratch in held:
+                _release(lw, scratch)  # free(NULL) does nothing
+    lw.fail_if(failed, "MemoryError")
     return b.bitcast(raw, PF)
 
 
@@ -639,15 +645,17 @@ def lower_dot(lw: Any, e: Any) -> L.Value:
     int_max = b.load(_global(lw.m, INT_MAX_GLOBAL, _INT32_MAX))
     args = _Args(lw)
 
-    def operand(data: L.Value, stride: L.Value, name: str) -> tuple[L.Value, L.Value, L.Value]:
-        """(pointer, increment, scratch to free or null) of an operand as NumPy hands it to BLAS."""
+    def operand(data: L.Value, stride: L.Value, name: str, held: tuple[L.Value, ...] = ()) -> tuple[
+            L.Value, L.Value, L.Value]:
+        """(pointer, increment, scratch to free or null) of an operand as NumPy hands it to BLAS;
+        `held`: the other operand's scratch, freed if this one's cannot be had."""
         aligned = b.icmp_unsigned("==", b.and_(b.ptrtoint(data, I64), L.Constant(I64, 7)), zero)
         good = b.and_(aligned, b.and_(b.icmp_signed(">", stride, zero), b.icmp_signed("<=", stride, int_max)))
         before = b.block
         copy, after = lw.new_block(f"dot.copy{name}"), lw.new_block(f"dot.ready{name}")
         b.cbranch(good, after, copy)
         b.position_at_end(copy)
-        scratch = _scratch(lw, n)
+        scratch = _scratch(lw, n, held)
         counted_loop(lw, n, f"dot.copying{name}",
                      lambda k: b.store(b.load(b.gep(data, [b.mul(k, stride)])), b.gep(scratch, [k])))
         copied = b.block
@@ -663,7 +671,7 @@ def lower_dot(lw: Any, e: Any) -> L.Value:
         return ptr, inc, own
 
     xp, xinc, xown = operand(xdata, xs, "x")
-    yp, yinc, yown = operand(ydata, ys, "y")
+    yp, yinc, yown = operand(ydata, ys, "y", (xown,))
     chunk = b.load(_global(lw.m, CHUNK_GLOBAL, (_INT32_MAX // 2) + 1))
     total = lw.entry_alloca(F64, "dot.sum")  # 0.0: NumPy's `double sum = 0.`
     b.store(L.Constant(F64, 0.0), total)
