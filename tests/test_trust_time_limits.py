@@ -13,6 +13,7 @@ with pieces forced tiny, and a sort that does not fit is refused *before* it sta
 from __future__ import annotations
 
 import json
+import math
 import random
 import subprocess
 import sys
@@ -23,6 +24,7 @@ import pytest
 import noodle
 from noodle.stdlib import natives
 from noodle.vm import metering, pacing
+from noodle.runtime.values import ErrorValue
 from noodle.vm.limits import LimitSignal
 from helpers import HANG_S
 
@@ -50,6 +52,11 @@ HOSTILE = {
     # 400M floats made by NumPy in one call each (3.2 GB written; 28 s and 15 s at load 10)
     "linspace of 400M": "let a = linspace(0.0, 1.0, 400000000)\nreturn len(a)",
     "float range of 400M": "let a = arange(0.0, 400000000.0)\nreturn len(a)",
+    # 4M strings of 20,000 characters sharing them all but the last few: each comparison a 20 kB
+    # memcmp (7 s for both in one C call each)
+    "min and max of millions of long strings": 'var xs: List<str> = []\n'
+                                               'for i in 0..1000 { xs.append("x" * 20000 + str((i * 7919) % 1009)) }\n'
+                                               "for k in 0..12 { xs = xs + xs }\nreturn len(min(xs)) + len(max(xs))",
     # |a| @ |b| passes 2^62, so the overflow check multiplies 64M pairs of Python ints (the result is 0)
     "int matmul checked with Python ints": "let a = full(400, 400, 3000000000)\n"
                                            "let signs = (arange(0, 160000).reshape(400, 400) % 2) * 2 - 1\n"
@@ -211,6 +218,22 @@ def test_random_texts_in_pieces_compute_the_same(tiny: None) -> None:
         assert _wrapped("str.replace", _Clock())(text, sep, "xyz") == text.replace(sep, "xyz"), (text, sep)
         assert pacing.contains(sep, text, _Clock()) == (sep in text), (text, sep)
         assert _wrapped("str.split0", _Clock())(text) == text.split()
+
+
+def test_min_and_max_in_pieces_are_the_whole_fold(tiny: None) -> None:
+    """Carried from run to run, the result is the one left fold's: the same one of equal elements
+    (0.0 or -0.0, told apart by their sign) and a NaN kept or passed over exactly as in one call."""
+    r = random.Random(5)
+    pool = [0.0, -0.0, 1.5, -2.0, math.nan, math.inf, -math.inf, 3.0]
+    for _ in range(400):
+        xs = [r.choice(pool) for _ in range(r.randrange(1, 40))]
+        for name, whole in (("min1", min), ("max1", max)):
+            got, want = _wrapped(name, _Clock())(xs), whole(xs)
+            assert repr(got) == repr(want), (name, xs)  # repr: -0.0 and nan told apart
+    words = [r.choice(["b", "a", "ab", "", "ba"]) for _ in range(50)]
+    assert (_wrapped("min1", _Clock())(words), _wrapped("max1", _Clock())(words)) == (min(words), max(words))
+    with pytest.raises(ErrorValue, match="min of an empty list"):
+        _wrapped("min1", _Clock())([])
 
 
 def test_an_operation_in_pieces_stops_at_the_deadline(tiny: None) -> None:

@@ -12,7 +12,8 @@ seconds past the deadline.  In a VM with a time limit the natives listed in
   Array arithmetic and Array creation by slices, a conversion from a List by rows, a
   join by runs of items, a split, search or replace by stretches of text cut where no
   match can straddle, the text of a long List or Array by runs of elements, a shuffle
-  by stretches of its swaps.  The deadline is checked between pieces, and a piece aims at
+  by stretches of its swaps, the `min` or `max` of a List by runs, the result so far carried.
+  The deadline is checked between pieces, and a piece aims at
   :data:`PIECE_SECONDS` (pieces double while they take under half of it, halve
   while they take more), so the overrun past the deadline is about one piece;
 - **estimated before it starts** (:func:`check_sort`), where it does not split: a
@@ -551,6 +552,31 @@ def replaced(impl: "Callable[..., Any]", meter: Any) -> "Callable[..., Any]":
 # ------------------------------------------------------------------ sorting
 
 
+def folded(pick: "Callable[..., Any]") -> "Callable[[Callable[..., Any], Any], Callable[..., Any]]":
+    """`min(xs)` or `max(xs)` (`pick`: the builtin) of a long List by runs of its elements, the
+    result so far carried into the next run: `pick` is one left fold (an element replaces the
+    result only when it compares strictly smaller, or larger), so folding run after run from the
+    carried result is the whole fold, step for step: the same element wins among equals (0.0 or
+    -0.0), and a NaN is kept or passed over just as in one call."""
+    def wrap(impl: "Callable[..., Any]", meter: Any) -> "Callable[..., Any]":
+        def call(xs: Any) -> Any:
+            if type(xs) is not list or len(xs) < SMALL:
+                return impl(xs)  # its own error for an empty list
+            best = [xs[0]]
+
+            def run(lo: int, hi: int) -> None:
+                if lo:  # the run with the result so far in front, where the fold starts
+                    part = xs[lo - 1:hi]
+                    part[0] = best[0]
+                    best[0] = pick(part)
+                else:
+                    best[0] = pick(xs[:hi])
+            in_pieces(len(xs), run, meter, first=SMALL)
+            return best[0]
+        return call
+    return wrap
+
+
 def sort_estimate(xs: list, meter: Any, margin: float = SORT_MARGIN) -> "tuple[float, Callable[[], float]]":
     """Seconds sorting `xs` should take at most, assuming every element out of order, and a way
     to refine it by counting the list's runs (n compares: called only when the first does not fit).
@@ -643,12 +669,31 @@ def sort_cost(cost: "Callable[..., tuple[int, int]]", meter: Any) -> "Callable[.
             m = min(n, SORT_SAMPLE)
             sample = [xs[(i * 2654435761) % n] for i in range(m)]
             return sort_work(n, n * compare_size(sample) // m)
-        size = [1]
+        return sort_work(len(xs), compared_size(xs, meter))
+    return charge
 
-        def run(lo: int, hi: int) -> None:
-            size[0] += compare_size(xs[lo:hi]) - 1  # each slice counts the list's own 1 again
-        in_pieces(len(xs), run, meter, first=SMALL)
-        return sort_work(len(xs), size[0])
+
+def compared_size(xs: list, meter: Any) -> int:
+    """`compare_size(xs)` of a long List, measured by slices held to `meter`'s deadline."""
+    from noodle.vm.metering import compare_size
+
+    size = [1]
+
+    def run(lo: int, hi: int) -> None:
+        size[0] += compare_size(xs[lo:hi]) - 1  # each slice counts the list's own 1 again
+    in_pieces(len(xs), run, meter, first=SMALL)
+    return size[0]
+
+
+def scan_cost(cost: "Callable[..., tuple[int, int]]", meter: Any) -> "Callable[..., tuple[int, int]]":
+    """The charge of `min` or `max` of a List (noodle.vm.metering: every element compared once),
+    measured by slices: the measure is itself a pass over every element."""
+    def charge(xs: Any, *rest: Any) -> tuple[int, int]:
+        if type(xs) is not list or len(xs) < SMALL:
+            return cost(xs, *rest)
+        if meter.limits.max_steps is None:  # the work only paces the checks: its length does
+            return len(xs) + 1, 0
+        return compared_size(xs, meter), 0
     return charge
 
 
@@ -666,6 +711,7 @@ PACED: "dict[str, Callable[[Callable[..., Any], Any], Callable[..., Any]]]" = {
     "str.join": joined, "str.split0": split, "str.split1": split, "str.count": counted, "str.find": found,
     "str.replace": replaced,
     "sorted": sorting, "list.sort": sorting, "sorted.key": sorting_by_key,
+    "min1": folded(min), "max1": folded(max),
     # level 2 (gemv, ger, trsv) reads each element of its matrix once: memory speed, as a copy
     **{f"blas.{r}": _blas_paced(r) for r in ("gemm", "gemm_batch", "gemm_rows", "symm", "syrk", "syr2k", "trmm")},
 }
@@ -673,7 +719,7 @@ PACED: "dict[str, Callable[[Callable[..., Any], Any], Callable[..., Any]]]" = {
 
 #: the charges (noodle.vm.metering.COSTS) that are a pass over every element, held to the deadline too
 PACED_COSTS = {"sorted": sort_cost, "list.sort": sort_cost, "sorted.key": sort_cost,
-               "str": text_cost, "print": text_cost, "eprint": text_cost}
+               "str": text_cost, "print": text_cost, "eprint": text_cost, "min1": scan_cost, "max1": scan_cost}
 
 
 def paced(name: str, impl: "Callable[..., Any]", meter: Any) -> "Callable[..., Any]":
