@@ -396,6 +396,43 @@ def test_a_native_blas_call_that_cannot_end_in_time_is_not_made(monkeypatch: pyt
     assert m.small() == 40.0  # the VM goes on
 
 
+NATIVE_BATCH = """
+fn bmm(a: Array<float, 3>, b: Array<float, 3>, c: Array<float, 3>) {
+    for t in 0..len(a) {
+        for i in 0..a.shape[1] {
+            for j in 0..b.shape[2] {
+                var s = 0.0
+                for k in 0..a.shape[2] { s = s + a[t, i, k] * b[t, k, j] }
+                c[t, i, j] = s
+            }
+        }
+    }
+}
+fn go(slices: int, n: int) -> float {
+    let a = ones(slices, n, n)
+    let c = zeros(slices, n, n)
+    bmm(a, a, c)
+    return c[slices - 1, n - 1, n - 1]
+}
+"""
+
+
+def test_a_native_batch_of_blas_calls_is_held_to_the_deadline_as_a_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batched product in native code is one dgemm per slice: the budget is for them all.  At a
+    BLAS rate of a million multiply-adds a second (set, so that no timing decides), 10 s allow
+    about 10M: 2 slices of 64^3 (0.5M) run, 200 (52M) are refused, though each slice alone fits."""
+    pytest.importorskip("llvmlite")
+    monkeypatch.setitem(pacing._BLAS_RATE, "<f8", 1e-6)
+    vm = noodle.VM(limits=noodle.Limits(max_seconds=10))
+    m = vm.load(noodle.Source(NATIVE_BATCH, name="batch"))
+    if vm.machine.native_report.get("batch") != "native: bmm":
+        pytest.skip(f"no native code here: {vm.machine.native_report}")
+    assert m.go(2, 64) == 64.0
+    with pytest.raises(noodle.LimitExceeded, match="BLAS call") as e:
+        m.go(200, 64)
+    assert e.value.limit == "seconds"
+
+
 def test_float_ranges_in_pieces_are_numpy_s_bits(tiny: None) -> None:
     """NumPy fills a float `arange` from its first two values and computes each `linspace` element
     alone: pieces computed the same way give the same bits, on ranges of every kind."""

@@ -277,7 +277,7 @@ def _blas(routine: str) -> "Callable[..., tuple[int, int]]":
         if routine in ("gemm", "gemv", "ger"):
             sizes: tuple = a[:3] if routine == "gemm" else a[:2]
         elif routine == "gemm_batch":
-            sizes = a[:4]  # every slice (native code charges one: noodle.backends.llvm.blas.lower_batch)
+            sizes = a[:4]  # every slice (as native code charges: noodle.backends.llvm.blas.lower_batch)
         elif routine == "gemm_rows":
             rows = a[0] * prod(getattr(a[4], "shape", (0, 0))[1:-1]) if type(a[0]) is int else 0
             sizes = (rows, a[1], a[2])

@@ -254,14 +254,19 @@ def _global(m: L.Module, name: str, default: int) -> L.GlobalVariable:
     return g
 
 
-def _threads(lw: Any, work: "list[L.Value]") -> L.Value:
-    """Before a call: all the threads the linker allows when the call's multiply-adds (the product
-    of `work`, in double: it cannot overflow) reach the threshold, else the calling thread only.
-    Returns the library's previous count, which `_restore` puts back after the call."""
+def _threads(lw: Any, work: "list[L.Value]", calls: "L.Value | None" = None) -> L.Value:
+    """Before a call (or `calls` calls of the same size: a batch): all the threads the linker
+    allows when one call's multiply-adds (the product of `work`, in double: it cannot overflow)
+    reach the threshold, else the calling thread only.  The work of every call is charged, and
+    must fit the deadline, before the first.  Returns the library's previous count, which
+    `_restore` puts back after the last call."""
     b = lw.b
     size: L.Value = L.Constant(F64, 1.0)
     for w in work:
         size = b.fmul(size, b.sitofp(w, F64))
+    one_call = size
+    if calls is not None:
+        size = b.fmul(size, b.sitofp(calls, F64))
     # the multiply-adds are work, charged as the VM charges its own (one step per 64) before the call
     steps = b.fdiv(size, L.Constant(F64, 64.0))
     cap = L.Constant(F64, float(1 << 62))
@@ -277,7 +282,7 @@ def _threads(lw: Any, work: "list[L.Value]") -> L.Value:
     lw.fail_if(over, "Stopped")
     threads = b.load(_global(lw.m, THREADS_GLOBAL, 1))
     least = b.load(_global(lw.m, MIN_GLOBAL, 1 << 62))
-    many = b.fcmp_ordered(">=", size, b.sitofp(least, F64))
+    many = b.fcmp_ordered(">=", one_call, b.sitofp(least, F64))
     n = b.select(many, threads, L.Constant(I64, 1))
     return b.call(_declare(lw.m, "threads"), [b.trunc(n, I32)])
 
@@ -473,7 +478,7 @@ def lower_batch(lw: Any, e: Any) -> L.Value:
     alpha, beta = lw.expr(e.args[5]), lw.expr(e.args[8])
     a, bb, c = e.args[6], e.args[7], e.args[9]
     args = _Args(lw)
-    previous = _threads(lw, [m, n, k])
+    previous = _threads(lw, [m, n, k], count)
 
     def one(t: L.Value) -> None:
         def data(x: Any) -> L.Value:
