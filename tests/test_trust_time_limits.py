@@ -90,6 +90,29 @@ def test_one_long_operation_stops_near_a_time_limit(name: str) -> None:
     assert out["after"] == 42  # the host goes on with the same VM
 
 
+IMPORT_AT_LOAD = """
+import sys
+import noodle
+vm = noodle.VM(limits=noodle.Limits(max_seconds=float(sys.argv[1])) if sys.argv[1] != "none" else None)
+before = "numpy" in sys.modules
+m = vm.load(noodle.Source(sys.argv[2], name="a"))
+print(before, "numpy" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize("limit, source, imported", [
+    ("5", "fn f() -> float { return sum(ones(3)) }", True),  # under a time limit: at load time
+    ("5", "fn f() -> int { return 3 }", False),  # no Array: never
+    ("none", "fn f() -> float { return sum(ones(3)) }", False),  # no time limit: on first use, as ever
+])
+def test_under_a_time_limit_numpy_is_imported_at_load_not_in_the_first_call(limit: str, source: str,
+                                                                            imported: bool) -> None:
+    proc = subprocess.run([sys.executable, "-c", IMPORT_AT_LOAD, limit, source], capture_output=True, text=True,
+                          timeout=HANG_S)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["False", str(imported)]
+
+
 # ------------------------------------------------------------------ the pieces compute the whole
 
 
