@@ -36,7 +36,7 @@ def flatten_chains(body: list[ir.Stmt], temp: Callable[[Type], int],
                    always_exits: Callable[[list[ir.Stmt]], bool]) -> list[ir.Stmt]:
     """`body` with every `else if` chain longer than FLAT_FROM made flat, at any depth.
 
-    `temp(ty)` gives a fresh hidden local slot (one per flattened chain); `always_exits(stmts)` says
+    `temp(ty)` gives a fresh hidden local slot, set more than once (one per flattened chain); `always_exits(stmts)` says
     whether a statement list leaves the function on every path (the checker's own rule)."""
     out: list[ir.Stmt] = []
     for s in body:

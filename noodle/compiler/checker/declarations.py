@@ -278,7 +278,12 @@ class DeclarationRules:
 
     def finish(self: "Checker", ctx: FnCtx, body: list[ir.Stmt], line: int, col: int, attributes: list[str] | None = None,
                exported: bool = False) -> ir.Function:
-        body = flatten_chains(body, ctx.temp, self.always_exits)
+        def flag(ty: Type) -> int:  # set more than once: a `var` to the passes
+            slot = ctx.temp(ty)
+            ctx.mutable_slots.append(slot)
+            return slot
+
+        body = flatten_chains(body, flag, self.always_exits)
         problem = nesting_problem(body)
         if problem is not None:
             node, what = problem
