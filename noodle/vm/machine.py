@@ -185,7 +185,8 @@ class Machine:
                 raise LoadError(f"module {image.name!r} uses Python (`import py`), which needs the py_import "
                                 "capability; this VM does not grant it")
             ns[key] = self.bind_native(native)
-        if self.limits.max_seconds is not None and any(n.startswith(("array.", "blas.")) for n in image.natives.values()):
+        if self.limits.max_seconds is not None and any(n.startswith(("array.", "blas."))
+                                                       for n in image.natives.values()):
             # NumPy is imported on an Array's first use, a few tenths of a second on a busy machine:
             # at load time, not inside the first call, whose time limit it would eat into
             from noodle.stdlib.arrays import np

@@ -36,8 +36,9 @@ def flatten_chains(body: list[ir.Stmt], temp: Callable[[Type], int],
                    always_exits: Callable[[list[ir.Stmt]], bool]) -> list[ir.Stmt]:
     """`body` with every `else if` chain longer than FLAT_FROM made flat, at any depth.
 
-    `temp(ty)` gives a fresh hidden local slot, set more than once (one per flattened chain); `always_exits(stmts)` says
-    whether a statement list leaves the function on every path (the checker's own rule)."""
+    `temp(ty)` gives a fresh hidden local slot, set more than once (one per flattened chain);
+    `always_exits(stmts)` says whether a statement list leaves the function on every path (the
+    checker's own rule)."""
     out: list[ir.Stmt] = []
     for s in body:
         if isinstance(s, ir.If):
