@@ -366,3 +366,10 @@ def test_completion_from_the_checkers_scope(tmp_path: Path) -> None:
     assert "geo" in completions(s, "import g")[1] and "math" in completions(s, "import ")[1]
     run(s, "import geo")
     assert completions(s, "geo.") == (0, ["area"])
+
+
+def test_a_comment_read_as_floor_division_gets_its_hint_in_the_repl_too() -> None:
+    s = Session()
+    kept, _, err = run(s, "let a = 6 // twelve")
+    assert not kept and "E0100" in err and "to start a comment there, put two spaces before it" in err
+    assert run(s, "let b = 6  // twelve\nb") == (True, "6\n", "")

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from noodle.compiler import ast
-from noodle.compiler.diagnostics import Diagnostic
+from noodle.compiler.diagnostics import Diagnostic, comment_hint
 from noodle.errors import CompileError, LoadError
 from noodle.ir import nodes as ir
 from noodle.ir.types import Type, resolve
@@ -208,7 +208,10 @@ class Session:
             file, line, text = layout.locate(s.line, entry)
             _, end_line, _ = layout.locate(s.end_line, entry)
             span = ast.Span(file, line, s.col, max(end_line, line), s.end_col)
-            out.append(Diagnostic(d.code, d.message, span, d.hint, list(d.notes), d.severity))
+            hint = d.hint
+            if hint is None and text is not None and 0 < line <= len(lines := text.splitlines()):
+                hint = comment_hint(lines[line - 1], s.col)
+            out.append(Diagnostic(d.code, d.message, span, hint, list(d.notes), d.severity))
             if text is not None:
                 sources[file] = text
         sources.update({k: v for k, v in error.sources.items() if k != MODULE})
