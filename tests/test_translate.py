@@ -508,6 +508,7 @@ MALFORMED = [
     ([(Op.CONST, "K"), (Op.AND, 9), (Op.CONST, "K")], "malformed expression region"),
     ([(Op.CONST, "K"), (Op.AND, 9), (999,), (Op.END_EXPR,), (Op.POP,), (Op.RETURN_NONE,)], "unexpected 999 at 2"),
     ([(Op.RETURN_NONE,), (-1,)], "unexpected -1 at 1"),
+    ([(Op.POP,), (Op.RETURN_NONE,)], "malformed (IndexError: pop from empty list)"),  # nothing on the stack
 ]
 
 

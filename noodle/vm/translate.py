@@ -835,5 +835,7 @@ def translate_module(module: ModuleFile, metered: bool = False, cells: bool = Fa
         source, linemap = t.translate()
     except TranslateError as e:
         raise LoadError(f"cannot translate bytecode: {e}") from None
+    except (IndexError, KeyError) as e:  # an operand stack or a table read past its end: not verified code
+        raise LoadError(f"cannot translate bytecode: malformed ({type(e).__name__}: {e})") from None
     natives = {f"n{ix}": name for ix, name in t.native_names.items()}
     return source, linemap, natives
