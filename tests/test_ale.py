@@ -109,7 +109,8 @@ def test_hot_plain_python_functions_are_transpiled_validated_and_put_on_canary(p
     run_program(root, lib)
     report = evolve(db_of(root), sandbox_vm, plain_vm, FAST)
     states = {s.name: s.state for s in report.steps}
-    assert states["alelib.integrate"] == "canary" and states["alelib.steps"] == "canary"
+    assert states["alelib.integrate"] == "canary" and states["alelib.steps"] == "canary", \
+        [(s.name, s.state, s.detail) for s in report.steps]
     with Registry(db_of(root)) as reg:
         c = next(c for c in reg.candidates() if c.name == "alelib.integrate")
         assert c.origin == "transpiled" and c.validation["mismatches"] == 0 and c.validation["samples"] > 0
