@@ -143,9 +143,12 @@ class DiagnosticBag:
     def raise_if_errors(self, sources: dict[str, str] | None = None) -> None:
         if self.has_errors:
             errors = [d for d in self.items if d.severity == "error"]
+            lines_of: dict[str, list[str]] = {}
             for d in errors:
                 if d.hint is None and (sources or {}).get(d.span.file):
-                    lines = sources[d.span.file].splitlines()  # type: ignore[index]
+                    lines = lines_of.get(d.span.file)
+                    if lines is None:  # split once per file, not once per error
+                        lines = lines_of[d.span.file] = sources[d.span.file].splitlines()  # type: ignore[index]
                     if 0 < d.span.line <= len(lines):
                         d.hint = comment_hint(lines[d.span.line - 1], d.span.col)
             raise CompileError(sorted(errors, key=lambda d: (d.span.file, d.span.line, d.span.col)),
