@@ -14,10 +14,11 @@ if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
     from typing import Any
 
 from noodle.ir import variants
-from noodle.stdlib.natives import native
+from noodle.stdlib.natives import native, quiet_float_warnings
 from noodle.runtime.values import INT_MAX, INT_MIN, ErrorValue
 
 _numpy: "Any" = None
+quiet_float_warnings(__name__)
 
 
 def np() -> Any:
@@ -263,7 +264,7 @@ def _sum_int(a: Any) -> int:
 # `add.reduce` over all axes is what `numpy.sum` and `numpy.mean` compute, without their Python-level
 # dispatch (a few microseconds, most of the cost for a small array)
 native("array.sum.float", 1)(lambda a: float(np().add.reduce(a, axis=None)))
-native("array.sum.f32", 1)(lambda a: float(np().sum(a, dtype="float32")))  # single precision, as f32 adds
+native("array.sum.f32", 1)(lambda a: float(np().add.reduce(a, axis=None, dtype="float32")))  # single precision
 
 
 @native("array.sum.i32", 1)
@@ -281,7 +282,8 @@ def _mean(a: Any) -> float:
     kind = a.dtype.kind
     if kind in "iub" or a.dtype.itemsize == 8 and kind == "f":  # numpy.mean: a float64 sum over the count
         return float(np().add.reduce(a, axis=None, dtype="float64") / a.size)
-    return float(np().mean(a))  # float32: numpy rounds the mean to float32
+    with np().errstate(all="ignore"):  # numpy.mean warns from its own frames
+        return float(np().mean(a))  # float32: numpy rounds the mean to float32
 
 
 def _matmul_checks(a: Any, b: Any) -> None:
@@ -380,7 +382,7 @@ def _sum_of_products(x: Any, y: Any) -> float:
 @native("array.sum_of_products.exact", 2)
 def _sum_of_products_exact(x: Any, y: Any) -> float:
     """`sum(x * y)` as written: the product array, then NumPy's sum (`--mode safe`)."""
-    return float(np().sum(_mul(x, y)))
+    return float(np().add.reduce(_mul(x, y), axis=None))
 
 
 @native("array.fuse_fits", -1)

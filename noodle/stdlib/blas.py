@@ -13,7 +13,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-from noodle.stdlib.natives import native
+from noodle.stdlib.natives import native, quiet_float_warnings
+
+quiet_float_warnings(__name__)
 
 
 def np() -> Any:
@@ -111,7 +113,7 @@ def _gemv(flags: str, m: int, n: int, alpha: float, a: Any, x: Any, beta: float,
 def _ger(_flags: str, m: int, n: int, alpha: float, x: Any, y: Any, a: Any) -> None:
     """a[:m, :n] += alpha * outer(x[:m], y[:n])."""
     m, n = _sizes(m, n)
-    a[:m, :n] += alpha * np().outer(x[:m], y[:n])
+    a[:m, :n] += alpha * np().multiply.outer(x[:m], y[:n])
 
 
 def _triangle(c: Any, n: int, flags: str) -> Any:

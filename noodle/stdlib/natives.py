@@ -48,6 +48,24 @@ def native(name: str, arity: int, inline: str | None = None, capability: str | N
     return deco
 
 
+def quiet_float_warnings(module: str) -> None:
+    """No NumPy floating-point RuntimeWarning ("overflow encountered in dot") raised in `module`'s
+    own code reaches the user: in Noodle a float overflow is inf and an invalid operation nan,
+    silently, on arrays as on scalars.
+
+    A warnings filter on that module's frames, not `numpy.errstate` around each native: the filter
+    costs nothing per call (errstate costs more than the 3-element dot library evolution serves),
+    and a host's own NumPy warnings are left as they are.  NumPy functions written in Python
+    (`numpy.sum`, `numpy.mean`) warn from their own frames: the natives call the ufunc methods
+    (`add.reduce`) instead, or use errstate where that is not the same computation.
+    """
+    import re
+    import warnings
+
+    warnings.filterwarnings("ignore", r"(overflow|invalid value|divide by zero|underflow) encountered",
+                            RuntimeWarning, re.escape(module) + r"\Z")
+
+
 def _err(kind: str, message: str) -> ErrorValue:
     return ErrorValue(kind, message)
 
