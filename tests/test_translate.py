@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 import noodle
-from helpers import metered_output_of, output_of
+from helpers import metered_output_of, output_of, run_source
 from noodle.build.driver import compile_source
 from noodle.format.module_file import LoadError
 from noodle.format.opcodes import OPS, Op
@@ -27,6 +27,23 @@ def test_long_expression_is_spilled_into_temporaries() -> None:
     terms = " + ".join(f"x{i % 3}" for i in range(150))
     src = f"fn f(x0: int, x1: int, x2: int) -> int {{ return {terms} }}\nfn main() {{ print(f(1, 2, 3)) }}\n"
     assert run(src, opt=0) == "300\n"
+
+
+def test_an_error_in_a_spilled_part_of_an_expression_is_reported_at_the_expression() -> None:
+    # a long expression is evaluated in parts, a temporary each (`_s1 = ...`); an error in a part is
+    # the expression's, at the expression's position (3:3), not at a term on a line of its own that
+    # happens to sit beside the point where the part was cut (each term is two loads and a product,
+    # each on its own line)
+    terms = " +\n".join(f"  x{i % 3} * x{(i + 1) % 3}" for i in range(150))
+    src = (f"fn f(x0: int, x1: int, x2: int) -> int {{\n return (\n{terms})\n}}\n"
+           f"fn main() {{ print(f({2**62}, 1, 1)) }}\n")
+    _, module = compile_source(src, "t.nd", "t", opt_level=0)
+    source, linemap, _ = translate_module(module)
+    parts = [n for n, line in enumerate(source.splitlines(), 1) if line.lstrip().startswith("_s")]
+    assert len(parts) > 3 and {linemap[n] for n in parts} == {("f", 3, 3)}
+    out = run_source(src, "t", opt=0)
+    assert out.error is not None and out.error.kind == "OverflowError"
+    assert "t.nd:3:3" in out.error.render()
 
 
 def test_long_loop_condition() -> None:

@@ -248,7 +248,7 @@ class Translator:
             raise TranslateError(f"function {f.name!r}: unexpected {OPS[f.code[end * 4]].name} at {end}")
         params = ", ".join(self.local(f, s) for s in range(f.nparams))
         pad = "    " * indent
-        first_line = (f.lines[0], f.cols[0]) if f.lines else (0, 0)
+        first_line = (f.lines[0], f.cols[0])  # verified code: a function ends with RETURN, RETURN_NONE or THROW
         out.append(f"{pad}def f{index}({params}):")
         linemap[len(out)] = (f.display, *first_line)
         if st.globals_stored and not self.cells:
@@ -265,9 +265,7 @@ class Translator:
                 out.append(f"{pad}    {text}")
                 linemap[len(out)] = (f.display, *first_line)
             extra = 1
-        if not st.lines:
-            out.append(f"{pad}    {'    ' * extra}pass")
-        for line in st.lines:
+        for line in st.lines:  # never none: block() writes at least a `pass`
             out.append("    " * (indent + line.indent + extra) + line.text)
             linemap[len(out)] = (f.display, line.pos[0], line.pos[1], line.calls) if line.calls \
                 else (f.display, line.pos[0], line.pos[1])
@@ -304,8 +302,8 @@ class Translator:
                 self.spill(st, pc - 1, indent, stack)
         if stack:
             raise TranslateError("values left on the stack at the end of a block")
-        if len(st.lines) == start_len:
-            self.emit(st, indent, "pass", max(0, min(pc, n - 1)))
+        if len(st.lines) == start_len:  # ended by the mid or close op at `pc` (a function's end is a statement)
+            self.emit(st, indent, "pass", pc)
         return pc
 
     def spill(self, st: _Fn, pc: int, indent: int, stack: list[_Val]) -> None:
@@ -359,8 +357,8 @@ class Translator:
         i = pc * WORDS_PER_INSTR
         op = f.code[i]
         handler = _STEPS[op] if 0 <= op < NUM_OPS else None
-        if handler is None:
-            raise TranslateError(f"unexpected {OPS[op].name if 0 <= op < NUM_OPS else op} at {pc}")
+        if handler is None:  # not an opcode (each opcode has its handler: translated_ops)
+            raise TranslateError(f"unexpected {op} at {pc}")
         return handler(self, st, f, Op(op), pc, indent, stack, f.code[i + 1], f.code[i + 2], f.code[i + 3])
 
     # ---- one handler per opcode (or group of opcodes), registered in _STEPS after the class
