@@ -143,14 +143,7 @@ class DiagnosticBag:
     def raise_if_errors(self, sources: dict[str, str] | None = None) -> None:
         if self.has_errors:
             errors = [d for d in self.items if d.severity == "error"]
-            lines_of: dict[str, list[str]] = {}
-            for d in errors:
-                if d.hint is None and (sources or {}).get(d.span.file):
-                    lines = lines_of.get(d.span.file)
-                    if lines is None:  # split once per file, not once per error
-                        lines = lines_of[d.span.file] = sources[d.span.file].splitlines()  # type: ignore[index]
-                    if 0 < d.span.line <= len(lines):
-                        d.hint = comment_hint(lines[d.span.line - 1], d.span.col)
+            add_comment_hints(errors, sources or {})
             raise CompileError(sorted(errors, key=lambda d: (d.span.file, d.span.line, d.span.col)),
                                sources or {})
 
@@ -158,6 +151,20 @@ class DiagnosticBag:
 #: `//` the lexer reads as floor division: right after the end of a value, with at most one space or
 #: tab between (noodle.compiler.lexer), then a name: `let half = 6 // half of twelve`
 _DIVISION_THEN_NAME = re.compile(r"""[\w)\]"'][ \t]?//[ \t]*([A-Za-z_]\w*)""")
+
+
+def add_comment_hints(diagnostics: list[Diagnostic], sources: dict[str, str]) -> None:
+    """Give each diagnostic that has no hint the one :func:`comment_hint` finds on its line of
+    `sources` (each source split into lines once)."""
+    lines_of: dict[str, list[str]] = {}
+    for d in diagnostics:
+        text = sources.get(d.span.file)
+        if d.hint is None and text:
+            lines = lines_of.get(d.span.file)
+            if lines is None:
+                lines = lines_of[d.span.file] = text.splitlines()
+            if 0 < d.span.line <= len(lines):
+                d.hint = comment_hint(lines[d.span.line - 1], d.span.col)
 
 
 def comment_hint(line: str, col: int) -> str | None:

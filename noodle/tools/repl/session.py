@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from noodle.compiler import ast
-from noodle.compiler.diagnostics import Diagnostic, comment_hint
+from noodle.compiler.diagnostics import Diagnostic, add_comment_hints
 from noodle.errors import CompileError, LoadError
 from noodle.ir import nodes as ir
 from noodle.ir.types import Type, resolve
@@ -199,7 +199,7 @@ class Session:
 
     def _relocate(self, error: CompileError, layout: _Layout, entry: str) -> CompileError:
         """The same diagnostics, with spans in the entry (or the earlier entry a definition came from)."""
-        out, sources = [], {}
+        out, moved, sources = [], [], {}
         for d in error.diagnostics:
             s = d.span
             if s.file != MODULE:
@@ -208,12 +208,11 @@ class Session:
             file, line, text = layout.locate(s.line, entry)
             _, end_line, _ = layout.locate(s.end_line, entry)
             span = ast.Span(file, line, s.col, max(end_line, line), s.end_col)
-            hint = d.hint
-            if hint is None and text is not None and 0 < line <= len(lines := text.splitlines()):
-                hint = comment_hint(lines[line - 1], s.col)
-            out.append(Diagnostic(d.code, d.message, span, hint, list(d.notes), d.severity))
+            moved.append(Diagnostic(d.code, d.message, span, d.hint, list(d.notes), d.severity))
+            out.append(moved[-1])
             if text is not None:
                 sources[file] = text
+        add_comment_hints(moved, sources)  # on the entry's own lines, which the module's hints never saw
         sources.update({k: v for k, v in error.sources.items() if k != MODULE})
         return CompileError(out, sources)
 
